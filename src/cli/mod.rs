@@ -1,0 +1,115 @@
+//! The command-line grammar: clap types only, one file per noun. No I/O happens here.
+
+mod account;
+mod context;
+mod group;
+mod tenant;
+mod user;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+pub use account::*;
+pub use context::*;
+pub use group::*;
+pub use tenant::*;
+pub use user::*;
+
+pub const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (", env!("PLAT_COMMIT"), ")");
+
+pub const EXIT_CODES: &str = "\
+Exit codes:
+  0    success (an empty list is success)
+  1    error (runtime, validation, not found, remote failure)
+  2    usage error
+  3    the command ran but its check failed (scan findings at/above --fail-on)
+  4    authentication required or rejected
+  5    permission denied by the platform's rules
+  6    quota or policy limit reached
+  130  cancelled (Ctrl-C, declined confirmation)";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "plat",
+    version = VERSION,
+    about = "Drive an internal developer platform: accounts, environments, automations, scans and scaffolding",
+    long_about = "Drive an internal developer platform: accounts, environments, automations, scans and scaffolding.\n\n\
+With no configuration plat runs the platform embedded (SQLite in the data dir, you as its operator); \
+`plat login --server URL` points it at a team's `plat server`.",
+    after_long_help = EXIT_CODES,
+    propagate_version = true,
+    max_term_width = 100
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct GlobalArgs {
+    /// Output format: a table for people, JSON or YAML documents for programs
+    #[arg(short = 'o', long, global = true, env = "PLAT_OUTPUT", value_enum, default_value_t = OutputFormat::Table)]
+    pub output: OutputFormat,
+    /// Context (platform connection) to use instead of the current one
+    #[arg(long, global = true, env = "PLAT_CONTEXT", value_name = "NAME")]
+    pub context: Option<String>,
+    /// Account to act in (default: your own)
+    #[arg(long, global = true, env = "PLAT_ACCOUNT", value_name = "SLUG")]
+    pub account: Option<String>,
+    /// Platform user to act as on an embedded platform (default: the local operator)
+    #[arg(long, global = true, env = "PLAT_USER", value_name = "EMAIL")]
+    pub user: Option<String>,
+    /// Print only data and errors
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+    /// Say more about what is happening (repeat for more)
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Never prompt; fail listing every missing value instead
+    #[arg(long, global = true, env = "PLAT_NO_INPUT")]
+    pub no_input: bool,
+    /// Answer yes to confirmations
+    #[arg(short = 'y', long, global = true)]
+    pub yes: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    Table,
+    Json,
+    Yaml,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Manage accounts: your own and the sub-accounts below it
+    Account(AccountArgs),
+    /// Manage tenants: domains and branding under which accounts see the platform
+    Tenant(TenantArgs),
+    /// Link platform users to the current account, or revoke their access
+    User(UserArgs),
+    /// Manage groups, the only holders of permissions
+    Group(GroupArgs),
+    /// Manage contexts: which platform plat talks to, and as whom
+    Context(ContextArgs),
+    /// Show who you are acting as, in which account, with which permissions
+    Whoami,
+    /// Print a shell completion script
+    Completion(CompletionArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionArgs {
+    /// Shell to generate the script for
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+/// Parses `key=value` pairs given to repeatable flags.
+pub fn parse_key_value(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((key, value)) if !key.is_empty() => Ok((key.to_owned(), value.to_owned())),
+        _ => Err(format!("expected KEY=VALUE, got '{text}'")),
+    }
+}

@@ -1,0 +1,27 @@
+//! One file per verb. Each reads like a short story: gather the inputs, call the platform,
+//! show the result. Rules live in `service/`, formatting in `output/`.
+
+mod account;
+mod completion;
+mod context;
+mod group;
+mod tenant;
+mod user;
+mod whoami;
+
+use anyhow::Result;
+
+use crate::cli::Command;
+use crate::ctx::Ctx;
+
+pub async fn dispatch(ctx: &Ctx, command: Command) -> Result<()> {
+    match command {
+        Command::Account(args) => account::run(ctx, args.command).await,
+        Command::Tenant(args) => tenant::run(ctx, args.command).await,
+        Command::User(args) => user::run(ctx, args.command).await,
+        Command::Group(args) => group::run(ctx, args.command).await,
+        Command::Context(args) => context::run(ctx, args.command),
+        Command::Whoami => whoami::run(ctx).await,
+        Command::Completion(args) => completion::run(ctx, args),
+    }
+}

@@ -1,0 +1,157 @@
+//! Everything a command needs from outside, resolved once: output, environment, directories,
+//! the chosen context, and (lazily) the platform handle.
+
+use std::io::IsTerminal;
+use std::sync::Arc;
+
+use anyhow::{Context as _, Result};
+use tokio::sync::OnceCell;
+
+use crate::cli::GlobalArgs;
+use crate::config::{ConfigFile, ContextConfig, Dirs, Env};
+use crate::output::Output;
+use crate::platform::{LocalPlatform, Platform};
+use crate::service::{self, Bootstrap, Identity, Service};
+use crate::store::Store;
+
+pub struct Ctx {
+    pub out: Output,
+    pub env: Env,
+    pub dirs: Dirs,
+    pub config: ConfigFile,
+    pub context: ContextConfig,
+    pub global: GlobalArgs,
+    platform: OnceCell<Arc<dyn Platform>>,
+}
+
+impl Ctx {
+    pub fn new(global: GlobalArgs, env: Env) -> Result<Self> {
+        let out = Output::new(global.output, global.quiet, global.verbose, &env);
+        let dirs = Dirs::resolve(&env)?;
+        let config = ConfigFile::load(&dirs.config_file())?;
+        let name = global
+            .context
+            .clone()
+            .unwrap_or_else(|| config.current_name().to_owned());
+        let context = config.find(&name)?;
+        Ok(Self { out, env, dirs, config, context, global, platform: OnceCell::new() })
+    }
+
+    /// Prompts only when a person can answer: both ends are terminals, and neither
+    /// `--no-input`, `PLAT_NO_INPUT` nor `CI` says otherwise.
+    pub fn can_prompt(&self) -> bool {
+        !self.global.no_input
+            && !self.env.ci()
+            && std::io::stdin().is_terminal()
+            && std::io::stderr().is_terminal()
+    }
+
+    /// The account to act in: `--account`/`PLAT_ACCOUNT`, else the context's default.
+    pub fn account(&self) -> Option<String> {
+        self.global.account.clone().or_else(|| self.context.account.clone())
+    }
+
+    pub async fn platform(&self) -> Result<&dyn Platform> {
+        let platform = self
+            .platform
+            .get_or_try_init(|| async { self.connect().await })
+            .await?;
+        Ok(platform.as_ref())
+    }
+
+    async fn connect(&self) -> Result<Arc<dyn Platform>> {
+        let user = self.global.user.clone().or_else(|| self.context.user.clone());
+        let identity = user.map_or(Identity::Operator, Identity::Email);
+        let service = self.embedded_service().await?;
+        Ok(Arc::new(LocalPlatform::new(service, identity, self.account())))
+    }
+
+    /// Opens the embedded platform, creating and bootstrapping it on first use.
+    pub async fn embedded_service(&self) -> Result<Service> {
+        let url = match &self.context.database_url {
+            Some(url) => url.clone(),
+            None => {
+                std::fs::create_dir_all(&self.dirs.data).with_context(|| {
+                    format!("cannot create the data directory {}", self.dirs.data.display())
+                })?;
+                format!("sqlite://{}?mode=rwc", self.dirs.embedded_database().display())
+            }
+        };
+        self.out.debug(&format!("opening {}", crate::store::redact_url(&url)));
+        let store = Store::open(&url, 1).await?;
+        let service = Service::new(store, service::system_clock());
+        service
+            .bootstrap(&Bootstrap {
+                master_account: self
+                    .env
+                    .get("PLAT_MASTER_ACCOUNT")
+                    .unwrap_or("platform")
+                    .to_owned(),
+                admin_email: self.env.operator_email(),
+                default_tenant_domain: "localhost".into(),
+            })
+            .await?;
+        Ok(service)
+    }
+}
+
+/// Collects required values: each one given, prompted for when a person can answer, or recorded
+/// as missing so the command fails once listing all of them.
+pub struct Needed<'a> {
+    ctx: &'a Ctx,
+    missing: Vec<String>,
+}
+
+impl Ctx {
+    pub fn needed(&self) -> Needed<'_> {
+        Needed { ctx: self, missing: Vec::new() }
+    }
+}
+
+impl Needed<'_> {
+    pub fn value(&mut self, given: Option<String>, flag: &str, prompt: &str) -> Result<String> {
+        if let Some(value) = given {
+            return Ok(value);
+        }
+        if self.ctx.can_prompt() {
+            let answer: String = dialoguer::Input::new()
+                .with_prompt(prompt)
+                .interact_text()
+                .map_err(|err| anyhow::Error::new(crate::error::Cancelled(err.to_string())))?;
+            return Ok(answer);
+        }
+        self.missing.push(flag.to_owned());
+        Ok(String::new())
+    }
+
+    pub fn finish(self) -> Result<()> {
+        if self.missing.is_empty() {
+            Ok(())
+        } else {
+            Err(crate::error::MissingValues(self.missing).into())
+        }
+    }
+}
+
+impl Ctx {
+    /// Asks before a destructive step. `--yes` answers for the user; without a person to ask,
+    /// the command refuses rather than guess.
+    pub fn confirm(&self, question: &str) -> Result<()> {
+        if self.global.yes {
+            return Ok(());
+        }
+        if !self.can_prompt() {
+            return Err(crate::error::MissingValues(vec!["--yes".into()]).into());
+        }
+        let yes = dialoguer::Confirm::new()
+            .with_prompt(question)
+            .default(false)
+            .interact()
+            .map_err(|err| anyhow::Error::new(crate::error::Cancelled(err.to_string())))?;
+        if yes {
+            Ok(())
+        } else {
+            Err(crate::error::Cancelled("declined".into()).into())
+        }
+    }
+}

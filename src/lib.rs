@@ -1,0 +1,69 @@
+//! `plat`: the command-line client of an internal developer platform, and the platform itself.
+//!
+//! Flow of a command: [`cli`] parses, [`ctx::Ctx`] resolves the surroundings, [`commands`]
+//! arranges calls on a [`platform::Platform`], whose rules live in [`service`] over [`store`].
+
+pub mod api;
+pub mod cli;
+pub mod commands;
+pub mod config;
+pub mod ctx;
+pub mod error;
+pub mod output;
+pub mod platform;
+pub mod service;
+pub mod store;
+
+use std::ffi::OsString;
+
+use clap::Parser;
+
+use crate::cli::Cli;
+use crate::config::Env;
+use crate::ctx::Ctx;
+use crate::error::{Cancelled, Report};
+use crate::output::Output;
+
+/// Runs plat with these arguments and environment; returns the process exit code.
+pub fn run(args: Vec<OsString>, env: Env) -> u8 {
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(err) => {
+            let code = if err.use_stderr() { 2 } else { 0 };
+            let _ = err.print();
+            return code;
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            let out = Output::new(cli.global.output, false, 0, &env);
+            out.error(&Report::from_error(&anyhow::Error::new(err)));
+            return 1;
+        }
+    };
+    runtime.block_on(run_command(cli, env))
+}
+
+async fn run_command(cli: Cli, env: Env) -> u8 {
+    let fallback_out = Output::new(cli.global.output, cli.global.quiet, cli.global.verbose, &env);
+    let ctx = match Ctx::new(cli.global.clone(), env) {
+        Ok(ctx) => ctx,
+        Err(err) => {
+            fallback_out.error(&Report::from_error(&err));
+            return Report::from_error(&err).exit_code;
+        }
+    };
+    let result = tokio::select! {
+        result = commands::dispatch(&ctx, cli.command) => result,
+        _ = tokio::signal::ctrl_c() => Err(Cancelled("interrupted".into()).into()),
+    };
+    match result {
+        Ok(()) => 0,
+        Err(err) => {
+            let report = Report::from_error(&err);
+            ctx.out.error(&report);
+            report.exit_code
+        }
+    }
+}

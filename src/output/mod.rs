@@ -1,0 +1,186 @@
+//! The only writer to stdout and stderr. Data goes to stdout in the chosen format; status lines,
+//! warnings, errors and progress go to stderr. A TTY may change decoration, never content.
+
+pub mod views;
+
+use std::io::{IsTerminal, Write};
+
+use anstyle::{AnsiColor, Style};
+use comfy_table::{ContentArrangement, Table, presets};
+use serde::Serialize;
+
+pub use views::{Details, Row};
+
+
+use crate::cli::OutputFormat;
+use crate::config::Env;
+use crate::error::Report;
+
+#[derive(Debug, Clone)]
+pub struct Output {
+    pub format: OutputFormat,
+    pub quiet: bool,
+    pub verbose: u8,
+    pub color: bool,
+    pub stdout_tty: bool,
+    pub stderr_tty: bool,
+    pub progress: bool,
+    pub width: Option<u16>,
+}
+
+const ERROR: Style = AnsiColor::Red.on_default().bold();
+const WARNING: Style = AnsiColor::Yellow.on_default().bold();
+const HINT: Style = AnsiColor::Cyan.on_default().bold();
+const STATUS: Style = AnsiColor::Green.on_default().bold();
+
+impl Output {
+    pub fn new(format: OutputFormat, quiet: bool, verbose: u8, env: &Env) -> Self {
+        let stdout_tty = std::io::stdout().is_terminal();
+        let stderr_tty = std::io::stderr().is_terminal();
+        let color = if env.get("NO_COLOR").is_some() {
+            false
+        } else {
+            env.is_set("CLICOLOR_FORCE") || stderr_tty
+        };
+        Self {
+            format,
+            quiet,
+            verbose,
+            color,
+            stdout_tty,
+            stderr_tty,
+            progress: stderr_tty && !quiet && !env.is_set("PLAT_NO_PROGRESS"),
+            width: env.get("COLUMNS").and_then(|c| c.parse().ok()),
+        }
+    }
+
+    fn paint(&self, style: Style, text: &str) -> String {
+        if self.color { format!("{style}{text}{style:#}") } else { text.to_owned() }
+    }
+
+    fn stdout_line(&self, text: &str) {
+        // A closed pipe (`plat … | head`) is not an error worth reporting.
+        let _ = writeln!(std::io::stdout().lock(), "{text}");
+    }
+
+    fn stderr_line(&self, text: &str) {
+        let _ = writeln!(std::io::stderr().lock(), "{text}");
+    }
+
+    /// A status line on stderr ("Created account acme"), silenced by `--quiet`.
+    pub fn status(&self, verb: &str, what: &str) {
+        if !self.quiet {
+            self.stderr_line(&format!("{} {what}", self.paint(STATUS, verb)));
+        }
+    }
+
+    pub fn warn(&self, message: &str) {
+        self.stderr_line(&format!("{} {message}", self.paint(WARNING, "warning:")));
+    }
+
+    pub fn info(&self, message: &str) {
+        if !self.quiet {
+            self.stderr_line(message);
+        }
+    }
+
+    pub fn debug(&self, message: &str) {
+        if self.verbose > 0 {
+            self.stderr_line(&format!("debug: {message}"));
+        }
+    }
+
+    /// Raw data for stdout (a token, a completion script).
+    pub fn raw(&self, text: &str) {
+        let _ = write!(std::io::stdout().lock(), "{text}");
+    }
+
+    pub fn document<T: Serialize + ?Sized>(&self, value: &T) -> anyhow::Result<()> {
+        match self.format {
+            OutputFormat::Yaml => self.raw(&serde_yaml_ng::to_string(value)?),
+            _ => self.stdout_line(&serde_json::to_string_pretty(value)?),
+        }
+        Ok(())
+    }
+
+    /// A list: one table row per item, or one JSON/YAML array.
+    pub fn list<T: Serialize + Row>(&self, items: &[T]) -> anyhow::Result<()> {
+        if self.format != OutputFormat::Table {
+            return self.document(items);
+        }
+        if items.is_empty() {
+            self.info("No results.");
+            return Ok(());
+        }
+        let mut table = self.table();
+        table.set_header(T::HEADERS.iter().copied());
+        for item in items {
+            table.add_row(item.cells());
+        }
+        self.stdout_line(&trim_lines(&table.to_string()));
+        Ok(())
+    }
+
+    /// One object: field/value lines, or one JSON/YAML document.
+    pub fn object<T: Serialize + Details>(&self, item: &T) -> anyhow::Result<()> {
+        if self.format != OutputFormat::Table {
+            return self.document(item);
+        }
+        let mut table = self.table();
+        for (field, value) in item.details() {
+            table.add_row(vec![format!("{field}:"), value]);
+        }
+        self.stdout_line(&trim_lines(&table.to_string()));
+        Ok(())
+    }
+
+    fn table(&self) -> Table {
+        let mut table = Table::new();
+        table.load_style(presets::NOTHING);
+        match self.width {
+            Some(width) => {
+                table.set_width(width);
+                table.set_content_arrangement(ContentArrangement::Dynamic);
+            }
+            None if self.stdout_tty => {
+                table.set_content_arrangement(ContentArrangement::Dynamic);
+            }
+            None => {
+                table.set_content_arrangement(ContentArrangement::Disabled);
+            }
+        }
+        table
+    }
+
+    /// `error:` / `caused by:` / `hint:` lines, plus the JSON error object with `-o json`.
+    pub fn error(&self, report: &Report) {
+        let mut lines = vec![format!("{} {}", self.paint(ERROR, "error:"), report.message)];
+        for cause in &report.causes {
+            lines.push(format!("  caused by: {cause}"));
+        }
+        if let Some(hint) = &report.hint {
+            lines.push(format!("{} {hint}", self.paint(HINT, "hint:")));
+        }
+        self.stderr_line(&lines.join("\n"));
+        if self.format == OutputFormat::Json {
+            let body = crate::api::ErrorBody {
+                error: crate::api::ErrorDetail {
+                    code: report.code.clone(),
+                    message: report.message.clone(),
+                    hint: report.hint.clone(),
+                },
+            };
+            if let Ok(json) = serde_json::to_string(&body) {
+                self.stderr_line(&json);
+            }
+        }
+    }
+}
+
+/// comfy-table pads every cell, including the last; trailing blanks only make snapshots brittle.
+fn trim_lines(text: &str) -> String {
+    text.lines()
+        .map(|line| line.trim_end().strip_prefix(' ').unwrap_or(line.trim_end()))
+        .collect::<Vec<_>>()
+        .join("\n")
+}

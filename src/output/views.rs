@@ -1,0 +1,203 @@
+//! How each wire type reads as a table row and as a detail view.
+
+use crate::api::{Account, Group, Tenant, User, WhoAmI};
+use crate::config::ContextConfig;
+
+pub trait Row {
+    const HEADERS: &'static [&'static str];
+    fn cells(&self) -> Vec<String>;
+}
+
+pub trait Details {
+    fn details(&self) -> Vec<(&'static str, String)>;
+}
+
+fn or_dash(value: Option<&str>) -> String {
+    value.unwrap_or("-").to_owned()
+}
+
+fn joined(items: &[String]) -> String {
+    if items.is_empty() { "-".into() } else { items.join(",") }
+}
+
+impl Row for Account {
+    const HEADERS: &'static [&'static str] = &["SLUG", "NAME", "TENANT", "OWNER", "PARENT", "ROLES"];
+    fn cells(&self) -> Vec<String> {
+        vec![
+            self.slug.clone(),
+            self.name.clone(),
+            self.tenant.clone(),
+            self.owner.clone(),
+            or_dash(self.parent.as_deref()),
+            joined(&self.roles),
+        ]
+    }
+}
+
+impl Details for Account {
+    fn details(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("slug", self.slug.clone()),
+            ("name", self.name.clone()),
+            ("id", self.id.clone()),
+            ("tenant", self.tenant.clone()),
+            ("owner", self.owner.clone()),
+            ("parent", or_dash(self.parent.as_deref())),
+            ("roles", joined(&self.roles)),
+            ("created", self.created_at.clone()),
+        ]
+    }
+}
+
+impl Row for Tenant {
+    const HEADERS: &'static [&'static str] = &["NAME", "DOMAIN", "OWNER ACCOUNT", "COLOR", "DESCRIPTION"];
+    fn cells(&self) -> Vec<String> {
+        vec![
+            self.name.clone(),
+            self.domain.clone(),
+            or_dash(self.owner_account.as_deref()),
+            or_dash(self.branding.primary_color.as_deref()),
+            or_dash(self.branding.description.as_deref()),
+        ]
+    }
+}
+
+impl Details for Tenant {
+    fn details(&self) -> Vec<(&'static str, String)> {
+        let layout: Vec<String> = self
+            .branding
+            .layout
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        vec![
+            ("name", self.name.clone()),
+            ("domain", self.domain.clone()),
+            ("id", self.id.clone()),
+            ("owner account", or_dash(self.owner_account.as_deref())),
+            ("logo", or_dash(self.branding.logo_url.as_deref())),
+            ("primary color", or_dash(self.branding.primary_color.as_deref())),
+            ("secondary color", or_dash(self.branding.secondary_color.as_deref())),
+            ("description", or_dash(self.branding.description.as_deref())),
+            ("layout", joined(&layout)),
+            ("created", self.created_at.clone()),
+        ]
+    }
+}
+
+impl Row for User {
+    const HEADERS: &'static [&'static str] = &["EMAIL", "NAME", "STATUS", "GROUPS", "LINKED"];
+    fn cells(&self) -> Vec<String> {
+        vec![
+            self.email.clone(),
+            or_dash(self.name.as_deref()),
+            self.status.as_str().to_owned(),
+            joined(&self.groups),
+            self.linked_at.clone(),
+        ]
+    }
+}
+
+impl Details for User {
+    fn details(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("email", self.email.clone()),
+            ("name", or_dash(self.name.as_deref())),
+            ("id", self.id.clone()),
+            ("status", self.status.as_str().to_owned()),
+            ("groups", joined(&self.groups)),
+            ("linked", self.linked_at.clone()),
+        ]
+    }
+}
+
+impl Row for Group {
+    const HEADERS: &'static [&'static str] = &["NAME", "PERMISSIONS", "MEMBERS", "PREDEFINED"];
+    fn cells(&self) -> Vec<String> {
+        vec![
+            self.name.clone(),
+            joined(&self.permissions),
+            self.members.len().to_string(),
+            if self.builtin { "yes" } else { "no" }.to_owned(),
+        ]
+    }
+}
+
+impl Details for Group {
+    fn details(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("name", self.name.clone()),
+            ("id", self.id.clone()),
+            ("permissions", joined(&self.permissions)),
+            ("members", joined(&self.members)),
+            ("predefined", if self.builtin { "yes" } else { "no" }.to_owned()),
+            ("created", self.created_at.clone()),
+        ]
+    }
+}
+
+impl Details for WhoAmI {
+    fn details(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("user", self.user.clone()),
+            ("account", self.account.clone()),
+            ("tenant", self.tenant.clone()),
+            ("roles", joined(&self.roles)),
+            ("permissions", joined(&self.permissions)),
+        ]
+    }
+}
+
+/// A context as listed: the current one is marked.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ContextEntry {
+    pub current: bool,
+    #[serde(flatten)]
+    pub context: ContextConfig,
+}
+
+impl Row for ContextEntry {
+    const HEADERS: &'static [&'static str] = &["CURRENT", "NAME", "KIND", "SERVER", "USER", "ACCOUNT"];
+    fn cells(&self) -> Vec<String> {
+        vec![
+            if self.current { "*" } else { "" }.to_owned(),
+            self.context.name.clone(),
+            self.context.kind().to_owned(),
+            or_dash(self.context.server.as_deref()),
+            or_dash(self.context.user.as_deref()),
+            or_dash(self.context.account.as_deref()),
+        ]
+    }
+}
+
+impl Details for ContextEntry {
+    fn details(&self) -> Vec<(&'static str, String)> {
+        let c = &self.context;
+        vec![
+            ("name", c.name.clone()),
+            ("current", if self.current { "yes" } else { "no" }.to_owned()),
+            ("kind", c.kind().to_owned()),
+            ("server", or_dash(c.server.as_deref())),
+            ("database", or_dash(c.database_url.as_deref())),
+            ("user", or_dash(c.user.as_deref())),
+            ("account", or_dash(c.account.as_deref())),
+            ("oidc issuer", or_dash(c.oidc_issuer.as_deref())),
+            ("oidc client", or_dash(c.oidc_client_id.as_deref())),
+            ("iac binary", or_dash(c.iac_bin.as_deref())),
+        ]
+    }
+}
+
+/// A permission and the account role that must back it, for `plat group permissions`.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct PermissionEntry {
+    pub permission: String,
+    pub requires_role: Option<String>,
+}
+
+impl Row for PermissionEntry {
+    const HEADERS: &'static [&'static str] = &["PERMISSION", "REQUIRES ROLE"];
+    fn cells(&self) -> Vec<String> {
+        vec![self.permission.clone(), or_dash(self.requires_role.as_deref())]
+    }
+}

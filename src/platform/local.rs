@@ -1,0 +1,104 @@
+use async_trait::async_trait;
+
+use super::Platform;
+use crate::api::{
+    Account, CreateAccount, CreateGroup, CreateTenant, CreateUser, Group, Tenant, UpdateAccount,
+    UpdateGroup, UpdateTenant, User, WhoAmI,
+};
+use crate::service::{Actor, Identity, Result, Service};
+
+/// The platform running in this process: every call resolves the caller, then asks the service.
+pub struct LocalPlatform {
+    service: Service,
+    identity: Identity,
+    account: Option<String>,
+}
+
+impl LocalPlatform {
+    pub fn new(service: Service, identity: Identity, account: Option<String>) -> Self {
+        Self { service, identity, account }
+    }
+
+    async fn actor(&self) -> Result<Actor> {
+        self.service
+            .resolve_actor(&self.identity, self.account.as_deref(), None)
+            .await
+    }
+}
+
+#[async_trait]
+impl Platform for LocalPlatform {
+    async fn who_am_i(&self) -> Result<WhoAmI> {
+        Ok(self.actor().await?.who_am_i())
+    }
+
+    async fn list_accounts(&self, limit: Option<u32>) -> Result<Vec<Account>> {
+        self.service.list_accounts(&self.actor().await?, limit).await
+    }
+    async fn get_account(&self, slug: &str) -> Result<Account> {
+        self.service.get_account(&self.actor().await?, slug).await
+    }
+    async fn create_account(&self, req: CreateAccount) -> Result<Account> {
+        self.service.create_account(&self.actor().await?, req).await
+    }
+    async fn update_account(&self, slug: &str, req: UpdateAccount) -> Result<Account> {
+        self.service.update_account(&self.actor().await?, slug, req).await
+    }
+    async fn delete_account(&self, slug: &str) -> Result<()> {
+        self.service.delete_account(&self.actor().await?, slug).await
+    }
+
+    async fn list_tenants(&self) -> Result<Vec<Tenant>> {
+        self.service.list_tenants(&self.actor().await?).await
+    }
+    async fn get_tenant(&self, name: &str) -> Result<Tenant> {
+        self.service.get_tenant(&self.actor().await?, name).await
+    }
+    async fn create_tenant(&self, req: CreateTenant) -> Result<Tenant> {
+        self.service.create_tenant(&self.actor().await?, req).await
+    }
+    async fn update_tenant(&self, name: &str, req: UpdateTenant) -> Result<Tenant> {
+        self.service.update_tenant(&self.actor().await?, name, req).await
+    }
+    async fn delete_tenant(&self, name: &str) -> Result<()> {
+        self.service.delete_tenant(&self.actor().await?, name).await
+    }
+
+    async fn list_users(&self) -> Result<Vec<User>> {
+        self.service.list_users(&self.actor().await?).await
+    }
+    async fn get_user(&self, email: &str) -> Result<User> {
+        self.service.get_user(&self.actor().await?, email).await
+    }
+    async fn create_user(&self, req: CreateUser) -> Result<User> {
+        self.service.create_user(&self.actor().await?, req).await
+    }
+    async fn revoke_user(&self, email: &str) -> Result<User> {
+        self.service.revoke_user(&self.actor().await?, email).await
+    }
+    async fn rename_user(&self, email: &str, name: &str) -> Result<User> {
+        self.service.rename_user(&self.actor().await?, email, name).await
+    }
+
+    async fn list_groups(&self) -> Result<Vec<Group>> {
+        self.service.list_groups(&self.actor().await?).await
+    }
+    async fn get_group(&self, name: &str) -> Result<Group> {
+        self.service.get_group(&self.actor().await?, name).await
+    }
+    async fn create_group(&self, req: CreateGroup) -> Result<Group> {
+        self.service.create_group(&self.actor().await?, req).await
+    }
+    async fn update_group(&self, name: &str, req: UpdateGroup) -> Result<Group> {
+        self.service.update_group(&self.actor().await?, name, req).await
+    }
+    async fn delete_group(&self, name: &str) -> Result<()> {
+        self.service.delete_group(&self.actor().await?, name).await
+    }
+    async fn add_group_member(&self, name: &str, email: &str) -> Result<Group> {
+        self.service.add_group_member(&self.actor().await?, name, email).await
+    }
+    async fn remove_group_member(&self, name: &str, email: &str) -> Result<Group> {
+        self.service.remove_group_member(&self.actor().await?, name, email).await
+    }
+}

@@ -1,0 +1,245 @@
+use super::{Actor, Error, Result, Service, vocabulary};
+use crate::api::{Account, CreateAccount, UpdateAccount};
+use crate::store::{self, AccountListing, AccountRow, UserRow};
+
+impl Service {
+    /// R-ACC-7: the acting account and its descendants, never anything above or beside it.
+    pub async fn list_accounts(&self, actor: &Actor, limit: Option<u32>) -> Result<Vec<Account>> {
+        actor.require("accounts:read")?;
+        let mut conn = self.store.acquire().await?;
+        let listings = store::list_subtree(&mut conn, &actor.account.path, limit).await?;
+        Ok(listings.into_iter().map(|l| account_view(actor, l)).collect())
+    }
+
+    pub async fn get_account(&self, actor: &Actor, slug: &str) -> Result<Account> {
+        actor.require("accounts:read")?;
+        let mut conn = self.store.acquire().await?;
+        let account = self.visible_account(&mut conn, actor, slug).await?;
+        let listing = store::get_listing(&mut conn, &account.id).await?;
+        Ok(account_view(actor, listing))
+    }
+
+    pub async fn create_account(&self, actor: &Actor, req: CreateAccount) -> Result<Account> {
+        actor.require_role("account-admin", "create sub-accounts")?; // R-ROLE-1
+        actor.require("accounts:write")?;
+        vocabulary::check_slug("account slug", &req.slug)?;
+        vocabulary::check_email(&req.owner)?;
+        let mut roles = req.roles.clone();
+        roles.sort();
+        roles.dedup();
+        for role in &roles {
+            vocabulary::check_role(role)?;
+            check_can_grant(actor, role)?;
+        }
+
+        let mut conn = self.store.acquire().await?;
+        let mut tx = self.store.begin(&mut conn).await?;
+        if store::find_account_by_slug(&mut tx, &req.slug).await?.is_some() {
+            return Err(Error::conflict(format!("account slug '{}' is already taken", req.slug))
+                .with_hint("choose another slug"));
+        }
+        let tenant_id = match &req.tenant {
+            None => actor.account.tenant_id.clone(),
+            Some(name) => self.usable_tenant(&mut tx, actor, name).await?,
+        };
+        let now = self.now();
+        let owner = self
+            .find_or_create_user(&mut tx, &req.owner, req.owner_name.as_deref(), &now)
+            .await?;
+        let id = store::new_id();
+        let row = AccountRow {
+            path: format!("{}{id}/", actor.account.path),
+            id,
+            slug: req.slug.clone(),
+            name: req.name.clone().unwrap_or_else(|| req.slug.clone()),
+            parent_id: Some(actor.account.id.clone()),
+            tenant_id,
+            owner_user_id: owner.id.clone(),
+            roles,
+            created_at: now.clone(),
+        };
+        store::insert_account(&mut tx, &row).await?;
+        self.seed_account(&mut tx, &row, &owner.id, &now).await?;
+        let listing = store::get_listing(&mut tx, &row.id).await?;
+        tx.commit().await?;
+        Ok(account_view(actor, listing))
+    }
+
+    pub async fn update_account(&self, actor: &Actor, slug: &str, req: UpdateAccount) -> Result<Account> {
+        actor.require("accounts:write")?;
+        let mut conn = self.store.acquire().await?;
+        let mut tx = self.store.begin(&mut conn).await?;
+        let mut account = self.visible_account(&mut tx, actor, slug).await?;
+        let own = actor.is_self(&account);
+        if own && (req.tenant.is_some() || req.owner.is_some()) {
+            // R-ACC-4: only the parent (or further up) may move an account or change its owner.
+            return Err(Error::denied(format!(
+                "account '{slug}' cannot change its own tenant or owner"
+            ))
+            .with_hint("its parent account can make this change"));
+        }
+        if own && !(req.add_roles.is_empty() && req.remove_roles.is_empty()) {
+            return Err(Error::denied(format!("account '{slug}' cannot change its own roles"))
+                .with_hint("roles are granted by the parent account (R-ROLE-2)"));
+        }
+        if !own {
+            actor.require_role("account-admin", "manage sub-accounts")?;
+        }
+        if let Some(name) = &req.name {
+            if name.trim().is_empty() {
+                return Err(Error::invalid("the account name cannot be empty"));
+            }
+            account.name = name.clone();
+        }
+        if let Some(tenant) = &req.tenant {
+            let tenant_id = self.usable_tenant(&mut tx, actor, tenant).await?;
+            let owned_by_account = store::find_tenant_by_id(&mut tx, &tenant_id)
+                .await?
+                .is_some_and(|t| t.owner_account_id == account.id);
+            if owned_by_account {
+                // R-TEN-3: an account's own tenants are for its sub-accounts, never for itself.
+                return Err(Error::denied(format!(
+                    "account '{slug}' cannot be bound to tenant '{tenant}', which it created"
+                ))
+                .with_hint("tenants an account creates are for its sub-accounts"));
+            }
+            account.tenant_id = tenant_id;
+        }
+        let now = self.now();
+        if let Some(owner) = &req.owner {
+            vocabulary::check_email(owner)?;
+            let user = self.find_or_create_user(&mut tx, owner, None, &now).await?;
+            store::link_user(&mut tx, &account.id, &user.id, &now).await?;
+            if let Some(admins) = store::find_group(&mut tx, &account.id, "admins").await? {
+                store::add_group_member(&mut tx, &admins.id, &user.id).await?;
+            }
+            account.owner_user_id = user.id;
+        }
+        for role in &req.add_roles {
+            vocabulary::check_role(role)?;
+            check_can_grant(actor, role)?;
+            if !account.roles.contains(role) {
+                account.roles.push(role.clone());
+            }
+        }
+        for role in &req.remove_roles {
+            vocabulary::check_role(role)?;
+            account.roles.retain(|r| r != role);
+        }
+        account.roles.sort();
+        store::update_account(&mut tx, &account).await?;
+        let listing = store::get_listing(&mut tx, &account.id).await?;
+        tx.commit().await?;
+        Ok(account_view(actor, listing))
+    }
+
+    /// Deletes a leaf sub-account with its links and groups; users are kept (R-USR-1).
+    pub async fn delete_account(&self, actor: &Actor, slug: &str) -> Result<()> {
+        actor.require_role("account-admin", "delete sub-accounts")?;
+        actor.require("accounts:write")?;
+        let mut conn = self.store.acquire().await?;
+        let mut tx = self.store.begin(&mut conn).await?;
+        let account = self.visible_account(&mut tx, actor, slug).await?;
+        if actor.is_self(&account) {
+            return Err(Error::denied(format!("account '{slug}' cannot delete itself"))
+                .with_hint("its parent account can delete it"));
+        }
+        if store::count_children(&mut tx, &account.id).await? > 0 {
+            return Err(Error::conflict(format!("account '{slug}' still has sub-accounts"))
+                .with_hint("delete its sub-accounts first"));
+        }
+        if store::count_tenants_owned(&mut tx, &account.id).await? > 0 {
+            return Err(Error::conflict(format!("account '{slug}' still owns tenants"))
+                .with_hint("delete its tenants first"));
+        }
+        store::delete_account(&mut tx, &account.id).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// An account the actor may see, or the same "not found" a missing one gives (R-SEC-3).
+    pub(super) async fn visible_account(
+        &self,
+        conn: &mut store::Conn,
+        actor: &Actor,
+        slug: &str,
+    ) -> Result<AccountRow> {
+        match store::find_account_by_slug(conn, slug).await? {
+            Some(account) if actor.sees(&account.path) => Ok(account),
+            _ => Err(Error::not_found("account", slug)),
+        }
+    }
+
+    /// A tenant the actor may bind a sub-account to: its own, or one it owns (R-ROLE, R-TEN-3).
+    async fn usable_tenant(&self, conn: &mut store::Conn, actor: &Actor, name: &str) -> Result<String> {
+        let tenant = store::find_tenant_by_name(conn, name).await?;
+        let Some(tenant) = tenant else {
+            return Err(Error::not_found("tenant", name));
+        };
+        if tenant.id == actor.account.tenant_id || tenant.owner_account_id == actor.account.id {
+            return Ok(tenant.id);
+        }
+        let owner = store::find_account_by_id(conn, &tenant.owner_account_id).await?;
+        match owner {
+            // A tenant of a sub-account can only be used by accounts below that sub-account.
+            Some(owner) if actor.sees(&owner.path) => Err(Error::denied(format!(
+                "tenant '{name}' belongs to account '{}', not to '{}'",
+                owner.slug, actor.account.slug
+            ))
+            .with_hint("bind the account to your own tenant or to a tenant your account created")),
+            _ => Err(Error::not_found("tenant", name)),
+        }
+    }
+
+    pub(super) async fn find_or_create_user(
+        &self,
+        conn: &mut store::Conn,
+        email: &str,
+        name: Option<&str>,
+        now: &str,
+    ) -> Result<UserRow> {
+        if let Some(user) = store::find_user_by_email(conn, email).await? {
+            return Ok(user);
+        }
+        let user = UserRow {
+            id: store::new_id(),
+            email: email.to_owned(),
+            name: name.map(str::to_owned),
+            issuer: None,
+            subject: None,
+            created_at: now.to_owned(),
+        };
+        store::insert_user(conn, &user).await?;
+        Ok(user)
+    }
+}
+
+/// R-ROLE-2: `account-admin` needs `subaccount-admin`, `tenant-admin` needs `subaccount-tenant`,
+/// any other role needs the role itself.
+fn check_can_grant(actor: &Actor, role: &str) -> Result<()> {
+    let needed = vocabulary::role_needed_to_grant(role);
+    if actor.holds_role(needed) {
+        return Ok(());
+    }
+    Err(Error::denied(format!(
+        "account '{}' cannot grant the role '{role}': granting it requires the role '{needed}'",
+        actor.account.slug
+    ))
+    .with_hint("ask your parent account for the granting role, or leave this role out"))
+}
+
+/// The account as this actor may see it: the parent only when it is inside the actor's view (R-ACC-6).
+fn account_view(actor: &Actor, listing: AccountListing) -> Account {
+    let AccountListing { account, tenant_name, owner_email, parent_slug } = listing;
+    let parent_visible = !actor.is_self(&account) && actor.sees(&account.path);
+    Account {
+        parent: parent_slug.filter(|_| parent_visible),
+        id: account.id,
+        slug: account.slug,
+        name: account.name,
+        tenant: tenant_name,
+        owner: owner_email,
+        roles: account.roles,
+        created_at: account.created_at,
+    }
+}

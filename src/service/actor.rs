@@ -1,0 +1,189 @@
+use super::{Error, Result, Service, vocabulary};
+use crate::api::{MembershipStatus, WhoAmI};
+use crate::store::{self, AccountRow, TenantRow, UserRow};
+
+/// Who is calling, before the platform has checked anything.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Identity {
+    /// The local operator of an embedded platform: the owner of the master account.
+    Operator,
+    /// A platform user named by e-mail (embedded mode: `--user` / `PLAT_USER`).
+    Email(String),
+    /// A user authenticated by the identity provider (R-USR-3): keyed by issuer + subject,
+    /// linked by e-mail the first time it is seen.
+    Oidc { issuer: String, subject: String, email: Option<String> },
+}
+
+/// A caller the platform has resolved: a user acting in one account, possibly through a tenant.
+#[derive(Debug, Clone)]
+pub struct Actor {
+    pub user: UserRow,
+    /// The account acted in: the user's own or one of its descendants.
+    pub account: AccountRow,
+    /// Tenant slug of `account`, for display.
+    pub tenant_name: String,
+    /// Permissions from the user's groups in the account where the user is a member.
+    pub permissions: Vec<String>,
+}
+
+impl Actor {
+    /// R-ACC-7: an account sees itself and its descendants.
+    pub fn sees(&self, account_path: &str) -> bool {
+        account_path.starts_with(&self.account.path)
+    }
+
+    pub fn is_self(&self, account: &AccountRow) -> bool {
+        account.id == self.account.id
+    }
+
+    pub fn can(&self, permission: &str) -> bool {
+        self.permissions
+            .iter()
+            .any(|p| p == vocabulary::ALL_PERMISSIONS || p == permission)
+    }
+
+    pub fn holds_role(&self, role: &str) -> bool {
+        self.account.roles.iter().any(|r| r == role)
+    }
+
+    pub fn require(&self, permission: &str) -> Result<()> {
+        if self.can(permission) {
+            return Ok(());
+        }
+        Err(Error::denied(format!(
+            "{} lacks the permission '{permission}' in account '{}'",
+            self.user.email, self.account.slug
+        ))
+        .with_hint("permissions come from groups: ask an admin of the account to add you to one that grants it"))
+    }
+
+    pub fn require_role(&self, role: &str, to: &str) -> Result<()> {
+        if self.holds_role(role) {
+            return Ok(());
+        }
+        Err(Error::denied(format!(
+            "account '{}' cannot {to}: it does not hold the role '{role}'",
+            self.account.slug
+        ))
+        .with_hint("roles are granted by the parent account (`plat account update SLUG --add-role ROLE`)"))
+    }
+
+    pub fn who_am_i(&self) -> WhoAmI {
+        WhoAmI {
+            user: self.user.email.clone(),
+            account: self.account.slug.clone(),
+            tenant: self.tenant_name.clone(),
+            roles: self.account.roles.clone(),
+            permissions: self.permissions.clone(),
+        }
+    }
+}
+
+fn no_access(who: &str) -> Error {
+    Error::unauthenticated(format!("{who} has no access to this platform"))
+        .with_hint("ask an account admin to run `plat user create <e-mail>` in their account")
+}
+
+impl Service {
+    /// Resolves a caller to an actor in `account_slug` (default: the user's own account).
+    /// `host` is the HTTP `Host` of a server request: on a tenant's domain only users linked to an
+    /// account of that tenant exist (R-TEN-5), and everyone else gets the answer an unknown user gets.
+    pub async fn resolve_actor(
+        &self,
+        identity: &Identity,
+        account_slug: Option<&str>,
+        host: Option<&str>,
+    ) -> Result<Actor> {
+        let mut conn = self.store.acquire().await?;
+        let user = match identity {
+            Identity::Operator => {
+                let master = store::find_master_account(&mut conn)
+                    .await?
+                    .ok_or_else(|| Error::internal("the platform has not been bootstrapped"))?;
+                store::find_user_by_id(&mut conn, &master.owner_user_id)
+                    .await?
+                    .ok_or_else(|| Error::internal("the master account has no owner"))?
+            }
+            Identity::Email(email) => store::find_user_by_email(&mut conn, email)
+                .await?
+                .ok_or_else(|| no_access(email))?,
+            Identity::Oidc { issuer, subject, email } => {
+                self.user_for_subject(&mut conn, issuer, subject, email.as_deref())
+                    .await?
+            }
+        };
+
+        let tenant: Option<TenantRow> = match host {
+            Some(host) => {
+                let domain = host.rsplit_once(':').map_or(host, |(name, _port)| name);
+                store::find_tenant_by_domain(&mut conn, &domain.to_ascii_lowercase()).await?
+            }
+            None => None,
+        };
+        let memberships: Vec<_> = store::memberships_of(&mut conn, &user.id)
+            .await?
+            .into_iter()
+            .filter(|m| m.status == MembershipStatus::Active)
+            .filter(|m| tenant.as_ref().is_none_or(|t| t.id == m.account_tenant_id))
+            .collect();
+        let Some(first) = memberships.first() else {
+            return Err(no_access(&user.email));
+        };
+
+        let account = match account_slug {
+            None => store::find_account_by_id(&mut conn, &first.account_id)
+                .await?
+                .ok_or_else(|| Error::internal("membership without account"))?,
+            Some(slug) => {
+                let account = store::find_account_by_slug(&mut conn, slug).await?;
+                match account {
+                    Some(a) if memberships.iter().any(|m| a.path.starts_with(&m.account_path)) => a,
+                    _ => return Err(Error::not_found("account", slug)),
+                }
+            }
+        };
+        // The deepest membership on the account's path decides the user's groups there.
+        let home = memberships
+            .iter()
+            .filter(|m| account.path.starts_with(&m.account_path))
+            .max_by_key(|m| m.account_path.len())
+            .ok_or_else(|| Error::not_found("account", &account.slug))?;
+        let mut permissions = store::permissions_of(&mut conn, &home.account_id, &user.id).await?;
+        let home_account = store::find_account_by_id(&mut conn, &home.account_id).await?;
+        if home_account.is_some_and(|a| a.owner_user_id == user.id) {
+            // An owner can never lock themselves out of their own account.
+            permissions = vec![vocabulary::ALL_PERMISSIONS.to_owned()];
+        }
+        let tenant_name = store::find_tenant_by_id(&mut conn, &account.tenant_id)
+            .await?
+            .map(|t| t.name)
+            .unwrap_or_default();
+        Ok(Actor { user, account, tenant_name, permissions })
+    }
+
+    async fn user_for_subject(
+        &self,
+        conn: &mut store::Conn,
+        issuer: &str,
+        subject: &str,
+        email: Option<&str>,
+    ) -> Result<UserRow> {
+        if let Some(user) = store::find_user_by_subject(conn, issuer, subject).await? {
+            return Ok(user);
+        }
+        let Some(email) = email else {
+            return Err(no_access(subject));
+        };
+        let Some(mut user) = store::find_user_by_email(conn, email).await? else {
+            return Err(no_access(email));
+        };
+        if user.subject.is_some() {
+            // Another identity already claimed this e-mail; a second subject must not take it over.
+            return Err(no_access(email));
+        }
+        user.issuer = Some(issuer.to_owned());
+        user.subject = Some(subject.to_owned());
+        store::update_user(conn, &user).await?;
+        Ok(user)
+    }
+}

@@ -1,0 +1,143 @@
+use crate::api::{ErrorBody, ErrorDetail};
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Every way a platform operation can be refused. Each kind has a stable code (the JSON
+/// `error.code`), an exit code and an HTTP status, so the embedded and remote platforms fail alike.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// Missing, or belonging to an account the caller cannot see (R-SEC-3: one answer for both).
+    NotFound,
+    Invalid,
+    Conflict,
+    PermissionDenied,
+    Unauthenticated,
+    QuotaExceeded,
+    Internal,
+}
+
+impl ErrorKind {
+    pub const ALL: [ErrorKind; 7] = [
+        Self::NotFound,
+        Self::Invalid,
+        Self::Conflict,
+        Self::PermissionDenied,
+        Self::Unauthenticated,
+        Self::QuotaExceeded,
+        Self::Internal,
+    ];
+
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::NotFound => "not_found",
+            Self::Invalid => "invalid_argument",
+            Self::Conflict => "conflict",
+            Self::PermissionDenied => "permission_denied",
+            Self::Unauthenticated => "unauthenticated",
+            Self::QuotaExceeded => "quota_exceeded",
+            Self::Internal => "internal",
+        }
+    }
+
+    pub fn exit_code(self) -> u8 {
+        match self {
+            Self::Unauthenticated => 4,
+            Self::PermissionDenied => 5,
+            Self::QuotaExceeded => 6,
+            _ => 1,
+        }
+    }
+
+    pub fn http_status(self) -> u16 {
+        match self {
+            Self::NotFound => 404,
+            Self::Invalid => 400,
+            Self::Conflict => 409,
+            Self::PermissionDenied => 403,
+            Self::Unauthenticated => 401,
+            Self::QuotaExceeded => 429,
+            Self::Internal => 500,
+        }
+    }
+}
+
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{message}")]
+pub struct Error {
+    pub kind: ErrorKind,
+    pub message: String,
+    pub hint: Option<String>,
+}
+
+impl Error {
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        Self { kind, message: message.into(), hint: None }
+    }
+
+    pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(hint.into());
+        self
+    }
+
+    pub fn not_found(what: &str, key: &str) -> Self {
+        let hint = match what {
+            "account" => "run `plat account list` to see the accounts you can reach",
+            "tenant" => "run `plat tenant list` to see the tenants you can reach",
+            "user" => "run `plat user list` to see the users linked to this account",
+            "group" => "run `plat group list` to see this account's groups",
+            _ => "check the name and the account you are acting in",
+        };
+        Self::new(ErrorKind::NotFound, format!("{what} '{key}' not found")).with_hint(hint)
+    }
+    pub fn invalid(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Invalid, message)
+    }
+    pub fn conflict(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Conflict, message)
+    }
+    pub fn denied(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::PermissionDenied, message)
+    }
+    pub fn unauthenticated(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Unauthenticated, message)
+    }
+    pub fn quota(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::QuotaExceeded, message)
+    }
+    pub fn internal(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Internal, message)
+    }
+
+    pub fn to_body(&self) -> ErrorBody {
+        ErrorBody {
+            error: ErrorDetail {
+                code: self.kind.code().to_owned(),
+                message: self.message.clone(),
+                hint: self.hint.clone(),
+            },
+        }
+    }
+
+    /// Rebuilds the error a server sent, so that a remote call exits exactly as a local one.
+    pub fn from_body(body: ErrorBody) -> Self {
+        let ErrorDetail { code, message, hint } = body.error;
+        let kind = ErrorKind::ALL
+            .into_iter()
+            .find(|kind| kind.code() == code)
+            .unwrap_or(ErrorKind::Internal);
+        Self { kind, message, hint }
+    }
+}
+
+impl From<sqlx::Error> for Error {
+    fn from(err: sqlx::Error) -> Self {
+        // Unique violations reach here only through races the service's own checks lost; report them as such.
+        if let sqlx::Error::Database(db) = &err
+            && db.is_unique_violation()
+        {
+            return Self::conflict("a concurrent change created the same name first")
+                .with_hint("retry the command");
+        }
+        Self::internal(format!("storage failure: {err}"))
+    }
+}

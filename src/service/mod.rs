@@ -1,0 +1,137 @@
+//! The one place where the platform's rules (DOMAIN.md) and authorization live. Callers hand in
+//! an [`Identity`]; the service resolves it to an [`Actor`] and checks every access against the
+//! actor's memberships, groups, account roles and request tenant (R-SEC-2). No printing, no HTTP.
+
+mod accounts;
+mod actor;
+mod error;
+mod groups;
+mod tenants;
+mod users;
+pub mod vocabulary;
+
+use std::sync::Arc;
+
+pub use actor::{Actor, Identity};
+pub use error::{Error, ErrorKind, Result};
+
+use crate::store::{self, AccountRow, GroupRow, Store, TenantRow, UserRow};
+
+/// Where "now" comes from; tests and benchmarks can pin it.
+pub type Clock = Arc<dyn Fn() -> jiff::Timestamp + Send + Sync>;
+
+pub fn system_clock() -> Clock {
+    Arc::new(jiff::Timestamp::now)
+}
+
+/// What a fresh platform is created with (R-ACC-1, R-TEN-2, R-ROLE-3).
+#[derive(Debug, Clone)]
+pub struct Bootstrap {
+    pub master_account: String,
+    pub admin_email: String,
+    pub default_tenant_domain: String,
+}
+
+#[derive(Clone)]
+pub struct Service {
+    store: Store,
+    clock: Clock,
+}
+
+impl Service {
+    pub fn new(store: Store, clock: Clock) -> Self {
+        Self { store, clock }
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    fn now(&self) -> String {
+        let now = (self.clock)();
+        jiff::Timestamp::from_second(now.as_second())
+            .unwrap_or(now)
+            .to_string()
+    }
+
+    /// Creates the master account, the default tenant and the admin on an empty database.
+    /// Idempotent: a platform that already has its master account is left as it is.
+    pub async fn bootstrap(&self, spec: &Bootstrap) -> Result<()> {
+        let mut conn = self.store.acquire().await?;
+        if store::find_master_account(&mut conn).await?.is_some() {
+            return Ok(());
+        }
+        vocabulary::check_slug("account slug", &spec.master_account)?;
+        vocabulary::check_email(&spec.admin_email)?;
+        let mut tx = self.store.begin(&mut conn).await?;
+        // Another process may have bootstrapped between the check and the lock.
+        if store::find_master_account(&mut tx).await?.is_some() {
+            return Ok(());
+        }
+        let now = self.now();
+        let admin = UserRow {
+            id: store::new_id(),
+            email: spec.admin_email.clone(),
+            name: None,
+            issuer: None,
+            subject: None,
+            created_at: now.clone(),
+        };
+        store::insert_user(&mut tx, &admin).await?;
+        let master_id = store::new_id();
+        let tenant = TenantRow {
+            id: store::new_id(),
+            name: "default".into(),
+            domain: spec.default_tenant_domain.clone(),
+            owner_account_id: master_id.clone(),
+            created_at: now.clone(),
+            ..TenantRow::default()
+        };
+        store::insert_tenant(&mut tx, &tenant).await?;
+        let master = AccountRow {
+            id: master_id.clone(),
+            slug: spec.master_account.clone(),
+            name: spec.master_account.clone(),
+            parent_id: None,
+            path: format!("/{master_id}/"),
+            tenant_id: tenant.id.clone(),
+            owner_user_id: admin.id.clone(),
+            roles: {
+                let mut roles: Vec<String> = vocabulary::ROLES.iter().map(|r| (*r).to_owned()).collect();
+                roles.sort();
+                roles
+            },
+            created_at: now.clone(),
+        };
+        store::insert_account(&mut tx, &master).await?;
+        self.seed_account(&mut tx, &master, &admin.id, &now).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Gives a new account its predefined groups (R-GRP-2) and its owner admin access.
+    async fn seed_account(
+        &self,
+        conn: &mut store::Conn,
+        account: &AccountRow,
+        owner_id: &str,
+        now: &str,
+    ) -> Result<()> {
+        store::link_user(conn, &account.id, owner_id, now).await?;
+        for (name, permissions) in vocabulary::predefined_groups() {
+            let group = GroupRow {
+                id: store::new_id(),
+                account_id: account.id.clone(),
+                name: name.into(),
+                permissions: permissions.iter().map(|p| (*p).to_owned()).collect(),
+                builtin: true,
+                created_at: now.into(),
+            };
+            store::insert_group(conn, &group).await?;
+            if name == "admins" {
+                store::add_group_member(conn, &group.id, owner_id).await?;
+            }
+        }
+        Ok(())
+    }
+}

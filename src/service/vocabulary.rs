@@ -1,0 +1,208 @@
+//! The platform's fixed vocabulary (DOMAIN.md section 1): account roles, group permissions,
+//! and the shape of names, e-mails, domains and colours.
+
+use super::error::{Error, Result};
+
+/// Capabilities an account holds; a parent grants them to a child.
+pub const ROLES: [&str; 6] = [
+    "tenant-admin",
+    "account-admin",
+    "subaccount-admin",
+    "subaccount-tenant",
+    "user-admin",
+    "automation-manager",
+];
+
+/// Permissions a group can hold. `*` is reserved for the predefined `admins` group.
+pub const PERMISSIONS: [&str; 18] = [
+    "accounts:read",
+    "accounts:write",
+    "tenants:read",
+    "tenants:write",
+    "tenant.branding:write",
+    "users:read",
+    "users:write",
+    "groups:read",
+    "groups:write",
+    "envs:read",
+    "envs:write",
+    "automations:read",
+    "automations:write",
+    "automations:run",
+    "scan:run",
+    "scaffold:run",
+    "policies:read",
+    "policies:write",
+];
+
+pub const ALL_PERMISSIONS: &str = "*";
+
+/// The groups every account starts with (R-GRP-2).
+pub fn predefined_groups() -> [(&'static str, Vec<&'static str>); 3] {
+    let read_only: Vec<&str> = PERMISSIONS
+        .iter()
+        .copied()
+        .filter(|p| p.ends_with(":read"))
+        .collect();
+    let mut developers = read_only.clone();
+    developers.extend([
+        "envs:write",
+        "automations:run",
+        "scan:run",
+        "scaffold:run",
+    ]);
+    [
+        ("admins", vec![ALL_PERMISSIONS]),
+        ("developers", developers),
+        ("viewers", read_only),
+    ]
+}
+
+/// The account role without which a permission can never take effect, so granting it is refused.
+pub fn role_behind(permission: &str) -> Option<&'static str> {
+    match permission {
+        "accounts:write" => Some("account-admin"),
+        "tenants:write" => Some("tenant-admin"),
+        "users:write" | "groups:write" => Some("user-admin"),
+        "automations:write" => Some("automation-manager"),
+        _ => None,
+    }
+}
+
+/// R-ROLE-2: who may hand a role down to a child.
+pub fn role_needed_to_grant(role: &str) -> &str {
+    match role {
+        "account-admin" => "subaccount-admin",
+        "tenant-admin" => "subaccount-tenant",
+        other => other,
+    }
+}
+
+pub fn check_role(role: &str) -> Result<()> {
+    if ROLES.contains(&role) {
+        Ok(())
+    } else {
+        Err(Error::invalid(format!("unknown role '{role}'"))
+            .with_hint(format!("roles are: {}", ROLES.join(", "))))
+    }
+}
+
+pub fn check_permission(permission: &str) -> Result<()> {
+    if PERMISSIONS.contains(&permission) {
+        Ok(())
+    } else {
+        Err(Error::invalid(format!("unknown permission '{permission}'"))
+            .with_hint("run `plat group permissions` to list the permissions"))
+    }
+}
+
+/// Slugs are DNS labels so that they can name namespaces, hosts and Terraform workspaces unchanged.
+pub fn check_slug(what: &str, slug: &str) -> Result<()> {
+    let valid = (1..=63).contains(&slug.len())
+        && slug
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !slug.starts_with('-')
+        && !slug.ends_with('-');
+    if valid {
+        Ok(())
+    } else {
+        Err(Error::invalid(format!("invalid {what} '{slug}'")).with_hint(
+            "use 1-63 lowercase letters, digits and '-', starting and ending with a letter or digit",
+        ))
+    }
+}
+
+pub fn check_email(email: &str) -> Result<()> {
+    let valid = match email.split_once('@') {
+        Some((local, domain)) => {
+            !local.is_empty()
+                && local.len() <= 64
+                && !local.chars().any(|c| c.is_whitespace() || c == '@')
+                && is_hostname(domain)
+        }
+        None => false,
+    };
+    if valid {
+        Ok(())
+    } else {
+        Err(Error::invalid(format!("invalid e-mail '{email}'"))
+            .with_hint("write it as name@example.com"))
+    }
+}
+
+pub fn check_domain(domain: &str) -> Result<()> {
+    if is_hostname(domain) && domain.contains('.') || domain == "localhost" {
+        Ok(())
+    } else {
+        Err(Error::invalid(format!("invalid domain '{domain}'"))
+            .with_hint("use a lowercase host name such as portal.example.com"))
+    }
+}
+
+fn is_hostname(host: &str) -> bool {
+    host.len() <= 253
+        && host.split('.').all(|label| {
+            (1..=63).contains(&label.len())
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+        })
+}
+
+pub fn check_color(field: &str, color: &str) -> Result<()> {
+    let hex = color.strip_prefix('#').unwrap_or("");
+    if matches!(hex.len(), 3 | 6) && hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        Ok(())
+    } else {
+        Err(Error::invalid(format!("invalid {field} '{color}'"))
+            .with_hint("use a CSS hex colour such as '#0a7' or '#00aa77'"))
+    }
+}
+
+pub fn check_url(field: &str, url: &str) -> Result<()> {
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"));
+    let host = rest.map(|r| r.split(['/', '?', '#']).next().unwrap_or(""));
+    match host {
+        Some(host) if !host.is_empty() && !url.chars().any(char::is_whitespace) => Ok(()),
+        _ => Err(Error::invalid(format!("invalid {field} '{url}'"))
+            .with_hint("use an absolute http(s) URL")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slugs_are_dns_labels() {
+        assert!(check_slug("slug", "acme-shop").is_ok());
+        for bad in ["", "Acme", "-acme", "acme-", "ac_me", &"a".repeat(64)] {
+            assert!(check_slug("slug", bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn emails_domains_colours() {
+        assert!(check_email("alice@acme.test").is_ok());
+        assert!(check_email("alice").is_err());
+        assert!(check_email("al ice@acme.test").is_err());
+        assert!(check_domain("portal.acme.test").is_ok());
+        assert!(check_domain("portal").is_err());
+        assert!(check_domain("Portal.acme.test").is_err());
+        assert!(check_color("colour", "#0a7").is_ok());
+        assert!(check_color("colour", "#00AA77").is_ok());
+        assert!(check_color("colour", "green").is_err());
+    }
+
+    #[test]
+    fn permissions_behind_roles() {
+        assert_eq!(role_behind("accounts:write"), Some("account-admin"));
+        assert_eq!(role_needed_to_grant("account-admin"), "subaccount-admin");
+        assert_eq!(role_needed_to_grant("user-admin"), "user-admin");
+    }
+}

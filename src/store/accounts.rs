@@ -1,0 +1,193 @@
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use super::{Conn, from_json_list, to_json_list};
+use crate::service::Error;
+
+#[derive(Debug, Clone)]
+pub struct AccountRow {
+    pub id: String,
+    pub slug: String,
+    pub name: String,
+    pub parent_id: Option<String>,
+    pub path: String,
+    pub tenant_id: String,
+    pub owner_user_id: String,
+    pub roles: Vec<String>,
+    pub created_at: String,
+}
+
+/// An account with the names a listing shows next to it.
+#[derive(Debug, Clone)]
+pub struct AccountListing {
+    pub account: AccountRow,
+    pub tenant_name: String,
+    pub owner_email: String,
+    pub parent_slug: Option<String>,
+}
+
+const COLUMNS: &str = "a.id, a.slug, a.name, a.parent_id, a.path, a.tenant_id, a.owner_user_id, a.roles, a.created_at";
+
+fn account(row: &AnyRow) -> Result<AccountRow, sqlx::Error> {
+    Ok(AccountRow {
+        id: row.try_get("id")?,
+        slug: row.try_get("slug")?,
+        name: row.try_get("name")?,
+        parent_id: row.try_get("parent_id")?,
+        path: row.try_get("path")?,
+        tenant_id: row.try_get("tenant_id")?,
+        owner_user_id: row.try_get("owner_user_id")?,
+        roles: from_json_list(&row.try_get::<String, _>("roles")?),
+        created_at: row.try_get("created_at")?,
+    })
+}
+
+fn listing(row: &AnyRow) -> Result<AccountListing, sqlx::Error> {
+    Ok(AccountListing {
+        account: account(row)?,
+        tenant_name: row.try_get("tenant_name")?,
+        owner_email: row.try_get("owner_email")?,
+        parent_slug: row.try_get("parent_slug")?,
+    })
+}
+
+pub async fn find_account_by_slug(conn: &mut Conn, slug: &str) -> Result<Option<AccountRow>, Error> {
+    let sql = sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM accounts a WHERE a.slug = $1"));
+    let row = sqlx::query(sql).bind(slug).fetch_optional(&mut *conn).await?;
+    Ok(row.as_ref().map(account).transpose()?)
+}
+
+pub async fn find_account_by_id(conn: &mut Conn, id: &str) -> Result<Option<AccountRow>, Error> {
+    let sql = sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM accounts a WHERE a.id = $1"));
+    let row = sqlx::query(sql).bind(id).fetch_optional(&mut *conn).await?;
+    Ok(row.as_ref().map(account).transpose()?)
+}
+
+pub async fn find_master_account(conn: &mut Conn) -> Result<Option<AccountRow>, Error> {
+    let sql = sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM accounts a WHERE a.parent_id IS NULL"
+    ));
+    let row = sqlx::query(sql).fetch_optional(&mut *conn).await?;
+    Ok(row.as_ref().map(account).transpose()?)
+}
+
+/// Every account whose path starts with `path_prefix`: an account and all its descendants.
+pub async fn list_subtree(
+    conn: &mut Conn,
+    path_prefix: &str,
+    limit: Option<u32>,
+) -> Result<Vec<AccountListing>, Error> {
+    let sql = sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS}, t.name AS tenant_name, u.email AS owner_email, p.slug AS parent_slug \
+         FROM accounts a \
+         JOIN tenants t ON t.id = a.tenant_id \
+         JOIN users u ON u.id = a.owner_user_id \
+         LEFT JOIN accounts p ON p.id = a.parent_id \
+         WHERE substr(a.path, 1, length($1)) = $1 \
+         ORDER BY a.path LIMIT $2"
+    ));
+    let limit = limit.map_or(i64::MAX, i64::from);
+    let rows = sqlx::query(sql)
+        .bind(path_prefix)
+        .bind(limit)
+        .fetch_all(&mut *conn)
+        .await?;
+    Ok(rows.iter().map(listing).collect::<Result<_, _>>()?)
+}
+
+pub async fn get_listing(conn: &mut Conn, account_id: &str) -> Result<AccountListing, Error> {
+    let sql = sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS}, t.name AS tenant_name, u.email AS owner_email, p.slug AS parent_slug \
+         FROM accounts a \
+         JOIN tenants t ON t.id = a.tenant_id \
+         JOIN users u ON u.id = a.owner_user_id \
+         LEFT JOIN accounts p ON p.id = a.parent_id \
+         WHERE a.id = $1"
+    ));
+    let row = sqlx::query(sql).bind(account_id).fetch_one(&mut *conn).await?;
+    Ok(listing(&row)?)
+}
+
+pub async fn insert_account(conn: &mut Conn, row: &AccountRow) -> Result<(), Error> {
+    sqlx::query(
+        "INSERT INTO accounts (id, slug, name, parent_id, path, tenant_id, owner_user_id, roles, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    )
+    .bind(&row.id)
+    .bind(&row.slug)
+    .bind(&row.name)
+    .bind(&row.parent_id)
+    .bind(&row.path)
+    .bind(&row.tenant_id)
+    .bind(&row.owner_user_id)
+    .bind(to_json_list(&row.roles))
+    .bind(&row.created_at)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+pub async fn update_account(conn: &mut Conn, row: &AccountRow) -> Result<(), Error> {
+    sqlx::query(
+        "UPDATE accounts SET name = $1, tenant_id = $2, owner_user_id = $3, roles = $4 WHERE id = $5",
+    )
+    .bind(&row.name)
+    .bind(&row.tenant_id)
+    .bind(&row.owner_user_id)
+    .bind(to_json_list(&row.roles))
+    .bind(&row.id)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+pub async fn count_children(conn: &mut Conn, account_id: &str) -> Result<i64, Error> {
+    let row = sqlx::query("SELECT COUNT(*) AS n FROM accounts WHERE parent_id = $1")
+        .bind(account_id)
+        .fetch_one(&mut *conn)
+        .await?;
+    Ok(row.try_get("n")?)
+}
+
+/// Removes an account with its links and groups; users stay (R-USR-1).
+pub async fn delete_account(conn: &mut Conn, account_id: &str) -> Result<(), Error> {
+    sqlx::query(
+        "DELETE FROM group_members WHERE group_id IN (SELECT id FROM user_groups WHERE account_id = $1)",
+    )
+    .bind(account_id)
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query("DELETE FROM user_groups WHERE account_id = $1")
+        .bind(account_id)
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query("DELETE FROM memberships WHERE account_id = $1")
+        .bind(account_id)
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query("DELETE FROM accounts WHERE id = $1")
+        .bind(account_id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+pub async fn get_meta(conn: &mut Conn, key: &str) -> Result<Option<String>, Error> {
+    let row = sqlx::query("SELECT value FROM platform_meta WHERE key = $1")
+        .bind(key)
+        .fetch_optional(&mut *conn)
+        .await?;
+    Ok(row.map(|r| r.try_get("value")).transpose()?)
+}
+
+pub async fn set_meta(conn: &mut Conn, key: &str, value: &str) -> Result<(), Error> {
+    sqlx::query(
+        "INSERT INTO platform_meta (key, value) VALUES ($1, $2) \
+         ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+    )
+    .bind(key)
+    .bind(value)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,197 @@
+//! Persistence: one SQL dialect that runs unchanged on SQLite (embedded default, WAL) and
+//! PostgreSQL (team server), through sqlx's `Any` driver. Functions take a connection so the
+//! service can run several of them inside one transaction.
+
+mod accounts;
+mod groups;
+mod tenants;
+mod users;
+
+use std::borrow::Cow;
+use std::time::Duration;
+
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::migrate::{Migrate, MigrateError, Migration, MigrationType, Migrator};
+use sqlx::{AnyConnection, AnyPool, Executor};
+
+pub use accounts::*;
+pub use groups::*;
+pub use tenants::*;
+pub use users::*;
+
+use crate::service::Error;
+
+pub type Conn = AnyConnection;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+#[derive(Debug, Clone)]
+pub struct Store {
+    pub pool: AnyPool,
+    pub backend: Backend,
+}
+
+/// The schema, embedded in the binary. Append only: a released migration never changes.
+const MIGRATIONS: [(i64, &str, &str); 1] = [(
+    1,
+    "accounts",
+    include_str!("../../migrations/0001_accounts.sql"),
+)];
+
+fn migrator() -> Migrator {
+    let migrations = MIGRATIONS
+        .iter()
+        .map(|(version, description, sql)| {
+            Migration::new(
+                *version,
+                Cow::Borrowed(*description),
+                MigrationType::Simple,
+                sqlx::SqlSafeStr::into_sql_str(*sql),
+                false,
+            )
+        })
+        .collect();
+    Migrator::with_migrations(migrations)
+}
+
+impl Store {
+    /// Opens (and for SQLite creates) the database and brings its schema up to date.
+    pub async fn open(url: &str, max_connections: u32) -> Result<Self, Error> {
+        let store = Self::connect(url, max_connections).await?;
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// Opens without migrating: for `plat server migrate` and readiness checks.
+    pub async fn connect(url: &str, max_connections: u32) -> Result<Self, Error> {
+        sqlx::any::install_default_drivers();
+        let backend = if url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            Backend::Postgres
+        } else {
+            return Err(Error::invalid(format!("unsupported database URL '{}'", redact_url(url)))
+                .with_hint("use sqlite://PATH or postgres://USER@HOST:PORT/DB"));
+        };
+        let options: AnyConnectOptions = url
+            .parse()
+            .map_err(|err| Error::invalid(format!("invalid database URL: {err}")))?;
+        let pool = AnyPoolOptions::new()
+            .max_connections(max_connections)
+            .acquire_timeout(Duration::from_secs(10))
+            .after_connect(move |conn, _meta| {
+                Box::pin(async move {
+                    if backend == Backend::Sqlite {
+                        // WAL + NORMAL survives kill -9 without losing committed transactions,
+                        // and lets readers run beside the one writer.
+                        conn.execute(
+                            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+                             PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON;",
+                        )
+                        .await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect_with(options)
+            .await
+            .map_err(|err| open_error(url, err))?;
+        Ok(Self { pool, backend })
+    }
+
+    pub async fn migrate(&self) -> Result<(), Error> {
+        migrator().run(&self.pool).await.map_err(|err| match err {
+            MigrateError::VersionMissing(version) => Error::internal(format!(
+                "the database schema (version {version}) is newer than this plat understands"
+            ))
+            .with_hint("upgrade plat, or point it at another database"),
+            MigrateError::Execute(inner) | MigrateError::ExecuteMigration(inner, _) => {
+                open_error("", inner)
+            }
+            other => Error::internal(format!("cannot migrate the database: {other}")),
+        })
+    }
+
+    /// The highest schema version applied, for `plat server migrate` to report.
+    pub async fn schema_version(&self) -> Result<Option<i64>, Error> {
+        let mut conn = self.pool.acquire().await?;
+        let applied = conn
+            .list_applied_migrations("_sqlx_migrations")
+            .await
+            .map_err(|err| Error::internal(err.to_string()))?;
+        Ok(applied.iter().map(|m| m.version).max())
+    }
+
+    pub async fn acquire(&self) -> Result<sqlx::pool::PoolConnection<sqlx::Any>, Error> {
+        Ok(self.pool.acquire().await?)
+    }
+
+    /// Starts a write transaction. On SQLite it takes the write lock up front (`IMMEDIATE`), so two
+    /// writers queue on `busy_timeout` instead of failing when a read would have to upgrade.
+    pub async fn begin<'c>(&self, conn: &'c mut Conn) -> Result<sqlx::Transaction<'c, sqlx::Any>, Error> {
+        use sqlx::Connection;
+        let tx = match self.backend {
+            Backend::Sqlite => conn.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => conn.begin().await?,
+        };
+        Ok(tx)
+    }
+
+    pub async fn ping(&self) -> Result<(), Error> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+}
+
+fn open_error(url: &str, err: sqlx::Error) -> Error {
+    let text = err.to_string();
+    if text.contains("file is not a database") || text.contains("malformed") {
+        return Error::internal("the database file is corrupt (not a SQLite database)")
+            .with_hint("move it away to start afresh, or restore it from a backup");
+    }
+    let place = if url.is_empty() { String::new() } else { format!(" at {}", redact_url(url)) };
+    Error::internal(format!("cannot open the database{place}: {text}"))
+}
+
+/// Hides the password of a database URL before it is shown anywhere.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let credentials = &url[scheme_end + 3..at];
+            match credentials.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme_end + 3], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+/// Lists are stored as JSON text so the same column type works on both backends.
+pub(crate) fn to_json_list(items: &[String]) -> String {
+    serde_json::to_string(items).unwrap_or_else(|_| "[]".into())
+}
+
+pub(crate) fn from_json_list(text: &str) -> Vec<String> {
+    serde_json::from_str(text).unwrap_or_default()
+}
+
+pub fn new_id() -> String {
+    ulid::Ulid::generate().to_string().to_lowercase()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn passwords_never_shown() {
+        assert_eq!(
+            super::redact_url("postgres://plat:s3cret@db:5432/plat"),
+            "postgres://plat:***@db:5432/plat"
+        );
+        assert_eq!(super::redact_url("sqlite:///tmp/x.db"), "sqlite:///tmp/x.db");
+    }
+}

@@ -10,7 +10,7 @@ use tokio::sync::OnceCell;
 use crate::cli::GlobalArgs;
 use crate::config::{ConfigFile, ContextConfig, Dirs, Env};
 use crate::output::Output;
-use crate::platform::{LocalPlatform, Platform};
+use crate::platform::{LocalPlatform, Platform, RemotePlatform};
 use crate::service::{self, Bootstrap, Identity, Service};
 use crate::store::Store;
 
@@ -34,7 +34,15 @@ impl Ctx {
             .clone()
             .unwrap_or_else(|| config.current_name().to_owned());
         let context = config.find(&name)?;
-        Ok(Self { out, env, dirs, config, context, global, platform: OnceCell::new() })
+        Ok(Self {
+            out,
+            env,
+            dirs,
+            config,
+            context,
+            global,
+            platform: OnceCell::new(),
+        })
     }
 
     /// Prompts only when a person can answer: both ends are terminals, and neither
@@ -48,7 +56,10 @@ impl Ctx {
 
     /// The account to act in: `--account`/`PLAT_ACCOUNT`, else the context's default.
     pub fn account(&self) -> Option<String> {
-        self.global.account.clone().or_else(|| self.context.account.clone())
+        self.global
+            .account
+            .clone()
+            .or_else(|| self.context.account.clone())
     }
 
     pub async fn platform(&self) -> Result<&dyn Platform> {
@@ -60,10 +71,26 @@ impl Ctx {
     }
 
     async fn connect(&self) -> Result<Arc<dyn Platform>> {
-        let user = self.global.user.clone().or_else(|| self.context.user.clone());
+        if let Some(server) = &self.context.server {
+            let token = self.access_token().await?;
+            return Ok(Arc::new(RemotePlatform::new(
+                server,
+                token,
+                self.account(),
+            )?));
+        }
+        let user = self
+            .global
+            .user
+            .clone()
+            .or_else(|| self.context.user.clone());
         let identity = user.map_or(Identity::Operator, Identity::Email);
         let service = self.embedded_service().await?;
-        Ok(Arc::new(LocalPlatform::new(service, identity, self.account())))
+        Ok(Arc::new(LocalPlatform::new(
+            service,
+            identity,
+            self.account(),
+        )))
     }
 
     /// Opens the embedded platform, creating and bootstrapping it on first use.
@@ -72,12 +99,19 @@ impl Ctx {
             Some(url) => url.clone(),
             None => {
                 std::fs::create_dir_all(&self.dirs.data).with_context(|| {
-                    format!("cannot create the data directory {}", self.dirs.data.display())
+                    format!(
+                        "cannot create the data directory {}",
+                        self.dirs.data.display()
+                    )
                 })?;
-                format!("sqlite://{}?mode=rwc", self.dirs.embedded_database().display())
+                format!(
+                    "sqlite://{}?mode=rwc",
+                    self.dirs.embedded_database().display()
+                )
             }
         };
-        self.out.debug(&format!("opening {}", crate::store::redact_url(&url)));
+        self.out
+            .debug(&format!("opening {}", crate::store::redact_url(&url)));
         let store = Store::open(&url, 1).await?;
         let service = Service::new(store, service::system_clock());
         service
@@ -104,7 +138,10 @@ pub struct Needed<'a> {
 
 impl Ctx {
     pub fn needed(&self) -> Needed<'_> {
-        Needed { ctx: self, missing: Vec::new() }
+        Needed {
+            ctx: self,
+            missing: Vec::new(),
+        }
     }
 }
 
@@ -153,5 +190,42 @@ impl Ctx {
         } else {
             Err(crate::error::Cancelled("declined".into()).into())
         }
+    }
+}
+
+impl Ctx {
+    /// Structured JSON logs on stderr for `plat server`; `PLAT_LOG` filters (default `info`).
+    pub fn init_server_logs(&self) {
+        let filter =
+            tracing_subscriber::EnvFilter::try_new(self.env.get("PLAT_LOG").unwrap_or("info"))
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        let _ = tracing_subscriber::fmt()
+            .json()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .try_init();
+    }
+
+    pub fn default_server_database(&self) -> String {
+        let _ = std::fs::create_dir_all(&self.dirs.data);
+        format!(
+            "sqlite://{}?mode=rwc",
+            self.dirs.data.join("server.db").display()
+        )
+    }
+}
+
+impl Ctx {
+    /// The bearer token for the current server context: `PLAT_TOKEN` wins over everything.
+    pub async fn access_token(&self) -> Result<String> {
+        if let Some(token) = self.env.get("PLAT_TOKEN") {
+            return Ok(token.trim().to_owned());
+        }
+        Err(crate::service::Error::unauthenticated(format!(
+            "not logged in to context '{}'",
+            self.context.name
+        ))
+        .with_hint("plat login")
+        .into())
     }
 }

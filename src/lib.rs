@@ -4,6 +4,7 @@
 //! arranges calls on a [`platform::Platform`], whose rules live in [`service`] over [`store`].
 
 pub mod api;
+pub mod assets;
 pub mod cli;
 pub mod commands;
 pub mod config;
@@ -11,6 +12,7 @@ pub mod ctx;
 pub mod error;
 pub mod output;
 pub mod platform;
+pub mod server;
 pub mod service;
 pub mod store;
 
@@ -24,6 +26,11 @@ use crate::ctx::Ctx;
 use crate::error::{Cancelled, Report};
 use crate::output::Output;
 
+/// Chooses rustls' crypto provider (ring, shared with sqlx); must run before any HTTP client exists.
+pub fn install_crypto() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 /// Runs plat with these arguments and environment; returns the process exit code.
 pub fn run(args: Vec<OsString>, env: Env) -> u8 {
     let cli = match Cli::try_parse_from(args) {
@@ -34,7 +41,13 @@ pub fn run(args: Vec<OsString>, env: Env) -> u8 {
             return code;
         }
     };
-    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    install_crypto();
+    // A CLI command needs one thread; the server wants every core.
+    let builder = match cli.command {
+        cli::Command::Server(_) => tokio::runtime::Builder::new_multi_thread(),
+        _ => tokio::runtime::Builder::new_current_thread(),
+    };
+    let runtime = match { builder }.enable_all().build() {
         Ok(runtime) => runtime,
         Err(err) => {
             let out = Output::new(cli.global.output, false, 0, &env);
@@ -46,7 +59,12 @@ pub fn run(args: Vec<OsString>, env: Env) -> u8 {
 }
 
 async fn run_command(cli: Cli, env: Env) -> u8 {
-    let fallback_out = Output::new(cli.global.output, cli.global.quiet, cli.global.verbose, &env);
+    let fallback_out = Output::new(
+        cli.global.output,
+        cli.global.quiet,
+        cli.global.verbose,
+        &env,
+    );
     let ctx = match Ctx::new(cli.global.clone(), env) {
         Ok(ctx) => ctx,
         Err(err) => {

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct Account {
     pub id: String,
     pub slug: String,
@@ -20,7 +20,7 @@ pub struct Account {
     pub created_at: String,
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct CreateAccount {
     pub slug: String,
     #[serde(default)]
@@ -35,7 +35,7 @@ pub struct CreateAccount {
     pub roles: Vec<String>,
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct UpdateAccount {
     #[serde(default)]
     pub name: Option<String>,
@@ -49,7 +49,7 @@ pub struct UpdateAccount {
     pub remove_roles: Vec<String>,
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct Branding {
     pub logo_url: Option<String>,
     pub primary_color: Option<String>,
@@ -59,7 +59,7 @@ pub struct Branding {
     pub layout: BTreeMap<String, String>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct Tenant {
     pub id: String,
     pub name: String,
@@ -70,7 +70,7 @@ pub struct Tenant {
     pub created_at: String,
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct CreateTenant {
     pub name: String,
     pub domain: String,
@@ -81,7 +81,7 @@ pub struct CreateTenant {
     pub branding: Branding,
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct UpdateTenant {
     #[serde(default)]
     pub domain: Option<String>,
@@ -97,7 +97,7 @@ pub struct UpdateTenant {
     pub layout: BTreeMap<String, String>,
 }
 
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum MembershipStatus {
     Active,
@@ -114,7 +114,7 @@ impl MembershipStatus {
 }
 
 /// A platform user as seen through one account's link to it.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct User {
     pub id: String,
     pub email: String,
@@ -124,7 +124,7 @@ pub struct User {
     pub linked_at: String,
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct CreateUser {
     pub email: String,
     #[serde(default)]
@@ -133,7 +133,7 @@ pub struct CreateUser {
     pub groups: Vec<String>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct Group {
     pub id: String,
     pub name: String,
@@ -143,14 +143,14 @@ pub struct Group {
     pub created_at: String,
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct CreateGroup {
     pub name: String,
     #[serde(default)]
     pub permissions: Vec<String>,
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct UpdateGroup {
     #[serde(default)]
     pub add_permissions: Vec<String>,
@@ -158,13 +158,13 @@ pub struct UpdateGroup {
     pub remove_permissions: Vec<String>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct GroupMember {
     pub email: String,
 }
 
 /// Who the platform thinks is calling, and where.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct WhoAmI {
     pub user: String,
     pub account: String,
@@ -174,15 +174,37 @@ pub struct WhoAmI {
 }
 
 /// The error document: printed on stderr with `-o json`, and the body of every HTTP error.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct ErrorBody {
     pub error: ErrorDetail,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct ErrorDetail {
     pub code: String,
     pub message: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hint: Option<String>,
 }
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
+pub struct RenameUser {
+    pub name: String,
+}
+
+/// What a client needs to log in to a server: `GET /api/v1/auth/config`, unauthenticated.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
+pub struct AuthConfig {
+    pub issuer: String,
+    pub client_id: String,
+    #[serde(default)]
+    pub audience: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
+pub struct Health {
+    pub status: String,
+}
+
+/// The header naming the account a request acts in (default: the caller's own).
+pub const ACCOUNT_HEADER: &str = "x-plat-account";

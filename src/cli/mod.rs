@@ -3,6 +3,7 @@
 mod account;
 mod context;
 mod group;
+mod server;
 mod tenant;
 mod user;
 
@@ -11,6 +12,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 pub use account::*;
 pub use context::*;
 pub use group::*;
+pub use server::*;
 pub use tenant::*;
 pub use user::*;
 
@@ -47,6 +49,7 @@ pub struct Cli {
 }
 
 #[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Global options")]
 pub struct GlobalArgs {
     /// Output format: a table for people, JSON or YAML documents for programs
     #[arg(short = 'o', long, global = true, env = "PLAT_OUTPUT", value_enum, default_value_t = OutputFormat::Table)]
@@ -95,6 +98,8 @@ pub enum Command {
     Context(ContextArgs),
     /// Show who you are acting as, in which account, with which permissions
     Whoami,
+    /// Serve the platform to a team over HTTP (SQLite or PostgreSQL, OIDC bearer tokens)
+    Server(ServerArgs),
     /// Print a shell completion script
     Completion(CompletionArgs),
 }
@@ -112,4 +117,10 @@ pub fn parse_key_value(text: &str) -> Result<(String, String), String> {
         Some((key, value)) if !key.is_empty() => Ok((key.to_owned(), value.to_owned())),
         _ => Err(format!("expected KEY=VALUE, got '{text}'")),
     }
+}
+
+/// Prints the generated files into the repository (used by the test that keeps them fresh).
+#[doc(hidden)]
+pub fn command() -> clap::Command {
+    <Cli as clap::CommandFactory>::command()
 }

@@ -5,6 +5,7 @@ mod account;
 mod completion;
 mod context;
 mod group;
+mod server;
 mod tenant;
 mod user;
 mod whoami;
@@ -22,6 +23,7 @@ pub async fn dispatch(ctx: &Ctx, command: Command) -> Result<()> {
         Command::Group(args) => group::run(ctx, args.command).await,
         Command::Context(args) => context::run(ctx, args.command),
         Command::Whoami => whoami::run(ctx).await,
+        Command::Server(args) => server::run(ctx, args).await,
         Command::Completion(args) => completion::run(ctx, args),
     }
 }

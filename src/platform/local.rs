@@ -16,7 +16,11 @@ pub struct LocalPlatform {
 
 impl LocalPlatform {
     pub fn new(service: Service, identity: Identity, account: Option<String>) -> Self {
-        Self { service, identity, account }
+        Self {
+            service,
+            identity,
+            account,
+        }
     }
 
     async fn actor(&self) -> Result<Actor> {
@@ -33,7 +37,9 @@ impl Platform for LocalPlatform {
     }
 
     async fn list_accounts(&self, limit: Option<u32>) -> Result<Vec<Account>> {
-        self.service.list_accounts(&self.actor().await?, limit).await
+        self.service
+            .list_accounts(&self.actor().await?, limit)
+            .await
     }
     async fn get_account(&self, slug: &str) -> Result<Account> {
         self.service.get_account(&self.actor().await?, slug).await
@@ -42,10 +48,14 @@ impl Platform for LocalPlatform {
         self.service.create_account(&self.actor().await?, req).await
     }
     async fn update_account(&self, slug: &str, req: UpdateAccount) -> Result<Account> {
-        self.service.update_account(&self.actor().await?, slug, req).await
+        self.service
+            .update_account(&self.actor().await?, slug, req)
+            .await
     }
     async fn delete_account(&self, slug: &str) -> Result<()> {
-        self.service.delete_account(&self.actor().await?, slug).await
+        self.service
+            .delete_account(&self.actor().await?, slug)
+            .await
     }
 
     async fn list_tenants(&self) -> Result<Vec<Tenant>> {
@@ -58,7 +68,9 @@ impl Platform for LocalPlatform {
         self.service.create_tenant(&self.actor().await?, req).await
     }
     async fn update_tenant(&self, name: &str, req: UpdateTenant) -> Result<Tenant> {
-        self.service.update_tenant(&self.actor().await?, name, req).await
+        self.service
+            .update_tenant(&self.actor().await?, name, req)
+            .await
     }
     async fn delete_tenant(&self, name: &str) -> Result<()> {
         self.service.delete_tenant(&self.actor().await?, name).await
@@ -77,7 +89,9 @@ impl Platform for LocalPlatform {
         self.service.revoke_user(&self.actor().await?, email).await
     }
     async fn rename_user(&self, email: &str, name: &str) -> Result<User> {
-        self.service.rename_user(&self.actor().await?, email, name).await
+        self.service
+            .rename_user(&self.actor().await?, email, name)
+            .await
     }
 
     async fn list_groups(&self) -> Result<Vec<Group>> {
@@ -90,15 +104,21 @@ impl Platform for LocalPlatform {
         self.service.create_group(&self.actor().await?, req).await
     }
     async fn update_group(&self, name: &str, req: UpdateGroup) -> Result<Group> {
-        self.service.update_group(&self.actor().await?, name, req).await
+        self.service
+            .update_group(&self.actor().await?, name, req)
+            .await
     }
     async fn delete_group(&self, name: &str) -> Result<()> {
         self.service.delete_group(&self.actor().await?, name).await
     }
     async fn add_group_member(&self, name: &str, email: &str) -> Result<Group> {
-        self.service.add_group_member(&self.actor().await?, name, email).await
+        self.service
+            .add_group_member(&self.actor().await?, name, email)
+            .await
     }
     async fn remove_group_member(&self, name: &str, email: &str) -> Result<Group> {
-        self.service.remove_group_member(&self.actor().await?, name, email).await
+        self.service
+            .remove_group_member(&self.actor().await?, name, email)
+            .await
     }
 }

@@ -2,10 +2,12 @@
 //! any database URL) and over HTTP against `plat server`. Commands never know which one they hold.
 
 mod local;
+mod remote;
 
 use async_trait::async_trait;
 
 pub use local::LocalPlatform;
+pub use remote::RemotePlatform;
 
 use crate::api::{
     Account, CreateAccount, CreateGroup, CreateTenant, CreateUser, Group, Tenant, UpdateAccount,

@@ -8,7 +8,10 @@ impl Service {
         actor.require("accounts:read")?;
         let mut conn = self.store.acquire().await?;
         let listings = store::list_subtree(&mut conn, &actor.account.path, limit).await?;
-        Ok(listings.into_iter().map(|l| account_view(actor, l)).collect())
+        Ok(listings
+            .into_iter()
+            .map(|l| account_view(actor, l))
+            .collect())
     }
 
     pub async fn get_account(&self, actor: &Actor, slug: &str) -> Result<Account> {
@@ -34,9 +37,14 @@ impl Service {
 
         let mut conn = self.store.acquire().await?;
         let mut tx = self.store.begin(&mut conn).await?;
-        if store::find_account_by_slug(&mut tx, &req.slug).await?.is_some() {
-            return Err(Error::conflict(format!("account slug '{}' is already taken", req.slug))
-                .with_hint("choose another slug"));
+        if store::find_account_by_slug(&mut tx, &req.slug)
+            .await?
+            .is_some()
+        {
+            return Err(
+                Error::conflict(format!("account slug '{}' is already taken", req.slug))
+                    .with_hint("choose another slug"),
+            );
         }
         let tenant_id = match &req.tenant {
             None => actor.account.tenant_id.clone(),
@@ -65,7 +73,12 @@ impl Service {
         Ok(account_view(actor, listing))
     }
 
-    pub async fn update_account(&self, actor: &Actor, slug: &str, req: UpdateAccount) -> Result<Account> {
+    pub async fn update_account(
+        &self,
+        actor: &Actor,
+        slug: &str,
+        req: UpdateAccount,
+    ) -> Result<Account> {
         actor.require("accounts:write")?;
         let mut conn = self.store.acquire().await?;
         let mut tx = self.store.begin(&mut conn).await?;
@@ -79,8 +92,10 @@ impl Service {
             .with_hint("its parent account can make this change"));
         }
         if own && !(req.add_roles.is_empty() && req.remove_roles.is_empty()) {
-            return Err(Error::denied(format!("account '{slug}' cannot change its own roles"))
-                .with_hint("roles are granted by the parent account (R-ROLE-2)"));
+            return Err(
+                Error::denied(format!("account '{slug}' cannot change its own roles"))
+                    .with_hint("roles are granted by the parent account (R-ROLE-2)"),
+            );
         }
         if !own {
             actor.require_role("account-admin", "manage sub-accounts")?;
@@ -92,8 +107,7 @@ impl Service {
             account.name = name.clone();
         }
         if let Some(tenant) = &req.tenant {
-            let tenant_id = self.usable_tenant(&mut tx, actor, tenant).await?;
-            let owned_by_account = store::find_tenant_by_id(&mut tx, &tenant_id)
+            let owned_by_account = store::find_tenant_by_name(&mut tx, tenant)
                 .await?
                 .is_some_and(|t| t.owner_account_id == account.id);
             if owned_by_account {
@@ -103,7 +117,7 @@ impl Service {
                 ))
                 .with_hint("tenants an account creates are for its sub-accounts"));
             }
-            account.tenant_id = tenant_id;
+            account.tenant_id = self.usable_tenant(&mut tx, actor, tenant).await?;
         }
         let now = self.now();
         if let Some(owner) = &req.owner {
@@ -141,16 +155,22 @@ impl Service {
         let mut tx = self.store.begin(&mut conn).await?;
         let account = self.visible_account(&mut tx, actor, slug).await?;
         if actor.is_self(&account) {
-            return Err(Error::denied(format!("account '{slug}' cannot delete itself"))
-                .with_hint("its parent account can delete it"));
+            return Err(
+                Error::denied(format!("account '{slug}' cannot delete itself"))
+                    .with_hint("its parent account can delete it"),
+            );
         }
         if store::count_children(&mut tx, &account.id).await? > 0 {
-            return Err(Error::conflict(format!("account '{slug}' still has sub-accounts"))
-                .with_hint("delete its sub-accounts first"));
+            return Err(
+                Error::conflict(format!("account '{slug}' still has sub-accounts"))
+                    .with_hint("delete its sub-accounts first"),
+            );
         }
         if store::count_tenants_owned(&mut tx, &account.id).await? > 0 {
-            return Err(Error::conflict(format!("account '{slug}' still owns tenants"))
-                .with_hint("delete its tenants first"));
+            return Err(
+                Error::conflict(format!("account '{slug}' still owns tenants"))
+                    .with_hint("delete its tenants first"),
+            );
         }
         store::delete_account(&mut tx, &account.id).await?;
         tx.commit().await?;
@@ -171,7 +191,12 @@ impl Service {
     }
 
     /// A tenant the actor may bind a sub-account to: its own, or one it owns (R-ROLE, R-TEN-3).
-    async fn usable_tenant(&self, conn: &mut store::Conn, actor: &Actor, name: &str) -> Result<String> {
+    async fn usable_tenant(
+        &self,
+        conn: &mut store::Conn,
+        actor: &Actor,
+        name: &str,
+    ) -> Result<String> {
         let tenant = store::find_tenant_by_name(conn, name).await?;
         let Some(tenant) = tenant else {
             return Err(Error::not_found("tenant", name));
@@ -230,7 +255,12 @@ fn check_can_grant(actor: &Actor, role: &str) -> Result<()> {
 
 /// The account as this actor may see it: the parent only when it is inside the actor's view (R-ACC-6).
 fn account_view(actor: &Actor, listing: AccountListing) -> Account {
-    let AccountListing { account, tenant_name, owner_email, parent_slug } = listing;
+    let AccountListing {
+        account,
+        tenant_name,
+        owner_email,
+        parent_slug,
+    } = listing;
     let parent_visible = !actor.is_self(&account) && actor.sees(&account.path);
     Account {
         parent: parent_slug.filter(|_| parent_visible),

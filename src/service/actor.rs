@@ -11,7 +11,11 @@ pub enum Identity {
     Email(String),
     /// A user authenticated by the identity provider (R-USR-3): keyed by issuer + subject,
     /// linked by e-mail the first time it is seen.
-    Oidc { issuer: String, subject: String, email: Option<String> },
+    Oidc {
+        issuer: String,
+        subject: String,
+        email: Option<String>,
+    },
 }
 
 /// A caller the platform has resolved: a user acting in one account, possibly through a tenant.
@@ -65,7 +69,9 @@ impl Actor {
             "account '{}' cannot {to}: it does not hold the role '{role}'",
             self.account.slug
         ))
-        .with_hint("roles are granted by the parent account (`plat account update SLUG --add-role ROLE`)"))
+        .with_hint(
+            "roles are granted by the parent account (`plat account update SLUG --add-role ROLE`)",
+        ))
     }
 
     pub fn who_am_i(&self) -> WhoAmI {
@@ -107,7 +113,11 @@ impl Service {
             Identity::Email(email) => store::find_user_by_email(&mut conn, email)
                 .await?
                 .ok_or_else(|| no_access(email))?,
-            Identity::Oidc { issuer, subject, email } => {
+            Identity::Oidc {
+                issuer,
+                subject,
+                email,
+            } => {
                 self.user_for_subject(&mut conn, issuer, subject, email.as_deref())
                     .await?
             }
@@ -137,7 +147,13 @@ impl Service {
             Some(slug) => {
                 let account = store::find_account_by_slug(&mut conn, slug).await?;
                 match account {
-                    Some(a) if memberships.iter().any(|m| a.path.starts_with(&m.account_path)) => a,
+                    Some(a)
+                        if memberships
+                            .iter()
+                            .any(|m| a.path.starts_with(&m.account_path)) =>
+                    {
+                        a
+                    }
                     _ => return Err(Error::not_found("account", slug)),
                 }
             }
@@ -158,7 +174,12 @@ impl Service {
             .await?
             .map(|t| t.name)
             .unwrap_or_default();
-        Ok(Actor { user, account, tenant_name, permissions })
+        Ok(Actor {
+            user,
+            account,
+            tenant_name,
+            permissions,
+        })
     }
 
     async fn user_for_subject(

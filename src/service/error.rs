@@ -71,7 +71,11 @@ pub struct Error {
 
 impl Error {
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        Self { kind, message: message.into(), hint: None }
+        Self {
+            kind,
+            message: message.into(),
+            hint: None,
+        }
     }
 
     pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
@@ -120,12 +124,20 @@ impl Error {
 
     /// Rebuilds the error a server sent, so that a remote call exits exactly as a local one.
     pub fn from_body(body: ErrorBody) -> Self {
-        let ErrorDetail { code, message, hint } = body.error;
+        let ErrorDetail {
+            code,
+            message,
+            hint,
+        } = body.error;
         let kind = ErrorKind::ALL
             .into_iter()
             .find(|kind| kind.code() == code)
             .unwrap_or(ErrorKind::Internal);
-        Self { kind, message, hint }
+        Self {
+            kind,
+            message,
+            hint,
+        }
     }
 }
 

@@ -29,7 +29,10 @@ impl Service {
         let permissions = grantable(actor, &req.permissions)?;
         let mut conn = self.store.acquire().await?;
         let mut tx = self.store.begin(&mut conn).await?;
-        if store::find_group(&mut tx, &actor.account.id, &req.name).await?.is_some() {
+        if store::find_group(&mut tx, &actor.account.id, &req.name)
+            .await?
+            .is_some()
+        {
             return Err(Error::conflict(format!(
                 "group '{}' already exists in account '{}'",
                 req.name, actor.account.slug
@@ -62,7 +65,8 @@ impl Service {
             return Err(predefined(name));
         }
         row.permissions.extend(added);
-        row.permissions.retain(|p| !req.remove_permissions.contains(p));
+        row.permissions
+            .retain(|p| !req.remove_permissions.contains(p));
         row.permissions.sort();
         row.permissions.dedup();
         store::update_group_permissions(&mut tx, &row).await?;
@@ -91,7 +95,10 @@ impl Service {
         let mut tx = self.store.begin(&mut conn).await?;
         let row = find(&mut tx, actor, name).await?;
         let linked = store::linked_users(&mut tx, &actor.account.id, Some(email)).await?;
-        let Some(user) = linked.into_iter().find(|u| u.status == MembershipStatus::Active) else {
+        let Some(user) = linked
+            .into_iter()
+            .find(|u| u.status == MembershipStatus::Active)
+        else {
             return Err(Error::invalid(format!(
                 "{email} is not a member of account '{}'",
                 actor.account.slug
@@ -104,7 +111,12 @@ impl Service {
         Ok(group_view(row, members))
     }
 
-    pub async fn remove_group_member(&self, actor: &Actor, name: &str, email: &str) -> Result<Group> {
+    pub async fn remove_group_member(
+        &self,
+        actor: &Actor,
+        name: &str,
+        email: &str,
+    ) -> Result<Group> {
         require_group_admin(actor)?;
         let mut conn = self.store.acquire().await?;
         let mut tx = self.store.begin(&mut conn).await?;
@@ -115,8 +127,10 @@ impl Service {
             return Err(Error::not_found("group member", email));
         };
         if name == "admins" && user.id == actor.account.owner_user_id {
-            return Err(Error::denied(format!("{email} owns the account and stays in 'admins'"))
-                .with_hint("the parent account can give the account another owner first"));
+            return Err(
+                Error::denied(format!("{email} owns the account and stays in 'admins'"))
+                    .with_hint("the parent account can give the account another owner first"),
+            );
         }
         store::remove_group_member(&mut tx, &row.id, &user.id).await?;
         let members = store::group_member_emails(&mut tx, &row.id).await?;
@@ -137,8 +151,10 @@ async fn find(conn: &mut store::Conn, actor: &Actor, name: &str) -> Result<Group
 }
 
 fn predefined(name: &str) -> Error {
-    Error::denied(format!("group '{name}' is predefined and cannot be changed"))
-        .with_hint("create a group of your own with `plat group create`")
+    Error::denied(format!(
+        "group '{name}' is predefined and cannot be changed"
+    ))
+    .with_hint("create a group of your own with `plat group create`")
 }
 
 /// Known permissions whose backing role the account holds; anything else would be a dead grant.

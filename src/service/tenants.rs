@@ -8,7 +8,8 @@ impl Service {
         actor.require("tenants:read")?;
         let mut conn = self.store.acquire().await?;
         let tenants =
-            store::list_tenants_for(&mut conn, &actor.account.path, &actor.account.tenant_id).await?;
+            store::list_tenants_for(&mut conn, &actor.account.path, &actor.account.tenant_id)
+                .await?;
         Ok(tenants
             .into_iter()
             .map(|(row, owner)| tenant_view(row, owner))
@@ -36,11 +37,19 @@ impl Service {
             None => actor.account.clone(),
             Some(slug) => self.visible_account(&mut tx, actor, slug).await?,
         };
-        if store::find_tenant_by_name(&mut tx, &req.name).await?.is_some() {
-            return Err(Error::conflict(format!("tenant name '{}' is already taken", req.name))
-                .with_hint("choose another name"));
+        if store::find_tenant_by_name(&mut tx, &req.name)
+            .await?
+            .is_some()
+        {
+            return Err(
+                Error::conflict(format!("tenant name '{}' is already taken", req.name))
+                    .with_hint("choose another name"),
+            );
         }
-        if store::find_tenant_by_domain(&mut tx, &req.domain).await?.is_some() {
+        if store::find_tenant_by_domain(&mut tx, &req.domain)
+            .await?
+            .is_some()
+        {
             return Err(Error::conflict(format!(
                 "domain '{}' already belongs to another tenant",
                 req.domain
@@ -66,7 +75,12 @@ impl Service {
 
     /// The owner may change everything but the owner; an account bound to the tenant may change
     /// only its branding, and only with `tenant.branding:write` (R-TEN-4).
-    pub async fn update_tenant(&self, actor: &Actor, name: &str, req: UpdateTenant) -> Result<Tenant> {
+    pub async fn update_tenant(
+        &self,
+        actor: &Actor,
+        name: &str,
+        req: UpdateTenant,
+    ) -> Result<Tenant> {
         let mut conn = self.store.acquire().await?;
         let mut tx = self.store.begin(&mut conn).await?;
         let mut row = store::find_tenant_by_name(&mut tx, name)
@@ -91,9 +105,15 @@ impl Service {
         }
         if let Some(domain) = req.domain {
             vocabulary::check_domain(&domain)?;
-            if domain != row.domain && store::find_tenant_by_domain(&mut tx, &domain).await?.is_some() {
-                return Err(Error::conflict(format!("domain '{domain}' already belongs to another tenant"))
-                    .with_hint("each tenant needs its own domain (R-TEN-1)"));
+            if domain != row.domain
+                && store::find_tenant_by_domain(&mut tx, &domain)
+                    .await?
+                    .is_some()
+            {
+                return Err(Error::conflict(format!(
+                    "domain '{domain}' already belongs to another tenant"
+                ))
+                .with_hint("each tenant needs its own domain (R-TEN-1)"));
             }
             row.domain = domain;
         }

@@ -36,7 +36,10 @@ impl Service {
             groups.push(group);
         }
         let existing = store::linked_users(&mut tx, &actor.account.id, Some(&req.email)).await?;
-        if existing.iter().any(|u| u.status == MembershipStatus::Active) {
+        if existing
+            .iter()
+            .any(|u| u.status == MembershipStatus::Active)
+        {
             return Err(Error::conflict(format!(
                 "{} is already linked to account '{}'",
                 req.email, actor.account.slug
@@ -92,14 +95,20 @@ impl Service {
     /// Users own themselves (R-USR-1): only the user may rename itself.
     pub async fn rename_user(&self, actor: &Actor, email: &str, name: &str) -> Result<User> {
         if actor.user.email != email {
-            return Err(Error::denied(format!("only {email} can change {email}'s profile"))
-                .with_hint("users own themselves; an account can only link or revoke them"));
+            return Err(
+                Error::denied(format!("only {email} can change {email}'s profile"))
+                    .with_hint("users own themselves; an account can only link or revoke them"),
+            );
         }
         let mut conn = self.store.acquire().await?;
         let mut user = actor.user.clone();
         user.name = Some(name.to_owned());
         store::update_user(&mut conn, &user).await?;
-        self.get_user(actor, email).await
+        store::linked_users(&mut conn, &actor.account.id, Some(email))
+            .await?
+            .pop()
+            .map(user_view)
+            .ok_or_else(|| Error::not_found("user", email))
     }
 }
 

@@ -45,12 +45,7 @@ pub fn predefined_groups() -> [(&'static str, Vec<&'static str>); 3] {
         .filter(|p| p.ends_with(":read"))
         .collect();
     let mut developers = read_only.clone();
-    developers.extend([
-        "envs:write",
-        "automations:run",
-        "scan:run",
-        "scaffold:run",
-    ]);
+    developers.extend(["envs:write", "automations:run", "scan:run", "scaffold:run"]);
     [
         ("admins", vec![ALL_PERMISSIONS]),
         ("developers", developers),

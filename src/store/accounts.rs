@@ -51,9 +51,17 @@ fn listing(row: &AnyRow) -> Result<AccountListing, sqlx::Error> {
     })
 }
 
-pub async fn find_account_by_slug(conn: &mut Conn, slug: &str) -> Result<Option<AccountRow>, Error> {
-    let sql = sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM accounts a WHERE a.slug = $1"));
-    let row = sqlx::query(sql).bind(slug).fetch_optional(&mut *conn).await?;
+pub async fn find_account_by_slug(
+    conn: &mut Conn,
+    slug: &str,
+) -> Result<Option<AccountRow>, Error> {
+    let sql = sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM accounts a WHERE a.slug = $1"
+    ));
+    let row = sqlx::query(sql)
+        .bind(slug)
+        .fetch_optional(&mut *conn)
+        .await?;
     Ok(row.as_ref().map(account).transpose()?)
 }
 
@@ -104,7 +112,10 @@ pub async fn get_listing(conn: &mut Conn, account_id: &str) -> Result<AccountLis
          LEFT JOIN accounts p ON p.id = a.parent_id \
          WHERE a.id = $1"
     ));
-    let row = sqlx::query(sql).bind(account_id).fetch_one(&mut *conn).await?;
+    let row = sqlx::query(sql)
+        .bind(account_id)
+        .fetch_one(&mut *conn)
+        .await?;
     Ok(listing(&row)?)
 }
 

@@ -31,11 +31,18 @@ pub async fn list_groups(conn: &mut Conn, account_id: &str) -> Result<Vec<GroupR
     let sql = sqlx::AssertSqlSafe(format!(
         "SELECT {COLUMNS} FROM user_groups g WHERE g.account_id = $1 ORDER BY g.name"
     ));
-    let rows = sqlx::query(sql).bind(account_id).fetch_all(&mut *conn).await?;
+    let rows = sqlx::query(sql)
+        .bind(account_id)
+        .fetch_all(&mut *conn)
+        .await?;
     Ok(rows.iter().map(group).collect::<Result<_, _>>()?)
 }
 
-pub async fn find_group(conn: &mut Conn, account_id: &str, name: &str) -> Result<Option<GroupRow>, Error> {
+pub async fn find_group(
+    conn: &mut Conn,
+    account_id: &str,
+    name: &str,
+) -> Result<Option<GroupRow>, Error> {
     let sql = sqlx::AssertSqlSafe(format!(
         "SELECT {COLUMNS} FROM user_groups g WHERE g.account_id = $1 AND g.name = $2"
     ));
@@ -92,7 +99,10 @@ pub async fn group_member_emails(conn: &mut Conn, group_id: &str) -> Result<Vec<
     .bind(group_id)
     .fetch_all(&mut *conn)
     .await?;
-    Ok(rows.iter().map(|r| r.try_get("email")).collect::<Result<_, _>>()?)
+    Ok(rows
+        .iter()
+        .map(|r| r.try_get("email"))
+        .collect::<Result<_, _>>()?)
 }
 
 pub async fn add_group_member(conn: &mut Conn, group_id: &str, user_id: &str) -> Result<(), Error> {
@@ -106,7 +116,11 @@ pub async fn add_group_member(conn: &mut Conn, group_id: &str, user_id: &str) ->
     Ok(())
 }
 
-pub async fn remove_group_member(conn: &mut Conn, group_id: &str, user_id: &str) -> Result<(), Error> {
+pub async fn remove_group_member(
+    conn: &mut Conn,
+    group_id: &str,
+    user_id: &str,
+) -> Result<(), Error> {
     sqlx::query("DELETE FROM group_members WHERE group_id = $1 AND user_id = $2")
         .bind(group_id)
         .bind(user_id)
@@ -116,7 +130,11 @@ pub async fn remove_group_member(conn: &mut Conn, group_id: &str, user_id: &str)
 }
 
 /// Drops a user from every group of one account (access revoked, R-USR-2).
-pub async fn remove_from_account_groups(conn: &mut Conn, account_id: &str, user_id: &str) -> Result<(), Error> {
+pub async fn remove_from_account_groups(
+    conn: &mut Conn,
+    account_id: &str,
+    user_id: &str,
+) -> Result<(), Error> {
     sqlx::query(
         "DELETE FROM group_members WHERE user_id = $1 \
          AND group_id IN (SELECT id FROM user_groups WHERE account_id = $2)",
@@ -129,7 +147,11 @@ pub async fn remove_from_account_groups(conn: &mut Conn, account_id: &str, user_
 }
 
 /// The union of the permissions a user holds through groups in one account (R-GRP-1).
-pub async fn permissions_of(conn: &mut Conn, account_id: &str, user_id: &str) -> Result<Vec<String>, Error> {
+pub async fn permissions_of(
+    conn: &mut Conn,
+    account_id: &str,
+    user_id: &str,
+) -> Result<Vec<String>, Error> {
     let rows = sqlx::query(
         "SELECT g.permissions FROM group_members gm JOIN user_groups g ON g.id = gm.group_id \
          WHERE g.account_id = $1 AND gm.user_id = $2",

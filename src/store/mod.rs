@@ -74,9 +74,14 @@ impl Store {
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             Backend::Postgres
         } else {
-            return Err(Error::invalid(format!("unsupported database URL '{}'", redact_url(url)))
-                .with_hint("use sqlite://PATH or postgres://USER@HOST:PORT/DB"));
+            return Err(
+                Error::invalid(format!("unsupported database URL '{}'", redact_url(url)))
+                    .with_hint("use sqlite://PATH or postgres://USER@HOST:PORT/DB"),
+            );
         };
+        if backend == Backend::Sqlite {
+            check_sqlite_header(url)?;
+        }
         let options: AnyConnectOptions = url
             .parse()
             .map_err(|err| Error::invalid(format!("invalid database URL: {err}")))?;
@@ -132,7 +137,10 @@ impl Store {
 
     /// Starts a write transaction. On SQLite it takes the write lock up front (`IMMEDIATE`), so two
     /// writers queue on `busy_timeout` instead of failing when a read would have to upgrade.
-    pub async fn begin<'c>(&self, conn: &'c mut Conn) -> Result<sqlx::Transaction<'c, sqlx::Any>, Error> {
+    pub async fn begin<'c>(
+        &self,
+        conn: &'c mut Conn,
+    ) -> Result<sqlx::Transaction<'c, sqlx::Any>, Error> {
         use sqlx::Connection;
         let tx = match self.backend {
             Backend::Sqlite => conn.begin_with("BEGIN IMMEDIATE").await?,
@@ -147,13 +155,38 @@ impl Store {
     }
 }
 
+/// SQLite only notices a foreign file on first use, deep inside the pool's retry loop; a look at
+/// the 16-byte header gives the user a straight answer instead of a timeout.
+fn check_sqlite_header(url: &str) -> Result<(), Error> {
+    use std::io::Read;
+    let path = url
+        .trim_start_matches("sqlite://")
+        .trim_start_matches("sqlite:")
+        .split('?')
+        .next()
+        .unwrap_or_default();
+    let mut header = [0u8; 16];
+    let read = std::fs::File::open(path).and_then(|mut file| file.read(&mut header));
+    match read {
+        Ok(n) if n > 0 && (n < 16 || &header != b"SQLite format 3\0") => Err(open_error(
+            url,
+            sqlx::Error::Protocol("file is not a database".into()),
+        )),
+        _ => Ok(()),
+    }
+}
+
 fn open_error(url: &str, err: sqlx::Error) -> Error {
     let text = err.to_string();
     if text.contains("file is not a database") || text.contains("malformed") {
         return Error::internal("the database file is corrupt (not a SQLite database)")
             .with_hint("move it away to start afresh, or restore it from a backup");
     }
-    let place = if url.is_empty() { String::new() } else { format!(" at {}", redact_url(url)) };
+    let place = if url.is_empty() {
+        String::new()
+    } else {
+        format!(" at {}", redact_url(url))
+    };
     Error::internal(format!("cannot open the database{place}: {text}"))
 }
 
@@ -192,6 +225,9 @@ mod tests {
             super::redact_url("postgres://plat:s3cret@db:5432/plat"),
             "postgres://plat:***@db:5432/plat"
         );
-        assert_eq!(super::redact_url("sqlite:///tmp/x.db"), "sqlite:///tmp/x.db");
+        assert_eq!(
+            super::redact_url("sqlite:///tmp/x.db"),
+            "sqlite:///tmp/x.db"
+        );
     }
 }

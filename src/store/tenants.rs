@@ -40,8 +40,13 @@ fn tenant(row: &AnyRow) -> Result<TenantRow, sqlx::Error> {
 }
 
 async fn find_by(conn: &mut Conn, column: &str, value: &str) -> Result<Option<TenantRow>, Error> {
-    let sql = sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM tenants t WHERE t.{column} = $1"));
-    let row = sqlx::query(sql).bind(value).fetch_optional(&mut *conn).await?;
+    let sql = sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM tenants t WHERE t.{column} = $1"
+    ));
+    let row = sqlx::query(sql)
+        .bind(value)
+        .fetch_optional(&mut *conn)
+        .await?;
     Ok(row.as_ref().map(tenant).transpose()?)
 }
 
@@ -53,7 +58,10 @@ pub async fn find_tenant_by_name(conn: &mut Conn, name: &str) -> Result<Option<T
     find_by(conn, "name", name).await
 }
 
-pub async fn find_tenant_by_domain(conn: &mut Conn, domain: &str) -> Result<Option<TenantRow>, Error> {
+pub async fn find_tenant_by_domain(
+    conn: &mut Conn,
+    domain: &str,
+) -> Result<Option<TenantRow>, Error> {
     find_by(conn, "domain", domain).await
 }
 

@@ -48,12 +48,19 @@ fn user(row: &AnyRow) -> Result<UserRow, sqlx::Error> {
 }
 
 fn status(text: &str) -> MembershipStatus {
-    if text == "active" { MembershipStatus::Active } else { MembershipStatus::Revoked }
+    if text == "active" {
+        MembershipStatus::Active
+    } else {
+        MembershipStatus::Revoked
+    }
 }
 
 pub async fn find_user_by_email(conn: &mut Conn, email: &str) -> Result<Option<UserRow>, Error> {
     let sql = sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM users u WHERE u.email = $1"));
-    let row = sqlx::query(sql).bind(email).fetch_optional(&mut *conn).await?;
+    let row = sqlx::query(sql)
+        .bind(email)
+        .fetch_optional(&mut *conn)
+        .await?;
     Ok(row.as_ref().map(user).transpose()?)
 }
 
@@ -128,7 +135,12 @@ pub async fn memberships_of(conn: &mut Conn, user_id: &str) -> Result<Vec<Member
 }
 
 /// Creates the link, or re-activates a revoked one.
-pub async fn link_user(conn: &mut Conn, account_id: &str, user_id: &str, now: &str) -> Result<(), Error> {
+pub async fn link_user(
+    conn: &mut Conn,
+    account_id: &str,
+    user_id: &str,
+    now: &str,
+) -> Result<(), Error> {
     sqlx::query(
         "INSERT INTO memberships (account_id, user_id, status, created_at, updated_at) \
          VALUES ($1, $2, 'active', $3, $3) \
@@ -142,7 +154,12 @@ pub async fn link_user(conn: &mut Conn, account_id: &str, user_id: &str, now: &s
     Ok(())
 }
 
-pub async fn revoke_link(conn: &mut Conn, account_id: &str, user_id: &str, now: &str) -> Result<(), Error> {
+pub async fn revoke_link(
+    conn: &mut Conn,
+    account_id: &str,
+    user_id: &str,
+    now: &str,
+) -> Result<(), Error> {
     sqlx::query(
         "UPDATE memberships SET status = 'revoked', updated_at = $1 WHERE account_id = $2 AND user_id = $3",
     )
@@ -181,7 +198,10 @@ pub async fn linked_users(
         let user = user(row)?;
         let groups = group_rows
             .iter()
-            .filter(|g| g.try_get::<String, _>("user_id").is_ok_and(|id| id == user.id))
+            .filter(|g| {
+                g.try_get::<String, _>("user_id")
+                    .is_ok_and(|id| id == user.id)
+            })
             .map(|g| g.try_get("name"))
             .collect::<Result<_, _>>()?;
         users.push(LinkedUser {

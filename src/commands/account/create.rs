@@ -17,6 +17,7 @@ pub async fn run(ctx: &Ctx, args: AccountCreateArgs) -> Result<()> {
         roles: args.roles,
     };
     let account = ctx.platform().await?.create_account(request).await?;
-    ctx.out.status("Created", &format!("account {}", account.slug));
+    ctx.out
+        .status("Created", &format!("account {}", account.slug));
     ctx.out.object(&account)
 }

@@ -12,7 +12,12 @@ pub async fn run(ctx: &Ctx, args: AccountUpdateArgs) -> Result<()> {
         add_roles: args.add_roles,
         remove_roles: args.remove_roles,
     };
-    let account = ctx.platform().await?.update_account(&args.slug, request).await?;
-    ctx.out.status("Updated", &format!("account {}", account.slug));
+    let account = ctx
+        .platform()
+        .await?
+        .update_account(&args.slug, request)
+        .await?;
+    ctx.out
+        .status("Updated", &format!("account {}", account.slug));
     ctx.out.object(&account)
 }

@@ -22,7 +22,8 @@ pub fn run(ctx: &Ctx, args: ContextAddArgs) -> Result<()> {
         config.current_context = Some(context.name.clone());
     }
     config.save(&ctx.dirs.config_file())?;
-    ctx.out.status("Saved", &format!("context {}", context.name));
+    ctx.out
+        .status("Saved", &format!("context {}", context.name));
     let current = context.name == config.current_name();
     ctx.out.object(&ContextEntry { current, context })
 }

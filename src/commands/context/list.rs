@@ -9,7 +9,10 @@ pub fn run(ctx: &Ctx) -> Result<()> {
         .config
         .all_contexts()
         .into_iter()
-        .map(|context| ContextEntry { current: context.name == current, context })
+        .map(|context| ContextEntry {
+            current: context.name == current,
+            context,
+        })
         .collect();
     ctx.out.list(&entries)
 }

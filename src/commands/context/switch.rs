@@ -8,6 +8,9 @@ pub fn run(ctx: &Ctx, args: ContextNameArgs) -> Result<()> {
     let mut config = ctx.config.clone();
     config.current_context = Some(context.name.clone());
     config.save(&ctx.dirs.config_file())?;
-    ctx.out.status("Switched", &format!("to context {} ({})", context.name, context.kind()));
+    ctx.out.status(
+        "Switched",
+        &format!("to context {} ({})", context.name, context.kind()),
+    );
     Ok(())
 }

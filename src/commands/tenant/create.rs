@@ -22,6 +22,9 @@ pub async fn run(ctx: &Ctx, args: TenantCreateArgs) -> Result<()> {
         },
     };
     let tenant = ctx.platform().await?.create_tenant(request).await?;
-    ctx.out.status("Created", &format!("tenant {} ({})", tenant.name, tenant.domain));
+    ctx.out.status(
+        "Created",
+        &format!("tenant {} ({})", tenant.name, tenant.domain),
+    );
     ctx.out.object(&tenant)
 }

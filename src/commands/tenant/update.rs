@@ -14,7 +14,12 @@ pub async fn run(ctx: &Ctx, args: TenantUpdateArgs) -> Result<()> {
         description: branding.description,
         layout: branding.layout.into_iter().collect(),
     };
-    let tenant = ctx.platform().await?.update_tenant(&args.name, request).await?;
-    ctx.out.status("Updated", &format!("tenant {}", tenant.name));
+    let tenant = ctx
+        .platform()
+        .await?
+        .update_tenant(&args.name, request)
+        .await?;
+    ctx.out
+        .status("Updated", &format!("tenant {}", tenant.name));
     ctx.out.object(&tenant)
 }

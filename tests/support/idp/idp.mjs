@@ -12,16 +12,18 @@ import * as crypto from 'node:crypto';
 import * as http from 'node:http';
 import { promisify } from 'node:util';
 
-// Start generating the first signing key (libuv thread pool) while
-// oidc-provider is being loaded: both take ~0.3 s, so this halves start-up.
-const generateKeyPair = promisify(crypto.generateKeyPair);
-const firstKey = newSigningKey();
-const { default: Provider, errors } = await import('oidc-provider');
-
 // stdout carries exactly one line (`READY <issuer>`); everything else goes to
 // stderr. oidc-provider prints notices with console.info, so redirect it.
 console.log = console.error;
 console.info = console.error;
+
+// Start generating the first signing key (libuv thread pool) while
+// oidc-provider is being loaded: both take ~0.3 s, so this halves start-up.
+// A spare key for /test/rotate-keys is generated after READY.
+const generateKeyPair = promisify(crypto.generateKeyPair);
+const firstKey = newSigningKey();
+let spareKey;
+const { default: Provider, errors } = await import('oidc-provider');
 
 const env = process.env;
 const CLIENT_ID = env.IDP_CLIENT_ID || 'plat-cli';
@@ -83,7 +85,10 @@ class Adapter {
 
   async upsert(id, payload, expiresIn) {
     const key = this.key(id);
-    const expiresAt = typeof expiresIn === 'number' ? Date.now() + expiresIn * 1000 : undefined;
+    // Keep entries 10 min past their expiry: oidc-provider's models check
+    // `exp` themselves, and keeping an expired DeviceCode around is what lets
+    // the token endpoint answer `expired_token` instead of `invalid_grant`.
+    const expiresAt = typeof expiresIn === 'number' ? Date.now() + (expiresIn + 600) * 1000 : undefined;
     store.set(key, { payload, expiresAt });
     if (this.model === 'Session' && payload.uid) uidIndex.set(payload.uid, id);
     if (payload.userCode) userCodeIndex.set(payload.userCode, id);
@@ -166,6 +171,13 @@ function checkDevicePkce(ctx, deviceCode) {
 // ---------------------------------------------------------------------------
 // Signing keys (RSA 2048, generated at start; more are added by rotate-keys).
 // ---------------------------------------------------------------------------
+// The pre-generated spare key (or a fresh one); starts generating the next.
+async function takeSpareKey() {
+  const key = await (spareKey ?? newSigningKey());
+  spareKey = newSigningKey();
+  return key;
+}
+
 async function newSigningKey() {
   const { privateKey } = await generateKeyPair('rsa', { modulusLength: 2048 });
   const jwk = privateKey.export({ format: 'jwk' });
@@ -276,18 +288,17 @@ function buildProvider(issuer) {
   // Device authorization endpoint: add RFC 8628 `interval` (oidc-provider
   // omits it, so clients would default to 5 s), and remember the PKCE
   // challenge. Token endpoint: enforce the polling interval (slow_down).
-  const daPath = provider.pathFor('device_authorization');
-  const tokenPath = provider.pathFor('token');
   provider.use(async (ctx, next) => {
     await next();
-    if (ctx.method !== 'POST') return;
-    if (ctx.path === daPath && ctx.status === 200 && ctx.body?.device_code) {
+    const route = ctx.oidc?.route;
+    if (ctx.method !== 'POST' || !route) return;
+    if (route === 'device_authorization' && ctx.status === 200 && ctx.body?.device_code) {
       ctx.body.interval = state.interval;
       const dc = ctx.oidc.entities.DeviceCode;
       const { code_challenge: challenge, code_challenge_method: method } = ctx.oidc.body ?? {};
       if (challenge) pkceByDeviceCode.set(dc.jti, { challenge, method: method ?? 'plain' });
       deviceCodeByUserCode.set(dc.userCode, ctx.body.device_code);
-    } else if (ctx.path === tokenPath && ctx.body?.error === 'authorization_pending') {
+    } else if (route === 'token' && ctx.body?.error === 'authorization_pending') {
       const code = ctx.oidc?.params?.device_code;
       const now = Date.now();
       const prev = lastPoll.get(code);
@@ -435,7 +446,7 @@ const testRoutes = {
   async 'POST /test/rotate-keys'(_provider, body) {
     const keepOld = body.keep_old ?? true;
     if (typeof keepOld !== 'boolean') throw new HttpError(400, 'invalid_request', '"keep_old" must be a boolean');
-    const key = await newSigningKey();
+    const key = await takeSpareKey();
     state.keys = keepOld ? [key, ...state.keys] : [key];
     current = buildProvider(current.issuer);
     log(`rotated signing key: kid=${key.kid} keep_old=${keepOld}`);
@@ -550,6 +561,7 @@ async function main() {
   current = buildProvider(issuer);
 
   process.stdout.write(`READY ${issuer}\n`);
+  spareKey = newSigningKey();
   log(`listening on 127.0.0.1:${actualPort}, issuer ${issuer}, client ${CLIENT_ID}, audience ${DEFAULT_RESOURCE}, kid ${key.kid}`);
 }
 

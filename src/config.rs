@@ -16,15 +16,21 @@ pub struct Env {
 
 impl Env {
     pub fn from_process() -> Self {
-        Self { vars: std::env::vars().collect() }
+        Self {
+            vars: std::env::vars().collect(),
+        }
     }
 
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.vars.get(name).map(String::as_str).filter(|v| !v.is_empty())
+        self.vars
+            .get(name)
+            .map(String::as_str)
+            .filter(|v| !v.is_empty())
     }
 
     pub fn is_set(&self, name: &str) -> bool {
-        self.get(name).is_some_and(|v| v != "0" && !v.eq_ignore_ascii_case("false"))
+        self.get(name)
+            .is_some_and(|v| v != "0" && !v.eq_ignore_ascii_case("false"))
     }
 
     pub fn ci(&self) -> bool {
@@ -44,7 +50,10 @@ impl Env {
             .get("USER")
             .or_else(|| self.get("USERNAME"))
             .map(|u| u.to_ascii_lowercase())
-            .filter(|u| u.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b)))
+            .filter(|u| {
+                u.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+            })
             .unwrap_or_else(|| "operator".into());
         format!("{user}@localhost")
     }
@@ -120,11 +129,18 @@ pub struct ContextConfig {
 
 impl ContextConfig {
     pub fn embedded_default() -> Self {
-        Self { name: "default".into(), ..Self::default() }
+        Self {
+            name: "default".into(),
+            ..Self::default()
+        }
     }
 
     pub fn kind(&self) -> &'static str {
-        if self.server.is_some() { "server" } else { "embedded" }
+        if self.server.is_some() {
+            "server"
+        } else {
+            "embedded"
+        }
     }
 }
 
@@ -143,7 +159,8 @@ impl ConfigFile {
             Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(Self::default()),
             Err(err) => return Err(err).with_context(|| format!("cannot read {}", path.display())),
         };
-        serde_yaml_ng::from_str(&text).with_context(|| format!("invalid config file {}", path.display()))
+        serde_yaml_ng::from_str(&text)
+            .with_context(|| format!("invalid config file {}", path.display()))
     }
 
     /// Writes atomically (temp file + rename) so an interrupted write never leaves half a file.

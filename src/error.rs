@@ -12,7 +12,10 @@ pub struct UserError {
 
 impl UserError {
     pub fn new(message: impl Into<String>, hint: impl Into<String>) -> Self {
-        Self { message: message.into(), hint: Some(hint.into()) }
+        Self {
+            message: message.into(),
+            hint: Some(hint.into()),
+        }
     }
 }
 
@@ -72,7 +75,12 @@ impl Report {
             }
             if let Some(missing) = cause.downcast_ref::<MissingValues>() {
                 let flags = missing.0.join(" ");
-                return Self::simple(2, "missing_values", err, Some(format!("pass them as {flags}")));
+                return Self::simple(
+                    2,
+                    "missing_values",
+                    err,
+                    Some(format!("pass them as {flags}")),
+                );
             }
         }
         Self::simple(1, "error", err, None)

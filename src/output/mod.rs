@@ -11,7 +11,6 @@ use serde::Serialize;
 
 pub use views::{Details, Row};
 
-
 use crate::cli::OutputFormat;
 use crate::config::Env;
 use crate::error::Report;
@@ -55,7 +54,11 @@ impl Output {
     }
 
     fn paint(&self, style: Style, text: &str) -> String {
-        if self.color { format!("{style}{text}{style:#}") } else { text.to_owned() }
+        if self.color {
+            format!("{style}{text}{style:#}")
+        } else {
+            text.to_owned()
+        }
     }
 
     fn stdout_line(&self, text: &str) {
@@ -154,7 +157,11 @@ impl Output {
 
     /// `error:` / `caused by:` / `hint:` lines, plus the JSON error object with `-o json`.
     pub fn error(&self, report: &Report) {
-        let mut lines = vec![format!("{} {}", self.paint(ERROR, "error:"), report.message)];
+        let mut lines = vec![format!(
+            "{} {}",
+            self.paint(ERROR, "error:"),
+            report.message
+        )];
         for cause in &report.causes {
             lines.push(format!("  caused by: {cause}"));
         }

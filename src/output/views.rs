@@ -17,11 +17,16 @@ fn or_dash(value: Option<&str>) -> String {
 }
 
 fn joined(items: &[String]) -> String {
-    if items.is_empty() { "-".into() } else { items.join(",") }
+    if items.is_empty() {
+        "-".into()
+    } else {
+        items.join(",")
+    }
 }
 
 impl Row for Account {
-    const HEADERS: &'static [&'static str] = &["SLUG", "NAME", "TENANT", "OWNER", "PARENT", "ROLES"];
+    const HEADERS: &'static [&'static str] =
+        &["SLUG", "NAME", "TENANT", "OWNER", "PARENT", "ROLES"];
     fn cells(&self) -> Vec<String> {
         vec![
             self.slug.clone(),
@@ -50,7 +55,8 @@ impl Details for Account {
 }
 
 impl Row for Tenant {
-    const HEADERS: &'static [&'static str] = &["NAME", "DOMAIN", "OWNER ACCOUNT", "COLOR", "DESCRIPTION"];
+    const HEADERS: &'static [&'static str] =
+        &["NAME", "DOMAIN", "OWNER ACCOUNT", "COLOR", "DESCRIPTION"];
     fn cells(&self) -> Vec<String> {
         vec![
             self.name.clone(),
@@ -76,8 +82,14 @@ impl Details for Tenant {
             ("id", self.id.clone()),
             ("owner account", or_dash(self.owner_account.as_deref())),
             ("logo", or_dash(self.branding.logo_url.as_deref())),
-            ("primary color", or_dash(self.branding.primary_color.as_deref())),
-            ("secondary color", or_dash(self.branding.secondary_color.as_deref())),
+            (
+                "primary color",
+                or_dash(self.branding.primary_color.as_deref()),
+            ),
+            (
+                "secondary color",
+                or_dash(self.branding.secondary_color.as_deref()),
+            ),
             ("description", or_dash(self.branding.description.as_deref())),
             ("layout", joined(&layout)),
             ("created", self.created_at.clone()),
@@ -130,7 +142,10 @@ impl Details for Group {
             ("id", self.id.clone()),
             ("permissions", joined(&self.permissions)),
             ("members", joined(&self.members)),
-            ("predefined", if self.builtin { "yes" } else { "no" }.to_owned()),
+            (
+                "predefined",
+                if self.builtin { "yes" } else { "no" }.to_owned(),
+            ),
             ("created", self.created_at.clone()),
         ]
     }
@@ -157,7 +172,8 @@ pub struct ContextEntry {
 }
 
 impl Row for ContextEntry {
-    const HEADERS: &'static [&'static str] = &["CURRENT", "NAME", "KIND", "SERVER", "USER", "ACCOUNT"];
+    const HEADERS: &'static [&'static str] =
+        &["CURRENT", "NAME", "KIND", "SERVER", "USER", "ACCOUNT"];
     fn cells(&self) -> Vec<String> {
         vec![
             if self.current { "*" } else { "" }.to_owned(),
@@ -175,7 +191,10 @@ impl Details for ContextEntry {
         let c = &self.context;
         vec![
             ("name", c.name.clone()),
-            ("current", if self.current { "yes" } else { "no" }.to_owned()),
+            (
+                "current",
+                if self.current { "yes" } else { "no" }.to_owned(),
+            ),
             ("kind", c.kind().to_owned()),
             ("server", or_dash(c.server.as_deref())),
             ("database", or_dash(c.database_url.as_deref())),
@@ -198,6 +217,9 @@ pub struct PermissionEntry {
 impl Row for PermissionEntry {
     const HEADERS: &'static [&'static str] = &["PERMISSION", "REQUIRES ROLE"];
     fn cells(&self) -> Vec<String> {
-        vec![self.permission.clone(), or_dash(self.requires_role.as_deref())]
+        vec![
+            self.permission.clone(),
+            or_dash(self.requires_role.as_deref()),
+        ]
     }
 }

@@ -40,6 +40,9 @@ set edit:completion:arg-completer[plat] = {|@words|
             cand group 'Manage groups, the only holders of permissions'
             cand context 'Manage contexts: which platform plat talks to, and as whom'
             cand whoami 'Show who you are acting as, in which account, with which permissions'
+            cand login 'Log in to a plat server with your identity provider (OIDC device flow)'
+            cand logout 'Forget the login of the current context and revoke its refresh token'
+            cand auth 'Inspect the current login'
             cand server 'Serve the platform to a team over HTTP (SQLite or PostgreSQL, OIDC bearer tokens)'
             cand completion 'Print a shell completion script'
             cand help 'Print this message or the help of the given subcommand(s)'
@@ -1004,6 +1007,114 @@ set edit:completion:arg-completer[plat] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
         }
+        &'plat;login'= {
+            cand --server 'URL of the plat server (default: the current context''s server)'
+            cand -o 'Output format: a table for people, JSON or YAML documents for programs'
+            cand --output 'Output format: a table for people, JSON or YAML documents for programs'
+            cand --context 'Context (platform connection) to use instead of the current one'
+            cand --account 'Account to act in (default: your own)'
+            cand --user 'Platform user to act as on an embedded platform (default: the local operator)'
+            cand --insecure-storage 'Keep the refresh token in a file readable only by you instead of the OS keyring'
+            cand --with-token 'Read an access token from standard input instead of running the device flow'
+            cand -q 'Print only data and errors'
+            cand --quiet 'Print only data and errors'
+            cand -v 'Say more about what is happening (repeat for more)'
+            cand --verbose 'Say more about what is happening (repeat for more)'
+            cand --no-input 'Never prompt; fail listing every missing value instead'
+            cand -y 'Answer yes to confirmations'
+            cand --yes 'Answer yes to confirmations'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'plat;logout'= {
+            cand -o 'Output format: a table for people, JSON or YAML documents for programs'
+            cand --output 'Output format: a table for people, JSON or YAML documents for programs'
+            cand --context 'Context (platform connection) to use instead of the current one'
+            cand --account 'Account to act in (default: your own)'
+            cand --user 'Platform user to act as on an embedded platform (default: the local operator)'
+            cand --no-revoke 'Only forget the stored tokens; do not ask the identity provider to revoke them'
+            cand -q 'Print only data and errors'
+            cand --quiet 'Print only data and errors'
+            cand -v 'Say more about what is happening (repeat for more)'
+            cand --verbose 'Say more about what is happening (repeat for more)'
+            cand --no-input 'Never prompt; fail listing every missing value instead'
+            cand -y 'Answer yes to confirmations'
+            cand --yes 'Answer yes to confirmations'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'plat;auth'= {
+            cand -o 'Output format: a table for people, JSON or YAML documents for programs'
+            cand --output 'Output format: a table for people, JSON or YAML documents for programs'
+            cand --context 'Context (platform connection) to use instead of the current one'
+            cand --account 'Account to act in (default: your own)'
+            cand --user 'Platform user to act as on an embedded platform (default: the local operator)'
+            cand -q 'Print only data and errors'
+            cand --quiet 'Print only data and errors'
+            cand -v 'Say more about what is happening (repeat for more)'
+            cand --verbose 'Say more about what is happening (repeat for more)'
+            cand --no-input 'Never prompt; fail listing every missing value instead'
+            cand -y 'Answer yes to confirmations'
+            cand --yes 'Answer yes to confirmations'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+            cand status 'Show whether you are logged in to the current context, as whom, until when'
+            cand token 'Print a valid access token (refreshed if needed) for use in scripts'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'plat;auth;status'= {
+            cand -o 'Output format: a table for people, JSON or YAML documents for programs'
+            cand --output 'Output format: a table for people, JSON or YAML documents for programs'
+            cand --context 'Context (platform connection) to use instead of the current one'
+            cand --account 'Account to act in (default: your own)'
+            cand --user 'Platform user to act as on an embedded platform (default: the local operator)'
+            cand -q 'Print only data and errors'
+            cand --quiet 'Print only data and errors'
+            cand -v 'Say more about what is happening (repeat for more)'
+            cand --verbose 'Say more about what is happening (repeat for more)'
+            cand --no-input 'Never prompt; fail listing every missing value instead'
+            cand -y 'Answer yes to confirmations'
+            cand --yes 'Answer yes to confirmations'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'plat;auth;token'= {
+            cand -o 'Output format: a table for people, JSON or YAML documents for programs'
+            cand --output 'Output format: a table for people, JSON or YAML documents for programs'
+            cand --context 'Context (platform connection) to use instead of the current one'
+            cand --account 'Account to act in (default: your own)'
+            cand --user 'Platform user to act as on an embedded platform (default: the local operator)'
+            cand -q 'Print only data and errors'
+            cand --quiet 'Print only data and errors'
+            cand -v 'Say more about what is happening (repeat for more)'
+            cand --verbose 'Say more about what is happening (repeat for more)'
+            cand --no-input 'Never prompt; fail listing every missing value instead'
+            cand -y 'Answer yes to confirmations'
+            cand --yes 'Answer yes to confirmations'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'plat;auth;help'= {
+            cand status 'Show whether you are logged in to the current context, as whom, until when'
+            cand token 'Print a valid access token (refreshed if needed) for use in scripts'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'plat;auth;help;status'= {
+        }
+        &'plat;auth;help;token'= {
+        }
+        &'plat;auth;help;help'= {
+        }
         &'plat;server'= {
             cand --listen 'Address to listen on'
             cand --database-url 'Database: postgres://USER@HOST:PORT/DB or sqlite://PATH (default: SQLite in the data dir)'
@@ -1106,6 +1217,9 @@ set edit:completion:arg-completer[plat] = {|@words|
             cand group 'Manage groups, the only holders of permissions'
             cand context 'Manage contexts: which platform plat talks to, and as whom'
             cand whoami 'Show who you are acting as, in which account, with which permissions'
+            cand login 'Log in to a plat server with your identity provider (OIDC device flow)'
+            cand logout 'Forget the login of the current context and revoke its refresh token'
+            cand auth 'Inspect the current login'
             cand server 'Serve the platform to a team over HTTP (SQLite or PostgreSQL, OIDC bearer tokens)'
             cand completion 'Print a shell completion script'
             cand help 'Print this message or the help of the given subcommand(s)'
@@ -1205,6 +1319,18 @@ set edit:completion:arg-completer[plat] = {|@words|
         &'plat;help;context;delete'= {
         }
         &'plat;help;whoami'= {
+        }
+        &'plat;help;login'= {
+        }
+        &'plat;help;logout'= {
+        }
+        &'plat;help;auth'= {
+            cand status 'Show whether you are logged in to the current context, as whom, until when'
+            cand token 'Print a valid access token (refreshed if needed) for use in scripts'
+        }
+        &'plat;help;auth;status'= {
+        }
+        &'plat;help;auth;token'= {
         }
         &'plat;help;server'= {
             cand migrate 'Create or upgrade the database schema, then exit'

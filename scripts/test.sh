@@ -10,6 +10,9 @@ command -v node >/dev/null || need_apt+=(nodejs npm)
 command -v dbus-run-session >/dev/null || need_apt+=(dbus)
 command -v gnome-keyring-daemon >/dev/null || need_apt+=(gnome-keyring)
 command -v kubectl >/dev/null || command -v kustomize >/dev/null || need_apt+=(kubernetes-client)
+command -v pkg-config >/dev/null || need_apt+=(pkg-config)
+pkg-config --exists dbus-1 2>/dev/null || need_apt+=(libdbus-1-dev)
+command -v python3 >/dev/null && python3 -c 'import venv' 2>/dev/null || need_apt+=(python3 python3-venv)
 if [ ${#need_apt[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
@@ -25,4 +28,11 @@ if [ -x scripts/install-terraform.sh ]; then
   export PLAT_IAC_BIN
 fi
 
-cargo test --locked --all-targets "$@"
+# The OS keyring tests need a Secret Service: gnome-keyring on a private D-Bus session bus, with a
+# throwaway keyring directory so that no real user keyring is ever touched.
+export PLAT_TEST_KEYRING=1
+exec dbus-run-session -- sh -c '
+  keyring_home=$(mktemp -d)
+  echo -n plat-test | XDG_DATA_HOME="$keyring_home" gnome-keyring-daemon --unlock --components=secrets >/dev/null
+  cargo test --locked --all-targets "$@"
+' plat-tests "$@"

@@ -124,6 +124,11 @@ pub struct ContextConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub oidc_client_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub oidc_audience: Option<String>,
+    /// The refresh token lives in a 0600 file instead of the OS keyring (`--insecure-storage`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub insecure_storage: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub iac_bin: Option<String>,
 }
 

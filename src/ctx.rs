@@ -7,6 +7,7 @@ use std::sync::Arc;
 use anyhow::{Context as _, Result};
 use tokio::sync::OnceCell;
 
+use crate::auth;
 use crate::cli::GlobalArgs;
 use crate::config::{ConfigFile, ContextConfig, Dirs, Env};
 use crate::output::Output;
@@ -25,7 +26,8 @@ pub struct Ctx {
 }
 
 impl Ctx {
-    pub fn new(global: GlobalArgs, env: Env) -> Result<Self> {
+    /// `allow_new_context` lets `plat login --context NEW` name a context that does not exist yet.
+    pub fn new(global: GlobalArgs, env: Env, allow_new_context: bool) -> Result<Self> {
         let out = Output::new(global.output, global.quiet, global.verbose, &env);
         let dirs = Dirs::resolve(&env)?;
         let config = ConfigFile::load(&dirs.config_file())?;
@@ -33,7 +35,13 @@ impl Ctx {
             .context
             .clone()
             .unwrap_or_else(|| config.current_name().to_owned());
-        let context = config.find(&name)?;
+        let context = match config.find(&name) {
+            Err(_) if allow_new_context => ContextConfig {
+                name,
+                ..ContextConfig::default()
+            },
+            found => found?,
+        };
         Ok(Self {
             out,
             env,
@@ -221,11 +229,41 @@ impl Ctx {
         if let Some(token) = self.env.get("PLAT_TOKEN") {
             return Ok(token.trim().to_owned());
         }
-        Err(crate::service::Error::unauthenticated(format!(
-            "not logged in to context '{}'",
-            self.context.name
+        let session = self.session(&self.context)?;
+        let token = session.access_token().await?;
+        Ok(token.token.expose().to_owned())
+    }
+
+    /// Where this context's tokens live: the OS keyring, or the 0600 file of `--insecure-storage`.
+    pub fn token_store(&self, insecure: bool) -> auth::TokenStore {
+        if insecure {
+            auth::TokenStore::insecure_file(&self.dirs.data)
+        } else {
+            auth::TokenStore::os_keyring()
+        }
+    }
+
+    /// The login of a server context: its identity provider and its token store.
+    pub fn session(&self, context: &ContextConfig) -> Result<auth::Session> {
+        let (Some(issuer), Some(client_id)) = (&context.oidc_issuer, &context.oidc_client_id)
+        else {
+            return Err(crate::service::Error::unauthenticated(format!(
+                "not logged in to context '{}'",
+                context.name
+            ))
+            .with_hint("plat login")
+            .into());
+        };
+        let mut oidc = auth::OidcConfig::new(issuer.clone(), client_id.clone());
+        if let Some(audience) = &context.oidc_audience {
+            oidc = oidc.with_resource(audience.clone());
+        }
+        let http = auth::http_client(std::time::Duration::from_secs(30))
+            .context("cannot build the HTTP client")?;
+        Ok(auth::Session::new(
+            auth::SessionConfig::new(context.name.clone(), oidc, self.dirs.data.clone()),
+            self.token_store(context.insecure_storage),
+            http,
         ))
-        .with_hint("plat login")
-        .into())
     }
 }

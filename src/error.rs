@@ -67,6 +67,9 @@ impl Report {
                 let code = platform.kind.code();
                 return Self::simple(platform.kind.exit_code(), code, err, platform.hint.clone());
             }
+            if let Some(auth) = cause.downcast_ref::<crate::auth::AuthError>() {
+                return Self::simple(auth.exit_code(), auth.code(), err, auth.hint());
+            }
             if let Some(user) = cause.downcast_ref::<UserError>() {
                 return Self::simple(1, "invalid_argument", err, user.hint.clone());
             }

@@ -5,11 +5,13 @@
 
 pub mod api;
 pub mod assets;
+pub mod auth;
 pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod ctx;
 pub mod error;
+pub mod iac;
 pub mod output;
 pub mod platform;
 pub mod server;
@@ -65,7 +67,8 @@ async fn run_command(cli: Cli, env: Env) -> u8 {
         cli.global.verbose,
         &env,
     );
-    let ctx = match Ctx::new(cli.global.clone(), env) {
+    let allow_new_context = matches!(cli.command, cli::Command::Login(_));
+    let ctx = match Ctx::new(cli.global.clone(), env, allow_new_context) {
         Ok(ctx) => ctx,
         Err(err) => {
             fallback_out.error(&Report::from_error(&err));

@@ -1,6 +1,7 @@
 //! The command-line grammar: clap types only, one file per noun. No I/O happens here.
 
 mod account;
+mod auth;
 mod context;
 mod group;
 mod server;
@@ -10,6 +11,7 @@ mod user;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 pub use account::*;
+pub use auth::*;
 pub use context::*;
 pub use group::*;
 pub use server::*;
@@ -98,6 +100,12 @@ pub enum Command {
     Context(ContextArgs),
     /// Show who you are acting as, in which account, with which permissions
     Whoami,
+    /// Log in to a plat server with your identity provider (OIDC device flow)
+    Login(LoginArgs),
+    /// Forget the login of the current context and revoke its refresh token
+    Logout(LogoutArgs),
+    /// Inspect the current login
+    Auth(AuthArgs),
     /// Serve the platform to a team over HTTP (SQLite or PostgreSQL, OIDC bearer tokens)
     Server(ServerArgs),
     /// Print a shell completion script

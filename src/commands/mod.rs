@@ -2,6 +2,7 @@
 //! show the result. Rules live in `service/`, formatting in `output/`.
 
 mod account;
+mod auth;
 mod completion;
 mod context;
 mod group;
@@ -23,6 +24,9 @@ pub async fn dispatch(ctx: &Ctx, command: Command) -> Result<()> {
         Command::Group(args) => group::run(ctx, args.command).await,
         Command::Context(args) => context::run(ctx, args.command),
         Command::Whoami => whoami::run(ctx).await,
+        Command::Login(args) => auth::login(ctx, args).await,
+        Command::Logout(args) => auth::logout(ctx, args).await,
+        Command::Auth(args) => auth::run(ctx, args.command).await,
         Command::Server(args) => server::run(ctx, args).await,
         Command::Completion(args) => completion::run(ctx, args),
     }

@@ -223,3 +223,77 @@ impl Row for PermissionEntry {
         ]
     }
 }
+
+/// `plat auth status`: which login a command would use. Never carries a token.
+#[derive(Debug, serde::Serialize)]
+pub struct LoginStatus {
+    pub context: String,
+    pub server: Option<String>,
+    pub logged_in: bool,
+    /// `keyring`, `file`, `PLAT_TOKEN`, or `embedded`.
+    pub source: String,
+    pub issuer: Option<String>,
+    pub subject: Option<String>,
+    pub email: Option<String>,
+    pub expires_at: Option<String>,
+}
+
+impl LoginStatus {
+    pub fn embedded(context: &ContextConfig, operator: &str) -> Self {
+        Self {
+            context: context.name.clone(),
+            server: None,
+            logged_in: true,
+            source: "embedded".into(),
+            issuer: None,
+            subject: None,
+            email: Some(context.user.clone().unwrap_or_else(|| operator.to_owned())),
+            expires_at: None,
+        }
+    }
+
+    pub fn from_token_env(context: &ContextConfig, token: &str) -> Self {
+        let claims = crate::auth::decode_claims(&crate::auth::Secret::new(token.trim())).ok();
+        Self {
+            context: context.name.clone(),
+            server: context.server.clone(),
+            logged_in: true,
+            source: "PLAT_TOKEN".into(),
+            issuer: claims.as_ref().and_then(|c| c.issuer.clone()),
+            subject: claims.as_ref().and_then(|c| c.subject.clone()),
+            email: claims.as_ref().and_then(|c| c.email.clone()),
+            expires_at: claims.and_then(|c| c.expires_at).map(|t| t.to_string()),
+        }
+    }
+
+    pub fn from_session(context: &ContextConfig, status: crate::auth::AuthStatus) -> Self {
+        Self {
+            context: context.name.clone(),
+            server: context.server.clone(),
+            logged_in: status.logged_in,
+            source: status.storage,
+            issuer: Some(status.issuer),
+            subject: status.subject,
+            email: status.email,
+            expires_at: status.expires_at.map(|t| t.to_string()),
+        }
+    }
+}
+
+impl Details for LoginStatus {
+    fn details(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("context", self.context.clone()),
+            ("server", or_dash(self.server.as_deref())),
+            (
+                "logged in",
+                if self.logged_in { "yes" } else { "no" }.into(),
+            ),
+            ("source", self.source.clone()),
+            ("issuer", or_dash(self.issuer.as_deref())),
+            ("email", or_dash(self.email.as_deref())),
+            ("subject", or_dash(self.subject.as_deref())),
+            ("expires", or_dash(self.expires_at.as_deref())),
+        ]
+    }
+}

@@ -5,8 +5,9 @@ use serde::de::DeserializeOwned;
 
 use super::Platform;
 use crate::api::{
-    ACCOUNT_HEADER, Account, CreateAccount, CreateGroup, CreateTenant, CreateUser, ErrorBody,
-    Group, GroupMember, RenameUser, Tenant, UpdateAccount, UpdateGroup, UpdateTenant, User, WhoAmI,
+    ACCOUNT_HEADER, Account, AuthConfig, CreateAccount, CreateGroup, CreateTenant, CreateUser,
+    ErrorBody, Group, GroupMember, RenameUser, Tenant, UpdateAccount, UpdateGroup, UpdateTenant,
+    User, WhoAmI,
 };
 use crate::service::{Error, Result};
 
@@ -31,6 +32,12 @@ impl RemotePlatform {
             token,
             account,
         })
+    }
+
+    /// What the server's clients log in with (`GET /api/v1/auth/config`, no token needed).
+    pub async fn auth_config(&self) -> Result<AuthConfig> {
+        let request = self.http.get(format!("{}/api/v1/auth/config", self.base));
+        self.send(request).await
     }
 
     fn request(&self, method: Method, path: &str) -> RequestBuilder {

@@ -7,8 +7,10 @@ mod support;
 mod services;
 
 mod accounts;
+mod api;
 mod contract;
 mod groups;
+mod login;
 mod storage;
 mod tenants;
 mod users;

@@ -39,7 +39,12 @@ pub struct Idp {
 /// The identity provider, shared by every test of this run.
 pub fn idp() -> &'static Idp {
     static IDP: OnceLock<Idp> = OnceLock::new();
-    IDP.get_or_init(|| {
+    IDP.get_or_init(|| Idp::spawn(&[]))
+}
+
+impl Idp {
+    /// A private IdP for tests that change its settings (`IDP_*` variables, see its README).
+    pub fn spawn(settings: &[(&str, &str)]) -> Idp {
         plat::install_crypto();
         let dir = repo().join("tests/support/idp");
         assert!(
@@ -54,6 +59,7 @@ pub fn idp() -> &'static Idp {
             // The IdP exits when this test process (holding its stdin) goes away.
             .env("IDP_EXIT_ON_STDIN_EOF", "1")
             .env("IDP_ENFORCE_INTERVAL", "0")
+            .envs(settings.iter().copied())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -74,7 +80,7 @@ pub fn idp() -> &'static Idp {
             _process: child,
             tokens: Mutex::new(HashMap::new()),
         }
-    })
+    }
 }
 
 impl Idp {
@@ -143,7 +149,6 @@ impl Idp {
         assert!(status.is_success(), "approve failed: {status}");
     }
 
-    #[allow(dead_code)] // used by the login tests
     pub fn post(&self, route: &str, body: serde_json::Value) -> serde_json::Value {
         runtime().block_on(async {
             reqwest::Client::new()
@@ -251,11 +256,16 @@ pub struct Server {
 
 impl Server {
     pub fn start(database_url: String, data_dir: &Path) -> Self {
+        Self::start_trusting(&idp().issuer, database_url, data_dir)
+    }
+
+    /// A server that trusts the tokens of `issuer` only.
+    pub fn start_trusting(issuer: &str, database_url: String, data_dir: &Path) -> Self {
         let port = free_port();
         let process = Command::new(crate::support::BIN)
             .args(["server", "--listen", &format!("127.0.0.1:{port}")])
             .args(["--database-url", &database_url])
-            .args(["--oidc-issuer", &idp().issuer, "--oidc-audience", AUDIENCE])
+            .args(["--oidc-issuer", issuer, "--oidc-audience", AUDIENCE])
             .args(["--bootstrap-admin", "operator@localhost"])
             .env("PLAT_DATA_DIR", data_dir)
             .env("PLAT_CONFIG_DIR", data_dir)

@@ -164,6 +164,16 @@ impl TestEnv {
         cmd
     }
 
+    /// Runs plat with nothing added: on a server backend no `PLAT_TOKEN`, so the stored login is used.
+    pub fn run_plain(&self, args: &[&str]) -> Outcome {
+        let output = self.command(args).output().expect("run plat");
+        Outcome {
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+
     pub fn run(&self, args: &[&str]) -> Outcome {
         self.run_with(args, &[])
     }

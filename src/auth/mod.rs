@@ -1,0 +1,33 @@
+//! Client-side authentication: OIDC device flow (RFC 8628 + PKCE), refresh, and token storage.
+//!
+//! The library never prints: the device code reaches the user through a [`DevicePrompt`] the
+//! caller supplies, and warnings (such as for `--insecure-storage`) are the caller's job.
+//!
+//! Token precedence (`PLAT_TOKEN` env, keyring, insecure file) is decided by the caller, which
+//! builds the matching [`TokenStore`] and hands it to a [`Session`].
+
+mod claims;
+mod error;
+mod oidc;
+mod secret;
+mod session;
+mod store;
+
+pub use claims::{TokenClaims, decode_claims};
+pub use error::{AuthError, EXIT_AUTH, EXIT_ERROR};
+pub use oidc::{
+    DEFAULT_SCOPES, DeviceAuthorization, DevicePrompt, OidcClient, OidcConfig, OidcHttp, TokenSet,
+    http_client,
+};
+pub use secret::Secret;
+pub use session::{
+    AccessToken, AuthStatus, DEFAULT_LOCK_TIMEOUT, DEFAULT_REFRESH_MARGIN, LogoutOutcome, Session,
+    SessionConfig,
+};
+pub use store::{
+    DEFAULT_KEYRING_TIMEOUT, InsecureFileStore, KEYRING_SERVICE, KeyringStore,
+    MAX_KEYRING_SECRET_BYTES, StoredTokens, TokenStore,
+};
+
+#[cfg(test)]
+mod tests;

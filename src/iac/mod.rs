@@ -1,0 +1,217 @@
+//! Environment templates and the Terraform/OpenTofu runner behind `plat env up/down`.
+//!
+//! - [`template`]: discovers templates (`plat-template.yaml` + Terraform files), resolves and
+//!   validates typed parameters and the lifetime (TTL).
+//! - [`runner`]: finds the `tofu`/`terraform` binary, prepares a work dir per environment (template
+//!   copy, variables, backend), runs `init`/`apply`/`destroy`/`output` and supports cancellation.
+//! - [`events`]: typed view of Terraform's `-json` machine-readable UI stream.
+
+pub mod events;
+pub mod runner;
+pub mod template;
+
+#[cfg(test)]
+mod tests;
+
+use std::path::PathBuf;
+
+pub use events::{ChangeSummary, Diagnostic, IacCommand, IacEvent, OutputValue, Outputs, Severity};
+pub use runner::{
+    Backend, CancelHandle, HttpBackend, IacBinary, IacFlavor, PlatVariables, RunOptions,
+    RunSummary, Runner, Workspace,
+};
+pub use template::{
+    ParamSpec, ParamType, Template, TemplateCatalog, TemplateManifest, TtlPolicy, parse_duration,
+};
+
+pub type Result<T, E = IacError> = std::result::Result<T, E>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum IacError {
+    #[error("no Terraform or OpenTofu binary found (looked for {})", searched.join(", "))]
+    BinaryNotFound { searched: Vec<String> },
+
+    #[error("`{}` is not a usable Terraform/OpenTofu binary: {message}", path.display())]
+    BinaryUnusable { path: PathBuf, message: String },
+
+    #[error(
+        "template `{name}` not found (known templates: {})",
+        list_or_none(known)
+    )]
+    TemplateNotFound { name: String, known: Vec<String> },
+
+    #[error("invalid template manifest {}: {message}", path.display())]
+    InvalidTemplate { path: PathBuf, message: String },
+
+    #[error(
+        "unknown parameter `{name}` for template `{template}` (known parameters: {})",
+        list_or_none(known)
+    )]
+    UnknownParameter {
+        template: String,
+        name: String,
+        known: Vec<String>,
+    },
+
+    #[error("parameter `{name}` must be a {expected}, got `{value}`")]
+    InvalidParameterType {
+        name: String,
+        expected: template::ParamType,
+        value: String,
+    },
+
+    #[error("parameter `{name}`: {message}")]
+    ParameterValidation { name: String, message: String },
+
+    #[error("missing required parameter(s): {}", names.join(", "))]
+    MissingParameters { names: Vec<String> },
+
+    #[error("invalid duration `{value}`: {message}")]
+    InvalidDuration { value: String, message: String },
+
+    #[error("requested lifetime {requested} exceeds the template's maximum of {max}")]
+    TtlTooLong { requested: String, max: String },
+
+    #[error("{context}")]
+    Io {
+        context: String,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error("`{binary} {command}` failed (exit code {}){}", exit_code.map_or("none".to_string(), |c| c.to_string()), format_failure(diagnostics, stderr_tail))]
+    CommandFailed {
+        binary: String,
+        command: events::IacCommand,
+        exit_code: Option<i32>,
+        diagnostics: Vec<events::Diagnostic>,
+        /// Last lines of stderr, for failures Terraform reports outside the JSON stream.
+        stderr_tail: String,
+    },
+
+    #[error("`{command}` was cancelled{}", if *forced { " and killed before it could save its state" } else { "; Terraform stopped cleanly and saved its state" })]
+    Cancelled {
+        command: events::IacCommand,
+        /// `true` when the second cancel killed the process (state may be stale or locked).
+        forced: bool,
+    },
+
+    #[error("cannot read the output of `{command}`: {message}")]
+    UnexpectedOutput {
+        command: events::IacCommand,
+        message: String,
+    },
+}
+
+impl IacError {
+    pub(crate) fn io(context: impl Into<String>, source: std::io::Error) -> Self {
+        Self::Io {
+            context: context.into(),
+            source,
+        }
+    }
+
+    /// A short suggestion for the user, where one helps.
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            Self::BinaryNotFound { .. } => Some(
+                "install OpenTofu or Terraform, set PLAT_IAC_BIN to its path, or run \
+                 scripts/install-terraform.sh"
+                    .into(),
+            ),
+            Self::BinaryUnusable { .. } => {
+                Some("check PLAT_IAC_BIN points to a `tofu` or `terraform` executable".into())
+            }
+            Self::TemplateNotFound { .. } => {
+                Some("`plat env template list` shows the available templates".into())
+            }
+            Self::UnknownParameter { .. } | Self::MissingParameters { .. } => {
+                Some("pass parameters as `--param name=value` or in `--param-file`".into())
+            }
+            Self::InvalidDuration { .. } => {
+                Some("use a duration such as `30m`, `1h30m` or `45s`".into())
+            }
+            Self::TtlTooLong { max, .. } => Some(format!("ask for at most {max}")),
+            Self::CommandFailed { .. } => {
+                Some("`plat env logs` shows Terraform's full output".into())
+            }
+            Self::Cancelled { forced: true, .. } => {
+                Some("the state may be locked or stale; `plat env down --retry` tries again".into())
+            }
+            Self::Cancelled { forced: false, .. } => Some(
+                "resources created before the interruption are in the state; `plat env down` \
+                 removes them"
+                    .into(),
+            ),
+            _ => None,
+        }
+    }
+
+    /// Process exit code following ARCHITECTURE.md's table.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Self::Cancelled { .. } => 130,
+            Self::TtlTooLong { .. } => 6,
+            _ => 1,
+        }
+    }
+
+    /// Stable snake_case code for `-o json` error bodies.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::BinaryNotFound { .. } => "iac_binary_not_found",
+            Self::BinaryUnusable { .. } => "iac_binary_unusable",
+            Self::TemplateNotFound { .. } => "template_not_found",
+            Self::InvalidTemplate { .. } => "invalid_template",
+            Self::UnknownParameter { .. } => "unknown_parameter",
+            Self::InvalidParameterType { .. } => "invalid_parameter_type",
+            Self::ParameterValidation { .. } => "invalid_parameter",
+            Self::MissingParameters { .. } => "missing_parameters",
+            Self::InvalidDuration { .. } => "invalid_duration",
+            Self::TtlTooLong { .. } => "ttl_too_long",
+            Self::Io { .. } => "io_error",
+            Self::CommandFailed { .. } => "iac_failed",
+            Self::Cancelled { .. } => "cancelled",
+            Self::UnexpectedOutput { .. } => "iac_unexpected_output",
+        }
+    }
+
+    /// Diagnostics carried by a Terraform failure (empty for other errors).
+    pub fn diagnostics(&self) -> &[events::Diagnostic] {
+        match self {
+            Self::CommandFailed { diagnostics, .. } => diagnostics,
+            _ => &[],
+        }
+    }
+}
+
+fn list_or_none(items: &[String]) -> String {
+    if items.is_empty() {
+        "none".to_string()
+    } else {
+        items.join(", ")
+    }
+}
+
+/// Error diagnostics when the `-json` stream had them (apply, destroy); otherwise the end of
+/// stderr, where `init` reports its errors as text.
+fn format_failure(diagnostics: &[events::Diagnostic], stderr_tail: &str) -> String {
+    let errors: String = diagnostics
+        .iter()
+        .filter(|d| d.severity == events::Severity::Error)
+        .map(|d| format!("\n  {d}"))
+        .collect();
+    if !errors.is_empty() {
+        return errors;
+    }
+    let lines: Vec<&str> = stderr_tail
+        .lines()
+        .map(|line| line.trim_start_matches(['│', '╷', '╵']).trim())
+        .filter(|line| !line.is_empty())
+        .collect();
+    let start = lines.len().saturating_sub(12);
+    lines[start..]
+        .iter()
+        .map(|line| format!("\n  {line}"))
+        .collect()
+}

@@ -267,3 +267,53 @@ impl Ctx {
         ))
     }
 }
+
+impl Ctx {
+    /// Where templates come from: `PLAT_TEMPLATE_PATH` (colon-separated, first wins), then the
+    /// templates built into this checkout of plat.
+    pub fn template_roots(&self, kind: &str) -> Vec<std::path::PathBuf> {
+        let mut roots: Vec<std::path::PathBuf> = self
+            .env
+            .get("PLAT_TEMPLATE_PATH")
+            .map(|paths| std::env::split_paths(paths).map(|p| p.join(kind)).collect())
+            .unwrap_or_default();
+        roots.push(builtin_templates().join(kind));
+        roots
+    }
+
+    pub fn env_templates(&self) -> Result<crate::iac::TemplateCatalog> {
+        Ok(crate::iac::TemplateCatalog::discover(
+            &self.template_roots("env"),
+        )?)
+    }
+
+    /// The Terraform/OpenTofu runner: `PLAT_IAC_BIN`, the context's `iac_bin`, else PATH.
+    pub async fn provisioner(&self) -> Result<crate::provision::Provisioner> {
+        let explicit = self
+            .env
+            .get("PLAT_IAC_BIN")
+            .map(std::path::PathBuf::from)
+            .or_else(|| self.context.iac_bin.as_ref().map(std::path::PathBuf::from));
+        let cache = self.dirs.data.join("cache/iac-binary.json");
+        let path = self.env.get("PATH").map(std::ffi::OsString::from);
+        let binary =
+            crate::iac::IacBinary::locate_cached(explicit, path.as_deref(), &cache).await?;
+        let base_env = self
+            .env
+            .vars
+            .iter()
+            .map(|(k, v)| (k.into(), v.into()))
+            .collect();
+        Ok(crate::provision::Provisioner::new(
+            binary,
+            self.dirs.data.clone(),
+            base_env,
+        ))
+    }
+}
+
+/// Built-in templates ship in the source tree next to the crate (`templates/`); a binary installed
+/// elsewhere finds more through `PLAT_TEMPLATE_PATH`.
+fn builtin_templates() -> std::path::PathBuf {
+    std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/templates"))
+}

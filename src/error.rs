@@ -70,6 +70,10 @@ impl Report {
             if let Some(auth) = cause.downcast_ref::<crate::auth::AuthError>() {
                 return Self::simple(auth.exit_code(), auth.code(), err, auth.hint());
             }
+            if let Some(iac) = cause.downcast_ref::<crate::iac::IacError>() {
+                let code = u8::try_from(iac.exit_code()).unwrap_or(1);
+                return Self::simple(code, iac.code(), err, iac.hint());
+            }
             if let Some(user) = cause.downcast_ref::<UserError>() {
                 return Self::simple(1, "invalid_argument", err, user.hint.clone());
             }

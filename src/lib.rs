@@ -11,9 +11,13 @@ pub mod commands;
 pub mod config;
 pub mod ctx;
 pub mod error;
+pub mod expr;
 pub mod iac;
 pub mod output;
 pub mod platform;
+pub mod provision;
+pub mod scaffold;
+pub mod scan;
 pub mod server;
 pub mod service;
 pub mod store;
@@ -75,9 +79,15 @@ async fn run_command(cli: Cli, env: Env) -> u8 {
             return Report::from_error(&err).exit_code;
         }
     };
-    let result = tokio::select! {
-        result = commands::dispatch(&ctx, cli.command) => result,
-        _ = tokio::signal::ctrl_c() => Err(Cancelled("interrupted".into()).into()),
+    // Commands that run Terraform forward Ctrl-C to it themselves, so that it can stop cleanly
+    // and write its state; dropping them mid-apply would orphan resources.
+    let result = if cli.command.handles_interrupts() {
+        commands::dispatch(&ctx, cli.command).await
+    } else {
+        tokio::select! {
+            result = commands::dispatch(&ctx, cli.command) => result,
+            _ = tokio::signal::ctrl_c() => Err(Cancelled("interrupted".into()).into()),
+        }
     };
     match result {
         Ok(()) => 0,

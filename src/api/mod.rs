@@ -208,3 +208,92 @@ pub struct Health {
 
 /// The header naming the account a request acts in (default: the caller's own).
 pub const ACCOUNT_HEADER: &str = "x-plat-account";
+
+/// A short-lived environment (DOMAIN.md section 2).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
+pub struct Env {
+    pub id: String,
+    pub name: String,
+    pub account: String,
+    pub template: String,
+    #[schema(value_type = Object)]
+    pub params: serde_json::Value,
+    /// E-mail of the user who asked for it.
+    pub owner: String,
+    /// `provisioning`, `ready`, `failed`, `destroying` or `destroyed`.
+    pub status: String,
+    pub created_at: String,
+    pub expires_at: String,
+    pub destroyed_at: Option<String>,
+    /// Terraform outputs; sensitive values are replaced by `"(sensitive)"`.
+    #[schema(value_type = Object)]
+    pub outputs: serde_json::Value,
+    /// Terraform addresses of what was provisioned.
+    pub resources: Vec<String>,
+    pub error: Option<String>,
+}
+
+/// `plat env up`, as the platform records it before anything is provisioned.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
+pub struct CreateEnv {
+    pub name: String,
+    pub template: String,
+    #[schema(value_type = Object)]
+    pub params: serde_json::Value,
+    /// Requested lifetime; absent means the policy's (or template's) default.
+    pub ttl_seconds: Option<i64>,
+    /// The template's own lifetime limits, which the policy may only tighten.
+    pub template_ttl_default_seconds: i64,
+    pub template_ttl_max_seconds: i64,
+    pub idempotency_key: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
+pub struct EnvStarted {
+    pub env: Env,
+    /// `false` when an earlier request with the same idempotency key made the env.
+    pub created: bool,
+}
+
+/// How provisioning or destruction ended, reported by whoever ran Terraform.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
+pub struct EnvOutcome {
+    pub succeeded: bool,
+    #[schema(value_type = Object)]
+    #[serde(default)]
+    pub outputs: serde_json::Value,
+    #[serde(default)]
+    pub resources: Vec<String>,
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
+pub struct ExtendEnv {
+    pub seconds: i64,
+}
+
+/// Environment limits in force for an account (R-ENV-1, R-ENV-2).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
+pub struct EnvPolicy {
+    /// `account:<slug>` or `tenant:<name>`.
+    pub scope: String,
+    pub ttl_default_seconds: i64,
+    pub ttl_max_seconds: i64,
+    pub envs_per_day: i64,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
+pub struct SetEnvPolicy {
+    /// Set the policy of this tenant (owned by the current account) instead of the account's.
+    pub tenant: Option<String>,
+    pub ttl_default_seconds: Option<i64>,
+    pub ttl_max_seconds: Option<i64>,
+    pub envs_per_day: Option<i64>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
+pub struct EnvQuota {
+    pub used: i64,
+    pub limit: i64,
+    pub resets_at: String,
+}

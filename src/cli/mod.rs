@@ -3,6 +3,7 @@
 mod account;
 mod auth;
 mod context;
+mod env;
 mod group;
 mod server;
 mod tenant;
@@ -13,6 +14,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 pub use account::*;
 pub use auth::*;
 pub use context::*;
+pub use env::*;
 pub use group::*;
 pub use server::*;
 pub use tenant::*;
@@ -100,6 +102,10 @@ pub enum Command {
     Context(ContextArgs),
     /// Show who you are acting as, in which account, with which permissions
     Whoami,
+    /// Short-lived environments provisioned by Terraform/OpenTofu
+    Env(EnvArgs),
+    /// Environment policies: lifetime limits and daily quota
+    Policy(PolicyArgs),
     /// Log in to a plat server with your identity provider (OIDC device flow)
     Login(LoginArgs),
     /// Forget the login of the current context and revoke its refresh token
@@ -117,6 +123,17 @@ pub struct CompletionArgs {
     /// Shell to generate the script for
     #[arg(value_enum)]
     pub shell: clap_complete::Shell,
+}
+
+impl Command {
+    pub fn handles_interrupts(&self) -> bool {
+        matches!(
+            self,
+            Command::Env(EnvArgs {
+                command: EnvCommand::Up(_) | EnvCommand::Down(_) | EnvCommand::Reap
+            })
+        )
+    }
 }
 
 /// Parses `key=value` pairs given to repeatable flags.

@@ -5,7 +5,9 @@ mod account;
 mod auth;
 mod completion;
 mod context;
+mod env;
 mod group;
+mod policy;
 mod server;
 mod tenant;
 mod user;
@@ -24,6 +26,8 @@ pub async fn dispatch(ctx: &Ctx, command: Command) -> Result<()> {
         Command::Group(args) => group::run(ctx, args.command).await,
         Command::Context(args) => context::run(ctx, args.command),
         Command::Whoami => whoami::run(ctx).await,
+        Command::Env(args) => env::run(ctx, args.command).await,
+        Command::Policy(args) => policy::run(ctx, args.command).await,
         Command::Login(args) => auth::login(ctx, args).await,
         Command::Logout(args) => auth::logout(ctx, args).await,
         Command::Auth(args) => auth::run(ctx, args.command).await,

@@ -1,6 +1,8 @@
 //! The only writer to stdout and stderr. Data goes to stdout in the chosen format; status lines,
 //! warnings, errors and progress go to stderr. A TTY may change decoration, never content.
 
+pub mod github;
+pub mod progress;
 pub mod views;
 
 use std::io::{IsTerminal, Write};
@@ -31,6 +33,7 @@ const ERROR: Style = AnsiColor::Red.on_default().bold();
 const WARNING: Style = AnsiColor::Yellow.on_default().bold();
 const HINT: Style = AnsiColor::Cyan.on_default().bold();
 const STATUS: Style = AnsiColor::Green.on_default().bold();
+pub(crate) const STATUS_STYLE: Style = STATUS;
 
 impl Output {
     pub fn new(format: OutputFormat, quiet: bool, verbose: u8, env: &Env) -> Self {
@@ -53,7 +56,7 @@ impl Output {
         }
     }
 
-    fn paint(&self, style: Style, text: &str) -> String {
+    pub(crate) fn paint(&self, style: Style, text: &str) -> String {
         if self.color {
             format!("{style}{text}{style:#}")
         } else {
@@ -61,12 +64,12 @@ impl Output {
         }
     }
 
-    fn stdout_line(&self, text: &str) {
+    pub(crate) fn stdout_line(&self, text: &str) {
         // A closed pipe (`plat … | head`) is not an error worth reporting.
         let _ = writeln!(std::io::stdout().lock(), "{text}");
     }
 
-    fn stderr_line(&self, text: &str) {
+    pub(crate) fn stderr_line(&self, text: &str) {
         let _ = writeln!(std::io::stderr().lock(), "{text}");
     }
 

@@ -297,3 +297,158 @@ impl Details for LoginStatus {
         ]
     }
 }
+
+impl Row for crate::api::Env {
+    const HEADERS: &'static [&'static str] = &[
+        "NAME",
+        "STATUS",
+        "TEMPLATE",
+        "OWNER",
+        "EXPIRES",
+        "RESOURCES",
+    ];
+    fn cells(&self) -> Vec<String> {
+        vec![
+            self.name.clone(),
+            self.status.clone(),
+            self.template.clone(),
+            self.owner.clone(),
+            self.destroyed_at
+                .clone()
+                .map_or_else(|| self.expires_at.clone(), |_| "-".into()),
+            self.resources.len().to_string(),
+        ]
+    }
+}
+
+impl Details for crate::api::Env {
+    fn details(&self) -> Vec<(&'static str, String)> {
+        let outputs = self
+            .outputs
+            .as_object()
+            .map(|map| {
+                map.iter()
+                    .map(|(k, v)| {
+                        format!(
+                            "{k} = {}",
+                            v.as_str().map_or_else(|| v.to_string(), str::to_owned)
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            })
+            .filter(|s| !s.is_empty())
+            .unwrap_or_else(|| "-".into());
+        let mut rows = vec![
+            ("name", self.name.clone()),
+            ("id", self.id.clone()),
+            ("account", self.account.clone()),
+            ("status", self.status.clone()),
+            ("template", self.template.clone()),
+            ("owner", self.owner.clone()),
+            ("created", self.created_at.clone()),
+            ("expires", self.expires_at.clone()),
+        ];
+        if let Some(destroyed) = &self.destroyed_at {
+            rows.push(("destroyed", destroyed.clone()));
+        }
+        rows.push((
+            "resources",
+            if self.resources.is_empty() {
+                "-".into()
+            } else {
+                self.resources.join("\n")
+            },
+        ));
+        rows.push(("outputs", outputs));
+        if let Some(error) = &self.error {
+            rows.push(("error", error.clone()));
+        }
+        rows
+    }
+}
+
+impl Details for crate::api::EnvPolicy {
+    fn details(&self) -> Vec<(&'static str, String)> {
+        use crate::service::envs::human;
+        vec![
+            ("scope", self.scope.clone()),
+            ("default lifetime", human(self.ttl_default_seconds)),
+            ("maximum lifetime", human(self.ttl_max_seconds)),
+            (
+                "environments per user per day",
+                self.envs_per_day.to_string(),
+            ),
+        ]
+    }
+}
+
+impl Details for crate::api::EnvQuota {
+    fn details(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("used today", format!("{}/{}", self.used, self.limit)),
+            ("resets", self.resets_at.clone()),
+        ]
+    }
+}
+
+/// An environment template as listed and shown.
+#[derive(Debug, serde::Serialize)]
+pub struct TemplateView {
+    pub name: String,
+    pub description: String,
+    pub path: String,
+    pub ttl_default: String,
+    pub ttl_max: String,
+    pub parameters: Vec<crate::iac::ParamSpec>,
+}
+
+impl Row for TemplateView {
+    const HEADERS: &'static [&'static str] = &["NAME", "DEFAULT TTL", "MAX TTL", "DESCRIPTION"];
+    fn cells(&self) -> Vec<String> {
+        vec![
+            self.name.clone(),
+            self.ttl_default.clone(),
+            self.ttl_max.clone(),
+            self.description.clone(),
+        ]
+    }
+}
+
+impl Details for TemplateView {
+    fn details(&self) -> Vec<(&'static str, String)> {
+        let params = self
+            .parameters
+            .iter()
+            .map(|p| {
+                let default = p
+                    .default
+                    .as_ref()
+                    .map(|d| format!(" = {d}"))
+                    .unwrap_or_default();
+                format!(
+                    "{} ({}){default}  {}",
+                    p.name,
+                    p.kind,
+                    p.description.clone().unwrap_or_default()
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+        vec![
+            ("name", self.name.clone()),
+            ("description", self.description.clone()),
+            ("path", self.path.clone()),
+            ("default lifetime", self.ttl_default.clone()),
+            ("maximum lifetime", self.ttl_max.clone()),
+            (
+                "parameters",
+                if params.is_empty() {
+                    "-".into()
+                } else {
+                    params
+                },
+            ),
+        ]
+    }
+}

@@ -1,9 +1,10 @@
 use async_trait::async_trait;
 
-use super::Platform;
+use super::{Platform, StateBackend};
 use crate::api::{
-    Account, CreateAccount, CreateGroup, CreateTenant, CreateUser, Group, Tenant, UpdateAccount,
-    UpdateGroup, UpdateTenant, User, WhoAmI,
+    Account, CreateAccount, CreateEnv, CreateGroup, CreateTenant, CreateUser, Env, EnvOutcome,
+    EnvPolicy, EnvQuota, EnvStarted, Group, SetEnvPolicy, Tenant, UpdateAccount, UpdateGroup,
+    UpdateTenant, User, WhoAmI,
 };
 use crate::service::{Actor, Identity, Result, Service};
 
@@ -120,5 +121,54 @@ impl Platform for LocalPlatform {
         self.service
             .remove_group_member(&self.actor().await?, name, email)
             .await
+    }
+
+    async fn env_policy(&self) -> Result<EnvPolicy> {
+        self.service.env_policy(&self.actor().await?).await
+    }
+    async fn set_env_policy(&self, req: SetEnvPolicy) -> Result<EnvPolicy> {
+        self.service.set_env_policy(&self.actor().await?, req).await
+    }
+    async fn env_quota(&self) -> Result<EnvQuota> {
+        self.service.env_quota(&self.actor().await?).await
+    }
+    async fn list_envs(&self, include_destroyed: bool) -> Result<Vec<Env>> {
+        self.service
+            .list_envs(&self.actor().await?, include_destroyed)
+            .await
+    }
+    async fn get_env(&self, name: &str) -> Result<Env> {
+        self.service.get_env(&self.actor().await?, name).await
+    }
+    async fn start_env(&self, req: CreateEnv) -> Result<EnvStarted> {
+        self.service.start_env(&self.actor().await?, req).await
+    }
+    async fn finish_env_up(&self, name: &str, outcome: EnvOutcome) -> Result<Env> {
+        self.service
+            .finish_env_up(&self.actor().await?, name, outcome)
+            .await
+    }
+    async fn start_env_down(&self, name: &str) -> Result<Option<Env>> {
+        self.service
+            .start_env_down(&self.actor().await?, name)
+            .await
+    }
+    async fn finish_env_down(&self, name: &str, outcome: EnvOutcome) -> Result<Env> {
+        self.service
+            .finish_env_down(&self.actor().await?, name, outcome)
+            .await
+    }
+    async fn extend_env(&self, name: &str, seconds: i64) -> Result<Env> {
+        self.service
+            .extend_env(&self.actor().await?, name, seconds)
+            .await
+    }
+    async fn claim_expired_envs(&self, lease_seconds: i64) -> Result<Vec<Env>> {
+        self.service
+            .claim_expired_envs(&self.actor().await?, lease_seconds)
+            .await
+    }
+    fn state_backend(&self, _env: &Env) -> Option<StateBackend> {
+        None
     }
 }

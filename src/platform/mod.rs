@@ -10,8 +10,9 @@ pub use local::LocalPlatform;
 pub use remote::RemotePlatform;
 
 use crate::api::{
-    Account, CreateAccount, CreateGroup, CreateTenant, CreateUser, Group, Tenant, UpdateAccount,
-    UpdateGroup, UpdateTenant, User, WhoAmI,
+    Account, CreateAccount, CreateEnv, CreateGroup, CreateTenant, CreateUser, Env, EnvOutcome,
+    EnvPolicy, EnvQuota, EnvStarted, Group, SetEnvPolicy, Tenant, UpdateAccount, UpdateGroup,
+    UpdateTenant, User, WhoAmI,
 };
 use crate::service::Result;
 
@@ -44,4 +45,30 @@ pub trait Platform: Send + Sync {
     async fn delete_group(&self, name: &str) -> Result<()>;
     async fn add_group_member(&self, name: &str, email: &str) -> Result<Group>;
     async fn remove_group_member(&self, name: &str, email: &str) -> Result<Group>;
+
+    async fn env_policy(&self) -> Result<EnvPolicy>;
+    async fn set_env_policy(&self, req: SetEnvPolicy) -> Result<EnvPolicy>;
+    async fn env_quota(&self) -> Result<EnvQuota>;
+    async fn list_envs(&self, include_destroyed: bool) -> Result<Vec<Env>>;
+    async fn get_env(&self, name: &str) -> Result<Env>;
+    async fn start_env(&self, req: CreateEnv) -> Result<EnvStarted>;
+    async fn finish_env_up(&self, name: &str, outcome: EnvOutcome) -> Result<Env>;
+    /// `None` when no such env is live: `plat env down` is idempotent.
+    async fn start_env_down(&self, name: &str) -> Result<Option<Env>>;
+    async fn finish_env_down(&self, name: &str, outcome: EnvOutcome) -> Result<Env>;
+    async fn extend_env(&self, name: &str, seconds: i64) -> Result<Env>;
+    async fn claim_expired_envs(&self, lease_seconds: i64) -> Result<Vec<Env>>;
+
+    /// Where Terraform keeps an env's state: `None` for a local file (embedded platform), or the
+    /// server's `http` backend so that any machine can destroy the env (R-ENV-4).
+    fn state_backend(&self, env: &Env) -> Option<StateBackend>;
+}
+
+/// Terraform `http` backend coordinates for an env's state on a `plat server`.
+#[derive(Debug, Clone)]
+pub struct StateBackend {
+    pub address: String,
+    pub lock_address: String,
+    pub unlock_address: String,
+    pub password: String,
 }

@@ -3,11 +3,14 @@ use reqwest::{Method, RequestBuilder, StatusCode};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::Platform;
+use super::{Platform, StateBackend};
 use crate::api::{
     ACCOUNT_HEADER, Account, AuthConfig, CreateAccount, CreateGroup, CreateTenant, CreateUser,
     ErrorBody, Group, GroupMember, RenameUser, Tenant, UpdateAccount, UpdateGroup, UpdateTenant,
     User, WhoAmI,
+};
+use crate::api::{
+    CreateEnv, Env, EnvOutcome, EnvPolicy, EnvQuota, EnvStarted, ExtendEnv, SetEnvPolicy,
 };
 use crate::service::{Error, Result};
 
@@ -214,5 +217,70 @@ impl Platform for RemotePlatform {
     async fn remove_group_member(&self, name: &str, email: &str) -> Result<Group> {
         let path = format!("/groups/{}/members/{}", seg(name), seg(email));
         self.send(self.request(Method::DELETE, &path)).await
+    }
+
+    async fn env_policy(&self) -> Result<EnvPolicy> {
+        self.get("/env-policy").await
+    }
+    async fn set_env_policy(&self, req: SetEnvPolicy) -> Result<EnvPolicy> {
+        self.with_body(Method::PUT, "/env-policy", &req).await
+    }
+    async fn env_quota(&self) -> Result<EnvQuota> {
+        self.get("/env-quota").await
+    }
+    async fn list_envs(&self, include_destroyed: bool) -> Result<Vec<Env>> {
+        let request = self
+            .request(Method::GET, "/envs")
+            .query(&[("all", include_destroyed)]);
+        self.send(request).await
+    }
+    async fn get_env(&self, name: &str) -> Result<Env> {
+        self.get(&format!("/envs/{}", seg(name))).await
+    }
+    async fn start_env(&self, req: CreateEnv) -> Result<EnvStarted> {
+        self.with_body(Method::POST, "/envs", &req).await
+    }
+    async fn finish_env_up(&self, name: &str, outcome: EnvOutcome) -> Result<Env> {
+        self.with_body(
+            Method::POST,
+            &format!("/envs/{}/up-finished", seg(name)),
+            &outcome,
+        )
+        .await
+    }
+    async fn start_env_down(&self, name: &str) -> Result<Option<Env>> {
+        self.send(self.request(Method::POST, &format!("/envs/{}/down", seg(name))))
+            .await
+    }
+    async fn finish_env_down(&self, name: &str, outcome: EnvOutcome) -> Result<Env> {
+        self.with_body(
+            Method::POST,
+            &format!("/envs/{}/down-finished", seg(name)),
+            &outcome,
+        )
+        .await
+    }
+    async fn extend_env(&self, name: &str, seconds: i64) -> Result<Env> {
+        self.with_body(
+            Method::POST,
+            &format!("/envs/{}/extend", seg(name)),
+            &ExtendEnv { seconds },
+        )
+        .await
+    }
+    async fn claim_expired_envs(&self, lease_seconds: i64) -> Result<Vec<Env>> {
+        let request = self
+            .request(Method::POST, "/env-reaper/claim")
+            .query(&[("lease_seconds", lease_seconds)]);
+        self.send(request).await
+    }
+    fn state_backend(&self, env: &Env) -> Option<StateBackend> {
+        let address = format!("{}/api/v1/env-states/{}", self.base, seg(&env.id));
+        Some(StateBackend {
+            lock_address: format!("{address}/lock"),
+            unlock_address: format!("{address}/unlock"),
+            address,
+            password: self.token.clone(),
+        })
     }
 }

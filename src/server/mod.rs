@@ -1,9 +1,11 @@
 //! `plat server`: the platform served over HTTP. Handlers are thin; the service decides.
 //! Never imports `cli/`, `commands/` or `output/`.
 
+mod env_routes;
 mod extract;
 mod jwt;
 mod metrics;
+pub mod reaper;
 mod routes;
 
 use std::net::SocketAddr;
@@ -54,6 +56,10 @@ const MAX_BODY_BYTES: usize = 64 * 1024;
         routes::list_users, routes::create_user, routes::get_user, routes::rename_user, routes::revoke_user,
         routes::list_groups, routes::create_group, routes::get_group, routes::update_group, routes::delete_group,
         routes::add_group_member, routes::remove_group_member,
+        env_routes::list_envs, env_routes::start_env, env_routes::get_env, env_routes::finish_env_up,
+        env_routes::start_env_down, env_routes::finish_env_down, env_routes::extend_env,
+        env_routes::env_quota, env_routes::env_policy, env_routes::set_env_policy, env_routes::claim_expired_envs,
+        env_routes::get_state, env_routes::put_state, env_routes::delete_state, env_routes::lock_state, env_routes::unlock_state,
     ),
     modifiers(&BearerAuth)
 )]
@@ -130,7 +136,33 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/groups/{name}/members/{email}",
             delete(routes::remove_group_member),
-        );
+        )
+        .route(
+            "/envs",
+            get(env_routes::list_envs).post(env_routes::start_env),
+        )
+        .route("/envs/{name}", get(env_routes::get_env))
+        .route("/envs/{name}/up-finished", post(env_routes::finish_env_up))
+        .route("/envs/{name}/down", post(env_routes::start_env_down))
+        .route(
+            "/envs/{name}/down-finished",
+            post(env_routes::finish_env_down),
+        )
+        .route("/envs/{name}/extend", post(env_routes::extend_env))
+        .route("/env-quota", get(env_routes::env_quota))
+        .route(
+            "/env-policy",
+            get(env_routes::env_policy).put(env_routes::set_env_policy),
+        )
+        .route("/env-reaper/claim", post(env_routes::claim_expired_envs))
+        .route(
+            "/env-states/{id}",
+            get(env_routes::get_state)
+                .post(env_routes::put_state)
+                .delete(env_routes::delete_state),
+        )
+        .route("/env-states/{id}/lock", post(env_routes::lock_state))
+        .route("/env-states/{id}/unlock", post(env_routes::unlock_state));
     let metrics = state.metrics.clone();
     Router::new()
         .route("/healthz", get(routes::healthz))
@@ -190,9 +222,16 @@ pub async fn prepare(config: &ServerConfig) -> Result<AppState, Error> {
     })
 }
 
-/// Serves until SIGTERM or Ctrl-C, then lets in-flight requests finish.
-pub async fn serve(config: ServerConfig) -> Result<(), Error> {
+/// Serves until SIGTERM or Ctrl-C, then lets in-flight requests finish. With a `reaper`, expired
+/// environments are destroyed in the background meanwhile.
+pub async fn serve(
+    config: ServerConfig,
+    reaper: Option<reaper::ReaperConfig>,
+) -> Result<(), Error> {
     let state = prepare(&config).await?;
+    if let Some(reaper) = reaper {
+        tokio::spawn(reaper::Reaper::new(state.service.clone(), reaper).run_forever());
+    }
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|err| Error::internal(format!("cannot listen on {}: {err}", config.listen)))?;

@@ -4,6 +4,7 @@
 
 mod accounts;
 mod actor;
+pub mod envs;
 mod error;
 mod groups;
 mod tenants;

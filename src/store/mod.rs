@@ -3,6 +3,7 @@
 //! service can run several of them inside one transaction.
 
 mod accounts;
+mod envs;
 mod groups;
 mod tenants;
 mod users;
@@ -15,6 +16,7 @@ use sqlx::migrate::{Migrate, MigrateError, Migration, MigrationType, Migrator};
 use sqlx::{AnyConnection, AnyPool, Executor};
 
 pub use accounts::*;
+pub use envs::*;
 pub use groups::*;
 pub use tenants::*;
 pub use users::*;
@@ -36,11 +38,14 @@ pub struct Store {
 }
 
 /// The schema, embedded in the binary. Append only: a released migration never changes.
-const MIGRATIONS: [(i64, &str, &str); 1] = [(
-    1,
-    "accounts",
-    include_str!("../../migrations/0001_accounts.sql"),
-)];
+const MIGRATIONS: [(i64, &str, &str); 2] = [
+    (
+        1,
+        "accounts",
+        include_str!("../../migrations/0001_accounts.sql"),
+    ),
+    (2, "envs", include_str!("../../migrations/0002_envs.sql")),
+];
 
 fn migrator() -> Migrator {
     let migrations = MIGRATIONS

@@ -1,3 +1,4 @@
+#![allow(clippy::disallowed_methods)] // tests read what the test script set up (keyring bus, IdP log)
 //! Tests run against real components: the oidc-provider IdP in tests/support/idp (node),
 //! real files, and (with `PLAT_TEST_KEYRING=1`, under dbus-run-session + gnome-keyring) the real
 //! Secret Service.

@@ -2,6 +2,10 @@ use anyhow::Result;
 
 use crate::cli::ServerRunArgs;
 use crate::ctx::Ctx;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::server::reaper::ReaperConfig;
 use crate::server::{self, ServerConfig};
 
 pub async fn run(ctx: &Ctx, args: ServerRunArgs) -> Result<()> {
@@ -23,6 +27,29 @@ pub async fn run(ctx: &Ctx, args: ServerRunArgs) -> Result<()> {
         master_account: args.master_account,
         default_tenant_domain: args.default_domain,
     };
-    server::serve(config).await?;
+    server::serve(config, reaper(ctx).await).await?;
     Ok(())
+}
+
+/// The reaper needs Terraform and the templates; without them the server still serves, and says
+/// that expired environments will wait.
+async fn reaper(ctx: &Ctx) -> Option<ReaperConfig> {
+    let provisioner = match ctx.provisioner().await {
+        Ok(provisioner) => provisioner,
+        Err(err) => {
+            tracing::warn!(error = %err, "no Terraform/OpenTofu: expired environments will not be reaped by this server");
+            return None;
+        }
+    };
+    let templates = ctx.env_templates().ok()?;
+    Some(ReaperConfig {
+        provisioner: Arc::new(provisioner),
+        templates: Arc::new(templates),
+        every: Duration::from_secs(
+            ctx.env
+                .get("PLAT_REAPER_INTERVAL_SECONDS")
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(30),
+        ),
+    })
 }

@@ -1,0 +1,160 @@
+use anyhow::Result;
+
+use crate::api::{CreateEnv, Env, EnvOutcome};
+use crate::cli::{EnvUpArgs, EventFormat};
+use crate::ctx::Ctx;
+use crate::iac::{self, Outputs, Template};
+use crate::output::github::GithubActions;
+use crate::provision::RunRequest;
+
+pub async fn run(ctx: &Ctx, args: EnvUpArgs) -> Result<()> {
+    let catalog = ctx.env_templates()?;
+    let template = catalog.find(&args.template)?;
+    let params = resolve_params(template, &args)?;
+    let request = CreateEnv {
+        name: args.name.clone(),
+        template: template.name().to_owned(),
+        params: serde_json::to_value(&params)?,
+        ttl_seconds: args
+            .ttl
+            .as_deref()
+            .map(iac::parse_duration)
+            .transpose()?
+            .map(|d| d.as_secs()),
+        template_ttl_default_seconds: template.manifest.ttl.default.as_secs(),
+        template_ttl_max_seconds: template.manifest.ttl.max.as_secs(),
+        idempotency_key: args.idempotency_key.clone(),
+    };
+    // Checked before Terraform starts, so a missing binary provisions nothing and costs no quota.
+    let provisioner = ctx.provisioner().await?;
+    let platform = ctx.platform().await?;
+    let started = platform.start_env(request).await?;
+    if !started.created {
+        ctx.out.status(
+            "Found",
+            &format!(
+                "environment {} from an earlier request with this idempotency key",
+                started.env.name
+            ),
+        );
+        return ctx.out.object(&started.env);
+    }
+    let env = started.env;
+    ctx.out.status(
+        "Provisioning",
+        &format!(
+            "environment {} from template {} (expires {})",
+            env.name, env.template, env.expires_at
+        ),
+    );
+
+    let display = ctx
+        .out
+        .event_display(args.events == Some(EventFormat::Ndjson));
+    let (events, shown) = ctx.out.spawn_event_display(display);
+    let cancel = super::cancel_on_ctrl_c();
+    let tenant = super::tenant_of(ctx).await?;
+    let result = provisioner
+        .up(RunRequest {
+            env: &env,
+            template,
+            tenant: &tenant,
+            state: platform.state_backend(&env),
+            events: Some(events),
+            cancel: &cancel,
+        })
+        .await;
+    let _ = shown.await;
+    match result {
+        Ok((outcome, outputs)) => {
+            let env = platform.finish_env_up(&env.name, outcome).await?;
+            publish_to_github(ctx, &env, &outputs)?;
+            ctx.out.status(
+                "Ready",
+                &format!(
+                    "environment {} ({} resources, expires {})",
+                    env.name,
+                    env.resources.len(),
+                    env.expires_at
+                ),
+            );
+            finish_output(ctx, &env, args.events.is_some())
+        }
+        Err(error) => {
+            let failed = EnvOutcome {
+                succeeded: false,
+                outputs: serde_json::Value::Null,
+                resources: Vec::new(),
+                error: Some(error.to_string()),
+            };
+            platform.finish_env_up(&env.name, failed).await?;
+            ctx.out.warn(&format!(
+                "environment {} is marked failed; its state is kept, and `plat env down {}` destroys what was made",
+                env.name, env.name
+            ));
+            Err(error.into())
+        }
+    }
+}
+
+fn resolve_params(
+    template: &Template,
+    args: &EnvUpArgs,
+) -> Result<std::collections::BTreeMap<String, serde_json::Value>> {
+    let file = args
+        .param_file
+        .as_deref()
+        .map(iac::template::load_param_file)
+        .transpose()?;
+    let given = args.params.iter().cloned().collect();
+    Ok(template.resolve_params(given, file.as_ref())?)
+}
+
+fn finish_output(ctx: &Ctx, env: &Env, ndjson: bool) -> Result<()> {
+    if ndjson {
+        let line = serde_json::json!({ "type": "env", "env": env });
+        ctx.out.stdout_line(&line.to_string());
+        return Ok(());
+    }
+    ctx.out.object(env)
+}
+
+/// In GitHub Actions: name, expiry and outputs as step outputs (sensitive ones masked first),
+/// and a summary table.
+fn publish_to_github(ctx: &Ctx, env: &Env, outputs: &Outputs) -> Result<()> {
+    let Some(github) = GithubActions::detect(&ctx.env) else {
+        return Ok(());
+    };
+    for value in outputs.sensitive_values() {
+        github.mask(&ctx.out, &plain(value));
+    }
+    github.set_output("env_name", &env.name)?;
+    github.set_output("env_expires_at", &env.expires_at)?;
+    for (name, output) in outputs.iter() {
+        if let Some(value) = outputs.reveal(name) {
+            let _ = output;
+            github.set_output(&format!("output_{name}"), &plain(value))?;
+        }
+    }
+    let mut summary = format!(
+        "### Environment `{}`\n\n| | |\n|---|---|\n| status | {} |\n| template | {} |\n| expires | {} |\n| resources | {} |\n",
+        env.name,
+        env.status,
+        env.template,
+        env.expires_at,
+        env.resources.len()
+    );
+    if let Some(map) = env.outputs.as_object() {
+        for (name, value) in map {
+            summary.push_str(&format!("| output `{name}` | {} |\n", plain(value)));
+        }
+    }
+    github.append_summary(&summary)?;
+    Ok(())
+}
+
+fn plain(value: &serde_json::Value) -> String {
+    value
+        .as_str()
+        .map_or_else(|| value.to_string(), str::to_owned)
+}

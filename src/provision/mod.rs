@@ -1,0 +1,201 @@
+//! Runs an environment's Terraform for `plat env` and for the reapers: picks the work dir and the
+//! state backend (a local file on the embedded platform, the server's `http` backend otherwise),
+//! runs the template, and hands back what the platform records. Rules live in `service/envs.rs`;
+//! this module only provisions what the service already allowed.
+
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+
+use tokio::sync::mpsc;
+
+use crate::api::{Env, EnvOutcome};
+use crate::iac::{
+    self, Backend, CancelHandle, HttpBackend, IacBinary, IacEvent, PlatVariables, RunOptions,
+    Runner, Template, Workspace,
+};
+use crate::platform::StateBackend;
+
+pub struct Provisioner {
+    binary: IacBinary,
+    data_dir: PathBuf,
+    base_env: Vec<(OsString, OsString)>,
+}
+
+/// Everything one run needs besides the template.
+pub struct RunRequest<'a> {
+    pub env: &'a Env,
+    pub template: &'a Template,
+    pub tenant: &'a str,
+    pub state: Option<StateBackend>,
+    pub events: Option<mpsc::UnboundedSender<IacEvent>>,
+    pub cancel: &'a CancelHandle,
+}
+
+impl Provisioner {
+    pub fn new(binary: IacBinary, data_dir: PathBuf, base_env: Vec<(OsString, OsString)>) -> Self {
+        Self {
+            binary,
+            data_dir,
+            base_env,
+        }
+    }
+
+    pub fn binary(&self) -> &IacBinary {
+        &self.binary
+    }
+
+    /// `<data>/envs/<account>/<name>-<id>/`: the id keeps a recreated env from reusing old files.
+    pub fn work_dir(&self, env: &Env) -> PathBuf {
+        env_dir(&self.data_dir, env)
+    }
+
+    /// The embedded platform's state file, outside the work dir so a re-created work dir keeps it.
+    pub fn state_path(&self, env: &Env) -> PathBuf {
+        self.work_dir(env).with_extension("tfstate")
+    }
+
+    /// Provisions `env`; returns what the platform records (outputs redacted, resource addresses)
+    /// and the real outputs, which only the caller's own run may see (e.g. `::add-mask::`).
+    pub async fn up(
+        &self,
+        req: RunRequest<'_>,
+    ) -> Result<(EnvOutcome, iac::Outputs), iac::IacError> {
+        let (runner, resources) = self.runner(&req)?;
+        let result = runner.up(req.cancel).await;
+        // The tap ends when the runner's event sender is gone.
+        drop(runner);
+        let resources = resources.collect().await;
+        let (_, outputs) = result?;
+        let outcome = EnvOutcome {
+            succeeded: true,
+            outputs: redacted(&outputs),
+            resources,
+            error: None,
+        };
+        Ok((outcome, outputs))
+    }
+
+    /// Destroys `env`; the work dir is rebuilt from the template when this machine never had it
+    /// (another machine's env, or the server's reaper).
+    pub async fn down(&self, req: RunRequest<'_>) -> Result<(), iac::IacError> {
+        let (runner, resources) = self.runner(&req)?;
+        let result = runner.down(req.cancel).await;
+        drop(runner);
+        resources.collect().await;
+        result.map(|_| ())
+    }
+
+    fn runner(&self, req: &RunRequest<'_>) -> Result<(Runner, ResourceTap), iac::IacError> {
+        let dir = self.work_dir(req.env);
+        let variables = PlatVariables {
+            env: req.env.name.clone(),
+            owner: req.env.owner.clone(),
+            account: req.env.account.clone(),
+            tenant: req.tenant.to_owned(),
+            expires_at: req
+                .env
+                .expires_at
+                .parse()
+                .unwrap_or_else(|_| jiff::Timestamp::now()),
+            label_prefix: None,
+        };
+        let params: BTreeMap<String, serde_json::Value> = req
+            .env
+            .params
+            .as_object()
+            .map(|map| map.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+            .unwrap_or_default();
+        let workspace = Workspace::create(&dir, req.template, &variables, &params)?;
+        let backend = match &req.state {
+            None => Backend::Local {
+                state_path: self.state_path(req.env),
+            },
+            Some(remote) => Backend::Http(HttpBackend {
+                address: remote.address.clone(),
+                lock_address: Some(remote.lock_address.clone()),
+                unlock_address: Some(remote.unlock_address.clone()),
+                lock_method: Some("POST".into()),
+                unlock_method: Some("POST".into()),
+                username: Some("plat".into()),
+                password: Some(remote.password.clone()),
+            }),
+        };
+        let (tap, tx) = ResourceTap::start(req.events.clone());
+        let options = RunOptions {
+            base_env: self.base_env.clone(),
+            plugin_cache_dir: Some(self.data_dir.join("terraform-plugins")),
+            events: Some(tx),
+        };
+        Ok((
+            Runner::new(self.binary.clone(), workspace, backend, options),
+            tap,
+        ))
+    }
+}
+
+pub fn env_dir(data_dir: &Path, env: &Env) -> PathBuf {
+    data_dir
+        .join("envs")
+        .join(&env.account)
+        .join(format!("{}-{}", env.name, env.id))
+}
+
+/// The env's Terraform log, if this machine ran it.
+pub fn log_events(data_dir: &Path, env: &Env) -> Result<Vec<IacEvent>, iac::IacError> {
+    match Workspace::open(&env_dir(data_dir, env)) {
+        Ok(workspace) => workspace.read_log(),
+        Err(_) => Ok(Vec::new()),
+    }
+}
+
+pub fn log_path(data_dir: &Path, env: &Env) -> PathBuf {
+    Workspace::open(&env_dir(data_dir, env))
+        .map(|w| w.log_path())
+        .unwrap_or_else(|_| env_dir(data_dir, env).join("plat-iac.log"))
+}
+
+fn redacted(outputs: &iac::Outputs) -> serde_json::Value {
+    serde_json::Value::Object(
+        outputs
+            .iter()
+            .map(|(name, value)| (name.clone(), value.redacted()))
+            .collect(),
+    )
+}
+
+/// Watches the event stream for created resources while passing every event on.
+struct ResourceTap {
+    task: tokio::task::JoinHandle<Vec<String>>,
+}
+
+impl ResourceTap {
+    fn start(
+        forward: Option<mpsc::UnboundedSender<IacEvent>>,
+    ) -> (Self, mpsc::UnboundedSender<IacEvent>) {
+        let (tx, mut rx) = mpsc::unbounded_channel::<IacEvent>();
+        let task = tokio::spawn(async move {
+            let mut resources = Vec::new();
+            while let Some(event) = rx.recv().await {
+                if let IacEvent::ApplyComplete {
+                    address, action, ..
+                } = &event
+                    && action != "delete"
+                    && !resources.contains(address)
+                {
+                    resources.push(address.clone());
+                }
+                if let Some(forward) = &forward {
+                    let _ = forward.send(event);
+                }
+            }
+            resources.sort();
+            resources
+        });
+        (Self { task }, tx)
+    }
+
+    async fn collect(self) -> Vec<String> {
+        self.task.await.unwrap_or_default()
+    }
+}

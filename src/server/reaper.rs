@@ -1,0 +1,122 @@
+//! The server's reaper (R-ENV-1, R-ENV-4): destroys expired environments in the background.
+//! Safe with several replicas: each env is leased to one reaper at a time through the database
+//! (`service::claim_expired_envs`), and a failed attempt simply lets its lease lapse, so the next
+//! round retries it with the lease as back-off.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::api::EnvOutcome;
+use crate::iac::{CancelHandle, TemplateCatalog};
+use crate::provision::{Provisioner, RunRequest};
+use crate::service::{Identity, Service};
+
+/// How long one reaper may take over one env before another may try again.
+const LEASE_SECONDS: i64 = 10 * 60;
+
+/// What the reaper needs besides the platform: Terraform, the templates, and its pace.
+pub struct ReaperConfig {
+    pub provisioner: Arc<Provisioner>,
+    pub templates: Arc<TemplateCatalog>,
+    pub every: Duration,
+}
+
+pub struct Reaper {
+    service: Service,
+    provisioner: Arc<Provisioner>,
+    templates: Arc<TemplateCatalog>,
+    every: Duration,
+}
+
+impl Reaper {
+    pub fn new(service: Service, config: ReaperConfig) -> Self {
+        Self {
+            service,
+            provisioner: config.provisioner,
+            templates: config.templates,
+            every: config.every,
+        }
+    }
+
+    pub async fn run_forever(self) {
+        let mut tick = tokio::time::interval(self.every);
+        loop {
+            tick.tick().await;
+            if let Err(err) = self.round().await {
+                tracing::warn!(error = %err, "reaper round failed");
+            }
+        }
+    }
+
+    /// One pass: claim what has expired, destroy it, record it.
+    pub async fn round(&self) -> crate::service::Result<usize> {
+        let operator = self
+            .service
+            .resolve_actor(&Identity::Operator, None, None)
+            .await?;
+        let expired = self
+            .service
+            .claim_expired_envs(&operator, LEASE_SECONDS)
+            .await?;
+        let mut reaped = 0;
+        for env in expired {
+            let actor = self
+                .service
+                .resolve_actor(&Identity::Operator, Some(&env.account), None)
+                .await?;
+            match self.destroy(&env).await {
+                Ok(()) => {
+                    let done = EnvOutcome {
+                        succeeded: true,
+                        outputs: serde_json::Value::Null,
+                        resources: Vec::new(),
+                        error: None,
+                    };
+                    self.service
+                        .finish_env_down(&actor, &env.name, done)
+                        .await?;
+                    self.service
+                        .put_env_state(&Identity::Operator, None, &env.id, None, None)
+                        .await?;
+                    tracing::info!(env = %env.name, account = %env.account, "reaped expired environment");
+                    reaped += 1;
+                }
+                Err(err) => {
+                    tracing::warn!(env = %env.name, account = %env.account, error = %err, "could not destroy expired environment; will retry");
+                }
+            }
+        }
+        Ok(reaped)
+    }
+
+    /// Runs `destroy` here on a copy of the state the platform keeps.
+    async fn destroy(&self, env: &crate::api::Env) -> anyhow::Result<()> {
+        let template = self.templates.find(&env.template)?;
+        let state = self
+            .service
+            .get_env_state(&Identity::Operator, None, &env.id)
+            .await?;
+        let state_path = self.provisioner.state_path(env);
+        if let Some(parent) = state_path.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        match state {
+            Some(state) => std::fs::write(&state_path, state)?,
+            None => {
+                let _ = std::fs::remove_file(&state_path);
+            }
+        }
+        let cancel = CancelHandle::new();
+        self.provisioner
+            .down(RunRequest {
+                env,
+                template,
+                tenant: "",
+                state: None,
+                events: None,
+                cancel: &cancel,
+            })
+            .await?;
+        Ok(())
+    }
+}

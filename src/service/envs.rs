@@ -1,0 +1,622 @@
+//! Environments (DOMAIN.md section 2): lifetime and quota policy, the env records, and who may
+//! touch them. Terraform itself runs outside the service (see `provision/`); the service decides
+//! *before* anything is provisioned (R-ENV-3) and records what happened after.
+
+use jiff::{Timestamp, ToSpan};
+
+use super::{Actor, Error, Result, Service};
+use crate::api::{CreateEnv, Env, EnvOutcome, EnvPolicy, EnvQuota, EnvStarted, SetEnvPolicy};
+use crate::store::{self, AccountRow, EnvRow, PolicyRow};
+
+/// R-ENV-1 / R-ENV-2 defaults, in force wherever no policy says otherwise.
+pub const DEFAULT_TTL_SECONDS: i64 = 30 * 60;
+pub const MIN_TTL_SECONDS: i64 = 60;
+pub const MAX_TTL_SECONDS: i64 = 8 * 60 * 60;
+pub const DEFAULT_ENVS_PER_DAY: i64 = 1;
+
+/// Environment statuses as stored and shown.
+pub mod status {
+    pub const PROVISIONING: &str = "provisioning";
+    pub const READY: &str = "ready";
+    pub const FAILED: &str = "failed";
+    pub const DESTROYING: &str = "destroying";
+    pub const DESTROYED: &str = "destroyed";
+}
+
+fn account_scope(account: &AccountRow) -> String {
+    format!("account:{}", account.id)
+}
+
+fn tenant_scope(tenant_id: &str) -> String {
+    format!("tenant:{tenant_id}")
+}
+
+/// Tightens `policy` with `row`; only the platform's root may loosen the defaults.
+fn apply(policy: &mut EnvPolicy, row: &PolicyRow, may_loosen: bool) {
+    let pick = |current: i64, wanted: Option<i64>| match wanted {
+        Some(value) if may_loosen => value,
+        Some(value) => current.min(value),
+        None => current,
+    };
+    policy.ttl_max_seconds = pick(policy.ttl_max_seconds, row.ttl_max_secs);
+    policy.envs_per_day = pick(policy.envs_per_day, row.envs_per_day);
+    policy.ttl_default_seconds =
+        pick(policy.ttl_default_seconds, row.ttl_default_secs).min(policy.ttl_max_seconds);
+}
+
+impl Service {
+    fn now_ts(&self) -> Timestamp {
+        let now = (self.clock)();
+        Timestamp::from_second(now.as_second()).unwrap_or(now)
+    }
+
+    /// The policy in force for `account`: the defaults, then every ancestor's override from the
+    /// root down, then its tenant's; each level can only tighten what is above it.
+    async fn effective_policy(
+        &self,
+        conn: &mut store::Conn,
+        account: &AccountRow,
+    ) -> Result<EnvPolicy> {
+        let mut policy = EnvPolicy {
+            scope: format!("account:{}", account.slug),
+            ttl_default_seconds: DEFAULT_TTL_SECONDS,
+            ttl_max_seconds: MAX_TTL_SECONDS,
+            envs_per_day: DEFAULT_ENVS_PER_DAY,
+        };
+        for (depth, id) in account
+            .path
+            .split('/')
+            .filter(|s| !s.is_empty())
+            .enumerate()
+        {
+            if let Some(row) = store::find_policy(conn, &format!("account:{id}")).await? {
+                apply(&mut policy, &row, depth == 0);
+            }
+        }
+        if let Some(row) = store::find_policy(conn, &tenant_scope(&account.tenant_id)).await? {
+            apply(&mut policy, &row, false);
+        }
+        Ok(policy)
+    }
+
+    pub async fn env_policy(&self, actor: &Actor) -> Result<EnvPolicy> {
+        actor.require("policies:read")?;
+        let mut conn = self.store.acquire().await?;
+        self.effective_policy(&mut conn, &actor.account).await
+    }
+
+    /// Sets the policy of the current account, or of a tenant it owns. Never looser than what the
+    /// parent imposes (R-ENV-2), except at the platform's root, which sets the defaults.
+    pub async fn set_env_policy(&self, actor: &Actor, req: SetEnvPolicy) -> Result<EnvPolicy> {
+        actor.require("policies:write")?;
+        for (what, value, min) in [
+            (
+                "ttl_default_seconds",
+                req.ttl_default_seconds,
+                MIN_TTL_SECONDS,
+            ),
+            ("ttl_max_seconds", req.ttl_max_seconds, MIN_TTL_SECONDS),
+            ("envs_per_day", req.envs_per_day, 0),
+        ] {
+            if let Some(value) = value
+                && value < min
+            {
+                return Err(Error::invalid(format!(
+                    "{what} must be at least {min}, got {value}"
+                )));
+            }
+        }
+        let mut conn = self.store.acquire().await?;
+        let mut tx = self.store.begin(&mut conn).await?;
+        let (scope, parent, is_root) = match &req.tenant {
+            Some(name) => {
+                let tenant = store::find_tenant_by_name(&mut tx, name)
+                    .await?
+                    .filter(|t| t.owner_account_id == actor.account.id)
+                    .ok_or_else(|| Error::not_found("tenant", name))?;
+                let owner_policy = self.effective_policy(&mut tx, &actor.account).await?;
+                (tenant_scope(&tenant.id), owner_policy, false)
+            }
+            None => {
+                let parent = match &actor.account.parent_id {
+                    Some(parent_id) => {
+                        let parent = store::find_account_by_id(&mut tx, parent_id)
+                            .await?
+                            .ok_or_else(|| Error::internal("account without parent row"))?;
+                        Some(self.effective_policy(&mut tx, &parent).await?)
+                    }
+                    None => None,
+                };
+                let is_root = parent.is_none();
+                let parent = parent.unwrap_or(EnvPolicy {
+                    scope: "platform".into(),
+                    ttl_default_seconds: i64::MAX,
+                    ttl_max_seconds: i64::MAX,
+                    envs_per_day: i64::MAX,
+                });
+                (account_scope(&actor.account), parent, is_root)
+            }
+        };
+        if !is_root {
+            for (what, value, limit) in [
+                (
+                    "ttl_max_seconds",
+                    req.ttl_max_seconds,
+                    parent.ttl_max_seconds,
+                ),
+                (
+                    "ttl_default_seconds",
+                    req.ttl_default_seconds,
+                    parent.ttl_max_seconds,
+                ),
+                ("envs_per_day", req.envs_per_day, parent.envs_per_day),
+            ] {
+                if let Some(value) = value
+                    && value > limit
+                {
+                    return Err(Error::quota(format!(
+                        "{what} {value} is looser than the parent's limit of {limit}"
+                    ))
+                    .with_hint(
+                        "a policy can only tighten what the parent account or tenant allows",
+                    ));
+                }
+            }
+        }
+        let mut row = store::find_policy(&mut tx, &scope)
+            .await?
+            .unwrap_or(PolicyRow {
+                scope: scope.clone(),
+                ..PolicyRow::default()
+            });
+        row.ttl_default_secs = req.ttl_default_seconds.or(row.ttl_default_secs);
+        row.ttl_max_secs = req.ttl_max_seconds.or(row.ttl_max_secs);
+        row.envs_per_day = req.envs_per_day.or(row.envs_per_day);
+        row.updated_at = self.now();
+        store::put_policy(&mut tx, &row).await?;
+        let policy = self.effective_policy(&mut tx, &actor.account).await?;
+        tx.commit().await?;
+        Ok(match req.tenant {
+            Some(name) => EnvPolicy {
+                scope: format!("tenant:{name}"),
+                ttl_default_seconds: row.ttl_default_secs.unwrap_or(policy.ttl_default_seconds),
+                ttl_max_seconds: row.ttl_max_secs.unwrap_or(policy.ttl_max_seconds),
+                envs_per_day: row.envs_per_day.unwrap_or(policy.envs_per_day),
+            },
+            None => policy,
+        })
+    }
+
+    fn quota_window(&self) -> (String, String) {
+        let now = self.now_ts();
+        let today = now.to_zoned(jiff::tz::TimeZone::UTC).date();
+        let start = today
+            .to_zoned(jiff::tz::TimeZone::UTC)
+            .map(|z| z.timestamp())
+            .unwrap_or(now);
+        let reset = start.checked_add(24.hours()).unwrap_or(now);
+        (start.to_string(), reset.to_string())
+    }
+
+    pub async fn env_quota(&self, actor: &Actor) -> Result<EnvQuota> {
+        actor.require("envs:read")?;
+        let mut conn = self.store.acquire().await?;
+        let policy = self.effective_policy(&mut conn, &actor.account).await?;
+        let (since, resets_at) = self.quota_window();
+        let used = store::count_quota_envs(&mut conn, &actor.user.id, &since).await?;
+        Ok(EnvQuota {
+            used,
+            limit: policy.envs_per_day,
+            resets_at,
+        })
+    }
+
+    pub async fn list_envs(&self, actor: &Actor, include_destroyed: bool) -> Result<Vec<Env>> {
+        actor.require("envs:read")?;
+        let mut conn = self.store.acquire().await?;
+        let rows = store::list_envs(&mut conn, &actor.account.id, include_destroyed).await?;
+        Ok(rows.into_iter().map(env_view).collect())
+    }
+
+    async fn live_env(&self, conn: &mut store::Conn, actor: &Actor, name: &str) -> Result<EnvRow> {
+        store::find_live_env(conn, &actor.account.id, name)
+            .await?
+            .ok_or_else(|| {
+                Error::not_found("environment", name)
+                    .with_hint("run `plat env list` to see this account's environments")
+            })
+    }
+
+    pub async fn get_env(&self, actor: &Actor, name: &str) -> Result<Env> {
+        actor.require("envs:read")?;
+        let mut conn = self.store.acquire().await?;
+        Ok(env_view(self.live_env(&mut conn, actor, name).await?))
+    }
+
+    /// Records an env before Terraform runs, after every check that could refuse it (R-ENV-3):
+    /// name, lifetime against the policy, the daily quota, and the idempotency key.
+    pub async fn start_env(&self, actor: &Actor, req: CreateEnv) -> Result<EnvStarted> {
+        actor.require("envs:write")?;
+        super::vocabulary::check_slug("environment name", &req.name)?;
+        if let Some(key) = &req.idempotency_key
+            && (key.is_empty() || key.len() > 200)
+        {
+            return Err(Error::invalid(
+                "the idempotency key must be 1 to 200 characters",
+            ));
+        }
+        let mut conn = self.store.acquire().await?;
+        let mut tx = self.store.begin(&mut conn).await?;
+        if let Some(key) = &req.idempotency_key
+            && let Some(existing) =
+                store::find_env_by_idempotency_key(&mut tx, &actor.user.id, key).await?
+        {
+            if existing.name != req.name || existing.account_id != actor.account.id {
+                return Err(Error::conflict(format!(
+                    "idempotency key '{key}' was already used for environment '{}'",
+                    existing.name
+                )));
+            }
+            return Ok(EnvStarted {
+                env: env_view(existing),
+                created: false,
+            });
+        }
+        if store::find_live_env(&mut tx, &actor.account.id, &req.name)
+            .await?
+            .is_some()
+        {
+            return Err(
+                Error::conflict(format!("environment '{}' already exists", req.name))
+                    .with_hint("pick another name, or `plat env down` the existing one first"),
+            );
+        }
+        let policy = self.effective_policy(&mut tx, &actor.account).await?;
+        let max = policy
+            .ttl_max_seconds
+            .min(req.template_ttl_max_seconds.max(MIN_TTL_SECONDS));
+        let ttl = req
+            .ttl_seconds
+            .unwrap_or_else(|| {
+                policy
+                    .ttl_default_seconds
+                    .min(req.template_ttl_default_seconds)
+            })
+            .min(i64::MAX / 2);
+        if ttl < MIN_TTL_SECONDS {
+            return Err(Error::invalid(format!(
+                "the lifetime must be at least {MIN_TTL_SECONDS}s, got {ttl}s"
+            )));
+        }
+        if ttl > max {
+            return Err(Error::quota(format!(
+                "a lifetime of {} exceeds the maximum of {}",
+                human(ttl),
+                human(max)
+            ))
+            .with_hint(format!("ask for --ttl {} or less", human(max))));
+        }
+        let (since, resets_at) = self.quota_window();
+        let used = store::count_quota_envs(&mut tx, &actor.user.id, &since).await?;
+        if used >= policy.envs_per_day {
+            return Err(Error::quota(format!(
+                "environment quota reached: {used}/{} used today, resets {resets_at}",
+                policy.envs_per_day
+            ))
+            .with_hint("destroyed environments still count; ask an admin to raise the policy (`plat policy set`)"));
+        }
+        let now = self.now_ts();
+        let row = EnvRow {
+            id: store::new_id(),
+            account_id: actor.account.id.clone(),
+            name: req.name.clone(),
+            template: req.template,
+            params: serde_json::to_string(&req.params).unwrap_or_else(|_| "{}".into()),
+            owner_user_id: actor.user.id.clone(),
+            status: status::PROVISIONING.into(),
+            idempotency_key: req.idempotency_key,
+            created_at: now.to_string(),
+            expires_at: now
+                .checked_add(jiff::SignedDuration::from_secs(ttl))
+                .unwrap_or(now)
+                .to_string(),
+            outputs: "{}".into(),
+            resources: "[]".into(),
+            quota_counted: true,
+            account_slug: actor.account.slug.clone(),
+            owner_email: actor.user.email.clone(),
+            ..EnvRow::default()
+        };
+        store::insert_env(&mut tx, &row).await?;
+        tx.commit().await?;
+        Ok(EnvStarted {
+            env: env_view(row),
+            created: true,
+        })
+    }
+
+    /// Records how `up` ended. A failed `up` gives the quota back and keeps the env (and its
+    /// state) so that `plat env down` can destroy whatever was made.
+    pub async fn finish_env_up(
+        &self,
+        actor: &Actor,
+        name: &str,
+        outcome: EnvOutcome,
+    ) -> Result<Env> {
+        actor.require("envs:write")?;
+        let mut conn = self.store.acquire().await?;
+        let mut row = self.live_env(&mut conn, actor, name).await?;
+        record_outcome(&mut row, &outcome);
+        if outcome.succeeded {
+            row.status = status::READY.into();
+        } else {
+            row.status = status::FAILED.into();
+            row.quota_counted = false;
+        }
+        store::update_env(&mut conn, &row).await?;
+        Ok(env_view(row))
+    }
+
+    /// Marks an env as being destroyed; `None` when there is no such live env, so that
+    /// `plat env down` of an env already gone succeeds.
+    pub async fn start_env_down(&self, actor: &Actor, name: &str) -> Result<Option<Env>> {
+        actor.require("envs:write")?;
+        let mut conn = self.store.acquire().await?;
+        let Some(mut row) = store::find_live_env(&mut conn, &actor.account.id, name).await? else {
+            return Ok(None);
+        };
+        row.status = status::DESTROYING.into();
+        store::update_env(&mut conn, &row).await?;
+        Ok(Some(env_view(row)))
+    }
+
+    pub async fn finish_env_down(
+        &self,
+        actor: &Actor,
+        name: &str,
+        outcome: EnvOutcome,
+    ) -> Result<Env> {
+        actor.require("envs:write")?;
+        let mut conn = self.store.acquire().await?;
+        let mut row = self.live_env(&mut conn, actor, name).await?;
+        if outcome.succeeded {
+            row.status = status::DESTROYED.into();
+            row.destroyed_at = Some(self.now());
+            row.resources = "[]".into();
+            row.error = None;
+            row.reaper_lease_until = None;
+        } else {
+            row.status = status::FAILED.into();
+            row.error = outcome.error.clone();
+        }
+        store::update_env(&mut conn, &row).await?;
+        Ok(env_view(row))
+    }
+
+    /// Moves the expiry to now + `seconds`, never past the policy's maximum from creation.
+    pub async fn extend_env(&self, actor: &Actor, name: &str, seconds: i64) -> Result<Env> {
+        actor.require("envs:write")?;
+        if seconds < MIN_TTL_SECONDS {
+            return Err(Error::invalid(format!(
+                "extend by at least {MIN_TTL_SECONDS}s"
+            )));
+        }
+        let mut conn = self.store.acquire().await?;
+        let mut tx = self.store.begin(&mut conn).await?;
+        let mut row = self.live_env(&mut tx, actor, name).await?;
+        let policy = self.effective_policy(&mut tx, &actor.account).await?;
+        let created: Timestamp = row
+            .created_at
+            .parse()
+            .map_err(|_| Error::internal("bad created_at"))?;
+        let limit = created
+            .checked_add(jiff::SignedDuration::from_secs(policy.ttl_max_seconds))
+            .unwrap_or(created);
+        let wanted = self
+            .now_ts()
+            .checked_add(jiff::SignedDuration::from_secs(seconds))
+            .unwrap_or(limit);
+        if wanted > limit {
+            return Err(Error::quota(format!(
+                "environment '{name}' may live until {limit} at most ({} from creation)",
+                human(policy.ttl_max_seconds)
+            ))
+            .with_hint(format!(
+                "extend by less, or recreate it (the limit is {limit})"
+            )));
+        }
+        row.expires_at = wanted.to_string();
+        store::update_env(&mut tx, &row).await?;
+        tx.commit().await?;
+        Ok(env_view(row))
+    }
+
+    /// Expired live envs of the accounts this actor sees, each leased to the caller for
+    /// `lease_seconds` so that concurrent reapers (several servers, cron + server) never destroy
+    /// the same env twice. A reaper that dies lets its lease lapse and another one retries.
+    pub async fn claim_expired_envs(&self, actor: &Actor, lease_seconds: i64) -> Result<Vec<Env>> {
+        actor.require("envs:write")?;
+        let mut conn = self.store.acquire().await?;
+        let now = self.now();
+        let until = self
+            .now_ts()
+            .checked_add(jiff::SignedDuration::from_secs(lease_seconds))
+            .unwrap_or(self.now_ts())
+            .to_string();
+        let mut claimed = Vec::new();
+        for row in store::expired_envs(&mut conn, &actor.account.path, &now).await? {
+            if store::claim_reaper_lease(&mut conn, &row.id, &now, &until).await? {
+                claimed.push(env_view(row));
+            }
+        }
+        Ok(claimed)
+    }
+}
+
+fn record_outcome(row: &mut EnvRow, outcome: &EnvOutcome) {
+    if !outcome.outputs.is_null() {
+        row.outputs = outcome.outputs.to_string();
+    }
+    row.resources = serde_json::to_string(&outcome.resources).unwrap_or_else(|_| "[]".into());
+    row.error = outcome.error.clone();
+}
+
+pub(crate) fn env_view(row: EnvRow) -> Env {
+    Env {
+        id: row.id,
+        name: row.name,
+        account: row.account_slug,
+        template: row.template,
+        params: serde_json::from_str(&row.params).unwrap_or_default(),
+        owner: row.owner_email,
+        status: row.status,
+        created_at: row.created_at,
+        expires_at: row.expires_at,
+        destroyed_at: row.destroyed_at,
+        outputs: serde_json::from_str(&row.outputs).unwrap_or_default(),
+        resources: serde_json::from_str(&row.resources).unwrap_or_default(),
+        error: row.error,
+    }
+}
+
+/// `1800` → `30m`, `5400` → `1h30m`.
+pub fn human(seconds: i64) -> String {
+    let (h, m, s) = (seconds / 3600, (seconds % 3600) / 60, seconds % 60);
+    let mut out = String::new();
+    if h > 0 {
+        out.push_str(&format!("{h}h"));
+    }
+    if m > 0 {
+        out.push_str(&format!("{m}m"));
+    }
+    if s > 0 || out.is_empty() {
+        out.push_str(&format!("{s}s"));
+    }
+    out
+}
+
+/// Terraform's `http` state backend for server-mode envs (R-ENV-4): the platform keeps each env's
+/// state, so the reaper or any other machine can destroy it. Access is checked like every other
+/// env access: the caller must hold `envs:write` in the env's account, else the env does not exist.
+impl Service {
+    async fn env_for_state(
+        &self,
+        identity: &super::Identity,
+        host: Option<&str>,
+        env_id: &str,
+    ) -> Result<EnvRow> {
+        let mut conn = self.store.acquire().await?;
+        let missing = || Error::not_found("environment state", env_id);
+        let row = store::find_env_by_id(&mut conn, env_id)
+            .await?
+            .ok_or_else(missing)?;
+        drop(conn);
+        let actor = self
+            .resolve_actor(identity, Some(&row.account_slug), host)
+            .await
+            .map_err(|err| {
+                if err.kind == super::ErrorKind::Unauthenticated {
+                    err
+                } else {
+                    missing()
+                }
+            })?;
+        actor.require("envs:write").map_err(|_| missing())?;
+        Ok(row)
+    }
+
+    pub async fn get_env_state(
+        &self,
+        identity: &super::Identity,
+        host: Option<&str>,
+        env_id: &str,
+    ) -> Result<Option<String>> {
+        self.env_for_state(identity, host, env_id).await?;
+        let mut conn = self.store.acquire().await?;
+        Ok(store::find_env_state(&mut conn, env_id)
+            .await?
+            .and_then(|s| s.state))
+    }
+
+    /// Writes the state; refused while someone else holds the lock (`lock_id` is Terraform's `?ID=`).
+    pub async fn put_env_state(
+        &self,
+        identity: &super::Identity,
+        host: Option<&str>,
+        env_id: &str,
+        lock_id: Option<&str>,
+        state: Option<String>,
+    ) -> Result<()> {
+        self.env_for_state(identity, host, env_id).await?;
+        let mut conn = self.store.acquire().await?;
+        let mut tx = self.store.begin(&mut conn).await?;
+        let mut row = store::find_env_state(&mut tx, env_id)
+            .await?
+            .unwrap_or_else(|| store::EnvStateRow {
+                env_id: env_id.to_owned(),
+                ..Default::default()
+            });
+        if let Some(held) = lock_holder(&row)
+            && Some(held.as_str()) != lock_id
+        {
+            return Err(Error::conflict(format!(
+                "the state of environment {env_id} is locked by another run"
+            )));
+        }
+        row.state = state;
+        row.updated_at = self.now();
+        store::put_env_state(&mut tx, &row).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Takes the state lock; on conflict returns the current holder's lock info (Terraform shows it).
+    pub async fn lock_env_state(
+        &self,
+        identity: &super::Identity,
+        host: Option<&str>,
+        env_id: &str,
+        lock_info: String,
+    ) -> Result<std::result::Result<(), String>> {
+        self.env_for_state(identity, host, env_id).await?;
+        let mut conn = self.store.acquire().await?;
+        let mut tx = self.store.begin(&mut conn).await?;
+        let mut row = store::find_env_state(&mut tx, env_id)
+            .await?
+            .unwrap_or_else(|| store::EnvStateRow {
+                env_id: env_id.to_owned(),
+                ..Default::default()
+            });
+        if let Some(current) = &row.lock_info {
+            return Ok(Err(current.clone()));
+        }
+        row.lock_info = Some(lock_info);
+        row.updated_at = self.now();
+        store::put_env_state(&mut tx, &row).await?;
+        tx.commit().await?;
+        Ok(Ok(()))
+    }
+
+    pub async fn unlock_env_state(
+        &self,
+        identity: &super::Identity,
+        host: Option<&str>,
+        env_id: &str,
+    ) -> Result<()> {
+        self.env_for_state(identity, host, env_id).await?;
+        let mut conn = self.store.acquire().await?;
+        let mut tx = self.store.begin(&mut conn).await?;
+        if let Some(mut row) = store::find_env_state(&mut tx, env_id).await? {
+            row.lock_info = None;
+            row.updated_at = self.now();
+            store::put_env_state(&mut tx, &row).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+fn lock_holder(row: &store::EnvStateRow) -> Option<String> {
+    let info: serde_json::Value = serde_json::from_str(row.lock_info.as_deref()?).ok()?;
+    info.get("ID").and_then(|id| id.as_str()).map(str::to_owned)
+}

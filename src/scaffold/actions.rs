@@ -1,0 +1,755 @@
+//! Built-in scaffolder actions, with Backstage's input names.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::{Map, Value, json};
+
+use super::git::{self, GitAuthor, PushRequest};
+use super::render::{self, SkeletonOptions};
+use super::{RunOptions, ScaffoldError, Step, StepReport, StepStatus, io_error};
+use crate::expr::{Engine, filters::parse_repo_url};
+
+pub const KNOWN_ACTIONS: &[&str] = &[
+    "fetch:template",
+    "fetch:template:file",
+    "fetch:plain",
+    "fetch:plain:file",
+    "fs:rename",
+    "fs:delete",
+    "debug:log",
+    "catalog:write",
+    "catalog:register",
+    "publish:git",
+    "publish:github",
+];
+
+pub(super) struct Runner<'a> {
+    pub engine: &'a Engine,
+    pub template_dir: &'a Path,
+    pub workspace: &'a Path,
+    pub options: &'a RunOptions,
+}
+
+/// What one action invocation produced.
+#[derive(Default)]
+struct Outcome {
+    output: Map<String, Value>,
+    log: Vec<String>,
+    simulated: bool,
+}
+
+fn invalid(message: impl Into<String>) -> ScaffoldError {
+    ScaffoldError::InvalidInput {
+        step: String::new(),
+        message: message.into(),
+    }
+}
+
+fn string<'v>(input: &'v Value, key: &str) -> Option<&'v str> {
+    input
+        .get(key)
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+}
+
+fn required<'v>(input: &'v Value, key: &str) -> Result<&'v str, ScaffoldError> {
+    string(input, key).ok_or_else(|| invalid(format!("input `{key}` is required")))
+}
+
+fn flag(input: &Value, key: &str) -> bool {
+    match input.get(key) {
+        Some(Value::Bool(value)) => *value,
+        Some(Value::String(text)) => text == "true",
+        _ => false,
+    }
+}
+
+fn strings(input: &Value, key: &str) -> Result<Vec<String>, ScaffoldError> {
+    match input.get(key) {
+        None | Some(Value::Null) => Ok(Vec::new()),
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|item| {
+                item.as_str()
+                    .map(str::to_owned)
+                    .ok_or_else(|| invalid(format!("`{key}` must be a list of strings")))
+            })
+            .collect(),
+        Some(Value::String(single)) => Ok(vec![single.clone()]),
+        Some(_) => Err(invalid(format!("`{key}` must be a list of strings"))),
+    }
+}
+
+impl Runner<'_> {
+    pub async fn run_step(
+        &mut self,
+        step: &Step,
+        key: &str,
+        context: &Value,
+    ) -> Result<StepReport, ScaffoldError> {
+        let mut report = StepReport {
+            id: key.to_owned(),
+            name: step.name.clone(),
+            action: step.action.clone(),
+            status: StepStatus::Completed,
+            output: Value::Object(Map::new()),
+            log: Vec::new(),
+        };
+        if self.options.skip_publish && step.action.starts_with("publish:") {
+            report.status = StepStatus::Skipped;
+            report
+                .log
+                .push("skipped: publishing is turned off".to_owned());
+            return Ok(report);
+        }
+        let Some(each) = &step.each else {
+            if let Some(condition) = &step.condition
+                && !self
+                    .engine
+                    .condition(condition, context)
+                    .map_err(ScaffoldError::Expression)?
+            {
+                report.status = StepStatus::Skipped;
+                return Ok(report);
+            }
+            let input = self
+                .engine
+                .render_value(&step.input, context)
+                .map_err(ScaffoldError::Expression)?;
+            let outcome = self.dispatch(&step.action, &input).await?;
+            report.output = Value::Object(outcome.output);
+            report.log = outcome.log;
+            if outcome.simulated {
+                report.status = StepStatus::Simulated;
+            }
+            return Ok(report);
+        };
+        // `each`: one invocation per entry; outputs become an array (Backstage).
+        let items = self
+            .engine
+            .render_value(each, context)
+            .map_err(ScaffoldError::Expression)?;
+        let entries: Vec<(Value, Value)> = match items {
+            Value::Array(items) => items
+                .into_iter()
+                .enumerate()
+                .map(|(index, item)| (json!(index.to_string()), item))
+                .collect(),
+            Value::Object(entries) => entries
+                .into_iter()
+                .map(|(key, item)| (Value::String(key), item))
+                .collect(),
+            other => {
+                return Err(invalid(format!(
+                    "`each` must be a list or an object, got {other}"
+                )));
+            }
+        };
+        let mut outputs = Vec::new();
+        let mut ran_any = false;
+        for (entry_key, entry_value) in entries {
+            let mut iteration = context.clone();
+            if let Some(map) = iteration.as_object_mut() {
+                map.insert(
+                    "each".into(),
+                    json!({"key": entry_key, "value": entry_value}),
+                );
+            }
+            if let Some(condition) = &step.condition
+                && !self
+                    .engine
+                    .condition(condition, &iteration)
+                    .map_err(ScaffoldError::Expression)?
+            {
+                continue;
+            }
+            let input = self
+                .engine
+                .render_value(&step.input, &iteration)
+                .map_err(ScaffoldError::Expression)?;
+            let outcome = self.dispatch(&step.action, &input).await?;
+            ran_any = true;
+            report.log.extend(outcome.log);
+            outputs.push(json!({"key": entry_key, "value": outcome.output}));
+        }
+        if !ran_any {
+            report.status = StepStatus::Skipped;
+        }
+        report.output = Value::Array(outputs);
+        Ok(report)
+    }
+
+    async fn dispatch(&mut self, action: &str, input: &Value) -> Result<Outcome, ScaffoldError> {
+        match action {
+            "fetch:template" => self.fetch_template(input),
+            "fetch:plain" => self.fetch_plain(input),
+            "fetch:plain:file" => self.fetch_file(input, false),
+            "fetch:template:file" => self.fetch_file(input, true),
+            "fs:rename" => self.fs_rename(input),
+            "fs:delete" => self.fs_delete(input),
+            "debug:log" => self.debug_log(input),
+            "catalog:write" => self.catalog_write(input),
+            "catalog:register" => self.catalog_register(input).await,
+            "publish:git" => self.publish_git(input),
+            "publish:github" => self.publish_github(input).await,
+            other => Err(ScaffoldError::UnknownAction {
+                step: String::new(),
+                action: other.to_owned(),
+            }),
+        }
+    }
+
+    /// Skeleton URLs are relative to the template; remote readers are not available offline.
+    fn source_path(&self, url: &str) -> Result<PathBuf, ScaffoldError> {
+        if url.contains("://") {
+            return Err(invalid(format!(
+                "url `{url}`: only paths relative to the template are supported offline; \
+                 keep the skeleton next to template.yaml"
+            )));
+        }
+        let path = self.template_dir.join(url);
+        if !path.exists() {
+            return Err(invalid(format!(
+                "url `{url}`: {} does not exist",
+                path.display()
+            )));
+        }
+        Ok(path)
+    }
+
+    fn target_path(&self, input: &Value) -> Result<(PathBuf, PathBuf), ScaffoldError> {
+        let relative = string(input, "targetPath").unwrap_or("./");
+        let absolute = render::safe_join(self.workspace, relative)?;
+        let normalized = absolute
+            .strip_prefix(self.workspace)
+            .map(Path::to_path_buf)
+            .unwrap_or_default();
+        Ok((absolute, normalized))
+    }
+
+    fn fetch_template(&mut self, input: &Value) -> Result<Outcome, ScaffoldError> {
+        let source = self.source_path(required(input, "url")?)?;
+        let (_, target) = self.target_path(input)?;
+        let copy_without_render = strings(input, "copyWithoutRender")?;
+        let copy_without_templating = strings(input, "copyWithoutTemplating")?;
+        let template_extension = match input.get("templateFileExtension") {
+            Some(Value::Bool(true)) => Some(".njk".to_owned()),
+            Some(Value::String(ext)) if !ext.is_empty() => Some(if ext.starts_with('.') {
+                ext.clone()
+            } else {
+                format!(".{ext}")
+            }),
+            _ => None,
+        };
+        if template_extension.is_some()
+            && (!copy_without_render.is_empty() || !copy_without_templating.is_empty())
+        {
+            return Err(invalid(
+                "templateFileExtension cannot be combined with copyWithoutRender or \
+                 copyWithoutTemplating",
+            ));
+        }
+        let options = SkeletonOptions {
+            values: input.get("values").cloned().unwrap_or_else(|| json!({})),
+            copy_without_render: (!copy_without_render.is_empty())
+                .then(|| render::glob_set(&copy_without_render))
+                .transpose()?,
+            copy_without_templating: (!copy_without_templating.is_empty())
+                .then(|| render::glob_set(&copy_without_templating))
+                .transpose()?,
+            cookiecutter_compat: flag(input, "cookiecutterCompat"),
+            template_extension,
+            replace: flag(input, "replace"),
+            trim_blocks: flag(input, "trimBlocks"),
+            lstrip_blocks: flag(input, "lstripBlocks"),
+            plain: false,
+        };
+        let written =
+            render::copy_skeleton(self.engine, &source, self.workspace, &target, &options)?;
+        Ok(Outcome {
+            log: vec![format!("rendered {} files", written.len())],
+            ..Outcome::default()
+        })
+    }
+
+    fn fetch_plain(&mut self, input: &Value) -> Result<Outcome, ScaffoldError> {
+        let source = self.source_path(required(input, "url")?)?;
+        let (_, target) = self.target_path(input)?;
+        let options = SkeletonOptions {
+            plain: true,
+            replace: true,
+            ..SkeletonOptions::default()
+        };
+        let written = if source.is_dir() {
+            render::copy_skeleton(self.engine, &source, self.workspace, &target, &options)?
+        } else {
+            return Err(invalid(
+                "fetch:plain needs a directory; use fetch:plain:file for a file",
+            ));
+        };
+        Ok(Outcome {
+            log: vec![format!("copied {} files", written.len())],
+            ..Outcome::default()
+        })
+    }
+
+    fn fetch_file(&mut self, input: &Value, templated: bool) -> Result<Outcome, ScaffoldError> {
+        let url = required(input, "url")?;
+        let source = self.source_path(url)?;
+        let target = render::safe_join(self.workspace, required(input, "targetPath")?)?;
+        if target.exists() && templated && !flag(input, "replace") {
+            return Ok(Outcome {
+                log: vec![format!("kept existing {}", target.display())],
+                ..Outcome::default()
+            });
+        }
+        if let Some(parent) = target.parent() {
+            std::fs::create_dir_all(parent)
+                .map_err(io_error(format!("create {}", parent.display())))?;
+        }
+        let values = input.get("values").cloned().unwrap_or_else(|| json!({}));
+        let cookiecutter = flag(input, "cookiecutterCompat");
+        let context = if cookiecutter {
+            json!({ "cookiecutter": values })
+        } else {
+            json!({ "values": values })
+        };
+        let render_options = crate::expr::RenderOptions {
+            syntax: if cookiecutter {
+                crate::expr::Syntax::Jinja
+            } else {
+                crate::expr::Syntax::Backstage
+            },
+            trim_blocks: flag(input, "trimBlocks"),
+            lstrip_blocks: flag(input, "lstripBlocks"),
+            file: Some(url),
+        };
+        render::write_file(
+            self.engine,
+            &source,
+            &target,
+            templated.then_some((&context, render_options)),
+        )?;
+        Ok(Outcome::default())
+    }
+
+    fn fs_rename(&mut self, input: &Value) -> Result<Outcome, ScaffoldError> {
+        let files = input
+            .get("files")
+            .and_then(Value::as_array)
+            .ok_or_else(|| invalid("input `files` must be a list of {from, to}"))?;
+        let mut log = Vec::new();
+        for file in files {
+            let from = required(file, "from")?;
+            let to = required(file, "to")?;
+            let source = render::safe_join(self.workspace, from)?;
+            let destination = render::safe_join(self.workspace, to)?;
+            if source.symlink_metadata().is_err() {
+                return Err(invalid(format!("fs:rename: `{from}` does not exist")));
+            }
+            if destination.exists() && !flag(file, "overwrite") {
+                return Err(invalid(format!(
+                    "fs:rename: `{to}` exists; set overwrite: true to replace it"
+                )));
+            }
+            if let Some(parent) = destination.parent() {
+                std::fs::create_dir_all(parent)
+                    .map_err(io_error(format!("create {}", parent.display())))?;
+            }
+            std::fs::rename(&source, &destination)
+                .map_err(io_error(format!("rename {from} to {to}")))?;
+            log.push(format!("renamed {from} to {to}"));
+        }
+        Ok(Outcome {
+            log,
+            ..Outcome::default()
+        })
+    }
+
+    fn fs_delete(&mut self, input: &Value) -> Result<Outcome, ScaffoldError> {
+        let patterns = strings(input, "files")?;
+        for pattern in &patterns {
+            // A pattern naming a path outside the workspace is an error, not a no-op.
+            if !pattern.contains(['*', '?', '[', '{']) {
+                render::safe_join(self.workspace, pattern)?;
+            } else if pattern.starts_with('/') || pattern.split('/').any(|s| s == "..") {
+                return Err(ScaffoldError::PathEscape {
+                    path: pattern.clone(),
+                });
+            }
+        }
+        let globs = render::glob_set(&patterns)?;
+        let mut matched: Vec<PathBuf> = walkdir::WalkDir::new(self.workspace)
+            .min_depth(1)
+            .into_iter()
+            .flatten()
+            .filter(|entry| {
+                entry
+                    .path()
+                    .strip_prefix(self.workspace)
+                    .ok()
+                    .and_then(Path::to_str)
+                    .is_some_and(|relative| globs.is_match(relative))
+            })
+            .map(|entry| entry.path().to_path_buf())
+            .collect();
+        // Parents first, so deleting a directory makes its children vanish before we visit them.
+        matched.sort();
+        let mut log = Vec::new();
+        for path in matched {
+            let Ok(metadata) = path.symlink_metadata() else {
+                continue;
+            };
+            let removal = if metadata.is_dir() {
+                std::fs::remove_dir_all(&path)
+            } else {
+                std::fs::remove_file(&path)
+            };
+            removal.map_err(io_error(format!("delete {}", path.display())))?;
+            log.push(format!(
+                "deleted {}",
+                path.strip_prefix(self.workspace).unwrap_or(&path).display()
+            ));
+        }
+        Ok(Outcome {
+            log,
+            ..Outcome::default()
+        })
+    }
+
+    fn debug_log(&mut self, input: &Value) -> Result<Outcome, ScaffoldError> {
+        let mut log = Vec::new();
+        if let Some(message) = input.get("message") {
+            let message = message
+                .as_str()
+                .map_or_else(|| message.to_string(), str::to_owned);
+            tracing::info!(target: "plat::scaffold", "{message}");
+            log.push(message);
+        }
+        let listing = match input.get("listWorkspace") {
+            Some(Value::Bool(true)) => true,
+            Some(Value::String(mode)) => !mode.is_empty() && mode != "false",
+            _ => false,
+        };
+        if listing {
+            log.extend(
+                render::list_files(self.workspace)
+                    .into_iter()
+                    .map(|file| format!("workspace: {file}")),
+            );
+        }
+        Ok(Outcome {
+            log,
+            ..Outcome::default()
+        })
+    }
+
+    fn catalog_write(&mut self, input: &Value) -> Result<Outcome, ScaffoldError> {
+        let file = string(input, "filePath").unwrap_or("catalog-info.yaml");
+        let entity = input
+            .get("entity")
+            .filter(|entity| entity.is_object())
+            .ok_or_else(|| invalid("input `entity` must be an object"))?;
+        let path = render::safe_join(self.workspace, file)?;
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)
+                .map_err(io_error(format!("create {}", parent.display())))?;
+        }
+        let yaml = serde_yaml_ng::to_string(entity).map_err(|err| invalid(err.to_string()))?;
+        std::fs::write(&path, yaml).map_err(io_error(format!("write {file}")))?;
+        Ok(Outcome {
+            log: vec![format!("wrote {file}")],
+            ..Outcome::default()
+        })
+    }
+
+    fn author(&self, input: &Value) -> GitAuthor {
+        let default = &self.options.author;
+        GitAuthor {
+            name: string(input, "gitAuthorName")
+                .unwrap_or(&default.name)
+                .to_owned(),
+            email: string(input, "gitAuthorEmail")
+                .unwrap_or(&default.email)
+                .to_owned(),
+        }
+    }
+
+    fn source_dir(&self, input: &Value) -> Result<PathBuf, ScaffoldError> {
+        match string(input, "sourcePath") {
+            Some(path) => render::safe_join(self.workspace, path),
+            None => Ok(self.workspace.to_path_buf()),
+        }
+    }
+
+    fn publish_git(&mut self, input: &Value) -> Result<Outcome, ScaffoldError> {
+        let remote = required(input, "repoUrl")?;
+        let branch = string(input, "defaultBranch").unwrap_or("main");
+        let message = string(input, "gitCommitMessage").unwrap_or("initial commit");
+        let author = self.author(input);
+        let mut output = Map::new();
+        output.insert("remoteUrl".into(), json!(remote));
+        output.insert("repoContentsUrl".into(), json!(remote));
+        if self.options.dry_run {
+            output.insert("commitHash".into(), json!("0".repeat(40)));
+            return Ok(Outcome {
+                output,
+                log: vec![format!(
+                    "would commit as {} <{}> and push branch {branch} to {remote}",
+                    author.name, author.email
+                )],
+                simulated: true,
+            });
+        }
+        let commit = git::init_commit_push(
+            &self.source_dir(input)?,
+            &PushRequest {
+                remote_url: remote,
+                branch,
+                message,
+                author: &author,
+                token: None,
+            },
+        )?;
+        output.insert("commitHash".into(), json!(commit));
+        Ok(Outcome {
+            output,
+            log: vec![format!("pushed {commit} to {remote} ({branch})")],
+            simulated: false,
+        })
+    }
+
+    fn http(&self) -> reqwest::Client {
+        self.options.integrations.http.clone().unwrap_or_default()
+    }
+
+    async fn publish_github(&mut self, input: &Value) -> Result<Outcome, ScaffoldError> {
+        let repo_url = parse_repo_url(required(input, "repoUrl")?).map_err(invalid)?;
+        let owner = repo_url
+            .owner
+            .clone()
+            .ok_or_else(|| invalid("repoUrl has no owner"))?;
+        let name = repo_url.repo.clone();
+        let branch = string(input, "defaultBranch").unwrap_or("master");
+        let message = string(input, "gitCommitMessage").unwrap_or("initial commit");
+        let visibility = string(input, "repoVisibility").unwrap_or("private");
+        let author = self.author(input);
+        let api = self
+            .options
+            .integrations
+            .github_api_url
+            .trim_end_matches('/')
+            .to_owned();
+        if self.options.dry_run {
+            let mut output = Map::new();
+            let remote = format!("https://{}/{owner}/{name}.git", repo_url.host);
+            output.insert("remoteUrl".into(), json!(remote));
+            output.insert(
+                "repoContentsUrl".into(),
+                json!(format!(
+                    "https://{}/{owner}/{name}/blob/{branch}",
+                    repo_url.host
+                )),
+            );
+            output.insert("commitHash".into(), json!("0".repeat(40)));
+            return Ok(Outcome {
+                output,
+                log: vec![format!(
+                    "would create the {visibility} repository {owner}/{name} through {api} and push branch {branch}"
+                )],
+                simulated: true,
+            });
+        }
+        let token = string(input, "token")
+            .map(str::to_owned)
+            .or_else(|| self.options.integrations.github_token.clone())
+            .ok_or_else(|| invalid("publish:github needs a GitHub token"))?;
+        let client = self.http();
+        let http_error = |action: &str| {
+            let action = action.to_owned();
+            move |err: reqwest::Error| ScaffoldError::Http {
+                action,
+                message: err.to_string(),
+            }
+        };
+        let owner_info: Value = github_request(client.get(format!("{api}/users/{owner}")), &token)
+            .send()
+            .await
+            .map_err(http_error("look up the GitHub owner"))?
+            .error_for_status()
+            .map_err(http_error("look up the GitHub owner"))?
+            .json()
+            .await
+            .map_err(http_error("read the GitHub owner"))?;
+        let create_url = if owner_info.get("type").and_then(Value::as_str) == Some("Organization") {
+            format!("{api}/orgs/{owner}/repos")
+        } else {
+            format!("{api}/user/repos")
+        };
+        let mut body = json!({
+            "name": name,
+            "private": visibility != "public",
+            "visibility": visibility,
+        });
+        if let Some(description) = string(input, "description") {
+            body["description"] = json!(description);
+        }
+        let created = github_request(client.post(&create_url), &token)
+            .json(&body)
+            .send()
+            .await
+            .map_err(http_error("create the GitHub repository"))?;
+        let status = created.status();
+        let created: Value = created
+            .json()
+            .await
+            .map_err(http_error("read the created repository"))?;
+        if !status.is_success() {
+            return Err(ScaffoldError::Http {
+                action: format!("create the GitHub repository {owner}/{name}"),
+                message: format!(
+                    "{status}: {}",
+                    created.get("message").and_then(Value::as_str).unwrap_or("")
+                ),
+            });
+        }
+        let clone_url = created
+            .get("clone_url")
+            .and_then(Value::as_str)
+            .ok_or_else(|| invalid("GitHub's answer has no clone_url"))?
+            .to_owned();
+        let html_url = created
+            .get("html_url")
+            .and_then(Value::as_str)
+            .unwrap_or(&clone_url)
+            .to_owned();
+        let topics = strings(input, "topics")?;
+        if !topics.is_empty() {
+            github_request(
+                client.put(format!("{api}/repos/{owner}/{name}/topics")),
+                &token,
+            )
+            .json(&json!({ "names": topics }))
+            .send()
+            .await
+            .and_then(reqwest::Response::error_for_status)
+            .map_err(http_error("set the repository topics"))?;
+        }
+        let commit = git::init_commit_push(
+            &self.source_dir(input)?,
+            &PushRequest {
+                remote_url: &clone_url,
+                branch,
+                message,
+                author: &author,
+                token: Some(&token),
+            },
+        )?;
+        let mut output = Map::new();
+        output.insert("remoteUrl".into(), json!(clone_url));
+        output.insert(
+            "repoContentsUrl".into(),
+            json!(format!("{html_url}/blob/{branch}")),
+        );
+        output.insert("commitHash".into(), json!(commit));
+        Ok(Outcome {
+            output,
+            log: vec![format!("created {owner}/{name} and pushed {commit}")],
+            simulated: false,
+        })
+    }
+
+    async fn catalog_register(&mut self, input: &Value) -> Result<Outcome, ScaffoldError> {
+        let catalog_info_url = match string(input, "catalogInfoUrl") {
+            Some(url) => url.to_owned(),
+            None => {
+                let contents = required(input, "repoContentsUrl")?.trim_end_matches('/');
+                let path = string(input, "catalogInfoPath").unwrap_or("/catalog-info.yaml");
+                format!("{contents}/{}", path.trim_start_matches('/'))
+            }
+        };
+        let mut output = Map::new();
+        output.insert("catalogInfoUrl".into(), json!(catalog_info_url));
+        let integrations = &self.options.integrations;
+        let Some(backstage) = integrations.backstage_url.as_deref() else {
+            return Ok(Outcome {
+                output,
+                log: vec![format!(
+                    "no Backstage URL configured: {catalog_info_url} was not registered"
+                )],
+                simulated: self.options.dry_run,
+            });
+        };
+        let endpoint = format!("{}/api/catalog/locations", backstage.trim_end_matches('/'));
+        if self.options.dry_run {
+            return Ok(Outcome {
+                output,
+                log: vec![format!(
+                    "would POST {{type: url, target: {catalog_info_url}}} to {endpoint}"
+                )],
+                simulated: true,
+            });
+        }
+        let mut request = self
+            .http()
+            .post(&endpoint)
+            .json(&json!({"type": "url", "target": catalog_info_url}));
+        if let Some(token) = &integrations.backstage_token {
+            request = request.bearer_auth(token);
+        }
+        let result = async {
+            let response = request.send().await?.error_for_status()?;
+            response.json::<Value>().await
+        }
+        .await;
+        let answer = match result {
+            Ok(answer) => answer,
+            Err(err) if flag(input, "optional") => {
+                return Ok(Outcome {
+                    output,
+                    log: vec![format!("registration failed and was optional: {err}")],
+                    simulated: false,
+                });
+            }
+            Err(err) => {
+                return Err(ScaffoldError::Http {
+                    action: format!("register {catalog_info_url} at {endpoint}"),
+                    message: err.to_string(),
+                });
+            }
+        };
+        if let Some(entity_ref) = registered_entity_ref(&answer) {
+            output.insert("entityRef".into(), json!(entity_ref));
+        }
+        Ok(Outcome {
+            output,
+            log: vec![format!("registered {catalog_info_url}")],
+            simulated: false,
+        })
+    }
+}
+
+fn github_request(request: reqwest::RequestBuilder, token: &str) -> reqwest::RequestBuilder {
+    request
+        .bearer_auth(token)
+        .header("accept", "application/vnd.github+json")
+        .header("user-agent", "plat")
+        .header("x-github-api-version", "2022-11-28")
+}
+
+/// The first registered entity that is not the Location itself, as `kind:namespace/name`.
+fn registered_entity_ref(answer: &Value) -> Option<String> {
+    let entities = answer.get("entities")?.as_array()?;
+    let entity = entities
+        .iter()
+        .find(|e| e.get("kind").and_then(Value::as_str) != Some("Location"))
+        .or_else(|| entities.first())?;
+    let kind = entity.get("kind")?.as_str()?.to_ascii_lowercase();
+    let metadata = entity.get("metadata")?;
+    let namespace = metadata
+        .get("namespace")
+        .and_then(Value::as_str)
+        .unwrap_or("default");
+    let name = metadata.get("name")?.as_str()?;
+    Some(format!("{kind}:{namespace}/{name}"))
+}

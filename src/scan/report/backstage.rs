@@ -1,0 +1,248 @@
+//! Backstage catalog entities: a System per environment and a Resource per scanned resource.
+//!
+//! Entity names are a slug plus a short hash of the resource id, so they stay within 63
+//! characters and unique even when two resources share a type or a name.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use serde_json::{Map, Value, json};
+use sha2::{Digest, Sha256};
+
+use super::super::{Origin, Resource, ScanReport};
+
+#[derive(Debug, Clone)]
+pub struct BackstageOptions {
+    /// Entity ref of the owner, e.g. `group:default/platform-team`.
+    pub owner: String,
+    /// Catalog namespace of the generated entities.
+    pub namespace: String,
+    /// The environment being scanned (`plat scan --env NAME`); without it, resources are grouped
+    /// by their workspace label, and unlabelled ones go to `unassigned`.
+    pub environment: Option<String>,
+}
+
+impl Default for BackstageOptions {
+    fn default() -> Self {
+        Self {
+            owner: "group:default/platform".into(),
+            namespace: "default".into(),
+            environment: None,
+        }
+    }
+}
+
+const MAX_NAME: usize = 63;
+
+/// `[a-z0-9]` runs separated by single `-`, `_` or `.`, as Backstage requires.
+pub fn slug(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut pending_separator = None;
+    for c in text.chars() {
+        if c.is_ascii_alphanumeric() {
+            if let Some(sep) = pending_separator.take()
+                && !out.is_empty()
+            {
+                out.push(sep);
+            }
+            out.push(c.to_ascii_lowercase());
+        } else if pending_separator.is_none() {
+            pending_separator = Some(if matches!(c, '_' | '.') { c } else { '-' });
+        }
+    }
+    out
+}
+
+fn short_hash(text: &str) -> String {
+    let digest = Sha256::digest(text.as_bytes());
+    digest[..4].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A valid, unique-by-construction entity name for a resource.
+pub fn entity_name(resource: &Resource) -> String {
+    let base = match resource.origin {
+        Origin::Terraform => slug(resource.address.as_deref().unwrap_or(&resource.name)),
+        _ => slug(&format!(
+            "{}-{}-{}",
+            resource.kind,
+            resource.namespace.as_deref().unwrap_or(""),
+            resource.name
+        )),
+    };
+    let hash = short_hash(&resource.id);
+    let room = MAX_NAME - hash.len() - 1;
+    let mut base: String = base.chars().take(room).collect();
+    while base.ends_with(['-', '_', '.']) {
+        base.pop();
+    }
+    if base.is_empty() {
+        hash
+    } else {
+        format!("{base}-{hash}")
+    }
+}
+
+fn system_name(environment: &str) -> String {
+    let mut name: String = slug(&format!("env-{environment}"))
+        .chars()
+        .take(MAX_NAME)
+        .collect();
+    while name.ends_with(['-', '_', '.']) {
+        name.pop();
+    }
+    name
+}
+
+/// Terraform `depends_on` names resources without an instance key; map both forms.
+fn strip_index(address: &str) -> &str {
+    match address.rfind('[') {
+        Some(i) if address.ends_with(']') => &address[..i],
+        _ => address,
+    }
+}
+
+pub fn entities(report: &ScanReport, options: &BackstageOptions) -> Vec<Value> {
+    let mut names: HashMap<&str, String> = HashMap::new();
+    let mut used: HashSet<String> = HashSet::new();
+    for resource in &report.resources {
+        let mut name = entity_name(resource);
+        let mut n = 1;
+        while !used.insert(name.clone()) {
+            n += 1;
+            name = format!("{}-{n}", &name[..name.len().min(MAX_NAME - 4)]);
+        }
+        names.insert(&resource.id, name.clone());
+        if let Some(address) = &resource.address {
+            names.entry(strip_index(address)).or_insert(name);
+        }
+    }
+    let environment_of = |r: &Resource| -> String {
+        options
+            .environment
+            .clone()
+            .or_else(|| r.attribution.workspace.clone())
+            .unwrap_or_else(|| "unassigned".into())
+    };
+    let mut systems: BTreeMap<String, String> = BTreeMap::new();
+    for resource in &report.resources {
+        let env = environment_of(resource);
+        systems.entry(system_name(&env)).or_insert(env);
+    }
+    let ns = &options.namespace;
+    let mut out: Vec<Value> = systems
+        .iter()
+        .map(|(name, env)| {
+            json!({
+                "apiVersion": "backstage.io/v1alpha1",
+                "kind": "System",
+                "metadata": {
+                    "name": name,
+                    "namespace": ns,
+                    "title": format!("Environment {env}"),
+                    "annotations": {"plat.io/environment": env},
+                },
+                "spec": {"owner": options.owner},
+            })
+        })
+        .collect();
+    for resource in &report.resources {
+        let name = &names[resource.id.as_str()];
+        let mut annotations = Map::new();
+        let mut put = |key: &str, value: &str| {
+            annotations.insert(key.to_string(), Value::String(value.to_string()));
+        };
+        put("plat.io/resource-id", &resource.id);
+        put(
+            "plat.io/source-location",
+            &format!("{}:{}", resource.location.file, resource.location.line),
+        );
+        let resource_type = match resource.origin {
+            Origin::Terraform => {
+                put(
+                    "plat.io/terraform-address",
+                    resource.address.as_deref().unwrap_or(""),
+                );
+                put("plat.io/terraform-type", &resource.kind);
+                resource.kind.clone()
+            }
+            Origin::Manifest | Origin::Cluster => {
+                put(
+                    "plat.io/kubernetes-api-version",
+                    resource.api_version.as_deref().unwrap_or(""),
+                );
+                put("plat.io/kubernetes-kind", &resource.kind);
+                put("plat.io/kubernetes-name", &resource.name);
+                let kube_id = resource
+                    .labels
+                    .get("backstage.io/kubernetes-id")
+                    .cloned()
+                    .unwrap_or_else(|| resource.name.clone());
+                put("backstage.io/kubernetes-id", &kube_id);
+                if let Some(namespace) = &resource.namespace {
+                    put("plat.io/kubernetes-namespace", namespace);
+                    put("backstage.io/kubernetes-namespace", namespace);
+                }
+                format!("kubernetes-{}", slug(&resource.kind))
+            }
+        };
+        let attribution = &resource.attribution;
+        for (key, value) in [
+            ("plat.io/account-id", &attribution.account),
+            ("plat.io/tenant-id", &attribution.tenant),
+            ("plat.io/workspace-id", &attribution.workspace),
+        ] {
+            if let Some(value) = value {
+                put(key, value);
+            }
+        }
+        let mut depends_on: Vec<String> = resource
+            .relations
+            .iter()
+            .filter_map(|rel| {
+                names
+                    .get(rel.target.as_str())
+                    .or_else(|| names.get(strip_index(&rel.target)))
+            })
+            .filter(|target| *target != name)
+            .map(|target| format!("resource:{ns}/{target}"))
+            .collect();
+        depends_on.sort();
+        depends_on.dedup();
+        let title = resource
+            .address
+            .clone()
+            .unwrap_or_else(|| match &resource.namespace {
+                Some(namespace) => format!("{} {namespace}/{}", resource.kind, resource.name),
+                None => format!("{} {}", resource.kind, resource.name),
+            });
+        let mut spec = json!({
+            "type": resource_type,
+            "owner": options.owner,
+            "system": system_name(&environment_of(resource)),
+        });
+        if !depends_on.is_empty() {
+            spec["dependsOn"] = json!(depends_on);
+        }
+        out.push(json!({
+            "apiVersion": "backstage.io/v1alpha1",
+            "kind": "Resource",
+            "metadata": {
+                "name": name,
+                "namespace": ns,
+                "title": title,
+                "annotations": annotations,
+            },
+            "spec": spec,
+        }));
+    }
+    out
+}
+
+/// Multi-document `catalog-info.yaml`.
+pub fn to_yaml(entities: &[Value]) -> String {
+    let mut out = String::new();
+    for entity in entities {
+        out.push_str("---\n");
+        out.push_str(&serde_yaml_ng::to_string(entity).expect("entity serializes"));
+    }
+    out
+}

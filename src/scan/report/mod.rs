@@ -1,0 +1,8 @@
+//! Reporters: each turns a finished [`super::ScanReport`] into data for one output format.
+//! None of them prints; the caller writes the strings/values where they belong.
+
+pub mod backstage;
+pub mod github;
+pub mod json;
+pub mod sarif;
+pub mod table;

@@ -5,6 +5,8 @@ mod auth;
 mod context;
 mod env;
 mod group;
+mod scaffold;
+mod scan;
 mod server;
 mod tenant;
 mod user;
@@ -16,6 +18,8 @@ pub use auth::*;
 pub use context::*;
 pub use env::*;
 pub use group::*;
+pub use scaffold::*;
+pub use scan::*;
 pub use server::*;
 pub use tenant::*;
 pub use user::*;
@@ -106,6 +110,10 @@ pub enum Command {
     Env(EnvArgs),
     /// Environment policies: lifetime limits and daily quota
     Policy(PolicyArgs),
+    /// Inventory and policy checks over manifests, Terraform state and live clusters
+    Scan(ScanArgs),
+    /// Create projects from Backstage Software Templates, offline, and keep them updatable
+    Scaffold(ScaffoldArgs),
     /// Log in to a plat server with your identity provider (OIDC device flow)
     Login(LoginArgs),
     /// Forget the login of the current context and revoke its refresh token

@@ -8,6 +8,8 @@ mod context;
 mod env;
 mod group;
 mod policy;
+mod scaffold;
+mod scan;
 mod server;
 mod tenant;
 mod user;
@@ -28,6 +30,8 @@ pub async fn dispatch(ctx: &Ctx, command: Command) -> Result<()> {
         Command::Whoami => whoami::run(ctx).await,
         Command::Env(args) => env::run(ctx, args.command).await,
         Command::Policy(args) => policy::run(ctx, args.command).await,
+        Command::Scan(args) => scan::run(ctx, args).await,
+        Command::Scaffold(args) => scaffold::run(ctx, args).await,
         Command::Login(args) => auth::login(ctx, args).await,
         Command::Logout(args) => auth::logout(ctx, args).await,
         Command::Auth(args) => auth::run(ctx, args.command).await,

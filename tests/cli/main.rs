@@ -11,6 +11,8 @@ mod api;
 mod contract;
 mod groups;
 mod login;
+mod scaffold;
+mod scan;
 mod storage;
 mod tenants;
 mod users;

@@ -121,7 +121,7 @@ impl Ctx {
         self.out
             .debug(&format!("opening {}", crate::store::redact_url(&url)));
         let store = Store::open(&url, 1).await?;
-        let service = Service::new(store, service::system_clock());
+        let service = Service::new(store, self.clock()?);
         service
             .bootstrap(&Bootstrap {
                 master_account: self
@@ -316,4 +316,17 @@ impl Ctx {
 /// elsewhere finds more through `PLAT_TEMPLATE_PATH`.
 fn builtin_templates() -> std::path::PathBuf {
     std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/templates"))
+}
+
+impl Ctx {
+    /// Where "now" comes from: the system clock, shifted by `PLAT_CLOCK_OFFSET` (e.g. `+2h`) when set.
+    pub fn clock(&self) -> Result<service::Clock> {
+        match self.env.get("PLAT_CLOCK_OFFSET") {
+            None => Ok(service::system_clock()),
+            Some(text) => {
+                let offset = crate::iac::parse_duration(text.trim_start_matches('+'))?;
+                Ok(service::shifted_clock(offset))
+            }
+        }
+    }
 }

@@ -128,15 +128,20 @@ impl IacError {
             Self::UnknownParameter { .. } | Self::MissingParameters { .. } => {
                 Some("pass parameters as `--param name=value` or in `--param-file`".into())
             }
+            Self::InvalidParameterType { .. } | Self::ParameterValidation { .. } => Some(
+                "`plat env template show TEMPLATE` lists each parameter's type and limits".into(),
+            ),
             Self::InvalidDuration { .. } => {
                 Some("use a duration such as `30m`, `1h30m` or `45s`".into())
             }
             Self::TtlTooLong { max, .. } => Some(format!("ask for at most {max}")),
-            Self::CommandFailed { .. } => {
-                Some("`plat env logs` shows Terraform's full output".into())
-            }
+            Self::CommandFailed { .. } => Some(
+                "`plat env logs NAME` shows Terraform's full output; `plat env down NAME` removes \
+                 what was made"
+                    .into(),
+            ),
             Self::Cancelled { forced: true, .. } => {
-                Some("the state may be locked or stale; `plat env down --retry` tries again".into())
+                Some("the state may be locked or stale; run `plat env down` again".into())
             }
             Self::Cancelled { forced: false, .. } => Some(
                 "resources created before the interruption are in the state; `plat env down` \

@@ -23,7 +23,7 @@ use crate::store::Store;
 
 pub use jwt::TokenVerifier;
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ServerConfig {
     pub listen: SocketAddr,
     pub database_url: String,
@@ -33,6 +33,7 @@ pub struct ServerConfig {
     pub bootstrap_admin: String,
     pub master_account: String,
     pub default_tenant_domain: String,
+    pub clock: service::Clock,
 }
 
 #[derive(Clone)]
@@ -189,7 +190,7 @@ pub async fn prepare(config: &ServerConfig) -> Result<AppState, Error> {
         16
     };
     let store = Store::open(&config.database_url, connections).await?;
-    let service = Service::new(store, service::system_clock());
+    let service = Service::new(store, config.clock.clone());
     service
         .bootstrap(&Bootstrap {
             master_account: config.master_account.clone(),

@@ -25,6 +25,15 @@ pub fn system_clock() -> Clock {
     Arc::new(jiff::Timestamp::now)
 }
 
+/// The system clock shifted by `offset`, e.g. `+2h`: lets an operator (or a test) run the
+/// reaper "as of" a later time without waiting for it (`PLAT_CLOCK_OFFSET`).
+pub fn shifted_clock(offset: jiff::SignedDuration) -> Clock {
+    Arc::new(move || {
+        let now = jiff::Timestamp::now();
+        now.checked_add(offset).unwrap_or(now)
+    })
+}
+
 /// What a fresh platform is created with (R-ACC-1, R-TEN-2, R-ROLE-3).
 #[derive(Debug, Clone)]
 pub struct Bootstrap {

@@ -9,6 +9,7 @@ mod services;
 mod accounts;
 mod api;
 mod contract;
+mod envs;
 mod groups;
 mod login;
 mod scaffold;

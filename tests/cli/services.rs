@@ -261,6 +261,16 @@ impl Server {
 
     /// A server that trusts the tokens of `issuer` only.
     pub fn start_trusting(issuer: &str, database_url: String, data_dir: &Path) -> Self {
+        Self::start_with(issuer, database_url, data_dir, &[])
+    }
+
+    /// A server with extra environment, e.g. a shifted clock for its reaper.
+    pub fn start_with(
+        issuer: &str,
+        database_url: String,
+        data_dir: &Path,
+        vars: &[(&str, &str)],
+    ) -> Self {
         let port = free_port();
         let process = Command::new(crate::support::BIN)
             .args(["server", "--listen", &format!("127.0.0.1:{port}")])
@@ -270,6 +280,7 @@ impl Server {
             .env("PLAT_DATA_DIR", data_dir)
             .env("PLAT_CONFIG_DIR", data_dir)
             .env("PLAT_LOG", "warn")
+            .envs(vars.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())

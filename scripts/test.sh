@@ -4,20 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-need_apt=()
-command -v node >/dev/null || need_apt+=(nodejs npm)
-[ -x /usr/lib/postgresql/15/bin/initdb ] || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need_apt+=(postgresql)
-command -v dbus-run-session >/dev/null || need_apt+=(dbus)
-command -v gnome-keyring-daemon >/dev/null || need_apt+=(gnome-keyring)
-command -v kubectl >/dev/null || command -v kustomize >/dev/null || need_apt+=(kubernetes-client)
-command -v pkg-config >/dev/null || need_apt+=(pkg-config)
-pkg-config --exists dbus-1 2>/dev/null || need_apt+=(libdbus-1-dev)
-command -v python3 >/dev/null && python3 -c 'import venv' 2>/dev/null || need_apt+=(python3 python3-venv)
-if [ ${#need_apt[@]} -gt 0 ]; then
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${need_apt[@]}"
-fi
+scripts/install-deps.sh --test
 
 # The OpenID Connect provider the login tests talk to (oidc-provider from npm).
 (cd tests/support/idp && { [ -d node_modules/oidc-provider ] || npm ci --no-audit --no-fund --loglevel=error; })

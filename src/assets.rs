@@ -29,7 +29,9 @@ pub fn generate() -> BTreeMap<String, Vec<u8>> {
         };
         files.insert(format!("completions/{name}"), script);
     }
-    let mut root = Cli::command();
+    // Pages name the release, not the commit: a page stamped with the commit would be stale again
+    // the moment it is committed.
+    let mut root = Cli::command().version(env!("CARGO_PKG_VERSION"));
     root.build();
     add_man_pages(&root, "plat", &mut files);
     files

@@ -51,6 +51,59 @@ impl fmt::Display for MissingValues {
 
 impl std::error::Error for MissingValues {}
 
+/// `plat scaffold update` ran but left files with conflicts; exits 3 (its check failed).
+#[derive(Debug)]
+pub struct UpdateConflicts(pub Vec<String>);
+
+impl fmt::Display for UpdateConflicts {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "conflicting changes in {} file(s): {}",
+            self.0.len(),
+            self.0.join(", ")
+        )
+    }
+}
+
+impl std::error::Error for UpdateConflicts {}
+
+/// The error a failed step wraps: what decides the exit code.
+fn scaffold_root(err: &crate::scaffold::ScaffoldError) -> &crate::scaffold::ScaffoldError {
+    match err {
+        crate::scaffold::ScaffoldError::Step { source, .. } => scaffold_root(source),
+        other => other,
+    }
+}
+
+/// Stable `-o json` error codes for the scaffold engine's errors.
+fn scaffold_code(err: &crate::scaffold::ScaffoldError) -> &'static str {
+    use crate::scaffold::ScaffoldError as E;
+    match scaffold_root(err) {
+        E::TemplateYaml { .. } | E::Schema { .. } => "invalid_template",
+        E::TemplateNotFound { .. } => "not_found",
+        E::NotUpdatable { .. } => "not_updatable",
+        E::NoAnswers { .. } => "no_answers",
+        E::Io { .. } => "io_error",
+        E::Git { .. } => "git_error",
+        E::Expression(_) => "template_expression",
+        E::PathEscape { .. } => "path_escape",
+        E::UnknownAction { .. } => "unknown_action",
+        E::InvalidInput { .. } => "invalid_step_input",
+        E::MissingParameters { .. } => "missing_values",
+        E::InvalidParameters { .. } | E::InvalidSet { .. } | E::ValuesFile { .. } => {
+            "invalid_parameters"
+        }
+        E::Prompt { .. } => "prompt_failed",
+        E::Cancelled => "cancelled",
+        E::TargetNotEmpty { .. } => "target_not_empty",
+        E::HooksNotTrusted { .. } => "untrusted_hooks",
+        E::HookFailed { .. } => "hook_failed",
+        E::Http { .. } => "remote_failed",
+        E::Step { .. } => "step_failed",
+    }
+}
+
 /// What an error looks like at the edge: exit code, JSON code, message, causes and hint.
 pub struct Report {
     pub exit_code: u8,
@@ -73,6 +126,22 @@ impl Report {
             if let Some(iac) = cause.downcast_ref::<crate::iac::IacError>() {
                 let code = u8::try_from(iac.exit_code()).unwrap_or(1);
                 return Self::simple(code, iac.code(), err, iac.hint());
+            }
+            // plat scaffold: the engine's own codes, except that missing parameters are the
+            // contract's "missing values" (exit 2), and an update that left conflicts exits 3.
+            if let Some(scaffold) = cause.downcast_ref::<crate::scaffold::ScaffoldError>() {
+                let exit_code = match scaffold_root(scaffold) {
+                    crate::scaffold::ScaffoldError::MissingParameters { .. } => 2,
+                    other => u8::try_from(other.exit_code()).unwrap_or(1),
+                };
+                return Self::simple(exit_code, scaffold_code(scaffold), err, scaffold.hint());
+            }
+            if let Some(conflicts) = cause.downcast_ref::<UpdateConflicts>() {
+                let hint = format!(
+                    "resolve the conflicts in {}, then commit",
+                    conflicts.0.join(", ")
+                );
+                return Self::simple(3, "update_conflicts", err, Some(hint));
             }
             if let Some(user) = cause.downcast_ref::<UserError>() {
                 return Self::simple(1, "invalid_argument", err, user.hint.clone());

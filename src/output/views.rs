@@ -452,3 +452,319 @@ impl Details for TemplateView {
         ]
     }
 }
+
+/// A scaffold template as `plat scaffold list` shows it.
+#[derive(Debug, serde::Serialize)]
+pub struct ScaffoldTemplateEntry {
+    /// What `plat scaffold run NAME` takes: the template's directory name.
+    pub name: String,
+    pub title: Option<String>,
+    pub description: Option<String>,
+    pub tags: Vec<String>,
+    /// Directory holding its template.yaml.
+    pub path: String,
+}
+
+impl ScaffoldTemplateEntry {
+    pub fn of(name: &str, template: &crate::scaffold::LoadedTemplate) -> Self {
+        let metadata = &template.template.metadata;
+        Self {
+            name: name.to_owned(),
+            title: metadata.title.clone(),
+            description: metadata.description.as_deref().map(|d| d.trim().to_owned()),
+            tags: metadata.tags.clone(),
+            path: template.dir.display().to_string(),
+        }
+    }
+}
+
+impl Row for ScaffoldTemplateEntry {
+    const HEADERS: &'static [&'static str] = &["NAME", "TITLE", "TAGS", "DESCRIPTION"];
+    fn cells(&self) -> Vec<String> {
+        vec![
+            self.name.clone(),
+            or_dash(self.title.as_deref()),
+            joined(&self.tags),
+            or_dash(self.description.as_deref()),
+        ]
+    }
+}
+
+/// One template parameter, flattened from the template's JSON-Schema pages.
+#[derive(Debug, serde::Serialize)]
+pub struct ScaffoldParameter {
+    pub name: String,
+    pub title: String,
+    #[serde(rename = "type")]
+    pub kind: Option<String>,
+    pub required: bool,
+    pub default: Option<serde_json::Value>,
+    #[serde(rename = "enum")]
+    pub choices: Option<Vec<serde_json::Value>>,
+    pub description: Option<String>,
+    /// Title of the page (form step) the parameter is on.
+    pub page: Option<String>,
+    /// Only asked when another answer selects it (`dependencies`/`oneOf`).
+    pub conditional: bool,
+}
+
+/// A scaffold template as `plat scaffold show` shows it.
+#[derive(Debug, serde::Serialize)]
+pub struct ScaffoldTemplateView {
+    pub name: String,
+    pub title: Option<String>,
+    pub description: Option<String>,
+    pub owner: Option<String>,
+    #[serde(rename = "type")]
+    pub kind: Option<String>,
+    pub tags: Vec<String>,
+    pub source: String,
+    pub path: String,
+    pub parameters: Vec<ScaffoldParameter>,
+    /// `id: action` of each step, in order.
+    pub steps: Vec<String>,
+    /// Shell commands the template runs with `--trust`.
+    pub hooks: Vec<String>,
+}
+
+impl ScaffoldTemplateView {
+    pub fn of(loaded: &crate::scaffold::LoadedTemplate) -> Self {
+        let template = &loaded.template;
+        let mut parameters = Vec::new();
+        for page in &template.spec.parameters {
+            let page_title = page
+                .get("title")
+                .and_then(|t| t.as_str())
+                .map(str::to_owned);
+            collect_parameters(page, page_title.as_deref(), false, &mut parameters);
+        }
+        Self {
+            name: template.metadata.name.clone(),
+            title: template.metadata.title.clone(),
+            description: template
+                .metadata
+                .description
+                .as_deref()
+                .map(|d| d.trim().to_owned()),
+            owner: template.spec.owner.clone(),
+            kind: template.spec.kind.clone(),
+            tags: template.metadata.tags.clone(),
+            source: loaded.origin.source.clone(),
+            path: loaded.dir.display().to_string(),
+            parameters,
+            steps: template
+                .spec
+                .steps
+                .iter()
+                .enumerate()
+                .map(|(index, step)| format!("{}: {}", step.key(index), step.action))
+                .collect(),
+            hooks: template.spec.hooks.iter().map(|h| h.run.clone()).collect(),
+        }
+    }
+}
+
+/// The properties of one schema, then those of its `dependencies`/`oneOf` branches (which only
+/// apply depending on other answers, so they are marked conditional).
+fn collect_parameters(
+    schema: &serde_json::Value,
+    page: Option<&str>,
+    conditional: bool,
+    out: &mut Vec<ScaffoldParameter>,
+) {
+    use serde_json::Value;
+    let required: Vec<&str> = schema
+        .get("required")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .collect();
+    if let Some(properties) = schema.get("properties").and_then(Value::as_object) {
+        for (name, property) in properties {
+            // A branch may only narrow a field shown on the page (an enum to pick a branch).
+            if out.iter().any(|p| &p.name == name) {
+                continue;
+            }
+            let text = |key: &str| property.get(key).and_then(Value::as_str).map(str::to_owned);
+            out.push(ScaffoldParameter {
+                name: name.clone(),
+                title: text("title").unwrap_or_else(|| name.clone()),
+                kind: match property.get("type") {
+                    Some(Value::String(kind)) => Some(kind.clone()),
+                    Some(Value::Array(kinds)) => Some(
+                        kinds
+                            .iter()
+                            .filter_map(Value::as_str)
+                            .collect::<Vec<_>>()
+                            .join("|"),
+                    ),
+                    _ => None,
+                },
+                required: required.contains(&name.as_str()),
+                default: property.get("default").cloned(),
+                choices: property.get("enum").and_then(Value::as_array).cloned(),
+                description: text("description"),
+                page: page.map(str::to_owned),
+                conditional,
+            });
+        }
+    }
+    let branches = schema
+        .get("dependencies")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flat_map(|deps| deps.values())
+        .flat_map(
+            |dependency| match dependency.get("oneOf").and_then(Value::as_array) {
+                Some(branches) => branches.iter().collect::<Vec<_>>(),
+                None => vec![dependency],
+            },
+        );
+    for branch in branches {
+        collect_parameters(branch, page, true, out);
+    }
+}
+
+fn plain_value(value: &serde_json::Value) -> String {
+    value
+        .as_str()
+        .map_or_else(|| value.to_string(), str::to_owned)
+}
+
+impl Details for ScaffoldTemplateView {
+    fn details(&self) -> Vec<(&'static str, String)> {
+        let parameters = self
+            .parameters
+            .iter()
+            .map(|p| {
+                let mut traits = vec![p.kind.clone().unwrap_or_else(|| "any".into())];
+                if p.required {
+                    traits.push("required".into());
+                }
+                if p.conditional {
+                    traits.push("conditional".into());
+                }
+                let default = p
+                    .default
+                    .as_ref()
+                    .map(|d| format!(" = {d}"))
+                    .unwrap_or_default();
+                let choices = p
+                    .choices
+                    .as_ref()
+                    .map(|c| {
+                        let names: Vec<String> = c.iter().map(plain_value).collect();
+                        format!(" one of: {}", names.join(", "))
+                    })
+                    .unwrap_or_default();
+                let description = p
+                    .description
+                    .as_ref()
+                    .map(|d| format!(" ({d})"))
+                    .unwrap_or_default();
+                format!(
+                    "{} ({}){default}{choices}  {}{description}",
+                    p.name,
+                    traits.join(", "),
+                    p.title
+                )
+            })
+            .collect::<Vec<_>>();
+        let lines = |items: &[String]| {
+            if items.is_empty() {
+                "-".to_owned()
+            } else {
+                items.join("\n")
+            }
+        };
+        vec![
+            ("name", self.name.clone()),
+            ("title", or_dash(self.title.as_deref())),
+            ("description", or_dash(self.description.as_deref())),
+            ("owner", or_dash(self.owner.as_deref())),
+            ("type", or_dash(self.kind.as_deref())),
+            ("tags", joined(&self.tags)),
+            ("source", self.source.clone()),
+            ("parameters", lines(&parameters)),
+            ("steps", lines(&self.steps)),
+            ("hooks", lines(&self.hooks)),
+        ]
+    }
+}
+
+impl Details for crate::scaffold::RunResult {
+    fn details(&self) -> Vec<(&'static str, String)> {
+        let steps: Vec<String> = self
+            .steps
+            .iter()
+            .map(|s| {
+                let status = serde_json::to_value(&s.status)
+                    .map(|v| plain_value(&v))
+                    .unwrap_or_default();
+                format!("{} ({}): {status}", s.id, s.action)
+            })
+            .collect();
+        let entry = |item: &serde_json::Value, key: &str| {
+            let title = item.get("title").map(plain_value).unwrap_or_default();
+            let body = item
+                .get(key)
+                .or_else(|| item.get("entityRef"))
+                .map(plain_value)
+                .unwrap_or_default();
+            format!("{title}: {}", body.trim())
+        };
+        let links: Vec<String> = self.output.links.iter().map(|l| entry(l, "url")).collect();
+        let text: Vec<String> = self
+            .output
+            .text
+            .iter()
+            .map(|t| entry(t, "content"))
+            .collect();
+        let lines = |items: &[String]| {
+            if items.is_empty() {
+                "-".to_owned()
+            } else {
+                items.join("\n")
+            }
+        };
+        vec![
+            ("target", self.target.display().to_string()),
+            ("template", self.answers.template.clone()),
+            ("files", self.files.len().to_string()),
+            ("steps", lines(&steps)),
+            ("links", lines(&links)),
+            ("text", lines(&text)),
+        ]
+    }
+}
+
+impl Details for crate::scaffold::UpdateResult {
+    fn details(&self) -> Vec<(&'static str, String)> {
+        let changes: Vec<String> = self
+            .changes
+            .iter()
+            .map(|c| {
+                let kind = serde_json::to_value(c.change)
+                    .map(|v| plain_value(&v))
+                    .unwrap_or_default();
+                format!("{kind} {}", c.path)
+            })
+            .collect();
+        vec![
+            ("target", self.target.display().to_string()),
+            ("template", self.answers.origin.source.clone()),
+            ("from commit", or_dash(self.from_commit.as_deref())),
+            ("to commit", or_dash(self.to_commit.as_deref())),
+            (
+                "changes",
+                if changes.is_empty() {
+                    "none".to_owned()
+                } else {
+                    changes.join("\n")
+                },
+            ),
+            ("conflicts", joined(&self.conflicts)),
+        ]
+    }
+}

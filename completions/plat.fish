@@ -42,6 +42,10 @@ complete -c plat -n "__fish_plat_needs_command" -f -a "user" -d 'Link platform u
 complete -c plat -n "__fish_plat_needs_command" -f -a "group" -d 'Manage groups, the only holders of permissions'
 complete -c plat -n "__fish_plat_needs_command" -f -a "context" -d 'Manage contexts: which platform plat talks to, and as whom'
 complete -c plat -n "__fish_plat_needs_command" -f -a "whoami" -d 'Show who you are acting as, in which account, with which permissions'
+complete -c plat -n "__fish_plat_needs_command" -f -a "env" -d 'Short-lived environments provisioned by Terraform/OpenTofu'
+complete -c plat -n "__fish_plat_needs_command" -f -a "policy" -d 'Environment policies: lifetime limits and daily quota'
+complete -c plat -n "__fish_plat_needs_command" -f -a "scan" -d 'Inventory and policy checks over manifests, Terraform state and live clusters'
+complete -c plat -n "__fish_plat_needs_command" -f -a "scaffold" -d 'Create projects from Backstage Software Templates, offline, and keep them updatable'
 complete -c plat -n "__fish_plat_needs_command" -f -a "login" -d 'Log in to a plat server with your identity provider (OIDC device flow)'
 complete -c plat -n "__fish_plat_needs_command" -f -a "logout" -d 'Forget the login of the current context and revoke its refresh token'
 complete -c plat -n "__fish_plat_needs_command" -f -a "auth" -d 'Inspect the current login'
@@ -674,6 +678,288 @@ complete -c plat -n "__fish_plat_using_subcommand whoami" -l no-input -d 'Never 
 complete -c plat -n "__fish_plat_using_subcommand whoami" -s y -l yes -d 'Answer yes to confirmations'
 complete -c plat -n "__fish_plat_using_subcommand whoami" -s h -l help -d 'Print help'
 complete -c plat -n "__fish_plat_using_subcommand whoami" -s V -l version -d 'Print version'
+complete -c plat -n "__fish_plat_using_subcommand env; and not __fish_seen_subcommand_from template up list ls show logs outputs extend down quota reap help" -s o -l output -d 'Output format: a table for people, JSON or YAML documents for programs' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c plat -n "__fish_plat_using_subcommand env; and not __fish_seen_subcommand_from template up list ls show logs outputs extend down quota reap help" -l context -d 'Context (platform connection) to use instead of the current one' -r
+complete -c plat -n "__fish_plat_using_subcommand env; and not __fish_seen_subcommand_from template up list ls show logs outputs extend down quota reap help" -l account -d 'Account to act in (default: your own)' -r
+complete -c plat -n "__fish_plat_using_subcommand env; and not __fish_seen_subcommand_from template up list ls show logs outputs extend down quota reap help" -l user -d 'Platform user to act as on an embedded platform (default: the local operator)' -r
+complete -c plat -n "__fish_plat_using_subcommand env; and not __fish_seen_subcommand_from template up list ls show logs outputs extend down quota reap help" -s q -l quiet -d 'Print only data and errors'
+complete -c plat -n "__fish_plat_using_subcommand env; and not __fish_seen_subcommand_from template up list ls show logs outputs extend down quota reap help" -s v -l verbose -d 'Say more about what is happening (repeat for more)'
+complete -c plat -n "__fish_plat_using_subcommand env; and not __fish_seen_subcommand_from template up list ls show logs outputs extend down quota reap help" -l no-input -d 'Never prompt; fail listing every missing value instead'
+complete -c plat -n "__fish_plat_using_subcommand env; and not __fish_seen_subcommand_from template up list ls show logs outputs extend down quota reap help" -s y -l yes -d 'Answer yes to confirmations'
+complete -c plat -n "__fish_plat_using_subcommand env; and not __fish_seen_subcommand_from template up list ls show logs outputs extend down quota reap help" -s h -l help -d 'Print help'
+complete -c plat -n "__fish_plat_using_subcommand env; and not __fish_seen_subcommand_from template up list ls show logs outputs extend down quota reap help" -s V -l version -d 'Print version'
+complete -c plat -n "__fish_plat_using_subcommand env; and not __fish_seen_subcommand_from template up list ls show logs outputs extend down quota reap help" -f -a "template" -d 'Environment templates: built-in ones and those in PLAT_TEMPLATE_PATH'
+complete -c plat -n "__fish_plat_using_subcommand env; and not __fish_seen_subcommand_from template up list ls show logs outputs extend down quota reap help" -f -a "up" -d 'Provision an environment from a template (Terraform/OpenTofu); it is destroyed when it expires'
+complete -c plat -n "__fish_plat_using_subcommand env; and not __fish_seen_subcommand_from template up list ls show logs outputs extend down quota reap help" -f -a "list" -d 'List this account\'s environments'
+complete -c plat -n "__fish_plat_using_subcommand env; and not __fish_seen_subcommand_from template up list ls show logs outputs extend down quota reap help" -f -a "ls" -d 'List this account\'s environments'
+complete -c plat -n "__fish_plat_using_subcommand env; and not __fish_seen_subcommand_from template up list ls show logs outputs extend down quota reap help" -f -a "show" -d 'Show an environment: status, expiry, resources, outputs'
+complete -c plat -n "__fish_plat_using_subcommand env; and not __fish_seen_subcommand_from template up list ls show logs outputs extend down quota reap help" -f -a "logs" -d 'Print the Terraform log of an environment\'s last run'
+complete -c plat -n "__fish_plat_using_subcommand env; and not __fish_seen_subcommand_from template up list ls show logs outputs extend down quota reap help" -f -a "outputs" -d 'Print an environment\'s outputs (sensitive values redacted)'
+complete -c plat -n "__fish_plat_using_subcommand env; and not __fish_seen_subcommand_from template up list ls show logs outputs extend down quota reap help" -f -a "extend" -d 'Push an environment\'s expiry to now + DURATION (capped by the policy\'s maximum lifetime)'
+complete -c plat -n "__fish_plat_using_subcommand env; and not __fish_seen_subcommand_from template up list ls show logs outputs extend down quota reap help" -f -a "down" -d 'Destroy an environment; an environment already gone is not an error'
+complete -c plat -n "__fish_plat_using_subcommand env; and not __fish_seen_subcommand_from template up list ls show logs outputs extend down quota reap help" -f -a "quota" -d 'How many environments you may still create today'
+complete -c plat -n "__fish_plat_using_subcommand env; and not __fish_seen_subcommand_from template up list ls show logs outputs extend down quota reap help" -f -a "reap" -d 'Destroy every expired environment (for cron or a CI schedule)'
+complete -c plat -n "__fish_plat_using_subcommand env; and not __fish_seen_subcommand_from template up list ls show logs outputs extend down quota reap help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from template" -s o -l output -d 'Output format: a table for people, JSON or YAML documents for programs' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from template" -l context -d 'Context (platform connection) to use instead of the current one' -r
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from template" -l account -d 'Account to act in (default: your own)' -r
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from template" -l user -d 'Platform user to act as on an embedded platform (default: the local operator)' -r
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from template" -s q -l quiet -d 'Print only data and errors'
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from template" -s v -l verbose -d 'Say more about what is happening (repeat for more)'
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from template" -l no-input -d 'Never prompt; fail listing every missing value instead'
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from template" -s y -l yes -d 'Answer yes to confirmations'
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from template" -s h -l help -d 'Print help'
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from template" -s V -l version -d 'Print version'
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from template" -f -a "list" -d 'List the templates'
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from template" -f -a "ls" -d 'List the templates'
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from template" -f -a "show" -d 'Show a template\'s parameters and lifetime limits'
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from template" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from up" -s t -l template -d 'Template to provision' -r
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from up" -s p -l param -d 'Template parameter (repeatable)' -r
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from up" -l param-file -d 'YAML file of template parameters (--param wins)' -r -F
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from up" -l ttl -d 'Lifetime, e.g. 45m or 2h (default: the policy\'s, 30m)' -r
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from up" -l idempotency-key -d 'Key that makes a retried `up` return the first try\'s environment instead of a new one' -r
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from up" -l events -d 'Stream Terraform events as machine-readable lines' -r -f -a "ndjson\t'One JSON object per Terraform event on stdout, then the environment'"
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from up" -s o -l output -d 'Output format: a table for people, JSON or YAML documents for programs' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from up" -l context -d 'Context (platform connection) to use instead of the current one' -r
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from up" -l account -d 'Account to act in (default: your own)' -r
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from up" -l user -d 'Platform user to act as on an embedded platform (default: the local operator)' -r
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from up" -s q -l quiet -d 'Print only data and errors'
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from up" -s v -l verbose -d 'Say more about what is happening (repeat for more)'
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from up" -l no-input -d 'Never prompt; fail listing every missing value instead'
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from up" -s y -l yes -d 'Answer yes to confirmations'
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from up" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from up" -s V -l version -d 'Print version'
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from list" -s o -l output -d 'Output format: a table for people, JSON or YAML documents for programs' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from list" -l context -d 'Context (platform connection) to use instead of the current one' -r
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from list" -l account -d 'Account to act in (default: your own)' -r
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from list" -l user -d 'Platform user to act as on an embedded platform (default: the local operator)' -r
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from list" -l all -d 'Include destroyed environments'
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from list" -s q -l quiet -d 'Print only data and errors'
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from list" -s v -l verbose -d 'Say more about what is happening (repeat for more)'
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from list" -l no-input -d 'Never prompt; fail listing every missing value instead'
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from list" -s y -l yes -d 'Answer yes to confirmations'
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from list" -s V -l version -d 'Print version'
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from ls" -s o -l output -d 'Output format: a table for people, JSON or YAML documents for programs' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from ls" -l context -d 'Context (platform connection) to use instead of the current one' -r
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from ls" -l account -d 'Account to act in (default: your own)' -r
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from ls" -l user -d 'Platform user to act as on an embedded platform (default: the local operator)' -r
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from ls" -l all -d 'Include destroyed environments'
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from ls" -s q -l quiet -d 'Print only data and errors'
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from ls" -s v -l verbose -d 'Say more about what is happening (repeat for more)'
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from ls" -l no-input -d 'Never prompt; fail listing every missing value instead'
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from ls" -s y -l yes -d 'Answer yes to confirmations'
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from ls" -s h -l help -d 'Print help'
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from ls" -s V -l version -d 'Print version'
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from show" -s o -l output -d 'Output format: a table for people, JSON or YAML documents for programs' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from show" -l context -d 'Context (platform connection) to use instead of the current one' -r
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from show" -l account -d 'Account to act in (default: your own)' -r
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from show" -l user -d 'Platform user to act as on an embedded platform (default: the local operator)' -r
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from show" -s q -l quiet -d 'Print only data and errors'
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from show" -s v -l verbose -d 'Say more about what is happening (repeat for more)'
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from show" -l no-input -d 'Never prompt; fail listing every missing value instead'
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from show" -s y -l yes -d 'Answer yes to confirmations'
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help'
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from show" -s V -l version -d 'Print version'
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from logs" -s o -l output -d 'Output format: a table for people, JSON or YAML documents for programs' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from logs" -l context -d 'Context (platform connection) to use instead of the current one' -r
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from logs" -l account -d 'Account to act in (default: your own)' -r
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from logs" -l user -d 'Platform user to act as on an embedded platform (default: the local operator)' -r
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from logs" -s f -l follow -d 'Keep printing as the log grows, until the environment\'s run ends'
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from logs" -s q -l quiet -d 'Print only data and errors'
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from logs" -s v -l verbose -d 'Say more about what is happening (repeat for more)'
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from logs" -l no-input -d 'Never prompt; fail listing every missing value instead'
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from logs" -s y -l yes -d 'Answer yes to confirmations'
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from logs" -s h -l help -d 'Print help'
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from logs" -s V -l version -d 'Print version'
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from outputs" -s o -l output -d 'Output format: a table for people, JSON or YAML documents for programs' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from outputs" -l context -d 'Context (platform connection) to use instead of the current one' -r
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from outputs" -l account -d 'Account to act in (default: your own)' -r
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from outputs" -l user -d 'Platform user to act as on an embedded platform (default: the local operator)' -r
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from outputs" -s q -l quiet -d 'Print only data and errors'
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from outputs" -s v -l verbose -d 'Say more about what is happening (repeat for more)'
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from outputs" -l no-input -d 'Never prompt; fail listing every missing value instead'
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from outputs" -s y -l yes -d 'Answer yes to confirmations'
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from outputs" -s h -l help -d 'Print help'
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from outputs" -s V -l version -d 'Print version'
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from extend" -s o -l output -d 'Output format: a table for people, JSON or YAML documents for programs' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from extend" -l context -d 'Context (platform connection) to use instead of the current one' -r
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from extend" -l account -d 'Account to act in (default: your own)' -r
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from extend" -l user -d 'Platform user to act as on an embedded platform (default: the local operator)' -r
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from extend" -s q -l quiet -d 'Print only data and errors'
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from extend" -s v -l verbose -d 'Say more about what is happening (repeat for more)'
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from extend" -l no-input -d 'Never prompt; fail listing every missing value instead'
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from extend" -s y -l yes -d 'Answer yes to confirmations'
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from extend" -s h -l help -d 'Print help'
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from extend" -s V -l version -d 'Print version'
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from down" -s o -l output -d 'Output format: a table for people, JSON or YAML documents for programs' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from down" -l context -d 'Context (platform connection) to use instead of the current one' -r
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from down" -l account -d 'Account to act in (default: your own)' -r
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from down" -l user -d 'Platform user to act as on an embedded platform (default: the local operator)' -r
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from down" -s q -l quiet -d 'Print only data and errors'
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from down" -s v -l verbose -d 'Say more about what is happening (repeat for more)'
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from down" -l no-input -d 'Never prompt; fail listing every missing value instead'
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from down" -s y -l yes -d 'Answer yes to confirmations'
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from down" -s h -l help -d 'Print help'
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from down" -s V -l version -d 'Print version'
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from quota" -s o -l output -d 'Output format: a table for people, JSON or YAML documents for programs' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from quota" -l context -d 'Context (platform connection) to use instead of the current one' -r
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from quota" -l account -d 'Account to act in (default: your own)' -r
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from quota" -l user -d 'Platform user to act as on an embedded platform (default: the local operator)' -r
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from quota" -s q -l quiet -d 'Print only data and errors'
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from quota" -s v -l verbose -d 'Say more about what is happening (repeat for more)'
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from quota" -l no-input -d 'Never prompt; fail listing every missing value instead'
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from quota" -s y -l yes -d 'Answer yes to confirmations'
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from quota" -s h -l help -d 'Print help'
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from quota" -s V -l version -d 'Print version'
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from reap" -s o -l output -d 'Output format: a table for people, JSON or YAML documents for programs' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from reap" -l context -d 'Context (platform connection) to use instead of the current one' -r
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from reap" -l account -d 'Account to act in (default: your own)' -r
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from reap" -l user -d 'Platform user to act as on an embedded platform (default: the local operator)' -r
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from reap" -s q -l quiet -d 'Print only data and errors'
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from reap" -s v -l verbose -d 'Say more about what is happening (repeat for more)'
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from reap" -l no-input -d 'Never prompt; fail listing every missing value instead'
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from reap" -s y -l yes -d 'Answer yes to confirmations'
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from reap" -s h -l help -d 'Print help'
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from reap" -s V -l version -d 'Print version'
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from help" -f -a "template" -d 'Environment templates: built-in ones and those in PLAT_TEMPLATE_PATH'
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from help" -f -a "up" -d 'Provision an environment from a template (Terraform/OpenTofu); it is destroyed when it expires'
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from help" -f -a "list" -d 'List this account\'s environments'
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from help" -f -a "show" -d 'Show an environment: status, expiry, resources, outputs'
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from help" -f -a "logs" -d 'Print the Terraform log of an environment\'s last run'
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from help" -f -a "outputs" -d 'Print an environment\'s outputs (sensitive values redacted)'
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from help" -f -a "extend" -d 'Push an environment\'s expiry to now + DURATION (capped by the policy\'s maximum lifetime)'
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from help" -f -a "down" -d 'Destroy an environment; an environment already gone is not an error'
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from help" -f -a "quota" -d 'How many environments you may still create today'
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from help" -f -a "reap" -d 'Destroy every expired environment (for cron or a CI schedule)'
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c plat -n "__fish_plat_using_subcommand policy; and not __fish_seen_subcommand_from show set help" -s o -l output -d 'Output format: a table for people, JSON or YAML documents for programs' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c plat -n "__fish_plat_using_subcommand policy; and not __fish_seen_subcommand_from show set help" -l context -d 'Context (platform connection) to use instead of the current one' -r
+complete -c plat -n "__fish_plat_using_subcommand policy; and not __fish_seen_subcommand_from show set help" -l account -d 'Account to act in (default: your own)' -r
+complete -c plat -n "__fish_plat_using_subcommand policy; and not __fish_seen_subcommand_from show set help" -l user -d 'Platform user to act as on an embedded platform (default: the local operator)' -r
+complete -c plat -n "__fish_plat_using_subcommand policy; and not __fish_seen_subcommand_from show set help" -s q -l quiet -d 'Print only data and errors'
+complete -c plat -n "__fish_plat_using_subcommand policy; and not __fish_seen_subcommand_from show set help" -s v -l verbose -d 'Say more about what is happening (repeat for more)'
+complete -c plat -n "__fish_plat_using_subcommand policy; and not __fish_seen_subcommand_from show set help" -l no-input -d 'Never prompt; fail listing every missing value instead'
+complete -c plat -n "__fish_plat_using_subcommand policy; and not __fish_seen_subcommand_from show set help" -s y -l yes -d 'Answer yes to confirmations'
+complete -c plat -n "__fish_plat_using_subcommand policy; and not __fish_seen_subcommand_from show set help" -s h -l help -d 'Print help'
+complete -c plat -n "__fish_plat_using_subcommand policy; and not __fish_seen_subcommand_from show set help" -s V -l version -d 'Print version'
+complete -c plat -n "__fish_plat_using_subcommand policy; and not __fish_seen_subcommand_from show set help" -f -a "show" -d 'Show the environment policy in force for the current account'
+complete -c plat -n "__fish_plat_using_subcommand policy; and not __fish_seen_subcommand_from show set help" -f -a "set" -d 'Tighten the environment policy of the current account, or of a tenant it owns'
+complete -c plat -n "__fish_plat_using_subcommand policy; and not __fish_seen_subcommand_from show set help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c plat -n "__fish_plat_using_subcommand policy; and __fish_seen_subcommand_from show" -s o -l output -d 'Output format: a table for people, JSON or YAML documents for programs' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c plat -n "__fish_plat_using_subcommand policy; and __fish_seen_subcommand_from show" -l context -d 'Context (platform connection) to use instead of the current one' -r
+complete -c plat -n "__fish_plat_using_subcommand policy; and __fish_seen_subcommand_from show" -l account -d 'Account to act in (default: your own)' -r
+complete -c plat -n "__fish_plat_using_subcommand policy; and __fish_seen_subcommand_from show" -l user -d 'Platform user to act as on an embedded platform (default: the local operator)' -r
+complete -c plat -n "__fish_plat_using_subcommand policy; and __fish_seen_subcommand_from show" -s q -l quiet -d 'Print only data and errors'
+complete -c plat -n "__fish_plat_using_subcommand policy; and __fish_seen_subcommand_from show" -s v -l verbose -d 'Say more about what is happening (repeat for more)'
+complete -c plat -n "__fish_plat_using_subcommand policy; and __fish_seen_subcommand_from show" -l no-input -d 'Never prompt; fail listing every missing value instead'
+complete -c plat -n "__fish_plat_using_subcommand policy; and __fish_seen_subcommand_from show" -s y -l yes -d 'Answer yes to confirmations'
+complete -c plat -n "__fish_plat_using_subcommand policy; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help'
+complete -c plat -n "__fish_plat_using_subcommand policy; and __fish_seen_subcommand_from show" -s V -l version -d 'Print version'
+complete -c plat -n "__fish_plat_using_subcommand policy; and __fish_seen_subcommand_from set" -l tenant -d 'Set the policy of this tenant instead of the current account\'s' -r
+complete -c plat -n "__fish_plat_using_subcommand policy; and __fish_seen_subcommand_from set" -l ttl-default -d 'Default lifetime of new environments, e.g. 30m' -r
+complete -c plat -n "__fish_plat_using_subcommand policy; and __fish_seen_subcommand_from set" -l ttl-max -d 'Maximum lifetime from creation, e.g. 8h' -r
+complete -c plat -n "__fish_plat_using_subcommand policy; and __fish_seen_subcommand_from set" -l envs-per-day -d 'Environments each user may create per day (UTC)' -r
+complete -c plat -n "__fish_plat_using_subcommand policy; and __fish_seen_subcommand_from set" -s o -l output -d 'Output format: a table for people, JSON or YAML documents for programs' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c plat -n "__fish_plat_using_subcommand policy; and __fish_seen_subcommand_from set" -l context -d 'Context (platform connection) to use instead of the current one' -r
+complete -c plat -n "__fish_plat_using_subcommand policy; and __fish_seen_subcommand_from set" -l account -d 'Account to act in (default: your own)' -r
+complete -c plat -n "__fish_plat_using_subcommand policy; and __fish_seen_subcommand_from set" -l user -d 'Platform user to act as on an embedded platform (default: the local operator)' -r
+complete -c plat -n "__fish_plat_using_subcommand policy; and __fish_seen_subcommand_from set" -s q -l quiet -d 'Print only data and errors'
+complete -c plat -n "__fish_plat_using_subcommand policy; and __fish_seen_subcommand_from set" -s v -l verbose -d 'Say more about what is happening (repeat for more)'
+complete -c plat -n "__fish_plat_using_subcommand policy; and __fish_seen_subcommand_from set" -l no-input -d 'Never prompt; fail listing every missing value instead'
+complete -c plat -n "__fish_plat_using_subcommand policy; and __fish_seen_subcommand_from set" -s y -l yes -d 'Answer yes to confirmations'
+complete -c plat -n "__fish_plat_using_subcommand policy; and __fish_seen_subcommand_from set" -s h -l help -d 'Print help'
+complete -c plat -n "__fish_plat_using_subcommand policy; and __fish_seen_subcommand_from set" -s V -l version -d 'Print version'
+complete -c plat -n "__fish_plat_using_subcommand policy; and __fish_seen_subcommand_from help" -f -a "show" -d 'Show the environment policy in force for the current account'
+complete -c plat -n "__fish_plat_using_subcommand policy; and __fish_seen_subcommand_from help" -f -a "set" -d 'Tighten the environment policy of the current account, or of a tenant it owns'
+complete -c plat -n "__fish_plat_using_subcommand policy; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c plat -n "__fish_plat_using_subcommand scan; and not __fish_seen_subcommand_from rules help" -l tf-state -d 'Terraform state: `terraform show -json` output or a raw .tfstate (\'-\' reads stdin)' -r -F
+complete -c plat -n "__fish_plat_using_subcommand scan; and not __fish_seen_subcommand_from rules help" -l env -d 'Scan the Terraform state of this environment (see `plat env list`)' -r
+complete -c plat -n "__fish_plat_using_subcommand scan; and not __fish_seen_subcommand_from rules help" -l kube-context -d 'Kubeconfig context to scan instead of the current one' -r
+complete -c plat -n "__fish_plat_using_subcommand scan; and not __fish_seen_subcommand_from rules help" -l namespace -d 'Scan only this namespace of the cluster (cluster-scoped kinds are then skipped)' -r
+complete -c plat -n "__fish_plat_using_subcommand scan; and not __fish_seen_subcommand_from rules help" -l format -d 'Report format (default: the global -o)' -r -f -a "table\t'Findings grouped by file on stdout, summary on stderr'
+json\t'Inventory and findings in one document (schema_version 1)'
+yaml\t'The JSON document as YAML'
+sarif\t'SARIF 2.1.0 for code scanning (GitHub, GitLab, IDEs)'
+backstage\t'Backstage catalog entities: a System per environment, a Resource per resource'
+github\t'GitHub Actions annotations (`::error file=…,line=…::`)'"
+complete -c plat -n "__fish_plat_using_subcommand scan; and not __fish_seen_subcommand_from rules help" -l fail-on -d 'Lowest severity that makes the command exit 3' -r -f -a "error\t'Exit 3 when any finding is an error'
+warning\t'Exit 3 when any finding is a warning or an error'
+never\t'Never exit 3; report only'"
+complete -c plat -n "__fish_plat_using_subcommand scan; and not __fish_seen_subcommand_from rules help" -l config -d 'Scan configuration (default: .plat/scan.yaml in the current directory, if present)' -r -F
+complete -c plat -n "__fish_plat_using_subcommand scan; and not __fish_seen_subcommand_from rules help" -s o -l output -d 'Output format: a table for people, JSON or YAML documents for programs' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c plat -n "__fish_plat_using_subcommand scan; and not __fish_seen_subcommand_from rules help" -l context -d 'Context (platform connection) to use instead of the current one' -r
+complete -c plat -n "__fish_plat_using_subcommand scan; and not __fish_seen_subcommand_from rules help" -l account -d 'Account to act in (default: your own)' -r
+complete -c plat -n "__fish_plat_using_subcommand scan; and not __fish_seen_subcommand_from rules help" -l user -d 'Platform user to act as on an embedded platform (default: the local operator)' -r
+complete -c plat -n "__fish_plat_using_subcommand scan; and not __fish_seen_subcommand_from rules help" -l kube -d 'Scan the live cluster of the kubeconfig\'s current context'
+complete -c plat -n "__fish_plat_using_subcommand scan; and not __fish_seen_subcommand_from rules help" -l publish -d 'Also write the Backstage entities (as --format backstage prints them) to <data dir>/catalog/<account>/<name>.yaml, where <name> is the environment, the kube context or the current directory\'s name; prints the path on stderr'
+complete -c plat -n "__fish_plat_using_subcommand scan; and not __fish_seen_subcommand_from rules help" -s q -l quiet -d 'Print only data and errors'
+complete -c plat -n "__fish_plat_using_subcommand scan; and not __fish_seen_subcommand_from rules help" -s v -l verbose -d 'Say more about what is happening (repeat for more)'
+complete -c plat -n "__fish_plat_using_subcommand scan; and not __fish_seen_subcommand_from rules help" -l no-input -d 'Never prompt; fail listing every missing value instead'
+complete -c plat -n "__fish_plat_using_subcommand scan; and not __fish_seen_subcommand_from rules help" -s y -l yes -d 'Answer yes to confirmations'
+complete -c plat -n "__fish_plat_using_subcommand scan; and not __fish_seen_subcommand_from rules help" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c plat -n "__fish_plat_using_subcommand scan; and not __fish_seen_subcommand_from rules help" -s V -l version -d 'Print version'
+complete -c plat -n "__fish_plat_using_subcommand scan; and not __fish_seen_subcommand_from rules help" -a "rules" -d 'List the rule catalogue: id, name, default severity, target and how to fix'
+complete -c plat -n "__fish_plat_using_subcommand scan; and not __fish_seen_subcommand_from rules help" -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c plat -n "__fish_plat_using_subcommand scan; and __fish_seen_subcommand_from rules" -s o -l output -d 'Output format: a table for people, JSON or YAML documents for programs' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c plat -n "__fish_plat_using_subcommand scan; and __fish_seen_subcommand_from rules" -l context -d 'Context (platform connection) to use instead of the current one' -r
+complete -c plat -n "__fish_plat_using_subcommand scan; and __fish_seen_subcommand_from rules" -l account -d 'Account to act in (default: your own)' -r
+complete -c plat -n "__fish_plat_using_subcommand scan; and __fish_seen_subcommand_from rules" -l user -d 'Platform user to act as on an embedded platform (default: the local operator)' -r
+complete -c plat -n "__fish_plat_using_subcommand scan; and __fish_seen_subcommand_from rules" -s q -l quiet -d 'Print only data and errors'
+complete -c plat -n "__fish_plat_using_subcommand scan; and __fish_seen_subcommand_from rules" -s v -l verbose -d 'Say more about what is happening (repeat for more)'
+complete -c plat -n "__fish_plat_using_subcommand scan; and __fish_seen_subcommand_from rules" -l no-input -d 'Never prompt; fail listing every missing value instead'
+complete -c plat -n "__fish_plat_using_subcommand scan; and __fish_seen_subcommand_from rules" -s y -l yes -d 'Answer yes to confirmations'
+complete -c plat -n "__fish_plat_using_subcommand scan; and __fish_seen_subcommand_from rules" -s h -l help -d 'Print help'
+complete -c plat -n "__fish_plat_using_subcommand scan; and __fish_seen_subcommand_from rules" -s V -l version -d 'Print version'
+complete -c plat -n "__fish_plat_using_subcommand scan; and __fish_seen_subcommand_from help" -f -a "rules" -d 'List the rule catalogue: id, name, default severity, target and how to fix'
+complete -c plat -n "__fish_plat_using_subcommand scan; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c plat -n "__fish_plat_using_subcommand scaffold" -s o -l output -d 'Output format: a table for people, JSON or YAML documents for programs' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c plat -n "__fish_plat_using_subcommand scaffold" -l context -d 'Context (platform connection) to use instead of the current one' -r
+complete -c plat -n "__fish_plat_using_subcommand scaffold" -l account -d 'Account to act in (default: your own)' -r
+complete -c plat -n "__fish_plat_using_subcommand scaffold" -l user -d 'Platform user to act as on an embedded platform (default: the local operator)' -r
+complete -c plat -n "__fish_plat_using_subcommand scaffold" -s q -l quiet -d 'Print only data and errors'
+complete -c plat -n "__fish_plat_using_subcommand scaffold" -s v -l verbose -d 'Say more about what is happening (repeat for more)'
+complete -c plat -n "__fish_plat_using_subcommand scaffold" -l no-input -d 'Never prompt; fail listing every missing value instead'
+complete -c plat -n "__fish_plat_using_subcommand scaffold" -s y -l yes -d 'Answer yes to confirmations'
+complete -c plat -n "__fish_plat_using_subcommand scaffold" -s h -l help -d 'Print help'
+complete -c plat -n "__fish_plat_using_subcommand scaffold" -s V -l version -d 'Print version'
 complete -c plat -n "__fish_plat_using_subcommand login" -l server -d 'URL of the plat server (default: the current context\'s server)' -r
 complete -c plat -n "__fish_plat_using_subcommand login" -s o -l output -d 'Output format: a table for people, JSON or YAML documents for programs' -r -f -a "table\t''
 json\t''
@@ -807,18 +1093,22 @@ complete -c plat -n "__fish_plat_using_subcommand completion" -l no-input -d 'Ne
 complete -c plat -n "__fish_plat_using_subcommand completion" -s y -l yes -d 'Answer yes to confirmations'
 complete -c plat -n "__fish_plat_using_subcommand completion" -s h -l help -d 'Print help'
 complete -c plat -n "__fish_plat_using_subcommand completion" -s V -l version -d 'Print version'
-complete -c plat -n "__fish_plat_using_subcommand help; and not __fish_seen_subcommand_from account tenant user group context whoami login logout auth server completion help" -f -a "account" -d 'Manage accounts: your own and the sub-accounts below it'
-complete -c plat -n "__fish_plat_using_subcommand help; and not __fish_seen_subcommand_from account tenant user group context whoami login logout auth server completion help" -f -a "tenant" -d 'Manage tenants: domains and branding under which accounts see the platform'
-complete -c plat -n "__fish_plat_using_subcommand help; and not __fish_seen_subcommand_from account tenant user group context whoami login logout auth server completion help" -f -a "user" -d 'Link platform users to the current account, or revoke their access'
-complete -c plat -n "__fish_plat_using_subcommand help; and not __fish_seen_subcommand_from account tenant user group context whoami login logout auth server completion help" -f -a "group" -d 'Manage groups, the only holders of permissions'
-complete -c plat -n "__fish_plat_using_subcommand help; and not __fish_seen_subcommand_from account tenant user group context whoami login logout auth server completion help" -f -a "context" -d 'Manage contexts: which platform plat talks to, and as whom'
-complete -c plat -n "__fish_plat_using_subcommand help; and not __fish_seen_subcommand_from account tenant user group context whoami login logout auth server completion help" -f -a "whoami" -d 'Show who you are acting as, in which account, with which permissions'
-complete -c plat -n "__fish_plat_using_subcommand help; and not __fish_seen_subcommand_from account tenant user group context whoami login logout auth server completion help" -f -a "login" -d 'Log in to a plat server with your identity provider (OIDC device flow)'
-complete -c plat -n "__fish_plat_using_subcommand help; and not __fish_seen_subcommand_from account tenant user group context whoami login logout auth server completion help" -f -a "logout" -d 'Forget the login of the current context and revoke its refresh token'
-complete -c plat -n "__fish_plat_using_subcommand help; and not __fish_seen_subcommand_from account tenant user group context whoami login logout auth server completion help" -f -a "auth" -d 'Inspect the current login'
-complete -c plat -n "__fish_plat_using_subcommand help; and not __fish_seen_subcommand_from account tenant user group context whoami login logout auth server completion help" -f -a "server" -d 'Serve the platform to a team over HTTP (SQLite or PostgreSQL, OIDC bearer tokens)'
-complete -c plat -n "__fish_plat_using_subcommand help; and not __fish_seen_subcommand_from account tenant user group context whoami login logout auth server completion help" -f -a "completion" -d 'Print a shell completion script'
-complete -c plat -n "__fish_plat_using_subcommand help; and not __fish_seen_subcommand_from account tenant user group context whoami login logout auth server completion help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c plat -n "__fish_plat_using_subcommand help; and not __fish_seen_subcommand_from account tenant user group context whoami env policy scan scaffold login logout auth server completion help" -f -a "account" -d 'Manage accounts: your own and the sub-accounts below it'
+complete -c plat -n "__fish_plat_using_subcommand help; and not __fish_seen_subcommand_from account tenant user group context whoami env policy scan scaffold login logout auth server completion help" -f -a "tenant" -d 'Manage tenants: domains and branding under which accounts see the platform'
+complete -c plat -n "__fish_plat_using_subcommand help; and not __fish_seen_subcommand_from account tenant user group context whoami env policy scan scaffold login logout auth server completion help" -f -a "user" -d 'Link platform users to the current account, or revoke their access'
+complete -c plat -n "__fish_plat_using_subcommand help; and not __fish_seen_subcommand_from account tenant user group context whoami env policy scan scaffold login logout auth server completion help" -f -a "group" -d 'Manage groups, the only holders of permissions'
+complete -c plat -n "__fish_plat_using_subcommand help; and not __fish_seen_subcommand_from account tenant user group context whoami env policy scan scaffold login logout auth server completion help" -f -a "context" -d 'Manage contexts: which platform plat talks to, and as whom'
+complete -c plat -n "__fish_plat_using_subcommand help; and not __fish_seen_subcommand_from account tenant user group context whoami env policy scan scaffold login logout auth server completion help" -f -a "whoami" -d 'Show who you are acting as, in which account, with which permissions'
+complete -c plat -n "__fish_plat_using_subcommand help; and not __fish_seen_subcommand_from account tenant user group context whoami env policy scan scaffold login logout auth server completion help" -f -a "env" -d 'Short-lived environments provisioned by Terraform/OpenTofu'
+complete -c plat -n "__fish_plat_using_subcommand help; and not __fish_seen_subcommand_from account tenant user group context whoami env policy scan scaffold login logout auth server completion help" -f -a "policy" -d 'Environment policies: lifetime limits and daily quota'
+complete -c plat -n "__fish_plat_using_subcommand help; and not __fish_seen_subcommand_from account tenant user group context whoami env policy scan scaffold login logout auth server completion help" -f -a "scan" -d 'Inventory and policy checks over manifests, Terraform state and live clusters'
+complete -c plat -n "__fish_plat_using_subcommand help; and not __fish_seen_subcommand_from account tenant user group context whoami env policy scan scaffold login logout auth server completion help" -f -a "scaffold" -d 'Create projects from Backstage Software Templates, offline, and keep them updatable'
+complete -c plat -n "__fish_plat_using_subcommand help; and not __fish_seen_subcommand_from account tenant user group context whoami env policy scan scaffold login logout auth server completion help" -f -a "login" -d 'Log in to a plat server with your identity provider (OIDC device flow)'
+complete -c plat -n "__fish_plat_using_subcommand help; and not __fish_seen_subcommand_from account tenant user group context whoami env policy scan scaffold login logout auth server completion help" -f -a "logout" -d 'Forget the login of the current context and revoke its refresh token'
+complete -c plat -n "__fish_plat_using_subcommand help; and not __fish_seen_subcommand_from account tenant user group context whoami env policy scan scaffold login logout auth server completion help" -f -a "auth" -d 'Inspect the current login'
+complete -c plat -n "__fish_plat_using_subcommand help; and not __fish_seen_subcommand_from account tenant user group context whoami env policy scan scaffold login logout auth server completion help" -f -a "server" -d 'Serve the platform to a team over HTTP (SQLite or PostgreSQL, OIDC bearer tokens)'
+complete -c plat -n "__fish_plat_using_subcommand help; and not __fish_seen_subcommand_from account tenant user group context whoami env policy scan scaffold login logout auth server completion help" -f -a "completion" -d 'Print a shell completion script'
+complete -c plat -n "__fish_plat_using_subcommand help; and not __fish_seen_subcommand_from account tenant user group context whoami env policy scan scaffold login logout auth server completion help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c plat -n "__fish_plat_using_subcommand help; and __fish_seen_subcommand_from account" -f -a "list" -d 'List the current account and every account below it'
 complete -c plat -n "__fish_plat_using_subcommand help; and __fish_seen_subcommand_from account" -f -a "show" -d 'Show one account'
 complete -c plat -n "__fish_plat_using_subcommand help; and __fish_seen_subcommand_from account" -f -a "create" -d 'Create a sub-account of the current account'
@@ -847,6 +1137,19 @@ complete -c plat -n "__fish_plat_using_subcommand help; and __fish_seen_subcomma
 complete -c plat -n "__fish_plat_using_subcommand help; and __fish_seen_subcommand_from context" -f -a "use" -d 'Make a context the current one'
 complete -c plat -n "__fish_plat_using_subcommand help; and __fish_seen_subcommand_from context" -f -a "add" -d 'Add or replace a context'
 complete -c plat -n "__fish_plat_using_subcommand help; and __fish_seen_subcommand_from context" -f -a "delete" -d 'Delete a context'
+complete -c plat -n "__fish_plat_using_subcommand help; and __fish_seen_subcommand_from env" -f -a "template" -d 'Environment templates: built-in ones and those in PLAT_TEMPLATE_PATH'
+complete -c plat -n "__fish_plat_using_subcommand help; and __fish_seen_subcommand_from env" -f -a "up" -d 'Provision an environment from a template (Terraform/OpenTofu); it is destroyed when it expires'
+complete -c plat -n "__fish_plat_using_subcommand help; and __fish_seen_subcommand_from env" -f -a "list" -d 'List this account\'s environments'
+complete -c plat -n "__fish_plat_using_subcommand help; and __fish_seen_subcommand_from env" -f -a "show" -d 'Show an environment: status, expiry, resources, outputs'
+complete -c plat -n "__fish_plat_using_subcommand help; and __fish_seen_subcommand_from env" -f -a "logs" -d 'Print the Terraform log of an environment\'s last run'
+complete -c plat -n "__fish_plat_using_subcommand help; and __fish_seen_subcommand_from env" -f -a "outputs" -d 'Print an environment\'s outputs (sensitive values redacted)'
+complete -c plat -n "__fish_plat_using_subcommand help; and __fish_seen_subcommand_from env" -f -a "extend" -d 'Push an environment\'s expiry to now + DURATION (capped by the policy\'s maximum lifetime)'
+complete -c plat -n "__fish_plat_using_subcommand help; and __fish_seen_subcommand_from env" -f -a "down" -d 'Destroy an environment; an environment already gone is not an error'
+complete -c plat -n "__fish_plat_using_subcommand help; and __fish_seen_subcommand_from env" -f -a "quota" -d 'How many environments you may still create today'
+complete -c plat -n "__fish_plat_using_subcommand help; and __fish_seen_subcommand_from env" -f -a "reap" -d 'Destroy every expired environment (for cron or a CI schedule)'
+complete -c plat -n "__fish_plat_using_subcommand help; and __fish_seen_subcommand_from policy" -f -a "show" -d 'Show the environment policy in force for the current account'
+complete -c plat -n "__fish_plat_using_subcommand help; and __fish_seen_subcommand_from policy" -f -a "set" -d 'Tighten the environment policy of the current account, or of a tenant it owns'
+complete -c plat -n "__fish_plat_using_subcommand help; and __fish_seen_subcommand_from scan" -f -a "rules" -d 'List the rule catalogue: id, name, default severity, target and how to fix'
 complete -c plat -n "__fish_plat_using_subcommand help; and __fish_seen_subcommand_from auth" -f -a "status" -d 'Show whether you are logged in to the current context, as whom, until when'
 complete -c plat -n "__fish_plat_using_subcommand help; and __fish_seen_subcommand_from auth" -f -a "token" -d 'Print a valid access token (refreshed if needed) for use in scripts'
 complete -c plat -n "__fish_plat_using_subcommand help; and __fish_seen_subcommand_from server" -f -a "migrate" -d 'Create or upgrade the database schema, then exit'

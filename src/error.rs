@@ -104,6 +104,21 @@ fn scaffold_code(err: &crate::scaffold::ScaffoldError) -> &'static str {
     }
 }
 
+/// The command ran but its check failed (`plat scan` findings at/above `--fail-on`); exits 3.
+#[derive(Debug)]
+pub struct CheckFailed {
+    pub message: String,
+    pub hint: String,
+}
+
+impl fmt::Display for CheckFailed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for CheckFailed {}
+
 /// What an error looks like at the edge: exit code, JSON code, message, causes and hint.
 pub struct Report {
     pub exit_code: u8,
@@ -142,6 +157,21 @@ impl Report {
                     conflicts.0.join(", ")
                 );
                 return Self::simple(3, "update_conflicts", err, Some(hint));
+            }
+            if let Some(failed) = cause.downcast_ref::<CheckFailed>() {
+                return Self::simple(3, "check_failed", err, Some(failed.hint.clone()));
+            }
+            if let Some(scan) = cause.downcast_ref::<crate::scan::ScanError>() {
+                use crate::scan::ScanError as E;
+                let code = match scan {
+                    E::Io { .. } => "io_error",
+                    E::Config { .. } => "invalid_scan_config",
+                    E::TfStateJson { .. } | E::TfStateShape { .. } => "invalid_state",
+                    E::TfStateVersion { .. } => "unsupported_state_version",
+                    E::Kube(_) => "kube_error",
+                    E::NotFound(_) => "not_found",
+                };
+                return Self::simple(1, code, err, scan.hint());
             }
             if let Some(user) = cause.downcast_ref::<UserError>() {
                 return Self::simple(1, "invalid_argument", err, user.hint.clone());

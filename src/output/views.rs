@@ -768,3 +768,96 @@ impl Details for crate::scaffold::UpdateResult {
         ]
     }
 }
+
+impl Row for crate::scan::RuleInfo {
+    const HEADERS: &'static [&'static str] = &["ID", "NAME", "SEVERITY", "TARGET", "DESCRIPTION"];
+    fn cells(&self) -> Vec<String> {
+        let target = serde_json::to_value(self.target)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default();
+        vec![
+            self.id.to_owned(),
+            self.name.to_owned(),
+            self.default_severity.as_str().to_owned(),
+            target,
+            self.description.to_owned(),
+        ]
+    }
+}
+
+impl super::Output {
+    /// A titled table on stdout (`plat scan` groups its findings by file this way).
+    pub fn titled_table(&self, title: &str, headers: &[String], rows: &[Vec<String>]) {
+        let mut table = self.table();
+        table.set_header(headers.iter().cloned());
+        for row in rows {
+            table.add_row(row.clone());
+        }
+        self.stdout_line(&format!(
+            "{title}\n{}\n",
+            super::trim_lines(&table.to_string())
+        ));
+    }
+
+    /// Progress of a live cluster scan: a bar over the resource types on a terminal, debug
+    /// lines with `-v` otherwise.
+    #[cfg(feature = "kube")]
+    pub fn kube_scan_progress(&self) -> Box<dyn FnMut(crate::scan::kube::KubeProgress) + Send> {
+        use crate::scan::kube::KubeProgress;
+        let out = self.clone();
+        let bar = self.progress.then(|| {
+            let bar = indicatif::ProgressBar::with_draw_target(
+                None,
+                indicatif::ProgressDrawTarget::stderr(),
+            );
+            bar.set_style(
+                indicatif::ProgressStyle::with_template(
+                    "{spinner} scanning [{bar:30}] {pos}/{len} {msg}",
+                )
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+                .progress_chars("=> "),
+            );
+            bar.enable_steady_tick(std::time::Duration::from_millis(120));
+            bar
+        });
+        Box::new(move |event| match (&bar, event) {
+            (Some(bar), KubeProgress::Discovered { resource_types }) => {
+                bar.set_length(resource_types as u64);
+                if resource_types == 0 {
+                    bar.finish_and_clear();
+                }
+            }
+            (Some(bar), KubeProgress::Listing { kind, index, .. }) => {
+                bar.set_position(index as u64);
+                bar.set_message(kind);
+            }
+            (Some(bar), KubeProgress::Listed { .. } | KubeProgress::Skipped { .. }) => {
+                bar.inc(1);
+                if bar.length() == Some(bar.position()) {
+                    bar.finish_and_clear();
+                }
+            }
+            (None, KubeProgress::Discovered { resource_types }) => {
+                out.debug(&format!("{resource_types} resource types to list"));
+            }
+            (
+                None,
+                KubeProgress::Listed {
+                    api_version,
+                    kind,
+                    count,
+                },
+            ) => out.debug(&format!("listed {count} {api_version} {kind}")),
+            (
+                None,
+                KubeProgress::Skipped {
+                    api_version,
+                    kind,
+                    reason,
+                },
+            ) => out.debug(&format!("skipped {api_version} {kind}: {reason}")),
+            (None, KubeProgress::Listing { .. }) => {}
+        })
+    }
+}

@@ -1,0 +1,79 @@
+//! The report in the chosen format on stdout; notices and the summary on stderr in every format,
+//! so that machine output stays pure data.
+
+use anyhow::Result;
+
+use crate::cli::ScanFormat;
+use crate::ctx::Ctx;
+use crate::output::github::GithubActions;
+use crate::scan::ScanReport;
+use crate::scan::report::{backstage, github, json, sarif, table};
+
+pub fn report(ctx: &Ctx, report: &ScanReport, format: ScanFormat, env: Option<&str>) -> Result<()> {
+    match format {
+        ScanFormat::Table => findings_tables(ctx, report),
+        ScanFormat::Json => ctx.out.raw(&format!("{}\n", json::to_json(report))),
+        ScanFormat::Yaml => ctx.out.raw(&json::to_yaml(report)),
+        ScanFormat::Sarif => {
+            let sarif = sarif::to_sarif(report, env!("CARGO_PKG_VERSION"));
+            ctx.out
+                .raw(&format!("{}\n", serde_json::to_string_pretty(&sarif)?));
+        }
+        ScanFormat::Backstage => ctx.out.raw(&entities_yaml(report, env)),
+        ScanFormat::Github => {
+            for line in github::annotations(report) {
+                ctx.out.raw(&format!("{line}\n"));
+            }
+        }
+    }
+    notices(ctx, report);
+    if let Some(actions) = GithubActions::detect(&ctx.env) {
+        actions.append_summary(&github::step_summary(report))?;
+    }
+    Ok(())
+}
+
+/// Multi-document `catalog-info.yaml` of the report (also what `--publish` writes).
+pub fn entities_yaml(report: &ScanReport, env: Option<&str>) -> String {
+    let options = backstage::BackstageOptions {
+        environment: env.map(str::to_owned),
+        ..Default::default()
+    };
+    backstage::to_yaml(&backstage::entities(report, &options))
+}
+
+fn findings_tables(ctx: &Ctx, report: &ScanReport) {
+    let view = table::findings(report);
+    for group in &view.groups {
+        ctx.out
+            .titled_table(&group.title, &group.headers, &group.rows);
+    }
+    if !view.by_rule.rows.is_empty() {
+        ctx.out.titled_table(
+            &view.by_rule.title,
+            &view.by_rule.headers,
+            &view.by_rule.rows,
+        );
+    } else {
+        ctx.out.info("No findings.");
+    }
+}
+
+/// Malformed documents and partial scans are warnings (something went unchecked); skipped files
+/// are expected (READMEs, Helm values) and only informative.
+fn notices(ctx: &Ctx, report: &ScanReport) {
+    for problem in &report.problems {
+        ctx.out.warn(&format!(
+            "{}:{}: {}",
+            problem.location.file, problem.location.line, problem.message
+        ));
+    }
+    for note in &report.notes {
+        ctx.out.warn(note);
+    }
+    for skipped in &report.skipped {
+        ctx.out
+            .info(&format!("skipped {}: {}", skipped.file, skipped.reason));
+    }
+    ctx.out.status("Scanned", &table::findings(report).summary);
+}

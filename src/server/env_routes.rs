@@ -24,8 +24,8 @@ pub struct EnvListQuery {
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 pub struct ClaimQuery {
-    /// Seconds the caller may take to destroy the claimed environments.
-    pub lease_seconds: i64,
+    /// Seconds the caller may take to destroy the claimed environments (default 600).
+    pub lease_seconds: Option<i64>,
 }
 
 #[utoipa::path(get, path = "/api/v1/envs", tag = "envs", security(("bearer" = [])), params(EnvListQuery),
@@ -142,7 +142,7 @@ pub async fn claim_expired_envs(
 ) -> ApiResult<Json<Vec<Env>>> {
     Ok(Json(
         s.service
-            .claim_expired_envs(&actor, q.lease_seconds)
+            .claim_expired_envs(&actor, q.lease_seconds.unwrap_or(600))
             .await?,
     ))
 }

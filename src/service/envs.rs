@@ -505,6 +505,8 @@ impl Service {
         host: Option<&str>,
         env_id: &str,
     ) -> Result<EnvRow> {
+        // Who is asking comes first: on a foreign tenant's host the caller is unknown (R-TEN-5).
+        self.resolve_actor(identity, None, host).await?;
         let mut conn = self.store.acquire().await?;
         let missing = || Error::not_found("environment state", env_id);
         let row = store::find_env_by_id(&mut conn, env_id)

@@ -102,11 +102,20 @@ impl Output {
     }
 
     pub fn document<T: Serialize + ?Sized>(&self, value: &T) -> anyhow::Result<()> {
-        match self.format {
-            OutputFormat::Yaml => self.raw(&serde_yaml_ng::to_string(value)?),
-            _ => self.stdout_line(&serde_json::to_string_pretty(value)?),
+        // Streamed into a buffered stdout: a 10,000-item list never exists as one big string.
+        let mut stdout = std::io::BufWriter::with_capacity(64 * 1024, std::io::stdout().lock());
+        let written = match self.format {
+            OutputFormat::Yaml => {
+                serde_yaml_ng::to_writer(&mut stdout, value).map_err(anyhow::Error::from)
+            }
+            _ => serde_json::to_writer_pretty(&mut stdout, value)
+                .map_err(anyhow::Error::from)
+                .and_then(|()| Ok(stdout.write_all(b"\n")?)),
+        };
+        match written.and_then(|()| Ok(stdout.flush()?)) {
+            Err(err) if is_broken_pipe(&err) => Ok(()),
+            other => other,
         }
-        Ok(())
     }
 
     /// A list: one table row per item, or one JSON/YAML array.
@@ -193,4 +202,17 @@ fn trim_lines(text: &str) -> String {
         .map(|line| line.trim_end().strip_prefix(' ').unwrap_or(line.trim_end()))
         .collect::<Vec<_>>()
         .join("\n")
+}
+
+/// `plat … | head` closes the pipe early; that is not the user's error.
+fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            || cause
+                .downcast_ref::<serde_json::Error>()
+                .and_then(|json| json.io_error_kind())
+                == Some(std::io::ErrorKind::BrokenPipe)
+    })
 }

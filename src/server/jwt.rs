@@ -14,6 +14,7 @@ use crate::service::{Error, Identity};
 #[derive(Debug, Deserialize)]
 struct Claims {
     sub: String,
+    exp: i64,
     #[serde(default)]
     email: Option<String>,
 }
@@ -34,7 +35,13 @@ pub struct TokenVerifier {
     /// so a flood of forged tokens cannot turn the server into a JWKS hammer.
     last_fetch: Mutex<Option<Instant>>,
     userinfo: RwLock<Option<String>>,
+    /// Tokens already verified, until they expire: a CLI or CI job sends the same token many
+    /// times, and an RSA signature check costs more than the request it guards.
+    verified: std::sync::Mutex<HashMap<String, (Identity, i64)>>,
 }
+
+/// Bounds the verified-token cache; when full it is simply emptied.
+const MAX_CACHED_TOKENS: usize = 10_000;
 
 const REFETCH_INTERVAL: Duration = Duration::from_secs(2);
 
@@ -52,10 +59,32 @@ impl TokenVerifier {
             keys: RwLock::new(HashMap::new()),
             last_fetch: Mutex::new(None),
             userinfo: RwLock::new(None),
+            verified: std::sync::Mutex::new(HashMap::new()),
         }
     }
 
     pub async fn verify(&self, token: &str) -> Result<Identity, Error> {
+        let now = jiff::Timestamp::now().as_second();
+        if let Some((identity, exp)) = self.cached(token)
+            && exp > now
+        {
+            return Ok(identity);
+        }
+        let (identity, exp) = self.verify_signature(token).await?;
+        if let Ok(mut cache) = self.verified.lock() {
+            if cache.len() >= MAX_CACHED_TOKENS {
+                cache.clear();
+            }
+            cache.insert(token.to_owned(), (identity.clone(), exp));
+        }
+        Ok(identity)
+    }
+
+    fn cached(&self, token: &str) -> Option<(Identity, i64)> {
+        self.verified.lock().ok()?.get(token).cloned()
+    }
+
+    async fn verify_signature(&self, token: &str) -> Result<(Identity, i64), Error> {
         let header = jsonwebtoken::decode_header(token).map_err(|_| rejected("malformed"))?;
         let kid = header.kid.ok_or_else(|| rejected("no key id"))?;
         let (key, algorithm) = match self.key(&kid).await {
@@ -89,11 +118,12 @@ impl TokenVerifier {
             Some(email) => Some(email),
             None => self.email_from_userinfo(token).await,
         };
-        Ok(Identity::Oidc {
+        let identity = Identity::Oidc {
             issuer: self.issuer.clone(),
             subject: data.claims.sub,
             email,
-        })
+        };
+        Ok((identity, data.claims.exp))
     }
 
     async fn key(&self, kid: &str) -> Option<(DecodingKey, Algorithm)> {

@@ -40,6 +40,11 @@ set edit:completion:arg-completer[plat] = {|@words|
             cand group 'Manage groups, the only holders of permissions'
             cand context 'Manage contexts: which platform plat talks to, and as whom'
             cand whoami 'Show who you are acting as, in which account, with which permissions'
+            cand env 'Short-lived environments provisioned by Terraform/OpenTofu'
+            cand policy 'Environment policies: lifetime limits and daily quota'
+            cand automation 'Automations: define, run and follow the platform''s processes'
+            cand scan 'Inventory and policy checks over manifests, Terraform state and live clusters'
+            cand scaffold 'Create projects from Backstage Software Templates, offline, and keep them updatable'
             cand login 'Log in to a plat server with your identity provider (OIDC device flow)'
             cand logout 'Forget the login of the current context and revoke its refresh token'
             cand auth 'Inspect the current login'
@@ -1007,6 +1012,710 @@ set edit:completion:arg-completer[plat] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
         }
+        &'plat;env'= {
+            cand -o 'Output format: a table for people, JSON or YAML documents for programs'
+            cand --output 'Output format: a table for people, JSON or YAML documents for programs'
+            cand --context 'Context (platform connection) to use instead of the current one'
+            cand --account 'Account to act in (default: your own)'
+            cand --user 'Platform user to act as on an embedded platform (default: the local operator)'
+            cand -q 'Print only data and errors'
+            cand --quiet 'Print only data and errors'
+            cand -v 'Say more about what is happening (repeat for more)'
+            cand --verbose 'Say more about what is happening (repeat for more)'
+            cand --no-input 'Never prompt; fail listing every missing value instead'
+            cand -y 'Answer yes to confirmations'
+            cand --yes 'Answer yes to confirmations'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+            cand template 'Environment templates: built-in ones and those in PLAT_TEMPLATE_PATH'
+            cand up 'Provision an environment from a template (Terraform/OpenTofu); it is destroyed when it expires'
+            cand list 'List this account''s environments'
+            cand ls 'List this account''s environments'
+            cand show 'Show an environment: status, expiry, resources, outputs'
+            cand logs 'Print the Terraform log of an environment''s last run'
+            cand outputs 'Print an environment''s outputs (sensitive values redacted)'
+            cand extend 'Push an environment''s expiry to now + DURATION (capped by the policy''s maximum lifetime)'
+            cand down 'Destroy an environment; an environment already gone is not an error'
+            cand quota 'How many environments you may still create today'
+            cand reap 'Destroy every expired environment (for cron or a CI schedule)'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'plat;env;template'= {
+            cand -o 'Output format: a table for people, JSON or YAML documents for programs'
+            cand --output 'Output format: a table for people, JSON or YAML documents for programs'
+            cand --context 'Context (platform connection) to use instead of the current one'
+            cand --account 'Account to act in (default: your own)'
+            cand --user 'Platform user to act as on an embedded platform (default: the local operator)'
+            cand -q 'Print only data and errors'
+            cand --quiet 'Print only data and errors'
+            cand -v 'Say more about what is happening (repeat for more)'
+            cand --verbose 'Say more about what is happening (repeat for more)'
+            cand --no-input 'Never prompt; fail listing every missing value instead'
+            cand -y 'Answer yes to confirmations'
+            cand --yes 'Answer yes to confirmations'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+            cand list 'List the templates'
+            cand ls 'List the templates'
+            cand show 'Show a template''s parameters and lifetime limits'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'plat;env;template;list'= {
+            cand -o 'Output format: a table for people, JSON or YAML documents for programs'
+            cand --output 'Output format: a table for people, JSON or YAML documents for programs'
+            cand --context 'Context (platform connection) to use instead of the current one'
+            cand --account 'Account to act in (default: your own)'
+            cand --user 'Platform user to act as on an embedded platform (default: the local operator)'
+            cand -q 'Print only data and errors'
+            cand --quiet 'Print only data and errors'
+            cand -v 'Say more about what is happening (repeat for more)'
+            cand --verbose 'Say more about what is happening (repeat for more)'
+            cand --no-input 'Never prompt; fail listing every missing value instead'
+            cand -y 'Answer yes to confirmations'
+            cand --yes 'Answer yes to confirmations'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'plat;env;template;ls'= {
+            cand -o 'Output format: a table for people, JSON or YAML documents for programs'
+            cand --output 'Output format: a table for people, JSON or YAML documents for programs'
+            cand --context 'Context (platform connection) to use instead of the current one'
+            cand --account 'Account to act in (default: your own)'
+            cand --user 'Platform user to act as on an embedded platform (default: the local operator)'
+            cand -q 'Print only data and errors'
+            cand --quiet 'Print only data and errors'
+            cand -v 'Say more about what is happening (repeat for more)'
+            cand --verbose 'Say more about what is happening (repeat for more)'
+            cand --no-input 'Never prompt; fail listing every missing value instead'
+            cand -y 'Answer yes to confirmations'
+            cand --yes 'Answer yes to confirmations'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'plat;env;template;show'= {
+            cand -o 'Output format: a table for people, JSON or YAML documents for programs'
+            cand --output 'Output format: a table for people, JSON or YAML documents for programs'
+            cand --context 'Context (platform connection) to use instead of the current one'
+            cand --account 'Account to act in (default: your own)'
+            cand --user 'Platform user to act as on an embedded platform (default: the local operator)'
+            cand -q 'Print only data and errors'
+            cand --quiet 'Print only data and errors'
+            cand -v 'Say more about what is happening (repeat for more)'
+            cand --verbose 'Say more about what is happening (repeat for more)'
+            cand --no-input 'Never prompt; fail listing every missing value instead'
+            cand -y 'Answer yes to confirmations'
+            cand --yes 'Answer yes to confirmations'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'plat;env;template;help'= {
+            cand list 'List the templates'
+            cand show 'Show a template''s parameters and lifetime limits'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'plat;env;template;help;list'= {
+        }
+        &'plat;env;template;help;show'= {
+        }
+        &'plat;env;template;help;help'= {
+        }
+        &'plat;env;up'= {
+            cand -t 'Template to provision'
+            cand --template 'Template to provision'
+            cand -p 'Template parameter (repeatable)'
+            cand --param 'Template parameter (repeatable)'
+            cand --param-file 'YAML file of template parameters (--param wins)'
+            cand --ttl 'Lifetime, e.g. 45m or 2h (default: the policy''s, 30m)'
+            cand --idempotency-key 'Key that makes a retried `up` return the first try''s environment instead of a new one'
+            cand --events 'Stream Terraform events as machine-readable lines'
+            cand -o 'Output format: a table for people, JSON or YAML documents for programs'
+            cand --output 'Output format: a table for people, JSON or YAML documents for programs'
+            cand --context 'Context (platform connection) to use instead of the current one'
+            cand --account 'Account to act in (default: your own)'
+            cand --user 'Platform user to act as on an embedded platform (default: the local operator)'
+            cand -q 'Print only data and errors'
+            cand --quiet 'Print only data and errors'
+            cand -v 'Say more about what is happening (repeat for more)'
+            cand --verbose 'Say more about what is happening (repeat for more)'
+            cand --no-input 'Never prompt; fail listing every missing value instead'
+            cand -y 'Answer yes to confirmations'
+            cand --yes 'Answer yes to confirmations'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'plat;env;list'= {
+            cand -o 'Output format: a table for people, JSON or YAML documents for programs'
+            cand --output 'Output format: a table for people, JSON or YAML documents for programs'
+            cand --context 'Context (platform connection) to use instead of the current one'
+            cand --account 'Account to act in (default: your own)'
+            cand --user 'Platform user to act as on an embedded platform (default: the local operator)'
+            cand --all 'Include destroyed environments'
+            cand -q 'Print only data and errors'
+            cand --quiet 'Print only data and errors'
+            cand -v 'Say more about what is happening (repeat for more)'
+            cand --verbose 'Say more about what is happening (repeat for more)'
+            cand --no-input 'Never prompt; fail listing every missing value instead'
+            cand -y 'Answer yes to confirmations'
+            cand --yes 'Answer yes to confirmations'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'plat;env;ls'= {
+            cand -o 'Output format: a table for people, JSON or YAML documents for programs'
+            cand --output 'Output format: a table for people, JSON or YAML documents for programs'
+            cand --context 'Context (platform connection) to use instead of the current one'
+            cand --account 'Account to act in (default: your own)'
+            cand --user 'Platform user to act as on an embedded platform (default: the local operator)'
+            cand --all 'Include destroyed environments'
+            cand -q 'Print only data and errors'
+            cand --quiet 'Print only data and errors'
+            cand -v 'Say more about what is happening (repeat for more)'
+            cand --verbose 'Say more about what is happening (repeat for more)'
+            cand --no-input 'Never prompt; fail listing every missing value instead'
+            cand -y 'Answer yes to confirmations'
+            cand --yes 'Answer yes to confirmations'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'plat;env;show'= {
+            cand -o 'Output format: a table for people, JSON or YAML documents for programs'
+            cand --output 'Output format: a table for people, JSON or YAML documents for programs'
+            cand --context 'Context (platform connection) to use instead of the current one'
+            cand --account 'Account to act in (default: your own)'
+            cand --user 'Platform user to act as on an embedded platform (default: the local operator)'
+            cand -q 'Print only data and errors'
+            cand --quiet 'Print only data and errors'
+            cand -v 'Say more about what is happening (repeat for more)'
+            cand --verbose 'Say more about what is happening (repeat for more)'
+            cand --no-input 'Never prompt; fail listing every missing value instead'
+            cand -y 'Answer yes to confirmations'
+            cand --yes 'Answer yes to confirmations'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'plat;env;logs'= {
+            cand -o 'Output format: a table for people, JSON or YAML documents for programs'
+            cand --output 'Output format: a table for people, JSON or YAML documents for programs'
+            cand --context 'Context (platform connection) to use instead of the current one'
+            cand --account 'Account to act in (default: your own)'
+            cand --user 'Platform user to act as on an embedded platform (default: the local operator)'
+            cand -f 'Keep printing as the log grows, until the environment''s run ends'
+            cand --follow 'Keep printing as the log grows, until the environment''s run ends'
+            cand -q 'Print only data and errors'
+            cand --quiet 'Print only data and errors'
+            cand -v 'Say more about what is happening (repeat for more)'
+            cand --verbose 'Say more about what is happening (repeat for more)'
+            cand --no-input 'Never prompt; fail listing every missing value instead'
+            cand -y 'Answer yes to confirmations'
+            cand --yes 'Answer yes to confirmations'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'plat;env;outputs'= {
+            cand -o 'Output format: a table for people, JSON or YAML documents for programs'
+            cand --output 'Output format: a table for people, JSON or YAML documents for programs'
+            cand --context 'Context (platform connection) to use instead of the current one'
+            cand --account 'Account to act in (default: your own)'
+            cand --user 'Platform user to act as on an embedded platform (default: the local operator)'
+            cand -q 'Print only data and errors'
+            cand --quiet 'Print only data and errors'
+            cand -v 'Say more about what is happening (repeat for more)'
+            cand --verbose 'Say more about what is happening (repeat for more)'
+            cand --no-input 'Never prompt; fail listing every missing value instead'
+            cand -y 'Answer yes to confirmations'
+            cand --yes 'Answer yes to confirmations'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'plat;env;extend'= {
+            cand -o 'Output format: a table for people, JSON or YAML documents for programs'
+            cand --output 'Output format: a table for people, JSON or YAML documents for programs'
+            cand --context 'Context (platform connection) to use instead of the current one'
+            cand --account 'Account to act in (default: your own)'
+            cand --user 'Platform user to act as on an embedded platform (default: the local operator)'
+            cand -q 'Print only data and errors'
+            cand --quiet 'Print only data and errors'
+            cand -v 'Say more about what is happening (repeat for more)'
+            cand --verbose 'Say more about what is happening (repeat for more)'
+            cand --no-input 'Never prompt; fail listing every missing value instead'
+            cand -y 'Answer yes to confirmations'
+            cand --yes 'Answer yes to confirmations'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'plat;env;down'= {
+            cand -o 'Output format: a table for people, JSON or YAML documents for programs'
+            cand --output 'Output format: a table for people, JSON or YAML documents for programs'
+            cand --context 'Context (platform connection) to use instead of the current one'
+            cand --account 'Account to act in (default: your own)'
+            cand --user 'Platform user to act as on an embedded platform (default: the local operator)'
+            cand -q 'Print only data and errors'
+            cand --quiet 'Print only data and errors'
+            cand -v 'Say more about what is happening (repeat for more)'
+            cand --verbose 'Say more about what is happening (repeat for more)'
+            cand --no-input 'Never prompt; fail listing every missing value instead'
+            cand -y 'Answer yes to confirmations'
+            cand --yes 'Answer yes to confirmations'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'plat;env;quota'= {
+            cand -o 'Output format: a table for people, JSON or YAML documents for programs'
+            cand --output 'Output format: a table for people, JSON or YAML documents for programs'
+            cand --context 'Context (platform connection) to use instead of the current one'
+            cand --account 'Account to act in (default: your own)'
+            cand --user 'Platform user to act as on an embedded platform (default: the local operator)'
+            cand -q 'Print only data and errors'
+            cand --quiet 'Print only data and errors'
+            cand -v 'Say more about what is happening (repeat for more)'
+            cand --verbose 'Say more about what is happening (repeat for more)'
+            cand --no-input 'Never prompt; fail listing every missing value instead'
+            cand -y 'Answer yes to confirmations'
+            cand --yes 'Answer yes to confirmations'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'plat;env;reap'= {
+            cand -o 'Output format: a table for people, JSON or YAML documents for programs'
+            cand --output 'Output format: a table for people, JSON or YAML documents for programs'
+            cand --context 'Context (platform connection) to use instead of the current one'
+            cand --account 'Account to act in (default: your own)'
+            cand --user 'Platform user to act as on an embedded platform (default: the local operator)'
+            cand -q 'Print only data and errors'
+            cand --quiet 'Print only data and errors'
+            cand -v 'Say more about what is happening (repeat for more)'
+            cand --verbose 'Say more about what is happening (repeat for more)'
+            cand --no-input 'Never prompt; fail listing every missing value instead'
+            cand -y 'Answer yes to confirmations'
+            cand --yes 'Answer yes to confirmations'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'plat;env;help'= {
+            cand template 'Environment templates: built-in ones and those in PLAT_TEMPLATE_PATH'
+            cand up 'Provision an environment from a template (Terraform/OpenTofu); it is destroyed when it expires'
+            cand list 'List this account''s environments'
+            cand show 'Show an environment: status, expiry, resources, outputs'
+            cand logs 'Print the Terraform log of an environment''s last run'
+            cand outputs 'Print an environment''s outputs (sensitive values redacted)'
+            cand extend 'Push an environment''s expiry to now + DURATION (capped by the policy''s maximum lifetime)'
+            cand down 'Destroy an environment; an environment already gone is not an error'
+            cand quota 'How many environments you may still create today'
+            cand reap 'Destroy every expired environment (for cron or a CI schedule)'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'plat;env;help;template'= {
+            cand list 'List the templates'
+            cand show 'Show a template''s parameters and lifetime limits'
+        }
+        &'plat;env;help;template;list'= {
+        }
+        &'plat;env;help;template;show'= {
+        }
+        &'plat;env;help;up'= {
+        }
+        &'plat;env;help;list'= {
+        }
+        &'plat;env;help;show'= {
+        }
+        &'plat;env;help;logs'= {
+        }
+        &'plat;env;help;outputs'= {
+        }
+        &'plat;env;help;extend'= {
+        }
+        &'plat;env;help;down'= {
+        }
+        &'plat;env;help;quota'= {
+        }
+        &'plat;env;help;reap'= {
+        }
+        &'plat;env;help;help'= {
+        }
+        &'plat;policy'= {
+            cand -o 'Output format: a table for people, JSON or YAML documents for programs'
+            cand --output 'Output format: a table for people, JSON or YAML documents for programs'
+            cand --context 'Context (platform connection) to use instead of the current one'
+            cand --account 'Account to act in (default: your own)'
+            cand --user 'Platform user to act as on an embedded platform (default: the local operator)'
+            cand -q 'Print only data and errors'
+            cand --quiet 'Print only data and errors'
+            cand -v 'Say more about what is happening (repeat for more)'
+            cand --verbose 'Say more about what is happening (repeat for more)'
+            cand --no-input 'Never prompt; fail listing every missing value instead'
+            cand -y 'Answer yes to confirmations'
+            cand --yes 'Answer yes to confirmations'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+            cand show 'Show the environment policy in force for the current account'
+            cand set 'Tighten the environment policy of the current account, or of a tenant it owns'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'plat;policy;show'= {
+            cand -o 'Output format: a table for people, JSON or YAML documents for programs'
+            cand --output 'Output format: a table for people, JSON or YAML documents for programs'
+            cand --context 'Context (platform connection) to use instead of the current one'
+            cand --account 'Account to act in (default: your own)'
+            cand --user 'Platform user to act as on an embedded platform (default: the local operator)'
+            cand -q 'Print only data and errors'
+            cand --quiet 'Print only data and errors'
+            cand -v 'Say more about what is happening (repeat for more)'
+            cand --verbose 'Say more about what is happening (repeat for more)'
+            cand --no-input 'Never prompt; fail listing every missing value instead'
+            cand -y 'Answer yes to confirmations'
+            cand --yes 'Answer yes to confirmations'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'plat;policy;set'= {
+            cand --tenant 'Set the policy of this tenant instead of the current account''s'
+            cand --ttl-default 'Default lifetime of new environments, e.g. 30m'
+            cand --ttl-max 'Maximum lifetime from creation, e.g. 8h'
+            cand --envs-per-day 'Environments each user may create per day (UTC)'
+            cand -o 'Output format: a table for people, JSON or YAML documents for programs'
+            cand --output 'Output format: a table for people, JSON or YAML documents for programs'
+            cand --context 'Context (platform connection) to use instead of the current one'
+            cand --account 'Account to act in (default: your own)'
+            cand --user 'Platform user to act as on an embedded platform (default: the local operator)'
+            cand -q 'Print only data and errors'
+            cand --quiet 'Print only data and errors'
+            cand -v 'Say more about what is happening (repeat for more)'
+            cand --verbose 'Say more about what is happening (repeat for more)'
+            cand --no-input 'Never prompt; fail listing every missing value instead'
+            cand -y 'Answer yes to confirmations'
+            cand --yes 'Answer yes to confirmations'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'plat;policy;help'= {
+            cand show 'Show the environment policy in force for the current account'
+            cand set 'Tighten the environment policy of the current account, or of a tenant it owns'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'plat;policy;help;show'= {
+        }
+        &'plat;policy;help;set'= {
+        }
+        &'plat;policy;help;help'= {
+        }
+        &'plat;automation'= {
+            cand -o 'Output format: a table for people, JSON or YAML documents for programs'
+            cand --output 'Output format: a table for people, JSON or YAML documents for programs'
+            cand --context 'Context (platform connection) to use instead of the current one'
+            cand --account 'Account to act in (default: your own)'
+            cand --user 'Platform user to act as on an embedded platform (default: the local operator)'
+            cand -q 'Print only data and errors'
+            cand --quiet 'Print only data and errors'
+            cand -v 'Say more about what is happening (repeat for more)'
+            cand --verbose 'Say more about what is happening (repeat for more)'
+            cand --no-input 'Never prompt; fail listing every missing value instead'
+            cand -y 'Answer yes to confirmations'
+            cand --yes 'Answer yes to confirmations'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+            cand apply 'Create or update an automation from a YAML definition (apiVersion: plat.dev/v1, kind: Automation)'
+            cand list 'List this account''s automations'
+            cand ls 'List this account''s automations'
+            cand show 'Show an automation: trigger, parameters, steps'
+            cand delete 'Delete an automation (its runs stay on record)'
+            cand rm 'Delete an automation (its runs stay on record)'
+            cand run 'Run an automation now and follow it; exits 0 when it succeeds, 1 when it fails'
+            cand runs 'List runs, newest first'
+            cand logs 'Print the log of a run'
+            cand cancel 'Stop a run: its running step is killed'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'plat;automation;apply'= {
+            cand -f 'Definition file (YAML)'
+            cand --file 'Definition file (YAML)'
+            cand -o 'Output format: a table for people, JSON or YAML documents for programs'
+            cand --output 'Output format: a table for people, JSON or YAML documents for programs'
+            cand --context 'Context (platform connection) to use instead of the current one'
+            cand --account 'Account to act in (default: your own)'
+            cand --user 'Platform user to act as on an embedded platform (default: the local operator)'
+            cand -q 'Print only data and errors'
+            cand --quiet 'Print only data and errors'
+            cand -v 'Say more about what is happening (repeat for more)'
+            cand --verbose 'Say more about what is happening (repeat for more)'
+            cand --no-input 'Never prompt; fail listing every missing value instead'
+            cand -y 'Answer yes to confirmations'
+            cand --yes 'Answer yes to confirmations'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'plat;automation;list'= {
+            cand -o 'Output format: a table for people, JSON or YAML documents for programs'
+            cand --output 'Output format: a table for people, JSON or YAML documents for programs'
+            cand --context 'Context (platform connection) to use instead of the current one'
+            cand --account 'Account to act in (default: your own)'
+            cand --user 'Platform user to act as on an embedded platform (default: the local operator)'
+            cand -q 'Print only data and errors'
+            cand --quiet 'Print only data and errors'
+            cand -v 'Say more about what is happening (repeat for more)'
+            cand --verbose 'Say more about what is happening (repeat for more)'
+            cand --no-input 'Never prompt; fail listing every missing value instead'
+            cand -y 'Answer yes to confirmations'
+            cand --yes 'Answer yes to confirmations'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'plat;automation;ls'= {
+            cand -o 'Output format: a table for people, JSON or YAML documents for programs'
+            cand --output 'Output format: a table for people, JSON or YAML documents for programs'
+            cand --context 'Context (platform connection) to use instead of the current one'
+            cand --account 'Account to act in (default: your own)'
+            cand --user 'Platform user to act as on an embedded platform (default: the local operator)'
+            cand -q 'Print only data and errors'
+            cand --quiet 'Print only data and errors'
+            cand -v 'Say more about what is happening (repeat for more)'
+            cand --verbose 'Say more about what is happening (repeat for more)'
+            cand --no-input 'Never prompt; fail listing every missing value instead'
+            cand -y 'Answer yes to confirmations'
+            cand --yes 'Answer yes to confirmations'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'plat;automation;show'= {
+            cand -o 'Output format: a table for people, JSON or YAML documents for programs'
+            cand --output 'Output format: a table for people, JSON or YAML documents for programs'
+            cand --context 'Context (platform connection) to use instead of the current one'
+            cand --account 'Account to act in (default: your own)'
+            cand --user 'Platform user to act as on an embedded platform (default: the local operator)'
+            cand -q 'Print only data and errors'
+            cand --quiet 'Print only data and errors'
+            cand -v 'Say more about what is happening (repeat for more)'
+            cand --verbose 'Say more about what is happening (repeat for more)'
+            cand --no-input 'Never prompt; fail listing every missing value instead'
+            cand -y 'Answer yes to confirmations'
+            cand --yes 'Answer yes to confirmations'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'plat;automation;delete'= {
+            cand -o 'Output format: a table for people, JSON or YAML documents for programs'
+            cand --output 'Output format: a table for people, JSON or YAML documents for programs'
+            cand --context 'Context (platform connection) to use instead of the current one'
+            cand --account 'Account to act in (default: your own)'
+            cand --user 'Platform user to act as on an embedded platform (default: the local operator)'
+            cand -q 'Print only data and errors'
+            cand --quiet 'Print only data and errors'
+            cand -v 'Say more about what is happening (repeat for more)'
+            cand --verbose 'Say more about what is happening (repeat for more)'
+            cand --no-input 'Never prompt; fail listing every missing value instead'
+            cand -y 'Answer yes to confirmations'
+            cand --yes 'Answer yes to confirmations'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'plat;automation;rm'= {
+            cand -o 'Output format: a table for people, JSON or YAML documents for programs'
+            cand --output 'Output format: a table for people, JSON or YAML documents for programs'
+            cand --context 'Context (platform connection) to use instead of the current one'
+            cand --account 'Account to act in (default: your own)'
+            cand --user 'Platform user to act as on an embedded platform (default: the local operator)'
+            cand -q 'Print only data and errors'
+            cand --quiet 'Print only data and errors'
+            cand -v 'Say more about what is happening (repeat for more)'
+            cand --verbose 'Say more about what is happening (repeat for more)'
+            cand --no-input 'Never prompt; fail listing every missing value instead'
+            cand -y 'Answer yes to confirmations'
+            cand --yes 'Answer yes to confirmations'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'plat;automation;run'= {
+            cand -p 'Parameter value (repeatable)'
+            cand --param 'Parameter value (repeatable)'
+            cand -o 'Output format: a table for people, JSON or YAML documents for programs'
+            cand --output 'Output format: a table for people, JSON or YAML documents for programs'
+            cand --context 'Context (platform connection) to use instead of the current one'
+            cand --account 'Account to act in (default: your own)'
+            cand --user 'Platform user to act as on an embedded platform (default: the local operator)'
+            cand --wait 'Wait for the run to end and exit with its result (the default)'
+            cand --detach 'Return once the run is queued (needs a server with workers)'
+            cand -q 'Print only data and errors'
+            cand --quiet 'Print only data and errors'
+            cand -v 'Say more about what is happening (repeat for more)'
+            cand --verbose 'Say more about what is happening (repeat for more)'
+            cand --no-input 'Never prompt; fail listing every missing value instead'
+            cand -y 'Answer yes to confirmations'
+            cand --yes 'Answer yes to confirmations'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'plat;automation;runs'= {
+            cand -o 'Output format: a table for people, JSON or YAML documents for programs'
+            cand --output 'Output format: a table for people, JSON or YAML documents for programs'
+            cand --context 'Context (platform connection) to use instead of the current one'
+            cand --account 'Account to act in (default: your own)'
+            cand --user 'Platform user to act as on an embedded platform (default: the local operator)'
+            cand -q 'Print only data and errors'
+            cand --quiet 'Print only data and errors'
+            cand -v 'Say more about what is happening (repeat for more)'
+            cand --verbose 'Say more about what is happening (repeat for more)'
+            cand --no-input 'Never prompt; fail listing every missing value instead'
+            cand -y 'Answer yes to confirmations'
+            cand --yes 'Answer yes to confirmations'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'plat;automation;logs'= {
+            cand -o 'Output format: a table for people, JSON or YAML documents for programs'
+            cand --output 'Output format: a table for people, JSON or YAML documents for programs'
+            cand --context 'Context (platform connection) to use instead of the current one'
+            cand --account 'Account to act in (default: your own)'
+            cand --user 'Platform user to act as on an embedded platform (default: the local operator)'
+            cand -f 'Keep printing as the log grows, until the run ends'
+            cand --follow 'Keep printing as the log grows, until the run ends'
+            cand -q 'Print only data and errors'
+            cand --quiet 'Print only data and errors'
+            cand -v 'Say more about what is happening (repeat for more)'
+            cand --verbose 'Say more about what is happening (repeat for more)'
+            cand --no-input 'Never prompt; fail listing every missing value instead'
+            cand -y 'Answer yes to confirmations'
+            cand --yes 'Answer yes to confirmations'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'plat;automation;cancel'= {
+            cand -o 'Output format: a table for people, JSON or YAML documents for programs'
+            cand --output 'Output format: a table for people, JSON or YAML documents for programs'
+            cand --context 'Context (platform connection) to use instead of the current one'
+            cand --account 'Account to act in (default: your own)'
+            cand --user 'Platform user to act as on an embedded platform (default: the local operator)'
+            cand -q 'Print only data and errors'
+            cand --quiet 'Print only data and errors'
+            cand -v 'Say more about what is happening (repeat for more)'
+            cand --verbose 'Say more about what is happening (repeat for more)'
+            cand --no-input 'Never prompt; fail listing every missing value instead'
+            cand -y 'Answer yes to confirmations'
+            cand --yes 'Answer yes to confirmations'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'plat;automation;help'= {
+            cand apply 'Create or update an automation from a YAML definition (apiVersion: plat.dev/v1, kind: Automation)'
+            cand list 'List this account''s automations'
+            cand show 'Show an automation: trigger, parameters, steps'
+            cand delete 'Delete an automation (its runs stay on record)'
+            cand run 'Run an automation now and follow it; exits 0 when it succeeds, 1 when it fails'
+            cand runs 'List runs, newest first'
+            cand logs 'Print the log of a run'
+            cand cancel 'Stop a run: its running step is killed'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'plat;automation;help;apply'= {
+        }
+        &'plat;automation;help;list'= {
+        }
+        &'plat;automation;help;show'= {
+        }
+        &'plat;automation;help;delete'= {
+        }
+        &'plat;automation;help;run'= {
+        }
+        &'plat;automation;help;runs'= {
+        }
+        &'plat;automation;help;logs'= {
+        }
+        &'plat;automation;help;cancel'= {
+        }
+        &'plat;automation;help;help'= {
+        }
+        &'plat;scan'= {
+            cand -o 'Output format: a table for people, JSON or YAML documents for programs'
+            cand --output 'Output format: a table for people, JSON or YAML documents for programs'
+            cand --context 'Context (platform connection) to use instead of the current one'
+            cand --account 'Account to act in (default: your own)'
+            cand --user 'Platform user to act as on an embedded platform (default: the local operator)'
+            cand -q 'Print only data and errors'
+            cand --quiet 'Print only data and errors'
+            cand -v 'Say more about what is happening (repeat for more)'
+            cand --verbose 'Say more about what is happening (repeat for more)'
+            cand --no-input 'Never prompt; fail listing every missing value instead'
+            cand -y 'Answer yes to confirmations'
+            cand --yes 'Answer yes to confirmations'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'plat;scaffold'= {
+            cand -o 'Output format: a table for people, JSON or YAML documents for programs'
+            cand --output 'Output format: a table for people, JSON or YAML documents for programs'
+            cand --context 'Context (platform connection) to use instead of the current one'
+            cand --account 'Account to act in (default: your own)'
+            cand --user 'Platform user to act as on an embedded platform (default: the local operator)'
+            cand -q 'Print only data and errors'
+            cand --quiet 'Print only data and errors'
+            cand -v 'Say more about what is happening (repeat for more)'
+            cand --verbose 'Say more about what is happening (repeat for more)'
+            cand --no-input 'Never prompt; fail listing every missing value instead'
+            cand -y 'Answer yes to confirmations'
+            cand --yes 'Answer yes to confirmations'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
         &'plat;login'= {
             cand --server 'URL of the plat server (default: the current context''s server)'
             cand -o 'Output format: a table for people, JSON or YAML documents for programs'
@@ -1217,6 +1926,11 @@ set edit:completion:arg-completer[plat] = {|@words|
             cand group 'Manage groups, the only holders of permissions'
             cand context 'Manage contexts: which platform plat talks to, and as whom'
             cand whoami 'Show who you are acting as, in which account, with which permissions'
+            cand env 'Short-lived environments provisioned by Terraform/OpenTofu'
+            cand policy 'Environment policies: lifetime limits and daily quota'
+            cand automation 'Automations: define, run and follow the platform''s processes'
+            cand scan 'Inventory and policy checks over manifests, Terraform state and live clusters'
+            cand scaffold 'Create projects from Backstage Software Templates, offline, and keep them updatable'
             cand login 'Log in to a plat server with your identity provider (OIDC device flow)'
             cand logout 'Forget the login of the current context and revoke its refresh token'
             cand auth 'Inspect the current login'
@@ -1319,6 +2033,82 @@ set edit:completion:arg-completer[plat] = {|@words|
         &'plat;help;context;delete'= {
         }
         &'plat;help;whoami'= {
+        }
+        &'plat;help;env'= {
+            cand template 'Environment templates: built-in ones and those in PLAT_TEMPLATE_PATH'
+            cand up 'Provision an environment from a template (Terraform/OpenTofu); it is destroyed when it expires'
+            cand list 'List this account''s environments'
+            cand show 'Show an environment: status, expiry, resources, outputs'
+            cand logs 'Print the Terraform log of an environment''s last run'
+            cand outputs 'Print an environment''s outputs (sensitive values redacted)'
+            cand extend 'Push an environment''s expiry to now + DURATION (capped by the policy''s maximum lifetime)'
+            cand down 'Destroy an environment; an environment already gone is not an error'
+            cand quota 'How many environments you may still create today'
+            cand reap 'Destroy every expired environment (for cron or a CI schedule)'
+        }
+        &'plat;help;env;template'= {
+            cand list 'List the templates'
+            cand show 'Show a template''s parameters and lifetime limits'
+        }
+        &'plat;help;env;template;list'= {
+        }
+        &'plat;help;env;template;show'= {
+        }
+        &'plat;help;env;up'= {
+        }
+        &'plat;help;env;list'= {
+        }
+        &'plat;help;env;show'= {
+        }
+        &'plat;help;env;logs'= {
+        }
+        &'plat;help;env;outputs'= {
+        }
+        &'plat;help;env;extend'= {
+        }
+        &'plat;help;env;down'= {
+        }
+        &'plat;help;env;quota'= {
+        }
+        &'plat;help;env;reap'= {
+        }
+        &'plat;help;policy'= {
+            cand show 'Show the environment policy in force for the current account'
+            cand set 'Tighten the environment policy of the current account, or of a tenant it owns'
+        }
+        &'plat;help;policy;show'= {
+        }
+        &'plat;help;policy;set'= {
+        }
+        &'plat;help;automation'= {
+            cand apply 'Create or update an automation from a YAML definition (apiVersion: plat.dev/v1, kind: Automation)'
+            cand list 'List this account''s automations'
+            cand show 'Show an automation: trigger, parameters, steps'
+            cand delete 'Delete an automation (its runs stay on record)'
+            cand run 'Run an automation now and follow it; exits 0 when it succeeds, 1 when it fails'
+            cand runs 'List runs, newest first'
+            cand logs 'Print the log of a run'
+            cand cancel 'Stop a run: its running step is killed'
+        }
+        &'plat;help;automation;apply'= {
+        }
+        &'plat;help;automation;list'= {
+        }
+        &'plat;help;automation;show'= {
+        }
+        &'plat;help;automation;delete'= {
+        }
+        &'plat;help;automation;run'= {
+        }
+        &'plat;help;automation;runs'= {
+        }
+        &'plat;help;automation;logs'= {
+        }
+        &'plat;help;automation;cancel'= {
+        }
+        &'plat;help;scan'= {
+        }
+        &'plat;help;scaffold'= {
         }
         &'plat;help;login'= {
         }

@@ -42,6 +42,11 @@ complete -c plat -n "__fish_plat_needs_command" -f -a "user" -d 'Link platform u
 complete -c plat -n "__fish_plat_needs_command" -f -a "group" -d 'Manage groups, the only holders of permissions'
 complete -c plat -n "__fish_plat_needs_command" -f -a "context" -d 'Manage contexts: which platform plat talks to, and as whom'
 complete -c plat -n "__fish_plat_needs_command" -f -a "whoami" -d 'Show who you are acting as, in which account, with which permissions'
+complete -c plat -n "__fish_plat_needs_command" -f -a "env" -d 'Short-lived environments provisioned by Terraform/OpenTofu'
+complete -c plat -n "__fish_plat_needs_command" -f -a "policy" -d 'Environment policies: lifetime limits and daily quota'
+complete -c plat -n "__fish_plat_needs_command" -f -a "automation" -d 'Automations: define, run and follow the platform\'s processes'
+complete -c plat -n "__fish_plat_needs_command" -f -a "scan" -d 'Inventory and policy checks over manifests, Terraform state and live clusters'
+complete -c plat -n "__fish_plat_needs_command" -f -a "scaffold" -d 'Create projects from Backstage Software Templates, offline, and keep them updatable'
 complete -c plat -n "__fish_plat_needs_command" -f -a "login" -d 'Log in to a plat server with your identity provider (OIDC device flow)'
 complete -c plat -n "__fish_plat_needs_command" -f -a "logout" -d 'Forget the login of the current context and revoke its refresh token'
 complete -c plat -n "__fish_plat_needs_command" -f -a "auth" -d 'Inspect the current login'
@@ -674,6 +679,413 @@ complete -c plat -n "__fish_plat_using_subcommand whoami" -l no-input -d 'Never 
 complete -c plat -n "__fish_plat_using_subcommand whoami" -s y -l yes -d 'Answer yes to confirmations'
 complete -c plat -n "__fish_plat_using_subcommand whoami" -s h -l help -d 'Print help'
 complete -c plat -n "__fish_plat_using_subcommand whoami" -s V -l version -d 'Print version'
+complete -c plat -n "__fish_plat_using_subcommand env; and not __fish_seen_subcommand_from template up list ls show logs outputs extend down quota reap help" -s o -l output -d 'Output format: a table for people, JSON or YAML documents for programs' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c plat -n "__fish_plat_using_subcommand env; and not __fish_seen_subcommand_from template up list ls show logs outputs extend down quota reap help" -l context -d 'Context (platform connection) to use instead of the current one' -r
+complete -c plat -n "__fish_plat_using_subcommand env; and not __fish_seen_subcommand_from template up list ls show logs outputs extend down quota reap help" -l account -d 'Account to act in (default: your own)' -r
+complete -c plat -n "__fish_plat_using_subcommand env; and not __fish_seen_subcommand_from template up list ls show logs outputs extend down quota reap help" -l user -d 'Platform user to act as on an embedded platform (default: the local operator)' -r
+complete -c plat -n "__fish_plat_using_subcommand env; and not __fish_seen_subcommand_from template up list ls show logs outputs extend down quota reap help" -s q -l quiet -d 'Print only data and errors'
+complete -c plat -n "__fish_plat_using_subcommand env; and not __fish_seen_subcommand_from template up list ls show logs outputs extend down quota reap help" -s v -l verbose -d 'Say more about what is happening (repeat for more)'
+complete -c plat -n "__fish_plat_using_subcommand env; and not __fish_seen_subcommand_from template up list ls show logs outputs extend down quota reap help" -l no-input -d 'Never prompt; fail listing every missing value instead'
+complete -c plat -n "__fish_plat_using_subcommand env; and not __fish_seen_subcommand_from template up list ls show logs outputs extend down quota reap help" -s y -l yes -d 'Answer yes to confirmations'
+complete -c plat -n "__fish_plat_using_subcommand env; and not __fish_seen_subcommand_from template up list ls show logs outputs extend down quota reap help" -s h -l help -d 'Print help'
+complete -c plat -n "__fish_plat_using_subcommand env; and not __fish_seen_subcommand_from template up list ls show logs outputs extend down quota reap help" -s V -l version -d 'Print version'
+complete -c plat -n "__fish_plat_using_subcommand env; and not __fish_seen_subcommand_from template up list ls show logs outputs extend down quota reap help" -f -a "template" -d 'Environment templates: built-in ones and those in PLAT_TEMPLATE_PATH'
+complete -c plat -n "__fish_plat_using_subcommand env; and not __fish_seen_subcommand_from template up list ls show logs outputs extend down quota reap help" -f -a "up" -d 'Provision an environment from a template (Terraform/OpenTofu); it is destroyed when it expires'
+complete -c plat -n "__fish_plat_using_subcommand env; and not __fish_seen_subcommand_from template up list ls show logs outputs extend down quota reap help" -f -a "list" -d 'List this account\'s environments'
+complete -c plat -n "__fish_plat_using_subcommand env; and not __fish_seen_subcommand_from template up list ls show logs outputs extend down quota reap help" -f -a "ls" -d 'List this account\'s environments'
+complete -c plat -n "__fish_plat_using_subcommand env; and not __fish_seen_subcommand_from template up list ls show logs outputs extend down quota reap help" -f -a "show" -d 'Show an environment: status, expiry, resources, outputs'
+complete -c plat -n "__fish_plat_using_subcommand env; and not __fish_seen_subcommand_from template up list ls show logs outputs extend down quota reap help" -f -a "logs" -d 'Print the Terraform log of an environment\'s last run'
+complete -c plat -n "__fish_plat_using_subcommand env; and not __fish_seen_subcommand_from template up list ls show logs outputs extend down quota reap help" -f -a "outputs" -d 'Print an environment\'s outputs (sensitive values redacted)'
+complete -c plat -n "__fish_plat_using_subcommand env; and not __fish_seen_subcommand_from template up list ls show logs outputs extend down quota reap help" -f -a "extend" -d 'Push an environment\'s expiry to now + DURATION (capped by the policy\'s maximum lifetime)'
+complete -c plat -n "__fish_plat_using_subcommand env; and not __fish_seen_subcommand_from template up list ls show logs outputs extend down quota reap help" -f -a "down" -d 'Destroy an environment; an environment already gone is not an error'
+complete -c plat -n "__fish_plat_using_subcommand env; and not __fish_seen_subcommand_from template up list ls show logs outputs extend down quota reap help" -f -a "quota" -d 'How many environments you may still create today'
+complete -c plat -n "__fish_plat_using_subcommand env; and not __fish_seen_subcommand_from template up list ls show logs outputs extend down quota reap help" -f -a "reap" -d 'Destroy every expired environment (for cron or a CI schedule)'
+complete -c plat -n "__fish_plat_using_subcommand env; and not __fish_seen_subcommand_from template up list ls show logs outputs extend down quota reap help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from template" -s o -l output -d 'Output format: a table for people, JSON or YAML documents for programs' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from template" -l context -d 'Context (platform connection) to use instead of the current one' -r
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from template" -l account -d 'Account to act in (default: your own)' -r
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from template" -l user -d 'Platform user to act as on an embedded platform (default: the local operator)' -r
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from template" -s q -l quiet -d 'Print only data and errors'
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from template" -s v -l verbose -d 'Say more about what is happening (repeat for more)'
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from template" -l no-input -d 'Never prompt; fail listing every missing value instead'
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from template" -s y -l yes -d 'Answer yes to confirmations'
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from template" -s h -l help -d 'Print help'
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from template" -s V -l version -d 'Print version'
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from template" -f -a "list" -d 'List the templates'
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from template" -f -a "ls" -d 'List the templates'
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from template" -f -a "show" -d 'Show a template\'s parameters and lifetime limits'
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from template" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from up" -s t -l template -d 'Template to provision' -r
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from up" -s p -l param -d 'Template parameter (repeatable)' -r
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from up" -l param-file -d 'YAML file of template parameters (--param wins)' -r -F
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from up" -l ttl -d 'Lifetime, e.g. 45m or 2h (default: the policy\'s, 30m)' -r
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from up" -l idempotency-key -d 'Key that makes a retried `up` return the first try\'s environment instead of a new one' -r
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from up" -l events -d 'Stream Terraform events as machine-readable lines' -r -f -a "ndjson\t'One JSON object per Terraform event on stdout, then the environment'"
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from up" -s o -l output -d 'Output format: a table for people, JSON or YAML documents for programs' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from up" -l context -d 'Context (platform connection) to use instead of the current one' -r
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from up" -l account -d 'Account to act in (default: your own)' -r
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from up" -l user -d 'Platform user to act as on an embedded platform (default: the local operator)' -r
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from up" -s q -l quiet -d 'Print only data and errors'
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from up" -s v -l verbose -d 'Say more about what is happening (repeat for more)'
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from up" -l no-input -d 'Never prompt; fail listing every missing value instead'
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from up" -s y -l yes -d 'Answer yes to confirmations'
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from up" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from up" -s V -l version -d 'Print version'
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from list" -s o -l output -d 'Output format: a table for people, JSON or YAML documents for programs' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from list" -l context -d 'Context (platform connection) to use instead of the current one' -r
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from list" -l account -d 'Account to act in (default: your own)' -r
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from list" -l user -d 'Platform user to act as on an embedded platform (default: the local operator)' -r
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from list" -l all -d 'Include destroyed environments'
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from list" -s q -l quiet -d 'Print only data and errors'
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from list" -s v -l verbose -d 'Say more about what is happening (repeat for more)'
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from list" -l no-input -d 'Never prompt; fail listing every missing value instead'
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from list" -s y -l yes -d 'Answer yes to confirmations'
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from list" -s V -l version -d 'Print version'
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from ls" -s o -l output -d 'Output format: a table for people, JSON or YAML documents for programs' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from ls" -l context -d 'Context (platform connection) to use instead of the current one' -r
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from ls" -l account -d 'Account to act in (default: your own)' -r
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from ls" -l user -d 'Platform user to act as on an embedded platform (default: the local operator)' -r
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from ls" -l all -d 'Include destroyed environments'
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from ls" -s q -l quiet -d 'Print only data and errors'
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from ls" -s v -l verbose -d 'Say more about what is happening (repeat for more)'
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from ls" -l no-input -d 'Never prompt; fail listing every missing value instead'
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from ls" -s y -l yes -d 'Answer yes to confirmations'
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from ls" -s h -l help -d 'Print help'
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from ls" -s V -l version -d 'Print version'
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from show" -s o -l output -d 'Output format: a table for people, JSON or YAML documents for programs' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from show" -l context -d 'Context (platform connection) to use instead of the current one' -r
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from show" -l account -d 'Account to act in (default: your own)' -r
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from show" -l user -d 'Platform user to act as on an embedded platform (default: the local operator)' -r
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from show" -s q -l quiet -d 'Print only data and errors'
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from show" -s v -l verbose -d 'Say more about what is happening (repeat for more)'
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from show" -l no-input -d 'Never prompt; fail listing every missing value instead'
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from show" -s y -l yes -d 'Answer yes to confirmations'
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help'
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from show" -s V -l version -d 'Print version'
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from logs" -s o -l output -d 'Output format: a table for people, JSON or YAML documents for programs' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from logs" -l context -d 'Context (platform connection) to use instead of the current one' -r
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from logs" -l account -d 'Account to act in (default: your own)' -r
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from logs" -l user -d 'Platform user to act as on an embedded platform (default: the local operator)' -r
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from logs" -s f -l follow -d 'Keep printing as the log grows, until the environment\'s run ends'
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from logs" -s q -l quiet -d 'Print only data and errors'
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from logs" -s v -l verbose -d 'Say more about what is happening (repeat for more)'
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from logs" -l no-input -d 'Never prompt; fail listing every missing value instead'
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from logs" -s y -l yes -d 'Answer yes to confirmations'
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from logs" -s h -l help -d 'Print help'
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from logs" -s V -l version -d 'Print version'
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from outputs" -s o -l output -d 'Output format: a table for people, JSON or YAML documents for programs' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from outputs" -l context -d 'Context (platform connection) to use instead of the current one' -r
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from outputs" -l account -d 'Account to act in (default: your own)' -r
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from outputs" -l user -d 'Platform user to act as on an embedded platform (default: the local operator)' -r
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from outputs" -s q -l quiet -d 'Print only data and errors'
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from outputs" -s v -l verbose -d 'Say more about what is happening (repeat for more)'
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from outputs" -l no-input -d 'Never prompt; fail listing every missing value instead'
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from outputs" -s y -l yes -d 'Answer yes to confirmations'
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from outputs" -s h -l help -d 'Print help'
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from outputs" -s V -l version -d 'Print version'
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from extend" -s o -l output -d 'Output format: a table for people, JSON or YAML documents for programs' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from extend" -l context -d 'Context (platform connection) to use instead of the current one' -r
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from extend" -l account -d 'Account to act in (default: your own)' -r
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from extend" -l user -d 'Platform user to act as on an embedded platform (default: the local operator)' -r
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from extend" -s q -l quiet -d 'Print only data and errors'
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from extend" -s v -l verbose -d 'Say more about what is happening (repeat for more)'
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from extend" -l no-input -d 'Never prompt; fail listing every missing value instead'
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from extend" -s y -l yes -d 'Answer yes to confirmations'
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from extend" -s h -l help -d 'Print help'
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from extend" -s V -l version -d 'Print version'
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from down" -s o -l output -d 'Output format: a table for people, JSON or YAML documents for programs' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from down" -l context -d 'Context (platform connection) to use instead of the current one' -r
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from down" -l account -d 'Account to act in (default: your own)' -r
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from down" -l user -d 'Platform user to act as on an embedded platform (default: the local operator)' -r
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from down" -s q -l quiet -d 'Print only data and errors'
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from down" -s v -l verbose -d 'Say more about what is happening (repeat for more)'
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from down" -l no-input -d 'Never prompt; fail listing every missing value instead'
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from down" -s y -l yes -d 'Answer yes to confirmations'
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from down" -s h -l help -d 'Print help'
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from down" -s V -l version -d 'Print version'
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from quota" -s o -l output -d 'Output format: a table for people, JSON or YAML documents for programs' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from quota" -l context -d 'Context (platform connection) to use instead of the current one' -r
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from quota" -l account -d 'Account to act in (default: your own)' -r
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from quota" -l user -d 'Platform user to act as on an embedded platform (default: the local operator)' -r
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from quota" -s q -l quiet -d 'Print only data and errors'
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from quota" -s v -l verbose -d 'Say more about what is happening (repeat for more)'
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from quota" -l no-input -d 'Never prompt; fail listing every missing value instead'
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from quota" -s y -l yes -d 'Answer yes to confirmations'
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from quota" -s h -l help -d 'Print help'
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from quota" -s V -l version -d 'Print version'
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from reap" -s o -l output -d 'Output format: a table for people, JSON or YAML documents for programs' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from reap" -l context -d 'Context (platform connection) to use instead of the current one' -r
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from reap" -l account -d 'Account to act in (default: your own)' -r
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from reap" -l user -d 'Platform user to act as on an embedded platform (default: the local operator)' -r
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from reap" -s q -l quiet -d 'Print only data and errors'
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from reap" -s v -l verbose -d 'Say more about what is happening (repeat for more)'
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from reap" -l no-input -d 'Never prompt; fail listing every missing value instead'
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from reap" -s y -l yes -d 'Answer yes to confirmations'
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from reap" -s h -l help -d 'Print help'
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from reap" -s V -l version -d 'Print version'
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from help" -f -a "template" -d 'Environment templates: built-in ones and those in PLAT_TEMPLATE_PATH'
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from help" -f -a "up" -d 'Provision an environment from a template (Terraform/OpenTofu); it is destroyed when it expires'
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from help" -f -a "list" -d 'List this account\'s environments'
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from help" -f -a "show" -d 'Show an environment: status, expiry, resources, outputs'
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from help" -f -a "logs" -d 'Print the Terraform log of an environment\'s last run'
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from help" -f -a "outputs" -d 'Print an environment\'s outputs (sensitive values redacted)'
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from help" -f -a "extend" -d 'Push an environment\'s expiry to now + DURATION (capped by the policy\'s maximum lifetime)'
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from help" -f -a "down" -d 'Destroy an environment; an environment already gone is not an error'
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from help" -f -a "quota" -d 'How many environments you may still create today'
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from help" -f -a "reap" -d 'Destroy every expired environment (for cron or a CI schedule)'
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c plat -n "__fish_plat_using_subcommand policy; and not __fish_seen_subcommand_from show set help" -s o -l output -d 'Output format: a table for people, JSON or YAML documents for programs' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c plat -n "__fish_plat_using_subcommand policy; and not __fish_seen_subcommand_from show set help" -l context -d 'Context (platform connection) to use instead of the current one' -r
+complete -c plat -n "__fish_plat_using_subcommand policy; and not __fish_seen_subcommand_from show set help" -l account -d 'Account to act in (default: your own)' -r
+complete -c plat -n "__fish_plat_using_subcommand policy; and not __fish_seen_subcommand_from show set help" -l user -d 'Platform user to act as on an embedded platform (default: the local operator)' -r
+complete -c plat -n "__fish_plat_using_subcommand policy; and not __fish_seen_subcommand_from show set help" -s q -l quiet -d 'Print only data and errors'
+complete -c plat -n "__fish_plat_using_subcommand policy; and not __fish_seen_subcommand_from show set help" -s v -l verbose -d 'Say more about what is happening (repeat for more)'
+complete -c plat -n "__fish_plat_using_subcommand policy; and not __fish_seen_subcommand_from show set help" -l no-input -d 'Never prompt; fail listing every missing value instead'
+complete -c plat -n "__fish_plat_using_subcommand policy; and not __fish_seen_subcommand_from show set help" -s y -l yes -d 'Answer yes to confirmations'
+complete -c plat -n "__fish_plat_using_subcommand policy; and not __fish_seen_subcommand_from show set help" -s h -l help -d 'Print help'
+complete -c plat -n "__fish_plat_using_subcommand policy; and not __fish_seen_subcommand_from show set help" -s V -l version -d 'Print version'
+complete -c plat -n "__fish_plat_using_subcommand policy; and not __fish_seen_subcommand_from show set help" -f -a "show" -d 'Show the environment policy in force for the current account'
+complete -c plat -n "__fish_plat_using_subcommand policy; and not __fish_seen_subcommand_from show set help" -f -a "set" -d 'Tighten the environment policy of the current account, or of a tenant it owns'
+complete -c plat -n "__fish_plat_using_subcommand policy; and not __fish_seen_subcommand_from show set help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c plat -n "__fish_plat_using_subcommand policy; and __fish_seen_subcommand_from show" -s o -l output -d 'Output format: a table for people, JSON or YAML documents for programs' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c plat -n "__fish_plat_using_subcommand policy; and __fish_seen_subcommand_from show" -l context -d 'Context (platform connection) to use instead of the current one' -r
+complete -c plat -n "__fish_plat_using_subcommand policy; and __fish_seen_subcommand_from show" -l account -d 'Account to act in (default: your own)' -r
+complete -c plat -n "__fish_plat_using_subcommand policy; and __fish_seen_subcommand_from show" -l user -d 'Platform user to act as on an embedded platform (default: the local operator)' -r
+complete -c plat -n "__fish_plat_using_subcommand policy; and __fish_seen_subcommand_from show" -s q -l quiet -d 'Print only data and errors'
+complete -c plat -n "__fish_plat_using_subcommand policy; and __fish_seen_subcommand_from show" -s v -l verbose -d 'Say more about what is happening (repeat for more)'
+complete -c plat -n "__fish_plat_using_subcommand policy; and __fish_seen_subcommand_from show" -l no-input -d 'Never prompt; fail listing every missing value instead'
+complete -c plat -n "__fish_plat_using_subcommand policy; and __fish_seen_subcommand_from show" -s y -l yes -d 'Answer yes to confirmations'
+complete -c plat -n "__fish_plat_using_subcommand policy; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help'
+complete -c plat -n "__fish_plat_using_subcommand policy; and __fish_seen_subcommand_from show" -s V -l version -d 'Print version'
+complete -c plat -n "__fish_plat_using_subcommand policy; and __fish_seen_subcommand_from set" -l tenant -d 'Set the policy of this tenant instead of the current account\'s' -r
+complete -c plat -n "__fish_plat_using_subcommand policy; and __fish_seen_subcommand_from set" -l ttl-default -d 'Default lifetime of new environments, e.g. 30m' -r
+complete -c plat -n "__fish_plat_using_subcommand policy; and __fish_seen_subcommand_from set" -l ttl-max -d 'Maximum lifetime from creation, e.g. 8h' -r
+complete -c plat -n "__fish_plat_using_subcommand policy; and __fish_seen_subcommand_from set" -l envs-per-day -d 'Environments each user may create per day (UTC)' -r
+complete -c plat -n "__fish_plat_using_subcommand policy; and __fish_seen_subcommand_from set" -s o -l output -d 'Output format: a table for people, JSON or YAML documents for programs' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c plat -n "__fish_plat_using_subcommand policy; and __fish_seen_subcommand_from set" -l context -d 'Context (platform connection) to use instead of the current one' -r
+complete -c plat -n "__fish_plat_using_subcommand policy; and __fish_seen_subcommand_from set" -l account -d 'Account to act in (default: your own)' -r
+complete -c plat -n "__fish_plat_using_subcommand policy; and __fish_seen_subcommand_from set" -l user -d 'Platform user to act as on an embedded platform (default: the local operator)' -r
+complete -c plat -n "__fish_plat_using_subcommand policy; and __fish_seen_subcommand_from set" -s q -l quiet -d 'Print only data and errors'
+complete -c plat -n "__fish_plat_using_subcommand policy; and __fish_seen_subcommand_from set" -s v -l verbose -d 'Say more about what is happening (repeat for more)'
+complete -c plat -n "__fish_plat_using_subcommand policy; and __fish_seen_subcommand_from set" -l no-input -d 'Never prompt; fail listing every missing value instead'
+complete -c plat -n "__fish_plat_using_subcommand policy; and __fish_seen_subcommand_from set" -s y -l yes -d 'Answer yes to confirmations'
+complete -c plat -n "__fish_plat_using_subcommand policy; and __fish_seen_subcommand_from set" -s h -l help -d 'Print help'
+complete -c plat -n "__fish_plat_using_subcommand policy; and __fish_seen_subcommand_from set" -s V -l version -d 'Print version'
+complete -c plat -n "__fish_plat_using_subcommand policy; and __fish_seen_subcommand_from help" -f -a "show" -d 'Show the environment policy in force for the current account'
+complete -c plat -n "__fish_plat_using_subcommand policy; and __fish_seen_subcommand_from help" -f -a "set" -d 'Tighten the environment policy of the current account, or of a tenant it owns'
+complete -c plat -n "__fish_plat_using_subcommand policy; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c plat -n "__fish_plat_using_subcommand automation; and not __fish_seen_subcommand_from apply list ls show delete rm run runs logs cancel help" -s o -l output -d 'Output format: a table for people, JSON or YAML documents for programs' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c plat -n "__fish_plat_using_subcommand automation; and not __fish_seen_subcommand_from apply list ls show delete rm run runs logs cancel help" -l context -d 'Context (platform connection) to use instead of the current one' -r
+complete -c plat -n "__fish_plat_using_subcommand automation; and not __fish_seen_subcommand_from apply list ls show delete rm run runs logs cancel help" -l account -d 'Account to act in (default: your own)' -r
+complete -c plat -n "__fish_plat_using_subcommand automation; and not __fish_seen_subcommand_from apply list ls show delete rm run runs logs cancel help" -l user -d 'Platform user to act as on an embedded platform (default: the local operator)' -r
+complete -c plat -n "__fish_plat_using_subcommand automation; and not __fish_seen_subcommand_from apply list ls show delete rm run runs logs cancel help" -s q -l quiet -d 'Print only data and errors'
+complete -c plat -n "__fish_plat_using_subcommand automation; and not __fish_seen_subcommand_from apply list ls show delete rm run runs logs cancel help" -s v -l verbose -d 'Say more about what is happening (repeat for more)'
+complete -c plat -n "__fish_plat_using_subcommand automation; and not __fish_seen_subcommand_from apply list ls show delete rm run runs logs cancel help" -l no-input -d 'Never prompt; fail listing every missing value instead'
+complete -c plat -n "__fish_plat_using_subcommand automation; and not __fish_seen_subcommand_from apply list ls show delete rm run runs logs cancel help" -s y -l yes -d 'Answer yes to confirmations'
+complete -c plat -n "__fish_plat_using_subcommand automation; and not __fish_seen_subcommand_from apply list ls show delete rm run runs logs cancel help" -s h -l help -d 'Print help'
+complete -c plat -n "__fish_plat_using_subcommand automation; and not __fish_seen_subcommand_from apply list ls show delete rm run runs logs cancel help" -s V -l version -d 'Print version'
+complete -c plat -n "__fish_plat_using_subcommand automation; and not __fish_seen_subcommand_from apply list ls show delete rm run runs logs cancel help" -f -a "apply" -d 'Create or update an automation from a YAML definition (apiVersion: plat.dev/v1, kind: Automation)'
+complete -c plat -n "__fish_plat_using_subcommand automation; and not __fish_seen_subcommand_from apply list ls show delete rm run runs logs cancel help" -f -a "list" -d 'List this account\'s automations'
+complete -c plat -n "__fish_plat_using_subcommand automation; and not __fish_seen_subcommand_from apply list ls show delete rm run runs logs cancel help" -f -a "ls" -d 'List this account\'s automations'
+complete -c plat -n "__fish_plat_using_subcommand automation; and not __fish_seen_subcommand_from apply list ls show delete rm run runs logs cancel help" -f -a "show" -d 'Show an automation: trigger, parameters, steps'
+complete -c plat -n "__fish_plat_using_subcommand automation; and not __fish_seen_subcommand_from apply list ls show delete rm run runs logs cancel help" -f -a "delete" -d 'Delete an automation (its runs stay on record)'
+complete -c plat -n "__fish_plat_using_subcommand automation; and not __fish_seen_subcommand_from apply list ls show delete rm run runs logs cancel help" -f -a "rm" -d 'Delete an automation (its runs stay on record)'
+complete -c plat -n "__fish_plat_using_subcommand automation; and not __fish_seen_subcommand_from apply list ls show delete rm run runs logs cancel help" -f -a "run" -d 'Run an automation now and follow it; exits 0 when it succeeds, 1 when it fails'
+complete -c plat -n "__fish_plat_using_subcommand automation; and not __fish_seen_subcommand_from apply list ls show delete rm run runs logs cancel help" -f -a "runs" -d 'List runs, newest first'
+complete -c plat -n "__fish_plat_using_subcommand automation; and not __fish_seen_subcommand_from apply list ls show delete rm run runs logs cancel help" -f -a "logs" -d 'Print the log of a run'
+complete -c plat -n "__fish_plat_using_subcommand automation; and not __fish_seen_subcommand_from apply list ls show delete rm run runs logs cancel help" -f -a "cancel" -d 'Stop a run: its running step is killed'
+complete -c plat -n "__fish_plat_using_subcommand automation; and not __fish_seen_subcommand_from apply list ls show delete rm run runs logs cancel help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from apply" -s f -l file -d 'Definition file (YAML)' -r -F
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from apply" -s o -l output -d 'Output format: a table for people, JSON or YAML documents for programs' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from apply" -l context -d 'Context (platform connection) to use instead of the current one' -r
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from apply" -l account -d 'Account to act in (default: your own)' -r
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from apply" -l user -d 'Platform user to act as on an embedded platform (default: the local operator)' -r
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from apply" -s q -l quiet -d 'Print only data and errors'
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from apply" -s v -l verbose -d 'Say more about what is happening (repeat for more)'
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from apply" -l no-input -d 'Never prompt; fail listing every missing value instead'
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from apply" -s y -l yes -d 'Answer yes to confirmations'
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from apply" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from apply" -s V -l version -d 'Print version'
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from list" -s o -l output -d 'Output format: a table for people, JSON or YAML documents for programs' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from list" -l context -d 'Context (platform connection) to use instead of the current one' -r
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from list" -l account -d 'Account to act in (default: your own)' -r
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from list" -l user -d 'Platform user to act as on an embedded platform (default: the local operator)' -r
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from list" -s q -l quiet -d 'Print only data and errors'
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from list" -s v -l verbose -d 'Say more about what is happening (repeat for more)'
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from list" -l no-input -d 'Never prompt; fail listing every missing value instead'
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from list" -s y -l yes -d 'Answer yes to confirmations'
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from list" -s V -l version -d 'Print version'
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from ls" -s o -l output -d 'Output format: a table for people, JSON or YAML documents for programs' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from ls" -l context -d 'Context (platform connection) to use instead of the current one' -r
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from ls" -l account -d 'Account to act in (default: your own)' -r
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from ls" -l user -d 'Platform user to act as on an embedded platform (default: the local operator)' -r
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from ls" -s q -l quiet -d 'Print only data and errors'
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from ls" -s v -l verbose -d 'Say more about what is happening (repeat for more)'
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from ls" -l no-input -d 'Never prompt; fail listing every missing value instead'
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from ls" -s y -l yes -d 'Answer yes to confirmations'
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from ls" -s h -l help -d 'Print help'
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from ls" -s V -l version -d 'Print version'
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from show" -s o -l output -d 'Output format: a table for people, JSON or YAML documents for programs' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from show" -l context -d 'Context (platform connection) to use instead of the current one' -r
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from show" -l account -d 'Account to act in (default: your own)' -r
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from show" -l user -d 'Platform user to act as on an embedded platform (default: the local operator)' -r
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from show" -s q -l quiet -d 'Print only data and errors'
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from show" -s v -l verbose -d 'Say more about what is happening (repeat for more)'
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from show" -l no-input -d 'Never prompt; fail listing every missing value instead'
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from show" -s y -l yes -d 'Answer yes to confirmations'
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help'
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from show" -s V -l version -d 'Print version'
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from delete" -s o -l output -d 'Output format: a table for people, JSON or YAML documents for programs' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from delete" -l context -d 'Context (platform connection) to use instead of the current one' -r
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from delete" -l account -d 'Account to act in (default: your own)' -r
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from delete" -l user -d 'Platform user to act as on an embedded platform (default: the local operator)' -r
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from delete" -s q -l quiet -d 'Print only data and errors'
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from delete" -s v -l verbose -d 'Say more about what is happening (repeat for more)'
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from delete" -l no-input -d 'Never prompt; fail listing every missing value instead'
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from delete" -s y -l yes -d 'Answer yes to confirmations'
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from delete" -s h -l help -d 'Print help'
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from delete" -s V -l version -d 'Print version'
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from rm" -s o -l output -d 'Output format: a table for people, JSON or YAML documents for programs' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from rm" -l context -d 'Context (platform connection) to use instead of the current one' -r
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from rm" -l account -d 'Account to act in (default: your own)' -r
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from rm" -l user -d 'Platform user to act as on an embedded platform (default: the local operator)' -r
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from rm" -s q -l quiet -d 'Print only data and errors'
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from rm" -s v -l verbose -d 'Say more about what is happening (repeat for more)'
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from rm" -l no-input -d 'Never prompt; fail listing every missing value instead'
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from rm" -s y -l yes -d 'Answer yes to confirmations'
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from rm" -s h -l help -d 'Print help'
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from rm" -s V -l version -d 'Print version'
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from run" -s p -l param -d 'Parameter value (repeatable)' -r
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from run" -s o -l output -d 'Output format: a table for people, JSON or YAML documents for programs' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from run" -l context -d 'Context (platform connection) to use instead of the current one' -r
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from run" -l account -d 'Account to act in (default: your own)' -r
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from run" -l user -d 'Platform user to act as on an embedded platform (default: the local operator)' -r
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from run" -l wait -d 'Wait for the run to end and exit with its result (the default)'
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from run" -l detach -d 'Return once the run is queued (needs a server with workers)'
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from run" -s q -l quiet -d 'Print only data and errors'
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from run" -s v -l verbose -d 'Say more about what is happening (repeat for more)'
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from run" -l no-input -d 'Never prompt; fail listing every missing value instead'
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from run" -s y -l yes -d 'Answer yes to confirmations'
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from run" -s h -l help -d 'Print help'
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from run" -s V -l version -d 'Print version'
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from runs" -s o -l output -d 'Output format: a table for people, JSON or YAML documents for programs' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from runs" -l context -d 'Context (platform connection) to use instead of the current one' -r
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from runs" -l account -d 'Account to act in (default: your own)' -r
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from runs" -l user -d 'Platform user to act as on an embedded platform (default: the local operator)' -r
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from runs" -s q -l quiet -d 'Print only data and errors'
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from runs" -s v -l verbose -d 'Say more about what is happening (repeat for more)'
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from runs" -l no-input -d 'Never prompt; fail listing every missing value instead'
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from runs" -s y -l yes -d 'Answer yes to confirmations'
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from runs" -s h -l help -d 'Print help'
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from runs" -s V -l version -d 'Print version'
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from logs" -s o -l output -d 'Output format: a table for people, JSON or YAML documents for programs' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from logs" -l context -d 'Context (platform connection) to use instead of the current one' -r
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from logs" -l account -d 'Account to act in (default: your own)' -r
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from logs" -l user -d 'Platform user to act as on an embedded platform (default: the local operator)' -r
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from logs" -s f -l follow -d 'Keep printing as the log grows, until the run ends'
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from logs" -s q -l quiet -d 'Print only data and errors'
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from logs" -s v -l verbose -d 'Say more about what is happening (repeat for more)'
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from logs" -l no-input -d 'Never prompt; fail listing every missing value instead'
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from logs" -s y -l yes -d 'Answer yes to confirmations'
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from logs" -s h -l help -d 'Print help'
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from logs" -s V -l version -d 'Print version'
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from cancel" -s o -l output -d 'Output format: a table for people, JSON or YAML documents for programs' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from cancel" -l context -d 'Context (platform connection) to use instead of the current one' -r
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from cancel" -l account -d 'Account to act in (default: your own)' -r
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from cancel" -l user -d 'Platform user to act as on an embedded platform (default: the local operator)' -r
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from cancel" -s q -l quiet -d 'Print only data and errors'
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from cancel" -s v -l verbose -d 'Say more about what is happening (repeat for more)'
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from cancel" -l no-input -d 'Never prompt; fail listing every missing value instead'
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from cancel" -s y -l yes -d 'Answer yes to confirmations'
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from cancel" -s h -l help -d 'Print help'
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from cancel" -s V -l version -d 'Print version'
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from help" -f -a "apply" -d 'Create or update an automation from a YAML definition (apiVersion: plat.dev/v1, kind: Automation)'
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from help" -f -a "list" -d 'List this account\'s automations'
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from help" -f -a "show" -d 'Show an automation: trigger, parameters, steps'
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from help" -f -a "delete" -d 'Delete an automation (its runs stay on record)'
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from help" -f -a "run" -d 'Run an automation now and follow it; exits 0 when it succeeds, 1 when it fails'
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from help" -f -a "runs" -d 'List runs, newest first'
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from help" -f -a "logs" -d 'Print the log of a run'
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from help" -f -a "cancel" -d 'Stop a run: its running step is killed'
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c plat -n "__fish_plat_using_subcommand scan" -s o -l output -d 'Output format: a table for people, JSON or YAML documents for programs' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c plat -n "__fish_plat_using_subcommand scan" -l context -d 'Context (platform connection) to use instead of the current one' -r
+complete -c plat -n "__fish_plat_using_subcommand scan" -l account -d 'Account to act in (default: your own)' -r
+complete -c plat -n "__fish_plat_using_subcommand scan" -l user -d 'Platform user to act as on an embedded platform (default: the local operator)' -r
+complete -c plat -n "__fish_plat_using_subcommand scan" -s q -l quiet -d 'Print only data and errors'
+complete -c plat -n "__fish_plat_using_subcommand scan" -s v -l verbose -d 'Say more about what is happening (repeat for more)'
+complete -c plat -n "__fish_plat_using_subcommand scan" -l no-input -d 'Never prompt; fail listing every missing value instead'
+complete -c plat -n "__fish_plat_using_subcommand scan" -s y -l yes -d 'Answer yes to confirmations'
+complete -c plat -n "__fish_plat_using_subcommand scan" -s h -l help -d 'Print help'
+complete -c plat -n "__fish_plat_using_subcommand scan" -s V -l version -d 'Print version'
+complete -c plat -n "__fish_plat_using_subcommand scaffold" -s o -l output -d 'Output format: a table for people, JSON or YAML documents for programs' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c plat -n "__fish_plat_using_subcommand scaffold" -l context -d 'Context (platform connection) to use instead of the current one' -r
+complete -c plat -n "__fish_plat_using_subcommand scaffold" -l account -d 'Account to act in (default: your own)' -r
+complete -c plat -n "__fish_plat_using_subcommand scaffold" -l user -d 'Platform user to act as on an embedded platform (default: the local operator)' -r
+complete -c plat -n "__fish_plat_using_subcommand scaffold" -s q -l quiet -d 'Print only data and errors'
+complete -c plat -n "__fish_plat_using_subcommand scaffold" -s v -l verbose -d 'Say more about what is happening (repeat for more)'
+complete -c plat -n "__fish_plat_using_subcommand scaffold" -l no-input -d 'Never prompt; fail listing every missing value instead'
+complete -c plat -n "__fish_plat_using_subcommand scaffold" -s y -l yes -d 'Answer yes to confirmations'
+complete -c plat -n "__fish_plat_using_subcommand scaffold" -s h -l help -d 'Print help'
+complete -c plat -n "__fish_plat_using_subcommand scaffold" -s V -l version -d 'Print version'
 complete -c plat -n "__fish_plat_using_subcommand login" -l server -d 'URL of the plat server (default: the current context\'s server)' -r
 complete -c plat -n "__fish_plat_using_subcommand login" -s o -l output -d 'Output format: a table for people, JSON or YAML documents for programs' -r -f -a "table\t''
 json\t''
@@ -807,18 +1219,23 @@ complete -c plat -n "__fish_plat_using_subcommand completion" -l no-input -d 'Ne
 complete -c plat -n "__fish_plat_using_subcommand completion" -s y -l yes -d 'Answer yes to confirmations'
 complete -c plat -n "__fish_plat_using_subcommand completion" -s h -l help -d 'Print help'
 complete -c plat -n "__fish_plat_using_subcommand completion" -s V -l version -d 'Print version'
-complete -c plat -n "__fish_plat_using_subcommand help; and not __fish_seen_subcommand_from account tenant user group context whoami login logout auth server completion help" -f -a "account" -d 'Manage accounts: your own and the sub-accounts below it'
-complete -c plat -n "__fish_plat_using_subcommand help; and not __fish_seen_subcommand_from account tenant user group context whoami login logout auth server completion help" -f -a "tenant" -d 'Manage tenants: domains and branding under which accounts see the platform'
-complete -c plat -n "__fish_plat_using_subcommand help; and not __fish_seen_subcommand_from account tenant user group context whoami login logout auth server completion help" -f -a "user" -d 'Link platform users to the current account, or revoke their access'
-complete -c plat -n "__fish_plat_using_subcommand help; and not __fish_seen_subcommand_from account tenant user group context whoami login logout auth server completion help" -f -a "group" -d 'Manage groups, the only holders of permissions'
-complete -c plat -n "__fish_plat_using_subcommand help; and not __fish_seen_subcommand_from account tenant user group context whoami login logout auth server completion help" -f -a "context" -d 'Manage contexts: which platform plat talks to, and as whom'
-complete -c plat -n "__fish_plat_using_subcommand help; and not __fish_seen_subcommand_from account tenant user group context whoami login logout auth server completion help" -f -a "whoami" -d 'Show who you are acting as, in which account, with which permissions'
-complete -c plat -n "__fish_plat_using_subcommand help; and not __fish_seen_subcommand_from account tenant user group context whoami login logout auth server completion help" -f -a "login" -d 'Log in to a plat server with your identity provider (OIDC device flow)'
-complete -c plat -n "__fish_plat_using_subcommand help; and not __fish_seen_subcommand_from account tenant user group context whoami login logout auth server completion help" -f -a "logout" -d 'Forget the login of the current context and revoke its refresh token'
-complete -c plat -n "__fish_plat_using_subcommand help; and not __fish_seen_subcommand_from account tenant user group context whoami login logout auth server completion help" -f -a "auth" -d 'Inspect the current login'
-complete -c plat -n "__fish_plat_using_subcommand help; and not __fish_seen_subcommand_from account tenant user group context whoami login logout auth server completion help" -f -a "server" -d 'Serve the platform to a team over HTTP (SQLite or PostgreSQL, OIDC bearer tokens)'
-complete -c plat -n "__fish_plat_using_subcommand help; and not __fish_seen_subcommand_from account tenant user group context whoami login logout auth server completion help" -f -a "completion" -d 'Print a shell completion script'
-complete -c plat -n "__fish_plat_using_subcommand help; and not __fish_seen_subcommand_from account tenant user group context whoami login logout auth server completion help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c plat -n "__fish_plat_using_subcommand help; and not __fish_seen_subcommand_from account tenant user group context whoami env policy automation scan scaffold login logout auth server completion help" -f -a "account" -d 'Manage accounts: your own and the sub-accounts below it'
+complete -c plat -n "__fish_plat_using_subcommand help; and not __fish_seen_subcommand_from account tenant user group context whoami env policy automation scan scaffold login logout auth server completion help" -f -a "tenant" -d 'Manage tenants: domains and branding under which accounts see the platform'
+complete -c plat -n "__fish_plat_using_subcommand help; and not __fish_seen_subcommand_from account tenant user group context whoami env policy automation scan scaffold login logout auth server completion help" -f -a "user" -d 'Link platform users to the current account, or revoke their access'
+complete -c plat -n "__fish_plat_using_subcommand help; and not __fish_seen_subcommand_from account tenant user group context whoami env policy automation scan scaffold login logout auth server completion help" -f -a "group" -d 'Manage groups, the only holders of permissions'
+complete -c plat -n "__fish_plat_using_subcommand help; and not __fish_seen_subcommand_from account tenant user group context whoami env policy automation scan scaffold login logout auth server completion help" -f -a "context" -d 'Manage contexts: which platform plat talks to, and as whom'
+complete -c plat -n "__fish_plat_using_subcommand help; and not __fish_seen_subcommand_from account tenant user group context whoami env policy automation scan scaffold login logout auth server completion help" -f -a "whoami" -d 'Show who you are acting as, in which account, with which permissions'
+complete -c plat -n "__fish_plat_using_subcommand help; and not __fish_seen_subcommand_from account tenant user group context whoami env policy automation scan scaffold login logout auth server completion help" -f -a "env" -d 'Short-lived environments provisioned by Terraform/OpenTofu'
+complete -c plat -n "__fish_plat_using_subcommand help; and not __fish_seen_subcommand_from account tenant user group context whoami env policy automation scan scaffold login logout auth server completion help" -f -a "policy" -d 'Environment policies: lifetime limits and daily quota'
+complete -c plat -n "__fish_plat_using_subcommand help; and not __fish_seen_subcommand_from account tenant user group context whoami env policy automation scan scaffold login logout auth server completion help" -f -a "automation" -d 'Automations: define, run and follow the platform\'s processes'
+complete -c plat -n "__fish_plat_using_subcommand help; and not __fish_seen_subcommand_from account tenant user group context whoami env policy automation scan scaffold login logout auth server completion help" -f -a "scan" -d 'Inventory and policy checks over manifests, Terraform state and live clusters'
+complete -c plat -n "__fish_plat_using_subcommand help; and not __fish_seen_subcommand_from account tenant user group context whoami env policy automation scan scaffold login logout auth server completion help" -f -a "scaffold" -d 'Create projects from Backstage Software Templates, offline, and keep them updatable'
+complete -c plat -n "__fish_plat_using_subcommand help; and not __fish_seen_subcommand_from account tenant user group context whoami env policy automation scan scaffold login logout auth server completion help" -f -a "login" -d 'Log in to a plat server with your identity provider (OIDC device flow)'
+complete -c plat -n "__fish_plat_using_subcommand help; and not __fish_seen_subcommand_from account tenant user group context whoami env policy automation scan scaffold login logout auth server completion help" -f -a "logout" -d 'Forget the login of the current context and revoke its refresh token'
+complete -c plat -n "__fish_plat_using_subcommand help; and not __fish_seen_subcommand_from account tenant user group context whoami env policy automation scan scaffold login logout auth server completion help" -f -a "auth" -d 'Inspect the current login'
+complete -c plat -n "__fish_plat_using_subcommand help; and not __fish_seen_subcommand_from account tenant user group context whoami env policy automation scan scaffold login logout auth server completion help" -f -a "server" -d 'Serve the platform to a team over HTTP (SQLite or PostgreSQL, OIDC bearer tokens)'
+complete -c plat -n "__fish_plat_using_subcommand help; and not __fish_seen_subcommand_from account tenant user group context whoami env policy automation scan scaffold login logout auth server completion help" -f -a "completion" -d 'Print a shell completion script'
+complete -c plat -n "__fish_plat_using_subcommand help; and not __fish_seen_subcommand_from account tenant user group context whoami env policy automation scan scaffold login logout auth server completion help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c plat -n "__fish_plat_using_subcommand help; and __fish_seen_subcommand_from account" -f -a "list" -d 'List the current account and every account below it'
 complete -c plat -n "__fish_plat_using_subcommand help; and __fish_seen_subcommand_from account" -f -a "show" -d 'Show one account'
 complete -c plat -n "__fish_plat_using_subcommand help; and __fish_seen_subcommand_from account" -f -a "create" -d 'Create a sub-account of the current account'
@@ -847,6 +1264,26 @@ complete -c plat -n "__fish_plat_using_subcommand help; and __fish_seen_subcomma
 complete -c plat -n "__fish_plat_using_subcommand help; and __fish_seen_subcommand_from context" -f -a "use" -d 'Make a context the current one'
 complete -c plat -n "__fish_plat_using_subcommand help; and __fish_seen_subcommand_from context" -f -a "add" -d 'Add or replace a context'
 complete -c plat -n "__fish_plat_using_subcommand help; and __fish_seen_subcommand_from context" -f -a "delete" -d 'Delete a context'
+complete -c plat -n "__fish_plat_using_subcommand help; and __fish_seen_subcommand_from env" -f -a "template" -d 'Environment templates: built-in ones and those in PLAT_TEMPLATE_PATH'
+complete -c plat -n "__fish_plat_using_subcommand help; and __fish_seen_subcommand_from env" -f -a "up" -d 'Provision an environment from a template (Terraform/OpenTofu); it is destroyed when it expires'
+complete -c plat -n "__fish_plat_using_subcommand help; and __fish_seen_subcommand_from env" -f -a "list" -d 'List this account\'s environments'
+complete -c plat -n "__fish_plat_using_subcommand help; and __fish_seen_subcommand_from env" -f -a "show" -d 'Show an environment: status, expiry, resources, outputs'
+complete -c plat -n "__fish_plat_using_subcommand help; and __fish_seen_subcommand_from env" -f -a "logs" -d 'Print the Terraform log of an environment\'s last run'
+complete -c plat -n "__fish_plat_using_subcommand help; and __fish_seen_subcommand_from env" -f -a "outputs" -d 'Print an environment\'s outputs (sensitive values redacted)'
+complete -c plat -n "__fish_plat_using_subcommand help; and __fish_seen_subcommand_from env" -f -a "extend" -d 'Push an environment\'s expiry to now + DURATION (capped by the policy\'s maximum lifetime)'
+complete -c plat -n "__fish_plat_using_subcommand help; and __fish_seen_subcommand_from env" -f -a "down" -d 'Destroy an environment; an environment already gone is not an error'
+complete -c plat -n "__fish_plat_using_subcommand help; and __fish_seen_subcommand_from env" -f -a "quota" -d 'How many environments you may still create today'
+complete -c plat -n "__fish_plat_using_subcommand help; and __fish_seen_subcommand_from env" -f -a "reap" -d 'Destroy every expired environment (for cron or a CI schedule)'
+complete -c plat -n "__fish_plat_using_subcommand help; and __fish_seen_subcommand_from policy" -f -a "show" -d 'Show the environment policy in force for the current account'
+complete -c plat -n "__fish_plat_using_subcommand help; and __fish_seen_subcommand_from policy" -f -a "set" -d 'Tighten the environment policy of the current account, or of a tenant it owns'
+complete -c plat -n "__fish_plat_using_subcommand help; and __fish_seen_subcommand_from automation" -f -a "apply" -d 'Create or update an automation from a YAML definition (apiVersion: plat.dev/v1, kind: Automation)'
+complete -c plat -n "__fish_plat_using_subcommand help; and __fish_seen_subcommand_from automation" -f -a "list" -d 'List this account\'s automations'
+complete -c plat -n "__fish_plat_using_subcommand help; and __fish_seen_subcommand_from automation" -f -a "show" -d 'Show an automation: trigger, parameters, steps'
+complete -c plat -n "__fish_plat_using_subcommand help; and __fish_seen_subcommand_from automation" -f -a "delete" -d 'Delete an automation (its runs stay on record)'
+complete -c plat -n "__fish_plat_using_subcommand help; and __fish_seen_subcommand_from automation" -f -a "run" -d 'Run an automation now and follow it; exits 0 when it succeeds, 1 when it fails'
+complete -c plat -n "__fish_plat_using_subcommand help; and __fish_seen_subcommand_from automation" -f -a "runs" -d 'List runs, newest first'
+complete -c plat -n "__fish_plat_using_subcommand help; and __fish_seen_subcommand_from automation" -f -a "logs" -d 'Print the log of a run'
+complete -c plat -n "__fish_plat_using_subcommand help; and __fish_seen_subcommand_from automation" -f -a "cancel" -d 'Stop a run: its running step is killed'
 complete -c plat -n "__fish_plat_using_subcommand help; and __fish_seen_subcommand_from auth" -f -a "status" -d 'Show whether you are logged in to the current context, as whom, until when'
 complete -c plat -n "__fish_plat_using_subcommand help; and __fish_seen_subcommand_from auth" -f -a "token" -d 'Print a valid access token (refreshed if needed) for use in scripts'
 complete -c plat -n "__fish_plat_using_subcommand help; and __fish_seen_subcommand_from server" -f -a "migrate" -d 'Create or upgrade the database schema, then exit'

@@ -74,6 +74,12 @@ impl Report {
                 let code = u8::try_from(iac.exit_code()).unwrap_or(1);
                 return Self::simple(code, iac.code(), err, iac.hint());
             }
+            if let Some(definition) = cause.downcast_ref::<crate::automation::DefinitionError>() {
+                let hint = definition.hint.clone().or_else(|| {
+                    Some("`plat automation apply --help` shows the definition format".into())
+                });
+                return Self::simple(1, "invalid_definition", err, hint);
+            }
             if let Some(user) = cause.downcast_ref::<UserError>() {
                 return Self::simple(1, "invalid_argument", err, user.hint.clone());
             }

@@ -1582,7 +1582,7 @@ set edit:completion:arg-completer[plat] = {|@words|
             cand --account 'Account to act in (default: your own)'
             cand --user 'Platform user to act as on an embedded platform (default: the local operator)'
             cand --wait 'Wait for the run to end and exit with its result (the default)'
-            cand --detach 'Return once the run is queued (needs a server with workers)'
+            cand --detach 'Queue the run for the server''s workers and return at once (needs `plat server`)'
             cand -q 'Print only data and errors'
             cand --quiet 'Print only data and errors'
             cand -v 'Say more about what is happening (repeat for more)'

@@ -1009,7 +1009,7 @@ complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_su
 complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from run" -l account -d 'Account to act in (default: your own)' -r
 complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from run" -l user -d 'Platform user to act as on an embedded platform (default: the local operator)' -r
 complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from run" -l wait -d 'Wait for the run to end and exit with its result (the default)'
-complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from run" -l detach -d 'Return once the run is queued (needs a server with workers)'
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from run" -l detach -d 'Queue the run for the server\'s workers and return at once (needs `plat server`)'
 complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from run" -s q -l quiet -d 'Print only data and errors'
 complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from run" -s v -l verbose -d 'Say more about what is happening (repeat for more)'
 complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from run" -l no-input -d 'Never prompt; fail listing every missing value instead'

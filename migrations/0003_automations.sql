@@ -30,9 +30,13 @@ CREATE TABLE automation_runs (
     error            TEXT,
     -- Set by `plat automation cancel`; whoever executes the run stops its running step.
     cancel_requested INTEGER NOT NULL,
+    -- A server worker that claimed a queued run holds it until then.
+    lease_until      TEXT,
     created_at       TEXT NOT NULL,
     started_at       TEXT,
     finished_at      TEXT
 );
 
 CREATE INDEX automation_runs_account ON automation_runs (account_id, created_at);
+-- Server workers take the oldest queued run first.
+CREATE INDEX automation_runs_queue ON automation_runs (status, created_at);

@@ -371,6 +371,9 @@ pub struct StartRun {
     /// `--param k=v` values as given; the platform types them and fills in defaults.
     #[serde(default)]
     pub params: BTreeMap<String, String>,
+    /// Queue the run for the server's workers instead of executing it in the caller.
+    #[serde(default)]
+    pub queue: bool,
 }
 
 /// A started run with the definition its executor follows (frozen when the run started).

@@ -74,7 +74,7 @@ pub struct AutomationRunArgs {
     /// Wait for the run to end and exit with its result (the default)
     #[arg(long, conflicts_with = "detach")]
     pub wait: bool,
-    /// Return once the run is queued (needs a server with workers)
+    /// Queue the run for the server's workers and return at once (needs `plat server`)
     #[arg(long)]
     pub detach: bool,
 }

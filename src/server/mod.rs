@@ -2,6 +2,7 @@
 //! Never imports `cli/`, `commands/` or `output/`.
 
 mod automation_routes;
+mod automation_worker;
 mod env_routes;
 mod extract;
 mod jwt;
@@ -263,6 +264,13 @@ pub async fn serve(
     reaper: Option<reaper::ReaperConfig>,
 ) -> Result<(), Error> {
     let state = prepare(&config).await?;
+    // Two workers per replica take queued automation runs (`plat automation run --detach`).
+    for worker in 0..2 {
+        tokio::spawn(automation_worker::run_forever(
+            state.service.clone(),
+            worker,
+        ));
+    }
     if let Some(reaper) = reaper {
         tokio::spawn(reaper::Reaper::new(state.service.clone(), reaper).run_forever());
     }

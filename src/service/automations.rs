@@ -199,14 +199,19 @@ impl Service {
             automation_name: automation.name.clone(),
             definition: automation.definition.clone(),
             owner_user_id: actor.user.id.clone(),
-            status: status::RUNNING.into(),
+            status: if req.queue {
+                status::QUEUED
+            } else {
+                status::RUNNING
+            }
+            .into(),
             params: serde_json::Value::Object(params).to_string(),
             steps: serde_json::to_string(&steps).unwrap_or_else(|_| "[]".into()),
             logs: String::new(),
             error: None,
             cancel_requested: false,
             created_at: now.clone(),
-            started_at: Some(now),
+            started_at: (!req.queue).then_some(now),
             finished_at: None,
             account_slug: actor.account.slug.clone(),
             owner_email: actor.user.email.clone(),
@@ -240,8 +245,19 @@ impl Service {
             )));
         }
         let mut conn = self.store.acquire().await?;
+        // Resolved in the actor's account first: a run of another account does not exist for it.
+        self.run_row(&mut conn, actor, id).await?;
+        drop(conn);
+        self.record_run_report(id, report).await
+    }
+
+    /// Writes an executor's report; shared by callers' reports and the server's workers.
+    pub async fn record_run_report(&self, id: &str, report: RunReport) -> Result<AutomationRun> {
+        let mut conn = self.store.acquire().await?;
         let mut tx = self.store.begin(&mut conn).await?;
-        let mut row = self.run_row(&mut tx, actor, id).await?;
+        let mut row = store::find_run_by_id(&mut tx, id)
+            .await?
+            .ok_or_else(|| Error::not_found("automation run", id))?;
         if status::is_final(&row.status) {
             return Err(Error::conflict(format!(
                 "run {id} has already ended ({})",
@@ -286,6 +302,43 @@ impl Service {
         let mut conn = self.store.acquire().await?;
         let rows = store::list_runs(&mut conn, &actor.account.id, automation).await?;
         Ok(rows.iter().map(run_view).collect())
+    }
+
+    pub fn clock(&self) -> super::Clock {
+        self.clock.clone()
+    }
+
+    /// For a server worker: takes the oldest queued run, with the definition and parameters it
+    /// runs with.
+    pub async fn claim_queued_run(
+        &self,
+        lease_seconds: i64,
+    ) -> Result<Option<(AutomationRun, Definition)>> {
+        let now = self.now();
+        let until = jiff::Timestamp::from_second((self.clock)().as_second() + lease_seconds)
+            .map(|t| t.to_string())
+            .unwrap_or_else(|_| now.clone());
+        let mut conn = self.store.acquire().await?;
+        let mut tx = self.store.begin(&mut conn).await?;
+        let Some(id) = store::claim_queued_run(&mut tx, self.store.backend, &now, &until).await?
+        else {
+            return Ok(None);
+        };
+        let row = store::find_run_by_id(&mut tx, &id)
+            .await?
+            .ok_or_else(|| Error::internal("claimed run vanished"))?;
+        tx.commit().await?;
+        let definition: Definition = serde_json::from_str(&row.definition)
+            .map_err(|err| Error::internal(format!("stored definition unreadable: {err}")))?;
+        Ok(Some((run_view(&row), definition)))
+    }
+
+    /// For a server worker: whether someone asked to cancel the run it executes.
+    pub async fn run_cancel_requested(&self, id: &str) -> Result<bool> {
+        let mut conn = self.store.acquire().await?;
+        Ok(store::find_run_by_id(&mut conn, id)
+            .await?
+            .is_some_and(|r| r.cancel_requested))
     }
 
     /// Asks the run's executor to stop; a queued run is cancelled at once. Idempotent: a run

@@ -216,8 +216,8 @@ pub async fn list_runs(
 pub async fn insert_run(conn: &mut Conn, row: &RunRow) -> Result<(), Error> {
     sqlx::query(
         "INSERT INTO automation_runs (id, account_id, automation_name, definition, owner_user_id, \
-         status, params, steps, logs, error, cancel_requested, created_at, started_at, finished_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+         status, params, steps, logs, error, cancel_requested, created_at, started_at, finished_at, \
+         lease_until) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, NULL)",
     )
     .bind(&row.id)
     .bind(&row.account_id)
@@ -236,6 +236,37 @@ pub async fn insert_run(conn: &mut Conn, row: &RunRow) -> Result<(), Error> {
     .execute(&mut *conn)
     .await?;
     Ok(())
+}
+
+/// Takes the oldest queued run for a server worker: marks it running under a lease and returns
+/// its id. On PostgreSQL concurrent workers skip rows another one has locked (`SKIP LOCKED`); on
+/// SQLite the caller's `BEGIN IMMEDIATE` transaction already serialises the claim.
+pub async fn claim_queued_run(
+    conn: &mut Conn,
+    backend: super::Backend,
+    now: &str,
+    lease_until: &str,
+) -> Result<Option<String>, Error> {
+    let lock = match backend {
+        super::Backend::Postgres => " FOR UPDATE SKIP LOCKED",
+        super::Backend::Sqlite => "",
+    };
+    let sql = sqlx::AssertSqlSafe(format!(
+        "UPDATE automation_runs SET status = 'running', started_at = $1, lease_until = $2          WHERE id = (SELECT id FROM automation_runs WHERE status = 'queued'          ORDER BY created_at, id LIMIT 1{lock}) RETURNING id"
+    ));
+    let row = sqlx::query(sql)
+        .bind(now)
+        .bind(lease_until)
+        .fetch_optional(&mut *conn)
+        .await?;
+    Ok(row.map(|r| r.try_get::<String, _>("id")).transpose()?)
+}
+
+/// A run by id alone, for the server's own workers (no account scope).
+pub async fn find_run_by_id(conn: &mut Conn, id: &str) -> Result<Option<RunRow>, Error> {
+    let sql = sqlx::AssertSqlSafe(format!("SELECT {RUN_COLUMNS} {RUN_FROM} WHERE r.id = $1"));
+    let row = sqlx::query(sql).bind(id).fetch_optional(&mut *conn).await?;
+    Ok(row.as_ref().map(run).transpose()?)
 }
 
 /// Writes what the executor reports; `cancel_requested` is never cleared here (only `cancel` sets it).

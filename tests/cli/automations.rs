@@ -364,3 +364,71 @@ fn detach_is_refused_where_no_worker_can_take_the_run() {
     let out = env.refused(None, &["automation", "run", "hello", "--detach"], 1);
     assert!(out.stderr.contains("--detach"), "{}", out.stderr);
 }
+
+/// Issue 7: `plat server` queues detached runs in its database and its workers execute them.
+#[test]
+fn a_detached_run_is_queued_and_executed_by_the_server_workers() {
+    for backend in [
+        crate::support::Backend::ServerSqlite,
+        crate::support::Backend::ServerPostgres,
+    ] {
+        crate::support::with_backend(backend, || {
+            let env = TestEnv::new();
+            let steps = "    - id: hello\n      action: exec\n      input: { command: [echo, \"hi ${{ parameters.who }}\"] }\n";
+            let file = write(
+                &env,
+                "hello.yaml",
+                &definition(
+                    "hello",
+                    "  parameters:\n    - { name: who, default: there }\n",
+                    steps,
+                ),
+            );
+            env.ok(&["automation", "apply", "-f", &file]);
+            let ids: Vec<String> = (0..5)
+                .map(|i| {
+                    let who = format!("who=w{i}");
+                    let queued = env
+                        .ok(&[
+                            "automation",
+                            "run",
+                            "hello",
+                            "--detach",
+                            "-p",
+                            &who,
+                            "-o",
+                            "json",
+                        ])
+                        .json();
+                    assert!(
+                        queued["status"] == "queued" || queued["status"] == "running",
+                        "{queued}"
+                    );
+                    queued["id"].as_str().unwrap().to_owned()
+                })
+                .collect();
+            let deadline = Instant::now() + Duration::from_secs(30);
+            loop {
+                let runs = env.ok(&["automation", "runs", "-o", "json"]).json();
+                let done = runs
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .filter(|r| r["status"] == "succeeded")
+                    .count();
+                if done == ids.len() {
+                    break;
+                }
+                assert!(
+                    Instant::now() < deadline,
+                    "the workers did not run the queue: {runs}"
+                );
+                std::thread::sleep(Duration::from_millis(200));
+            }
+            for (i, id) in ids.iter().enumerate() {
+                let logs = env.ok(&["automation", "logs", id]).stdout;
+                assert!(logs.contains(&format!("stdout: hi w{i}")), "{logs}");
+            }
+        });
+    }
+}

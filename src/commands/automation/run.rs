@@ -16,9 +16,9 @@ const CANCEL_POLL: Duration = Duration::from_millis(300);
 const MAX_REPORTED_LOG: usize = 1024 * 1024;
 
 pub async fn run(ctx: &Ctx, args: AutomationRunArgs) -> Result<()> {
-    if args.detach {
+    if args.detach && ctx.context.server.is_none() {
         return Err(UserError::new(
-            "--detach needs a plat server with run workers, which this platform does not have yet",
+            "--detach needs a plat server, whose workers take queued runs; an embedded platform runs automations in-process",
             "drop --detach: `plat automation run NAME` runs the automation here and waits for it",
         )
         .into());
@@ -29,9 +29,20 @@ pub async fn run(ctx: &Ctx, args: AutomationRunArgs) -> Result<()> {
             &args.name,
             StartRun {
                 params: args.params.into_iter().collect(),
+                queue: args.detach,
             },
         )
         .await?;
+    if args.detach {
+        ctx.out.status(
+            "Queued",
+            &format!(
+                "automation {} (run {}); follow it with `plat automation logs {} -f`",
+                args.name, started.run.id, started.run.id
+            ),
+        );
+        return ctx.out.object(&started.run);
+    }
     let run_id = started.run.id.clone();
     let definition: Definition = serde_json::from_value(started.definition)?;
     ctx.out.status(

@@ -173,6 +173,12 @@ impl Report {
                 };
                 return Self::simple(1, code, err, scan.hint());
             }
+            if let Some(definition) = cause.downcast_ref::<crate::automation::DefinitionError>() {
+                let hint = definition.hint.clone().or_else(|| {
+                    Some("`plat automation apply --help` shows the definition format".into())
+                });
+                return Self::simple(1, "invalid_definition", err, hint);
+            }
             if let Some(user) = cause.downcast_ref::<UserError>() {
                 return Self::simple(1, "invalid_argument", err, user.hint.clone());
             }

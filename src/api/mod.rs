@@ -297,3 +297,105 @@ pub struct EnvQuota {
     pub limit: i64,
     pub resets_at: String,
 }
+
+/// An automation (DOMAIN.md section 3) as stored in an account.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
+pub struct Automation {
+    pub id: String,
+    pub name: String,
+    pub description: String,
+    /// Slug of the account it belongs to.
+    pub account: String,
+    /// E-mail of the user who applied it first.
+    pub owner: String,
+    /// One line: `manual`, `schedule <cron> <zone>`, `constant`, `queue <name>` or `webhook`.
+    pub trigger: String,
+    /// The validated definition (`apiVersion`, `kind`, `metadata`, `spec`).
+    #[schema(value_type = Object)]
+    pub definition: serde_json::Value,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
+pub struct ApplyAutomation {
+    #[schema(value_type = Object)]
+    pub definition: serde_json::Value,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
+pub struct AutomationApplied {
+    pub automation: Automation,
+    /// `false` when an automation of that name was updated.
+    pub created: bool,
+}
+
+/// One step of a run as recorded (R-AUT-5).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
+pub struct RunStep {
+    pub id: String,
+    pub action: String,
+    /// `pending`, `running`, `succeeded`, `failed`, `skipped` or `cancelled`.
+    pub status: String,
+    #[schema(value_type = Object)]
+    pub output: serde_json::Value,
+    pub error: Option<String>,
+    pub attempts: u32,
+    pub started_at: Option<String>,
+    pub finished_at: Option<String>,
+}
+
+/// A run of an automation (R-AUT-5).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
+pub struct AutomationRun {
+    pub id: String,
+    pub automation: String,
+    pub account: String,
+    /// E-mail of the user who started it.
+    pub owner: String,
+    /// `queued`, `running`, `succeeded`, `failed` or `cancelled`.
+    pub status: String,
+    #[schema(value_type = Object)]
+    pub params: serde_json::Value,
+    pub steps: Vec<RunStep>,
+    pub error: Option<String>,
+    /// `plat automation cancel` asked the executor to stop.
+    pub cancel_requested: bool,
+    pub created_at: String,
+    pub started_at: Option<String>,
+    pub finished_at: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
+pub struct StartRun {
+    /// `--param k=v` values as given; the platform types them and fills in defaults.
+    #[serde(default)]
+    pub params: BTreeMap<String, String>,
+    /// Queue the run for the server's workers instead of executing it in the caller.
+    #[serde(default)]
+    pub queue: bool,
+}
+
+/// A started run with the definition its executor follows (frozen when the run started).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
+pub struct RunStarted {
+    pub run: AutomationRun,
+    #[schema(value_type = Object)]
+    pub definition: serde_json::Value,
+}
+
+/// What the executor of a run reports: the whole state so far (idempotent to resend).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
+pub struct RunReport {
+    pub status: String,
+    pub steps: Vec<RunStep>,
+    pub logs: String,
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
+pub struct RunLogs {
+    pub id: String,
+    pub status: String,
+    pub logs: String,
+}

@@ -2,6 +2,7 @@
 
 mod account;
 mod auth;
+mod automation;
 mod context;
 mod env;
 mod group;
@@ -15,6 +16,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 pub use account::*;
 pub use auth::*;
+pub use automation::*;
 pub use context::*;
 pub use env::*;
 pub use group::*;
@@ -110,6 +112,8 @@ pub enum Command {
     Env(EnvArgs),
     /// Environment policies: lifetime limits and daily quota
     Policy(PolicyArgs),
+    /// Automations: define, run and follow the platform's processes
+    Automation(AutomationArgs),
     /// Inventory and policy checks over manifests, Terraform state and live clusters
     Scan(ScanArgs),
     /// Create projects from Backstage Software Templates, offline, and keep them updatable
@@ -139,6 +143,8 @@ impl Command {
             self,
             Command::Env(EnvArgs {
                 command: EnvCommand::Up(_) | EnvCommand::Down(_) | EnvCommand::Reap
+            }) | Command::Automation(AutomationArgs {
+                command: AutomationCommand::Run(_)
             })
         )
     }

@@ -3,6 +3,7 @@
 
 mod account;
 mod auth;
+mod automation;
 mod completion;
 mod context;
 mod env;
@@ -30,6 +31,7 @@ pub async fn dispatch(ctx: &Ctx, command: Command) -> Result<()> {
         Command::Whoami => whoami::run(ctx).await,
         Command::Env(args) => env::run(ctx, args.command).await,
         Command::Policy(args) => policy::run(ctx, args.command).await,
+        Command::Automation(args) => automation::run(ctx, args.command).await,
         Command::Scan(args) => scan::run(ctx, args).await,
         Command::Scaffold(args) => scaffold::run(ctx, args).await,
         Command::Login(args) => auth::login(ctx, args).await,

@@ -861,3 +861,138 @@ impl super::Output {
         })
     }
 }
+
+/// R-AUT-6: listings show the automation's name, account and owner.
+impl Row for crate::api::Automation {
+    const HEADERS: &'static [&'static str] =
+        &["NAME", "ACCOUNT", "OWNER", "TRIGGER", "DESCRIPTION"];
+    fn cells(&self) -> Vec<String> {
+        vec![
+            self.name.clone(),
+            self.account.clone(),
+            self.owner.clone(),
+            self.trigger.clone(),
+            if self.description.is_empty() {
+                "-".into()
+            } else {
+                self.description.clone()
+            },
+        ]
+    }
+}
+
+impl Details for crate::api::Automation {
+    fn details(&self) -> Vec<(&'static str, String)> {
+        let spec = &self.definition["spec"];
+        let parameters: Vec<String> = spec["parameters"]
+            .as_array()
+            .map(|items| {
+                items
+                    .iter()
+                    .map(|p| {
+                        let kind = p["type"].as_str().unwrap_or("string");
+                        match &p.get("default") {
+                            Some(default) => format!(
+                                "{}: {kind} = {}",
+                                p["name"].as_str().unwrap_or_default(),
+                                default
+                            ),
+                            None => format!(
+                                "{}: {kind} (required)",
+                                p["name"].as_str().unwrap_or_default()
+                            ),
+                        }
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let steps: Vec<String> = spec["steps"]
+            .as_array()
+            .map(|items| {
+                items
+                    .iter()
+                    .map(|s| {
+                        format!(
+                            "{} ({})",
+                            s["id"].as_str().unwrap_or_default(),
+                            s["action"].as_str().unwrap_or_default()
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let runner = spec["runner"]
+            .as_object()
+            .and_then(|r| r.keys().next().cloned());
+        vec![
+            ("name", self.name.clone()),
+            (
+                "description",
+                or_dash(Some(self.description.as_str()).filter(|d| !d.is_empty())),
+            ),
+            ("id", self.id.clone()),
+            ("account", self.account.clone()),
+            ("owner", self.owner.clone()),
+            ("trigger", self.trigger.clone()),
+            ("parameters", joined(&parameters)),
+            ("steps", joined(&steps)),
+            ("runner", or_dash(runner.as_deref())),
+            ("created", self.created_at.clone()),
+            ("updated", self.updated_at.clone()),
+        ]
+    }
+}
+
+impl Row for crate::api::AutomationRun {
+    const HEADERS: &'static [&'static str] =
+        &["ID", "AUTOMATION", "STATUS", "OWNER", "STARTED", "FINISHED"];
+    fn cells(&self) -> Vec<String> {
+        vec![
+            self.id.clone(),
+            self.automation.clone(),
+            self.status.clone(),
+            self.owner.clone(),
+            or_dash(self.started_at.as_deref()),
+            or_dash(self.finished_at.as_deref()),
+        ]
+    }
+}
+
+impl Details for crate::api::AutomationRun {
+    fn details(&self) -> Vec<(&'static str, String)> {
+        let steps: Vec<String> = self
+            .steps
+            .iter()
+            .map(|s| match &s.error {
+                Some(error) => format!("{} {} ({error})", s.id, s.status),
+                None => format!("{} {}", s.id, s.status),
+            })
+            .collect();
+        let params = self
+            .params
+            .as_object()
+            .map(|map| {
+                map.iter()
+                    .map(|(k, v)| {
+                        format!(
+                            "{k}={}",
+                            v.as_str().map_or_else(|| v.to_string(), str::to_owned)
+                        )
+                    })
+                    .collect::<Vec<_>>()
+            })
+            .unwrap_or_default();
+        vec![
+            ("id", self.id.clone()),
+            ("automation", self.automation.clone()),
+            ("account", self.account.clone()),
+            ("owner", self.owner.clone()),
+            ("status", self.status.clone()),
+            ("params", joined(&params)),
+            ("steps", joined(&steps)),
+            ("error", or_dash(self.error.as_deref())),
+            ("started", or_dash(self.started_at.as_deref())),
+            ("finished", or_dash(self.finished_at.as_deref())),
+        ]
+    }
+}

@@ -6,6 +6,10 @@ use crate::api::{
     EnvPolicy, EnvQuota, EnvStarted, Group, SetEnvPolicy, Tenant, UpdateAccount, UpdateGroup,
     UpdateTenant, User, WhoAmI,
 };
+use crate::api::{
+    ApplyAutomation, Automation, AutomationApplied, AutomationRun, RunLogs, RunReport, RunStarted,
+    StartRun,
+};
 use crate::service::{Actor, Identity, Result, Service};
 
 /// The platform running in this process: every call resolves the caller, then asks the service.
@@ -166,6 +170,54 @@ impl Platform for LocalPlatform {
     async fn claim_expired_envs(&self, lease_seconds: i64) -> Result<Vec<Env>> {
         self.service
             .claim_expired_envs(&self.actor().await?, lease_seconds)
+            .await
+    }
+    async fn apply_automation(&self, req: ApplyAutomation) -> Result<AutomationApplied> {
+        self.service
+            .apply_automation(&self.actor().await?, req)
+            .await
+    }
+    async fn list_automations(&self) -> Result<Vec<Automation>> {
+        self.service.list_automations(&self.actor().await?).await
+    }
+    async fn get_automation(&self, name: &str) -> Result<Automation> {
+        self.service
+            .get_automation(&self.actor().await?, name)
+            .await
+    }
+    async fn delete_automation(&self, name: &str) -> Result<()> {
+        self.service
+            .delete_automation(&self.actor().await?, name)
+            .await
+    }
+    async fn start_automation_run(&self, name: &str, req: StartRun) -> Result<RunStarted> {
+        self.service
+            .start_automation_run(&self.actor().await?, name, req)
+            .await
+    }
+    async fn report_automation_run(&self, id: &str, report: RunReport) -> Result<AutomationRun> {
+        self.service
+            .report_automation_run(&self.actor().await?, id, report)
+            .await
+    }
+    async fn get_automation_run(&self, id: &str) -> Result<AutomationRun> {
+        self.service
+            .get_automation_run(&self.actor().await?, id)
+            .await
+    }
+    async fn automation_run_logs(&self, id: &str) -> Result<RunLogs> {
+        self.service
+            .automation_run_logs(&self.actor().await?, id)
+            .await
+    }
+    async fn list_automation_runs(&self, automation: Option<&str>) -> Result<Vec<AutomationRun>> {
+        self.service
+            .list_automation_runs(&self.actor().await?, automation)
+            .await
+    }
+    async fn cancel_automation_run(&self, id: &str) -> Result<AutomationRun> {
+        self.service
+            .cancel_automation_run(&self.actor().await?, id)
             .await
     }
     fn state_backend(&self, _env: &Env) -> Option<StateBackend> {

@@ -14,6 +14,10 @@ use crate::api::{
     EnvPolicy, EnvQuota, EnvStarted, Group, SetEnvPolicy, Tenant, UpdateAccount, UpdateGroup,
     UpdateTenant, User, WhoAmI,
 };
+use crate::api::{
+    ApplyAutomation, Automation, AutomationApplied, AutomationRun, RunLogs, RunReport, RunStarted,
+    StartRun,
+};
 use crate::service::Result;
 
 #[async_trait]
@@ -58,6 +62,17 @@ pub trait Platform: Send + Sync {
     async fn finish_env_down(&self, name: &str, outcome: EnvOutcome) -> Result<Env>;
     async fn extend_env(&self, name: &str, seconds: i64) -> Result<Env>;
     async fn claim_expired_envs(&self, lease_seconds: i64) -> Result<Vec<Env>>;
+
+    async fn apply_automation(&self, req: ApplyAutomation) -> Result<AutomationApplied>;
+    async fn list_automations(&self) -> Result<Vec<Automation>>;
+    async fn get_automation(&self, name: &str) -> Result<Automation>;
+    async fn delete_automation(&self, name: &str) -> Result<()>;
+    async fn start_automation_run(&self, name: &str, req: StartRun) -> Result<RunStarted>;
+    async fn report_automation_run(&self, id: &str, report: RunReport) -> Result<AutomationRun>;
+    async fn get_automation_run(&self, id: &str) -> Result<AutomationRun>;
+    async fn automation_run_logs(&self, id: &str) -> Result<RunLogs>;
+    async fn list_automation_runs(&self, automation: Option<&str>) -> Result<Vec<AutomationRun>>;
+    async fn cancel_automation_run(&self, id: &str) -> Result<AutomationRun>;
 
     /// Where Terraform keeps an env's state: `None` for a local file (embedded platform), or the
     /// server's `http` backend so that any machine can destroy the env (R-ENV-4).

@@ -10,6 +10,10 @@ use crate::api::{
     User, WhoAmI,
 };
 use crate::api::{
+    ApplyAutomation, Automation, AutomationApplied, AutomationRun, RunLogs, RunReport, RunStarted,
+    StartRun,
+};
+use crate::api::{
     CreateEnv, Env, EnvOutcome, EnvPolicy, EnvQuota, EnvStarted, ExtendEnv, SetEnvPolicy,
 };
 use crate::service::{Error, Result};
@@ -273,6 +277,56 @@ impl Platform for RemotePlatform {
             .request(Method::POST, "/env-reaper/claim")
             .query(&[("lease_seconds", lease_seconds)]);
         self.send(request).await
+    }
+    async fn apply_automation(&self, req: ApplyAutomation) -> Result<AutomationApplied> {
+        self.with_body(Method::PUT, "/automations", &req).await
+    }
+    async fn list_automations(&self) -> Result<Vec<Automation>> {
+        self.get("/automations").await
+    }
+    async fn get_automation(&self, name: &str) -> Result<Automation> {
+        self.get(&format!("/automations/{}", seg(name))).await
+    }
+    async fn delete_automation(&self, name: &str) -> Result<()> {
+        self.send_empty(self.request(Method::DELETE, &format!("/automations/{}", seg(name))))
+            .await
+    }
+    async fn start_automation_run(&self, name: &str, req: StartRun) -> Result<RunStarted> {
+        self.with_body(
+            Method::POST,
+            &format!("/automations/{}/runs", seg(name)),
+            &req,
+        )
+        .await
+    }
+    async fn report_automation_run(&self, id: &str, report: RunReport) -> Result<AutomationRun> {
+        self.with_body(
+            Method::POST,
+            &format!("/automation-runs/{}/report", seg(id)),
+            &report,
+        )
+        .await
+    }
+    async fn get_automation_run(&self, id: &str) -> Result<AutomationRun> {
+        self.get(&format!("/automation-runs/{}", seg(id))).await
+    }
+    async fn automation_run_logs(&self, id: &str) -> Result<RunLogs> {
+        self.get(&format!("/automation-runs/{}/logs", seg(id)))
+            .await
+    }
+    async fn list_automation_runs(&self, automation: Option<&str>) -> Result<Vec<AutomationRun>> {
+        let mut request = self.request(Method::GET, "/automation-runs");
+        if let Some(name) = automation {
+            request = request.query(&[("automation", name)]);
+        }
+        self.send(request).await
+    }
+    async fn cancel_automation_run(&self, id: &str) -> Result<AutomationRun> {
+        self.send(self.request(
+            Method::POST,
+            &format!("/automation-runs/{}/cancel", seg(id)),
+        ))
+        .await
     }
     fn state_backend(&self, env: &Env) -> Option<StateBackend> {
         let address = format!("{}/api/v1/env-states/{}", self.base, seg(&env.id));

@@ -1,6 +1,8 @@
 //! `plat server`: the platform served over HTTP. Handlers are thin; the service decides.
 //! Never imports `cli/`, `commands/` or `output/`.
 
+mod automation_routes;
+mod automation_worker;
 mod env_routes;
 mod extract;
 mod jwt;
@@ -46,6 +48,8 @@ pub struct AppState {
 
 /// Requests larger than this are refused with 413 before they reach a handler.
 const MAX_BODY_BYTES: usize = 64 * 1024;
+/// Run reports hold step outputs and logs; the executor keeps logs below this.
+const MAX_REPORT_BYTES: usize = 4 * 1024 * 1024;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -61,6 +65,9 @@ const MAX_BODY_BYTES: usize = 64 * 1024;
         env_routes::start_env_down, env_routes::finish_env_down, env_routes::extend_env,
         env_routes::env_quota, env_routes::env_policy, env_routes::set_env_policy, env_routes::claim_expired_envs,
         env_routes::get_state, env_routes::put_state, env_routes::delete_state, env_routes::lock_state, env_routes::unlock_state,
+        automation_routes::list_automations, automation_routes::apply_automation, automation_routes::get_automation,
+        automation_routes::delete_automation, automation_routes::start_run, automation_routes::list_runs,
+        automation_routes::get_run, automation_routes::run_logs, automation_routes::report_run, automation_routes::cancel_run,
     ),
     modifiers(&BearerAuth)
 )]
@@ -163,7 +170,34 @@ pub fn router(state: AppState) -> Router {
                 .delete(env_routes::delete_state),
         )
         .route("/env-states/{id}/lock", post(env_routes::lock_state))
-        .route("/env-states/{id}/unlock", post(env_routes::unlock_state));
+        .route("/env-states/{id}/unlock", post(env_routes::unlock_state))
+        .route(
+            "/automations",
+            get(automation_routes::list_automations).put(automation_routes::apply_automation),
+        )
+        .route(
+            "/automations/{name}",
+            get(automation_routes::get_automation).delete(automation_routes::delete_automation),
+        )
+        .route(
+            "/automations/{name}/runs",
+            post(automation_routes::start_run),
+        )
+        .route("/automation-runs", get(automation_routes::list_runs))
+        .route("/automation-runs/{id}", get(automation_routes::get_run))
+        .route(
+            "/automation-runs/{id}/logs",
+            get(automation_routes::run_logs),
+        )
+        // Reports carry the run's whole log so far: allowed more than other bodies.
+        .route(
+            "/automation-runs/{id}/report",
+            post(automation_routes::report_run).layer(DefaultBodyLimit::max(MAX_REPORT_BYTES)),
+        )
+        .route(
+            "/automation-runs/{id}/cancel",
+            post(automation_routes::cancel_run),
+        );
     let metrics = state.metrics.clone();
     Router::new()
         .route("/healthz", get(routes::healthz))
@@ -230,6 +264,13 @@ pub async fn serve(
     reaper: Option<reaper::ReaperConfig>,
 ) -> Result<(), Error> {
     let state = prepare(&config).await?;
+    // Two workers per replica take queued automation runs (`plat automation run --detach`).
+    for worker in 0..2 {
+        tokio::spawn(automation_worker::run_forever(
+            state.service.clone(),
+            worker,
+        ));
+    }
     if let Some(reaper) = reaper {
         tokio::spawn(reaper::Reaper::new(state.service.clone(), reaper).run_forever());
     }

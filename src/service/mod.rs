@@ -4,6 +4,7 @@
 
 mod accounts;
 mod actor;
+mod automations;
 pub mod envs;
 mod error;
 mod groups;

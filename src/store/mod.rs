@@ -3,6 +3,7 @@
 //! service can run several of them inside one transaction.
 
 mod accounts;
+mod automations;
 mod envs;
 mod groups;
 mod tenants;
@@ -16,6 +17,7 @@ use sqlx::migrate::{Migrate, MigrateError, Migration, MigrationType, Migrator};
 use sqlx::{AnyConnection, AnyPool, Executor};
 
 pub use accounts::*;
+pub use automations::*;
 pub use envs::*;
 pub use groups::*;
 pub use tenants::*;
@@ -38,13 +40,18 @@ pub struct Store {
 }
 
 /// The schema, embedded in the binary. Append only: a released migration never changes.
-const MIGRATIONS: [(i64, &str, &str); 2] = [
+const MIGRATIONS: [(i64, &str, &str); 3] = [
     (
         1,
         "accounts",
         include_str!("../../migrations/0001_accounts.sql"),
     ),
     (2, "envs", include_str!("../../migrations/0002_envs.sql")),
+    (
+        3,
+        "automations",
+        include_str!("../../migrations/0003_automations.sql"),
+    ),
 ];
 
 fn migrator() -> Migrator {

@@ -297,6 +297,8 @@ impl TestEnv {
                 "envs",
                 "env_states",
                 "env_policies",
+                "automations",
+                "automation_runs",
             ] {
                 let sql = sqlx::AssertSqlSafe(format!("SELECT * FROM {table} ORDER BY 1, 2"));
                 // Postgres and SQLite agree on these rows once both are read as text or integers.

@@ -1,0 +1,494 @@
+//! Runs a definition's `steps` in this process: renders each step's input with the Backstage
+//! expression engine, executes it under its timeout, the run's timeout and cancellation, and
+//! reports every change as an event so the caller can show progress and record the run.
+
+use std::time::{Duration, Instant};
+
+use serde_json::{Map, Value, json};
+use tokio::sync::{mpsc, watch};
+
+use super::definition::{Definition, Step};
+use super::{parse_duration, status};
+use crate::api::RunStep;
+use crate::expr::Engine;
+
+/// Flipped to `true` by `plat automation cancel` (seen by polling) or Ctrl-C.
+#[derive(Clone)]
+pub struct CancelSignal(watch::Receiver<bool>);
+
+impl CancelSignal {
+    pub fn new() -> (watch::Sender<bool>, CancelSignal) {
+        let (tx, rx) = watch::channel(false);
+        (tx, CancelSignal(rx))
+    }
+
+    async fn cancelled(&mut self) {
+        if self.0.wait_for(|c| *c).await.is_err() {
+            // The sender is gone: nobody can cancel any more.
+            std::future::pending::<()>().await;
+        }
+    }
+
+    fn is_cancelled(&self) -> bool {
+        *self.0.borrow()
+    }
+}
+
+/// Progress of a run. Each carries the whole state so far, so a consumer can resend it as is.
+#[derive(Debug, Clone)]
+pub enum RunEvent {
+    StepStarted {
+        index: usize,
+        steps: Vec<RunStep>,
+        logs: String,
+    },
+    StepFinished {
+        index: usize,
+        steps: Vec<RunStep>,
+        logs: String,
+    },
+    Log(String),
+}
+
+#[derive(Debug, Clone)]
+pub struct RunResult {
+    pub status: String,
+    pub steps: Vec<RunStep>,
+    pub logs: String,
+    pub error: Option<String>,
+}
+
+/// Why a step stopped early.
+enum Stop {
+    /// The message, and what the step saw before failing (an HTTP answer, an exit code).
+    Failed(String, Value),
+    StepTimeout(Duration),
+    RunTimeout(Duration),
+    Cancelled,
+}
+
+/// Default first pause between HTTP retries; doubled after each one.
+const DEFAULT_BACKOFF: Duration = Duration::from_millis(200);
+const MAX_BACKOFF: Duration = Duration::from_secs(10);
+
+pub struct Executor {
+    engine: Engine,
+    http: reqwest::Client,
+    clock: crate::service::Clock,
+}
+
+impl Executor {
+    pub fn new(clock: crate::service::Clock) -> Result<Self, String> {
+        let http = reqwest::Client::builder()
+            .user_agent(concat!("plat-automation/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|err| format!("cannot build the HTTP client: {err}"))?;
+        Ok(Self {
+            engine: Engine::new(),
+            http,
+            clock,
+        })
+    }
+
+    fn now(&self) -> String {
+        let now = (self.clock)();
+        jiff::Timestamp::from_second(now.as_second())
+            .unwrap_or(now)
+            .to_string()
+    }
+
+    /// Runs every step in order. A failed step fails the run and skips the rest, unless it
+    /// says `continue_on_error`.
+    pub async fn run(
+        &self,
+        definition: &Definition,
+        params: &Value,
+        mut cancel: CancelSignal,
+        events: mpsc::UnboundedSender<RunEvent>,
+    ) -> RunResult {
+        let mut steps: Vec<RunStep> = definition
+            .spec
+            .steps
+            .iter()
+            .map(|s| RunStep {
+                id: s.id.clone(),
+                action: s.action.clone(),
+                status: status::PENDING.into(),
+                output: Value::Null,
+                ..RunStep::default()
+            })
+            .collect();
+        let mut logs = String::new();
+        let log = |logs: &mut String, line: String| {
+            let _ = events.send(RunEvent::Log(line.clone()));
+            logs.push_str(&line);
+            logs.push('\n');
+        };
+        let run_limit = definition.spec.timeout.as_deref().and_then(parse_duration);
+        let deadline = run_limit.map(|limit| tokio::time::Instant::now() + limit);
+        let mut outputs = Map::new();
+        let mut error = None;
+        let mut final_status = status::SUCCEEDED;
+
+        if definition.spec.runner.is_some() {
+            return RunResult {
+                status: status::FAILED.into(),
+                steps,
+                logs,
+                error: Some(
+                    "runners (kubernetes-job, webhook) are not executed by this plat yet".into(),
+                ),
+            };
+        }
+
+        for (index, step) in definition.spec.steps.iter().enumerate() {
+            if final_status != status::SUCCEEDED && error.is_some() {
+                steps[index].status = status::SKIPPED.into();
+                continue;
+            }
+            let ctx = json!({ "parameters": params, "steps": outputs });
+            if let Some(condition) = &step.condition {
+                match self.engine.condition(condition, &ctx) {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        steps[index].status = status::SKIPPED.into();
+                        log(
+                            &mut logs,
+                            format!("[{}] skipped: its `if` is false", step.id),
+                        );
+                        continue;
+                    }
+                    Err(err) => {
+                        steps[index].status = status::FAILED.into();
+                        steps[index].error = Some(err.to_string());
+                        error = Some(format!("step '{}' failed: {err}", step.id));
+                        final_status = status::FAILED;
+                        continue;
+                    }
+                }
+            }
+            steps[index].status = status::RUNNING.into();
+            steps[index].started_at = Some(self.now());
+            let _ = events.send(RunEvent::StepStarted {
+                index,
+                steps: steps.clone(),
+                logs: logs.clone(),
+            });
+            let started = Instant::now();
+            let mut attempts = 0;
+            let mut step_logs = Vec::new();
+            let outcome = match self.engine.render_value(&step.input, &ctx) {
+                Err(err) => Err(Stop::Failed(
+                    format!("cannot render its input: {err}"),
+                    Value::Null,
+                )),
+                Ok(input) => {
+                    let limit = step.timeout.as_deref().and_then(parse_duration);
+                    let work = self.execute(step, &input, &mut attempts, &mut step_logs);
+                    tokio::select! {
+                        result = work => result.map_err(|(message, seen)| Stop::Failed(message, seen)),
+                        () = sleep_opt(limit) => Err(Stop::StepTimeout(limit.unwrap_or_default())),
+                        () = sleep_until_opt(deadline) => Err(Stop::RunTimeout(run_limit.unwrap_or_default())),
+                        () = cancel.cancelled() => Err(Stop::Cancelled),
+                    }
+                }
+            };
+            for line in step_logs {
+                log(&mut logs, format!("[{}] {line}", step.id));
+            }
+            let record = &mut steps[index];
+            record.attempts = attempts;
+            record.finished_at = Some(self.now());
+            let elapsed = started.elapsed().as_millis();
+            match outcome {
+                Ok(output) => {
+                    record.status = status::SUCCEEDED.into();
+                    outputs.insert(step.id.clone(), json!({ "output": output }));
+                    record.output = output;
+                    log(
+                        &mut logs,
+                        format!("[{}] succeeded in {elapsed} ms", step.id),
+                    );
+                }
+                Err(stop) => {
+                    let (state, message, fatal) = match stop {
+                        Stop::Failed(message, seen) => {
+                            // Later steps may still read what a tolerated failure saw.
+                            if !seen.is_null() {
+                                outputs.insert(step.id.clone(), json!({ "output": seen }));
+                                record.output = seen;
+                            }
+                            (status::FAILED, message, !step.continue_on_error)
+                        }
+                        Stop::StepTimeout(limit) => (
+                            status::FAILED,
+                            format!("timed out after {}", human(limit)),
+                            !step.continue_on_error,
+                        ),
+                        Stop::RunTimeout(limit) => (
+                            status::FAILED,
+                            format!("the run timed out after {}", human(limit)),
+                            true,
+                        ),
+                        Stop::Cancelled => (status::CANCELLED, "cancelled".to_owned(), true),
+                    };
+                    record.status = state.into();
+                    record.error = Some(message.clone());
+                    log(&mut logs, format!("[{}] {state}: {message}", step.id));
+                    if state == status::CANCELLED {
+                        final_status = status::CANCELLED;
+                        error = Some(format!("cancelled during step '{}'", step.id));
+                    } else if fatal {
+                        final_status = status::FAILED;
+                        error = Some(format!("step '{}' failed: {message}", step.id));
+                    } else {
+                        log(
+                            &mut logs,
+                            format!("[{}] continue_on_error: the run goes on", step.id),
+                        );
+                    }
+                }
+            }
+            let _ = events.send(RunEvent::StepFinished {
+                index,
+                steps: steps.clone(),
+                logs: logs.clone(),
+            });
+            if final_status == status::CANCELLED {
+                for later in steps.iter_mut().skip(index + 1) {
+                    later.status = status::SKIPPED.into();
+                }
+                break;
+            }
+        }
+        if cancel.is_cancelled() && final_status == status::SUCCEEDED {
+            final_status = status::CANCELLED;
+            error = Some("cancelled".into());
+        }
+        RunResult {
+            status: final_status.into(),
+            steps,
+            logs,
+            error,
+        }
+    }
+
+    async fn execute(
+        &self,
+        step: &Step,
+        input: &Value,
+        attempts: &mut u32,
+        logs: &mut Vec<String>,
+    ) -> Result<Value, (String, Value)> {
+        match step.action.as_str() {
+            "http" => self.http(input, attempts, logs).await,
+            "exec" => {
+                *attempts = 1;
+                exec(input, logs).await
+            }
+            other => Err((format!("unknown action '{other}'"), Value::Null)),
+        }
+    }
+
+    /// An HTTP request; 5xx answers and connection errors are retried with exponential backoff.
+    async fn http(
+        &self,
+        input: &Value,
+        attempts: &mut u32,
+        logs: &mut Vec<String>,
+    ) -> Result<Value, (String, Value)> {
+        let fail = |message: String| (message, Value::Null);
+        let url = input["url"]
+            .as_str()
+            .ok_or_else(|| fail("the http action needs a `url`".into()))?
+            .to_owned();
+        let method = input["method"]
+            .as_str()
+            .unwrap_or("GET")
+            .to_ascii_uppercase();
+        let method = reqwest::Method::from_bytes(method.as_bytes())
+            .map_err(|_| fail(format!("invalid HTTP method '{method}'")))?;
+        let retries = input["retries"].as_u64().unwrap_or(0).min(10) as u32;
+        let mut backoff = input["backoff"]
+            .as_str()
+            .and_then(parse_duration)
+            .unwrap_or(DEFAULT_BACKOFF);
+        let timeout = input["timeout"].as_str().and_then(parse_duration);
+        loop {
+            *attempts += 1;
+            let mut request = self.http.request(method.clone(), &url);
+            if let Some(headers) = input["headers"].as_object() {
+                for (name, value) in headers {
+                    request = request.header(name, plain(value));
+                }
+            }
+            match &input["body"] {
+                Value::Null => {}
+                Value::String(text) => request = request.body(text.clone()),
+                other => request = request.json(other),
+            }
+            if let Some(timeout) = timeout {
+                request = request.timeout(timeout);
+            }
+            let result = request.send().await;
+            let retryable = match &result {
+                Ok(response) => response.status().is_server_error(),
+                Err(err) => err.is_connect() || err.is_timeout() || err.is_request(),
+            };
+            if retryable && *attempts <= retries {
+                let why = match &result {
+                    Ok(response) => format!("answered {}", response.status().as_u16()),
+                    Err(err) => format!("failed ({})", connection_error(err)),
+                };
+                logs.push(format!(
+                    "{method} {url} {why}; retry {}/{retries} in {}",
+                    *attempts,
+                    human(backoff)
+                ));
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(MAX_BACKOFF);
+                continue;
+            }
+            let response = result.map_err(|err| {
+                fail(format!("{method} {url} failed: {}", connection_error(&err)))
+            })?;
+            let code = response.status().as_u16();
+            let headers: Map<String, Value> = response
+                .headers()
+                .iter()
+                .map(|(k, v)| {
+                    (
+                        k.as_str().to_owned(),
+                        Value::String(v.to_str().unwrap_or_default().to_owned()),
+                    )
+                })
+                .collect();
+            let text = response
+                .text()
+                .await
+                .map_err(|err| fail(format!("{method} {url}: cannot read the answer: {err}")))?;
+            let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+            logs.push(format!("{method} {url} -> {code}"));
+            let output = json!({ "status": code, "headers": headers, "body": body });
+            if code >= 400 {
+                return Err((format!("{method} {url} answered {code}"), output));
+            }
+            return Ok(output);
+        }
+    }
+}
+
+/// The root cause ("Connection refused (os error 111)"): reqwest's own layers repeat the URL.
+fn connection_error(err: &reqwest::Error) -> String {
+    let mut message = err.to_string();
+    let mut source = std::error::Error::source(err);
+    while let Some(inner) = source {
+        message = inner.to_string();
+        source = inner.source();
+    }
+    message
+}
+
+/// Kills the command's whole process group when the step ends early (timeout, cancel), so that
+/// `sh -c "sleep 60"` does not leave its `sleep` behind.
+struct ProcessGroup(Option<i32>);
+
+impl Drop for ProcessGroup {
+    fn drop(&mut self) {
+        #[cfg(unix)]
+        if let Some(pid) = self.0 {
+            let _ = nix::sys::signal::killpg(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        }
+    }
+}
+
+async fn exec(input: &Value, logs: &mut Vec<String>) -> Result<Value, (String, Value)> {
+    let fail = |message: String| (message, Value::Null);
+    let command: Vec<String> = input["command"]
+        .as_array()
+        .map(|items| items.iter().map(plain).collect())
+        .unwrap_or_default();
+    let Some((program, args)) = command.split_first() else {
+        return Err(fail("the exec action needs a non-empty `command`".into()));
+    };
+    let mut cmd = tokio::process::Command::new(program);
+    cmd.args(args)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true);
+    #[cfg(unix)]
+    cmd.process_group(0);
+    if let Some(env) = input["env"].as_object() {
+        for (name, value) in env {
+            cmd.env(name, plain(value));
+        }
+    }
+    if let Some(cwd) = input["cwd"].as_str() {
+        cmd.current_dir(cwd);
+    }
+    let child = cmd
+        .spawn()
+        .map_err(|err| fail(format!("cannot start `{program}`: {err}")))?;
+    let mut group = ProcessGroup(child.id().and_then(|id| i32::try_from(id).ok()));
+    let output = child
+        .wait_with_output()
+        .await
+        .map_err(|err| fail(format!("`{program}` failed: {err}")))?;
+    // It ended by itself: nothing to kill (and its pid may be reused).
+    group.0 = None;
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    for line in stdout.lines() {
+        logs.push(format!("stdout: {line}"));
+    }
+    for line in stderr.lines() {
+        logs.push(format!("stderr: {line}"));
+    }
+    let code = output.status.code().unwrap_or(-1);
+    let tail = stderr.lines().last().unwrap_or("").trim().to_owned();
+    let seen = json!({ "exit_code": code, "stdout": stdout, "stderr": stderr });
+    if !output.status.success() {
+        let message = if tail.is_empty() {
+            format!("`{program}` exited with status {code}")
+        } else {
+            format!("`{program}` exited with status {code}: {tail}")
+        };
+        return Err((message, seen));
+    }
+    Ok(seen)
+}
+
+fn plain(value: &Value) -> String {
+    value
+        .as_str()
+        .map_or_else(|| value.to_string(), str::to_owned)
+}
+
+async fn sleep_opt(limit: Option<Duration>) {
+    match limit {
+        Some(limit) => tokio::time::sleep(limit).await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn sleep_until_opt(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(deadline) => tokio::time::sleep_until(deadline).await,
+        None => std::future::pending().await,
+    }
+}
+
+fn human(duration: Duration) -> String {
+    let millis = duration.as_millis();
+    if millis < 1000 {
+        format!("{millis}ms")
+    } else if millis.is_multiple_of(1000) {
+        format!("{}s", millis / 1000)
+    } else {
+        format!("{:.1}s", duration.as_secs_f64())
+    }
+}

@@ -1,0 +1,34 @@
+//! Automations (DOMAIN.md section 3): the definition format (`apiVersion: plat.dev/v1`,
+//! `kind: Automation`), its validation, and the in-process executor of `steps`.
+//!
+//! The service stores definitions and run records; whoever executes a run (the CLI in embedded
+//! mode or against a server) reports step by step, the way `plat env up` reports Terraform runs.
+
+pub mod cron;
+pub mod definition;
+pub mod executor;
+
+pub use definition::{Definition, DefinitionError, Problem};
+pub use executor::{CancelSignal, Executor, RunEvent, RunResult};
+
+/// Run statuses as stored and shown.
+pub mod status {
+    pub const QUEUED: &str = "queued";
+    pub const RUNNING: &str = "running";
+    pub const SUCCEEDED: &str = "succeeded";
+    pub const FAILED: &str = "failed";
+    pub const CANCELLED: &str = "cancelled";
+    pub const SKIPPED: &str = "skipped";
+    pub const PENDING: &str = "pending";
+
+    pub fn is_final(status: &str) -> bool {
+        matches!(status, SUCCEEDED | FAILED | CANCELLED)
+    }
+}
+
+/// Parses `30s`, `5m`, `1h 30m` (jiff's friendly format) into a positive duration.
+pub fn parse_duration(text: &str) -> Option<std::time::Duration> {
+    let parsed: jiff::SignedDuration = text.trim().parse().ok()?;
+    let duration = std::time::Duration::try_from(parsed).ok()?;
+    (!duration.is_zero()).then_some(duration)
+}

@@ -1,0 +1,175 @@
+use std::time::Duration;
+
+use anyhow::Result;
+use tokio::sync::mpsc;
+
+use crate::api::{AutomationRun, RunReport, StartRun};
+use crate::automation::{CancelSignal, Definition, Executor, RunEvent, status};
+use crate::cli::AutomationRunArgs;
+use crate::ctx::Ctx;
+use crate::error::{Cancelled, UserError};
+use crate::platform::Platform;
+
+/// How often the executor asks whether someone ran `plat automation cancel`.
+const CANCEL_POLL: Duration = Duration::from_millis(300);
+/// Logs sent with a report are cut to their tail beyond this (the server caps bodies).
+const MAX_REPORTED_LOG: usize = 1024 * 1024;
+
+pub async fn run(ctx: &Ctx, args: AutomationRunArgs) -> Result<()> {
+    if args.detach && ctx.context.server.is_none() {
+        return Err(UserError::new(
+            "--detach needs a plat server, whose workers take queued runs; an embedded platform runs automations in-process",
+            "drop --detach: `plat automation run NAME` runs the automation here and waits for it",
+        )
+        .into());
+    }
+    let platform = ctx.platform().await?;
+    let started = platform
+        .start_automation_run(
+            &args.name,
+            StartRun {
+                params: args.params.into_iter().collect(),
+                queue: args.detach,
+            },
+        )
+        .await?;
+    if args.detach {
+        ctx.out.status(
+            "Queued",
+            &format!(
+                "automation {} (run {}); follow it with `plat automation logs {} -f`",
+                args.name, started.run.id, started.run.id
+            ),
+        );
+        return ctx.out.object(&started.run);
+    }
+    let run_id = started.run.id.clone();
+    let definition: Definition = serde_json::from_value(started.definition)?;
+    ctx.out.status(
+        "Running",
+        &format!("automation {} (run {run_id})", args.name),
+    );
+    let executor = Executor::new(ctx.clock()?).map_err(anyhow::Error::msg)?;
+    let (cancel_tx, cancel) = CancelSignal::new();
+    let (events_tx, events) = mpsc::unbounded_channel();
+    let execution = executor.run(&definition, &started.run.params, cancel, events_tx);
+    let follow = follow(ctx, platform, &run_id, events, cancel_tx);
+    let (result, interrupted) = tokio::join!(execution, follow);
+
+    let run = platform
+        .report_automation_run(
+            &run_id,
+            RunReport {
+                status: result.status.clone(),
+                steps: result.steps,
+                logs: tail(result.logs),
+                error: result.error.clone(),
+            },
+        )
+        .await?;
+    finish(ctx, &run, interrupted)
+}
+
+/// Shows progress, reports each step to the platform, and turns `cancel` requests and Ctrl-C
+/// into the cancel signal. Returns whether Ctrl-C was pressed.
+async fn follow(
+    ctx: &Ctx,
+    platform: &dyn Platform,
+    run_id: &str,
+    mut events: mpsc::UnboundedReceiver<RunEvent>,
+    cancel: tokio::sync::watch::Sender<bool>,
+) -> bool {
+    let mut poll = tokio::time::interval_at(tokio::time::Instant::now() + CANCEL_POLL, CANCEL_POLL);
+    let mut interrupted = false;
+    loop {
+        tokio::select! {
+            event = events.recv() => {
+                let Some(event) = event else { break };
+                let (steps, logs) = match event {
+                    RunEvent::Log(line) => {
+                        ctx.out.info(&format!("  {line}"));
+                        continue;
+                    }
+                    RunEvent::StepStarted { index, steps, logs } => {
+                        let step = &steps[index];
+                        ctx.out.status("Step", &format!("{} ({})", step.id, step.action));
+                        (steps, logs)
+                    }
+                    RunEvent::StepFinished { steps, logs, .. } => (steps, logs),
+                };
+                let report = RunReport {
+                    status: status::RUNNING.into(),
+                    steps,
+                    logs: tail(logs),
+                    error: None,
+                };
+                if let Err(err) = platform.report_automation_run(run_id, report).await {
+                    ctx.out.warn(&format!("could not record progress of run {run_id}: {err}"));
+                }
+            }
+            _ = poll.tick() => {
+                if let Ok(run) = platform.get_automation_run(run_id).await
+                    && run.cancel_requested
+                {
+                    let _ = cancel.send(true);
+                }
+            }
+            signal = tokio::signal::ctrl_c(), if !interrupted => {
+                if signal.is_ok() {
+                    interrupted = true;
+                    ctx.out.warn("interrupted: stopping the running step");
+                    let _ = cancel.send(true);
+                }
+            }
+        }
+    }
+    interrupted
+}
+
+fn finish(ctx: &Ctx, run: &AutomationRun, interrupted: bool) -> Result<()> {
+    let elapsed = match (&run.started_at, &run.finished_at) {
+        (Some(start), Some(end)) => match (
+            start.parse::<jiff::Timestamp>(),
+            end.parse::<jiff::Timestamp>(),
+        ) {
+            (Ok(start), Ok(end)) => format!(" in {}s", end.as_second() - start.as_second()),
+            _ => String::new(),
+        },
+        _ => String::new(),
+    };
+    match run.status.as_str() {
+        status::SUCCEEDED => {
+            ctx.out.status(
+                "Succeeded",
+                &format!("automation {} (run {}){elapsed}", run.automation, run.id),
+            );
+            ctx.out.object(run)
+        }
+        _ => {
+            ctx.out.object(run)?;
+            if interrupted {
+                return Err(Cancelled(format!("run {} cancelled", run.id)).into());
+            }
+            let why = run.error.clone().unwrap_or_else(|| run.status.clone());
+            Err(UserError::new(
+                format!(
+                    "run {} of automation {} {}: {why}",
+                    run.id, run.automation, run.status
+                ),
+                format!("`plat automation logs {}` prints the run's log", run.id),
+            )
+            .into())
+        }
+    }
+}
+
+fn tail(mut logs: String) -> String {
+    if logs.len() > MAX_REPORTED_LOG {
+        let mut cut = logs.len() - MAX_REPORTED_LOG;
+        while !logs.is_char_boundary(cut) {
+            cut += 1;
+        }
+        logs.replace_range(..cut, "[…earlier lines cut…]\n");
+    }
+    logs
+}

@@ -1,0 +1,363 @@
+//! Automations (DOMAIN.md section 3): definitions stored per account and run records.
+//! R-AUT-1: managing needs the account role `automation-manager` and `automations:write`;
+//! running needs `automations:run`; reading `automations:read`. The service re-validates every
+//! definition it is handed: a client is never trusted to have checked it.
+
+use std::collections::BTreeMap;
+
+use super::{Actor, Error, Result, Service};
+use crate::api::{
+    ApplyAutomation, Automation, AutomationApplied, AutomationRun, RunLogs, RunReport, RunStarted,
+    RunStep, StartRun,
+};
+use crate::automation::{Definition, status};
+use crate::store::{self, AutomationRow, RunRow};
+
+fn automation_view(row: AutomationRow) -> Automation {
+    Automation {
+        id: row.id,
+        name: row.name,
+        description: row.description,
+        account: row.account_slug,
+        owner: row.owner_email,
+        trigger: row.trigger_kind,
+        definition: serde_json::from_str(&row.definition).unwrap_or_default(),
+        created_at: row.created_at,
+        updated_at: row.updated_at,
+    }
+}
+
+fn run_view(row: &RunRow) -> AutomationRun {
+    AutomationRun {
+        id: row.id.clone(),
+        automation: row.automation_name.clone(),
+        account: row.account_slug.clone(),
+        owner: row.owner_email.clone(),
+        status: row.status.clone(),
+        params: serde_json::from_str(&row.params).unwrap_or_default(),
+        steps: serde_json::from_str(&row.steps).unwrap_or_default(),
+        error: row.error.clone(),
+        cancel_requested: row.cancel_requested,
+        created_at: row.created_at.clone(),
+        started_at: row.started_at.clone(),
+        finished_at: row.finished_at.clone(),
+    }
+}
+
+fn parse_definition(value: serde_json::Value) -> Result<Definition> {
+    let definition: Definition = serde_json::from_value(value)
+        .map_err(|err| Error::invalid(format!("invalid automation definition: {err}")))?;
+    if let Some(problem) = definition.problems().into_iter().next() {
+        let mut error = Error::invalid(format!(
+            "invalid automation definition: {}",
+            problem.message
+        ));
+        if let Some(hint) = problem.hint {
+            error = error.with_hint(hint);
+        }
+        return Err(error);
+    }
+    Ok(definition)
+}
+
+impl Service {
+    fn require_manager(actor: &Actor) -> Result<()> {
+        actor.require_role("automation-manager", "manage automations")?;
+        actor.require("automations:write")
+    }
+
+    async fn automation_row(
+        &self,
+        conn: &mut store::Conn,
+        actor: &Actor,
+        name: &str,
+    ) -> Result<AutomationRow> {
+        store::find_automation(conn, &actor.account.id, name)
+            .await?
+            .ok_or_else(|| {
+                Error::not_found("automation", name)
+                    .with_hint("run `plat automation list` to see this account's automations")
+            })
+    }
+
+    async fn run_row(&self, conn: &mut store::Conn, actor: &Actor, id: &str) -> Result<RunRow> {
+        store::find_run(conn, &actor.account.id, id)
+            .await?
+            .ok_or_else(|| {
+                Error::not_found("automation run", id)
+                    .with_hint("run `plat automation runs` to see this account's runs")
+            })
+    }
+
+    /// Creates or updates (by name) an automation of the actor's account.
+    pub async fn apply_automation(
+        &self,
+        actor: &Actor,
+        req: ApplyAutomation,
+    ) -> Result<AutomationApplied> {
+        Self::require_manager(actor)?;
+        let definition = parse_definition(req.definition)?;
+        let json =
+            serde_json::to_string(&definition).map_err(|err| Error::internal(err.to_string()))?;
+        let now = self.now();
+        let mut conn = self.store.acquire().await?;
+        let mut tx = self.store.begin(&mut conn).await?;
+        let existing =
+            store::find_automation(&mut tx, &actor.account.id, &definition.metadata.name).await?;
+        let created = existing.is_none();
+        let row = match existing {
+            Some(mut row) => {
+                row.description = definition.metadata.description.clone();
+                row.definition = json;
+                row.trigger_kind = definition.spec.trigger.summary();
+                row.updated_at = now;
+                store::update_automation(&mut tx, &row).await?;
+                row
+            }
+            None => {
+                let row = AutomationRow {
+                    id: store::new_id(),
+                    account_id: actor.account.id.clone(),
+                    name: definition.metadata.name.clone(),
+                    description: definition.metadata.description.clone(),
+                    definition: json,
+                    trigger_kind: definition.spec.trigger.summary(),
+                    owner_user_id: actor.user.id.clone(),
+                    created_at: now.clone(),
+                    updated_at: now,
+                    account_slug: actor.account.slug.clone(),
+                    owner_email: actor.user.email.clone(),
+                };
+                store::insert_automation(&mut tx, &row).await?;
+                row
+            }
+        };
+        tx.commit().await?;
+        Ok(AutomationApplied {
+            automation: automation_view(row),
+            created,
+        })
+    }
+
+    pub async fn list_automations(&self, actor: &Actor) -> Result<Vec<Automation>> {
+        actor.require("automations:read")?;
+        let mut conn = self.store.acquire().await?;
+        let rows = store::list_automations(&mut conn, &actor.account.id).await?;
+        Ok(rows.into_iter().map(automation_view).collect())
+    }
+
+    pub async fn get_automation(&self, actor: &Actor, name: &str) -> Result<Automation> {
+        actor.require("automations:read")?;
+        let mut conn = self.store.acquire().await?;
+        Ok(automation_view(
+            self.automation_row(&mut conn, actor, name).await?,
+        ))
+    }
+
+    /// Deletes the definition; its runs stay on record (R-AUT-5).
+    pub async fn delete_automation(&self, actor: &Actor, name: &str) -> Result<()> {
+        Self::require_manager(actor)?;
+        let mut conn = self.store.acquire().await?;
+        let row = self.automation_row(&mut conn, actor, name).await?;
+        store::delete_automation(&mut conn, &row.id).await
+    }
+
+    /// Records a run as `running` for the caller to execute, with the definition it follows.
+    pub async fn start_automation_run(
+        &self,
+        actor: &Actor,
+        name: &str,
+        req: StartRun,
+    ) -> Result<RunStarted> {
+        actor.require("automations:run")?;
+        let mut conn = self.store.acquire().await?;
+        let automation = self.automation_row(&mut conn, actor, name).await?;
+        let definition: Definition = serde_json::from_str(&automation.definition)
+            .map_err(|err| Error::internal(format!("stored definition unreadable: {err}")))?;
+        let given: BTreeMap<String, String> = req.params;
+        let params = definition.resolve_params(&given).map_err(|why| {
+            Error::invalid(why).with_hint(format!(
+                "pass values with --param NAME=VALUE; `plat automation show {name}` lists the parameters"
+            ))
+        })?;
+        let steps: Vec<RunStep> = definition
+            .spec
+            .steps
+            .iter()
+            .map(|s| RunStep {
+                id: s.id.clone(),
+                action: s.action.clone(),
+                status: status::PENDING.into(),
+                output: serde_json::Value::Null,
+                ..RunStep::default()
+            })
+            .collect();
+        let now = self.now();
+        let row = RunRow {
+            id: store::new_id(),
+            account_id: actor.account.id.clone(),
+            automation_name: automation.name.clone(),
+            definition: automation.definition.clone(),
+            owner_user_id: actor.user.id.clone(),
+            status: if req.queue {
+                status::QUEUED
+            } else {
+                status::RUNNING
+            }
+            .into(),
+            params: serde_json::Value::Object(params).to_string(),
+            steps: serde_json::to_string(&steps).unwrap_or_else(|_| "[]".into()),
+            logs: String::new(),
+            error: None,
+            cancel_requested: false,
+            created_at: now.clone(),
+            started_at: (!req.queue).then_some(now),
+            finished_at: None,
+            account_slug: actor.account.slug.clone(),
+            owner_email: actor.user.email.clone(),
+        };
+        store::insert_run(&mut conn, &row).await?;
+        Ok(RunStarted {
+            run: run_view(&row),
+            definition: serde_json::from_str(&row.definition).unwrap_or_default(),
+        })
+    }
+
+    /// The executor's report: progress while `running`, the end when the status is final.
+    /// A run that already ended is not rewritten.
+    pub async fn report_automation_run(
+        &self,
+        actor: &Actor,
+        id: &str,
+        report: RunReport,
+    ) -> Result<AutomationRun> {
+        actor.require("automations:run")?;
+        let known = [
+            status::RUNNING,
+            status::SUCCEEDED,
+            status::FAILED,
+            status::CANCELLED,
+        ];
+        if !known.contains(&report.status.as_str()) {
+            return Err(Error::invalid(format!(
+                "unknown run status '{}'",
+                report.status
+            )));
+        }
+        let mut conn = self.store.acquire().await?;
+        // Resolved in the actor's account first: a run of another account does not exist for it.
+        self.run_row(&mut conn, actor, id).await?;
+        drop(conn);
+        self.record_run_report(id, report).await
+    }
+
+    /// Writes an executor's report; shared by callers' reports and the server's workers.
+    pub async fn record_run_report(&self, id: &str, report: RunReport) -> Result<AutomationRun> {
+        let mut conn = self.store.acquire().await?;
+        let mut tx = self.store.begin(&mut conn).await?;
+        let mut row = store::find_run_by_id(&mut tx, id)
+            .await?
+            .ok_or_else(|| Error::not_found("automation run", id))?;
+        if status::is_final(&row.status) {
+            return Err(Error::conflict(format!(
+                "run {id} has already ended ({})",
+                row.status
+            )));
+        }
+        row.status = report.status;
+        row.steps = serde_json::to_string(&report.steps).unwrap_or_else(|_| "[]".into());
+        row.logs = report.logs;
+        row.error = report.error;
+        if status::is_final(&row.status) {
+            row.finished_at = Some(self.now());
+        }
+        store::update_run(&mut tx, &row).await?;
+        tx.commit().await?;
+        Ok(run_view(&row))
+    }
+
+    pub async fn get_automation_run(&self, actor: &Actor, id: &str) -> Result<AutomationRun> {
+        actor.require("automations:read")?;
+        let mut conn = self.store.acquire().await?;
+        Ok(run_view(&self.run_row(&mut conn, actor, id).await?))
+    }
+
+    pub async fn automation_run_logs(&self, actor: &Actor, id: &str) -> Result<RunLogs> {
+        actor.require("automations:read")?;
+        let mut conn = self.store.acquire().await?;
+        let row = self.run_row(&mut conn, actor, id).await?;
+        Ok(RunLogs {
+            id: row.id,
+            status: row.status,
+            logs: row.logs,
+        })
+    }
+
+    pub async fn list_automation_runs(
+        &self,
+        actor: &Actor,
+        automation: Option<&str>,
+    ) -> Result<Vec<AutomationRun>> {
+        actor.require("automations:read")?;
+        let mut conn = self.store.acquire().await?;
+        let rows = store::list_runs(&mut conn, &actor.account.id, automation).await?;
+        Ok(rows.iter().map(run_view).collect())
+    }
+
+    pub fn clock(&self) -> super::Clock {
+        self.clock.clone()
+    }
+
+    /// For a server worker: takes the oldest queued run, with the definition and parameters it
+    /// runs with.
+    pub async fn claim_queued_run(
+        &self,
+        lease_seconds: i64,
+    ) -> Result<Option<(AutomationRun, Definition)>> {
+        let now = self.now();
+        let until = jiff::Timestamp::from_second((self.clock)().as_second() + lease_seconds)
+            .map(|t| t.to_string())
+            .unwrap_or_else(|_| now.clone());
+        let mut conn = self.store.acquire().await?;
+        let mut tx = self.store.begin(&mut conn).await?;
+        let Some(id) = store::claim_queued_run(&mut tx, self.store.backend, &now, &until).await?
+        else {
+            return Ok(None);
+        };
+        let row = store::find_run_by_id(&mut tx, &id)
+            .await?
+            .ok_or_else(|| Error::internal("claimed run vanished"))?;
+        tx.commit().await?;
+        let definition: Definition = serde_json::from_str(&row.definition)
+            .map_err(|err| Error::internal(format!("stored definition unreadable: {err}")))?;
+        Ok(Some((run_view(&row), definition)))
+    }
+
+    /// For a server worker: whether someone asked to cancel the run it executes.
+    pub async fn run_cancel_requested(&self, id: &str) -> Result<bool> {
+        let mut conn = self.store.acquire().await?;
+        Ok(store::find_run_by_id(&mut conn, id)
+            .await?
+            .is_some_and(|r| r.cancel_requested))
+    }
+
+    /// Asks the run's executor to stop; a queued run is cancelled at once. Idempotent: a run
+    /// that has already ended is returned as it is.
+    pub async fn cancel_automation_run(&self, actor: &Actor, id: &str) -> Result<AutomationRun> {
+        actor.require("automations:run")?;
+        let mut conn = self.store.acquire().await?;
+        let mut tx = self.store.begin(&mut conn).await?;
+        let mut row = self.run_row(&mut tx, actor, id).await?;
+        if row.status == status::QUEUED {
+            row.status = status::CANCELLED.into();
+            row.error = Some("cancelled before it started".into());
+            row.finished_at = Some(self.now());
+            store::update_run(&mut tx, &row).await?;
+        } else if !status::is_final(&row.status) {
+            store::request_run_cancel(&mut tx, id).await?;
+            row.cancel_requested = true;
+        }
+        tx.commit().await?;
+        Ok(run_view(&row))
+    }
+}

@@ -1,0 +1,296 @@
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use super::Conn;
+use crate::service::Error;
+
+#[derive(Debug, Clone, Default)]
+pub struct AutomationRow {
+    pub id: String,
+    pub account_id: String,
+    pub name: String,
+    pub description: String,
+    /// JSON of the validated definition.
+    pub definition: String,
+    pub trigger_kind: String,
+    pub owner_user_id: String,
+    pub created_at: String,
+    pub updated_at: String,
+    /// Read-only, joined for display.
+    pub account_slug: String,
+    pub owner_email: String,
+}
+
+const FROM: &str = "FROM automations t JOIN accounts a ON a.id = t.account_id \
+     JOIN users u ON u.id = t.owner_user_id";
+
+const COLUMNS: &str = "t.id, t.account_id, t.name, t.description, t.definition, t.trigger_kind, \
+     t.owner_user_id, t.created_at, t.updated_at, a.slug AS account_slug, u.email AS owner_email";
+
+fn automation(row: &AnyRow) -> Result<AutomationRow, sqlx::Error> {
+    Ok(AutomationRow {
+        id: row.try_get("id")?,
+        account_id: row.try_get("account_id")?,
+        name: row.try_get("name")?,
+        description: row.try_get("description")?,
+        definition: row.try_get("definition")?,
+        trigger_kind: row.try_get("trigger_kind")?,
+        owner_user_id: row.try_get("owner_user_id")?,
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+        account_slug: row.try_get("account_slug")?,
+        owner_email: row.try_get("owner_email")?,
+    })
+}
+
+pub async fn find_automation(
+    conn: &mut Conn,
+    account_id: &str,
+    name: &str,
+) -> Result<Option<AutomationRow>, Error> {
+    let sql = sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} {FROM} WHERE t.account_id = $1 AND t.name = $2"
+    ));
+    let row = sqlx::query(sql)
+        .bind(account_id)
+        .bind(name)
+        .fetch_optional(&mut *conn)
+        .await?;
+    Ok(row.as_ref().map(automation).transpose()?)
+}
+
+pub async fn list_automations(
+    conn: &mut Conn,
+    account_id: &str,
+) -> Result<Vec<AutomationRow>, Error> {
+    let sql = sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} {FROM} WHERE t.account_id = $1 ORDER BY t.name"
+    ));
+    let rows = sqlx::query(sql)
+        .bind(account_id)
+        .fetch_all(&mut *conn)
+        .await?;
+    Ok(rows.iter().map(automation).collect::<Result<_, _>>()?)
+}
+
+pub async fn insert_automation(conn: &mut Conn, row: &AutomationRow) -> Result<(), Error> {
+    sqlx::query(
+        "INSERT INTO automations (id, account_id, name, description, definition, trigger_kind, \
+         owner_user_id, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    )
+    .bind(&row.id)
+    .bind(&row.account_id)
+    .bind(&row.name)
+    .bind(&row.description)
+    .bind(&row.definition)
+    .bind(&row.trigger_kind)
+    .bind(&row.owner_user_id)
+    .bind(&row.created_at)
+    .bind(&row.updated_at)
+    .execute(&mut *conn)
+    .await
+    .map_err(|err| match &err {
+        sqlx::Error::Database(db) if db.is_unique_violation() => Error::conflict(format!(
+            "automation '{}' was applied concurrently",
+            row.name
+        ))
+        .with_hint("apply it again"),
+        _ => err.into(),
+    })?;
+    Ok(())
+}
+
+/// Re-applying keeps the id, owner and creation time; only what the definition says changes.
+pub async fn update_automation(conn: &mut Conn, row: &AutomationRow) -> Result<(), Error> {
+    sqlx::query(
+        "UPDATE automations SET description = $2, definition = $3, trigger_kind = $4, \
+         updated_at = $5 WHERE id = $1",
+    )
+    .bind(&row.id)
+    .bind(&row.description)
+    .bind(&row.definition)
+    .bind(&row.trigger_kind)
+    .bind(&row.updated_at)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+pub async fn delete_automation(conn: &mut Conn, id: &str) -> Result<(), Error> {
+    sqlx::query("DELETE FROM automations WHERE id = $1")
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct RunRow {
+    pub id: String,
+    pub account_id: String,
+    pub automation_name: String,
+    pub definition: String,
+    pub owner_user_id: String,
+    pub status: String,
+    /// JSON object of the resolved parameters.
+    pub params: String,
+    /// JSON list of step records.
+    pub steps: String,
+    pub logs: String,
+    pub error: Option<String>,
+    pub cancel_requested: bool,
+    pub created_at: String,
+    pub started_at: Option<String>,
+    pub finished_at: Option<String>,
+    pub account_slug: String,
+    pub owner_email: String,
+}
+
+const RUN_FROM: &str = "FROM automation_runs r JOIN accounts a ON a.id = r.account_id \
+     JOIN users u ON u.id = r.owner_user_id";
+
+const RUN_COLUMNS: &str = "r.id, r.account_id, r.automation_name, r.definition, r.owner_user_id, \
+     r.status, r.params, r.steps, r.logs, r.error, r.cancel_requested, r.created_at, r.started_at, \
+     r.finished_at, a.slug AS account_slug, u.email AS owner_email";
+
+fn run(row: &AnyRow) -> Result<RunRow, sqlx::Error> {
+    Ok(RunRow {
+        id: row.try_get("id")?,
+        account_id: row.try_get("account_id")?,
+        automation_name: row.try_get("automation_name")?,
+        definition: row.try_get("definition")?,
+        owner_user_id: row.try_get("owner_user_id")?,
+        status: row.try_get("status")?,
+        params: row.try_get("params")?,
+        steps: row.try_get("steps")?,
+        logs: row.try_get("logs")?,
+        error: row.try_get("error")?,
+        cancel_requested: row.try_get::<i64, _>("cancel_requested")? != 0,
+        created_at: row.try_get("created_at")?,
+        started_at: row.try_get("started_at")?,
+        finished_at: row.try_get("finished_at")?,
+        account_slug: row.try_get("account_slug")?,
+        owner_email: row.try_get("owner_email")?,
+    })
+}
+
+pub async fn find_run(
+    conn: &mut Conn,
+    account_id: &str,
+    id: &str,
+) -> Result<Option<RunRow>, Error> {
+    let sql = sqlx::AssertSqlSafe(format!(
+        "SELECT {RUN_COLUMNS} {RUN_FROM} WHERE r.account_id = $1 AND r.id = $2"
+    ));
+    let row = sqlx::query(sql)
+        .bind(account_id)
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?;
+    Ok(row.as_ref().map(run).transpose()?)
+}
+
+/// Runs of one account (of one automation when named), newest first.
+pub async fn list_runs(
+    conn: &mut Conn,
+    account_id: &str,
+    automation: Option<&str>,
+) -> Result<Vec<RunRow>, Error> {
+    let filter = if automation.is_some() {
+        " AND r.automation_name = $2"
+    } else {
+        ""
+    };
+    let sql = sqlx::AssertSqlSafe(format!(
+        "SELECT {RUN_COLUMNS} {RUN_FROM} WHERE r.account_id = $1{filter} \
+         ORDER BY r.created_at DESC, r.id DESC"
+    ));
+    let mut query = sqlx::query(sql).bind(account_id);
+    if let Some(name) = automation {
+        query = query.bind(name);
+    }
+    let rows = query.fetch_all(&mut *conn).await?;
+    Ok(rows.iter().map(run).collect::<Result<_, _>>()?)
+}
+
+pub async fn insert_run(conn: &mut Conn, row: &RunRow) -> Result<(), Error> {
+    sqlx::query(
+        "INSERT INTO automation_runs (id, account_id, automation_name, definition, owner_user_id, \
+         status, params, steps, logs, error, cancel_requested, created_at, started_at, finished_at, \
+         lease_until) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, NULL)",
+    )
+    .bind(&row.id)
+    .bind(&row.account_id)
+    .bind(&row.automation_name)
+    .bind(&row.definition)
+    .bind(&row.owner_user_id)
+    .bind(&row.status)
+    .bind(&row.params)
+    .bind(&row.steps)
+    .bind(&row.logs)
+    .bind(&row.error)
+    .bind(i64::from(row.cancel_requested))
+    .bind(&row.created_at)
+    .bind(&row.started_at)
+    .bind(&row.finished_at)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Takes the oldest queued run for a server worker: marks it running under a lease and returns
+/// its id. On PostgreSQL concurrent workers skip rows another one has locked (`SKIP LOCKED`); on
+/// SQLite the caller's `BEGIN IMMEDIATE` transaction already serialises the claim.
+pub async fn claim_queued_run(
+    conn: &mut Conn,
+    backend: super::Backend,
+    now: &str,
+    lease_until: &str,
+) -> Result<Option<String>, Error> {
+    let lock = match backend {
+        super::Backend::Postgres => " FOR UPDATE SKIP LOCKED",
+        super::Backend::Sqlite => "",
+    };
+    let sql = sqlx::AssertSqlSafe(format!(
+        "UPDATE automation_runs SET status = 'running', started_at = $1, lease_until = $2          WHERE id = (SELECT id FROM automation_runs WHERE status = 'queued'          ORDER BY created_at, id LIMIT 1{lock}) RETURNING id"
+    ));
+    let row = sqlx::query(sql)
+        .bind(now)
+        .bind(lease_until)
+        .fetch_optional(&mut *conn)
+        .await?;
+    Ok(row.map(|r| r.try_get::<String, _>("id")).transpose()?)
+}
+
+/// A run by id alone, for the server's own workers (no account scope).
+pub async fn find_run_by_id(conn: &mut Conn, id: &str) -> Result<Option<RunRow>, Error> {
+    let sql = sqlx::AssertSqlSafe(format!("SELECT {RUN_COLUMNS} {RUN_FROM} WHERE r.id = $1"));
+    let row = sqlx::query(sql).bind(id).fetch_optional(&mut *conn).await?;
+    Ok(row.as_ref().map(run).transpose()?)
+}
+
+/// Writes what the executor reports; `cancel_requested` is never cleared here (only `cancel` sets it).
+pub async fn update_run(conn: &mut Conn, row: &RunRow) -> Result<(), Error> {
+    sqlx::query(
+        "UPDATE automation_runs SET status = $2, steps = $3, logs = $4, error = $5, \
+         started_at = $6, finished_at = $7 WHERE id = $1",
+    )
+    .bind(&row.id)
+    .bind(&row.status)
+    .bind(&row.steps)
+    .bind(&row.logs)
+    .bind(&row.error)
+    .bind(&row.started_at)
+    .bind(&row.finished_at)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+pub async fn request_run_cancel(conn: &mut Conn, id: &str) -> Result<(), Error> {
+    sqlx::query("UPDATE automation_runs SET cancel_requested = 1 WHERE id = $1")
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}

@@ -45,6 +45,7 @@ Register-ArgumentCompleter -Native -CommandName 'plat' -ScriptBlock {
             [CompletionResult]::new('whoami', 'whoami', [CompletionResultType]::ParameterValue, 'Show who you are acting as, in which account, with which permissions')
             [CompletionResult]::new('env', 'env', [CompletionResultType]::ParameterValue, 'Short-lived environments provisioned by Terraform/OpenTofu')
             [CompletionResult]::new('policy', 'policy', [CompletionResultType]::ParameterValue, 'Environment policies: lifetime limits and daily quota')
+            [CompletionResult]::new('automation', 'automation', [CompletionResultType]::ParameterValue, 'Automations: define, run and follow the platform''s processes')
             [CompletionResult]::new('scan', 'scan', [CompletionResultType]::ParameterValue, 'Inventory and policy checks over manifests, Terraform state and live clusters')
             [CompletionResult]::new('scaffold', 'scaffold', [CompletionResultType]::ParameterValue, 'Create projects from Backstage Software Templates, offline, and keep them updatable')
             [CompletionResult]::new('login', 'login', [CompletionResultType]::ParameterValue, 'Log in to a plat server with your identity provider (OIDC device flow)')
@@ -1558,7 +1559,7 @@ Register-ArgumentCompleter -Native -CommandName 'plat' -ScriptBlock {
         'plat;policy;help;help' {
             break
         }
-        'plat;scan' {
+        'plat;automation' {
             [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format: a table for people, JSON or YAML documents for programs')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format: a table for people, JSON or YAML documents for programs')
             [CompletionResult]::new('--context', '--context', [CompletionResultType]::ParameterName, 'Context (platform connection) to use instead of the current one')
@@ -1575,6 +1576,314 @@ Register-ArgumentCompleter -Native -CommandName 'plat' -ScriptBlock {
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('apply', 'apply', [CompletionResultType]::ParameterValue, 'Create or update an automation from a YAML definition (apiVersion: plat.dev/v1, kind: Automation)')
+            [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List this account''s automations')
+            [CompletionResult]::new('ls', 'ls', [CompletionResultType]::ParameterValue, 'List this account''s automations')
+            [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Show an automation: trigger, parameters, steps')
+            [CompletionResult]::new('delete', 'delete', [CompletionResultType]::ParameterValue, 'Delete an automation (its runs stay on record)')
+            [CompletionResult]::new('rm', 'rm', [CompletionResultType]::ParameterValue, 'Delete an automation (its runs stay on record)')
+            [CompletionResult]::new('run', 'run', [CompletionResultType]::ParameterValue, 'Run an automation now and follow it; exits 0 when it succeeds, 1 when it fails')
+            [CompletionResult]::new('runs', 'runs', [CompletionResultType]::ParameterValue, 'List runs, newest first')
+            [CompletionResult]::new('logs', 'logs', [CompletionResultType]::ParameterValue, 'Print the log of a run')
+            [CompletionResult]::new('cancel', 'cancel', [CompletionResultType]::ParameterValue, 'Stop a run: its running step is killed')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'plat;automation;apply' {
+            [CompletionResult]::new('-f', '-f', [CompletionResultType]::ParameterName, 'Definition file (YAML)')
+            [CompletionResult]::new('--file', '--file', [CompletionResultType]::ParameterName, 'Definition file (YAML)')
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format: a table for people, JSON or YAML documents for programs')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format: a table for people, JSON or YAML documents for programs')
+            [CompletionResult]::new('--context', '--context', [CompletionResultType]::ParameterName, 'Context (platform connection) to use instead of the current one')
+            [CompletionResult]::new('--account', '--account', [CompletionResultType]::ParameterName, 'Account to act in (default: your own)')
+            [CompletionResult]::new('--user', '--user', [CompletionResultType]::ParameterName, 'Platform user to act as on an embedded platform (default: the local operator)')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only data and errors')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only data and errors')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Say more about what is happening (repeat for more)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Say more about what is happening (repeat for more)')
+            [CompletionResult]::new('--no-input', '--no-input', [CompletionResultType]::ParameterName, 'Never prompt; fail listing every missing value instead')
+            [CompletionResult]::new('-y', '-y', [CompletionResultType]::ParameterName, 'Answer yes to confirmations')
+            [CompletionResult]::new('--yes', '--yes', [CompletionResultType]::ParameterName, 'Answer yes to confirmations')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'plat;automation;list' {
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format: a table for people, JSON or YAML documents for programs')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format: a table for people, JSON or YAML documents for programs')
+            [CompletionResult]::new('--context', '--context', [CompletionResultType]::ParameterName, 'Context (platform connection) to use instead of the current one')
+            [CompletionResult]::new('--account', '--account', [CompletionResultType]::ParameterName, 'Account to act in (default: your own)')
+            [CompletionResult]::new('--user', '--user', [CompletionResultType]::ParameterName, 'Platform user to act as on an embedded platform (default: the local operator)')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only data and errors')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only data and errors')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Say more about what is happening (repeat for more)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Say more about what is happening (repeat for more)')
+            [CompletionResult]::new('--no-input', '--no-input', [CompletionResultType]::ParameterName, 'Never prompt; fail listing every missing value instead')
+            [CompletionResult]::new('-y', '-y', [CompletionResultType]::ParameterName, 'Answer yes to confirmations')
+            [CompletionResult]::new('--yes', '--yes', [CompletionResultType]::ParameterName, 'Answer yes to confirmations')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'plat;automation;ls' {
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format: a table for people, JSON or YAML documents for programs')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format: a table for people, JSON or YAML documents for programs')
+            [CompletionResult]::new('--context', '--context', [CompletionResultType]::ParameterName, 'Context (platform connection) to use instead of the current one')
+            [CompletionResult]::new('--account', '--account', [CompletionResultType]::ParameterName, 'Account to act in (default: your own)')
+            [CompletionResult]::new('--user', '--user', [CompletionResultType]::ParameterName, 'Platform user to act as on an embedded platform (default: the local operator)')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only data and errors')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only data and errors')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Say more about what is happening (repeat for more)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Say more about what is happening (repeat for more)')
+            [CompletionResult]::new('--no-input', '--no-input', [CompletionResultType]::ParameterName, 'Never prompt; fail listing every missing value instead')
+            [CompletionResult]::new('-y', '-y', [CompletionResultType]::ParameterName, 'Answer yes to confirmations')
+            [CompletionResult]::new('--yes', '--yes', [CompletionResultType]::ParameterName, 'Answer yes to confirmations')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'plat;automation;show' {
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format: a table for people, JSON or YAML documents for programs')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format: a table for people, JSON or YAML documents for programs')
+            [CompletionResult]::new('--context', '--context', [CompletionResultType]::ParameterName, 'Context (platform connection) to use instead of the current one')
+            [CompletionResult]::new('--account', '--account', [CompletionResultType]::ParameterName, 'Account to act in (default: your own)')
+            [CompletionResult]::new('--user', '--user', [CompletionResultType]::ParameterName, 'Platform user to act as on an embedded platform (default: the local operator)')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only data and errors')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only data and errors')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Say more about what is happening (repeat for more)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Say more about what is happening (repeat for more)')
+            [CompletionResult]::new('--no-input', '--no-input', [CompletionResultType]::ParameterName, 'Never prompt; fail listing every missing value instead')
+            [CompletionResult]::new('-y', '-y', [CompletionResultType]::ParameterName, 'Answer yes to confirmations')
+            [CompletionResult]::new('--yes', '--yes', [CompletionResultType]::ParameterName, 'Answer yes to confirmations')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'plat;automation;delete' {
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format: a table for people, JSON or YAML documents for programs')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format: a table for people, JSON or YAML documents for programs')
+            [CompletionResult]::new('--context', '--context', [CompletionResultType]::ParameterName, 'Context (platform connection) to use instead of the current one')
+            [CompletionResult]::new('--account', '--account', [CompletionResultType]::ParameterName, 'Account to act in (default: your own)')
+            [CompletionResult]::new('--user', '--user', [CompletionResultType]::ParameterName, 'Platform user to act as on an embedded platform (default: the local operator)')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only data and errors')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only data and errors')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Say more about what is happening (repeat for more)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Say more about what is happening (repeat for more)')
+            [CompletionResult]::new('--no-input', '--no-input', [CompletionResultType]::ParameterName, 'Never prompt; fail listing every missing value instead')
+            [CompletionResult]::new('-y', '-y', [CompletionResultType]::ParameterName, 'Answer yes to confirmations')
+            [CompletionResult]::new('--yes', '--yes', [CompletionResultType]::ParameterName, 'Answer yes to confirmations')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'plat;automation;rm' {
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format: a table for people, JSON or YAML documents for programs')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format: a table for people, JSON or YAML documents for programs')
+            [CompletionResult]::new('--context', '--context', [CompletionResultType]::ParameterName, 'Context (platform connection) to use instead of the current one')
+            [CompletionResult]::new('--account', '--account', [CompletionResultType]::ParameterName, 'Account to act in (default: your own)')
+            [CompletionResult]::new('--user', '--user', [CompletionResultType]::ParameterName, 'Platform user to act as on an embedded platform (default: the local operator)')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only data and errors')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only data and errors')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Say more about what is happening (repeat for more)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Say more about what is happening (repeat for more)')
+            [CompletionResult]::new('--no-input', '--no-input', [CompletionResultType]::ParameterName, 'Never prompt; fail listing every missing value instead')
+            [CompletionResult]::new('-y', '-y', [CompletionResultType]::ParameterName, 'Answer yes to confirmations')
+            [CompletionResult]::new('--yes', '--yes', [CompletionResultType]::ParameterName, 'Answer yes to confirmations')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'plat;automation;run' {
+            [CompletionResult]::new('-p', '-p', [CompletionResultType]::ParameterName, 'Parameter value (repeatable)')
+            [CompletionResult]::new('--param', '--param', [CompletionResultType]::ParameterName, 'Parameter value (repeatable)')
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format: a table for people, JSON or YAML documents for programs')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format: a table for people, JSON or YAML documents for programs')
+            [CompletionResult]::new('--context', '--context', [CompletionResultType]::ParameterName, 'Context (platform connection) to use instead of the current one')
+            [CompletionResult]::new('--account', '--account', [CompletionResultType]::ParameterName, 'Account to act in (default: your own)')
+            [CompletionResult]::new('--user', '--user', [CompletionResultType]::ParameterName, 'Platform user to act as on an embedded platform (default: the local operator)')
+            [CompletionResult]::new('--wait', '--wait', [CompletionResultType]::ParameterName, 'Wait for the run to end and exit with its result (the default)')
+            [CompletionResult]::new('--detach', '--detach', [CompletionResultType]::ParameterName, 'Queue the run for the server''s workers and return at once (needs `plat server`)')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only data and errors')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only data and errors')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Say more about what is happening (repeat for more)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Say more about what is happening (repeat for more)')
+            [CompletionResult]::new('--no-input', '--no-input', [CompletionResultType]::ParameterName, 'Never prompt; fail listing every missing value instead')
+            [CompletionResult]::new('-y', '-y', [CompletionResultType]::ParameterName, 'Answer yes to confirmations')
+            [CompletionResult]::new('--yes', '--yes', [CompletionResultType]::ParameterName, 'Answer yes to confirmations')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'plat;automation;runs' {
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format: a table for people, JSON or YAML documents for programs')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format: a table for people, JSON or YAML documents for programs')
+            [CompletionResult]::new('--context', '--context', [CompletionResultType]::ParameterName, 'Context (platform connection) to use instead of the current one')
+            [CompletionResult]::new('--account', '--account', [CompletionResultType]::ParameterName, 'Account to act in (default: your own)')
+            [CompletionResult]::new('--user', '--user', [CompletionResultType]::ParameterName, 'Platform user to act as on an embedded platform (default: the local operator)')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only data and errors')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only data and errors')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Say more about what is happening (repeat for more)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Say more about what is happening (repeat for more)')
+            [CompletionResult]::new('--no-input', '--no-input', [CompletionResultType]::ParameterName, 'Never prompt; fail listing every missing value instead')
+            [CompletionResult]::new('-y', '-y', [CompletionResultType]::ParameterName, 'Answer yes to confirmations')
+            [CompletionResult]::new('--yes', '--yes', [CompletionResultType]::ParameterName, 'Answer yes to confirmations')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'plat;automation;logs' {
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format: a table for people, JSON or YAML documents for programs')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format: a table for people, JSON or YAML documents for programs')
+            [CompletionResult]::new('--context', '--context', [CompletionResultType]::ParameterName, 'Context (platform connection) to use instead of the current one')
+            [CompletionResult]::new('--account', '--account', [CompletionResultType]::ParameterName, 'Account to act in (default: your own)')
+            [CompletionResult]::new('--user', '--user', [CompletionResultType]::ParameterName, 'Platform user to act as on an embedded platform (default: the local operator)')
+            [CompletionResult]::new('-f', '-f', [CompletionResultType]::ParameterName, 'Keep printing as the log grows, until the run ends')
+            [CompletionResult]::new('--follow', '--follow', [CompletionResultType]::ParameterName, 'Keep printing as the log grows, until the run ends')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only data and errors')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only data and errors')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Say more about what is happening (repeat for more)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Say more about what is happening (repeat for more)')
+            [CompletionResult]::new('--no-input', '--no-input', [CompletionResultType]::ParameterName, 'Never prompt; fail listing every missing value instead')
+            [CompletionResult]::new('-y', '-y', [CompletionResultType]::ParameterName, 'Answer yes to confirmations')
+            [CompletionResult]::new('--yes', '--yes', [CompletionResultType]::ParameterName, 'Answer yes to confirmations')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'plat;automation;cancel' {
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format: a table for people, JSON or YAML documents for programs')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format: a table for people, JSON or YAML documents for programs')
+            [CompletionResult]::new('--context', '--context', [CompletionResultType]::ParameterName, 'Context (platform connection) to use instead of the current one')
+            [CompletionResult]::new('--account', '--account', [CompletionResultType]::ParameterName, 'Account to act in (default: your own)')
+            [CompletionResult]::new('--user', '--user', [CompletionResultType]::ParameterName, 'Platform user to act as on an embedded platform (default: the local operator)')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only data and errors')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only data and errors')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Say more about what is happening (repeat for more)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Say more about what is happening (repeat for more)')
+            [CompletionResult]::new('--no-input', '--no-input', [CompletionResultType]::ParameterName, 'Never prompt; fail listing every missing value instead')
+            [CompletionResult]::new('-y', '-y', [CompletionResultType]::ParameterName, 'Answer yes to confirmations')
+            [CompletionResult]::new('--yes', '--yes', [CompletionResultType]::ParameterName, 'Answer yes to confirmations')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'plat;automation;help' {
+            [CompletionResult]::new('apply', 'apply', [CompletionResultType]::ParameterValue, 'Create or update an automation from a YAML definition (apiVersion: plat.dev/v1, kind: Automation)')
+            [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List this account''s automations')
+            [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Show an automation: trigger, parameters, steps')
+            [CompletionResult]::new('delete', 'delete', [CompletionResultType]::ParameterValue, 'Delete an automation (its runs stay on record)')
+            [CompletionResult]::new('run', 'run', [CompletionResultType]::ParameterValue, 'Run an automation now and follow it; exits 0 when it succeeds, 1 when it fails')
+            [CompletionResult]::new('runs', 'runs', [CompletionResultType]::ParameterValue, 'List runs, newest first')
+            [CompletionResult]::new('logs', 'logs', [CompletionResultType]::ParameterValue, 'Print the log of a run')
+            [CompletionResult]::new('cancel', 'cancel', [CompletionResultType]::ParameterValue, 'Stop a run: its running step is killed')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'plat;automation;help;apply' {
+            break
+        }
+        'plat;automation;help;list' {
+            break
+        }
+        'plat;automation;help;show' {
+            break
+        }
+        'plat;automation;help;delete' {
+            break
+        }
+        'plat;automation;help;run' {
+            break
+        }
+        'plat;automation;help;runs' {
+            break
+        }
+        'plat;automation;help;logs' {
+            break
+        }
+        'plat;automation;help;cancel' {
+            break
+        }
+        'plat;automation;help;help' {
+            break
+        }
+        'plat;scan' {
+            [CompletionResult]::new('--tf-state', '--tf-state', [CompletionResultType]::ParameterName, 'Terraform state: `terraform show -json` output or a raw .tfstate (''-'' reads stdin)')
+            [CompletionResult]::new('--env', '--env', [CompletionResultType]::ParameterName, 'Scan the Terraform state of this environment (see `plat env list`)')
+            [CompletionResult]::new('--kube-context', '--kube-context', [CompletionResultType]::ParameterName, 'Kubeconfig context to scan instead of the current one')
+            [CompletionResult]::new('--namespace', '--namespace', [CompletionResultType]::ParameterName, 'Scan only this namespace of the cluster (cluster-scoped kinds are then skipped)')
+            [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'Report format (default: the global -o)')
+            [CompletionResult]::new('--fail-on', '--fail-on', [CompletionResultType]::ParameterName, 'Lowest severity that makes the command exit 3')
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Scan configuration (default: .plat/scan.yaml in the current directory, if present)')
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format: a table for people, JSON or YAML documents for programs')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format: a table for people, JSON or YAML documents for programs')
+            [CompletionResult]::new('--context', '--context', [CompletionResultType]::ParameterName, 'Context (platform connection) to use instead of the current one')
+            [CompletionResult]::new('--account', '--account', [CompletionResultType]::ParameterName, 'Account to act in (default: your own)')
+            [CompletionResult]::new('--user', '--user', [CompletionResultType]::ParameterName, 'Platform user to act as on an embedded platform (default: the local operator)')
+            [CompletionResult]::new('--kube', '--kube', [CompletionResultType]::ParameterName, 'Scan the live cluster of the kubeconfig''s current context')
+            [CompletionResult]::new('--publish', '--publish', [CompletionResultType]::ParameterName, 'Also write the Backstage entities (as --format backstage prints them) to <data dir>/catalog/<account>/<name>.yaml, where <name> is the environment, the kube context or the current directory''s name; prints the path on stderr')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only data and errors')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only data and errors')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Say more about what is happening (repeat for more)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Say more about what is happening (repeat for more)')
+            [CompletionResult]::new('--no-input', '--no-input', [CompletionResultType]::ParameterName, 'Never prompt; fail listing every missing value instead')
+            [CompletionResult]::new('-y', '-y', [CompletionResultType]::ParameterName, 'Answer yes to confirmations')
+            [CompletionResult]::new('--yes', '--yes', [CompletionResultType]::ParameterName, 'Answer yes to confirmations')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('rules', 'rules', [CompletionResultType]::ParameterValue, 'List the rule catalogue: id, name, default severity, target and how to fix')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'plat;scan;rules' {
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format: a table for people, JSON or YAML documents for programs')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format: a table for people, JSON or YAML documents for programs')
+            [CompletionResult]::new('--context', '--context', [CompletionResultType]::ParameterName, 'Context (platform connection) to use instead of the current one')
+            [CompletionResult]::new('--account', '--account', [CompletionResultType]::ParameterName, 'Account to act in (default: your own)')
+            [CompletionResult]::new('--user', '--user', [CompletionResultType]::ParameterName, 'Platform user to act as on an embedded platform (default: the local operator)')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only data and errors')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only data and errors')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Say more about what is happening (repeat for more)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Say more about what is happening (repeat for more)')
+            [CompletionResult]::new('--no-input', '--no-input', [CompletionResultType]::ParameterName, 'Never prompt; fail listing every missing value instead')
+            [CompletionResult]::new('-y', '-y', [CompletionResultType]::ParameterName, 'Answer yes to confirmations')
+            [CompletionResult]::new('--yes', '--yes', [CompletionResultType]::ParameterName, 'Answer yes to confirmations')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'plat;scan;help' {
+            [CompletionResult]::new('rules', 'rules', [CompletionResultType]::ParameterValue, 'List the rule catalogue: id, name, default severity, target and how to fix')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'plat;scan;help;rules' {
+            break
+        }
+        'plat;scan;help;help' {
             break
         }
         'plat;scaffold' {
@@ -1962,6 +2271,7 @@ Register-ArgumentCompleter -Native -CommandName 'plat' -ScriptBlock {
             [CompletionResult]::new('whoami', 'whoami', [CompletionResultType]::ParameterValue, 'Show who you are acting as, in which account, with which permissions')
             [CompletionResult]::new('env', 'env', [CompletionResultType]::ParameterValue, 'Short-lived environments provisioned by Terraform/OpenTofu')
             [CompletionResult]::new('policy', 'policy', [CompletionResultType]::ParameterValue, 'Environment policies: lifetime limits and daily quota')
+            [CompletionResult]::new('automation', 'automation', [CompletionResultType]::ParameterValue, 'Automations: define, run and follow the platform''s processes')
             [CompletionResult]::new('scan', 'scan', [CompletionResultType]::ParameterValue, 'Inventory and policy checks over manifests, Terraform state and live clusters')
             [CompletionResult]::new('scaffold', 'scaffold', [CompletionResultType]::ParameterValue, 'Create projects from Backstage Software Templates, offline, and keep them updatable')
             [CompletionResult]::new('login', 'login', [CompletionResultType]::ParameterValue, 'Log in to a plat server with your identity provider (OIDC device flow)')
@@ -2164,7 +2474,46 @@ Register-ArgumentCompleter -Native -CommandName 'plat' -ScriptBlock {
         'plat;help;policy;set' {
             break
         }
+        'plat;help;automation' {
+            [CompletionResult]::new('apply', 'apply', [CompletionResultType]::ParameterValue, 'Create or update an automation from a YAML definition (apiVersion: plat.dev/v1, kind: Automation)')
+            [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List this account''s automations')
+            [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Show an automation: trigger, parameters, steps')
+            [CompletionResult]::new('delete', 'delete', [CompletionResultType]::ParameterValue, 'Delete an automation (its runs stay on record)')
+            [CompletionResult]::new('run', 'run', [CompletionResultType]::ParameterValue, 'Run an automation now and follow it; exits 0 when it succeeds, 1 when it fails')
+            [CompletionResult]::new('runs', 'runs', [CompletionResultType]::ParameterValue, 'List runs, newest first')
+            [CompletionResult]::new('logs', 'logs', [CompletionResultType]::ParameterValue, 'Print the log of a run')
+            [CompletionResult]::new('cancel', 'cancel', [CompletionResultType]::ParameterValue, 'Stop a run: its running step is killed')
+            break
+        }
+        'plat;help;automation;apply' {
+            break
+        }
+        'plat;help;automation;list' {
+            break
+        }
+        'plat;help;automation;show' {
+            break
+        }
+        'plat;help;automation;delete' {
+            break
+        }
+        'plat;help;automation;run' {
+            break
+        }
+        'plat;help;automation;runs' {
+            break
+        }
+        'plat;help;automation;logs' {
+            break
+        }
+        'plat;help;automation;cancel' {
+            break
+        }
         'plat;help;scan' {
+            [CompletionResult]::new('rules', 'rules', [CompletionResultType]::ParameterValue, 'List the rule catalogue: id, name, default severity, target and how to fix')
+            break
+        }
+        'plat;help;scan;rules' {
             break
         }
         'plat;help;scaffold' {

@@ -42,6 +42,7 @@ set edit:completion:arg-completer[plat] = {|@words|
             cand whoami 'Show who you are acting as, in which account, with which permissions'
             cand env 'Short-lived environments provisioned by Terraform/OpenTofu'
             cand policy 'Environment policies: lifetime limits and daily quota'
+            cand automation 'Automations: define, run and follow the platform''s processes'
             cand scan 'Inventory and policy checks over manifests, Terraform state and live clusters'
             cand scaffold 'Create projects from Backstage Software Templates, offline, and keep them updatable'
             cand login 'Log in to a plat server with your identity provider (OIDC device flow)'
@@ -1433,7 +1434,7 @@ set edit:completion:arg-completer[plat] = {|@words|
         }
         &'plat;policy;help;help'= {
         }
-        &'plat;scan'= {
+        &'plat;automation'= {
             cand -o 'Output format: a table for people, JSON or YAML documents for programs'
             cand --output 'Output format: a table for people, JSON or YAML documents for programs'
             cand --context 'Context (platform connection) to use instead of the current one'
@@ -1450,6 +1451,289 @@ set edit:completion:arg-completer[plat] = {|@words|
             cand --help 'Print help'
             cand -V 'Print version'
             cand --version 'Print version'
+            cand apply 'Create or update an automation from a YAML definition (apiVersion: plat.dev/v1, kind: Automation)'
+            cand list 'List this account''s automations'
+            cand ls 'List this account''s automations'
+            cand show 'Show an automation: trigger, parameters, steps'
+            cand delete 'Delete an automation (its runs stay on record)'
+            cand rm 'Delete an automation (its runs stay on record)'
+            cand run 'Run an automation now and follow it; exits 0 when it succeeds, 1 when it fails'
+            cand runs 'List runs, newest first'
+            cand logs 'Print the log of a run'
+            cand cancel 'Stop a run: its running step is killed'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'plat;automation;apply'= {
+            cand -f 'Definition file (YAML)'
+            cand --file 'Definition file (YAML)'
+            cand -o 'Output format: a table for people, JSON or YAML documents for programs'
+            cand --output 'Output format: a table for people, JSON or YAML documents for programs'
+            cand --context 'Context (platform connection) to use instead of the current one'
+            cand --account 'Account to act in (default: your own)'
+            cand --user 'Platform user to act as on an embedded platform (default: the local operator)'
+            cand -q 'Print only data and errors'
+            cand --quiet 'Print only data and errors'
+            cand -v 'Say more about what is happening (repeat for more)'
+            cand --verbose 'Say more about what is happening (repeat for more)'
+            cand --no-input 'Never prompt; fail listing every missing value instead'
+            cand -y 'Answer yes to confirmations'
+            cand --yes 'Answer yes to confirmations'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'plat;automation;list'= {
+            cand -o 'Output format: a table for people, JSON or YAML documents for programs'
+            cand --output 'Output format: a table for people, JSON or YAML documents for programs'
+            cand --context 'Context (platform connection) to use instead of the current one'
+            cand --account 'Account to act in (default: your own)'
+            cand --user 'Platform user to act as on an embedded platform (default: the local operator)'
+            cand -q 'Print only data and errors'
+            cand --quiet 'Print only data and errors'
+            cand -v 'Say more about what is happening (repeat for more)'
+            cand --verbose 'Say more about what is happening (repeat for more)'
+            cand --no-input 'Never prompt; fail listing every missing value instead'
+            cand -y 'Answer yes to confirmations'
+            cand --yes 'Answer yes to confirmations'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'plat;automation;ls'= {
+            cand -o 'Output format: a table for people, JSON or YAML documents for programs'
+            cand --output 'Output format: a table for people, JSON or YAML documents for programs'
+            cand --context 'Context (platform connection) to use instead of the current one'
+            cand --account 'Account to act in (default: your own)'
+            cand --user 'Platform user to act as on an embedded platform (default: the local operator)'
+            cand -q 'Print only data and errors'
+            cand --quiet 'Print only data and errors'
+            cand -v 'Say more about what is happening (repeat for more)'
+            cand --verbose 'Say more about what is happening (repeat for more)'
+            cand --no-input 'Never prompt; fail listing every missing value instead'
+            cand -y 'Answer yes to confirmations'
+            cand --yes 'Answer yes to confirmations'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'plat;automation;show'= {
+            cand -o 'Output format: a table for people, JSON or YAML documents for programs'
+            cand --output 'Output format: a table for people, JSON or YAML documents for programs'
+            cand --context 'Context (platform connection) to use instead of the current one'
+            cand --account 'Account to act in (default: your own)'
+            cand --user 'Platform user to act as on an embedded platform (default: the local operator)'
+            cand -q 'Print only data and errors'
+            cand --quiet 'Print only data and errors'
+            cand -v 'Say more about what is happening (repeat for more)'
+            cand --verbose 'Say more about what is happening (repeat for more)'
+            cand --no-input 'Never prompt; fail listing every missing value instead'
+            cand -y 'Answer yes to confirmations'
+            cand --yes 'Answer yes to confirmations'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'plat;automation;delete'= {
+            cand -o 'Output format: a table for people, JSON or YAML documents for programs'
+            cand --output 'Output format: a table for people, JSON or YAML documents for programs'
+            cand --context 'Context (platform connection) to use instead of the current one'
+            cand --account 'Account to act in (default: your own)'
+            cand --user 'Platform user to act as on an embedded platform (default: the local operator)'
+            cand -q 'Print only data and errors'
+            cand --quiet 'Print only data and errors'
+            cand -v 'Say more about what is happening (repeat for more)'
+            cand --verbose 'Say more about what is happening (repeat for more)'
+            cand --no-input 'Never prompt; fail listing every missing value instead'
+            cand -y 'Answer yes to confirmations'
+            cand --yes 'Answer yes to confirmations'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'plat;automation;rm'= {
+            cand -o 'Output format: a table for people, JSON or YAML documents for programs'
+            cand --output 'Output format: a table for people, JSON or YAML documents for programs'
+            cand --context 'Context (platform connection) to use instead of the current one'
+            cand --account 'Account to act in (default: your own)'
+            cand --user 'Platform user to act as on an embedded platform (default: the local operator)'
+            cand -q 'Print only data and errors'
+            cand --quiet 'Print only data and errors'
+            cand -v 'Say more about what is happening (repeat for more)'
+            cand --verbose 'Say more about what is happening (repeat for more)'
+            cand --no-input 'Never prompt; fail listing every missing value instead'
+            cand -y 'Answer yes to confirmations'
+            cand --yes 'Answer yes to confirmations'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'plat;automation;run'= {
+            cand -p 'Parameter value (repeatable)'
+            cand --param 'Parameter value (repeatable)'
+            cand -o 'Output format: a table for people, JSON or YAML documents for programs'
+            cand --output 'Output format: a table for people, JSON or YAML documents for programs'
+            cand --context 'Context (platform connection) to use instead of the current one'
+            cand --account 'Account to act in (default: your own)'
+            cand --user 'Platform user to act as on an embedded platform (default: the local operator)'
+            cand --wait 'Wait for the run to end and exit with its result (the default)'
+            cand --detach 'Queue the run for the server''s workers and return at once (needs `plat server`)'
+            cand -q 'Print only data and errors'
+            cand --quiet 'Print only data and errors'
+            cand -v 'Say more about what is happening (repeat for more)'
+            cand --verbose 'Say more about what is happening (repeat for more)'
+            cand --no-input 'Never prompt; fail listing every missing value instead'
+            cand -y 'Answer yes to confirmations'
+            cand --yes 'Answer yes to confirmations'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'plat;automation;runs'= {
+            cand -o 'Output format: a table for people, JSON or YAML documents for programs'
+            cand --output 'Output format: a table for people, JSON or YAML documents for programs'
+            cand --context 'Context (platform connection) to use instead of the current one'
+            cand --account 'Account to act in (default: your own)'
+            cand --user 'Platform user to act as on an embedded platform (default: the local operator)'
+            cand -q 'Print only data and errors'
+            cand --quiet 'Print only data and errors'
+            cand -v 'Say more about what is happening (repeat for more)'
+            cand --verbose 'Say more about what is happening (repeat for more)'
+            cand --no-input 'Never prompt; fail listing every missing value instead'
+            cand -y 'Answer yes to confirmations'
+            cand --yes 'Answer yes to confirmations'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'plat;automation;logs'= {
+            cand -o 'Output format: a table for people, JSON or YAML documents for programs'
+            cand --output 'Output format: a table for people, JSON or YAML documents for programs'
+            cand --context 'Context (platform connection) to use instead of the current one'
+            cand --account 'Account to act in (default: your own)'
+            cand --user 'Platform user to act as on an embedded platform (default: the local operator)'
+            cand -f 'Keep printing as the log grows, until the run ends'
+            cand --follow 'Keep printing as the log grows, until the run ends'
+            cand -q 'Print only data and errors'
+            cand --quiet 'Print only data and errors'
+            cand -v 'Say more about what is happening (repeat for more)'
+            cand --verbose 'Say more about what is happening (repeat for more)'
+            cand --no-input 'Never prompt; fail listing every missing value instead'
+            cand -y 'Answer yes to confirmations'
+            cand --yes 'Answer yes to confirmations'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'plat;automation;cancel'= {
+            cand -o 'Output format: a table for people, JSON or YAML documents for programs'
+            cand --output 'Output format: a table for people, JSON or YAML documents for programs'
+            cand --context 'Context (platform connection) to use instead of the current one'
+            cand --account 'Account to act in (default: your own)'
+            cand --user 'Platform user to act as on an embedded platform (default: the local operator)'
+            cand -q 'Print only data and errors'
+            cand --quiet 'Print only data and errors'
+            cand -v 'Say more about what is happening (repeat for more)'
+            cand --verbose 'Say more about what is happening (repeat for more)'
+            cand --no-input 'Never prompt; fail listing every missing value instead'
+            cand -y 'Answer yes to confirmations'
+            cand --yes 'Answer yes to confirmations'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'plat;automation;help'= {
+            cand apply 'Create or update an automation from a YAML definition (apiVersion: plat.dev/v1, kind: Automation)'
+            cand list 'List this account''s automations'
+            cand show 'Show an automation: trigger, parameters, steps'
+            cand delete 'Delete an automation (its runs stay on record)'
+            cand run 'Run an automation now and follow it; exits 0 when it succeeds, 1 when it fails'
+            cand runs 'List runs, newest first'
+            cand logs 'Print the log of a run'
+            cand cancel 'Stop a run: its running step is killed'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'plat;automation;help;apply'= {
+        }
+        &'plat;automation;help;list'= {
+        }
+        &'plat;automation;help;show'= {
+        }
+        &'plat;automation;help;delete'= {
+        }
+        &'plat;automation;help;run'= {
+        }
+        &'plat;automation;help;runs'= {
+        }
+        &'plat;automation;help;logs'= {
+        }
+        &'plat;automation;help;cancel'= {
+        }
+        &'plat;automation;help;help'= {
+        }
+        &'plat;scan'= {
+            cand --tf-state 'Terraform state: `terraform show -json` output or a raw .tfstate (''-'' reads stdin)'
+            cand --env 'Scan the Terraform state of this environment (see `plat env list`)'
+            cand --kube-context 'Kubeconfig context to scan instead of the current one'
+            cand --namespace 'Scan only this namespace of the cluster (cluster-scoped kinds are then skipped)'
+            cand --format 'Report format (default: the global -o)'
+            cand --fail-on 'Lowest severity that makes the command exit 3'
+            cand --config 'Scan configuration (default: .plat/scan.yaml in the current directory, if present)'
+            cand -o 'Output format: a table for people, JSON or YAML documents for programs'
+            cand --output 'Output format: a table for people, JSON or YAML documents for programs'
+            cand --context 'Context (platform connection) to use instead of the current one'
+            cand --account 'Account to act in (default: your own)'
+            cand --user 'Platform user to act as on an embedded platform (default: the local operator)'
+            cand --kube 'Scan the live cluster of the kubeconfig''s current context'
+            cand --publish 'Also write the Backstage entities (as --format backstage prints them) to <data dir>/catalog/<account>/<name>.yaml, where <name> is the environment, the kube context or the current directory''s name; prints the path on stderr'
+            cand -q 'Print only data and errors'
+            cand --quiet 'Print only data and errors'
+            cand -v 'Say more about what is happening (repeat for more)'
+            cand --verbose 'Say more about what is happening (repeat for more)'
+            cand --no-input 'Never prompt; fail listing every missing value instead'
+            cand -y 'Answer yes to confirmations'
+            cand --yes 'Answer yes to confirmations'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+            cand rules 'List the rule catalogue: id, name, default severity, target and how to fix'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'plat;scan;rules'= {
+            cand -o 'Output format: a table for people, JSON or YAML documents for programs'
+            cand --output 'Output format: a table for people, JSON or YAML documents for programs'
+            cand --context 'Context (platform connection) to use instead of the current one'
+            cand --account 'Account to act in (default: your own)'
+            cand --user 'Platform user to act as on an embedded platform (default: the local operator)'
+            cand -q 'Print only data and errors'
+            cand --quiet 'Print only data and errors'
+            cand -v 'Say more about what is happening (repeat for more)'
+            cand --verbose 'Say more about what is happening (repeat for more)'
+            cand --no-input 'Never prompt; fail listing every missing value instead'
+            cand -y 'Answer yes to confirmations'
+            cand --yes 'Answer yes to confirmations'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'plat;scan;help'= {
+            cand rules 'List the rule catalogue: id, name, default severity, target and how to fix'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'plat;scan;help;rules'= {
+        }
+        &'plat;scan;help;help'= {
         }
         &'plat;scaffold'= {
             cand -o 'Output format: a table for people, JSON or YAML documents for programs'
@@ -1807,6 +2091,7 @@ set edit:completion:arg-completer[plat] = {|@words|
             cand whoami 'Show who you are acting as, in which account, with which permissions'
             cand env 'Short-lived environments provisioned by Terraform/OpenTofu'
             cand policy 'Environment policies: lifetime limits and daily quota'
+            cand automation 'Automations: define, run and follow the platform''s processes'
             cand scan 'Inventory and policy checks over manifests, Terraform state and live clusters'
             cand scaffold 'Create projects from Backstage Software Templates, offline, and keep them updatable'
             cand login 'Log in to a plat server with your identity provider (OIDC device flow)'
@@ -1958,7 +2243,36 @@ set edit:completion:arg-completer[plat] = {|@words|
         }
         &'plat;help;policy;set'= {
         }
+        &'plat;help;automation'= {
+            cand apply 'Create or update an automation from a YAML definition (apiVersion: plat.dev/v1, kind: Automation)'
+            cand list 'List this account''s automations'
+            cand show 'Show an automation: trigger, parameters, steps'
+            cand delete 'Delete an automation (its runs stay on record)'
+            cand run 'Run an automation now and follow it; exits 0 when it succeeds, 1 when it fails'
+            cand runs 'List runs, newest first'
+            cand logs 'Print the log of a run'
+            cand cancel 'Stop a run: its running step is killed'
+        }
+        &'plat;help;automation;apply'= {
+        }
+        &'plat;help;automation;list'= {
+        }
+        &'plat;help;automation;show'= {
+        }
+        &'plat;help;automation;delete'= {
+        }
+        &'plat;help;automation;run'= {
+        }
+        &'plat;help;automation;runs'= {
+        }
+        &'plat;help;automation;logs'= {
+        }
+        &'plat;help;automation;cancel'= {
+        }
         &'plat;help;scan'= {
+            cand rules 'List the rule catalogue: id, name, default severity, target and how to fix'
+        }
+        &'plat;help;scan;rules'= {
         }
         &'plat;help;scaffold'= {
             cand list 'List the templates: built-in ones and those in PLAT_TEMPLATE_PATH'

@@ -44,6 +44,7 @@ complete -c plat -n "__fish_plat_needs_command" -f -a "context" -d 'Manage conte
 complete -c plat -n "__fish_plat_needs_command" -f -a "whoami" -d 'Show who you are acting as, in which account, with which permissions'
 complete -c plat -n "__fish_plat_needs_command" -f -a "env" -d 'Short-lived environments provisioned by Terraform/OpenTofu'
 complete -c plat -n "__fish_plat_needs_command" -f -a "policy" -d 'Environment policies: lifetime limits and daily quota'
+complete -c plat -n "__fish_plat_needs_command" -f -a "automation" -d 'Automations: define, run and follow the platform\'s processes'
 complete -c plat -n "__fish_plat_needs_command" -f -a "scan" -d 'Inventory and policy checks over manifests, Terraform state and live clusters'
 complete -c plat -n "__fish_plat_needs_command" -f -a "scaffold" -d 'Create projects from Backstage Software Templates, offline, and keep them updatable'
 complete -c plat -n "__fish_plat_needs_command" -f -a "login" -d 'Log in to a plat server with your identity provider (OIDC device flow)'
@@ -904,18 +905,207 @@ complete -c plat -n "__fish_plat_using_subcommand policy; and __fish_seen_subcom
 complete -c plat -n "__fish_plat_using_subcommand policy; and __fish_seen_subcommand_from help" -f -a "show" -d 'Show the environment policy in force for the current account'
 complete -c plat -n "__fish_plat_using_subcommand policy; and __fish_seen_subcommand_from help" -f -a "set" -d 'Tighten the environment policy of the current account, or of a tenant it owns'
 complete -c plat -n "__fish_plat_using_subcommand policy; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c plat -n "__fish_plat_using_subcommand scan" -s o -l output -d 'Output format: a table for people, JSON or YAML documents for programs' -r -f -a "table\t''
+complete -c plat -n "__fish_plat_using_subcommand automation; and not __fish_seen_subcommand_from apply list ls show delete rm run runs logs cancel help" -s o -l output -d 'Output format: a table for people, JSON or YAML documents for programs' -r -f -a "table\t''
 json\t''
 yaml\t''"
-complete -c plat -n "__fish_plat_using_subcommand scan" -l context -d 'Context (platform connection) to use instead of the current one' -r
-complete -c plat -n "__fish_plat_using_subcommand scan" -l account -d 'Account to act in (default: your own)' -r
-complete -c plat -n "__fish_plat_using_subcommand scan" -l user -d 'Platform user to act as on an embedded platform (default: the local operator)' -r
-complete -c plat -n "__fish_plat_using_subcommand scan" -s q -l quiet -d 'Print only data and errors'
-complete -c plat -n "__fish_plat_using_subcommand scan" -s v -l verbose -d 'Say more about what is happening (repeat for more)'
-complete -c plat -n "__fish_plat_using_subcommand scan" -l no-input -d 'Never prompt; fail listing every missing value instead'
-complete -c plat -n "__fish_plat_using_subcommand scan" -s y -l yes -d 'Answer yes to confirmations'
-complete -c plat -n "__fish_plat_using_subcommand scan" -s h -l help -d 'Print help'
-complete -c plat -n "__fish_plat_using_subcommand scan" -s V -l version -d 'Print version'
+complete -c plat -n "__fish_plat_using_subcommand automation; and not __fish_seen_subcommand_from apply list ls show delete rm run runs logs cancel help" -l context -d 'Context (platform connection) to use instead of the current one' -r
+complete -c plat -n "__fish_plat_using_subcommand automation; and not __fish_seen_subcommand_from apply list ls show delete rm run runs logs cancel help" -l account -d 'Account to act in (default: your own)' -r
+complete -c plat -n "__fish_plat_using_subcommand automation; and not __fish_seen_subcommand_from apply list ls show delete rm run runs logs cancel help" -l user -d 'Platform user to act as on an embedded platform (default: the local operator)' -r
+complete -c plat -n "__fish_plat_using_subcommand automation; and not __fish_seen_subcommand_from apply list ls show delete rm run runs logs cancel help" -s q -l quiet -d 'Print only data and errors'
+complete -c plat -n "__fish_plat_using_subcommand automation; and not __fish_seen_subcommand_from apply list ls show delete rm run runs logs cancel help" -s v -l verbose -d 'Say more about what is happening (repeat for more)'
+complete -c plat -n "__fish_plat_using_subcommand automation; and not __fish_seen_subcommand_from apply list ls show delete rm run runs logs cancel help" -l no-input -d 'Never prompt; fail listing every missing value instead'
+complete -c plat -n "__fish_plat_using_subcommand automation; and not __fish_seen_subcommand_from apply list ls show delete rm run runs logs cancel help" -s y -l yes -d 'Answer yes to confirmations'
+complete -c plat -n "__fish_plat_using_subcommand automation; and not __fish_seen_subcommand_from apply list ls show delete rm run runs logs cancel help" -s h -l help -d 'Print help'
+complete -c plat -n "__fish_plat_using_subcommand automation; and not __fish_seen_subcommand_from apply list ls show delete rm run runs logs cancel help" -s V -l version -d 'Print version'
+complete -c plat -n "__fish_plat_using_subcommand automation; and not __fish_seen_subcommand_from apply list ls show delete rm run runs logs cancel help" -f -a "apply" -d 'Create or update an automation from a YAML definition (apiVersion: plat.dev/v1, kind: Automation)'
+complete -c plat -n "__fish_plat_using_subcommand automation; and not __fish_seen_subcommand_from apply list ls show delete rm run runs logs cancel help" -f -a "list" -d 'List this account\'s automations'
+complete -c plat -n "__fish_plat_using_subcommand automation; and not __fish_seen_subcommand_from apply list ls show delete rm run runs logs cancel help" -f -a "ls" -d 'List this account\'s automations'
+complete -c plat -n "__fish_plat_using_subcommand automation; and not __fish_seen_subcommand_from apply list ls show delete rm run runs logs cancel help" -f -a "show" -d 'Show an automation: trigger, parameters, steps'
+complete -c plat -n "__fish_plat_using_subcommand automation; and not __fish_seen_subcommand_from apply list ls show delete rm run runs logs cancel help" -f -a "delete" -d 'Delete an automation (its runs stay on record)'
+complete -c plat -n "__fish_plat_using_subcommand automation; and not __fish_seen_subcommand_from apply list ls show delete rm run runs logs cancel help" -f -a "rm" -d 'Delete an automation (its runs stay on record)'
+complete -c plat -n "__fish_plat_using_subcommand automation; and not __fish_seen_subcommand_from apply list ls show delete rm run runs logs cancel help" -f -a "run" -d 'Run an automation now and follow it; exits 0 when it succeeds, 1 when it fails'
+complete -c plat -n "__fish_plat_using_subcommand automation; and not __fish_seen_subcommand_from apply list ls show delete rm run runs logs cancel help" -f -a "runs" -d 'List runs, newest first'
+complete -c plat -n "__fish_plat_using_subcommand automation; and not __fish_seen_subcommand_from apply list ls show delete rm run runs logs cancel help" -f -a "logs" -d 'Print the log of a run'
+complete -c plat -n "__fish_plat_using_subcommand automation; and not __fish_seen_subcommand_from apply list ls show delete rm run runs logs cancel help" -f -a "cancel" -d 'Stop a run: its running step is killed'
+complete -c plat -n "__fish_plat_using_subcommand automation; and not __fish_seen_subcommand_from apply list ls show delete rm run runs logs cancel help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from apply" -s f -l file -d 'Definition file (YAML)' -r -F
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from apply" -s o -l output -d 'Output format: a table for people, JSON or YAML documents for programs' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from apply" -l context -d 'Context (platform connection) to use instead of the current one' -r
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from apply" -l account -d 'Account to act in (default: your own)' -r
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from apply" -l user -d 'Platform user to act as on an embedded platform (default: the local operator)' -r
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from apply" -s q -l quiet -d 'Print only data and errors'
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from apply" -s v -l verbose -d 'Say more about what is happening (repeat for more)'
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from apply" -l no-input -d 'Never prompt; fail listing every missing value instead'
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from apply" -s y -l yes -d 'Answer yes to confirmations'
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from apply" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from apply" -s V -l version -d 'Print version'
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from list" -s o -l output -d 'Output format: a table for people, JSON or YAML documents for programs' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from list" -l context -d 'Context (platform connection) to use instead of the current one' -r
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from list" -l account -d 'Account to act in (default: your own)' -r
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from list" -l user -d 'Platform user to act as on an embedded platform (default: the local operator)' -r
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from list" -s q -l quiet -d 'Print only data and errors'
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from list" -s v -l verbose -d 'Say more about what is happening (repeat for more)'
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from list" -l no-input -d 'Never prompt; fail listing every missing value instead'
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from list" -s y -l yes -d 'Answer yes to confirmations'
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from list" -s V -l version -d 'Print version'
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from ls" -s o -l output -d 'Output format: a table for people, JSON or YAML documents for programs' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from ls" -l context -d 'Context (platform connection) to use instead of the current one' -r
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from ls" -l account -d 'Account to act in (default: your own)' -r
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from ls" -l user -d 'Platform user to act as on an embedded platform (default: the local operator)' -r
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from ls" -s q -l quiet -d 'Print only data and errors'
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from ls" -s v -l verbose -d 'Say more about what is happening (repeat for more)'
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from ls" -l no-input -d 'Never prompt; fail listing every missing value instead'
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from ls" -s y -l yes -d 'Answer yes to confirmations'
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from ls" -s h -l help -d 'Print help'
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from ls" -s V -l version -d 'Print version'
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from show" -s o -l output -d 'Output format: a table for people, JSON or YAML documents for programs' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from show" -l context -d 'Context (platform connection) to use instead of the current one' -r
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from show" -l account -d 'Account to act in (default: your own)' -r
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from show" -l user -d 'Platform user to act as on an embedded platform (default: the local operator)' -r
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from show" -s q -l quiet -d 'Print only data and errors'
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from show" -s v -l verbose -d 'Say more about what is happening (repeat for more)'
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from show" -l no-input -d 'Never prompt; fail listing every missing value instead'
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from show" -s y -l yes -d 'Answer yes to confirmations'
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help'
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from show" -s V -l version -d 'Print version'
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from delete" -s o -l output -d 'Output format: a table for people, JSON or YAML documents for programs' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from delete" -l context -d 'Context (platform connection) to use instead of the current one' -r
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from delete" -l account -d 'Account to act in (default: your own)' -r
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from delete" -l user -d 'Platform user to act as on an embedded platform (default: the local operator)' -r
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from delete" -s q -l quiet -d 'Print only data and errors'
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from delete" -s v -l verbose -d 'Say more about what is happening (repeat for more)'
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from delete" -l no-input -d 'Never prompt; fail listing every missing value instead'
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from delete" -s y -l yes -d 'Answer yes to confirmations'
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from delete" -s h -l help -d 'Print help'
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from delete" -s V -l version -d 'Print version'
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from rm" -s o -l output -d 'Output format: a table for people, JSON or YAML documents for programs' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from rm" -l context -d 'Context (platform connection) to use instead of the current one' -r
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from rm" -l account -d 'Account to act in (default: your own)' -r
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from rm" -l user -d 'Platform user to act as on an embedded platform (default: the local operator)' -r
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from rm" -s q -l quiet -d 'Print only data and errors'
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from rm" -s v -l verbose -d 'Say more about what is happening (repeat for more)'
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from rm" -l no-input -d 'Never prompt; fail listing every missing value instead'
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from rm" -s y -l yes -d 'Answer yes to confirmations'
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from rm" -s h -l help -d 'Print help'
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from rm" -s V -l version -d 'Print version'
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from run" -s p -l param -d 'Parameter value (repeatable)' -r
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from run" -s o -l output -d 'Output format: a table for people, JSON or YAML documents for programs' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from run" -l context -d 'Context (platform connection) to use instead of the current one' -r
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from run" -l account -d 'Account to act in (default: your own)' -r
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from run" -l user -d 'Platform user to act as on an embedded platform (default: the local operator)' -r
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from run" -l wait -d 'Wait for the run to end and exit with its result (the default)'
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from run" -l detach -d 'Queue the run for the server\'s workers and return at once (needs `plat server`)'
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from run" -s q -l quiet -d 'Print only data and errors'
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from run" -s v -l verbose -d 'Say more about what is happening (repeat for more)'
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from run" -l no-input -d 'Never prompt; fail listing every missing value instead'
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from run" -s y -l yes -d 'Answer yes to confirmations'
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from run" -s h -l help -d 'Print help'
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from run" -s V -l version -d 'Print version'
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from runs" -s o -l output -d 'Output format: a table for people, JSON or YAML documents for programs' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from runs" -l context -d 'Context (platform connection) to use instead of the current one' -r
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from runs" -l account -d 'Account to act in (default: your own)' -r
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from runs" -l user -d 'Platform user to act as on an embedded platform (default: the local operator)' -r
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from runs" -s q -l quiet -d 'Print only data and errors'
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from runs" -s v -l verbose -d 'Say more about what is happening (repeat for more)'
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from runs" -l no-input -d 'Never prompt; fail listing every missing value instead'
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from runs" -s y -l yes -d 'Answer yes to confirmations'
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from runs" -s h -l help -d 'Print help'
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from runs" -s V -l version -d 'Print version'
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from logs" -s o -l output -d 'Output format: a table for people, JSON or YAML documents for programs' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from logs" -l context -d 'Context (platform connection) to use instead of the current one' -r
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from logs" -l account -d 'Account to act in (default: your own)' -r
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from logs" -l user -d 'Platform user to act as on an embedded platform (default: the local operator)' -r
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from logs" -s f -l follow -d 'Keep printing as the log grows, until the run ends'
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from logs" -s q -l quiet -d 'Print only data and errors'
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from logs" -s v -l verbose -d 'Say more about what is happening (repeat for more)'
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from logs" -l no-input -d 'Never prompt; fail listing every missing value instead'
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from logs" -s y -l yes -d 'Answer yes to confirmations'
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from logs" -s h -l help -d 'Print help'
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from logs" -s V -l version -d 'Print version'
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from cancel" -s o -l output -d 'Output format: a table for people, JSON or YAML documents for programs' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from cancel" -l context -d 'Context (platform connection) to use instead of the current one' -r
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from cancel" -l account -d 'Account to act in (default: your own)' -r
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from cancel" -l user -d 'Platform user to act as on an embedded platform (default: the local operator)' -r
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from cancel" -s q -l quiet -d 'Print only data and errors'
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from cancel" -s v -l verbose -d 'Say more about what is happening (repeat for more)'
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from cancel" -l no-input -d 'Never prompt; fail listing every missing value instead'
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from cancel" -s y -l yes -d 'Answer yes to confirmations'
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from cancel" -s h -l help -d 'Print help'
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from cancel" -s V -l version -d 'Print version'
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from help" -f -a "apply" -d 'Create or update an automation from a YAML definition (apiVersion: plat.dev/v1, kind: Automation)'
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from help" -f -a "list" -d 'List this account\'s automations'
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from help" -f -a "show" -d 'Show an automation: trigger, parameters, steps'
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from help" -f -a "delete" -d 'Delete an automation (its runs stay on record)'
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from help" -f -a "run" -d 'Run an automation now and follow it; exits 0 when it succeeds, 1 when it fails'
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from help" -f -a "runs" -d 'List runs, newest first'
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from help" -f -a "logs" -d 'Print the log of a run'
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from help" -f -a "cancel" -d 'Stop a run: its running step is killed'
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c plat -n "__fish_plat_using_subcommand scan; and not __fish_seen_subcommand_from rules help" -l tf-state -d 'Terraform state: `terraform show -json` output or a raw .tfstate (\'-\' reads stdin)' -r -F
+complete -c plat -n "__fish_plat_using_subcommand scan; and not __fish_seen_subcommand_from rules help" -l env -d 'Scan the Terraform state of this environment (see `plat env list`)' -r
+complete -c plat -n "__fish_plat_using_subcommand scan; and not __fish_seen_subcommand_from rules help" -l kube-context -d 'Kubeconfig context to scan instead of the current one' -r
+complete -c plat -n "__fish_plat_using_subcommand scan; and not __fish_seen_subcommand_from rules help" -l namespace -d 'Scan only this namespace of the cluster (cluster-scoped kinds are then skipped)' -r
+complete -c plat -n "__fish_plat_using_subcommand scan; and not __fish_seen_subcommand_from rules help" -l format -d 'Report format (default: the global -o)' -r -f -a "table\t'Findings grouped by file on stdout, summary on stderr'
+json\t'Inventory and findings in one document (schema_version 1)'
+yaml\t'The JSON document as YAML'
+sarif\t'SARIF 2.1.0 for code scanning (GitHub, GitLab, IDEs)'
+backstage\t'Backstage catalog entities: a System per environment, a Resource per resource'
+github\t'GitHub Actions annotations (`::error file=…,line=…::`)'"
+complete -c plat -n "__fish_plat_using_subcommand scan; and not __fish_seen_subcommand_from rules help" -l fail-on -d 'Lowest severity that makes the command exit 3' -r -f -a "error\t'Exit 3 when any finding is an error'
+warning\t'Exit 3 when any finding is a warning or an error'
+never\t'Never exit 3; report only'"
+complete -c plat -n "__fish_plat_using_subcommand scan; and not __fish_seen_subcommand_from rules help" -l config -d 'Scan configuration (default: .plat/scan.yaml in the current directory, if present)' -r -F
+complete -c plat -n "__fish_plat_using_subcommand scan; and not __fish_seen_subcommand_from rules help" -s o -l output -d 'Output format: a table for people, JSON or YAML documents for programs' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c plat -n "__fish_plat_using_subcommand scan; and not __fish_seen_subcommand_from rules help" -l context -d 'Context (platform connection) to use instead of the current one' -r
+complete -c plat -n "__fish_plat_using_subcommand scan; and not __fish_seen_subcommand_from rules help" -l account -d 'Account to act in (default: your own)' -r
+complete -c plat -n "__fish_plat_using_subcommand scan; and not __fish_seen_subcommand_from rules help" -l user -d 'Platform user to act as on an embedded platform (default: the local operator)' -r
+complete -c plat -n "__fish_plat_using_subcommand scan; and not __fish_seen_subcommand_from rules help" -l kube -d 'Scan the live cluster of the kubeconfig\'s current context'
+complete -c plat -n "__fish_plat_using_subcommand scan; and not __fish_seen_subcommand_from rules help" -l publish -d 'Also write the Backstage entities (as --format backstage prints them) to <data dir>/catalog/<account>/<name>.yaml, where <name> is the environment, the kube context or the current directory\'s name; prints the path on stderr'
+complete -c plat -n "__fish_plat_using_subcommand scan; and not __fish_seen_subcommand_from rules help" -s q -l quiet -d 'Print only data and errors'
+complete -c plat -n "__fish_plat_using_subcommand scan; and not __fish_seen_subcommand_from rules help" -s v -l verbose -d 'Say more about what is happening (repeat for more)'
+complete -c plat -n "__fish_plat_using_subcommand scan; and not __fish_seen_subcommand_from rules help" -l no-input -d 'Never prompt; fail listing every missing value instead'
+complete -c plat -n "__fish_plat_using_subcommand scan; and not __fish_seen_subcommand_from rules help" -s y -l yes -d 'Answer yes to confirmations'
+complete -c plat -n "__fish_plat_using_subcommand scan; and not __fish_seen_subcommand_from rules help" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c plat -n "__fish_plat_using_subcommand scan; and not __fish_seen_subcommand_from rules help" -s V -l version -d 'Print version'
+complete -c plat -n "__fish_plat_using_subcommand scan; and not __fish_seen_subcommand_from rules help" -a "rules" -d 'List the rule catalogue: id, name, default severity, target and how to fix'
+complete -c plat -n "__fish_plat_using_subcommand scan; and not __fish_seen_subcommand_from rules help" -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c plat -n "__fish_plat_using_subcommand scan; and __fish_seen_subcommand_from rules" -s o -l output -d 'Output format: a table for people, JSON or YAML documents for programs' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c plat -n "__fish_plat_using_subcommand scan; and __fish_seen_subcommand_from rules" -l context -d 'Context (platform connection) to use instead of the current one' -r
+complete -c plat -n "__fish_plat_using_subcommand scan; and __fish_seen_subcommand_from rules" -l account -d 'Account to act in (default: your own)' -r
+complete -c plat -n "__fish_plat_using_subcommand scan; and __fish_seen_subcommand_from rules" -l user -d 'Platform user to act as on an embedded platform (default: the local operator)' -r
+complete -c plat -n "__fish_plat_using_subcommand scan; and __fish_seen_subcommand_from rules" -s q -l quiet -d 'Print only data and errors'
+complete -c plat -n "__fish_plat_using_subcommand scan; and __fish_seen_subcommand_from rules" -s v -l verbose -d 'Say more about what is happening (repeat for more)'
+complete -c plat -n "__fish_plat_using_subcommand scan; and __fish_seen_subcommand_from rules" -l no-input -d 'Never prompt; fail listing every missing value instead'
+complete -c plat -n "__fish_plat_using_subcommand scan; and __fish_seen_subcommand_from rules" -s y -l yes -d 'Answer yes to confirmations'
+complete -c plat -n "__fish_plat_using_subcommand scan; and __fish_seen_subcommand_from rules" -s h -l help -d 'Print help'
+complete -c plat -n "__fish_plat_using_subcommand scan; and __fish_seen_subcommand_from rules" -s V -l version -d 'Print version'
+complete -c plat -n "__fish_plat_using_subcommand scan; and __fish_seen_subcommand_from help" -f -a "rules" -d 'List the rule catalogue: id, name, default severity, target and how to fix'
+complete -c plat -n "__fish_plat_using_subcommand scan; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c plat -n "__fish_plat_using_subcommand scaffold; and not __fish_seen_subcommand_from list ls show run update help" -s o -l output -d 'Output format: a table for people, JSON or YAML documents for programs' -r -f -a "table\t''
 json\t''
 yaml\t''"
@@ -1143,22 +1333,23 @@ complete -c plat -n "__fish_plat_using_subcommand completion" -l no-input -d 'Ne
 complete -c plat -n "__fish_plat_using_subcommand completion" -s y -l yes -d 'Answer yes to confirmations'
 complete -c plat -n "__fish_plat_using_subcommand completion" -s h -l help -d 'Print help'
 complete -c plat -n "__fish_plat_using_subcommand completion" -s V -l version -d 'Print version'
-complete -c plat -n "__fish_plat_using_subcommand help; and not __fish_seen_subcommand_from account tenant user group context whoami env policy scan scaffold login logout auth server completion help" -f -a "account" -d 'Manage accounts: your own and the sub-accounts below it'
-complete -c plat -n "__fish_plat_using_subcommand help; and not __fish_seen_subcommand_from account tenant user group context whoami env policy scan scaffold login logout auth server completion help" -f -a "tenant" -d 'Manage tenants: domains and branding under which accounts see the platform'
-complete -c plat -n "__fish_plat_using_subcommand help; and not __fish_seen_subcommand_from account tenant user group context whoami env policy scan scaffold login logout auth server completion help" -f -a "user" -d 'Link platform users to the current account, or revoke their access'
-complete -c plat -n "__fish_plat_using_subcommand help; and not __fish_seen_subcommand_from account tenant user group context whoami env policy scan scaffold login logout auth server completion help" -f -a "group" -d 'Manage groups, the only holders of permissions'
-complete -c plat -n "__fish_plat_using_subcommand help; and not __fish_seen_subcommand_from account tenant user group context whoami env policy scan scaffold login logout auth server completion help" -f -a "context" -d 'Manage contexts: which platform plat talks to, and as whom'
-complete -c plat -n "__fish_plat_using_subcommand help; and not __fish_seen_subcommand_from account tenant user group context whoami env policy scan scaffold login logout auth server completion help" -f -a "whoami" -d 'Show who you are acting as, in which account, with which permissions'
-complete -c plat -n "__fish_plat_using_subcommand help; and not __fish_seen_subcommand_from account tenant user group context whoami env policy scan scaffold login logout auth server completion help" -f -a "env" -d 'Short-lived environments provisioned by Terraform/OpenTofu'
-complete -c plat -n "__fish_plat_using_subcommand help; and not __fish_seen_subcommand_from account tenant user group context whoami env policy scan scaffold login logout auth server completion help" -f -a "policy" -d 'Environment policies: lifetime limits and daily quota'
-complete -c plat -n "__fish_plat_using_subcommand help; and not __fish_seen_subcommand_from account tenant user group context whoami env policy scan scaffold login logout auth server completion help" -f -a "scan" -d 'Inventory and policy checks over manifests, Terraform state and live clusters'
-complete -c plat -n "__fish_plat_using_subcommand help; and not __fish_seen_subcommand_from account tenant user group context whoami env policy scan scaffold login logout auth server completion help" -f -a "scaffold" -d 'Create projects from Backstage Software Templates, offline, and keep them updatable'
-complete -c plat -n "__fish_plat_using_subcommand help; and not __fish_seen_subcommand_from account tenant user group context whoami env policy scan scaffold login logout auth server completion help" -f -a "login" -d 'Log in to a plat server with your identity provider (OIDC device flow)'
-complete -c plat -n "__fish_plat_using_subcommand help; and not __fish_seen_subcommand_from account tenant user group context whoami env policy scan scaffold login logout auth server completion help" -f -a "logout" -d 'Forget the login of the current context and revoke its refresh token'
-complete -c plat -n "__fish_plat_using_subcommand help; and not __fish_seen_subcommand_from account tenant user group context whoami env policy scan scaffold login logout auth server completion help" -f -a "auth" -d 'Inspect the current login'
-complete -c plat -n "__fish_plat_using_subcommand help; and not __fish_seen_subcommand_from account tenant user group context whoami env policy scan scaffold login logout auth server completion help" -f -a "server" -d 'Serve the platform to a team over HTTP (SQLite or PostgreSQL, OIDC bearer tokens)'
-complete -c plat -n "__fish_plat_using_subcommand help; and not __fish_seen_subcommand_from account tenant user group context whoami env policy scan scaffold login logout auth server completion help" -f -a "completion" -d 'Print a shell completion script'
-complete -c plat -n "__fish_plat_using_subcommand help; and not __fish_seen_subcommand_from account tenant user group context whoami env policy scan scaffold login logout auth server completion help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c plat -n "__fish_plat_using_subcommand help; and not __fish_seen_subcommand_from account tenant user group context whoami env policy automation scan scaffold login logout auth server completion help" -f -a "account" -d 'Manage accounts: your own and the sub-accounts below it'
+complete -c plat -n "__fish_plat_using_subcommand help; and not __fish_seen_subcommand_from account tenant user group context whoami env policy automation scan scaffold login logout auth server completion help" -f -a "tenant" -d 'Manage tenants: domains and branding under which accounts see the platform'
+complete -c plat -n "__fish_plat_using_subcommand help; and not __fish_seen_subcommand_from account tenant user group context whoami env policy automation scan scaffold login logout auth server completion help" -f -a "user" -d 'Link platform users to the current account, or revoke their access'
+complete -c plat -n "__fish_plat_using_subcommand help; and not __fish_seen_subcommand_from account tenant user group context whoami env policy automation scan scaffold login logout auth server completion help" -f -a "group" -d 'Manage groups, the only holders of permissions'
+complete -c plat -n "__fish_plat_using_subcommand help; and not __fish_seen_subcommand_from account tenant user group context whoami env policy automation scan scaffold login logout auth server completion help" -f -a "context" -d 'Manage contexts: which platform plat talks to, and as whom'
+complete -c plat -n "__fish_plat_using_subcommand help; and not __fish_seen_subcommand_from account tenant user group context whoami env policy automation scan scaffold login logout auth server completion help" -f -a "whoami" -d 'Show who you are acting as, in which account, with which permissions'
+complete -c plat -n "__fish_plat_using_subcommand help; and not __fish_seen_subcommand_from account tenant user group context whoami env policy automation scan scaffold login logout auth server completion help" -f -a "env" -d 'Short-lived environments provisioned by Terraform/OpenTofu'
+complete -c plat -n "__fish_plat_using_subcommand help; and not __fish_seen_subcommand_from account tenant user group context whoami env policy automation scan scaffold login logout auth server completion help" -f -a "policy" -d 'Environment policies: lifetime limits and daily quota'
+complete -c plat -n "__fish_plat_using_subcommand help; and not __fish_seen_subcommand_from account tenant user group context whoami env policy automation scan scaffold login logout auth server completion help" -f -a "automation" -d 'Automations: define, run and follow the platform\'s processes'
+complete -c plat -n "__fish_plat_using_subcommand help; and not __fish_seen_subcommand_from account tenant user group context whoami env policy automation scan scaffold login logout auth server completion help" -f -a "scan" -d 'Inventory and policy checks over manifests, Terraform state and live clusters'
+complete -c plat -n "__fish_plat_using_subcommand help; and not __fish_seen_subcommand_from account tenant user group context whoami env policy automation scan scaffold login logout auth server completion help" -f -a "scaffold" -d 'Create projects from Backstage Software Templates, offline, and keep them updatable'
+complete -c plat -n "__fish_plat_using_subcommand help; and not __fish_seen_subcommand_from account tenant user group context whoami env policy automation scan scaffold login logout auth server completion help" -f -a "login" -d 'Log in to a plat server with your identity provider (OIDC device flow)'
+complete -c plat -n "__fish_plat_using_subcommand help; and not __fish_seen_subcommand_from account tenant user group context whoami env policy automation scan scaffold login logout auth server completion help" -f -a "logout" -d 'Forget the login of the current context and revoke its refresh token'
+complete -c plat -n "__fish_plat_using_subcommand help; and not __fish_seen_subcommand_from account tenant user group context whoami env policy automation scan scaffold login logout auth server completion help" -f -a "auth" -d 'Inspect the current login'
+complete -c plat -n "__fish_plat_using_subcommand help; and not __fish_seen_subcommand_from account tenant user group context whoami env policy automation scan scaffold login logout auth server completion help" -f -a "server" -d 'Serve the platform to a team over HTTP (SQLite or PostgreSQL, OIDC bearer tokens)'
+complete -c plat -n "__fish_plat_using_subcommand help; and not __fish_seen_subcommand_from account tenant user group context whoami env policy automation scan scaffold login logout auth server completion help" -f -a "completion" -d 'Print a shell completion script'
+complete -c plat -n "__fish_plat_using_subcommand help; and not __fish_seen_subcommand_from account tenant user group context whoami env policy automation scan scaffold login logout auth server completion help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c plat -n "__fish_plat_using_subcommand help; and __fish_seen_subcommand_from account" -f -a "list" -d 'List the current account and every account below it'
 complete -c plat -n "__fish_plat_using_subcommand help; and __fish_seen_subcommand_from account" -f -a "show" -d 'Show one account'
 complete -c plat -n "__fish_plat_using_subcommand help; and __fish_seen_subcommand_from account" -f -a "create" -d 'Create a sub-account of the current account'
@@ -1199,6 +1390,15 @@ complete -c plat -n "__fish_plat_using_subcommand help; and __fish_seen_subcomma
 complete -c plat -n "__fish_plat_using_subcommand help; and __fish_seen_subcommand_from env" -f -a "reap" -d 'Destroy every expired environment (for cron or a CI schedule)'
 complete -c plat -n "__fish_plat_using_subcommand help; and __fish_seen_subcommand_from policy" -f -a "show" -d 'Show the environment policy in force for the current account'
 complete -c plat -n "__fish_plat_using_subcommand help; and __fish_seen_subcommand_from policy" -f -a "set" -d 'Tighten the environment policy of the current account, or of a tenant it owns'
+complete -c plat -n "__fish_plat_using_subcommand help; and __fish_seen_subcommand_from automation" -f -a "apply" -d 'Create or update an automation from a YAML definition (apiVersion: plat.dev/v1, kind: Automation)'
+complete -c plat -n "__fish_plat_using_subcommand help; and __fish_seen_subcommand_from automation" -f -a "list" -d 'List this account\'s automations'
+complete -c plat -n "__fish_plat_using_subcommand help; and __fish_seen_subcommand_from automation" -f -a "show" -d 'Show an automation: trigger, parameters, steps'
+complete -c plat -n "__fish_plat_using_subcommand help; and __fish_seen_subcommand_from automation" -f -a "delete" -d 'Delete an automation (its runs stay on record)'
+complete -c plat -n "__fish_plat_using_subcommand help; and __fish_seen_subcommand_from automation" -f -a "run" -d 'Run an automation now and follow it; exits 0 when it succeeds, 1 when it fails'
+complete -c plat -n "__fish_plat_using_subcommand help; and __fish_seen_subcommand_from automation" -f -a "runs" -d 'List runs, newest first'
+complete -c plat -n "__fish_plat_using_subcommand help; and __fish_seen_subcommand_from automation" -f -a "logs" -d 'Print the log of a run'
+complete -c plat -n "__fish_plat_using_subcommand help; and __fish_seen_subcommand_from automation" -f -a "cancel" -d 'Stop a run: its running step is killed'
+complete -c plat -n "__fish_plat_using_subcommand help; and __fish_seen_subcommand_from scan" -f -a "rules" -d 'List the rule catalogue: id, name, default severity, target and how to fix'
 complete -c plat -n "__fish_plat_using_subcommand help; and __fish_seen_subcommand_from scaffold" -f -a "list" -d 'List the templates: built-in ones and those in PLAT_TEMPLATE_PATH'
 complete -c plat -n "__fish_plat_using_subcommand help; and __fish_seen_subcommand_from scaffold" -f -a "show" -d 'Show a template\'s parameters: title, type, required, default and choices'
 complete -c plat -n "__fish_plat_using_subcommand help; and __fish_seen_subcommand_from scaffold" -f -a "run" -d 'Create a project from a template, offline; publish it with git when the template says so'

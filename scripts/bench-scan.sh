@@ -3,18 +3,18 @@
 #   1. throughput on one core (full rule set, 100k objects),
 #   2. speed against Checkov on the same manifests in the same run,
 #   3. peak RSS on a ~500 MB input (streamed, counting sink).
-# Usage: scripts/bench-scan.sh [CRATE_DIR]   (default: the scan scratch crate that mounts src/scan)
-# Env: CHECKOV (checkov binary; default: CRATE_DIR/.venv-checkov/bin/checkov, created with
-#      `python3 -m venv .venv-checkov && .venv-checkov/bin/pip install checkov` if missing),
+# Usage: scripts/bench-scan.sh   (builds examples/bench_scan.rs in release)
+# Env: CHECKOV (checkov binary; default: target/venv-checkov/bin/checkov, created with
+#      `python3 -m venv` + `pip install checkov` if missing),
 #      OBJECTS (default 100000), CHECKOV_OBJECTS (default 2000), BIG_OBJECTS (default 660000).
 set -euo pipefail
 
-crate=$(cd "${1:-/work/scratch/scan}" && pwd)
+crate=$(cd "$(dirname "$0")/.." && pwd)
 target=${CARGO_TARGET_DIR:-$crate/target}
 objects=${OBJECTS:-100000}
 checkov_objects=${CHECKOV_OBJECTS:-2000}
 big_objects=${BIG_OBJECTS:-700000}
-checkov=${CHECKOV:-$crate/.venv-checkov/bin/checkov}
+checkov=${CHECKOV:-$target/venv-checkov/bin/checkov}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
@@ -34,8 +34,8 @@ done
 
 echo "== against Checkov: $checkov_objects objects"
 if [[ ! -x $checkov ]]; then
-  python3 -m venv "$crate/.venv-checkov"
-  "$crate/.venv-checkov/bin/pip" install --quiet checkov
+  python3 -m venv "$target/venv-checkov"
+  "$target/venv-checkov/bin/pip" install --quiet checkov
 fi
 "$bench" generate "$checkov_objects" "$work/small.yaml"
 # Both pinned to the same core; wall and CPU (user+sys) time include process start-up.

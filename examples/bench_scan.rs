@@ -8,12 +8,12 @@ use std::time::Instant;
 use plat::scan::{CountingSink, KustomizeRenderer, ManifestOptions, ScanConfig, scan_paths};
 
 fn deployment(i: usize) -> String {
-    let tenant = if i % 7 == 0 {
+    let tenant = if i.is_multiple_of(7) {
         String::new()
     } else {
         format!("    appgear.io/tenant-id: t{}\n", i % 13)
     };
-    let image = if i % 5 == 0 {
+    let image = if i.is_multiple_of(5) {
         "nginx:latest".to_string()
     } else {
         format!("registry.example.com/team/app{}:1.{}.0", i % 50, i % 9)
@@ -74,7 +74,7 @@ spec:
 }
 
 fn service(i: usize) -> String {
-    let kind = if i % 11 == 0 { "NodePort" } else { "ClusterIP" };
+    let kind = if i.is_multiple_of(11) { "NodePort" } else { "ClusterIP" };
     format!(
         "apiVersion: v1
 kind: Service

@@ -250,6 +250,9 @@ _plat() {
             plat__subcmd__env,outputs)
                 cmd="plat__subcmd__env__subcmd__outputs"
                 ;;
+            plat__subcmd__env,provision)
+                cmd="plat__subcmd__env__subcmd__provision"
+                ;;
             plat__subcmd__env,quota)
                 cmd="plat__subcmd__env__subcmd__quota"
                 ;;
@@ -282,6 +285,9 @@ _plat() {
                 ;;
             plat__subcmd__env__subcmd__help,outputs)
                 cmd="plat__subcmd__env__subcmd__help__subcmd__outputs"
+                ;;
+            plat__subcmd__env__subcmd__help,provision)
+                cmd="plat__subcmd__env__subcmd__help__subcmd__provision"
                 ;;
             plat__subcmd__env__subcmd__help,quota)
                 cmd="plat__subcmd__env__subcmd__help__subcmd__quota"
@@ -510,6 +516,9 @@ _plat() {
                 ;;
             plat__subcmd__help__subcmd__env,outputs)
                 cmd="plat__subcmd__help__subcmd__env__subcmd__outputs"
+                ;;
+            plat__subcmd__help__subcmd__env,provision)
+                cmd="plat__subcmd__help__subcmd__env__subcmd__provision"
                 ;;
             plat__subcmd__help__subcmd__env,quota)
                 cmd="plat__subcmd__help__subcmd__env__subcmd__quota"
@@ -2130,7 +2139,7 @@ _plat() {
             return 0
             ;;
         plat__subcmd__env)
-            opts="-o -q -v -y -h -V --output --context --account --user --quiet --verbose --no-input --yes --help --version template up list ls show logs outputs extend down quota reap help"
+            opts="-o -q -v -y -h -V --output --context --account --user --quiet --verbose --no-input --yes --help --version template up list ls show logs outputs extend down quota reap provision help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2232,7 +2241,7 @@ _plat() {
             return 0
             ;;
         plat__subcmd__env__subcmd__help)
-            opts="template up list show logs outputs extend down quota reap help"
+            opts="template up list show logs outputs extend down quota reap provision help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2316,6 +2325,20 @@ _plat() {
             return 0
             ;;
         plat__subcmd__env__subcmd__help__subcmd__outputs)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        plat__subcmd__env__subcmd__help__subcmd__provision)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -2496,6 +2519,40 @@ _plat() {
             return 0
             ;;
         plat__subcmd__env__subcmd__outputs)
+            opts="-o -q -v -y -h -V --output --context --account --user --quiet --verbose --no-input --yes --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --output)
+                    COMPREPLY=($(compgen -W "table json yaml" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table json yaml" -- "${cur}"))
+                    return 0
+                    ;;
+                --context)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --account)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --user)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        plat__subcmd__env__subcmd__provision)
             opts="-o -q -v -y -h -V --output --context --account --user --quiet --verbose --no-input --yes --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -2790,7 +2847,7 @@ _plat() {
             return 0
             ;;
         plat__subcmd__env__subcmd__up)
-            opts="-t -p -o -q -v -y -h -V --template --param --param-file --ttl --idempotency-key --events --output --context --account --user --quiet --verbose --no-input --yes --help --version"
+            opts="-t -p -o -q -v -y -h -V --template --param --param-file --ttl --idempotency-key --events --wait --no-wait --output --context --account --user --quiet --verbose --no-input --yes --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -3678,7 +3735,7 @@ _plat() {
             return 0
             ;;
         plat__subcmd__help__subcmd__env)
-            opts="template up list show logs outputs extend down quota reap"
+            opts="template up list show logs outputs extend down quota reap provision"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -3748,6 +3805,20 @@ _plat() {
             return 0
             ;;
         plat__subcmd__help__subcmd__env__subcmd__outputs)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        plat__subcmd__help__subcmd__env__subcmd__provision)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )

@@ -679,30 +679,31 @@ complete -c plat -n "__fish_plat_using_subcommand whoami" -l no-input -d 'Never 
 complete -c plat -n "__fish_plat_using_subcommand whoami" -s y -l yes -d 'Answer yes to confirmations'
 complete -c plat -n "__fish_plat_using_subcommand whoami" -s h -l help -d 'Print help'
 complete -c plat -n "__fish_plat_using_subcommand whoami" -s V -l version -d 'Print version'
-complete -c plat -n "__fish_plat_using_subcommand env; and not __fish_seen_subcommand_from template up list ls show logs outputs extend down quota reap help" -s o -l output -d 'Output format: a table for people, JSON or YAML documents for programs' -r -f -a "table\t''
+complete -c plat -n "__fish_plat_using_subcommand env; and not __fish_seen_subcommand_from template up list ls show logs outputs extend down quota reap provision help" -s o -l output -d 'Output format: a table for people, JSON or YAML documents for programs' -r -f -a "table\t''
 json\t''
 yaml\t''"
-complete -c plat -n "__fish_plat_using_subcommand env; and not __fish_seen_subcommand_from template up list ls show logs outputs extend down quota reap help" -l context -d 'Context (platform connection) to use instead of the current one' -r
-complete -c plat -n "__fish_plat_using_subcommand env; and not __fish_seen_subcommand_from template up list ls show logs outputs extend down quota reap help" -l account -d 'Account to act in (default: your own)' -r
-complete -c plat -n "__fish_plat_using_subcommand env; and not __fish_seen_subcommand_from template up list ls show logs outputs extend down quota reap help" -l user -d 'Platform user to act as on an embedded platform (default: the local operator)' -r
-complete -c plat -n "__fish_plat_using_subcommand env; and not __fish_seen_subcommand_from template up list ls show logs outputs extend down quota reap help" -s q -l quiet -d 'Print only data and errors'
-complete -c plat -n "__fish_plat_using_subcommand env; and not __fish_seen_subcommand_from template up list ls show logs outputs extend down quota reap help" -s v -l verbose -d 'Say more about what is happening (repeat for more)'
-complete -c plat -n "__fish_plat_using_subcommand env; and not __fish_seen_subcommand_from template up list ls show logs outputs extend down quota reap help" -l no-input -d 'Never prompt; fail listing every missing value instead'
-complete -c plat -n "__fish_plat_using_subcommand env; and not __fish_seen_subcommand_from template up list ls show logs outputs extend down quota reap help" -s y -l yes -d 'Answer yes to confirmations'
-complete -c plat -n "__fish_plat_using_subcommand env; and not __fish_seen_subcommand_from template up list ls show logs outputs extend down quota reap help" -s h -l help -d 'Print help'
-complete -c plat -n "__fish_plat_using_subcommand env; and not __fish_seen_subcommand_from template up list ls show logs outputs extend down quota reap help" -s V -l version -d 'Print version'
-complete -c plat -n "__fish_plat_using_subcommand env; and not __fish_seen_subcommand_from template up list ls show logs outputs extend down quota reap help" -f -a "template" -d 'Environment templates: built-in ones and those in PLAT_TEMPLATE_PATH'
-complete -c plat -n "__fish_plat_using_subcommand env; and not __fish_seen_subcommand_from template up list ls show logs outputs extend down quota reap help" -f -a "up" -d 'Provision an environment from a template (Terraform/OpenTofu); it is destroyed when it expires'
-complete -c plat -n "__fish_plat_using_subcommand env; and not __fish_seen_subcommand_from template up list ls show logs outputs extend down quota reap help" -f -a "list" -d 'List this account\'s environments'
-complete -c plat -n "__fish_plat_using_subcommand env; and not __fish_seen_subcommand_from template up list ls show logs outputs extend down quota reap help" -f -a "ls" -d 'List this account\'s environments'
-complete -c plat -n "__fish_plat_using_subcommand env; and not __fish_seen_subcommand_from template up list ls show logs outputs extend down quota reap help" -f -a "show" -d 'Show an environment: status, expiry, resources, outputs'
-complete -c plat -n "__fish_plat_using_subcommand env; and not __fish_seen_subcommand_from template up list ls show logs outputs extend down quota reap help" -f -a "logs" -d 'Print the Terraform log of an environment\'s last run'
-complete -c plat -n "__fish_plat_using_subcommand env; and not __fish_seen_subcommand_from template up list ls show logs outputs extend down quota reap help" -f -a "outputs" -d 'Print an environment\'s outputs (sensitive values redacted)'
-complete -c plat -n "__fish_plat_using_subcommand env; and not __fish_seen_subcommand_from template up list ls show logs outputs extend down quota reap help" -f -a "extend" -d 'Push an environment\'s expiry to now + DURATION (capped by the policy\'s maximum lifetime)'
-complete -c plat -n "__fish_plat_using_subcommand env; and not __fish_seen_subcommand_from template up list ls show logs outputs extend down quota reap help" -f -a "down" -d 'Destroy an environment; an environment already gone is not an error'
-complete -c plat -n "__fish_plat_using_subcommand env; and not __fish_seen_subcommand_from template up list ls show logs outputs extend down quota reap help" -f -a "quota" -d 'How many environments you may still create today'
-complete -c plat -n "__fish_plat_using_subcommand env; and not __fish_seen_subcommand_from template up list ls show logs outputs extend down quota reap help" -f -a "reap" -d 'Destroy every expired environment (for cron or a CI schedule)'
-complete -c plat -n "__fish_plat_using_subcommand env; and not __fish_seen_subcommand_from template up list ls show logs outputs extend down quota reap help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c plat -n "__fish_plat_using_subcommand env; and not __fish_seen_subcommand_from template up list ls show logs outputs extend down quota reap provision help" -l context -d 'Context (platform connection) to use instead of the current one' -r
+complete -c plat -n "__fish_plat_using_subcommand env; and not __fish_seen_subcommand_from template up list ls show logs outputs extend down quota reap provision help" -l account -d 'Account to act in (default: your own)' -r
+complete -c plat -n "__fish_plat_using_subcommand env; and not __fish_seen_subcommand_from template up list ls show logs outputs extend down quota reap provision help" -l user -d 'Platform user to act as on an embedded platform (default: the local operator)' -r
+complete -c plat -n "__fish_plat_using_subcommand env; and not __fish_seen_subcommand_from template up list ls show logs outputs extend down quota reap provision help" -s q -l quiet -d 'Print only data and errors'
+complete -c plat -n "__fish_plat_using_subcommand env; and not __fish_seen_subcommand_from template up list ls show logs outputs extend down quota reap provision help" -s v -l verbose -d 'Say more about what is happening (repeat for more)'
+complete -c plat -n "__fish_plat_using_subcommand env; and not __fish_seen_subcommand_from template up list ls show logs outputs extend down quota reap provision help" -l no-input -d 'Never prompt; fail listing every missing value instead'
+complete -c plat -n "__fish_plat_using_subcommand env; and not __fish_seen_subcommand_from template up list ls show logs outputs extend down quota reap provision help" -s y -l yes -d 'Answer yes to confirmations'
+complete -c plat -n "__fish_plat_using_subcommand env; and not __fish_seen_subcommand_from template up list ls show logs outputs extend down quota reap provision help" -s h -l help -d 'Print help'
+complete -c plat -n "__fish_plat_using_subcommand env; and not __fish_seen_subcommand_from template up list ls show logs outputs extend down quota reap provision help" -s V -l version -d 'Print version'
+complete -c plat -n "__fish_plat_using_subcommand env; and not __fish_seen_subcommand_from template up list ls show logs outputs extend down quota reap provision help" -f -a "template" -d 'Environment templates: built-in ones and those in PLAT_TEMPLATE_PATH'
+complete -c plat -n "__fish_plat_using_subcommand env; and not __fish_seen_subcommand_from template up list ls show logs outputs extend down quota reap provision help" -f -a "up" -d 'Provision an environment from a template (Terraform/OpenTofu); it is destroyed when it expires'
+complete -c plat -n "__fish_plat_using_subcommand env; and not __fish_seen_subcommand_from template up list ls show logs outputs extend down quota reap provision help" -f -a "list" -d 'List this account\'s environments'
+complete -c plat -n "__fish_plat_using_subcommand env; and not __fish_seen_subcommand_from template up list ls show logs outputs extend down quota reap provision help" -f -a "ls" -d 'List this account\'s environments'
+complete -c plat -n "__fish_plat_using_subcommand env; and not __fish_seen_subcommand_from template up list ls show logs outputs extend down quota reap provision help" -f -a "show" -d 'Show an environment: status, expiry, resources, outputs'
+complete -c plat -n "__fish_plat_using_subcommand env; and not __fish_seen_subcommand_from template up list ls show logs outputs extend down quota reap provision help" -f -a "logs" -d 'Print the Terraform log of an environment\'s last run'
+complete -c plat -n "__fish_plat_using_subcommand env; and not __fish_seen_subcommand_from template up list ls show logs outputs extend down quota reap provision help" -f -a "outputs" -d 'Print an environment\'s outputs (sensitive values redacted)'
+complete -c plat -n "__fish_plat_using_subcommand env; and not __fish_seen_subcommand_from template up list ls show logs outputs extend down quota reap provision help" -f -a "extend" -d 'Push an environment\'s expiry to now + DURATION (capped by the policy\'s maximum lifetime)'
+complete -c plat -n "__fish_plat_using_subcommand env; and not __fish_seen_subcommand_from template up list ls show logs outputs extend down quota reap provision help" -f -a "down" -d 'Destroy an environment; an environment already gone is not an error'
+complete -c plat -n "__fish_plat_using_subcommand env; and not __fish_seen_subcommand_from template up list ls show logs outputs extend down quota reap provision help" -f -a "quota" -d 'How many environments you may still create today'
+complete -c plat -n "__fish_plat_using_subcommand env; and not __fish_seen_subcommand_from template up list ls show logs outputs extend down quota reap provision help" -f -a "reap" -d 'Destroy every expired environment (for cron or a CI schedule)'
+complete -c plat -n "__fish_plat_using_subcommand env; and not __fish_seen_subcommand_from template up list ls show logs outputs extend down quota reap provision help" -f -a "provision" -d 'Provision an environment `up --no-wait` recorded (run in the background by plat itself)'
+complete -c plat -n "__fish_plat_using_subcommand env; and not __fish_seen_subcommand_from template up list ls show logs outputs extend down quota reap provision help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from template" -s o -l output -d 'Output format: a table for people, JSON or YAML documents for programs' -r -f -a "table\t''
 json\t''
 yaml\t''"
@@ -731,6 +732,8 @@ yaml\t''"
 complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from up" -l context -d 'Context (platform connection) to use instead of the current one' -r
 complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from up" -l account -d 'Account to act in (default: your own)' -r
 complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from up" -l user -d 'Platform user to act as on an embedded platform (default: the local operator)' -r
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from up" -l wait -d 'Wait until the environment is ready (the default)'
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from up" -l no-wait -d 'Return once the environment is recorded; Terraform goes on in the background (follow it with `plat env logs NAME -f`)'
 complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from up" -s q -l quiet -d 'Print only data and errors'
 complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from up" -s v -l verbose -d 'Say more about what is happening (repeat for more)'
 complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from up" -l no-input -d 'Never prompt; fail listing every missing value instead'
@@ -848,6 +851,18 @@ complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcomman
 complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from reap" -s y -l yes -d 'Answer yes to confirmations'
 complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from reap" -s h -l help -d 'Print help'
 complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from reap" -s V -l version -d 'Print version'
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from provision" -s o -l output -d 'Output format: a table for people, JSON or YAML documents for programs' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from provision" -l context -d 'Context (platform connection) to use instead of the current one' -r
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from provision" -l account -d 'Account to act in (default: your own)' -r
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from provision" -l user -d 'Platform user to act as on an embedded platform (default: the local operator)' -r
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from provision" -s q -l quiet -d 'Print only data and errors'
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from provision" -s v -l verbose -d 'Say more about what is happening (repeat for more)'
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from provision" -l no-input -d 'Never prompt; fail listing every missing value instead'
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from provision" -s y -l yes -d 'Answer yes to confirmations'
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from provision" -s h -l help -d 'Print help'
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from provision" -s V -l version -d 'Print version'
 complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from help" -f -a "template" -d 'Environment templates: built-in ones and those in PLAT_TEMPLATE_PATH'
 complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from help" -f -a "up" -d 'Provision an environment from a template (Terraform/OpenTofu); it is destroyed when it expires'
 complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from help" -f -a "list" -d 'List this account\'s environments'
@@ -858,6 +873,7 @@ complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcomman
 complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from help" -f -a "down" -d 'Destroy an environment; an environment already gone is not an error'
 complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from help" -f -a "quota" -d 'How many environments you may still create today'
 complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from help" -f -a "reap" -d 'Destroy every expired environment (for cron or a CI schedule)'
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from help" -f -a "provision" -d 'Provision an environment `up --no-wait` recorded (run in the background by plat itself)'
 complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c plat -n "__fish_plat_using_subcommand policy; and not __fish_seen_subcommand_from show set help" -s o -l output -d 'Output format: a table for people, JSON or YAML documents for programs' -r -f -a "table\t''
 json\t''
@@ -1388,6 +1404,7 @@ complete -c plat -n "__fish_plat_using_subcommand help; and __fish_seen_subcomma
 complete -c plat -n "__fish_plat_using_subcommand help; and __fish_seen_subcommand_from env" -f -a "down" -d 'Destroy an environment; an environment already gone is not an error'
 complete -c plat -n "__fish_plat_using_subcommand help; and __fish_seen_subcommand_from env" -f -a "quota" -d 'How many environments you may still create today'
 complete -c plat -n "__fish_plat_using_subcommand help; and __fish_seen_subcommand_from env" -f -a "reap" -d 'Destroy every expired environment (for cron or a CI schedule)'
+complete -c plat -n "__fish_plat_using_subcommand help; and __fish_seen_subcommand_from env" -f -a "provision" -d 'Provision an environment `up --no-wait` recorded (run in the background by plat itself)'
 complete -c plat -n "__fish_plat_using_subcommand help; and __fish_seen_subcommand_from policy" -f -a "show" -d 'Show the environment policy in force for the current account'
 complete -c plat -n "__fish_plat_using_subcommand help; and __fish_seen_subcommand_from policy" -f -a "set" -d 'Tighten the environment policy of the current account, or of a tenant it owns'
 complete -c plat -n "__fish_plat_using_subcommand help; and __fish_seen_subcommand_from automation" -f -a "apply" -d 'Create or update an automation from a YAML definition (apiVersion: plat.dev/v1, kind: Automation)'

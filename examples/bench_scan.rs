@@ -74,7 +74,11 @@ spec:
 }
 
 fn service(i: usize) -> String {
-    let kind = if i.is_multiple_of(11) { "NodePort" } else { "ClusterIP" };
+    let kind = if i.is_multiple_of(11) {
+        "NodePort"
+    } else {
+        "ClusterIP"
+    };
     format!(
         "apiVersion: v1
 kind: Service

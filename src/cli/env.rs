@@ -31,6 +31,9 @@ pub enum EnvCommand {
     Quota,
     /// Destroy every expired environment (for cron or a CI schedule)
     Reap,
+    /// Provision an environment `up --no-wait` recorded (run in the background by plat itself)
+    #[command(hide = true)]
+    Provision(EnvNameArgs),
 }
 
 #[derive(Debug, Args)]
@@ -82,6 +85,13 @@ pub struct EnvUpArgs {
     /// Stream Terraform events as machine-readable lines
     #[arg(long, value_enum, value_name = "FORMAT")]
     pub events: Option<EventFormat>,
+    /// Wait until the environment is ready (the default)
+    #[arg(long, overrides_with = "no_wait")]
+    pub wait: bool,
+    /// Return once the environment is recorded; Terraform goes on in the background
+    /// (follow it with `plat env logs NAME -f`)
+    #[arg(long)]
+    pub no_wait: bool,
 }
 
 #[derive(Debug, Args)]

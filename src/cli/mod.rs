@@ -142,7 +142,10 @@ impl Command {
         matches!(
             self,
             Command::Env(EnvArgs {
-                command: EnvCommand::Up(_) | EnvCommand::Down(_) | EnvCommand::Reap
+                command: EnvCommand::Up(_)
+                    | EnvCommand::Down(_)
+                    | EnvCommand::Reap
+                    | EnvCommand::Provision(_)
             }) | Command::Automation(AutomationArgs {
                 command: AutomationCommand::Run(_)
             })

@@ -131,6 +131,24 @@ on_every_backend! {
         assert_eq!(up["outputs"]["argocd_admin_password"], "(sensitive value)");
     }
 
+    fn env_up_no_wait_returns_at_once_and_terraform_goes_on_in_the_background() {
+        let env = TestEnv::new();
+        let started = env.ok(&["env", "up", "later", "--no-wait", "-o", "json"]).json();
+        assert_eq!(started["status"], "provisioning");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(90);
+        loop {
+            let shown = env.ok(&["env", "show", "later", "-o", "json"]).json();
+            if shown["status"] == "ready" {
+                assert_eq!(shown["resources"].as_array().unwrap().len(), 4, "{shown}");
+                break;
+            }
+            assert_eq!(shown["status"], "provisioning", "{shown}");
+            assert!(std::time::Instant::now() < deadline, "still provisioning: {shown}");
+            std::thread::sleep(std::time::Duration::from_millis(300));
+        }
+        env.ok(&["env", "down", "later", "--yes"]);
+    }
+
     fn env_up_is_idempotent_with_a_key_and_names_are_unique() {
         let env = TestEnv::new();
         env.ok(&["policy", "set", "--envs-per-day", "5"]);

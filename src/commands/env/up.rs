@@ -40,6 +40,17 @@ pub async fn run(ctx: &Ctx, args: EnvUpArgs) -> Result<()> {
         return ctx.out.object(&started.env);
     }
     let env = started.env;
+    if args.no_wait {
+        provision_in_background(ctx, &env)?;
+        ctx.out.status(
+            "Provisioning",
+            &format!(
+                "environment {} in the background; follow it with `plat env logs {} -f`",
+                env.name, env.name
+            ),
+        );
+        return ctx.out.object(&env);
+    }
     ctx.out.status(
         "Provisioning",
         &format!(
@@ -157,4 +168,69 @@ fn plain(value: &serde_json::Value) -> String {
     value
         .as_str()
         .map_or_else(|| value.to_string(), str::to_owned)
+}
+
+/// `up --no-wait`: the env is recorded (quota spent, name taken); a detached `plat env provision`
+/// runs Terraform, so closing the terminal or the CI step does not stop it.
+fn provision_in_background(ctx: &Ctx, env: &Env) -> Result<()> {
+    use std::os::unix::process::CommandExt;
+    let log_dir = crate::provision::env_dir(&ctx.dirs.data, env);
+    std::fs::create_dir_all(&log_dir)?;
+    let output = std::fs::File::create(log_dir.with_extension("background.log"))?;
+    let mut command = std::process::Command::new(std::env::current_exe()?);
+    if let Some(context) = &ctx.global.context {
+        command.args(["--context", context]);
+    }
+    if let Some(account) = ctx.account() {
+        command.args(["--account", &account]);
+    }
+    if let Some(user) = &ctx.global.user {
+        command.args(["--user", user]);
+    }
+    command
+        .args(["env", "provision", &env.name, "--no-input", "--quiet"])
+        .stdin(std::process::Stdio::null())
+        .stdout(output.try_clone()?)
+        .stderr(output)
+        .process_group(0)
+        .spawn()?;
+    Ok(())
+}
+
+/// The background half of `up --no-wait`: provisions the env exactly as it was recorded.
+pub async fn provision_recorded(ctx: &Ctx, name: &str) -> Result<()> {
+    let platform = ctx.platform().await?;
+    let env = platform.get_env(name).await?;
+    if env.status != crate::service::envs::status::PROVISIONING {
+        anyhow::bail!(
+            "environment {name} is {}, not waiting to be provisioned",
+            env.status
+        );
+    }
+    let catalog = ctx.env_templates()?;
+    let template = catalog.find(&env.template)?;
+    let provisioner = ctx.provisioner().await?;
+    let cancel = super::cancel_on_ctrl_c();
+    let tenant = super::tenant_of(ctx).await?;
+    let result = provisioner
+        .up(RunRequest {
+            env: &env,
+            template,
+            tenant: &tenant,
+            state: platform.state_backend(&env),
+            events: None,
+            cancel: &cancel,
+        })
+        .await;
+    let outcome = match &result {
+        Ok((outcome, _)) => outcome.clone(),
+        Err(error) => EnvOutcome {
+            succeeded: false,
+            outputs: serde_json::Value::Null,
+            resources: Vec::new(),
+            error: Some(error.to_string()),
+        },
+    };
+    platform.finish_env_up(&env.name, outcome).await?;
+    result.map(|_| ()).map_err(Into::into)
 }

@@ -241,6 +241,20 @@ struct TfResource<'a> {
     needles: &'a [&'a str],
 }
 
+/// `terraform_data` (how environment templates model cloud resources offline) keeps its tags
+/// inside `input`, which raw state wraps as `{"value": …, "type": …}`.
+fn terraform_data_tags<'a>(resource: &TfResource<'a>) -> Option<&'a Value> {
+    if resource.resource_type != "terraform_data" {
+        return None;
+    }
+    let input = resource.values?.get("input")?;
+    let input = input.get("value").unwrap_or(input);
+    input
+        .get("tags")
+        .or_else(|| input.get("labels"))
+        .filter(|tags| tags.is_object())
+}
+
 fn emit_resource(
     resource: TfResource<'_>,
     doc: &DocSource<'_>,
@@ -249,7 +263,8 @@ fn emit_resource(
 ) {
     let tag_attribute = resource
         .values
-        .and_then(|v| v.get("tags").or_else(|| v.get("labels")));
+        .and_then(|v| v.get("tags").or_else(|| v.get("labels")))
+        .or_else(|| terraform_data_tags(&resource));
     let taggable = tag_attribute.is_some();
     // Provider default tags only show up in tags_all; they count as the resource's tags.
     let mut tags = rules::string_map_of(resource.values.and_then(|v| v.get("tags_all")));

@@ -634,3 +634,31 @@ on_every_backend! {
         assert!(unknown.stderr.contains("not found"), "{}", unknown.transcript());
     }
 }
+
+#[test]
+fn r_env_5_terraform_data_tags_count_when_a_state_file_is_scanned_directly() {
+    let env = TestEnv::new();
+    env.ok(&["env", "up", "direct"]);
+    let state = std::fs::read_dir(env.data_dir().join("envs/platform"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|x| x == "tfstate"))
+        .expect("the embedded env's state file");
+    let report = env
+        .ok(&["scan", "--tf-state", state.to_str().unwrap(), "-o", "json"])
+        .json();
+    let resources = report["resources"].as_array().unwrap();
+    assert_eq!(resources.len(), 4, "{report}");
+    for resource in resources {
+        assert_eq!(
+            resource["labels"]["appgear.io/tenant-id"], "default",
+            "{resource}"
+        );
+    }
+    assert_eq!(
+        report["findings"],
+        serde_json::json!([]),
+        "tagged: no PLAT014"
+    );
+}

@@ -40,11 +40,10 @@ pub async fn scan(
         })?,
     };
     let source = format!("env:{name}");
-    let mut state: Value = serde_json::from_str(&text).map_err(|e| ScanError::TfStateJson {
+    let state: Value = serde_json::from_str(&text).map_err(|e| ScanError::TfStateJson {
         source_name: source.clone(),
         message: e.to_string(),
     })?;
-    lift_terraform_data_tags(&mut state);
     scan::scan_tf_state_value(&source, &state, config, report)?;
     Ok(())
 }
@@ -72,42 +71,4 @@ async fn fetch(backend: &StateBackend) -> Result<Option<String>> {
         anyhow::bail!("the server refused the environment's state: HTTP {status}");
     }
     Ok(Some(response.text().await?))
-}
-
-/// Environment templates model cloud resources with `terraform_data`, whose tags live inside
-/// its `input` value (`{"value": …, "type": …}` in raw state). The scanner reads `tags`/`labels`
-/// attributes only, so copy them up; otherwise an env's inventory would have no tags at all.
-fn lift_terraform_data_tags(state: &mut Value) {
-    let Some(resources) = state.get_mut("resources").and_then(Value::as_array_mut) else {
-        return;
-    };
-    for resource in resources {
-        if resource.get("type").and_then(Value::as_str) != Some("terraform_data") {
-            continue;
-        }
-        let Some(instances) = resource.get_mut("instances").and_then(Value::as_array_mut) else {
-            continue;
-        };
-        for instance in instances {
-            let Some(Value::Object(attributes)) = instance.get_mut("attributes") else {
-                continue;
-            };
-            let Some(input) = attributes.get("input") else {
-                continue;
-            };
-            let input = input.get("value").unwrap_or(input);
-            let lifted: Vec<(&str, Value)> = ["tags", "labels"]
-                .into_iter()
-                .filter_map(|key| {
-                    input
-                        .get(key)
-                        .filter(|v| v.is_object())
-                        .map(|v| (key, v.clone()))
-                })
-                .collect();
-            for (key, value) in lifted {
-                attributes.entry(key).or_insert(value);
-            }
-        }
-    }
 }

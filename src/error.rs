@@ -68,42 +68,6 @@ impl fmt::Display for UpdateConflicts {
 
 impl std::error::Error for UpdateConflicts {}
 
-/// The error a failed step wraps: what decides the exit code.
-fn scaffold_root(err: &crate::scaffold::ScaffoldError) -> &crate::scaffold::ScaffoldError {
-    match err {
-        crate::scaffold::ScaffoldError::Step { source, .. } => scaffold_root(source),
-        other => other,
-    }
-}
-
-/// Stable `-o json` error codes for the scaffold engine's errors.
-fn scaffold_code(err: &crate::scaffold::ScaffoldError) -> &'static str {
-    use crate::scaffold::ScaffoldError as E;
-    match scaffold_root(err) {
-        E::TemplateYaml { .. } | E::Schema { .. } => "invalid_template",
-        E::TemplateNotFound { .. } => "not_found",
-        E::NotUpdatable { .. } => "not_updatable",
-        E::NoAnswers { .. } => "no_answers",
-        E::Io { .. } => "io_error",
-        E::Git { .. } => "git_error",
-        E::Expression(_) => "template_expression",
-        E::PathEscape { .. } => "path_escape",
-        E::UnknownAction { .. } => "unknown_action",
-        E::InvalidInput { .. } => "invalid_step_input",
-        E::MissingParameters { .. } => "missing_values",
-        E::InvalidParameters { .. } | E::InvalidSet { .. } | E::ValuesFile { .. } => {
-            "invalid_parameters"
-        }
-        E::Prompt { .. } => "prompt_failed",
-        E::Cancelled => "cancelled",
-        E::TargetNotEmpty { .. } => "target_not_empty",
-        E::HooksNotTrusted { .. } => "untrusted_hooks",
-        E::HookFailed { .. } => "hook_failed",
-        E::Http { .. } => "remote_failed",
-        E::Step { .. } => "step_failed",
-    }
-}
-
 /// The command ran but its check failed (`plat scan` findings at/above `--fail-on`); exits 3.
 #[derive(Debug)]
 pub struct CheckFailed {
@@ -145,11 +109,11 @@ impl Report {
             // plat scaffold: the engine's own codes, except that missing parameters are the
             // contract's "missing values" (exit 2), and an update that left conflicts exits 3.
             if let Some(scaffold) = cause.downcast_ref::<crate::scaffold::ScaffoldError>() {
-                let exit_code = match scaffold_root(scaffold) {
+                let exit_code = match scaffold.root() {
                     crate::scaffold::ScaffoldError::MissingParameters { .. } => 2,
                     other => u8::try_from(other.exit_code()).unwrap_or(1),
                 };
-                return Self::simple(exit_code, scaffold_code(scaffold), err, scaffold.hint());
+                return Self::simple(exit_code, scaffold.code(), err, scaffold.hint());
             }
             if let Some(conflicts) = cause.downcast_ref::<UpdateConflicts>() {
                 let hint = format!(
@@ -162,16 +126,7 @@ impl Report {
                 return Self::simple(3, "check_failed", err, Some(failed.hint.clone()));
             }
             if let Some(scan) = cause.downcast_ref::<crate::scan::ScanError>() {
-                use crate::scan::ScanError as E;
-                let code = match scan {
-                    E::Io { .. } => "io_error",
-                    E::Config { .. } => "invalid_scan_config",
-                    E::TfStateJson { .. } | E::TfStateShape { .. } => "invalid_state",
-                    E::TfStateVersion { .. } => "unsupported_state_version",
-                    E::Kube(_) => "kube_error",
-                    E::NotFound(_) => "not_found",
-                };
-                return Self::simple(1, code, err, scan.hint());
+                return Self::simple(1, scan.code(), err, scan.hint());
             }
             if let Some(definition) = cause.downcast_ref::<crate::automation::DefinitionError>() {
                 let hint = definition.hint.clone().or_else(|| {

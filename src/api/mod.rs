@@ -267,6 +267,26 @@ pub struct EnvOutcome {
     pub error: Option<String>,
 }
 
+impl EnvOutcome {
+    /// A run that ended with nothing left to record (a destroy, a reap).
+    pub fn done() -> Self {
+        Self {
+            succeeded: true,
+            outputs: serde_json::Value::Null,
+            resources: Vec::new(),
+            error: None,
+        }
+    }
+
+    pub fn failed(error: impl std::fmt::Display) -> Self {
+        Self {
+            succeeded: false,
+            error: Some(error.to_string()),
+            ..Self::done()
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct ExtendEnv {
     pub seconds: i64,

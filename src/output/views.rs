@@ -328,12 +328,7 @@ impl Details for crate::api::Env {
             .as_object()
             .map(|map| {
                 map.iter()
-                    .map(|(k, v)| {
-                        format!(
-                            "{k} = {}",
-                            v.as_str().map_or_else(|| v.to_string(), str::to_owned)
-                        )
-                    })
+                    .map(|(k, v)| format!("{k} = {}", plain_value(v)))
                     .collect::<Vec<_>>()
                     .join("\n")
             })
@@ -626,7 +621,8 @@ fn collect_parameters(
     }
 }
 
-fn plain_value(value: &serde_json::Value) -> String {
+/// A JSON value as a person reads it: strings without their quotes.
+pub fn plain_value(value: &serde_json::Value) -> String {
     value
         .as_str()
         .map_or_else(|| value.to_string(), str::to_owned)
@@ -973,12 +969,7 @@ impl Details for crate::api::AutomationRun {
             .as_object()
             .map(|map| {
                 map.iter()
-                    .map(|(k, v)| {
-                        format!(
-                            "{k}={}",
-                            v.as_str().map_or_else(|| v.to_string(), str::to_owned)
-                        )
-                    })
+                    .map(|(k, v)| format!("{k}={}", plain_value(v)))
                     .collect::<Vec<_>>()
             })
             .unwrap_or_default();

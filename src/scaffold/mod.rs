@@ -152,6 +152,41 @@ impl ScaffoldError {
         }
     }
 
+    /// The error a failed step wraps: what decides the exit code and the JSON code.
+    pub fn root(&self) -> &ScaffoldError {
+        match self {
+            Self::Step { source, .. } => source.root(),
+            other => other,
+        }
+    }
+
+    /// Stable snake_case code for `-o json` error bodies.
+    pub fn code(&self) -> &'static str {
+        match self.root() {
+            Self::TemplateYaml { .. } | Self::Schema { .. } => "invalid_template",
+            Self::TemplateNotFound { .. } => "not_found",
+            Self::NotUpdatable { .. } => "not_updatable",
+            Self::NoAnswers { .. } => "no_answers",
+            Self::Io { .. } => "io_error",
+            Self::Git { .. } => "git_error",
+            Self::Expression(_) => "template_expression",
+            Self::PathEscape { .. } => "path_escape",
+            Self::UnknownAction { .. } => "unknown_action",
+            Self::InvalidInput { .. } => "invalid_step_input",
+            Self::MissingParameters { .. } => "missing_values",
+            Self::InvalidParameters { .. } | Self::InvalidSet { .. } | Self::ValuesFile { .. } => {
+                "invalid_parameters"
+            }
+            Self::Prompt { .. } => "prompt_failed",
+            Self::Cancelled => "cancelled",
+            Self::TargetNotEmpty { .. } => "target_not_empty",
+            Self::HooksNotTrusted { .. } => "untrusted_hooks",
+            Self::HookFailed { .. } => "hook_failed",
+            Self::Http { .. } => "remote_failed",
+            Self::Step { .. } => "step_failed",
+        }
+    }
+
     /// Exit code by the command-line contract (ARCHITECTURE.md).
     pub fn exit_code(&self) -> i32 {
         match self {

@@ -56,6 +56,18 @@ pub enum ScanError {
 }
 
 impl ScanError {
+    /// Stable snake_case code for `-o json` error bodies.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ScanError::Io { .. } => "io_error",
+            ScanError::Config { .. } => "invalid_scan_config",
+            ScanError::TfStateJson { .. } | ScanError::TfStateShape { .. } => "invalid_state",
+            ScanError::TfStateVersion { .. } => "unsupported_state_version",
+            ScanError::Kube(_) => "kube_error",
+            ScanError::NotFound(_) => "not_found",
+        }
+    }
+
     pub fn hint(&self) -> Option<String> {
         match self {
             ScanError::TfStateVersion { .. } => Some(

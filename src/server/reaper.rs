@@ -66,14 +66,8 @@ impl Reaper {
                 .await?;
             match self.destroy(&env).await {
                 Ok(()) => {
-                    let done = EnvOutcome {
-                        succeeded: true,
-                        outputs: serde_json::Value::Null,
-                        resources: Vec::new(),
-                        error: None,
-                    };
                     self.service
-                        .finish_env_down(&actor, &env.name, done)
+                        .finish_env_down(&actor, &env.name, EnvOutcome::done())
                         .await?;
                     self.service
                         .put_env_state(&Identity::Operator, None, &env.id, None, None)

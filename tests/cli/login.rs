@@ -237,11 +237,7 @@ fn login_keeps_the_refresh_token_in_the_os_keyring() {
 
 fn with_token(env: &TestEnv, token: &str, args: &[&str]) -> Outcome {
     let output = env.command(args).env("PLAT_TOKEN", token).output().unwrap();
-    Outcome {
-        code: output.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    }
+    Outcome::from(output)
 }
 
 fn runtime() -> tokio::runtime::Runtime {

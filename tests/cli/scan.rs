@@ -32,11 +32,7 @@ fn scan_with(env: &TestEnv, args: &[&str], vars: &[(&str, &str)], stdin: Option<
         child.stdin.take().unwrap().write_all(input).unwrap();
     }
     let output = child.wait_with_output().expect("wait for plat");
-    Outcome {
-        code: output.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    }
+    Outcome::from(output)
 }
 
 fn fixture(path: &str) -> Vec<u8> {

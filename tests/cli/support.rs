@@ -61,6 +61,16 @@ pub struct Outcome {
     pub stderr: String,
 }
 
+impl From<std::process::Output> for Outcome {
+    fn from(output: std::process::Output) -> Self {
+        Self {
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+}
+
 impl Outcome {
     /// The exit code and both streams, ready for a snapshot.
     pub fn transcript(&self) -> String {
@@ -171,11 +181,7 @@ impl TestEnv {
     /// Runs plat with nothing added: on a server backend no `PLAT_TOKEN`, so the stored login is used.
     pub fn run_plain(&self, args: &[&str]) -> Outcome {
         let output = self.command(args).output().expect("run plat");
-        Outcome {
-            code: output.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-        }
+        Outcome::from(output)
     }
 
     pub fn run(&self, args: &[&str]) -> Outcome {
@@ -200,11 +206,7 @@ impl TestEnv {
             cmd.env("PLAT_TOKEN", crate::services::idp().token(user));
         }
         let output = cmd.output().expect("run plat");
-        Outcome {
-            code: output.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-        }
+        Outcome::from(output)
     }
 
     /// Runs and demands success.

@@ -55,11 +55,9 @@ pub async fn run(ctx: &Ctx, args: EnvNameArgs) -> Result<()> {
         })
         .await;
     let _ = shown.await;
-    let outcome = EnvOutcome {
-        succeeded: result.is_ok(),
-        outputs: serde_json::Value::Null,
-        resources: Vec::new(),
-        error: result.as_ref().err().map(ToString::to_string),
+    let outcome = match &result {
+        Ok(()) => EnvOutcome::done(),
+        Err(error) => EnvOutcome::failed(error),
     };
     let env = platform.finish_env_down(&env.name, outcome).await?;
     result?;

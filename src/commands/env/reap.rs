@@ -48,12 +48,7 @@ pub async fn run(ctx: &Ctx) -> Result<()> {
             ));
             continue;
         }
-        let outcome = EnvOutcome {
-            succeeded: true,
-            outputs: serde_json::Value::Null,
-            resources: Vec::new(),
-            error: None,
-        };
+        let outcome = EnvOutcome::done();
         reaped.push(platform.finish_env_down(&env.name, outcome).await?);
     }
     ctx.out.list(&reaped)?;

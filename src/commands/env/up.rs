@@ -5,6 +5,7 @@ use crate::cli::{EnvUpArgs, EventFormat};
 use crate::ctx::Ctx;
 use crate::iac::{self, Outputs, Template};
 use crate::output::github::GithubActions;
+use crate::output::views::plain_value;
 use crate::provision::RunRequest;
 
 pub async fn run(ctx: &Ctx, args: EnvUpArgs) -> Result<()> {
@@ -92,13 +93,9 @@ pub async fn run(ctx: &Ctx, args: EnvUpArgs) -> Result<()> {
             finish_output(ctx, &env, args.events.is_some())
         }
         Err(error) => {
-            let failed = EnvOutcome {
-                succeeded: false,
-                outputs: serde_json::Value::Null,
-                resources: Vec::new(),
-                error: Some(error.to_string()),
-            };
-            platform.finish_env_up(&env.name, failed).await?;
+            platform
+                .finish_env_up(&env.name, EnvOutcome::failed(&error))
+                .await?;
             ctx.out.warn(&format!(
                 "environment {} is marked failed; its state is kept, and `plat env down {}` destroys what was made",
                 env.name, env.name
@@ -137,14 +134,13 @@ fn publish_to_github(ctx: &Ctx, env: &Env, outputs: &Outputs) -> Result<()> {
         return Ok(());
     };
     for value in outputs.sensitive_values() {
-        github.mask(&ctx.out, &plain(value));
+        github.mask(&ctx.out, &plain_value(value));
     }
     github.set_output("env_name", &env.name)?;
     github.set_output("env_expires_at", &env.expires_at)?;
     for (name, output) in outputs.iter() {
-        if let Some(value) = outputs.reveal(name) {
-            let _ = output;
-            github.set_output(&format!("output_{name}"), &plain(value))?;
+        if let Some(value) = output.reveal() {
+            github.set_output(&format!("output_{name}"), &plain_value(value))?;
         }
     }
     let mut summary = format!(
@@ -157,17 +153,11 @@ fn publish_to_github(ctx: &Ctx, env: &Env, outputs: &Outputs) -> Result<()> {
     );
     if let Some(map) = env.outputs.as_object() {
         for (name, value) in map {
-            summary.push_str(&format!("| output `{name}` | {} |\n", plain(value)));
+            summary.push_str(&format!("| output `{name}` | {} |\n", plain_value(value)));
         }
     }
     github.append_summary(&summary)?;
     Ok(())
-}
-
-fn plain(value: &serde_json::Value) -> String {
-    value
-        .as_str()
-        .map_or_else(|| value.to_string(), str::to_owned)
 }
 
 /// `up --no-wait`: the env is recorded (quota spent, name taken); a detached `plat env provision`
@@ -224,12 +214,7 @@ pub async fn provision_recorded(ctx: &Ctx, name: &str) -> Result<()> {
         .await;
     let outcome = match &result {
         Ok((outcome, _)) => outcome.clone(),
-        Err(error) => EnvOutcome {
-            succeeded: false,
-            outputs: serde_json::Value::Null,
-            resources: Vec::new(),
-            error: Some(error.to_string()),
-        },
+        Err(error) => EnvOutcome::failed(error),
     };
     platform.finish_env_up(&env.name, outcome).await?;
     result.map(|_| ()).map_err(Into::into)

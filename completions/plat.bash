@@ -583,8 +583,14 @@ _plat() {
             plat__subcmd__help__subcmd__scaffold,update)
                 cmd="plat__subcmd__help__subcmd__scaffold__subcmd__update"
                 ;;
+            plat__subcmd__help__subcmd__scan,list)
+                cmd="plat__subcmd__help__subcmd__scan__subcmd__list"
+                ;;
             plat__subcmd__help__subcmd__scan,rules)
                 cmd="plat__subcmd__help__subcmd__scan__subcmd__rules"
+                ;;
+            plat__subcmd__help__subcmd__scan,show)
+                cmd="plat__subcmd__help__subcmd__scan__subcmd__show"
                 ;;
             plat__subcmd__help__subcmd__server,migrate)
                 cmd="plat__subcmd__help__subcmd__server__subcmd__migrate"
@@ -676,14 +682,26 @@ _plat() {
             plat__subcmd__scan,help)
                 cmd="plat__subcmd__scan__subcmd__help"
                 ;;
+            plat__subcmd__scan,list)
+                cmd="plat__subcmd__scan__subcmd__list"
+                ;;
             plat__subcmd__scan,rules)
                 cmd="plat__subcmd__scan__subcmd__rules"
+                ;;
+            plat__subcmd__scan,show)
+                cmd="plat__subcmd__scan__subcmd__show"
                 ;;
             plat__subcmd__scan__subcmd__help,help)
                 cmd="plat__subcmd__scan__subcmd__help__subcmd__help"
                 ;;
+            plat__subcmd__scan__subcmd__help,list)
+                cmd="plat__subcmd__scan__subcmd__help__subcmd__list"
+                ;;
             plat__subcmd__scan__subcmd__help,rules)
                 cmd="plat__subcmd__scan__subcmd__help__subcmd__rules"
+                ;;
+            plat__subcmd__scan__subcmd__help,show)
+                cmd="plat__subcmd__scan__subcmd__help__subcmd__show"
                 ;;
             plat__subcmd__server,help)
                 cmd="plat__subcmd__server__subcmd__help"
@@ -4211,7 +4229,7 @@ _plat() {
             return 0
             ;;
         plat__subcmd__help__subcmd__scan)
-            opts="rules"
+            opts="rules list show"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -4224,7 +4242,35 @@ _plat() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        plat__subcmd__help__subcmd__scan__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         plat__subcmd__help__subcmd__scan__subcmd__rules)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        plat__subcmd__help__subcmd__scan__subcmd__show)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -4991,7 +5037,7 @@ _plat() {
             return 0
             ;;
         plat__subcmd__scan)
-            opts="-o -q -v -y -h -V --tf-state --env --kube --kube-context --namespace --format --fail-on --config --publish --output --context --account --user --quiet --verbose --no-input --yes --help --version rules help"
+            opts="-o -q -v -y -h -V --tf-state --env --kube --kube-context --namespace --format --fail-on --config --publish --publish-name --output --context --account --user --quiet --verbose --no-input --yes --help --version rules list show help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -5025,6 +5071,10 @@ _plat() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --publish-name)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --output)
                     COMPREPLY=($(compgen -W "table json yaml" -- "${cur}"))
                     return 0
@@ -5053,7 +5103,7 @@ _plat() {
             return 0
             ;;
         plat__subcmd__scan__subcmd__help)
-            opts="rules help"
+            opts="rules list show help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -5067,6 +5117,20 @@ _plat() {
             return 0
             ;;
         plat__subcmd__scan__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        plat__subcmd__scan__subcmd__help__subcmd__list)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -5094,8 +5158,90 @@ _plat() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        plat__subcmd__scan__subcmd__help__subcmd__show)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        plat__subcmd__scan__subcmd__list)
+            opts="-o -q -v -y -h -V --output --context --account --user --quiet --verbose --no-input --yes --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --output)
+                    COMPREPLY=($(compgen -W "table json yaml" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table json yaml" -- "${cur}"))
+                    return 0
+                    ;;
+                --context)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --account)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --user)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         plat__subcmd__scan__subcmd__rules)
             opts="-o -q -v -y -h -V --output --context --account --user --quiet --verbose --no-input --yes --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --output)
+                    COMPREPLY=($(compgen -W "table json yaml" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table json yaml" -- "${cur}"))
+                    return 0
+                    ;;
+                --context)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --account)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --user)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        plat__subcmd__scan__subcmd__show)
+            opts="-o -q -v -y -h -V --entities --output --context --account --user --quiet --verbose --no-input --yes --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

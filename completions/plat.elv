@@ -1712,13 +1712,14 @@ set edit:completion:arg-completer[plat] = {|@words|
             cand --format 'Report format (default: the global -o)'
             cand --fail-on 'Lowest severity that makes the command exit 3'
             cand --config 'Scan configuration (default: .plat/scan.yaml in the current directory, if present)'
+            cand --publish-name 'Name to publish under (default: env-NAME, cluster-CONTEXT or the directory''s name)'
             cand -o 'Output format: a table for people, JSON or YAML documents for programs'
             cand --output 'Output format: a table for people, JSON or YAML documents for programs'
             cand --context 'Context (platform connection) to use instead of the current one'
             cand --account 'Account to act in (default: your own)'
             cand --user 'Platform user to act as on an embedded platform (default: the local operator)'
             cand --kube 'Scan the live cluster of the kubeconfig''s current context'
-            cand --publish 'Also write the Backstage entities (as --format backstage prints them) to <data dir>/catalog/<account>/<name>.yaml, where <name> is the environment, the kube context or the current directory''s name; prints the path on stderr'
+            cand --publish 'Attach the inventory to the account (and to the environment with --env) in the platform, where `plat scan list` and the Backstage catalog (/api/v1/catalog) find it; a re-scan of the same source replaces it'
             cand -q 'Print only data and errors'
             cand --quiet 'Print only data and errors'
             cand -v 'Say more about what is happening (repeat for more)'
@@ -1731,6 +1732,8 @@ set edit:completion:arg-completer[plat] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
             cand rules 'List the rule catalogue: id, name, default severity, target and how to fix'
+            cand list 'List the inventories this account has published with --publish'
+            cand show 'Show a published inventory: summary and findings, or its Backstage entities'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'plat;scan;rules'= {
@@ -1751,11 +1754,54 @@ set edit:completion:arg-completer[plat] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
         }
+        &'plat;scan;list'= {
+            cand -o 'Output format: a table for people, JSON or YAML documents for programs'
+            cand --output 'Output format: a table for people, JSON or YAML documents for programs'
+            cand --context 'Context (platform connection) to use instead of the current one'
+            cand --account 'Account to act in (default: your own)'
+            cand --user 'Platform user to act as on an embedded platform (default: the local operator)'
+            cand -q 'Print only data and errors'
+            cand --quiet 'Print only data and errors'
+            cand -v 'Say more about what is happening (repeat for more)'
+            cand --verbose 'Say more about what is happening (repeat for more)'
+            cand --no-input 'Never prompt; fail listing every missing value instead'
+            cand -y 'Answer yes to confirmations'
+            cand --yes 'Answer yes to confirmations'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'plat;scan;show'= {
+            cand -o 'Output format: a table for people, JSON or YAML documents for programs'
+            cand --output 'Output format: a table for people, JSON or YAML documents for programs'
+            cand --context 'Context (platform connection) to use instead of the current one'
+            cand --account 'Account to act in (default: your own)'
+            cand --user 'Platform user to act as on an embedded platform (default: the local operator)'
+            cand --entities 'Print the Backstage catalog entities (multi-document YAML) instead'
+            cand -q 'Print only data and errors'
+            cand --quiet 'Print only data and errors'
+            cand -v 'Say more about what is happening (repeat for more)'
+            cand --verbose 'Say more about what is happening (repeat for more)'
+            cand --no-input 'Never prompt; fail listing every missing value instead'
+            cand -y 'Answer yes to confirmations'
+            cand --yes 'Answer yes to confirmations'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
         &'plat;scan;help'= {
             cand rules 'List the rule catalogue: id, name, default severity, target and how to fix'
+            cand list 'List the inventories this account has published with --publish'
+            cand show 'Show a published inventory: summary and findings, or its Backstage entities'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'plat;scan;help;rules'= {
+        }
+        &'plat;scan;help;list'= {
+        }
+        &'plat;scan;help;show'= {
         }
         &'plat;scan;help;help'= {
         }
@@ -2298,8 +2344,14 @@ set edit:completion:arg-completer[plat] = {|@words|
         }
         &'plat;help;scan'= {
             cand rules 'List the rule catalogue: id, name, default severity, target and how to fix'
+            cand list 'List the inventories this account has published with --publish'
+            cand show 'Show a published inventory: summary and findings, or its Backstage entities'
         }
         &'plat;help;scan;rules'= {
+        }
+        &'plat;help;scan;list'= {
+        }
+        &'plat;help;scan;show'= {
         }
         &'plat;help;scaffold'= {
             cand list 'List the templates: built-in ones and those in PLAT_TEMPLATE_PATH'

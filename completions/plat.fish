@@ -1078,36 +1078,39 @@ complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_su
 complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from help" -f -a "logs" -d 'Print the log of a run'
 complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from help" -f -a "cancel" -d 'Stop a run: its running step is killed'
 complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c plat -n "__fish_plat_using_subcommand scan; and not __fish_seen_subcommand_from rules help" -l tf-state -d 'Terraform state: `terraform show -json` output or a raw .tfstate (\'-\' reads stdin)' -r -F
-complete -c plat -n "__fish_plat_using_subcommand scan; and not __fish_seen_subcommand_from rules help" -l env -d 'Scan the Terraform state of this environment (see `plat env list`)' -r
-complete -c plat -n "__fish_plat_using_subcommand scan; and not __fish_seen_subcommand_from rules help" -l kube-context -d 'Kubeconfig context to scan instead of the current one' -r
-complete -c plat -n "__fish_plat_using_subcommand scan; and not __fish_seen_subcommand_from rules help" -l namespace -d 'Scan only this namespace of the cluster (cluster-scoped kinds are then skipped)' -r
-complete -c plat -n "__fish_plat_using_subcommand scan; and not __fish_seen_subcommand_from rules help" -l format -d 'Report format (default: the global -o)' -r -f -a "table\t'Findings grouped by file on stdout, summary on stderr'
+complete -c plat -n "__fish_plat_using_subcommand scan; and not __fish_seen_subcommand_from rules list show help" -l tf-state -d 'Terraform state: `terraform show -json` output or a raw .tfstate (\'-\' reads stdin)' -r -F
+complete -c plat -n "__fish_plat_using_subcommand scan; and not __fish_seen_subcommand_from rules list show help" -l env -d 'Scan the Terraform state of this environment (see `plat env list`)' -r
+complete -c plat -n "__fish_plat_using_subcommand scan; and not __fish_seen_subcommand_from rules list show help" -l kube-context -d 'Kubeconfig context to scan instead of the current one' -r
+complete -c plat -n "__fish_plat_using_subcommand scan; and not __fish_seen_subcommand_from rules list show help" -l namespace -d 'Scan only this namespace of the cluster (cluster-scoped kinds are then skipped)' -r
+complete -c plat -n "__fish_plat_using_subcommand scan; and not __fish_seen_subcommand_from rules list show help" -l format -d 'Report format (default: the global -o)' -r -f -a "table\t'Findings grouped by file on stdout, summary on stderr'
 json\t'Inventory and findings in one document (schema_version 1)'
 yaml\t'The JSON document as YAML'
 sarif\t'SARIF 2.1.0 for code scanning (GitHub, GitLab, IDEs)'
 backstage\t'Backstage catalog entities: a System per environment, a Resource per resource'
 github\t'GitHub Actions annotations (`::error file=…,line=…::`)'"
-complete -c plat -n "__fish_plat_using_subcommand scan; and not __fish_seen_subcommand_from rules help" -l fail-on -d 'Lowest severity that makes the command exit 3' -r -f -a "error\t'Exit 3 when any finding is an error'
+complete -c plat -n "__fish_plat_using_subcommand scan; and not __fish_seen_subcommand_from rules list show help" -l fail-on -d 'Lowest severity that makes the command exit 3' -r -f -a "error\t'Exit 3 when any finding is an error'
 warning\t'Exit 3 when any finding is a warning or an error'
 never\t'Never exit 3; report only'"
-complete -c plat -n "__fish_plat_using_subcommand scan; and not __fish_seen_subcommand_from rules help" -l config -d 'Scan configuration (default: .plat/scan.yaml in the current directory, if present)' -r -F
-complete -c plat -n "__fish_plat_using_subcommand scan; and not __fish_seen_subcommand_from rules help" -s o -l output -d 'Output format: a table for people, JSON or YAML documents for programs' -r -f -a "table\t''
+complete -c plat -n "__fish_plat_using_subcommand scan; and not __fish_seen_subcommand_from rules list show help" -l config -d 'Scan configuration (default: .plat/scan.yaml in the current directory, if present)' -r -F
+complete -c plat -n "__fish_plat_using_subcommand scan; and not __fish_seen_subcommand_from rules list show help" -l publish-name -d 'Name to publish under (default: env-NAME, cluster-CONTEXT or the directory\'s name)' -r
+complete -c plat -n "__fish_plat_using_subcommand scan; and not __fish_seen_subcommand_from rules list show help" -s o -l output -d 'Output format: a table for people, JSON or YAML documents for programs' -r -f -a "table\t''
 json\t''
 yaml\t''"
-complete -c plat -n "__fish_plat_using_subcommand scan; and not __fish_seen_subcommand_from rules help" -l context -d 'Context (platform connection) to use instead of the current one' -r
-complete -c plat -n "__fish_plat_using_subcommand scan; and not __fish_seen_subcommand_from rules help" -l account -d 'Account to act in (default: your own)' -r
-complete -c plat -n "__fish_plat_using_subcommand scan; and not __fish_seen_subcommand_from rules help" -l user -d 'Platform user to act as on an embedded platform (default: the local operator)' -r
-complete -c plat -n "__fish_plat_using_subcommand scan; and not __fish_seen_subcommand_from rules help" -l kube -d 'Scan the live cluster of the kubeconfig\'s current context'
-complete -c plat -n "__fish_plat_using_subcommand scan; and not __fish_seen_subcommand_from rules help" -l publish -d 'Also write the Backstage entities (as --format backstage prints them) to <data dir>/catalog/<account>/<name>.yaml, where <name> is the environment, the kube context or the current directory\'s name; prints the path on stderr'
-complete -c plat -n "__fish_plat_using_subcommand scan; and not __fish_seen_subcommand_from rules help" -s q -l quiet -d 'Print only data and errors'
-complete -c plat -n "__fish_plat_using_subcommand scan; and not __fish_seen_subcommand_from rules help" -s v -l verbose -d 'Say more about what is happening (repeat for more)'
-complete -c plat -n "__fish_plat_using_subcommand scan; and not __fish_seen_subcommand_from rules help" -l no-input -d 'Never prompt; fail listing every missing value instead'
-complete -c plat -n "__fish_plat_using_subcommand scan; and not __fish_seen_subcommand_from rules help" -s y -l yes -d 'Answer yes to confirmations'
-complete -c plat -n "__fish_plat_using_subcommand scan; and not __fish_seen_subcommand_from rules help" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c plat -n "__fish_plat_using_subcommand scan; and not __fish_seen_subcommand_from rules help" -s V -l version -d 'Print version'
-complete -c plat -n "__fish_plat_using_subcommand scan; and not __fish_seen_subcommand_from rules help" -a "rules" -d 'List the rule catalogue: id, name, default severity, target and how to fix'
-complete -c plat -n "__fish_plat_using_subcommand scan; and not __fish_seen_subcommand_from rules help" -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c plat -n "__fish_plat_using_subcommand scan; and not __fish_seen_subcommand_from rules list show help" -l context -d 'Context (platform connection) to use instead of the current one' -r
+complete -c plat -n "__fish_plat_using_subcommand scan; and not __fish_seen_subcommand_from rules list show help" -l account -d 'Account to act in (default: your own)' -r
+complete -c plat -n "__fish_plat_using_subcommand scan; and not __fish_seen_subcommand_from rules list show help" -l user -d 'Platform user to act as on an embedded platform (default: the local operator)' -r
+complete -c plat -n "__fish_plat_using_subcommand scan; and not __fish_seen_subcommand_from rules list show help" -l kube -d 'Scan the live cluster of the kubeconfig\'s current context'
+complete -c plat -n "__fish_plat_using_subcommand scan; and not __fish_seen_subcommand_from rules list show help" -l publish -d 'Attach the inventory to the account (and to the environment with --env) in the platform, where `plat scan list` and the Backstage catalog (/api/v1/catalog) find it; a re-scan of the same source replaces it'
+complete -c plat -n "__fish_plat_using_subcommand scan; and not __fish_seen_subcommand_from rules list show help" -s q -l quiet -d 'Print only data and errors'
+complete -c plat -n "__fish_plat_using_subcommand scan; and not __fish_seen_subcommand_from rules list show help" -s v -l verbose -d 'Say more about what is happening (repeat for more)'
+complete -c plat -n "__fish_plat_using_subcommand scan; and not __fish_seen_subcommand_from rules list show help" -l no-input -d 'Never prompt; fail listing every missing value instead'
+complete -c plat -n "__fish_plat_using_subcommand scan; and not __fish_seen_subcommand_from rules list show help" -s y -l yes -d 'Answer yes to confirmations'
+complete -c plat -n "__fish_plat_using_subcommand scan; and not __fish_seen_subcommand_from rules list show help" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c plat -n "__fish_plat_using_subcommand scan; and not __fish_seen_subcommand_from rules list show help" -s V -l version -d 'Print version'
+complete -c plat -n "__fish_plat_using_subcommand scan; and not __fish_seen_subcommand_from rules list show help" -a "rules" -d 'List the rule catalogue: id, name, default severity, target and how to fix'
+complete -c plat -n "__fish_plat_using_subcommand scan; and not __fish_seen_subcommand_from rules list show help" -a "list" -d 'List the inventories this account has published with --publish'
+complete -c plat -n "__fish_plat_using_subcommand scan; and not __fish_seen_subcommand_from rules list show help" -a "show" -d 'Show a published inventory: summary and findings, or its Backstage entities'
+complete -c plat -n "__fish_plat_using_subcommand scan; and not __fish_seen_subcommand_from rules list show help" -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c plat -n "__fish_plat_using_subcommand scan; and __fish_seen_subcommand_from rules" -s o -l output -d 'Output format: a table for people, JSON or YAML documents for programs' -r -f -a "table\t''
 json\t''
 yaml\t''"
@@ -1120,7 +1123,34 @@ complete -c plat -n "__fish_plat_using_subcommand scan; and __fish_seen_subcomma
 complete -c plat -n "__fish_plat_using_subcommand scan; and __fish_seen_subcommand_from rules" -s y -l yes -d 'Answer yes to confirmations'
 complete -c plat -n "__fish_plat_using_subcommand scan; and __fish_seen_subcommand_from rules" -s h -l help -d 'Print help'
 complete -c plat -n "__fish_plat_using_subcommand scan; and __fish_seen_subcommand_from rules" -s V -l version -d 'Print version'
+complete -c plat -n "__fish_plat_using_subcommand scan; and __fish_seen_subcommand_from list" -s o -l output -d 'Output format: a table for people, JSON or YAML documents for programs' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c plat -n "__fish_plat_using_subcommand scan; and __fish_seen_subcommand_from list" -l context -d 'Context (platform connection) to use instead of the current one' -r
+complete -c plat -n "__fish_plat_using_subcommand scan; and __fish_seen_subcommand_from list" -l account -d 'Account to act in (default: your own)' -r
+complete -c plat -n "__fish_plat_using_subcommand scan; and __fish_seen_subcommand_from list" -l user -d 'Platform user to act as on an embedded platform (default: the local operator)' -r
+complete -c plat -n "__fish_plat_using_subcommand scan; and __fish_seen_subcommand_from list" -s q -l quiet -d 'Print only data and errors'
+complete -c plat -n "__fish_plat_using_subcommand scan; and __fish_seen_subcommand_from list" -s v -l verbose -d 'Say more about what is happening (repeat for more)'
+complete -c plat -n "__fish_plat_using_subcommand scan; and __fish_seen_subcommand_from list" -l no-input -d 'Never prompt; fail listing every missing value instead'
+complete -c plat -n "__fish_plat_using_subcommand scan; and __fish_seen_subcommand_from list" -s y -l yes -d 'Answer yes to confirmations'
+complete -c plat -n "__fish_plat_using_subcommand scan; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
+complete -c plat -n "__fish_plat_using_subcommand scan; and __fish_seen_subcommand_from list" -s V -l version -d 'Print version'
+complete -c plat -n "__fish_plat_using_subcommand scan; and __fish_seen_subcommand_from show" -s o -l output -d 'Output format: a table for people, JSON or YAML documents for programs' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c plat -n "__fish_plat_using_subcommand scan; and __fish_seen_subcommand_from show" -l context -d 'Context (platform connection) to use instead of the current one' -r
+complete -c plat -n "__fish_plat_using_subcommand scan; and __fish_seen_subcommand_from show" -l account -d 'Account to act in (default: your own)' -r
+complete -c plat -n "__fish_plat_using_subcommand scan; and __fish_seen_subcommand_from show" -l user -d 'Platform user to act as on an embedded platform (default: the local operator)' -r
+complete -c plat -n "__fish_plat_using_subcommand scan; and __fish_seen_subcommand_from show" -l entities -d 'Print the Backstage catalog entities (multi-document YAML) instead'
+complete -c plat -n "__fish_plat_using_subcommand scan; and __fish_seen_subcommand_from show" -s q -l quiet -d 'Print only data and errors'
+complete -c plat -n "__fish_plat_using_subcommand scan; and __fish_seen_subcommand_from show" -s v -l verbose -d 'Say more about what is happening (repeat for more)'
+complete -c plat -n "__fish_plat_using_subcommand scan; and __fish_seen_subcommand_from show" -l no-input -d 'Never prompt; fail listing every missing value instead'
+complete -c plat -n "__fish_plat_using_subcommand scan; and __fish_seen_subcommand_from show" -s y -l yes -d 'Answer yes to confirmations'
+complete -c plat -n "__fish_plat_using_subcommand scan; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help'
+complete -c plat -n "__fish_plat_using_subcommand scan; and __fish_seen_subcommand_from show" -s V -l version -d 'Print version'
 complete -c plat -n "__fish_plat_using_subcommand scan; and __fish_seen_subcommand_from help" -f -a "rules" -d 'List the rule catalogue: id, name, default severity, target and how to fix'
+complete -c plat -n "__fish_plat_using_subcommand scan; and __fish_seen_subcommand_from help" -f -a "list" -d 'List the inventories this account has published with --publish'
+complete -c plat -n "__fish_plat_using_subcommand scan; and __fish_seen_subcommand_from help" -f -a "show" -d 'Show a published inventory: summary and findings, or its Backstage entities'
 complete -c plat -n "__fish_plat_using_subcommand scan; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c plat -n "__fish_plat_using_subcommand scaffold; and not __fish_seen_subcommand_from list ls show run update help" -s o -l output -d 'Output format: a table for people, JSON or YAML documents for programs' -r -f -a "table\t''
 json\t''
@@ -1416,6 +1446,8 @@ complete -c plat -n "__fish_plat_using_subcommand help; and __fish_seen_subcomma
 complete -c plat -n "__fish_plat_using_subcommand help; and __fish_seen_subcommand_from automation" -f -a "logs" -d 'Print the log of a run'
 complete -c plat -n "__fish_plat_using_subcommand help; and __fish_seen_subcommand_from automation" -f -a "cancel" -d 'Stop a run: its running step is killed'
 complete -c plat -n "__fish_plat_using_subcommand help; and __fish_seen_subcommand_from scan" -f -a "rules" -d 'List the rule catalogue: id, name, default severity, target and how to fix'
+complete -c plat -n "__fish_plat_using_subcommand help; and __fish_seen_subcommand_from scan" -f -a "list" -d 'List the inventories this account has published with --publish'
+complete -c plat -n "__fish_plat_using_subcommand help; and __fish_seen_subcommand_from scan" -f -a "show" -d 'Show a published inventory: summary and findings, or its Backstage entities'
 complete -c plat -n "__fish_plat_using_subcommand help; and __fish_seen_subcommand_from scaffold" -f -a "list" -d 'List the templates: built-in ones and those in PLAT_TEMPLATE_PATH'
 complete -c plat -n "__fish_plat_using_subcommand help; and __fish_seen_subcommand_from scaffold" -f -a "show" -d 'Show a template\'s parameters: title, type, required, default and choices'
 complete -c plat -n "__fish_plat_using_subcommand help; and __fish_seen_subcommand_from scaffold" -f -a "run" -d 'Create a project from a template, offline; publish it with git when the template says so'

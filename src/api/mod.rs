@@ -419,3 +419,38 @@ pub struct RunLogs {
     pub status: String,
     pub logs: String,
 }
+
+/// `plat scan --publish`: a scan's inventory, attached to the account (and to an environment
+/// when the scan read one) so that the platform and the Backstage catalog can show it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
+pub struct PublishInventory {
+    /// The scanned environment, when the inventory is that environment's.
+    pub env: Option<String>,
+    /// What was scanned, in words: `env:NAME`, `cluster:CTX` or a directory name.
+    pub source: String,
+    /// The scan's JSON document (`plat scan --format json`, schema_version 1).
+    #[schema(value_type = Object)]
+    pub report: serde_json::Value,
+    /// Backstage catalog entities of the scan (`--format backstage`), multi-document YAML.
+    pub entities: String,
+}
+
+/// A published inventory. Listings leave out `report` and `entities`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
+pub struct Inventory {
+    pub name: String,
+    pub account: String,
+    pub env: Option<String>,
+    pub source: String,
+    /// E-mail of the user who published it last.
+    pub published_by: String,
+    pub published_at: String,
+    pub resources: i64,
+    pub errors: i64,
+    pub warnings: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub report: Option<serde_json::Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entities: Option<String>,
+}

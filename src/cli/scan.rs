@@ -13,6 +13,7 @@ helm template x | plat scan -    manifests from stdin\n  \
 plat scan --tf-state state.json  `terraform show -json` output or a raw .tfstate ('-' = stdin)\n  \
 plat scan --env NAME             an environment's Terraform state\n  \
 plat scan --kube                 a live cluster (kubeconfig's current context or --kube-context)\n\n\
+Published inventories: plat scan list, plat scan show NAME [--entities].\n\n\
 Rules come from `.plat/scan.yaml` in the current directory, or --config.\n\n\
 Exit codes: 0 no finding at/above --fail-on, 3 findings at/above --fail-on, 1 the scan itself failed."
 )]
@@ -27,6 +28,19 @@ pub struct ScanArgs {
 pub enum ScanCommand {
     /// List the rule catalogue: id, name, default severity, target and how to fix
     Rules,
+    /// List the inventories this account has published with --publish
+    List,
+    /// Show a published inventory: summary and findings, or its Backstage entities
+    Show(InventoryShowArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct InventoryShowArgs {
+    /// Inventory name (see `plat scan list`)
+    pub name: String,
+    /// Print the Backstage catalog entities (multi-document YAML) instead
+    #[arg(long)]
+    pub entities: bool,
 }
 
 #[derive(Debug, Args)]
@@ -58,11 +72,14 @@ pub struct ScanRunArgs {
     /// Scan configuration (default: .plat/scan.yaml in the current directory, if present)
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
-    /// Also write the Backstage entities (as --format backstage prints them) to
-    /// <data dir>/catalog/<account>/<name>.yaml, where <name> is the environment, the kube
-    /// context or the current directory's name; prints the path on stderr
+    /// Attach the inventory to the account (and to the environment with --env) in the
+    /// platform, where `plat scan list` and the Backstage catalog (/api/v1/catalog) find it;
+    /// a re-scan of the same source replaces it
     #[arg(long)]
     pub publish: bool,
+    /// Name to publish under (default: env-NAME, cluster-CONTEXT or the directory's name)
+    #[arg(long, value_name = "NAME", requires = "publish")]
+    pub publish_name: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -987,3 +987,68 @@ impl Details for crate::api::AutomationRun {
         ]
     }
 }
+
+impl Row for crate::api::Inventory {
+    const HEADERS: &'static [&'static str] = &[
+        "NAME",
+        "ENV",
+        "SOURCE",
+        "RESOURCES",
+        "ERRORS",
+        "WARNINGS",
+        "PUBLISHED",
+        "BY",
+    ];
+    fn cells(&self) -> Vec<String> {
+        vec![
+            self.name.clone(),
+            or_dash(self.env.as_deref()),
+            self.source.clone(),
+            self.resources.to_string(),
+            self.errors.to_string(),
+            self.warnings.to_string(),
+            self.published_at.clone(),
+            self.published_by.clone(),
+        ]
+    }
+}
+
+/// The summary, then one line per finding, read back from the stored scan document.
+impl Details for crate::api::Inventory {
+    fn details(&self) -> Vec<(&'static str, String)> {
+        let findings: Vec<String> = self
+            .report
+            .as_ref()
+            .and_then(|report| report["findings"].as_array())
+            .map(|items| {
+                items
+                    .iter()
+                    .map(|f| {
+                        format!(
+                            "{} {} {}:{} {}",
+                            f["severity"].as_str().unwrap_or("?"),
+                            f["rule"].as_str().unwrap_or("?"),
+                            f["location"]["file"].as_str().unwrap_or("?"),
+                            f["location"]["line"],
+                            f["message"].as_str().unwrap_or_default(),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        vec![
+            ("name", self.name.clone()),
+            ("account", self.account.clone()),
+            ("env", or_dash(self.env.as_deref())),
+            ("source", self.source.clone()),
+            ("published", self.published_at.clone()),
+            ("by", self.published_by.clone()),
+            ("resources", self.resources.to_string()),
+            (
+                "findings",
+                format!("{} errors, {} warnings", self.errors, self.warnings),
+            ),
+            ("", joined(&findings)),
+        ]
+    }
+}

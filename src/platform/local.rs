@@ -10,6 +10,7 @@ use crate::api::{
     ApplyAutomation, Automation, AutomationApplied, AutomationRun, RunLogs, RunReport, RunStarted,
     StartRun,
 };
+use crate::api::{Inventory, PublishInventory};
 use crate::service::{Actor, Identity, Result, Service};
 
 /// The platform running in this process: every call resolves the caller, then asks the service.
@@ -219,6 +220,18 @@ impl Platform for LocalPlatform {
         self.service
             .cancel_automation_run(&self.actor().await?, id)
             .await
+    }
+
+    async fn publish_inventory(&self, name: &str, req: PublishInventory) -> Result<Inventory> {
+        self.service
+            .publish_inventory(&self.actor().await?, name, req)
+            .await
+    }
+    async fn list_inventories(&self) -> Result<Vec<Inventory>> {
+        self.service.list_inventories(&self.actor().await?).await
+    }
+    async fn get_inventory(&self, name: &str) -> Result<Inventory> {
+        self.service.get_inventory(&self.actor().await?, name).await
     }
     fn state_backend(&self, _env: &Env) -> Option<StateBackend> {
         None

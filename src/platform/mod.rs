@@ -18,6 +18,7 @@ use crate::api::{
     ApplyAutomation, Automation, AutomationApplied, AutomationRun, RunLogs, RunReport, RunStarted,
     StartRun,
 };
+use crate::api::{Inventory, PublishInventory};
 use crate::service::Result;
 
 #[async_trait]
@@ -73,6 +74,10 @@ pub trait Platform: Send + Sync {
     async fn automation_run_logs(&self, id: &str) -> Result<RunLogs>;
     async fn list_automation_runs(&self, automation: Option<&str>) -> Result<Vec<AutomationRun>>;
     async fn cancel_automation_run(&self, id: &str) -> Result<AutomationRun>;
+
+    async fn publish_inventory(&self, name: &str, req: PublishInventory) -> Result<Inventory>;
+    async fn list_inventories(&self) -> Result<Vec<Inventory>>;
+    async fn get_inventory(&self, name: &str) -> Result<Inventory>;
 
     /// Where Terraform keeps an env's state: `None` for a local file (embedded platform), or the
     /// server's `http` backend so that any machine can destroy the env (R-ENV-4).

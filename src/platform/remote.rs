@@ -16,6 +16,7 @@ use crate::api::{
 use crate::api::{
     CreateEnv, Env, EnvOutcome, EnvPolicy, EnvQuota, EnvStarted, ExtendEnv, SetEnvPolicy,
 };
+use crate::api::{Inventory, PublishInventory};
 use crate::service::{Error, Result};
 
 /// The platform behind a `plat server`: the same trait, spoken as REST + JSON.
@@ -327,6 +328,17 @@ impl Platform for RemotePlatform {
             &format!("/automation-runs/{}/cancel", seg(id)),
         ))
         .await
+    }
+
+    async fn publish_inventory(&self, name: &str, req: PublishInventory) -> Result<Inventory> {
+        self.with_body(Method::PUT, &format!("/inventories/{}", seg(name)), &req)
+            .await
+    }
+    async fn list_inventories(&self) -> Result<Vec<Inventory>> {
+        self.get("/inventories").await
+    }
+    async fn get_inventory(&self, name: &str) -> Result<Inventory> {
+        self.get(&format!("/inventories/{}", seg(name))).await
     }
     fn state_backend(&self, env: &Env) -> Option<StateBackend> {
         let address = format!("{}/api/v1/env-states/{}", self.base, seg(&env.id));

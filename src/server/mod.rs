@@ -5,6 +5,7 @@ mod automation_routes;
 mod automation_worker;
 mod env_routes;
 mod extract;
+mod inventory_routes;
 mod jwt;
 mod metrics;
 pub mod reaper;
@@ -50,6 +51,8 @@ pub struct AppState {
 const MAX_BODY_BYTES: usize = 64 * 1024;
 /// Run reports hold step outputs and logs; the executor keeps logs below this.
 const MAX_REPORT_BYTES: usize = 4 * 1024 * 1024;
+/// A scan inventory holds every resource scanned; a bigger scan is better split by source.
+const MAX_INVENTORY_BYTES: usize = 32 * 1024 * 1024;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -68,6 +71,8 @@ const MAX_REPORT_BYTES: usize = 4 * 1024 * 1024;
         automation_routes::list_automations, automation_routes::apply_automation, automation_routes::get_automation,
         automation_routes::delete_automation, automation_routes::start_run, automation_routes::list_runs,
         automation_routes::get_run, automation_routes::run_logs, automation_routes::report_run, automation_routes::cancel_run,
+        inventory_routes::list_inventories, inventory_routes::publish_inventory, inventory_routes::get_inventory,
+        inventory_routes::inventory_entities, inventory_routes::catalog,
     ),
     modifiers(&BearerAuth)
 )]
@@ -197,7 +202,19 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/automation-runs/{id}/cancel",
             post(automation_routes::cancel_run),
-        );
+        )
+        .route("/inventories", get(inventory_routes::list_inventories))
+        .route(
+            "/inventories/{name}",
+            get(inventory_routes::get_inventory)
+                .put(inventory_routes::publish_inventory)
+                .layer(DefaultBodyLimit::max(MAX_INVENTORY_BYTES)),
+        )
+        .route(
+            "/inventories/{name}/entities",
+            get(inventory_routes::inventory_entities),
+        )
+        .route("/catalog", get(inventory_routes::catalog));
     let metrics = state.metrics.clone();
     Router::new()
         .route("/healthz", get(routes::healthz))

@@ -218,7 +218,12 @@ impl Service {
         Ok(rows.into_iter().map(env_view).collect())
     }
 
-    async fn live_env(&self, conn: &mut store::Conn, actor: &Actor, name: &str) -> Result<EnvRow> {
+    pub(super) async fn live_env(
+        &self,
+        conn: &mut store::Conn,
+        actor: &Actor,
+        name: &str,
+    ) -> Result<EnvRow> {
         store::find_live_env(conn, &actor.account.id, name)
             .await?
             .ok_or_else(|| {

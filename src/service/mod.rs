@@ -8,6 +8,7 @@ mod automations;
 pub mod envs;
 mod error;
 mod groups;
+mod inventories;
 mod tenants;
 mod users;
 pub mod vocabulary;

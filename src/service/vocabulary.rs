@@ -14,7 +14,7 @@ pub const ROLES: [&str; 6] = [
 ];
 
 /// Permissions a group can hold. `*` is reserved for the predefined `admins` group.
-pub const PERMISSIONS: [&str; 18] = [
+pub const PERMISSIONS: [&str; 19] = [
     "accounts:read",
     "accounts:write",
     "tenants:read",
@@ -29,6 +29,7 @@ pub const PERMISSIONS: [&str; 18] = [
     "automations:read",
     "automations:write",
     "automations:run",
+    "scan:read",
     "scan:run",
     "scaffold:run",
     "policies:read",

@@ -6,6 +6,7 @@ mod accounts;
 mod automations;
 mod envs;
 mod groups;
+mod inventories;
 mod tenants;
 mod users;
 
@@ -20,6 +21,7 @@ pub use accounts::*;
 pub use automations::*;
 pub use envs::*;
 pub use groups::*;
+pub use inventories::*;
 pub use tenants::*;
 pub use users::*;
 
@@ -40,7 +42,7 @@ pub struct Store {
 }
 
 /// The schema, embedded in the binary. Append only: a released migration never changes.
-const MIGRATIONS: [(i64, &str, &str); 3] = [
+const MIGRATIONS: [(i64, &str, &str); 4] = [
     (
         1,
         "accounts",
@@ -51,6 +53,12 @@ const MIGRATIONS: [(i64, &str, &str); 3] = [
         3,
         "automations",
         include_str!("../../migrations/0003_automations.sql"),
+    ),
+    // 4 is the automation scheduler's (developed alongside); versions only need to be unique.
+    (
+        5,
+        "inventories",
+        include_str!("../../migrations/0005_inventories.sql"),
     ),
 ];
 

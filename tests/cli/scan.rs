@@ -7,7 +7,7 @@ use std::process::Stdio;
 
 use serde_json::Value;
 
-use crate::support::{Outcome, TestEnv};
+use crate::support::{ALICE, BOB, Outcome, TestEnv};
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/scan");
 const DEFECTS: &str = "manifests/defects.yaml";
@@ -546,23 +546,85 @@ fn scan_rules_lists_plat001_to_plat015() {
     }
 }
 
-#[test]
-fn publish_writes_the_backstage_entities_of_a_manifest_scan() {
-    let env = TestEnv::new();
-    let outcome = scan(&env, &["scan", "manifests/clean.yaml", "--publish"]);
-    outcome.success();
-    // Named after the scanned directory (`scan`), in the operator's account (`platform`).
-    let path = env.data_dir().join("catalog/platform/scan.yaml");
-    assert!(
-        outcome.stderr.contains(&format!(
-            "Published Backstage entities to {}",
-            path.display()
-        )),
-        "{}",
-        outcome.transcript()
-    );
-    let written = std::fs::read_to_string(&path).unwrap();
-    assert_eq!(written.matches("kind: Resource").count(), 3, "{written}");
+on_every_backend! {
+    fn r_sec_1_publish_attaches_the_inventory_to_the_account_that_scanned() {
+        let env = TestEnv::new();
+        env.acme();
+        let manifests = Path::new(FIXTURES).join("manifests/clean.yaml");
+        let manifests = manifests.to_str().unwrap();
+        let published = env.run_as(ALICE, &["scan", manifests, "--publish", "--publish-name", "shop-k8s"]);
+        published.success();
+        assert!(
+            published.stderr.contains("Published inventory 'shop-k8s' to account 'acme' (3 resources"),
+            "{}",
+            published.transcript()
+        );
+
+        // A re-scan of the same source replaces the inventory rather than adding one.
+        env.ok_as(ALICE, &["scan", manifests, "--publish", "--publish-name", "shop-k8s"]);
+        let listed = env.ok_as(ALICE, &["scan", "list", "-o", "json"]).json();
+        let listed = listed.as_array().unwrap();
+        assert_eq!(listed.len(), 1, "{listed:?}");
+        assert_eq!(listed[0]["name"], "shop-k8s");
+        assert_eq!(listed[0]["account"], "acme");
+        assert_eq!(listed[0]["published_by"], ALICE);
+        assert_eq!(listed[0]["resources"], 3);
+        assert_eq!(listed[0]["errors"], 0);
+        assert!(listed[0].get("report").is_none(), "listings leave the documents out");
+
+        let shown = env.ok_as(ALICE, &["scan", "show", "shop-k8s", "-o", "json"]).json();
+        assert_eq!(shown["report"]["schema_version"], 1);
+        assert_eq!(shown["report"]["resources"].as_array().unwrap().len(), 3);
+        let entities = env.ok_as(ALICE, &["scan", "show", "shop-k8s", "--entities"]).stdout;
+        assert_eq!(entities.matches("kind: Resource").count(), 3, "{entities}");
+
+        // R-SEC-3: another account sees nothing, and learns nothing either.
+        let hidden = env.run(&["scan", "show", "shop-k8s"]);
+        hidden.failure(1);
+        assert!(hidden.stderr.starts_with("error: inventory 'shop-k8s' not found"), "{}", hidden.transcript());
+        let theirs = env.ok(&["scan", "list", "-o", "json"]).json();
+        assert_eq!(theirs, serde_json::json!([]));
+        let shop = env.ok_as(BOB, &["scan", "list", "-o", "json"]).json();
+        assert_eq!(shop, serde_json::json!([]));
+
+        // Backstage reads every entity the account published from one catalog location.
+        if let Some(server) = &env.server {
+            let catalog = http_get(&format!("{}/api/v1/catalog", server.url), &crate::services::idp().token(ALICE));
+            assert_eq!(catalog.0, 200, "{}", catalog.1);
+            assert_eq!(catalog.1.matches("kind: Resource").count(), 3, "{}", catalog.1);
+            let strangers = http_get(&format!("{}/api/v1/catalog", server.url), &crate::services::idp().token(BOB));
+            assert_eq!(strangers, (200, String::new()));
+        }
+    }
+
+    fn publish_refuses_a_bad_name_and_changes_nothing() {
+        let env = TestEnv::new();
+        env.acme();
+        let manifests = Path::new(FIXTURES).join("manifests/clean.yaml");
+        let outcome = env.refused(
+            Some(ALICE),
+            &["scan", manifests.to_str().unwrap(), "--publish", "--publish-name", "Shop K8s"],
+            1,
+        );
+        assert!(outcome.stderr.contains("error: invalid inventory name 'Shop K8s'"), "{}", outcome.transcript());
+        assert!(outcome.stderr.contains("hint: use 1-63 lowercase letters"), "{}", outcome.transcript());
+    }
+}
+
+fn http_get(url: &str, token: &str) -> (u16, String) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let response = reqwest::Client::new()
+            .get(url)
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        (response.status().as_u16(), response.text().await.unwrap())
+    })
 }
 
 #[test]
@@ -619,9 +681,13 @@ on_every_backend! {
         }
         assert_eq!(report["findings"], serde_json::json!([]), "the demo template tags everything");
 
-        let published = env.data_dir().join("catalog/platform/env-demo1.yaml");
-        assert!(outcome.stderr.contains(&published.display().to_string()), "{}", outcome.transcript());
-        let written = std::fs::read_to_string(&published).unwrap();
+        // --publish attaches the inventory to the environment.
+        let listed = env.ok(&["scan", "list", "-o", "json"]).json();
+        assert_eq!(listed[0]["name"], "env-demo1", "{listed}");
+        assert_eq!(listed[0]["env"], "demo1", "{listed}");
+        assert_eq!(listed[0]["source"], "env:demo1", "{listed}");
+        assert_eq!(listed[0]["resources"], 4, "{listed}");
+        let written = env.ok(&["scan", "show", "env-demo1", "--entities"]).stdout;
         assert!(written.contains("name: env-demo1"), "{written}");
         assert_eq!(written.matches("kind: Resource").count(), 4, "{written}");
 

@@ -301,6 +301,7 @@ impl TestEnv {
                 "env_policies",
                 "automations",
                 "automation_runs",
+                "inventories",
             ] {
                 let sql = sqlx::AssertSqlSafe(format!("SELECT * FROM {table} ORDER BY 1, 2"));
                 // Postgres and SQLite agree on these rows once both are read as text or integers.

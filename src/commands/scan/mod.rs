@@ -1,8 +1,9 @@
 //! `plat scan`: gather manifests, Terraform state and live clusters into one report, show it
-//! in the chosen format, optionally publish it to the Backstage catalog, and fail (exit 3) when
+//! in the chosen format, optionally publish it to the platform (and so to the Backstage catalog), and fail (exit 3) when
 //! findings reach `--fail-on`. The checks themselves live in `scan/`.
 
 mod env_state;
+mod inventories;
 mod publish;
 mod rules;
 mod show;
@@ -18,6 +19,8 @@ use crate::scan::{FailOn, ScanConfig, ScanReport};
 pub async fn run(ctx: &Ctx, args: ScanArgs) -> Result<()> {
     match args.command {
         Some(ScanCommand::Rules) => rules::run(ctx),
+        Some(ScanCommand::List) => inventories::list(ctx).await,
+        Some(ScanCommand::Show(args)) => inventories::show(ctx, args).await,
         None => scan(ctx, args.run).await,
     }
 }
@@ -25,6 +28,11 @@ pub async fn run(ctx: &Ctx, args: ScanArgs) -> Result<()> {
 async fn scan(ctx: &Ctx, args: ScanRunArgs) -> Result<()> {
     let root = std::env::current_dir()?;
     let config = load_config(&args, &root)?;
+    let publish_as = if args.publish {
+        Some(publish::name(&args, &root)?)
+    } else {
+        None
+    };
     let mut report = ScanReport::new();
     sources::gather(ctx, &args, &config, &root, &mut report).await?;
     report.finish();
@@ -34,8 +42,8 @@ async fn scan(ctx: &Ctx, args: ScanRunArgs) -> Result<()> {
         format_of(ctx, args.format),
         args.env.as_deref(),
     )?;
-    if args.publish {
-        publish::entities(ctx, &args, &report, &root).await?;
+    if let Some(name) = publish_as {
+        publish::inventory(ctx, &name, &args, &report, &root).await?;
     }
     check_threshold(&report, args.fail_on)
 }

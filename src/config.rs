@@ -130,6 +130,9 @@ pub struct ContextConfig {
     pub insecure_storage: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub iac_bin: Option<String>,
+    /// Git repositories of templates (`URL[#ref[:subdir]]`), after `PLAT_TEMPLATE_REPOS`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub template_repos: Vec<String>,
 }
 
 impl ContextConfig {

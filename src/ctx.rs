@@ -277,8 +277,56 @@ impl Ctx {
             .get("PLAT_TEMPLATE_PATH")
             .map(|paths| std::env::split_paths(paths).map(|p| p.join(kind)).collect())
             .unwrap_or_default();
+        roots.extend(
+            self.template_repo_checkouts()
+                .into_iter()
+                .map(|dir| dir.join(kind)),
+        );
         roots.push(builtin_templates().join(kind));
         roots
+    }
+
+    /// The template repositories (`PLAT_TEMPLATE_REPOS`, the context's `template_repos`), each
+    /// from its cached clone. One that cannot be fetched is left out with a warning, so the
+    /// other templates (and destroying what exists) keep working offline.
+    fn template_repo_checkouts(&self) -> Vec<std::path::PathBuf> {
+        let specs = crate::template_repos::specs(
+            self.env.get("PLAT_TEMPLATE_REPOS"),
+            &self.context.template_repos,
+        );
+        if specs.is_empty() {
+            return Vec::new();
+        }
+        let max_age = match self.env.get("PLAT_TEMPLATE_REFRESH") {
+            Some("0") => std::time::Duration::ZERO,
+            Some(text) => match crate::iac::parse_duration(text) {
+                Ok(age) => age.unsigned_abs(),
+                Err(err) => {
+                    self.out
+                        .warn(&format!("ignoring PLAT_TEMPLATE_REFRESH: {err}"));
+                    crate::template_repos::DEFAULT_MAX_AGE
+                }
+            },
+            None => crate::template_repos::DEFAULT_MAX_AGE,
+        };
+        let cache = self.dirs.data.join("cache/template-repos");
+        let mut dirs = Vec::new();
+        for spec in specs {
+            match crate::template_repos::checkout(&cache, &spec, max_age) {
+                Ok(checkout) => {
+                    if let Some(problem) = checkout.stale_because {
+                        self.out.warn(&format!(
+                            "using the last clone of template repository {spec}: {problem}"
+                        ));
+                    }
+                    dirs.push(checkout.dir);
+                }
+                Err(problem) => self
+                    .out
+                    .warn(&format!("skipping template repository {spec}: {problem}")),
+            }
+        }
+        dirs
     }
 
     pub fn env_templates(&self) -> Result<crate::iac::TemplateCatalog> {

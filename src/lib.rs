@@ -22,6 +22,7 @@ pub mod scan;
 pub mod server;
 pub mod service;
 pub mod store;
+pub mod template_repos;
 
 use std::ffi::OsString;
 

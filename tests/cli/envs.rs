@@ -292,3 +292,140 @@ fn env_up_streams_ndjson_events() {
     );
     assert_eq!(events.last().unwrap()["type"], "env");
 }
+
+/// A Git repository of templates, made with the real `git`: `env/gitdemo` whose output says
+/// which version of the template ran.
+fn template_repo(root: &std::path::Path, version: &str) -> std::path::PathBuf {
+    let repo = root.join("template-repo");
+    let template = repo.join("env/gitdemo");
+    std::fs::create_dir_all(&template).unwrap();
+    std::fs::write(
+        template.join("plat-template.yaml"),
+        "name: gitdemo\ndescription: A template kept in Git.\nttl:\n  default: 10m\n  max: 1h\n",
+    )
+    .unwrap();
+    std::fs::write(
+        template.join("main.tf"),
+        format!("output \"version\" {{ value = \"{version}\" }}\n"),
+    )
+    .unwrap();
+    let git = |args: &[&str]| {
+        let status = std::process::Command::new("git")
+            .args([
+                "-c",
+                "user.name=t",
+                "-c",
+                "user.email=t@t.test",
+                "-c",
+                "init.defaultBranch=main",
+            ])
+            .args(args)
+            .current_dir(&repo)
+            .env("HOME", root)
+            .stdout(Stdio::null())
+            .status()
+            .expect("git is installed (scripts/install-deps.sh --test)");
+        assert!(status.success(), "git {args:?}");
+    };
+    if !repo.join(".git").exists() {
+        git(&["init", "-q"]);
+    }
+    git(&["add", "-A"]);
+    git(&["commit", "-q", "-m", version]);
+    repo
+}
+
+#[test]
+fn templates_come_from_git_repositories_and_stay_usable_offline() {
+    let mut env = TestEnv::new();
+    let repo = template_repo(env.root(), "v1");
+    env.vars.insert(
+        "PLAT_TEMPLATE_REPOS".into(),
+        format!("file://{}#main", repo.display()),
+    );
+
+    let listed = env.ok(&["env", "template", "list", "-o", "json"]).json();
+    let names: Vec<&str> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert!(
+        names.contains(&"gitdemo") && names.contains(&"demo"),
+        "{names:?}"
+    );
+    let up = env
+        .ok(&[
+            "env",
+            "up",
+            "from-git",
+            "--template",
+            "gitdemo",
+            "-o",
+            "json",
+        ])
+        .json();
+    assert_eq!(up["outputs"]["version"], "v1", "{up}");
+
+    // A new commit is picked up once the clone is older than PLAT_TEMPLATE_REFRESH.
+    template_repo(env.root(), "v2");
+    env.ok(&["env", "down", "from-git", "--yes"]);
+    env.ok(&["policy", "set", "--envs-per-day", "5"]);
+    let cached = env
+        .ok(&["env", "up", "cached", "--template", "gitdemo", "-o", "json"])
+        .json();
+    assert_eq!(
+        cached["outputs"]["version"], "v1",
+        "a fresh clone is reused: {cached}"
+    );
+    let refreshed = env.run_with(
+        &[
+            "env",
+            "up",
+            "refreshed",
+            "--template",
+            "gitdemo",
+            "-o",
+            "json",
+        ],
+        &[("PLAT_TEMPLATE_REFRESH", "0")],
+    );
+    refreshed.success();
+    assert_eq!(
+        refreshed.json()["outputs"]["version"],
+        "v2",
+        "{}",
+        refreshed.transcript()
+    );
+
+    // The repository gone: the last clone still serves, with a warning saying so.
+    std::fs::remove_dir_all(&repo).unwrap();
+    let offline = env.run_with(
+        &["env", "down", "refreshed", "--yes"],
+        &[("PLAT_TEMPLATE_REFRESH", "0")],
+    );
+    offline.success();
+    assert!(
+        offline
+            .stderr
+            .contains("warning: using the last clone of template repository"),
+        "{}",
+        offline.transcript()
+    );
+
+    // A repository that never could be cloned is skipped with a warning; the rest still works.
+    let missing = env.run_with(
+        &["env", "template", "list"],
+        &[("PLAT_TEMPLATE_REPOS", "file:///nonexistent/templates.git")],
+    );
+    missing.success();
+    assert!(
+        missing
+            .stderr
+            .contains("warning: skipping template repository file:///nonexistent/templates.git"),
+        "{}",
+        missing.transcript()
+    );
+    assert!(missing.stdout.contains("demo"), "{}", missing.transcript());
+}

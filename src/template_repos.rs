@@ -1,0 +1,115 @@
+//! Template repositories: Git URLs (`URL[#ref[:subdir]]`) whose `env/` and `scaffold/`
+//! directories join the built-in templates and `PLAT_TEMPLATE_PATH`. Each is cloned once into
+//! the data dir's cache and reused while fresh, so listing templates or destroying an
+//! environment does not need the network every time, and works offline from the last clone.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use sha2::{Digest, Sha256};
+
+/// A clone younger than this is used as it is (`PLAT_TEMPLATE_REFRESH` overrides).
+pub const DEFAULT_MAX_AGE: Duration = Duration::from_secs(15 * 60);
+
+/// Written into a checkout once it is complete; its mtime says when it was fetched.
+const FETCHED_MARKER: &str = ".plat-fetched";
+
+/// A repository's templates on disk, and what went wrong refreshing them, if anything.
+#[derive(Debug)]
+pub struct Checkout {
+    /// The repository's directory (its `subdir` when the spec names one).
+    pub dir: PathBuf,
+    /// Set when a refresh failed and an older clone is used instead.
+    pub stale_because: Option<String>,
+}
+
+/// The specs of `PLAT_TEMPLATE_REPOS` (whitespace-separated) followed by the context's.
+pub fn specs(env_value: Option<&str>, configured: &[String]) -> Vec<String> {
+    env_value
+        .unwrap_or_default()
+        .split_whitespace()
+        .map(str::to_owned)
+        .chain(configured.iter().cloned())
+        .collect()
+}
+
+/// The checkout of `spec` under `cache`, cloned or refreshed when missing or older than
+/// `max_age`. A pinned commit (`#<40 hex digits>`) never changes, so it is never refreshed.
+pub fn checkout(cache: &Path, spec: &str, max_age: Duration) -> Result<Checkout, String> {
+    let (url, git_ref, subdir) = crate::scaffold::split_git_spec(spec);
+    let key: String = Sha256::digest(format!("{url}#{}", git_ref.as_deref().unwrap_or("")))
+        .iter()
+        .take(12)
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let clone = cache.join(key);
+    let within = |dir: PathBuf| match &subdir {
+        Some(subdir) => dir.join(subdir),
+        None => dir,
+    };
+    let pinned = git_ref
+        .as_deref()
+        .is_some_and(|r| r.len() == 40 && r.bytes().all(|b| b.is_ascii_hexdigit()));
+    let age = std::fs::metadata(clone.join(FETCHED_MARKER))
+        .and_then(|meta| meta.modified())
+        .ok()
+        .map(|fetched| {
+            SystemTime::now()
+                .duration_since(fetched)
+                .unwrap_or_default()
+        });
+    if let Some(age) = age
+        && (pinned || age < max_age)
+    {
+        return Ok(Checkout {
+            dir: within(clone),
+            stale_because: None,
+        });
+    }
+    match fetch(&url, git_ref.as_deref(), &clone) {
+        Ok(()) => Ok(Checkout {
+            dir: within(clone),
+            stale_because: None,
+        }),
+        Err(problem) if age.is_some() => Ok(Checkout {
+            dir: within(clone),
+            stale_because: Some(problem),
+        }),
+        Err(problem) => Err(problem),
+    }
+}
+
+/// Clones beside the current checkout, then swaps it in: a failed or interrupted fetch leaves
+/// the previous clone untouched.
+fn fetch(url: &str, git_ref: Option<&str>, clone: &Path) -> Result<(), String> {
+    let parent = clone.parent().unwrap_or(clone);
+    std::fs::create_dir_all(parent)
+        .map_err(|err| format!("cannot create {}: {err}", parent.display()))?;
+    let fresh = tempfile::Builder::new()
+        .prefix(".fetch-")
+        .tempdir_in(parent)
+        .map_err(|err| format!("cannot create a directory in {}: {err}", parent.display()))?;
+    crate::scaffold::clone_at(url, git_ref, None, fresh.path()).map_err(|err| {
+        let mut message = err.to_string();
+        let mut source = std::error::Error::source(&err);
+        while let Some(cause) = source {
+            message.push_str(&format!(": {cause}"));
+            source = cause.source();
+        }
+        message
+    })?;
+    std::fs::write(fresh.path().join(FETCHED_MARKER), url)
+        .map_err(|err| format!("cannot write into {}: {err}", fresh.path().display()))?;
+    let previous = parent.join(format!(
+        ".old-{}-{}",
+        std::process::id(),
+        clone.file_name().unwrap_or_default().to_string_lossy()
+    ));
+    let had_previous = std::fs::rename(clone, &previous).is_ok();
+    std::fs::rename(fresh.keep(), clone)
+        .map_err(|err| format!("cannot move the clone to {}: {err}", clone.display()))?;
+    if had_previous {
+        let _ = std::fs::remove_dir_all(&previous);
+    }
+    Ok(())
+}

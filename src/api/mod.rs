@@ -265,6 +265,17 @@ pub struct EnvOutcome {
     #[serde(default)]
     pub resources: Vec<String>,
     pub error: Option<String>,
+    /// This run's Terraform `-json` log (its last MiB), kept for `plat env logs` anywhere.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log: Option<String>,
+}
+
+/// The Terraform logs the platform keeps for an env: every recorded run, oldest first.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
+pub struct EnvLogs {
+    pub name: String,
+    pub status: String,
+    pub log: String,
 }
 
 impl EnvOutcome {
@@ -275,7 +286,12 @@ impl EnvOutcome {
             outputs: serde_json::Value::Null,
             resources: Vec::new(),
             error: None,
+            log: None,
         }
+    }
+
+    pub fn with_log(self, log: Option<String>) -> Self {
+        Self { log, ..self }
     }
 
     pub fn failed(error: impl std::fmt::Display) -> Self {

@@ -222,6 +222,9 @@ impl Platform for LocalPlatform {
             .await
     }
 
+    async fn env_logs(&self, name: &str) -> Result<crate::api::EnvLogs> {
+        self.service.env_logs(&self.actor().await?, name).await
+    }
     async fn publish_inventory(&self, name: &str, req: PublishInventory) -> Result<Inventory> {
         self.service
             .publish_inventory(&self.actor().await?, name, req)

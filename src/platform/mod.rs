@@ -62,6 +62,7 @@ pub trait Platform: Send + Sync {
     async fn start_env_down(&self, name: &str) -> Result<Option<Env>>;
     async fn finish_env_down(&self, name: &str, outcome: EnvOutcome) -> Result<Env>;
     async fn extend_env(&self, name: &str, seconds: i64) -> Result<Env>;
+    async fn env_logs(&self, name: &str) -> Result<crate::api::EnvLogs>;
     async fn claim_expired_envs(&self, lease_seconds: i64) -> Result<Vec<Env>>;
 
     async fn apply_automation(&self, req: ApplyAutomation) -> Result<AutomationApplied>;

@@ -330,6 +330,9 @@ impl Platform for RemotePlatform {
         .await
     }
 
+    async fn env_logs(&self, name: &str) -> Result<crate::api::EnvLogs> {
+        self.get(&format!("/envs/{}/logs", seg(name))).await
+    }
     async fn publish_inventory(&self, name: &str, req: PublishInventory) -> Result<Inventory> {
         self.with_body(Method::PUT, &format!("/inventories/{}", seg(name)), &req)
             .await

@@ -72,6 +72,7 @@ impl Provisioner {
             outputs: redacted(&outputs),
             resources,
             error: None,
+            log: None,
         };
         Ok((outcome, outputs))
     }
@@ -131,6 +132,34 @@ impl Provisioner {
             Runner::new(self.binary.clone(), workspace, backend, options),
             tap,
         ))
+    }
+}
+
+/// The platform keeps at most this much of one run's log; the end is what explains a failure.
+const MAX_RECORDED_LOG: u64 = 1024 * 1024;
+
+impl Provisioner {
+    /// Where the env's log ends now: what a run appends after this is that run's log.
+    pub fn log_offset(&self, env: &Env) -> u64 {
+        std::fs::metadata(log_path(&self.data_dir, env)).map_or(0, |m| m.len())
+    }
+
+    /// The log written since `offset` (its last MiB, from a line start), for the platform.
+    pub fn log_since(&self, env: &Env, offset: u64) -> Option<String> {
+        use std::io::{Read, Seek, SeekFrom};
+        let mut file = std::fs::File::open(log_path(&self.data_dir, env)).ok()?;
+        let end = file.metadata().ok()?.len();
+        let start = offset.max(end.saturating_sub(MAX_RECORDED_LOG));
+        file.seek(SeekFrom::Start(start)).ok()?;
+        let mut bytes = Vec::new();
+        file.read_to_end(&mut bytes).ok()?;
+        let text = String::from_utf8_lossy(&bytes);
+        let text = if start > offset {
+            text.split_once('\n').map_or("", |(_, rest)| rest)
+        } else {
+            &text
+        };
+        (!text.is_empty()).then(|| text.to_owned())
     }
 }
 

@@ -11,7 +11,8 @@ use serde::Deserialize;
 use super::AppState;
 use super::extract::{ApiJson, ApiResult, Caller};
 use crate::api::{
-    CreateEnv, Env, EnvOutcome, EnvPolicy, EnvQuota, EnvStarted, ErrorBody, ExtendEnv, SetEnvPolicy,
+    CreateEnv, Env, EnvLogs, EnvOutcome, EnvPolicy, EnvQuota, EnvStarted, ErrorBody, ExtendEnv,
+    SetEnvPolicy,
 };
 use crate::service::{Error, Identity};
 
@@ -56,6 +57,16 @@ pub async fn get_env(
     Path(name): Path<String>,
 ) -> ApiResult<Json<Env>> {
     Ok(Json(s.service.get_env(&actor, &name).await?))
+}
+
+#[utoipa::path(get, path = "/api/v1/envs/{name}/logs", tag = "envs", security(("bearer" = [])), params(("name" = String, Path)),
+    responses((status = 200, body = EnvLogs), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn env_logs(
+    State(s): State<AppState>,
+    Caller(actor): Caller,
+    Path(name): Path<String>,
+) -> ApiResult<Json<EnvLogs>> {
+    Ok(Json(s.service.env_logs(&actor, &name).await?))
 }
 
 #[utoipa::path(post, path = "/api/v1/envs/{name}/up-finished", tag = "envs", security(("bearer" = [])), params(("name" = String, Path)), request_body = EnvOutcome,

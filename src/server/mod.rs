@@ -64,7 +64,7 @@ const MAX_INVENTORY_BYTES: usize = 32 * 1024 * 1024;
         routes::list_users, routes::create_user, routes::get_user, routes::rename_user, routes::revoke_user,
         routes::list_groups, routes::create_group, routes::get_group, routes::update_group, routes::delete_group,
         routes::add_group_member, routes::remove_group_member,
-        env_routes::list_envs, env_routes::start_env, env_routes::get_env, env_routes::finish_env_up,
+        env_routes::list_envs, env_routes::start_env, env_routes::get_env, env_routes::env_logs, env_routes::finish_env_up,
         env_routes::start_env_down, env_routes::finish_env_down, env_routes::extend_env,
         env_routes::env_quota, env_routes::env_policy, env_routes::set_env_policy, env_routes::claim_expired_envs,
         env_routes::get_state, env_routes::put_state, env_routes::delete_state, env_routes::lock_state, env_routes::unlock_state,
@@ -155,11 +155,16 @@ pub fn router(state: AppState) -> Router {
             get(env_routes::list_envs).post(env_routes::start_env),
         )
         .route("/envs/{name}", get(env_routes::get_env))
-        .route("/envs/{name}/up-finished", post(env_routes::finish_env_up))
+        .route("/envs/{name}/logs", get(env_routes::env_logs))
+        // Outcomes carry the run's Terraform log (at most 1 MiB of it).
+        .route(
+            "/envs/{name}/up-finished",
+            post(env_routes::finish_env_up).layer(DefaultBodyLimit::max(MAX_REPORT_BYTES)),
+        )
         .route("/envs/{name}/down", post(env_routes::start_env_down))
         .route(
             "/envs/{name}/down-finished",
-            post(env_routes::finish_env_down),
+            post(env_routes::finish_env_down).layer(DefaultBodyLimit::max(MAX_REPORT_BYTES)),
         )
         .route("/envs/{name}/extend", post(env_routes::extend_env))
         .route("/env-quota", get(env_routes::env_quota))

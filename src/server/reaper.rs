@@ -64,10 +64,12 @@ impl Reaper {
                 .service
                 .resolve_actor(&Identity::Operator, Some(&env.account), None)
                 .await?;
+            let log_from = self.provisioner.log_offset(&env);
             match self.destroy(&env).await {
                 Ok(()) => {
+                    let log = self.provisioner.log_since(&env, log_from);
                     self.service
-                        .finish_env_down(&actor, &env.name, EnvOutcome::done())
+                        .finish_env_down(&actor, &env.name, EnvOutcome::done().with_log(log))
                         .await?;
                     self.service
                         .put_env_state(&Identity::Operator, None, &env.id, None, None)

@@ -5,7 +5,9 @@
 use jiff::{Timestamp, ToSpan};
 
 use super::{Actor, Error, Result, Service};
-use crate::api::{CreateEnv, Env, EnvOutcome, EnvPolicy, EnvQuota, EnvStarted, SetEnvPolicy};
+use crate::api::{
+    CreateEnv, Env, EnvLogs, EnvOutcome, EnvPolicy, EnvQuota, EnvStarted, SetEnvPolicy,
+};
 use crate::store::{self, AccountRow, EnvRow, PolicyRow};
 
 /// R-ENV-1 / R-ENV-2 defaults, in force wherever no policy says otherwise.
@@ -351,6 +353,7 @@ impl Service {
         actor.require("envs:write")?;
         let mut conn = self.store.acquire().await?;
         let mut row = self.live_env(&mut conn, actor, name).await?;
+        self.keep_log(&mut conn, &row, "up", &outcome).await?;
         record_outcome(&mut row, &outcome);
         if outcome.succeeded {
             row.status = status::READY.into();
@@ -360,6 +363,39 @@ impl Service {
         }
         store::update_env(&mut conn, &row).await?;
         Ok(env_view(row))
+    }
+
+    async fn keep_log(
+        &self,
+        conn: &mut store::Conn,
+        row: &EnvRow,
+        phase: &str,
+        outcome: &EnvOutcome,
+    ) -> Result<()> {
+        match outcome.log.as_deref().filter(|log| !log.is_empty()) {
+            Some(log) => store::append_env_log(conn, &row.id, phase, log, &self.now()).await,
+            None => Ok(()),
+        }
+    }
+
+    /// The Terraform logs recorded for an env (its runs, oldest first), also once destroyed.
+    pub async fn env_logs(&self, actor: &Actor, name: &str) -> Result<EnvLogs> {
+        actor.require("envs:read")?;
+        let mut conn = self.store.acquire().await?;
+        let row = match store::find_live_env(&mut conn, &actor.account.id, name).await? {
+            Some(row) => row,
+            None => store::find_last_env(&mut conn, &actor.account.id, name)
+                .await?
+                .ok_or_else(|| {
+                    Error::not_found("environment", name)
+                        .with_hint("run `plat env list --all` to see this account's environments")
+                })?,
+        };
+        Ok(EnvLogs {
+            log: store::env_log(&mut conn, &row.id).await?,
+            name: row.name,
+            status: row.status,
+        })
     }
 
     /// Marks an env as being destroyed; `None` when there is no such live env, so that
@@ -384,6 +420,7 @@ impl Service {
         actor.require("envs:write")?;
         let mut conn = self.store.acquire().await?;
         let mut row = self.live_env(&mut conn, actor, name).await?;
+        self.keep_log(&mut conn, &row, "down", &outcome).await?;
         if outcome.succeeded {
             row.status = status::DESTROYED.into();
             row.destroyed_at = Some(self.now());

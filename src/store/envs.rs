@@ -90,6 +90,20 @@ pub async fn find_live_env(
     .await
 }
 
+/// The most recent env of that name, live or destroyed.
+pub async fn find_last_env(
+    conn: &mut Conn,
+    account_id: &str,
+    name: &str,
+) -> Result<Option<EnvRow>, Error> {
+    fetch_one_env(
+        conn,
+        "e.account_id = $1 AND e.name = $2 ORDER BY e.created_at DESC, e.id DESC LIMIT 1",
+        &[account_id, name],
+    )
+    .await
+}
+
 pub async fn find_env_by_id(conn: &mut Conn, id: &str) -> Result<Option<EnvRow>, Error> {
     fetch_one_env(conn, "e.id = $1", &[id]).await
 }
@@ -336,4 +350,41 @@ pub async fn put_policy(conn: &mut Conn, row: &PolicyRow) -> Result<(), Error> {
     .execute(&mut *conn)
     .await?;
     Ok(())
+}
+
+pub async fn append_env_log(
+    conn: &mut Conn,
+    env_id: &str,
+    phase: &str,
+    log: &str,
+    recorded_at: &str,
+) -> Result<(), Error> {
+    sqlx::query(
+        "INSERT INTO env_logs (id, env_id, phase, log, recorded_at) VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(super::new_id())
+    .bind(env_id)
+    .bind(phase)
+    .bind(log)
+    .bind(recorded_at)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Every recorded run's log of the env, oldest first, joined.
+pub async fn env_log(conn: &mut Conn, env_id: &str) -> Result<String, Error> {
+    let rows = sqlx::query("SELECT log FROM env_logs WHERE env_id = $1 ORDER BY id")
+        .bind(env_id)
+        .fetch_all(&mut *conn)
+        .await?;
+    let mut log = String::new();
+    for row in rows {
+        let part: String = row.try_get("log")?;
+        log.push_str(&part);
+        if !log.ends_with('\n') {
+            log.push('\n');
+        }
+    }
+    Ok(log)
 }

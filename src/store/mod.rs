@@ -42,7 +42,7 @@ pub struct Store {
 }
 
 /// The schema, embedded in the binary. Append only: a released migration never changes.
-const MIGRATIONS: [(i64, &str, &str); 4] = [
+const MIGRATIONS: [(i64, &str, &str); 5] = [
     (
         1,
         "accounts",
@@ -59,6 +59,11 @@ const MIGRATIONS: [(i64, &str, &str); 4] = [
         5,
         "inventories",
         include_str!("../../migrations/0005_inventories.sql"),
+    ),
+    (
+        6,
+        "env_logs",
+        include_str!("../../migrations/0006_env_logs.sql"),
     ),
 ];
 

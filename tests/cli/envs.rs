@@ -429,3 +429,31 @@ fn templates_come_from_git_repositories_and_stay_usable_offline() {
     );
     assert!(missing.stdout.contains("demo"), "{}", missing.transcript());
 }
+
+on_every_backend! {
+    fn env_logs_are_kept_by_the_platform_for_any_machine_and_after_destroy() {
+        let env = TestEnv::new();
+        env.ok(&["env", "up", "logged"]);
+        let here = env.ok(&["env", "logs", "logged"]).stdout;
+        assert!(here.contains("\"type\":\"apply_complete\""), "{here}");
+
+        // Another machine has no work dir (embedded, the state file beside it stays): the
+        // platform's copy answers.
+        for entry in std::fs::read_dir(env.data_dir().join("envs/platform")).unwrap().flatten() {
+            if entry.path().is_dir() {
+                std::fs::remove_dir_all(entry.path()).unwrap();
+            }
+        }
+        let elsewhere = env.ok(&["env", "logs", "logged"]).stdout;
+        assert!(elsewhere.contains("\"type\":\"apply_complete\""), "{elsewhere}");
+
+        env.ok(&["env", "down", "logged", "--yes"]);
+        let after = env.ok(&["env", "logs", "logged", "-f"]).stdout;
+        assert!(after.contains("\"type\":\"apply_complete\""), "the up run is still there: {after}");
+        assert!(after.contains("Destroy complete! Resources: 4 destroyed."), "{after}");
+
+        let unknown = env.run(&["env", "logs", "never-made"]);
+        unknown.failure(1);
+        assert!(unknown.stderr.starts_with("error: environment 'never-made' not found"), "{}", unknown.transcript());
+    }
+}

@@ -299,6 +299,7 @@ impl TestEnv {
                 "envs",
                 "env_states",
                 "env_policies",
+                "env_logs",
                 "automations",
                 "automation_runs",
                 "inventories",

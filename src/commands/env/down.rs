@@ -44,6 +44,7 @@ pub async fn run(ctx: &Ctx, args: EnvNameArgs) -> Result<()> {
     let (events, shown) = ctx.out.spawn_event_display(ctx.out.event_display(false));
     let cancel = super::cancel_on_ctrl_c();
     let tenant = super::tenant_of(ctx).await?;
+    let log_from = provisioner.log_offset(&env);
     let result = provisioner
         .down(RunRequest {
             env: &env,
@@ -58,7 +59,8 @@ pub async fn run(ctx: &Ctx, args: EnvNameArgs) -> Result<()> {
     let outcome = match &result {
         Ok(()) => EnvOutcome::done(),
         Err(error) => EnvOutcome::failed(error),
-    };
+    }
+    .with_log(provisioner.log_since(&env, log_from));
     let env = platform.finish_env_down(&env.name, outcome).await?;
     result?;
     ctx.out

@@ -26,6 +26,7 @@ pub async fn run(ctx: &Ctx) -> Result<()> {
             "Reaping",
             &format!("environment {} (expired {})", env.name, env.expires_at),
         );
+        let log_from = provisioner.log_offset(&env);
         let result = match catalog.find(&env.template) {
             Ok(template) => provisioner
                 .down(RunRequest {
@@ -48,7 +49,7 @@ pub async fn run(ctx: &Ctx) -> Result<()> {
             ));
             continue;
         }
-        let outcome = EnvOutcome::done();
+        let outcome = EnvOutcome::done().with_log(provisioner.log_since(&env, log_from));
         reaped.push(platform.finish_env_down(&env.name, outcome).await?);
     }
     ctx.out.list(&reaped)?;

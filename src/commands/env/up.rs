@@ -66,6 +66,7 @@ pub async fn run(ctx: &Ctx, args: EnvUpArgs) -> Result<()> {
     let (events, shown) = ctx.out.spawn_event_display(display);
     let cancel = super::cancel_on_ctrl_c();
     let tenant = super::tenant_of(ctx).await?;
+    let log_from = provisioner.log_offset(&env);
     let result = provisioner
         .up(RunRequest {
             env: &env,
@@ -79,6 +80,7 @@ pub async fn run(ctx: &Ctx, args: EnvUpArgs) -> Result<()> {
     let _ = shown.await;
     match result {
         Ok((outcome, outputs)) => {
+            let outcome = outcome.with_log(provisioner.log_since(&env, log_from));
             let env = platform.finish_env_up(&env.name, outcome).await?;
             publish_to_github(ctx, &env, &outputs)?;
             ctx.out.status(
@@ -94,7 +96,10 @@ pub async fn run(ctx: &Ctx, args: EnvUpArgs) -> Result<()> {
         }
         Err(error) => {
             platform
-                .finish_env_up(&env.name, EnvOutcome::failed(&error))
+                .finish_env_up(
+                    &env.name,
+                    EnvOutcome::failed(&error).with_log(provisioner.log_since(&env, log_from)),
+                )
                 .await?;
             ctx.out.warn(&format!(
                 "environment {} is marked failed; its state is kept, and `plat env down {}` destroys what was made",
@@ -202,6 +207,7 @@ pub async fn provision_recorded(ctx: &Ctx, name: &str) -> Result<()> {
     let provisioner = ctx.provisioner().await?;
     let cancel = super::cancel_on_ctrl_c();
     let tenant = super::tenant_of(ctx).await?;
+    let log_from = provisioner.log_offset(&env);
     let result = provisioner
         .up(RunRequest {
             env: &env,
@@ -215,7 +221,8 @@ pub async fn provision_recorded(ctx: &Ctx, name: &str) -> Result<()> {
     let outcome = match &result {
         Ok((outcome, _)) => outcome.clone(),
         Err(error) => EnvOutcome::failed(error),
-    };
+    }
+    .with_log(provisioner.log_since(&env, log_from));
     platform.finish_env_up(&env.name, outcome).await?;
     result.map(|_| ()).map_err(Into::into)
 }

@@ -3,7 +3,7 @@ use crate::api::{MembershipStatus, WhoAmI};
 use crate::store::{self, AccountRow, TenantRow, UserRow};
 
 /// Who is calling, before the platform has checked anything.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Identity {
     /// The local operator of an embedded platform: the owner of the master account.
     Operator,
@@ -94,6 +94,10 @@ impl Service {
     /// Resolves a caller to an actor in `account_slug` (default: the user's own account).
     /// `host` is the HTTP `Host` of a server request: on a tenant's domain only users linked to an
     /// account of that tenant exist (R-TEN-5), and everyone else gets the answer an unknown user gets.
+    ///
+    /// A server resolves the same callers over and over: the result is cached, and used only
+    /// while the platform's authorization version (bumped by every write that could change
+    /// the answer, on any replica) is the one it was resolved under.
     pub async fn resolve_actor(
         &self,
         identity: &Identity,
@@ -101,16 +105,42 @@ impl Service {
         host: Option<&str>,
     ) -> Result<Actor> {
         let mut conn = self.store.acquire().await?;
+        let version = store::authz_version(&mut conn).await?;
+        let key = (
+            identity.clone(),
+            account_slug.map(str::to_owned),
+            host.map(str::to_ascii_lowercase),
+        );
+        if let Some(actor) = self.actors.get(&key, &version) {
+            return Ok(actor);
+        }
+        // Read before resolving: a write that lands meanwhile moves the version past this one,
+        // so what is cached here is never used after it.
+        let actor = self
+            .resolve_uncached(&mut conn, identity, account_slug, host)
+            .await?;
+        self.actors.put(key, version, actor.clone());
+        Ok(actor)
+    }
+
+    async fn resolve_uncached(
+        &self,
+        conn: &mut store::Conn,
+        identity: &Identity,
+        account_slug: Option<&str>,
+        host: Option<&str>,
+    ) -> Result<Actor> {
+        let conn = &mut *conn;
         let user = match identity {
             Identity::Operator => {
-                let master = store::find_master_account(&mut conn)
+                let master = store::find_master_account(conn)
                     .await?
                     .ok_or_else(|| Error::internal("the platform has not been bootstrapped"))?;
-                store::find_user_by_id(&mut conn, &master.owner_user_id)
+                store::find_user_by_id(conn, &master.owner_user_id)
                     .await?
                     .ok_or_else(|| Error::internal("the master account has no owner"))?
             }
-            Identity::Email(email) => store::find_user_by_email(&mut conn, email)
+            Identity::Email(email) => store::find_user_by_email(conn, email)
                 .await?
                 .ok_or_else(|| no_access(email))?,
             Identity::Oidc {
@@ -118,7 +148,7 @@ impl Service {
                 subject,
                 email,
             } => {
-                self.user_for_subject(&mut conn, issuer, subject, email.as_deref())
+                self.user_for_subject(conn, issuer, subject, email.as_deref())
                     .await?
             }
         };
@@ -126,11 +156,11 @@ impl Service {
         let tenant: Option<TenantRow> = match host {
             Some(host) => {
                 let domain = host.rsplit_once(':').map_or(host, |(name, _port)| name);
-                store::find_tenant_by_domain(&mut conn, &domain.to_ascii_lowercase()).await?
+                store::find_tenant_by_domain(conn, &domain.to_ascii_lowercase()).await?
             }
             None => None,
         };
-        let memberships: Vec<_> = store::memberships_of(&mut conn, &user.id)
+        let memberships: Vec<_> = store::memberships_of(conn, &user.id)
             .await?
             .into_iter()
             .filter(|m| m.status == MembershipStatus::Active)
@@ -141,11 +171,11 @@ impl Service {
         };
 
         let account = match account_slug {
-            None => store::find_account_by_id(&mut conn, &first.account_id)
+            None => store::find_account_by_id(conn, &first.account_id)
                 .await?
                 .ok_or_else(|| Error::internal("membership without account"))?,
             Some(slug) => {
-                let account = store::find_account_by_slug(&mut conn, slug).await?;
+                let account = store::find_account_by_slug(conn, slug).await?;
                 match account {
                     Some(a)
                         if memberships
@@ -164,13 +194,13 @@ impl Service {
             .filter(|m| account.path.starts_with(&m.account_path))
             .max_by_key(|m| m.account_path.len())
             .ok_or_else(|| Error::not_found("account", &account.slug))?;
-        let mut permissions = store::permissions_of(&mut conn, &home.account_id, &user.id).await?;
-        let home_account = store::find_account_by_id(&mut conn, &home.account_id).await?;
+        let mut permissions = store::permissions_of(conn, &home.account_id, &user.id).await?;
+        let home_account = store::find_account_by_id(conn, &home.account_id).await?;
         if home_account.is_some_and(|a| a.owner_user_id == user.id) {
             // An owner can never lock themselves out of their own account.
             permissions = vec![vocabulary::ALL_PERMISSIONS.to_owned()];
         }
-        let tenant_name = store::find_tenant_by_id(&mut conn, &account.tenant_id)
+        let tenant_name = store::find_tenant_by_id(conn, &account.tenant_id)
             .await?
             .map(|t| t.name)
             .unwrap_or_default();
@@ -206,5 +236,36 @@ impl Service {
         user.subject = Some(subject.to_owned());
         store::update_user(conn, &user).await?;
         Ok(user)
+    }
+}
+
+type ActorKey = (Identity, Option<String>, Option<String>);
+
+/// Resolved callers by (identity, account asked for, host), each with the authorization
+/// version it was resolved under.
+#[derive(Default)]
+pub(super) struct ActorCache {
+    entries: std::sync::Mutex<std::collections::HashMap<ActorKey, (String, Actor)>>,
+}
+
+/// Past this many callers the cache starts over rather than tracking which to evict.
+const ACTOR_CACHE_CAPACITY: usize = 10_000;
+
+impl ActorCache {
+    fn get(&self, key: &ActorKey, version: &str) -> Option<Actor> {
+        let entries = self.entries.lock().ok()?;
+        entries
+            .get(key)
+            .filter(|(at, _)| at == version)
+            .map(|(_, actor)| actor.clone())
+    }
+
+    fn put(&self, key: ActorKey, version: String, actor: Actor) {
+        if let Ok(mut entries) = self.entries.lock() {
+            if entries.len() >= ACTOR_CACHE_CAPACITY {
+                entries.clear();
+            }
+            entries.insert(key, (version, actor));
+        }
     }
 }

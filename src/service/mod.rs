@@ -48,11 +48,16 @@ pub struct Bootstrap {
 pub struct Service {
     store: Store,
     clock: Clock,
+    actors: Arc<actor::ActorCache>,
 }
 
 impl Service {
     pub fn new(store: Store, clock: Clock) -> Self {
-        Self { store, clock }
+        Self {
+            store,
+            clock,
+            actors: Arc::default(),
+        }
     }
 
     pub fn store(&self) -> &Store {

@@ -140,6 +140,7 @@ pub async fn insert_account(conn: &mut Conn, row: &AccountRow) -> Result<(), Err
     .bind(&row.created_at)
     .execute(&mut *conn)
     .await?;
+    super::bump_authz_version(conn).await?;
     Ok(())
 }
 
@@ -154,6 +155,7 @@ pub async fn update_account(conn: &mut Conn, row: &AccountRow) -> Result<(), Err
     .bind(&row.id)
     .execute(&mut *conn)
     .await?;
+    super::bump_authz_version(conn).await?;
     Ok(())
 }
 
@@ -185,6 +187,7 @@ pub async fn delete_account(conn: &mut Conn, account_id: &str) -> Result<(), Err
         .bind(account_id)
         .execute(&mut *conn)
         .await?;
+    super::bump_authz_version(conn).await?;
     Ok(())
 }
 

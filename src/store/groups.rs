@@ -67,6 +67,7 @@ pub async fn insert_group(conn: &mut Conn, row: &GroupRow) -> Result<(), Error> 
     .bind(&row.created_at)
     .execute(&mut *conn)
     .await?;
+    super::bump_authz_version(conn).await?;
     Ok(())
 }
 
@@ -76,6 +77,7 @@ pub async fn update_group_permissions(conn: &mut Conn, row: &GroupRow) -> Result
         .bind(&row.id)
         .execute(&mut *conn)
         .await?;
+    super::bump_authz_version(conn).await?;
     Ok(())
 }
 
@@ -88,6 +90,7 @@ pub async fn delete_group(conn: &mut Conn, group_id: &str) -> Result<(), Error> 
         .bind(group_id)
         .execute(&mut *conn)
         .await?;
+    super::bump_authz_version(conn).await?;
     Ok(())
 }
 
@@ -113,6 +116,7 @@ pub async fn add_group_member(conn: &mut Conn, group_id: &str, user_id: &str) ->
     .bind(user_id)
     .execute(&mut *conn)
     .await?;
+    super::bump_authz_version(conn).await?;
     Ok(())
 }
 
@@ -126,6 +130,7 @@ pub async fn remove_group_member(
         .bind(user_id)
         .execute(&mut *conn)
         .await?;
+    super::bump_authz_version(conn).await?;
     Ok(())
 }
 
@@ -143,6 +148,7 @@ pub async fn remove_from_account_groups(
     .bind(account_id)
     .execute(&mut *conn)
     .await?;
+    super::bump_authz_version(conn).await?;
     Ok(())
 }
 

@@ -42,7 +42,7 @@ pub struct Store {
 }
 
 /// The schema, embedded in the binary. Append only: a released migration never changes.
-const MIGRATIONS: [(i64, &str, &str); 5] = [
+const MIGRATIONS: [(i64, &str, &str); 6] = [
     (
         1,
         "accounts",
@@ -64,6 +64,11 @@ const MIGRATIONS: [(i64, &str, &str); 5] = [
         6,
         "env_logs",
         include_str!("../../migrations/0006_env_logs.sql"),
+    ),
+    (
+        7,
+        "authz_version",
+        include_str!("../../migrations/0007_authz_version.sql"),
     ),
 ];
 
@@ -236,6 +241,23 @@ pub(crate) fn to_json_list(items: &[String]) -> String {
 
 pub(crate) fn from_json_list(text: &str) -> Vec<String> {
     serde_json::from_str(text).unwrap_or_default()
+}
+
+/// Every write that can change who may do what (users, links, groups, accounts, tenants) bumps
+/// this counter in the same transaction, so an actor resolved earlier, by this replica or
+/// another, is known to be stale by one cheap read (see `service::actor`).
+pub async fn bump_authz_version(conn: &mut Conn) -> Result<(), Error> {
+    sqlx::query(
+        "UPDATE platform_meta SET value = CAST(CAST(value AS BIGINT) + 1 AS TEXT) \
+         WHERE key = 'authz_version'",
+    )
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+pub async fn authz_version(conn: &mut Conn) -> Result<String, Error> {
+    Ok(get_meta(conn, "authz_version").await?.unwrap_or_default())
 }
 
 pub fn new_id() -> String {

@@ -113,6 +113,7 @@ pub async fn insert_tenant(conn: &mut Conn, row: &TenantRow) -> Result<(), Error
     .bind(&row.created_at)
     .execute(&mut *conn)
     .await?;
+    super::bump_authz_version(conn).await?;
     Ok(())
 }
 
@@ -130,6 +131,7 @@ pub async fn update_tenant(conn: &mut Conn, row: &TenantRow) -> Result<(), Error
     .bind(&row.id)
     .execute(&mut *conn)
     .await?;
+    super::bump_authz_version(conn).await?;
     Ok(())
 }
 
@@ -146,6 +148,7 @@ pub async fn delete_tenant(conn: &mut Conn, tenant_id: &str) -> Result<(), Error
         .bind(tenant_id)
         .execute(&mut *conn)
         .await?;
+    super::bump_authz_version(conn).await?;
     Ok(())
 }
 

@@ -98,6 +98,7 @@ pub async fn insert_user(conn: &mut Conn, row: &UserRow) -> Result<(), Error> {
     .bind(&row.created_at)
     .execute(&mut *conn)
     .await?;
+    super::bump_authz_version(conn).await?;
     Ok(())
 }
 
@@ -109,6 +110,7 @@ pub async fn update_user(conn: &mut Conn, row: &UserRow) -> Result<(), Error> {
         .bind(&row.id)
         .execute(&mut *conn)
         .await?;
+    super::bump_authz_version(conn).await?;
     Ok(())
 }
 
@@ -151,6 +153,7 @@ pub async fn link_user(
     .bind(now)
     .execute(&mut *conn)
     .await?;
+    super::bump_authz_version(conn).await?;
     Ok(())
 }
 
@@ -168,6 +171,7 @@ pub async fn revoke_link(
     .bind(user_id)
     .execute(&mut *conn)
     .await?;
+    super::bump_authz_version(conn).await?;
     Ok(())
 }
 

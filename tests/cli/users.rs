@@ -82,3 +82,49 @@ on_every_backend! {
         assert_eq!(emails, [BOB]);
     }
 }
+
+/// Servers cache resolved callers; a revocation made through one replica must still take effect
+/// on the next request to another (R-USR-2, R-SEC-2).
+#[test]
+fn r_usr_2_a_revocation_through_one_replica_holds_at_once_on_another() {
+    crate::support::with_backend(crate::support::Backend::ServerPostgres, || {
+        let env = TestEnv::new();
+        env.acme();
+        env.ok_as(
+            ALICE,
+            &["user", "create", "carol@acme.test", "--group", "developers"],
+        );
+        let server = env.server.as_ref().unwrap();
+        let replica = crate::services::Server::start_with(
+            &crate::services::idp().issuer,
+            server.database_url.clone(),
+            &env.root().join("replica"),
+            &[],
+        );
+        let token = crate::services::idp().token("carol@acme.test");
+        let accounts_on_replica = || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async {
+                reqwest::Client::new()
+                    .get(format!("{}/api/v1/accounts", replica.url))
+                    .bearer_auth(&token)
+                    .send()
+                    .await
+                    .unwrap()
+                    .status()
+                    .as_u16()
+            })
+        };
+        assert_eq!(accounts_on_replica(), 200);
+        assert_eq!(
+            accounts_on_replica(),
+            200,
+            "served from the replica's cache"
+        );
+        env.ok_as(ALICE, &["user", "revoke", "carol@acme.test"]);
+        assert_eq!(accounts_on_replica(), 401);
+    });
+}

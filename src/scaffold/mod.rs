@@ -24,7 +24,7 @@ pub use self::actions::KNOWN_ACTIONS;
 pub use self::git::GitAuthor;
 pub use self::params::{ParameterInput, PromptError, Prompter, Question};
 pub use self::template::{
-    LoadedTemplate, Locator, Output, Step, Template, TemplateOrigin, parse_template,
+    LoadedTemplate, Locator, Output, Step, Template, TemplateOrigin, TemplateSearch, parse_template,
 };
 pub use self::update::{
     ConflictStyle, FileChange, FileChangeKind, UpdateCheck, UpdateOptions, UpdateResult,

@@ -13,6 +13,7 @@ mod contract;
 mod envs;
 mod groups;
 mod login;
+mod runners;
 mod scaffold;
 mod scan;
 mod storage;

@@ -1,14 +1,17 @@
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Result;
 use tokio::sync::mpsc;
 
 use crate::api::{AutomationRun, RunReport, StartRun};
-use crate::automation::{CancelSignal, Definition, Executor, RunEvent, status};
+use crate::automation::platform_steps::PlatformSteps;
+use crate::automation::{CancelSignal, Definition, Executor, RunEvent, RunInfo, status};
 use crate::cli::AutomationRunArgs;
 use crate::ctx::Ctx;
 use crate::error::{Cancelled, UserError};
 use crate::platform::Platform;
+use crate::scaffold::TemplateSearch;
 
 /// How often the executor asks whether someone ran `plat automation cancel`.
 const CANCEL_POLL: Duration = Duration::from_millis(300);
@@ -49,10 +52,11 @@ pub async fn run(ctx: &Ctx, args: AutomationRunArgs) -> Result<()> {
         "Running",
         &format!("automation {} (run {run_id})", args.name),
     );
-    let executor = Executor::new(ctx.clock()?).map_err(anyhow::Error::msg)?;
+    let executor = executor(ctx).await?;
+    let run = RunInfo::of(&started.run);
     let (cancel_tx, cancel) = CancelSignal::new();
     let (events_tx, events) = mpsc::unbounded_channel();
-    let execution = executor.run(&definition, &started.run.params, cancel, events_tx);
+    let execution = executor.run_for(&run, &definition, &started.run.params, cancel, events_tx);
     let follow = follow(ctx, platform, &run_id, events, cancel_tx);
     let (result, interrupted) = tokio::join!(execution, follow);
 
@@ -68,6 +72,22 @@ pub async fn run(ctx: &Ctx, args: AutomationRunArgs) -> Result<()> {
         )
         .await?;
     finish(ctx, &run, interrupted)
+}
+
+/// The executor acts on the platform as the caller, who owns the run, and signs webhooks with
+/// secrets from this process's environment.
+async fn executor(ctx: &Ctx) -> Result<Executor> {
+    let steps = PlatformSteps {
+        platform: ctx.shared_platform().await?.clone(),
+        provisioner: ctx.provisioner().await.map_err(|err| format!("{err:#}")),
+        env_templates: ctx.env_templates()?,
+        scaffold_templates: TemplateSearch::new(ctx.template_roots("scaffold")),
+        data_dir: ctx.dirs.data.clone(),
+    };
+    Ok(Executor::new(ctx.clock()?)
+        .map_err(anyhow::Error::msg)?
+        .with_environment(ctx.env.vars.clone())
+        .with_actions(Arc::new(steps)))
 }
 
 /// Shows progress, reports each step to the platform, and turns `cancel` requests and Ctrl-C

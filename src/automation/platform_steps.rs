@@ -37,16 +37,10 @@ impl PlatformSteps {
     }
 
     /// Scans and scaffolds touch nothing the platform stores, so the platform is asked only
-    /// whether the owner's groups grant the permission.
+    /// for the permissions the owner's groups grant.
     async fn require(&self, permission: &str) -> Result<(), String> {
         let me = self.platform.who_am_i().await.map_err(text)?;
-        if me.permissions.iter().any(|p| p == permission) {
-            return Ok(());
-        }
-        Err(format!(
-            "{} lacks the permission '{permission}' in account '{}'",
-            me.user, me.account
-        ))
+        crate::service::require_granted(&me, permission).map_err(text)
     }
 }
 

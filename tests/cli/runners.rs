@@ -44,6 +44,8 @@ pub struct Answer {
     pub status: u16,
     pub content_type: &'static str,
     pub body: String,
+    /// Send the body as one chunk and keep the response open this long, as a followed log is.
+    pub hold: Option<Duration>,
 }
 
 impl Answer {
@@ -52,6 +54,16 @@ impl Answer {
             status,
             content_type: "application/json",
             body: body.into(),
+            hold: None,
+        }
+    }
+
+    pub fn text(body: impl Into<String>) -> Self {
+        Self {
+            status: 200,
+            content_type: "text/plain",
+            body: body.into(),
+            hold: None,
         }
     }
 }
@@ -142,6 +154,20 @@ fn serve(
         earlier
     };
     let reply = answer(&request, earlier);
+    if let Some(hold) = reply.hold {
+        let head = format!(
+            "HTTP/1.1 {} X\r\nContent-Type: {}\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n{:x}\r\n{}\r\n",
+            reply.status,
+            reply.content_type,
+            reply.body.len(),
+            reply.body
+        );
+        let _ = stream.write_all(head.as_bytes());
+        let _ = stream.flush();
+        std::thread::sleep(hold);
+        let _ = stream.write_all(b"0\r\n\r\n");
+        return;
+    }
     let response = format!(
         "HTTP/1.1 {} X\r\nContent-Type: {}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{}",
         reply.status,
@@ -182,6 +208,8 @@ enum Cluster {
     Fails,
     /// Its pod never gets scheduled: only a cancel or a timeout ends it.
     NeverStarts,
+    /// Its pod runs and logs, and never ends: only a cancel or a timeout ends it.
+    RunsOn,
 }
 
 /// The API server of namespace `jobs`, answering the requests the runner makes.
@@ -229,23 +257,25 @@ fn api_server(cluster: Cluster) -> RecordingServer {
                     .to_owned();
                 let fixture = match cluster {
                     Cluster::NeverStarts => "pods_pending.json",
-                    _ => "pods_running.json",
+                    Cluster::Succeeds | Cluster::Fails | Cluster::RunsOn => "pods_running.json",
                 };
                 Answer::json(200, recorded(fixture, &job))
             }
             "GET"
                 if path.starts_with("/api/v1/namespaces/jobs/pods/") && path.ends_with("/log") =>
             {
-                let body = match cluster {
-                    Cluster::Fails => {
-                        "fetching https://prices.example/api\nerror: upstream answered 502\n"
+                let lines = "fetching https://prices.example/api\nfetched 3 prices\n";
+                match cluster {
+                    Cluster::Fails => Answer::text(
+                        "fetching https://prices.example/api\nerror: upstream answered 502\n",
+                    ),
+                    Cluster::RunsOn => Answer {
+                        hold: Some(Duration::from_secs(60)),
+                        ..Answer::text(lines)
+                    },
+                    Cluster::Succeeds | Cluster::NeverStarts => {
+                        Answer::text(format!("{lines}stored 3 rows\n"))
                     }
-                    _ => "fetching https://prices.example/api\nfetched 3 prices\nstored 3 rows\n",
-                };
-                Answer {
-                    status: 200,
-                    content_type: "text/plain",
-                    body: body.into(),
                 }
             }
             _ => not_found(),
@@ -416,12 +446,13 @@ fn a_failed_job_fails_the_run_with_the_reason_kubernetes_gives() {
 }
 
 #[test]
-fn cancelling_a_job_run_deletes_the_job_with_its_pods() {
+fn a_running_jobs_log_is_recorded_as_it_comes_and_cancel_deletes_the_job() {
     let env = TestEnv::new();
-    let api = api_server(Cluster::NeverStarts);
+    let api = api_server(Cluster::RunsOn);
     kubeconfig(&env, &api);
     let file = write(&env, "job.yaml", &job_definition(""));
     env.ok(&["automation", "apply", "-f", &file]);
+    let started = Instant::now();
     let child = env
         .command(&["automation", "run", "collect-prices", "-o", "json"])
         .stdout(std::process::Stdio::piped())
@@ -429,16 +460,33 @@ fn cancelling_a_job_run_deletes_the_job_with_its_pods() {
         .spawn()
         .unwrap();
     let deadline = Instant::now() + Duration::from_secs(30);
-    while !api.requests().iter().any(|r| r.method == "POST") {
+    let id = loop {
         assert!(Instant::now() < deadline, "the Job was never created");
         std::thread::sleep(Duration::from_millis(100));
+        let runs = env.ok(&["automation", "runs", "-o", "json"]).json();
+        if let Some(id) = runs[0]["id"].as_str() {
+            break id.to_owned();
+        }
+    };
+    // Another terminal sees the pod's log while the Job still runs.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let logs = env.ok(&["automation", "logs", &id]).stdout;
+        if logs.contains("[kubernetes-job] pod: fetched 3 prices") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the pod's log never reached the record: {logs}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
     }
-    let id = env.ok(&["automation", "runs", "-o", "json"]).json()[0]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
     env.ok(&["automation", "cancel", &id]);
     let output = child.wait_with_output().unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(50),
+        "cancel did not wait for the log to end"
+    );
     assert_eq!(output.status.code(), Some(1));
     let run: Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(run["status"], "cancelled");

@@ -9,15 +9,26 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
-use super::executor::StepLog;
+use super::executor::{CancelSignal, StepLog};
 use crate::scan::{FailOn, SeverityCounts};
 
 #[async_trait]
 pub trait StepActions: Send + Sync {
     /// Creates and provisions an environment; fails when the platform refuses or Terraform fails.
-    async fn env_up(&self, request: EnvUp, log: &StepLog) -> Result<EnvReady, String>;
+    /// When `stop` is set, Terraform is stopped cleanly and the env recorded as failed.
+    async fn env_up(
+        &self,
+        request: EnvUp,
+        log: &StepLog,
+        stop: CancelSignal,
+    ) -> Result<EnvReady, String>;
     /// Destroys an environment; one that does not exist is already down.
-    async fn env_down(&self, name: &str, log: &StepLog) -> Result<EnvDown, String>;
+    async fn env_down(
+        &self,
+        name: &str,
+        log: &StepLog,
+        stop: CancelSignal,
+    ) -> Result<EnvDown, String>;
     async fn scaffold(&self, request: Scaffold, log: &StepLog) -> Result<Scaffolded, String>;
     async fn scan(&self, target: ScanTarget, log: &StepLog) -> Result<ScanSummary, String>;
 }
@@ -95,17 +106,18 @@ pub(super) async fn execute(
     action: &str,
     input: &Value,
     log: &StepLog,
+    stop: CancelSignal,
 ) -> Result<Value, (String, Value)> {
     let fail = |message: String| (message, Value::Null);
     match action {
         "env.up" => {
             let request: EnvUp = read(action, input)?;
-            let ready = platform.env_up(request, log).await.map_err(fail)?;
+            let ready = platform.env_up(request, log, stop).await.map_err(fail)?;
             Ok(output(&ready))
         }
         "env.down" => {
             let name = input["name"].as_str().unwrap_or_default();
-            let down = platform.env_down(name, log).await.map_err(fail)?;
+            let down = platform.env_down(name, log, stop).await.map_err(fail)?;
             Ok(output(&down))
         }
         "scaffold" => {

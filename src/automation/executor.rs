@@ -26,14 +26,14 @@ impl CancelSignal {
         (tx, CancelSignal(rx))
     }
 
-    async fn cancelled(&mut self) {
+    pub async fn cancelled(&mut self) {
         if self.0.wait_for(|c| *c).await.is_err() {
             // The sender is gone: nobody can cancel any more.
             std::future::pending::<()>().await;
         }
     }
 
-    fn is_cancelled(&self) -> bool {
+    pub fn is_cancelled(&self) -> bool {
         *self.0.borrow()
     }
 }
@@ -132,6 +132,10 @@ enum Stop {
     RunTimeout(Duration),
     Cancelled,
 }
+
+/// Actions told to stop and waited for (up to `STOP_GRACE`) rather than dropped on the spot.
+const STOPPED_GRACEFULLY: [&str; 2] = ["env.up", "env.down"];
+const STOP_GRACE: Duration = Duration::from_secs(60);
 
 /// Default first pause between HTTP retries; doubled after each one.
 const DEFAULT_BACKOFF: Duration = Duration::from_millis(200);
@@ -274,23 +278,42 @@ impl Executor {
                 )),
                 Ok(input) => {
                     let limit = step.timeout.as_deref().and_then(parse_duration);
+                    let (stop_step, stop) = CancelSignal::new();
                     let work = self.execute(
                         Work {
                             run,
                             step,
                             input: &input,
                             params,
+                            stop,
                         },
                         &mut attempts,
                         &step_log,
                         &mut leftover,
                     );
-                    tokio::select! {
-                        result = work => result.map_err(|(message, seen)| Stop::Failed(message, seen)),
+                    tokio::pin!(work);
+                    let outcome = tokio::select! {
+                        result = &mut work => result.map_err(|(message, seen)| Stop::Failed(message, seen)),
                         () = sleep_opt(limit) => Err(Stop::StepTimeout(limit.unwrap_or_default())),
                         () = sleep_until_opt(deadline) => Err(Stop::RunTimeout(run_limit.unwrap_or_default())),
                         () = cancel.cancelled() => Err(Stop::Cancelled),
+                    };
+                    let stopped_early = matches!(
+                        outcome,
+                        Err(Stop::StepTimeout(_) | Stop::RunTimeout(_) | Stop::Cancelled)
+                    );
+                    if stopped_early && STOPPED_GRACEFULLY.contains(&step.action.as_str()) {
+                        // Killing Terraform mid-apply would leave its state lock held and the
+                        // env `provisioning`: it is asked to stop and given time to record that.
+                        let _ = stop_step.send(true);
+                        if tokio::time::timeout(STOP_GRACE, &mut work).await.is_err() {
+                            step_log.line(format!(
+                                "did not stop within {}; abandoned",
+                                human(STOP_GRACE)
+                            ));
+                        }
                     }
+                    outcome
                 }
             };
             if outcome.is_err() {
@@ -406,7 +429,7 @@ impl Executor {
                         Value::Null,
                     ));
                 };
-                actions::execute(platform.as_ref(), action, input, log).await
+                actions::execute(platform.as_ref(), action, input, log, work.stop).await
             }
             other => Err((format!("unknown action '{other}'"), Value::Null)),
         }
@@ -517,6 +540,8 @@ struct Work<'a> {
     step: &'a Step,
     input: &'a Value,
     params: &'a Value,
+    /// Set when the step must stop early, for actions that stop gracefully.
+    stop: CancelSignal,
 }
 
 /// A rendered runner's settings, read back into their type.

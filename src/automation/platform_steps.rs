@@ -13,7 +13,7 @@ use serde_json::{Map, Value};
 use super::actions::{
     EnvDown, EnvReady, EnvUp, Scaffold, Scaffolded, ScanSummary, ScanTarget, StepActions,
 };
-use super::executor::StepLog;
+use super::executor::{CancelSignal, StepLog};
 use crate::api::{CreateEnv, EnvOutcome};
 use crate::iac::{CancelHandle, TemplateCatalog};
 use crate::platform::Platform;
@@ -46,7 +46,12 @@ impl PlatformSteps {
 
 #[async_trait]
 impl StepActions for PlatformSteps {
-    async fn env_up(&self, request: EnvUp, log: &StepLog) -> Result<EnvReady, String> {
+    async fn env_up(
+        &self,
+        request: EnvUp,
+        log: &StepLog,
+        stop: CancelSignal,
+    ) -> Result<EnvReady, String> {
         let template = self.env_templates.find(&request.template).map_err(text)?;
         // Checked before the env is recorded, so a missing binary costs no quota.
         self.provisioner()?;
@@ -86,17 +91,19 @@ impl StepActions for PlatformSteps {
         ));
         let tenant = self.platform.who_am_i().await.map_err(text)?.tenant;
         let cancel = CancelHandle::new();
-        let result = self
-            .provisioner()?
-            .up(RunRequest {
+        let result = until_stopped(
+            self.provisioner()?.up(RunRequest {
                 env: &env,
                 template,
                 tenant: &tenant,
                 state: self.platform.state_backend(&env),
                 events: None,
                 cancel: &cancel,
-            })
-            .await;
+            }),
+            &cancel,
+            stop,
+        )
+        .await;
         match result {
             Ok((outcome, _)) => {
                 let env = self
@@ -129,7 +136,12 @@ impl StepActions for PlatformSteps {
         }
     }
 
-    async fn env_down(&self, name: &str, log: &StepLog) -> Result<EnvDown, String> {
+    async fn env_down(
+        &self,
+        name: &str,
+        log: &StepLog,
+        stop: CancelSignal,
+    ) -> Result<EnvDown, String> {
         let gone = || EnvDown {
             name: name.to_owned(),
             destroyed: false,
@@ -156,17 +168,19 @@ impl StepActions for PlatformSteps {
         log.line(format!("destroying environment {name}"));
         let tenant = self.platform.who_am_i().await.map_err(text)?.tenant;
         let cancel = CancelHandle::new();
-        let result = self
-            .provisioner()?
-            .down(RunRequest {
+        let result = until_stopped(
+            self.provisioner()?.down(RunRequest {
                 env: &env,
                 template,
                 tenant: &tenant,
                 state: self.platform.state_backend(&env),
                 events: None,
                 cancel: &cancel,
-            })
-            .await;
+            }),
+            &cancel,
+            stop,
+        )
+        .await;
         let outcome = match &result {
             Ok(()) => EnvOutcome::done(),
             Err(error) => EnvOutcome::failed(error),
@@ -301,6 +315,21 @@ impl PlatformSteps {
         serde_json::from_str(&state)
             .map_err(|err| format!("the state of environment '{name}' is not JSON: {err}"))
     }
+}
+
+/// Runs Terraform to its end, passing a stop of the step on as Terraform's own cancel (SIGINT:
+/// it stops cleanly, writes its state and releases its lock).
+async fn until_stopped<T>(
+    terraform: impl std::future::Future<Output = T>,
+    cancel: &CancelHandle,
+    mut stop: CancelSignal,
+) -> T {
+    tokio::pin!(terraform);
+    tokio::select! {
+        result = &mut terraform => return result,
+        () = stop.cancelled() => cancel.cancel(),
+    }
+    terraform.await
 }
 
 /// Values as if they came from a values file, so the template's schema coerces them.

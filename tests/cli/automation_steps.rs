@@ -244,3 +244,30 @@ fn platform_step_inputs_are_checked_at_apply_with_their_line() {
         assert!(out.stderr.contains(says), "{name}: {}", out.stderr);
     }
 }
+
+#[test]
+fn an_env_up_stopped_by_its_timeout_stops_terraform_cleanly_and_leaves_the_env_failed() {
+    let mut env = TestEnv::new();
+    let templates = env.root().join("templates/env");
+    std::fs::create_dir_all(&templates).unwrap();
+    std::os::unix::fs::symlink(format!("{FIXTURES}/iac/slow"), templates.join("slow")).unwrap();
+    env.vars.insert(
+        "PLAT_TEMPLATE_PATH".into(),
+        env.root().join("templates").display().to_string(),
+    );
+    let steps = "    - id: env\n      action: env.up\n      timeout: 5s\n      input: { template: slow, name: slowpoke }\n";
+    let file = write(&env, "slow.yaml", &definition("slow", steps));
+    env.ok(&["automation", "apply", "-f", &file]);
+    let started = std::time::Instant::now();
+    let out = env.run(&["automation", "run", "slow", "-o", "json"]);
+    out.failure(1);
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(45),
+        "Terraform was stopped, not waited for"
+    );
+    assert_eq!(out.json()["steps"][0]["error"], "timed out after 5s");
+    // Recorded failed (not left `provisioning`), with its state unlocked: down destroys it.
+    let shown = env.ok(&["env", "show", "slowpoke", "-o", "json"]).json();
+    assert_eq!(shown["status"], "failed", "{shown}");
+    env.ok(&["env", "down", "slowpoke", "--yes"]);
+}

@@ -16,7 +16,8 @@ use super::{parse_duration, status};
 use crate::api::RunStep;
 use crate::expr::Engine;
 
-/// Flipped to `true` by `plat automation cancel` (seen by polling) or Ctrl-C.
+/// A request to stop: a run's (`plat automation cancel`, seen by polling, or Ctrl-C), or one
+/// step's (its timeout, for the actions that stop gracefully).
 #[derive(Clone)]
 pub struct CancelSignal(watch::Receiver<bool>);
 

@@ -24,8 +24,8 @@ use crate::scan::{ManifestOptions, ScanConfig, ScanReport};
 pub struct PlatformSteps {
     pub platform: Arc<dyn Platform>,
     /// Why there is none (no Terraform/OpenTofu found) matters only to a run with env steps.
-    pub provisioner: Result<Provisioner, String>,
-    pub env_templates: TemplateCatalog,
+    pub provisioner: Result<Arc<Provisioner>, String>,
+    pub env_templates: Arc<TemplateCatalog>,
     pub scaffold_templates: TemplateSearch,
     /// The data dir, where the embedded platform keeps env states.
     pub data_dir: std::path::PathBuf,
@@ -33,7 +33,7 @@ pub struct PlatformSteps {
 
 impl PlatformSteps {
     fn provisioner(&self) -> Result<&Provisioner, String> {
-        self.provisioner.as_ref().map_err(Clone::clone)
+        self.provisioner.as_deref().map_err(Clone::clone)
     }
 
     /// Scans and scaffolds touch nothing the platform stores, so the platform is asked only

@@ -81,8 +81,12 @@ pub async fn run(ctx: &Ctx, args: AutomationRunArgs) -> Result<()> {
 async fn executor(ctx: &Ctx) -> Result<Executor> {
     let steps = PlatformSteps {
         platform: ctx.shared_platform().await?.clone(),
-        provisioner: ctx.provisioner().await.map_err(|err| format!("{err:#}")),
-        env_templates: ctx.env_templates()?,
+        provisioner: ctx
+            .provisioner()
+            .await
+            .map(Arc::new)
+            .map_err(|err| format!("{err:#}")),
+        env_templates: Arc::new(ctx.env_templates()?),
         scaffold_templates: TemplateSearch::new(ctx.template_roots("scaffold")),
         data_dir: ctx.dirs.data.clone(),
     };

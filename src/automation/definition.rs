@@ -235,8 +235,9 @@ pub struct KubernetesJob {
 pub struct WebhookRunner {
     pub url: String,
     /// The environment variable holding the HMAC key the body is signed with; the secret itself
-    /// never goes in a definition, which every reader of the account sees.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// never goes in a definition, which every reader of the account sees. Unsigned without.
+    /// (`secret` is what definitions stored before runners ran called it.)
+    #[serde(default, alias = "secret", skip_serializing_if = "Option::is_none")]
     pub secret_env: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retries: Option<u32>,

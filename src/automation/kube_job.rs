@@ -17,6 +17,8 @@ use super::executor::{Leftover, RunInfo, StepLog};
 const POLL: Duration = Duration::from_millis(500);
 /// How long the log is still read once the Job has ended: the last lines may trail the status.
 const LOG_GRACE: Duration = Duration::from_secs(5);
+/// Status reads that may fail in a row before the Job is given up (and deleted).
+const MAX_FAILED_READS: u32 = 5;
 /// Kubernetes keeps a finished Job (and its pod's log) this long unless the definition says.
 const DEFAULT_TTL: Duration = Duration::from_secs(3600);
 
@@ -86,6 +88,10 @@ pub(super) async fn run(
     };
     let (pod, end) = tokio::join!(follow, wait);
     let mut seen = json!({ "job": name, "namespace": namespace, "pod": pod });
+    if !matches!(end, Err(JobEnd::Unreadable(_))) {
+        // Ended: a failed Job stays until its TTL, so its pod can be inspected.
+        *leftover = Leftover::Nothing;
+    }
     match end {
         Ok(()) => {
             seen["succeeded"] = Value::Bool(true);
@@ -162,12 +168,24 @@ enum JobEnd {
 }
 
 /// Polls the Job until it reports a succeeded or a failed pod (backoffLimit 0: one is the end).
+/// A few failed reads in a row are tolerated: an API server restarts, a connection drops.
 async fn wait_for_end(jobs: &Api<Job>, name: &str) -> Result<(), JobEnd> {
+    let mut failed_reads = 0;
     loop {
-        let job = jobs
-            .get_status(name)
-            .await
-            .map_err(|err| JobEnd::Unreadable(err.to_string()))?;
+        let job = match jobs.get_status(name).await {
+            Ok(job) => {
+                failed_reads = 0;
+                job
+            }
+            Err(err) => {
+                failed_reads += 1;
+                if failed_reads >= MAX_FAILED_READS {
+                    return Err(JobEnd::Unreadable(err.to_string()));
+                }
+                tokio::time::sleep(POLL).await;
+                continue;
+            }
+        };
         let status = job.status.unwrap_or_default();
         let condition = |kind: &str| {
             status

@@ -439,6 +439,10 @@ fn a_failed_job_fails_the_run_with_the_reason_kubernetes_gives() {
         "{error}"
     );
     assert_eq!(run["steps"][0]["output"]["succeeded"], false);
+    assert!(
+        !api.requests().iter().any(|r| r.method == "DELETE"),
+        "a failed Job is kept until its TTL, for its pod to be inspected"
+    );
     let logs = env
         .ok(&["automation", "logs", run["id"].as_str().unwrap()])
         .stdout;

@@ -739,3 +739,44 @@ pub(super) fn human(duration: Duration) -> String {
         format!("{:.1}s", duration.as_secs_f64())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run_alone(yaml: &str) -> RunResult {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let definition = Definition::from_yaml("t.yaml", yaml).expect("valid definition");
+        let executor = Executor::new(crate::service::system_clock()).expect("executor");
+        let (_cancel, signal) = CancelSignal::new();
+        let (events, _seen) = mpsc::unbounded_channel();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        runtime.block_on(executor.run(&definition, &json!({}), signal, events))
+    }
+
+    #[cfg(not(feature = "kube"))]
+    #[test]
+    fn a_plat_without_the_kube_feature_says_so_when_a_job_is_run() {
+        let result = run_alone(
+            "apiVersion: plat.dev/v1\nkind: Automation\nmetadata: { name: job }\nspec:\n  runner: { kubernetes-job: { image: busybox:1.37 } }\n",
+        );
+        assert_eq!(result.status, status::FAILED);
+        assert_eq!(
+            result.steps[0].error.as_deref(),
+            Some("the kubernetes-job runner needs a plat built with the `kube` feature")
+        );
+    }
+
+    #[test]
+    fn platform_steps_fail_clearly_where_the_executor_has_no_platform() {
+        let result = run_alone(
+            "apiVersion: plat.dev/v1\nkind: Automation\nmetadata: { name: lint }\nspec:\n  steps:\n    - { id: lint, action: scan, input: { path: . } }\n",
+        );
+        assert_eq!(result.status, status::FAILED);
+        let error = result.steps[0].error.as_deref().unwrap_or_default();
+        assert!(error.contains("needs the platform"), "{error}");
+    }
+}

@@ -1,7 +1,9 @@
 //! [`StepActions`] on top of a [`Platform`]: the same calls `plat env up/down`, `plat scaffold
 //! run` and `plat scan` make, as whoever the platform handle acts for (the run's owner). The
 //! platform decides: the env quota and lifetime policy, and the permissions `envs:write`,
-//! `scaffold:run` and `scan:run` of the owner's groups.
+//! `scaffold:run` and `scan:run` of the owner's groups. The CLI builds one over its platform
+//! handle; a server worker can build one over `LocalPlatform` for the run's owner, with the
+//! reaper's provisioner and templates (shared, hence the `Arc`s).
 
 use std::collections::BTreeMap;
 use std::path::Path;

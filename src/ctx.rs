@@ -71,11 +71,14 @@ impl Ctx {
     }
 
     pub async fn platform(&self) -> Result<&dyn Platform> {
-        let platform = self
-            .platform
+        Ok(self.shared_platform().await?.as_ref())
+    }
+
+    /// The same platform handle, for work that outlives a borrow of the context (an executor).
+    pub async fn shared_platform(&self) -> Result<&Arc<dyn Platform>> {
+        self.platform
             .get_or_try_init(|| async { self.connect().await })
-            .await?;
-        Ok(platform.as_ref())
+            .await
     }
 
     async fn connect(&self) -> Result<Arc<dyn Platform>> {

@@ -13,9 +13,7 @@ pub const API_VERSION: &str = "plat.dev/v1";
 pub const KIND: &str = "Automation";
 
 /// The step actions this plat runs.
-pub const ACTIONS: [&str; 2] = ["http", "exec"];
-/// Actions of the issue that this plat does not run yet: named so the refusal can say so.
-const PLANNED_ACTIONS: [&str; 4] = ["env.up", "env.down", "scaffold", "scan"];
+pub const ACTIONS: [&str; 6] = ["http", "exec", "env.up", "env.down", "scaffold", "scan"];
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
@@ -177,7 +175,8 @@ pub struct Step {
     pub timeout: Option<String>,
 }
 
-/// Hands the run to an engine outside plat. Parsed and validated; not executed by this plat yet.
+/// Hands the run to an engine outside plat: a container run as a Kubernetes Job, or a flow
+/// (n8n, Node-RED) started by a signed webhook (R-AUT-2).
 #[derive(Debug, Clone, Serialize, PartialEq)]
 #[serde(rename_all = "kebab-case")]
 pub enum Runner {
@@ -185,25 +184,67 @@ pub enum Runner {
     Webhook(WebhookRunner),
 }
 
+impl Runner {
+    /// Also the id of the one step a run of this runner records.
+    pub fn action(&self) -> &'static str {
+        match self {
+            Self::KubernetesJob(_) => KUBERNETES_JOB,
+            Self::Webhook(_) => WEBHOOK,
+        }
+    }
+
+    fn settings(&self) -> Value {
+        match self {
+            Self::KubernetesJob(job) => serde_json::to_value(job),
+            Self::Webhook(hook) => serde_json::to_value(hook),
+        }
+        .unwrap_or_default()
+    }
+}
+
+pub const KUBERNETES_JOB: &str = "kubernetes-job";
+pub const WEBHOOK: &str = "webhook";
+
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct KubernetesJob {
     pub image: String,
-    #[serde(default)]
+    /// The container's entrypoint; the image's own when empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub command: Vec<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub args: Vec<String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub env: BTreeMap<String, String>,
-    #[serde(default)]
+    /// A Kubernetes `resources` block: `{ requests: {cpu, memory}, limits: {...} }`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resources: Option<Value>,
+    /// The kubeconfig's namespace for the context when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    /// The kubeconfig context, as `plat scan --kube --kube-context`; the current one when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context: Option<String>,
+    /// How long Kubernetes keeps the finished Job and its pod (and so its logs), e.g. `1h`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttl_after_finished: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct WebhookRunner {
     pub url: String,
-    /// Name of the secret the request is signed with.
-    #[serde(default)]
-    pub secret: Option<String>,
+    /// The environment variable holding the HMAC key the body is signed with; the secret itself
+    /// never goes in a definition, which every reader of the account sees. Unsigned without.
+    /// (`secret` is what definitions stored before runners ran called it.)
+    #[serde(default, alias = "secret", skip_serializing_if = "Option::is_none")]
+    pub secret_env: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retries: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backoff: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<String>,
 }
 
 // YAML spells a variant with settings as a one-key mapping (`{ schedule: {...} }`), which
@@ -424,9 +465,9 @@ impl Definition {
             )),
             (None, true) => problems.push(
                 Problem::new(&["spec:"], "the definition has no `steps` and no `runner`")
-                    .hint("add steps (actions: http, exec) or a runner (kubernetes-job, webhook)"),
+                    .hint("add steps (actions: http, exec, env.up, env.down, scaffold, scan) or a runner (kubernetes-job, webhook)"),
             ),
-            (Some(runner), true) => runner_problems(runner, &mut problems),
+            (Some(runner), true) => runner_problems(runner, &parameters, &mut problems),
             (None, false) => {}
         }
         self.step_problems(&parameters, &mut problems);
@@ -487,20 +528,10 @@ impl Definition {
             }
             let action_anchor = ["steps:", at.as_str(), "action:"];
             if !ACTIONS.contains(&step.action.as_str()) {
-                let problem = if PLANNED_ACTIONS.contains(&step.action.as_str()) {
-                    Problem::new(
-                        &action_anchor,
-                        format!(
-                            "step '{}': action '{}' is not available in this plat yet",
-                            step.id, step.action
-                        ),
-                    )
-                } else {
-                    Problem::new(
-                        &action_anchor,
-                        format!("step '{}': unknown action '{}'", step.id, step.action),
-                    )
-                };
+                let problem = Problem::new(
+                    &action_anchor,
+                    format!("step '{}': unknown action '{}'", step.id, step.action),
+                );
                 problems.push(problem.hint(format!("actions are: {}", ACTIONS.join(", "))));
             } else if let Some(why) = input_problem(&step.action, &step.input) {
                 problems.push(Problem::new(
@@ -561,6 +592,23 @@ impl Definition {
         }
     }
 
+    /// What a run executes, in order: the steps, or the runner as the one step named after its
+    /// kind, so that a runner's result, logs, timeout and cancellation are recorded like a step's.
+    pub fn plan(&self) -> Vec<Step> {
+        match &self.spec.runner {
+            Some(runner) => vec![Step {
+                id: runner.action().to_owned(),
+                name: None,
+                action: runner.action().to_owned(),
+                input: runner.settings(),
+                condition: None,
+                continue_on_error: false,
+                timeout: None,
+            }],
+            None => self.spec.steps.clone(),
+        }
+    }
+
     /// The parameters of a run: given values typed, defaults filled in, every missing one named.
     pub fn resolve_params(
         &self,
@@ -613,27 +661,130 @@ impl Definition {
     }
 }
 
-fn runner_problems(runner: &Runner, problems: &mut Vec<Problem>) {
+fn runner_problems(runner: &Runner, parameters: &BTreeSet<&str>, problems: &mut Vec<Problem>) {
+    let invalid_duration = |text: &Option<String>| {
+        text.as_deref()
+            .is_some_and(|t| !t.contains("${{") && super::parse_duration(t).is_none())
+    };
     match runner {
-        Runner::KubernetesJob(job) if job.image.trim().is_empty() => {
-            problems.push(Problem::new(
-                &["runner:", "image:"],
-                "the kubernetes-job runner needs an image",
+        Runner::KubernetesJob(job) => {
+            if job.image.trim().is_empty() {
+                problems.push(Problem::new(
+                    &["runner:", "image:"],
+                    "the kubernetes-job runner needs an image",
+                ));
+            }
+            if let Some(why) = job.resources.as_ref().and_then(resources_problem) {
+                problems.push(Problem::new(&["runner:", "resources:"], why));
+            }
+            if let Some(namespace) = &job.namespace
+                && !namespace.contains("${{")
+                && crate::service::vocabulary::check_slug("namespace", namespace).is_err()
+            {
+                problems.push(
+                    Problem::new(
+                        &["runner:", "namespace:"],
+                        format!("invalid namespace '{namespace}'"),
+                    )
+                    .hint("use 1-63 lowercase letters, digits and '-'"),
+                );
+            }
+            if invalid_duration(&job.ttl_after_finished) {
+                problems.push(
+                    Problem::new(
+                        &["runner:", "ttl_after_finished:"],
+                        "invalid ttl_after_finished",
+                    )
+                    .hint("write a duration such as 30m or 1h"),
+                );
+            }
+        }
+        Runner::Webhook(hook) => {
+            if !hook.url.contains("${{")
+                && crate::service::vocabulary::check_url("webhook url", &hook.url).is_err()
+            {
+                problems.push(
+                    Problem::new(
+                        &["runner:", "url:"],
+                        format!("invalid webhook url '{}'", hook.url),
+                    )
+                    .hint("use an absolute http(s) URL"),
+                );
+            }
+            if let Some(name) = &hook.secret_env
+                && (name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
+            {
+                problems.push(
+                    Problem::new(
+                        &["runner:", "secret_env:"],
+                        format!("invalid secret_env '{name}'"),
+                    )
+                    .hint("name an environment variable, e.g. N8N_WEBHOOK_SECRET"),
+                );
+            }
+            if hook.retries.is_some_and(|n| n > 10) {
+                problems.push(Problem::new(
+                    &["runner:", "retries:"],
+                    "`retries` must be a whole number from 0 to 10",
+                ));
+            }
+            for (key, value) in [("backoff:", &hook.backoff), ("timeout:", &hook.timeout)] {
+                if invalid_duration(value) {
+                    problems.push(
+                        Problem::new(
+                            &["runner:", key],
+                            format!("invalid {}", &key[..key.len() - 1]),
+                        )
+                        .hint("write a duration such as 500ms, 30s or 5m"),
+                    );
+                }
+            }
+        }
+    }
+    // A runner runs alone: it can read the parameters and nothing else.
+    let settings = runner.settings();
+    let mut texts = Vec::new();
+    strings(&settings, &mut texts);
+    for text in texts {
+        for (root, name) in references(text) {
+            let why = match root {
+                "parameters" if !parameters.contains(name.as_str()) => format!(
+                    "the {} runner reads parameter '{name}', which is not declared",
+                    runner.action()
+                ),
+                "steps" => format!(
+                    "the {} runner reads the output of step '{name}', but a runner has no steps",
+                    runner.action()
+                ),
+                _ => continue,
+            };
+            problems.push(Problem::new(&["runner:", &format!("{root}.{name}")], why));
+        }
+    }
+}
+
+/// A `resources` block as Kubernetes takes it: requests and limits of quantities.
+fn resources_problem(resources: &Value) -> Option<String> {
+    let Some(object) = resources.as_object() else {
+        return Some("`resources` must be a mapping of `requests` and `limits`".into());
+    };
+    for (key, quantities) in object {
+        if key != "requests" && key != "limits" {
+            return Some(format!(
+                "unknown resources key '{key}' (known: requests, limits)"
             ));
         }
-        Runner::Webhook(hook)
-            if crate::service::vocabulary::check_url("webhook url", &hook.url).is_err() =>
-        {
-            problems.push(
-                Problem::new(
-                    &["runner:", "url:"],
-                    format!("invalid webhook url '{}'", hook.url),
-                )
-                .hint("use an absolute http(s) URL"),
-            );
+        let valid = quantities.as_object().is_some_and(|q| {
+            q.values()
+                .all(|v| v.is_string() || v.is_u64() || v.is_f64())
+        });
+        if !valid {
+            return Some(format!(
+                "resources.{key} must map resource names to quantities, e.g. {{ cpu: 500m, memory: 256Mi }}"
+            ));
         }
-        _ => {}
     }
+    None
 }
 
 /// What is wrong with a step's input for its action, checked before any expression is rendered.
@@ -684,9 +835,94 @@ fn input_problem(action: &str, input: &Value) -> Option<String> {
                 );
             }
         }
+        "env.up" => {
+            if let Some(why) = unknown_key("env.up", object, &["template", "name", "ttl", "vars"])
+                .or_else(|| required_strings("env.up", object, &["template", "name"]))
+            {
+                return Some(why);
+            }
+            if let Some(ttl) = object.get("ttl")
+                && !ttl
+                    .as_str()
+                    .is_some_and(|t| t.contains("${{") || super::parse_duration(t).is_some())
+            {
+                return Some("`ttl` must be a duration such as 45m or 2h".into());
+            }
+            if object.get("vars").is_some_and(|v| !v.is_object()) {
+                return Some("`vars` must be a mapping of the template's parameters".into());
+            }
+        }
+        "env.down" => {
+            return unknown_key("env.down", object, &["name"])
+                .or_else(|| required_strings("env.down", object, &["name"]));
+        }
+        "scaffold" => {
+            if let Some(why) = unknown_key("scaffold", object, &["template", "target", "values"])
+                .or_else(|| required_strings("scaffold", object, &["template", "target"]))
+            {
+                return Some(why);
+            }
+            if object.get("values").is_some_and(|v| !v.is_object()) {
+                return Some("`values` must be a mapping of the template's parameters".into());
+            }
+        }
+        "scan" => {
+            if let Some(why) = unknown_key("scan", object, &["path", "env", "fail_on"]) {
+                return Some(why);
+            }
+            let named = ["path", "env"]
+                .iter()
+                .filter(|key| object.get(**key).is_some_and(Value::is_string))
+                .count();
+            if named != 1 {
+                return Some(
+                    "the scan action needs exactly one of `path` (files, a directory) or `env` (an environment's state)"
+                        .into(),
+                );
+            }
+            if let Some(fail_on) = object.get("fail_on")
+                && !fail_on.as_str().is_some_and(|f| {
+                    f.contains("${{") || ["error", "warning", "never"].contains(&f)
+                })
+            {
+                return Some("`fail_on` is one of error, warning, never".into());
+            }
+        }
         _ => {}
     }
     None
+}
+
+fn unknown_key(
+    action: &str,
+    input: &serde_json::Map<String, Value>,
+    known: &[&str],
+) -> Option<String> {
+    input
+        .keys()
+        .find(|k| !known.contains(&k.as_str()))
+        .map(|key| {
+            format!(
+                "unknown {action} input '{key}' (known: {})",
+                known.join(", ")
+            )
+        })
+}
+
+fn required_strings(
+    action: &str,
+    input: &serde_json::Map<String, Value>,
+    required: &[&str],
+) -> Option<String> {
+    required
+        .iter()
+        .find(|key| {
+            input
+                .get(**key)
+                .and_then(Value::as_str)
+                .is_none_or(|v| v.trim().is_empty())
+        })
+        .map(|key| format!("the {action} action needs a `{key}`"))
 }
 
 fn strings<'a>(value: &'a Value, out: &mut Vec<&'a str>) {

@@ -1,18 +1,23 @@
-//! Runs a definition's `steps` in this process: renders each step's input with the Backstage
-//! expression engine, executes it under its timeout, the run's timeout and cancellation, and
-//! reports every change as an event so the caller can show progress and record the run.
+//! Runs a definition in this process: its `steps`, or its runner as a single step. Renders each
+//! step's input with the Backstage expression engine, executes it under its timeout, the run's
+//! timeout and cancellation, and reports every change as an event so the caller can show
+//! progress and record the run.
 
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::{Map, Value, json};
 use tokio::sync::{mpsc, watch};
 
-use super::definition::{Definition, Step};
+use super::actions::{self, StepActions};
+use super::definition::{Definition, KUBERNETES_JOB, Step, WEBHOOK};
 use super::{parse_duration, status};
 use crate::api::RunStep;
 use crate::expr::Engine;
 
-/// Flipped to `true` by `plat automation cancel` (seen by polling) or Ctrl-C.
+/// A request to stop: a run's (`plat automation cancel`, seen by polling, or Ctrl-C), or one
+/// step's (its timeout, for the actions that stop gracefully).
 #[derive(Clone)]
 pub struct CancelSignal(watch::Receiver<bool>);
 
@@ -22,14 +27,14 @@ impl CancelSignal {
         (tx, CancelSignal(rx))
     }
 
-    async fn cancelled(&mut self) {
+    pub async fn cancelled(&mut self) {
         if self.0.wait_for(|c| *c).await.is_err() {
             // The sender is gone: nobody can cancel any more.
             std::future::pending::<()>().await;
         }
     }
 
-    fn is_cancelled(&self) -> bool {
+    pub fn is_cancelled(&self) -> bool {
         *self.0.borrow()
     }
 }
@@ -50,6 +55,68 @@ pub enum RunEvent {
     Log(String),
 }
 
+/// Whose run this is: named in what a runner sends out (the Job's labels, the webhook's body).
+#[derive(Debug, Clone, Default)]
+pub struct RunInfo {
+    pub id: String,
+    pub automation: String,
+    pub account: String,
+    pub owner: String,
+}
+
+impl RunInfo {
+    pub fn of(run: &crate::api::AutomationRun) -> Self {
+        Self {
+            id: run.id.clone(),
+            automation: run.automation.clone(),
+            account: run.account.clone(),
+            owner: run.owner.clone(),
+        }
+    }
+}
+
+/// A step's log lines: sent at once to whoever follows the run (a Job's pod log can run for
+/// an hour), and kept for the run's record.
+pub struct StepLog {
+    step: String,
+    events: mpsc::UnboundedSender<RunEvent>,
+    lines: Mutex<Vec<String>>,
+}
+
+impl StepLog {
+    fn new(step: &str, events: mpsc::UnboundedSender<RunEvent>) -> Self {
+        Self {
+            step: step.to_owned(),
+            events,
+            lines: Mutex::new(Vec::new()),
+        }
+    }
+
+    pub fn line(&self, text: impl Into<String>) {
+        let line = format!("[{}] {}", self.step, text.into());
+        let _ = self.events.send(RunEvent::Log(line.clone()));
+        if let Ok(mut lines) = self.lines.lock() {
+            lines.push(line);
+        }
+    }
+
+    fn take(&self) -> Vec<String> {
+        self.lines
+            .lock()
+            .map(|mut lines| std::mem::take(&mut *lines))
+            .unwrap_or_default()
+    }
+}
+
+/// What a step leaves behind when it is stopped early, to be undone before the run ends.
+#[derive(Default)]
+pub(super) enum Leftover {
+    #[default]
+    Nothing,
+    #[cfg(feature = "kube")]
+    Job(Box<super::kube_job::CreatedJob>),
+}
+
 #[derive(Debug, Clone)]
 pub struct RunResult {
     pub status: String,
@@ -67,6 +134,10 @@ enum Stop {
     Cancelled,
 }
 
+/// Actions told to stop and waited for (up to `STOP_GRACE`) rather than dropped on the spot.
+const STOPPED_GRACEFULLY: [&str; 2] = ["env.up", "env.down"];
+const STOP_GRACE: Duration = Duration::from_secs(60);
+
 /// Default first pause between HTTP retries; doubled after each one.
 const DEFAULT_BACKOFF: Duration = Duration::from_millis(200);
 const MAX_BACKOFF: Duration = Duration::from_secs(10);
@@ -75,6 +146,10 @@ pub struct Executor {
     engine: Engine,
     http: reqwest::Client,
     clock: crate::service::Clock,
+    /// Where a webhook runner's `secret_env` is looked up: the executing process's environment.
+    environment: BTreeMap<String, String>,
+    /// env.up, env.down, scaffold and scan, done through the platform as the run's owner.
+    actions: Option<Arc<dyn StepActions>>,
 }
 
 impl Executor {
@@ -87,7 +162,21 @@ impl Executor {
             engine: Engine::new(),
             http,
             clock,
+            environment: BTreeMap::new(),
+            actions: None,
         })
+    }
+
+    /// The variables a webhook runner's `secret_env` may name.
+    pub fn with_environment(mut self, environment: BTreeMap<String, String>) -> Self {
+        self.environment = environment;
+        self
+    }
+
+    /// Lets steps act on the platform (env.up, env.down, scaffold, scan) as the run's owner.
+    pub fn with_actions(mut self, actions: Arc<dyn StepActions>) -> Self {
+        self.actions = Some(actions);
+        self
     }
 
     fn now(&self) -> String {
@@ -97,18 +186,34 @@ impl Executor {
             .to_string()
     }
 
-    /// Runs every step in order. A failed step fails the run and skips the rest, unless it
-    /// says `continue_on_error`.
+    /// Runs a definition for a caller that has no run record: its runner, if any, is told only
+    /// the automation's name.
     pub async fn run(
         &self,
+        definition: &Definition,
+        params: &Value,
+        cancel: CancelSignal,
+        events: mpsc::UnboundedSender<RunEvent>,
+    ) -> RunResult {
+        let run = RunInfo {
+            automation: definition.metadata.name.clone(),
+            ..RunInfo::default()
+        };
+        self.run_for(&run, definition, params, cancel, events).await
+    }
+
+    /// Runs every step in order. A failed step fails the run and skips the rest, unless it
+    /// says `continue_on_error`.
+    pub async fn run_for(
+        &self,
+        run: &RunInfo,
         definition: &Definition,
         params: &Value,
         mut cancel: CancelSignal,
         events: mpsc::UnboundedSender<RunEvent>,
     ) -> RunResult {
-        let mut steps: Vec<RunStep> = definition
-            .spec
-            .steps
+        let plan = definition.plan();
+        let mut steps: Vec<RunStep> = plan
             .iter()
             .map(|s| RunStep {
                 id: s.id.clone(),
@@ -130,18 +235,7 @@ impl Executor {
         let mut error = None;
         let mut final_status = status::SUCCEEDED;
 
-        if definition.spec.runner.is_some() {
-            return RunResult {
-                status: status::FAILED.into(),
-                steps,
-                logs,
-                error: Some(
-                    "runners (kubernetes-job, webhook) are not executed by this plat yet".into(),
-                ),
-            };
-        }
-
-        for (index, step) in definition.spec.steps.iter().enumerate() {
+        for (index, step) in plan.iter().enumerate() {
             if final_status != status::SUCCEEDED && error.is_some() {
                 steps[index].status = status::SKIPPED.into();
                 continue;
@@ -176,7 +270,8 @@ impl Executor {
             });
             let started = Instant::now();
             let mut attempts = 0;
-            let mut step_logs = Vec::new();
+            let step_log = StepLog::new(&step.id, events.clone());
+            let mut leftover = Leftover::Nothing;
             let outcome = match self.engine.render_value(&step.input, &ctx) {
                 Err(err) => Err(Stop::Failed(
                     format!("cannot render its input: {err}"),
@@ -184,17 +279,50 @@ impl Executor {
                 )),
                 Ok(input) => {
                     let limit = step.timeout.as_deref().and_then(parse_duration);
-                    let work = self.execute(step, &input, &mut attempts, &mut step_logs);
-                    tokio::select! {
-                        result = work => result.map_err(|(message, seen)| Stop::Failed(message, seen)),
+                    let (stop_step, stop) = CancelSignal::new();
+                    let work = self.execute(
+                        Work {
+                            run,
+                            step,
+                            input: &input,
+                            params,
+                            stop,
+                        },
+                        &mut attempts,
+                        &step_log,
+                        &mut leftover,
+                    );
+                    tokio::pin!(work);
+                    let outcome = tokio::select! {
+                        result = &mut work => result.map_err(|(message, seen)| Stop::Failed(message, seen)),
                         () = sleep_opt(limit) => Err(Stop::StepTimeout(limit.unwrap_or_default())),
                         () = sleep_until_opt(deadline) => Err(Stop::RunTimeout(run_limit.unwrap_or_default())),
                         () = cancel.cancelled() => Err(Stop::Cancelled),
+                    };
+                    let stopped_early = matches!(
+                        outcome,
+                        Err(Stop::StepTimeout(_) | Stop::RunTimeout(_) | Stop::Cancelled)
+                    );
+                    if stopped_early && STOPPED_GRACEFULLY.contains(&step.action.as_str()) {
+                        // Killing Terraform mid-apply would leave its state lock held and the
+                        // env `provisioning`: it is asked to stop and given time to record that.
+                        let _ = stop_step.send(true);
+                        if tokio::time::timeout(STOP_GRACE, &mut work).await.is_err() {
+                            step_log.line(format!(
+                                "did not stop within {}; abandoned",
+                                human(STOP_GRACE)
+                            ));
+                        }
                     }
+                    outcome
                 }
             };
-            for line in step_logs {
-                log(&mut logs, format!("[{}] {line}", step.id));
+            if outcome.is_err() {
+                clean_up(leftover, &step_log).await;
+            }
+            for line in step_log.take() {
+                logs.push_str(&line);
+                logs.push('\n');
             }
             let record = &mut steps[index];
             record.attempts = attempts;
@@ -275,19 +403,74 @@ impl Executor {
 
     async fn execute(
         &self,
-        step: &Step,
-        input: &Value,
+        work: Work<'_>,
         attempts: &mut u32,
-        logs: &mut Vec<String>,
+        log: &StepLog,
+        leftover: &mut Leftover,
     ) -> Result<Value, (String, Value)> {
-        match step.action.as_str() {
-            "http" => self.http(input, attempts, logs).await,
-            "exec" => {
-                *attempts = 1;
-                exec(input, logs).await
+        let input = work.input;
+        let action = work.step.action.as_str();
+        if action != "http" && action != WEBHOOK {
+            *attempts = 1;
+        }
+        match action {
+            "http" => self.http(input, attempts, log).await,
+            "exec" => exec(input, log).await,
+            WEBHOOK => {
+                let hook = settings(input)?;
+                super::webhook::call(self, &hook, work.run, work.params, attempts, log).await
+            }
+            KUBERNETES_JOB => self.kubernetes_job(input, work.run, log, leftover).await,
+            "env.up" | "env.down" | "scaffold" | "scan" => {
+                let Some(platform) = &self.actions else {
+                    return Err((
+                        format!(
+                            "the {action} action needs the platform, which this executor was not given"
+                        ),
+                        Value::Null,
+                    ));
+                };
+                actions::execute(platform.as_ref(), action, input, log, work.stop).await
             }
             other => Err((format!("unknown action '{other}'"), Value::Null)),
         }
+    }
+
+    #[cfg(feature = "kube")]
+    async fn kubernetes_job(
+        &self,
+        input: &Value,
+        run: &RunInfo,
+        log: &StepLog,
+        leftover: &mut Leftover,
+    ) -> Result<Value, (String, Value)> {
+        let job = settings(input)?;
+        super::kube_job::run(&job, run, log, leftover).await
+    }
+
+    #[cfg(not(feature = "kube"))]
+    async fn kubernetes_job(
+        &self,
+        _: &Value,
+        _: &RunInfo,
+        _: &StepLog,
+        _: &mut Leftover,
+    ) -> Result<Value, (String, Value)> {
+        Err((
+            "the kubernetes-job runner needs a plat built with the `kube` feature".into(),
+            Value::Null,
+        ))
+    }
+
+    pub(super) fn http_client(&self) -> &reqwest::Client {
+        &self.http
+    }
+
+    pub(super) fn environment(&self, name: &str) -> Option<&str> {
+        self.environment
+            .get(name)
+            .map(String::as_str)
+            .filter(|v| !v.is_empty())
     }
 
     /// An HTTP request; 5xx answers and connection errors are retried with exponential backoff.
@@ -295,7 +478,7 @@ impl Executor {
         &self,
         input: &Value,
         attempts: &mut u32,
-        logs: &mut Vec<String>,
+        log: &StepLog,
     ) -> Result<Value, (String, Value)> {
         let fail = |message: String| (message, Value::Null);
         let url = input["url"]
@@ -308,14 +491,9 @@ impl Executor {
             .to_ascii_uppercase();
         let method = reqwest::Method::from_bytes(method.as_bytes())
             .map_err(|_| fail(format!("invalid HTTP method '{method}'")))?;
-        let retries = input["retries"].as_u64().unwrap_or(0).min(10) as u32;
-        let mut backoff = input["backoff"]
-            .as_str()
-            .and_then(parse_duration)
-            .unwrap_or(DEFAULT_BACKOFF);
+        let retry = Retry::from_input(input["retries"].as_u64(), input["backoff"].as_str());
         let timeout = input["timeout"].as_str().and_then(parse_duration);
-        loop {
-            *attempts += 1;
+        let build = || {
             let mut request = self.http.request(method.clone(), &url);
             if let Some(headers) = input["headers"].as_object() {
                 for (name, value) in headers {
@@ -330,52 +508,121 @@ impl Executor {
             if let Some(timeout) = timeout {
                 request = request.timeout(timeout);
             }
-            let result = request.send().await;
-            let retryable = match &result {
-                Ok(response) => response.status().is_server_error(),
-                Err(err) => err.is_connect() || err.is_timeout() || err.is_request(),
-            };
-            if retryable && *attempts <= retries {
-                let why = match &result {
-                    Ok(response) => format!("answered {}", response.status().as_u16()),
-                    Err(err) => format!("failed ({})", connection_error(err)),
-                };
-                logs.push(format!(
-                    "{method} {url} {why}; retry {}/{retries} in {}",
-                    *attempts,
-                    human(backoff)
-                ));
-                tokio::time::sleep(backoff).await;
-                backoff = (backoff * 2).min(MAX_BACKOFF);
-                continue;
-            }
-            let response = result.map_err(|err| {
-                fail(format!("{method} {url} failed: {}", connection_error(&err)))
-            })?;
-            let code = response.status().as_u16();
-            let headers: Map<String, Value> = response
-                .headers()
-                .iter()
-                .map(|(k, v)| {
-                    (
-                        k.as_str().to_owned(),
-                        Value::String(v.to_str().unwrap_or_default().to_owned()),
-                    )
-                })
-                .collect();
-            let text = response
-                .text()
-                .await
-                .map_err(|err| fail(format!("{method} {url}: cannot read the answer: {err}")))?;
-            let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
-            logs.push(format!("{method} {url} -> {code}"));
-            let output = json!({ "status": code, "headers": headers, "body": body });
-            if code >= 400 {
-                return Err((format!("{method} {url} answered {code}"), output));
-            }
-            return Ok(output);
+            request
+        };
+        let label = format!("{method} {url}");
+        let response = send_with_retries(build, &label, retry, attempts, log)
+            .await
+            .map_err(fail)?;
+        let code = response.status().as_u16();
+        let headers: Map<String, Value> = response
+            .headers()
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.as_str().to_owned(),
+                    Value::String(v.to_str().unwrap_or_default().to_owned()),
+                )
+            })
+            .collect();
+        let body = read_body(response, &label).await.map_err(fail)?;
+        log.line(format!("{label} -> {code}"));
+        let output = json!({ "status": code, "headers": headers, "body": body });
+        if code >= 400 {
+            return Err((format!("{label} answered {code}"), output));
+        }
+        Ok(output)
+    }
+}
+
+/// One step's work: what it is, with what input, for whose run.
+struct Work<'a> {
+    run: &'a RunInfo,
+    step: &'a Step,
+    input: &'a Value,
+    params: &'a Value,
+    /// Set when the step must stop early, for actions that stop gracefully.
+    stop: CancelSignal,
+}
+
+/// A rendered runner's settings, read back into their type.
+fn settings<T: serde::de::DeserializeOwned>(input: &Value) -> Result<T, (String, Value)> {
+    serde_json::from_value(input.clone()).map_err(|err| {
+        (
+            format!("the runner's settings do not read after rendering: {err}"),
+            Value::Null,
+        )
+    })
+}
+
+#[cfg_attr(not(feature = "kube"), allow(unused_variables))]
+async fn clean_up(leftover: Leftover, log: &StepLog) {
+    match leftover {
+        Leftover::Nothing => {}
+        #[cfg(feature = "kube")]
+        Leftover::Job(job) => job.delete(log).await,
+    }
+}
+
+/// How often, and how patiently, a request is sent again after a 5xx answer or a connection error.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Retry {
+    pub retries: u32,
+    pub backoff: Duration,
+}
+
+impl Retry {
+    pub fn from_input(retries: Option<u64>, backoff: Option<&str>) -> Self {
+        Self {
+            retries: retries.unwrap_or(0).min(10) as u32,
+            backoff: backoff.and_then(parse_duration).unwrap_or(DEFAULT_BACKOFF),
         }
     }
+}
+
+/// Sends what `build` makes until it gets an answer that is not a 5xx, or runs out of retries;
+/// the pause doubles after each try. `attempts` counts every send.
+pub(super) async fn send_with_retries(
+    build: impl Fn() -> reqwest::RequestBuilder,
+    label: &str,
+    retry: Retry,
+    attempts: &mut u32,
+    log: &StepLog,
+) -> Result<reqwest::Response, String> {
+    let mut backoff = retry.backoff;
+    loop {
+        *attempts += 1;
+        let result = build().send().await;
+        let retryable = match &result {
+            Ok(response) => response.status().is_server_error(),
+            Err(err) => err.is_connect() || err.is_timeout() || err.is_request(),
+        };
+        if retryable && *attempts <= retry.retries {
+            let why = match &result {
+                Ok(response) => format!("answered {}", response.status().as_u16()),
+                Err(err) => format!("failed ({})", connection_error(err)),
+            };
+            log.line(format!(
+                "{label} {why}; retry {}/{} in {}",
+                *attempts,
+                retry.retries,
+                human(backoff)
+            ));
+            tokio::time::sleep(backoff).await;
+            backoff = (backoff * 2).min(MAX_BACKOFF);
+            continue;
+        }
+        return result.map_err(|err| format!("{label} failed: {}", connection_error(&err)));
+    }
+}
+
+/// The answer's body: JSON when it parses, else its text.
+pub(super) async fn read_body(response: reqwest::Response, label: &str) -> Result<Value, String> {
+    let text = response
+        .text()
+        .await
+        .map_err(|err| format!("{label}: cannot read the answer: {err}"))?;
+    Ok(serde_json::from_str(&text).unwrap_or(Value::String(text)))
 }
 
 /// The root cause ("Connection refused (os error 111)"): reqwest's own layers repeat the URL.
@@ -405,7 +652,7 @@ impl Drop for ProcessGroup {
     }
 }
 
-async fn exec(input: &Value, logs: &mut Vec<String>) -> Result<Value, (String, Value)> {
+async fn exec(input: &Value, log: &StepLog) -> Result<Value, (String, Value)> {
     let fail = |message: String| (message, Value::Null);
     let command: Vec<String> = input["command"]
         .as_array()
@@ -443,10 +690,10 @@ async fn exec(input: &Value, logs: &mut Vec<String>) -> Result<Value, (String, V
     let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
     let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
     for line in stdout.lines() {
-        logs.push(format!("stdout: {line}"));
+        log.line(format!("stdout: {line}"));
     }
     for line in stderr.lines() {
-        logs.push(format!("stderr: {line}"));
+        log.line(format!("stderr: {line}"));
     }
     let code = output.status.code().unwrap_or(-1);
     let tail = stderr.lines().last().unwrap_or("").trim().to_owned();
@@ -482,7 +729,7 @@ async fn sleep_until_opt(deadline: Option<tokio::time::Instant>) {
     }
 }
 
-fn human(duration: Duration) -> String {
+pub(super) fn human(duration: Duration) -> String {
     let millis = duration.as_millis();
     if millis < 1000 {
         format!("{millis}ms")
@@ -490,5 +737,46 @@ fn human(duration: Duration) -> String {
         format!("{}s", millis / 1000)
     } else {
         format!("{:.1}s", duration.as_secs_f64())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run_alone(yaml: &str) -> RunResult {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let definition = Definition::from_yaml("t.yaml", yaml).expect("valid definition");
+        let executor = Executor::new(crate::service::system_clock()).expect("executor");
+        let (_cancel, signal) = CancelSignal::new();
+        let (events, _seen) = mpsc::unbounded_channel();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        runtime.block_on(executor.run(&definition, &json!({}), signal, events))
+    }
+
+    #[cfg(not(feature = "kube"))]
+    #[test]
+    fn a_plat_without_the_kube_feature_says_so_when_a_job_is_run() {
+        let result = run_alone(
+            "apiVersion: plat.dev/v1\nkind: Automation\nmetadata: { name: job }\nspec:\n  runner: { kubernetes-job: { image: busybox:1.37 } }\n",
+        );
+        assert_eq!(result.status, status::FAILED);
+        assert_eq!(
+            result.steps[0].error.as_deref(),
+            Some("the kubernetes-job runner needs a plat built with the `kube` feature")
+        );
+    }
+
+    #[test]
+    fn platform_steps_fail_clearly_where_the_executor_has_no_platform() {
+        let result = run_alone(
+            "apiVersion: plat.dev/v1\nkind: Automation\nmetadata: { name: lint }\nspec:\n  steps:\n    - { id: lint, action: scan, input: { path: . } }\n",
+        );
+        assert_eq!(result.status, status::FAILED);
+        let error = result.steps[0].error.as_deref().unwrap_or_default();
+        assert!(error.contains("needs the platform"), "{error}");
     }
 }

@@ -1,15 +1,21 @@
 //! Automations (DOMAIN.md section 3): the definition format (`apiVersion: plat.dev/v1`,
-//! `kind: Automation`), its validation, and the in-process executor of `steps`.
+//! `kind: Automation`), its validation, and the in-process executor of `steps` and runners.
 //!
 //! The service stores definitions and run records; whoever executes a run (the CLI in embedded
 //! mode or against a server) reports step by step, the way `plat env up` reports Terraform runs.
 
+pub mod actions;
 pub mod cron;
 pub mod definition;
 pub mod executor;
+#[cfg(feature = "kube")]
+pub mod kube_job;
+pub mod platform_steps;
+pub mod webhook;
 
+pub use actions::StepActions;
 pub use definition::{Definition, DefinitionError, Problem};
-pub use executor::{CancelSignal, Executor, RunEvent, RunResult};
+pub use executor::{CancelSignal, Executor, RunEvent, RunInfo, RunResult, StepLog};
 
 /// Run statuses as stored and shown.
 pub mod status {

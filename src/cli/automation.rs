@@ -40,7 +40,7 @@ Definition:
     parameters: [{ name, type: string|number|integer|boolean, default }]
     trigger: manual | constant | webhook | { schedule: { cron, timezone } } | { queue: { name } }
     timeout: 10m                          # the whole run
-    steps:                                # or runner: { kubernetes-job: {...} } | { webhook: {...} }
+    steps:
       - id: fetch
         action: http                      # method, url, headers, body, retries, backoff, timeout
         input: { url: \"${{ parameters.source }}\", retries: 2 }
@@ -49,7 +49,16 @@ Definition:
         input: { command: [sh, -c, \"echo ${{ steps.fetch.output.status }}\"] }
         if: \"${{ steps.fetch.output.status == 200 }}\"
         continue_on_error: false
-        timeout: 30s";
+        timeout: 30s
+    # Actions on the platform, as the run's owner:
+    #   env.up { template, name, ttl, vars }   -> name, template, expires_at, outputs
+    #   env.down { name }                      -> name, destroyed
+    #   scaffold { template, target, values }  -> path, files
+    #   scan { path | env, fail_on }           -> resources, counts, findings
+    # Instead of steps, a runner:
+    #   runner: { kubernetes-job: { image, command, args, env, resources, namespace, context,
+    #                               ttl_after_finished } }
+    #   runner: { webhook: { url, secret_env, retries, backoff, timeout } }";
 
 #[derive(Debug, Args)]
 pub struct AutomationApplyArgs {

@@ -184,6 +184,33 @@ pub fn log_path(data_dir: &Path, env: &Env) -> PathBuf {
         .unwrap_or_else(|_| env_dir(data_dir, env).join("plat-iac.log"))
 }
 
+/// An env's state from the server's Terraform `http` backend, read the way Terraform reads it;
+/// `None` while it is empty.
+pub async fn fetch_state(backend: &StateBackend) -> anyhow::Result<Option<String>> {
+    use anyhow::Context as _;
+    let http = crate::auth::http_client(std::time::Duration::from_secs(30))
+        .context("cannot build the HTTP client")?;
+    let response = http
+        .get(&backend.address)
+        .basic_auth("plat", Some(&backend.password))
+        .send()
+        .await
+        .with_context(|| {
+            format!(
+                "cannot fetch the environment's state from {}",
+                backend.address
+            )
+        })?;
+    let status = response.status();
+    if status == reqwest::StatusCode::NO_CONTENT {
+        return Ok(None);
+    }
+    if !status.is_success() {
+        anyhow::bail!("the server refused the environment's state: HTTP {status}");
+    }
+    Ok(Some(response.text().await?))
+}
+
 fn redacted(outputs: &iac::Outputs) -> serde_json::Value {
     serde_json::Value::Object(
         outputs

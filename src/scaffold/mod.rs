@@ -24,7 +24,8 @@ pub use self::actions::KNOWN_ACTIONS;
 pub use self::git::{GitAuthor, clone_at};
 pub use self::params::{ParameterInput, PromptError, Prompter, Question};
 pub use self::template::{
-    LoadedTemplate, Locator, Output, Step, Template, TemplateOrigin, parse_template, split_git_spec,
+    LoadedTemplate, Locator, Output, Step, Template, TemplateOrigin, TemplateSearch,
+    parse_template, split_git_spec,
 };
 pub use self::update::{
     ConflictStyle, FileChange, FileChangeKind, UpdateCheck, UpdateOptions, UpdateResult,

@@ -41,9 +41,7 @@ impl Actor {
     }
 
     pub fn can(&self, permission: &str) -> bool {
-        self.permissions
-            .iter()
-            .any(|p| p == vocabulary::ALL_PERMISSIONS || p == permission)
+        grants(&self.permissions, permission)
     }
 
     pub fn holds_role(&self, role: &str) -> bool {
@@ -54,11 +52,7 @@ impl Actor {
         if self.can(permission) {
             return Ok(());
         }
-        Err(Error::denied(format!(
-            "{} lacks the permission '{permission}' in account '{}'",
-            self.user.email, self.account.slug
-        ))
-        .with_hint("permissions come from groups: ask an admin of the account to add you to one that grants it"))
+        Err(lacks(&self.user.email, &self.account.slug, permission))
     }
 
     pub fn require_role(&self, role: &str, to: &str) -> Result<()> {
@@ -83,6 +77,29 @@ impl Actor {
             permissions: self.permissions.clone(),
         }
     }
+}
+
+/// Whether group permissions grant `permission`; `*` (the `admins` group) grants every one.
+fn grants(permissions: &[String], permission: &str) -> bool {
+    permissions
+        .iter()
+        .any(|p| p == vocabulary::ALL_PERMISSIONS || p == permission)
+}
+
+fn lacks(user: &str, account: &str, permission: &str) -> Error {
+    Error::denied(format!(
+        "{user} lacks the permission '{permission}' in account '{account}'"
+    ))
+    .with_hint("permissions come from groups: ask an admin of the account to add you to one that grants it")
+}
+
+/// The same check for a caller known by what the platform answered to `who_am_i`: for work
+/// done on the caller's machine (a scan, a scaffold) that stores nothing on the platform.
+pub fn require_granted(me: &WhoAmI, permission: &str) -> Result<()> {
+    if grants(&me.permissions, permission) {
+        return Ok(());
+    }
+    Err(lacks(&me.user, &me.account, permission))
 }
 
 fn no_access(who: &str) -> Error {

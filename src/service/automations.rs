@@ -181,8 +181,7 @@ impl Service {
             ))
         })?;
         let steps: Vec<RunStep> = definition
-            .spec
-            .steps
+            .plan()
             .iter()
             .map(|s| RunStep {
                 id: s.id.clone(),

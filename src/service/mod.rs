@@ -15,7 +15,7 @@ pub mod vocabulary;
 
 use std::sync::Arc;
 
-pub use actor::{Actor, Identity};
+pub use actor::{Actor, Identity, require_granted};
 pub use error::{Error, ErrorKind, Result};
 
 use crate::store::{self, AccountRow, GroupRow, Store, TenantRow, UserRow};

@@ -8,11 +8,13 @@ mod services;
 
 mod accounts;
 mod api;
+mod automation_steps;
 mod automations;
 mod contract;
 mod envs;
 mod groups;
 mod login;
+mod runners;
 mod scaffold;
 mod scan;
 mod storage;

@@ -1,17 +1,22 @@
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Result;
 use tokio::sync::mpsc;
 
 use crate::api::{AutomationRun, RunReport, StartRun};
-use crate::automation::{CancelSignal, Definition, Executor, RunEvent, status};
+use crate::automation::platform_steps::PlatformSteps;
+use crate::automation::{CancelSignal, Definition, Executor, RunEvent, RunInfo, status};
 use crate::cli::AutomationRunArgs;
 use crate::ctx::Ctx;
 use crate::error::{Cancelled, UserError};
 use crate::platform::Platform;
+use crate::scaffold::TemplateSearch;
 
 /// How often the executor asks whether someone ran `plat automation cancel`.
 const CANCEL_POLL: Duration = Duration::from_millis(300);
+/// How often log lines of a running step are recorded.
+const LOG_FLUSH: Duration = Duration::from_secs(1);
 /// Logs sent with a report are cut to their tail beyond this (the server caps bodies).
 const MAX_REPORTED_LOG: usize = 1024 * 1024;
 
@@ -49,10 +54,11 @@ pub async fn run(ctx: &Ctx, args: AutomationRunArgs) -> Result<()> {
         "Running",
         &format!("automation {} (run {run_id})", args.name),
     );
-    let executor = Executor::new(ctx.clock()?).map_err(anyhow::Error::msg)?;
+    let executor = executor(ctx).await?;
+    let run = RunInfo::of(&started.run);
     let (cancel_tx, cancel) = CancelSignal::new();
     let (events_tx, events) = mpsc::unbounded_channel();
-    let execution = executor.run(&definition, &started.run.params, cancel, events_tx);
+    let execution = executor.run_for(&run, &definition, &started.run.params, cancel, events_tx);
     let follow = follow(ctx, platform, &run_id, events, cancel_tx);
     let (result, interrupted) = tokio::join!(execution, follow);
 
@@ -70,8 +76,30 @@ pub async fn run(ctx: &Ctx, args: AutomationRunArgs) -> Result<()> {
     finish(ctx, &run, interrupted)
 }
 
+/// The executor acts on the platform as the caller, who owns the run, and signs webhooks with
+/// secrets from this process's environment.
+async fn executor(ctx: &Ctx) -> Result<Executor> {
+    let steps = PlatformSteps {
+        platform: ctx.shared_platform().await?.clone(),
+        provisioner: ctx
+            .provisioner()
+            .await
+            .map(Arc::new)
+            .map_err(|err| format!("{err:#}")),
+        env_templates: Arc::new(ctx.env_templates()?),
+        scaffold_templates: TemplateSearch::new(ctx.template_roots("scaffold")),
+        data_dir: ctx.dirs.data.clone(),
+    };
+    Ok(Executor::new(ctx.clock()?)
+        .map_err(anyhow::Error::msg)?
+        .with_environment(ctx.env.vars.clone())
+        .with_actions(Arc::new(steps)))
+}
+
 /// Shows progress, reports each step to the platform, and turns `cancel` requests and Ctrl-C
-/// into the cancel signal. Returns whether Ctrl-C was pressed.
+/// into the cancel signal. Log lines that arrive during a step (a Job's pod log) are recorded
+/// every `LOG_FLUSH`, so `plat automation logs -f` elsewhere sees them as they come. Returns
+/// whether Ctrl-C was pressed.
 async fn follow(
     ctx: &Ctx,
     platform: &dyn Platform,
@@ -80,31 +108,33 @@ async fn follow(
     cancel: tokio::sync::watch::Sender<bool>,
 ) -> bool {
     let mut poll = tokio::time::interval_at(tokio::time::Instant::now() + CANCEL_POLL, CANCEL_POLL);
+    let mut flush = tokio::time::interval_at(tokio::time::Instant::now() + LOG_FLUSH, LOG_FLUSH);
     let mut interrupted = false;
+    let mut progress = Progress::default();
     loop {
         tokio::select! {
             event = events.recv() => {
                 let Some(event) = event else { break };
-                let (steps, logs) = match event {
+                match event {
                     RunEvent::Log(line) => {
                         ctx.out.info(&format!("  {line}"));
-                        continue;
+                        progress.add_line(&line);
                     }
                     RunEvent::StepStarted { index, steps, logs } => {
                         let step = &steps[index];
                         ctx.out.status("Step", &format!("{} ({})", step.id, step.action));
-                        (steps, logs)
+                        progress.replace(steps, logs);
+                        progress.record(ctx, platform, run_id).await;
                     }
-                    RunEvent::StepFinished { steps, logs, .. } => (steps, logs),
-                };
-                let report = RunReport {
-                    status: status::RUNNING.into(),
-                    steps,
-                    logs: tail(logs),
-                    error: None,
-                };
-                if let Err(err) = platform.report_automation_run(run_id, report).await {
-                    ctx.out.warn(&format!("could not record progress of run {run_id}: {err}"));
+                    RunEvent::StepFinished { steps, logs, .. } => {
+                        progress.replace(steps, logs);
+                        progress.record(ctx, platform, run_id).await;
+                    }
+                }
+            }
+            _ = flush.tick() => {
+                if progress.unrecorded {
+                    progress.record(ctx, platform, run_id).await;
                 }
             }
             _ = poll.tick() => {
@@ -124,6 +154,46 @@ async fn follow(
         }
     }
     interrupted
+}
+
+/// The run as last told by the executor, plus the log lines of the running step since.
+#[derive(Default)]
+struct Progress {
+    steps: Vec<crate::api::RunStep>,
+    logs: String,
+    unrecorded: bool,
+}
+
+impl Progress {
+    fn replace(&mut self, steps: Vec<crate::api::RunStep>, logs: String) {
+        self.steps = steps;
+        self.logs = logs;
+        self.unrecorded = true;
+    }
+
+    fn add_line(&mut self, line: &str) {
+        // Lines before the first step (none today) would have no record to go in.
+        if self.steps.is_empty() {
+            return;
+        }
+        self.logs.push_str(line);
+        self.logs.push('\n');
+        self.unrecorded = true;
+    }
+
+    async fn record(&mut self, ctx: &Ctx, platform: &dyn Platform, run_id: &str) {
+        let report = RunReport {
+            status: status::RUNNING.into(),
+            steps: self.steps.clone(),
+            logs: tail(self.logs.clone()),
+            error: None,
+        };
+        self.unrecorded = false;
+        if let Err(err) = platform.report_automation_run(run_id, report).await {
+            ctx.out
+                .warn(&format!("could not record progress of run {run_id}: {err}"));
+        }
+    }
 }
 
 fn finish(ctx: &Ctx, run: &AutomationRun, interrupted: bool) -> Result<()> {

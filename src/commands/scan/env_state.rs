@@ -1,12 +1,11 @@
 //! `--env NAME`: an environment's Terraform state, from the local file on the embedded
 //! platform or from the server's state backend.
 
-use anyhow::{Context as _, Result};
+use anyhow::Result;
 use serde_json::Value;
 
 use crate::ctx::Ctx;
 use crate::error::UserError;
-use crate::platform::StateBackend;
 use crate::scan::{self, ScanConfig, ScanError, ScanReport};
 
 pub async fn scan(
@@ -32,7 +31,7 @@ pub async fn scan(
             }
             std::fs::read_to_string(&path).map_err(|source| ScanError::Io { path, source })?
         }
-        Some(backend) => fetch(&backend).await?.ok_or_else(|| {
+        Some(backend) => crate::provision::fetch_state(&backend).await?.ok_or_else(|| {
             UserError::new(
                 format!("environment '{name}' has no Terraform state on the server yet"),
                 "`plat env show` says its status; state exists once `plat env up` has run Terraform",
@@ -46,29 +45,4 @@ pub async fn scan(
     })?;
     scan::scan_tf_state_value(&source, &state, config, report)?;
     Ok(())
-}
-
-/// The server's Terraform `http` backend, read the way Terraform reads it; `None` when empty.
-async fn fetch(backend: &StateBackend) -> Result<Option<String>> {
-    let http = crate::auth::http_client(std::time::Duration::from_secs(30))
-        .context("cannot build the HTTP client")?;
-    let response = http
-        .get(&backend.address)
-        .basic_auth("plat", Some(&backend.password))
-        .send()
-        .await
-        .with_context(|| {
-            format!(
-                "cannot fetch the environment's state from {}",
-                backend.address
-            )
-        })?;
-    let status = response.status();
-    if status == reqwest::StatusCode::NO_CONTENT {
-        return Ok(None);
-    }
-    if !status.is_success() {
-        anyhow::bail!("the server refused the environment's state: HTTP {status}");
-    }
-    Ok(Some(response.text().await?))
 }

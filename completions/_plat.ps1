@@ -2244,6 +2244,7 @@ Register-ArgumentCompleter -Native -CommandName 'plat' -ScriptBlock {
             [CompletionResult]::new('--bootstrap-admin', '--bootstrap-admin', [CompletionResultType]::ParameterName, 'E-mail of the user who owns the master account')
             [CompletionResult]::new('--master-account', '--master-account', [CompletionResultType]::ParameterName, 'Slug of the master account')
             [CompletionResult]::new('--default-domain', '--default-domain', [CompletionResultType]::ParameterName, 'Domain of the default tenant')
+            [CompletionResult]::new('--amqp-url', '--amqp-url', [CompletionResultType]::ParameterName, 'RabbitMQ URL (amqp://user:pass@host:5672/vhost): consume the queues of queue-triggered automations, one run per message')
             [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format: a table for people, JSON or YAML documents for programs')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format: a table for people, JSON or YAML documents for programs')
             [CompletionResult]::new('--context', '--context', [CompletionResultType]::ParameterName, 'Context (platform connection) to use instead of the current one')

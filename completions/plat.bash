@@ -5275,7 +5275,7 @@ _plat() {
             return 0
             ;;
         plat__subcmd__server)
-            opts="-o -q -v -y -h -V --listen --database-url --oidc-issuer --oidc-client-id --oidc-audience --bootstrap-admin --master-account --default-domain --output --context --account --user --quiet --verbose --no-input --yes --help --version migrate openapi help"
+            opts="-o -q -v -y -h -V --listen --database-url --oidc-issuer --oidc-client-id --oidc-audience --bootstrap-admin --master-account --default-domain --amqp-url --output --context --account --user --quiet --verbose --no-input --yes --help --version migrate openapi help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -5310,6 +5310,10 @@ _plat() {
                     return 0
                     ;;
                 --default-domain)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --amqp-url)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

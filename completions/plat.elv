@@ -2066,6 +2066,7 @@ set edit:completion:arg-completer[plat] = {|@words|
             cand --bootstrap-admin 'E-mail of the user who owns the master account'
             cand --master-account 'Slug of the master account'
             cand --default-domain 'Domain of the default tenant'
+            cand --amqp-url 'RabbitMQ URL (amqp://user:pass@host:5672/vhost): consume the queues of queue-triggered automations, one run per message'
             cand -o 'Output format: a table for people, JSON or YAML documents for programs'
             cand --output 'Output format: a table for people, JSON or YAML documents for programs'
             cand --context 'Context (platform connection) to use instead of the current one'

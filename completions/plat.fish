@@ -1324,6 +1324,7 @@ complete -c plat -n "__fish_plat_using_subcommand server; and not __fish_seen_su
 complete -c plat -n "__fish_plat_using_subcommand server; and not __fish_seen_subcommand_from migrate openapi help" -l bootstrap-admin -d 'E-mail of the user who owns the master account' -r
 complete -c plat -n "__fish_plat_using_subcommand server; and not __fish_seen_subcommand_from migrate openapi help" -l master-account -d 'Slug of the master account' -r
 complete -c plat -n "__fish_plat_using_subcommand server; and not __fish_seen_subcommand_from migrate openapi help" -l default-domain -d 'Domain of the default tenant' -r
+complete -c plat -n "__fish_plat_using_subcommand server; and not __fish_seen_subcommand_from migrate openapi help" -l amqp-url -d 'RabbitMQ URL (amqp://user:pass@host:5672/vhost): consume the queues of queue-triggered automations, one run per message' -r
 complete -c plat -n "__fish_plat_using_subcommand server; and not __fish_seen_subcommand_from migrate openapi help" -s o -l output -d 'Output format: a table for people, JSON or YAML documents for programs' -r -f -a "table\t''
 json\t''
 yaml\t''"

@@ -18,6 +18,7 @@ if [ "${1:-}" = "--test" ]; then
   command -v gnome-keyring-daemon >/dev/null || need_apt+=(gnome-keyring)
   command -v kubectl >/dev/null || command -v kustomize >/dev/null || need_apt+=(kubernetes-client)
   command -v git >/dev/null || need_apt+=(git)
+  [ -x /usr/lib/rabbitmq/bin/rabbitmq-server ] || need_apt+=(rabbitmq-server)
 fi
 if [ ${#need_apt[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive

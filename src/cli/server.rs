@@ -45,6 +45,10 @@ pub struct ServerRunArgs {
     /// Domain of the default tenant
     #[arg(long, env = "PLAT_SERVER_DEFAULT_DOMAIN", default_value = "localhost")]
     pub default_domain: String,
+    /// RabbitMQ URL (amqp://user:pass@host:5672/vhost): consume the queues of queue-triggered
+    /// automations, one run per message
+    #[arg(long, env = "PLAT_SERVER_AMQP_URL", value_name = "URL")]
+    pub amqp_url: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -1,6 +1,7 @@
 //! `plat server`: the platform served over HTTP. Handlers are thin; the service decides.
 //! Never imports `cli/`, `commands/` or `output/`.
 
+mod amqp;
 mod automation_routes;
 mod automation_worker;
 mod env_routes;
@@ -37,6 +38,8 @@ pub struct ServerConfig {
     pub master_account: String,
     pub default_tenant_domain: String,
     pub clock: service::Clock,
+    /// RabbitMQ for queue-triggered automations; `None` leaves those automations idle.
+    pub amqp_url: Option<String>,
 }
 
 #[derive(Clone)]
@@ -295,6 +298,9 @@ pub async fn serve(
     }
     if let Some(reaper) = reaper {
         tokio::spawn(reaper::Reaper::new(state.service.clone(), reaper).run_forever());
+    }
+    if let Some(url) = config.amqp_url.clone() {
+        tokio::spawn(amqp::consume_forever(state.service.clone(), url));
     }
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await

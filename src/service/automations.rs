@@ -169,8 +169,29 @@ impl Service {
         name: &str,
         req: StartRun,
     ) -> Result<RunStarted> {
+        self.start_run_with_id(actor, name, req, store::new_id())
+            .await
+    }
+
+    /// Starts a run under a caller-chosen id. Idempotent: when a run of that id exists (the
+    /// same queue message delivered again), that run is returned and nothing new starts.
+    pub(super) async fn start_run_with_id(
+        &self,
+        actor: &Actor,
+        name: &str,
+        req: StartRun,
+        id: String,
+    ) -> Result<RunStarted> {
         actor.require("automations:run")?;
         let mut conn = self.store.acquire().await?;
+        if let Some(existing) = store::find_run_by_id(&mut conn, &id).await?
+            && existing.account_id == actor.account.id
+        {
+            return Ok(RunStarted {
+                run: run_view(&existing),
+                definition: serde_json::from_str(&existing.definition).unwrap_or_default(),
+            });
+        }
         let automation = self.automation_row(&mut conn, actor, name).await?;
         let definition: Definition = serde_json::from_str(&automation.definition)
             .map_err(|err| Error::internal(format!("stored definition unreadable: {err}")))?;
@@ -193,7 +214,7 @@ impl Service {
             .collect();
         let now = self.now();
         let row = RunRow {
-            id: store::new_id(),
+            id,
             account_id: actor.account.id.clone(),
             automation_name: automation.name.clone(),
             definition: automation.definition.clone(),

@@ -9,6 +9,7 @@ pub mod envs;
 mod error;
 mod groups;
 mod inventories;
+mod queue_triggers;
 mod tenants;
 mod users;
 pub mod vocabulary;
@@ -17,6 +18,7 @@ use std::sync::Arc;
 
 pub use actor::{Actor, Identity, require_granted};
 pub use error::{Error, ErrorKind, Result};
+pub use queue_triggers::{MESSAGE_PARAMETER, QueueBinding};
 
 use crate::store::{self, AccountRow, GroupRow, Store, TenantRow, UserRow};
 

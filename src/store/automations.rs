@@ -294,3 +294,14 @@ pub async fn request_run_cancel(conn: &mut Conn, id: &str) -> Result<(), Error> 
         .await?;
     Ok(())
 }
+
+/// Automations triggered by a queue, in every account (for the server's queue consumers).
+pub async fn list_queue_triggered_automations(
+    conn: &mut Conn,
+) -> Result<Vec<AutomationRow>, Error> {
+    let sql = sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} {FROM} WHERE t.trigger_kind LIKE 'queue %' ORDER BY t.id"
+    ));
+    let rows = sqlx::query(sql).fetch_all(&mut *conn).await?;
+    Ok(rows.iter().map(automation).collect::<Result<_, _>>()?)
+}

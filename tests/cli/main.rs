@@ -14,6 +14,7 @@ mod contract;
 mod envs;
 mod groups;
 mod login;
+mod queues;
 mod runners;
 mod scaffold;
 mod scan;

@@ -306,3 +306,103 @@ impl Drop for Server {
         let _ = self.process.wait();
     }
 }
+
+/// A RabbitMQ broker (Debian's rabbitmq-server) as a private Erlang node on free ports, with its
+/// data in a temp dir; stopped by a watchdog once the test process has gone.
+pub struct RabbitMq {
+    pub url: String,
+    node: String,
+    home: PathBuf,
+    _watchdog: Child,
+    _dir: tempfile::TempDir,
+}
+
+const RABBITMQ_BIN: &str = "/usr/lib/rabbitmq/bin";
+
+pub fn rabbitmq() -> &'static RabbitMq {
+    static RABBIT: OnceLock<RabbitMq> = OnceLock::new();
+    RABBIT.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap();
+        let home = dir.path().to_path_buf();
+        std::fs::write(home.join("enabled_plugins"), "[].\n").unwrap();
+        let port = free_port();
+        let node = format!("plat-test-{}@localhost", std::process::id());
+        let parent = std::process::id();
+        let script = format!(
+            "{RABBITMQ_BIN}/rabbitmq-server & pid=$!; \
+             while [ -d /proc/{parent} ]; do sleep 1; done; \
+             {RABBITMQ_BIN}/rabbitmqctl -n {node} stop >/dev/null 2>&1 || kill $pid"
+        );
+        let watchdog = Command::new("sh")
+            .args(["-c", &script])
+            .envs(rabbitmq_env(&home, &node))
+            .env("RABBITMQ_NODE_IP_ADDRESS", "127.0.0.1")
+            .env("RABBITMQ_NODE_PORT", port.to_string())
+            .env("RABBITMQ_DIST_PORT", free_port().to_string())
+            .env("RABBITMQ_MNESIA_BASE", home.join("mnesia"))
+            .env("RABBITMQ_LOG_BASE", home.join("log"))
+            .env(
+                "RABBITMQ_ENABLED_PLUGINS_FILE",
+                home.join("enabled_plugins"),
+            )
+            .env("RABBITMQ_CONFIG_FILE", home.join("rabbitmq"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start rabbitmq-server (scripts/install-deps.sh --test installs it)");
+        let rabbit = RabbitMq {
+            url: format!("amqp://guest:guest@127.0.0.1:{port}/%2f"),
+            node,
+            home,
+            _watchdog: watchdog,
+            _dir: dir,
+        };
+        rabbit.await_startup();
+        rabbit
+    })
+}
+
+fn rabbitmq_env(home: &Path, node: &str) -> Vec<(String, String)> {
+    vec![
+        ("HOME".into(), home.display().to_string()),
+        ("RABBITMQ_NODENAME".into(), node.to_owned()),
+        ("ERL_EPMD_ADDRESS".into(), "127.0.0.1".into()),
+    ]
+}
+
+impl RabbitMq {
+    #[track_caller]
+    pub fn ctl(&self, args: &[&str]) {
+        assert!(self.try_ctl(args), "rabbitmqctl {args:?} failed");
+    }
+
+    fn try_ctl(&self, args: &[&str]) -> bool {
+        Command::new(format!("{RABBITMQ_BIN}/rabbitmqctl"))
+            .args(["-n", &self.node])
+            .args(args)
+            .envs(rabbitmq_env(&self.home, &self.node))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|status| status.success())
+    }
+
+    /// `await_startup` fails at once while the node is not yet reachable: ask until it answers.
+    fn await_startup(&self) {
+        let deadline = Instant::now() + Duration::from_secs(90);
+        while !self.try_ctl(&["await_startup", "--timeout", "30"]) {
+            assert!(Instant::now() < deadline, "RabbitMQ did not start");
+            std::thread::sleep(Duration::from_millis(300));
+        }
+    }
+
+    /// Stops and starts the broker application: every connection drops, durable queues and
+    /// persistent messages survive, as in a broker restart.
+    pub fn restart(&self) {
+        self.ctl(&["stop_app"]);
+        self.ctl(&["start_app"]);
+        self.await_startup();
+    }
+}

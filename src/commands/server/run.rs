@@ -27,6 +27,7 @@ pub async fn run(ctx: &Ctx, args: ServerRunArgs) -> Result<()> {
         master_account: args.master_account,
         default_tenant_domain: args.default_domain,
         clock: ctx.clock()?,
+        amqp_url: args.amqp_url,
     };
     server::serve(config, reaper(ctx).await).await?;
     Ok(())

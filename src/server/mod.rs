@@ -2,6 +2,7 @@
 //! Never imports `cli/`, `commands/` or `output/`.
 
 mod automation_routes;
+mod automation_triggers;
 mod automation_worker;
 mod env_routes;
 mod extract;
@@ -10,6 +11,7 @@ mod metrics;
 pub mod reaper;
 mod routes;
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -36,6 +38,20 @@ pub struct ServerConfig {
     pub master_account: String,
     pub default_tenant_domain: String,
     pub clock: service::Clock,
+    pub automations: AutomationSettings,
+}
+
+/// How the server executes and triggers automations.
+#[derive(Clone)]
+pub struct AutomationSettings {
+    /// Workers per replica taking queued runs.
+    pub workers: usize,
+    /// How long a worker holds a run without renewing; a run whose lease lapses is reclaimed.
+    pub run_lease: Duration,
+    /// Workers that may take one run before a lapse fails it for good.
+    pub run_max_attempts: i64,
+    /// The server's environment, where webhook triggers' `secret_env` secrets are looked up.
+    pub webhook_secrets: Arc<BTreeMap<String, String>>,
 }
 
 #[derive(Clone)]
@@ -44,6 +60,7 @@ pub struct AppState {
     verifier: Arc<TokenVerifier>,
     metrics: Arc<metrics::Metrics>,
     auth_config: AuthConfig,
+    webhook_secrets: Arc<BTreeMap<String, String>>,
 }
 
 /// Requests larger than this are refused with 413 before they reach a handler.
@@ -68,6 +85,7 @@ const MAX_REPORT_BYTES: usize = 4 * 1024 * 1024;
         automation_routes::list_automations, automation_routes::apply_automation, automation_routes::get_automation,
         automation_routes::delete_automation, automation_routes::start_run, automation_routes::list_runs,
         automation_routes::get_run, automation_routes::run_logs, automation_routes::report_run, automation_routes::cancel_run,
+        automation_routes::webhook,
     ),
     modifiers(&BearerAuth)
 )]
@@ -183,6 +201,11 @@ pub fn router(state: AppState) -> Router {
             "/automations/{name}/runs",
             post(automation_routes::start_run),
         )
+        // Signed by the caller instead of a bearer token (see `service::automation_triggers`).
+        .route(
+            "/automations/{name}/webhook",
+            post(automation_routes::webhook),
+        )
         .route("/automation-runs", get(automation_routes::list_runs))
         .route("/automation-runs/{id}", get(automation_routes::get_run))
         .route(
@@ -254,6 +277,7 @@ pub async fn prepare(config: &ServerConfig) -> Result<AppState, Error> {
             client_id: config.oidc_client_id.clone(),
             audience: config.oidc_audience.clone(),
         },
+        webhook_secrets: config.automations.webhook_secrets.clone(),
     })
 }
 
@@ -264,13 +288,20 @@ pub async fn serve(
     reaper: Option<reaper::ReaperConfig>,
 ) -> Result<(), Error> {
     let state = prepare(&config).await?;
-    // Two workers per replica take queued automation runs (`plat automation run --detach`).
-    for worker in 0..2 {
+    let settings = &config.automations;
+    // Workers take queued automation runs (`run --detach` and every trigger); several replicas
+    // share the queue.
+    for worker in 0..settings.workers {
         tokio::spawn(automation_worker::run_forever(
             state.service.clone(),
             worker,
+            settings.run_lease,
         ));
     }
+    tokio::spawn(automation_triggers::run_forever(
+        state.service.clone(),
+        settings.run_max_attempts,
+    ));
     if let Some(reaper) = reaper {
         tokio::spawn(reaper::Reaper::new(state.service.clone(), reaper).run_forever());
     }

@@ -40,7 +40,7 @@ pub struct Store {
 }
 
 /// The schema, embedded in the binary. Append only: a released migration never changes.
-const MIGRATIONS: [(i64, &str, &str); 3] = [
+const MIGRATIONS: [(i64, &str, &str); 4] = [
     (
         1,
         "accounts",
@@ -51,6 +51,11 @@ const MIGRATIONS: [(i64, &str, &str); 3] = [
         3,
         "automations",
         include_str!("../../migrations/0003_automations.sql"),
+    ),
+    (
+        4,
+        "automation_triggers",
+        include_str!("../../migrations/0004_automation_triggers.sql"),
     ),
 ];
 

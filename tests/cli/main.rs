@@ -8,6 +8,7 @@ mod services;
 
 mod accounts;
 mod api;
+mod automation_triggers;
 mod automations;
 mod contract;
 mod envs;

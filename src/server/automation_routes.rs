@@ -17,6 +17,7 @@ use crate::api::{
 use crate::service::automation_triggers::SIGNATURE_HEADER;
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct RunListQuery {
     /// Only the runs of this automation.
     pub automation: Option<String>,
@@ -133,6 +134,7 @@ pub async fn cancel_run(
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct WebhookQuery {
     /// Slug of the automation's account (or the `X-Plat-Account` header): webhook senders often
     /// cannot set headers.

@@ -145,7 +145,8 @@ fn r_aut_3_a_schedule_fires_once_per_tick_across_two_replicas_as_its_owner() {
         );
         for tick in &ticks {
             let late = at(&tick[1]) - at(&tick[0]);
-            assert!((0..=2).contains(&late), "queued on time: {tick:?}");
+            // Rounds run every second and times are whole seconds.
+            assert!((0..=3).contains(&late), "queued on time: {tick:?}");
         }
         let done = wait_for(30, "the scheduled runs to finish", || {
             let runs = runs_of(&env, ALICE, "tick");

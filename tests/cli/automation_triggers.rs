@@ -90,76 +90,90 @@ fn acme_managed(env: &TestEnv) {
 }
 
 #[test]
-fn r_aut_3_a_schedule_fires_once_per_tick_across_two_replicas_as_its_owner() {
-    with_backend(Backend::ServerPostgres, || {
-        let env = TestEnv::new();
-        let first = env.server.as_ref().unwrap();
-        let _second = Server::start(first.database_url.clone(), &env.root().join("replica-2"));
-        acme_managed(&env);
-        let file = write(
-            &env,
-            "tick.yaml",
-            &automation(
-                "tick",
-                r#"{ schedule: { cron: "*/2 * * * * *", timezone: Europe/Berlin } }"#,
-                &exec_step("echo tick"),
-            ),
-        );
-        env.ok_as(ALICE, &["automation", "apply", "-f", &file]);
-        let fired = wait_for(30, "five scheduled runs", || {
-            let runs = runs_of(&env, ALICE, "tick");
-            (runs.len() >= 5).then_some(runs)
-        });
-        env.ok_as(ALICE, &["automation", "delete", "tick", "--yes"]);
-        std::thread::sleep(Duration::from_secs(3));
+fn r_aut_3_a_schedule_fires_once_per_tick_across_two_replicas_on_postgres() {
+    with_backend(
+        Backend::ServerPostgres,
+        schedule_fires_once_per_tick_as_its_owner,
+    );
+}
+
+#[test]
+fn r_aut_3_a_schedule_fires_once_per_tick_across_two_replicas_on_sqlite() {
+    with_backend(
+        Backend::ServerSqlite,
+        schedule_fires_once_per_tick_as_its_owner,
+    );
+}
+
+/// Two replicas on the test's database, a schedule every two seconds in a zone that is not UTC.
+fn schedule_fires_once_per_tick_as_its_owner() {
+    let env = TestEnv::new();
+    let first = env.server.as_ref().unwrap();
+    let _second = Server::start(first.database_url.clone(), &env.root().join("replica-2"));
+    acme_managed(&env);
+    let file = write(
+        &env,
+        "tick.yaml",
+        &automation(
+            "tick",
+            r#"{ schedule: { cron: "*/2 * * * * *", timezone: Europe/Berlin } }"#,
+            &exec_step("echo tick"),
+        ),
+    );
+    env.ok_as(ALICE, &["automation", "apply", "-f", &file]);
+    let fired = wait_for(30, "five scheduled runs", || {
         let runs = runs_of(&env, ALICE, "tick");
-        assert!(runs.len() >= fired.len());
-        for run in &runs {
-            assert_eq!(run["trigger"], "schedule", "{run}");
-            assert_eq!(run["owner"], ALICE, "the automation's owner: {run}");
-            assert_eq!(run["account"], "acme");
-        }
-        let ticks = query(
-            &first.database_url,
-            "SELECT k.scheduled_at, r.created_at FROM automation_ticks k \
-             JOIN automation_runs r ON r.id = k.run_id ORDER BY k.scheduled_at",
-        );
-        assert_eq!(
-            ticks.len(),
-            runs.len(),
-            "one run per tick, whichever replica fired it"
-        );
-        let at = |text: &str| text.parse::<jiff::Timestamp>().unwrap().as_second();
-        for pair in ticks.windows(2) {
-            let step = at(&pair[1][0]) - at(&pair[0][0]);
-            assert!(
-                step >= 2 && step % 2 == 0,
-                "ticks of */2, none twice: {ticks:?}"
-            );
-        }
-        // A replica that falls behind fires only the latest tick; on an idle machine none are lost.
-        let span = at(&ticks[ticks.len() - 1][0]) - at(&ticks[0][0]);
-        assert!(
-            span / 2 + 1 - ticks.len() as i64 <= 1,
-            "ticks skipped: {ticks:?}"
-        );
-        for tick in &ticks {
-            let late = at(&tick[1]) - at(&tick[0]);
-            // Rounds run every second and times are whole seconds.
-            assert!((0..=3).contains(&late), "queued on time: {tick:?}");
-        }
-        let done = wait_for(30, "the scheduled runs to finish", || {
-            let runs = runs_of(&env, ALICE, "tick");
-            runs.iter()
-                .all(|r| r["status"] == "succeeded")
-                .then_some(runs)
-        });
-        let logs = env.ok_as(
-            ALICE,
-            &["automation", "logs", done[0]["id"].as_str().unwrap()],
-        );
-        assert!(logs.stdout.contains("stdout: tick"), "{}", logs.stdout);
+        (runs.len() >= 5).then_some(runs)
     });
+    env.ok_as(ALICE, &["automation", "delete", "tick", "--yes"]);
+    std::thread::sleep(Duration::from_secs(3));
+    let runs = runs_of(&env, ALICE, "tick");
+    assert!(runs.len() >= fired.len());
+    for run in &runs {
+        assert_eq!(run["trigger"], "schedule", "{run}");
+        assert_eq!(run["owner"], ALICE, "the automation's owner: {run}");
+        assert_eq!(run["account"], "acme");
+    }
+    let ticks = query(
+        &first.database_url,
+        "SELECT k.scheduled_at, r.created_at FROM automation_ticks k \
+         JOIN automation_runs r ON r.id = k.run_id ORDER BY k.scheduled_at",
+    );
+    assert_eq!(
+        ticks.len(),
+        runs.len(),
+        "one run per tick, whichever replica fired it"
+    );
+    let at = |text: &str| text.parse::<jiff::Timestamp>().unwrap().as_second();
+    for pair in ticks.windows(2) {
+        let step = at(&pair[1][0]) - at(&pair[0][0]);
+        assert!(
+            step >= 2 && step % 2 == 0,
+            "ticks of */2, none twice: {ticks:?}"
+        );
+    }
+    // A replica that falls behind fires only the latest tick; on an idle machine none are lost.
+    let span = at(&ticks[ticks.len() - 1][0]) - at(&ticks[0][0]);
+    assert!(
+        span / 2 + 1 - ticks.len() as i64 <= 1,
+        "ticks skipped: {ticks:?}"
+    );
+    for tick in &ticks {
+        let late = at(&tick[1]) - at(&tick[0]);
+        // Rounds run every second and times are whole seconds.
+        assert!((0..=3).contains(&late), "queued on time: {tick:?}");
+    }
+    let done = wait_for(30, "the scheduled runs to finish", || {
+        let runs = runs_of(&env, ALICE, "tick");
+        runs.iter()
+            .all(|r| r["status"] == "succeeded")
+            .then_some(runs)
+    });
+    let logs = env.ok_as(
+        ALICE,
+        &["automation", "logs", done[0]["id"].as_str().unwrap()],
+    );
+    assert!(logs.stdout.contains("stdout: tick"), "{}", logs.stdout);
 }
 
 #[test]

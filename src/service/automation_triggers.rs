@@ -173,14 +173,23 @@ impl Service {
                     {
                         continue;
                     }
-                    let queued = self.fire_tick(&automation, &definition, &tick).await?;
-                    fired.insert(automation.id.clone(), tick);
+                    let queued = self.fire_tick(&automation, &definition, &tick).await;
+                    if queued.is_ok() {
+                        fired.insert(automation.id.clone(), tick);
+                    }
                     queued
                 }
-                Trigger::Constant => self.keep_constant(&automation, &definition).await?,
-                _ => false,
+                Trigger::Constant => self.keep_constant(&automation, &definition).await,
+                _ => Ok(false),
             };
-            started += usize::from(queued);
+            // One automation's failure (a lost connection, a lock timeout) is retried next
+            // round and does not hold up the others.
+            match queued {
+                Ok(queued) => started += usize::from(queued),
+                Err(err) => {
+                    tracing::warn!(automation = %automation.name, account = %automation.account_slug, error = %err.message, "trigger could not queue a run");
+                }
+            }
         }
         Ok(started)
     }
@@ -254,14 +263,12 @@ impl Service {
             run.logs.push_str(&format!(
                 "[plat] attempt {seen}: the worker stopped renewing its lease (it died or lost the database)\n"
             ));
-            if seen < max_attempts {
-                let definition: Definition =
-                    serde_json::from_str(&run.definition).map_err(|err| {
-                        Error::internal(format!("stored definition unreadable: {err}"))
-                    })?;
+            // A run whose frozen definition no longer reads cannot run again: it is failed.
+            let definition = serde_json::from_str::<Definition>(&run.definition);
+            if let (true, Ok(definition)) = (seen < max_attempts, &definition) {
                 run.status = status::QUEUED.into();
                 run.attempt = seen + 1;
-                run.steps = pending_steps(&definition);
+                run.steps = pending_steps(definition);
                 run.started_at = None;
                 run.error = None;
                 run.logs.push_str(&format!(
@@ -270,9 +277,14 @@ impl Service {
                 ));
             } else {
                 run.status = status::FAILED.into();
-                run.error = Some(format!(
-                    "the worker running this run stopped {seen} time(s) (server killed or restarted); gave up after {max_attempts} attempt(s)"
-                ));
+                run.error = Some(match definition {
+                    Err(err) => format!(
+                        "the worker running this run stopped, and its definition cannot be read to run it again: {err}"
+                    ),
+                    Ok(_) => format!(
+                        "the worker running this run stopped {seen} time(s) (server killed or restarted); gave up after {max_attempts} attempt(s)"
+                    ),
+                });
                 run.finished_at = Some(now.clone());
             }
             if store::reclaim_run(&mut conn, &run, seen).await? {

@@ -1325,6 +1325,9 @@ complete -c plat -n "__fish_plat_using_subcommand server; and not __fish_seen_su
 complete -c plat -n "__fish_plat_using_subcommand server; and not __fish_seen_subcommand_from migrate openapi help" -l master-account -d 'Slug of the master account' -r
 complete -c plat -n "__fish_plat_using_subcommand server; and not __fish_seen_subcommand_from migrate openapi help" -l default-domain -d 'Domain of the default tenant' -r
 complete -c plat -n "__fish_plat_using_subcommand server; and not __fish_seen_subcommand_from migrate openapi help" -l amqp-url -d 'RabbitMQ URL (amqp://user:pass@host:5672/vhost): consume the queues of queue-triggered automations, one run per message' -r
+complete -c plat -n "__fish_plat_using_subcommand server; and not __fish_seen_subcommand_from migrate openapi help" -l workers -d 'Automation workers per replica' -r
+complete -c plat -n "__fish_plat_using_subcommand server; and not __fish_seen_subcommand_from migrate openapi help" -l run-lease-seconds -d 'Seconds a worker holds a run between renewals; a run whose worker died is reclaimed after this' -r
+complete -c plat -n "__fish_plat_using_subcommand server; and not __fish_seen_subcommand_from migrate openapi help" -l run-max-attempts -d 'Attempts a run gets when its worker dies before it is marked failed' -r
 complete -c plat -n "__fish_plat_using_subcommand server; and not __fish_seen_subcommand_from migrate openapi help" -s o -l output -d 'Output format: a table for people, JSON or YAML documents for programs' -r -f -a "table\t''
 json\t''
 yaml\t''"

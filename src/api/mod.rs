@@ -397,9 +397,30 @@ pub struct AutomationRun {
     pub error: Option<String>,
     /// `plat automation cancel` asked the executor to stop.
     pub cancel_requested: bool,
+    /// What started it: `manual`, `schedule`, `constant` or `webhook`.
+    #[serde(default = "manual")]
+    pub trigger: String,
+    /// Which attempt of a server worker this is: a run whose worker died is queued again under
+    /// the same id (`plat server --run-max-attempts`).
+    #[serde(default = "first_attempt")]
+    pub attempt: i64,
     pub created_at: String,
     pub started_at: Option<String>,
     pub finished_at: Option<String>,
+}
+
+fn manual() -> String {
+    "manual".into()
+}
+
+fn first_attempt() -> i64 {
+    1
+}
+
+/// A webhook delivery accepted: the run it queued.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
+pub struct WebhookAccepted {
+    pub run: AutomationRun,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]

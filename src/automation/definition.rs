@@ -114,8 +114,8 @@ impl ParamType {
     }
 }
 
-/// What starts a run (R-AUT-3). `manual`, `constant` and `webhook` are plain words;
-/// `schedule` and `queue` carry settings: `{ schedule: { cron, timezone } }`.
+/// What starts a run (R-AUT-3). `manual` and `constant` are plain words; `schedule` and `queue`
+/// carry settings (`{ schedule: { cron, timezone } }`), `webhook` may (`{ webhook: { secret_env } }`).
 #[derive(Debug, Clone, Default, Serialize, PartialEq)]
 #[serde(rename_all = "snake_case")]
 pub enum Trigger {
@@ -124,7 +124,7 @@ pub enum Trigger {
     Schedule(Schedule),
     Constant,
     Queue(QueueTrigger),
-    Webhook,
+    Webhook(WebhookTrigger),
 }
 
 impl Trigger {
@@ -135,10 +135,19 @@ impl Trigger {
             Self::Schedule(s) => format!("schedule {} {}", s.cron, s.timezone),
             Self::Constant => "constant".into(),
             Self::Queue(q) => format!("queue {}", q.name),
-            Self::Webhook => "webhook".into(),
+            Self::Webhook(_) => "webhook".into(),
         }
     }
+
+    /// Runs of this trigger start without anyone to pass `--param`: every parameter needs a
+    /// default, except the payload a webhook brings.
+    pub fn is_unattended(&self) -> bool {
+        matches!(self, Self::Schedule(_) | Self::Constant | Self::Webhook(_))
+    }
 }
+
+/// The parameter a webhook's payload arrives in.
+pub const WEBHOOK_EVENT_PARAM: &str = "event";
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
@@ -150,6 +159,15 @@ pub struct Schedule {
 
 fn utc() -> String {
     "UTC".into()
+}
+
+/// An incoming webhook. Callers sign the body with HMAC-SHA256 under a secret the server reads
+/// from its environment variable `secret_env`; without one the webhook cannot be called.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookTrigger {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_env: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -256,7 +274,7 @@ struct TriggerMap {
     queue: Option<QueueTrigger>,
     manual: Option<serde::de::IgnoredAny>,
     constant: Option<serde::de::IgnoredAny>,
-    webhook: Option<serde::de::IgnoredAny>,
+    webhook: Option<WebhookTrigger>,
 }
 
 impl<'de> Deserialize<'de> for Trigger {
@@ -265,13 +283,13 @@ impl<'de> Deserialize<'de> for Trigger {
         impl<'de> serde::de::Visitor<'de> for Visitor {
             type Value = Trigger;
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("manual, constant, webhook, { schedule: { cron, timezone } } or { queue: { name } }")
+                f.write_str("manual, constant, webhook, { schedule: { cron, timezone } }, { webhook: { secret_env } } or { queue: { name } }")
             }
             fn visit_str<E: serde::de::Error>(self, word: &str) -> Result<Trigger, E> {
                 match word {
                     "manual" => Ok(Trigger::Manual),
                     "constant" => Ok(Trigger::Constant),
-                    "webhook" => Ok(Trigger::Webhook),
+                    "webhook" => Ok(Trigger::Webhook(WebhookTrigger::default())),
                     "schedule" | "queue" => Err(E::custom(format!(
                         "the {word} trigger needs settings, e.g. {{ {word}: {{ ... }} }}"
                     ))),
@@ -297,8 +315,8 @@ impl<'de> Deserialize<'de> for Trigger {
                 if map.constant.is_some() {
                     found.push(Trigger::Constant);
                 }
-                if map.webhook.is_some() {
-                    found.push(Trigger::Webhook);
+                if let Some(webhook) = map.webhook {
+                    found.push(Trigger::Webhook(webhook));
                 }
                 match found.len() {
                     1 => Ok(found.remove(0)),
@@ -470,6 +488,10 @@ impl Definition {
             (Some(runner), true) => runner_problems(runner, &parameters, &mut problems),
             (None, false) => {}
         }
+        if matches!(self.spec.trigger, Trigger::Webhook(_)) {
+            // The payload of the request that started the run, declared or not.
+            parameters.insert(WEBHOOK_EVENT_PARAM);
+        }
         self.step_problems(&parameters, &mut problems);
         problems
     }
@@ -480,7 +502,7 @@ impl Definition {
                 if let Err(why) = super::cron::validate(&schedule.cron) {
                     problems.push(
                         Problem::new(&["trigger:", "cron:"], format!("bad cron expression: {why}"))
-                            .hint("five fields: minute hour day-of-month month day-of-week, e.g. \"*/5 * * * *\""),
+                            .hint("five fields: minute hour day-of-month month day-of-week, e.g. \"*/5 * * * *\" (a sixth, leading field counts seconds)"),
                     );
                 }
                 if jiff::tz::TimeZone::get(&schedule.timezone).is_err() {
@@ -499,7 +521,41 @@ impl Definition {
                     "the queue needs a name",
                 ));
             }
+            Trigger::Webhook(WebhookTrigger {
+                secret_env: Some(name),
+            }) if name.is_empty()
+                || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') =>
+            {
+                problems.push(
+                    Problem::new(
+                        &["trigger:", "secret_env:"],
+                        format!("invalid environment variable name '{name}'"),
+                    )
+                    .hint(
+                        "name the server's variable holding the secret, e.g. PRICES_WEBHOOK_SECRET",
+                    ),
+                );
+            }
             _ => {}
+        }
+        if self.spec.trigger.is_unattended() {
+            for parameter in &self.spec.parameters {
+                let payload = matches!(self.spec.trigger, Trigger::Webhook(_))
+                    && parameter.name == WEBHOOK_EVENT_PARAM;
+                if parameter.default.is_none() && !payload {
+                    problems.push(
+                        Problem::new(
+                            &["parameters:", &format!("name: {}", parameter.name)],
+                            format!(
+                                "parameter '{}' needs a default: a {} trigger starts runs without --param",
+                                parameter.name,
+                                self.spec.trigger.summary().split(' ').next().unwrap_or_default()
+                            ),
+                        )
+                        .hint("give it a `default`"),
+                    );
+                }
+            }
         }
     }
 
@@ -1079,5 +1135,41 @@ spec:
         let params = definition.resolve_params(&given).unwrap();
         assert_eq!(params["count"], 3);
         assert_eq!(params["source"], "http://127.0.0.1:8000/prices.json");
+    }
+
+    #[test]
+    fn unattended_triggers_need_defaults_and_webhooks_bring_an_event() {
+        let required = EXAMPLE.replace(r#"default: "http://127.0.0.1:8000/prices.json" }"#, "}");
+        let err = Definition::from_yaml("a.yaml", &required).unwrap_err();
+        assert_eq!(err.line, Some(6), "{err}");
+        assert!(err.message.contains("needs a default"), "{err}");
+        let manual = required.replace(
+            r#"{ schedule: { cron: "*/5 * * * *", timezone: UTC } }"#,
+            "manual",
+        );
+        assert!(Definition::from_yaml("a.yaml", &manual).is_ok());
+
+        let hook = EXAMPLE
+            .replace(
+                r#"{ schedule: { cron: "*/5 * * * *", timezone: UTC } }"#,
+                "{ webhook: { secret_env: PRICES_SECRET } }",
+            )
+            .replace("stored ${{ steps", "${{ parameters.event.sku }} ${{ steps");
+        let definition = Definition::from_yaml("a.yaml", &hook).unwrap();
+        assert_eq!(
+            definition.spec.trigger,
+            Trigger::Webhook(WebhookTrigger {
+                secret_env: Some("PRICES_SECRET".into())
+            })
+        );
+        let plain = hook.replace("{ webhook: { secret_env: PRICES_SECRET } }", "webhook");
+        assert!(Definition::from_yaml("a.yaml", &plain).is_ok());
+        let bad = hook.replace("PRICES_SECRET", "\"not a name\"");
+        let err = Definition::from_yaml("a.yaml", &bad).unwrap_err();
+        assert!(err.message.contains("environment variable"), "{err}");
+        // Stored as JSON and read back unchanged.
+        let json = serde_json::to_value(&definition).unwrap();
+        let back: Definition = serde_json::from_value(json).unwrap();
+        assert_eq!(back, definition);
     }
 }

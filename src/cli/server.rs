@@ -49,6 +49,15 @@ pub struct ServerRunArgs {
     /// automations, one run per message
     #[arg(long, env = "PLAT_SERVER_AMQP_URL", value_name = "URL")]
     pub amqp_url: Option<String>,
+    /// Automation workers per replica
+    #[arg(long, env = "PLAT_SERVER_WORKERS", default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub workers: u16,
+    /// Seconds a worker holds a run between renewals; a run whose worker died is reclaimed after this
+    #[arg(long, env = "PLAT_SERVER_RUN_LEASE_SECONDS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=86400))]
+    pub run_lease_seconds: u64,
+    /// Attempts a run gets when its worker dies before it is marked failed
+    #[arg(long, env = "PLAT_SERVER_RUN_MAX_ATTEMPTS", default_value_t = 3, value_parser = clap::value_parser!(u16).range(1..=100))]
+    pub run_max_attempts: u16,
 }
 
 #[derive(Debug, Args)]

@@ -940,13 +940,21 @@ impl Details for crate::api::Automation {
 }
 
 impl Row for crate::api::AutomationRun {
-    const HEADERS: &'static [&'static str] =
-        &["ID", "AUTOMATION", "STATUS", "OWNER", "STARTED", "FINISHED"];
+    const HEADERS: &'static [&'static str] = &[
+        "ID",
+        "AUTOMATION",
+        "STATUS",
+        "TRIGGER",
+        "OWNER",
+        "STARTED",
+        "FINISHED",
+    ];
     fn cells(&self) -> Vec<String> {
         vec![
             self.id.clone(),
             self.automation.clone(),
             self.status.clone(),
+            self.trigger.clone(),
             self.owner.clone(),
             or_dash(self.started_at.as_deref()),
             or_dash(self.finished_at.as_deref()),
@@ -979,6 +987,8 @@ impl Details for crate::api::AutomationRun {
             ("account", self.account.clone()),
             ("owner", self.owner.clone()),
             ("status", self.status.clone()),
+            ("trigger", self.trigger.clone()),
+            ("attempt", self.attempt.to_string()),
             ("params", joined(&params)),
             ("steps", joined(&steps)),
             ("error", or_dash(self.error.as_deref())),

@@ -1,19 +1,23 @@
 //! Automation routes. Thin like the others: the service decides. Runs are executed by the
-//! client that starts them, which reports each step here.
+//! client that starts them, which reports each step here, or queued for the server's workers
+//! (`--detach`, and every trigger, such as the signed webhook below).
 
 use axum::Json;
+use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use serde::Deserialize;
 
 use super::AppState;
 use super::extract::{ApiJson, ApiResult, Caller};
 use crate::api::{
-    ApplyAutomation, Automation, AutomationApplied, AutomationRun, ErrorBody, RunLogs, RunReport,
-    RunStarted, StartRun,
+    ACCOUNT_HEADER, ApplyAutomation, Automation, AutomationApplied, AutomationRun, ErrorBody,
+    RunLogs, RunReport, RunStarted, StartRun, WebhookAccepted,
 };
+use crate::service::automation_triggers::SIGNATURE_HEADER;
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct RunListQuery {
     /// Only the runs of this automation.
     pub automation: Option<String>,
@@ -127,4 +131,43 @@ pub async fn cancel_run(
     Path(id): Path<String>,
 ) -> ApiResult<Json<AutomationRun>> {
     Ok(Json(s.service.cancel_automation_run(&actor, &id).await?))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct WebhookQuery {
+    /// Slug of the automation's account (or the `X-Plat-Account` header): webhook senders often
+    /// cannot set headers.
+    pub account: Option<String>,
+}
+
+/// Queues a run of a webhook-triggered automation. Not a bearer-token route: the caller proves
+/// itself by signing the raw body with the automation's secret (HMAC-SHA256, hex, GitHub style).
+/// The body arrives in the run as the parameter `event` (parsed when it is JSON). Any failure to
+/// verify, including an unknown automation, is the same 401.
+#[utoipa::path(post, path = "/api/v1/automations/{name}/webhook", tag = "automations",
+    params(("name" = String, Path), WebhookQuery,
+        ("X-Plat-Signature-256" = String, Header, description = "`sha256=` and the hex HMAC-SHA256 of the body under the automation's secret")),
+    request_body(content = Object, description = "Any payload; JSON is parsed", content_type = "application/json"),
+    responses((status = 202, body = WebhookAccepted), (status = 401, body = ErrorBody)))]
+pub async fn webhook(
+    State(s): State<AppState>,
+    Path(name): Path<String>,
+    Query(q): Query<WebhookQuery>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<(StatusCode, Json<WebhookAccepted>)> {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let account = q.account.as_deref().or_else(|| header(ACCOUNT_HEADER));
+    let run = s
+        .service
+        .fire_webhook(
+            account,
+            &name,
+            header(SIGNATURE_HEADER),
+            &body,
+            &s.webhook_secrets,
+        )
+        .await?;
+    Ok((StatusCode::ACCEPTED, Json(WebhookAccepted { run })))
 }

@@ -1,5 +1,7 @@
 //! Run workers of `plat server`: take queued runs from the database (several replicas share the
 //! queue; see `store::claim_queued_run`) and execute them with the same executor the CLI uses.
+//! A worker renews its lease on the run while it executes; if the worker dies, the lease lapses
+//! and the trigger loop reclaims the run. A worker that finds its run reclaimed stops it.
 
 use std::time::Duration;
 
@@ -9,12 +11,10 @@ use crate::api::RunReport;
 use crate::automation::{CancelSignal, Executor, RunEvent, status};
 use crate::service::Service;
 
-/// How long a claimed run is held; a worker that dies leaves it to be seen as stale after this.
-const LEASE_SECONDS: i64 = 15 * 60;
 const IDLE_POLL: Duration = Duration::from_millis(250);
 const CANCEL_POLL: Duration = Duration::from_millis(300);
 
-pub async fn run_forever(service: Service, worker: usize) {
+pub async fn run_forever(service: Service, worker: usize, lease: Duration) {
     let executor = match Executor::new(service.clock()) {
         Ok(executor) => executor,
         Err(err) => {
@@ -22,11 +22,18 @@ pub async fn run_forever(service: Service, worker: usize) {
             return;
         }
     };
+    let lease_seconds = i64::try_from(lease.as_secs()).unwrap_or(i64::MAX).max(1);
     loop {
-        match service.claim_queued_run(LEASE_SECONDS).await {
+        match service.claim_queued_run(lease_seconds).await {
             Ok(Some((run, definition))) => {
-                tracing::info!(worker, run = %run.id, automation = %run.automation, "running queued automation");
-                execute(&service, &executor, &run.id, &definition, &run.params).await;
+                tracing::info!(worker, run = %run.id, automation = %run.automation, attempt = run.attempt, "running queued automation");
+                let held = Held {
+                    service: &service,
+                    id: &run.id,
+                    attempt: run.attempt,
+                    lease_seconds,
+                };
+                execute(&held, &executor, &definition, &run.params).await;
             }
             Ok(None) => tokio::time::sleep(IDLE_POLL).await,
             Err(err) => {
@@ -37,19 +44,42 @@ pub async fn run_forever(service: Service, worker: usize) {
     }
 }
 
+/// The run a worker holds, and for how long each renewal holds it.
+struct Held<'a> {
+    service: &'a Service,
+    id: &'a str,
+    attempt: i64,
+    lease_seconds: i64,
+}
+
+impl Held<'_> {
+    async fn report(&self, report: RunReport) {
+        if let Err(err) = self
+            .service
+            .record_worker_report(self.id, self.attempt, report)
+            .await
+        {
+            tracing::warn!(run = %self.id, error = %err.message, "cannot record the run's progress");
+        }
+    }
+}
+
 async fn execute(
-    service: &Service,
+    held: &Held<'_>,
     executor: &Executor,
-    id: &str,
     definition: &crate::automation::Definition,
     params: &serde_json::Value,
 ) {
     let (cancel_tx, cancel) = CancelSignal::new();
     let (events_tx, mut events) = mpsc::unbounded_channel();
     let execution = executor.run(definition, params, cancel, events_tx);
+    // Renewed three times per lease, so one slow database round does not lose the run.
+    let renew_every = Duration::from_secs(u64::try_from(held.lease_seconds).unwrap_or(1)) / 3;
+    let mut lost = false;
     let follow = async {
-        let mut poll =
-            tokio::time::interval_at(tokio::time::Instant::now() + CANCEL_POLL, CANCEL_POLL);
+        let start = tokio::time::Instant::now();
+        let mut poll = tokio::time::interval_at(start + CANCEL_POLL, CANCEL_POLL);
+        let mut renew = tokio::time::interval_at(start + renew_every, renew_every);
         loop {
             tokio::select! {
                 event = events.recv() => {
@@ -58,13 +88,21 @@ async fn execute(
                         Some(RunEvent::Log(_)) => continue,
                         Some(RunEvent::StepStarted { steps, logs, .. } | RunEvent::StepFinished { steps, logs, .. }) => (steps, logs),
                     };
-                    let report = RunReport { status: status::RUNNING.into(), steps, logs, error: None };
-                    if let Err(err) = service.record_run_report(id, report).await {
-                        tracing::warn!(run = %id, error = %err.message, "cannot record run progress");
+                    if !lost {
+                        held.report(RunReport { status: status::RUNNING.into(), steps, logs, error: None }).await;
                     }
                 }
                 _ = poll.tick() => {
-                    if service.run_cancel_requested(id).await.unwrap_or(false) {
+                    if held.service.run_cancel_requested(held.id).await.unwrap_or(false) {
+                        let _ = cancel_tx.send(true);
+                    }
+                }
+                _ = renew.tick(), if !lost => {
+                    // A failed renewal (database away) is retried next time; a refused one means
+                    // the run was reclaimed: stop it here, its next attempt runs elsewhere.
+                    if let Ok(false) = held.service.renew_run_lease(held.id, held.attempt, held.lease_seconds).await {
+                        tracing::warn!(run = %held.id, attempt = held.attempt, "run reclaimed from this worker; stopping it");
+                        lost = true;
                         let _ = cancel_tx.send(true);
                     }
                 }
@@ -72,13 +110,14 @@ async fn execute(
         }
     };
     let (result, ()) = tokio::join!(execution, follow);
-    let report = RunReport {
+    if lost {
+        return;
+    }
+    held.report(RunReport {
         status: result.status,
         steps: result.steps,
         logs: result.logs,
         error: result.error,
-    };
-    if let Err(err) = service.record_run_report(id, report).await {
-        tracing::warn!(run = %id, error = %err.message, "cannot record the end of a run");
-    }
+    })
+    .await;
 }

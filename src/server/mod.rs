@@ -3,6 +3,7 @@
 
 mod amqp;
 mod automation_routes;
+mod automation_triggers;
 mod automation_worker;
 mod env_routes;
 mod extract;
@@ -12,6 +13,7 @@ mod metrics;
 pub mod reaper;
 mod routes;
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -40,6 +42,20 @@ pub struct ServerConfig {
     pub clock: service::Clock,
     /// RabbitMQ for queue-triggered automations; `None` leaves those automations idle.
     pub amqp_url: Option<String>,
+    pub automations: AutomationSettings,
+}
+
+/// How the server executes and triggers automations.
+#[derive(Clone)]
+pub struct AutomationSettings {
+    /// Workers per replica taking queued runs.
+    pub workers: usize,
+    /// How long a worker holds a run without renewing; a run whose lease lapses is reclaimed.
+    pub run_lease: Duration,
+    /// Workers that may take one run before a lapse fails it for good.
+    pub run_max_attempts: i64,
+    /// The server's environment, where webhook triggers' `secret_env` secrets are looked up.
+    pub webhook_secrets: Arc<BTreeMap<String, String>>,
 }
 
 #[derive(Clone)]
@@ -48,6 +64,7 @@ pub struct AppState {
     verifier: Arc<TokenVerifier>,
     metrics: Arc<metrics::Metrics>,
     auth_config: AuthConfig,
+    webhook_secrets: Arc<BTreeMap<String, String>>,
 }
 
 /// Requests larger than this are refused with 413 before they reach a handler.
@@ -76,6 +93,7 @@ const MAX_INVENTORY_BYTES: usize = 32 * 1024 * 1024;
         automation_routes::get_run, automation_routes::run_logs, automation_routes::report_run, automation_routes::cancel_run,
         inventory_routes::list_inventories, inventory_routes::publish_inventory, inventory_routes::get_inventory,
         inventory_routes::inventory_entities, inventory_routes::catalog,
+        automation_routes::webhook,
     ),
     modifiers(&BearerAuth)
 )]
@@ -196,6 +214,11 @@ pub fn router(state: AppState) -> Router {
             "/automations/{name}/runs",
             post(automation_routes::start_run),
         )
+        // Signed by the caller instead of a bearer token (see `service::automation_triggers`).
+        .route(
+            "/automations/{name}/webhook",
+            post(automation_routes::webhook),
+        )
         .route("/automation-runs", get(automation_routes::list_runs))
         .route("/automation-runs/{id}", get(automation_routes::get_run))
         .route(
@@ -279,6 +302,7 @@ pub async fn prepare(config: &ServerConfig) -> Result<AppState, Error> {
             client_id: config.oidc_client_id.clone(),
             audience: config.oidc_audience.clone(),
         },
+        webhook_secrets: config.automations.webhook_secrets.clone(),
     })
 }
 
@@ -289,13 +313,20 @@ pub async fn serve(
     reaper: Option<reaper::ReaperConfig>,
 ) -> Result<(), Error> {
     let state = prepare(&config).await?;
-    // Two workers per replica take queued automation runs (`plat automation run --detach`).
-    for worker in 0..2 {
+    let settings = &config.automations;
+    // Workers take queued automation runs (`run --detach` and every trigger); several replicas
+    // share the queue.
+    for worker in 0..settings.workers {
         tokio::spawn(automation_worker::run_forever(
             state.service.clone(),
             worker,
+            settings.run_lease,
         ));
     }
+    tokio::spawn(automation_triggers::run_forever(
+        state.service.clone(),
+        settings.run_max_attempts,
+    ));
     if let Some(reaper) = reaper {
         tokio::spawn(reaper::Reaper::new(state.service.clone(), reaper).run_forever());
     }

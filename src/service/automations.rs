@@ -27,7 +27,7 @@ fn automation_view(row: AutomationRow) -> Automation {
     }
 }
 
-fn run_view(row: &RunRow) -> AutomationRun {
+pub(super) fn run_view(row: &RunRow) -> AutomationRun {
     AutomationRun {
         id: row.id.clone(),
         automation: row.automation_name.clone(),
@@ -38,10 +38,41 @@ fn run_view(row: &RunRow) -> AutomationRun {
         steps: serde_json::from_str(&row.steps).unwrap_or_default(),
         error: row.error.clone(),
         cancel_requested: row.cancel_requested,
+        trigger: row.triggered_by.clone(),
+        attempt: row.attempt,
         created_at: row.created_at.clone(),
         started_at: row.started_at.clone(),
         finished_at: row.finished_at.clone(),
     }
+}
+
+/// The part of a run's log written before attempt `attempt` started: everything up to the
+/// reclaimer's note that queued it again (see `reclaim_lapsed_runs`).
+fn earlier_attempts(logs: &str, attempt: i64) -> &str {
+    let marker = format!("[plat] queued again as attempt {attempt} ");
+    match logs.rfind(&marker) {
+        Some(at) => {
+            let end = logs[at..].find('\n').map_or(logs.len(), |n| at + n + 1);
+            &logs[..end]
+        }
+        None => "",
+    }
+}
+
+/// The step records of a run that has not started: every step pending, as JSON.
+pub(super) fn pending_steps(definition: &Definition) -> String {
+    let steps: Vec<RunStep> = definition
+        .plan()
+        .iter()
+        .map(|s| RunStep {
+            id: s.id.clone(),
+            action: s.action.clone(),
+            status: status::PENDING.into(),
+            output: serde_json::Value::Null,
+            ..RunStep::default()
+        })
+        .collect();
+    serde_json::to_string(&steps).unwrap_or_else(|_| "[]".into())
 }
 
 fn parse_definition(value: serde_json::Value) -> Result<Definition> {
@@ -169,7 +200,7 @@ impl Service {
         name: &str,
         req: StartRun,
     ) -> Result<RunStarted> {
-        self.start_run_with_id(actor, name, req, store::new_id())
+        self.start_run_with_id(actor, name, req, store::new_id(), "manual")
             .await
     }
 
@@ -181,6 +212,7 @@ impl Service {
         name: &str,
         req: StartRun,
         id: String,
+        triggered_by: &str,
     ) -> Result<RunStarted> {
         actor.require("automations:run")?;
         let mut conn = self.store.acquire().await?;
@@ -201,17 +233,7 @@ impl Service {
                 "pass values with --param NAME=VALUE; `plat automation show {name}` lists the parameters"
             ))
         })?;
-        let steps: Vec<RunStep> = definition
-            .plan()
-            .iter()
-            .map(|s| RunStep {
-                id: s.id.clone(),
-                action: s.action.clone(),
-                status: status::PENDING.into(),
-                output: serde_json::Value::Null,
-                ..RunStep::default()
-            })
-            .collect();
+        let steps = pending_steps(&definition);
         let now = self.now();
         let row = RunRow {
             id,
@@ -226,13 +248,17 @@ impl Service {
             }
             .into(),
             params: serde_json::Value::Object(params).to_string(),
-            steps: serde_json::to_string(&steps).unwrap_or_else(|_| "[]".into()),
+            steps,
             logs: String::new(),
             error: None,
             cancel_requested: false,
             created_at: now.clone(),
             started_at: (!req.queue).then_some(now),
             finished_at: None,
+            triggered_by: triggered_by.into(),
+            automation_id: Some(automation.id.clone()),
+            attempt: 1,
+            not_before: None,
             account_slug: actor.account.slug.clone(),
             owner_email: actor.user.email.clone(),
         };
@@ -273,6 +299,26 @@ impl Service {
 
     /// Writes an executor's report; shared by callers' reports and the server's workers.
     pub async fn record_run_report(&self, id: &str, report: RunReport) -> Result<AutomationRun> {
+        self.write_run_report(id, None, report).await
+    }
+
+    /// A server worker's report, written only while the worker still holds the run: a run
+    /// reclaimed after its lease lapsed belongs to its next attempt.
+    pub async fn record_worker_report(
+        &self,
+        id: &str,
+        attempt: i64,
+        report: RunReport,
+    ) -> Result<AutomationRun> {
+        self.write_run_report(id, Some(attempt), report).await
+    }
+
+    async fn write_run_report(
+        &self,
+        id: &str,
+        attempt: Option<i64>,
+        report: RunReport,
+    ) -> Result<AutomationRun> {
         let mut conn = self.store.acquire().await?;
         let mut tx = self.store.begin(&mut conn).await?;
         let mut row = store::find_run_by_id(&mut tx, id)
@@ -284,9 +330,19 @@ impl Service {
                 row.status
             )));
         }
+        if attempt.is_some_and(|attempt| attempt != row.attempt || row.status != status::RUNNING) {
+            return Err(Error::conflict(format!(
+                "run {id} was reclaimed from this worker (now attempt {}, {})",
+                row.attempt, row.status
+            )));
+        }
         row.status = report.status;
         row.steps = serde_json::to_string(&report.steps).unwrap_or_else(|_| "[]".into());
-        row.logs = report.logs;
+        row.logs = match attempt {
+            // Earlier attempts' logs and why they were reclaimed stay above this attempt's.
+            Some(attempt) => earlier_attempts(&row.logs, attempt).to_owned() + &report.logs,
+            None => report.logs,
+        };
         row.error = report.error;
         if status::is_final(&row.status) {
             row.finished_at = Some(self.now());

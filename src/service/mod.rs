@@ -4,6 +4,7 @@
 
 mod accounts;
 mod actor;
+pub mod automation_triggers;
 mod automations;
 pub mod envs;
 mod error;

@@ -83,7 +83,7 @@ impl Service {
             params,
             queue: true,
         };
-        self.start_run_with_id(&owner, &binding.automation, request, id)
+        self.start_run_with_id(&owner, &binding.automation, request, id, "queue")
             .await
     }
 }

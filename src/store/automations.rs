@@ -142,6 +142,13 @@ pub struct RunRow {
     pub created_at: String,
     pub started_at: Option<String>,
     pub finished_at: Option<String>,
+    /// `manual`, `schedule`, `constant` or `webhook`.
+    pub triggered_by: String,
+    pub automation_id: Option<String>,
+    /// 1 for the first worker to take the run, one more each time it is reclaimed.
+    pub attempt: i64,
+    /// A queued run is not taken before then (a constant trigger's back-off).
+    pub not_before: Option<String>,
     pub account_slug: String,
     pub owner_email: String,
 }
@@ -151,7 +158,8 @@ const RUN_FROM: &str = "FROM automation_runs r JOIN accounts a ON a.id = r.accou
 
 const RUN_COLUMNS: &str = "r.id, r.account_id, r.automation_name, r.definition, r.owner_user_id, \
      r.status, r.params, r.steps, r.logs, r.error, r.cancel_requested, r.created_at, r.started_at, \
-     r.finished_at, a.slug AS account_slug, u.email AS owner_email";
+     r.finished_at, r.triggered_by, r.automation_id, r.attempt, r.not_before, \
+     a.slug AS account_slug, u.email AS owner_email";
 
 fn run(row: &AnyRow) -> Result<RunRow, sqlx::Error> {
     Ok(RunRow {
@@ -169,6 +177,10 @@ fn run(row: &AnyRow) -> Result<RunRow, sqlx::Error> {
         created_at: row.try_get("created_at")?,
         started_at: row.try_get("started_at")?,
         finished_at: row.try_get("finished_at")?,
+        triggered_by: row.try_get("triggered_by")?,
+        automation_id: row.try_get("automation_id")?,
+        attempt: row.try_get("attempt")?,
+        not_before: row.try_get("not_before")?,
         account_slug: row.try_get("account_slug")?,
         owner_email: row.try_get("owner_email")?,
     })
@@ -214,28 +226,48 @@ pub async fn list_runs(
 }
 
 pub async fn insert_run(conn: &mut Conn, row: &RunRow) -> Result<(), Error> {
-    sqlx::query(
+    insert_run_query(row, "").execute(&mut *conn).await?;
+    Ok(())
+}
+
+/// Inserts unless a unique key refuses the run (a constant automation's one active run):
+/// `false` then, and nothing was written.
+pub async fn insert_run_unless_active(conn: &mut Conn, row: &RunRow) -> Result<bool, Error> {
+    let done = insert_run_query(row, " ON CONFLICT DO NOTHING")
+        .execute(&mut *conn)
+        .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+fn insert_run_query<'q>(
+    row: &'q RunRow,
+    on_conflict: &str,
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments> {
+    let sql = sqlx::AssertSqlSafe(format!(
         "INSERT INTO automation_runs (id, account_id, automation_name, definition, owner_user_id, \
          status, params, steps, logs, error, cancel_requested, created_at, started_at, finished_at, \
-         lease_until) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, NULL)",
-    )
-    .bind(&row.id)
-    .bind(&row.account_id)
-    .bind(&row.automation_name)
-    .bind(&row.definition)
-    .bind(&row.owner_user_id)
-    .bind(&row.status)
-    .bind(&row.params)
-    .bind(&row.steps)
-    .bind(&row.logs)
-    .bind(&row.error)
-    .bind(i64::from(row.cancel_requested))
-    .bind(&row.created_at)
-    .bind(&row.started_at)
-    .bind(&row.finished_at)
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
+         lease_until, triggered_by, automation_id, attempt, not_before) VALUES ($1, $2, $3, $4, $5, \
+         $6, $7, $8, $9, $10, $11, $12, $13, $14, NULL, $15, $16, $17, $18){on_conflict}"
+    ));
+    sqlx::query(sql)
+        .bind(&row.id)
+        .bind(&row.account_id)
+        .bind(&row.automation_name)
+        .bind(&row.definition)
+        .bind(&row.owner_user_id)
+        .bind(&row.status)
+        .bind(&row.params)
+        .bind(&row.steps)
+        .bind(&row.logs)
+        .bind(&row.error)
+        .bind(i64::from(row.cancel_requested))
+        .bind(&row.created_at)
+        .bind(&row.started_at)
+        .bind(&row.finished_at)
+        .bind(&row.triggered_by)
+        .bind(&row.automation_id)
+        .bind(row.attempt)
+        .bind(&row.not_before)
 }
 
 /// Takes the oldest queued run for a server worker: marks it running under a lease and returns
@@ -252,7 +284,10 @@ pub async fn claim_queued_run(
         super::Backend::Sqlite => "",
     };
     let sql = sqlx::AssertSqlSafe(format!(
-        "UPDATE automation_runs SET status = 'running', started_at = $1, lease_until = $2          WHERE id = (SELECT id FROM automation_runs WHERE status = 'queued'          ORDER BY created_at, id LIMIT 1{lock}) RETURNING id"
+        "UPDATE automation_runs SET status = 'running', started_at = $1, lease_until = $2 \
+         WHERE id = (SELECT id FROM automation_runs WHERE status = 'queued' \
+         AND (not_before IS NULL OR not_before <= $1) ORDER BY created_at, id LIMIT 1{lock}) \
+         RETURNING id"
     ));
     let row = sqlx::query(sql)
         .bind(now)
@@ -304,4 +339,124 @@ pub async fn list_queue_triggered_automations(
     ));
     let rows = sqlx::query(sql).fetch_all(&mut *conn).await?;
     Ok(rows.iter().map(automation).collect::<Result<_, _>>()?)
+}
+
+/// Automations whose trigger the server runs by itself: schedules and constant ones.
+pub async fn list_self_triggered_automations(conn: &mut Conn) -> Result<Vec<AutomationRow>, Error> {
+    let sql = sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} {FROM} WHERE t.trigger_kind = 'constant' \
+         OR t.trigger_kind LIKE 'schedule %' ORDER BY t.id"
+    ));
+    let rows = sqlx::query(sql).fetch_all(&mut *conn).await?;
+    Ok(rows.iter().map(automation).collect::<Result<_, _>>()?)
+}
+
+/// An automation by its account's slug and its name, for callers without an actor (webhooks).
+pub async fn find_automation_by_account_slug(
+    conn: &mut Conn,
+    account_slug: &str,
+    name: &str,
+) -> Result<Option<AutomationRow>, Error> {
+    let sql = sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} {FROM} WHERE a.slug = $1 AND t.name = $2"
+    ));
+    let row = sqlx::query(sql)
+        .bind(account_slug)
+        .bind(name)
+        .fetch_optional(&mut *conn)
+        .await?;
+    Ok(row.as_ref().map(automation).transpose()?)
+}
+
+/// Records a schedule tick as fired; `false` when some replica already fired it.
+pub async fn insert_tick(
+    conn: &mut Conn,
+    automation_id: &str,
+    scheduled_at: &str,
+    run_id: &str,
+) -> Result<bool, Error> {
+    let done = sqlx::query(
+        "INSERT INTO automation_ticks (automation_id, scheduled_at, run_id) VALUES ($1, $2, $3) \
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(automation_id)
+    .bind(scheduled_at)
+    .bind(run_id)
+    .execute(&mut *conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Statuses of an automation's latest runs of one trigger, newest first.
+pub async fn latest_run_statuses(
+    conn: &mut Conn,
+    automation_id: &str,
+    triggered_by: &str,
+    limit: i64,
+) -> Result<Vec<(String, Option<String>)>, Error> {
+    let rows = sqlx::query(
+        "SELECT status, finished_at FROM automation_runs WHERE automation_id = $1 \
+         AND triggered_by = $2 ORDER BY created_at DESC, id DESC LIMIT $3",
+    )
+    .bind(automation_id)
+    .bind(triggered_by)
+    .bind(limit)
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(rows
+        .iter()
+        .map(|r| Ok((r.try_get("status")?, r.try_get("finished_at")?)))
+        .collect::<Result<_, sqlx::Error>>()?)
+}
+
+/// Extends the lease of a run its worker still holds (same attempt, still running); `false`
+/// when the run was taken away from it.
+pub async fn renew_run_lease(
+    conn: &mut Conn,
+    id: &str,
+    attempt: i64,
+    lease_until: &str,
+) -> Result<bool, Error> {
+    let done = sqlx::query(
+        "UPDATE automation_runs SET lease_until = $3 WHERE id = $1 AND attempt = $2 \
+         AND status = 'running'",
+    )
+    .bind(id)
+    .bind(attempt)
+    .bind(lease_until)
+    .execute(&mut *conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Runs taken by a worker whose lease has lapsed: the worker died or lost the database.
+pub async fn runs_with_lapsed_lease(conn: &mut Conn, now: &str) -> Result<Vec<RunRow>, Error> {
+    let sql = sqlx::AssertSqlSafe(format!(
+        "SELECT {RUN_COLUMNS} {RUN_FROM} WHERE r.status = 'running' \
+         AND r.lease_until IS NOT NULL AND r.lease_until < $1 ORDER BY r.created_at"
+    ));
+    let rows = sqlx::query(sql).bind(now).fetch_all(&mut *conn).await?;
+    Ok(rows.iter().map(run).collect::<Result<_, _>>()?)
+}
+
+/// Puts a lapsed run back in the queue as its next attempt, or ends it; only if nobody else
+/// did first (same attempt, still running). `false` when another replica got there first.
+pub async fn reclaim_run(conn: &mut Conn, row: &RunRow, seen_attempt: i64) -> Result<bool, Error> {
+    let done = sqlx::query(
+        "UPDATE automation_runs SET status = $3, steps = $4, logs = $5, error = $6, \
+         started_at = $7, finished_at = $8, attempt = $9, lease_until = NULL \
+         WHERE id = $1 AND attempt = $2 AND status = 'running'",
+    )
+    .bind(&row.id)
+    .bind(seen_attempt)
+    .bind(&row.status)
+    .bind(&row.steps)
+    .bind(&row.logs)
+    .bind(&row.error)
+    .bind(&row.started_at)
+    .bind(&row.finished_at)
+    .bind(row.attempt)
+    .execute(&mut *conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
 }

@@ -42,7 +42,7 @@ pub struct Store {
 }
 
 /// The schema, embedded in the binary. Append only: a released migration never changes.
-const MIGRATIONS: [(i64, &str, &str); 6] = [
+const MIGRATIONS: [(i64, &str, &str); 7] = [
     (
         1,
         "accounts",
@@ -54,7 +54,11 @@ const MIGRATIONS: [(i64, &str, &str); 6] = [
         "automations",
         include_str!("../../migrations/0003_automations.sql"),
     ),
-    // 4 is the automation scheduler's (developed alongside); versions only need to be unique.
+    (
+        4,
+        "automation_triggers",
+        include_str!("../../migrations/0004_automation_triggers.sql"),
+    ),
     (
         5,
         "inventories",

@@ -165,6 +165,23 @@ fn r_sec_3_every_route_refuses_strangers_and_leaks_nothing() {
                 anonymous.body
             );
             assert_no_leak(&format!("{method} {path} anonymous"), &anonymous);
+            if path.ends_with("/webhook") {
+                // Signed by the caller, not by a token: any unverified call is the same 401
+                // whoever sends it (tests/cli/automation_triggers.rs).
+                let other = api.send(
+                    &method,
+                    &path,
+                    Some(&alice),
+                    &[("x-plat-account", "globex")],
+                    body.clone(),
+                );
+                assert_eq!(
+                    (other.status, &other.body),
+                    (anonymous.status, &anonymous.body),
+                    "{method} {path}"
+                );
+                continue;
+            }
 
             let other = api.send(&method, &path, Some(&alice), &[], body.clone());
             assert_no_leak(&format!("{method} {path} as alice"), &other);

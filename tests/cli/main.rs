@@ -9,6 +9,7 @@ mod services;
 mod accounts;
 mod api;
 mod automation_steps;
+mod automation_triggers;
 mod automations;
 mod contract;
 mod envs;

@@ -134,6 +134,7 @@ fn r_aut_4_a_rabbitmq_restart_mid_stream_loses_no_message_and_runs_none_twice() 
             let finished = runs.iter().filter(|r| r["status"] == "succeeded").count();
             if finished >= 20 {
                 assert_eq!(runs.len(), 20, "one run per distinct message: {runs:#?}");
+                assert!(runs.iter().all(|r| r["trigger"] == "queue"), "{runs:#?}");
                 let mut orders: Vec<String> = runs
                     .iter()
                     .map(|r| r["params"]["message"].as_str().unwrap().to_owned())

@@ -141,19 +141,26 @@ impl TestEnv {
                 Some(crate::services::Server::start(url, &root.join("server")))
             }
         };
-        if let Some(server) = &server {
-            let config = format!(
-                "current_context: team\ncontexts:\n- name: team\n  server: {}\n",
-                server.url
-            );
-            std::fs::write(root.join("plat/config/config.yaml"), config).unwrap();
-        }
-        Self {
+        let mut env = Self {
             dir,
             vars,
             backend,
-            server,
+            server: None,
+        };
+        if let Some(server) = server {
+            env.use_server(server);
         }
+        env
+    }
+
+    /// Points the CLI at `server` (one the test started itself: other flags, a restart).
+    pub fn use_server(&mut self, server: crate::services::Server) {
+        let config = format!(
+            "current_context: team\ncontexts:\n- name: team\n  server: {}\n",
+            server.url
+        );
+        std::fs::write(self.config_dir().join("config.yaml"), config).unwrap();
+        self.server = Some(server);
     }
 
     pub fn root(&self) -> &Path {

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::server::reaper::ReaperConfig;
-use crate::server::{self, ServerConfig};
+use crate::server::{self, AutomationSettings, ServerConfig};
 
 pub async fn run(ctx: &Ctx, args: ServerRunArgs) -> Result<()> {
     let mut needed = ctx.needed();
@@ -28,6 +28,12 @@ pub async fn run(ctx: &Ctx, args: ServerRunArgs) -> Result<()> {
         default_tenant_domain: args.default_domain,
         clock: ctx.clock()?,
         amqp_url: args.amqp_url,
+        automations: AutomationSettings {
+            workers: usize::from(args.workers),
+            run_lease: Duration::from_secs(args.run_lease_seconds),
+            run_max_attempts: i64::from(args.run_max_attempts),
+            webhook_secrets: Arc::new(ctx.env.vars.clone()),
+        },
     };
     server::serve(config, reaper(ctx).await).await?;
     Ok(())

@@ -142,8 +142,10 @@ const STOP_GRACE: Duration = Duration::from_secs(60);
 const DEFAULT_BACKOFF: Duration = Duration::from_millis(200);
 const MAX_BACKOFF: Duration = Duration::from_secs(10);
 
+/// Cheap to clone: a server worker makes one per run, each acting as that run's owner.
+#[derive(Clone)]
 pub struct Executor {
-    engine: Engine,
+    engine: Arc<Engine>,
     http: reqwest::Client,
     clock: crate::service::Clock,
     /// Where a webhook runner's `secret_env` is looked up: the executing process's environment.
@@ -159,7 +161,7 @@ impl Executor {
             .build()
             .map_err(|err| format!("cannot build the HTTP client: {err}"))?;
         Ok(Self {
-            engine: Engine::new(),
+            engine: Arc::new(Engine::new()),
             http,
             clock,
             environment: BTreeMap::new(),

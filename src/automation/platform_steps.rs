@@ -31,6 +31,18 @@ pub struct PlatformSteps {
     pub scaffold_templates: TemplateSearch,
     /// The data dir, where the embedded platform keeps env states.
     pub data_dir: std::path::PathBuf,
+    /// Set on a server worker: the platform keeps env states in its database (where the
+    /// server's reaper and any CLI find them), and Terraform runs on a local copy.
+    pub state_keeper: Option<Arc<dyn EnvStateKeeper>>,
+}
+
+/// Moves an env's Terraform state between the platform and the local file Terraform uses.
+#[async_trait]
+pub trait EnvStateKeeper: Send + Sync {
+    /// Writes the platform's copy of the state to `path` (or removes `path` when it has none).
+    async fn load(&self, env: &crate::api::Env, path: &Path) -> Result<(), String>;
+    /// Hands the state at `path` back to the platform; `None` once the env is destroyed.
+    async fn save(&self, env: &crate::api::Env, path: Option<&Path>) -> Result<(), String>;
 }
 
 impl PlatformSteps {
@@ -93,8 +105,10 @@ impl StepActions for PlatformSteps {
         ));
         let tenant = self.platform.who_am_i().await.map_err(text)?.tenant;
         let cancel = CancelHandle::new();
+        let provisioner = self.provisioner()?;
+        let log_from = provisioner.log_offset(&env);
         let result = until_stopped(
-            self.provisioner()?.up(RunRequest {
+            provisioner.up(RunRequest {
                 env: &env,
                 template,
                 tenant: &tenant,
@@ -106,11 +120,18 @@ impl StepActions for PlatformSteps {
             stop,
         )
         .await;
+        // Kept whether or not the apply succeeded: env.down destroys what a failed one made.
+        if let Some(keeper) = &self.state_keeper {
+            keeper
+                .save(&env, Some(&provisioner.state_path(&env)))
+                .await?;
+        }
+        let run_log = provisioner.log_since(&env, log_from);
         match result {
             Ok((outcome, _)) => {
                 let env = self
                     .platform
-                    .finish_env_up(&env.name, outcome)
+                    .finish_env_up(&env.name, outcome.with_log(run_log))
                     .await
                     .map_err(text)?;
                 log.line(format!(
@@ -127,7 +148,7 @@ impl StepActions for PlatformSteps {
             }
             Err(error) => {
                 self.platform
-                    .finish_env_up(&env.name, EnvOutcome::failed(&error))
+                    .finish_env_up(&env.name, EnvOutcome::failed(&error).with_log(run_log))
                     .await
                     .map_err(text)?;
                 Err(format!(
@@ -170,8 +191,13 @@ impl StepActions for PlatformSteps {
         log.line(format!("destroying environment {name}"));
         let tenant = self.platform.who_am_i().await.map_err(text)?.tenant;
         let cancel = CancelHandle::new();
+        let provisioner = self.provisioner()?;
+        if let Some(keeper) = &self.state_keeper {
+            keeper.load(&env, &provisioner.state_path(&env)).await?;
+        }
+        let log_from = provisioner.log_offset(&env);
         let result = until_stopped(
-            self.provisioner()?.down(RunRequest {
+            provisioner.down(RunRequest {
                 env: &env,
                 template,
                 tenant: &tenant,
@@ -183,10 +209,15 @@ impl StepActions for PlatformSteps {
             stop,
         )
         .await;
+        if let Some(keeper) = &self.state_keeper {
+            let remaining = result.is_err().then(|| provisioner.state_path(&env));
+            keeper.save(&env, remaining.as_deref()).await?;
+        }
         let outcome = match &result {
             Ok(()) => EnvOutcome::done(),
             Err(error) => EnvOutcome::failed(error),
-        };
+        }
+        .with_log(provisioner.log_since(&env, log_from));
         self.platform
             .finish_env_down(name, outcome)
             .await

@@ -3,20 +3,104 @@
 //! A worker renews its lease on the run while it executes; if the worker dies, the lease lapses
 //! and the trigger loop reclaims the run. A worker that finds its run reclaimed stops it.
 
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
+use async_trait::async_trait;
 use tokio::sync::mpsc;
 
-use crate::api::RunReport;
-use crate::automation::{CancelSignal, Executor, RunEvent, status};
-use crate::service::Service;
+use crate::api::{AutomationRun, Env, RunReport};
+use crate::automation::platform_steps::{EnvStateKeeper, PlatformSteps};
+use crate::automation::{CancelSignal, Executor, RunEvent, RunInfo, status};
+use crate::iac::TemplateCatalog;
+use crate::platform::LocalPlatform;
+use crate::provision::Provisioner;
+use crate::scaffold::TemplateSearch;
+use crate::service::{Identity, Service};
+
+/// What runs' env.up/env.down/scaffold/scan steps need on a server, shared by every worker.
+#[derive(Clone)]
+pub struct StepTools {
+    /// Why there is none (no Terraform/OpenTofu on this server) matters only to env steps.
+    pub provisioner: Result<Arc<Provisioner>, String>,
+    pub env_templates: Arc<TemplateCatalog>,
+    pub scaffold_roots: Vec<PathBuf>,
+    pub data_dir: PathBuf,
+}
+
+impl StepTools {
+    /// The executor for one run: its steps act on the platform as the run's owner, in the
+    /// run's account, so the owner's quota and permissions apply as on the command line.
+    fn executor_for(&self, base: &Executor, service: &Service, run: &AutomationRun) -> Executor {
+        let platform = LocalPlatform::new(
+            service.clone(),
+            Identity::Email(run.owner.clone()),
+            Some(run.account.clone()),
+        );
+        base.clone().with_actions(Arc::new(PlatformSteps {
+            platform: Arc::new(platform),
+            provisioner: self.provisioner.clone(),
+            env_templates: self.env_templates.clone(),
+            scaffold_templates: TemplateSearch::new(self.scaffold_roots.clone()),
+            data_dir: self.data_dir.clone(),
+            state_keeper: Some(Arc::new(DatabaseStates {
+                service: service.clone(),
+            })),
+        }))
+    }
+}
+
+/// Env states live in the platform's database, as the server's Terraform `http` backend keeps
+/// them; a worker's Terraform works on a local copy, as the reaper's does.
+struct DatabaseStates {
+    service: Service,
+}
+
+#[async_trait]
+impl EnvStateKeeper for DatabaseStates {
+    async fn load(&self, env: &Env, path: &Path) -> Result<(), String> {
+        let state = self
+            .service
+            .get_env_state(&Identity::Operator, None, &env.id)
+            .await
+            .map_err(|err| err.message)?;
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(|err| err.to_string())?;
+        }
+        match state {
+            Some(state) => std::fs::write(path, state).map_err(|err| err.to_string()),
+            None => match std::fs::remove_file(path) {
+                Err(err) if err.kind() != std::io::ErrorKind::NotFound => Err(err.to_string()),
+                _ => Ok(()),
+            },
+        }
+    }
+
+    async fn save(&self, env: &Env, path: Option<&Path>) -> Result<(), String> {
+        let state = match path {
+            Some(path) => std::fs::read_to_string(path).ok(),
+            None => None,
+        };
+        self.service
+            .put_env_state(&Identity::Operator, None, &env.id, None, state)
+            .await
+            .map_err(|err| err.message)
+    }
+}
 
 const IDLE_POLL: Duration = Duration::from_millis(250);
 const CANCEL_POLL: Duration = Duration::from_millis(300);
 
-pub async fn run_forever(service: Service, worker: usize, lease: Duration) {
+pub async fn run_forever(
+    service: Service,
+    worker: usize,
+    lease: Duration,
+    tools: StepTools,
+    environment: Arc<std::collections::BTreeMap<String, String>>,
+) {
     let executor = match Executor::new(service.clock()) {
-        Ok(executor) => executor,
+        Ok(executor) => executor.with_environment((*environment).clone()),
         Err(err) => {
             tracing::error!(worker, error = %err, "automation worker cannot start");
             return;
@@ -33,7 +117,15 @@ pub async fn run_forever(service: Service, worker: usize, lease: Duration) {
                     attempt: run.attempt,
                     lease_seconds,
                 };
-                execute(&held, &executor, &definition, &run.params).await;
+                let executor = tools.executor_for(&executor, &service, &run);
+                execute(
+                    &held,
+                    &executor,
+                    &RunInfo::of(&run),
+                    &definition,
+                    &run.params,
+                )
+                .await;
             }
             Ok(None) => tokio::time::sleep(IDLE_POLL).await,
             Err(err) => {
@@ -67,12 +159,13 @@ impl Held<'_> {
 async fn execute(
     held: &Held<'_>,
     executor: &Executor,
+    run: &RunInfo,
     definition: &crate::automation::Definition,
     params: &serde_json::Value,
 ) {
     let (cancel_tx, cancel) = CancelSignal::new();
     let (events_tx, mut events) = mpsc::unbounded_channel();
-    let execution = executor.run(definition, params, cancel, events_tx);
+    let execution = executor.run_for(run, definition, params, cancel, events_tx);
     // Renewed three times per lease, so one slow database round does not lose the run.
     let renew_every = Duration::from_secs(u64::try_from(held.lease_seconds).unwrap_or(1)) / 3;
     let mut lost = false;

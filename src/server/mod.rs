@@ -5,6 +5,7 @@ mod amqp;
 mod automation_routes;
 mod automation_triggers;
 mod automation_worker;
+pub use automation_worker::StepTools;
 mod env_routes;
 mod extract;
 mod inventory_routes;
@@ -54,8 +55,11 @@ pub struct AutomationSettings {
     pub run_lease: Duration,
     /// Workers that may take one run before a lapse fails it for good.
     pub run_max_attempts: i64,
-    /// The server's environment, where webhook triggers' `secret_env` secrets are looked up.
+    /// The server's environment, where webhook triggers' and runners' `secret_env` secrets
+    /// are looked up.
     pub webhook_secrets: Arc<BTreeMap<String, String>>,
+    /// Terraform and templates for runs' env/scaffold/scan steps.
+    pub step_tools: StepTools,
 }
 
 #[derive(Clone)]
@@ -321,6 +325,8 @@ pub async fn serve(
             state.service.clone(),
             worker,
             settings.run_lease,
+            settings.step_tools.clone(),
+            settings.webhook_secrets.clone(),
         ));
     }
     tokio::spawn(automation_triggers::run_forever(

@@ -271,3 +271,51 @@ fn an_env_up_stopped_by_its_timeout_stops_terraform_cleanly_and_leaves_the_env_f
     assert_eq!(shown["status"], "failed", "{shown}");
     env.ok(&["env", "down", "slowpoke", "--yes"]);
 }
+
+/// A detached run is executed by the server's workers: its env steps act as the run's owner,
+/// and the env's Terraform state lands in the platform, where any machine (here, the CLI) can
+/// destroy what the worker made.
+#[test]
+fn a_server_worker_runs_env_steps_as_the_owner_and_keeps_the_state_in_the_platform() {
+    crate::support::with_backend(crate::support::Backend::ServerPostgres, || {
+        let env = TestEnv::new();
+        let steps = r#"    - id: env
+      action: env.up
+      input: { template: demo, name: "${{ parameters.env }}", ttl: 45m }
+"#;
+        let file = write(&env, "worker.yaml", &definition("worker-env", steps));
+        env.ok(&["automation", "apply", "-f", &file]);
+        let queued = env
+            .ok(&["automation", "run", "worker-env", "--detach", "-o", "json"])
+            .json();
+        let id = queued["id"].as_str().unwrap().to_owned();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+        let run = loop {
+            let run = env
+                .ok(&["automation", "runs", "worker-env", "-o", "json"])
+                .json()[0]
+                .clone();
+            if run["status"] != "queued" && run["status"] != "running" {
+                break run;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the worker did not finish: {run}"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(500));
+        };
+        assert_eq!(run["id"], id.as_str());
+        assert_eq!(run["status"], "succeeded", "{run}");
+        assert_eq!(run["steps"][0]["output"]["name"], "review-1");
+
+        let envs = env.ok(&["env", "list", "-o", "json"]).json();
+        assert_eq!(envs[0]["name"], "review-1");
+        assert_eq!(envs[0]["owner"], run["owner"]);
+        env.ok(&["env", "down", "review-1", "--yes"]);
+        let logs = env.ok(&["env", "logs", "review-1"]).stdout;
+        assert!(
+            logs.contains("Destroy complete! Resources: 4 destroyed."),
+            "the CLI destroyed from the platform's state: {logs}"
+        );
+    });
+}

@@ -89,6 +89,7 @@ async fn executor(ctx: &Ctx) -> Result<Executor> {
         env_templates: Arc::new(ctx.env_templates()?),
         scaffold_templates: TemplateSearch::new(ctx.template_roots("scaffold")),
         data_dir: ctx.dirs.data.clone(),
+        state_keeper: None,
     };
     Ok(Executor::new(ctx.clock()?)
         .map_err(anyhow::Error::msg)?

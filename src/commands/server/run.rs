@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::server::reaper::ReaperConfig;
-use crate::server::{self, AutomationSettings, ServerConfig};
+use crate::server::{self, AutomationSettings, ServerConfig, StepTools};
 
 pub async fn run(ctx: &Ctx, args: ServerRunArgs) -> Result<()> {
     let mut needed = ctx.needed();
@@ -15,6 +15,7 @@ pub async fn run(ctx: &Ctx, args: ServerRunArgs) -> Result<()> {
         needed.value(args.bootstrap_admin, "--bootstrap-admin", "Admin e-mail")?;
     needed.finish()?;
     ctx.init_server_logs();
+    let tools = step_tools(ctx).await?;
     let config = ServerConfig {
         listen: args.listen,
         database_url: args
@@ -33,26 +34,32 @@ pub async fn run(ctx: &Ctx, args: ServerRunArgs) -> Result<()> {
             run_lease: Duration::from_secs(args.run_lease_seconds),
             run_max_attempts: i64::from(args.run_max_attempts),
             webhook_secrets: Arc::new(ctx.env.vars.clone()),
+            step_tools: tools.clone(),
         },
     };
-    server::serve(config, reaper(ctx).await).await?;
+    server::serve(config, reaper(ctx, &tools)).await?;
     Ok(())
 }
 
-/// The reaper needs Terraform and the templates; without them the server still serves, and says
-/// that expired environments will wait.
-async fn reaper(ctx: &Ctx) -> Option<ReaperConfig> {
-    let provisioner = match ctx.provisioner().await {
-        Ok(provisioner) => provisioner,
-        Err(err) => {
-            tracing::warn!(error = %err, "no Terraform/OpenTofu: expired environments will not be reaped by this server");
-            return None;
-        }
-    };
-    let templates = ctx.env_templates().ok()?;
+/// Terraform and the templates, found once for the reaper and the automation workers. Without
+/// Terraform the server still serves, and says what will wait.
+async fn step_tools(ctx: &Ctx) -> Result<StepTools> {
+    let provisioner = ctx.provisioner().await.map(Arc::new).map_err(|err| {
+        tracing::warn!(error = %err, "no Terraform/OpenTofu: expired environments will not be reaped, and runs' env steps will fail");
+        format!("{err:#}")
+    });
+    Ok(StepTools {
+        provisioner,
+        env_templates: Arc::new(ctx.env_templates()?),
+        scaffold_roots: ctx.template_roots("scaffold"),
+        data_dir: ctx.dirs.data.clone(),
+    })
+}
+
+fn reaper(ctx: &Ctx, tools: &StepTools) -> Option<ReaperConfig> {
     Some(ReaperConfig {
-        provisioner: Arc::new(provisioner),
-        templates: Arc::new(templates),
+        provisioner: tools.provisioner.clone().ok()?,
+        templates: tools.env_templates.clone(),
         every: Duration::from_secs(
             ctx.env
                 .get("PLAT_REAPER_INTERVAL_SECONDS")

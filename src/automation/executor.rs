@@ -146,7 +146,8 @@ const MAX_BACKOFF: Duration = Duration::from_secs(10);
 #[derive(Clone)]
 pub struct Executor {
     engine: Arc<Engine>,
-    http: reqwest::Client,
+    /// Built on first use: loading the system's root certificates costs more than a no-op run.
+    http: Arc<std::sync::OnceLock<Result<reqwest::Client, String>>>,
     clock: crate::service::Clock,
     /// Where a webhook runner's `secret_env` is looked up: the executing process's environment.
     environment: BTreeMap<String, String>,
@@ -156,13 +157,9 @@ pub struct Executor {
 
 impl Executor {
     pub fn new(clock: crate::service::Clock) -> Result<Self, String> {
-        let http = reqwest::Client::builder()
-            .user_agent(concat!("plat-automation/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|err| format!("cannot build the HTTP client: {err}"))?;
         Ok(Self {
             engine: Arc::new(Engine::new()),
-            http,
+            http: Arc::default(),
             clock,
             environment: BTreeMap::new(),
             actions: None,
@@ -464,8 +461,16 @@ impl Executor {
         ))
     }
 
-    pub(super) fn http_client(&self) -> &reqwest::Client {
-        &self.http
+    pub(super) fn http_client(&self) -> Result<&reqwest::Client, String> {
+        self.http
+            .get_or_init(|| {
+                reqwest::Client::builder()
+                    .user_agent(concat!("plat-automation/", env!("CARGO_PKG_VERSION")))
+                    .build()
+                    .map_err(|err| format!("cannot build the HTTP client: {err}"))
+            })
+            .as_ref()
+            .map_err(Clone::clone)
     }
 
     pub(super) fn environment(&self, name: &str) -> Option<&str> {
@@ -495,8 +500,9 @@ impl Executor {
             .map_err(|_| fail(format!("invalid HTTP method '{method}'")))?;
         let retry = Retry::from_input(input["retries"].as_u64(), input["backoff"].as_str());
         let timeout = input["timeout"].as_str().and_then(parse_duration);
+        let client = self.http_client().map_err(fail)?;
         let build = || {
-            let mut request = self.http.request(method.clone(), &url);
+            let mut request = client.request(method.clone(), &url);
             if let Some(headers) = input["headers"].as_object() {
                 for (name, value) in headers {
                     request = request.header(name, plain(value));

@@ -44,9 +44,11 @@ pub(super) async fn call(
         }
     };
     let timeout = hook.timeout.as_deref().and_then(super::parse_duration);
+    let client = executor
+        .http_client()
+        .map_err(|message| (message, serde_json::Value::Null))?;
     let build = || {
-        let mut request = executor
-            .http_client()
+        let mut request = client
             .post(&hook.url)
             .header(reqwest::header::CONTENT_TYPE, "application/json")
             .header(RUN_ID_HEADER, &run.id)

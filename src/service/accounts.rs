@@ -255,21 +255,15 @@ fn check_can_grant(actor: &Actor, role: &str) -> Result<()> {
 
 /// The account as this actor may see it: the parent only when it is inside the actor's view (R-ACC-6).
 fn account_view(actor: &Actor, listing: AccountListing) -> Account {
-    let AccountListing {
-        account,
-        tenant_name,
-        owner_email,
-        parent_slug,
-    } = listing;
-    let parent_visible = !actor.is_self(&account) && actor.sees(&account.path);
+    let parent_visible = listing.id != actor.account.id && actor.sees(&listing.path);
     Account {
-        parent: parent_slug.filter(|_| parent_visible),
-        id: account.id,
-        slug: account.slug,
-        name: account.name,
-        tenant: tenant_name,
-        owner: owner_email,
-        roles: account.roles,
-        created_at: account.created_at,
+        parent: listing.parent_slug.filter(|_| parent_visible),
+        id: listing.id,
+        slug: listing.slug,
+        name: listing.name,
+        tenant: listing.tenant_name,
+        owner: listing.owner_email,
+        roles: listing.roles,
+        created_at: listing.created_at,
     }
 }

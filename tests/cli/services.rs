@@ -204,11 +204,13 @@ pub fn postgres() -> &'static Postgres {
         let port = free_port();
         let parent = std::process::id();
         // The watchdog stops the cluster once this test process has gone (`kill -0` would fail with
-        // EPERM: the watchdog runs as `postgres`, the test as root).
+        // EPERM: the watchdog runs as `postgres`, the test as root), then removes its files: the
+        // static holding the TempDir is never dropped.
         let script = format!(
             "{pg} -D {data} -p {port} -k {sock} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200 & pid=$!; \
-             while [ -d /proc/{parent} ]; do sleep 1; done; kill $pid",
-            pg = pg_bin("postgres").display(), data = data.display(), sock = socket_dir.display()
+             while [ -d /proc/{parent} ]; do sleep 1; done; kill $pid; wait $pid; rm -rf {dir}",
+            pg = pg_bin("postgres").display(), data = data.display(), sock = socket_dir.display(),
+            dir = dir.path().display()
         );
         let watchdog = Command::new("runuser").args(["-u", "postgres", "--", "sh", "-c", &script])
             .stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
@@ -328,10 +330,14 @@ pub fn rabbitmq() -> &'static RabbitMq {
         let port = free_port();
         let node = format!("plat-test-{}@localhost", std::process::id());
         let parent = std::process::id();
+        // Stopped once this test process has gone, then its files removed (the static holding
+        // the TempDir is never dropped).
         let script = format!(
             "{RABBITMQ_BIN}/rabbitmq-server & pid=$!; \
              while [ -d /proc/{parent} ]; do sleep 1; done; \
-             {RABBITMQ_BIN}/rabbitmqctl -n {node} stop >/dev/null 2>&1 || kill $pid"
+             {RABBITMQ_BIN}/rabbitmqctl -n {node} stop >/dev/null 2>&1 || kill $pid; wait $pid; \
+             rm -rf {dir}",
+            dir = home.display()
         );
         let watchdog = Command::new("sh")
             .args(["-c", &script])

@@ -17,6 +17,7 @@ use crate::api::{
 use crate::service::{Error, Identity};
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct EnvListQuery {
     /// Include destroyed environments.
     #[serde(default)]
@@ -24,6 +25,7 @@ pub struct EnvListQuery {
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ClaimQuery {
     /// Seconds the caller may take to destroy the claimed environments (default 600).
     pub lease_seconds: Option<i64>,

@@ -16,6 +16,7 @@ use crate::api::{
 use crate::service::Error;
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
     /// Return at most this many items.
     pub limit: Option<u32>,

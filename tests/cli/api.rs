@@ -333,3 +333,26 @@ fn the_openapi_document_is_served_and_matches_plat_server_openapi() {
         assert!(metrics.body.contains("http_requests"), "{}", metrics.body);
     });
 }
+
+/// Clients generated from the OpenAPI document must put each parameter where the server reads it.
+#[test]
+fn the_openapi_document_declares_path_parameters_only_for_path_segments() {
+    let output = std::process::Command::new(crate::support::BIN)
+        .args(["server", "openapi"])
+        .output()
+        .unwrap();
+    let doc: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let mut misplaced = Vec::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, operation) in item.as_object().unwrap() {
+            for parameter in operation["parameters"].as_array().into_iter().flatten() {
+                let name = parameter["name"].as_str().unwrap();
+                let in_path = path.contains(&format!("{{{name}}}"));
+                if (parameter["in"] == "path") != in_path {
+                    misplaced.push(format!("{method} {path}: {name} in {}", parameter["in"]));
+                }
+            }
+        }
+    }
+    assert!(misplaced.is_empty(), "{misplaced:#?}");
+}

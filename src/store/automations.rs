@@ -334,18 +334,26 @@ pub async fn request_run_cancel(conn: &mut Conn, id: &str) -> Result<(), Error> 
 pub async fn list_queue_triggered_automations(
     conn: &mut Conn,
 ) -> Result<Vec<AutomationRow>, Error> {
-    let sql = sqlx::AssertSqlSafe(format!(
-        "SELECT {COLUMNS} {FROM} WHERE t.trigger_kind LIKE 'queue %' ORDER BY t.id"
-    ));
-    let rows = sqlx::query(sql).fetch_all(&mut *conn).await?;
-    Ok(rows.iter().map(automation).collect::<Result<_, _>>()?)
+    automations_in_every_account(conn, "t.trigger_kind LIKE 'queue %'").await
 }
 
 /// Automations whose trigger the server runs by itself: schedules and constant ones.
 pub async fn list_self_triggered_automations(conn: &mut Conn) -> Result<Vec<AutomationRow>, Error> {
+    automations_in_every_account(
+        conn,
+        "t.trigger_kind = 'constant' OR t.trigger_kind LIKE 'schedule %'",
+    )
+    .await
+}
+
+/// The automations of every account matching `condition` (a fixed SQL fragment over `t`), in
+/// a stable order: what the server's trigger loops walk.
+async fn automations_in_every_account(
+    conn: &mut Conn,
+    condition: &'static str,
+) -> Result<Vec<AutomationRow>, Error> {
     let sql = sqlx::AssertSqlSafe(format!(
-        "SELECT {COLUMNS} {FROM} WHERE t.trigger_kind = 'constant' \
-         OR t.trigger_kind LIKE 'schedule %' ORDER BY t.id"
+        "SELECT {COLUMNS} {FROM} WHERE {condition} ORDER BY t.id"
     ));
     let rows = sqlx::query(sql).fetch_all(&mut *conn).await?;
     Ok(rows.iter().map(automation).collect::<Result<_, _>>()?)

@@ -23,6 +23,9 @@ pub struct Ctx {
     pub context: ContextConfig,
     pub global: GlobalArgs,
     platform: OnceCell<Arc<dyn Platform>>,
+    /// Template repositories are fetched (and their failures warned about) once per command,
+    /// however many template kinds the command looks up.
+    template_repo_dirs: std::sync::OnceLock<Vec<std::path::PathBuf>>,
 }
 
 impl Ctx {
@@ -50,6 +53,7 @@ impl Ctx {
             context,
             global,
             platform: OnceCell::new(),
+            template_repo_dirs: std::sync::OnceLock::new(),
         })
     }
 
@@ -281,8 +285,9 @@ impl Ctx {
             .map(|paths| std::env::split_paths(paths).map(|p| p.join(kind)).collect())
             .unwrap_or_default();
         roots.extend(
-            self.template_repo_checkouts()
-                .into_iter()
+            self.template_repo_dirs
+                .get_or_init(|| self.template_repo_checkouts())
+                .iter()
                 .map(|dir| dir.join(kind)),
         );
         roots.push(builtin_templates().join(kind));

@@ -89,15 +89,8 @@ fn fetch(url: &str, git_ref: Option<&str>, clone: &Path) -> Result<(), String> {
         .prefix(".fetch-")
         .tempdir_in(parent)
         .map_err(|err| format!("cannot create a directory in {}: {err}", parent.display()))?;
-    crate::scaffold::clone_at(url, git_ref, None, fresh.path()).map_err(|err| {
-        let mut message = err.to_string();
-        let mut source = std::error::Error::source(&err);
-        while let Some(cause) = source {
-            message.push_str(&format!(": {cause}"));
-            source = cause.source();
-        }
-        message
-    })?;
+    crate::scaffold::clone_at(url, git_ref, None, fresh.path())
+        .map_err(|err| format!("{:#}", anyhow::Error::from(err)))?;
     std::fs::write(fresh.path().join(FETCHED_MARKER), url)
         .map_err(|err| format!("cannot write into {}: {err}", fresh.path().display()))?;
     let previous = parent.join(format!(

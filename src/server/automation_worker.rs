@@ -3,15 +3,15 @@
 //! A worker renews its lease on the run while it executes; if the worker dies, the lease lapses
 //! and the trigger loop reclaims the run. A worker that finds its run reclaimed stops it.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use async_trait::async_trait;
 use tokio::sync::mpsc;
 
-use crate::api::{AutomationRun, Env, RunReport};
-use crate::automation::platform_steps::{EnvStateKeeper, PlatformSteps};
+use super::env_states::DatabaseStates;
+use crate::api::{AutomationRun, RunReport};
+use crate::automation::platform_steps::PlatformSteps;
 use crate::automation::{CancelSignal, Executor, RunEvent, RunInfo, status};
 use crate::iac::TemplateCatalog;
 use crate::platform::LocalPlatform;
@@ -44,48 +44,8 @@ impl StepTools {
             env_templates: self.env_templates.clone(),
             scaffold_templates: TemplateSearch::new(self.scaffold_roots.clone()),
             data_dir: self.data_dir.clone(),
-            state_keeper: Some(Arc::new(DatabaseStates {
-                service: service.clone(),
-            })),
+            state_keeper: Some(Arc::new(DatabaseStates::new(service.clone()))),
         }))
-    }
-}
-
-/// Env states live in the platform's database, as the server's Terraform `http` backend keeps
-/// them; a worker's Terraform works on a local copy, as the reaper's does.
-struct DatabaseStates {
-    service: Service,
-}
-
-#[async_trait]
-impl EnvStateKeeper for DatabaseStates {
-    async fn load(&self, env: &Env, path: &Path) -> Result<(), String> {
-        let state = self
-            .service
-            .get_env_state(&Identity::Operator, None, &env.id)
-            .await
-            .map_err(|err| err.message)?;
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).map_err(|err| err.to_string())?;
-        }
-        match state {
-            Some(state) => std::fs::write(path, state).map_err(|err| err.to_string()),
-            None => match std::fs::remove_file(path) {
-                Err(err) if err.kind() != std::io::ErrorKind::NotFound => Err(err.to_string()),
-                _ => Ok(()),
-            },
-        }
-    }
-
-    async fn save(&self, env: &Env, path: Option<&Path>) -> Result<(), String> {
-        let state = match path {
-            Some(path) => std::fs::read_to_string(path).ok(),
-            None => None,
-        };
-        self.service
-            .put_env_state(&Identity::Operator, None, &env.id, None, state)
-            .await
-            .map_err(|err| err.message)
     }
 }
 

@@ -7,6 +7,7 @@ mod automation_triggers;
 mod automation_worker;
 pub use automation_worker::StepTools;
 mod env_routes;
+mod env_states;
 mod extract;
 mod inventory_routes;
 mod jwt;

@@ -6,7 +6,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::env_states::DatabaseStates;
 use crate::api::EnvOutcome;
+use crate::automation::platform_steps::EnvStateKeeper;
 use crate::iac::{CancelHandle, TemplateCatalog};
 use crate::provision::{Provisioner, RunRequest};
 use crate::service::{Identity, Service};
@@ -25,12 +27,15 @@ pub struct Reaper {
     service: Service,
     provisioner: Arc<Provisioner>,
     templates: Arc<TemplateCatalog>,
+    /// Terraform here works on a local copy of the state the platform keeps.
+    states: DatabaseStates,
     every: Duration,
 }
 
 impl Reaper {
     pub fn new(service: Service, config: ReaperConfig) -> Self {
         Self {
+            states: DatabaseStates::new(service.clone()),
             service,
             provisioner: config.provisioner,
             templates: config.templates,
@@ -71,9 +76,10 @@ impl Reaper {
                     self.service
                         .finish_env_down(&actor, &env.name, EnvOutcome::done().with_log(log))
                         .await?;
-                    self.service
-                        .put_env_state(&Identity::Operator, None, &env.id, None, None)
-                        .await?;
+                    self.states
+                        .save(&env, None)
+                        .await
+                        .map_err(crate::service::Error::internal)?;
                     tracing::info!(env = %env.name, account = %env.account, "reaped expired environment");
                     reaped += 1;
                 }
@@ -85,23 +91,13 @@ impl Reaper {
         Ok(reaped)
     }
 
-    /// Runs `destroy` here on a copy of the state the platform keeps.
+    /// Runs `destroy` here on a local copy of the state the platform keeps.
     async fn destroy(&self, env: &crate::api::Env) -> anyhow::Result<()> {
         let template = self.templates.find(&env.template)?;
-        let state = self
-            .service
-            .get_env_state(&Identity::Operator, None, &env.id)
-            .await?;
-        let state_path = self.provisioner.state_path(env);
-        if let Some(parent) = state_path.parent() {
-            std::fs::create_dir_all(parent)?;
-        }
-        match state {
-            Some(state) => std::fs::write(&state_path, state)?,
-            None => {
-                let _ = std::fs::remove_file(&state_path);
-            }
-        }
+        self.states
+            .load(env, &self.provisioner.state_path(env))
+            .await
+            .map_err(anyhow::Error::msg)?;
         let cancel = CancelHandle::new();
         self.provisioner
             .down(RunRequest {

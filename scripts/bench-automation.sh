@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Automation speed (issue 7 targets in brackets):
 #   plat automation run, a one-step no-op (exec `true`), embedded platform   median [<= 20 ms]
-#   queued runs a `plat server` with two workers finishes, SQLite and PostgreSQL [>= 1,000/min]
+#   queued runs a `plat server` with two workers finishes, SQLite and PostgreSQL [>= 1,000/min],
+#   and PostgreSQL with the runs handed to the workers through RabbitMQ
 # The runs are queued through the automation's signed webhook (no IdP needed): N POSTs as fast as
 # one client sends them, timed from the first POST until the last run has finished.
-# Needs hyperfine, openssl, curl, python3, PostgreSQL binaries (scripts/install-deps.sh --test).
+# Needs hyperfine, openssl, curl, python3, PostgreSQL and RabbitMQ (scripts/install-deps.sh --test).
 # RUNS=2000 by default; PLAT_BIN=path skips the release build (e.g. to try the script on a debug build).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -47,10 +48,11 @@ YAML
 # (the API would want an IdP token), then RUNS signed webhook deliveries.
 queue_and_drain() {
   local name=$1 url=$2 count_sql=$3 port server
+  shift 3
   port="$(free_port)"
   BENCH_HOOK_SECRET=bench-secret PLAT_DATA_DIR="$WORK/$name" PLAT_LOG=warn "$PLAT" server \
     --listen "127.0.0.1:$port" --database-url "$url" --oidc-issuer http://127.0.0.1:9/unused \
-    --bootstrap-admin bench@localhost >"$WORK/$name.log" 2>&1 &
+    --bootstrap-admin bench@localhost "$@" >"$WORK/$name.log" 2>&1 &
   server=$!
   pids+=($server)
   until curl -sf "http://127.0.0.1:$port/healthz" >/dev/null; do sleep 0.1; done
@@ -59,7 +61,7 @@ queue_and_drain() {
   printf 'current_context: db\ncontexts:\n- name: db\n  database_url: %s\n' "$url" >"$WORK/$name-config/config.yaml"
   PLAT_CONFIG_DIR="$WORK/$name-config" PLAT_DATA_DIR="$WORK/$name-cli" PLAT_USER=bench@localhost \
     "$PLAT" automation apply -f "$WORK/hook.yaml" -q >/dev/null
-  echo "== $name: $RUNS runs queued by signed webhook, two workers"
+  echo "== $name: $RUNS runs queued by signed webhook, two workers${*:+ ($*)}"
   python3 - "http://127.0.0.1:$port/api/v1/automations/noop-hook/webhook?account=platform" "$RUNS" "$count_sql" <<'PY'
 import hashlib, hmac, http.client, json, subprocess, sys, time, urllib.parse
 url, runs, count_cmd = sys.argv[1], int(sys.argv[2]), sys.argv[3]
@@ -102,3 +104,21 @@ until runuser -u postgres -- "$PG/pg_isready" -h 127.0.0.1 -p "$PGPORT" -q; do s
 runuser -u postgres -- "$PG/createdb" -h 127.0.0.1 -p "$PGPORT" -U plat bench
 queue_and_drain postgres "postgres://plat@127.0.0.1:$PGPORT/bench" \
   "$PG/psql -h 127.0.0.1 -p $PGPORT -U plat -d bench -tA -F ' ' -c \"SELECT COUNT(*) FILTER (WHERE status='succeeded'), COUNT(*) FILTER (WHERE status='failed') FROM automation_runs\""
+
+# The same on a fresh database, the runs handed to the workers through a private RabbitMQ node.
+RABBIT_HOME="$WORK/rabbit"
+mkdir -p "$RABBIT_HOME" && echo '[].' >"$RABBIT_HOME/enabled_plugins"
+AMQP_PORT="$(free_port)"
+export HOME="$RABBIT_HOME" RABBITMQ_NODENAME="plat-bench-$$@localhost" ERL_EPMD_ADDRESS=127.0.0.1 \
+  RABBITMQ_NODE_IP_ADDRESS=127.0.0.1 RABBITMQ_NODE_PORT="$AMQP_PORT" RABBITMQ_DIST_PORT="$(free_port)" \
+  RABBITMQ_MNESIA_BASE="$RABBIT_HOME/mnesia" RABBITMQ_LOG_BASE="$RABBIT_HOME/log" \
+  RABBITMQ_ENABLED_PLUGINS_FILE="$RABBIT_HOME/enabled_plugins" RABBITMQ_CONFIG_FILE="$RABBIT_HOME/rabbitmq"
+/usr/lib/rabbitmq/bin/rabbitmq-server >/dev/null 2>&1 &
+pids+=($!)
+until /usr/lib/rabbitmq/bin/rabbitmqctl await_startup --timeout 30 >/dev/null 2>&1; do sleep 0.3; done
+cleanup_rabbit() { /usr/lib/rabbitmq/bin/rabbitmqctl stop >/dev/null 2>&1 || true; cleanup; }
+trap cleanup_rabbit EXIT
+runuser -u postgres -- "$PG/createdb" -h 127.0.0.1 -p "$PGPORT" -U plat bench_amqp
+queue_and_drain postgres-rabbitmq "postgres://plat@127.0.0.1:$PGPORT/bench_amqp" \
+  "$PG/psql -h 127.0.0.1 -p $PGPORT -U plat -d bench_amqp -tA -F ' ' -c \"SELECT COUNT(*) FILTER (WHERE status='succeeded'), COUNT(*) FILTER (WHERE status='failed') FROM automation_runs\"" \
+  --amqp-url "amqp://guest:guest@127.0.0.1:$AMQP_PORT/%2f"

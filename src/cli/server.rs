@@ -46,9 +46,13 @@ pub struct ServerRunArgs {
     #[arg(long, env = "PLAT_SERVER_DEFAULT_DOMAIN", default_value = "localhost")]
     pub default_domain: String,
     /// RabbitMQ URL (amqp://user:pass@host:5672/vhost): consume the queues of queue-triggered
-    /// automations, one run per message
+    /// automations (one run per message), and hand queued runs to workers through the broker
     #[arg(long, env = "PLAT_SERVER_AMQP_URL", value_name = "URL")]
     pub amqp_url: Option<String>,
+    /// RabbitMQ queue queued runs are handed to workers through; give each platform sharing a
+    /// broker its own
+    #[arg(long, env = "PLAT_SERVER_AMQP_RUNS_QUEUE", value_name = "QUEUE", default_value = "plat.runs")]
+    pub amqp_runs_queue: String,
     /// Automation workers per replica
     #[arg(long, env = "PLAT_SERVER_WORKERS", default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=64))]
     pub workers: u16,

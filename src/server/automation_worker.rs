@@ -1,5 +1,6 @@
 //! Run workers of `plat server`: take queued runs from the database (several replicas share the
-//! queue; see `store::claim_queued_run`) and execute them with the same executor the CLI uses.
+//! queue; see `store::claim_queued_run`), or from RabbitMQ when configured (`run_queue`), and
+//! execute them with the same executor the CLI uses.
 //! A worker renews its lease on the run while it executes; if the worker dies, the lease lapses
 //! and the trigger loop reclaims the run. A worker that finds its run reclaimed stops it.
 
@@ -10,6 +11,8 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 
 use super::env_states::DatabaseStates;
+use super::metrics::Metrics;
+use super::run_queue::{self, Announcement, QUIET_QUEUE_POLL, RunQueue, Subscription};
 use crate::api::{AutomationRun, RunReport};
 use crate::automation::platform_steps::PlatformSteps;
 use crate::automation::{CancelSignal, Executor, RunEvent, RunInfo, status};
@@ -52,32 +55,54 @@ impl StepTools {
 const IDLE_POLL: Duration = Duration::from_millis(250);
 const CANCEL_POLL: Duration = Duration::from_millis(300);
 
+/// Takes queued runs and executes them, one at a time, until the process ends: from RabbitMQ
+/// announcements when `queue` is set (and from the database whenever the queue is quiet or the
+/// broker away), else from the database alone.
 pub async fn run_forever(
     service: Service,
     worker: usize,
-    lease: Duration,
-    tools: StepTools,
-    environment: Arc<std::collections::BTreeMap<String, String>>,
+    settings: WorkerSettings,
+    queue: Option<RunQueue>,
 ) {
     let executor = match Executor::new(service.clock()) {
-        Ok(executor) => executor.with_environment((*environment).clone()),
+        Ok(executor) => executor.with_environment((*settings.environment).clone()),
         Err(err) => {
             tracing::error!(worker, error = %err, "automation worker cannot start");
             return;
         }
     };
-    let lease_seconds = i64::try_from(lease.as_secs()).unwrap_or(i64::MAX).max(1);
+    let lease_seconds = i64::try_from(settings.lease.as_secs())
+        .unwrap_or(i64::MAX)
+        .max(1);
+    let mut subscription = queue.map(Subscription::new);
     loop {
-        match service.claim_queued_run(lease_seconds).await {
+        let (claimed, via) = match subscription.as_mut() {
+            None => (service.claim_queued_run(lease_seconds).await, Via::Database),
+            Some(subscription) => match subscription.next(worker, QUIET_QUEUE_POLL).await {
+                Announcement::Run(id, delivery) => {
+                    let claimed = service.claim_announced_run(&id, lease_seconds).await;
+                    match &claimed {
+                        Ok(_) => run_queue::settle(&delivery).await,
+                        Err(_) => run_queue::give_back(&delivery).await,
+                    }
+                    (claimed, Via::RabbitMq)
+                }
+                Announcement::Quiet => {
+                    (service.claim_queued_run(lease_seconds).await, Via::Database)
+                }
+            },
+        };
+        match claimed {
             Ok(Some((run, definition))) => {
-                tracing::info!(worker, run = %run.id, automation = %run.automation, attempt = run.attempt, "running queued automation");
+                tracing::info!(worker, run = %run.id, automation = %run.automation, attempt = run.attempt, via = via.label(), "running queued automation");
+                settings.metrics.run_claimed(via.label());
                 let held = Held {
                     service: &service,
                     id: &run.id,
                     attempt: run.attempt,
                     lease_seconds,
                 };
-                let executor = tools.executor_for(&executor, &service, &run);
+                let executor = settings.tools.executor_for(&executor, &service, &run);
                 execute(
                     &held,
                     &executor,
@@ -87,11 +112,40 @@ pub async fn run_forever(
                 )
                 .await;
             }
+            // Announced but already taken, cancelled or seen twice: the next one.
+            Ok(None) if via == Via::RabbitMq => {}
             Ok(None) => tokio::time::sleep(IDLE_POLL).await,
             Err(err) => {
                 tracing::warn!(worker, error = %err.message, "cannot claim a queued run");
                 tokio::time::sleep(IDLE_POLL * 4).await;
             }
+        }
+    }
+}
+
+/// What every worker of a replica shares.
+#[derive(Clone)]
+pub struct WorkerSettings {
+    /// How long a worker holds a run without renewing it.
+    pub lease: Duration,
+    pub tools: StepTools,
+    /// The server's environment, where runners' `secret_env` secrets are looked up.
+    pub environment: Arc<std::collections::BTreeMap<String, String>>,
+    pub metrics: Arc<Metrics>,
+}
+
+/// How a worker learnt of the run it took.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Via {
+    Database,
+    RabbitMq,
+}
+
+impl Via {
+    fn label(self) -> &'static str {
+        match self {
+            Self::Database => "database",
+            Self::RabbitMq => "rabbitmq",
         }
     }
 }

@@ -25,10 +25,16 @@ struct RouteOnly {
     route: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ClaimLabels {
+    via: &'static str,
+}
+
 pub struct Metrics {
     registry: Registry,
     requests: Family<RouteLabels, Counter>,
     latency: Family<RouteOnly, Histogram>,
+    runs_claimed: Family<ClaimLabels, Counter>,
 }
 
 impl Metrics {
@@ -44,11 +50,23 @@ impl Metrics {
             "HTTP request latency",
             latency.clone(),
         );
+        let runs_claimed = Family::<ClaimLabels, Counter>::default();
+        registry.register(
+            "automation_runs_claimed",
+            "Queued automation runs this replica's workers took, by how they learnt of them",
+            runs_claimed.clone(),
+        );
         Self {
             registry,
             requests,
             latency,
+            runs_claimed,
         }
+    }
+
+    /// A worker took a run it learnt of `via` the database or RabbitMQ.
+    pub fn run_claimed(&self, via: &'static str) {
+        self.runs_claimed.get_or_create(&ClaimLabels { via }).inc();
     }
 
     pub fn render(&self) -> String {

@@ -14,6 +14,7 @@ mod jwt;
 mod metrics;
 pub mod reaper;
 mod routes;
+mod run_queue;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -42,8 +43,11 @@ pub struct ServerConfig {
     pub master_account: String,
     pub default_tenant_domain: String,
     pub clock: service::Clock,
-    /// RabbitMQ for queue-triggered automations; `None` leaves those automations idle.
+    /// RabbitMQ for queue-triggered automations and for handing runs to workers; `None` leaves
+    /// queue-triggered automations idle and workers polling the database.
     pub amqp_url: Option<String>,
+    /// The RabbitMQ queue runs are handed to workers through.
+    pub amqp_runs_queue: String,
     pub automations: AutomationSettings,
 }
 
@@ -320,14 +324,26 @@ pub async fn serve(
     let state = prepare(&config).await?;
     let settings = &config.automations;
     // Workers take queued automation runs (`run --detach` and every trigger); several replicas
-    // share the queue.
+    // share the queue, in the database or, when configured, through RabbitMQ.
+    let run_queue = config.amqp_url.clone().map(|url| run_queue::RunQueue {
+        url,
+        queue: config.amqp_runs_queue.clone(),
+    });
+    if let Some(queue) = run_queue.clone() {
+        tokio::spawn(run_queue::announce_forever(state.service.clone(), queue));
+    }
+    let worker_settings = automation_worker::WorkerSettings {
+        lease: settings.run_lease,
+        tools: settings.step_tools.clone(),
+        environment: settings.webhook_secrets.clone(),
+        metrics: state.metrics.clone(),
+    };
     for worker in 0..settings.workers {
         tokio::spawn(automation_worker::run_forever(
             state.service.clone(),
             worker,
-            settings.run_lease,
-            settings.step_tools.clone(),
-            settings.webhook_secrets.clone(),
+            worker_settings.clone(),
+            run_queue.clone(),
         ));
     }
     tokio::spawn(automation_triggers::run_forever(

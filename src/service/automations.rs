@@ -390,23 +390,64 @@ impl Service {
         &self,
         lease_seconds: i64,
     ) -> Result<Option<(AutomationRun, Definition)>> {
-        let now = self.now();
-        let until = jiff::Timestamp::from_second((self.clock)().as_second() + lease_seconds)
-            .map(|t| t.to_string())
-            .unwrap_or_else(|_| now.clone());
+        let (now, until) = self.lease_from_now(lease_seconds);
         let mut conn = self.store.acquire().await?;
         let mut tx = self.store.begin(&mut conn).await?;
         let Some(id) = store::claim_queued_run(&mut tx, self.store.backend, &now, &until).await?
         else {
             return Ok(None);
         };
-        let row = store::find_run_by_id(&mut tx, &id)
-            .await?
-            .ok_or_else(|| Error::internal("claimed run vanished"))?;
+        let claimed = claimed_run(&mut tx, &id).await?;
         tx.commit().await?;
-        let definition: Definition = serde_json::from_str(&row.definition)
-            .map_err(|err| Error::internal(format!("stored definition unreadable: {err}")))?;
-        Ok(Some((run_view(&row), definition)))
+        Ok(Some(claimed))
+    }
+
+    /// For a server worker told of a run through RabbitMQ: takes that run if it is still
+    /// queued and due. `None` when it is not (another worker took it, it was cancelled, the
+    /// announcement came twice).
+    pub async fn claim_announced_run(
+        &self,
+        id: &str,
+        lease_seconds: i64,
+    ) -> Result<Option<(AutomationRun, Definition)>> {
+        let (now, until) = self.lease_from_now(lease_seconds);
+        let mut conn = self.store.acquire().await?;
+        let mut tx = self.store.begin(&mut conn).await?;
+        if !store::claim_run(&mut tx, id, &now, &until).await? {
+            return Ok(None);
+        }
+        let claimed = claimed_run(&mut tx, id).await?;
+        tx.commit().await?;
+        Ok(Some(claimed))
+    }
+
+    /// For the server's run relay: marks up to `limit` due runs as announced and returns their
+    /// ids, for the relay to publish. See `unannounce_runs` when publishing fails.
+    pub async fn announce_due_runs(&self, limit: i64) -> Result<Vec<String>> {
+        let now = self.now();
+        let mut conn = self.store.acquire().await?;
+        let mut tx = self.store.begin(&mut conn).await?;
+        let ids = store::mark_due_runs_announced(&mut tx, self.store.backend, &now, limit).await?;
+        tx.commit().await?;
+        Ok(ids)
+    }
+
+    /// Takes back announcements the broker never confirmed, so the relay makes them again.
+    pub async fn unannounce_runs(&self, ids: &[String]) -> Result<()> {
+        let mut conn = self.store.acquire().await?;
+        let mut tx = self.store.begin(&mut conn).await?;
+        store::unmark_runs_announced(&mut tx, ids).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Now, and `lease_seconds` from now, as stored.
+    fn lease_from_now(&self, lease_seconds: i64) -> (String, String) {
+        let now = self.now();
+        let until = jiff::Timestamp::from_second((self.clock)().as_second() + lease_seconds)
+            .map(|t| t.to_string())
+            .unwrap_or_else(|_| now.clone());
+        (now, until)
     }
 
     /// For a server worker: whether someone asked to cancel the run it executes.
@@ -436,4 +477,14 @@ impl Service {
         tx.commit().await?;
         Ok(run_view(&row))
     }
+}
+
+/// A run a worker has just claimed, with the definition it was frozen with.
+async fn claimed_run(conn: &mut store::Conn, id: &str) -> Result<(AutomationRun, Definition)> {
+    let row = store::find_run_by_id(conn, id)
+        .await?
+        .ok_or_else(|| Error::internal("claimed run vanished"))?;
+    let definition: Definition = serde_json::from_str(&row.definition)
+        .map_err(|err| Error::internal(format!("stored definition unreadable: {err}")))?;
+    Ok((run_view(&row), definition))
 }

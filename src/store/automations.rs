@@ -297,6 +297,71 @@ pub async fn claim_queued_run(
     Ok(row.map(|r| r.try_get::<String, _>("id")).transpose()?)
 }
 
+/// Takes one announced run for a server worker, by id: only while it is still queued and due,
+/// so a run announced twice (at-least-once delivery) is taken once. `false` when it was not.
+pub async fn claim_run(
+    conn: &mut Conn,
+    id: &str,
+    now: &str,
+    lease_until: &str,
+) -> Result<bool, Error> {
+    let done = sqlx::query(
+        "UPDATE automation_runs SET status = 'running', started_at = $2, lease_until = $3 \
+         WHERE id = $1 AND status = 'queued' AND (not_before IS NULL OR not_before <= $2)",
+    )
+    .bind(id)
+    .bind(now)
+    .bind(lease_until)
+    .execute(&mut *conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Marks up to `limit` due, queued runs as announced and returns their ids, oldest first. On
+/// PostgreSQL replicas skip the rows another one is marking, so each run is announced once.
+pub async fn mark_due_runs_announced(
+    conn: &mut Conn,
+    backend: super::Backend,
+    now: &str,
+    limit: i64,
+) -> Result<Vec<String>, Error> {
+    let lock = match backend {
+        super::Backend::Postgres => " FOR UPDATE SKIP LOCKED",
+        super::Backend::Sqlite => "",
+    };
+    let sql = sqlx::AssertSqlSafe(format!(
+        "UPDATE automation_runs SET announced_at = $1 WHERE id IN (SELECT id FROM automation_runs \
+         WHERE status = 'queued' AND announced_at IS NULL \
+         AND (not_before IS NULL OR not_before <= $1) ORDER BY created_at, id LIMIT $2{lock}) \
+         RETURNING id, created_at"
+    ));
+    let rows = sqlx::query(sql)
+        .bind(now)
+        .bind(limit)
+        .fetch_all(&mut *conn)
+        .await?;
+    let mut announced = rows
+        .iter()
+        .map(|r| Ok((r.try_get::<String, _>("created_at")?, r.try_get("id")?)))
+        .collect::<Result<Vec<(String, String)>, sqlx::Error>>()?;
+    // RETURNING follows no ORDER BY: the oldest are announced first all the same.
+    announced.sort();
+    Ok(announced.into_iter().map(|(_, id)| id).collect())
+}
+
+/// Takes back announcements that never reached the broker, so they are made again.
+pub async fn unmark_runs_announced(conn: &mut Conn, ids: &[String]) -> Result<(), Error> {
+    for id in ids {
+        sqlx::query(
+            "UPDATE automation_runs SET announced_at = NULL WHERE id = $1 AND status = 'queued'",
+        )
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
 /// A run by id alone, for the server's own workers (no account scope).
 pub async fn find_run_by_id(conn: &mut Conn, id: &str) -> Result<Option<RunRow>, Error> {
     let sql = sqlx::AssertSqlSafe(format!("SELECT {RUN_COLUMNS} {RUN_FROM} WHERE r.id = $1"));
@@ -452,8 +517,8 @@ pub async fn runs_with_lapsed_lease(conn: &mut Conn, now: &str) -> Result<Vec<Ru
 pub async fn reclaim_run(conn: &mut Conn, row: &RunRow, seen_attempt: i64) -> Result<bool, Error> {
     let done = sqlx::query(
         "UPDATE automation_runs SET status = $3, steps = $4, logs = $5, error = $6, \
-         started_at = $7, finished_at = $8, attempt = $9, lease_until = NULL \
-         WHERE id = $1 AND attempt = $2 AND status = 'running'",
+         started_at = $7, finished_at = $8, attempt = $9, lease_until = NULL, \
+         announced_at = NULL WHERE id = $1 AND attempt = $2 AND status = 'running'",
     )
     .bind(&row.id)
     .bind(seen_attempt)

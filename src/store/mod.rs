@@ -42,7 +42,7 @@ pub struct Store {
 }
 
 /// The schema, embedded in the binary. Append only: a released migration never changes.
-const MIGRATIONS: [(i64, &str, &str); 7] = [
+const MIGRATIONS: [(i64, &str, &str); 8] = [
     (
         1,
         "accounts",
@@ -73,6 +73,11 @@ const MIGRATIONS: [(i64, &str, &str); 7] = [
         7,
         "authz_version",
         include_str!("../../migrations/0007_authz_version.sql"),
+    ),
+    (
+        8,
+        "run_announcements",
+        include_str!("../../migrations/0008_run_announcements.sql"),
     ),
 ];
 

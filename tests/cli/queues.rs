@@ -152,3 +152,120 @@ fn r_aut_4_a_rabbitmq_restart_mid_stream_loses_no_message_and_runs_none_twice() 
         assert!(logs.contains("got order-"), "{logs}");
     });
 }
+
+/// Sum of a Prometheus counter's samples whose labels contain `labels`, on `server`.
+fn counter(server: &Server, name: &str, labels: &str) -> f64 {
+    use std::io::{Read, Write};
+    let address = server.url.trim_start_matches("http://");
+    let mut stream = std::net::TcpStream::connect(address).unwrap();
+    write!(stream, "GET /metrics HTTP/1.0\r\nHost: {address}\r\n\r\n").unwrap();
+    let mut text = String::new();
+    stream.read_to_string(&mut text).unwrap();
+    text.lines()
+        .filter(|line| line.starts_with(name) && line.contains(labels))
+        .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+#[test]
+fn r_aut_4_replicas_take_runs_from_rabbitmq_through_a_broker_restart_and_run_each_once() {
+    with_backend(Backend::ServerPostgres, || {
+        let broker = rabbitmq();
+        let mut env = TestEnv::new();
+        env.acme();
+        env.ok(&[
+            "account",
+            "update",
+            "acme",
+            "--add-role",
+            "automation-manager",
+        ]);
+        let database_url = env.server.as_ref().unwrap().database_url.clone();
+        // Two replicas handing runs to their workers through the broker; the queue is this
+        // test's own, as each platform sharing a broker has its own.
+        let runs_queue = format!("plat.runs.test-{}", std::process::id());
+        let vars = [
+            ("PLAT_SERVER_AMQP_URL", broker.url.as_str()),
+            ("PLAT_SERVER_AMQP_RUNS_QUEUE", runs_queue.as_str()),
+        ];
+        env.use_server(Server::start_with(
+            &idp().issuer,
+            database_url.clone(),
+            &env.root().join("replica-a"),
+            &vars,
+        ));
+        let replica_b = Server::start_with(
+            &idp().issuer,
+            database_url,
+            &env.root().join("replica-b"),
+            &vars,
+        );
+        let ledger = env.root().join("ledger");
+        let file = env.root().join("batch.yaml");
+        std::fs::write(
+            &file,
+            format!(
+                r#"apiVersion: plat.dev/v1
+kind: Automation
+metadata: {{ name: batch, description: Appends its number to a ledger }}
+spec:
+  parameters:
+    - {{ name: n, type: string }}
+  steps:
+    - id: record
+      action: exec
+      input: {{ command: ["sh", "-c", "echo ${{{{ parameters.n }}}} >> {ledger}"] }}
+"#,
+                ledger = ledger.display()
+            ),
+        )
+        .unwrap();
+        env.ok_as(
+            ALICE,
+            &["automation", "apply", "-f", file.to_str().unwrap()],
+        );
+
+        let queue_run = |n: usize| {
+            let param = format!("n={n}");
+            env.ok_as(
+                ALICE,
+                &["automation", "run", "batch", "--param", &param, "--detach"],
+            );
+        };
+        (0..8).for_each(&queue_run);
+        broker.restart();
+        (8..16).for_each(&queue_run);
+
+        let deadline = Instant::now() + Duration::from_secs(90);
+        loop {
+            let runs = runs(&env, "batch");
+            if runs.iter().filter(|r| r["status"] == "succeeded").count() == 16 {
+                break;
+            }
+            assert!(Instant::now() < deadline, "runs so far: {runs:#?}");
+            std::thread::sleep(Duration::from_millis(300));
+        }
+        let mut ledger: Vec<usize> = std::fs::read_to_string(&ledger)
+            .unwrap()
+            .lines()
+            .map(|n| n.parse().unwrap())
+            .collect();
+        ledger.sort_unstable();
+        assert_eq!(ledger, (0..16).collect::<Vec<_>>(), "every run ran exactly once");
+
+        let replicas = [env.server.as_ref().unwrap(), &replica_b];
+        let claimed = |via: &str| -> f64 {
+            let labels = format!("via=\"{via}\"");
+            replicas
+                .iter()
+                .map(|r| counter(r, "plat_automation_runs_claimed_total", &labels))
+                .sum()
+        };
+        let (rabbitmq, database) = (claimed("rabbitmq"), claimed("database"));
+        assert_eq!(rabbitmq + database, 16.0, "each run taken once across the replicas");
+        assert!(
+            rabbitmq >= 8.0,
+            "most runs are handed over by the broker, not found by polling: {rabbitmq} via RabbitMQ, {database} via the database"
+        );
+    });
+}

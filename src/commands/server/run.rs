@@ -29,6 +29,7 @@ pub async fn run(ctx: &Ctx, args: ServerRunArgs) -> Result<()> {
         default_tenant_domain: args.default_domain,
         clock: ctx.clock()?,
         amqp_url: args.amqp_url,
+        amqp_runs_queue: args.amqp_runs_queue,
         automations: AutomationSettings {
             workers: usize::from(args.workers),
             run_lease: Duration::from_secs(args.run_lease_seconds),

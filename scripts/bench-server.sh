@@ -3,14 +3,15 @@
 # GET /api/v1/accounts with a valid JWT vs GET /healthz on the same server in the same run, on
 # SQLite and on PostgreSQL, plus the server's RSS at the end of the load.
 # Targets: >= 5,000 req/s and p99 <= 20 ms for /api/v1/accounts, >= half of /healthz, RSS <= 60 MB.
+# PLAT_BIN=path skips the release build (e.g. to compare two binaries).
 # Needs: wrk, node + the test IdP (tests/support/idp), PostgreSQL binaries (scripts/install-deps.sh --test).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 DURATION="${DURATION:-15s}"
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
 (cd "$ROOT/tests/support/idp" && { [ -d node_modules/oidc-provider ] || npm ci --no-audit --no-fund --loglevel=error; })
-(cd "$ROOT" && cargo build --release --locked --quiet)
-PLAT="$ROOT/target/release/plat"
+if [ -z "${PLAT_BIN:-}" ]; then (cd "$ROOT" && cargo build --release --locked --quiet); fi
+PLAT="${PLAT_BIN:-$ROOT/target/release/plat}"
 WORK="$(mktemp -d)"
 chmod 755 "$WORK"
 pids=()

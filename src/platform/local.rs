@@ -33,6 +33,7 @@ impl LocalPlatform {
         self.service
             .resolve_actor(&self.identity, self.account.as_deref(), None)
             .await
+            .map(std::sync::Arc::unwrap_or_clone)
     }
 }
 

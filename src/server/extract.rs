@@ -35,7 +35,7 @@ impl IntoResponse for ApiError {
 pub type ApiResult<T> = Result<T, ApiError>;
 
 /// The caller, resolved to an actor by the service: token → user, header → account, Host → tenant.
-pub struct Caller(pub Actor);
+pub struct Caller(pub std::sync::Arc<Actor>);
 
 impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;

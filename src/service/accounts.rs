@@ -1,3 +1,5 @@
+use std::sync::Arc;
+
 use super::{Actor, Error, Result, Service, vocabulary};
 use crate::api::{Account, CreateAccount, UpdateAccount};
 use crate::store::{self, AccountListing, AccountRow, UserRow};
@@ -6,12 +8,24 @@ impl Service {
     /// R-ACC-7: the acting account and its descendants, never anything above or beside it.
     pub async fn list_accounts(&self, actor: &Actor, limit: Option<u32>) -> Result<Vec<Account>> {
         actor.require("accounts:read")?;
+        // What an account sees of the tree depends only on the account (R-ACC-7), and every
+        // write to accounts, tenants or users moves the authorization version.
+        let key = (actor.account.id.clone(), limit);
+        if let Some(listing) = self.account_listings.get(&key, &actor.authz_version) {
+            return Ok(listing.as_ref().clone());
+        }
         let mut conn = self.store.acquire().await?;
         let listings = store::list_subtree(&mut conn, &actor.account.path, limit).await?;
-        Ok(listings
+        let accounts: Vec<Account> = listings
             .into_iter()
             .map(|l| account_view(actor, l))
-            .collect())
+            .collect();
+        if accounts.len() <= super::LISTING_CACHE_MAX_ITEMS {
+            let listing = Arc::new(accounts.clone());
+            self.account_listings
+                .put(key, actor.authz_version.clone(), listing);
+        }
+        Ok(accounts)
     }
 
     pub async fn get_account(&self, actor: &Actor, slug: &str) -> Result<Account> {

@@ -1,3 +1,5 @@
+use std::sync::Arc;
+
 use super::{Error, Result, Service, vocabulary};
 use crate::api::{MembershipStatus, WhoAmI};
 use crate::store::{self, AccountRow, TenantRow, UserRow};
@@ -28,6 +30,9 @@ pub struct Actor {
     pub tenant_name: String,
     /// Permissions from the user's groups in the account where the user is a member.
     pub permissions: Vec<String>,
+    /// The authorization version this caller was resolved under: what is cached for the
+    /// caller (a listing) is valid while the platform is still at it.
+    pub(super) authz_version: String,
 }
 
 impl Actor {
@@ -120,9 +125,8 @@ impl Service {
         identity: &Identity,
         account_slug: Option<&str>,
         host: Option<&str>,
-    ) -> Result<Actor> {
-        let mut conn = self.store.acquire().await?;
-        let version = store::authz_version(&mut conn).await?;
+    ) -> Result<Arc<Actor>> {
+        let version = self.authz_version().await?;
         let key = (
             identity.clone(),
             account_slug.map(str::to_owned),
@@ -133,11 +137,19 @@ impl Service {
         }
         // Read before resolving: a write that lands meanwhile moves the version past this one,
         // so what is cached here is never used after it.
-        let actor = self
-            .resolve_uncached(&mut conn, identity, account_slug, host)
-            .await?;
+        let mut conn = self.store.acquire().await?;
+        let actor = Arc::new(
+            self.resolve_uncached(&mut conn, identity, account_slug, host, &version)
+                .await?,
+        );
         self.actors.put(key, version, actor.clone());
         Ok(actor)
+    }
+
+    /// The authorization version as of some moment after this call began (see
+    /// `authz_version::SharedVersionRead`).
+    async fn authz_version(&self) -> Result<String> {
+        self.authz_reads.read(&self.store).await
     }
 
     async fn resolve_uncached(
@@ -146,6 +158,7 @@ impl Service {
         identity: &Identity,
         account_slug: Option<&str>,
         host: Option<&str>,
+        authz_version: &str,
     ) -> Result<Actor> {
         let conn = &mut *conn;
         let user = match identity {
@@ -226,6 +239,7 @@ impl Service {
             account,
             tenant_name,
             permissions,
+            authz_version: authz_version.to_owned(),
         })
     }
 
@@ -256,33 +270,4 @@ impl Service {
     }
 }
 
-type ActorKey = (Identity, Option<String>, Option<String>);
-
-/// Resolved callers by (identity, account asked for, host), each with the authorization
-/// version it was resolved under.
-#[derive(Default)]
-pub(super) struct ActorCache {
-    entries: std::sync::Mutex<std::collections::HashMap<ActorKey, (String, Actor)>>,
-}
-
-/// Past this many callers the cache starts over rather than tracking which to evict.
-const ACTOR_CACHE_CAPACITY: usize = 10_000;
-
-impl ActorCache {
-    fn get(&self, key: &ActorKey, version: &str) -> Option<Actor> {
-        let entries = self.entries.lock().ok()?;
-        entries
-            .get(key)
-            .filter(|(at, _)| at == version)
-            .map(|(_, actor)| actor.clone())
-    }
-
-    fn put(&self, key: ActorKey, version: String, actor: Actor) {
-        if let Ok(mut entries) = self.entries.lock() {
-            if entries.len() >= ACTOR_CACHE_CAPACITY {
-                entries.clear();
-            }
-            entries.insert(key, (version, actor));
-        }
-    }
-}
+pub(super) type ActorKey = (Identity, Option<String>, Option<String>);

@@ -4,6 +4,7 @@
 
 mod accounts;
 mod actor;
+mod authz_version;
 pub mod automation_triggers;
 mod automations;
 pub mod envs;
@@ -22,6 +23,7 @@ pub use error::{Error, ErrorKind, Result};
 pub use queue_triggers::{MESSAGE_PARAMETER, QueueBinding};
 
 use crate::store::{self, AccountRow, GroupRow, Store, TenantRow, UserRow};
+use authz_version::VersionedCache;
 
 /// Where "now" comes from; tests and benchmarks can pin it.
 pub type Clock = Arc<dyn Fn() -> jiff::Timestamp + Send + Sync>;
@@ -51,15 +53,31 @@ pub struct Bootstrap {
 pub struct Service {
     store: Store,
     clock: Clock,
-    actors: Arc<actor::ActorCache>,
+    authz_reads: Arc<authz_version::SharedVersionRead>,
+    /// Resolved callers by (identity, account asked for, host).
+    actors: Arc<VersionedCache<actor::ActorKey, Arc<Actor>>>,
+    /// Account listings by (account listed from, limit), for callers allowed to read them.
+    account_listings: Arc<VersionedCache<ListingKey, Arc<Vec<crate::api::Account>>>>,
 }
+
+/// The account a listing is seen from, and its limit.
+type ListingKey = (String, Option<u32>);
+
+/// Callers a server remembers; each entry is one user in one account on one host.
+const ACTOR_CACHE_CAPACITY: usize = 10_000;
+/// Listings a server remembers, and the largest one it keeps: a bigger listing costs more to
+/// hold than to read again.
+const LISTING_CACHE_CAPACITY: usize = 256;
+const LISTING_CACHE_MAX_ITEMS: usize = 200;
 
 impl Service {
     pub fn new(store: Store, clock: Clock) -> Self {
         Self {
             store,
             clock,
-            actors: Arc::default(),
+            authz_reads: Arc::default(),
+            actors: Arc::new(VersionedCache::new(ACTOR_CACHE_CAPACITY)),
+            account_listings: Arc::new(VersionedCache::new(LISTING_CACHE_CAPACITY)),
         }
     }
 

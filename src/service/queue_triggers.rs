@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use sha2::{Digest, Sha256};
 
-use super::{Actor, Error, Identity, Result, Service};
+use super::{Error, Identity, Result, Service};
 use crate::api::{RunStarted, StartRun};
 use crate::automation::Definition;
 use crate::automation::definition::Trigger;
@@ -54,7 +54,7 @@ impl Service {
         message_id: Option<&str>,
         body: &[u8],
     ) -> Result<RunStarted> {
-        let owner: Actor = self
+        let owner = self
             .resolve_actor(
                 &Identity::Email(binding.owner.clone()),
                 Some(&binding.account),

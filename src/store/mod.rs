@@ -11,6 +11,8 @@ mod tenants;
 mod users;
 
 use std::borrow::Cow;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
@@ -29,6 +31,35 @@ use crate::service::Error;
 
 pub type Conn = AnyConnection;
 
+/// A write transaction that counts its commit, so that what this process read before the
+/// commit is known to be older than it (`Store::commits`).
+pub struct Tx<'c> {
+    inner: sqlx::Transaction<'c, sqlx::Any>,
+    commits: Arc<AtomicU64>,
+}
+
+impl Tx<'_> {
+    pub async fn commit(self) -> Result<(), Error> {
+        self.inner.commit().await?;
+        self.commits.fetch_add(1, Ordering::AcqRel);
+        Ok(())
+    }
+}
+
+impl std::ops::Deref for Tx<'_> {
+    type Target = Conn;
+
+    fn deref(&self) -> &Conn {
+        &self.inner
+    }
+}
+
+impl std::ops::DerefMut for Tx<'_> {
+    fn deref_mut(&mut self) -> &mut Conn {
+        &mut self.inner
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
     Sqlite,
@@ -39,6 +70,7 @@ pub enum Backend {
 pub struct Store {
     pub pool: AnyPool,
     pub backend: Backend,
+    commits: Arc<AtomicU64>,
 }
 
 /// The schema, embedded in the binary. Append only: a released migration never changes.
@@ -127,6 +159,9 @@ impl Store {
         let pool = AnyPoolOptions::new()
             .max_connections(max_connections)
             .acquire_timeout(Duration::from_secs(10))
+            // A SQLite connection is a file in this process: it cannot go stale as a network
+            // connection can, so it is not pinged before every use.
+            .test_before_acquire(backend == Backend::Postgres)
             .after_connect(move |conn, _meta| {
                 Box::pin(async move {
                     if backend == Backend::Sqlite {
@@ -144,7 +179,11 @@ impl Store {
             .connect_with(options)
             .await
             .map_err(|err| open_error(url, err))?;
-        Ok(Self { pool, backend })
+        Ok(Self {
+            pool,
+            backend,
+            commits: Arc::default(),
+        })
     }
 
     pub async fn migrate(&self) -> Result<(), Error> {
@@ -176,16 +215,21 @@ impl Store {
 
     /// Starts a write transaction. On SQLite it takes the write lock up front (`IMMEDIATE`), so two
     /// writers queue on `busy_timeout` instead of failing when a read would have to upgrade.
-    pub async fn begin<'c>(
-        &self,
-        conn: &'c mut Conn,
-    ) -> Result<sqlx::Transaction<'c, sqlx::Any>, Error> {
+    pub async fn begin<'c>(&self, conn: &'c mut Conn) -> Result<Tx<'c>, Error> {
         use sqlx::Connection;
-        let tx = match self.backend {
+        let inner = match self.backend {
             Backend::Sqlite => conn.begin_with("BEGIN IMMEDIATE").await?,
             Backend::Postgres => conn.begin().await?,
         };
-        Ok(tx)
+        Ok(Tx {
+            inner,
+            commits: self.commits.clone(),
+        })
+    }
+
+    /// Transactions this process has committed so far.
+    pub fn commits(&self) -> u64 {
+        self.commits.load(Ordering::Acquire)
     }
 
     pub async fn ping(&self) -> Result<(), Error> {

@@ -685,28 +685,23 @@ async fn exec(input: &Value, log: &StepLog) -> Result<Value, (String, Value)> {
     if let Some(cwd) = input["cwd"].as_str() {
         cmd.current_dir(cwd);
     }
-    let child = cmd
+    let mut child = cmd
         .spawn()
         .map_err(|err| fail(format!("cannot start `{program}`: {err}")))?;
     let mut group = ProcessGroup(child.id().and_then(|id| i32::try_from(id).ok()));
-    let output = child
-        .wait_with_output()
-        .await
-        .map_err(|err| fail(format!("`{program}` failed: {err}")))?;
+    // Lines are logged as the command writes them, so `run` and `logs -f` show them live.
+    let (stdout, stderr, status) = tokio::join!(
+        relay_lines(child.stdout.take(), "stdout", log),
+        relay_lines(child.stderr.take(), "stderr", log),
+        child.wait(),
+    );
+    let status = status.map_err(|err| fail(format!("`{program}` failed: {err}")))?;
     // It ended by itself: nothing to kill (and its pid may be reused).
     group.0 = None;
-    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
-    for line in stdout.lines() {
-        log.line(format!("stdout: {line}"));
-    }
-    for line in stderr.lines() {
-        log.line(format!("stderr: {line}"));
-    }
-    let code = output.status.code().unwrap_or(-1);
+    let code = status.code().unwrap_or(-1);
     let tail = stderr.lines().last().unwrap_or("").trim().to_owned();
     let seen = json!({ "exit_code": code, "stdout": stdout, "stderr": stderr });
-    if !output.status.success() {
+    if !status.success() {
         let message = if tail.is_empty() {
             format!("`{program}` exited with status {code}")
         } else {
@@ -715,6 +710,34 @@ async fn exec(input: &Value, log: &StepLog) -> Result<Value, (String, Value)> {
         return Err((message, seen));
     }
     Ok(seen)
+}
+
+/// Logs each line of a command's `stream` as it comes, and returns the whole text.
+async fn relay_lines(
+    pipe: Option<impl tokio::io::AsyncRead + Unpin>,
+    stream: &str,
+    log: &StepLog,
+) -> String {
+    use tokio::io::AsyncBufReadExt;
+    let Some(pipe) = pipe else {
+        return String::new();
+    };
+    let mut reader = tokio::io::BufReader::new(pipe);
+    let (mut text, mut line) = (String::new(), Vec::new());
+    loop {
+        line.clear();
+        match reader.read_until(b'\n', &mut line).await {
+            Ok(0) | Err(_) => return text,
+            Ok(_) => {
+                let piece = String::from_utf8_lossy(&line);
+                log.line(format!(
+                    "{stream}: {}",
+                    piece.trim_end_matches(['\n', '\r'])
+                ));
+                text.push_str(&piece);
+            }
+        }
+    }
 }
 
 fn plain(value: &Value) -> String {

@@ -11,6 +11,7 @@ pub mod executor;
 #[cfg(feature = "kube")]
 pub mod kube_job;
 pub mod platform_steps;
+pub mod progress;
 pub mod webhook;
 
 pub use actions::StepActions;

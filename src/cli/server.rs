@@ -51,7 +51,12 @@ pub struct ServerRunArgs {
     pub amqp_url: Option<String>,
     /// RabbitMQ queue queued runs are handed to workers through; give each platform sharing a
     /// broker its own
-    #[arg(long, env = "PLAT_SERVER_AMQP_RUNS_QUEUE", value_name = "QUEUE", default_value = "plat.runs")]
+    #[arg(
+        long,
+        env = "PLAT_SERVER_AMQP_RUNS_QUEUE",
+        value_name = "QUEUE",
+        default_value = "plat.runs"
+    )]
     pub amqp_runs_queue: String,
     /// Automation workers per replica
     #[arg(long, env = "PLAT_SERVER_WORKERS", default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=64))]

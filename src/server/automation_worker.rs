@@ -15,7 +15,8 @@ use super::metrics::Metrics;
 use super::run_queue::{self, Announcement, QUIET_QUEUE_POLL, RunQueue, Subscription};
 use crate::api::{AutomationRun, RunReport};
 use crate::automation::platform_steps::PlatformSteps;
-use crate::automation::{CancelSignal, Executor, RunEvent, RunInfo, status};
+use crate::automation::progress::{LOG_FLUSH, RunProgress};
+use crate::automation::{CancelSignal, Executor, RunEvent, RunInfo};
 use crate::iac::TemplateCatalog;
 use crate::platform::LocalPlatform;
 use crate::provision::Provisioner;
@@ -187,17 +188,24 @@ async fn execute(
         let start = tokio::time::Instant::now();
         let mut poll = tokio::time::interval_at(start + CANCEL_POLL, CANCEL_POLL);
         let mut renew = tokio::time::interval_at(start + renew_every, renew_every);
+        let mut flush = tokio::time::interval_at(start + LOG_FLUSH, LOG_FLUSH);
+        let mut progress = RunProgress::default();
         loop {
             tokio::select! {
                 event = events.recv() => {
-                    let (steps, logs) = match event {
+                    match event {
                         None => break,
-                        Some(RunEvent::Log(_)) => continue,
-                        Some(RunEvent::StepStarted { steps, logs, .. } | RunEvent::StepFinished { steps, logs, .. }) => (steps, logs),
-                    };
-                    if !lost {
-                        held.report(RunReport { status: status::RUNNING.into(), steps, logs, error: None }).await;
+                        Some(RunEvent::Log(line)) => progress.add_line(&line),
+                        Some(RunEvent::StepStarted { steps, logs, .. } | RunEvent::StepFinished { steps, logs, .. }) => {
+                            progress.replace(steps, logs);
+                            if !lost {
+                                held.report(progress.report()).await;
+                            }
+                        }
                     }
+                }
+                _ = flush.tick(), if !lost && progress.unrecorded() => {
+                    held.report(progress.report()).await;
                 }
                 _ = poll.tick() => {
                     if held.service.run_cancel_requested(held.id).await.unwrap_or(false) {

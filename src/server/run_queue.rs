@@ -14,9 +14,7 @@ use lapin::options::{
     ConfirmSelectOptions, QueueDeclareOptions,
 };
 use lapin::types::FieldTable;
-use lapin::{
-    BasicProperties, Channel, Confirmation, Connection, ConnectionProperties, Consumer,
-};
+use lapin::{BasicProperties, Channel, Confirmation, Connection, ConnectionProperties, Consumer};
 
 use crate::service::Service;
 
@@ -63,7 +61,11 @@ pub async fn announce_forever(service: Service, queue: RunQueue) {
     }
 }
 
-async fn announce(service: &Service, queue: &RunQueue, backoff: &mut Duration) -> anyhow::Result<()> {
+async fn announce(
+    service: &Service,
+    queue: &RunQueue,
+    backoff: &mut Duration,
+) -> anyhow::Result<()> {
     let (_connection, channel) = queue.open_channel().await?;
     channel
         .confirm_select(ConfirmSelectOptions::default())
@@ -109,14 +111,22 @@ async fn publish(channel: &Channel, queue: &str, ids: &[String]) -> anyhow::Resu
         };
         confirms.push(
             channel
-                .basic_publish("".into(), queue.into(), mandatory, id.as_bytes(), properties)
+                .basic_publish(
+                    "".into(),
+                    queue.into(),
+                    mandatory,
+                    id.as_bytes(),
+                    properties,
+                )
                 .await?,
         );
     }
     for confirm in confirms {
         match confirm.await? {
             Confirmation::Ack(None) => {}
-            Confirmation::Ack(Some(_)) => anyhow::bail!("the broker could not route a run to queue {queue}"),
+            Confirmation::Ack(Some(_)) => {
+                anyhow::bail!("the broker could not route a run to queue {queue}")
+            }
             Confirmation::Nack(_) | Confirmation::NotRequested => {
                 anyhow::bail!("the broker did not confirm a run's announcement")
             }
@@ -137,7 +147,7 @@ pub struct Subscription {
 /// What a subscribed worker is told next.
 pub enum Announcement {
     /// A run id to claim; ack or give back the delivery once the claim is decided.
-    Run(String, Delivery),
+    Run(String, Box<Delivery>),
     /// Nothing came for a while, or the broker is away: look in the database.
     Quiet,
 }
@@ -176,7 +186,7 @@ impl Subscription {
         match tokio::time::timeout(patience, consumer.next()).await {
             Err(_) => Announcement::Quiet,
             Ok(Some(Ok(delivery))) => match std::str::from_utf8(&delivery.data) {
-                Ok(id) => Announcement::Run(id.trim().to_owned(), delivery),
+                Ok(id) => Announcement::Run(id.trim().to_owned(), Box::new(delivery)),
                 Err(_) => {
                     tracing::warn!(worker, "dropped an announcement that is not a run id");
                     let _ = delivery.ack(BasicAckOptions::default()).await;

@@ -426,6 +426,9 @@ impl Service {
     pub async fn announce_due_runs(&self, limit: i64) -> Result<Vec<String>> {
         let now = self.now();
         let mut conn = self.store.acquire().await?;
+        if !store::any_run_to_announce(&mut conn, &now).await? {
+            return Ok(Vec::new());
+        }
         let mut tx = self.store.begin(&mut conn).await?;
         let ids = store::mark_due_runs_announced(&mut tx, self.store.backend, &now, limit).await?;
         tx.commit().await?;

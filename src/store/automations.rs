@@ -317,6 +317,19 @@ pub async fn claim_run(
     Ok(done.rows_affected() == 1)
 }
 
+/// Whether any due, queued run waits to be announced: a plain read, so an idle relay takes no
+/// write lock.
+pub async fn any_run_to_announce(conn: &mut Conn, now: &str) -> Result<bool, Error> {
+    let row = sqlx::query(
+        "SELECT id FROM automation_runs WHERE status = 'queued' AND announced_at IS NULL \
+         AND (not_before IS NULL OR not_before <= $1) LIMIT 1",
+    )
+    .bind(now)
+    .fetch_optional(&mut *conn)
+    .await?;
+    Ok(row.is_some())
+}
+
 /// Marks up to `limit` due, queued runs as announced and returns their ids, oldest first. On
 /// PostgreSQL replicas skip the rows another one is marking, so each run is announced once.
 pub async fn mark_due_runs_announced(

@@ -432,3 +432,86 @@ fn a_detached_run_is_queued_and_executed_by_the_server_workers() {
         });
     }
 }
+
+/// A step that prints a line, then waits (up to 30 s, then fails) for the test to create `go`
+/// in its working directory, then prints another.
+fn gated_step(dir: &std::path::Path) -> String {
+    format!(
+        "    - id: slow\n      action: exec\n      input: {{ command: [sh, -c, \"echo first; i=0; while [ ! -e {go} ]; do i=$((i+1)); [ $i -gt 300 ] && exit 1; sleep 0.1; done; echo second\"] }}\n",
+        go = dir.join("go").display()
+    )
+}
+
+/// Issue 7: `run` streams logs: a command's lines are shown as it writes them, not when it ends.
+#[test]
+fn an_exec_steps_lines_are_shown_while_it_still_runs() {
+    use std::io::BufRead;
+    let env = TestEnv::new();
+    let steps = gated_step(env.root());
+    let file = write(&env, "slow.yaml", &definition("slow", "", &steps));
+    env.ok(&["automation", "apply", "-f", &file]);
+    let mut child = env
+        .command(&["automation", "run", "slow"])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut seen = Vec::new();
+    loop {
+        let line = lines
+            .next()
+            .unwrap_or_else(|| panic!("no `first` line: {seen:?}"))
+            .unwrap();
+        if line.contains("stdout: first") {
+            break;
+        }
+        seen.push(line);
+    }
+    // The step is still waiting for us: `first` was shown while it ran.
+    std::fs::write(env.root().join("go"), "").unwrap();
+    let rest: Vec<String> = lines.map(Result::unwrap).collect();
+    assert!(child.wait().unwrap().success(), "{rest:?}");
+    assert!(
+        rest.iter().any(|l| l.contains("stdout: second")),
+        "{rest:?}"
+    );
+}
+
+/// Issue 7: a run a server worker executes shows its running step's lines in `automation logs`
+/// (so `logs -f` follows it) before the step ends.
+#[test]
+fn a_worker_records_a_running_steps_lines_as_they_come() {
+    crate::support::with_backend(crate::support::Backend::ServerSqlite, || {
+        let env = TestEnv::new();
+        let steps = gated_step(env.root());
+        let file = write(&env, "slow.yaml", &definition("slow", "", &steps));
+        env.ok(&["automation", "apply", "-f", &file]);
+        let queued = env
+            .ok(&["automation", "run", "slow", "--detach", "-o", "json"])
+            .json();
+        let id = queued["id"].as_str().unwrap().to_owned();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let logs = env.ok(&["automation", "logs", &id]).stdout;
+            if logs.contains("stdout: first") {
+                assert!(!logs.contains("stdout: second"), "{logs}");
+                break;
+            }
+            assert!(Instant::now() < deadline, "no `first` line yet: {logs}");
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        let run = env.ok(&["automation", "runs", "slow", "-o", "json"]).json();
+        assert_eq!(run[0]["status"], "running", "{run}");
+        std::fs::write(env.root().join("go"), "").unwrap();
+        loop {
+            let run = env.ok(&["automation", "runs", "slow", "-o", "json"]).json();
+            if run[0]["status"] == "succeeded" {
+                break;
+            }
+            assert!(Instant::now() < deadline, "{run}");
+            std::thread::sleep(Duration::from_millis(300));
+        }
+        let logs = env.ok(&["automation", "logs", &id]).stdout;
+        assert!(logs.contains("stdout: second"), "{logs}");
+    });
+}

@@ -251,7 +251,11 @@ spec:
             .map(|n| n.parse().unwrap())
             .collect();
         ledger.sort_unstable();
-        assert_eq!(ledger, (0..16).collect::<Vec<_>>(), "every run ran exactly once");
+        assert_eq!(
+            ledger,
+            (0..16).collect::<Vec<_>>(),
+            "every run ran exactly once"
+        );
 
         let replicas = [env.server.as_ref().unwrap(), &replica_b];
         let claimed = |via: &str| -> f64 {
@@ -262,7 +266,11 @@ spec:
                 .sum()
         };
         let (rabbitmq, database) = (claimed("rabbitmq"), claimed("database"));
-        assert_eq!(rabbitmq + database, 16.0, "each run taken once across the replicas");
+        assert_eq!(
+            rabbitmq + database,
+            16.0,
+            "each run taken once across the replicas"
+        );
         assert!(
             rabbitmq >= 8.0,
             "most runs are handed over by the broker, not found by polling: {rabbitmq} via RabbitMQ, {database} via the database"

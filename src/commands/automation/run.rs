@@ -6,6 +6,7 @@ use tokio::sync::mpsc;
 
 use crate::api::{AutomationRun, RunReport, StartRun};
 use crate::automation::platform_steps::PlatformSteps;
+use crate::automation::progress::{LOG_FLUSH, RunProgress, tail};
 use crate::automation::{CancelSignal, Definition, Executor, RunEvent, RunInfo, status};
 use crate::cli::AutomationRunArgs;
 use crate::ctx::Ctx;
@@ -15,10 +16,6 @@ use crate::scaffold::TemplateSearch;
 
 /// How often the executor asks whether someone ran `plat automation cancel`.
 const CANCEL_POLL: Duration = Duration::from_millis(300);
-/// How often log lines of a running step are recorded.
-const LOG_FLUSH: Duration = Duration::from_secs(1);
-/// Logs sent with a report are cut to their tail beyond this (the server caps bodies).
-const MAX_REPORTED_LOG: usize = 1024 * 1024;
 
 pub async fn run(ctx: &Ctx, args: AutomationRunArgs) -> Result<()> {
     if args.detach && ctx.context.server.is_none() {
@@ -111,7 +108,7 @@ async fn follow(
     let mut poll = tokio::time::interval_at(tokio::time::Instant::now() + CANCEL_POLL, CANCEL_POLL);
     let mut flush = tokio::time::interval_at(tokio::time::Instant::now() + LOG_FLUSH, LOG_FLUSH);
     let mut interrupted = false;
-    let mut progress = Progress::default();
+    let mut progress = RunProgress::default();
     loop {
         tokio::select! {
             event = events.recv() => {
@@ -125,17 +122,17 @@ async fn follow(
                         let step = &steps[index];
                         ctx.out.status("Step", &format!("{} ({})", step.id, step.action));
                         progress.replace(steps, logs);
-                        progress.record(ctx, platform, run_id).await;
+                        record(ctx, platform, run_id, &mut progress).await;
                     }
                     RunEvent::StepFinished { steps, logs, .. } => {
                         progress.replace(steps, logs);
-                        progress.record(ctx, platform, run_id).await;
+                        record(ctx, platform, run_id, &mut progress).await;
                     }
                 }
             }
             _ = flush.tick() => {
-                if progress.unrecorded {
-                    progress.record(ctx, platform, run_id).await;
+                if progress.unrecorded() {
+                    record(ctx, platform, run_id, &mut progress).await;
                 }
             }
             _ = poll.tick() => {
@@ -157,43 +154,13 @@ async fn follow(
     interrupted
 }
 
-/// The run as last told by the executor, plus the log lines of the running step since.
-#[derive(Default)]
-struct Progress {
-    steps: Vec<crate::api::RunStep>,
-    logs: String,
-    unrecorded: bool,
-}
-
-impl Progress {
-    fn replace(&mut self, steps: Vec<crate::api::RunStep>, logs: String) {
-        self.steps = steps;
-        self.logs = logs;
-        self.unrecorded = true;
-    }
-
-    fn add_line(&mut self, line: &str) {
-        // Lines before the first step (none today) would have no record to go in.
-        if self.steps.is_empty() {
-            return;
-        }
-        self.logs.push_str(line);
-        self.logs.push('\n');
-        self.unrecorded = true;
-    }
-
-    async fn record(&mut self, ctx: &Ctx, platform: &dyn Platform, run_id: &str) {
-        let report = RunReport {
-            status: status::RUNNING.into(),
-            steps: self.steps.clone(),
-            logs: tail(self.logs.clone()),
-            error: None,
-        };
-        self.unrecorded = false;
-        if let Err(err) = platform.report_automation_run(run_id, report).await {
-            ctx.out
-                .warn(&format!("could not record progress of run {run_id}: {err}"));
-        }
+async fn record(ctx: &Ctx, platform: &dyn Platform, run_id: &str, progress: &mut RunProgress) {
+    if let Err(err) = platform
+        .report_automation_run(run_id, progress.report())
+        .await
+    {
+        ctx.out
+            .warn(&format!("could not record progress of run {run_id}: {err}"));
     }
 }
 
@@ -232,15 +199,4 @@ fn finish(ctx: &Ctx, run: &AutomationRun, interrupted: bool) -> Result<()> {
             .into())
         }
     }
-}
-
-fn tail(mut logs: String) -> String {
-    if logs.len() > MAX_REPORTED_LOG {
-        let mut cut = logs.len() - MAX_REPORTED_LOG;
-        while !logs.is_char_boundary(cut) {
-            cut += 1;
-        }
-        logs.replace_range(..cut, "[…earlier lines cut…]\n");
-    }
-    logs
 }

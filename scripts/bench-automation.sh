@@ -86,6 +86,7 @@ while True:
 elapsed = time.monotonic() - start
 print(f"   {done} succeeded, {failed} failed in {elapsed:.1f} s: {runs / elapsed * 60:.0f} runs/min")
 PY
+  curl -sf "http://127.0.0.1:$port/metrics" | grep '^plat_automation_runs_claimed_total' | sed 's/^/   /' || true
   kill "$server"
 }
 

@@ -13,8 +13,8 @@
 
 use std::collections::HashMap;
 use std::hash::Hash;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use futures_util::FutureExt;
@@ -29,13 +29,14 @@ use crate::store::{self, Store};
 const REUSE_WINDOW: Duration = Duration::from_millis(1);
 
 /// One reader task per service sends the reads; requests share them.
+#[derive(Default)]
 pub(super) struct SharedVersionRead {
     /// Reads sent so far: a read numbered above what a request saw on arrival began after it.
     sent: Arc<AtomicU64>,
     wanted: Arc<Notify>,
-    readings: watch::Receiver<Reading>,
-    /// Until the first request starts the reader (a service is made outside any runtime).
-    idle_reader: std::sync::Mutex<Option<watch::Sender<Reading>>>,
+    /// The reader's readings, once the first request has started it (a service is made
+    /// outside any runtime).
+    readings: OnceLock<watch::Receiver<Reading>>,
 }
 
 /// What one read found, and when it was sent.
@@ -48,36 +49,18 @@ struct Reading {
     version: Result<String>,
 }
 
-impl Default for SharedVersionRead {
-    fn default() -> Self {
-        let none_yet = Reading {
-            number: 0,
-            sent_at: Instant::now(),
-            commits_before: 0,
-            version: Err(Error::internal("no authorization version read yet")),
-        };
-        let (sender, readings) = watch::channel(none_yet);
-        Self {
-            sent: Arc::default(),
-            wanted: Arc::default(),
-            readings,
-            idle_reader: std::sync::Mutex::new(Some(sender)),
-        }
-    }
-}
-
 impl SharedVersionRead {
     /// The version as of at most `REUSE_WINDOW` before this call, and after every commit of
     /// this process that finished before it.
     pub(super) async fn read(&self, store: &Store) -> Result<String> {
-        self.start_reader(store);
+        let readings = self.readings.get_or_init(|| self.start_reader(store));
         let arrived = Instant::now();
         let commits = store.commits();
         let first_read_after_arrival = self.sent.load(Ordering::Acquire) + 1;
         // Asked either way, so that readings keep coming while requests do.
         self.wanted.notify_one();
         {
-            let latest = self.readings.borrow();
+            let latest = readings.borrow();
             if let Ok(version) = &latest.version
                 && latest.number > 0
                 && latest.commits_before == commits
@@ -86,7 +69,7 @@ impl SharedVersionRead {
                 return Ok(version.clone());
             }
         }
-        let mut readings = self.readings.clone();
+        let mut readings = readings.clone();
         let reading = readings
             .wait_for(|reading| reading.number >= first_read_after_arrival)
             .await
@@ -94,15 +77,14 @@ impl SharedVersionRead {
         reading.version.clone()
     }
 
-    fn start_reader(&self, store: &Store) {
-        let Some(sender) = self
-            .idle_reader
-            .lock()
-            .ok()
-            .and_then(|mut idle| idle.take())
-        else {
-            return;
+    fn start_reader(&self, store: &Store) -> watch::Receiver<Reading> {
+        let none_yet = Reading {
+            number: 0,
+            sent_at: Instant::now(),
+            commits_before: 0,
+            version: Err(Error::internal("no authorization version read yet")),
         };
+        let (sender, readings) = watch::channel(none_yet);
         let (store, sent, wanted) = (store.clone(), self.sent.clone(), self.wanted.clone());
         tokio::spawn(async move {
             // While requests keep asking, one connection is kept for the reads so that a read
@@ -138,6 +120,7 @@ impl SharedVersionRead {
                 asked = wanted.notified().now_or_never().is_some();
             }
         });
+        readings
     }
 }
 

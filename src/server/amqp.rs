@@ -12,7 +12,7 @@ use lapin::options::{
     BasicAckOptions, BasicConsumeOptions, BasicQosOptions, BasicRejectOptions, QueueDeclareOptions,
 };
 use lapin::types::FieldTable;
-use lapin::{Connection, ConnectionProperties};
+use lapin::{Channel, Connection, ConnectionProperties};
 
 use crate::service::{ErrorKind, QueueBinding, Service};
 
@@ -20,21 +20,56 @@ use crate::service::{ErrorKind, QueueBinding, Service};
 const REFRESH: Duration = Duration::from_secs(3);
 /// Unacked messages one replica holds at a time; the rest stay in the broker for the others.
 const PREFETCH: u16 = 32;
-const MAX_BACKOFF: Duration = Duration::from_secs(30);
 
 /// Consumes until the process ends, reconnecting with backoff whenever the broker goes away.
 pub async fn consume_forever(service: Service, url: String) {
-    let mut backoff = Duration::from_millis(500);
+    let mut backoff = Backoff::new();
     loop {
         match consume(&service, &url).await {
-            Ok(()) => backoff = Duration::from_millis(500),
+            Ok(()) => backoff.reset(),
             Err(err) => {
-                tracing::warn!(error = %err, retry_in_ms = backoff.as_millis() as u64, "RabbitMQ queue triggers paused");
-                tokio::time::sleep(backoff).await;
-                backoff = (backoff * 2).min(MAX_BACKOFF);
+                let wait = backoff.next_wait();
+                tracing::warn!(error = %err, retry_in_ms = wait.as_millis() as u64, "RabbitMQ queue triggers paused");
+                tokio::time::sleep(wait).await;
             }
         }
     }
+}
+
+/// How long to wait before reaching for the broker again: from half a second, doubling up to
+/// 30 s, and from the start again once it answered.
+pub(super) struct Backoff(Duration);
+
+impl Backoff {
+    const FIRST: Duration = Duration::from_millis(500);
+    const MAX: Duration = Duration::from_secs(30);
+
+    pub(super) fn new() -> Self {
+        Self(Self::FIRST)
+    }
+
+    pub(super) fn reset(&mut self) {
+        self.0 = Self::FIRST;
+    }
+
+    /// The wait before the next attempt; the one after it is twice as long.
+    pub(super) fn next_wait(&mut self) -> Duration {
+        let wait = self.0;
+        self.0 = (self.0 * 2).min(Self::MAX);
+        wait
+    }
+}
+
+/// Declares `queue` durable, so it and its persistent messages survive a broker restart.
+pub(super) async fn declare_durable(channel: &Channel, queue: &str) -> lapin::Result<()> {
+    let durable = QueueDeclareOptions {
+        durable: true,
+        ..QueueDeclareOptions::default()
+    };
+    channel
+        .queue_declare(queue.into(), durable, FieldTable::default())
+        .await?;
+    Ok(())
 }
 
 /// One connection's life: consume every bound queue until the bindings change (`Ok`) or the
@@ -52,17 +87,7 @@ async fn consume(service: &Service, url: &str) -> anyhow::Result<()> {
         .await?;
     let mut deliveries = SelectAll::new();
     for (index, binding) in bindings.iter().enumerate() {
-        let durable = QueueDeclareOptions {
-            durable: true,
-            ..QueueDeclareOptions::default()
-        };
-        channel
-            .queue_declare(
-                binding.queue.as_str().into(),
-                durable,
-                FieldTable::default(),
-            )
-            .await?;
+        declare_durable(&channel, &binding.queue).await?;
         let consumer = channel
             .basic_consume(
                 binding.queue.as_str().into(),

@@ -11,11 +11,12 @@ use futures_util::StreamExt;
 use lapin::message::Delivery;
 use lapin::options::{
     BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicPublishOptions, BasicQosOptions,
-    ConfirmSelectOptions, QueueDeclareOptions,
+    ConfirmSelectOptions,
 };
 use lapin::types::FieldTable;
 use lapin::{BasicProperties, Channel, Confirmation, Connection, ConnectionProperties, Consumer};
 
+use super::amqp::{Backoff, declare_durable};
 use crate::service::Service;
 
 /// Where runs are announced: the broker and the queue's name (one per platform, so two
@@ -32,31 +33,24 @@ const RELAY_POLL: Duration = Duration::from_millis(100);
 const RELAY_BATCH: i64 = 200;
 /// How long a subscribed worker waits on the queue before it looks in the database itself.
 pub const QUIET_QUEUE_POLL: Duration = Duration::from_secs(5);
-const MAX_BACKOFF: Duration = Duration::from_secs(30);
 
 impl RunQueue {
     async fn open_channel(&self) -> anyhow::Result<(Connection, Channel)> {
         let connection = Connection::connect(&self.url, ConnectionProperties::default()).await?;
         let channel = connection.create_channel().await?;
-        let durable = QueueDeclareOptions {
-            durable: true,
-            ..QueueDeclareOptions::default()
-        };
-        channel
-            .queue_declare(self.queue.as_str().into(), durable, FieldTable::default())
-            .await?;
+        declare_durable(&channel, &self.queue).await?;
         Ok((connection, channel))
     }
 }
 
 /// The relay: announces due runs until the process ends, reconnecting with backoff.
 pub async fn announce_forever(service: Service, queue: RunQueue) {
-    let mut backoff = Duration::from_millis(500);
+    let mut backoff = Backoff::new();
     loop {
         if let Err(err) = announce(&service, &queue, &mut backoff).await {
-            tracing::warn!(error = %err, queue = %queue.queue, retry_in_ms = backoff.as_millis() as u64, "announcing runs on RabbitMQ paused");
-            tokio::time::sleep(backoff).await;
-            backoff = (backoff * 2).min(MAX_BACKOFF);
+            let wait = backoff.next_wait();
+            tracing::warn!(error = %err, queue = %queue.queue, retry_in_ms = wait.as_millis() as u64, "announcing runs on RabbitMQ paused");
+            tokio::time::sleep(wait).await;
         }
     }
 }
@@ -64,13 +58,13 @@ pub async fn announce_forever(service: Service, queue: RunQueue) {
 async fn announce(
     service: &Service,
     queue: &RunQueue,
-    backoff: &mut Duration,
+    backoff: &mut Backoff,
 ) -> anyhow::Result<()> {
     let (_connection, channel) = queue.open_channel().await?;
     channel
         .confirm_select(ConfirmSelectOptions::default())
         .await?;
-    *backoff = Duration::from_millis(500);
+    backoff.reset();
     tracing::info!(queue = %queue.queue, "announcing queued runs on RabbitMQ");
     loop {
         let ids = match service.announce_due_runs(RELAY_BATCH).await {
@@ -141,7 +135,7 @@ pub struct Subscription {
     queue: RunQueue,
     consumer: Option<(Connection, Consumer)>,
     next_attempt: tokio::time::Instant,
-    backoff: Duration,
+    backoff: Backoff,
 }
 
 /// What a subscribed worker is told next.
@@ -158,7 +152,7 @@ impl Subscription {
             queue,
             consumer: None,
             next_attempt: tokio::time::Instant::now(),
-            backoff: Duration::from_millis(500),
+            backoff: Backoff::new(),
         }
     }
 
@@ -171,11 +165,11 @@ impl Subscription {
             match self.subscribe(worker).await {
                 Ok(consumer) => {
                     self.consumer = Some(consumer);
-                    self.backoff = Duration::from_millis(500);
+                    self.backoff.reset();
                 }
                 Err(err) => {
-                    tracing::warn!(worker, error = %err, queue = %self.queue.queue, retry_in_ms = self.backoff.as_millis() as u64, "cannot take runs from RabbitMQ; polling the database meanwhile");
-                    self.pause();
+                    let wait = self.pause();
+                    tracing::warn!(worker, error = %err, queue = %self.queue.queue, retry_in_ms = wait.as_millis() as u64, "cannot take runs from RabbitMQ; polling the database meanwhile");
                     return Announcement::Quiet;
                 }
             }
@@ -223,10 +217,12 @@ impl Subscription {
         Ok((connection, consumer))
     }
 
-    fn pause(&mut self) {
+    /// Drops the subscription until the backoff has passed; returns how long that is.
+    fn pause(&mut self) -> Duration {
+        let wait = self.backoff.next_wait();
         self.consumer = None;
-        self.next_attempt = tokio::time::Instant::now() + self.backoff;
-        self.backoff = (self.backoff * 2).min(MAX_BACKOFF);
+        self.next_attempt = tokio::time::Instant::now() + wait;
+        wait
     }
 }
 

@@ -147,14 +147,7 @@ fn a_scaffold_step_renders_a_template_that_later_steps_use() {
 #[test]
 fn platform_steps_need_the_owners_permissions() {
     let env = TestEnv::new();
-    env.acme();
-    env.ok(&[
-        "account",
-        "update",
-        "acme",
-        "--add-role",
-        "automation-manager",
-    ]);
+    env.acme_managing_automations();
     let steps = format!(
         "    - id: lint\n      action: scan\n      input: {{ path: \"{FIXTURES}/scan/manifests/clean.yaml\" }}\n"
     );

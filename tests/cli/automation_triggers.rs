@@ -77,18 +77,6 @@ fn query(database_url: &str, sql: &str) -> Vec<Vec<String>> {
     })
 }
 
-/// acme with alice as owner and the automation-manager role: runs of its triggers are hers.
-fn acme_managed(env: &TestEnv) {
-    env.acme();
-    env.ok(&[
-        "account",
-        "update",
-        "acme",
-        "--add-role",
-        "automation-manager",
-    ]);
-}
-
 #[test]
 fn r_aut_3_a_schedule_fires_once_per_tick_across_two_replicas_on_postgres() {
     with_backend(
@@ -110,7 +98,7 @@ fn schedule_fires_once_per_tick_as_its_owner() {
     let env = TestEnv::new();
     let first = env.server.as_ref().unwrap();
     let _second = Server::start(first.database_url.clone(), &env.root().join("replica-2"));
-    acme_managed(&env);
+    env.acme_managing_automations();
     let file = write(
         &env,
         "tick.yaml",
@@ -287,7 +275,7 @@ fn r_aut_3_a_webhook_signed_with_the_secret_queues_a_run_with_its_payload() {
             &env.root().join("server"),
             &[("PRICES_HOOK_SECRET", "s3cret-for-prices")],
         ));
-        acme_managed(&env);
+        env.acme_managing_automations();
         let file = write(
             &env,
             "hook.yaml",

@@ -83,14 +83,7 @@ fn r_aut_4_a_rabbitmq_restart_mid_stream_loses_no_message_and_runs_none_twice() 
     with_backend(Backend::ServerPostgres, || {
         let broker = rabbitmq();
         let env = TestEnv::new();
-        env.acme();
-        env.ok(&[
-            "account",
-            "update",
-            "acme",
-            "--add-role",
-            "automation-manager",
-        ]);
+        env.acme_managing_automations();
         let queue = format!("orders-{}", std::process::id());
         let file = env.root().join("ingest.yaml");
         std::fs::write(&file, definition("ingest", &queue)).unwrap();
@@ -172,14 +165,7 @@ fn r_aut_4_replicas_take_runs_from_rabbitmq_through_a_broker_restart_and_run_eac
     with_backend(Backend::ServerPostgres, || {
         let broker = rabbitmq();
         let mut env = TestEnv::new();
-        env.acme();
-        env.ok(&[
-            "account",
-            "update",
-            "acme",
-            "--add-role",
-            "automation-manager",
-        ]);
+        env.acme_managing_automations();
         let database_url = env.server.as_ref().unwrap().database_url.clone();
         // Two replicas handing runs to their workers through the broker; the queue is this
         // test's own, as each platform sharing a broker has its own.

@@ -282,6 +282,20 @@ impl TestEnv {
         self
     }
 
+    /// `acme` holding the automation-manager role, so alice may apply automations; runs of
+    /// their triggers are hers.
+    pub fn acme_managing_automations(&self) -> &Self {
+        self.acme();
+        self.ok(&[
+            "account",
+            "update",
+            "acme",
+            "--add-role",
+            "automation-manager",
+        ]);
+        self
+    }
+
     /// Every row of every table, for "nothing changed" comparisons.
     pub fn dump(&self) -> String {
         let url = match &self.server {

@@ -11,14 +11,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 RUNS="${RUNS:-2000}"
 command -v hyperfine >/dev/null || { apt-get update -qq && apt-get install -y -qq hyperfine; }
-if [ -z "${PLAT_BIN:-}" ]; then (cd "$ROOT" && cargo build --release --locked --quiet); fi
-PLAT="${PLAT_BIN:-$ROOT/target/release/plat}"
-WORK="$(mktemp -d)"
-chmod 755 "$WORK"
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$WORK"; }
-trap cleanup EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+. "$ROOT/scripts/bench-common.sh"
 
 echo "== embedded: plat automation run, one exec step running \`true\`"
 export PLAT_DATA_DIR="$WORK/embedded" PLAT_CONFIG_DIR="$WORK/config" NO_COLOR=1 PLAT_NO_PROGRESS=1
@@ -90,21 +83,16 @@ PY
   kill "$server"
 }
 
+# What the drain loop polls: runs succeeded, runs failed.
+RUN_COUNTS="SELECT COUNT(*) FILTER (WHERE status='succeeded'), COUNT(*) FILTER (WHERE status='failed') FROM automation_runs"
 command -v sqlite3 >/dev/null || { apt-get update -qq && apt-get install -y -qq sqlite3; }
 SQLITE_DB="$WORK/bench.db"
 queue_and_drain sqlite "sqlite://$SQLITE_DB?mode=rwc" \
-  "sqlite3 -separator ' ' $SQLITE_DB \"SELECT COUNT(*) FILTER (WHERE status='succeeded'), COUNT(*) FILTER (WHERE status='failed') FROM automation_runs\""
+  "sqlite3 -separator ' ' $SQLITE_DB \"$RUN_COUNTS\""
 
-PG="$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n1)"
-PGPORT="$(free_port)"
-mkdir -p "$WORK/pg" && chown postgres "$WORK/pg"
-runuser -u postgres -- "$PG/initdb" -D "$WORK/pg/data" -U plat --auth=trust --no-sync >/dev/null
-runuser -u postgres -- "$PG/postgres" -D "$WORK/pg/data" -p "$PGPORT" -k "$WORK/pg" -c listen_addresses=127.0.0.1 -c max_connections=200 >/dev/null 2>&1 &
-pids+=($!)
-until runuser -u postgres -- "$PG/pg_isready" -h 127.0.0.1 -p "$PGPORT" -q; do sleep 0.2; done
-runuser -u postgres -- "$PG/createdb" -h 127.0.0.1 -p "$PGPORT" -U plat bench
+start_postgres
 queue_and_drain postgres "postgres://plat@127.0.0.1:$PGPORT/bench" \
-  "$PG/psql -h 127.0.0.1 -p $PGPORT -U plat -d bench -tA -F ' ' -c \"SELECT COUNT(*) FILTER (WHERE status='succeeded'), COUNT(*) FILTER (WHERE status='failed') FROM automation_runs\""
+  "$PG/psql -h 127.0.0.1 -p $PGPORT -U plat -d bench -tA -F ' ' -c \"$RUN_COUNTS\""
 
 # The same on a fresh database, the runs handed to the workers through a private RabbitMQ node.
 RABBIT_HOME="$WORK/rabbit"
@@ -121,5 +109,5 @@ cleanup_rabbit() { /usr/lib/rabbitmq/bin/rabbitmqctl stop >/dev/null 2>&1 || tru
 trap cleanup_rabbit EXIT
 runuser -u postgres -- "$PG/createdb" -h 127.0.0.1 -p "$PGPORT" -U plat bench_amqp
 queue_and_drain postgres-rabbitmq "postgres://plat@127.0.0.1:$PGPORT/bench_amqp" \
-  "$PG/psql -h 127.0.0.1 -p $PGPORT -U plat -d bench_amqp -tA -F ' ' -c \"SELECT COUNT(*) FILTER (WHERE status='succeeded'), COUNT(*) FILTER (WHERE status='failed') FROM automation_runs\"" \
+  "$PG/psql -h 127.0.0.1 -p $PGPORT -U plat -d bench_amqp -tA -F ' ' -c \"$RUN_COUNTS\"" \
   --amqp-url "amqp://guest:guest@127.0.0.1:$AMQP_PORT/%2f"

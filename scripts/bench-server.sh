@@ -10,14 +10,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 DURATION="${DURATION:-15s}"
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
 (cd "$ROOT/tests/support/idp" && { [ -d node_modules/oidc-provider ] || npm ci --no-audit --no-fund --loglevel=error; })
-if [ -z "${PLAT_BIN:-}" ]; then (cd "$ROOT" && cargo build --release --locked --quiet); fi
-PLAT="${PLAT_BIN:-$ROOT/target/release/plat}"
-WORK="$(mktemp -d)"
-chmod 755 "$WORK"
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$WORK"; }
-trap cleanup EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+. "$ROOT/scripts/bench-common.sh"
 
 # The identity provider and a real token from its device flow.
 mkfifo "$WORK/idp.out"
@@ -37,15 +30,7 @@ print(post("/token", {"grant_type": "urn:ietf:params:oauth:grant-type:device_cod
 PY
 )"
 
-# PostgreSQL in a temp dir, as the postgres user (initdb refuses root).
-PG="$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n1)"
-PGPORT="$(free_port)"
-mkdir -p "$WORK/pg" && chown postgres "$WORK/pg"
-runuser -u postgres -- "$PG/initdb" -D "$WORK/pg/data" -U plat --auth=trust --no-sync >/dev/null
-runuser -u postgres -- "$PG/postgres" -D "$WORK/pg/data" -p "$PGPORT" -k "$WORK/pg" -c listen_addresses=127.0.0.1 -c max_connections=200 >/dev/null 2>&1 &
-pids+=($!)
-until runuser -u postgres -- "$PG/pg_isready" -h 127.0.0.1 -p "$PGPORT" -q; do sleep 0.2; done
-runuser -u postgres -- "$PG/createdb" -h 127.0.0.1 -p "$PGPORT" -U plat bench
+start_postgres
 
 run_one() {
   local name=$1 url=$2 port

@@ -15,7 +15,17 @@ WORK="$(mktemp -d)"
 trap 'rm -rf "$WORK"' EXIT
 export PLAT_DATA_DIR="$WORK/data" PLAT_CONFIG_DIR="$WORK/config" NO_COLOR=1 PLAT_NO_PROGRESS=1
 
-hyperfine --style basic -N --warmup 20 --runs 200 "$PLAT --version" "$PLAT --help"
+# The targets are medians; hyperfine prints means, so its JSON export gives the medians.
+medians() {
+  python3 - "$1" <<'PY'
+import json, sys
+for result in json.load(open(sys.argv[1]))["results"]:
+    command = result["command"].split("/")[-1]
+    print(f"median {result['median'] * 1000:6.1f} ms  {command}")
+PY
+}
+hyperfine --style basic -N --warmup 20 --runs 200 --export-json "$WORK/startup.json" "$PLAT --version" "$PLAT --help"
+medians "$WORK/startup.json"
 
 echo "== account create loop (500 creations)"
 "$PLAT" account list >/dev/null # bootstrap outside the timing
@@ -43,7 +53,9 @@ envs = [(uuid.uuid4().hex, master_id, f"env-{i}", "demo", "{}", owner, "ready", 
 db.executemany("INSERT INTO envs VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", envs)
 db.commit()
 PY
-hyperfine --style basic -N --warmup 5 --runs 50 "$PLAT account list -o json" "$PLAT env list -o json" "$PLAT env list"
+hyperfine --style basic -N --warmup 5 --runs 50 --export-json "$WORK/lists.json" \
+  "$PLAT account list -o json" "$PLAT env list -o json" "$PLAT env list"
+medians "$WORK/lists.json"
 
 echo "== peak RSS"
 for cmd in "--version" "account list -o json" "env list" "account create rss-probe --owner rss@bench.test --tenant default"; do

@@ -20,7 +20,9 @@ pub struct AccountRow {
 
 /// What a listing shows of an account: its own fields with the names of its tenant, owner and
 /// parent in place of their ids. No more, so a 10,000-account listing stays small in memory.
-#[derive(Debug, Clone)]
+/// The SQLite listing deserialises it from a JSON array, so the fields keep the column order of
+/// [`batch_sql`].
+#[derive(Debug, Clone, serde::Deserialize)]
 pub struct AccountListing {
     pub id: String,
     pub slug: String,
@@ -131,79 +133,79 @@ pub async fn list_subtree(
 /// Accounts per row of the batched SQLite listing.
 const BATCH: i64 = 250;
 
-/// One account of a batch, in the column order of [`list_subtree_batched`].
-#[derive(serde::Deserialize)]
-struct Packed(
-    String,
-    String,
-    String,
-    String,
-    String,
-    String,
-    String,
-    String,
-    Option<String>,
-);
+/// One batch of the SQLite listing: the next accounts after path `$2` under prefix `$1`, at most
+/// `$3`, as one JSON array of [`AccountListing`]s, with their number and the last path.
+fn batch_sql() -> String {
+    // The aggregate has no ORDER BY of its own: SQLite would sort each batch again through a
+    // temporary B-tree. It keeps the subquery's order, and the listing is sorted once more in
+    // `list_subtree_batched` in case a later SQLite does not.
+    format!(
+        "SELECT CAST(json_group_array(json_array(id, slug, name, path, json(roles), created_at, \
+                tenant_name, owner_email, parent_slug)) AS TEXT) AS batch, \
+                count(*) AS accounts, max(path) AS last \
+         FROM (SELECT {LISTING_COLUMNS} FROM {LISTING_FROM} \
+               WHERE substr(a.path, 1, length($1)) = $1 AND a.path > $2 \
+               ORDER BY a.path LIMIT $3)"
+    )
+}
 
 /// The same listing on SQLite, where sqlx hands every row from its worker thread to the caller
 /// with a thread wake-up and several copies: at 10,000 accounts that hand-off costs more than
-/// the query. Each statement packs the next `BATCH` accounts (a range scan on the path index)
-/// into one JSON array, so a large subtree crosses over in a few rows of bounded size. A
-/// deferred transaction reads every page from one snapshot without taking the write lock.
+/// the query. Each statement packs the next `BATCH` accounts (a range scan of the covering
+/// `accounts_listing` index) into one JSON array, so a large subtree crosses over in a few rows
+/// of bounded size. A deferred transaction reads every page from one snapshot without taking
+/// the write lock.
 async fn list_subtree_batched(
     conn: &mut Conn,
     path_prefix: &str,
     limit: i64,
 ) -> Result<Vec<AccountListing>, Error> {
     use sqlx::Connection;
-    let sql = format!(
-        "SELECT CAST(json_group_array(json_array(id, slug, name, path, roles, created_at, \
-                tenant_name, owner_email, parent_slug) ORDER BY path) AS TEXT) AS batch, \
-                max(path) AS last \
-         FROM (SELECT {LISTING_COLUMNS} FROM {LISTING_FROM} \
-               WHERE substr(a.path, 1, length($1)) = $1 AND a.path > $2 \
-               ORDER BY a.path LIMIT $3)"
-    );
+    let sql = batch_sql();
     let mut tx = conn.begin().await?;
     let mut listings: Vec<AccountListing> = Vec::new();
+    let mut unparsed: Option<String> = None;
+    let mut fetched: i64 = 0;
     let mut after = String::new();
     loop {
-        let take = BATCH.min(limit - listings.len() as i64);
+        let take = BATCH.min(limit - fetched);
         if take <= 0 {
             break;
         }
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()))
+        let next = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()))
             .bind(path_prefix)
             .bind(&after)
             .bind(take)
-            .fetch_one(&mut *tx)
-            .await?;
-        let batch: String = row.try_get("batch")?;
+            .fetch_one(&mut *tx);
+        // The statement goes to SQLite's worker thread first, so the worker packs this batch
+        // while this thread parses the previous one.
+        let (row, previous) = tokio::join!(biased; next, parse_batch(unparsed.take()));
+        listings.extend(previous?);
+        let row = row?;
+        let accounts: i64 = row.try_get("accounts")?;
         let last: Option<String> = row.try_get("last")?;
-        drop(row);
-        let packed: Vec<Packed> = serde_json::from_str(&batch)
-            .map_err(|err| Error::internal(format!("cannot read the account listing: {err}")))?;
-        drop(batch);
-        let full = packed.len() as i64 == take;
-        listings.reserve(packed.len());
-        listings.extend(packed.into_iter().map(|p| AccountListing {
-            id: p.0,
-            slug: p.1,
-            name: p.2,
-            path: p.3,
-            roles: from_json_list(&p.4),
-            created_at: p.5,
-            tenant_name: p.6,
-            owner_email: p.7,
-            parent_slug: p.8,
-        }));
+        unparsed = Some(row.try_get("batch")?);
+        fetched += accounts;
         match last {
-            Some(last) if full => after = last,
+            Some(last) if accounts == take => after = last,
             _ => break,
         }
     }
     tx.commit().await?;
+    listings.extend(parse_batch(unparsed).await?);
+    // Batches follow each other in path order, so this stable sort is one pass over sorted data.
+    listings.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(listings)
+}
+
+/// A batch of [`batch_sql`], parsed. Async only to run beside a statement in `tokio::join!`:
+/// it never waits.
+async fn parse_batch(batch: Option<String>) -> Result<Vec<AccountListing>, Error> {
+    let Some(batch) = batch else {
+        return Ok(Vec::new());
+    };
+    serde_json::from_str(&batch)
+        .map_err(|err| Error::internal(format!("cannot read the account listing: {err}")))
 }
 
 pub async fn get_listing(conn: &mut Conn, account_id: &str) -> Result<AccountListing, Error> {
@@ -303,4 +305,127 @@ pub async fn set_meta(conn: &mut Conn, key: &str, value: &str) -> Result<(), Err
     .execute(&mut *conn)
     .await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::service::{Bootstrap, Service, system_clock};
+    use crate::store::Store;
+
+    /// A master account with `branches` children of `leaves` children each, owned by users
+    /// of their own, on a temporary SQLite database.
+    async fn tree(dir: &std::path::Path, branches: usize, leaves: usize) -> (Store, AccountRow) {
+        let url = format!("sqlite://{}?mode=rwc", dir.join("p.db").display());
+        let store = Store::open(&url, 1).await.unwrap();
+        Service::new(store.clone(), system_clock())
+            .bootstrap(&Bootstrap {
+                master_account: "platform".into(),
+                admin_email: "operator@localhost".into(),
+                default_tenant_domain: "localhost".into(),
+            })
+            .await
+            .unwrap();
+        let mut conn = store.acquire().await.unwrap();
+        let master = find_master_account(&mut conn).await.unwrap().unwrap();
+        let mut tx = store.begin(&mut conn).await.unwrap();
+        let add = |parent: &AccountRow, slug: String| {
+            let id = crate::store::new_id();
+            AccountRow {
+                path: format!("{}{id}/", parent.path),
+                id,
+                name: slug.to_uppercase(),
+                owner_user_id: format!("u-{slug}"),
+                slug,
+                parent_id: Some(parent.id.clone()),
+                roles: vec!["user-admin".into()],
+                ..parent.clone()
+            }
+        };
+        for b in 0..branches {
+            let branch = add(&master, format!("b{b}"));
+            let mut rows = vec![branch.clone()];
+            rows.extend((0..leaves).map(|l| add(&branch, format!("b{b}-l{l}"))));
+            for row in rows {
+                let owner = crate::store::UserRow {
+                    id: row.owner_user_id.clone(),
+                    email: format!("{}@tree.test", row.slug),
+                    name: None,
+                    issuer: None,
+                    subject: None,
+                    created_at: row.created_at.clone(),
+                };
+                crate::store::insert_user(&mut tx, &owner).await.unwrap();
+                insert_account(&mut tx, &row).await.unwrap();
+            }
+        }
+        tx.commit().await.unwrap();
+        (store, master)
+    }
+
+    #[tokio::test]
+    async fn a_listing_across_many_batches_is_every_account_once_in_path_order() {
+        let dir = tempfile::tempdir().unwrap();
+        // 1 + 12 × (1 + 49) = 601 accounts: three batches, the last one partial.
+        let (store, master) = tree(dir.path(), 12, 49).await;
+        let mut conn = store.acquire().await.unwrap();
+
+        let all = list_subtree(&mut conn, &master.path, None).await.unwrap();
+        assert_eq!(all.len(), 601);
+        assert!(
+            all.windows(2).all(|w| w[0].path < w[1].path),
+            "not in path order"
+        );
+        assert_eq!(all[0].slug, "platform");
+        let leaf = all.iter().find(|a| a.slug == "b7-l30").unwrap();
+        assert_eq!(leaf.parent_slug.as_deref(), Some("b7"));
+        assert_eq!(leaf.owner_email, "b7-l30@tree.test");
+        assert_eq!(leaf.tenant_name, "default");
+        assert_eq!(leaf.name, "B7-L30");
+        assert_eq!(leaf.roles, ["user-admin"]);
+
+        for limit in [1, 249, 250, 251, 500, 600, 601, 602] {
+            let some = list_subtree(&mut conn, &master.path, Some(limit))
+                .await
+                .unwrap();
+            let slugs: Vec<_> = some.iter().map(|a| &a.slug).collect();
+            let expected: Vec<_> = all.iter().take(limit as usize).map(|a| &a.slug).collect();
+            assert_eq!(slugs, expected, "limit {limit}");
+        }
+
+        let branch = all.iter().find(|a| a.slug == "b3").unwrap();
+        let subtree = list_subtree(&mut conn, &branch.path, None).await.unwrap();
+        assert_eq!(subtree.len(), 50);
+        assert!(subtree.iter().all(|a| a.path.starts_with(&branch.path)));
+        assert_eq!(subtree[0].slug, "b3");
+    }
+
+    #[tokio::test]
+    async fn the_sqlite_listing_reads_only_its_covering_index() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, master) = tree(dir.path(), 1, 1).await;
+        let mut conn = store.acquire().await.unwrap();
+        let plan: Vec<String> = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "EXPLAIN QUERY PLAN {}",
+            batch_sql()
+        )))
+        .bind(&master.path)
+        .bind("")
+        .bind(BATCH)
+        .fetch_all(&mut *conn)
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| row.try_get::<String, _>("detail").unwrap())
+        .collect();
+        assert!(
+            plan.iter()
+                .any(|step| step.contains("COVERING INDEX accounts_listing")),
+            "{plan:#?}"
+        );
+        assert!(
+            !plan.iter().any(|step| step.contains("TEMP B-TREE")),
+            "{plan:#?}"
+        );
+    }
 }

@@ -73,55 +73,83 @@ pub struct Store {
     commits: Arc<AtomicU64>,
 }
 
+/// One step of the schema. Most steps are portable SQL; a step may instead give each backend
+/// its own SQL. A database never changes backend, so each keeps its own checksums.
+struct SchemaStep {
+    version: i64,
+    description: &'static str,
+    sqlite: &'static str,
+    postgres: &'static str,
+}
+
+const fn portable(version: i64, description: &'static str, sql: &'static str) -> SchemaStep {
+    SchemaStep {
+        version,
+        description,
+        sqlite: sql,
+        postgres: sql,
+    }
+}
+
 /// The schema, embedded in the binary. Append only: a released migration never changes.
-const MIGRATIONS: [(i64, &str, &str); 8] = [
-    (
+const SCHEMA: [SchemaStep; 9] = [
+    portable(
         1,
         "accounts",
         include_str!("../../migrations/0001_accounts.sql"),
     ),
-    (2, "envs", include_str!("../../migrations/0002_envs.sql")),
-    (
+    portable(2, "envs", include_str!("../../migrations/0002_envs.sql")),
+    portable(
         3,
         "automations",
         include_str!("../../migrations/0003_automations.sql"),
     ),
-    (
+    portable(
         4,
         "automation_triggers",
         include_str!("../../migrations/0004_automation_triggers.sql"),
     ),
-    (
+    portable(
         5,
         "inventories",
         include_str!("../../migrations/0005_inventories.sql"),
     ),
-    (
+    portable(
         6,
         "env_logs",
         include_str!("../../migrations/0006_env_logs.sql"),
     ),
-    (
+    portable(
         7,
         "authz_version",
         include_str!("../../migrations/0007_authz_version.sql"),
     ),
-    (
+    portable(
         8,
         "run_announcements",
         include_str!("../../migrations/0008_run_announcements.sql"),
     ),
+    SchemaStep {
+        version: 9,
+        description: "account_listing",
+        sqlite: include_str!("../../migrations/0009_account_listing.sqlite.sql"),
+        postgres: include_str!("../../migrations/0009_account_listing.postgres.sql"),
+    },
 ];
 
-fn migrator() -> Migrator {
-    let migrations = MIGRATIONS
+fn migrator(backend: Backend) -> Migrator {
+    let migrations = SCHEMA
         .iter()
-        .map(|(version, description, sql)| {
+        .map(|step| {
+            let sql = match backend {
+                Backend::Sqlite => step.sqlite,
+                Backend::Postgres => step.postgres,
+            };
             Migration::new(
-                *version,
-                Cow::Borrowed(*description),
+                step.version,
+                Cow::Borrowed(step.description),
                 MigrationType::Simple,
-                sqlx::SqlSafeStr::into_sql_str(*sql),
+                sqlx::SqlSafeStr::into_sql_str(sql),
                 false,
             )
         })
@@ -187,16 +215,19 @@ impl Store {
     }
 
     pub async fn migrate(&self) -> Result<(), Error> {
-        migrator().run(&self.pool).await.map_err(|err| match err {
-            MigrateError::VersionMissing(version) => Error::internal(format!(
-                "the database schema (version {version}) is newer than this plat understands"
-            ))
-            .with_hint("upgrade plat, or point it at another database"),
-            MigrateError::Execute(inner) | MigrateError::ExecuteMigration(inner, _) => {
-                open_error("", inner)
-            }
-            other => Error::internal(format!("cannot migrate the database: {other}")),
-        })
+        migrator(self.backend)
+            .run(&self.pool)
+            .await
+            .map_err(|err| match err {
+                MigrateError::VersionMissing(version) => Error::internal(format!(
+                    "the database schema (version {version}) is newer than this plat understands"
+                ))
+                .with_hint("upgrade plat, or point it at another database"),
+                MigrateError::Execute(inner) | MigrateError::ExecuteMigration(inner, _) => {
+                    open_error("", inner)
+                }
+                other => Error::internal(format!("cannot migrate the database: {other}")),
+            })
     }
 
     /// The highest schema version applied, for `plat server migrate` to report.

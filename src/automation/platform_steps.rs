@@ -16,7 +16,7 @@ use super::actions::{
     EnvDown, EnvReady, EnvUp, Scaffold, Scaffolded, ScanSummary, ScanTarget, StepActions,
 };
 use super::executor::{CancelSignal, StepLog};
-use crate::api::{CreateEnv, EnvOutcome};
+use crate::api::CreateEnv;
 use crate::iac::{CancelHandle, TemplateCatalog};
 use crate::platform::Platform;
 use crate::provision::{Provisioner, RunRequest};
@@ -106,8 +106,7 @@ impl StepActions for PlatformSteps {
         let tenant = self.platform.who_am_i().await.map_err(text)?.tenant;
         let cancel = CancelHandle::new();
         let provisioner = self.provisioner()?;
-        let log_from = provisioner.log_offset(&env);
-        let result = until_stopped(
+        let run = until_stopped(
             provisioner.up(RunRequest {
                 env: &env,
                 template,
@@ -126,14 +125,13 @@ impl StepActions for PlatformSteps {
                 .save(&env, Some(&provisioner.state_path(&env)))
                 .await?;
         }
-        let run_log = provisioner.log_since(&env, log_from);
-        match result {
-            Ok((outcome, _)) => {
-                let env = self
-                    .platform
-                    .finish_env_up(&env.name, outcome.with_log(run_log))
-                    .await
-                    .map_err(text)?;
+        let env = self
+            .platform
+            .finish_env_up(&env.name, run.outcome)
+            .await
+            .map_err(text)?;
+        match run.result {
+            Ok(_) => {
                 log.line(format!(
                     "environment {} is ready ({} resources)",
                     env.name,
@@ -146,16 +144,10 @@ impl StepActions for PlatformSteps {
                     outputs: env.outputs,
                 })
             }
-            Err(error) => {
-                self.platform
-                    .finish_env_up(&env.name, EnvOutcome::failed(&error).with_log(run_log))
-                    .await
-                    .map_err(text)?;
-                Err(format!(
-                    "environment {} failed to provision (its state is kept; env.down destroys what was made): {error}",
-                    env.name
-                ))
-            }
+            Err(error) => Err(format!(
+                "environment {} failed to provision (its state is kept; env.down destroys what was made): {error}",
+                env.name
+            )),
         }
     }
 
@@ -195,8 +187,7 @@ impl StepActions for PlatformSteps {
         if let Some(keeper) = &self.state_keeper {
             keeper.load(&env, &provisioner.state_path(&env)).await?;
         }
-        let log_from = provisioner.log_offset(&env);
-        let result = until_stopped(
+        let run = until_stopped(
             provisioner.down(RunRequest {
                 env: &env,
                 template,
@@ -210,19 +201,14 @@ impl StepActions for PlatformSteps {
         )
         .await;
         if let Some(keeper) = &self.state_keeper {
-            let remaining = result.is_err().then(|| provisioner.state_path(&env));
+            let remaining = run.result.is_err().then(|| provisioner.state_path(&env));
             keeper.save(&env, remaining.as_deref()).await?;
         }
-        let outcome = match &result {
-            Ok(()) => EnvOutcome::done(),
-            Err(error) => EnvOutcome::failed(error),
-        }
-        .with_log(provisioner.log_since(&env, log_from));
         self.platform
-            .finish_env_down(name, outcome)
+            .finish_env_down(name, run.outcome)
             .await
             .map_err(text)?;
-        result.map_err(text)?;
+        run.result.map_err(text)?;
         log.line(format!("environment {name} is destroyed"));
         Ok(EnvDown {
             name: name.to_owned(),

@@ -55,13 +55,31 @@ impl Provisioner {
         self.work_dir(env).with_extension("tfstate")
     }
 
-    /// Provisions `env`; returns what the platform records (outputs redacted, resource addresses)
-    /// and the real outputs, which only the caller's own run may see (e.g. `::add-mask::`).
-    pub async fn up(
+    /// Provisions `env`. The run's outcome holds what the platform records (outputs redacted,
+    /// resource addresses, the log); its result holds the real outputs, which only the caller's
+    /// own run may see (e.g. `::add-mask::`).
+    pub async fn up(&self, req: RunRequest<'_>) -> Run<iac::Outputs> {
+        let log_from = self.log_offset(req.env);
+        let result = self.apply(&req).await;
+        Run::new(result, self.log_since(req.env, log_from))
+    }
+
+    /// Destroys `env`; the work dir is rebuilt from the template when this machine never had it
+    /// (another machine's env, or the server's reaper).
+    pub async fn down(&self, req: RunRequest<'_>) -> Run<()> {
+        let log_from = self.log_offset(req.env);
+        let result = self.destroy(&req).await;
+        Run::new(
+            result.map(|()| (EnvOutcome::done(), ())),
+            self.log_since(req.env, log_from),
+        )
+    }
+
+    async fn apply(
         &self,
-        req: RunRequest<'_>,
+        req: &RunRequest<'_>,
     ) -> Result<(EnvOutcome, iac::Outputs), iac::IacError> {
-        let (runner, resources) = self.runner(&req)?;
+        let (runner, resources) = self.runner(req)?;
         let result = runner.up(req.cancel).await;
         // The tap ends when the runner's event sender is gone.
         drop(runner);
@@ -77,10 +95,8 @@ impl Provisioner {
         Ok((outcome, outputs))
     }
 
-    /// Destroys `env`; the work dir is rebuilt from the template when this machine never had it
-    /// (another machine's env, or the server's reaper).
-    pub async fn down(&self, req: RunRequest<'_>) -> Result<(), iac::IacError> {
-        let (runner, resources) = self.runner(&req)?;
+    async fn destroy(&self, req: &RunRequest<'_>) -> Result<(), iac::IacError> {
+        let (runner, resources) = self.runner(req)?;
         let result = runner.down(req.cancel).await;
         drop(runner);
         resources.collect().await;
@@ -135,17 +151,46 @@ impl Provisioner {
     }
 }
 
+/// One run of an env's Terraform, finished.
+pub struct Run<T> {
+    /// What the platform records: done or failed, with the run's log.
+    pub outcome: EnvOutcome,
+    /// What only the caller gets: the run's value, or why it failed.
+    pub result: Result<T, iac::IacError>,
+}
+
+impl<T> Run<T> {
+    fn new(result: Result<(EnvOutcome, T), iac::IacError>, log: Option<String>) -> Self {
+        match result {
+            Ok((outcome, value)) => Self {
+                outcome: outcome.with_log(log),
+                result: Ok(value),
+            },
+            Err(error) => Self {
+                outcome: EnvOutcome::failed(&error).with_log(log),
+                result: Err(error),
+            },
+        }
+    }
+
+    /// The outcome to record, for a caller that records only runs that succeeded (the reapers
+    /// leave a failed destroy to a later retry).
+    pub fn succeeded(self) -> Result<EnvOutcome, iac::IacError> {
+        self.result.map(|_| self.outcome)
+    }
+}
+
 /// The platform keeps at most this much of one run's log; the end is what explains a failure.
 const MAX_RECORDED_LOG: u64 = 1024 * 1024;
 
 impl Provisioner {
     /// Where the env's log ends now: what a run appends after this is that run's log.
-    pub fn log_offset(&self, env: &Env) -> u64 {
+    fn log_offset(&self, env: &Env) -> u64 {
         std::fs::metadata(log_path(&self.data_dir, env)).map_or(0, |m| m.len())
     }
 
     /// The log written since `offset` (its last MiB, from a line start), for the platform.
-    pub fn log_since(&self, env: &Env, offset: u64) -> Option<String> {
+    fn log_since(&self, env: &Env, offset: u64) -> Option<String> {
         use std::io::{Read, Seek, SeekFrom};
         let mut file = std::fs::File::open(log_path(&self.data_dir, env)).ok()?;
         let end = file.metadata().ok()?.len();

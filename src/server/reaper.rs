@@ -69,12 +69,10 @@ impl Reaper {
                 .service
                 .resolve_actor(&Identity::Operator, Some(&env.account), None)
                 .await?;
-            let log_from = self.provisioner.log_offset(&env);
             match self.destroy(&env).await {
-                Ok(()) => {
-                    let log = self.provisioner.log_since(&env, log_from);
+                Ok(outcome) => {
                     self.service
-                        .finish_env_down(&actor, &env.name, EnvOutcome::done().with_log(log))
+                        .finish_env_down(&actor, &env.name, outcome)
                         .await?;
                     self.states
                         .save(&env, None)
@@ -92,14 +90,15 @@ impl Reaper {
     }
 
     /// Runs `destroy` here on a local copy of the state the platform keeps.
-    async fn destroy(&self, env: &crate::api::Env) -> anyhow::Result<()> {
+    async fn destroy(&self, env: &crate::api::Env) -> anyhow::Result<EnvOutcome> {
         let template = self.templates.find(&env.template)?;
         self.states
             .load(env, &self.provisioner.state_path(env))
             .await
             .map_err(anyhow::Error::msg)?;
         let cancel = CancelHandle::new();
-        self.provisioner
+        let run = self
+            .provisioner
             .down(RunRequest {
                 env,
                 template,
@@ -108,7 +107,7 @@ impl Reaper {
                 events: None,
                 cancel: &cancel,
             })
-            .await?;
-        Ok(())
+            .await;
+        Ok(run.succeeded()?)
     }
 }

@@ -1,6 +1,5 @@
 use anyhow::Result;
 
-use crate::api::EnvOutcome;
 use crate::cli::EnvNameArgs;
 use crate::ctx::Ctx;
 use crate::provision::RunRequest;
@@ -44,8 +43,7 @@ pub async fn run(ctx: &Ctx, args: EnvNameArgs) -> Result<()> {
     let (events, shown) = ctx.out.spawn_event_display(ctx.out.event_display(false));
     let cancel = super::cancel_on_ctrl_c();
     let tenant = super::tenant_of(ctx).await?;
-    let log_from = provisioner.log_offset(&env);
-    let result = provisioner
+    let run = provisioner
         .down(RunRequest {
             env: &env,
             template,
@@ -56,13 +54,8 @@ pub async fn run(ctx: &Ctx, args: EnvNameArgs) -> Result<()> {
         })
         .await;
     let _ = shown.await;
-    let outcome = match &result {
-        Ok(()) => EnvOutcome::done(),
-        Err(error) => EnvOutcome::failed(error),
-    }
-    .with_log(provisioner.log_since(&env, log_from));
-    let env = platform.finish_env_down(&env.name, outcome).await?;
-    result?;
+    let env = platform.finish_env_down(&env.name, run.outcome).await?;
+    run.result?;
     ctx.out
         .status("Destroyed", &format!("environment {}", env.name));
     ctx.out.object(&env)

@@ -1,6 +1,5 @@
 use anyhow::Result;
 
-use crate::api::EnvOutcome;
 use crate::ctx::Ctx;
 use crate::provision::RunRequest;
 
@@ -26,8 +25,7 @@ pub async fn run(ctx: &Ctx) -> Result<()> {
             "Reaping",
             &format!("environment {} (expired {})", env.name, env.expires_at),
         );
-        let log_from = provisioner.log_offset(&env);
-        let result = match catalog.find(&env.template) {
+        let destroyed = match catalog.find(&env.template) {
             Ok(template) => provisioner
                 .down(RunRequest {
                     env: &env,
@@ -38,19 +36,20 @@ pub async fn run(ctx: &Ctx) -> Result<()> {
                     cancel: &cancel,
                 })
                 .await
+                .succeeded()
                 .map_err(anyhow::Error::from),
             Err(err) => Err(err.into()),
         };
-        if let Err(err) = &result {
-            failures += 1;
-            ctx.out.warn(&format!(
-                "could not destroy {}: {err:#} (the lease lapses and a later reap retries)",
-                env.name
-            ));
-            continue;
+        match destroyed {
+            Ok(outcome) => reaped.push(platform.finish_env_down(&env.name, outcome).await?),
+            Err(err) => {
+                failures += 1;
+                ctx.out.warn(&format!(
+                    "could not destroy {}: {err:#} (the lease lapses and a later reap retries)",
+                    env.name
+                ));
+            }
         }
-        let outcome = EnvOutcome::done().with_log(provisioner.log_since(&env, log_from));
-        reaped.push(platform.finish_env_down(&env.name, outcome).await?);
     }
     ctx.out.list(&reaped)?;
     if failures > 0 {

@@ -1,6 +1,6 @@
 use anyhow::Result;
 
-use crate::api::{CreateEnv, Env, EnvOutcome};
+use crate::api::{CreateEnv, Env};
 use crate::cli::{EnvUpArgs, EventFormat};
 use crate::ctx::Ctx;
 use crate::iac::{self, Outputs, Template};
@@ -66,8 +66,7 @@ pub async fn run(ctx: &Ctx, args: EnvUpArgs) -> Result<()> {
     let (events, shown) = ctx.out.spawn_event_display(display);
     let cancel = super::cancel_on_ctrl_c();
     let tenant = super::tenant_of(ctx).await?;
-    let log_from = provisioner.log_offset(&env);
-    let result = provisioner
+    let run = provisioner
         .up(RunRequest {
             env: &env,
             template,
@@ -78,10 +77,9 @@ pub async fn run(ctx: &Ctx, args: EnvUpArgs) -> Result<()> {
         })
         .await;
     let _ = shown.await;
-    match result {
-        Ok((outcome, outputs)) => {
-            let outcome = outcome.with_log(provisioner.log_since(&env, log_from));
-            let env = platform.finish_env_up(&env.name, outcome).await?;
+    let env = platform.finish_env_up(&env.name, run.outcome).await?;
+    match run.result {
+        Ok(outputs) => {
             publish_to_github(ctx, &env, &outputs)?;
             ctx.out.status(
                 "Ready",
@@ -95,12 +93,6 @@ pub async fn run(ctx: &Ctx, args: EnvUpArgs) -> Result<()> {
             finish_output(ctx, &env, args.events.is_some())
         }
         Err(error) => {
-            platform
-                .finish_env_up(
-                    &env.name,
-                    EnvOutcome::failed(&error).with_log(provisioner.log_since(&env, log_from)),
-                )
-                .await?;
             ctx.out.warn(&format!(
                 "environment {} is marked failed; its state is kept, and `plat env down {}` destroys what was made",
                 env.name, env.name
@@ -207,8 +199,7 @@ pub async fn provision_recorded(ctx: &Ctx, name: &str) -> Result<()> {
     let provisioner = ctx.provisioner().await?;
     let cancel = super::cancel_on_ctrl_c();
     let tenant = super::tenant_of(ctx).await?;
-    let log_from = provisioner.log_offset(&env);
-    let result = provisioner
+    let run = provisioner
         .up(RunRequest {
             env: &env,
             template,
@@ -218,11 +209,6 @@ pub async fn provision_recorded(ctx: &Ctx, name: &str) -> Result<()> {
             cancel: &cancel,
         })
         .await;
-    let outcome = match &result {
-        Ok((outcome, _)) => outcome.clone(),
-        Err(error) => EnvOutcome::failed(error),
-    }
-    .with_log(provisioner.log_since(&env, log_from));
-    platform.finish_env_up(&env.name, outcome).await?;
-    result.map(|_| ()).map_err(Into::into)
+    platform.finish_env_up(&env.name, run.outcome).await?;
+    run.result.map(|_| ()).map_err(Into::into)
 }

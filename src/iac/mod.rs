@@ -15,7 +15,9 @@ mod tests;
 
 use std::path::PathBuf;
 
-pub use events::{ChangeSummary, Diagnostic, IacCommand, IacEvent, OutputValue, Outputs, Severity};
+pub use events::{
+    ChangeSummary, Diagnostic, IacCommand, IacEvent, OutputValue, Outputs, REDACTED, Severity,
+};
 pub use runner::{
     Backend, CancelHandle, HttpBackend, IacBinary, IacFlavor, PlatVariables, RunOptions,
     RunSummary, Runner, Workspace,

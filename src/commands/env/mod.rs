@@ -58,11 +58,6 @@ fn warn_if_expiring(ctx: &Ctx, env: &Env) {
     }
 }
 
-/// The tenant the env's resources are labelled with (DOMAIN.md section 4).
-async fn tenant_of(ctx: &Ctx) -> Result<String> {
-    Ok(ctx.platform().await?.who_am_i().await?.tenant)
-}
-
 /// Forwards Ctrl-C to Terraform: the first one stops it cleanly, the second kills it.
 fn cancel_on_ctrl_c() -> crate::iac::CancelHandle {
     let cancel = crate::iac::CancelHandle::new();

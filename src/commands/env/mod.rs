@@ -30,7 +30,6 @@ pub async fn run(ctx: &Ctx, command: EnvCommand) -> Result<()> {
         EnvCommand::Down(args) => down::run(ctx, args).await,
         EnvCommand::Quota => quota::run(ctx).await,
         EnvCommand::Reap => reap::run(ctx).await,
-        EnvCommand::Provision(args) => up::provision_recorded(ctx, &args.name).await,
     }
 }
 

@@ -8,7 +8,14 @@ use crate::ops::env::{EnvLifecycle, Provisioned, UpRequest};
 use crate::output::github::GithubActions;
 use crate::output::views::plain_value;
 
+/// Set by `up --no-wait` on the detached `plat env up` it starts: provision the env it recorded.
+/// An environment variable rather than a hidden flag or command, which completions would offer.
+const BACKGROUND_MARK: &str = "PLAT_PROVISION_RECORDED";
+
 pub async fn run(ctx: &Ctx, args: EnvUpArgs) -> Result<()> {
+    if ctx.env.get(BACKGROUND_MARK).is_some() {
+        return provision_recorded(ctx, &args.name).await;
+    }
     // Found before the env is recorded, so a missing binary provisions nothing and costs no quota.
     let provisioner = ctx.provisioner().await?;
     let templates = ctx.env_templates()?;
@@ -151,7 +158,7 @@ fn publish_to_github(ctx: &Ctx, env: &Env, outputs: Option<&Outputs>) -> Result<
     Ok(())
 }
 
-/// `up --no-wait`: the env is recorded (quota spent, name taken); a detached `plat env provision`
+/// `up --no-wait`: the env is recorded (quota spent, name taken); a detached `plat env up`
 /// runs Terraform, so closing the terminal or the CI step does not stop it.
 fn provision_in_background(ctx: &Ctx, env: &Env) -> Result<()> {
     use std::os::unix::process::CommandExt;
@@ -169,7 +176,8 @@ fn provision_in_background(ctx: &Ctx, env: &Env) -> Result<()> {
         command.args(["--user", user]);
     }
     command
-        .args(["env", "provision", &env.name, "--no-input", "--quiet"])
+        .args(["env", "up", &env.name, "--no-input", "--quiet"])
+        .env(BACKGROUND_MARK, "1")
         .stdin(std::process::Stdio::null())
         .stdout(output.try_clone()?)
         .stderr(output)
@@ -179,7 +187,7 @@ fn provision_in_background(ctx: &Ctx, env: &Env) -> Result<()> {
 }
 
 /// The background half of `up --no-wait`: provisions the env exactly as it was recorded.
-pub async fn provision_recorded(ctx: &Ctx, name: &str) -> Result<()> {
+async fn provision_recorded(ctx: &Ctx, name: &str) -> Result<()> {
     let provisioner = ctx.provisioner().await?;
     let templates = ctx.env_templates()?;
     let lifecycle = EnvLifecycle {

@@ -435,7 +435,8 @@ impl Service {
         Ok(env_view(row))
     }
 
-    /// Moves the expiry to now + `seconds`, never past the policy's maximum from creation.
+    /// Moves the expiry to now + `seconds`, never past the policy's maximum from creation and
+    /// never earlier than it is.
     pub async fn extend_env(&self, actor: &Actor, name: &str, seconds: i64) -> Result<Env> {
         actor.require("envs:write")?;
         if seconds < MIN_TTL_SECONDS {
@@ -458,6 +459,13 @@ impl Service {
             .now_ts()
             .checked_add(jiff::SignedDuration::from_secs(seconds))
             .unwrap_or(limit);
+        let current: Timestamp = row.expires_at.parse().map_err(|_| {
+            Error::internal(format!("environment '{name}' has a corrupt expires_at"))
+        })?;
+        // Extending asks for *more* time: an env that already lives longer keeps its expiry.
+        if wanted <= current {
+            return Ok(env_view(row));
+        }
         if wanted > limit {
             return Err(Error::quota(format!(
                 "environment '{name}' may live until {limit} at most ({} from creation)",

@@ -178,9 +178,14 @@ impl Store {
                     .with_hint("use sqlite://PATH or postgres://USER@HOST:PORT/DB"),
             );
         };
-        if backend == Backend::Sqlite {
-            check_sqlite_header(url)?;
-        }
+        let url = match backend {
+            Backend::Sqlite => {
+                check_sqlite_header(url)?;
+                sqlite_creating(url)
+            }
+            Backend::Postgres => Cow::Borrowed(url),
+        };
+        let url = url.as_ref();
         let options: AnyConnectOptions = url
             .parse()
             .map_err(|err| Error::invalid(format!("invalid database URL: {err}")))?;
@@ -267,6 +272,16 @@ impl Store {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())
     }
+}
+
+/// `sqlite://PATH` as `--help` documents it names a database to use, new or not; SQLite's own
+/// default (`mode=rw`) refuses a file that does not exist yet. An explicit `mode=` is kept.
+fn sqlite_creating(url: &str) -> Cow<'_, str> {
+    if url.contains("mode=") {
+        return Cow::Borrowed(url);
+    }
+    let separator = if url.contains('?') { '&' } else { '?' };
+    Cow::Owned(format!("{url}{separator}mode=rwc"))
 }
 
 /// SQLite only notices a foreign file on first use, deep inside the pool's retry loop; a look at

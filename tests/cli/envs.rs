@@ -162,6 +162,9 @@ on_every_backend! {
         let extended = env.ok(&["env", "extend", "ci-1", "2h", "-o", "json"]).json();
         assert!(seconds_between(extended["created_at"].as_str().unwrap(), extended["expires_at"].as_str().unwrap()) >= 7200 - 5);
         env.refused(None, &["env", "extend", "ci-1", "9h"], 6);
+        // Extending by less than the env has left never shortens its life.
+        let kept = env.ok(&["env", "extend", "ci-1", "30m", "-o", "json"]).json();
+        assert_eq!(kept["expires_at"], extended["expires_at"]);
     }
 }
 

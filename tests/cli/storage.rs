@@ -106,3 +106,19 @@ fn kill_9_during_creations_leaves_no_half_created_account() {
         );
     }
 }
+
+/// `sqlite://PATH`, the form `plat server --help` documents, names a database to create.
+#[test]
+fn a_sqlite_url_to_a_new_file_creates_the_database() {
+    let env = crate::support::TestEnv::new();
+    let path = env.root().join("fresh.db");
+    let url = format!("sqlite://{}", path.display());
+    env.ok(&["server", "migrate", "--database-url", &url]);
+    assert!(path.is_file(), "the database file was not created");
+    // An explicit mode is the user's: read-only on a missing file still fails.
+    let missing = env.root().join("absent.db");
+    let read_only = format!("sqlite://{}?mode=ro", missing.display());
+    env.run(&["server", "migrate", "--database-url", &read_only])
+        .failure(1);
+    assert!(!missing.exists());
+}

@@ -343,6 +343,18 @@ impl Ctx {
         )?)
     }
 
+    /// The env lifecycle as this caller: Terraform is found first, so that a missing binary
+    /// provisions nothing and costs no quota.
+    pub(crate) async fn env_lifecycle(&self) -> Result<crate::ops::env::EnvLifecycle<'_>> {
+        let provisioner = Arc::new(self.provisioner().await?);
+        Ok(crate::ops::env::EnvLifecycle {
+            platform: self.platform().await?,
+            provisioner,
+            templates: Arc::new(self.env_templates()?),
+            states: None,
+        })
+    }
+
     /// The Terraform/OpenTofu runner: `PLAT_IAC_BIN`, the context's `iac_bin`, else PATH.
     pub async fn provisioner(&self) -> Result<crate::provision::Provisioner> {
         let explicit = self

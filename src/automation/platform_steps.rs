@@ -37,17 +37,14 @@ pub struct PlatformSteps {
 }
 
 impl PlatformSteps {
-    fn provisioner(&self) -> Result<&Provisioner, String> {
-        self.provisioner.as_deref().map_err(Clone::clone)
-    }
-
-    fn lifecycle<'a>(&'a self, provisioner: &'a Provisioner) -> EnvLifecycle<'a> {
-        EnvLifecycle {
+    /// The env lifecycle as the run's owner; an error when no Terraform/OpenTofu was found.
+    fn lifecycle(&self) -> Result<EnvLifecycle<'_>, String> {
+        Ok(EnvLifecycle {
             platform: self.platform.as_ref(),
-            provisioner,
-            templates: &self.env_templates,
+            provisioner: self.provisioner.clone()?,
+            templates: self.env_templates.clone(),
             states: self.state_keeper.as_deref(),
-        }
+        })
     }
 
     /// Scans and scaffolds touch nothing the platform stores, so the platform is asked only
@@ -66,8 +63,7 @@ impl StepActions for PlatformSteps {
         log: &StepLog,
         stop: CancelSignal,
     ) -> Result<EnvReady, String> {
-        let provisioner = self.provisioner()?;
-        let lifecycle = self.lifecycle(provisioner);
+        let lifecycle = self.lifecycle()?;
         let param_values = request
             .vars
             .iter()
@@ -126,8 +122,7 @@ impl StepActions for PlatformSteps {
         log: &StepLog,
         stop: CancelSignal,
     ) -> Result<EnvDown, String> {
-        let provisioner = self.provisioner()?;
-        let lifecycle = self.lifecycle(provisioner);
+        let lifecycle = self.lifecycle()?;
         let cancel = CancelHandle::new();
         let announce = |_: &crate::api::Env| log.line(format!("destroying environment {name}"));
         let down = until_stopped(

@@ -5,6 +5,7 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::Arc;
 
 use anyhow::{Context as _, Result};
 use async_trait::async_trait;
@@ -33,8 +34,8 @@ pub trait EnvStateKeeper: Send + Sync {
 /// What the lifecycle works with: the platform (acting for the caller), Terraform, templates.
 pub(crate) struct EnvLifecycle<'a> {
     pub platform: &'a dyn Platform,
-    pub provisioner: &'a Provisioner,
-    pub templates: &'a TemplateCatalog,
+    pub provisioner: Arc<Provisioner>,
+    pub templates: Arc<TemplateCatalog>,
     pub states: Option<&'a dyn EnvStateKeeper>,
 }
 
@@ -67,7 +68,7 @@ pub(crate) struct Provisioned {
 pub(crate) enum Down {
     /// No live env of that name: `down` is idempotent.
     Gone,
-    Destroyed(Env),
+    Destroyed(Box<Env>),
 }
 
 /// What one `reap` did: every expired env it tried, in order.
@@ -77,10 +78,10 @@ pub(crate) struct ReapReport {
     pub failed: Vec<(Env, String)>,
 }
 
-impl<'a> EnvLifecycle<'a> {
+impl EnvLifecycle<'_> {
     /// Records the env after every check that could refuse it. Terraform has not started, so a
     /// refusal changes nothing (R-ENV-3).
-    pub async fn start(&self, request: UpRequest) -> Result<Started<'a>> {
+    pub async fn start(&self, request: UpRequest) -> Result<Started<'_>> {
         let template = self.templates.find(&request.template)?;
         let params = template.resolve_params(request.params, request.param_values.as_ref())?;
         let ttl_seconds = request
@@ -185,7 +186,7 @@ impl<'a> EnvLifecycle<'a> {
             .finish_env_down(&env.name, destroyed.outcome)
             .await?;
         destroyed.result?;
-        Ok(Down::Destroyed(env))
+        Ok(Down::Destroyed(Box::new(env)))
     }
 
     /// Destroys every expired env this caller sees (its account and sub-accounts), each leased

@@ -55,8 +55,8 @@ impl Reaper {
     pub async fn round(&self) -> anyhow::Result<usize> {
         let lifecycle = EnvLifecycle {
             platform: &self.platform,
-            provisioner: &self.provisioner,
-            templates: &self.templates,
+            provisioner: self.provisioner.clone(),
+            templates: self.templates.clone(),
             states: Some(&self.states),
         };
         let report = lifecycle.reap(&CancelHandle::new(), &|_| {}).await?;

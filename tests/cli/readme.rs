@@ -105,8 +105,7 @@ fn every_sh_block_of_the_readme_runs_as_written() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     let failed_at = stderr
         .lines()
-        .filter(|l| l.starts_with(">>> "))
-        .last()
+        .rfind(|l| l.starts_with(">>> "))
         .unwrap_or("(no block started)");
     assert!(
         output.status.success() && failed_at == ">>> done",

@@ -2,21 +2,14 @@ use anyhow::Result;
 
 use crate::cli::EnvNameArgs;
 use crate::ctx::Ctx;
-use crate::ops::env::{Down, EnvLifecycle};
+use crate::ops::env::Down;
 
 pub async fn run(ctx: &Ctx, args: EnvNameArgs) -> Result<()> {
     ctx.confirm(&format!(
         "Destroy environment {} and everything in it?",
         args.name
     ))?;
-    let provisioner = ctx.provisioner().await?;
-    let templates = ctx.env_templates()?;
-    let lifecycle = EnvLifecycle {
-        platform: ctx.platform().await?,
-        provisioner: &provisioner,
-        templates: &templates,
-        states: None,
-    };
+    let lifecycle = ctx.env_lifecycle().await?;
     let (events, shown) = ctx.out.spawn_event_display(ctx.out.event_display(false));
     let cancel = super::cancel_on_ctrl_c();
     let announce = |env: &crate::api::Env| {
@@ -41,7 +34,7 @@ pub async fn run(ctx: &Ctx, args: EnvNameArgs) -> Result<()> {
         Down::Destroyed(env) => {
             ctx.out
                 .status("Destroyed", &format!("environment {}", env.name));
-            ctx.out.object(&env)
+            ctx.out.object(env.as_ref())
         }
     }
 }

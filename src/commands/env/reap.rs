@@ -1,17 +1,9 @@
 use anyhow::Result;
 
 use crate::ctx::Ctx;
-use crate::ops::env::EnvLifecycle;
 
 pub async fn run(ctx: &Ctx) -> Result<()> {
-    let provisioner = ctx.provisioner().await?;
-    let templates = ctx.env_templates()?;
-    let lifecycle = EnvLifecycle {
-        platform: ctx.platform().await?,
-        provisioner: &provisioner,
-        templates: &templates,
-        states: None,
-    };
+    let lifecycle = ctx.env_lifecycle().await?;
     let announce = |env: &crate::api::Env| {
         ctx.out.status(
             "Reaping",

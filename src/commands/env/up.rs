@@ -4,7 +4,7 @@ use crate::api::Env;
 use crate::cli::{EnvUpArgs, EventFormat};
 use crate::ctx::Ctx;
 use crate::iac::{self, Outputs};
-use crate::ops::env::{EnvLifecycle, Provisioned, UpRequest};
+use crate::ops::env::{Provisioned, UpRequest};
 use crate::output::github::GithubActions;
 use crate::output::views::plain_value;
 
@@ -16,15 +16,7 @@ pub async fn run(ctx: &Ctx, args: EnvUpArgs) -> Result<()> {
     if ctx.env.get(BACKGROUND_MARK).is_some() {
         return provision_recorded(ctx, &args.name).await;
     }
-    // Found before the env is recorded, so a missing binary provisions nothing and costs no quota.
-    let provisioner = ctx.provisioner().await?;
-    let templates = ctx.env_templates()?;
-    let lifecycle = EnvLifecycle {
-        platform: ctx.platform().await?,
-        provisioner: &provisioner,
-        templates: &templates,
-        states: None,
-    };
+    let lifecycle = ctx.env_lifecycle().await?;
     let started = lifecycle.start(up_request(&args)?).await?;
     let env = started.env;
     if !started.created {
@@ -188,14 +180,7 @@ fn provision_in_background(ctx: &Ctx, env: &Env) -> Result<()> {
 
 /// The background half of `up --no-wait`: provisions the env exactly as it was recorded.
 async fn provision_recorded(ctx: &Ctx, name: &str) -> Result<()> {
-    let provisioner = ctx.provisioner().await?;
-    let templates = ctx.env_templates()?;
-    let lifecycle = EnvLifecycle {
-        platform: ctx.platform().await?,
-        provisioner: &provisioner,
-        templates: &templates,
-        states: None,
-    };
+    let lifecycle = ctx.env_lifecycle().await?;
     lifecycle
         .provision_recorded(name, &super::cancel_on_ctrl_c())
         .await?;

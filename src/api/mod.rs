@@ -240,11 +240,9 @@ pub struct CreateEnv {
     pub template: String,
     #[schema(value_type = Object)]
     pub params: serde_json::Value,
-    /// Requested lifetime; absent means the policy's (or template's) default.
+    /// Requested lifetime; absent means the policy's (or template's) default. The template's
+    /// own limits are the platform's to look up: a caller never sends them.
     pub ttl_seconds: Option<i64>,
-    /// The template's own lifetime limits, which the policy may only tighten.
-    pub template_ttl_default_seconds: i64,
-    pub template_ttl_max_seconds: i64,
     pub idempotency_key: Option<String>,
 }
 

@@ -97,8 +97,6 @@ impl EnvLifecycle<'_> {
                 template: template.name().to_owned(),
                 params: serde_json::to_value(&params)?,
                 ttl_seconds,
-                template_ttl_default_seconds: template.manifest.ttl.default.as_secs(),
-                template_ttl_max_seconds: template.manifest.ttl.max.as_secs(),
                 idempotency_key: request.idempotency_key,
             })
             .await?;

@@ -281,7 +281,8 @@ pub async fn prepare(config: &ServerConfig) -> Result<AppState, Error> {
         16
     };
     let store = Store::open(&config.database_url, connections).await?;
-    let service = Service::new(store, config.clock.clone());
+    let templates = config.automations.step_tools.env_templates.clone();
+    let service = Service::new(store, config.clock.clone()).with_env_templates(templates);
     service
         .bootstrap(&Bootstrap {
             master_account: config.master_account.clone(),

@@ -25,6 +25,43 @@ pub mod status {
     pub const DESTROYED: &str = "destroyed";
 }
 
+/// A template's lifetime limits (R-ENV-1), as its manifest declares them.
+#[derive(Debug, Clone, Copy)]
+pub struct TtlLimits {
+    pub default_seconds: i64,
+    pub max_seconds: i64,
+}
+
+/// Where the service finds env templates' limits: the platform's own catalog (the server's,
+/// or the embedded platform's), so that a caller cannot send limits of its choosing.
+pub trait EnvTemplates: Send + Sync {
+    fn ttl_limits(&self, template: &str) -> Result<TtlLimits>;
+}
+
+/// A platform that knows no env templates (one built without them refuses every `env up`).
+pub(crate) struct NoTemplates;
+
+impl EnvTemplates for NoTemplates {
+    fn ttl_limits(&self, template: &str) -> Result<TtlLimits> {
+        Err(Error::not_found("environment template", template))
+    }
+}
+
+impl EnvTemplates for crate::iac::TemplateCatalog {
+    fn ttl_limits(&self, template: &str) -> Result<TtlLimits> {
+        let found = self.find(template).map_err(|err| {
+            Error::not_found("environment template", template).with_hint(
+                err.hint()
+                    .unwrap_or_else(|| "run `plat env template list`".into()),
+            )
+        })?;
+        Ok(TtlLimits {
+            default_seconds: found.manifest.ttl.default.as_secs(),
+            max_seconds: found.manifest.ttl.max.as_secs(),
+        })
+    }
+}
+
 fn account_scope(account: &AccountRow) -> String {
     format!("account:{}", account.id)
 }
@@ -278,17 +315,14 @@ impl Service {
                     .with_hint("pick another name, or `plat env down` the existing one first"),
             );
         }
+        let template = self.env_templates.ttl_limits(&req.template)?;
         let policy = self.effective_policy(&mut tx, &actor.account).await?;
         let max = policy
             .ttl_max_seconds
-            .min(req.template_ttl_max_seconds.max(MIN_TTL_SECONDS));
+            .min(template.max_seconds.max(MIN_TTL_SECONDS));
         let ttl = req
             .ttl_seconds
-            .unwrap_or_else(|| {
-                policy
-                    .ttl_default_seconds
-                    .min(req.template_ttl_default_seconds)
-            })
+            .unwrap_or_else(|| policy.ttl_default_seconds.min(template.default_seconds))
             .min(i64::MAX / 2);
         if ttl < MIN_TTL_SECONDS {
             return Err(Error::invalid(format!(

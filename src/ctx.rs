@@ -109,6 +109,17 @@ impl Ctx {
         )))
     }
 
+    /// Asks the platform whether the caller may do `work` on this machine (a scan, a scaffold).
+    /// An embedded platform that was never created has no rules and no users but the operator
+    /// yet, and asking must not create one: a dry run writes nothing.
+    pub async fn authorize(&self, work: crate::api::LocalWork) -> Result<()> {
+        let embedded = self.context.server.is_none() && self.context.database_url.is_none();
+        if embedded && !self.dirs.embedded_database().exists() {
+            return Ok(());
+        }
+        Ok(self.platform().await?.authorize(work).await?)
+    }
+
     /// Opens the embedded platform, creating and bootstrapping it on first use.
     pub async fn embedded_service(&self) -> Result<Service> {
         let url = match &self.context.database_url {

@@ -163,6 +163,23 @@ pub struct GroupMember {
     pub email: String,
 }
 
+/// Work a client does on its own machine that the platform's rules still govern: it stores
+/// nothing on the platform, so the client asks before it starts.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum LocalWork {
+    /// `plat scan` (needs `scan:run`).
+    Scan,
+    /// `plat scaffold run|update` (needs `scaffold:run`).
+    Scaffold,
+}
+
+/// `POST /api/v1/authorize`: may the caller do this work? 204 when allowed.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
+pub struct AuthorizeWork {
+    pub work: LocalWork,
+}
+
 /// Who the platform thinks is calling, and where.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct WhoAmI {

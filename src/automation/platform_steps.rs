@@ -16,6 +16,7 @@ use super::actions::{
     EnvDown, EnvReady, EnvUp, Scaffold, Scaffolded, ScanSummary, ScanTarget, StepActions,
 };
 use super::executor::{CancelSignal, StepLog};
+use crate::api::LocalWork;
 use crate::iac::{CancelHandle, TemplateCatalog};
 use crate::ops::env::{Down, EnvLifecycle, EnvStateKeeper, UpRequest};
 use crate::platform::Platform;
@@ -47,11 +48,10 @@ impl PlatformSteps {
         })
     }
 
-    /// Scans and scaffolds touch nothing the platform stores, so the platform is asked only
-    /// for the permissions the owner's groups grant.
-    async fn require(&self, permission: &str) -> Result<(), String> {
-        let me = self.platform.who_am_i().await.map_err(text)?;
-        crate::service::require_granted(&me, permission).map_err(text)
+    /// Scans and scaffolds touch nothing the platform stores; the platform still decides
+    /// whether the run's owner may do them.
+    async fn authorize(&self, work: LocalWork) -> Result<(), String> {
+        self.platform.authorize(work).await.map_err(text)
     }
 }
 
@@ -151,7 +151,7 @@ impl StepActions for PlatformSteps {
     }
 
     async fn scaffold(&self, request: Scaffold, log: &StepLog) -> Result<Scaffolded, String> {
-        self.require("scaffold:run").await?;
+        self.authorize(LocalWork::Scaffold).await?;
         let template = self
             .scaffold_templates
             .load(&request.template)
@@ -193,7 +193,7 @@ impl StepActions for PlatformSteps {
     }
 
     async fn scan(&self, target: ScanTarget, log: &StepLog) -> Result<ScanSummary, String> {
-        self.require("scan:run").await?;
+        self.authorize(LocalWork::Scan).await?;
         let mut report = ScanReport::new();
         match (&target.path, &target.env) {
             (Some(path), None) => {

@@ -47,6 +47,11 @@ impl Platform for LocalPlatform {
         ))
     }
 
+    async fn authorize(&self, work: crate::api::LocalWork) -> Result<()> {
+        self.service
+            .authorize_local_work(&self.actor().await?, work)
+    }
+
     async fn who_am_i(&self) -> Result<WhoAmI> {
         Ok(self.actor().await?.who_am_i())
     }

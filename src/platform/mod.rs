@@ -24,6 +24,8 @@ use crate::service::Result;
 #[async_trait]
 pub trait Platform: Send + Sync {
     async fn who_am_i(&self) -> Result<WhoAmI>;
+    /// Asks the platform whether the caller may do `work` on this machine.
+    async fn authorize(&self, work: crate::api::LocalWork) -> Result<()>;
 
     async fn list_accounts(&self, limit: Option<u32>) -> Result<Vec<Account>>;
     async fn get_account(&self, slug: &str) -> Result<Account>;

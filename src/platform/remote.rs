@@ -135,6 +135,12 @@ impl Platform for RemotePlatform {
         })
     }
 
+    async fn authorize(&self, work: crate::api::LocalWork) -> Result<()> {
+        let body = crate::api::AuthorizeWork { work };
+        self.send_empty(self.request(Method::POST, "/authorize").json(&body))
+            .await
+    }
+
     async fn who_am_i(&self) -> Result<WhoAmI> {
         self.get("/whoami").await
     }

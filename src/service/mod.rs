@@ -18,7 +18,7 @@ pub mod vocabulary;
 
 use std::sync::Arc;
 
-pub use actor::{Actor, Identity, require_granted};
+pub use actor::{Actor, Identity};
 pub use error::{Error, ErrorKind, Result};
 pub use queue_triggers::{MESSAGE_PARAMETER, QueueBinding};
 

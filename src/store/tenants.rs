@@ -65,12 +65,19 @@ pub async fn find_tenant_by_domain(
     find_by(conn, "domain", domain).await
 }
 
+/// A tenant with its owner account's slug and path.
+pub struct OwnedTenant {
+    pub tenant: TenantRow,
+    pub owner_slug: String,
+    pub owner_path: String,
+}
+
 /// Tenants owned by accounts under `path_prefix`, plus the tenant with id `bound_tenant_id`.
 pub async fn list_tenants_for(
     conn: &mut Conn,
     path_prefix: &str,
     bound_tenant_id: &str,
-) -> Result<Vec<(TenantRow, Option<String>)>, Error> {
+) -> Result<Vec<OwnedTenant>, Error> {
     let sql = sqlx::AssertSqlSafe(format!(
         "SELECT {COLUMNS}, o.slug AS owner_slug, o.path AS owner_path FROM tenants t \
          JOIN accounts o ON o.id = t.owner_account_id \
@@ -83,13 +90,11 @@ pub async fn list_tenants_for(
         .await?;
     rows.iter()
         .map(|row| {
-            let owner_path: String = row.try_get("owner_path")?;
-            // The owner's slug is shown only when the owner sits inside the viewer's subtree (R-ACC-6).
-            let owner = owner_path
-                .starts_with(path_prefix)
-                .then(|| row.try_get("owner_slug"))
-                .transpose()?;
-            Ok((tenant(row)?, owner))
+            Ok(OwnedTenant {
+                tenant: tenant(row)?,
+                owner_slug: row.try_get("owner_slug")?,
+                owner_path: row.try_get("owner_path")?,
+            })
         })
         .collect::<Result<_, sqlx::Error>>()
         .map_err(Error::from)

@@ -254,7 +254,7 @@ impl Service {
         actor.require("envs:read")?;
         let mut conn = self.store.acquire().await?;
         let rows = store::list_envs(&mut conn, &actor.account.id, include_destroyed).await?;
-        Ok(rows.into_iter().map(env_view).collect())
+        rows.into_iter().map(env_view).collect()
     }
 
     pub(super) async fn live_env(
@@ -274,7 +274,7 @@ impl Service {
     pub async fn get_env(&self, actor: &Actor, name: &str) -> Result<Env> {
         actor.require("envs:read")?;
         let mut conn = self.store.acquire().await?;
-        Ok(env_view(self.live_env(&mut conn, actor, name).await?))
+        env_view(self.live_env(&mut conn, actor, name).await?)
     }
 
     /// Records an env before Terraform runs, after every check that could refuse it (R-ENV-3):
@@ -302,7 +302,7 @@ impl Service {
                 )));
             }
             return Ok(EnvStarted {
-                env: env_view(existing),
+                env: env_view(existing)?,
                 created: false,
             });
         }
@@ -371,7 +371,7 @@ impl Service {
         store::insert_env(&mut tx, &row).await?;
         tx.commit().await?;
         Ok(EnvStarted {
-            env: env_view(row),
+            env: env_view(row)?,
             created: true,
         })
     }
@@ -396,7 +396,7 @@ impl Service {
             row.quota_counted = false;
         }
         store::update_env(&mut conn, &row).await?;
-        Ok(env_view(row))
+        env_view(row)
     }
 
     async fn keep_log(
@@ -442,7 +442,7 @@ impl Service {
         };
         row.status = status::DESTROYING.into();
         store::update_env(&mut conn, &row).await?;
-        Ok(Some(env_view(row)))
+        env_view(row).map(Some)
     }
 
     pub async fn finish_env_down(
@@ -466,7 +466,7 @@ impl Service {
             row.error = outcome.error.clone();
         }
         store::update_env(&mut conn, &row).await?;
-        Ok(env_view(row))
+        env_view(row)
     }
 
     /// Moves the expiry to now + `seconds`, never past the policy's maximum from creation and
@@ -498,7 +498,7 @@ impl Service {
         })?;
         // Extending asks for *more* time: an env that already lives longer keeps its expiry.
         if wanted <= current {
-            return Ok(env_view(row));
+            return env_view(row);
         }
         if wanted > limit {
             return Err(Error::quota(format!(
@@ -512,7 +512,7 @@ impl Service {
         row.expires_at = wanted.to_string();
         store::update_env(&mut tx, &row).await?;
         tx.commit().await?;
-        Ok(env_view(row))
+        env_view(row)
     }
 
     /// Expired live envs of the accounts this actor sees, each leased to the caller for
@@ -530,7 +530,7 @@ impl Service {
         let mut claimed = Vec::new();
         for row in store::expired_envs(&mut conn, &actor.account.path, &now).await? {
             if store::claim_reaper_lease(&mut conn, &row.id, &now, &until).await? {
-                claimed.push(env_view(row));
+                claimed.push(env_view(row)?);
             }
         }
         Ok(claimed)
@@ -545,22 +545,25 @@ fn record_outcome(row: &mut EnvRow, outcome: &EnvOutcome) {
     row.error = outcome.error.clone();
 }
 
-pub(crate) fn env_view(row: EnvRow) -> Env {
-    Env {
+pub(crate) fn env_view(row: EnvRow) -> Result<Env> {
+    let params = store::stored_json("envs", &row.id, "params", &row.params)?;
+    let outputs = store::stored_json("envs", &row.id, "outputs", &row.outputs)?;
+    let resources = store::stored_json("envs", &row.id, "resources", &row.resources)?;
+    Ok(Env {
         id: row.id,
         name: row.name,
         account: row.account_slug,
         template: row.template,
-        params: serde_json::from_str(&row.params).unwrap_or_default(),
+        params,
         owner: row.owner_email,
         status: row.status,
         created_at: row.created_at,
         expires_at: row.expires_at,
         destroyed_at: row.destroyed_at,
-        outputs: serde_json::from_str(&row.outputs).unwrap_or_default(),
-        resources: serde_json::from_str(&row.resources).unwrap_or_default(),
+        outputs,
+        resources,
         error: row.error,
-    }
+    })
 }
 
 /// `1800` → `30m`, `5400` → `1h30m`.

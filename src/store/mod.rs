@@ -333,13 +333,42 @@ pub fn redact_url(url: &str) -> String {
     }
 }
 
+/// A JSON column as stored. A value that does not parse is an error naming its row: reading it
+/// as empty would show, and then save, a record that silently lost its data.
+pub(crate) fn stored_json<T: serde::de::DeserializeOwned>(
+    table: &str,
+    id: &str,
+    column: &str,
+    text: &str,
+) -> Result<T, Error> {
+    serde_json::from_str(text).map_err(|err| {
+        Error::internal(format!(
+            "{table} row {id}: column {column} holds corrupt JSON ({err})"
+        ))
+        .with_hint("the database was changed outside plat; restore that row from a backup")
+    })
+}
+
 /// Lists are stored as JSON text so the same column type works on both backends.
 pub(crate) fn to_json_list(items: &[String]) -> String {
     serde_json::to_string(items).unwrap_or_else(|_| "[]".into())
 }
 
-pub(crate) fn from_json_list(text: &str) -> Vec<String> {
-    serde_json::from_str(text).unwrap_or_default()
+/// A JSON column of a row being read; one that does not parse fails the read, naming the row.
+pub(crate) fn json_column<T: serde::de::DeserializeOwned>(
+    row: &sqlx::any::AnyRow,
+    table: &str,
+    column: &str,
+) -> Result<T, sqlx::Error> {
+    use sqlx::Row;
+    let text: String = row.try_get(column)?;
+    serde_json::from_str(&text).map_err(|err| {
+        let id: String = row.try_get("id").unwrap_or_default();
+        sqlx::Error::ColumnDecode {
+            index: format!("{table}.{column} of row {id}"),
+            source: Box::new(err),
+        }
+    })
 }
 
 /// Every write that can change who may do what (users, links, groups, accounts, tenants) bumps

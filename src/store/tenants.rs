@@ -24,7 +24,6 @@ const COLUMNS: &str = "t.id, t.name, t.domain, t.owner_account_id, t.logo_url, t
                        t.secondary_color, t.description, t.layout, t.created_at";
 
 fn tenant(row: &AnyRow) -> Result<TenantRow, sqlx::Error> {
-    let layout: String = row.try_get("layout")?;
     Ok(TenantRow {
         id: row.try_get("id")?,
         name: row.try_get("name")?,
@@ -34,7 +33,7 @@ fn tenant(row: &AnyRow) -> Result<TenantRow, sqlx::Error> {
         primary_color: row.try_get("primary_color")?,
         secondary_color: row.try_get("secondary_color")?,
         description: row.try_get("description")?,
-        layout: serde_json::from_str(&layout).unwrap_or_default(),
+        layout: super::json_column(row, "tenants", "layout")?,
         created_at: row.try_get("created_at")?,
     })
 }

@@ -122,3 +122,42 @@ fn a_sqlite_url_to_a_new_file_creates_the_database() {
         .failure(1);
     assert!(!missing.exists());
 }
+
+/// A corrupt JSON column is an error that names its row, never an empty value that the next
+/// write would save over the real data.
+#[test]
+fn a_corrupt_json_column_is_an_error_naming_its_row() {
+    let env = TestEnv::new();
+    env.ok(&[
+        "account",
+        "create",
+        "acme",
+        "--owner",
+        "alice@acme.test",
+        "--tenant",
+        "default",
+        "--role",
+        "user-admin",
+    ]);
+    let url = format!("sqlite://{}", env.data_dir().join("plat.db").display());
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let store = plat::store::Store::connect(&url, 1).await.unwrap();
+        sqlx::query("UPDATE accounts SET roles = '[\"user-admin\"' WHERE slug = 'acme'")
+            .execute(&store.pool)
+            .await
+            .unwrap();
+        store.pool.close().await;
+    });
+    let out = env.run(&["account", "show", "acme"]);
+    out.failure(1);
+    assert!(
+        out.stderr.contains("accounts.roles of row "),
+        "{}",
+        out.stderr
+    );
+    assert!(!out.stderr.contains("panicked"));
+}

@@ -20,6 +20,7 @@ pub mod platform;
 pub mod provision;
 pub mod scaffold;
 pub mod scan;
+#[cfg(feature = "server")]
 pub mod server;
 pub mod service;
 pub mod store;
@@ -53,6 +54,7 @@ pub fn run(args: Vec<OsString>, env: Env) -> u8 {
     install_crypto();
     // A CLI command needs one thread; the server wants every core.
     let builder = match cli.command {
+        #[cfg(feature = "server")]
         cli::Command::Server(_) => tokio::runtime::Builder::new_multi_thread(),
         _ => tokio::runtime::Builder::new_current_thread(),
     };

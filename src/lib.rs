@@ -7,6 +7,7 @@ pub mod api;
 pub mod assets;
 pub mod auth;
 pub mod automation;
+pub mod backoff;
 pub mod cli;
 pub mod commands;
 pub mod config;

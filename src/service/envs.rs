@@ -254,6 +254,9 @@ impl Service {
         }
         let mut conn = self.store.acquire().await?;
         let mut tx = self.store.begin(&mut conn).await?;
+        // Everything below, from the idempotency key to the quota count and the insert, is one
+        // decision per user: parallel requests (through any replica) take turns here.
+        store::lock_user(&mut tx, &actor.user.id).await?;
         if let Some(key) = &req.idempotency_key
             && let Some(existing) =
                 store::find_env_by_idempotency_key(&mut tx, &actor.user.id, key).await?

@@ -109,21 +109,45 @@ pub fn check_slug(what: &str, slug: &str) -> Result<()> {
     }
 }
 
+/// The longest e-mail address SMTP can carry (RFC 5321: a 254-octet path).
+pub const MAX_EMAIL_LEN: usize = 254;
+
+/// E-mails are handles shown in paths, logs and URLs, so the local part keeps to the characters
+/// mail providers actually hand out: letters, digits and `.`, `_`, `%`, `+`, `-`, with no empty
+/// dot-separated piece (so never `..` or a leading `.`).
 pub fn check_email(email: &str) -> Result<()> {
-    let valid = match email.split_once('@') {
-        Some((local, domain)) => {
-            !local.is_empty()
-                && local.len() <= 64
-                && !local.chars().any(|c| c.is_whitespace() || c == '@')
-                && is_hostname(domain)
-        }
-        None => false,
-    };
+    let valid = email.len() <= MAX_EMAIL_LEN
+        && match email.split_once('@') {
+            Some((local, domain)) => {
+                (1..=64).contains(&local.len())
+                    && local.split('.').all(|piece| {
+                        !piece.is_empty()
+                            && piece
+                                .bytes()
+                                .all(|b| b.is_ascii_alphanumeric() || b"_%+-".contains(&b))
+                    })
+                    && is_hostname(domain)
+            }
+            None => false,
+        };
     if valid {
         Ok(())
     } else {
-        Err(Error::invalid(format!("invalid e-mail '{email}'"))
-            .with_hint("write it as name@example.com"))
+        let shown = if email.trim().is_empty() {
+            "the e-mail must not be empty".to_owned()
+        } else {
+            format!("invalid e-mail '{}'", shorten(email))
+        };
+        Err(Error::invalid(shown).with_hint("write it as name@example.com"))
+    }
+}
+
+/// At most 80 characters of a rejected value, so that an error about a 100 KB field stays readable.
+pub fn shorten(value: &str) -> String {
+    const SHOWN: usize = 80;
+    match value.char_indices().nth(SHOWN) {
+        Some((end, _)) => format!("{}…", &value[..end]),
+        None => value.to_owned(),
     }
 }
 
@@ -187,6 +211,18 @@ mod tests {
         assert!(check_email("alice@acme.test").is_ok());
         assert!(check_email("alice").is_err());
         assert!(check_email("al ice@acme.test").is_err());
+        for bad in [
+            "",
+            " ",
+            "@acme.test",
+            "../x@y.test",
+            "a..b@y.test",
+            ".a@y.test",
+            "a/b@y.test",
+        ] {
+            assert!(check_email(bad).is_err(), "{bad}");
+        }
+        assert!(check_email("first.last+tag@acme.test").is_ok());
         assert!(check_domain("portal.acme.test").is_ok());
         assert!(check_domain("portal").is_err());
         assert!(check_domain("Portal.acme.test").is_err());

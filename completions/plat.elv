@@ -2071,6 +2071,8 @@ set edit:completion:arg-completer[plat] = {|@words|
             cand --workers 'Automation workers per replica'
             cand --run-lease-seconds 'Seconds a worker holds a run between renewals; a run whose worker died is reclaimed after this'
             cand --run-max-attempts 'Attempts a run gets when its worker dies before it is marked failed'
+            cand --db-acquire-timeout-ms 'Milliseconds a request waits for a database connection before failing with 503'
+            cand --db-statement-timeout-ms 'Milliseconds one database statement may run (SQLite: may wait for the write lock)'
             cand -o 'Output format: a table for people, JSON or YAML documents for programs'
             cand --output 'Output format: a table for people, JSON or YAML documents for programs'
             cand --context 'Context (platform connection) to use instead of the current one'

@@ -31,7 +31,7 @@ pub async fn healthz() -> Json<Health> {
 
 /// Readiness answers within this, whatever the database does, so that a load balancer takes a
 /// replica whose database is gone out of rotation in under 2 s.
-const READY_PROBE_LIMIT: std::time::Duration = std::time::Duration::from_millis(1500);
+const READY_PROBE_LIMIT: std::time::Duration = std::time::Duration::from_millis(1000);
 
 #[utoipa::path(get, path = "/readyz", tag = "operations",
     responses((status = 200, body = Health), (status = 503, body = ErrorBody)))]

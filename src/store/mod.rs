@@ -170,7 +170,7 @@ pub struct PoolSettings {
 }
 
 impl PoolSettings {
-    pub const DEFAULT_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
+    pub const DEFAULT_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(2);
     pub const DEFAULT_STATEMENT_TIMEOUT: Duration = Duration::from_secs(5);
 
     pub fn new(max_connections: u32) -> Self {

@@ -667,7 +667,7 @@ fn sqlite_on_a_full_disk_refuses_writes_with_503_and_heals_once_space_is_freed()
     );
     report("SQLite, full disk", &figures);
     assert!(
-        figures.statuses_during.iter().any(|s| *s == 503),
+        figures.statuses_during.contains(&503),
         "writes on a full disk are refused: {:?}",
         figures.statuses_during
     );

@@ -113,7 +113,7 @@ impl Ctx {
         let url = match &self.context.database_url {
             Some(url) => url.clone(),
             None => {
-                std::fs::create_dir_all(&self.dirs.data).with_context(|| {
+                crate::private_fs::private_dir(&self.dirs.data).with_context(|| {
                     format!(
                         "cannot create the data directory {}",
                         self.dirs.data.display()
@@ -222,7 +222,7 @@ impl Ctx {
     }
 
     pub fn default_server_database(&self) -> String {
-        let _ = std::fs::create_dir_all(&self.dirs.data);
+        let _ = crate::private_fs::private_dir(&self.dirs.data);
         format!(
             "sqlite://{}?mode=rwc",
             self.dirs.data.join("server.db").display()

@@ -16,6 +16,7 @@ pub mod expr;
 pub mod iac;
 pub mod output;
 pub mod platform;
+mod private_fs;
 pub mod provision;
 pub mod scaffold;
 pub mod scan;

@@ -344,7 +344,7 @@ impl Workspace {
         variables: &PlatVariables,
         params: &BTreeMap<String, JsonValue>,
     ) -> Result<Self> {
-        std::fs::create_dir_all(dir)
+        crate::private_fs::private_dir(dir)
             .map_err(|e| IacError::io(format!("cannot create {}", dir.display()), e))?;
         let walker = walkdir::WalkDir::new(&template.dir)
             .min_depth(1)
@@ -423,8 +423,9 @@ fn is_terraform_leftover(name: &OsStr) -> bool {
         || name == LOG_FILE
 }
 
+/// Variables and backend settings may carry secrets: the workspace's files are the owner's only.
 fn write_file(path: &Path, contents: &[u8]) -> Result<()> {
-    std::fs::write(path, contents)
+    crate::private_fs::write_private(path, contents)
         .map_err(|e| IacError::io(format!("cannot write {}", path.display()), e))
 }
 
@@ -638,6 +639,25 @@ impl Runner {
         command
     }
 
+    /// Terraform writes its local state (sensitive outputs in clear) with the usual 0644: it is
+    /// narrowed to the owner as soon as Terraform is done with it.
+    fn keep_state_private(&self) {
+        let dir = &self.workspace.dir;
+        let mut files = vec![
+            dir.join("terraform.tfstate"),
+            dir.join("terraform.tfstate.backup"),
+            dir.join(".terraform").join("terraform.tfstate"),
+        ];
+        if let Backend::Local { state_path } = &self.backend {
+            let mut backup = state_path.clone().into_os_string();
+            backup.push(".backup");
+            files.extend([state_path.clone(), PathBuf::from(backup)]);
+        }
+        if let Err(err) = crate::private_fs::tighten_files(files.iter().map(PathBuf::as_path)) {
+            tracing::warn!(error = %err, "cannot make the Terraform state private");
+        }
+    }
+
     fn emit(&self, event: IacEvent) {
         if let Some(events) = &self.options.events {
             let _ = events.send(event);
@@ -726,6 +746,7 @@ impl Runner {
         let status = child.wait().await.map_err(|e| {
             IacError::io(format!("cannot wait for {}", self.binary.path.display()), e)
         })?;
+        self.keep_state_private();
         let elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
         summary.elapsed_ms = elapsed_ms;
         log.marker(&RunnerMarker::Finished {
@@ -772,10 +793,7 @@ struct RunLog {
 
 impl RunLog {
     fn open(path: &Path) -> Result<Self> {
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)
+        let file = crate::private_fs::append_private(path)
             .map_err(|e| IacError::io(format!("cannot open {}", path.display()), e))?;
         Ok(Self { file: Some(file) })
     }

@@ -11,6 +11,7 @@ mod tenants;
 mod users;
 
 use std::borrow::Cow;
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -213,6 +214,7 @@ impl Store {
         };
         if backend == Backend::Sqlite {
             check_sqlite_header(url)?;
+            keep_sqlite_file_private(url)?;
         }
         let options: AnyConnectOptions = url
             .parse()
@@ -388,16 +390,34 @@ impl Store {
     }
 }
 
+/// The database holds every account's data: its file (and so the `-wal`/`-shm` files SQLite
+/// creates beside it with the same mode) is the owner's only. An older install is tightened.
+fn keep_sqlite_file_private(url: &str) -> Result<(), Error> {
+    let path = sqlite_path(url);
+    let creates = url.contains("mode=rwc");
+    if path.is_empty() || path.contains(":memory:") || !(creates || Path::new(path).exists()) {
+        return Ok(());
+    }
+    crate::private_fs::private_sqlite_file(Path::new(path)).map_err(|err| {
+        Error::internal(format!(
+            "cannot keep the database file {path} private: {err}"
+        ))
+    })
+}
+
+fn sqlite_path(url: &str) -> &str {
+    url.trim_start_matches("sqlite://")
+        .trim_start_matches("sqlite:")
+        .split('?')
+        .next()
+        .unwrap_or_default()
+}
+
 /// SQLite only notices a foreign file on first use, deep inside the pool's retry loop; a look at
 /// the 16-byte header gives the user a straight answer instead of a timeout.
 fn check_sqlite_header(url: &str) -> Result<(), Error> {
     use std::io::Read;
-    let path = url
-        .trim_start_matches("sqlite://")
-        .trim_start_matches("sqlite:")
-        .split('?')
-        .next()
-        .unwrap_or_default();
+    let path = sqlite_path(url);
     let mut header = [0u8; 16];
     let read = std::fs::File::open(path).and_then(|mut file| file.read(&mut header));
     match read {

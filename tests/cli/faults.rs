@@ -696,3 +696,75 @@ fn sqlite_on_a_full_disk_refuses_writes_with_503_and_heals_once_space_is_freed()
         );
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// 5. File modes: what plat keeps for a user is that user's only.
+
+fn mode_of(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path)
+        .unwrap_or_else(|err| panic!("{}: {err}", path.display()))
+        .permissions()
+        .mode()
+        & 0o777
+}
+
+fn set_mode(path: &Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+}
+
+#[test]
+fn the_data_dir_database_state_and_logs_are_the_owners_only() {
+    let env = TestEnv::new();
+    let data = env.data_dir();
+    std::fs::remove_dir(&data).unwrap();
+    env.ok(&["env", "up", "dev"]);
+    assert_eq!(mode_of(&data), 0o700, "data dir");
+    let db = data.join("plat.db");
+    assert_eq!(mode_of(&db), 0o600, "database");
+    for companion in ["plat.db-wal", "plat.db-shm"] {
+        if data.join(companion).exists() {
+            assert_eq!(mode_of(&data.join(companion)), 0o600, "{companion}");
+        }
+    }
+    let states: Vec<PathBuf> = walkdir(&data.join("envs"))
+        .into_iter()
+        .filter(|p| {
+            let name = p.file_name().unwrap().to_string_lossy();
+            name.contains(".tfstate") || name.ends_with(".log") || name.ends_with(".json")
+        })
+        .filter(|p| !p.components().any(|c| c.as_os_str() == "providers"))
+        .collect();
+    assert!(
+        states
+            .iter()
+            .any(|p| p.extension().is_some_and(|e| e == "tfstate")),
+        "a local state: {states:?}"
+    );
+    for file in &states {
+        assert_eq!(mode_of(file), 0o600, "{}", file.display());
+    }
+
+    // An install from before the rule is tightened on its next use.
+    set_mode(&data, 0o755);
+    set_mode(&db, 0o644);
+    env.ok(&["account", "list"]);
+    assert_eq!((mode_of(&data), mode_of(&db)), (0o700, 0o600));
+}
+
+fn walkdir(root: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let mut pending = vec![root.to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if entry.file_type().unwrap().is_dir() {
+                pending.push(path);
+            } else {
+                found.push(path);
+            }
+        }
+    }
+    found
+}

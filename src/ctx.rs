@@ -110,7 +110,9 @@ impl Ctx {
 
     /// Opens the embedded platform, creating and bootstrapping it on first use.
     pub async fn embedded_service(&self) -> Result<Service> {
-        let url = match &self.context.database_url {
+        // The environment may carry a URL with its password; a config file never does.
+        let from_env = self.env.get("PLAT_DATABASE_URL").map(str::to_owned);
+        let url = match from_env.as_ref().or(self.context.database_url.as_ref()) {
             Some(url) => url.clone(),
             None => {
                 crate::private_fs::private_dir(&self.dirs.data).with_context(|| {

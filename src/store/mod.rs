@@ -443,18 +443,44 @@ fn open_error(url: &str, err: sqlx::Error) -> Error {
     Error::internal(format!("cannot open the database{place}: {text}"))
 }
 
-/// Hides the password of a database URL before it is shown anywhere.
+/// Hides the password of a database URL before it is shown anywhere: the one in the user info
+/// (`postgres://user:PW@host`) and any `password`-like query parameter (`?password=PW`,
+/// `&sslpassword=PW`).
 pub fn redact_url(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
+    let (base, query) = match url.split_once('?') {
+        Some((base, query)) => (base, Some(query)),
+        None => (url, None),
+    };
+    let mut shown = match (base.find("://"), base.rfind('@')) {
         (Some(scheme_end), Some(at)) if at > scheme_end => {
-            let credentials = &url[scheme_end + 3..at];
+            let credentials = &base[scheme_end + 3..at];
             match credentials.split_once(':') {
-                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme_end + 3], &url[at..]),
-                None => url.to_owned(),
+                Some((user, _)) => format!("{}{user}:***{}", &base[..scheme_end + 3], &base[at..]),
+                None => base.to_owned(),
             }
         }
-        _ => url.to_owned(),
+        _ => base.to_owned(),
+    };
+    if let Some(query) = query {
+        let pairs: Vec<String> = query
+            .split('&')
+            .map(|pair| match pair.split_once('=') {
+                Some((key, _)) if key.to_ascii_lowercase().contains("password") => {
+                    format!("{key}=***")
+                }
+                _ => pair.to_owned(),
+            })
+            .collect();
+        shown.push('?');
+        shown.push_str(&pairs.join("&"));
     }
+    shown
+}
+
+/// Whether a database URL carries a password (which belongs in PGPASSWORD, ~/.pgpass or the
+/// environment, never in a config file).
+pub fn url_has_password(url: &str) -> bool {
+    redact_url(url) != url
 }
 
 /// A subtree's path prefix. Every account path ends in `/`, so a prefix match can never reach a
@@ -524,5 +550,17 @@ mod tests {
             super::redact_url("sqlite:///tmp/x.db"),
             "sqlite:///tmp/x.db"
         );
+        assert_eq!(
+            super::redact_url("postgres://db/plat?user=plat&password=s3cret&sslmode=require"),
+            "postgres://db/plat?user=plat&password=***&sslmode=require"
+        );
+        assert_eq!(
+            super::redact_url("postgres://u:pw@db/plat?sslpassword=k"),
+            "postgres://u:***@db/plat?sslpassword=***"
+        );
+        assert!(super::url_has_password("postgres://u:pw@db/plat"));
+        assert!(!super::url_has_password(
+            "postgres://u@db/plat?sslmode=require"
+        ));
     }
 }

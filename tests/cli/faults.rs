@@ -768,3 +768,45 @@ fn walkdir(root: &Path) -> Vec<PathBuf> {
     }
     found
 }
+
+// ---------------------------------------------------------------------------------------------
+// 6. The config file holds no secrets, and nothing prints one.
+
+#[test]
+fn context_add_refuses_a_database_password_and_context_show_never_prints_one() {
+    let env = TestEnv::new();
+    let config = env.config_dir().join("config.yaml");
+    for url in [
+        "postgres://plat:hunter2@127.0.0.1:5432/plat",
+        "postgres://plat@127.0.0.1:5432/plat?sslmode=disable&password=hunter2",
+    ] {
+        let out = env.run(&["context", "add", "prod", "--database-url", url]);
+        out.failure(1);
+        assert!(out.stderr.contains("PGPASSWORD"), "{}", out.stderr);
+        assert!(out.stderr.contains("PLAT_DATABASE_URL"), "{}", out.stderr);
+        assert!(!out.stderr.contains("hunter2"), "{}", out.stderr);
+        assert!(!config.exists(), "nothing saved");
+    }
+    env.ok(&[
+        "context",
+        "add",
+        "prod",
+        "--database-url",
+        "postgres://plat@127.0.0.1:5432/plat",
+    ]);
+    // A hand-edited file that holds one anyway is never echoed.
+    let text = std::fs::read_to_string(&config).unwrap().replace(
+        "postgres://plat@127.0.0.1:5432/plat",
+        "postgres://plat:hunter2@127.0.0.1:5432/plat?password=hunter2",
+    );
+    std::fs::write(&config, text).unwrap();
+    for args in [
+        &["context", "show", "prod"][..],
+        &["context", "show", "prod", "-o", "json"],
+        &["context", "list", "-o", "yaml"],
+    ] {
+        let out = env.ok(args);
+        assert!(!out.stdout.contains("hunter2"), "{args:?}: {}", out.stdout);
+        assert!(out.stdout.contains("***"), "{args:?}: {}", out.stdout);
+    }
+}

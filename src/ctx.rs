@@ -376,6 +376,10 @@ fn builtin_templates() -> std::path::PathBuf {
     std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/templates"))
 }
 
+/// The furthest `PLAT_CLOCK_OFFSET` may move the clock (100 years).
+const MAX_CLOCK_OFFSET: jiff::SignedDuration =
+    jiff::SignedDuration::from_secs(100 * 366 * 24 * 3600);
+
 impl Ctx {
     /// Where "now" comes from: the system clock, shifted by `PLAT_CLOCK_OFFSET` (e.g. `+2h`) when set.
     pub fn clock(&self) -> Result<service::Clock> {
@@ -383,6 +387,16 @@ impl Ctx {
             None => Ok(service::system_clock()),
             Some(text) => {
                 let offset = crate::iac::parse_duration(text.trim_start_matches('+'))?;
+                // A shifted clock that cannot tell the time would fall back to the real one
+                // without a word: an offset past the calendar's end is refused instead.
+                if offset > MAX_CLOCK_OFFSET || jiff::Timestamp::now().checked_add(offset).is_err()
+                {
+                    return Err(crate::error::UserError::new(
+                        format!("PLAT_CLOCK_OFFSET '{text}' is too large"),
+                        "use an offset of at most 100 years, such as +2h",
+                    )
+                    .into());
+                }
                 Ok(service::shifted_clock(offset))
             }
         }

@@ -91,22 +91,22 @@ impl Service {
     /// parent imposes (R-ENV-2), except at the platform's root, which sets the defaults.
     pub async fn set_env_policy(&self, actor: &Actor, req: SetEnvPolicy) -> Result<EnvPolicy> {
         actor.require("policies:write")?;
-        for (what, value, min) in [
-            (
-                "ttl_default_seconds",
-                req.ttl_default_seconds,
-                MIN_TTL_SECONDS,
-            ),
-            ("ttl_max_seconds", req.ttl_max_seconds, MIN_TTL_SECONDS),
-            ("envs_per_day", req.envs_per_day, 0),
+        for (what, value) in [
+            ("ttl_default_seconds", req.ttl_default_seconds),
+            ("ttl_max_seconds", req.ttl_max_seconds),
         ] {
-            if let Some(value) = value
-                && value < min
-            {
-                return Err(Error::invalid(format!(
-                    "{what} must be at least {min}, got {value}"
-                )));
+            if let Some(value) = value {
+                super::vocabulary::check_ttl(what, value, MIN_TTL_SECONDS)?;
             }
+        }
+        if let Some(value) = req.envs_per_day
+            && !(0..=super::vocabulary::MAX_ENVS_PER_DAY).contains(&value)
+        {
+            return Err(Error::invalid(format!(
+                "envs_per_day must be between 0 and {}, got {value}",
+                super::vocabulary::MAX_ENVS_PER_DAY
+            ))
+            .with_hint("0 stops new environments; most teams allow 1 to 10 a day"));
         }
         let mut conn = self.store.acquire().await?;
         let mut tx = self.store.begin(&mut conn).await?;
@@ -441,11 +441,7 @@ impl Service {
     /// Moves the expiry to now + `seconds`, never past the policy's maximum from creation.
     pub async fn extend_env(&self, actor: &Actor, name: &str, seconds: i64) -> Result<Env> {
         actor.require("envs:write")?;
-        if seconds < MIN_TTL_SECONDS {
-            return Err(Error::invalid(format!(
-                "extend by at least {MIN_TTL_SECONDS}s"
-            )));
-        }
+        super::vocabulary::check_ttl("the extension", seconds, MIN_TTL_SECONDS)?;
         let mut conn = self.store.acquire().await?;
         let mut tx = self.store.begin(&mut conn).await?;
         let mut row = self.live_env(&mut tx, actor, name).await?;
@@ -460,7 +456,10 @@ impl Service {
         let wanted = self
             .now_ts()
             .checked_add(jiff::SignedDuration::from_secs(seconds))
-            .unwrap_or(limit);
+            .map_err(|_| {
+                Error::invalid(format!("extending by {seconds}s overflows the clock"))
+                    .with_hint("extend by less")
+            })?;
         if wanted > limit {
             return Err(Error::quota(format!(
                 "environment '{name}' may live until {limit} at most ({} from creation)",

@@ -26,6 +26,9 @@ impl Service {
         actor.require_role("user-admin", "link users")?;
         actor.require("users:write")?;
         vocabulary::check_email(&req.email)?;
+        if let Some(name) = &req.name {
+            vocabulary::check_display_name("user name", name)?;
+        }
         let mut conn = self.store.acquire().await?;
         let mut tx = self.store.begin(&mut conn).await?;
         let mut groups = Vec::with_capacity(req.groups.len());
@@ -88,6 +91,7 @@ impl Service {
     /// Users own themselves (R-USR-1): only the user may rename itself.
     pub async fn rename_user(&self, actor: &Actor, email: &str, name: &str) -> Result<User> {
         vocabulary::check_email(email)?;
+        vocabulary::check_display_name("user name", name)?;
         if actor.user.email != email {
             return Err(
                 Error::denied(format!("only {email} can change {email}'s profile"))

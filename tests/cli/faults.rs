@@ -810,3 +810,43 @@ fn context_add_refuses_a_database_password_and_context_show_never_prints_one() {
         assert!(out.stdout.contains("***"), "{args:?}: {}", out.stdout);
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// 7. Bounds on every field.
+
+on_every_backend! {
+    fn every_field_has_a_documented_maximum_and_overflowing_durations_are_errors() {
+        let env = TestEnv::new();
+        env.acme();
+        // Under the server's 64 KiB body limit, which refuses larger ones with 413 before this.
+        let long_logo = format!("https://acme.test/{}", "l".repeat(10 * 1024));
+        let long_description = "d".repeat(20 * 1024);
+        let long_name = "n".repeat(101);
+        for (args, needle) in [
+            (vec!["user", "create", "../x@y.test"], "invalid e-mail"),
+            (vec!["user", "create", "a..b@y.test"], "invalid e-mail"),
+            (vec!["user", "create", "carol@acme.test", "--name", &long_name], "maximum is 100"),
+            (vec!["tenant", "create", "big", "--domain", "big.acme.test", "--logo", &long_logo], "maximum is 2048"),
+            (vec!["tenant", "update", "acme-portal", "--description", &long_description], "maximum is 1000"),
+            (vec!["account", "update", "acme-shop", "--name", &long_name], "maximum is 100"),
+            (vec!["policy", "set", "--ttl-max", "99999999999999h"], "366 days"),
+            (vec!["policy", "set", "--envs-per-day", "99999999999"], "between 0 and"),
+        ] {
+            let out = env.refused(Some(ALICE), &args, 1);
+            assert!(out.stderr.contains(needle), "{:?}: {}", &args[..2], out.stderr);
+            assert!(out.stderr.len() < 1000, "the error quotes at most a little of the value: {}", out.stderr.len());
+        }
+    }
+}
+
+#[test]
+fn an_overflowing_clock_offset_is_an_error_not_silently_ignored() {
+    let env = TestEnv::new();
+    env.ok(&["account", "list"]);
+    for offset in ["99999999999999h", "+999999999999s"] {
+        let out = env.run_with(&["account", "list"], &[("PLAT_CLOCK_OFFSET", offset)]);
+        out.failure(1);
+        assert!(out.stderr.contains("PLAT_CLOCK_OFFSET"), "{}", out.stderr);
+    }
+    env.ok(&["account", "list"]);
+}

@@ -1616,8 +1616,8 @@ Register-ArgumentCompleter -Native -CommandName 'plat' -ScriptBlock {
             break
         }
         'plat;automation;apply' {
-            [CompletionResult]::new('-f', '-f', [CompletionResultType]::ParameterName, 'Definition file (YAML)')
-            [CompletionResult]::new('--file', '--file', [CompletionResultType]::ParameterName, 'Definition file (YAML)')
+            [CompletionResult]::new('-f', '-f', [CompletionResultType]::ParameterName, 'Definition file (YAML), or - for stdin')
+            [CompletionResult]::new('--file', '--file', [CompletionResultType]::ParameterName, 'Definition file (YAML), or - for stdin')
             [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format: a table for people, JSON or YAML documents for programs')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format: a table for people, JSON or YAML documents for programs')
             [CompletionResult]::new('--context', '--context', [CompletionResultType]::ParameterName, 'Context (platform connection) to use instead of the current one')

@@ -1488,8 +1488,8 @@ set edit:completion:arg-completer[plat] = {|@words|
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'plat;automation;apply'= {
-            cand -f 'Definition file (YAML)'
-            cand --file 'Definition file (YAML)'
+            cand -f 'Definition file (YAML), or - for stdin'
+            cand --file 'Definition file (YAML), or - for stdin'
             cand -o 'Output format: a table for people, JSON or YAML documents for programs'
             cand --output 'Output format: a table for people, JSON or YAML documents for programs'
             cand --context 'Context (platform connection) to use instead of the current one'

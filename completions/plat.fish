@@ -944,7 +944,7 @@ complete -c plat -n "__fish_plat_using_subcommand automation; and not __fish_see
 complete -c plat -n "__fish_plat_using_subcommand automation; and not __fish_seen_subcommand_from apply list ls show delete rm run runs logs cancel help" -f -a "logs" -d 'Print the log of a run'
 complete -c plat -n "__fish_plat_using_subcommand automation; and not __fish_seen_subcommand_from apply list ls show delete rm run runs logs cancel help" -f -a "cancel" -d 'Stop a run: its running step is killed'
 complete -c plat -n "__fish_plat_using_subcommand automation; and not __fish_seen_subcommand_from apply list ls show delete rm run runs logs cancel help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from apply" -s f -l file -d 'Definition file (YAML)' -r -F
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from apply" -s f -l file -d 'Definition file (YAML), or - for stdin' -r -F
 complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from apply" -s o -l output -d 'Output format: a table for people, JSON or YAML documents for programs' -r -f -a "table\t''
 json\t''
 yaml\t''"

@@ -11,6 +11,7 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod ctx;
+mod document_limits;
 pub mod error;
 pub mod expr;
 pub mod iac;

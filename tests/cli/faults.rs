@@ -850,3 +850,51 @@ fn an_overflowing_clock_offset_is_an_error_not_silently_ignored() {
     }
     env.ok(&["account", "list"]);
 }
+
+// ---------------------------------------------------------------------------------------------
+// 8. Hostile documents: deep nesting, huge sizes and special files are refused at once.
+
+#[test]
+fn hostile_documents_are_refused_with_exit_1_before_any_parser_sees_them() {
+    let env = TestEnv::new();
+    let deep = env.root().join("deep.yaml");
+    std::fs::write(&deep, "[".repeat(100_000)).unwrap();
+    let deep_block = env.root().join("deep-block.yaml");
+    let block: String = (0..1000)
+        .map(|level| format!("{}k{level}:\n", " ".repeat(level)))
+        .collect();
+    std::fs::write(&deep_block, block).unwrap();
+    let huge = env.root().join("huge.yaml");
+    std::fs::write(&huge, format!("# {}\n", "x".repeat(5 * 1024 * 1024))).unwrap();
+    let fifo = env.root().join("pipe.yaml");
+    let made = Command::new("mkfifo").arg(&fifo).status().unwrap();
+    assert!(made.success());
+    let target = env.root().join("out");
+    let cases: [(&Path, &str); 5] = [
+        (&deep, "nested deeper than the limit of 256"),
+        (&deep_block, "nested deeper than the limit of 256"),
+        (&huge, "larger than the limit"),
+        (Path::new("/dev/zero"), "not a regular file"),
+        (&fifo, "not a regular file"),
+    ];
+    for (file, needle) in cases {
+        let file = file.to_str().unwrap();
+        for args in [
+            vec!["automation", "apply", "-f", file],
+            vec![
+                "scaffold",
+                "run",
+                "docs-site",
+                target.to_str().unwrap(),
+                "--values",
+                file,
+            ],
+        ] {
+            let out = env.run(&args);
+            out.failure(1);
+            assert!(out.stderr.contains(needle), "{args:?}: {}", out.stderr);
+            assert!(out.stderr.contains("hint: "), "{args:?}: {}", out.stderr);
+        }
+    }
+    assert!(!target.exists(), "nothing scaffolded");
+}

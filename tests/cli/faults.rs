@@ -898,3 +898,58 @@ fn hostile_documents_are_refused_with_exit_1_before_any_parser_sees_them() {
     }
     assert!(!target.exists(), "nothing scaffolded");
 }
+
+// ---------------------------------------------------------------------------------------------
+// 9. Terraform outlives plat: kill -9 in the middle of `env up`, then `env down`.
+
+#[test]
+fn r_env_4_env_down_after_a_killed_up_destroys_what_terraform_went_on_to_create() {
+    let mut env = TestEnv::new();
+    let templates = env.root().join("templates");
+    std::fs::create_dir_all(templates.join("env")).unwrap();
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/iac/crash");
+    std::os::unix::fs::symlink(fixture, templates.join("env/crash")).unwrap();
+    env.vars
+        .insert("PLAT_TEMPLATE_PATH".into(), templates.display().to_string());
+    let mut up = env
+        .command(&["env", "up", "crashy", "--template", "crash"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Killed once Terraform has started creating the resource.
+    let envs = env.data_dir().join("envs");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let applying = walkdir(&envs).iter().any(|path| {
+            path.ends_with("plat-iac.log")
+                && std::fs::read_to_string(path).is_ok_and(|log| log.contains("\"apply_start\""))
+        });
+        if applying {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the apply never started");
+        assert!(
+            up.try_wait().unwrap().is_none(),
+            "env up ended before it could be killed"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    up.kill().unwrap();
+    up.wait().unwrap();
+    let marker_path = walkdir(&envs)
+        .into_iter()
+        .find(|p| p.ends_with("plat-iac.log"))
+        .unwrap()
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .join("crash-marker-crashy");
+    env.ok(&["--yes", "env", "down", "crashy"]);
+    assert!(
+        !marker_path.exists(),
+        "the resource Terraform created after plat died was left behind: {}",
+        marker_path.display()
+    );
+}

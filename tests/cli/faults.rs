@@ -907,7 +907,7 @@ fn r_env_4_env_down_after_a_killed_up_destroys_what_terraform_went_on_to_create(
     let mut env = TestEnv::new();
     let templates = env.root().join("templates");
     std::fs::create_dir_all(templates.join("env")).unwrap();
-    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/iac/crash");
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/faults/crash");
     std::os::unix::fs::symlink(fixture, templates.join("env/crash")).unwrap();
     env.vars
         .insert("PLAT_TEMPLATE_PATH".into(), templates.display().to_string());

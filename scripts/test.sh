@@ -21,5 +21,10 @@ export PLAT_TEST_KEYRING=1
 exec dbus-run-session -- sh -c '
   keyring_home=$(mktemp -d)
   echo -n plat-test | XDG_DATA_HOME="$keyring_home" gnome-keyring-daemon --unlock --components=secrets >/dev/null
-  cargo test --locked --all-targets "$@"
+  cargo test --locked --all-targets "$@" || exit $?
+  # --- issue 15: the slow fault tests (a PostgreSQL cluster stopped and restarted under load, a
+  # SQLite server on a full tmpfs) are #[ignore]d so that a plain `cargo test` stays quick; the
+  # full run (no filter given) runs them here.
+  if [ "$#" -eq 0 ]; then cargo test --locked --test cli faults:: -- --ignored; fi
+  # --- end issue 15
 ' plat-tests "$@"

@@ -13,6 +13,7 @@ mod automation_triggers;
 mod automations;
 mod contract;
 mod envs;
+mod faults;
 mod groups;
 mod login;
 mod queues;

@@ -12,6 +12,7 @@ mod automation_steps;
 mod automation_triggers;
 mod automations;
 mod contract;
+mod delegation;
 mod envs;
 mod groups;
 mod login;

@@ -11,6 +11,7 @@ mod api;
 mod automation_steps;
 mod automation_triggers;
 mod automations;
+mod backstage;
 mod contract;
 mod delegation;
 mod envs;

@@ -11,6 +11,19 @@ use crate::support::{ALICE, BIN, Outcome, TestEnv};
 
 const SERVICE: &str = "backstage@acme.test";
 
+/// The automation the `plat-automation` template runs.
+const GREET: &str = r#"apiVersion: plat.dev/v1
+kind: Automation
+metadata: { name: greet }
+spec:
+  parameters:
+    - { name: who, type: string }
+  steps:
+    - id: say
+      action: exec
+      input: { command: ["sh", "-c", "echo hello ${{ parameters.who }}"] }
+"#;
+
 #[test]
 fn scaffolder_actions_and_catalog_provider_in_a_backstage_backend_r_gov_5() {
     let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("backstage");
@@ -54,6 +67,8 @@ fn scaffolder_actions_and_catalog_provider_in_a_backstage_backend_r_gov_5() {
             "default",
             "--role",
             "user-admin",
+            "--role",
+            "automation-manager",
         ],
     );
     // Two environments a day per user: one kept and torn down later, one full lifecycle; the
@@ -83,6 +98,12 @@ fn scaffolder_actions_and_catalog_provider_in_a_backstage_backend_r_gov_5() {
     plat(
         ALICE,
         &["user", "create", "carol@acme.test", "--group", "viewers"],
+    );
+    let automation = env.root().join("greet.yaml");
+    std::fs::write(&automation, GREET).unwrap();
+    plat(
+        ALICE,
+        &["automation", "apply", "-f", automation.to_str().unwrap()],
     );
     plat(SERVICE, &["whoami"]);
 

@@ -124,6 +124,7 @@ describe('plat modules in a Backstage backend', () => {
         'user/default/nomail',
         'template/default/plat-env-lifecycle',
         'template/default/plat-env-teardown',
+        'template/default/plat-automation',
       ].map(known),
     );
   });
@@ -150,6 +151,29 @@ describe('plat modules in a Backstage backend', () => {
     const completion = events.find(e => e.type === 'completion');
     return { status: status as string, log, output: completion?.body.output, completion };
   }
+
+  const cliWith = (token: string) =>
+    new PlatCli(
+      {
+        server: plat.server,
+        binary: plat.binary,
+        token,
+        actOnBehalfOfUser: true,
+        environment: { PLAT_IAC_BIN: plat.iacBin },
+      },
+      new PlatCredentials({ token }),
+    );
+  /** A task logger that hands each line to `onLine`. */
+  const logger = (onLine: (line: string) => void = () => {}): LoggerService => {
+    const log: LoggerService = {
+      info: onLine,
+      warn: onLine,
+      error: onLine,
+      debug: () => {},
+      child: () => log,
+    };
+    return log;
+  };
 
   async function refreshCatalog() {
     await catalogScheduler!.triggerTask(PlatEntityProvider.taskId);
@@ -239,30 +263,50 @@ describe('plat modules in a Backstage backend', () => {
     expect(task.log.join('\n')).toContain('cannot act for user:default/nomail');
   });
 
-  describe('the plat runner', () => {
-    const cliWith = (token: string) =>
-      new PlatCli(
-        {
-          server: plat.server,
-          binary: plat.binary,
-          token,
-          actOnBehalfOfUser: true,
-          environment: { PLAT_IAC_BIN: plat.iacBin },
-        },
-        new PlatCredentials({ token }),
-      );
-    /** A task logger that hands each line to `onLine`. */
-    const logger = (onLine: (line: string) => void = () => {}): LoggerService => {
-      const log: LoggerService = {
-        info: onLine,
-        warn: onLine,
-        error: onLine,
-        debug: () => {},
-        child: () => log,
-      };
-      return log;
-    };
+  it("runs an automation of the user's account and hands back the run", async () => {
+    const task = await runTask('alice', { who: 'backstage' }, 'plat-automation');
+    expect(task.status).toBe('completed');
+    expect(task.output.text[0].content).toMatch(/^succeeded [0-9a-z]{26}$/);
+  });
 
+  it('dry-runs a template: plat:env:up describes itself, plat:scaffold renders without writing', async () => {
+    const template = {
+      apiVersion: 'scaffolder.backstage.io/v1beta3',
+      kind: 'Template',
+      metadata: { name: 'plat-dry-run' },
+      spec: {
+        owner: 'user:default/alice',
+        type: 'service',
+        parameters: [],
+        steps: [
+          { id: 'env', action: 'plat:env:up', input: { name: 'bs-dry' } },
+          {
+            id: 'docs',
+            action: 'plat:scaffold',
+            input: { template: 'docs-site', targetPath: 'docs', values: { name: 'handbook', owner: 'group:default/platform' } },
+          },
+        ],
+        output: { text: [{ title: 'files', content: '${{ steps.docs.output.files | length }}' }] },
+      },
+    };
+    const res = await request(backend.server)
+      .post('/api/scaffolder/v2/dry-run')
+      .set('Authorization', mockCredentials.user.header('user:default/alice'))
+      .send({ template, values: {}, secrets: {}, directoryContents: [] });
+    expect(res.status).toBe(200);
+    const log = res.body.log.map((l: { body: { message: string } }) => l.body.message).join('\n');
+    expect(log).toContain('dry run: would run plat env up bs-dry');
+    expect(log).toContain('--dry-run');
+    expect(Number(res.body.output.text[0].content)).toBeGreaterThan(0);
+    // Nothing was provisioned: plat never heard of bs-dry.
+    const envs = await cliWith(plat.token).run<Array<{ name: string }>>({
+      args: ['env', 'list', '--all'],
+      logger: logger(),
+    });
+    expect(envs.map(e => e.name)).not.toContain('bs-dry');
+  });
+
+  describe('the plat runner', () => {
     it('names the service credentials when plat rejects them (exit 4)', async () => {
       const failure = cliWith('not-a-token').run({ args: ['env', 'list'], logger: logger() });
       await expect(failure).rejects.toThrow(

@@ -25,7 +25,9 @@ import scaffolderModulePlat, {
   PlatCli,
   PlatCommandError,
 } from '@plat/backstage-plugin-scaffolder-backend-module-plat';
-import { resolve } from 'node:path';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import request from 'supertest';
 
 jest.setTimeout(600_000);
@@ -313,6 +315,24 @@ describe('plat modules in a Backstage backend', () => {
         /^plat rejected the service credentials \(plat\.token or plat\.oidc in app-config\.yaml\): .+/,
       );
       await expect(failure).rejects.toMatchObject({ exitCode: 4 });
+    });
+
+    it("fails a scan with findings at or above failOn with plat's message (exit 3)", async () => {
+      const dir = await mkdtemp(join(tmpdir(), 'plat-e2e-scan-'));
+      await writeFile(
+        join(dir, 'web.yaml'),
+        'apiVersion: apps/v1\nkind: Deployment\nmetadata: { name: web }\nspec:\n  template:\n    spec:\n      containers:\n        - { name: web, image: nginx:latest }\n',
+      );
+      const lines: string[] = [];
+      const failure = cliWith(plat.token).run({
+        args: ['scan', dir, '--fail-on', 'warning'],
+        logger: logger(line => lines.push(line)),
+      });
+      await expect(failure).rejects.toThrow(
+        /^plat: the check failed: scan found \d+ findings at or above --fail-on warning \(hint: /,
+      );
+      expect(lines.join('\n')).toMatch(/Scanned 1 resources/);
+      await rm(dir, { recursive: true, force: true });
     });
 
     it('passes cancellation on to plat as SIGINT', async () => {

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 
 /** plat's documented exit codes (`plat help exit-codes`) that an action explains. */
+const EXIT_CHECK_FAILED = 3;
 const EXIT_CREDENTIALS = 4;
 const EXIT_PERMISSION = 5;
 const EXIT_QUOTA = 6;
@@ -188,6 +189,8 @@ function failure(
     return new PlatCommandError(`plat was cancelled: ${said}`, code, detail);
   }
   switch (code) {
+    case EXIT_CHECK_FAILED:
+      return new PlatCommandError(`plat: the check failed: ${said}${hint}`, code, detail);
     case EXIT_CREDENTIALS:
       return new PlatCommandError(
         `plat rejected the service credentials (plat.token or plat.oidc in app-config.yaml): ${said}${hint}`,

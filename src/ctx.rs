@@ -67,6 +67,11 @@ impl Ctx {
             && std::io::stderr().is_terminal()
     }
 
+    /// The user a service identity acts for on a server (`PLAT_ON_BEHALF_OF`, R-GOV-5).
+    fn on_behalf_of(&self) -> Option<&str> {
+        self.env.get("PLAT_ON_BEHALF_OF")
+    }
+
     /// The account to act in: `--account`/`PLAT_ACCOUNT`, else the context's default.
     pub fn account(&self) -> Option<String> {
         self.global
@@ -89,11 +94,16 @@ impl Ctx {
     async fn connect(&self) -> Result<Arc<dyn Platform>> {
         if let Some(server) = &self.context.server {
             let token = self.access_token().await?;
-            return Ok(Arc::new(RemotePlatform::new(
-                server,
-                token,
-                self.account(),
-            )?));
+            let platform = RemotePlatform::new(server, token, self.account())?
+                .on_behalf_of(self.on_behalf_of().map(str::to_owned));
+            return Ok(Arc::new(platform));
+        }
+        if self.on_behalf_of().is_some() {
+            return Err(crate::service::Error::invalid(
+                "PLAT_ON_BEHALF_OF needs a plat server: an embedded platform has no service identities",
+            )
+            .with_hint("use --user EMAIL to act as a user of an embedded platform")
+            .into());
         }
         let user = self
             .global

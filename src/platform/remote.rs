@@ -6,8 +6,8 @@ use serde::de::DeserializeOwned;
 use super::{Platform, StateBackend};
 use crate::api::{
     ACCOUNT_HEADER, Account, AuthConfig, CreateAccount, CreateGroup, CreateTenant, CreateUser,
-    ErrorBody, Group, GroupMember, RenameUser, Tenant, UpdateAccount, UpdateGroup, UpdateTenant,
-    User, WhoAmI,
+    ErrorBody, Group, GroupMember, ON_BEHALF_OF_HEADER, RenameUser, Tenant, UpdateAccount,
+    UpdateGroup, UpdateTenant, User, WhoAmI,
 };
 use crate::api::{
     ApplyAutomation, Automation, AutomationApplied, AutomationRun, RunLogs, RunReport, RunStarted,
@@ -25,6 +25,7 @@ pub struct RemotePlatform {
     http: reqwest::Client,
     token: String,
     account: Option<String>,
+    on_behalf_of: Option<String>,
 }
 
 impl RemotePlatform {
@@ -39,7 +40,15 @@ impl RemotePlatform {
             http,
             token,
             account,
+            on_behalf_of: None,
         })
+    }
+
+    /// Acts for the user `email`: the server applies that user's rules, provided the token's
+    /// identity holds the delegation permission in the account (R-GOV-5).
+    pub fn on_behalf_of(mut self, email: Option<String>) -> Self {
+        self.on_behalf_of = email;
+        self
     }
 
     /// What the server's clients log in with (`GET /api/v1/auth/config`, no token needed).
@@ -55,6 +64,9 @@ impl RemotePlatform {
             .bearer_auth(&self.token);
         if let Some(account) = &self.account {
             request = request.header(ACCOUNT_HEADER, account);
+        }
+        if let Some(user) = &self.on_behalf_of {
+            request = request.header(ON_BEHALF_OF_HEADER, user);
         }
         request
     }
@@ -141,6 +153,7 @@ impl Platform for RemotePlatform {
             http: self.http.clone(),
             token: self.token.clone(),
             account: Some(account.to_owned()),
+            on_behalf_of: self.on_behalf_of.clone(),
         })
     }
 

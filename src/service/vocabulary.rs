@@ -14,7 +14,7 @@ pub const ROLES: [&str; 6] = [
 ];
 
 /// Permissions a group can hold. `*` is reserved for the predefined `admins` group.
-pub const PERMISSIONS: [&str; 19] = [
+pub const PERMISSIONS: [&str; 20] = [
     "accounts:read",
     "accounts:write",
     "tenants:read",
@@ -34,9 +34,14 @@ pub const PERMISSIONS: [&str; 19] = [
     "scaffold:run",
     "policies:read",
     "policies:write",
+    ACT_FOR_USERS,
 ];
 
 pub const ALL_PERMISSIONS: &str = "*";
+
+/// Lets a service identity (a Backstage backend) act for a user of its own account (R-GOV-5).
+/// Only a group that names it grants it: `*` does not, so no admin holds it by accident.
+pub const ACT_FOR_USERS: &str = "users:act-for";
 
 /// The groups every account starts with (R-GRP-2).
 pub fn predefined_groups() -> [(&'static str, Vec<&'static str>); 3] {

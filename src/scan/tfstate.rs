@@ -314,6 +314,19 @@ fn emit_resource(
             );
         }
     }
+    if let Some(values) = resource.values {
+        super::cloud::check(resource.resource_type, values, &emitter, sink);
+    }
+    if let Some(policies) = &config.policies {
+        let input = serde_json::json!({
+            "kind": "terraform",
+            "address": resource.address,
+            "type": resource.resource_type,
+            "name": resource.name,
+            "values": resource.values.cloned().unwrap_or(Value::Null),
+        });
+        policies.check(&input, &emitter, sink);
+    }
     if resource.sensitive_tags {
         for value in tags.values_mut() {
             *value = REDACTED.to_string();

@@ -9,16 +9,19 @@ mod rules;
 mod show;
 mod sources;
 
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
 use anyhow::Result;
 
 use crate::cli::{FailOnArg, OutputFormat, ScanArgs, ScanCommand, ScanFormat, ScanRunArgs};
 use crate::ctx::Ctx;
 use crate::error::CheckFailed;
-use crate::scan::{FailOn, ScanConfig, ScanReport};
+use crate::scan::{FailOn, Policies, ScanConfig, ScanReport};
 
 pub async fn run(ctx: &Ctx, args: ScanArgs) -> Result<()> {
     match args.command {
-        Some(ScanCommand::Rules) => rules::run(ctx),
+        Some(ScanCommand::Rules(args)) => rules::run(ctx, args),
         Some(ScanCommand::List) => inventories::list(ctx).await,
         Some(ScanCommand::Show(args)) => inventories::show(ctx, args).await,
         None => scan(ctx, args.run).await,
@@ -27,7 +30,8 @@ pub async fn run(ctx: &Ctx, args: ScanArgs) -> Result<()> {
 
 async fn scan(ctx: &Ctx, args: ScanRunArgs) -> Result<()> {
     let root = std::env::current_dir()?;
-    let config = load_config(&args, &root)?;
+    let mut config = load_config(&args, &root)?;
+    config.policies = load_policies(&args.policy, &root)?.map(Arc::new);
     let publish_as = if args.publish {
         Some(publish::name(&args, &root)?)
     } else {
@@ -36,11 +40,17 @@ async fn scan(ctx: &Ctx, args: ScanRunArgs) -> Result<()> {
     let mut report = ScanReport::new();
     sources::gather(ctx, &args, &config, &root, &mut report).await?;
     report.finish();
+    let policy_rules = config
+        .policies
+        .as_ref()
+        .map(|p| p.catalogue())
+        .unwrap_or_default();
     show::report(
         ctx,
         &report,
         format_of(ctx, args.format),
         args.env.as_deref(),
+        &policy_rules,
     )?;
     if let Some(name) = publish_as {
         publish::inventory(ctx, &name, &args, &report, &root).await?;
@@ -54,6 +64,19 @@ fn load_config(args: &ScanRunArgs, root: &std::path::Path) -> Result<ScanConfig>
         Some(path) => Ok(ScanConfig::load(&path)?),
         None => Ok(ScanConfig::default()),
     }
+}
+
+/// `--policy DIR…`, else `.plat/policies/` under the current directory, else none.
+fn load_policies(dirs: &[PathBuf], root: &Path) -> Result<Option<Policies>> {
+    let dirs = if dirs.is_empty() {
+        match Policies::discover(root) {
+            Some(dir) => vec![dir],
+            None => return Ok(None),
+        }
+    } else {
+        dirs.to_vec()
+    };
+    Ok(Some(Policies::load(&dirs)?))
 }
 
 /// `--format` wins; otherwise the global `-o` picks among the formats both share.

@@ -6,16 +6,22 @@ use anyhow::Result;
 use crate::cli::ScanFormat;
 use crate::ctx::Ctx;
 use crate::output::github::GithubActions;
-use crate::scan::ScanReport;
+use crate::scan::{RuleInfo, ScanReport};
 use crate::scan::report::{backstage, github, json, sarif, table};
 
-pub fn report(ctx: &Ctx, report: &ScanReport, format: ScanFormat, env: Option<&str>) -> Result<()> {
+pub fn report(
+    ctx: &Ctx,
+    report: &ScanReport,
+    format: ScanFormat,
+    env: Option<&str>,
+    policy_rules: &[RuleInfo],
+) -> Result<()> {
     match format {
         ScanFormat::Table => findings_tables(ctx, report),
         ScanFormat::Json => ctx.out.raw(&format!("{}\n", json::to_json(report))),
         ScanFormat::Yaml => ctx.out.raw(&json::to_yaml(report)),
         ScanFormat::Sarif => {
-            let sarif = sarif::to_sarif(report, env!("CARGO_PKG_VERSION"));
+            let sarif = sarif::to_sarif(report, env!("CARGO_PKG_VERSION"), policy_rules);
             ctx.out
                 .raw(&format!("{}\n", serde_json::to_string_pretty(&sarif)?));
         }
@@ -72,8 +78,12 @@ fn notices(ctx: &Ctx, report: &ScanReport) {
         ctx.out.warn(note);
     }
     for skipped in &report.skipped {
-        ctx.out
-            .info(&format!("skipped {}: {}", skipped.file, skipped.reason));
+        let line = format!("skipped {}: {}", skipped.file, skipped.reason);
+        if skipped.warning {
+            ctx.out.warn(&line);
+        } else {
+            ctx.out.info(&line);
+        }
     }
     ctx.out.status("Scanned", &table::findings(report).summary);
 }

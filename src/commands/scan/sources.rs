@@ -37,6 +37,7 @@ pub async fn gather(
     };
     let mut options = ManifestOptions::new(config);
     options.root = Some(root.to_path_buf());
+    options.skip_unparsable = args.skip_unparsable;
     let (stdin, files): (Vec<PathBuf>, Vec<PathBuf>) = paths.into_iter().partition(|p| is_stdin(p));
     if !files.is_empty() {
         scan::scan_paths(&files, &options, report)?;

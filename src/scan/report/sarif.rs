@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use super::super::{ScanReport, catalogue};
+use super::super::{RuleInfo, ScanReport, catalogue};
 
 pub const SCHEMA: &str = "https://raw.githubusercontent.com/oasis-tcs/sarif-spec/master/Schemata/sarif-schema-2.1.0.json";
 
@@ -14,8 +14,10 @@ fn uri(file: &str) -> String {
         .to_string()
 }
 
-pub fn to_sarif(report: &ScanReport, tool_version: &str) -> Value {
-    let rules: Vec<Value> = catalogue()
+/// `policy_rules`: the user's Rego rules, listed after the built-in ones.
+pub fn to_sarif(report: &ScanReport, tool_version: &str, policy_rules: &[RuleInfo]) -> Value {
+    let all_rules: Vec<&RuleInfo> = catalogue().iter().chain(policy_rules).collect();
+    let rules: Vec<Value> = all_rules
         .iter()
         .map(|r| {
             json!({
@@ -33,7 +35,7 @@ pub fn to_sarif(report: &ScanReport, tool_version: &str) -> Value {
         .findings
         .iter()
         .map(|f| {
-            let rule_index = catalogue().iter().position(|r| r.id == f.rule_id);
+            let rule_index = all_rules.iter().position(|r| r.id == f.rule_id);
             let mut result = json!({
                 "ruleId": f.rule_id,
                 "level": f.severity.as_str(),
@@ -45,7 +47,11 @@ pub fn to_sarif(report: &ScanReport, tool_version: &str) -> Value {
                     },
                     "logicalLocations": [{"fullyQualifiedName": f.resource, "kind": "resource"}],
                 }],
-                "partialFingerprints": {"primaryLocationLineHash": f.fingerprint},
+                // Rule, file and object identity, never the line: stable across line moves.
+                "partialFingerprints": {
+                    "primaryLocationLineHash": f.fingerprint,
+                    "platFindingIdentity/v1": f.fingerprint,
+                },
             });
             if let Some(index) = rule_index {
                 result["ruleIndex"] = json!(index);
@@ -64,7 +70,42 @@ pub fn to_sarif(report: &ScanReport, tool_version: &str) -> Value {
                 "rules": rules,
             }},
             "results": results,
+            "invocations": [invocation(report)],
             "columnKind": "utf16CodeUnits",
         }],
+    })
+}
+
+/// Inputs the tool could not check: unreadable or unparsable files (errors; each is also a
+/// PLAT016 result unless `--skip-unparsable`) and files skipped with a warning.
+fn invocation(report: &ScanReport) -> Value {
+    let location = |file: &str, line: u32| {
+        json!([{"physicalLocation": {
+            "artifactLocation": {"uri": uri(file)},
+            "region": {"startLine": line.max(1)},
+        }}])
+    };
+    let mut notifications: Vec<Value> = report
+        .problems
+        .iter()
+        .map(|p| {
+            json!({
+                "level": "error",
+                "message": {"text": p.message},
+                "locations": location(&p.location.file, p.location.line),
+                "descriptor": {"id": super::super::rules::UNPARSABLE},
+            })
+        })
+        .collect();
+    notifications.extend(report.skipped.iter().filter(|s| s.warning).map(|s| {
+        json!({
+            "level": "warning",
+            "message": {"text": format!("skipped: {}", s.reason)},
+            "locations": location(&s.file, 1),
+        })
+    }));
+    json!({
+        "executionSuccessful": true,
+        "toolExecutionNotifications": notifications,
     })
 }

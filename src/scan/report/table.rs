@@ -59,7 +59,7 @@ pub fn findings(report: &ScanReport) -> FindingsView {
             let name = catalogue()
                 .iter()
                 .find(|r| r.id == rule)
-                .map_or("", |r| r.name);
+                .map_or("", |r| r.name.as_ref());
             (
                 count,
                 vec![

@@ -1189,9 +1189,18 @@ fn ingress_backends(obj: &Value, namespace: Option<&str>) -> Vec<Relation> {
 }
 
 /// Relates every Service to the workloads whose pod-template labels its selector matches.
+///
+/// Linear in the inventory: workloads are indexed by (namespace, label, value), each distinct
+/// (namespace, selector) is matched once and shared by every Service that repeats it, and the
+/// targets are distinct ids, so hundreds of copies of one app cost no more than one.
 pub(crate) fn link_selectors(resources: &mut [Resource]) {
+    type SelectorKey<'r> = (Option<&'r str>, &'r BTreeMap<String, String>);
     let mut index: HashMap<(Option<&str>, &str, &str), Vec<usize>> = HashMap::new();
     for (i, r) in resources.iter().enumerate() {
+        // Bare Pods owned by a workload are matched through their owner instead.
+        if r.kind == "Pod" && !r.relations.is_empty() {
+            continue;
+        }
         if let Some(labels) = &r.pod_labels {
             for (k, v) in labels {
                 index
@@ -1201,38 +1210,45 @@ pub(crate) fn link_selectors(resources: &mut [Resource]) {
             }
         }
     }
-    let mut links: Vec<(usize, String)> = Vec::new();
+    let mut matches: HashMap<SelectorKey<'_>, Vec<String>> = HashMap::new();
+    let mut links: Vec<(usize, Vec<String>)> = Vec::new();
     for (i, r) in resources.iter().enumerate() {
         let Some(selector) = &r.selector else {
             continue;
         };
-        let Some((k, v)) = selector.iter().next() else {
-            continue;
-        };
-        let Some(candidates) = index.get(&(r.namespace.as_deref(), k.as_str(), v.as_str())) else {
-            continue;
-        };
-        for &c in candidates {
-            let pod_labels = resources[c].pod_labels.as_ref().expect("indexed");
-            // Bare Pods owned by a workload are matched through their owner instead.
-            if resources[c].kind == "Pod" && !resources[c].relations.is_empty() {
-                continue;
-            }
-            if selector
-                .iter()
-                .all(|(sk, sv)| pod_labels.get(sk) == Some(sv))
-            {
-                links.push((i, resources[c].id.clone()));
-            }
+        let key = (r.namespace.as_deref(), selector);
+        let targets = matches.entry(key).or_insert_with(|| {
+            let Some((k, v)) = selector.iter().next() else {
+                return Vec::new();
+            };
+            let mut targets: Vec<String> = index
+                .get(&(r.namespace.as_deref(), k.as_str(), v.as_str()))
+                .into_iter()
+                .flatten()
+                .filter(|&&c| {
+                    let pod_labels = resources[c].pod_labels.as_ref().expect("indexed");
+                    selector.iter().all(|(sk, sv)| pod_labels.get(sk) == Some(sv))
+                })
+                .map(|&c| resources[c].id.clone())
+                .collect();
+            targets.sort();
+            targets.dedup();
+            targets
+        });
+        if !targets.is_empty() {
+            links.push((i, targets.clone()));
         }
     }
-    for (i, target) in links {
-        let relation = Relation {
-            kind: RelationKind::Selects,
-            target,
-        };
-        if !resources[i].relations.contains(&relation) {
-            resources[i].relations.push(relation);
+    for (i, targets) in links {
+        let relations = &mut resources[i].relations;
+        for target in targets {
+            let relation = Relation {
+                kind: RelationKind::Selects,
+                target,
+            };
+            if !relations.contains(&relation) {
+                relations.push(relation);
+            }
         }
     }
 }

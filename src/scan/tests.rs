@@ -555,7 +555,7 @@ fn sensitive_values_are_redacted_in_every_reporter() {
     let outputs = [
         json::to_json(&report),
         json::to_yaml(&report),
-        sarif::to_sarif(&report, "0.1.0").to_string(),
+        sarif::to_sarif(&report, "0.1.0", &[]).to_string(),
         github::annotations(&report).join("\n"),
         github::step_summary(&report),
         backstage::to_yaml(&entities),
@@ -579,7 +579,7 @@ fn sensitive_values_are_redacted_in_every_reporter() {
 #[test]
 fn sarif_is_github_compatible() {
     let report = scan(&["manifests/defects.yaml"]);
-    let doc = sarif::to_sarif(&report, "0.1.0");
+    let doc = sarif::to_sarif(&report, "0.1.0", &[]);
     assert_eq!(doc["version"], "2.1.0");
     let run = &doc["runs"][0];
     assert_eq!(run["tool"]["driver"]["name"], "plat");
@@ -608,7 +608,7 @@ fn sarif_is_github_compatible() {
         assert_eq!(rules[rule_index]["id"], result["ruleId"]);
         assert!(result["partialFingerprints"]["primaryLocationLineHash"].is_string());
     }
-    let clean = sarif::to_sarif(&scan(&["manifests/clean.yaml"]), "0.1.0");
+    let clean = sarif::to_sarif(&scan(&["manifests/clean.yaml"]), "0.1.0", &[]);
     assert_eq!(
         clean["runs"][0]["results"],
         Value::Array(vec![]),
@@ -829,8 +829,15 @@ fn table_groups_findings_by_file_with_counts() {
 
 #[test]
 fn catalogue_ids_are_stable_and_documented() {
-    let ids: Vec<&str> = catalogue().iter().map(|r| r.id).collect();
-    let expected: Vec<String> = (1..=ids.len()).map(|i| format!("PLAT{i:03}")).collect();
+    let ids: Vec<&str> = catalogue().iter().map(|r| r.id.as_ref()).collect();
+    // PLAT001-017 for Kubernetes and files; the cloud baseline by provider: AWS from 101,
+    // Azure from 120, GCP from 140.
+    let expected: Vec<String> = (1..=17)
+        .chain(101..=114)
+        .chain(120..=130)
+        .chain(140..=150)
+        .map(|i| format!("PLAT{i:03}"))
+        .collect();
     assert_eq!(ids, expected);
     assert!(
         catalogue()
@@ -1333,7 +1340,7 @@ fn github_annotations_come_most_severe_first() {
 #[test]
 fn sarif_lists_unparsable_files_as_notifications_and_results() {
     let report = scan_text("broken.yaml", "kind: [\n", false);
-    let sarif = sarif::to_sarif(&report, "0.0.0");
+    let sarif = sarif::to_sarif(&report, "0.0.0", &[]);
     let run = &sarif["runs"][0];
     let notes = run["invocations"][0]["toolExecutionNotifications"]
         .as_array()
@@ -1348,4 +1355,73 @@ fn sarif_lists_unparsable_files_as_notifications_and_results() {
         run["results"][0]["locations"][0]["physicalLocation"]["region"]["startLine"],
         2
     );
+}
+
+#[test]
+fn streamed_sarif_holds_the_same_results_as_the_collected_report() {
+    use super::report::stream::{StreamFormat, StreamingReport};
+    let text = std::fs::read_to_string(fixtures().join("manifests/defects.yaml")).expect("fixture");
+    let config = ScanConfig::default();
+    let mut out = Vec::new();
+    let mut sink = StreamingReport::start(&mut out, StreamFormat::Sarif, &[], "0.0.0").expect("start");
+    scan_manifest_reader("d.yaml", Cursor::new(text.clone()), &ManifestOptions::new(&config), &mut sink)
+        .expect("scan");
+    let outcome = sink.finish().expect("finish");
+    let streamed: Value = serde_json::from_slice(&out).expect("one JSON document");
+    let collected = sarif::to_sarif(&scan_text("d.yaml", &text, false), "0.0.0", &[]);
+    let results = |sarif: &Value| {
+        let mut results: Vec<String> = sarif["runs"][0]["results"]
+            .as_array()
+            .expect("results")
+            .iter()
+            .map(Value::to_string)
+            .collect();
+        results.sort();
+        results
+    };
+    assert_eq!(results(&streamed), results(&collected));
+    assert_eq!(streamed["runs"][0]["tool"], collected["runs"][0]["tool"]);
+    assert_eq!(streamed["runs"][0]["invocations"], collected["runs"][0]["invocations"]);
+    assert_eq!(outcome.summary.counts.error + outcome.summary.counts.warning, results(&streamed).len());
+}
+
+#[test]
+fn streamed_github_annotations_come_most_severe_first() {
+    use super::report::stream::{StreamFormat, StreamingReport};
+    let text = std::fs::read_to_string(fixtures().join("manifests/defects.yaml")).expect("fixture");
+    let config = ScanConfig::default();
+    let mut out = Vec::new();
+    let mut sink = StreamingReport::start(&mut out, StreamFormat::Github, &[], "0.0.0").expect("start");
+    scan_manifest_reader("d.yaml", Cursor::new(text), &ManifestOptions::new(&config), &mut sink)
+        .expect("scan");
+    let outcome = sink.finish().expect("finish");
+    let text = String::from_utf8(out).expect("utf-8");
+    let lines: Vec<&str> = text.lines().collect();
+    let errors = outcome.summary.counts.error;
+    assert!(errors > 0 && outcome.summary.counts.warning > 0);
+    assert!(lines[..errors].iter().all(|l| l.starts_with("::error ")), "{text}");
+    assert!(lines[errors..].iter().all(|l| l.starts_with("::warning ")), "{text}");
+    let markdown = github::summary_markdown(&outcome.summary);
+    assert!(markdown.contains("| error | PLAT005 | image-not-pinned |"), "{markdown}");
+}
+
+#[test]
+fn service_linking_relates_many_copies_of_one_app_once_each() {
+    let app = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n  namespace: shop\nspec:\n  template:\n    metadata:\n      labels:\n        app: web\n    spec:\n      containers: []\n---\napiVersion: v1\nkind: Service\nmetadata:\n  name: web\n  namespace: shop\nspec:\n  selector:\n    app: web\n";
+    let mut report = ScanReport::new();
+    for copy in 0..563 {
+        report.merge(scan_text(&format!("copy-{copy}.yaml"), app, false));
+    }
+    report.finish();
+    let services: Vec<&Resource> = report.resources.iter().filter(|r| r.kind == "Service").collect();
+    assert_eq!(services.len(), 563);
+    for service in services {
+        let selects: Vec<&Relation> = service
+            .relations
+            .iter()
+            .filter(|r| r.kind == RelationKind::Selects)
+            .collect();
+        assert_eq!(selects.len(), 1, "one distinct target");
+        assert_eq!(selects[0].target, "apps/Deployment/shop/web");
+    }
 }

@@ -6,7 +6,8 @@ use anyhow::Result;
 use crate::cli::ScanFormat;
 use crate::ctx::Ctx;
 use crate::output::github::GithubActions;
-use crate::scan::{RuleInfo, ScanReport};
+use crate::scan::report::stream::StreamOutcome;
+use crate::scan::{InputProblem, RuleInfo, ScanReport, Skipped};
 use crate::scan::report::{backstage, github, json, sarif, table};
 
 pub fn report(
@@ -66,18 +67,29 @@ fn findings_tables(ctx: &Ctx, report: &ScanReport) {
 }
 
 /// Malformed documents and partial scans are warnings (something went unchecked); skipped files
-/// are expected (READMEs, Helm values) and only informative.
+/// are expected (READMEs, Helm values) and only informative, unless flagged as a warning.
 fn notices(ctx: &Ctx, report: &ScanReport) {
-    for problem in &report.problems {
+    let summary = table::findings(report).summary;
+    print_notices(ctx, &report.problems, &report.notes, &report.skipped, &summary);
+}
+
+fn print_notices(
+    ctx: &Ctx,
+    problems: &[InputProblem],
+    notes: &[String],
+    skipped: &[Skipped],
+    summary: &str,
+) {
+    for problem in problems {
         ctx.out.warn(&format!(
             "{}:{}: {}",
             problem.location.file, problem.location.line, problem.message
         ));
     }
-    for note in &report.notes {
+    for note in notes {
         ctx.out.warn(note);
     }
-    for skipped in &report.skipped {
+    for skipped in skipped {
         let line = format!("skipped {}: {}", skipped.file, skipped.reason);
         if skipped.warning {
             ctx.out.warn(&line);
@@ -85,5 +97,22 @@ fn notices(ctx: &Ctx, report: &ScanReport) {
             ctx.out.info(&line);
         }
     }
-    ctx.out.status("Scanned", &table::findings(report).summary);
+    ctx.out.status("Scanned", summary);
+}
+
+/// After a streamed report: the same notices and step summary as [`report`] gives.
+pub fn streamed(ctx: &Ctx, outcome: &StreamOutcome) -> Result<()> {
+    let data = &outcome.summary;
+    let summary = table::summary_line(
+        data.resources,
+        data.counts,
+        data.skipped.len(),
+        outcome.problems.len(),
+        data.partial,
+    );
+    print_notices(ctx, &outcome.problems, &data.notes, &data.skipped, &summary);
+    if let Some(actions) = GithubActions::detect(&ctx.env) {
+        actions.append_summary(&github::summary_markdown(data))?;
+    }
+    Ok(())
 }

@@ -7,7 +7,7 @@ use anyhow::Result;
 use crate::cli::ScanRunArgs;
 use crate::ctx::Ctx;
 use crate::error::UserError;
-use crate::scan::{self, ManifestOptions, ScanConfig, ScanError, ScanReport};
+use crate::scan::{self, ManifestOptions, ScanConfig, ScanError, ScanSink};
 
 const STDIN: &str = "<stdin>";
 
@@ -16,7 +16,7 @@ pub async fn gather(
     args: &ScanRunArgs,
     config: &ScanConfig,
     root: &Path,
-    report: &mut ScanReport,
+    report: &mut (dyn ScanSink + Send),
 ) -> Result<()> {
     let is_stdin = |p: &Path| p.as_os_str() == "-";
     let stdin_readers = args.paths.iter().filter(|p| is_stdin(p)).count()
@@ -57,7 +57,7 @@ pub async fn gather(
     Ok(())
 }
 
-fn tf_state(path: &Path, root: &Path, config: &ScanConfig, report: &mut ScanReport) -> Result<()> {
+fn tf_state(path: &Path, root: &Path, config: &ScanConfig, report: &mut dyn ScanSink) -> Result<()> {
     if path.as_os_str() == "-" {
         scan::scan_tf_state(STDIN, std::io::stdin().lock(), config, report)?;
         return Ok(());
@@ -100,7 +100,7 @@ async fn kube(
     ctx: &Ctx,
     args: &ScanRunArgs,
     config: &ScanConfig,
-    report: &mut ScanReport,
+    report: &mut (dyn ScanSink + Send),
 ) -> Result<()> {
     let client = scan::kube::client_for_context(args.kube_context.as_deref()).await?;
     let mut options = scan::kube::KubeScanOptions::new(config, kube_context_name(args));
@@ -115,7 +115,7 @@ async fn kube(
     _ctx: &Ctx,
     _args: &ScanRunArgs,
     _config: &ScanConfig,
-    _report: &mut ScanReport,
+    _report: &mut (dyn ScanSink + Send),
 ) -> Result<()> {
     Err(UserError::new(
         "this plat was built without Kubernetes support",

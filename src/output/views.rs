@@ -1057,10 +1057,13 @@ impl Details for crate::api::Inventory {
             // The counts, then one finding per line, under one label (no unlabelled row).
             (
                 "findings",
-                std::iter::once(format!("{} errors, {} warnings", self.errors, self.warnings))
-                    .chain(findings)
-                    .collect::<Vec<_>>()
-                    .join("\n"),
+                std::iter::once(format!(
+                    "{} errors, {} warnings",
+                    self.errors, self.warnings
+                ))
+                .chain(findings)
+                .collect::<Vec<_>>()
+                .join("\n"),
             ),
         ]
     }

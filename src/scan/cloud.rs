@@ -157,7 +157,7 @@ fn blocks<'v>(values: &'v Value, key: &str) -> Vec<&'v Value> {
     }
 }
 
-fn strings<'v>(value: Option<&'v Value>) -> Vec<&'v str> {
+fn strings(value: Option<&Value>) -> Vec<&str> {
     match value {
         Some(Value::String(s)) => vec![s.as_str()],
         Some(Value::Array(items)) => items.iter().filter_map(Value::as_str).collect(),
@@ -211,7 +211,15 @@ fn open_admin_ports(ranges: &[(u64, u64)]) -> Vec<&'static str> {
 }
 
 /// Runs the baseline over one resource.
-pub(crate) fn check(resource_type: &str, values: &Value, emitter: &Emitter<'_>, sink: &mut dyn ScanSink) {
+// One arm per resource type, holding all of that type's checks, reads better than arms split
+// into guards per check (and a guard that fails would silently skip that type's other checks).
+#[allow(clippy::collapsible_match)]
+pub(crate) fn check(
+    resource_type: &str,
+    values: &Value,
+    emitter: &Emitter<'_>,
+    sink: &mut dyn ScanSink,
+) {
     let name = emitter.name;
     let mut emit = |rule: &'static str, item: &str, message: String| {
         emitter.emit(sink, rule, item, message, &[]);
@@ -240,7 +248,11 @@ pub(crate) fn check(resource_type: &str, values: &Value, emitter: &Emitter<'_>, 
                 && let Some(range) = range
             {
                 for port in open_admin_ports(&[range]) {
-                    emit(AWS_ADMIN_PORT, port, format!("{name} opens {port} to the internet"));
+                    emit(
+                        AWS_ADMIN_PORT,
+                        port,
+                        format!("{name} opens {port} to the internet"),
+                    );
                 }
             }
         }
@@ -248,7 +260,11 @@ pub(crate) fn check(resource_type: &str, values: &Value, emitter: &Emitter<'_>, 
             if let Some(acl) = str_of(values, "acl")
                 && acl.starts_with("public-read")
             {
-                emit(AWS_S3_PUBLIC_ACL, acl, format!("{name} grants the {acl} ACL"));
+                emit(
+                    AWS_S3_PUBLIC_ACL,
+                    acl,
+                    format!("{name} grants the {acl} ACL"),
+                );
             }
         }
         "aws_s3_bucket_public_access_block" | "aws_s3_account_public_access_block" => {
@@ -265,21 +281,36 @@ pub(crate) fn check(resource_type: &str, values: &Value, emitter: &Emitter<'_>, 
                 emit(
                     AWS_S3_PUBLIC_ACCESS,
                     "block",
-                    format!("{name} leaves public access open: {} not true", off.join(", ")),
+                    format!(
+                        "{name} leaves public access open: {} not true",
+                        off.join(", ")
+                    ),
                 );
             }
         }
         "aws_db_instance" | "aws_rds_cluster" => {
             if is_off(values, "storage_encrypted") {
-                emit(AWS_RDS_UNENCRYPTED, "storage", format!("{name} stores its data unencrypted"));
+                emit(
+                    AWS_RDS_UNENCRYPTED,
+                    "storage",
+                    format!("{name} stores its data unencrypted"),
+                );
             }
             if is_true(values, "publicly_accessible") {
-                emit(AWS_RDS_PUBLIC, "public", format!("{name} is publicly accessible"));
+                emit(
+                    AWS_RDS_PUBLIC,
+                    "public",
+                    format!("{name} is publicly accessible"),
+                );
             }
         }
         "aws_ebs_volume" | "aws_efs_file_system" => {
             if is_off(values, "encrypted") {
-                emit(AWS_STORAGE_UNENCRYPTED, "volume", format!("{name} is not encrypted"));
+                emit(
+                    AWS_STORAGE_UNENCRYPTED,
+                    "volume",
+                    format!("{name} is not encrypted"),
+                );
             }
         }
         "aws_instance" | "aws_launch_template" => {
@@ -303,38 +334,66 @@ pub(crate) fn check(resource_type: &str, values: &Value, emitter: &Emitter<'_>, 
                 .any(|m| str_of(m, "http_endpoint") == Some("disabled"));
             let known = values.get("metadata_options").is_some();
             if known && !required && !disabled {
-                emit(AWS_IMDSV1, "imds", format!("{name} allows IMDSv1 (http_tokens is not \"required\")"));
+                emit(
+                    AWS_IMDSV1,
+                    "imds",
+                    format!("{name} allows IMDSv1 (http_tokens is not \"required\")"),
+                );
             }
         }
         "aws_cloudtrail" => {
             if values.get("enable_logging").and_then(Value::as_bool) == Some(false) {
-                emit(AWS_TRAIL_OFF, "logging", format!("{name} has logging turned off"));
+                emit(
+                    AWS_TRAIL_OFF,
+                    "logging",
+                    format!("{name} has logging turned off"),
+                );
             }
             if is_off(values, "enable_log_file_validation") {
-                emit(AWS_TRAIL_VALIDATION, "validation", format!("{name} does not validate its log files"));
+                emit(
+                    AWS_TRAIL_VALIDATION,
+                    "validation",
+                    format!("{name} does not validate its log files"),
+                );
             }
         }
-        "aws_iam_policy" | "aws_iam_role_policy" | "aws_iam_user_policy" | "aws_iam_group_policy" => {
+        "aws_iam_policy"
+        | "aws_iam_role_policy"
+        | "aws_iam_user_policy"
+        | "aws_iam_group_policy" => {
             if let Some(policy) = str_of(values, "policy")
                 && iam_document_is_admin(policy)
             {
-                emit(AWS_IAM_WILDCARD, "policy", format!("{name} allows every action on every resource"));
+                emit(
+                    AWS_IAM_WILDCARD,
+                    "policy",
+                    format!("{name} allows every action on every resource"),
+                );
             }
         }
         "aws_kms_key" => {
             let symmetric = str_of(values, "customer_master_key_spec")
                 .is_none_or(|spec| spec == "SYMMETRIC_DEFAULT");
             if symmetric && is_off(values, "enable_key_rotation") {
-                emit(AWS_KMS_ROTATION, "rotation", format!("{name} does not rotate its key material"));
+                emit(
+                    AWS_KMS_ROTATION,
+                    "rotation",
+                    format!("{name} does not rotate its key material"),
+                );
             }
         }
         "aws_eks_cluster" => {
             for vpc in blocks(values, "vpc_config") {
-                let public = vpc.get("endpoint_public_access").and_then(Value::as_bool) != Some(false);
+                let public =
+                    vpc.get("endpoint_public_access").and_then(Value::as_bool) != Some(false);
                 let cidrs = strings(vpc.get("public_access_cidrs"));
                 let open = cidrs.is_empty() || cidrs.iter().any(|c| is_world(c));
                 if public && open && vpc.get("endpoint_public_access").is_some() {
-                    emit(AWS_EKS_PUBLIC, "endpoint", format!("{name}'s API endpoint is public and open to 0.0.0.0/0"));
+                    emit(
+                        AWS_EKS_PUBLIC,
+                        "endpoint",
+                        format!("{name}'s API endpoint is public and open to 0.0.0.0/0"),
+                    );
                 }
             }
             if matches!(values.get("enabled_cluster_log_types"), Some(Value::Null))
@@ -343,12 +402,18 @@ pub(crate) fn check(resource_type: &str, values: &Value, emitter: &Emitter<'_>, 
                     .and_then(Value::as_array)
                     .is_some_and(Vec::is_empty)
             {
-                emit(AWS_EKS_LOGS, "logs", format!("{name} sends no control-plane logs"));
+                emit(
+                    AWS_EKS_LOGS,
+                    "logs",
+                    format!("{name} sends no control-plane logs"),
+                );
             }
         }
         "aws_lb" | "aws_alb" | "aws_elb" => {
             let logs = blocks(values, "access_logs");
-            let enabled = logs.iter().any(|l| l.get("enabled").and_then(Value::as_bool) != Some(false));
+            let enabled = logs
+                .iter()
+                .any(|l| l.get("enabled").and_then(Value::as_bool) != Some(false));
             if values.get("access_logs").is_some() && !enabled {
                 emit(AWS_LB_LOGS, "logs", format!("{name} writes no access logs"));
             }
@@ -360,39 +425,68 @@ pub(crate) fn check(resource_type: &str, values: &Value, emitter: &Emitter<'_>, 
             }
         }
         "azurerm_storage_account" => {
-            if is_true(values, "allow_nested_items_to_be_public") || is_true(values, "allow_blob_public_access") {
-                emit(AZURE_PUBLIC_BLOB, "account", format!("{name} allows public blob access"));
+            if is_true(values, "allow_nested_items_to_be_public")
+                || is_true(values, "allow_blob_public_access")
+            {
+                emit(
+                    AZURE_PUBLIC_BLOB,
+                    "account",
+                    format!("{name} allows public blob access"),
+                );
             }
             let https_off = ["https_traffic_only_enabled", "enable_https_traffic_only"]
                 .iter()
                 .any(|key| values.get(*key).and_then(Value::as_bool) == Some(false));
-            let old_tls = str_of(values, "min_tls_version").is_some_and(|v| v == "TLS1_0" || v == "TLS1_1");
+            let old_tls =
+                str_of(values, "min_tls_version").is_some_and(|v| v == "TLS1_0" || v == "TLS1_1");
             if https_off || old_tls {
-                emit(AZURE_STORAGE_TRANSPORT, "transport", format!("{name} accepts plain HTTP or TLS older than 1.2"));
+                emit(
+                    AZURE_STORAGE_TRANSPORT,
+                    "transport",
+                    format!("{name} accepts plain HTTP or TLS older than 1.2"),
+                );
             }
         }
         "azurerm_storage_container" => {
             if let Some(access) = str_of(values, "container_access_type")
                 && access != "private"
             {
-                emit(AZURE_PUBLIC_BLOB, access, format!("{name} is public ({access} access)"));
+                emit(
+                    AZURE_PUBLIC_BLOB,
+                    access,
+                    format!("{name} is public ({access} access)"),
+                );
             }
         }
         t if t.starts_with("azurerm_") && t.ends_with("firewall_rule") => {
             if str_of(values, "start_ip_address") == Some("0.0.0.0")
                 && str_of(values, "end_ip_address") == Some("255.255.255.255")
             {
-                emit(AZURE_DB_FIREWALL, "range", format!("{name} allows every address"));
+                emit(
+                    AZURE_DB_FIREWALL,
+                    "range",
+                    format!("{name} allows every address"),
+                );
             }
         }
         "azurerm_key_vault" => {
             if is_off(values, "purge_protection_enabled") {
-                emit(AZURE_KV_PURGE, "purge", format!("{name} has no purge protection"));
+                emit(
+                    AZURE_KV_PURGE,
+                    "purge",
+                    format!("{name} has no purge protection"),
+                );
             }
         }
         "azurerm_key_vault_key" => {
-            if blocks(values, "rotation_policy").is_empty() && values.get("rotation_policy").is_some() {
-                emit(AZURE_KEY_ROTATION, "rotation", format!("{name} has no rotation policy"));
+            if blocks(values, "rotation_policy").is_empty()
+                && values.get("rotation_policy").is_some()
+            {
+                emit(
+                    AZURE_KEY_ROTATION,
+                    "rotation",
+                    format!("{name} has no rotation policy"),
+                );
             }
         }
         "azurerm_kubernetes_cluster" => {
@@ -404,7 +498,11 @@ pub(crate) fn check(resource_type: &str, values: &Value, emitter: &Emitter<'_>, 
                 .collect();
             let open = authorized.is_empty() || authorized.iter().any(|r| is_world(r));
             if values.get("private_cluster_enabled").is_some() && !private && open {
-                emit(AZURE_AKS_PUBLIC, "api", format!("{name}'s API server is public with no authorized IP ranges"));
+                emit(
+                    AZURE_AKS_PUBLIC,
+                    "api",
+                    format!("{name}'s API server is public with no authorized IP ranges"),
+                );
             }
         }
         "azurerm_network_watcher_flow_log" => {
@@ -413,11 +511,20 @@ pub(crate) fn check(resource_type: &str, values: &Value, emitter: &Emitter<'_>, 
             }
         }
         "azurerm_linux_virtual_machine" => {
-            if values.get("disable_password_authentication").and_then(Value::as_bool) == Some(false) {
-                emit(AZURE_VM_PASSWORD, "password", format!("{name} accepts password logins"));
+            if values
+                .get("disable_password_authentication")
+                .and_then(Value::as_bool)
+                == Some(false)
+            {
+                emit(
+                    AZURE_VM_PASSWORD,
+                    "password",
+                    format!("{name} accepts password logins"),
+                );
             }
         }
-        "azurerm_mssql_server_extended_auditing_policy" | "azurerm_mssql_database_extended_auditing_policy" => {
+        "azurerm_mssql_server_extended_auditing_policy"
+        | "azurerm_mssql_database_extended_auditing_policy" => {
             if values.get("enabled").and_then(Value::as_bool) == Some(false) {
                 emit(AZURE_SQL_AUDIT, "audit", format!("{name} has auditing off"));
             }
@@ -427,12 +534,18 @@ pub(crate) fn check(resource_type: &str, values: &Value, emitter: &Emitter<'_>, 
                 .iter()
                 .any(|p| strings(p.get("actions")).contains(&"*"));
             if wildcard {
-                emit(AZURE_ROLE_WILDCARD, "actions", format!("{name} allows every action"));
+                emit(
+                    AZURE_ROLE_WILDCARD,
+                    "actions",
+                    format!("{name} allows every action"),
+                );
             }
         }
         "google_compute_firewall" => {
             let ingress = str_of(values, "direction").is_none_or(|d| d == "INGRESS");
-            let world = strings(values.get("source_ranges")).iter().any(|s| is_world(s));
+            let world = strings(values.get("source_ranges"))
+                .iter()
+                .any(|s| is_world(s));
             if ingress && world {
                 let mut ranges = Vec::new();
                 for allow in blocks(values, "allow") {
@@ -447,39 +560,78 @@ pub(crate) fn check(resource_type: &str, values: &Value, emitter: &Emitter<'_>, 
                     ranges.extend(ports.iter().filter_map(|p| port_range(p)));
                 }
                 for port in open_admin_ports(&ranges) {
-                    emit(GCP_ADMIN_PORT, port, format!("{name} opens {port} to 0.0.0.0/0"));
+                    emit(
+                        GCP_ADMIN_PORT,
+                        port,
+                        format!("{name} opens {port} to 0.0.0.0/0"),
+                    );
                 }
             }
         }
         "google_storage_bucket" => {
             if is_off(values, "uniform_bucket_level_access") {
-                emit(GCP_BUCKET_ACL, "uniform", format!("{name} uses fine-grained ACLs"));
+                emit(
+                    GCP_BUCKET_ACL,
+                    "uniform",
+                    format!("{name} uses fine-grained ACLs"),
+                );
             }
         }
         "google_storage_bucket_access_control" | "google_storage_default_object_access_control" => {
-            if strings(values.get("entity")).iter().any(|e| is_public_member(e)) {
-                emit(GCP_BUCKET_PUBLIC, "acl", format!("{name} makes the bucket public"));
+            if strings(values.get("entity"))
+                .iter()
+                .any(|e| is_public_member(e))
+            {
+                emit(
+                    GCP_BUCKET_PUBLIC,
+                    "acl",
+                    format!("{name} makes the bucket public"),
+                );
             }
         }
         "google_storage_bucket_acl" => {
-            if strings(values.get("role_entity")).iter().any(|e| e.contains("allUsers") || e.contains("allAuthenticatedUsers")) {
-                emit(GCP_BUCKET_PUBLIC, "acl", format!("{name} makes the bucket public"));
+            if strings(values.get("role_entity"))
+                .iter()
+                .any(|e| e.contains("allUsers") || e.contains("allAuthenticatedUsers"))
+            {
+                emit(
+                    GCP_BUCKET_PUBLIC,
+                    "acl",
+                    format!("{name} makes the bucket public"),
+                );
             }
         }
-        t if t.starts_with("google_") && (t.ends_with("_iam_member") || t.ends_with("_iam_binding")) => {
+        t if t.starts_with("google_")
+            && (t.ends_with("_iam_member") || t.ends_with("_iam_binding")) =>
+        {
             let members: Vec<&str> = strings(values.get("member"))
                 .into_iter()
                 .chain(strings(values.get("members")))
                 .collect();
             if members.iter().any(|m| is_public_member(m)) {
-                let rule = if t.starts_with("google_storage_bucket") { GCP_BUCKET_PUBLIC } else { GCP_IAM_PUBLIC };
-                emit(rule, "member", format!("{name} grants {} to the public", str_of(values, "role").unwrap_or("a role")));
+                let rule = if t.starts_with("google_storage_bucket") {
+                    GCP_BUCKET_PUBLIC
+                } else {
+                    GCP_IAM_PUBLIC
+                };
+                emit(
+                    rule,
+                    "member",
+                    format!(
+                        "{name} grants {} to the public",
+                        str_of(values, "role").unwrap_or("a role")
+                    ),
+                );
             }
             if t.starts_with("google_project_iam")
                 && matches!(str_of(values, "role"), Some("roles/owner" | "roles/editor"))
             {
                 let role = str_of(values, "role").unwrap_or_default();
-                emit(GCP_PRIMITIVE_ROLE, role, format!("{name} grants the basic role {role}"));
+                emit(
+                    GCP_PRIMITIVE_ROLE,
+                    role,
+                    format!("{name} grants the basic role {role}"),
+                );
             }
         }
         "google_sql_database_instance" => {
@@ -489,29 +641,44 @@ pub(crate) fn check(resource_type: &str, values: &Value, emitter: &Emitter<'_>, 
                         .iter()
                         .any(|n| str_of(n, "value").is_some_and(is_world));
                     if open {
-                        emit(GCP_SQL_PUBLIC, "network", format!("{name} authorizes 0.0.0.0/0"));
+                        emit(
+                            GCP_SQL_PUBLIC,
+                            "network",
+                            format!("{name} authorizes 0.0.0.0/0"),
+                        );
                     }
-                    let unencrypted = str_of(ip, "ssl_mode") == Some("ALLOW_UNENCRYPTED_AND_ENCRYPTED")
+                    let unencrypted = str_of(ip, "ssl_mode")
+                        == Some("ALLOW_UNENCRYPTED_AND_ENCRYPTED")
                         || (ip.get("ssl_mode").is_none_or(Value::is_null)
                             && ip.get("require_ssl").and_then(Value::as_bool) == Some(false));
-                    if unencrypted && ip.get("ipv4_enabled").and_then(Value::as_bool) != Some(false) {
-                        emit(GCP_SQL_SSL, "ssl", format!("{name} accepts unencrypted connections"));
+                    if unencrypted && ip.get("ipv4_enabled").and_then(Value::as_bool) != Some(false)
+                    {
+                        emit(
+                            GCP_SQL_SSL,
+                            "ssl",
+                            format!("{name} accepts unencrypted connections"),
+                        );
                     }
                 }
             }
         }
         "google_kms_crypto_key" => {
             let purpose = str_of(values, "purpose").unwrap_or("ENCRYPT_DECRYPT");
-            let period = values
-                .get("rotation_period")
-                .map(|p| p.as_str().and_then(|s| s.trim_end_matches('s').parse::<u64>().ok()));
+            let period = values.get("rotation_period").map(|p| {
+                p.as_str()
+                    .and_then(|s| s.trim_end_matches('s').parse::<u64>().ok())
+            });
             let slow = match period {
                 Some(None) => true,
                 Some(Some(seconds)) => seconds > 90 * 24 * 3600,
                 None => false,
             };
             if purpose == "ENCRYPT_DECRYPT" && slow {
-                emit(GCP_KMS_ROTATION, "rotation", format!("{name} rotates less often than every 90 days, or never"));
+                emit(
+                    GCP_KMS_ROTATION,
+                    "rotation",
+                    format!("{name} rotates less often than every 90 days, or never"),
+                );
             }
         }
         "google_container_cluster" => {
@@ -520,18 +687,40 @@ pub(crate) fn check(resource_type: &str, values: &Value, emitter: &Emitter<'_>, 
                 .any(|p| is_true(p, "enable_private_endpoint"));
             let authorized = blocks(values, "master_authorized_networks_config")
                 .iter()
-                .any(|c| !blocks(c, "cidr_blocks").is_empty()
-                    && !blocks(c, "cidr_blocks").iter().any(|b| str_of(b, "cidr_block").is_some_and(is_world)));
-            if values.get("master_authorized_networks_config").is_some() && !private_endpoint && !authorized {
-                emit(GCP_GKE_PUBLIC, "endpoint", format!("{name}'s control plane is public with no authorized networks"));
+                .any(|c| {
+                    !blocks(c, "cidr_blocks").is_empty()
+                        && !blocks(c, "cidr_blocks")
+                            .iter()
+                            .any(|b| str_of(b, "cidr_block").is_some_and(is_world))
+                });
+            if values.get("master_authorized_networks_config").is_some()
+                && !private_endpoint
+                && !authorized
+            {
+                emit(
+                    GCP_GKE_PUBLIC,
+                    "endpoint",
+                    format!("{name}'s control plane is public with no authorized networks"),
+                );
             }
-            if ["logging_service", "monitoring_service"].iter().any(|k| str_of(values, k) == Some("none")) {
-                emit(GCP_GKE_LOGS, "logging", format!("{name} has logging or monitoring turned off"));
+            if ["logging_service", "monitoring_service"]
+                .iter()
+                .any(|k| str_of(values, k) == Some("none"))
+            {
+                emit(
+                    GCP_GKE_LOGS,
+                    "logging",
+                    format!("{name} has logging or monitoring turned off"),
+                );
             }
         }
         "google_compute_subnetwork" => {
             if values.get("log_config").is_some() && blocks(values, "log_config").is_empty() {
-                emit(GCP_FLOW_LOGS, "flow-logs", format!("{name} has no flow logs"));
+                emit(
+                    GCP_FLOW_LOGS,
+                    "flow-logs",
+                    format!("{name} has no flow logs"),
+                );
             }
         }
         _ => {}
@@ -560,7 +749,11 @@ fn aws_ingress(rule: &Value, name: &str, emit: &mut dyn FnMut(&'static str, &str
         return;
     };
     for port in open_admin_ports(&[range]) {
-        emit(AWS_ADMIN_PORT, port, format!("{name} opens {port} to the internet"));
+        emit(
+            AWS_ADMIN_PORT,
+            port,
+            format!("{name} opens {port} to the internet"),
+        );
     }
 }
 
@@ -580,7 +773,11 @@ fn azure_rule(rule: &Value, name: &str, emit: &mut dyn FnMut(&'static str, &str,
         .filter_map(port_range)
         .collect();
     for port in open_admin_ports(&ranges) {
-        emit(AZURE_ADMIN_PORT, port, format!("{name} allows {port} from any source"));
+        emit(
+            AZURE_ADMIN_PORT,
+            port,
+            format!("{name} allows {port} from any source"),
+        );
     }
 }
 

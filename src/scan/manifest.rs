@@ -214,7 +214,9 @@ fn scan_dir(
             Ok(entry) => entry,
             // An unreadable subdirectory is one gap in the scan, not the end of it.
             Err(error) => {
-                let path = error.path().map_or_else(|| dir.to_path_buf(), Path::to_path_buf);
+                let path = error
+                    .path()
+                    .map_or_else(|| dir.to_path_buf(), Path::to_path_buf);
                 let reason = match error.io_error() {
                     Some(io) => format!("cannot be read ({io})"),
                     None => error.to_string(),
@@ -236,8 +238,7 @@ fn scan_dir(
             }
             continue;
         }
-        if !is_manifest_name(path) || KUSTOMIZATION_FILES.iter().any(|k| entry.file_name() == *k)
-        {
+        if !is_manifest_name(path) || KUSTOMIZATION_FILES.iter().any(|k| entry.file_name() == *k) {
             continue;
         }
         let name = || display_path(path, options.root.as_deref());
@@ -245,7 +246,11 @@ fn scan_dir(
             match std::fs::metadata(path) {
                 Ok(target) if target.is_file() => {}
                 Ok(_) => {
-                    skip_with_warning(&name(), "symlink to something other than a regular file".into(), sink);
+                    skip_with_warning(
+                        &name(),
+                        "symlink to something other than a regular file".into(),
+                        sink,
+                    );
                     continue;
                 }
                 Err(error) => {
@@ -255,7 +260,11 @@ fn scan_dir(
             }
         } else if !file_type.is_file() {
             // A named pipe would block forever, a device could never end.
-            skip_with_warning(&name(), "not a regular file (pipe, socket or device)".into(), sink);
+            skip_with_warning(
+                &name(),
+                "not a regular file (pipe, socket or device)".into(),
+                sink,
+            );
             continue;
         }
         scan_file(path, options, sink);
@@ -362,7 +371,10 @@ impl std::fmt::Display for ReadFailure {
 impl std::error::Error for ReadFailure {}
 
 fn read_failure(line: u32, message: String) -> std::io::Error {
-    std::io::Error::new(std::io::ErrorKind::InvalidData, ReadFailure { line, message })
+    std::io::Error::new(
+        std::io::ErrorKind::InvalidData,
+        ReadFailure { line, message },
+    )
 }
 
 /// A file or document that could not be read or parsed: a warning always, and a PLAT016
@@ -648,7 +660,15 @@ fn scan_yaml_doc(
         text: Some(text),
         origin: Origin::Manifest,
     };
-    handle_value(value, &doc, options.config, sink, sources, app_config, outcome);
+    handle_value(
+        value,
+        &doc,
+        options.config,
+        sink,
+        sources,
+        app_config,
+        outcome,
+    );
 }
 
 fn handle_value(

@@ -154,7 +154,14 @@ impl Policies {
                 Err(error) => vec![format!("policy could not be evaluated: {error}")],
             };
             for message in messages {
-                emitter.emit_as(sink, &rule.id, rule.severity, &message, message.clone(), &[]);
+                emitter.emit_as(
+                    sink,
+                    &rule.id,
+                    rule.severity,
+                    &message,
+                    message.clone(),
+                    &[],
+                );
             }
         }
     }

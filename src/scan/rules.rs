@@ -61,8 +61,12 @@ static CATALOGUE: &[RuleInfo] = &[
         name: Cow::Borrowed("missing-tenant-label"),
         default_severity: Severity::Error,
         target: Target::Kubernetes,
-        description: Cow::Borrowed("The object has no tenant-id label, so its cost cannot be allocated to a tenant."),
-        fix: Cow::Borrowed("Add the label <prefix>/tenant-id with the owning tenant's id to metadata.labels."),
+        description: Cow::Borrowed(
+            "The object has no tenant-id label, so its cost cannot be allocated to a tenant.",
+        ),
+        fix: Cow::Borrowed(
+            "Add the label <prefix>/tenant-id with the owning tenant's id to metadata.labels.",
+        ),
     },
     RuleInfo {
         id: Cow::Borrowed(RESOURCES),
@@ -70,23 +74,33 @@ static CATALOGUE: &[RuleInfo] = &[
         default_severity: Severity::Error,
         target: Target::Kubernetes,
         description: Cow::Borrowed("A container has no CPU/memory requests or no memory limit."),
-        fix: Cow::Borrowed("Set resources.requests.cpu, resources.requests.memory and resources.limits.memory on every container."),
+        fix: Cow::Borrowed(
+            "Set resources.requests.cpu, resources.requests.memory and resources.limits.memory on every container.",
+        ),
     },
     RuleInfo {
         id: Cow::Borrowed(PLAINTEXT_SECRET),
         name: Cow::Borrowed("plaintext-secret"),
         default_severity: Severity::Error,
         target: Target::Kubernetes,
-        description: Cow::Borrowed("A ConfigMap or app-config holds what looks like a secret (clientSecret, token, password, private key) in plain text."),
-        fix: Cow::Borrowed("Move the value to a Secret (or an external secret store) and reference it; in app-config use ${ENV_VAR} substitution."),
+        description: Cow::Borrowed(
+            "A ConfigMap or app-config holds what looks like a secret (clientSecret, token, password, private key) in plain text.",
+        ),
+        fix: Cow::Borrowed(
+            "Move the value to a Secret (or an external secret store) and reference it; in app-config use ${ENV_VAR} substitution.",
+        ),
     },
     RuleInfo {
         id: Cow::Borrowed(EXPOSED_SERVICE),
         name: Cow::Borrowed("exposed-outside-edge"),
         default_severity: Severity::Error,
         target: Target::Kubernetes,
-        description: Cow::Borrowed("A NodePort/LoadBalancer Service or an Ingress outside the allowed edge classes exposes the workload past the gateway."),
-        fix: Cow::Borrowed("Use a ClusterIP Service behind the platform gateway, or list the Ingress class in allowed_ingress_classes."),
+        description: Cow::Borrowed(
+            "A NodePort/LoadBalancer Service or an Ingress outside the allowed edge classes exposes the workload past the gateway.",
+        ),
+        fix: Cow::Borrowed(
+            "Use a ClusterIP Service behind the platform gateway, or list the Ingress class in allowed_ingress_classes.",
+        ),
     },
     RuleInfo {
         id: Cow::Borrowed(IMAGE_TAG),
@@ -101,8 +115,12 @@ static CATALOGUE: &[RuleInfo] = &[
         name: Cow::Borrowed("missing-platform-labels"),
         default_severity: Severity::Warning,
         target: Target::Kubernetes,
-        description: Cow::Borrowed("The object lacks one of the platform labels (part-of, tier, suite, topology, workspace-id)."),
-        fix: Cow::Borrowed("Add the missing labels to metadata.labels; the required set is configurable in .plat/scan.yaml."),
+        description: Cow::Borrowed(
+            "The object lacks one of the platform labels (part-of, tier, suite, topology, workspace-id).",
+        ),
+        fix: Cow::Borrowed(
+            "Add the missing labels to metadata.labels; the required set is configurable in .plat/scan.yaml.",
+        ),
     },
     RuleInfo {
         id: Cow::Borrowed(PROBES),
@@ -117,16 +135,24 @@ static CATALOGUE: &[RuleInfo] = &[
         name: Cow::Borrowed("privileged-container"),
         default_severity: Severity::Error,
         target: Target::Kubernetes,
-        description: Cow::Borrowed("A container runs privileged, allows privilege escalation or adds SYS_ADMIN/ALL capabilities."),
-        fix: Cow::Borrowed("Remove securityContext.privileged, set allowPrivilegeEscalation: false and drop added capabilities."),
+        description: Cow::Borrowed(
+            "A container runs privileged, allows privilege escalation or adds SYS_ADMIN/ALL capabilities.",
+        ),
+        fix: Cow::Borrowed(
+            "Remove securityContext.privileged, set allowPrivilegeEscalation: false and drop added capabilities.",
+        ),
     },
     RuleInfo {
         id: Cow::Borrowed(RUNS_AS_ROOT),
         name: Cow::Borrowed("runs-as-root"),
         default_severity: Severity::Warning,
         target: Target::Kubernetes,
-        description: Cow::Borrowed("A container may run as root (runAsUser 0, or runAsNonRoot not set)."),
-        fix: Cow::Borrowed("Set securityContext.runAsNonRoot: true and a non-zero runAsUser on the pod or container."),
+        description: Cow::Borrowed(
+            "A container may run as root (runAsUser 0, or runAsNonRoot not set).",
+        ),
+        fix: Cow::Borrowed(
+            "Set securityContext.runAsNonRoot: true and a non-zero runAsUser on the pod or container.",
+        ),
     },
     RuleInfo {
         id: Cow::Borrowed(HOST_NAMESPACES),
@@ -142,14 +168,18 @@ static CATALOGUE: &[RuleInfo] = &[
         default_severity: Severity::Error,
         target: Target::Kubernetes,
         description: Cow::Borrowed("The pod mounts a hostPath volume."),
-        fix: Cow::Borrowed("Use a PersistentVolumeClaim, emptyDir or a CSI volume instead of hostPath."),
+        fix: Cow::Borrowed(
+            "Use a PersistentVolumeClaim, emptyDir or a CSI volume instead of hostPath.",
+        ),
     },
     RuleInfo {
         id: Cow::Borrowed(HOST_PORT),
         name: Cow::Borrowed("host-port"),
         default_severity: Severity::Warning,
         target: Target::Kubernetes,
-        description: Cow::Borrowed("A container binds a hostPort, bypassing Services and the edge chain."),
+        description: Cow::Borrowed(
+            "A container binds a hostPort, bypassing Services and the edge chain.",
+        ),
         fix: Cow::Borrowed("Remove ports[].hostPort and expose the port through a Service."),
     },
     RuleInfo {
@@ -157,23 +187,33 @@ static CATALOGUE: &[RuleInfo] = &[
         name: Cow::Borrowed("secret-in-env-literal"),
         default_severity: Severity::Error,
         target: Target::Kubernetes,
-        description: Cow::Borrowed("A container environment variable carries a secret as a literal value."),
-        fix: Cow::Borrowed("Use env[].valueFrom.secretKeyRef (or envFrom.secretRef) instead of value."),
+        description: Cow::Borrowed(
+            "A container environment variable carries a secret as a literal value.",
+        ),
+        fix: Cow::Borrowed(
+            "Use env[].valueFrom.secretKeyRef (or envFrom.secretRef) instead of value.",
+        ),
     },
     RuleInfo {
         id: Cow::Borrowed(TF_TAGS),
         name: Cow::Borrowed("terraform-missing-platform-tags"),
         default_severity: Severity::Error,
         target: Target::Terraform,
-        description: Cow::Borrowed("A taggable Terraform resource lacks the platform tags, so a leaked resource cannot be attributed."),
-        fix: Cow::Borrowed("Add the platform tags (e.g. through the provider's default_tags or a common tags local)."),
+        description: Cow::Borrowed(
+            "A taggable Terraform resource lacks the platform tags, so a leaked resource cannot be attributed.",
+        ),
+        fix: Cow::Borrowed(
+            "Add the platform tags (e.g. through the provider's default_tags or a common tags local).",
+        ),
     },
     RuleInfo {
         id: Cow::Borrowed(TF_OUTPUT_SENSITIVE),
         name: Cow::Borrowed("terraform-output-not-sensitive"),
         default_severity: Severity::Error,
         target: Target::Terraform,
-        description: Cow::Borrowed("A Terraform output that holds a secret is not marked sensitive."),
+        description: Cow::Borrowed(
+            "A Terraform output that holds a secret is not marked sensitive.",
+        ),
         fix: Cow::Borrowed("Add `sensitive = true` to the output block."),
     },
     RuleInfo {
@@ -181,16 +221,24 @@ static CATALOGUE: &[RuleInfo] = &[
         name: Cow::Borrowed("unparsable-input"),
         default_severity: Severity::Error,
         target: Target::Files,
-        description: Cow::Borrowed("A file could not be read or parsed (malformed YAML or JSON, invalid UTF-8, binary, nested too deep or too large), so nothing in it was checked."),
-        fix: Cow::Borrowed("Fix the file (the message says where), render templates first (`helm template … | plat scan -`), or pass --skip-unparsable to only warn."),
+        description: Cow::Borrowed(
+            "A file could not be read or parsed (malformed YAML or JSON, invalid UTF-8, binary, nested too deep or too large), so nothing in it was checked.",
+        ),
+        fix: Cow::Borrowed(
+            "Fix the file (the message says where), render templates first (`helm template … | plat scan -`), or pass --skip-unparsable to only warn.",
+        ),
     },
     RuleInfo {
         id: Cow::Borrowed(SECRET_MANIFEST),
         name: Cow::Borrowed("secret-manifest-with-data"),
         default_severity: Severity::Error,
         target: Target::Kubernetes,
-        description: Cow::Borrowed("A Kubernetes Secret manifest carries its values in data or stringData, so the secret is committed with the code."),
-        fix: Cow::Borrowed("Keep the values out of the repository: an ExternalSecret, a SealedSecret or SOPS-encrypted file, or create the Secret at deploy time."),
+        description: Cow::Borrowed(
+            "A Kubernetes Secret manifest carries its values in data or stringData, so the secret is committed with the code.",
+        ),
+        fix: Cow::Borrowed(
+            "Keep the values out of the repository: an ExternalSecret, a SealedSecret or SOPS-encrypted file, or create the Secret at deploy time.",
+        ),
     },
 ];
 
@@ -1227,7 +1275,9 @@ pub(crate) fn link_selectors(resources: &mut [Resource]) {
                 .flatten()
                 .filter(|&&c| {
                     let pod_labels = resources[c].pod_labels.as_ref().expect("indexed");
-                    selector.iter().all(|(sk, sv)| pod_labels.get(sk) == Some(sv))
+                    selector
+                        .iter()
+                        .all(|(sk, sv)| pod_labels.get(sk) == Some(sv))
                 })
                 .map(|&c| resources[c].id.clone())
                 .collect();

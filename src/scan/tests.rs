@@ -653,8 +653,9 @@ fn github_annotations_and_summary() {
     let lines = github::annotations(&report);
     assert_eq!(lines.len(), report.findings.len());
     let line = fixture_line("manifests/defects.yaml", "image: nginx:latest");
-    let expected_prefix =
-        format!("::error file=manifests/defects.yaml,line={line},endLine={line},title=PLAT005 image-not-pinned::");
+    let expected_prefix = format!(
+        "::error file=manifests/defects.yaml,line={line},endLine={line},title=PLAT005 image-not-pinned::"
+    );
     assert!(
         lines.iter().any(|l| l.starts_with(&expected_prefix)),
         "{lines:#?}"
@@ -1102,8 +1103,7 @@ fn scan_text(name: &str, text: &str, skip_unparsable: bool) -> ScanReport {
     let mut options = ManifestOptions::new(&config);
     options.skip_unparsable = skip_unparsable;
     let mut report = ScanReport::new();
-    scan_manifest_reader(name, Cursor::new(text.to_string()), &options, &mut report)
-        .expect("scan");
+    scan_manifest_reader(name, Cursor::new(text.to_string()), &options, &mut report).expect("scan");
     report.finish();
     report
 }
@@ -1137,8 +1137,16 @@ fn plat016_unparsable_files_are_error_findings_with_file_and_line_unless_skipped
         unparsable,
         vec![("bad.json", 1), ("bad.yaml", 3), ("binary.yaml", 1)]
     );
-    assert!(report.findings.iter().all(|f| f.severity == Severity::Error));
-    assert!(report.fails(FailOn::Error), "a repository of broken files must fail");
+    assert!(
+        report
+            .findings
+            .iter()
+            .all(|f| f.severity == Severity::Error)
+    );
+    assert!(
+        report.fails(FailOn::Error),
+        "a repository of broken files must fail"
+    );
     let skipped = scan_dir_of(dir.path(), true);
     assert!(skipped.findings.is_empty(), "{:?}", skipped.findings);
     assert_eq!(skipped.problems.len(), 3, "still warned about");
@@ -1151,14 +1159,18 @@ fn plat016_a_100k_deep_document_is_refused_as_too_deep() {
     let report = scan_text("deep.yaml", &deep, false);
     assert_eq!(rules_of(&report), vec![rules::UNPARSABLE]);
     assert!(
-        report.findings[0].message.contains("nested deeper than 256"),
+        report.findings[0]
+            .message
+            .contains("nested deeper than 256"),
         "{}",
         report.findings[0].message
     );
     let dashes = format!("{}x\n", "- ".repeat(5_000));
-    assert!(scan_text("dashes.yaml", &dashes, false).findings[0]
-        .message
-        .contains("nested deeper"));
+    assert!(
+        scan_text("dashes.yaml", &dashes, false).findings[0]
+            .message
+            .contains("nested deeper")
+    );
     let shallow = "a: [[[1]]]\nb: |\n  [[[[[[[[[[[[\n";
     assert_eq!(manifest::too_deep(shallow, 5), None);
 }
@@ -1206,7 +1218,10 @@ fn broken_symlinks_and_special_files_are_skipped_with_a_warning() {
         .map(|s| s.file.as_str())
         .collect();
     warned.sort();
-    assert_eq!(warned, vec!["dangling.yaml", "loop.yaml", "pipe.yaml", "zero.yaml"]);
+    assert_eq!(
+        warned,
+        vec!["dangling.yaml", "loop.yaml", "pipe.yaml", "zero.yaml"]
+    );
     let named = ScanConfig::default();
     let err = scan_paths(
         &[PathBuf::from("/dev/zero")],
@@ -1231,13 +1246,20 @@ fn helm_charts_are_skipped_with_a_hint_and_templates_fed_directly_say_so() {
     let report = scan_dir_of(dir.path(), false);
     assert!(report.findings.is_empty(), "{:?}", report.findings);
     assert!(
-        report.notes.iter().any(|n| n.contains("helm template charts/web | plat scan -")),
+        report
+            .notes
+            .iter()
+            .any(|n| n.contains("helm template charts/web | plat scan -")),
         "{:?}",
         report.notes
     );
     let text = std::fs::read_to_string(chart.join("templates/deploy.yaml")).expect("read");
     let direct = scan_text("deploy.yaml", &text, false);
-    assert!(direct.findings[0].message.contains("helm template"), "{:?}", direct.findings);
+    assert!(
+        direct.findings[0].message.contains("helm template"),
+        "{:?}",
+        direct.findings
+    );
 }
 
 #[test]
@@ -1255,27 +1277,52 @@ fn r_env_5_yaml_1_1_booleans_are_read_as_kubernetes_reads_them() {
 #[test]
 fn plat007_probes_are_checked_on_bare_pods_but_not_on_run_to_completion_pods() {
     let pod = |policy: &str| {
-        format!("apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\nspec:\n{policy}  containers:\n    - name: c\n      image: x:1\n")
+        format!(
+            "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\nspec:\n{policy}  containers:\n    - name: c\n      image: x:1\n"
+        )
     };
-    assert_eq!(find(&scan_text("p.yaml", &pod(""), false), rules::PROBES, "p").len(), 1);
+    assert_eq!(
+        find(&scan_text("p.yaml", &pod(""), false), rules::PROBES, "p").len(),
+        1
+    );
     let batch = scan_text("p.yaml", &pod("  restartPolicy: Never\n"), false);
     assert!(find(&batch, rules::PROBES, "p").is_empty());
 }
 
 #[test]
 fn plat017_committed_secrets_are_flagged_and_placeholders_are_not() {
-    let secret = |data: &str| {
-        format!("apiVersion: v1\nkind: Secret\nmetadata:\n  name: s\n{data}")
-    };
-    let real = scan_text("s.yaml", &secret("data:\n  password: aHVudGVyMg==\n"), false);
+    let secret = |data: &str| format!("apiVersion: v1\nkind: Secret\nmetadata:\n  name: s\n{data}");
+    let real = scan_text(
+        "s.yaml",
+        &secret("data:\n  password: aHVudGVyMg==\n"),
+        false,
+    );
     assert_eq!(find(&real, rules::SECRET_MANIFEST, "s").len(), 1);
-    assert!(!find(&real, rules::SECRET_MANIFEST, "s")[0].message.contains("hunter2"));
+    assert!(
+        !find(&real, rules::SECRET_MANIFEST, "s")[0]
+            .message
+            .contains("hunter2")
+    );
     // base64 of "changeme", then stringData placeholders
     let placeholders = secret(
         "data:\n  password: Y2hhbmdlbWU=\nstringData:\n  token: INSERT_GITHUB_TOKEN\n  key: <your-key>\n  other: ${FROM_ENV}\n",
     );
-    assert!(find(&scan_text("s.yaml", &placeholders, false), rules::SECRET_MANIFEST, "s").is_empty());
-    for placeholder in ["INSERT_API_TOKEN", "changeme", "CHANGE_ME", "<token>", "xxxxxxxx", "YOUR_KEY_HERE"] {
+    assert!(
+        find(
+            &scan_text("s.yaml", &placeholders, false),
+            rules::SECRET_MANIFEST,
+            "s"
+        )
+        .is_empty()
+    );
+    for placeholder in [
+        "INSERT_API_TOKEN",
+        "changeme",
+        "CHANGE_ME",
+        "<token>",
+        "xxxxxxxx",
+        "YOUR_KEY_HERE",
+    ] {
         assert!(rules::is_placeholder(placeholder), "{placeholder}");
     }
     assert!(!rules::is_placeholder("s3cr3t-Pa55w0rd"));
@@ -1289,20 +1336,34 @@ fn fingerprints_hold_the_file_and_object_identity_not_the_line() {
     let other = "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: other\n";
     let print = |file: &str, text: &str| -> String {
         let report = scan_text(file, text, false);
-        find(&report, rules::EXPOSED_SERVICE, "web")[0].fingerprint.clone()
+        find(&report, rules::EXPOSED_SERVICE, "web")[0]
+            .fingerprint
+            .clone()
     };
     let top = print("a.yaml", object);
     let moved_down = print("a.yaml", &format!("{other}---\n{other}---\n{object}"));
-    assert_eq!(top, moved_down, "moving the object down the file keeps its fingerprint");
-    assert_ne!(top, print("b.yaml", object), "the same object in another file is another alert");
+    assert_eq!(
+        top, moved_down,
+        "moving the object down the file keeps its fingerprint"
+    );
+    assert_ne!(
+        top,
+        print("b.yaml", object),
+        "the same object in another file is another alert"
+    );
 }
 
 #[test]
 fn backstage_names_are_unique_per_source_deterministic_and_never_stacked() {
-    let object = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\n  namespace: shop\n";
+    let object =
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\n  namespace: shop\n";
     let mut report = ScanReport::new();
     for file in ["a.yaml", "b.yaml", "c.yaml"] {
-        report.merge(scan_text(file, &format!("{object}---\n{object}---\n{object}"), false));
+        report.merge(scan_text(
+            file,
+            &format!("{object}---\n{object}---\n{object}"),
+            false,
+        ));
     }
     report.finish();
     let names = |report: &ScanReport| -> Vec<String> {
@@ -1321,7 +1382,11 @@ fn backstage_names_are_unique_per_source_deterministic_and_never_stacked() {
     for name in &first {
         assert!(name.len() <= 63);
         let suffix = name.rsplit('-').next().expect("hash");
-        assert_eq!(suffix.len(), 8, "slug plus one hash, no stacked counters: {name}");
+        assert_eq!(
+            suffix.len(),
+            8,
+            "slug plus one hash, no stacked counters: {name}"
+        );
     }
     assert_eq!(first, names(&report), "deterministic");
 }
@@ -1330,9 +1395,20 @@ fn backstage_names_are_unique_per_source_deterministic_and_never_stacked() {
 fn github_annotations_come_most_severe_first() {
     let report = scan(&["manifests/defects.yaml"]);
     let lines = github::annotations(&report);
-    let first_warning = lines.iter().position(|l| l.starts_with("::warning ")).expect("warnings");
-    assert!(lines[..first_warning].iter().all(|l| l.starts_with("::error ")));
-    assert!(lines[first_warning..].iter().all(|l| !l.starts_with("::error ")));
+    let first_warning = lines
+        .iter()
+        .position(|l| l.starts_with("::warning "))
+        .expect("warnings");
+    assert!(
+        lines[..first_warning]
+            .iter()
+            .all(|l| l.starts_with("::error "))
+    );
+    assert!(
+        lines[first_warning..]
+            .iter()
+            .all(|l| !l.starts_with("::error "))
+    );
     let summary = github::step_summary(&report);
     assert!(summary.contains("| Severity | Rule | Name | Findings |"));
 }
@@ -1363,9 +1439,15 @@ fn streamed_sarif_holds_the_same_results_as_the_collected_report() {
     let text = std::fs::read_to_string(fixtures().join("manifests/defects.yaml")).expect("fixture");
     let config = ScanConfig::default();
     let mut out = Vec::new();
-    let mut sink = StreamingReport::start(&mut out, StreamFormat::Sarif, &[], "0.0.0").expect("start");
-    scan_manifest_reader("d.yaml", Cursor::new(text.clone()), &ManifestOptions::new(&config), &mut sink)
-        .expect("scan");
+    let mut sink =
+        StreamingReport::start(&mut out, StreamFormat::Sarif, &[], "0.0.0").expect("start");
+    scan_manifest_reader(
+        "d.yaml",
+        Cursor::new(text.clone()),
+        &ManifestOptions::new(&config),
+        &mut sink,
+    )
+    .expect("scan");
     let outcome = sink.finish().expect("finish");
     let streamed: Value = serde_json::from_slice(&out).expect("one JSON document");
     let collected = sarif::to_sarif(&scan_text("d.yaml", &text, false), "0.0.0", &[]);
@@ -1381,8 +1463,14 @@ fn streamed_sarif_holds_the_same_results_as_the_collected_report() {
     };
     assert_eq!(results(&streamed), results(&collected));
     assert_eq!(streamed["runs"][0]["tool"], collected["runs"][0]["tool"]);
-    assert_eq!(streamed["runs"][0]["invocations"], collected["runs"][0]["invocations"]);
-    assert_eq!(outcome.summary.counts.error + outcome.summary.counts.warning, results(&streamed).len());
+    assert_eq!(
+        streamed["runs"][0]["invocations"],
+        collected["runs"][0]["invocations"]
+    );
+    assert_eq!(
+        outcome.summary.counts.error + outcome.summary.counts.warning,
+        results(&streamed).len()
+    );
 }
 
 #[test]
@@ -1391,18 +1479,33 @@ fn streamed_github_annotations_come_most_severe_first() {
     let text = std::fs::read_to_string(fixtures().join("manifests/defects.yaml")).expect("fixture");
     let config = ScanConfig::default();
     let mut out = Vec::new();
-    let mut sink = StreamingReport::start(&mut out, StreamFormat::Github, &[], "0.0.0").expect("start");
-    scan_manifest_reader("d.yaml", Cursor::new(text), &ManifestOptions::new(&config), &mut sink)
-        .expect("scan");
+    let mut sink =
+        StreamingReport::start(&mut out, StreamFormat::Github, &[], "0.0.0").expect("start");
+    scan_manifest_reader(
+        "d.yaml",
+        Cursor::new(text),
+        &ManifestOptions::new(&config),
+        &mut sink,
+    )
+    .expect("scan");
     let outcome = sink.finish().expect("finish");
     let text = String::from_utf8(out).expect("utf-8");
     let lines: Vec<&str> = text.lines().collect();
     let errors = outcome.summary.counts.error;
     assert!(errors > 0 && outcome.summary.counts.warning > 0);
-    assert!(lines[..errors].iter().all(|l| l.starts_with("::error ")), "{text}");
-    assert!(lines[errors..].iter().all(|l| l.starts_with("::warning ")), "{text}");
+    assert!(
+        lines[..errors].iter().all(|l| l.starts_with("::error ")),
+        "{text}"
+    );
+    assert!(
+        lines[errors..].iter().all(|l| l.starts_with("::warning ")),
+        "{text}"
+    );
     let markdown = github::summary_markdown(&outcome.summary);
-    assert!(markdown.contains("| error | PLAT005 | image-not-pinned |"), "{markdown}");
+    assert!(
+        markdown.contains("| error | PLAT005 | image-not-pinned |"),
+        "{markdown}"
+    );
 }
 
 #[test]
@@ -1413,7 +1516,11 @@ fn service_linking_relates_many_copies_of_one_app_once_each() {
         report.merge(scan_text(&format!("copy-{copy}.yaml"), app, false));
     }
     report.finish();
-    let services: Vec<&Resource> = report.resources.iter().filter(|r| r.kind == "Service").collect();
+    let services: Vec<&Resource> = report
+        .resources
+        .iter()
+        .filter(|r| r.kind == "Service")
+        .collect();
     assert_eq!(services.len(), 563);
     for service in services {
         let selects: Vec<&Relation> = service

@@ -202,7 +202,11 @@ fn fail_on_never_reports_but_exits_0_and_fail_on_warning_counts_warnings() {
     let env = TestEnv::new();
     let never = scan(&env, &["scan", DEFECTS, "--fail-on", "never", "-o", "json"]);
     never.success();
-    assert_eq!(never.json()["summary"]["findings"]["error"], 13, "12 defects and the malformed document (PLAT016)");
+    assert_eq!(
+        never.json()["summary"]["findings"]["error"],
+        13,
+        "12 defects and the malformed document (PLAT016)"
+    );
 
     // Errors turned into warnings by the config pass `--fail-on error`, not `--fail-on warning`.
     let config = env.root().join("scan.yaml");
@@ -765,13 +769,23 @@ fn plat016_a_repository_of_only_broken_manifests_fails_in_every_format() {
     let repo = broken_repository();
     let expected = vec![at("bad.yaml", 2), at("binary.yaml", 1), at("deep.yaml", 1)];
 
-    let json = scan_in(&env, repo.path(), &["scan", ".", "-o", "json"], Stdio::null());
+    let json = scan_in(
+        &env,
+        repo.path(),
+        &["scan", ".", "-o", "json"],
+        Stdio::null(),
+    );
     json.failure(3);
     let mut found = located(&json.json(), "PLAT016");
     found.sort();
     assert_eq!(found, expected, "{}", json.transcript());
 
-    let sarif = scan_in(&env, repo.path(), &["scan", "--format", "sarif"], Stdio::null());
+    let sarif = scan_in(
+        &env,
+        repo.path(),
+        &["scan", "--format", "sarif"],
+        Stdio::null(),
+    );
     sarif.failure(3);
     let run = &sarif.json()["runs"][0];
     let mut results: Vec<(String, u64)> = run["results"]
@@ -782,18 +796,28 @@ fn plat016_a_repository_of_only_broken_manifests_fails_in_every_format() {
             assert_eq!(r["ruleId"], "PLAT016");
             let location = &r["locations"][0]["physicalLocation"];
             (
-                location["artifactLocation"]["uri"].as_str().unwrap().to_owned(),
+                location["artifactLocation"]["uri"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned(),
                 location["region"]["startLine"].as_u64().unwrap(),
             )
         })
         .collect();
     results.sort();
     assert_eq!(results, expected);
-    let notifications = run["invocations"][0]["toolExecutionNotifications"].as_array().unwrap();
+    let notifications = run["invocations"][0]["toolExecutionNotifications"]
+        .as_array()
+        .unwrap();
     assert_eq!(notifications.len(), 3, "{notifications:?}");
     assert!(notifications.iter().all(|n| n["level"] == "error"));
 
-    let github = scan_in(&env, repo.path(), &["scan", "--format", "github"], Stdio::null());
+    let github = scan_in(
+        &env,
+        repo.path(),
+        &["scan", "--format", "github"],
+        Stdio::null(),
+    );
     github.failure(3);
     assert!(
         github.stdout.contains("::error file=deep.yaml,line=1,endLine=1,title=PLAT016 unparsable-input::malformed YAML document: nested deeper than 256 levels"),
@@ -802,12 +826,27 @@ fn plat016_a_repository_of_only_broken_manifests_fails_in_every_format() {
     );
     let table = scan_in(&env, repo.path(), &["scan"], Stdio::null());
     table.failure(3);
-    assert!(table.stdout.contains("bad.yaml (1 finding)"), "{}", table.transcript());
+    assert!(
+        table.stdout.contains("bad.yaml (1 finding)"),
+        "{}",
+        table.transcript()
+    );
 
     // --skip-unparsable restores the old behaviour, explicitly: warned about, not failed.
-    let skipped = scan_in(&env, repo.path(), &["scan", "--skip-unparsable"], Stdio::null());
+    let skipped = scan_in(
+        &env,
+        repo.path(),
+        &["scan", "--skip-unparsable"],
+        Stdio::null(),
+    );
     skipped.success();
-    assert!(skipped.stderr.contains("warning: deep.yaml:1: malformed YAML document: nested deeper"), "{}", skipped.transcript());
+    assert!(
+        skipped
+            .stderr
+            .contains("warning: deep.yaml:1: malformed YAML document: nested deeper"),
+        "{}",
+        skipped.transcript()
+    );
 }
 
 #[test]
@@ -815,11 +854,22 @@ fn hostile_input_is_refused_and_special_files_never_hang_the_scan() {
     let env = TestEnv::new();
     let devices = scan(&env, &["scan", "/dev/zero"]);
     devices.failure(1);
-    assert!(devices.stderr.contains("error: /dev/zero is not a regular file"), "{}", devices.transcript());
+    assert!(
+        devices
+            .stderr
+            .contains("error: /dev/zero is not a regular file"),
+        "{}",
+        devices.transcript()
+    );
 
     // Endless input on stdin stops at the document limit with a PLAT016 finding.
     let zero = std::fs::File::open("/dev/zero").unwrap();
-    let endless = scan_in(&env, Path::new(FIXTURES), &["scan", "-", "-o", "json"], Stdio::from(zero));
+    let endless = scan_in(
+        &env,
+        Path::new(FIXTURES),
+        &["scan", "-", "-o", "json"],
+        Stdio::from(zero),
+    );
     endless.failure(3);
     assert_eq!(located(&endless.json(), "PLAT016"), vec![at("<stdin>", 1)]);
 
@@ -827,12 +877,28 @@ fn hostile_input_is_refused_and_special_files_never_hang_the_scan() {
     let root = dir.path();
     std::os::unix::fs::symlink("nowhere.yaml", root.join("dangling.yaml")).unwrap();
     std::os::unix::fs::symlink("loop.yaml", root.join("loop.yaml")).unwrap();
-    assert!(std::process::Command::new("mkfifo").arg(root.join("pipe.yaml")).status().unwrap().success());
-    std::fs::copy(Path::new(FIXTURES).join("manifests/clean.yaml"), root.join("clean.yaml")).unwrap();
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(root.join("pipe.yaml"))
+            .status()
+            .unwrap()
+            .success()
+    );
+    std::fs::copy(
+        Path::new(FIXTURES).join("manifests/clean.yaml"),
+        root.join("clean.yaml"),
+    )
+    .unwrap();
     let outcome = scan_in(&env, root, &["scan", ".", "-o", "json"], Stdio::null());
     outcome.success();
     for file in ["dangling.yaml", "loop.yaml", "pipe.yaml"] {
-        assert!(outcome.stderr.contains(&format!("warning: skipped {file}: ")), "{}", outcome.transcript());
+        assert!(
+            outcome
+                .stderr
+                .contains(&format!("warning: skipped {file}: ")),
+            "{}",
+            outcome.transcript()
+        );
     }
     assert_eq!(outcome.json()["summary"]["resources"], 3);
     // A dangling symlink named on the command line is skipped too.
@@ -840,14 +906,24 @@ fn hostile_input_is_refused_and_special_files_never_hang_the_scan() {
 }
 
 fn sarif_fingerprint(env: &TestEnv, dir: &Path, file: &str, rule: &str) -> Vec<String> {
-    let outcome = scan_in(env, dir, &["scan", file, "--format", "sarif", "--fail-on", "never"], Stdio::null());
+    let outcome = scan_in(
+        env,
+        dir,
+        &["scan", file, "--format", "sarif", "--fail-on", "never"],
+        Stdio::null(),
+    );
     outcome.success();
     outcome.json()["runs"][0]["results"]
         .as_array()
         .unwrap()
         .iter()
         .filter(|r| r["ruleId"] == rule)
-        .map(|r| r["partialFingerprints"]["primaryLocationLineHash"].as_str().unwrap().to_owned())
+        .map(|r| {
+            r["partialFingerprints"]["primaryLocationLineHash"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
         .collect()
 }
 
@@ -860,12 +936,19 @@ fn sarif_fingerprints_stay_when_an_object_moves_down_its_file_and_differ_between
     std::fs::write(dir.path().join("app.yaml"), service).unwrap();
     std::fs::write(dir.path().join("copy.yaml"), service).unwrap();
     let before = sarif_fingerprint(&env, dir.path(), "app.yaml", "PLAT004");
-    std::fs::write(dir.path().join("app.yaml"), format!("{other}---\n{other}---\n{service}")).unwrap();
+    std::fs::write(
+        dir.path().join("app.yaml"),
+        format!("{other}---\n{other}---\n{service}"),
+    )
+    .unwrap();
     let after = sarif_fingerprint(&env, dir.path(), "app.yaml", "PLAT004");
     assert_eq!(before.len(), 1);
     assert_eq!(before, after, "moved down the file, same alert");
     let copy = sarif_fingerprint(&env, dir.path(), "copy.yaml", "PLAT004");
-    assert_ne!(before, copy, "the same object in another file is another alert");
+    assert_ne!(
+        before, copy,
+        "the same object in another file is another alert"
+    );
 }
 
 /// Every entity `--format backstage` prints passes `@backstage/catalog-model`'s own validators
@@ -877,13 +960,32 @@ fn backstage_entities_pass_the_catalog_model_validators_and_are_unique_per_sourc
     let clean = std::fs::read_to_string(Path::new(FIXTURES).join("manifests/clean.yaml")).unwrap();
     for copy in ["a", "b", "c"] {
         // The same objects in three files, and twice within each file.
-        std::fs::write(dir.path().join(format!("{copy}.yaml")), format!("{clean}\n---\n{clean}")).unwrap();
+        std::fs::write(
+            dir.path().join(format!("{copy}.yaml")),
+            format!("{clean}\n---\n{clean}"),
+        )
+        .unwrap();
     }
-    std::fs::copy(Path::new(FIXTURES).join("tf/show.json"), dir.path().join("state.json")).unwrap();
+    std::fs::copy(
+        Path::new(FIXTURES).join("tf/show.json"),
+        dir.path().join("state.json"),
+    )
+    .unwrap();
     let outcome = scan_in(
         &env,
         dir.path(),
-        &["scan", "a.yaml", "b.yaml", "c.yaml", "--tf-state", "state.json", "--format", "backstage", "--fail-on", "never"],
+        &[
+            "scan",
+            "a.yaml",
+            "b.yaml",
+            "c.yaml",
+            "--tf-state",
+            "state.json",
+            "--format",
+            "backstage",
+            "--fail-on",
+            "never",
+        ],
         Stdio::null(),
     );
     outcome.success();
@@ -897,7 +999,9 @@ fn backstage_entities_pass_the_catalog_model_validators_and_are_unique_per_sourc
     assert_eq!(resources, 3 * 2 * 3 + 4, "{}", outcome.stdout);
     let oracle = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/catalog-model");
     assert!(
-        oracle.join("node_modules/@backstage/catalog-model").is_dir(),
+        oracle
+            .join("node_modules/@backstage/catalog-model")
+            .is_dir(),
         "run scripts/test.sh (or `npm ci` in {}) to install the catalog-model oracle",
         oracle.display()
     );
@@ -908,7 +1012,11 @@ fn backstage_entities_pass_the_catalog_model_validators_and_are_unique_per_sourc
         .stderr(Stdio::piped())
         .spawn()
         .expect("node");
-    node.stdin.take().unwrap().write_all(serde_json::to_string(&entities).unwrap().as_bytes()).unwrap();
+    node.stdin
+        .take()
+        .unwrap()
+        .write_all(serde_json::to_string(&entities).unwrap().as_bytes())
+        .unwrap();
     let verdict = node.wait_with_output().unwrap();
     assert!(
         verdict.status.success(),
@@ -916,7 +1024,10 @@ fn backstage_entities_pass_the_catalog_model_validators_and_are_unique_per_sourc
         String::from_utf8_lossy(&verdict.stdout),
         String::from_utf8_lossy(&verdict.stderr)
     );
-    assert_eq!(String::from_utf8_lossy(&verdict.stdout).trim(), format!("ok {}", entities.len()));
+    assert_eq!(
+        String::from_utf8_lossy(&verdict.stdout).trim(),
+        format!("ok {}", entities.len())
+    );
 }
 
 const POLICY: &str = r#"package main
@@ -957,13 +1068,35 @@ fn rego_policies_in_dot_plat_policies_check_kubernetes_objects_and_terraform_res
         r#"{"format_version":"1.2","planned_values":{"root_module":{"resources":[{"address":"aws_s3_bucket.logs","mode":"managed","type":"aws_s3_bucket","name":"logs","values":{"acl":"public-read","bucket":"logs","tags":{}}}]}}}"#,
     )
     .unwrap();
-    let rules = scan_in(&env, dir.path(), &["scan", "rules", "-o", "json"], Stdio::null());
+    let rules = scan_in(
+        &env,
+        dir.path(),
+        &["scan", "rules", "-o", "json"],
+        Stdio::null(),
+    );
     rules.success();
-    let ids: Vec<String> = rules.json().as_array().unwrap().iter().map(|r| r["id"].as_str().unwrap().to_owned()).collect();
-    for id in ["PLAT001", "PLAT101", "main.deny_privileged", "main.warn", "main.deny_public_bucket"] {
+    let ids: Vec<String> = rules
+        .json()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap().to_owned())
+        .collect();
+    for id in [
+        "PLAT001",
+        "PLAT101",
+        "main.deny_privileged",
+        "main.warn",
+        "main.deny_public_bucket",
+    ] {
         assert!(ids.contains(&id.to_owned()), "{id} in {ids:?}");
     }
-    let outcome = scan_in(&env, dir.path(), &["scan", "app.yaml", "--tf-state", "plan.json", "-o", "json"], Stdio::null());
+    let outcome = scan_in(
+        &env,
+        dir.path(),
+        &["scan", "app.yaml", "--tf-state", "plan.json", "-o", "json"],
+        Stdio::null(),
+    );
     outcome.failure(3);
     let report = outcome.json();
     let policy: Vec<(String, String, String)> = report["findings"]
@@ -971,24 +1104,68 @@ fn rego_policies_in_dot_plat_policies_check_kubernetes_objects_and_terraform_res
         .unwrap()
         .iter()
         .filter(|f| f["rule_id"].as_str().unwrap().starts_with("main."))
-        .map(|f| (f["rule_id"].as_str().unwrap().to_owned(), f["severity"].as_str().unwrap().to_owned(), f["message"].as_str().unwrap().to_owned()))
+        .map(|f| {
+            (
+                f["rule_id"].as_str().unwrap().to_owned(),
+                f["severity"].as_str().unwrap().to_owned(),
+                f["message"].as_str().unwrap().to_owned(),
+            )
+        })
         .collect();
-    let expected = |id: &str, severity: &str, message: &str| (id.to_owned(), severity.to_owned(), message.to_owned());
-    assert!(policy.contains(&expected("main.deny_privileged", "error", "app runs privileged")), "{policy:?}");
-    assert!(policy.contains(&expected("main.warn", "warning", "shop has no owner label")), "{policy:?}");
-    assert!(policy.contains(&expected("main.deny_public_bucket", "error", "aws_s3_bucket.logs is public")), "{policy:?}");
+    let expected = |id: &str, severity: &str, message: &str| {
+        (id.to_owned(), severity.to_owned(), message.to_owned())
+    };
+    assert!(
+        policy.contains(&expected(
+            "main.deny_privileged",
+            "error",
+            "app runs privileged"
+        )),
+        "{policy:?}"
+    );
+    assert!(
+        policy.contains(&expected("main.warn", "warning", "shop has no owner label")),
+        "{policy:?}"
+    );
+    assert!(
+        policy.contains(&expected(
+            "main.deny_public_bucket",
+            "error",
+            "aws_s3_bucket.logs is public"
+        )),
+        "{policy:?}"
+    );
     // The built-in rule for the same defect still runs natively.
     assert_eq!(located(&report, "PLAT102").len(), 1, "{report}");
 
-    let sarif = scan_in(&env, dir.path(), &["scan", "app.yaml", "--format", "sarif"], Stdio::null());
+    let sarif = scan_in(
+        &env,
+        dir.path(),
+        &["scan", "app.yaml", "--format", "sarif"],
+        Stdio::null(),
+    );
     let rules = sarif.json()["runs"][0]["tool"]["driver"]["rules"].clone();
-    assert!(rules.as_array().unwrap().iter().any(|r| r["id"] == "main.deny_privileged"));
+    assert!(
+        rules
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["id"] == "main.deny_privileged")
+    );
 
     // A broken policy is a clear error before anything is scanned.
-    std::fs::write(dir.path().join(".plat/policies/broken.rego"), "package main\ndeny contains msg if {\n").unwrap();
+    std::fs::write(
+        dir.path().join(".plat/policies/broken.rego"),
+        "package main\ndeny contains msg if {\n",
+    )
+    .unwrap();
     let broken = scan_in(&env, dir.path(), &["scan", "app.yaml"], Stdio::null());
     broken.failure(1);
-    assert!(broken.stderr.contains("error: policy "), "{}", broken.transcript());
+    assert!(
+        broken.stderr.contains("error: policy "),
+        "{}",
+        broken.transcript()
+    );
 }
 
 /// Resource address → the cloud baseline rules it breaks, in tf/cloud-plan-insecure.json (a plan
@@ -1013,7 +1190,10 @@ const INSECURE_PLAN: &[(&str, &[&str])] = &[
     ("azurerm_kubernetes_cluster.aks", &["PLAT126"]),
     ("azurerm_linux_virtual_machine.vm", &["PLAT128"]),
     ("azurerm_mssql_firewall_rule.all", &["PLAT123"]),
-    ("azurerm_mssql_server_extended_auditing_policy.audit", &["PLAT129"]),
+    (
+        "azurerm_mssql_server_extended_auditing_policy.audit",
+        &["PLAT129"],
+    ),
     ("azurerm_network_security_group.rdp", &["PLAT120"]),
     ("azurerm_network_security_rule.ssh", &["PLAT120"]),
     ("azurerm_network_watcher_flow_log.flow", &["PLAT127"]),
@@ -1032,13 +1212,27 @@ const INSECURE_PLAN: &[(&str, &[&str])] = &[
 ];
 
 fn cloud_findings(plan: &str) -> std::collections::BTreeMap<String, Vec<String>> {
-    let outcome = scan(&TestEnv::new(), &["scan", "--tf-state", plan, "-o", "json", "--fail-on", "never"]);
+    let outcome = scan(
+        &TestEnv::new(),
+        &[
+            "scan",
+            "--tf-state",
+            plan,
+            "-o",
+            "json",
+            "--fail-on",
+            "never",
+        ],
+    );
     outcome.success();
     let mut found: std::collections::BTreeMap<String, Vec<String>> = Default::default();
     for f in outcome.json()["findings"].as_array().unwrap() {
         let rule = f["rule_id"].as_str().unwrap();
         if rule >= "PLAT100" {
-            found.entry(f["resource"].as_str().unwrap().to_owned()).or_default().push(rule.to_owned());
+            found
+                .entry(f["resource"].as_str().unwrap().to_owned())
+                .or_default()
+                .push(rule.to_owned());
         }
     }
     for rules in found.values_mut() {
@@ -1052,10 +1246,25 @@ fn cloud_findings(plan: &str) -> std::collections::BTreeMap<String, Vec<String>>
 fn plat101_to_plat150_the_cloud_baseline_flags_each_insecure_resource_and_no_secure_one() {
     let expected: std::collections::BTreeMap<String, Vec<String>> = INSECURE_PLAN
         .iter()
-        .map(|(address, rules)| (address.to_string(), rules.iter().map(|r| r.to_string()).collect()))
+        .map(|(address, rules)| {
+            (
+                address.to_string(),
+                rules.iter().map(|r| r.to_string()).collect(),
+            )
+        })
         .collect();
     assert_eq!(cloud_findings("tf/cloud-plan-insecure.json"), expected);
-    let every_rule: std::collections::BTreeSet<&str> = INSECURE_PLAN.iter().flat_map(|(_, r)| r.iter().copied()).collect();
-    assert_eq!(every_rule.len(), 14 + 11 + 11, "each cloud rule has a failing case");
-    assert_eq!(cloud_findings("tf/cloud-plan-secure.json"), Default::default());
+    let every_rule: std::collections::BTreeSet<&str> = INSECURE_PLAN
+        .iter()
+        .flat_map(|(_, r)| r.iter().copied())
+        .collect();
+    assert_eq!(
+        every_rule.len(),
+        14 + 11 + 11,
+        "each cloud rule has a failing case"
+    );
+    assert_eq!(
+        cloud_findings("tf/cloud-plan-secure.json"),
+        Default::default()
+    );
 }

@@ -7,8 +7,8 @@ use crate::cli::ScanFormat;
 use crate::ctx::Ctx;
 use crate::output::github::GithubActions;
 use crate::scan::report::stream::StreamOutcome;
-use crate::scan::{InputProblem, RuleInfo, ScanReport, Skipped};
 use crate::scan::report::{backstage, github, json, sarif, table};
+use crate::scan::{InputProblem, RuleInfo, ScanReport, Skipped};
 
 pub fn report(
     ctx: &Ctx,
@@ -70,7 +70,13 @@ fn findings_tables(ctx: &Ctx, report: &ScanReport) {
 /// are expected (READMEs, Helm values) and only informative, unless flagged as a warning.
 fn notices(ctx: &Ctx, report: &ScanReport) {
     let summary = table::findings(report).summary;
-    print_notices(ctx, &report.problems, &report.notes, &report.skipped, &summary);
+    print_notices(
+        ctx,
+        &report.problems,
+        &report.notes,
+        &report.skipped,
+        &summary,
+    );
 }
 
 fn print_notices(

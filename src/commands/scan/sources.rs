@@ -57,7 +57,12 @@ pub async fn gather(
     Ok(())
 }
 
-fn tf_state(path: &Path, root: &Path, config: &ScanConfig, report: &mut dyn ScanSink) -> Result<()> {
+fn tf_state(
+    path: &Path,
+    root: &Path,
+    config: &ScanConfig,
+    report: &mut dyn ScanSink,
+) -> Result<()> {
     if path.as_os_str() == "-" {
         scan::scan_tf_state(STDIN, std::io::stdin().lock(), config, report)?;
         return Ok(());

@@ -169,4 +169,3 @@ impl<W: Write> ScanSink for StreamingReport<'_, W> {
         }
     }
 }
-

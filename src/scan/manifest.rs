@@ -121,12 +121,12 @@ fn named_path_kind(path: &Path) -> Result<NamedPath, ScanError> {
 }
 
 #[cfg(unix)]
-fn is_fifo(file_type: &std::fs::FileType) -> bool {
+pub(crate) fn is_fifo(file_type: &std::fs::FileType) -> bool {
     std::os::unix::fs::FileTypeExt::is_fifo(file_type)
 }
 
 #[cfg(not(unix))]
-fn is_fifo(_: &std::fs::FileType) -> bool {
+pub(crate) fn is_fifo(_: &std::fs::FileType) -> bool {
     false
 }
 

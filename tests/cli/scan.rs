@@ -501,6 +501,9 @@ fn unknown_state_version_exits_1_with_a_clear_error() {
 #[test]
 fn a_missing_path_exits_1_and_one_stdin_only() {
     let env = TestEnv::new();
+    let sarif = scan(&env, &["scan", "manifests/nope.yaml", "--format", "sarif"]);
+    sarif.failure(1);
+    assert_eq!(sarif.stdout, "", "no half-written SARIF before the error");
     let missing = scan(&env, &["scan", "manifests/nope.yaml"]);
     missing.failure(1);
     assert!(

@@ -67,6 +67,13 @@ fn tf_state(
         scan::scan_tf_state(STDIN, std::io::stdin().lock(), config, report)?;
         return Ok(());
     }
+    // A device would never end; a named pipe (`--tf-state <(terraform show -json)`) does.
+    if let Ok(metadata) = std::fs::metadata(path)
+        && !metadata.is_file()
+        && !scan::manifest::is_fifo(&metadata.file_type())
+    {
+        return Err(ScanError::NotRegular(path.to_path_buf()).into());
+    }
     let file = std::fs::File::open(path).map_err(|source| match source.kind() {
         std::io::ErrorKind::NotFound => ScanError::NotFound(path.to_path_buf()),
         _ => ScanError::Io {

@@ -27,6 +27,10 @@ pub struct StreamingReport<'r, W: Write> {
     out: W,
     format: StreamFormat,
     rules: RuleTable<'r>,
+    tool_version: String,
+    /// The SARIF header goes out with the first result (or at the end), so that a scan that
+    /// fails before finding anything (a missing path) leaves stdout empty.
+    header_written: bool,
     /// GitHub annotations of each severity (error, warning, note), replayed in that order.
     spills: Vec<BufWriter<File>>,
     results_written: usize,
@@ -46,34 +50,25 @@ fn slot(severity: Severity) -> usize {
 }
 
 impl<'r, W: Write> StreamingReport<'r, W> {
-    /// Starts the report (the SARIF header, or the spill files).
+    /// Starts the report (the spill files of annotations).
     pub fn start(
-        mut out: W,
+        out: W,
         format: StreamFormat,
         policy_rules: &'r [RuleInfo],
         tool_version: &str,
     ) -> std::io::Result<Self> {
-        let rules = RuleTable::new(policy_rules);
         let mut spills = Vec::new();
-        match format {
-            StreamFormat::Sarif => {
-                write!(
-                    out,
-                    "{{\"$schema\":{},\"version\":\"2.1.0\",\"runs\":[{{\"tool\":{},\"results\":[",
-                    serde_json::Value::from(sarif::SCHEMA),
-                    sarif::tool(&rules, tool_version)
-                )?;
-            }
-            StreamFormat::Github => {
-                for _ in 0..3 {
-                    spills.push(BufWriter::new(tempfile::tempfile()?));
-                }
+        if format == StreamFormat::Github {
+            for _ in 0..3 {
+                spills.push(BufWriter::new(tempfile::tempfile()?));
             }
         }
         Ok(Self {
             out,
             format,
-            rules,
+            rules: RuleTable::new(policy_rules),
+            tool_version: tool_version.to_string(),
+            header_written: false,
             spills,
             results_written: 0,
             first: Default::default(),
@@ -82,9 +77,23 @@ impl<'r, W: Write> StreamingReport<'r, W> {
         })
     }
 
+    fn sarif_header(&mut self) -> std::io::Result<()> {
+        if !self.header_written {
+            self.header_written = true;
+            write!(
+                self.out,
+                "{{\"$schema\":{},\"version\":\"2.1.0\",\"runs\":[{{\"tool\":{},\"results\":[",
+                serde_json::Value::from(sarif::SCHEMA),
+                sarif::tool(&self.rules, &self.tool_version)
+            )?;
+        }
+        Ok(())
+    }
+
     fn write_finding(&mut self, f: &Finding) -> std::io::Result<()> {
         match self.format {
             StreamFormat::Sarif => {
+                self.sarif_header()?;
                 if self.results_written > 0 {
                     self.out.write_all(b",\n")?;
                 } else {
@@ -107,6 +116,7 @@ impl<'r, W: Write> StreamingReport<'r, W> {
         }
         match self.format {
             StreamFormat::Sarif => {
+                self.sarif_header()?;
                 write!(
                     self.out,
                     "\n],\"invocations\":[{}],\"columnKind\":\"utf16CodeUnits\"}}]}}\n",

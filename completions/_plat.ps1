@@ -1835,6 +1835,7 @@ Register-ArgumentCompleter -Native -CommandName 'plat' -ScriptBlock {
             [CompletionResult]::new('--namespace', '--namespace', [CompletionResultType]::ParameterName, 'Scan only this namespace of the cluster (cluster-scoped kinds are then skipped)')
             [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'Report format (default: the global -o)')
             [CompletionResult]::new('--fail-on', '--fail-on', [CompletionResultType]::ParameterName, 'Lowest severity that makes the command exit 3')
+            [CompletionResult]::new('--policy', '--policy', [CompletionResultType]::ParameterName, 'Directory of Rego policies in conftest''s layout (`package main`, deny/warn rules); repeatable (default: .plat/policies/ in the current directory, if present)')
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Scan configuration (default: .plat/scan.yaml in the current directory, if present)')
             [CompletionResult]::new('--publish-name', '--publish-name', [CompletionResultType]::ParameterName, 'Name to publish under (default: env-NAME, cluster-CONTEXT or the directory''s name)')
             [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format: a table for people, JSON or YAML documents for programs')
@@ -1843,6 +1844,7 @@ Register-ArgumentCompleter -Native -CommandName 'plat' -ScriptBlock {
             [CompletionResult]::new('--account', '--account', [CompletionResultType]::ParameterName, 'Account to act in (default: your own)')
             [CompletionResult]::new('--user', '--user', [CompletionResultType]::ParameterName, 'Platform user to act as on an embedded platform (default: the local operator)')
             [CompletionResult]::new('--kube', '--kube', [CompletionResultType]::ParameterName, 'Scan the live cluster of the kubeconfig''s current context')
+            [CompletionResult]::new('--skip-unparsable', '--skip-unparsable', [CompletionResultType]::ParameterName, 'Only warn about files that cannot be read or parsed, instead of reporting each as a PLAT016 error finding')
             [CompletionResult]::new('--publish', '--publish', [CompletionResultType]::ParameterName, 'Attach the inventory to the account (and to the environment with --env) in the platform, where `plat scan list` and the Backstage catalog (/api/v1/catalog) find it; a re-scan of the same source replaces it')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only data and errors')
             [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only data and errors')
@@ -1855,13 +1857,14 @@ Register-ArgumentCompleter -Native -CommandName 'plat' -ScriptBlock {
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
-            [CompletionResult]::new('rules', 'rules', [CompletionResultType]::ParameterValue, 'List the rule catalogue: id, name, default severity, target and how to fix')
+            [CompletionResult]::new('rules', 'rules', [CompletionResultType]::ParameterValue, 'List the rule catalogue: id, name, default severity, target and how to fix, then the rules of the Rego policies (--policy DIR, else .plat/policies/)')
             [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List the inventories this account has published with --publish')
             [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Show a published inventory: summary and findings, or its Backstage entities')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
         'plat;scan;rules' {
+            [CompletionResult]::new('--policy', '--policy', [CompletionResultType]::ParameterName, 'Directory of Rego policies to list too (repeatable; default: .plat/policies/)')
             [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format: a table for people, JSON or YAML documents for programs')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format: a table for people, JSON or YAML documents for programs')
             [CompletionResult]::new('--context', '--context', [CompletionResultType]::ParameterName, 'Context (platform connection) to use instead of the current one')
@@ -1920,7 +1923,7 @@ Register-ArgumentCompleter -Native -CommandName 'plat' -ScriptBlock {
             break
         }
         'plat;scan;help' {
-            [CompletionResult]::new('rules', 'rules', [CompletionResultType]::ParameterValue, 'List the rule catalogue: id, name, default severity, target and how to fix')
+            [CompletionResult]::new('rules', 'rules', [CompletionResultType]::ParameterValue, 'List the rule catalogue: id, name, default severity, target and how to fix, then the rules of the Rego policies (--policy DIR, else .plat/policies/)')
             [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List the inventories this account has published with --publish')
             [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Show a published inventory: summary and findings, or its Backstage entities')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
@@ -2569,7 +2572,7 @@ Register-ArgumentCompleter -Native -CommandName 'plat' -ScriptBlock {
             break
         }
         'plat;help;scan' {
-            [CompletionResult]::new('rules', 'rules', [CompletionResultType]::ParameterValue, 'List the rule catalogue: id, name, default severity, target and how to fix')
+            [CompletionResult]::new('rules', 'rules', [CompletionResultType]::ParameterValue, 'List the rule catalogue: id, name, default severity, target and how to fix, then the rules of the Rego policies (--policy DIR, else .plat/policies/)')
             [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List the inventories this account has published with --publish')
             [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Show a published inventory: summary and findings, or its Backstage entities')
             break

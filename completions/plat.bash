@@ -4966,7 +4966,7 @@ _plat() {
             return 0
             ;;
         plat__subcmd__scan)
-            opts="-o -q -v -y -h -V --tf-state --env --kube --kube-context --namespace --format --fail-on --config --publish --publish-name --output --context --account --user --quiet --verbose --no-input --yes --help --version rules list show help"
+            opts="-o -q -v -y -h -V --tf-state --env --kube --kube-context --namespace --format --fail-on --skip-unparsable --policy --config --publish --publish-name --output --context --account --user --quiet --verbose --no-input --yes --help --version rules list show help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -4994,6 +4994,10 @@ _plat() {
                     ;;
                 --fail-on)
                     COMPREPLY=($(compgen -W "error warning never" -- "${cur}"))
+                    return 0
+                    ;;
+                --policy)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --config)
@@ -5136,12 +5140,16 @@ _plat() {
             return 0
             ;;
         plat__subcmd__scan__subcmd__rules)
-            opts="-o -q -v -y -h -V --output --context --account --user --quiet --verbose --no-input --yes --help --version"
+            opts="-o -q -v -y -h -V --policy --output --context --account --user --quiet --verbose --no-input --yes --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --policy)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --output)
                     COMPREPLY=($(compgen -W "table json yaml" -- "${cur}"))
                     return 0

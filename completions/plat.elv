@@ -1689,6 +1689,7 @@ set edit:completion:arg-completer[plat] = {|@words|
             cand --namespace 'Scan only this namespace of the cluster (cluster-scoped kinds are then skipped)'
             cand --format 'Report format (default: the global -o)'
             cand --fail-on 'Lowest severity that makes the command exit 3'
+            cand --policy 'Directory of Rego policies in conftest''s layout (`package main`, deny/warn rules); repeatable (default: .plat/policies/ in the current directory, if present)'
             cand --config 'Scan configuration (default: .plat/scan.yaml in the current directory, if present)'
             cand --publish-name 'Name to publish under (default: env-NAME, cluster-CONTEXT or the directory''s name)'
             cand -o 'Output format: a table for people, JSON or YAML documents for programs'
@@ -1697,6 +1698,7 @@ set edit:completion:arg-completer[plat] = {|@words|
             cand --account 'Account to act in (default: your own)'
             cand --user 'Platform user to act as on an embedded platform (default: the local operator)'
             cand --kube 'Scan the live cluster of the kubeconfig''s current context'
+            cand --skip-unparsable 'Only warn about files that cannot be read or parsed, instead of reporting each as a PLAT016 error finding'
             cand --publish 'Attach the inventory to the account (and to the environment with --env) in the platform, where `plat scan list` and the Backstage catalog (/api/v1/catalog) find it; a re-scan of the same source replaces it'
             cand -q 'Print only data and errors'
             cand --quiet 'Print only data and errors'
@@ -1709,12 +1711,13 @@ set edit:completion:arg-completer[plat] = {|@words|
             cand --help 'Print help (see more with ''--help'')'
             cand -V 'Print version'
             cand --version 'Print version'
-            cand rules 'List the rule catalogue: id, name, default severity, target and how to fix'
+            cand rules 'List the rule catalogue: id, name, default severity, target and how to fix, then the rules of the Rego policies (--policy DIR, else .plat/policies/)'
             cand list 'List the inventories this account has published with --publish'
             cand show 'Show a published inventory: summary and findings, or its Backstage entities'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'plat;scan;rules'= {
+            cand --policy 'Directory of Rego policies to list too (repeatable; default: .plat/policies/)'
             cand -o 'Output format: a table for people, JSON or YAML documents for programs'
             cand --output 'Output format: a table for people, JSON or YAML documents for programs'
             cand --context 'Context (platform connection) to use instead of the current one'
@@ -1770,7 +1773,7 @@ set edit:completion:arg-completer[plat] = {|@words|
             cand --version 'Print version'
         }
         &'plat;scan;help'= {
-            cand rules 'List the rule catalogue: id, name, default severity, target and how to fix'
+            cand rules 'List the rule catalogue: id, name, default severity, target and how to fix, then the rules of the Rego policies (--policy DIR, else .plat/policies/)'
             cand list 'List the inventories this account has published with --publish'
             cand show 'Show a published inventory: summary and findings, or its Backstage entities'
             cand help 'Print this message or the help of the given subcommand(s)'
@@ -2325,7 +2328,7 @@ set edit:completion:arg-completer[plat] = {|@words|
         &'plat;help;automation;cancel'= {
         }
         &'plat;help;scan'= {
-            cand rules 'List the rule catalogue: id, name, default severity, target and how to fix'
+            cand rules 'List the rule catalogue: id, name, default severity, target and how to fix, then the rules of the Rego policies (--policy DIR, else .plat/policies/)'
             cand list 'List the inventories this account has published with --publish'
             cand show 'Show a published inventory: summary and findings, or its Backstage entities'
         }

@@ -1077,6 +1077,7 @@ github\t'GitHub Actions annotations (`::error file=…,line=…::`)'"
 complete -c plat -n "__fish_plat_using_subcommand scan; and not __fish_seen_subcommand_from rules list show help" -l fail-on -d 'Lowest severity that makes the command exit 3' -r -f -a "error\t'Exit 3 when any finding is an error'
 warning\t'Exit 3 when any finding is a warning or an error'
 never\t'Never exit 3; report only'"
+complete -c plat -n "__fish_plat_using_subcommand scan; and not __fish_seen_subcommand_from rules list show help" -l policy -d 'Directory of Rego policies in conftest\'s layout (`package main`, deny/warn rules); repeatable (default: .plat/policies/ in the current directory, if present)' -r -F
 complete -c plat -n "__fish_plat_using_subcommand scan; and not __fish_seen_subcommand_from rules list show help" -l config -d 'Scan configuration (default: .plat/scan.yaml in the current directory, if present)' -r -F
 complete -c plat -n "__fish_plat_using_subcommand scan; and not __fish_seen_subcommand_from rules list show help" -l publish-name -d 'Name to publish under (default: env-NAME, cluster-CONTEXT or the directory\'s name)' -r
 complete -c plat -n "__fish_plat_using_subcommand scan; and not __fish_seen_subcommand_from rules list show help" -s o -l output -d 'Output format: a table for people, JSON or YAML documents for programs' -r -f -a "table\t''
@@ -1086,6 +1087,7 @@ complete -c plat -n "__fish_plat_using_subcommand scan; and not __fish_seen_subc
 complete -c plat -n "__fish_plat_using_subcommand scan; and not __fish_seen_subcommand_from rules list show help" -l account -d 'Account to act in (default: your own)' -r
 complete -c plat -n "__fish_plat_using_subcommand scan; and not __fish_seen_subcommand_from rules list show help" -l user -d 'Platform user to act as on an embedded platform (default: the local operator)' -r
 complete -c plat -n "__fish_plat_using_subcommand scan; and not __fish_seen_subcommand_from rules list show help" -l kube -d 'Scan the live cluster of the kubeconfig\'s current context'
+complete -c plat -n "__fish_plat_using_subcommand scan; and not __fish_seen_subcommand_from rules list show help" -l skip-unparsable -d 'Only warn about files that cannot be read or parsed, instead of reporting each as a PLAT016 error finding'
 complete -c plat -n "__fish_plat_using_subcommand scan; and not __fish_seen_subcommand_from rules list show help" -l publish -d 'Attach the inventory to the account (and to the environment with --env) in the platform, where `plat scan list` and the Backstage catalog (/api/v1/catalog) find it; a re-scan of the same source replaces it'
 complete -c plat -n "__fish_plat_using_subcommand scan; and not __fish_seen_subcommand_from rules list show help" -s q -l quiet -d 'Print only data and errors'
 complete -c plat -n "__fish_plat_using_subcommand scan; and not __fish_seen_subcommand_from rules list show help" -s v -l verbose -d 'Say more about what is happening (repeat for more)'
@@ -1093,10 +1095,11 @@ complete -c plat -n "__fish_plat_using_subcommand scan; and not __fish_seen_subc
 complete -c plat -n "__fish_plat_using_subcommand scan; and not __fish_seen_subcommand_from rules list show help" -s y -l yes -d 'Answer yes to confirmations'
 complete -c plat -n "__fish_plat_using_subcommand scan; and not __fish_seen_subcommand_from rules list show help" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c plat -n "__fish_plat_using_subcommand scan; and not __fish_seen_subcommand_from rules list show help" -s V -l version -d 'Print version'
-complete -c plat -n "__fish_plat_using_subcommand scan; and not __fish_seen_subcommand_from rules list show help" -a "rules" -d 'List the rule catalogue: id, name, default severity, target and how to fix'
+complete -c plat -n "__fish_plat_using_subcommand scan; and not __fish_seen_subcommand_from rules list show help" -a "rules" -d 'List the rule catalogue: id, name, default severity, target and how to fix, then the rules of the Rego policies (--policy DIR, else .plat/policies/)'
 complete -c plat -n "__fish_plat_using_subcommand scan; and not __fish_seen_subcommand_from rules list show help" -a "list" -d 'List the inventories this account has published with --publish'
 complete -c plat -n "__fish_plat_using_subcommand scan; and not __fish_seen_subcommand_from rules list show help" -a "show" -d 'Show a published inventory: summary and findings, or its Backstage entities'
 complete -c plat -n "__fish_plat_using_subcommand scan; and not __fish_seen_subcommand_from rules list show help" -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c plat -n "__fish_plat_using_subcommand scan; and __fish_seen_subcommand_from rules" -l policy -d 'Directory of Rego policies to list too (repeatable; default: .plat/policies/)' -r -F
 complete -c plat -n "__fish_plat_using_subcommand scan; and __fish_seen_subcommand_from rules" -s o -l output -d 'Output format: a table for people, JSON or YAML documents for programs' -r -f -a "table\t''
 json\t''
 yaml\t''"
@@ -1134,7 +1137,7 @@ complete -c plat -n "__fish_plat_using_subcommand scan; and __fish_seen_subcomma
 complete -c plat -n "__fish_plat_using_subcommand scan; and __fish_seen_subcommand_from show" -s y -l yes -d 'Answer yes to confirmations'
 complete -c plat -n "__fish_plat_using_subcommand scan; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help'
 complete -c plat -n "__fish_plat_using_subcommand scan; and __fish_seen_subcommand_from show" -s V -l version -d 'Print version'
-complete -c plat -n "__fish_plat_using_subcommand scan; and __fish_seen_subcommand_from help" -f -a "rules" -d 'List the rule catalogue: id, name, default severity, target and how to fix'
+complete -c plat -n "__fish_plat_using_subcommand scan; and __fish_seen_subcommand_from help" -f -a "rules" -d 'List the rule catalogue: id, name, default severity, target and how to fix, then the rules of the Rego policies (--policy DIR, else .plat/policies/)'
 complete -c plat -n "__fish_plat_using_subcommand scan; and __fish_seen_subcommand_from help" -f -a "list" -d 'List the inventories this account has published with --publish'
 complete -c plat -n "__fish_plat_using_subcommand scan; and __fish_seen_subcommand_from help" -f -a "show" -d 'Show a published inventory: summary and findings, or its Backstage entities'
 complete -c plat -n "__fish_plat_using_subcommand scan; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
@@ -1437,7 +1440,7 @@ complete -c plat -n "__fish_plat_using_subcommand help; and __fish_seen_subcomma
 complete -c plat -n "__fish_plat_using_subcommand help; and __fish_seen_subcommand_from automation" -f -a "runs" -d 'List runs, newest first'
 complete -c plat -n "__fish_plat_using_subcommand help; and __fish_seen_subcommand_from automation" -f -a "logs" -d 'Print the log of a run'
 complete -c plat -n "__fish_plat_using_subcommand help; and __fish_seen_subcommand_from automation" -f -a "cancel" -d 'Stop a run: its running step is killed'
-complete -c plat -n "__fish_plat_using_subcommand help; and __fish_seen_subcommand_from scan" -f -a "rules" -d 'List the rule catalogue: id, name, default severity, target and how to fix'
+complete -c plat -n "__fish_plat_using_subcommand help; and __fish_seen_subcommand_from scan" -f -a "rules" -d 'List the rule catalogue: id, name, default severity, target and how to fix, then the rules of the Rego policies (--policy DIR, else .plat/policies/)'
 complete -c plat -n "__fish_plat_using_subcommand help; and __fish_seen_subcommand_from scan" -f -a "list" -d 'List the inventories this account has published with --publish'
 complete -c plat -n "__fish_plat_using_subcommand help; and __fish_seen_subcommand_from scan" -f -a "show" -d 'Show a published inventory: summary and findings, or its Backstage entities'
 complete -c plat -n "__fish_plat_using_subcommand help; and __fish_seen_subcommand_from scaffold" -f -a "list" -d 'List the templates: built-in ones and those in PLAT_TEMPLATE_PATH'

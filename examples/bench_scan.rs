@@ -105,6 +105,44 @@ spec:
     )
 }
 
+/// A findings-heavy object: exactly 4 findings (no tenant label PLAT001, `latest` image PLAT005,
+/// no probes PLAT007, may run as root PLAT009).
+fn heavy(i: usize) -> String {
+    format!(
+        "apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: heavy-{i}
+  namespace: ns-{ns}
+  labels:
+    app.kubernetes.io/part-of: shop
+    appgear.io/tier: backend
+    appgear.io/suite: core
+    appgear.io/topology: standard
+    appgear.io/workspace-id: ws-{ns}
+spec:
+  selector:
+    matchLabels:
+      app: heavy-{i}
+  template:
+    metadata:
+      labels:
+        app: heavy-{i}
+    spec:
+      containers:
+        - name: app
+          image: nginx:latest
+          resources:
+            requests:
+              cpu: 100m
+              memory: 128Mi
+            limits:
+              memory: 256Mi
+",
+        ns = i % 20
+    )
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     match args.get(1).map(String::as_str) {
@@ -118,6 +156,13 @@ fn main() {
                     service(i)
                 };
                 write!(out, "---\n{doc}").expect("write");
+            }
+        }
+        Some("generate-heavy") => {
+            let count: usize = args[2].parse().expect("N");
+            let mut out = std::io::BufWriter::new(std::fs::File::create(&args[3]).expect("create"));
+            for i in 0..count {
+                write!(out, "---\n{}", heavy(i)).expect("write");
             }
         }
         Some("split") => {
@@ -154,6 +199,6 @@ fn main() {
             )
             .expect("stdout");
         }
-        _ => panic!("usage: bench_scan generate N FILE | split N DIR | run PATH…"),
+        _ => panic!("usage: bench_scan generate|generate-heavy N FILE | split N DIR | run PATH…"),
     }
 }

@@ -9,6 +9,10 @@ scripts/install-deps.sh --test
 # The OpenID Connect provider the login tests talk to (oidc-provider from npm).
 (cd tests/support/idp && { [ -d node_modules/oidc-provider ] || npm ci --no-audit --no-fund --loglevel=error; })
 
+# scan (issue 17): @backstage/catalog-model, the oracle that validates `plat scan --format
+# backstage` entities with Backstage's own validators.
+(cd tests/support/catalog-model && { [ -d node_modules/@backstage/catalog-model ] || npm ci --no-audit --no-fund --loglevel=error; })
+
 # --- Backstage modules (backstage/, issue 19) ---------------------------------------------------
 # The npm workspace of plat's Backstage backend modules: installed from the lock file (npm's cache
 # keeps a re-install offline; better-sqlite3 compiles against the machine's Node headers), then

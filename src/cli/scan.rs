@@ -15,6 +15,8 @@ plat scan --env NAME             an environment's Terraform state\n  \
 plat scan --kube                 a live cluster (kubeconfig's current context or --kube-context)\n\n\
 Published inventories: plat scan list, plat scan show NAME [--entities].\n\n\
 Rules come from `.plat/scan.yaml` in the current directory, or --config.\n\n\
+Unreadable or unparsable files are PLAT016 findings (errors by default); --skip-unparsable only \
+warns. Devices and sockets are never read, broken symlinks are skipped with a warning.\n\n\
 Exit codes: 0 no finding at/above --fail-on, 3 findings at/above --fail-on, 1 the scan itself failed."
 )]
 pub struct ScanArgs {
@@ -26,12 +28,20 @@ pub struct ScanArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum ScanCommand {
-    /// List the rule catalogue: id, name, default severity, target and how to fix
-    Rules,
+    /// List the rule catalogue: id, name, default severity, target and how to fix, then the
+    /// rules of the Rego policies (--policy DIR, else .plat/policies/)
+    Rules(RulesArgs),
     /// List the inventories this account has published with --publish
     List,
     /// Show a published inventory: summary and findings, or its Backstage entities
     Show(InventoryShowArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RulesArgs {
+    /// Directory of Rego policies to list too (repeatable; default: .plat/policies/)
+    #[arg(long, value_name = "DIR")]
+    pub policy: Vec<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -69,6 +79,14 @@ pub struct ScanRunArgs {
     /// Lowest severity that makes the command exit 3
     #[arg(long, value_enum, default_value_t = FailOnArg::Error)]
     pub fail_on: FailOnArg,
+    /// Only warn about files that cannot be read or parsed, instead of reporting each as a
+    /// PLAT016 error finding
+    #[arg(long)]
+    pub skip_unparsable: bool,
+    /// Directory of Rego policies in conftest's layout (`package main`, deny/warn rules);
+    /// repeatable (default: .plat/policies/ in the current directory, if present)
+    #[arg(long, value_name = "DIR")]
+    pub policy: Vec<PathBuf>,
     /// Scan configuration (default: .plat/scan.yaml in the current directory, if present)
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,

@@ -100,6 +100,11 @@ impl Output {
     }
 
     /// Raw data for stdout (a token, a completion script).
+    /// Buffered stdout for a report written while it is produced (`plat scan --format sarif`).
+    pub fn stdout_stream(&self) -> std::io::BufWriter<std::io::Stdout> {
+        std::io::BufWriter::with_capacity(64 * 1024, std::io::stdout())
+    }
+
     pub fn raw(&self, text: &str) {
         let _ = write!(std::io::stdout().lock(), "{text}");
     }

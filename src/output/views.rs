@@ -777,11 +777,11 @@ impl Row for crate::scan::RuleInfo {
             .and_then(|v| v.as_str().map(str::to_owned))
             .unwrap_or_default();
         vec![
-            self.id.to_owned(),
-            self.name.to_owned(),
+            self.id.to_string(),
+            self.name.to_string(),
             self.default_severity.as_str().to_owned(),
             target,
-            self.description.to_owned(),
+            self.description.to_string(),
         ]
     }
 }
@@ -1041,7 +1041,7 @@ impl Details for crate::api::Inventory {
                         format!(
                             "{} {} {}:{} {}",
                             f["severity"].as_str().unwrap_or("?"),
-                            f["rule"].as_str().unwrap_or("?"),
+                            f["rule_id"].as_str().unwrap_or("?"),
                             f["location"]["file"].as_str().unwrap_or("?"),
                             f["location"]["line"],
                             f["message"].as_str().unwrap_or_default(),
@@ -1058,11 +1058,17 @@ impl Details for crate::api::Inventory {
             ("published", self.published_at.clone()),
             ("by", self.published_by.clone()),
             ("resources", self.resources.to_string()),
+            // The counts, then one finding per line, under one label (no unlabelled row).
             (
                 "findings",
-                format!("{} errors, {} warnings", self.errors, self.warnings),
+                std::iter::once(format!(
+                    "{} errors, {} warnings",
+                    self.errors, self.warnings
+                ))
+                .chain(findings)
+                .collect::<Vec<_>>()
+                .join("\n"),
             ),
-            ("", joined(&findings)),
         ]
     }
 }

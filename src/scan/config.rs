@@ -66,6 +66,8 @@ pub struct ScanConfig {
     pub allowed_ingress_classes: Vec<String>,
     /// API groups whose objects (e.g. Argo CD Applications) need no platform labels.
     pub label_exempt_api_groups: Vec<String>,
+    /// Rego policies (`--policy DIR`, `.plat/policies/`), run after the built-in rules.
+    pub policies: Option<std::sync::Arc<super::policy::Policies>>,
 }
 
 impl Default for ScanConfig {
@@ -95,6 +97,7 @@ impl ScanConfig {
                 "apiextensions.k8s.io".into(),
                 "kustomize.config.k8s.io".into(),
             ],
+            policies: None,
         }
     }
 

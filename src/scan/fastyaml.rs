@@ -23,6 +23,8 @@ struct Parser<'a> {
     pos: usize,
     /// A literal on the very last line keeps no line break when the text has none.
     ends_with_newline: bool,
+    /// Open blocks; past the limit the document goes to the checked fallback instead.
+    depth: usize,
 }
 
 /// Strips a trailing comment: `#` starts one only after whitespace and outside quotes.
@@ -73,6 +75,7 @@ pub(crate) fn parse(text: &str) -> Option<Value> {
         lines,
         pos: 0,
         ends_with_newline: text.ends_with('\n'),
+        depth: 0,
     };
     parser.skip_blank();
     if parser.pos >= parser.lines.len() {
@@ -279,15 +282,20 @@ impl<'a> Parser<'a> {
     }
 
     fn block(&mut self, indent: usize) -> Option<Value> {
+        let depth = self.depth;
         let line = self.current()?;
-        if line.indent != indent {
+        if line.indent != indent || depth >= super::manifest::MAX_DEPTH {
             return None;
         }
-        if is_seq_item(line.text) {
+        let is_sequence = is_seq_item(line.text);
+        self.depth += 1;
+        let value = if is_sequence {
             self.sequence(indent)
         } else {
             self.mapping(indent)
-        }
+        };
+        self.depth -= 1;
+        value
     }
 
     /// The value after `key:` with nothing inline: a nested block, a same-indent sequence, or null.

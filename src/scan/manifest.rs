@@ -35,6 +35,9 @@ pub struct ManifestOptions<'a> {
     /// Paths are reported relative to this directory (the repository root) when under it.
     pub root: Option<PathBuf>,
     pub kustomize: KustomizeRenderer,
+    /// `--skip-unparsable`: a file that cannot be read or parsed is only warned about, not
+    /// reported as a PLAT016 finding.
+    pub skip_unparsable: bool,
 }
 
 impl<'a> ManifestOptions<'a> {
@@ -43,9 +46,18 @@ impl<'a> ManifestOptions<'a> {
             config,
             root: None,
             kustomize: KustomizeRenderer::Auto,
+            skip_unparsable: false,
         }
     }
 }
+
+/// The largest single YAML document or JSON value read: bounds memory on hostile or endless
+/// input (`/dev/zero` on stdin) while leaving room for `kubectl get -A -o yaml` dumps.
+pub const MAX_DOCUMENT_BYTES: usize = 64 * 1024 * 1024;
+
+/// The deepest nesting accepted; real manifests stay under 20 levels. Checked before the
+/// general parser sees a document, whose cost grows faster than linearly with depth.
+pub const MAX_DEPTH: usize = 256;
 
 /// Scans files and directories. A path that does not exist is an error; problems inside
 /// files (malformed documents) are reported to the sink and the scan goes on.
@@ -54,19 +66,85 @@ pub fn scan_paths(
     options: &ManifestOptions<'_>,
     sink: &mut dyn ScanSink,
 ) -> Result<(), ScanError> {
+    let mut kinds = Vec::with_capacity(paths.len());
     for path in paths {
-        if !path.exists() {
-            return Err(ScanError::NotFound(path.clone()));
-        }
+        kinds.push(named_path_kind(path)?);
     }
-    for path in paths {
-        if path.is_dir() {
-            scan_dir(path, options, sink)?;
-        } else {
-            scan_file(path, options, sink)?;
+    for (path, kind) in paths.iter().zip(kinds) {
+        match kind {
+            NamedPath::Dir => scan_dir(path, options, sink)?,
+            NamedPath::File => scan_file(path, options, sink),
+            NamedPath::Unresolvable(reason) => {
+                skip_with_warning(&display_path(path, options.root.as_deref()), reason, sink)
+            }
         }
     }
     Ok(())
+}
+
+enum NamedPath {
+    Dir,
+    /// A regular file, or a named pipe the user handed over (`plat scan <(helm template …)`).
+    File,
+    /// A symlink whose target cannot be reached: dangling, or a loop.
+    Unresolvable(String),
+}
+
+/// What a path named on the command line is. Devices and sockets are refused: reading
+/// `/dev/zero` would never end.
+fn named_path_kind(path: &Path) -> Result<NamedPath, ScanError> {
+    let metadata = match std::fs::metadata(path) {
+        Ok(metadata) => metadata,
+        Err(error) => {
+            return match std::fs::symlink_metadata(path) {
+                Ok(link) if link.file_type().is_symlink() => {
+                    Ok(NamedPath::Unresolvable(broken_link_reason(&error)))
+                }
+                _ if error.kind() == std::io::ErrorKind::NotFound => {
+                    Err(ScanError::NotFound(path.to_path_buf()))
+                }
+                _ => Err(ScanError::Io {
+                    path: path.to_path_buf(),
+                    source: error,
+                }),
+            };
+        }
+    };
+    let file_type = metadata.file_type();
+    if file_type.is_dir() {
+        Ok(NamedPath::Dir)
+    } else if file_type.is_file() || is_fifo(&file_type) {
+        Ok(NamedPath::File)
+    } else {
+        Err(ScanError::NotRegular(path.to_path_buf()))
+    }
+}
+
+#[cfg(unix)]
+pub(crate) fn is_fifo(file_type: &std::fs::FileType) -> bool {
+    std::os::unix::fs::FileTypeExt::is_fifo(file_type)
+}
+
+#[cfg(not(unix))]
+pub(crate) fn is_fifo(_: &std::fs::FileType) -> bool {
+    false
+}
+
+fn broken_link_reason(error: &std::io::Error) -> String {
+    if error.kind() == std::io::ErrorKind::NotFound {
+        "dangling symlink".into()
+    } else {
+        format!("symlink that cannot be followed ({error})")
+    }
+}
+
+/// Something that was not read and the user should know about (special files, broken links).
+fn skip_with_warning(name: &str, reason: String, sink: &mut dyn ScanSink) {
+    sink.skipped(Skipped {
+        file: name.to_string(),
+        reason,
+        warning: true,
+    });
 }
 
 /// Scans a stream (e.g. stdin, `helm template` output) reported under `name`.
@@ -76,8 +154,9 @@ pub fn scan_manifest_reader(
     options: &ManifestOptions<'_>,
     sink: &mut dyn ScanSink,
 ) -> Result<(), ScanError> {
-    let outcome = scan_yaml_stream(name, reader, options.config, sink, &HashMap::new());
-    finish_file(name, outcome, sink)
+    let outcome = scan_yaml_stream(name, reader, options, sink, &HashMap::new());
+    finish_file(name, outcome, options, sink);
+    Ok(())
 }
 
 /// Removes `.` and `..` without touching the file system (kustomize paths like `../../base`).
@@ -131,47 +210,102 @@ fn scan_dir(
         .into_iter()
         .filter_entry(|e| e.depth() == 0 || !e.file_name().to_string_lossy().starts_with('.'));
     while let Some(entry) = walker.next() {
-        let entry = entry.map_err(|e| ScanError::Io {
-            path: e
-                .path()
-                .map(Path::to_path_buf)
-                .unwrap_or_else(|| dir.to_path_buf()),
-            source: e.into(),
-        })?;
+        let entry = match entry {
+            Ok(entry) => entry,
+            // An unreadable subdirectory is one gap in the scan, not the end of it.
+            Err(error) => {
+                let path = error
+                    .path()
+                    .map_or_else(|| dir.to_path_buf(), Path::to_path_buf);
+                let reason = match error.io_error() {
+                    Some(io) => format!("cannot be read ({io})"),
+                    None => error.to_string(),
+                };
+                skip_with_warning(&display_path(&path, options.root.as_deref()), reason, sink);
+                continue;
+            }
+        };
         let path = entry.path();
-        if entry.file_type().is_dir() {
+        let file_type = entry.file_type();
+        if file_type.is_dir() {
             if let Some(kustomization) = kustomization_in(path)
                 && render_kustomization(path, &kustomization, options, sink)?
             {
                 walker.skip_current_dir();
+            } else if is_helm_chart(path) {
+                skip_helm_chart(path, options, sink);
+                walker.skip_current_dir();
             }
             continue;
         }
-        if is_manifest_name(path) && !KUSTOMIZATION_FILES.iter().any(|k| entry.file_name() == *k) {
-            scan_file(path, options, sink)?;
+        if !is_manifest_name(path) || KUSTOMIZATION_FILES.iter().any(|k| entry.file_name() == *k) {
+            continue;
         }
+        let name = || display_path(path, options.root.as_deref());
+        if file_type.is_symlink() {
+            match std::fs::metadata(path) {
+                Ok(target) if target.is_file() => {}
+                Ok(_) => {
+                    skip_with_warning(
+                        &name(),
+                        "symlink to something other than a regular file".into(),
+                        sink,
+                    );
+                    continue;
+                }
+                Err(error) => {
+                    skip_with_warning(&name(), broken_link_reason(&error), sink);
+                    continue;
+                }
+            }
+        } else if !file_type.is_file() {
+            // A named pipe would block forever, a device could never end.
+            skip_with_warning(
+                &name(),
+                "not a regular file (pipe, socket or device)".into(),
+                sink,
+            );
+            continue;
+        }
+        scan_file(path, options, sink);
     }
     Ok(())
 }
 
-fn scan_file(
-    path: &Path,
-    options: &ManifestOptions<'_>,
-    sink: &mut dyn ScanSink,
-) -> Result<(), ScanError> {
+/// A directory holding `Chart.yaml`: its templates are Go templates, not manifests.
+fn is_helm_chart(dir: &Path) -> bool {
+    dir.join("Chart.yaml").is_file() && dir.join("templates").is_dir()
+}
+
+fn skip_helm_chart(dir: &Path, options: &ManifestOptions<'_>, sink: &mut dyn ScanSink) {
+    let name = display_path(dir, options.root.as_deref());
+    sink.skipped(Skipped {
+        file: name.clone(),
+        reason: "Helm chart".into(),
+        warning: false,
+    });
+    sink.partial(helm_hint(&name));
+}
+
+fn helm_hint(chart: &str) -> String {
+    format!(
+        "{chart} is a Helm chart, whose templates are not manifests until rendered: scan them with `helm template {chart} | plat scan -`"
+    )
+}
+
+/// Scans one file; a file that cannot be opened or read is a finding of its own (PLAT016).
+fn scan_file(path: &Path, options: &ManifestOptions<'_>, sink: &mut dyn ScanSink) {
     let name = display_path(path, options.root.as_deref());
-    let file = File::open(path).map_err(|source| ScanError::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    let reader = BufReader::with_capacity(256 * 1024, file);
-    let is_json = path.extension().and_then(|e| e.to_str()) == Some("json");
-    let outcome = if is_json {
-        scan_json_stream(&name, reader, options.config, sink)
-    } else {
-        scan_yaml_stream(&name, reader, options.config, sink, &HashMap::new())
-    };
-    finish_file(&name, outcome, sink)
+    let outcome = File::open(path).and_then(|file| {
+        let reader = BufReader::with_capacity(256 * 1024, file);
+        let is_json = path.extension().and_then(|e| e.to_str()) == Some("json");
+        if is_json {
+            scan_json_stream(&name, reader, options, sink)
+        } else {
+            scan_yaml_stream(&name, reader, options, sink, &HashMap::new())
+        }
+    });
+    finish_file(&name, outcome, options, sink);
 }
 
 /// What one file held, to decide whether it is listed as skipped.
@@ -185,8 +319,9 @@ struct FileOutcome {
 fn finish_file(
     name: &str,
     outcome: Result<FileOutcome, std::io::Error>,
+    options: &ManifestOptions<'_>,
     sink: &mut dyn ScanSink,
-) -> Result<(), ScanError> {
+) {
     match outcome {
         Ok(outcome) => {
             if outcome.objects == 0 {
@@ -200,22 +335,85 @@ fn finish_file(
                 sink.skipped(Skipped {
                     file: name.to_string(),
                     reason,
+                    warning: false,
                 });
             }
-            Ok(())
         }
-        Err(e) => {
-            // Unreadable content (e.g. binary, bad UTF-8) is a problem of this file only.
-            sink.problem(InputProblem {
-                location: Location {
-                    file: name.to_string(),
-                    line: 1,
-                },
-                message: format!("cannot read: {e}"),
+        Err(error) => {
+            // Unreadable content (binary, bad UTF-8, too large) fails this file only.
+            let line = error
+                .get_ref()
+                .and_then(|inner| inner.downcast_ref::<ReadFailure>())
+                .map_or(1, |failure| failure.line);
+            unparsable(name, line, format!("cannot read: {error}"), options, sink);
+            sink.skipped(Skipped {
+                file: name.to_string(),
+                reason: "unreadable".into(),
+                warning: false,
             });
-            Ok(())
         }
     }
+}
+
+/// A read error that knows the line it happened on.
+#[derive(Debug)]
+struct ReadFailure {
+    line: u32,
+    message: String,
+}
+
+impl std::fmt::Display for ReadFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for ReadFailure {}
+
+fn read_failure(line: u32, message: String) -> std::io::Error {
+    std::io::Error::new(
+        std::io::ErrorKind::InvalidData,
+        ReadFailure { line, message },
+    )
+}
+
+/// A file or document that could not be read or parsed: a warning always, and a PLAT016
+/// finding unless `--skip-unparsable`, so that a repository of broken manifests cannot pass.
+fn unparsable(
+    name: &str,
+    line: u32,
+    message: String,
+    options: &ManifestOptions<'_>,
+    sink: &mut dyn ScanSink,
+) {
+    let line = line.max(1);
+    sink.problem(InputProblem {
+        location: Location {
+            file: name.to_string(),
+            line,
+        },
+        message: message.clone(),
+    });
+    if options.skip_unparsable {
+        return;
+    }
+    let doc = DocSource {
+        file: name,
+        line,
+        text: None,
+        origin: Origin::Manifest,
+    };
+    let resource_id = format!("file/{name}");
+    let emitter = rules::Emitter {
+        config: options.config,
+        doc: &doc,
+        resource_id: &resource_id,
+        kind: "file",
+        name,
+        ignored: Vec::new(),
+    };
+    // The message, without its line, identifies the failure across line moves.
+    emitter.emit(sink, rules::UNPARSABLE, &message, message.clone(), &[]);
 }
 
 fn is_separator(line: &str) -> bool {
@@ -246,7 +444,7 @@ type SourceIndex = HashMap<(String, String), Location>;
 fn scan_yaml_stream(
     name: &str,
     mut reader: impl BufRead,
-    config: &ScanConfig,
+    options: &ManifestOptions<'_>,
     sink: &mut dyn ScanSink,
     sources: &SourceIndex,
 ) -> Result<FileOutcome, std::io::Error> {
@@ -256,29 +454,42 @@ fn scan_yaml_stream(
         .and_then(|f| f.to_str())
         .is_some_and(|f| f.starts_with("app-config"));
     let mut doc = String::new();
-    let mut line = String::new();
+    let mut bytes = Vec::new();
     let mut line_no: u32 = 0;
     let mut doc_start: u32 = 1;
     loop {
-        line.clear();
-        let read = reader.read_line(&mut line)?;
+        bytes.clear();
+        // Never read past the document limit, even when the input has no line breaks.
+        let budget = (MAX_DOCUMENT_BYTES - doc.len()) as u64 + 1;
+        let read = (&mut reader).take(budget).read_until(b'\n', &mut bytes)?;
         if read == 0 {
             break;
         }
         line_no += 1;
-        if is_separator(&line) || is_document_end(&line) {
+        if doc.len() + bytes.len() > MAX_DOCUMENT_BYTES {
+            return Err(read_failure(
+                doc_start,
+                format!(
+                    "a document is larger than {} MiB; the rest of the input was not read",
+                    MAX_DOCUMENT_BYTES / (1024 * 1024)
+                ),
+            ));
+        }
+        let line = std::str::from_utf8(&bytes)
+            .map_err(|_| read_failure(line_no, format!("line {line_no} is not valid UTF-8")))?;
+        if is_separator(line) || is_document_end(line) {
             scan_yaml_doc(
                 name,
                 &doc,
                 doc_start,
-                config,
+                options,
                 sink,
                 sources,
                 app_config,
                 &mut outcome,
             );
             doc.clear();
-            let rest = if is_separator(&line) {
+            let rest = if is_separator(line) {
                 line[3..].trim()
             } else {
                 ""
@@ -291,14 +502,14 @@ fn scan_yaml_stream(
                 doc_start = line_no;
             }
         } else {
-            doc.push_str(&line);
+            doc.push_str(line);
         }
     }
     scan_yaml_doc(
         name,
         &doc,
         doc_start,
-        config,
+        options,
         sink,
         sources,
         app_config,
@@ -307,12 +518,81 @@ fn scan_yaml_stream(
     Ok(outcome)
 }
 
+/// The 0-based line where nesting first passes `limit`, counting block indentation levels,
+/// `- ` entries opened on one line and open flow brackets. Linear, so that a hostile
+/// `[[[[…` is refused before the general parser, whose cost grows faster than its depth.
+pub(crate) fn too_deep(text: &str, limit: usize) -> Option<u32> {
+    let mut indents: Vec<usize> = Vec::new();
+    let mut flow = 0usize;
+    let mut block_scalar: Option<usize> = None;
+    for (index, line) in text.lines().enumerate() {
+        let content = line.trim_start_matches(' ');
+        let indent = line.len() - content.len();
+        if let Some(parent) = block_scalar {
+            if content.is_empty() || indent > parent {
+                continue;
+            }
+            block_scalar = None;
+        }
+        if content.is_empty() || content.starts_with('#') {
+            continue;
+        }
+        if flow == 0 {
+            while indents.last().is_some_and(|&i| i >= indent) {
+                indents.pop();
+            }
+            indents.push(indent);
+        }
+        let mut rest = content;
+        let mut dashes = 0;
+        while let Some(after) = rest.strip_prefix("- ") {
+            dashes += 1;
+            rest = after.trim_start_matches(' ');
+        }
+        let mut quote: Option<u8> = None;
+        let mut previous = b' ';
+        for b in rest.bytes() {
+            match quote {
+                Some(q) => {
+                    if b == q {
+                        quote = None;
+                    }
+                }
+                None => match b {
+                    b'"' | b'\'' if matches!(previous, b' ' | b'[' | b'{' | b',' | b':') => {
+                        quote = Some(b)
+                    }
+                    b'[' | b'{' => flow += 1,
+                    b']' | b'}' => flow = flow.saturating_sub(1),
+                    _ => {}
+                },
+            }
+            if indents.len() + dashes + flow > limit {
+                return Some(index as u32);
+            }
+            previous = b;
+        }
+        if indents.len() + dashes > limit {
+            return Some(index as u32);
+        }
+        let trimmed = rest.trim_end();
+        if flow == 0
+            && ["|", "|-", "|+", ">", ">-", ">+"]
+                .iter()
+                .any(|header| trimmed.ends_with(header))
+        {
+            block_scalar = Some(indent + 2 * dashes);
+        }
+    }
+    None
+}
+
 #[allow(clippy::too_many_arguments)]
 fn scan_yaml_doc(
     name: &str,
     text: &str,
     start_line: u32,
-    config: &ScanConfig,
+    options: &ManifestOptions<'_>,
     sink: &mut dyn ScanSink,
     sources: &SourceIndex,
     app_config: bool,
@@ -325,7 +605,22 @@ fn scan_yaml_doc(
     let first_line = start_line + line_offset;
     let parsed = match super::fastyaml::parse(text) {
         Some(value) => Ok(value),
-        None => serde_yaml_ng::from_str::<Value>(text),
+        None => {
+            if let Some(deep_line) = too_deep(text, MAX_DEPTH) {
+                unparsable(
+                    name,
+                    first_line + deep_line,
+                    format!("malformed YAML document: nested deeper than {MAX_DEPTH} levels"),
+                    options,
+                    sink,
+                );
+                outcome
+                    .skip_reason
+                    .get_or_insert_with(|| "malformed".into());
+                return;
+            }
+            serde_yaml_ng::from_str::<Value>(text)
+        }
     };
     let value: Value = match parsed {
         Ok(value) => value,
@@ -334,20 +629,25 @@ fn scan_yaml_doc(
                 first_line + l.line().saturating_sub(1) as u32
             });
             // serde_yaml_ng appends a location relative to the document; the file line replaces it.
-            let text = e.to_string();
-            let message = match (text.rfind(" at line "), e.location()) {
+            let error = e.to_string();
+            let mut message = match (error.rfind(" at line "), e.location()) {
                 (Some(cut), Some(location)) => {
-                    format!("{} (column {})", &text[..cut], location.column())
+                    format!("{} (column {})", &error[..cut], location.column())
                 }
-                _ => text,
+                _ => error,
             };
-            sink.problem(InputProblem {
-                location: Location {
-                    file: name.to_string(),
-                    line,
-                },
-                message: format!("malformed YAML document: {message}"),
-            });
+            if text.contains("{{") {
+                message.push_str(
+                    "; it looks like a Helm template: render it first (`helm template CHART | plat scan -`)",
+                );
+            }
+            unparsable(
+                name,
+                line,
+                format!("malformed YAML document: {message}"),
+                options,
+                sink,
+            );
             outcome
                 .skip_reason
                 .get_or_insert_with(|| "malformed".into());
@@ -360,7 +660,15 @@ fn scan_yaml_doc(
         text: Some(text),
         origin: Origin::Manifest,
     };
-    handle_value(value, &doc, config, sink, sources, app_config, outcome);
+    handle_value(
+        value,
+        &doc,
+        options.config,
+        sink,
+        sources,
+        app_config,
+        outcome,
+    );
 }
 
 fn handle_value(
@@ -452,16 +760,29 @@ fn source_location(object: &Value, sources: &SourceIndex) -> Option<Location> {
         })
 }
 
-/// Counts newlines as serde_json pulls bytes, to place JSON values on their lines.
+/// Counts newlines as serde_json pulls bytes, to place JSON values on their lines, and stops
+/// a value that grows past [`MAX_DOCUMENT_BYTES`].
 struct LineCounter<R> {
     inner: R,
     newlines: u32,
+    bytes: usize,
+    start_line: u32,
 }
 
 impl<R: Read> Read for LineCounter<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let n = self.inner.read(buf)?;
         self.newlines += buf[..n].iter().filter(|b| **b == b'\n').count() as u32;
+        self.bytes += n;
+        if self.bytes > MAX_DOCUMENT_BYTES {
+            return Err(read_failure(
+                self.start_line,
+                format!(
+                    "a JSON value is larger than {} MiB; the rest of the input was not read",
+                    MAX_DOCUMENT_BYTES / (1024 * 1024)
+                ),
+            ));
+        }
         Ok(n)
     }
 }
@@ -488,9 +809,10 @@ fn skip_json_whitespace(reader: &mut impl BufRead, line: &mut u32) -> std::io::R
 fn scan_json_stream(
     name: &str,
     mut reader: impl BufRead,
-    config: &ScanConfig,
+    options: &ManifestOptions<'_>,
     sink: &mut dyn ScanSink,
 ) -> Result<FileOutcome, std::io::Error> {
+    let config = options.config;
     use serde::Deserialize;
     let mut outcome = FileOutcome::default();
     let mut line = 1;
@@ -498,6 +820,8 @@ fn scan_json_stream(
         let mut counter = LineCounter {
             inner: &mut reader,
             newlines: 0,
+            bytes: 0,
+            start_line: line,
         };
         // Objects and arrays end at their closing bracket, so no byte past the value is read.
         let parsed = Value::deserialize(&mut serde_json::Deserializer::from_reader(&mut counter));
@@ -526,13 +850,13 @@ fn scan_json_stream(
             }
             Err(e) if e.is_io() => return Err(e.into()),
             Err(e) => {
-                sink.problem(InputProblem {
-                    location: Location {
-                        file: name.to_string(),
-                        line: line + (e.line().max(1) as u32) - 1,
-                    },
-                    message: format!("malformed JSON: {e}"),
-                });
+                unparsable(
+                    name,
+                    line + (e.line().max(1) as u32) - 1,
+                    format!("malformed JSON: {e}"),
+                    options,
+                    sink,
+                );
                 outcome
                     .skip_reason
                     .get_or_insert_with(|| "malformed".into());
@@ -608,14 +932,8 @@ fn render_kustomization(
             line: 1,
         },
     );
-    let outcome = scan_yaml_stream(
-        &kustomization_name,
-        &rendered[..],
-        options.config,
-        sink,
-        &sources,
-    );
-    finish_file(&kustomization_name, outcome, sink)?;
+    let outcome = scan_yaml_stream(&kustomization_name, &rendered[..], options, sink, &sources);
+    finish_file(&kustomization_name, outcome, options, sink);
     Ok(true)
 }
 

@@ -5,11 +5,13 @@
 //! keeps everything and adds cross-object relations; reporters in [`report`] turn a report into
 //! table rows, JSON/YAML, SARIF, GitHub annotations or Backstage entities.
 
+mod cloud;
 pub mod config;
 mod fastyaml;
 #[cfg(feature = "kube")]
 pub mod kube;
 pub mod manifest;
+pub mod policy;
 pub mod report;
 pub mod rules;
 pub mod tfstate;
@@ -24,6 +26,7 @@ use serde::{Deserialize, Serialize};
 
 pub use config::ScanConfig;
 pub use manifest::{KustomizeRenderer, ManifestOptions, scan_manifest_reader, scan_paths};
+pub use policy::Policies;
 pub use rules::{RuleInfo, Target, catalogue};
 pub use tfstate::{scan_tf_state, scan_tf_state_value};
 
@@ -53,6 +56,10 @@ pub enum ScanError {
     Kube(String),
     #[error("path does not exist: {0}")]
     NotFound(PathBuf),
+    #[error("{0} is not a regular file (a device or socket): it is not read")]
+    NotRegular(PathBuf),
+    #[error("policy {path}: {message}")]
+    Policy { path: PathBuf, message: String },
 }
 
 impl ScanError {
@@ -65,6 +72,8 @@ impl ScanError {
             ScanError::TfStateVersion { .. } => "unsupported_state_version",
             ScanError::Kube(_) => "kube_error",
             ScanError::NotFound(_) => "not_found",
+            ScanError::NotRegular(_) => "not_a_regular_file",
+            ScanError::Policy { .. } => "invalid_policy",
         }
     }
 
@@ -82,6 +91,12 @@ impl ScanError {
             }
             ScanError::Kube(_) => Some("check --kube-context and that the cluster is reachable".into()),
             ScanError::NotFound(_) => Some("pass files or directories that exist".into()),
+            ScanError::NotRegular(_) => Some(
+                "pass manifest files or directories; to scan a stream, pipe it to `plat scan -`".into(),
+            ),
+            ScanError::Policy { .. } => Some(
+                "policies are Rego v1 in conftest's layout: `package main`, rules named deny/warn/violation[_suffix]".into(),
+            ),
             ScanError::Io { .. } => None,
         }
     }
@@ -221,6 +236,10 @@ pub struct Finding {
 pub struct Skipped {
     pub file: String,
     pub reason: String,
+    /// Something the user should know went unread (a broken symlink, a device), as opposed
+    /// to files that are expected to hold no manifest (READMEs, Helm values).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub warning: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -1,5 +1,6 @@
 //! The rule catalogue and the checks over one Kubernetes object.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::LazyLock;
 
@@ -20,17 +21,20 @@ pub enum Target {
     Kubernetes,
     Terraform,
     Files,
+    /// A user's Rego policy rule, run over Kubernetes objects and Terraform resources.
+    Policy,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+/// A rule of the catalogue: built in (borrowed, static) or read from a policy file (owned).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RuleInfo {
-    pub id: &'static str,
+    pub id: Cow<'static, str>,
     /// Short kebab-case name (SARIF `name`).
-    pub name: &'static str,
+    pub name: Cow<'static, str>,
     pub default_severity: Severity,
     pub target: Target,
-    pub description: &'static str,
-    pub fix: &'static str,
+    pub description: Cow<'static, str>,
+    pub fix: Cow<'static, str>,
 }
 
 pub const TENANT_LABEL: &str = "PLAT001";
@@ -48,137 +52,212 @@ pub const HOST_PORT: &str = "PLAT012";
 pub const ENV_SECRET: &str = "PLAT013";
 pub const TF_TAGS: &str = "PLAT014";
 pub const TF_OUTPUT_SENSITIVE: &str = "PLAT015";
+pub const UNPARSABLE: &str = "PLAT016";
+pub const SECRET_MANIFEST: &str = "PLAT017";
 
 static CATALOGUE: &[RuleInfo] = &[
     RuleInfo {
-        id: TENANT_LABEL,
-        name: "missing-tenant-label",
+        id: Cow::Borrowed(TENANT_LABEL),
+        name: Cow::Borrowed("missing-tenant-label"),
         default_severity: Severity::Error,
         target: Target::Kubernetes,
-        description: "The object has no tenant-id label, so its cost cannot be allocated to a tenant.",
-        fix: "Add the label <prefix>/tenant-id with the owning tenant's id to metadata.labels.",
+        description: Cow::Borrowed(
+            "The object has no tenant-id label, so its cost cannot be allocated to a tenant.",
+        ),
+        fix: Cow::Borrowed(
+            "Add the label <prefix>/tenant-id with the owning tenant's id to metadata.labels.",
+        ),
     },
     RuleInfo {
-        id: RESOURCES,
-        name: "missing-resources",
+        id: Cow::Borrowed(RESOURCES),
+        name: Cow::Borrowed("missing-resources"),
         default_severity: Severity::Error,
         target: Target::Kubernetes,
-        description: "A container has no CPU/memory requests or no memory limit.",
-        fix: "Set resources.requests.cpu, resources.requests.memory and resources.limits.memory on every container.",
+        description: Cow::Borrowed("A container has no CPU/memory requests or no memory limit."),
+        fix: Cow::Borrowed(
+            "Set resources.requests.cpu, resources.requests.memory and resources.limits.memory on every container.",
+        ),
     },
     RuleInfo {
-        id: PLAINTEXT_SECRET,
-        name: "plaintext-secret",
+        id: Cow::Borrowed(PLAINTEXT_SECRET),
+        name: Cow::Borrowed("plaintext-secret"),
         default_severity: Severity::Error,
         target: Target::Kubernetes,
-        description: "A ConfigMap or app-config holds what looks like a secret (clientSecret, token, password, private key) in plain text.",
-        fix: "Move the value to a Secret (or an external secret store) and reference it; in app-config use ${ENV_VAR} substitution.",
+        description: Cow::Borrowed(
+            "A ConfigMap or app-config holds what looks like a secret (clientSecret, token, password, private key) in plain text.",
+        ),
+        fix: Cow::Borrowed(
+            "Move the value to a Secret (or an external secret store) and reference it; in app-config use ${ENV_VAR} substitution.",
+        ),
     },
     RuleInfo {
-        id: EXPOSED_SERVICE,
-        name: "exposed-outside-edge",
+        id: Cow::Borrowed(EXPOSED_SERVICE),
+        name: Cow::Borrowed("exposed-outside-edge"),
         default_severity: Severity::Error,
         target: Target::Kubernetes,
-        description: "A NodePort/LoadBalancer Service or an Ingress outside the allowed edge classes exposes the workload past the gateway.",
-        fix: "Use a ClusterIP Service behind the platform gateway, or list the Ingress class in allowed_ingress_classes.",
+        description: Cow::Borrowed(
+            "A NodePort/LoadBalancer Service or an Ingress outside the allowed edge classes exposes the workload past the gateway.",
+        ),
+        fix: Cow::Borrowed(
+            "Use a ClusterIP Service behind the platform gateway, or list the Ingress class in allowed_ingress_classes.",
+        ),
     },
     RuleInfo {
-        id: IMAGE_TAG,
-        name: "image-not-pinned",
+        id: Cow::Borrowed(IMAGE_TAG),
+        name: Cow::Borrowed("image-not-pinned"),
         default_severity: Severity::Error,
         target: Target::Kubernetes,
-        description: "A container image uses the `latest` tag or no tag at all.",
-        fix: "Pin the image to a version tag or, better, a digest (image@sha256:…).",
+        description: Cow::Borrowed("A container image uses the `latest` tag or no tag at all."),
+        fix: Cow::Borrowed("Pin the image to a version tag or, better, a digest (image@sha256:…)."),
     },
     RuleInfo {
-        id: PLATFORM_LABELS,
-        name: "missing-platform-labels",
+        id: Cow::Borrowed(PLATFORM_LABELS),
+        name: Cow::Borrowed("missing-platform-labels"),
         default_severity: Severity::Warning,
         target: Target::Kubernetes,
-        description: "The object lacks one of the platform labels (part-of, tier, suite, topology, workspace-id).",
-        fix: "Add the missing labels to metadata.labels; the required set is configurable in .plat/scan.yaml.",
+        description: Cow::Borrowed(
+            "The object lacks one of the platform labels (part-of, tier, suite, topology, workspace-id).",
+        ),
+        fix: Cow::Borrowed(
+            "Add the missing labels to metadata.labels; the required set is configurable in .plat/scan.yaml.",
+        ),
     },
     RuleInfo {
-        id: PROBES,
-        name: "missing-probes",
+        id: Cow::Borrowed(PROBES),
+        name: Cow::Borrowed("missing-probes"),
         default_severity: Severity::Warning,
         target: Target::Kubernetes,
-        description: "A long-running container has no readiness or liveness probe.",
-        fix: "Add readinessProbe and livenessProbe to the container.",
+        description: Cow::Borrowed("A long-running container has no readiness or liveness probe."),
+        fix: Cow::Borrowed("Add readinessProbe and livenessProbe to the container."),
     },
     RuleInfo {
-        id: PRIVILEGED,
-        name: "privileged-container",
+        id: Cow::Borrowed(PRIVILEGED),
+        name: Cow::Borrowed("privileged-container"),
         default_severity: Severity::Error,
         target: Target::Kubernetes,
-        description: "A container runs privileged, allows privilege escalation or adds SYS_ADMIN/ALL capabilities.",
-        fix: "Remove securityContext.privileged, set allowPrivilegeEscalation: false and drop added capabilities.",
+        description: Cow::Borrowed(
+            "A container runs privileged, allows privilege escalation or adds SYS_ADMIN/ALL capabilities.",
+        ),
+        fix: Cow::Borrowed(
+            "Remove securityContext.privileged, set allowPrivilegeEscalation: false and drop added capabilities.",
+        ),
     },
     RuleInfo {
-        id: RUNS_AS_ROOT,
-        name: "runs-as-root",
+        id: Cow::Borrowed(RUNS_AS_ROOT),
+        name: Cow::Borrowed("runs-as-root"),
         default_severity: Severity::Warning,
         target: Target::Kubernetes,
-        description: "A container may run as root (runAsUser 0, or runAsNonRoot not set).",
-        fix: "Set securityContext.runAsNonRoot: true and a non-zero runAsUser on the pod or container.",
+        description: Cow::Borrowed(
+            "A container may run as root (runAsUser 0, or runAsNonRoot not set).",
+        ),
+        fix: Cow::Borrowed(
+            "Set securityContext.runAsNonRoot: true and a non-zero runAsUser on the pod or container.",
+        ),
     },
     RuleInfo {
-        id: HOST_NAMESPACES,
-        name: "host-namespaces",
+        id: Cow::Borrowed(HOST_NAMESPACES),
+        name: Cow::Borrowed("host-namespaces"),
         default_severity: Severity::Error,
         target: Target::Kubernetes,
-        description: "The pod shares the host network, PID or IPC namespace.",
-        fix: "Remove hostNetwork, hostPID and hostIPC from the pod spec.",
+        description: Cow::Borrowed("The pod shares the host network, PID or IPC namespace."),
+        fix: Cow::Borrowed("Remove hostNetwork, hostPID and hostIPC from the pod spec."),
     },
     RuleInfo {
-        id: HOST_PATH,
-        name: "host-path-volume",
+        id: Cow::Borrowed(HOST_PATH),
+        name: Cow::Borrowed("host-path-volume"),
         default_severity: Severity::Error,
         target: Target::Kubernetes,
-        description: "The pod mounts a hostPath volume.",
-        fix: "Use a PersistentVolumeClaim, emptyDir or a CSI volume instead of hostPath.",
+        description: Cow::Borrowed("The pod mounts a hostPath volume."),
+        fix: Cow::Borrowed(
+            "Use a PersistentVolumeClaim, emptyDir or a CSI volume instead of hostPath.",
+        ),
     },
     RuleInfo {
-        id: HOST_PORT,
-        name: "host-port",
+        id: Cow::Borrowed(HOST_PORT),
+        name: Cow::Borrowed("host-port"),
         default_severity: Severity::Warning,
         target: Target::Kubernetes,
-        description: "A container binds a hostPort, bypassing Services and the edge chain.",
-        fix: "Remove ports[].hostPort and expose the port through a Service.",
+        description: Cow::Borrowed(
+            "A container binds a hostPort, bypassing Services and the edge chain.",
+        ),
+        fix: Cow::Borrowed("Remove ports[].hostPort and expose the port through a Service."),
     },
     RuleInfo {
-        id: ENV_SECRET,
-        name: "secret-in-env-literal",
+        id: Cow::Borrowed(ENV_SECRET),
+        name: Cow::Borrowed("secret-in-env-literal"),
         default_severity: Severity::Error,
         target: Target::Kubernetes,
-        description: "A container environment variable carries a secret as a literal value.",
-        fix: "Use env[].valueFrom.secretKeyRef (or envFrom.secretRef) instead of value.",
+        description: Cow::Borrowed(
+            "A container environment variable carries a secret as a literal value.",
+        ),
+        fix: Cow::Borrowed(
+            "Use env[].valueFrom.secretKeyRef (or envFrom.secretRef) instead of value.",
+        ),
     },
     RuleInfo {
-        id: TF_TAGS,
-        name: "terraform-missing-platform-tags",
+        id: Cow::Borrowed(TF_TAGS),
+        name: Cow::Borrowed("terraform-missing-platform-tags"),
         default_severity: Severity::Error,
         target: Target::Terraform,
-        description: "A taggable Terraform resource lacks the platform tags, so a leaked resource cannot be attributed.",
-        fix: "Add the platform tags (e.g. through the provider's default_tags or a common tags local).",
+        description: Cow::Borrowed(
+            "A taggable Terraform resource lacks the platform tags, so a leaked resource cannot be attributed.",
+        ),
+        fix: Cow::Borrowed(
+            "Add the platform tags (e.g. through the provider's default_tags or a common tags local).",
+        ),
     },
     RuleInfo {
-        id: TF_OUTPUT_SENSITIVE,
-        name: "terraform-output-not-sensitive",
+        id: Cow::Borrowed(TF_OUTPUT_SENSITIVE),
+        name: Cow::Borrowed("terraform-output-not-sensitive"),
         default_severity: Severity::Error,
         target: Target::Terraform,
-        description: "A Terraform output that holds a secret is not marked sensitive.",
-        fix: "Add `sensitive = true` to the output block.",
+        description: Cow::Borrowed(
+            "A Terraform output that holds a secret is not marked sensitive.",
+        ),
+        fix: Cow::Borrowed("Add `sensitive = true` to the output block."),
+    },
+    RuleInfo {
+        id: Cow::Borrowed(UNPARSABLE),
+        name: Cow::Borrowed("unparsable-input"),
+        default_severity: Severity::Error,
+        target: Target::Files,
+        description: Cow::Borrowed(
+            "A file could not be read or parsed (malformed YAML or JSON, invalid UTF-8, binary, nested too deep or too large), so nothing in it was checked.",
+        ),
+        fix: Cow::Borrowed(
+            "Fix the file (the message says where), render templates first (`helm template … | plat scan -`), or pass --skip-unparsable to only warn.",
+        ),
+    },
+    RuleInfo {
+        id: Cow::Borrowed(SECRET_MANIFEST),
+        name: Cow::Borrowed("secret-manifest-with-data"),
+        default_severity: Severity::Error,
+        target: Target::Kubernetes,
+        description: Cow::Borrowed(
+            "A Kubernetes Secret manifest carries its values in data or stringData, so the secret is committed with the code.",
+        ),
+        fix: Cow::Borrowed(
+            "Keep the values out of the repository: an ExternalSecret, a SealedSecret or SOPS-encrypted file, or create the Secret at deploy time.",
+        ),
     },
 ];
 
-/// Every rule, in id order (`plat scan rules`).
-pub fn catalogue() -> &'static [RuleInfo] {
+/// The Kubernetes and file rules, then the cloud baseline for Terraform.
+static ALL_RULES: LazyLock<Vec<RuleInfo>> = LazyLock::new(|| {
     CATALOGUE
+        .iter()
+        .chain(super::cloud::CATALOGUE)
+        .cloned()
+        .collect()
+});
+
+/// Every built-in rule, in id order (`plat scan rules`).
+pub fn catalogue() -> &'static [RuleInfo] {
+    &ALL_RULES
 }
 
 pub fn info(rule_id: &str) -> Option<&'static RuleInfo> {
-    CATALOGUE.iter().find(|r| r.id == rule_id)
+    ALL_RULES.iter().find(|r| r.id == rule_id)
 }
 
 const SECRET_WORDS: &[&str] = &[
@@ -250,19 +329,92 @@ pub fn looks_like_secret_value(value: &str) -> bool {
     value.len() >= 16 && SECRET_VALUES.is_match(value)
 }
 
-/// Values that refer to a secret instead of containing it.
-fn is_placeholder(value: &str) -> bool {
+/// Words that stand for a value still to be filled in (`changeme`, `password`, `TODO` …).
+const PLACEHOLDER_WORDS: &[&str] = &[
+    "changeme",
+    "changeit",
+    "changethis",
+    "replaceme",
+    "placeholder",
+    "redacted",
+    "secret",
+    "password",
+    "token",
+    "none",
+    "null",
+    "todo",
+    "tbd",
+    "fixme",
+    "dummy",
+    "example",
+    "sample",
+    "test",
+];
+
+/// Values that refer to a secret, or stand in for one, instead of containing it:
+/// `${VAR}`, `$(VAR)`, `{{ .Values.x }}`, `<your-token>`, `INSERT_GITHUB_TOKEN`,
+/// `YOUR_API_KEY_HERE`, `changeme`, `xxxxxxxx`.
+pub(crate) fn is_placeholder(value: &str) -> bool {
     let v = value.trim().trim_matches('"').trim_matches('\'');
-    v.is_empty()
+    if v.is_empty()
         || v.starts_with("${")
         || v.starts_with("$(")
         || v.starts_with("{{")
         || (v.starts_with('<') && v.ends_with('>'))
+    {
+        return true;
+    }
+    let upper = v.to_ascii_uppercase();
+    let shouting = v
+        .bytes()
+        .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
+    if shouting
+        && (upper.starts_with("INSERT_")
+            || upper.starts_with("REPLACE_")
+            || upper.starts_with("YOUR_")
+            || upper.starts_with("ENTER_")
+            || upper.ends_with("_HERE"))
+    {
+        return true;
+    }
+    let letters: String = v
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .map(|c| c.to_ascii_lowercase())
+        .collect();
+    if PLACEHOLDER_WORDS.contains(&letters.as_str()) {
+        return true;
+    }
+    // `xxxxxxxx`, `********`, `00000000`: one character repeated.
+    let mut chars = v.chars();
+    let first = chars.next();
+    v.len() >= 3 && chars.all(|c| Some(c) == first)
 }
 
-pub(crate) fn fingerprint(rule_id: &str, resource_id: &str, item: &str) -> String {
+/// YAML 1.1 booleans, as Kubernetes reads them (`hostPID: yes`, `privileged: on`).
+pub(crate) fn yaml_bool(value: &Value) -> Option<bool> {
+    match value {
+        Value::Bool(b) => Some(*b),
+        Value::String(s) => match s.as_str() {
+            "y" | "Y" | "yes" | "Yes" | "YES" | "on" | "On" | "ON" | "true" | "True" | "TRUE" => {
+                Some(true)
+            }
+            "n" | "N" | "no" | "No" | "NO" | "off" | "Off" | "OFF" | "false" | "False"
+            | "FALSE" => Some(false),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// Identity of a finding for SARIF `partialFingerprints` and de-duplication: the rule, the file,
+/// the object (kind, namespace, name) and the offending item, never the line, so that it stays
+/// across line moves and unrelated edits, and differs when the same object is in two files.
+pub(crate) fn fingerprint(rule_id: &str, file: &str, resource_id: &str, item: &str) -> String {
     let mut hasher = Sha256::new();
     hasher.update(rule_id.as_bytes());
+    hasher.update([0]);
+    hasher.update(file.as_bytes());
     hasher.update([0]);
     hasher.update(resource_id.as_bytes());
     hasher.update([0]);
@@ -313,6 +465,19 @@ impl Emitter<'_> {
         let Some(severity) = self.config.severity(rule_id) else {
             return;
         };
+        self.emit_as(sink, rule_id, severity, item, message, needles);
+    }
+
+    /// Emits under a rule that is not in the built-in catalogue (a policy rule).
+    pub(crate) fn emit_as(
+        &self,
+        sink: &mut dyn ScanSink,
+        rule_id: &str,
+        severity: Severity,
+        item: &str,
+        message: String,
+        needles: &[&str],
+    ) {
         if self.ignored.iter().any(|r| r == rule_id || r == "ALL")
             || self
                 .config
@@ -336,7 +501,7 @@ impl Emitter<'_> {
                 file: self.doc.file.to_string(),
                 line: line.max(1),
             },
-            fingerprint: fingerprint(rule_id, self.resource_id, item),
+            fingerprint: fingerprint(rule_id, self.doc.file, self.resource_id, item),
         });
     }
 }
@@ -452,6 +617,16 @@ const LONG_RUNNING: &[&str] = &[
     "Rollout",
 ];
 
+/// Workloads that keep running, and bare Pods unless their restartPolicy ends them.
+fn is_long_running(kind: &str, spec: &Value) -> bool {
+    LONG_RUNNING.contains(&kind)
+        || (kind == "Pod"
+            && !matches!(
+                str_at(spec, &["restartPolicy"]),
+                Some("Never" | "OnFailure")
+            ))
+}
+
 fn pod_template(obj: &Value, kind: &str) -> Option<&'static [&'static str]> {
     let path: &'static [&'static str] = match kind {
         "Pod" => &["spec"],
@@ -499,7 +674,7 @@ pub(crate) fn check_object(
     let mut pod_labels = None;
     if let Some(path) = pod_template(obj, kind) {
         let spec = get(obj, path).expect("checked by pod_template");
-        check_pod(&emitter, spec, LONG_RUNNING.contains(&kind), sink);
+        check_pod(&emitter, spec, is_long_running(kind, spec), sink);
         if path.len() > 1 {
             let meta_path = &path[..path.len() - 1];
             let template_labels = get(obj, meta_path)
@@ -514,6 +689,7 @@ pub(crate) fn check_object(
     let mut selector = None;
     match (group, kind) {
         ("core", "ConfigMap") => check_configmap(&emitter, obj, sink),
+        ("core", "Secret") => check_secret(&emitter, obj, sink),
         ("core", "Service") => {
             check_service(&emitter, obj, sink);
             let sel = string_map(get(obj, &["spec", "selector"]));
@@ -528,6 +704,9 @@ pub(crate) fn check_object(
         _ => {}
     }
 
+    if let Some(policies) = &config.policies {
+        policies.check(obj, &emitter, sink);
+    }
     // Whole manifests echoed by kubectl would leak every secret they contain.
     annotations.remove("kubectl.kubernetes.io/last-applied-configuration");
     let mut labels_out = labels;
@@ -608,7 +787,7 @@ fn containers(spec: &Value) -> impl Iterator<Item = (&Value, bool)> {
 
 fn check_pod(emitter: &Emitter<'_>, spec: &Value, long_running: bool, sink: &mut dyn ScanSink) {
     for flag in ["hostNetwork", "hostPID", "hostIPC"] {
-        if spec.get(flag).and_then(Value::as_bool) == Some(true) {
+        if spec.get(flag).and_then(yaml_bool) == Some(true) {
             emitter.emit(
                 sink,
                 HOST_NAMESPACES,
@@ -724,7 +903,7 @@ fn check_security(
     sink: &mut dyn ScanSink,
 ) {
     let sc = container.get("securityContext");
-    let flag = |key: &str| sc.and_then(|s| s.get(key)).and_then(Value::as_bool);
+    let flag = |key: &str| sc.and_then(|s| s.get(key)).and_then(yaml_bool);
     let mut reasons = Vec::new();
     if flag("privileged") == Some(true) {
         reasons.push("privileged: true".to_string());
@@ -757,7 +936,7 @@ fn check_security(
             .or_else(|| pod_security.and_then(|s| s.get(key)))
     };
     let run_as_user = effective("runAsUser").and_then(Value::as_i64);
-    let non_root = effective("runAsNonRoot").and_then(Value::as_bool);
+    let non_root = effective("runAsNonRoot").and_then(yaml_bool);
     let message = match (run_as_user, non_root) {
         (Some(0), _) => Some("runs as user 0 (root)"),
         (None, None | Some(false)) => {
@@ -863,6 +1042,49 @@ fn check_configmap(emitter: &Emitter<'_>, obj: &Value, sink: &mut dyn ScanSink) 
             );
         }
     }
+}
+
+/// A Secret manifest with values: committed secrets, unless every value is a placeholder.
+fn check_secret(emitter: &Emitter<'_>, obj: &Value, sink: &mut dyn ScanSink) {
+    use base64::Engine as _;
+    let mut keys: Vec<&str> = Vec::new();
+    for (section, encoded) in [("data", true), ("stringData", false)] {
+        let Some(Value::Object(entries)) = obj.get(section) else {
+            continue;
+        };
+        for (key, value) in entries {
+            let Some(text) = value.as_str() else {
+                continue;
+            };
+            let decoded = if encoded {
+                base64::engine::general_purpose::STANDARD
+                    .decode(text.trim())
+                    .ok()
+                    .and_then(|bytes| String::from_utf8(bytes).ok())
+            } else {
+                Some(text.to_string())
+            };
+            if decoded.is_some_and(|plain| is_placeholder(&plain)) {
+                continue;
+            }
+            keys.push(key);
+        }
+    }
+    if keys.is_empty() {
+        return;
+    }
+    keys.sort_unstable();
+    emitter.emit(
+        sink,
+        SECRET_MANIFEST,
+        "data",
+        format!(
+            "Secret {} commits values for {} (values redacted)",
+            emitter.name,
+            keys.join(", ")
+        ),
+        &["data:"],
+    );
 }
 
 /// Backstage `app-config*.yaml` and similar plain config files: literal secrets in any key.
@@ -1015,9 +1237,18 @@ fn ingress_backends(obj: &Value, namespace: Option<&str>) -> Vec<Relation> {
 }
 
 /// Relates every Service to the workloads whose pod-template labels its selector matches.
+///
+/// Linear in the inventory: workloads are indexed by (namespace, label, value), each distinct
+/// (namespace, selector) is matched once and shared by every Service that repeats it, and the
+/// targets are distinct ids, so hundreds of copies of one app cost no more than one.
 pub(crate) fn link_selectors(resources: &mut [Resource]) {
+    type SelectorKey<'r> = (Option<&'r str>, &'r BTreeMap<String, String>);
     let mut index: HashMap<(Option<&str>, &str, &str), Vec<usize>> = HashMap::new();
     for (i, r) in resources.iter().enumerate() {
+        // Bare Pods owned by a workload are matched through their owner instead.
+        if r.kind == "Pod" && !r.relations.is_empty() {
+            continue;
+        }
         if let Some(labels) = &r.pod_labels {
             for (k, v) in labels {
                 index
@@ -1027,38 +1258,47 @@ pub(crate) fn link_selectors(resources: &mut [Resource]) {
             }
         }
     }
-    let mut links: Vec<(usize, String)> = Vec::new();
+    let mut matches: HashMap<SelectorKey<'_>, Vec<String>> = HashMap::new();
+    let mut links: Vec<(usize, Vec<String>)> = Vec::new();
     for (i, r) in resources.iter().enumerate() {
         let Some(selector) = &r.selector else {
             continue;
         };
-        let Some((k, v)) = selector.iter().next() else {
-            continue;
-        };
-        let Some(candidates) = index.get(&(r.namespace.as_deref(), k.as_str(), v.as_str())) else {
-            continue;
-        };
-        for &c in candidates {
-            let pod_labels = resources[c].pod_labels.as_ref().expect("indexed");
-            // Bare Pods owned by a workload are matched through their owner instead.
-            if resources[c].kind == "Pod" && !resources[c].relations.is_empty() {
-                continue;
-            }
-            if selector
-                .iter()
-                .all(|(sk, sv)| pod_labels.get(sk) == Some(sv))
-            {
-                links.push((i, resources[c].id.clone()));
-            }
+        let key = (r.namespace.as_deref(), selector);
+        let targets = matches.entry(key).or_insert_with(|| {
+            let Some((k, v)) = selector.iter().next() else {
+                return Vec::new();
+            };
+            let mut targets: Vec<String> = index
+                .get(&(r.namespace.as_deref(), k.as_str(), v.as_str()))
+                .into_iter()
+                .flatten()
+                .filter(|&&c| {
+                    let pod_labels = resources[c].pod_labels.as_ref().expect("indexed");
+                    selector
+                        .iter()
+                        .all(|(sk, sv)| pod_labels.get(sk) == Some(sv))
+                })
+                .map(|&c| resources[c].id.clone())
+                .collect();
+            targets.sort();
+            targets.dedup();
+            targets
+        });
+        if !targets.is_empty() {
+            links.push((i, targets.clone()));
         }
     }
-    for (i, target) in links {
-        let relation = Relation {
-            kind: RelationKind::Selects,
-            target,
-        };
-        if !resources[i].relations.contains(&relation) {
-            resources[i].relations.push(relation);
+    for (i, targets) in links {
+        let relations = &mut resources[i].relations;
+        for target in targets {
+            let relation = Relation {
+                kind: RelationKind::Selects,
+                target,
+            };
+            if !relations.contains(&relation) {
+                relations.push(relation);
+            }
         }
     }
 }

@@ -203,7 +203,8 @@ fn non_kubernetes_files_are_skipped_and_app_config_is_checked() {
         report.skipped,
         vec![Skipped {
             file: "manifests/mixed/values.yaml".into(),
-            reason: "not a Kubernetes object".into()
+            reason: "not a Kubernetes object".into(),
+            warning: false,
         }]
     );
     let app_config: Vec<&Finding> = report
@@ -418,8 +419,8 @@ fn streaming_counts_many_documents_from_a_reader() {
     assert_eq!(sink.problems, 1);
     assert_eq!(
         sink.findings,
-        2000 * 2,
-        "each ConfigMap lacks tenant and platform labels"
+        2000 * 2 + 1,
+        "each ConfigMap lacks tenant and platform labels, and the broken document is PLAT016"
     );
 }
 
@@ -554,7 +555,7 @@ fn sensitive_values_are_redacted_in_every_reporter() {
     let outputs = [
         json::to_json(&report),
         json::to_yaml(&report),
-        sarif::to_sarif(&report, "0.1.0").to_string(),
+        sarif::to_sarif(&report, "0.1.0", &[]).to_string(),
         github::annotations(&report).join("\n"),
         github::step_summary(&report),
         backstage::to_yaml(&entities),
@@ -578,7 +579,7 @@ fn sensitive_values_are_redacted_in_every_reporter() {
 #[test]
 fn sarif_is_github_compatible() {
     let report = scan(&["manifests/defects.yaml"]);
-    let doc = sarif::to_sarif(&report, "0.1.0");
+    let doc = sarif::to_sarif(&report, "0.1.0", &[]);
     assert_eq!(doc["version"], "2.1.0");
     let run = &doc["runs"][0];
     assert_eq!(run["tool"]["driver"]["name"], "plat");
@@ -607,7 +608,7 @@ fn sarif_is_github_compatible() {
         assert_eq!(rules[rule_index]["id"], result["ruleId"]);
         assert!(result["partialFingerprints"]["primaryLocationLineHash"].is_string());
     }
-    let clean = sarif::to_sarif(&scan(&["manifests/clean.yaml"]), "0.1.0");
+    let clean = sarif::to_sarif(&scan(&["manifests/clean.yaml"]), "0.1.0", &[]);
     assert_eq!(
         clean["runs"][0]["results"],
         Value::Array(vec![]),
@@ -652,8 +653,9 @@ fn github_annotations_and_summary() {
     let lines = github::annotations(&report);
     assert_eq!(lines.len(), report.findings.len());
     let line = fixture_line("manifests/defects.yaml", "image: nginx:latest");
-    let expected_prefix =
-        format!("::error file=manifests/defects.yaml,line={line},title=PLAT005 image-not-pinned::");
+    let expected_prefix = format!(
+        "::error file=manifests/defects.yaml,line={line},endLine={line},title=PLAT005 image-not-pinned::"
+    );
     assert!(
         lines.iter().any(|l| l.starts_with(&expected_prefix)),
         "{lines:#?}"
@@ -766,8 +768,8 @@ fn backstage_names_fit_63_chars_and_differ_for_same_type() {
         pod_labels: None,
         selector: None,
     };
-    let a = backstage::entity_name(&make("a"));
-    let b = backstage::entity_name(&make("b"));
+    let a = backstage::entity_name(&make("a"), 0);
+    let b = backstage::entity_name(&make("b"), 0);
     assert!(a.len() <= 63 && b.len() <= 63);
     assert_ne!(a, b);
     assert_eq!(
@@ -828,8 +830,15 @@ fn table_groups_findings_by_file_with_counts() {
 
 #[test]
 fn catalogue_ids_are_stable_and_documented() {
-    let ids: Vec<&str> = catalogue().iter().map(|r| r.id).collect();
-    let expected: Vec<String> = (1..=ids.len()).map(|i| format!("PLAT{i:03}")).collect();
+    let ids: Vec<&str> = catalogue().iter().map(|r| r.id.as_ref()).collect();
+    // PLAT001-017 for Kubernetes and files; the cloud baseline by provider: AWS from 101,
+    // Azure from 120, GCP from 140.
+    let expected: Vec<String> = (1..=17)
+        .chain(101..=114)
+        .chain(120..=130)
+        .chain(140..=150)
+        .map(|i| format!("PLAT{i:03}"))
+        .collect();
     assert_eq!(ids, expected);
     assert!(
         catalogue()
@@ -1085,4 +1094,441 @@ fn explicit_files_are_scanned_whatever_their_extension_and_json_streams_keep_lin
         (problem.location.file.as_str(), problem.location.line),
         ("objects.json", 6)
     );
+}
+
+// ---- failures fail, hostile input, identities (issues 14, 15, 17) ----
+
+fn scan_text(name: &str, text: &str, skip_unparsable: bool) -> ScanReport {
+    let config = ScanConfig::default();
+    let mut options = ManifestOptions::new(&config);
+    options.skip_unparsable = skip_unparsable;
+    let mut report = ScanReport::new();
+    scan_manifest_reader(name, Cursor::new(text.to_string()), &options, &mut report).expect("scan");
+    report.finish();
+    report
+}
+
+fn scan_dir_of(dir: &Path, skip_unparsable: bool) -> ScanReport {
+    let config = ScanConfig::default();
+    let mut options = ManifestOptions::new(&config);
+    options.root = Some(dir.to_path_buf());
+    options.skip_unparsable = skip_unparsable;
+    let mut report = ScanReport::new();
+    scan_paths(&[dir.to_path_buf()], &options, &mut report).expect("scan runs");
+    report.finish();
+    report
+}
+
+#[test]
+fn plat016_unparsable_files_are_error_findings_with_file_and_line_unless_skipped() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("bad.yaml"), "a: 1\nkind: [unclosed\n").expect("write");
+    std::fs::write(dir.path().join("binary.yaml"), [0xff, 0xfe, 0x00, 0x9f]).expect("write");
+    std::fs::write(dir.path().join("bad.json"), "{\"kind\": ").expect("write");
+    let report = scan_dir_of(dir.path(), false);
+    let mut unparsable: Vec<(&str, u32)> = report
+        .findings
+        .iter()
+        .filter(|f| f.rule_id == rules::UNPARSABLE)
+        .map(|f| (f.location.file.as_str(), f.location.line))
+        .collect();
+    unparsable.sort();
+    assert_eq!(
+        unparsable,
+        vec![("bad.json", 1), ("bad.yaml", 3), ("binary.yaml", 1)]
+    );
+    assert!(
+        report
+            .findings
+            .iter()
+            .all(|f| f.severity == Severity::Error)
+    );
+    assert!(
+        report.fails(FailOn::Error),
+        "a repository of broken files must fail"
+    );
+    let skipped = scan_dir_of(dir.path(), true);
+    assert!(skipped.findings.is_empty(), "{:?}", skipped.findings);
+    assert_eq!(skipped.problems.len(), 3, "still warned about");
+    assert!(!skipped.fails(FailOn::Warning));
+}
+
+#[test]
+fn plat016_a_100k_deep_document_is_refused_as_too_deep() {
+    let deep = format!("a: {}{}\n", "[".repeat(100_000), "]".repeat(100_000));
+    let report = scan_text("deep.yaml", &deep, false);
+    assert_eq!(rules_of(&report), vec![rules::UNPARSABLE]);
+    assert!(
+        report.findings[0]
+            .message
+            .contains("nested deeper than 256"),
+        "{}",
+        report.findings[0].message
+    );
+    let dashes = format!("{}x\n", "- ".repeat(5_000));
+    assert!(
+        scan_text("dashes.yaml", &dashes, false).findings[0]
+            .message
+            .contains("nested deeper")
+    );
+    let shallow = "a: [[[1]]]\nb: |\n  [[[[[[[[[[[[\n";
+    assert_eq!(manifest::too_deep(shallow, 5), None);
+}
+
+#[test]
+fn plat016_endless_input_is_cut_at_the_document_limit() {
+    let endless = std::io::Read::take(std::io::repeat(b'a'), 70 * 1024 * 1024);
+    let config = ScanConfig::default();
+    let mut report = ScanReport::new();
+    scan_manifest_reader(
+        "-",
+        std::io::BufReader::new(endless),
+        &ManifestOptions::new(&config),
+        &mut report,
+    )
+    .expect("scan");
+    assert_eq!(rules_of(&report), vec![rules::UNPARSABLE]);
+    assert!(report.findings[0].message.contains("larger than 64 MiB"));
+}
+
+#[cfg(unix)]
+#[test]
+fn broken_symlinks_and_special_files_are_skipped_with_a_warning() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path();
+    std::os::unix::fs::symlink("nowhere.yaml", root.join("dangling.yaml")).expect("symlink");
+    std::os::unix::fs::symlink("loop.yaml", root.join("loop.yaml")).expect("symlink");
+    std::os::unix::fs::symlink("/dev/zero", root.join("zero.yaml")).expect("symlink");
+    let fifo = std::process::Command::new("mkfifo")
+        .arg(root.join("pipe.yaml"))
+        .status()
+        .expect("mkfifo");
+    assert!(fifo.success());
+    std::fs::write(
+        root.join("ok.yaml"),
+        "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: ok\n",
+    )
+    .expect("write");
+    let report = scan_dir_of(root, false);
+    assert_eq!(report.resources.len(), 1, "the rest is scanned");
+    let mut warned: Vec<&str> = report
+        .skipped
+        .iter()
+        .filter(|s| s.warning)
+        .map(|s| s.file.as_str())
+        .collect();
+    warned.sort();
+    assert_eq!(
+        warned,
+        vec!["dangling.yaml", "loop.yaml", "pipe.yaml", "zero.yaml"]
+    );
+    let named = ScanConfig::default();
+    let err = scan_paths(
+        &[PathBuf::from("/dev/zero")],
+        &ManifestOptions::new(&named),
+        &mut ScanReport::new(),
+    )
+    .expect_err("a device is refused");
+    assert_eq!(err.code(), "not_a_regular_file");
+}
+
+#[test]
+fn helm_charts_are_skipped_with_a_hint_and_templates_fed_directly_say_so() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let chart = dir.path().join("charts/web");
+    std::fs::create_dir_all(chart.join("templates")).expect("mkdir");
+    std::fs::write(chart.join("Chart.yaml"), "apiVersion: v2\nname: web\n").expect("write");
+    std::fs::write(
+        chart.join("templates/deploy.yaml"),
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {{ .Release.Name }}\n  {{- include \"x\" . | nindent 4 }}\n",
+    )
+    .expect("write");
+    let report = scan_dir_of(dir.path(), false);
+    assert!(report.findings.is_empty(), "{:?}", report.findings);
+    assert!(
+        report
+            .notes
+            .iter()
+            .any(|n| n.contains("helm template charts/web | plat scan -")),
+        "{:?}",
+        report.notes
+    );
+    let text = std::fs::read_to_string(chart.join("templates/deploy.yaml")).expect("read");
+    let direct = scan_text("deploy.yaml", &text, false);
+    assert!(
+        direct.findings[0].message.contains("helm template"),
+        "{:?}",
+        direct.findings
+    );
+}
+
+#[test]
+fn r_env_5_yaml_1_1_booleans_are_read_as_kubernetes_reads_them() {
+    let pod = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\nspec:\n  hostPID: yes\n  hostNetwork: on\n  containers:\n    - name: c\n      image: x:1\n      securityContext:\n        privileged: Yes\n";
+    let report = scan_text("pod.yaml", pod, false);
+    let host: Vec<u32> = find(&report, rules::HOST_NAMESPACES, "p")
+        .iter()
+        .map(|f| f.location.line)
+        .collect();
+    assert_eq!(host, vec![6, 7]);
+    assert_eq!(find(&report, rules::PRIVILEGED, "p").len(), 1);
+}
+
+#[test]
+fn plat007_probes_are_checked_on_bare_pods_but_not_on_run_to_completion_pods() {
+    let pod = |policy: &str| {
+        format!(
+            "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\nspec:\n{policy}  containers:\n    - name: c\n      image: x:1\n"
+        )
+    };
+    assert_eq!(
+        find(&scan_text("p.yaml", &pod(""), false), rules::PROBES, "p").len(),
+        1
+    );
+    let batch = scan_text("p.yaml", &pod("  restartPolicy: Never\n"), false);
+    assert!(find(&batch, rules::PROBES, "p").is_empty());
+}
+
+#[test]
+fn plat017_committed_secrets_are_flagged_and_placeholders_are_not() {
+    let secret = |data: &str| format!("apiVersion: v1\nkind: Secret\nmetadata:\n  name: s\n{data}");
+    let real = scan_text(
+        "s.yaml",
+        &secret("data:\n  password: aHVudGVyMg==\n"),
+        false,
+    );
+    assert_eq!(find(&real, rules::SECRET_MANIFEST, "s").len(), 1);
+    assert!(
+        !find(&real, rules::SECRET_MANIFEST, "s")[0]
+            .message
+            .contains("hunter2")
+    );
+    // base64 of "changeme", then stringData placeholders
+    let placeholders = secret(
+        "data:\n  password: Y2hhbmdlbWU=\nstringData:\n  token: INSERT_GITHUB_TOKEN\n  key: <your-key>\n  other: ${FROM_ENV}\n",
+    );
+    assert!(
+        find(
+            &scan_text("s.yaml", &placeholders, false),
+            rules::SECRET_MANIFEST,
+            "s"
+        )
+        .is_empty()
+    );
+    for placeholder in [
+        "INSERT_API_TOKEN",
+        "changeme",
+        "CHANGE_ME",
+        "<token>",
+        "xxxxxxxx",
+        "YOUR_KEY_HERE",
+    ] {
+        assert!(rules::is_placeholder(placeholder), "{placeholder}");
+    }
+    assert!(!rules::is_placeholder("s3cr3t-Pa55w0rd"));
+    let env = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\nspec:\n  containers:\n    - name: c\n      image: x:1\n      env:\n        - name: GITHUB_TOKEN\n          value: INSERT_GITHUB_TOKEN\n";
+    assert!(find(&scan_text("p.yaml", env, false), rules::ENV_SECRET, "p").is_empty());
+}
+
+#[test]
+fn fingerprints_hold_the_file_and_object_identity_not_the_line() {
+    let object = "apiVersion: v1\nkind: Service\nmetadata:\n  name: web\n  namespace: shop\nspec:\n  type: NodePort\n";
+    let other = "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: other\n";
+    let print = |file: &str, text: &str| -> String {
+        let report = scan_text(file, text, false);
+        find(&report, rules::EXPOSED_SERVICE, "web")[0]
+            .fingerprint
+            .clone()
+    };
+    let top = print("a.yaml", object);
+    let moved_down = print("a.yaml", &format!("{other}---\n{other}---\n{object}"));
+    assert_eq!(
+        top, moved_down,
+        "moving the object down the file keeps its fingerprint"
+    );
+    assert_ne!(
+        top,
+        print("b.yaml", object),
+        "the same object in another file is another alert"
+    );
+}
+
+#[test]
+fn backstage_names_are_unique_per_source_deterministic_and_never_stacked() {
+    let object =
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\n  namespace: shop\n";
+    let mut report = ScanReport::new();
+    for file in ["a.yaml", "b.yaml", "c.yaml"] {
+        report.merge(scan_text(
+            file,
+            &format!("{object}---\n{object}---\n{object}"),
+            false,
+        ));
+    }
+    report.finish();
+    let names = |report: &ScanReport| -> Vec<String> {
+        backstage::entities(report, &backstage::BackstageOptions::default())
+            .iter()
+            .filter(|e| e["kind"] == "Resource")
+            .map(|e| e["metadata"]["name"].as_str().expect("name").to_string())
+            .collect()
+    };
+    let first = names(&report);
+    assert_eq!(first.len(), 9);
+    let mut unique = first.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), 9, "{first:?}");
+    for name in &first {
+        assert!(name.len() <= 63);
+        let suffix = name.rsplit('-').next().expect("hash");
+        assert_eq!(
+            suffix.len(),
+            8,
+            "slug plus one hash, no stacked counters: {name}"
+        );
+    }
+    assert_eq!(first, names(&report), "deterministic");
+}
+
+#[test]
+fn github_annotations_come_most_severe_first() {
+    let report = scan(&["manifests/defects.yaml"]);
+    let lines = github::annotations(&report);
+    let first_warning = lines
+        .iter()
+        .position(|l| l.starts_with("::warning "))
+        .expect("warnings");
+    assert!(
+        lines[..first_warning]
+            .iter()
+            .all(|l| l.starts_with("::error "))
+    );
+    assert!(
+        lines[first_warning..]
+            .iter()
+            .all(|l| !l.starts_with("::error "))
+    );
+    let summary = github::step_summary(&report);
+    assert!(summary.contains("| Severity | Rule | Name | Findings |"));
+}
+
+#[test]
+fn sarif_lists_unparsable_files_as_notifications_and_results() {
+    let report = scan_text("broken.yaml", "kind: [\n", false);
+    let sarif = sarif::to_sarif(&report, "0.0.0", &[]);
+    let run = &sarif["runs"][0];
+    let notes = run["invocations"][0]["toolExecutionNotifications"]
+        .as_array()
+        .expect("notifications");
+    assert_eq!(notes.len(), 1);
+    assert_eq!(
+        notes[0]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
+        "broken.yaml"
+    );
+    assert_eq!(run["results"][0]["ruleId"], rules::UNPARSABLE);
+    assert_eq!(
+        run["results"][0]["locations"][0]["physicalLocation"]["region"]["startLine"],
+        2
+    );
+}
+
+#[test]
+fn streamed_sarif_holds_the_same_results_as_the_collected_report() {
+    use super::report::stream::{StreamFormat, StreamingReport};
+    let text = std::fs::read_to_string(fixtures().join("manifests/defects.yaml")).expect("fixture");
+    let config = ScanConfig::default();
+    let mut out = Vec::new();
+    let mut sink =
+        StreamingReport::start(&mut out, StreamFormat::Sarif, &[], "0.0.0").expect("start");
+    scan_manifest_reader(
+        "d.yaml",
+        Cursor::new(text.clone()),
+        &ManifestOptions::new(&config),
+        &mut sink,
+    )
+    .expect("scan");
+    let outcome = sink.finish().expect("finish");
+    let streamed: Value = serde_json::from_slice(&out).expect("one JSON document");
+    let collected = sarif::to_sarif(&scan_text("d.yaml", &text, false), "0.0.0", &[]);
+    let results = |sarif: &Value| {
+        let mut results: Vec<String> = sarif["runs"][0]["results"]
+            .as_array()
+            .expect("results")
+            .iter()
+            .map(Value::to_string)
+            .collect();
+        results.sort();
+        results
+    };
+    assert_eq!(results(&streamed), results(&collected));
+    assert_eq!(streamed["runs"][0]["tool"], collected["runs"][0]["tool"]);
+    assert_eq!(
+        streamed["runs"][0]["invocations"],
+        collected["runs"][0]["invocations"]
+    );
+    assert_eq!(
+        outcome.summary.counts.error + outcome.summary.counts.warning,
+        results(&streamed).len()
+    );
+}
+
+#[test]
+fn streamed_github_annotations_come_most_severe_first() {
+    use super::report::stream::{StreamFormat, StreamingReport};
+    let text = std::fs::read_to_string(fixtures().join("manifests/defects.yaml")).expect("fixture");
+    let config = ScanConfig::default();
+    let mut out = Vec::new();
+    let mut sink =
+        StreamingReport::start(&mut out, StreamFormat::Github, &[], "0.0.0").expect("start");
+    scan_manifest_reader(
+        "d.yaml",
+        Cursor::new(text),
+        &ManifestOptions::new(&config),
+        &mut sink,
+    )
+    .expect("scan");
+    let outcome = sink.finish().expect("finish");
+    let text = String::from_utf8(out).expect("utf-8");
+    let lines: Vec<&str> = text.lines().collect();
+    let errors = outcome.summary.counts.error;
+    assert!(errors > 0 && outcome.summary.counts.warning > 0);
+    assert!(
+        lines[..errors].iter().all(|l| l.starts_with("::error ")),
+        "{text}"
+    );
+    assert!(
+        lines[errors..].iter().all(|l| l.starts_with("::warning ")),
+        "{text}"
+    );
+    let markdown = github::summary_markdown(&outcome.summary);
+    assert!(
+        markdown.contains("| error | PLAT005 | image-not-pinned |"),
+        "{markdown}"
+    );
+}
+
+#[test]
+fn service_linking_relates_many_copies_of_one_app_once_each() {
+    let app = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n  namespace: shop\nspec:\n  template:\n    metadata:\n      labels:\n        app: web\n    spec:\n      containers: []\n---\napiVersion: v1\nkind: Service\nmetadata:\n  name: web\n  namespace: shop\nspec:\n  selector:\n    app: web\n";
+    let mut report = ScanReport::new();
+    for copy in 0..563 {
+        report.merge(scan_text(&format!("copy-{copy}.yaml"), app, false));
+    }
+    report.finish();
+    let services: Vec<&Resource> = report
+        .resources
+        .iter()
+        .filter(|r| r.kind == "Service")
+        .collect();
+    assert_eq!(services.len(), 563);
+    for service in services {
+        let selects: Vec<&Relation> = service
+            .relations
+            .iter()
+            .filter(|r| r.kind == RelationKind::Selects)
+            .collect();
+        assert_eq!(selects.len(), 1, "one distinct target");
+        assert_eq!(selects[0].target, "apps/Deployment/shop/web");
+    }
 }

@@ -15,20 +15,33 @@ use super::{
     redact_map,
 };
 
+/// The largest state or plan read: bounds memory when `--tf-state -` is fed endless input.
+pub const MAX_STATE_BYTES: usize = 256 * 1024 * 1024;
+
 /// Reads state from a reader (a file or stdin for `--tf-state -`).
 pub fn scan_tf_state(
     source_name: &str,
-    mut reader: impl Read,
+    reader: impl Read,
     config: &ScanConfig,
     sink: &mut dyn ScanSink,
 ) -> Result<(), ScanError> {
     let mut text = String::new();
     reader
+        .take(MAX_STATE_BYTES as u64 + 1)
         .read_to_string(&mut text)
         .map_err(|source| ScanError::Io {
             path: source_name.into(),
             source,
         })?;
+    if text.len() > MAX_STATE_BYTES {
+        return Err(ScanError::TfStateJson {
+            source_name: source_name.to_string(),
+            message: format!(
+                "larger than {} MiB; the rest was not read",
+                MAX_STATE_BYTES / (1024 * 1024)
+            ),
+        });
+    }
     let value: Value = serde_json::from_str(&text).map_err(|e| ScanError::TfStateJson {
         source_name: source_name.to_string(),
         message: e.to_string(),
@@ -313,6 +326,19 @@ fn emit_resource(
                 &[],
             );
         }
+    }
+    if let Some(values) = resource.values {
+        super::cloud::check(resource.resource_type, values, &emitter, sink);
+    }
+    if let Some(policies) = &config.policies {
+        let input = serde_json::json!({
+            "kind": "terraform",
+            "address": resource.address,
+            "type": resource.resource_type,
+            "name": resource.name,
+            "values": resource.values.cloned().unwrap_or(Value::Null),
+        });
+        policies.check(&input, &emitter, sink);
     }
     if resource.sensitive_tags {
         for value in tags.values_mut() {

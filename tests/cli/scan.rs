@@ -11,6 +11,8 @@ use crate::support::{ALICE, BOB, Outcome, TestEnv};
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/scan");
 const DEFECTS: &str = "manifests/defects.yaml";
+/// PLAT001–017 (Kubernetes and files), PLAT101–114 (AWS), PLAT120–130 (Azure), PLAT140–150 (GCP).
+const BUILT_IN_RULES: usize = 17 + 14 + 11 + 11;
 
 /// Runs plat from the fixtures directory, so locations read `manifests/defects.yaml`.
 fn scan(env: &TestEnv, args: &[&str]) -> Outcome {
@@ -145,7 +147,7 @@ fn table_output_groups_findings_by_file_on_stdout_and_summarizes_on_stderr() {
     assert!(
         outcome
             .stdout
-            .starts_with("manifests/defects.yaml (18 findings)\nLINE  SEVERITY  RULE"),
+            .starts_with("manifests/defects.yaml (19 findings)\nLINE  SEVERITY  RULE"),
         "{}",
         outcome.transcript()
     );
@@ -165,7 +167,7 @@ fn table_output_groups_findings_by_file_on_stdout_and_summarizes_on_stderr() {
     assert!(
         outcome
             .stderr
-            .contains("Scanned 4 resources, 12 errors, 6 warnings, 0 notes, 1 input problems"),
+            .contains("Scanned 4 resources, 13 errors, 6 warnings, 0 notes, 1 input problems"),
         "{}",
         outcome.transcript()
     );
@@ -200,12 +202,16 @@ fn fail_on_never_reports_but_exits_0_and_fail_on_warning_counts_warnings() {
     let env = TestEnv::new();
     let never = scan(&env, &["scan", DEFECTS, "--fail-on", "never", "-o", "json"]);
     never.success();
-    assert_eq!(never.json()["summary"]["findings"]["error"], 12);
+    assert_eq!(
+        never.json()["summary"]["findings"]["error"],
+        13,
+        "12 defects and the malformed document (PLAT016)"
+    );
 
     // Errors turned into warnings by the config pass `--fail-on error`, not `--fail-on warning`.
     let config = env.root().join("scan.yaml");
     let mut severities = String::from("severities:\n");
-    for n in 1..=15 {
+    for n in 1..=17 {
         severities.push_str(&format!("  PLAT{n:03}: warning\n"));
     }
     std::fs::write(&config, severities).unwrap();
@@ -219,7 +225,7 @@ fn fail_on_never_reports_but_exits_0_and_fail_on_warning_counts_warnings() {
     assert!(
         warning
             .stderr
-            .contains("scan found 18 findings at or above --fail-on warning"),
+            .contains("scan found 19 findings at or above --fail-on warning"),
         "{}",
         warning.transcript()
     );
@@ -265,7 +271,8 @@ fn assert_sarif_shape(sarif: &Value) {
         .iter()
         .map(|r| r["id"].as_str().unwrap())
         .collect();
-    assert_eq!(rules.len(), 15);
+    assert_eq!(rules.len(), BUILT_IN_RULES, "{rules:?}");
+    assert!(rules.contains(&"PLAT016"));
     for result in runs[0]["results"].as_array().expect("results is an array") {
         let rule = result["ruleId"].as_str().unwrap();
         let index = result["ruleIndex"].as_u64().unwrap() as usize;
@@ -297,7 +304,7 @@ fn sarif_output_is_sarif_2_1_0_with_empty_results_when_clean() {
     let sarif = dirty.json();
     assert_sarif_shape(&sarif);
     let results = sarif["runs"][0]["results"].as_array().unwrap();
-    assert_eq!(results.len(), 18);
+    assert_eq!(results.len(), 19);
     let first = &results[0];
     assert_eq!(first["ruleId"], "PLAT001");
     assert_eq!(
@@ -326,10 +333,10 @@ fn github_format_prints_annotations_and_appends_the_step_summary() {
     );
     outcome.failure(3);
     let lines: Vec<&str> = outcome.stdout.lines().collect();
-    assert_eq!(lines.len(), 18, "{}", outcome.transcript());
+    assert_eq!(lines.len(), 19, "{}", outcome.transcript());
     assert_eq!(
         lines[0],
-        "::error file=manifests/defects.yaml,line=4,title=PLAT001 missing-tenant-label::Deployment legacy has no appgear.io/tenant-id label: its cost cannot be allocated"
+        "::error file=manifests/defects.yaml,line=4,endLine=4,title=PLAT001 missing-tenant-label::Deployment legacy has no appgear.io/tenant-id label: its cost cannot be allocated"
     );
     assert!(
         lines
@@ -494,6 +501,9 @@ fn unknown_state_version_exits_1_with_a_clear_error() {
 #[test]
 fn a_missing_path_exits_1_and_one_stdin_only() {
     let env = TestEnv::new();
+    let sarif = scan(&env, &["scan", "manifests/nope.yaml", "--format", "sarif"]);
+    sarif.failure(1);
+    assert_eq!(sarif.stdout, "", "no half-written SARIF before the error");
     let missing = scan(&env, &["scan", "manifests/nope.yaml"]);
     missing.failure(1);
     assert!(
@@ -513,7 +523,7 @@ fn a_missing_path_exits_1_and_one_stdin_only() {
 }
 
 #[test]
-fn scan_rules_lists_plat001_to_plat015() {
+fn scan_rules_lists_the_kubernetes_rules_and_the_cloud_baseline() {
     let env = TestEnv::new();
     let rules = env.ok(&["scan", "rules", "-o", "json"]).json();
     let ids: Vec<&str> = rules
@@ -522,8 +532,14 @@ fn scan_rules_lists_plat001_to_plat015() {
         .iter()
         .map(|r| r["id"].as_str().unwrap())
         .collect();
-    let expected: Vec<String> = (1..=15).map(|n| format!("PLAT{n:03}")).collect();
+    let expected: Vec<String> = (1..=17)
+        .chain(101..=114)
+        .chain(120..=130)
+        .chain(140..=150)
+        .map(|n| format!("PLAT{n:03}"))
+        .collect();
     assert_eq!(ids, expected);
+    assert_eq!(ids.len(), BUILT_IN_RULES);
     assert_eq!(rules[0]["default_severity"], "error");
     assert!(
         rules[4]["fix"].as_str().unwrap().contains("tag"),
@@ -575,6 +591,10 @@ on_every_backend! {
         let shown = env.ok_as(ALICE, &["scan", "show", "shop-k8s", "-o", "json"]).json();
         assert_eq!(shown["report"]["schema_version"], 1);
         assert_eq!(shown["report"]["resources"].as_array().unwrap().len(), 3);
+        // Issue 14: the findings sit under the `findings:` label, never in an unlabelled row.
+        let table = env.ok_as(ALICE, &["scan", "show", "shop-k8s"]).stdout;
+        assert!(table.contains("findings:"), "{table}");
+        assert!(!table.lines().any(|l| l.trim_start().starts_with(':')), "{table}");
         let entities = env.ok_as(ALICE, &["scan", "show", "shop-k8s", "--entities"]).stdout;
         assert_eq!(entities.matches("kind: Resource").count(), 3, "{entities}");
 
@@ -722,5 +742,532 @@ fn r_env_5_terraform_data_tags_count_when_a_state_file_is_scanned_directly() {
         report["findings"],
         serde_json::json!([]),
         "tagged: no PLAT014"
+    );
+}
+
+// ---- issue 17: failures fail, hostile input, stable identities, policies, cloud baseline ----
+
+/// Runs plat in `dir`, so that reported paths are relative to it.
+fn scan_in(env: &TestEnv, dir: &Path, args: &[&str], stdin: Stdio) -> Outcome {
+    let mut cmd = env.command(args);
+    cmd.current_dir(dir)
+        .stdin(stdin)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    Outcome::from(cmd.output().expect("run plat"))
+}
+
+fn broken_repository() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("bad.yaml"), "kind: [unclosed\n").unwrap();
+    std::fs::write(dir.path().join("binary.yaml"), [0x00u8, 0xff, 0xfe, 0x01]).unwrap();
+    let deep = format!("a: {}{}\n", "[".repeat(100_000), "]".repeat(100_000));
+    std::fs::write(dir.path().join("deep.yaml"), deep).unwrap();
+    dir
+}
+
+#[test]
+fn plat016_a_repository_of_only_broken_manifests_fails_in_every_format() {
+    let env = TestEnv::new();
+    let repo = broken_repository();
+    let expected = vec![at("bad.yaml", 2), at("binary.yaml", 1), at("deep.yaml", 1)];
+
+    let json = scan_in(
+        &env,
+        repo.path(),
+        &["scan", ".", "-o", "json"],
+        Stdio::null(),
+    );
+    json.failure(3);
+    let mut found = located(&json.json(), "PLAT016");
+    found.sort();
+    assert_eq!(found, expected, "{}", json.transcript());
+
+    let sarif = scan_in(
+        &env,
+        repo.path(),
+        &["scan", "--format", "sarif"],
+        Stdio::null(),
+    );
+    sarif.failure(3);
+    let run = &sarif.json()["runs"][0];
+    let mut results: Vec<(String, u64)> = run["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            assert_eq!(r["ruleId"], "PLAT016");
+            let location = &r["locations"][0]["physicalLocation"];
+            (
+                location["artifactLocation"]["uri"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned(),
+                location["region"]["startLine"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    results.sort();
+    assert_eq!(results, expected);
+    let notifications = run["invocations"][0]["toolExecutionNotifications"]
+        .as_array()
+        .unwrap();
+    assert_eq!(notifications.len(), 3, "{notifications:?}");
+    assert!(notifications.iter().all(|n| n["level"] == "error"));
+
+    let github = scan_in(
+        &env,
+        repo.path(),
+        &["scan", "--format", "github"],
+        Stdio::null(),
+    );
+    github.failure(3);
+    assert!(
+        github.stdout.contains("::error file=deep.yaml,line=1,endLine=1,title=PLAT016 unparsable-input::malformed YAML document: nested deeper than 256 levels"),
+        "{}",
+        github.transcript()
+    );
+    let table = scan_in(&env, repo.path(), &["scan"], Stdio::null());
+    table.failure(3);
+    assert!(
+        table.stdout.contains("bad.yaml (1 finding)"),
+        "{}",
+        table.transcript()
+    );
+
+    // --skip-unparsable restores the old behaviour, explicitly: warned about, not failed.
+    let skipped = scan_in(
+        &env,
+        repo.path(),
+        &["scan", "--skip-unparsable"],
+        Stdio::null(),
+    );
+    skipped.success();
+    assert!(
+        skipped
+            .stderr
+            .contains("warning: deep.yaml:1: malformed YAML document: nested deeper"),
+        "{}",
+        skipped.transcript()
+    );
+}
+
+#[test]
+fn hostile_input_is_refused_and_special_files_never_hang_the_scan() {
+    let env = TestEnv::new();
+    let devices = scan(&env, &["scan", "/dev/zero"]);
+    devices.failure(1);
+    assert!(
+        devices
+            .stderr
+            .contains("error: /dev/zero is not a regular file"),
+        "{}",
+        devices.transcript()
+    );
+
+    // Endless input on stdin stops at the document limit with a PLAT016 finding.
+    let zero = std::fs::File::open("/dev/zero").unwrap();
+    let endless = scan_in(
+        &env,
+        Path::new(FIXTURES),
+        &["scan", "-", "-o", "json"],
+        Stdio::from(zero),
+    );
+    endless.failure(3);
+    assert_eq!(located(&endless.json(), "PLAT016"), vec![at("<stdin>", 1)]);
+
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    std::os::unix::fs::symlink("nowhere.yaml", root.join("dangling.yaml")).unwrap();
+    std::os::unix::fs::symlink("loop.yaml", root.join("loop.yaml")).unwrap();
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(root.join("pipe.yaml"))
+            .status()
+            .unwrap()
+            .success()
+    );
+    std::fs::copy(
+        Path::new(FIXTURES).join("manifests/clean.yaml"),
+        root.join("clean.yaml"),
+    )
+    .unwrap();
+    let outcome = scan_in(&env, root, &["scan", ".", "-o", "json"], Stdio::null());
+    outcome.success();
+    for file in ["dangling.yaml", "loop.yaml", "pipe.yaml"] {
+        assert!(
+            outcome
+                .stderr
+                .contains(&format!("warning: skipped {file}: ")),
+            "{}",
+            outcome.transcript()
+        );
+    }
+    assert_eq!(outcome.json()["summary"]["resources"], 3);
+    // A dangling symlink named on the command line is skipped too.
+    scan_in(&env, root, &["scan", "dangling.yaml"], Stdio::null()).success();
+}
+
+fn sarif_fingerprint(env: &TestEnv, dir: &Path, file: &str, rule: &str) -> Vec<String> {
+    let outcome = scan_in(
+        env,
+        dir,
+        &["scan", file, "--format", "sarif", "--fail-on", "never"],
+        Stdio::null(),
+    );
+    outcome.success();
+    outcome.json()["runs"][0]["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["ruleId"] == rule)
+        .map(|r| {
+            r["partialFingerprints"]["primaryLocationLineHash"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect()
+}
+
+#[test]
+fn sarif_fingerprints_stay_when_an_object_moves_down_its_file_and_differ_between_files() {
+    let env = TestEnv::new();
+    let dir = tempfile::tempdir().unwrap();
+    let service = "apiVersion: v1\nkind: Service\nmetadata:\n  name: web\n  namespace: shop\nspec:\n  type: NodePort\n";
+    let other = "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: other\n";
+    std::fs::write(dir.path().join("app.yaml"), service).unwrap();
+    std::fs::write(dir.path().join("copy.yaml"), service).unwrap();
+    let before = sarif_fingerprint(&env, dir.path(), "app.yaml", "PLAT004");
+    std::fs::write(
+        dir.path().join("app.yaml"),
+        format!("{other}---\n{other}---\n{service}"),
+    )
+    .unwrap();
+    let after = sarif_fingerprint(&env, dir.path(), "app.yaml", "PLAT004");
+    assert_eq!(before.len(), 1);
+    assert_eq!(before, after, "moved down the file, same alert");
+    let copy = sarif_fingerprint(&env, dir.path(), "copy.yaml", "PLAT004");
+    assert_ne!(
+        before, copy,
+        "the same object in another file is another alert"
+    );
+}
+
+/// Every entity `--format backstage` prints passes `@backstage/catalog-model`'s own validators
+/// (installed from npm by scripts/test.sh), and entity refs are unique.
+#[test]
+fn backstage_entities_pass_the_catalog_model_validators_and_are_unique_per_source() {
+    let env = TestEnv::new();
+    let dir = tempfile::tempdir().unwrap();
+    let clean = std::fs::read_to_string(Path::new(FIXTURES).join("manifests/clean.yaml")).unwrap();
+    for copy in ["a", "b", "c"] {
+        // The same objects in three files, and twice within each file.
+        std::fs::write(
+            dir.path().join(format!("{copy}.yaml")),
+            format!("{clean}\n---\n{clean}"),
+        )
+        .unwrap();
+    }
+    std::fs::copy(
+        Path::new(FIXTURES).join("tf/show.json"),
+        dir.path().join("state.json"),
+    )
+    .unwrap();
+    let outcome = scan_in(
+        &env,
+        dir.path(),
+        &[
+            "scan",
+            "a.yaml",
+            "b.yaml",
+            "c.yaml",
+            "--tf-state",
+            "state.json",
+            "--format",
+            "backstage",
+            "--fail-on",
+            "never",
+        ],
+        Stdio::null(),
+    );
+    outcome.success();
+    let entities: Vec<Value> = outcome
+        .stdout
+        .split("---\n")
+        .filter(|doc| !doc.trim().is_empty())
+        .map(|doc| serde_yaml_ng::from_str(doc).unwrap())
+        .collect();
+    let resources = entities.iter().filter(|e| e["kind"] == "Resource").count();
+    assert_eq!(resources, 3 * 2 * 3 + 4, "{}", outcome.stdout);
+    let oracle = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/catalog-model");
+    assert!(
+        oracle
+            .join("node_modules/@backstage/catalog-model")
+            .is_dir(),
+        "run scripts/test.sh (or `npm ci` in {}) to install the catalog-model oracle",
+        oracle.display()
+    );
+    let mut node = std::process::Command::new("node")
+        .arg(oracle.join("validate.js"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("node");
+    node.stdin
+        .take()
+        .unwrap()
+        .write_all(serde_json::to_string(&entities).unwrap().as_bytes())
+        .unwrap();
+    let verdict = node.wait_with_output().unwrap();
+    assert!(
+        verdict.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&verdict.stdout),
+        String::from_utf8_lossy(&verdict.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&verdict.stdout).trim(),
+        format!("ok {}", entities.len())
+    );
+}
+
+const POLICY: &str = r#"package main
+
+deny_privileged contains msg if {
+	input.kind == "Deployment"
+	some container in input.spec.template.spec.containers
+	container.securityContext.privileged
+	msg := sprintf("%s runs privileged", [container.name])
+}
+
+warn contains {"msg": sprintf("%s has no owner label", [input.metadata.name])} if {
+	input.kind == "Namespace"
+	not input.metadata.labels.owner
+}
+
+deny_public_bucket contains msg if {
+	input.kind == "terraform"
+	input.type == "aws_s3_bucket"
+	input.values.acl == "public-read"
+	msg := sprintf("%s is public", [input.address])
+}
+"#;
+
+#[test]
+fn rego_policies_in_dot_plat_policies_check_kubernetes_objects_and_terraform_resources() {
+    let env = TestEnv::new();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join(".plat/policies")).unwrap();
+    std::fs::write(dir.path().join(".plat/policies/platform.rego"), POLICY).unwrap();
+    std::fs::write(
+        dir.path().join("app.yaml"),
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  template:\n    spec:\n      containers:\n        - name: app\n          image: app:1\n          securityContext:\n            privileged: true\n---\napiVersion: v1\nkind: Namespace\nmetadata:\n  name: shop\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("plan.json"),
+        r#"{"format_version":"1.2","planned_values":{"root_module":{"resources":[{"address":"aws_s3_bucket.logs","mode":"managed","type":"aws_s3_bucket","name":"logs","values":{"acl":"public-read","bucket":"logs","tags":{}}}]}}}"#,
+    )
+    .unwrap();
+    let rules = scan_in(
+        &env,
+        dir.path(),
+        &["scan", "rules", "-o", "json"],
+        Stdio::null(),
+    );
+    rules.success();
+    let ids: Vec<String> = rules
+        .json()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap().to_owned())
+        .collect();
+    for id in [
+        "PLAT001",
+        "PLAT101",
+        "main.deny_privileged",
+        "main.warn",
+        "main.deny_public_bucket",
+    ] {
+        assert!(ids.contains(&id.to_owned()), "{id} in {ids:?}");
+    }
+    let outcome = scan_in(
+        &env,
+        dir.path(),
+        &["scan", "app.yaml", "--tf-state", "plan.json", "-o", "json"],
+        Stdio::null(),
+    );
+    outcome.failure(3);
+    let report = outcome.json();
+    let policy: Vec<(String, String, String)> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["rule_id"].as_str().unwrap().starts_with("main."))
+        .map(|f| {
+            (
+                f["rule_id"].as_str().unwrap().to_owned(),
+                f["severity"].as_str().unwrap().to_owned(),
+                f["message"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let expected = |id: &str, severity: &str, message: &str| {
+        (id.to_owned(), severity.to_owned(), message.to_owned())
+    };
+    assert!(
+        policy.contains(&expected(
+            "main.deny_privileged",
+            "error",
+            "app runs privileged"
+        )),
+        "{policy:?}"
+    );
+    assert!(
+        policy.contains(&expected("main.warn", "warning", "shop has no owner label")),
+        "{policy:?}"
+    );
+    assert!(
+        policy.contains(&expected(
+            "main.deny_public_bucket",
+            "error",
+            "aws_s3_bucket.logs is public"
+        )),
+        "{policy:?}"
+    );
+    // The built-in rule for the same defect still runs natively.
+    assert_eq!(located(&report, "PLAT102").len(), 1, "{report}");
+
+    let sarif = scan_in(
+        &env,
+        dir.path(),
+        &["scan", "app.yaml", "--format", "sarif"],
+        Stdio::null(),
+    );
+    let rules = sarif.json()["runs"][0]["tool"]["driver"]["rules"].clone();
+    assert!(
+        rules
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["id"] == "main.deny_privileged")
+    );
+
+    // A broken policy is a clear error before anything is scanned.
+    std::fs::write(
+        dir.path().join(".plat/policies/broken.rego"),
+        "package main\ndeny contains msg if {\n",
+    )
+    .unwrap();
+    let broken = scan_in(&env, dir.path(), &["scan", "app.yaml"], Stdio::null());
+    broken.failure(1);
+    assert!(
+        broken.stderr.contains("error: policy "),
+        "{}",
+        broken.transcript()
+    );
+}
+
+/// Resource address → the cloud baseline rules it breaks, in tf/cloud-plan-insecure.json (a plan
+/// in `terraform show -json` format, written by hand: providers cannot be downloaded here).
+const INSECURE_PLAN: &[(&str, &[&str])] = &[
+    ("aws_cloudtrail.trail", &["PLAT107", "PLAT114"]),
+    ("aws_db_instance.db", &["PLAT104", "PLAT105"]),
+    ("aws_ebs_volume.data", &["PLAT106"]),
+    ("aws_efs_file_system.share", &["PLAT106"]),
+    ("aws_eks_cluster.main", &["PLAT110", "PLAT113"]),
+    ("aws_iam_policy.admin", &["PLAT108"]),
+    ("aws_instance.web", &["PLAT106", "PLAT111"]),
+    ("aws_kms_key.key", &["PLAT109"]),
+    ("aws_lb.web", &["PLAT112"]),
+    ("aws_s3_bucket_acl.site", &["PLAT102"]),
+    ("aws_s3_bucket_public_access_block.site", &["PLAT103"]),
+    ("aws_security_group.ssh", &["PLAT101"]),
+    ("aws_security_group_rule.rdp", &["PLAT101"]),
+    ("aws_vpc_security_group_ingress_rule.all", &["PLAT101"]),
+    ("azurerm_key_vault.kv", &["PLAT124"]),
+    ("azurerm_key_vault_key.key", &["PLAT125"]),
+    ("azurerm_kubernetes_cluster.aks", &["PLAT126"]),
+    ("azurerm_linux_virtual_machine.vm", &["PLAT128"]),
+    ("azurerm_mssql_firewall_rule.all", &["PLAT123"]),
+    (
+        "azurerm_mssql_server_extended_auditing_policy.audit",
+        &["PLAT129"],
+    ),
+    ("azurerm_network_security_group.rdp", &["PLAT120"]),
+    ("azurerm_network_security_rule.ssh", &["PLAT120"]),
+    ("azurerm_network_watcher_flow_log.flow", &["PLAT127"]),
+    ("azurerm_role_definition.god", &["PLAT130"]),
+    ("azurerm_storage_account.sa", &["PLAT121", "PLAT122"]),
+    ("azurerm_storage_container.media", &["PLAT121"]),
+    ("google_compute_firewall.ssh", &["PLAT140"]),
+    ("google_compute_subnetwork.sub", &["PLAT149"]),
+    ("google_container_cluster.gke", &["PLAT146", "PLAT147"]),
+    ("google_kms_crypto_key.key", &["PLAT145"]),
+    ("google_project_iam_binding.owners", &["PLAT150"]),
+    ("google_project_iam_member.public", &["PLAT148"]),
+    ("google_sql_database_instance.db", &["PLAT143", "PLAT144"]),
+    ("google_storage_bucket.site", &["PLAT142"]),
+    ("google_storage_bucket_iam_member.public", &["PLAT141"]),
+];
+
+fn cloud_findings(plan: &str) -> std::collections::BTreeMap<String, Vec<String>> {
+    let outcome = scan(
+        &TestEnv::new(),
+        &[
+            "scan",
+            "--tf-state",
+            plan,
+            "-o",
+            "json",
+            "--fail-on",
+            "never",
+        ],
+    );
+    outcome.success();
+    let mut found: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+    for f in outcome.json()["findings"].as_array().unwrap() {
+        let rule = f["rule_id"].as_str().unwrap();
+        if rule >= "PLAT100" {
+            found
+                .entry(f["resource"].as_str().unwrap().to_owned())
+                .or_default()
+                .push(rule.to_owned());
+        }
+    }
+    for rules in found.values_mut() {
+        rules.sort();
+        rules.dedup();
+    }
+    found
+}
+
+#[test]
+fn plat101_to_plat150_the_cloud_baseline_flags_each_insecure_resource_and_no_secure_one() {
+    let expected: std::collections::BTreeMap<String, Vec<String>> = INSECURE_PLAN
+        .iter()
+        .map(|(address, rules)| {
+            (
+                address.to_string(),
+                rules.iter().map(|r| r.to_string()).collect(),
+            )
+        })
+        .collect();
+    assert_eq!(cloud_findings("tf/cloud-plan-insecure.json"), expected);
+    let every_rule: std::collections::BTreeSet<&str> = INSECURE_PLAN
+        .iter()
+        .flat_map(|(_, r)| r.iter().copied())
+        .collect();
+    assert_eq!(
+        every_rule.len(),
+        14 + 11 + 11,
+        "each cloud rule has a failing case"
+    );
+    assert_eq!(
+        cloud_findings("tf/cloud-plan-secure.json"),
+        Default::default()
     );
 }

@@ -6,13 +6,13 @@ use serde_json::Value;
 
 use crate::ctx::Ctx;
 use crate::error::UserError;
-use crate::scan::{self, ScanConfig, ScanError, ScanReport};
+use crate::scan::{self, ScanConfig, ScanError, ScanSink};
 
 pub async fn scan(
     ctx: &Ctx,
     name: &str,
     config: &ScanConfig,
-    report: &mut ScanReport,
+    report: &mut dyn ScanSink,
 ) -> Result<()> {
     let platform = ctx.platform().await?;
     let env = platform.get_env(name).await?;

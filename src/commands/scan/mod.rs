@@ -9,17 +9,21 @@ mod rules;
 mod show;
 mod sources;
 
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
 use anyhow::Result;
 
 use crate::api::LocalWork;
 use crate::cli::{FailOnArg, OutputFormat, ScanArgs, ScanCommand, ScanFormat, ScanRunArgs};
 use crate::ctx::Ctx;
 use crate::error::CheckFailed;
-use crate::scan::{FailOn, ScanConfig, ScanReport};
+use crate::scan::report::stream::{StreamFormat, StreamingReport};
+use crate::scan::{Policies, ScanConfig, ScanReport, SeverityCounts};
 
 pub async fn run(ctx: &Ctx, args: ScanArgs) -> Result<()> {
     match args.command {
-        Some(ScanCommand::Rules) => rules::run(ctx),
+        Some(ScanCommand::Rules(args)) => rules::run(ctx, args),
         Some(ScanCommand::List) => inventories::list(ctx).await,
         Some(ScanCommand::Show(args)) => inventories::show(ctx, args).await,
         None => scan(ctx, args.run).await,
@@ -29,7 +33,33 @@ pub async fn run(ctx: &Ctx, args: ScanArgs) -> Result<()> {
 async fn scan(ctx: &Ctx, args: ScanRunArgs) -> Result<()> {
     ctx.authorize(LocalWork::Scan).await?;
     let root = std::env::current_dir()?;
-    let config = load_config(&args, &root)?;
+    let mut config = load_config(&args, &root)?;
+    config.policies = load_policies(&args.policy, &root)?.map(Arc::new);
+    let policy_rules = config
+        .policies
+        .as_ref()
+        .map(|p| p.catalogue())
+        .unwrap_or_default();
+    let format = format_of(ctx, args.format);
+    let streamed = match format {
+        ScanFormat::Sarif => Some(StreamFormat::Sarif),
+        ScanFormat::Github => Some(StreamFormat::Github),
+        _ => None,
+    };
+    // SARIF and annotations are written while the scan runs, in flat memory; publishing
+    // needs the whole inventory, so it takes the collecting path.
+    if let Some(stream) = streamed.filter(|_| !args.publish) {
+        let mut sink = StreamingReport::start(
+            ctx.out.stdout_stream(),
+            stream,
+            &policy_rules,
+            env!("CARGO_PKG_VERSION"),
+        )?;
+        sources::gather(ctx, &args, &config, &root, &mut sink).await?;
+        let outcome = sink.finish()?;
+        show::streamed(ctx, &outcome)?;
+        return check_threshold(outcome.summary.counts, args.fail_on);
+    }
     let publish_as = if args.publish {
         Some(publish::name(&args, &root)?)
     } else {
@@ -38,16 +68,11 @@ async fn scan(ctx: &Ctx, args: ScanRunArgs) -> Result<()> {
     let mut report = ScanReport::new();
     sources::gather(ctx, &args, &config, &root, &mut report).await?;
     report.finish();
-    show::report(
-        ctx,
-        &report,
-        format_of(ctx, args.format),
-        args.env.as_deref(),
-    )?;
+    show::report(ctx, &report, format, args.env.as_deref(), &policy_rules)?;
     if let Some(name) = publish_as {
         publish::inventory(ctx, &name, &args, &report, &root).await?;
     }
-    check_threshold(&report, args.fail_on)
+    check_threshold(report.counts(), args.fail_on)
 }
 
 /// `--config`, else `.plat/scan.yaml` under the current directory, else the reference design.
@@ -56,6 +81,19 @@ fn load_config(args: &ScanRunArgs, root: &std::path::Path) -> Result<ScanConfig>
         Some(path) => Ok(ScanConfig::load(&path)?),
         None => Ok(ScanConfig::default()),
     }
+}
+
+/// `--policy DIR…`, else `.plat/policies/` under the current directory, else none.
+fn load_policies(dirs: &[PathBuf], root: &Path) -> Result<Option<Policies>> {
+    let dirs = if dirs.is_empty() {
+        match Policies::discover(root) {
+            Some(dir) => vec![dir],
+            None => return Ok(None),
+        }
+    } else {
+        dirs.to_vec()
+    };
+    Ok(Some(Policies::load(&dirs)?))
 }
 
 /// `--format` wins; otherwise the global `-o` picks among the formats both share.
@@ -67,20 +105,15 @@ fn format_of(ctx: &Ctx, format: Option<ScanFormat>) -> ScanFormat {
     })
 }
 
-fn check_threshold(report: &ScanReport, fail_on: FailOnArg) -> Result<()> {
-    let (fail_on, floor) = match fail_on {
-        FailOnArg::Error => (FailOn::Error, "error"),
-        FailOnArg::Warning => (FailOn::Warning, "warning"),
-        FailOnArg::Never => (FailOn::Never, "never"),
+fn check_threshold(counts: SeverityCounts, fail_on: FailOnArg) -> Result<()> {
+    let (reached, floor) = match fail_on {
+        FailOnArg::Error => (counts.error, "error"),
+        FailOnArg::Warning => (counts.error + counts.warning, "warning"),
+        FailOnArg::Never => (0, "never"),
     };
-    if !report.fails(fail_on) {
+    if reached == 0 {
         return Ok(());
     }
-    let counts = report.counts();
-    let reached = match fail_on {
-        FailOn::Warning => counts.error + counts.warning,
-        _ => counts.error,
-    };
     Err(CheckFailed {
         message: format!(
             "scan found {reached} finding{} at or above --fail-on {floor}",

@@ -6,16 +6,23 @@ use anyhow::Result;
 use crate::cli::ScanFormat;
 use crate::ctx::Ctx;
 use crate::output::github::GithubActions;
-use crate::scan::ScanReport;
+use crate::scan::report::stream::StreamOutcome;
 use crate::scan::report::{backstage, github, json, sarif, table};
+use crate::scan::{InputProblem, RuleInfo, ScanReport, Skipped};
 
-pub fn report(ctx: &Ctx, report: &ScanReport, format: ScanFormat, env: Option<&str>) -> Result<()> {
+pub fn report(
+    ctx: &Ctx,
+    report: &ScanReport,
+    format: ScanFormat,
+    env: Option<&str>,
+    policy_rules: &[RuleInfo],
+) -> Result<()> {
     match format {
         ScanFormat::Table => findings_tables(ctx, report),
         ScanFormat::Json => ctx.out.raw(&format!("{}\n", json::to_json(report))),
         ScanFormat::Yaml => ctx.out.raw(&json::to_yaml(report)),
         ScanFormat::Sarif => {
-            let sarif = sarif::to_sarif(report, env!("CARGO_PKG_VERSION"));
+            let sarif = sarif::to_sarif(report, env!("CARGO_PKG_VERSION"), policy_rules);
             ctx.out
                 .raw(&format!("{}\n", serde_json::to_string_pretty(&sarif)?));
         }
@@ -60,20 +67,58 @@ fn findings_tables(ctx: &Ctx, report: &ScanReport) {
 }
 
 /// Malformed documents and partial scans are warnings (something went unchecked); skipped files
-/// are expected (READMEs, Helm values) and only informative.
+/// are expected (READMEs, Helm values) and only informative, unless flagged as a warning.
 fn notices(ctx: &Ctx, report: &ScanReport) {
-    for problem in &report.problems {
+    let summary = table::findings(report).summary;
+    print_notices(
+        ctx,
+        &report.problems,
+        &report.notes,
+        &report.skipped,
+        &summary,
+    );
+}
+
+fn print_notices(
+    ctx: &Ctx,
+    problems: &[InputProblem],
+    notes: &[String],
+    skipped: &[Skipped],
+    summary: &str,
+) {
+    for problem in problems {
         ctx.out.warn(&format!(
             "{}:{}: {}",
             problem.location.file, problem.location.line, problem.message
         ));
     }
-    for note in &report.notes {
+    for note in notes {
         ctx.out.warn(note);
     }
-    for skipped in &report.skipped {
-        ctx.out
-            .info(&format!("skipped {}: {}", skipped.file, skipped.reason));
+    for skipped in skipped {
+        let line = format!("skipped {}: {}", skipped.file, skipped.reason);
+        if skipped.warning {
+            ctx.out.warn(&line);
+        } else {
+            ctx.out.info(&line);
+        }
     }
-    ctx.out.status("Scanned", &table::findings(report).summary);
+    ctx.out.status("Scanned", summary);
+}
+
+/// After a streamed report: the same notices and step summary as [`report`] gives.
+pub fn streamed(ctx: &Ctx, outcome: &StreamOutcome) -> Result<()> {
+    let data = &outcome.summary;
+    let summary = table::summary_line(
+        data.resources,
+        data.counts,
+        data.skipped.len(),
+        outcome.problems.len(),
+        data.partial,
+    );
+    print_notices(ctx, &outcome.problems, &data.notes, &data.skipped, &summary);
+    if let Some(actions) = GithubActions::detect(&ctx.env) {
+        actions.append_summary(&github::summary_markdown(data))?;
+    }
+    Ok(())
 }

@@ -7,7 +7,7 @@ use anyhow::Result;
 use crate::cli::ScanRunArgs;
 use crate::ctx::Ctx;
 use crate::error::UserError;
-use crate::scan::{self, ManifestOptions, ScanConfig, ScanError, ScanReport};
+use crate::scan::{self, ManifestOptions, ScanConfig, ScanError, ScanSink};
 
 const STDIN: &str = "<stdin>";
 
@@ -16,7 +16,7 @@ pub async fn gather(
     args: &ScanRunArgs,
     config: &ScanConfig,
     root: &Path,
-    report: &mut ScanReport,
+    report: &mut (dyn ScanSink + Send),
 ) -> Result<()> {
     let is_stdin = |p: &Path| p.as_os_str() == "-";
     let stdin_readers = args.paths.iter().filter(|p| is_stdin(p)).count()
@@ -37,6 +37,7 @@ pub async fn gather(
     };
     let mut options = ManifestOptions::new(config);
     options.root = Some(root.to_path_buf());
+    options.skip_unparsable = args.skip_unparsable;
     let (stdin, files): (Vec<PathBuf>, Vec<PathBuf>) = paths.into_iter().partition(|p| is_stdin(p));
     if !files.is_empty() {
         scan::scan_paths(&files, &options, report)?;
@@ -56,10 +57,22 @@ pub async fn gather(
     Ok(())
 }
 
-fn tf_state(path: &Path, root: &Path, config: &ScanConfig, report: &mut ScanReport) -> Result<()> {
+fn tf_state(
+    path: &Path,
+    root: &Path,
+    config: &ScanConfig,
+    report: &mut dyn ScanSink,
+) -> Result<()> {
     if path.as_os_str() == "-" {
         scan::scan_tf_state(STDIN, std::io::stdin().lock(), config, report)?;
         return Ok(());
+    }
+    // A device would never end; a named pipe (`--tf-state <(terraform show -json)`) does.
+    if let Ok(metadata) = std::fs::metadata(path)
+        && !metadata.is_file()
+        && !scan::manifest::is_fifo(&metadata.file_type())
+    {
+        return Err(ScanError::NotRegular(path.to_path_buf()).into());
     }
     let file = std::fs::File::open(path).map_err(|source| match source.kind() {
         std::io::ErrorKind::NotFound => ScanError::NotFound(path.to_path_buf()),
@@ -99,7 +112,7 @@ async fn kube(
     ctx: &Ctx,
     args: &ScanRunArgs,
     config: &ScanConfig,
-    report: &mut ScanReport,
+    report: &mut (dyn ScanSink + Send),
 ) -> Result<()> {
     let client = scan::kube::client_for_context(args.kube_context.as_deref()).await?;
     let mut options = scan::kube::KubeScanOptions::new(config, kube_context_name(args));
@@ -114,7 +127,7 @@ async fn kube(
     _ctx: &Ctx,
     _args: &ScanRunArgs,
     _config: &ScanConfig,
-    _report: &mut ScanReport,
+    _report: &mut (dyn ScanSink + Send),
 ) -> Result<()> {
     Err(UserError::new(
         "this plat was built without Kubernetes support",

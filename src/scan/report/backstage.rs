@@ -57,8 +57,10 @@ fn short_hash(text: &str) -> String {
     digest[..4].iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// A valid, unique-by-construction entity name for a resource.
-pub fn entity_name(resource: &Resource) -> String {
+/// A valid entity name: a slug of what the resource is, then a short hash of its identity and
+/// the file it came from, so that the same object in two files gives two names, and a rescan
+/// gives the same ones. `occurrence` (0 for the first) tells apart repeats within one file.
+pub fn entity_name(resource: &Resource, occurrence: usize) -> String {
     let base = match resource.origin {
         Origin::Terraform => slug(resource.address.as_deref().unwrap_or(&resource.name)),
         _ => slug(&format!(
@@ -68,7 +70,11 @@ pub fn entity_name(resource: &Resource) -> String {
             resource.name
         )),
     };
-    let hash = short_hash(&resource.id);
+    let mut identity = format!("{}\0{}", resource.id, resource.location.file);
+    if occurrence > 0 {
+        identity.push_str(&format!("\0{occurrence}"));
+    }
+    let hash = short_hash(&identity);
     let room = MAX_NAME - hash.len() - 1;
     let mut base: String = base.chars().take(room).collect();
     while base.ends_with(['-', '_', '.']) {
@@ -78,6 +84,31 @@ pub fn entity_name(resource: &Resource) -> String {
         hash
     } else {
         format!("{base}-{hash}")
+    }
+}
+
+/// Entity names by resource id (and Terraform address without its index), each with the
+/// file it came from, so that a relation prefers the entity from the same source.
+#[derive(Default)]
+struct Names<'r> {
+    by_id: HashMap<&'r str, Vec<(&'r str, String)>>,
+}
+
+impl<'r> Names<'r> {
+    fn add(&mut self, key: &'r str, file: &'r str, name: &str) {
+        self.by_id
+            .entry(key)
+            .or_default()
+            .push((file, name.to_string()));
+    }
+
+    fn get(&self, key: &str, file: &str) -> Option<&String> {
+        let candidates = self.by_id.get(key)?;
+        candidates
+            .iter()
+            .find(|(f, _)| *f == file)
+            .or_else(|| candidates.first())
+            .map(|(_, name)| name)
     }
 }
 
@@ -101,19 +132,27 @@ fn strip_index(address: &str) -> &str {
 }
 
 pub fn entities(report: &ScanReport, options: &BackstageOptions) -> Vec<Value> {
-    let mut names: HashMap<&str, String> = HashMap::new();
+    let mut names = Names::default();
+    let mut own_names: Vec<String> = Vec::with_capacity(report.resources.len());
     let mut used: HashSet<String> = HashSet::new();
+    let mut occurrences: HashMap<(&str, &str), usize> = HashMap::new();
     for resource in &report.resources {
-        let mut name = entity_name(resource);
-        let mut n = 1;
+        let file = resource.location.file.as_str();
+        let occurrence = occurrences.entry((&resource.id, file)).or_default();
+        let mut name = entity_name(resource, *occurrence);
+        // A hash collision is astronomically rare; the next occurrence number settles it.
         while !used.insert(name.clone()) {
-            n += 1;
-            name = format!("{}-{n}", &name[..name.len().min(MAX_NAME - 4)]);
+            *occurrence += 1;
+            name = entity_name(resource, *occurrence);
         }
-        names.insert(&resource.id, name.clone());
-        if let Some(address) = &resource.address {
-            names.entry(strip_index(address)).or_insert(name);
+        *occurrence += 1;
+        names.add(&resource.id, file, &name);
+        if let Some(address) = &resource.address
+            && strip_index(address) != address
+        {
+            names.add(strip_index(address), file, &name);
         }
+        own_names.push(name);
     }
     let environment_of = |r: &Resource| -> String {
         options
@@ -144,8 +183,8 @@ pub fn entities(report: &ScanReport, options: &BackstageOptions) -> Vec<Value> {
             })
         })
         .collect();
-    for resource in &report.resources {
-        let name = &names[resource.id.as_str()];
+    for (resource, name) in report.resources.iter().zip(&own_names) {
+        let file = resource.location.file.as_str();
         let mut annotations = Map::new();
         let mut put = |key: &str, value: &str| {
             annotations.insert(key.to_string(), Value::String(value.to_string()));
@@ -199,8 +238,8 @@ pub fn entities(report: &ScanReport, options: &BackstageOptions) -> Vec<Value> {
             .iter()
             .filter_map(|rel| {
                 names
-                    .get(rel.target.as_str())
-                    .or_else(|| names.get(strip_index(&rel.target)))
+                    .get(&rel.target, file)
+                    .or_else(|| names.get(strip_index(&rel.target), file))
             })
             .filter(|target| *target != name)
             .map(|target| format!("resource:{ns}/{target}"))

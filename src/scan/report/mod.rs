@@ -5,4 +5,5 @@ pub mod backstage;
 pub mod github;
 pub mod json;
 pub mod sarif;
+pub mod stream;
 pub mod table;

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use super::super::{ScanReport, catalogue};
+use super::super::{ScanReport, SeverityCounts, catalogue};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Table {
@@ -59,7 +59,7 @@ pub fn findings(report: &ScanReport) -> FindingsView {
             let name = catalogue()
                 .iter()
                 .find(|r| r.id == rule)
-                .map_or("", |r| r.name);
+                .map_or("", |r| r.name.as_ref());
             (
                 count,
                 vec![
@@ -72,23 +72,13 @@ pub fn findings(report: &ScanReport) -> FindingsView {
         })
         .collect();
     rule_rows.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1[0].cmp(&b.1[0])));
-    let counts = report.counts();
-    let mut summary = format!(
-        "{} resources, {} errors, {} warnings, {} notes",
+    let summary = summary_line(
         report.resources.len(),
-        counts.error,
-        counts.warning,
-        counts.note
+        report.counts(),
+        report.skipped.len(),
+        report.problems.len(),
+        report.partial,
     );
-    if !report.skipped.is_empty() {
-        summary.push_str(&format!(", {} files skipped", report.skipped.len()));
-    }
-    if !report.problems.is_empty() {
-        summary.push_str(&format!(", {} input problems", report.problems.len()));
-    }
-    if report.partial {
-        summary.push_str(" (partial)");
-    }
     FindingsView {
         groups,
         by_rule: Table {
@@ -98,6 +88,30 @@ pub fn findings(report: &ScanReport) -> FindingsView {
         },
         summary,
     }
+}
+
+/// e.g. `42 resources, 3 errors, 5 warnings, 0 notes, 2 files skipped (partial)`.
+pub fn summary_line(
+    resources: usize,
+    counts: SeverityCounts,
+    skipped: usize,
+    problems: usize,
+    partial: bool,
+) -> String {
+    let mut summary = format!(
+        "{resources} resources, {} errors, {} warnings, {} notes",
+        counts.error, counts.warning, counts.note
+    );
+    if skipped > 0 {
+        summary.push_str(&format!(", {skipped} files skipped"));
+    }
+    if problems > 0 {
+        summary.push_str(&format!(", {problems} input problems"));
+    }
+    if partial {
+        summary.push_str(" (partial)");
+    }
+    summary
 }
 
 pub fn inventory(report: &ScanReport) -> Table {

@@ -1,0 +1,466 @@
+//! plat in GitHub Actions (issue 18): the workflows, `action.yml` and the Dockerfile pass the
+//! linters GitHub's own users run, and the setup action's script installs a release that it
+//! downloads from a local HTTP server serving a fake release made from this test's binary.
+
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::{Arc, Mutex};
+
+use sha2::{Digest, Sha256};
+
+use crate::support::{BIN, Outcome};
+
+fn repo() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A linter installed by scripts/test.sh (variable `var`), else one on PATH. Under CI a missing
+/// linter fails the test; on a laptop without it the test says so and passes.
+fn linter(var: &str, name: &str) -> Option<PathBuf> {
+    if let Ok(path) = std::env::var(var) {
+        return Some(PathBuf::from(path));
+    }
+    let on_path = Command::new("sh")
+        .args(["-c", &format!("command -v {name}")])
+        .output()
+        .ok()
+        .filter(|out| out.status.success())
+        .map(|out| PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()));
+    if on_path.is_none() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "{name} is missing: scripts/test.sh installs it and sets {var}"
+        );
+        eprintln!("skipped: {name} is not installed (scripts/test.sh installs it)");
+    }
+    on_path
+}
+
+fn run_linter(program: &Path, args: &[&str]) -> Outcome {
+    Command::new(program)
+        .args(args)
+        .current_dir(repo())
+        .output()
+        .expect("run linter")
+        .into()
+}
+
+#[test]
+fn actionlint_is_clean_on_every_workflow_and_on_action_yml() {
+    let Some(actionlint) = linter("PLAT_ACTIONLINT", "actionlint") else {
+        return;
+    };
+    // actionlint reads action.yml through the workflow that uses `./` (setup-action.yml), so it
+    // must stay referenced; shellcheck (Debian package) checks every `run:` script when on PATH.
+    let workflows = std::fs::read_to_string(repo().join(".github/workflows/setup-action.yml"))
+        .expect("setup-action workflow");
+    assert!(
+        workflows.contains("uses: ./\n"),
+        "action.yml is no longer checked"
+    );
+    run_linter(&actionlint, &[]).success();
+}
+
+#[test]
+fn actionlint_rejects_a_broken_action_yml() {
+    let Some(actionlint) = linter("PLAT_ACTIONLINT", "actionlint") else {
+        return;
+    };
+    // The same check on a copy whose composite step lost its `shell:`: proves action.yml is read.
+    let copy = tempfile::tempdir().unwrap();
+    // actionlint looks for the project root (a Git repository) to resolve `uses: ./`.
+    let init = Command::new("git")
+        .args(["init", "-q"])
+        .current_dir(copy.path())
+        .status();
+    assert!(init.unwrap().success());
+    std::fs::create_dir_all(copy.path().join(".github/workflows")).unwrap();
+    let action = std::fs::read_to_string(repo().join("action.yml")).unwrap();
+    std::fs::write(
+        copy.path().join("action.yml"),
+        action.replace("      shell: bash\n", ""),
+    )
+    .unwrap();
+    std::fs::copy(
+        repo().join(".github/workflows/setup-action.yml"),
+        copy.path().join(".github/workflows/setup-action.yml"),
+    )
+    .unwrap();
+    let out: Outcome = Command::new(&actionlint)
+        .current_dir(copy.path())
+        .output()
+        .unwrap()
+        .into();
+    out.failure(1);
+    assert!(
+        out.stdout.contains("requires \"shell\" key"),
+        "{}",
+        out.stdout
+    );
+}
+
+#[test]
+fn hadolint_is_clean_on_the_dockerfile() {
+    let Some(hadolint) = linter("PLAT_HADOLINT", "hadolint") else {
+        return;
+    };
+    run_linter(&hadolint, &["--no-color", "Dockerfile"]).success();
+}
+
+#[test]
+fn shellcheck_is_clean_on_the_setup_script() {
+    let Some(shellcheck) = linter("PLAT_SHELLCHECK", "shellcheck") else {
+        return;
+    };
+    run_linter(&shellcheck, &["scripts/setup-action.sh"]).success();
+}
+
+/// A loopback HTTP server with GitHub's release layout: `/releases/latest` redirects to
+/// `/releases/tag/<tag>`, assets at `/releases/download/<tag>/<name>`. Records every path asked.
+struct FakeReleases {
+    port: u16,
+    asked: Arc<Mutex<Vec<String>>>,
+}
+
+impl FakeReleases {
+    fn serve(latest: &str, files: BTreeMap<String, Vec<u8>>) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let asked = Arc::new(Mutex::new(Vec::new()));
+        let log = asked.clone();
+        let latest = latest.to_owned();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { continue };
+                let mut request = Vec::new();
+                let mut buf = [0u8; 1024];
+                while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match stream.read(&mut buf) {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => request.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let text = String::from_utf8_lossy(&request);
+                let path = text.split_whitespace().nth(1).unwrap_or("/").to_owned();
+                log.lock().unwrap().push(path.clone());
+                let (head, body): (String, &[u8]) = if path == "/releases/latest" {
+                    (
+                        format!("302 Found\r\nLocation: /releases/tag/{latest}"),
+                        b"",
+                    )
+                } else if let Some(body) = files.get(&path) {
+                    ("200 OK".into(), body)
+                } else {
+                    ("404 Not Found".into(), b"Not Found")
+                };
+                let _ = write!(
+                    stream,
+                    "HTTP/1.1 {head}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                    body.len()
+                );
+                let _ = stream.write_all(body);
+            }
+        });
+        Self { port, asked }
+    }
+
+    fn releases_url(&self) -> String {
+        format!("http://127.0.0.1:{}/releases", self.port)
+    }
+
+    fn asked(&self) -> Vec<String> {
+        self.asked.lock().unwrap().clone()
+    }
+}
+
+/// `plat-<tag>-<target>.tar.gz` holding this test's own plat binary, as release.yml builds it.
+/// The archive is made once per test process: the binary is stripped of its debug info first
+/// (it is ~450 MB in a debug build), and every tag and target gets the same bytes.
+fn archive(tag: &str, target: &str) -> (String, Vec<u8>) {
+    static ARCHIVE: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
+    let bytes = ARCHIVE.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap();
+        let status = Command::new("strip")
+            .args(["--strip-debug", "-o"])
+            .arg(dir.path().join("plat"))
+            .arg(BIN)
+            .status()
+            .unwrap();
+        assert!(status.success(), "strip the test's plat binary");
+        std::fs::write(dir.path().join("README.md"), "plat\n").unwrap();
+        let status = Command::new("sh")
+            .args(["-c", "tar -cf - plat README.md | gzip -1 > plat.tar.gz"])
+            .current_dir(dir.path())
+            .status()
+            .unwrap();
+        assert!(status.success());
+        std::fs::read(dir.path().join("plat.tar.gz")).unwrap()
+    });
+    (format!("plat-{tag}-{target}.tar.gz"), bytes.clone())
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+/// A release `tag` for `targets`, with SHA256SUMS (`tamper`: one wrong checksum line).
+fn release(
+    files: &mut BTreeMap<String, Vec<u8>>,
+    tag: &str,
+    targets: &[&str],
+    tamper: Option<&str>,
+) {
+    let mut sums = String::new();
+    for target in targets {
+        let (name, bytes) = archive(tag, target);
+        let sum = if tamper == Some(*target) {
+            sha256_hex(b"something else")
+        } else {
+            sha256_hex(&bytes)
+        };
+        sums.push_str(&format!("{sum}  {name}\n"));
+        files.insert(format!("/releases/download/{tag}/{name}"), bytes);
+    }
+    files.insert(
+        format!("/releases/download/{tag}/SHA256SUMS"),
+        sums.into_bytes(),
+    );
+    files.insert(
+        format!("/releases/tag/{tag}"),
+        b"<html>release page</html>".to_vec(),
+    );
+}
+
+/// A runner's environment: its own tool cache, temp dir and GitHub command files.
+struct Runner {
+    dir: tempfile::TempDir,
+    vars: BTreeMap<String, String>,
+}
+
+impl Runner {
+    fn new(os: &str, arch: &str, releases: &FakeReleases) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        let mut vars = BTreeMap::new();
+        for (name, sub) in [
+            ("HOME", "home"),
+            ("XDG_CONFIG_HOME", "xdg/config"),
+            ("XDG_DATA_HOME", "xdg/data"),
+            ("PLAT_CONFIG_DIR", "plat/config"),
+            ("PLAT_DATA_DIR", "plat/data"),
+            ("RUNNER_TOOL_CACHE", "toolcache"),
+            ("RUNNER_TEMP", "temp"),
+        ] {
+            std::fs::create_dir_all(root.join(sub)).unwrap();
+            vars.insert(name.into(), root.join(sub).display().to_string());
+        }
+        for (name, file) in [
+            ("GITHUB_PATH", "github_path"),
+            ("GITHUB_OUTPUT", "github_output"),
+            ("GITHUB_ENV", "github_env"),
+        ] {
+            std::fs::write(root.join(file), "").unwrap();
+            vars.insert(name.into(), root.join(file).display().to_string());
+        }
+        vars.insert("PATH".into(), std::env::var("PATH").unwrap_or_default());
+        vars.insert("GITHUB_ACTIONS".into(), "true".into());
+        vars.insert("RUNNER_OS".into(), os.into());
+        vars.insert("RUNNER_ARCH".into(), arch.into());
+        vars.insert("PLAT_SETUP_RELEASES".into(), releases.releases_url());
+        Self { dir, vars }
+    }
+
+    fn setup(&self, inputs: &[(&str, &str)]) -> Outcome {
+        Command::new(repo().join("scripts/setup-action.sh"))
+            .env_clear()
+            .envs(&self.vars)
+            .envs(inputs.iter().copied())
+            .current_dir(self.dir.path())
+            .output()
+            .expect("run setup-action.sh")
+            .into()
+    }
+
+    fn file(&self, name: &str) -> String {
+        std::fs::read_to_string(self.dir.path().join(name)).unwrap()
+    }
+
+    fn tool_cache(&self) -> PathBuf {
+        self.dir.path().join("toolcache/plat")
+    }
+}
+
+const LINUX_X64: &str = "x86_64-unknown-linux-musl";
+const MAC_ARM: &str = "aarch64-apple-darwin";
+
+#[test]
+fn setup_action_installs_the_latest_release_verified_cached_and_on_path() {
+    let mut files = BTreeMap::new();
+    release(&mut files, "v1.0.0", &[LINUX_X64], None);
+    release(&mut files, "v1.1.0", &[LINUX_X64, MAC_ARM], None);
+    let releases = FakeReleases::serve("v1.1.0", files);
+    let runner = Runner::new("Linux", "X64", &releases);
+
+    runner.setup(&[]).success();
+    let dir = runner.tool_cache().join("1.1.0/x64");
+    assert_eq!(runner.file("github_path"), format!("{}\n", dir.display()));
+    assert_eq!(
+        runner.file("github_output"),
+        format!("version=1.1.0\npath={}/plat\n", dir.display())
+    );
+    assert!(runner.tool_cache().join("1.1.0/x64.complete").exists());
+    let version = Command::new(dir.join("plat"))
+        .arg("--version")
+        .output()
+        .unwrap();
+    assert!(version.status.success());
+    assert_eq!(
+        releases.asked(),
+        [
+            "/releases/latest",
+            "/releases/tag/v1.1.0",
+            "/releases/download/v1.1.0/plat-v1.1.0-x86_64-unknown-linux-musl.tar.gz",
+            "/releases/download/v1.1.0/SHA256SUMS",
+        ]
+    );
+
+    // A second job step (or job on the same runner) reuses the tool cache: nothing downloaded.
+    runner.setup(&[]).success();
+    assert_eq!(releases.asked().len(), 6, "{:?}", releases.asked());
+    assert!(releases.asked()[5].ends_with("/tag/v1.1.0"));
+}
+
+#[test]
+fn setup_action_installs_the_asked_version_for_the_runners_platform() {
+    let mut files = BTreeMap::new();
+    release(&mut files, "v1.0.0", &[LINUX_X64, MAC_ARM], None);
+    release(&mut files, "v1.1.0", &[LINUX_X64, MAC_ARM], None);
+    let releases = FakeReleases::serve("v1.1.0", files);
+    // The fake "macOS" archive holds this Linux binary, so the installed plat still runs here.
+    let runner = Runner::new("macOS", "ARM64", &releases);
+
+    runner.setup(&[("PLAT_SETUP_VERSION", "1.0.0")]).success();
+    assert!(runner.tool_cache().join("1.0.0/arm64/plat").exists());
+    assert_eq!(
+        releases.asked(),
+        [
+            "/releases/download/v1.0.0/plat-v1.0.0-aarch64-apple-darwin.tar.gz",
+            "/releases/download/v1.0.0/SHA256SUMS",
+        ]
+    );
+}
+
+#[test]
+fn setup_action_refuses_an_archive_whose_checksum_does_not_match() {
+    let mut files = BTreeMap::new();
+    release(&mut files, "v1.1.0", &[LINUX_X64], Some(LINUX_X64));
+    let releases = FakeReleases::serve("v1.1.0", files);
+    let runner = Runner::new("Linux", "X64", &releases);
+
+    let out = runner.setup(&[]);
+    out.failure(1);
+    assert!(
+        out.stderr.contains("::error title=plat setup::checksum mismatch for plat-v1.1.0-x86_64-unknown-linux-musl.tar.gz"),
+        "{}",
+        out.transcript()
+    );
+    // Nothing installed, cached or put on PATH.
+    assert!(!runner.tool_cache().exists());
+    assert_eq!(runner.file("github_path"), "");
+    assert_eq!(runner.file("github_output"), "");
+}
+
+#[test]
+fn setup_action_names_an_unknown_platform_and_downloads_nothing() {
+    let releases = FakeReleases::serve("v1.1.0", BTreeMap::new());
+    let runner = Runner::new("Linux", "ARM", &releases);
+
+    let out = runner.setup(&[]);
+    out.failure(1);
+    assert!(
+        out.stderr
+            .contains("::error title=plat setup::no plat release is built for Linux/ARM"),
+        "{}",
+        out.transcript()
+    );
+    assert!(releases.asked().is_empty());
+    assert_eq!(runner.file("github_path"), "");
+}
+
+#[test]
+fn setup_action_reports_a_missing_version() {
+    let mut files = BTreeMap::new();
+    release(&mut files, "v1.1.0", &[LINUX_X64], None);
+    let releases = FakeReleases::serve("v1.1.0", files);
+    let runner = Runner::new("Linux", "X64", &releases);
+
+    let out = runner.setup(&[("PLAT_SETUP_VERSION", "9.9.9")]);
+    out.failure(1);
+    assert!(
+        out.stderr
+            .contains("cannot download plat-v9.9.9-x86_64-unknown-linux-musl.tar.gz"),
+        "{}",
+        out.transcript()
+    );
+    let out = runner.setup(&[("PLAT_SETUP_VERSION", "main")]);
+    out.failure(1);
+    assert!(out.stderr.contains("'vmain' is not a release version"));
+}
+
+#[test]
+fn setup_action_token_login_masks_the_token_and_hands_it_to_later_steps() {
+    let mut files = BTreeMap::new();
+    release(&mut files, "v1.1.0", &[LINUX_X64], None);
+    let releases = FakeReleases::serve("v1.1.0", files);
+    let runner = Runner::new("Linux", "X64", &releases);
+
+    let out = runner.setup(&[
+        ("PLAT_SETUP_LOGIN", "token"),
+        ("PLAT_SETUP_SERVER", "https://plat.example.com"),
+        ("PLAT_SETUP_TOKEN", "s3cret-token"),
+    ]);
+    out.success();
+    assert!(out.stdout.contains("::add-mask::s3cret-token\n"));
+    assert!(!out.stderr.contains("s3cret-token"));
+    let github_env = runner.file("github_env");
+    let lines: Vec<&str> = github_env.lines().collect();
+    assert!(lines[0].starts_with("PLAT_TOKEN<<"), "{github_env}");
+    assert_eq!(lines[1], "s3cret-token");
+    let config =
+        std::fs::read_to_string(runner.dir.path().join("plat/config/config.yaml")).unwrap();
+    assert!(
+        config.contains("server: https://plat.example.com"),
+        "{config}"
+    );
+    assert!(config.contains("current_context: ci"), "{config}");
+
+    // Asked for a login but given no token: a clear error.
+    let out = runner.setup(&[
+        ("PLAT_SETUP_LOGIN", "token"),
+        ("PLAT_SETUP_SERVER", "https://plat.example.com"),
+    ]);
+    out.failure(1);
+    assert!(out.stderr.contains("login: token needs the token input"));
+}
+
+#[test]
+fn setup_action_oidc_login_needs_the_id_token_permission() {
+    let mut files = BTreeMap::new();
+    release(&mut files, "v1.1.0", &[LINUX_X64], None);
+    let releases = FakeReleases::serve("v1.1.0", files);
+    let runner = Runner::new("Linux", "X64", &releases);
+
+    let out = runner.setup(&[
+        ("PLAT_SETUP_LOGIN", "oidc"),
+        ("PLAT_SETUP_SERVER", "https://plat.example.com"),
+    ]);
+    out.failure(1);
+    assert!(
+        out.stderr.contains("permissions: id-token: write"),
+        "{}",
+        out.transcript()
+    );
+}

@@ -18,7 +18,7 @@ use std::path::PathBuf;
 pub use events::{ChangeSummary, Diagnostic, IacCommand, IacEvent, OutputValue, Outputs, Severity};
 pub use runner::{
     Backend, CancelHandle, HttpBackend, IacBinary, IacFlavor, PlatVariables, RunOptions,
-    RunSummary, Runner, Workspace,
+    RunSummary, Runner, Workspace, outputs_from_state,
 };
 pub use template::{
     ParamSpec, ParamType, Template, TemplateCatalog, TemplateManifest, TtlPolicy, parse_duration,

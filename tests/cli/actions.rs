@@ -464,3 +464,52 @@ fn setup_action_oidc_login_needs_the_id_token_permission() {
         out.transcript()
     );
 }
+
+fn read(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_default()
+}
+
+on_every_backend! {
+    fn env_up_under_actions_keeps_json_stdout_pure_and_a_retry_publishes_the_same_outputs() {
+        let env = crate::support::TestEnv::new();
+        let files = |n: u8| (env.root().join(format!("output-{n}")), env.root().join(format!("summary-{n}")));
+        let up = |n: u8| {
+            let (output, summary) = files(n);
+            env.run_with(
+                &["env", "up", "review-7", "--template", "demo", "--idempotency-key", "pr-7", "-o", "json"],
+                &[
+                    ("GITHUB_ACTIONS", "true"),
+                    ("GITHUB_OUTPUT", output.to_str().unwrap()),
+                    ("GITHUB_STEP_SUMMARY", summary.to_str().unwrap()),
+                ],
+            )
+        };
+
+        let first = up(1);
+        first.success();
+        // stdout is the env as JSON and nothing else: workflow commands went to stderr.
+        assert_eq!(first.json()["name"], "review-7", "{}", first.transcript());
+        let outputs = read(&files(1).0);
+        assert!(outputs.starts_with("env_name=review-7\nenv_expires_at="), "{outputs}");
+        assert!(outputs.contains("\noutput_kube_api_url="), "{outputs}");
+        let password = outputs
+            .lines()
+            .find_map(|l| l.strip_prefix("output_argocd_admin_password="))
+            .expect("the sensitive output is a step output");
+        assert_eq!(first.json()["outputs"]["argocd_admin_password"], "(sensitive value)");
+        assert!(first.stderr.contains(&format!("::add-mask::{password}\n")), "{}", first.stderr);
+        // The mask comes before the value can show up anywhere, and Terraform's lines are folded.
+        let group = first.stderr.find("::group::Terraform: provision environment review-7\n").expect("a fold");
+        let end = first.stderr.find("::endgroup::\n").expect("the fold ends");
+        assert!(group < end);
+        assert!(read(&files(1).1).contains("### Environment `review-7`"));
+
+        // The CI job retried with the same key: the same env, outputs and summary, nothing new.
+        let second = up(2);
+        second.success();
+        assert_eq!(second.json()["id"], first.json()["id"]);
+        assert!(second.stderr.contains(&format!("::add-mask::{password}\n")), "{}", second.stderr);
+        assert_eq!(read(&files(2).0), outputs);
+        assert_eq!(read(&files(2).1), read(&files(1).1));
+    }
+}

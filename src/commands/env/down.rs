@@ -43,6 +43,12 @@ pub async fn run(ctx: &Ctx, args: EnvNameArgs) -> Result<()> {
     let (events, shown) = ctx.out.spawn_event_display(ctx.out.event_display(false));
     let cancel = super::cancel_on_ctrl_c();
     let tenant = super::tenant_of(ctx).await?;
+    let fold = crate::output::github::GithubActions::detect(&ctx.env).map(|github| {
+        github.group(
+            &ctx.out,
+            &format!("Terraform: destroy environment {}", env.name),
+        )
+    });
     let run = provisioner
         .down(RunRequest {
             env: &env,
@@ -54,6 +60,7 @@ pub async fn run(ctx: &Ctx, args: EnvNameArgs) -> Result<()> {
         })
         .await;
     let _ = shown.await;
+    drop(fold);
     let env = platform.finish_env_down(&env.name, run.outcome).await?;
     run.result?;
     ctx.out

@@ -3,9 +3,8 @@ use anyhow::Result;
 use crate::api::{CreateEnv, Env};
 use crate::cli::{EnvUpArgs, EventFormat};
 use crate::ctx::Ctx;
-use crate::iac::{self, Outputs, Template};
+use crate::iac::{self, Template};
 use crate::output::github::GithubActions;
-use crate::output::views::plain_value;
 use crate::provision::RunRequest;
 
 pub async fn run(ctx: &Ctx, args: EnvUpArgs) -> Result<()> {
@@ -38,6 +37,21 @@ pub async fn run(ctx: &Ctx, args: EnvUpArgs) -> Result<()> {
                 started.env.name
             ),
         );
+        if started.env.status == crate::service::envs::status::READY
+            && let Some(github) = GithubActions::detect(&ctx.env)
+        {
+            let state = platform.state_backend(&started.env);
+            match provisioner
+                .recorded_outputs(&started.env, state.as_ref())
+                .await?
+            {
+                Some(outputs) => github.publish_env(&ctx.out, &started.env, &outputs)?,
+                None => ctx.out.warn(&format!(
+                    "environment {} has no state to read its outputs from; no step outputs written",
+                    started.env.name
+                )),
+            }
+        }
         return ctx.out.object(&started.env);
     }
     let env = started.env;
@@ -66,6 +80,13 @@ pub async fn run(ctx: &Ctx, args: EnvUpArgs) -> Result<()> {
     let (events, shown) = ctx.out.spawn_event_display(display);
     let cancel = super::cancel_on_ctrl_c();
     let tenant = super::tenant_of(ctx).await?;
+    let github = GithubActions::detect(&ctx.env);
+    let fold = github.as_ref().map(|github| {
+        github.group(
+            &ctx.out,
+            &format!("Terraform: provision environment {}", env.name),
+        )
+    });
     let run = provisioner
         .up(RunRequest {
             env: &env,
@@ -77,10 +98,13 @@ pub async fn run(ctx: &Ctx, args: EnvUpArgs) -> Result<()> {
         })
         .await;
     let _ = shown.await;
+    drop(fold);
     let env = platform.finish_env_up(&env.name, run.outcome).await?;
     match run.result {
         Ok(outputs) => {
-            publish_to_github(ctx, &env, &outputs)?;
+            if let Some(github) = &github {
+                github.publish_env(&ctx.out, &env, &outputs)?;
+            }
             ctx.out.status(
                 "Ready",
                 &format!(
@@ -122,39 +146,6 @@ fn finish_output(ctx: &Ctx, env: &Env, ndjson: bool) -> Result<()> {
         return Ok(());
     }
     ctx.out.object(env)
-}
-
-/// In GitHub Actions: name, expiry and outputs as step outputs (sensitive ones masked first),
-/// and a summary table.
-fn publish_to_github(ctx: &Ctx, env: &Env, outputs: &Outputs) -> Result<()> {
-    let Some(github) = GithubActions::detect(&ctx.env) else {
-        return Ok(());
-    };
-    for value in outputs.sensitive_values() {
-        github.mask(&ctx.out, &plain_value(value));
-    }
-    github.set_output("env_name", &env.name)?;
-    github.set_output("env_expires_at", &env.expires_at)?;
-    for (name, output) in outputs.iter() {
-        if let Some(value) = output.reveal() {
-            github.set_output(&format!("output_{name}"), &plain_value(value))?;
-        }
-    }
-    let mut summary = format!(
-        "### Environment `{}`\n\n| | |\n|---|---|\n| status | {} |\n| template | {} |\n| expires | {} |\n| resources | {} |\n",
-        env.name,
-        env.status,
-        env.template,
-        env.expires_at,
-        env.resources.len()
-    );
-    if let Some(map) = env.outputs.as_object() {
-        for (name, value) in map {
-            summary.push_str(&format!("| output `{name}` | {} |\n", plain_value(value)));
-        }
-    }
-    github.append_summary(&summary)?;
-    Ok(())
 }
 
 /// `up --no-wait`: the env is recorded (quota spent, name taken); a detached `plat env provision`

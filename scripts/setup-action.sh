@@ -134,6 +134,8 @@ login() {
   fi
   [[ -n "${ACTIONS_ID_TOKEN_REQUEST_URL:-}" ]] ||
     fail "login: oidc needs the job to have \`permissions: id-token: write\` (ACTIONS_ID_TOKEN_REQUEST_URL is not set; fork pull requests never get it)"
+  plat login --help 2>/dev/null | grep -q -- --github-actions ||
+    fail "login: oidc needs a plat whose \`plat login\` has --github-actions; this one has not: use login: token"
   plat login --github-actions --server "$server" >&2
 }
 

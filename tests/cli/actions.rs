@@ -65,6 +65,34 @@ fn actionlint_is_clean_on_every_workflow_and_on_action_yml() {
 }
 
 #[test]
+fn actionlint_is_clean_on_the_readme_workflow() {
+    let Some(actionlint) = linter("PLAT_ACTIONLINT", "actionlint") else {
+        return;
+    };
+    let readme = read(&repo().join("README.md"));
+    let yaml = readme
+        .split("## In CI (GitHub Actions)")
+        .nth(1)
+        .and_then(|rest| rest.split("```yaml\n").nth(1))
+        .and_then(|rest| rest.split("```").next())
+        .expect("the README's CI workflow");
+    let copy = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(copy.path().join(".github/workflows")).unwrap();
+    std::fs::write(copy.path().join(".github/workflows/review-env.yml"), yaml).unwrap();
+    let init = Command::new("git")
+        .args(["init", "-q"])
+        .current_dir(copy.path())
+        .status();
+    assert!(init.unwrap().success());
+    let out: Outcome = Command::new(&actionlint)
+        .current_dir(copy.path())
+        .output()
+        .unwrap()
+        .into();
+    out.success();
+}
+
+#[test]
 fn actionlint_rejects_a_broken_action_yml() {
     let Some(actionlint) = linter("PLAT_ACTIONLINT", "actionlint") else {
         return;
@@ -512,4 +540,282 @@ on_every_backend! {
         assert_eq!(read(&files(2).0), outputs);
         assert_eq!(read(&files(2).1), read(&files(1).1));
     }
+}
+
+/// The README's workflow (section "In CI"), as parsed YAML.
+fn readme_workflow() -> serde_yaml_ng::Value {
+    let readme = read(&repo().join("README.md"));
+    let section = readme
+        .split("## In CI (GitHub Actions)")
+        .nth(1)
+        .and_then(|rest| rest.split("\n## ").next())
+        .expect("the README's CI section");
+    let yaml = section
+        .split("```yaml\n")
+        .nth(1)
+        .and_then(|rest| rest.split("```").next())
+        .expect("a yaml block in the CI section");
+    serde_yaml_ng::from_str(yaml).expect("the README workflow is YAML")
+}
+
+fn text(value: &serde_yaml_ng::Value) -> String {
+    match value {
+        serde_yaml_ng::Value::String(s) => s.clone(),
+        serde_yaml_ng::Value::Number(n) => n.to_string(),
+        serde_yaml_ng::Value::Bool(b) => b.to_string(),
+        other => panic!("not a scalar: {other:?}"),
+    }
+}
+
+/// `name=value` lines and `name<<DELIM` heredocs of a `$GITHUB_OUTPUT` file.
+fn parse_github_output(text: &str) -> BTreeMap<String, String> {
+    let mut outputs = BTreeMap::new();
+    let mut lines = text.lines();
+    while let Some(line) = lines.next() {
+        if let Some((name, delimiter)) = line.split_once("<<") {
+            let value: Vec<&str> = lines.by_ref().take_while(|l| *l != delimiter).collect();
+            outputs.insert(name.to_owned(), value.join("\n"));
+        } else if let Some((name, value)) = line.split_once('=') {
+            outputs.insert(name.to_owned(), value.to_owned());
+        }
+    }
+    outputs
+}
+
+/// One pull-request event run through the README workflow the way a runner would: `${{ }}`
+/// expressions from a fixed context, `uses:` steps emulated (the setup action's token login,
+/// checkout, the SARIF upload checked for a valid file), every `run:` step in bash with
+/// GITHUB_ACTIONS, GITHUB_OUTPUT and GITHUB_STEP_SUMMARY. Returns each run step's outcome.
+struct RecipeRunner<'a> {
+    env: &'a crate::support::TestEnv,
+    workflow: serde_yaml_ng::Value,
+    work: PathBuf,
+    token: String,
+}
+
+struct StepRun {
+    script: String,
+    out: Outcome,
+    outputs: BTreeMap<String, String>,
+}
+
+impl RecipeRunner<'_> {
+    fn expression(
+        &self,
+        expr: &str,
+        action: &str,
+        steps: &BTreeMap<String, BTreeMap<String, String>>,
+    ) -> String {
+        let expr = expr.trim();
+        if expr == "github.event.pull_request.number" {
+            return "42".into();
+        }
+        if expr == "secrets.PLAT_TOKEN" {
+            return self.token.clone();
+        }
+        if let Some(rest) = expr.strip_prefix("steps.") {
+            let (id, name) = rest
+                .split_once(".outputs.")
+                .expect("steps.<id>.outputs.<name>");
+            return steps[id].get(name).cloned().unwrap_or_default();
+        }
+        if let Some(value) = expr.strip_prefix("github.event.action == ") {
+            return (action == value.trim_matches('\'')).to_string();
+        }
+        if let Some(value) = expr.strip_prefix("github.event.action != ") {
+            return (action != value.trim_matches('\'')).to_string();
+        }
+        panic!("the README workflow uses an expression this test does not know: {expr}");
+    }
+
+    fn eval(
+        &self,
+        text: &str,
+        action: &str,
+        steps: &BTreeMap<String, BTreeMap<String, String>>,
+    ) -> String {
+        let mut out = String::new();
+        let mut rest = text;
+        while let Some(start) = rest.find("${{") {
+            out.push_str(&rest[..start]);
+            let end = rest[start..].find("}}").expect("closed expression") + start;
+            out.push_str(&self.expression(&rest[start + 3..end], action, steps));
+            rest = &rest[end + 2..];
+        }
+        out.push_str(rest);
+        out
+    }
+
+    fn env_of(
+        &self,
+        node: &serde_yaml_ng::Value,
+        action: &str,
+        steps: &BTreeMap<String, BTreeMap<String, String>>,
+    ) -> Vec<(String, String)> {
+        node.get("env")
+            .and_then(|e| e.as_mapping())
+            .map(|map| {
+                map.iter()
+                    .map(|(k, v)| (text(k), self.eval(&text(v), action, steps)))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Runs every job whose `if:` holds for the event `action`.
+    fn run(&self, action: &str) -> Vec<StepRun> {
+        let no_steps = BTreeMap::new();
+        let mut runs = Vec::new();
+        let jobs = self.workflow["jobs"].as_mapping().expect("jobs");
+        for (_, job) in jobs {
+            if let Some(condition) = job.get("if") {
+                if self.expression(&text(condition), action, &no_steps) != "true" {
+                    continue;
+                }
+            }
+            let mut vars: Vec<(String, String)> = self.env_of(&self.workflow, action, &no_steps);
+            let mut outputs: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
+            let bin_dir = Path::new(BIN).parent().unwrap().display().to_string();
+            vars.push((
+                "PATH".into(),
+                format!("{bin_dir}:{}", self.env.vars["PATH"]),
+            ));
+            for step in job["steps"].as_sequence().expect("steps") {
+                if let Some(uses) = step.get("uses").map(text) {
+                    if uses.contains("/plat@") {
+                        // What scripts/setup-action.sh does for `login: token` (tested above).
+                        assert_eq!(text(&step["with"]["login"]), "token");
+                        let server = self.env.server.as_ref().unwrap().url.clone();
+                        self.env
+                            .ok(&["context", "add", "ci", "--server", &server, "--use"]);
+                        let token = self.eval(&text(&step["with"]["token"]), action, &outputs);
+                        vars.push(("PLAT_TOKEN".into(), token));
+                    } else if uses.starts_with("github/codeql-action/upload-sarif@") {
+                        let file = self.work.join(text(&step["with"]["sarif_file"]));
+                        let sarif: serde_json::Value =
+                            serde_json::from_str(&read(&file)).expect("the SARIF file is JSON");
+                        assert!(sarif["runs"].is_array(), "{sarif}");
+                    } else {
+                        assert!(
+                            uses.starts_with("actions/checkout@"),
+                            "unknown action {uses}"
+                        );
+                    }
+                    continue;
+                }
+                let script = text(&step["run"]);
+                let step_vars = self.env_of(step, action, &outputs);
+                let output_file = self.work.join("github_output");
+                let summary_file = self.work.join("github_summary");
+                std::fs::write(&output_file, "").unwrap();
+                let out: Outcome = Command::new("bash")
+                    .args(["--noprofile", "--norc", "-eo", "pipefail", "-c", &script])
+                    .env_clear()
+                    .envs(self.env.vars.iter().filter(|(k, _)| k.as_str() != "PATH"))
+                    .envs(vars.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+                    .envs(step_vars.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+                    .env("GITHUB_ACTIONS", "true")
+                    .env("CI", "true")
+                    .env("GITHUB_OUTPUT", &output_file)
+                    .env("GITHUB_STEP_SUMMARY", &summary_file)
+                    .current_dir(&self.work)
+                    .output()
+                    .unwrap()
+                    .into();
+                let written = parse_github_output(&read(&output_file));
+                if let Some(id) = step.get("id") {
+                    outputs.insert(text(id), written.clone());
+                }
+                // Every `-o json` answer is JSON, whether it went to stdout or to a file.
+                if script.contains("-o json") {
+                    let json = match script.split_once(" > ") {
+                        Some((_, file)) => read(&self.work.join(file.trim())),
+                        None => out.stdout.clone(),
+                    };
+                    serde_json::from_str::<serde_json::Value>(&json)
+                        .unwrap_or_else(|err| panic!("`{script}` gave no JSON ({err}):\n{json}"));
+                }
+                let failed = out.code != 0;
+                runs.push(StepRun {
+                    script,
+                    out,
+                    outputs: written,
+                });
+                if failed {
+                    break;
+                }
+            }
+        }
+        runs
+    }
+}
+
+#[test]
+fn readme_ci_recipe_runs_as_written_against_a_team_server() {
+    crate::support::with_backend(crate::support::Backend::ServerSqlite, || {
+        let env = crate::support::TestEnv::new();
+        let workflow = readme_workflow();
+        assert_eq!(workflow["permissions"]["security-events"], "write");
+        // The team lets CI make more than the default one env per day.
+        env.ok(&["policy", "set", "--envs-per-day", "5"]);
+        let work = env.root().join("repo");
+        std::fs::create_dir_all(work.join("k8s")).unwrap();
+        std::fs::copy(
+            repo().join("tests/fixtures/scan/manifests/defects.yaml"),
+            work.join("k8s/deployment.yaml"),
+        )
+        .unwrap();
+        let runner = RecipeRunner {
+            env: &env,
+            workflow,
+            work: work.clone(),
+            token: crate::services::idp().token("operator@localhost"),
+        };
+
+        // First push: a new env, its outputs, the SARIF uploaded although the gate then fails.
+        let first = runner.run("opened");
+        let scripts: Vec<&str> = first.iter().map(|s| s.script.as_str()).collect();
+        assert_eq!(first.len(), 4, "{scripts:#?}");
+        for step in &first[..3] {
+            step.out.success();
+        }
+        assert_eq!(first[0].outputs["env_name"], "pr-42");
+        let env_json: serde_json::Value =
+            serde_json::from_str(&read(&work.join("env.json"))).unwrap();
+        assert_eq!(env_json["status"], "ready");
+        assert!(
+            first[1].out.stdout.starts_with("kube API at "),
+            "{}",
+            first[1].out.transcript()
+        );
+        assert!(!first[1].out.stdout.contains("kube API at ,"));
+        let gate = &first[3];
+        gate.out.failure(3);
+        assert!(
+            gate.out
+                .stdout
+                .contains("::error file=k8s/deployment.yaml,line="),
+            "{}",
+            gate.out.transcript()
+        );
+
+        // Second push to the same PR: the same env and the same outputs, not "already exists".
+        let second = runner.run("synchronize");
+        second[0].out.success();
+        let again: serde_json::Value = serde_json::from_str(&read(&work.join("env.json"))).unwrap();
+        assert_eq!(again["id"], env_json["id"]);
+        assert_eq!(second[0].outputs, first[0].outputs);
+
+        // The PR closes: the env is destroyed.
+        let closed = runner.run("closed");
+        assert_eq!(closed.len(), 1);
+        closed[0].out.success();
+
+        // Reopened: the same name and key give a new env, not the destroyed one.
+        let reopened = runner.run("reopened");
+        reopened[0].out.success();
+        let third: serde_json::Value = serde_json::from_str(&read(&work.join("env.json"))).unwrap();
+        assert_eq!(third["status"], "ready");
+        assert_ne!(third["id"], env_json["id"]);
+    });
 }

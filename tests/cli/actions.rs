@@ -822,3 +822,24 @@ fn readme_ci_recipe_runs_as_written_against_a_team_server() {
         assert_ne!(third["id"], env_json["id"]);
     });
 }
+
+on_every_backend! {
+    fn an_idempotency_key_whose_env_was_destroyed_names_a_new_env() {
+        let env = crate::support::TestEnv::new();
+        env.ok(&["policy", "set", "--envs-per-day", "3"]);
+        let up = ["env", "up", "pr-9", "--template", "demo", "--idempotency-key", "pr-9", "-o", "json"];
+        let first = env.ok(&up).json();
+        // While it lives, the key gives it back (a re-run job, the PR's next push).
+        assert_eq!(env.ok(&up).json()["id"], first["id"]);
+        env.ok(&["env", "down", "pr-9", "--yes"]);
+        // Once destroyed, the same name and key make a new env instead of returning the dead one.
+        let next = env.ok(&up).json();
+        assert_ne!(next["id"], first["id"]);
+        assert_eq!(next["status"], "ready");
+        assert_eq!(env.ok(&up).json()["id"], next["id"]);
+        // A key stays bound to its name while its env lives.
+        let other = env.run(&["env", "up", "pr-10", "--template", "demo", "--idempotency-key", "pr-9"]);
+        other.failure(1);
+        assert!(other.stderr.contains("idempotency key 'pr-9' was already used for environment 'pr-9'"), "{}", other.stderr);
+    }
+}

@@ -21,7 +21,9 @@ if [ -z "${PLAT_BIN:-}" ]; then
   if [ "${BENCH_PROFILE:-thin}" = thin ]; then
     export CARGO_PROFILE_RELEASE_LTO=thin CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16
   fi
-  (cd "$ROOT" && cargo build --release --locked --quiet --target "$TARGET" --features static)
+  # musl-gcc, not the host's glibc gcc, for the C of OpenSSL, libgit2 and libdbus.
+  (cd "$ROOT" && CC_x86_64_unknown_linux_musl=musl-gcc \
+    cargo build --release --locked --quiet --target "$TARGET" --features static)
   PLAT_BIN="${CARGO_TARGET_DIR:-$ROOT/target}/$TARGET/release/plat"
 fi
 WORK="$(mktemp -d)"

@@ -72,13 +72,7 @@ fn actionlint_is_clean_on_the_readme_workflow() {
     let Some(actionlint) = linter("PLAT_ACTIONLINT", "actionlint") else {
         return;
     };
-    let readme = read(&repo().join("README.md"));
-    let yaml = readme
-        .split("## In CI (GitHub Actions)")
-        .nth(1)
-        .and_then(|rest| rest.split("```yaml\n").nth(1))
-        .and_then(|rest| rest.split("```").next())
-        .expect("the README's CI workflow");
+    let yaml = readme_workflow_yaml();
     let copy = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(copy.path().join(".github/workflows")).unwrap();
     std::fs::write(copy.path().join(".github/workflows/review-env.yml"), yaml).unwrap();
@@ -545,20 +539,24 @@ on_every_backend! {
     }
 }
 
-/// The README's workflow (section "In CI"), as parsed YAML.
-fn readme_workflow() -> serde_yaml_ng::Value {
+/// The workflow of the README's section "In CI (GitHub Actions)": its first yaml block.
+fn readme_workflow_yaml() -> String {
     let readme = read(&repo().join("README.md"));
     let section = readme
         .split("## In CI (GitHub Actions)")
         .nth(1)
         .and_then(|rest| rest.split("\n## ").next())
         .expect("the README's CI section");
-    let yaml = section
+    section
         .split("```yaml\n")
         .nth(1)
         .and_then(|rest| rest.split("```").next())
-        .expect("a yaml block in the CI section");
-    serde_yaml_ng::from_str(yaml).expect("the README workflow is YAML")
+        .expect("a yaml block in the CI section")
+        .to_owned()
+}
+
+fn readme_workflow() -> serde_yaml_ng::Value {
+    serde_yaml_ng::from_str(&readme_workflow_yaml()).expect("the README workflow is YAML")
 }
 
 fn text(value: &serde_yaml_ng::Value) -> String {

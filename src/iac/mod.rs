@@ -20,7 +20,7 @@ pub use events::{
 };
 pub use runner::{
     Backend, CancelHandle, HttpBackend, IacBinary, IacFlavor, PlatVariables, RunOptions,
-    RunSummary, Runner, Workspace,
+    RunSummary, Runner, Workspace, outputs_from_state,
 };
 pub use template::{
     ParamSpec, ParamType, Template, TemplateCatalog, TemplateManifest, TtlPolicy, parse_duration,

@@ -949,8 +949,12 @@ fn sanitized_env(base: &[(OsString, OsString)]) -> Vec<(OsString, OsString)> {
 }
 
 fn read_state_outputs(state_path: &Path) -> Option<Outputs> {
-    let text = std::fs::read(state_path).ok()?;
-    let state: JsonValue = serde_json::from_slice(&text).ok()?;
+    outputs_from_state(&std::fs::read_to_string(state_path).ok()?)
+}
+
+/// The outputs (real values, with their sensitivity) held by a Terraform state document.
+pub fn outputs_from_state(text: &str) -> Option<Outputs> {
+    let state: JsonValue = serde_json::from_str(text).ok()?;
     // Only the format this code knows; anything else goes through `output -json`.
     if state.get("version")?.as_u64()? != 4 {
         return None;

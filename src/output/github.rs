@@ -1,11 +1,17 @@
 //! GitHub Actions workflow commands and files (`GITHUB_ACTIONS=true`): step outputs, the step
-//! summary, and masks for secrets.
+//! summary, masks for secrets and log folding.
+//!
+//! Workflow commands go to stderr: the runner reads them from both streams, and stdout carries
+//! only data (`plat env up -o json > env.json` must stay valid JSON under Actions).
 
 use std::io::Write;
 use std::path::PathBuf;
 
 use super::Output;
-use crate::config::Env;
+use crate::api::Env;
+use crate::config::Env as Vars;
+use crate::iac::Outputs;
+use crate::output::views::plain_value;
 
 pub struct GithubActions {
     output_file: Option<PathBuf>,
@@ -13,7 +19,7 @@ pub struct GithubActions {
 }
 
 impl GithubActions {
-    pub fn detect(env: &Env) -> Option<Self> {
+    pub fn detect(env: &Vars) -> Option<Self> {
         env.github_actions().then(|| Self {
             output_file: env.get("GITHUB_OUTPUT").map(PathBuf::from),
             summary_file: env.get("GITHUB_STEP_SUMMARY").map(PathBuf::from),
@@ -23,8 +29,15 @@ impl GithubActions {
     /// `::add-mask::` must reach the runner before the value can appear anywhere.
     pub fn mask(&self, out: &Output, value: &str) {
         for line in value.lines().filter(|l| !l.trim().is_empty()) {
-            out.stdout_line(&format!("::add-mask::{line}"));
+            out.stderr_line(&format!("::add-mask::{line}"));
         }
+    }
+
+    /// Folds everything written until the returned guard is dropped (a long Terraform run) under
+    /// one collapsible `title` in the job log.
+    pub fn group<'a>(&self, out: &'a Output, title: &str) -> LogGroup<'a> {
+        out.stderr_line(&format!("::group::{}", title.replace(['\r', '\n'], " ")));
+        LogGroup { out }
     }
 
     /// Appends `name=value` (heredoc form for multi-line values) to `$GITHUB_OUTPUT`.
@@ -54,4 +67,49 @@ impl GithubActions {
             .open(path)?;
         writeln!(file, "{markdown}")
     }
+
+    /// A ready env for the job: name, expiry and outputs as step outputs (sensitive ones masked
+    /// first) and a summary table. A retried `env up` calls this with the outputs read back from
+    /// the env's state, so the job sees the same outputs and summary as after the first call.
+    pub fn publish_env(&self, out: &Output, env: &Env, outputs: &Outputs) -> std::io::Result<()> {
+        for value in outputs.sensitive_values() {
+            self.mask(out, &plain_value(value));
+        }
+        self.set_output("env_name", &env.name)?;
+        self.set_output("env_expires_at", &env.expires_at)?;
+        for (name, output) in outputs.iter() {
+            if let Some(value) = output.reveal() {
+                self.set_output(&format!("output_{name}"), &plain_value(value))?;
+            }
+        }
+        self.append_summary(&env_summary(env))
+    }
+}
+
+/// Closes a `::group::` when dropped, so an early return or an error still ends the fold.
+pub struct LogGroup<'a> {
+    out: &'a Output,
+}
+
+impl Drop for LogGroup<'_> {
+    fn drop(&mut self) {
+        self.out.stderr_line("::endgroup::");
+    }
+}
+
+fn env_summary(env: &Env) -> String {
+    let mut summary = format!(
+        "### Environment `{}`\n\n| | |\n|---|---|\n| status | {} |\n| template | {} |\n| expires | {} |\n| resources | {} |\n",
+        env.name,
+        env.status,
+        env.template,
+        env.expires_at,
+        env.resources.len()
+    );
+    if let Some(map) = env.outputs.as_object() {
+        for (name, value) in map {
+            summary.push_str(&format!("| output `{name}` | {} |\n", plain_value(value)));
+        }
+    }
+    summary
 }

@@ -55,6 +55,25 @@ impl Provisioner {
         self.work_dir(env).with_extension("tfstate")
     }
 
+    /// The real outputs of an env that an earlier run provisioned, read from its state (the
+    /// local file, or the server's `http` backend): a retried `env up` in CI hands the same step
+    /// outputs to the job as the first. `None` when there is no state to read.
+    pub async fn recorded_outputs(
+        &self,
+        env: &Env,
+        state: Option<&StateBackend>,
+    ) -> anyhow::Result<Option<iac::Outputs>> {
+        let text = match state {
+            Some(backend) => fetch_state(backend).await?,
+            None => match std::fs::read_to_string(self.state_path(env)) {
+                Ok(text) => Some(text),
+                Err(err) if err.kind() == std::io::ErrorKind::NotFound => None,
+                Err(err) => return Err(err.into()),
+            },
+        };
+        Ok(text.as_deref().and_then(iac::outputs_from_state))
+    }
+
     /// Provisions `env`. The run's outcome holds what the platform records (outputs redacted,
     /// resource addresses, the log); its result holds the real outputs, which only the caller's
     /// own run may see (e.g. `::add-mask::`).

@@ -304,10 +304,15 @@ impl Service {
                     existing.name
                 )));
             }
-            return Ok(EnvStarted {
-                env: env_view(existing)?,
-                created: false,
-            });
+            if existing.status != status::DESTROYED {
+                return Ok(EnvStarted {
+                    env: env_view(existing)?,
+                    created: false,
+                });
+            }
+            // Its env is gone (expired and reaped, or taken down): a CI job keyed per pull
+            // request gets a new env of the same name on its next push instead of a dead one.
+            store::release_idempotency_key(&mut tx, &existing.id).await?;
         }
         if store::find_live_env(&mut tx, &actor.account.id, &req.name)
             .await?

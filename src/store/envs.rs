@@ -241,6 +241,15 @@ pub async fn update_env(conn: &mut Conn, row: &EnvRow) -> Result<(), Error> {
     Ok(())
 }
 
+/// Frees a destroyed env's idempotency key, so that the key names the caller's next env.
+pub async fn release_idempotency_key(conn: &mut Conn, env_id: &str) -> Result<(), Error> {
+    sqlx::query("UPDATE envs SET idempotency_key = NULL WHERE id = $1")
+        .bind(env_id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
 /// Takes the reaper lease of an env if nobody holds it; `true` when this caller now owns it.
 pub async fn claim_reaper_lease(
     conn: &mut Conn,

@@ -252,10 +252,11 @@ fn env_up_in_github_actions_writes_outputs_masks_secrets_and_a_summary() {
         .lines()
         .find_map(|l| l.strip_prefix("output_argocd_admin_password="))
         .expect("sensitive output for the job");
+    // On stderr: stdout carries only data (issue 18).
     assert!(
-        out.stdout.contains(&format!("::add-mask::{password}")),
+        out.stderr.contains(&format!("::add-mask::{password}")),
         "masked before use: {}",
-        out.stdout
+        out.stderr
     );
     let summary = std::fs::read_to_string(&summary).unwrap();
     assert!(

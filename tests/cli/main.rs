@@ -7,6 +7,7 @@ mod support;
 mod services;
 
 mod accounts;
+mod actions;
 mod api;
 mod automation_steps;
 mod automation_triggers;

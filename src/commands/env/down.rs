@@ -16,10 +16,17 @@ pub async fn run(ctx: &Ctx, args: EnvNameArgs) -> Result<()> {
         ctx.out
             .status("Destroying", &format!("environment {}", env.name));
     };
+    let fold = crate::output::github::GithubActions::detect(&ctx.env).map(|github| {
+        github.group(
+            &ctx.out,
+            &format!("Terraform: destroy environment {}", args.name),
+        )
+    });
     let down = lifecycle
         .down(&args.name, Some(events), &cancel, &announce)
         .await;
     let _ = shown.await;
+    drop(fold);
     match down? {
         Down::Gone => {
             ctx.out.status(

@@ -3,10 +3,9 @@ use anyhow::Result;
 use crate::api::Env;
 use crate::cli::{EnvUpArgs, EventFormat};
 use crate::ctx::Ctx;
-use crate::iac::{self, Outputs};
+use crate::iac;
 use crate::ops::env::{Provisioned, UpRequest};
 use crate::output::github::GithubActions;
-use crate::output::views::plain_value;
 
 /// Set by `up --no-wait` on the detached `plat env up` it starts: provision the env it recorded.
 /// An environment variable rather than a hidden flag or command, which completions would offer.
@@ -27,7 +26,23 @@ pub async fn run(ctx: &Ctx, args: EnvUpArgs) -> Result<()> {
                 env.name
             ),
         );
-        publish_to_github(ctx, &env, None)?;
+        // A retried CI job writes the same step outputs as the first: read back from the state.
+        if env.status == crate::service::envs::status::READY
+            && let Some(github) = GithubActions::detect(&ctx.env)
+        {
+            let state = lifecycle.platform.state_backend(&env);
+            match lifecycle
+                .provisioner
+                .recorded_outputs(&env, state.as_ref())
+                .await?
+            {
+                Some(outputs) => github.publish_env(&ctx.out, &env, &outputs)?,
+                None => ctx.out.warn(&format!(
+                    "environment {} has no state to read its outputs from; no step outputs written",
+                    env.name
+                )),
+            }
+        }
         return ctx.out.object(&env);
     }
     if args.no_wait {
@@ -53,14 +68,24 @@ pub async fn run(ctx: &Ctx, args: EnvUpArgs) -> Result<()> {
         .event_display(args.events == Some(EventFormat::Ndjson));
     let (events, shown) = ctx.out.spawn_event_display(display);
     let cancel = super::cancel_on_ctrl_c();
+    let github = GithubActions::detect(&ctx.env);
+    let fold = github.as_ref().map(|github| {
+        github.group(
+            &ctx.out,
+            &format!("Terraform: provision environment {}", env.name),
+        )
+    });
     let provisioned = lifecycle
         .provision(&env, started.template, Some(events), &cancel)
         .await;
     let _ = shown.await;
+    drop(fold);
     let Provisioned { env, outputs } = provisioned?;
     match outputs {
         Ok(outputs) => {
-            publish_to_github(ctx, &env, Some(&outputs))?;
+            if let Some(github) = &github {
+                github.publish_env(&ctx.out, &env, &outputs)?;
+            }
             ctx.out.status(
                 "Ready",
                 &format!(
@@ -104,50 +129,6 @@ fn finish_output(ctx: &Ctx, env: &Env, ndjson: bool) -> Result<()> {
         return Ok(());
     }
     ctx.out.object(env)
-}
-
-/// In GitHub Actions: name, expiry and outputs as step outputs (sensitive ones masked first),
-/// and a summary table. A retried request (same idempotency key) writes the same, from what the
-/// platform recorded: sensitive outputs were never recorded, so they are left out.
-fn publish_to_github(ctx: &Ctx, env: &Env, outputs: Option<&Outputs>) -> Result<()> {
-    let Some(github) = GithubActions::detect(&ctx.env) else {
-        return Ok(());
-    };
-    github.set_output("env_name", &env.name)?;
-    github.set_output("env_expires_at", &env.expires_at)?;
-    match outputs {
-        Some(outputs) => {
-            for value in outputs.sensitive_values() {
-                github.mask(&ctx.out, &plain_value(value));
-            }
-            for (name, output) in outputs.iter() {
-                if let Some(value) = output.reveal() {
-                    github.set_output(&format!("output_{name}"), &plain_value(value))?;
-                }
-            }
-        }
-        None => {
-            let recorded = env.outputs.as_object().into_iter().flatten();
-            for (name, value) in recorded.filter(|(_, v)| v.as_str() != Some(iac::REDACTED)) {
-                github.set_output(&format!("output_{name}"), &plain_value(value))?;
-            }
-        }
-    }
-    let mut summary = format!(
-        "### Environment `{}`\n\n| | |\n|---|---|\n| status | {} |\n| template | {} |\n| expires | {} |\n| resources | {} |\n",
-        env.name,
-        env.status,
-        env.template,
-        env.expires_at,
-        env.resources.len()
-    );
-    if let Some(map) = env.outputs.as_object() {
-        for (name, value) in map {
-            summary.push_str(&format!("| output `{name}` | {} |\n", plain_value(value)));
-        }
-    }
-    github.append_summary(&summary)?;
-    Ok(())
 }
 
 /// `up --no-wait`: the env is recorded (quota spent, name taken); a detached `plat env up`

@@ -9,6 +9,14 @@ use super::render::{self, SkeletonOptions};
 use super::{RunOptions, ScaffoldError, Step, StepReport, StepStatus, io_error};
 use crate::expr::{Engine, filters::parse_repo_url};
 
+/// `id (name)` as Backstage names a step in its errors.
+fn step_label(key: &str, step: &Step) -> String {
+    match &step.name {
+        Some(name) if !name.is_empty() => format!("{key} ({name})"),
+        _ => key.to_owned(),
+    }
+}
+
 pub const KNOWN_ACTIONS: &[&str] = &[
     "fetch:template",
     "fetch:template:file",
@@ -80,7 +88,42 @@ fn strings(input: &Value, key: &str) -> Result<Vec<String>, ScaffoldError> {
     }
 }
 
+/// What Backstage's dry run gives a step it does not run: `generateExampleOutput` of the
+/// action's output schema (scaffolder-backend 4.3.0, the GitHub and GitLab modules).
+fn example_output(action: &str) -> Option<Value> {
+    Some(match action {
+        "catalog:register" => json!({}),
+        "publish:github" => json!({
+            "remoteUrl": "<example>", "repoContentsUrl": "<example>", "commitHash": "<example>"
+        }),
+        "publish:github:pull-request" => json!({
+            "targetBranchName": "<example>", "remoteUrl": "<example>", "pullRequestNumber": 0
+        }),
+        "publish:gitlab" => json!({
+            "remoteUrl": "<example>", "repoContentsUrl": "<example>", "projectId": 0,
+            "commitHash": "<example>", "created": false
+        }),
+        "publish:gitlab:merge-request" => json!({
+            "targetBranchName": "<example>", "projectid": "<example>",
+            "projectPath": "<example>", "mergeRequestUrl": "<example>"
+        }),
+        other if other.starts_with("publish:") => json!({}),
+        _ => return None,
+    })
+}
+
+/// Actions Backstage runs in a dry run (`supportsDryRun`); the others are simulated.
+fn supports_dry_run(action: &str) -> bool {
+    action.starts_with("fetch:")
+        || action.starts_with("fs:")
+        || action == "debug:log"
+        || action == "catalog:write"
+}
+
 impl Runner<'_> {
+    /// One step, in the order of Backstage's `NunjucksWorkflowRunner.executeStep`: `if` (unless
+    /// `each`), the action lookup, the dry-run shortcut, `each`, then per iteration `if` and
+    /// inputs, every input rendered before any handler runs.
     pub async fn run_step(
         &mut self,
         step: &Step,
@@ -95,27 +138,54 @@ impl Runner<'_> {
             output: Value::Object(Map::new()),
             log: Vec::new(),
         };
-        if self.options.skip_publish && step.action.starts_with("publish:") {
+        let render = |value: &Value, context: &Value| self.engine.render_step_value(value, context);
+        let skipped_by_if = match &step.condition {
+            Some(Value::Bool(false)) => true,
+            Some(condition @ Value::String(_)) if step.each.is_none() => {
+                !render(condition, context)
+                    .as_ref()
+                    .is_some_and(crate::expr::is_truthy)
+            }
+            _ => false,
+        };
+        if skipped_by_if {
             report.status = StepStatus::Skipped;
-            report
-                .log
-                .push("skipped: publishing is turned off".to_owned());
+            report.log.push("skipped: its `if` is false".to_owned());
             return Ok(report);
         }
+        if !KNOWN_ACTIONS.contains(&step.action.as_str()) && example_output(&step.action).is_none()
+        {
+            return Err(ScaffoldError::UnknownAction {
+                step: step_label(key, step),
+                action: step.action.clone(),
+            });
+        }
+        let offline = self.options.dry_run || self.options.skip_publish;
+        if offline
+            && !supports_dry_run(&step.action)
+            && let Some(example) = example_output(&step.action)
+        {
+            report.status = StepStatus::Simulated;
+            report.output = example;
+            report.log.push(format!(
+                "skipped `{}`: {}; later steps see example outputs",
+                step.action,
+                if self.options.dry_run {
+                    "dry run"
+                } else {
+                    "--no-git"
+                }
+            ));
+            return Ok(report);
+        }
+        if !KNOWN_ACTIONS.contains(&step.action.as_str()) {
+            return Err(ScaffoldError::UnknownAction {
+                step: step_label(key, step),
+                action: step.action.clone(),
+            });
+        }
         let Some(each) = &step.each else {
-            if let Some(condition) = &step.condition
-                && !self
-                    .engine
-                    .condition(condition, context)
-                    .map_err(ScaffoldError::Expression)?
-            {
-                report.status = StepStatus::Skipped;
-                return Ok(report);
-            }
-            let input = self
-                .engine
-                .render_value(&step.input, context)
-                .map_err(ScaffoldError::Expression)?;
+            let input = render(&step.input, context).unwrap_or_else(|| json!({}));
             let outcome = self.dispatch(&step.action, &input).await?;
             report.output = Value::Object(outcome.output);
             report.log = outcome.log;
@@ -124,29 +194,31 @@ impl Runner<'_> {
             }
             return Ok(report);
         };
-        // `each`: one invocation per entry; outputs become an array (Backstage).
-        let items = self
-            .engine
-            .render_value(each, context)
-            .map_err(ScaffoldError::Expression)?;
-        let entries: Vec<(Value, Value)> = match items {
-            Value::Array(items) => items
+        let entries: Vec<(Value, Value)> = match render(each, context) {
+            Some(Value::Array(items)) => items
                 .into_iter()
                 .enumerate()
                 .map(|(index, item)| (json!(index.to_string()), item))
                 .collect(),
-            Value::Object(entries) => entries
+            Some(Value::Object(entries)) => entries
                 .into_iter()
                 .map(|(key, item)| (Value::String(key), item))
                 .collect(),
-            other => {
+            None => {
                 return Err(invalid(format!(
-                    "`each` must be a list or an object, got {other}"
+                    "Invalid value on action {}.each parameter, \"{}\" cannot be resolved to a value",
+                    step.action,
+                    each.as_str().unwrap_or_default()
+                )));
+            }
+            Some(_) => {
+                return Err(invalid(format!(
+                    "Invalid value on action {}.each parameter, must resolve to an array or object",
+                    step.action
                 )));
             }
         };
-        let mut outputs = Vec::new();
-        let mut ran_any = false;
+        let mut iterations = Vec::new();
         for (entry_key, entry_value) in entries {
             let mut iteration = context.clone();
             if let Some(map) = iteration.as_object_mut() {
@@ -155,27 +227,36 @@ impl Runner<'_> {
                     json!({"key": entry_key, "value": entry_value}),
                 );
             }
-            if let Some(condition) = &step.condition
-                && !self
-                    .engine
-                    .condition(condition, &iteration)
-                    .map_err(ScaffoldError::Expression)?
-            {
+            let should_run = match &step.condition {
+                None => true,
+                Some(condition) if !crate::expr::is_truthy(condition) => false,
+                Some(condition) => render(condition, &iteration)
+                    .as_ref()
+                    .is_some_and(crate::expr::is_truthy),
+            };
+            let input = render(&step.input, &iteration).unwrap_or_else(|| json!({}));
+            iterations.push((should_run, input));
+        }
+        // Backstage collects each output name into one array across iterations.
+        let mut outputs: Map<String, Value> = Map::new();
+        let mut ran_any = false;
+        for (should_run, input) in iterations {
+            if !should_run {
                 continue;
             }
-            let input = self
-                .engine
-                .render_value(&step.input, &iteration)
-                .map_err(ScaffoldError::Expression)?;
             let outcome = self.dispatch(&step.action, &input).await?;
             ran_any = true;
             report.log.extend(outcome.log);
-            outputs.push(json!({"key": entry_key, "value": outcome.output}));
+            for (name, value) in outcome.output {
+                if let Value::Array(values) = outputs.entry(name).or_insert_with(|| json!([])) {
+                    values.push(value);
+                }
+            }
         }
         if !ran_any {
             report.status = StepStatus::Skipped;
         }
-        report.output = Value::Array(outputs);
+        report.output = Value::Object(outputs);
         Ok(report)
     }
 

@@ -277,10 +277,27 @@ pub struct StepReport {
     pub log: Vec<String>,
 }
 
+/// The template's rendered `output:`, every key kept (`links` and `text` filtered by their
+/// items' `if`, as Backstage's `filterConditionalItems` does).
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct RunOutput {
-    pub links: Vec<Value>,
-    pub text: Vec<Value>,
+#[serde(transparent)]
+pub struct RunOutput(pub Map<String, Value>);
+
+impl RunOutput {
+    pub fn links(&self) -> &[Value] {
+        self.list("links")
+    }
+
+    pub fn text(&self) -> &[Value] {
+        self.list("text")
+    }
+
+    fn list(&self, key: &str) -> &[Value] {
+        self.0
+            .get(key)
+            .and_then(Value::as_array)
+            .map_or(&[], Vec::as_slice)
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -345,14 +362,8 @@ pub fn resolve_parameters(
 
 /// Checks a template before anything is written: known actions, hooks allowed.
 pub fn preflight(template: &Template, trust: bool) -> Result<(), ScaffoldError> {
-    for (index, step) in template.spec.steps.iter().enumerate() {
-        if !actions::KNOWN_ACTIONS.contains(&step.action.as_str()) {
-            return Err(ScaffoldError::UnknownAction {
-                step: step.key(index),
-                action: step.action.clone(),
-            });
-        }
-    }
+    // Unknown actions are reported by the step that would run them, after its `if`, as
+    // Backstage does: a step behind a false `if` may name an action plat lacks.
     if !trust && !template.spec.hooks.is_empty() {
         return Err(ScaffoldError::HooksNotTrusted {
             commands: template.spec.hooks.iter().map(|h| h.run.clone()).collect(),
@@ -530,34 +541,27 @@ fn run_hooks(
 
 fn render_output(
     engine: &Engine,
-    output: Option<&Output>,
+    output: Option<&Value>,
     context: &Value,
 ) -> Result<RunOutput, ScaffoldError> {
     let Some(output) = output else {
         return Ok(RunOutput::default());
     };
-    let render_list = |items: &[Value]| -> Result<Vec<Value>, ScaffoldError> {
-        let mut rendered = Vec::new();
-        for item in items {
-            let wrap =
-                |e: ExprError| ScaffoldError::Expression(e.with_file("template.yaml: output"));
-            if let Some(condition) = item.get("if")
-                && !engine.condition(condition, context).map_err(wrap)?
-            {
-                continue;
-            }
-            let mut value = engine.render_value(item, context).map_err(wrap)?;
-            if let Some(entries) = value.as_object_mut() {
-                entries.remove("if");
-            }
-            rendered.push(value);
-        }
-        Ok(rendered)
+    let Some(Value::Object(mut rendered)) = engine.render_step_value(output, context) else {
+        return Ok(RunOutput::default());
     };
-    Ok(RunOutput {
-        links: render_list(&output.links)?,
-        text: render_list(&output.text)?,
-    })
+    for list in ["links", "text"] {
+        if let Some(Value::Array(items)) = rendered.get_mut(list) {
+            items.retain_mut(|item| match item.as_object_mut() {
+                Some(entries) => match entries.remove("if") {
+                    Some(condition) => crate::expr::is_truthy(&condition),
+                    None => true,
+                },
+                None => true,
+            });
+        }
+    }
+    Ok(RunOutput(rendered))
 }
 
 /// Moves the finished workspace to `target`: one rename when possible, else entry by entry.

@@ -43,7 +43,7 @@ pub struct Spec {
     #[serde(default)]
     pub steps: Vec<Step>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub output: Option<Output>,
+    pub output: Option<Value>,
     /// plat extension, Copier-style: shell commands run in the rendered project, only when
     /// the caller trusts the template.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

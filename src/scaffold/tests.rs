@@ -174,15 +174,15 @@ async fn full_template_runs_every_action_and_renders_each_file() {
     assert_eq!(modules.output.as_array().map(Vec::len), Some(2));
 
     assert_eq!(
-        result.output.links.len(),
+        result.output.links().len(),
         1,
         "link with a false `if` dropped"
     );
     assert_eq!(
-        result.output.links[0]["url"],
+        result.output.links()[0]["url"],
         "https://backstage.example.com/catalog/default/component/orders"
     );
-    assert_eq!(result.output.text[0]["content"], "orders has 2 modules");
+    assert_eq!(result.output.text()[0]["content"], "orders has 2 modules");
 
     let answers = Answers::read(&target).unwrap();
     assert_eq!(answers.template, "full");
@@ -217,7 +217,7 @@ async fn conditional_file_appears_when_its_name_renders() {
     .await
     .unwrap();
     assert_eq!(read(out.path().join("extra.txt")), "extra for orders\n");
-    assert_eq!(result.output.links.len(), 2);
+    assert_eq!(result.output.links().len(), 2);
 }
 
 #[tokio::test]
@@ -287,9 +287,9 @@ async fn builtin_rust_service_renders() {
         StepStatus::Skipped,
         "no repoUrl, no publish"
     );
-    assert!(result.output.links.is_empty());
+    assert!(result.output.links().is_empty());
     assert!(
-        result.output.text[0]["content"]
+        result.output.text()[0]["content"]
             .as_str()
             .unwrap()
             .contains("port 9000")

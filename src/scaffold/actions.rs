@@ -9,6 +9,21 @@ use super::render::{self, SkeletonOptions};
 use super::{RunOptions, ScaffoldError, Step, StepReport, StepStatus, io_error};
 use crate::expr::{Engine, filters::parse_repo_url};
 
+/// Whether `path`, with `..` resolved by name, stays below `root`.
+fn lexically_inside(root: &Path, path: &Path) -> bool {
+    let mut normalized = PathBuf::new();
+    for component in path.components() {
+        match component {
+            std::path::Component::ParentDir => {
+                normalized.pop();
+            }
+            std::path::Component::CurDir => {}
+            other => normalized.push(other),
+        }
+    }
+    normalized.starts_with(root)
+}
+
 /// `id (name)` as Backstage names a step in its errors.
 fn step_label(key: &str, step: &Step) -> String {
     match &step.name {
@@ -34,6 +49,8 @@ pub const KNOWN_ACTIONS: &[&str] = &[
 pub(super) struct Runner<'a> {
     pub engine: &'a Engine,
     pub template_dir: &'a Path,
+    /// What local `url`s may reach: the template's directory, or its repository's root.
+    pub source_root: &'a Path,
     pub workspace: &'a Path,
     pub options: &'a RunOptions,
 }
@@ -160,23 +177,42 @@ impl Runner<'_> {
                 action: step.action.clone(),
             });
         }
-        let offline = self.options.dry_run || self.options.skip_publish;
-        if offline
+        if let Some(example) = example_output(&step.action)
             && !supports_dry_run(&step.action)
-            && let Some(example) = example_output(&step.action)
         {
-            report.status = StepStatus::Simulated;
-            report.output = example;
-            report.log.push(format!(
-                "skipped `{}`: {}; later steps see example outputs",
-                step.action,
-                if self.options.dry_run {
-                    "dry run"
-                } else {
-                    "--no-git"
+            // `--no-git` skips remote steps; `--dry-run` lets plat's own actions describe what
+            // they would do. Either way later steps see Backstage's example outputs.
+            if self.options.skip_publish && !self.options.dry_run {
+                report.status = StepStatus::Skipped;
+                report.output = example;
+                report.log.push(format!(
+                    "skipped `{}` (--no-git); later steps see example outputs",
+                    step.action
+                ));
+                return Ok(report);
+            }
+            if self.options.dry_run {
+                report.status = StepStatus::Simulated;
+                report.output = example;
+                if KNOWN_ACTIONS.contains(&step.action.as_str()) {
+                    let input = render(&step.input, context).unwrap_or_else(|| json!({}));
+                    match self.dispatch(&step.action, &input).await {
+                        // What plat can predict (the repository URL) beats `<example>`.
+                        Ok(outcome) => {
+                            if let Some(output) = report.output.as_object_mut() {
+                                output.extend(outcome.output);
+                            }
+                            report.log = outcome.log;
+                        }
+                        Err(err) => report.log.push(format!("a real run would fail: {err}")),
+                    }
                 }
-            ));
-            return Ok(report);
+                report.log.push(format!(
+                    "simulated `{}` (dry run); later steps see example outputs",
+                    step.action
+                ));
+                return Ok(report);
+            }
         }
         if !KNOWN_ACTIONS.contains(&step.action.as_str()) {
             return Err(ScaffoldError::UnknownAction {
@@ -288,12 +324,32 @@ impl Runner<'_> {
                  keep the skeleton next to template.yaml"
             )));
         }
+        // Backstage's resolveSafeChildPath: real paths, symlinks followed, and the result must
+        // stay below the root; so must ours, or `url: /etc` copies the host into the project.
+        let escape = || ScaffoldError::SourceEscape {
+            url: url.to_owned(),
+            root: self.source_root.to_path_buf(),
+        };
+        if Path::new(url).is_absolute() {
+            return Err(escape());
+        }
         let path = self.template_dir.join(url);
-        if !path.exists() {
-            return Err(invalid(format!(
-                "url `{url}`: {} does not exist",
-                path.display()
-            )));
+        let real = match path.canonicalize() {
+            Ok(real) => real,
+            Err(_) if !lexically_inside(self.source_root, &path) => return Err(escape()),
+            Err(_) => {
+                return Err(invalid(format!(
+                    "url `{url}`: {} does not exist",
+                    path.display()
+                )));
+            }
+        };
+        let root = self
+            .source_root
+            .canonicalize()
+            .unwrap_or_else(|_| self.source_root.to_path_buf());
+        if !real.starts_with(&root) {
+            return Err(escape());
         }
         Ok(path)
     }

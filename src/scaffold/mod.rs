@@ -68,6 +68,8 @@ pub enum ScaffoldError {
     Expression(ExprError),
     #[error("refusing path `{path}`: it leads outside the target directory")]
     PathEscape { path: String },
+    #[error("refusing url `{url}`: it leads outside the template's root {}", root.display())]
+    SourceEscape { url: String, root: PathBuf },
     #[error("step `{step}` uses unknown action `{action}`")]
     UnknownAction { step: String, action: String },
     #[error("step `{step}`: {message}")]
@@ -144,6 +146,11 @@ impl ScaffoldError {
             Self::TargetNotEmpty { .. } => {
                 Some("choose an empty directory, or pass --force to write into it".into())
             }
+            Self::SourceEscape { .. } => Some(
+                "a local url is relative to template.yaml and stays inside the template (or the \
+                 Git repository holding it)"
+                    .into(),
+            ),
             Self::HooksNotTrusted { .. } => {
                 Some("review the template, then pass --trust to run its hooks".into())
             }
@@ -171,7 +178,7 @@ impl ScaffoldError {
             Self::Io { .. } => "io_error",
             Self::Git { .. } => "git_error",
             Self::Expression(_) => "template_expression",
-            Self::PathEscape { .. } => "path_escape",
+            Self::PathEscape { .. } | Self::SourceEscape { .. } => "path_escape",
             Self::UnknownAction { .. } => "unknown_action",
             Self::InvalidInput { .. } => "invalid_step_input",
             Self::MissingParameters { .. } => "missing_values",
@@ -306,9 +313,34 @@ pub struct RunResult {
     pub dry_run: bool,
     /// Files of the generated project, relative to `target`, sorted (`.git` excluded).
     pub files: Vec<String>,
+    /// The same files with their size and SHA-256: what a dry run would write.
+    pub file_details: Vec<FileDetail>,
     pub steps: Vec<StepReport>,
     pub output: RunOutput,
     pub answers: Answers,
+}
+
+/// One generated file, as `-o json` reports it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct FileDetail {
+    pub path: String,
+    pub size: u64,
+    pub sha256: String,
+}
+
+fn file_details(root: &Path, files: &[String]) -> Vec<FileDetail> {
+    use sha2::Digest;
+    files
+        .iter()
+        .map(|path| {
+            let bytes = std::fs::read(root.join(path)).unwrap_or_default();
+            FileDetail {
+                path: path.clone(),
+                size: bytes.len() as u64,
+                sha256: hex::encode(sha2::Sha256::digest(&bytes)),
+            }
+        })
+        .collect()
 }
 
 /// `.plat-answers.yml`: enough to re-render the same template version with the same answers.
@@ -349,6 +381,61 @@ impl Answers {
             "# Written by `plat scaffold`; `plat scaffold update` reads it. Do not edit.\n{body}"
         )
     }
+}
+
+impl TemplateOrigin {
+    /// The origin as `.plat-answers.yml` of the project at `project` records it: a local
+    /// template's path relative to the project, never an absolute path of this machine.
+    pub fn recorded_for(&self, project: &Path) -> TemplateOrigin {
+        let source = Path::new(&self.source);
+        if !source.is_absolute() {
+            return self.clone();
+        }
+        let project = std::path::absolute(project).unwrap_or_else(|_| project.to_path_buf());
+        TemplateOrigin {
+            source: relative_path(&project, source).display().to_string(),
+            ..self.clone()
+        }
+    }
+
+    /// The origin read from the answers of the project at `project`, local paths made usable.
+    pub fn resolved_from(&self, project: &Path) -> TemplateOrigin {
+        let source = Path::new(&self.source);
+        if source.is_absolute()
+            || self.source.starts_with("builtin:")
+            || self.source.contains("://")
+            || self.source.contains('@')
+        {
+            return self.clone();
+        }
+        let project = std::path::absolute(project).unwrap_or_else(|_| project.to_path_buf());
+        TemplateOrigin {
+            source: project.join(source).display().to_string(),
+            ..self.clone()
+        }
+    }
+}
+
+/// `to` as seen from the directory `from` (both absolute): `../templates/x`.
+fn relative_path(from: &Path, to: &Path) -> PathBuf {
+    let from: Vec<_> = from.components().collect();
+    let to_components: Vec<_> = to.components().collect();
+    let common = from
+        .iter()
+        .zip(&to_components)
+        .take_while(|(a, b)| a == b)
+        .count();
+    let mut relative = PathBuf::new();
+    for _ in common..from.len() {
+        relative.push("..");
+    }
+    for component in &to_components[common..] {
+        relative.push(component);
+    }
+    if relative.as_os_str().is_empty() {
+        relative.push(".");
+    }
+    relative
 }
 
 /// Merges `--values`/`--set` input with defaults, prompts when `prompter` is given, validates.
@@ -430,7 +517,7 @@ pub async fn run(
     let secret_names = params::secret_parameters(&template.template.spec.parameters);
     let answers = Answers {
         template: template.name().to_owned(),
-        origin: template.origin.clone(),
+        origin: template.origin.recorded_for(target),
         values: values
             .iter()
             .filter(|(name, _)| !secret_names.contains(name))
@@ -442,6 +529,7 @@ pub async fn run(
 
     let (steps, output) = execute(engine, template, workspace.path(), values, options).await?;
     let files = render::list_files(workspace.path());
+    let file_details = file_details(workspace.path(), &files);
     if !options.dry_run {
         place(workspace, target)?;
     }
@@ -449,6 +537,7 @@ pub async fn run(
         target: target.to_path_buf(),
         dry_run: options.dry_run,
         files,
+        file_details,
         steps,
         output,
         answers,
@@ -474,6 +563,7 @@ pub(crate) async fn execute(
     let mut runner = actions::Runner {
         engine,
         template_dir: &template.dir,
+        source_root: &source_root(template),
         workspace,
         options,
     };
@@ -486,6 +576,7 @@ pub(crate) async fn execute(
                 ScaffoldError::Expression(expr) => ScaffoldError::Expression(
                     expr.with_file(format!("template.yaml: step `{key}`")),
                 ),
+                unknown @ ScaffoldError::UnknownAction { .. } => unknown,
                 other => ScaffoldError::Step {
                     step: key.clone(),
                     source: Box::new(other),
@@ -499,6 +590,22 @@ pub(crate) async fn execute(
     run_hooks(engine, template, workspace, &context, options)?;
     let output = render_output(engine, template.template.spec.output.as_ref(), &context)?;
     Ok((reports, output))
+}
+
+/// The template's directory, or for a template inside a Git repository that repository's root,
+/// so that `../../skeletons/x` shared between templates of one repository keeps working.
+fn source_root(template: &LoadedTemplate) -> PathBuf {
+    let depth = template
+        .origin
+        .subdir
+        .as_deref()
+        .map_or(0, |subdir| Path::new(subdir).components().count());
+    template
+        .dir
+        .ancestors()
+        .nth(depth)
+        .unwrap_or(&template.dir)
+        .to_path_buf()
 }
 
 fn run_hooks(

@@ -171,7 +171,11 @@ async fn full_template_runs_every_action_and_renders_each_file() {
     let never = result.steps.iter().find(|s| s.id == "never").unwrap();
     assert_eq!(never.status, StepStatus::Skipped);
     let modules = result.steps.iter().find(|s| s.id == "modules").unwrap();
-    assert_eq!(modules.output.as_array().map(Vec::len), Some(2));
+    assert_eq!(
+        modules.output,
+        json!({}),
+        "`each` outputs are one array per output name (none here)"
+    );
 
     assert_eq!(
         result.output.links().len(),
@@ -532,7 +536,8 @@ async fn expression_errors_name_the_file_and_the_expression() {
 
     let steps = "    - id: log\n      action: debug:log\n      input:\n        message: ${{ parameters.name | parseRepoUrl }}\n";
     let (_dir, template) = template_from(&[("template.yaml", &template_yaml(steps))]);
-    let err = run(
+    // In step values Backstage keeps a string whose rendering fails as written.
+    let result = run(
         &Engine::new(),
         &template,
         &out.path().join("u"),
@@ -540,12 +545,10 @@ async fn expression_errors_name_the_file_and_the_expression() {
         &RunOptions::default(),
     )
     .await
-    .unwrap_err();
-    let message = err.to_string();
-    assert!(message.contains("step `log`"), "{message}");
-    assert!(
-        message.contains("parameters.name | parseRepoUrl"),
-        "{message}"
+    .unwrap();
+    assert_eq!(
+        result.steps[0].log,
+        ["${{ parameters.name | parseRepoUrl }}"]
     );
 }
 
@@ -1117,7 +1120,10 @@ spec:
         read(out.path().join("CODEOWNERS")).split(' ').next(),
         Some("owners")
     );
-    assert_eq!(result.steps[0].output.as_array().map(Vec::len), Some(2));
+    assert!(
+        result.steps[0].output.is_object(),
+        "`each` outputs are one array per output name"
+    );
 
     let dry = resolved(
         &template,

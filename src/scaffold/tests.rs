@@ -972,6 +972,68 @@ mod parameters {
         assert!(err.to_string().starts_with("bad.yaml:"));
     }
 
+    #[test]
+    fn values_files_are_coerced_against_the_schema_like_sets() {
+        let mut given = input(&["owner=me"]);
+        given
+            .add_values_yaml(
+                "name: orders\nkind: service\nreplicas: \"3\"\npublic: \"yes\"\ntags: a,b\n",
+                "values.yaml",
+            )
+            .unwrap();
+        let values = params::resolve(&pages(), &given, None).unwrap();
+        assert_eq!(values["replicas"], 3);
+        assert_eq!(values["public"], true);
+        assert_eq!(values["tags"], json!(["a", "b"]));
+    }
+
+    fn conditional_pages() -> Vec<Value> {
+        vec![json!({
+            "title": "Hosting",
+            "required": ["hosting"],
+            "properties": {
+                "hosting": {"type": "string", "enum": ["cloud", "onprem"]},
+                "withDb": {"type": "boolean", "default": false}
+            },
+            "allOf": [
+                {
+                    "if": {"properties": {"hosting": {"const": "cloud"}}},
+                    "then": {"properties": {"region": {"type": "string"}}, "required": ["region"]},
+                    "else": {"properties": {"datacenter": {"type": "string"}}, "required": ["datacenter"]}
+                }
+            ],
+            "if": {"properties": {"withDb": {"const": true}}, "required": ["withDb"]},
+            "then": {"properties": {"dbSize": {"type": "integer"}}, "required": ["dbSize"]}
+        })]
+    }
+
+    #[test]
+    fn only_fields_the_form_shows_are_required_all_of_if_then_and_page_conditions() {
+        let values = params::resolve(
+            &conditional_pages(),
+            &input(&["hosting=cloud", "region=eu"]),
+            None,
+        )
+        .unwrap();
+        assert_eq!(values["region"], "eu");
+        let err =
+            params::resolve(&conditional_pages(), &input(&["hosting=onprem"]), None).unwrap_err();
+        let ScaffoldError::MissingParameters { names } = &err else {
+            panic!("{err}");
+        };
+        assert_eq!(names, &["datacenter"], "region is hidden on-prem");
+        let err = params::resolve(
+            &conditional_pages(),
+            &input(&["hosting=cloud", "region=eu", "withDb=true"]),
+            None,
+        )
+        .unwrap_err();
+        let ScaffoldError::MissingParameters { names } = &err else {
+            panic!("{err}");
+        };
+        assert_eq!(names, &["dbSize"]);
+    }
+
     struct Scripted {
         answers: Vec<&'static str>,
         asked: Vec<String>,

@@ -700,7 +700,10 @@ impl Runner<'_> {
         let token = string(input, "token")
             .map(str::to_owned)
             .or_else(|| self.options.integrations.github_token.clone())
-            .ok_or_else(|| invalid("publish:github needs a GitHub token"))?;
+            .ok_or(ScaffoldError::MissingToken {
+                action: "publish:github",
+                variable: "GITHUB_TOKEN",
+            })?;
         let client = self.http();
         let http_error = |action: &str| {
             let action = action.to_owned();

@@ -106,6 +106,11 @@ pub enum ScaffoldError {
     },
     #[error("{action}: {message}")]
     Http { action: String, message: String },
+    #[error("{action} needs a token: {variable} is not set")]
+    MissingToken {
+        action: &'static str,
+        variable: &'static str,
+    },
 }
 
 fn location(file: &Path, line: Option<usize>, column: Option<usize>) -> String {
@@ -146,6 +151,10 @@ impl ScaffoldError {
             Self::TargetNotEmpty { .. } => {
                 Some("choose an empty directory, or pass --force to write into it".into())
             }
+            Self::MissingToken { variable, .. } => Some(format!(
+                "export {variable}, or pass --no-git to render the project without publishing it \
+                 (nothing was written)"
+            )),
             Self::SourceEscape { .. } => Some(
                 "a local url is relative to template.yaml and stays inside the template (or the \
                  Git repository holding it)"
@@ -191,6 +200,7 @@ impl ScaffoldError {
             Self::HooksNotTrusted { .. } => "untrusted_hooks",
             Self::HookFailed { .. } => "hook_failed",
             Self::Http { .. } => "remote_failed",
+            Self::MissingToken { .. } => "missing_token",
             Self::Step { .. } => "step_failed",
         }
     }

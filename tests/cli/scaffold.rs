@@ -1189,3 +1189,40 @@ fn climbs_that_stay_inside_the_template_repository_keep_working_and_answers_hold
     );
     assert!(!answers.contains(path_str(env.root())), "{answers}");
 }
+
+#[test]
+fn publishing_without_a_token_fails_clearly_pointing_at_no_git_and_writes_nothing() {
+    let env = TestEnv::new();
+    let template = env.root().join("gh");
+    let steps = "    - id: fetch\n      action: fetch:template\n      input:\n        url: ./skeleton\n    - id: publish\n      name: Publish\n      action: publish:github\n      input:\n        repoUrl: github.com?owner=acme&repo=x\n";
+    write_template(
+        &template,
+        &[
+            ("template.yaml", &template_yaml(NAME_PARAMETER, steps)),
+            ("skeleton/a.txt", "a"),
+        ],
+    );
+    let target = env.root().join("out");
+    let out: Outcome = env
+        .command(&[
+            "scaffold",
+            "run",
+            path_str(&template),
+            path_str(&target),
+            "--set",
+            "name=x",
+        ])
+        .env_remove("GITHUB_TOKEN")
+        .output()
+        .expect("run plat")
+        .into();
+    out.failure(1);
+    assert!(
+        out.stderr
+            .contains("publish:github needs a token: GITHUB_TOKEN is not set"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("--no-git"), "{}", out.stderr);
+    assert!(!target.exists());
+}

@@ -12,6 +12,9 @@ use super::value::{JsRegex, Stateful, Value};
 
 pub(crate) type EvalResult<T> = Result<T, String>;
 
+/// Evaluated call arguments: positional, then `name=value` ones.
+type EvaluatedArgs = (Vec<Value>, Vec<(String, Value)>);
+
 /// Where rendered text goes. At the root of a value being coerced to JSON, expression output is
 /// also written JSON-encoded (`encoded`), as nunjitsu's `coercion: 'json'` does.
 pub(crate) struct Out {
@@ -377,7 +380,7 @@ impl<'c> Interpreter<'c> {
         })
     }
 
-    fn eval_args(&mut self, args: &Args) -> EvalResult<(Vec<Value>, Vec<(String, Value)>)> {
+    fn eval_args(&mut self, args: &Args) -> EvalResult<EvaluatedArgs> {
         let positional = args
             .positional
             .iter()

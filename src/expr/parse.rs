@@ -370,11 +370,10 @@ impl ExprParser {
     fn compare(&mut self) -> Result<Expr> {
         let first = self.concat()?;
         let mut ops = Vec::new();
-        loop {
-            let op = match self.peek() {
-                Tok::Op(op @ ("==" | "===" | "!=" | "!==" | "<" | ">" | "<=" | ">=")) => *op,
-                _ => break,
-            };
+        while let Tok::Op(op @ ("==" | "===" | "!=" | "!==" | "<" | ">" | "<=" | ">=")) =
+            self.peek()
+        {
+            let op = *op;
             self.index += 1;
             ops.push((op.to_owned(), self.concat()?));
         }
@@ -687,13 +686,12 @@ fn split_pieces(source: &str, options: &TemplateOptions) -> Result<Vec<Piece>> {
         };
         if strip_next {
             text = text.trim_start().to_owned();
-        } else if trim_newline {
-            if let Some(stripped) = text
+        } else if trim_newline
+            && let Some(stripped) = text
                 .strip_prefix("\r\n")
                 .or_else(|| text.strip_prefix('\n'))
-            {
-                text = stripped.to_owned();
-            }
+        {
+            text = stripped.to_owned();
         }
         let Some((offset, kind)) = next else {
             if !text.is_empty() {

@@ -1125,7 +1125,6 @@ Register-ArgumentCompleter -Native -CommandName 'plat' -ScriptBlock {
             [CompletionResult]::new('down', 'down', [CompletionResultType]::ParameterValue, 'Destroy an environment; an environment already gone is not an error')
             [CompletionResult]::new('quota', 'quota', [CompletionResultType]::ParameterValue, 'How many environments you may still create today')
             [CompletionResult]::new('reap', 'reap', [CompletionResultType]::ParameterValue, 'Destroy every expired environment (for cron or a CI schedule)')
-            [CompletionResult]::new('provision', 'provision', [CompletionResultType]::ParameterValue, 'Provision an environment `up --no-wait` recorded (run in the background by plat itself)')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -1428,25 +1427,6 @@ Register-ArgumentCompleter -Native -CommandName 'plat' -ScriptBlock {
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             break
         }
-        'plat;env;provision' {
-            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format: a table for people, JSON or YAML documents for programs')
-            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format: a table for people, JSON or YAML documents for programs')
-            [CompletionResult]::new('--context', '--context', [CompletionResultType]::ParameterName, 'Context (platform connection) to use instead of the current one')
-            [CompletionResult]::new('--account', '--account', [CompletionResultType]::ParameterName, 'Account to act in (default: your own)')
-            [CompletionResult]::new('--user', '--user', [CompletionResultType]::ParameterName, 'Platform user to act as on an embedded platform (default: the local operator)')
-            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only data and errors')
-            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only data and errors')
-            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Say more about what is happening (repeat for more)')
-            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Say more about what is happening (repeat for more)')
-            [CompletionResult]::new('--no-input', '--no-input', [CompletionResultType]::ParameterName, 'Never prompt; fail listing every missing value instead')
-            [CompletionResult]::new('-y', '-y', [CompletionResultType]::ParameterName, 'Answer yes to confirmations')
-            [CompletionResult]::new('--yes', '--yes', [CompletionResultType]::ParameterName, 'Answer yes to confirmations')
-            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
-            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
-            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
-            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
-            break
-        }
         'plat;env;help' {
             [CompletionResult]::new('template', 'template', [CompletionResultType]::ParameterValue, 'Environment templates: built-in ones and those in PLAT_TEMPLATE_PATH')
             [CompletionResult]::new('up', 'up', [CompletionResultType]::ParameterValue, 'Provision an environment from a template (Terraform/OpenTofu); it is destroyed when it expires')
@@ -1458,7 +1438,6 @@ Register-ArgumentCompleter -Native -CommandName 'plat' -ScriptBlock {
             [CompletionResult]::new('down', 'down', [CompletionResultType]::ParameterValue, 'Destroy an environment; an environment already gone is not an error')
             [CompletionResult]::new('quota', 'quota', [CompletionResultType]::ParameterValue, 'How many environments you may still create today')
             [CompletionResult]::new('reap', 'reap', [CompletionResultType]::ParameterValue, 'Destroy every expired environment (for cron or a CI schedule)')
-            [CompletionResult]::new('provision', 'provision', [CompletionResultType]::ParameterValue, 'Provision an environment `up --no-wait` recorded (run in the background by plat itself)')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -1498,9 +1477,6 @@ Register-ArgumentCompleter -Native -CommandName 'plat' -ScriptBlock {
             break
         }
         'plat;env;help;reap' {
-            break
-        }
-        'plat;env;help;provision' {
             break
         }
         'plat;env;help;help' {
@@ -2504,7 +2480,6 @@ Register-ArgumentCompleter -Native -CommandName 'plat' -ScriptBlock {
             [CompletionResult]::new('down', 'down', [CompletionResultType]::ParameterValue, 'Destroy an environment; an environment already gone is not an error')
             [CompletionResult]::new('quota', 'quota', [CompletionResultType]::ParameterValue, 'How many environments you may still create today')
             [CompletionResult]::new('reap', 'reap', [CompletionResultType]::ParameterValue, 'Destroy every expired environment (for cron or a CI schedule)')
-            [CompletionResult]::new('provision', 'provision', [CompletionResultType]::ParameterValue, 'Provision an environment `up --no-wait` recorded (run in the background by plat itself)')
             break
         }
         'plat;help;env;template' {
@@ -2543,9 +2518,6 @@ Register-ArgumentCompleter -Native -CommandName 'plat' -ScriptBlock {
             break
         }
         'plat;help;env;reap' {
-            break
-        }
-        'plat;help;env;provision' {
             break
         }
         'plat;help;policy' {

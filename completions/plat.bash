@@ -250,9 +250,6 @@ _plat() {
             plat__subcmd__env,outputs)
                 cmd="plat__subcmd__env__subcmd__outputs"
                 ;;
-            plat__subcmd__env,provision)
-                cmd="plat__subcmd__env__subcmd__provision"
-                ;;
             plat__subcmd__env,quota)
                 cmd="plat__subcmd__env__subcmd__quota"
                 ;;
@@ -285,9 +282,6 @@ _plat() {
                 ;;
             plat__subcmd__env__subcmd__help,outputs)
                 cmd="plat__subcmd__env__subcmd__help__subcmd__outputs"
-                ;;
-            plat__subcmd__env__subcmd__help,provision)
-                cmd="plat__subcmd__env__subcmd__help__subcmd__provision"
                 ;;
             plat__subcmd__env__subcmd__help,quota)
                 cmd="plat__subcmd__env__subcmd__help__subcmd__quota"
@@ -516,9 +510,6 @@ _plat() {
                 ;;
             plat__subcmd__help__subcmd__env,outputs)
                 cmd="plat__subcmd__help__subcmd__env__subcmd__outputs"
-                ;;
-            plat__subcmd__help__subcmd__env,provision)
-                cmd="plat__subcmd__help__subcmd__env__subcmd__provision"
                 ;;
             plat__subcmd__help__subcmd__env,quota)
                 cmd="plat__subcmd__help__subcmd__env__subcmd__quota"
@@ -2157,7 +2148,7 @@ _plat() {
             return 0
             ;;
         plat__subcmd__env)
-            opts="-o -q -v -y -h -V --output --context --account --user --quiet --verbose --no-input --yes --help --version template up list ls show logs outputs extend down quota reap provision help"
+            opts="-o -q -v -y -h -V --output --context --account --user --quiet --verbose --no-input --yes --help --version template up list ls show logs outputs extend down quota reap help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2259,7 +2250,7 @@ _plat() {
             return 0
             ;;
         plat__subcmd__env__subcmd__help)
-            opts="template up list show logs outputs extend down quota reap provision help"
+            opts="template up list show logs outputs extend down quota reap help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2343,20 +2334,6 @@ _plat() {
             return 0
             ;;
         plat__subcmd__env__subcmd__help__subcmd__outputs)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        plat__subcmd__env__subcmd__help__subcmd__provision)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -2537,40 +2514,6 @@ _plat() {
             return 0
             ;;
         plat__subcmd__env__subcmd__outputs)
-            opts="-o -q -v -y -h -V --output --context --account --user --quiet --verbose --no-input --yes --help --version"
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                --output)
-                    COMPREPLY=($(compgen -W "table json yaml" -- "${cur}"))
-                    return 0
-                    ;;
-                -o)
-                    COMPREPLY=($(compgen -W "table json yaml" -- "${cur}"))
-                    return 0
-                    ;;
-                --context)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --account)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --user)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        plat__subcmd__env__subcmd__provision)
             opts="-o -q -v -y -h -V --output --context --account --user --quiet --verbose --no-input --yes --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -3753,7 +3696,7 @@ _plat() {
             return 0
             ;;
         plat__subcmd__help__subcmd__env)
-            opts="template up list show logs outputs extend down quota reap provision"
+            opts="template up list show logs outputs extend down quota reap"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -3823,20 +3766,6 @@ _plat() {
             return 0
             ;;
         plat__subcmd__help__subcmd__env__subcmd__outputs)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        plat__subcmd__help__subcmd__env__subcmd__provision)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )

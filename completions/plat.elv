@@ -1040,7 +1040,6 @@ set edit:completion:arg-completer[plat] = {|@words|
             cand down 'Destroy an environment; an environment already gone is not an error'
             cand quota 'How many environments you may still create today'
             cand reap 'Destroy every expired environment (for cron or a CI schedule)'
-            cand provision 'Provision an environment `up --no-wait` recorded (run in the background by plat itself)'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'plat;env;template'= {
@@ -1324,24 +1323,6 @@ set edit:completion:arg-completer[plat] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
         }
-        &'plat;env;provision'= {
-            cand -o 'Output format: a table for people, JSON or YAML documents for programs'
-            cand --output 'Output format: a table for people, JSON or YAML documents for programs'
-            cand --context 'Context (platform connection) to use instead of the current one'
-            cand --account 'Account to act in (default: your own)'
-            cand --user 'Platform user to act as on an embedded platform (default: the local operator)'
-            cand -q 'Print only data and errors'
-            cand --quiet 'Print only data and errors'
-            cand -v 'Say more about what is happening (repeat for more)'
-            cand --verbose 'Say more about what is happening (repeat for more)'
-            cand --no-input 'Never prompt; fail listing every missing value instead'
-            cand -y 'Answer yes to confirmations'
-            cand --yes 'Answer yes to confirmations'
-            cand -h 'Print help'
-            cand --help 'Print help'
-            cand -V 'Print version'
-            cand --version 'Print version'
-        }
         &'plat;env;help'= {
             cand template 'Environment templates: built-in ones and those in PLAT_TEMPLATE_PATH'
             cand up 'Provision an environment from a template (Terraform/OpenTofu); it is destroyed when it expires'
@@ -1353,7 +1334,6 @@ set edit:completion:arg-completer[plat] = {|@words|
             cand down 'Destroy an environment; an environment already gone is not an error'
             cand quota 'How many environments you may still create today'
             cand reap 'Destroy every expired environment (for cron or a CI schedule)'
-            cand provision 'Provision an environment `up --no-wait` recorded (run in the background by plat itself)'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'plat;env;help;template'= {
@@ -1381,8 +1361,6 @@ set edit:completion:arg-completer[plat] = {|@words|
         &'plat;env;help;quota'= {
         }
         &'plat;env;help;reap'= {
-        }
-        &'plat;env;help;provision'= {
         }
         &'plat;env;help;help'= {
         }
@@ -2283,7 +2261,6 @@ set edit:completion:arg-completer[plat] = {|@words|
             cand down 'Destroy an environment; an environment already gone is not an error'
             cand quota 'How many environments you may still create today'
             cand reap 'Destroy every expired environment (for cron or a CI schedule)'
-            cand provision 'Provision an environment `up --no-wait` recorded (run in the background by plat itself)'
         }
         &'plat;help;env;template'= {
             cand list 'List the templates'
@@ -2310,8 +2287,6 @@ set edit:completion:arg-completer[plat] = {|@words|
         &'plat;help;env;quota'= {
         }
         &'plat;help;env;reap'= {
-        }
-        &'plat;help;env;provision'= {
         }
         &'plat;help;policy'= {
             cand show 'Show the environment policy in force for the current account'

@@ -6,8 +6,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 cargo build --release --locked --quiet
-plat=target/release/plat
-export PLAT_DATA_DIR="${PLAT_DATA_DIR:-$PWD/target/demo/data}" PLAT_CONFIG_DIR="${PLAT_CONFIG_DIR:-$PWD/target/demo/config}"
+# The binary wherever cargo puts it (CARGO_TARGET_DIR, a workspace's target dir).
+target_dir=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
+plat="$target_dir/release/plat"
+# The demo keeps its platform apart from yours, and says at the end how to reach it.
+demo_home="${XDG_DATA_HOME:-$HOME/.local/share}/plat-demo"
+export PLAT_DATA_DIR="${PLAT_DATA_DIR:-$demo_home/data}" PLAT_CONFIG_DIR="${PLAT_CONFIG_DIR:-$demo_home/config}"
 PLAT_IAC_BIN="$(scripts/install-terraform.sh | tail -n 1)"
 export PLAT_IAC_BIN
 
@@ -28,3 +32,7 @@ if ! $plat env show demo >/dev/null 2>&1; then
   $plat env up demo --template demo --ttl 30m >/dev/null
 fi
 $plat env show demo
+
+echo >&2
+echo "The demo platform lives in $PLAT_DATA_DIR. To use it from this shell:" >&2
+printf '  export PATH="%s:$PATH" PLAT_DATA_DIR="%s" PLAT_CONFIG_DIR="%s"\n' "$(dirname "$plat")" "$PLAT_DATA_DIR" "$PLAT_CONFIG_DIR" >&2

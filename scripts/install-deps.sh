@@ -18,6 +18,7 @@ if [ "${1:-}" = "--test" ]; then
   command -v gnome-keyring-daemon >/dev/null || need_apt+=(gnome-keyring)
   command -v kubectl >/dev/null || command -v kustomize >/dev/null || need_apt+=(kubernetes-client)
   command -v git >/dev/null || need_apt+=(git)
+  command -v jq >/dev/null || need_apt+=(jq)   # the README's automation block reads a run id with it
   [ -x /usr/lib/rabbitmq/bin/rabbitmq-server ] || need_apt+=(rabbitmq-server)
 fi
 if [ ${#need_apt[@]} -gt 0 ]; then

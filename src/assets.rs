@@ -43,7 +43,8 @@ fn add_man_pages(command: &clap::Command, name: &str, files: &mut BTreeMap<Strin
     // Rendering into a Vec cannot fail.
     let _ = clap_mangen::Man::new(titled).render(&mut page);
     files.insert(format!("man/{name}.1"), page);
-    for sub in command.get_subcommands().filter(|s| s.get_name() != "help") {
+    let documented = |s: &&clap::Command| s.get_name() != "help" && !s.is_hide_set();
+    for sub in command.get_subcommands().filter(documented) {
         add_man_pages(sub, &format!("{name}-{}", sub.get_name()), files);
     }
 }

@@ -23,9 +23,9 @@ pub struct Ctx {
     pub context: ContextConfig,
     pub global: GlobalArgs,
     platform: OnceCell<Arc<dyn Platform>>,
-    /// Template repositories are fetched (and their failures warned about) once per command,
-    /// however many template kinds the command looks up.
-    template_repo_dirs: std::sync::OnceLock<Vec<std::path::PathBuf>>,
+    /// Where templates come from; shared with the embedded platform, which reads env
+    /// templates' limits only when an env starts.
+    templates: Arc<crate::template_repos::TemplateSources>,
 }
 
 impl Ctx {
@@ -45,6 +45,7 @@ impl Ctx {
             },
             found => found?,
         };
+        let templates = crate::template_repos::TemplateSources::new(&env, &context, &dirs, &out);
         Ok(Self {
             out,
             env,
@@ -53,7 +54,7 @@ impl Ctx {
             context,
             global,
             platform: OnceCell::new(),
-            template_repo_dirs: std::sync::OnceLock::new(),
+            templates: Arc::new(templates),
         })
     }
 
@@ -108,6 +109,17 @@ impl Ctx {
         )))
     }
 
+    /// Asks the platform whether the caller may do `work` on this machine (a scan, a scaffold).
+    /// An embedded platform that was never created has no rules and no users but the operator
+    /// yet, and asking must not create one: a dry run writes nothing.
+    pub async fn authorize(&self, work: crate::api::LocalWork) -> Result<()> {
+        let embedded = self.context.server.is_none() && self.context.database_url.is_none();
+        if embedded && !self.dirs.embedded_database().exists() {
+            return Ok(());
+        }
+        Ok(self.platform().await?.authorize(work).await?)
+    }
+
     /// Opens the embedded platform, creating and bootstrapping it on first use.
     pub async fn embedded_service(&self) -> Result<Service> {
         let url = match &self.context.database_url {
@@ -128,7 +140,8 @@ impl Ctx {
         self.out
             .debug(&format!("opening {}", crate::store::redact_url(&url)));
         let store = Store::open(&url, 1).await?;
-        let service = Service::new(store, self.clock()?);
+        let templates = crate::template_repos::EnvCatalog::new(self.templates.clone());
+        let service = Service::new(store, self.clock()?).with_env_templates(Arc::new(templates));
         service
             .bootstrap(&Bootstrap {
                 master_account: self
@@ -273,74 +286,28 @@ impl Ctx {
             http,
         ))
     }
-}
 
-impl Ctx {
-    /// Where templates come from: `PLAT_TEMPLATE_PATH` (colon-separated, first wins), then the
-    /// templates built into this checkout of plat.
+    /// Where templates of `kind` (`env`, `scaffold`) come from, in search order.
     pub fn template_roots(&self, kind: &str) -> Vec<std::path::PathBuf> {
-        let mut roots: Vec<std::path::PathBuf> = self
-            .env
-            .get("PLAT_TEMPLATE_PATH")
-            .map(|paths| std::env::split_paths(paths).map(|p| p.join(kind)).collect())
-            .unwrap_or_default();
-        roots.extend(
-            self.template_repo_dirs
-                .get_or_init(|| self.template_repo_checkouts())
-                .iter()
-                .map(|dir| dir.join(kind)),
-        );
-        roots.push(builtin_templates().join(kind));
-        roots
-    }
-
-    /// The template repositories (`PLAT_TEMPLATE_REPOS`, the context's `template_repos`), each
-    /// from its cached clone. One that cannot be fetched is left out with a warning, so the
-    /// other templates (and destroying what exists) keep working offline.
-    fn template_repo_checkouts(&self) -> Vec<std::path::PathBuf> {
-        let specs = crate::template_repos::specs(
-            self.env.get("PLAT_TEMPLATE_REPOS"),
-            &self.context.template_repos,
-        );
-        if specs.is_empty() {
-            return Vec::new();
-        }
-        let max_age = match self.env.get("PLAT_TEMPLATE_REFRESH") {
-            Some("0") => std::time::Duration::ZERO,
-            Some(text) => match crate::iac::parse_duration(text) {
-                Ok(age) => age.unsigned_abs(),
-                Err(err) => {
-                    self.out
-                        .warn(&format!("ignoring PLAT_TEMPLATE_REFRESH: {err}"));
-                    crate::template_repos::DEFAULT_MAX_AGE
-                }
-            },
-            None => crate::template_repos::DEFAULT_MAX_AGE,
-        };
-        let cache = self.dirs.data.join("cache/template-repos");
-        let mut dirs = Vec::new();
-        for spec in specs {
-            match crate::template_repos::checkout(&cache, &spec, max_age) {
-                Ok(checkout) => {
-                    if let Some(problem) = checkout.stale_because {
-                        self.out.warn(&format!(
-                            "using the last clone of template repository {spec}: {problem}"
-                        ));
-                    }
-                    dirs.push(checkout.dir);
-                }
-                Err(problem) => self
-                    .out
-                    .warn(&format!("skipping template repository {spec}: {problem}")),
-            }
-        }
-        dirs
+        self.templates.roots(kind)
     }
 
     pub fn env_templates(&self) -> Result<crate::iac::TemplateCatalog> {
         Ok(crate::iac::TemplateCatalog::discover(
             &self.template_roots("env"),
         )?)
+    }
+
+    /// The env lifecycle as this caller: Terraform is found first, so that a missing binary
+    /// provisions nothing and costs no quota.
+    pub(crate) async fn env_lifecycle(&self) -> Result<crate::ops::env::EnvLifecycle<'_>> {
+        let provisioner = Arc::new(self.provisioner().await?);
+        Ok(crate::ops::env::EnvLifecycle {
+            platform: self.platform().await?,
+            provisioner,
+            templates: Arc::new(self.env_templates()?),
+            states: None,
+        })
     }
 
     /// The Terraform/OpenTofu runner: `PLAT_IAC_BIN`, the context's `iac_bin`, else PATH.
@@ -366,12 +333,6 @@ impl Ctx {
             base_env,
         ))
     }
-}
-
-/// Built-in templates ship in the source tree next to the crate (`templates/`); a binary installed
-/// elsewhere finds more through `PLAT_TEMPLATE_PATH`.
-fn builtin_templates() -> std::path::PathBuf {
-    std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/templates"))
 }
 
 impl Ctx {

@@ -1,7 +1,87 @@
-//! Errors that are not the platform's: usage mistakes, cancellations and plain user errors,
-//! with the exit code each one maps to.
+//! How a command ends: the one table from outcome to exit code ([`Exit`]), the errors that are
+//! not the platform's (usage mistakes, cancellations, plain user errors), and [`Report`], which
+//! turns any error into what the user sees. Every error type names its [`Exit`]; only
+//! [`Exit::code`] turns that into a number, and the README's table and `plat --help` are
+//! generated from [`Exit::ALL`].
 
 use std::fmt;
+
+/// Every way a command can end, each with one exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    Success,
+    /// Runtime, validation, not found, remote failure.
+    Failure,
+    /// The command line itself is wrong, or required values are missing with no terminal to ask.
+    Usage,
+    /// The command ran but its check failed: scan findings, update conflicts.
+    CheckFailed,
+    Unauthenticated,
+    PermissionDenied,
+    /// Quota, lifetime or another policy limit.
+    LimitReached,
+    Cancelled,
+}
+
+impl Exit {
+    pub const ALL: [Exit; 8] = [
+        Self::Success,
+        Self::Failure,
+        Self::Usage,
+        Self::CheckFailed,
+        Self::Unauthenticated,
+        Self::PermissionDenied,
+        Self::LimitReached,
+        Self::Cancelled,
+    ];
+
+    /// The one place exit codes are decided.
+    pub const fn code(self) -> u8 {
+        match self {
+            Self::Success => 0,
+            Self::Failure => 1,
+            Self::Usage => 2,
+            Self::CheckFailed => 3,
+            Self::Unauthenticated => 4,
+            Self::PermissionDenied => 5,
+            Self::LimitReached => 6,
+            Self::Cancelled => 130,
+        }
+    }
+
+    pub const fn meaning(self) -> &'static str {
+        match self {
+            Self::Success => "success (an empty list is success)",
+            Self::Failure => "error (runtime, validation, not found, remote failure)",
+            Self::Usage => "usage error, or required values missing without a terminal to ask",
+            Self::CheckFailed => {
+                "the command ran but its check failed (`scan` findings at/above `--fail-on`, `scaffold update` conflicts)"
+            }
+            Self::Unauthenticated => "authentication required or rejected (`hint: plat login`)",
+            Self::PermissionDenied => "permission denied by the platform's rules",
+            Self::LimitReached => "quota or policy limit reached",
+            Self::Cancelled => "cancelled (Ctrl-C, declined confirmation)",
+        }
+    }
+
+    /// The table as `plat --help` prints it.
+    pub fn help_text() -> String {
+        let mut text = String::from("Exit codes:");
+        for exit in Self::ALL {
+            text.push_str(&format!("\n  {:<4} {}", exit.code(), exit.meaning()));
+        }
+        text
+    }
+
+    /// The table as the README shows it (a test checks that they match).
+    pub fn markdown_table() -> String {
+        let mut table = String::from("| code | meaning |\n|---|---|\n");
+        for exit in Self::ALL {
+            table.push_str(&format!("| {} | {} |\n", exit.code(), exit.meaning()));
+        }
+        table
+    }
+}
 
 /// A mistake in what the user asked, with a hint; exits 1.
 #[derive(Debug)]
@@ -83,6 +163,21 @@ impl fmt::Display for CheckFailed {
 
 impl std::error::Error for CheckFailed {}
 
+/// A run that ended failed, timed out or cancelled elsewhere: the command worked, the run did not.
+#[derive(Debug)]
+pub struct RunFailed {
+    pub message: String,
+    pub hint: String,
+}
+
+impl fmt::Display for RunFailed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for RunFailed {}
+
 /// What an error looks like at the edge: exit code, JSON code, message, causes and hint.
 pub struct Report {
     pub exit_code: u8,
@@ -97,69 +192,87 @@ impl Report {
         for cause in err.chain() {
             if let Some(platform) = cause.downcast_ref::<crate::service::Error>() {
                 let code = platform.kind.code();
-                return Self::simple(platform.kind.exit_code(), code, err, platform.hint.clone());
+                return Self::simple(platform.kind.exit(), code, err, platform.hint.clone());
             }
             if let Some(auth) = cause.downcast_ref::<crate::auth::AuthError>() {
-                return Self::simple(auth.exit_code(), auth.code(), err, auth.hint());
+                return Self::simple(auth.exit(), auth.code(), err, auth.hint());
             }
             if let Some(iac) = cause.downcast_ref::<crate::iac::IacError>() {
-                let code = u8::try_from(iac.exit_code()).unwrap_or(1);
-                return Self::simple(code, iac.code(), err, iac.hint());
+                return Self::simple(iac.exit(), iac.code(), err, iac.hint());
             }
-            // plat scaffold: the engine's own codes, except that missing parameters are the
-            // contract's "missing values" (exit 2), and an update that left conflicts exits 3.
             if let Some(scaffold) = cause.downcast_ref::<crate::scaffold::ScaffoldError>() {
-                let exit_code = match scaffold.root() {
-                    crate::scaffold::ScaffoldError::MissingParameters { .. } => 2,
-                    other => u8::try_from(other.exit_code()).unwrap_or(1),
-                };
-                return Self::simple(exit_code, scaffold.code(), err, scaffold.hint());
+                return Self::simple(scaffold.exit(), scaffold.code(), err, scaffold.hint());
             }
             if let Some(conflicts) = cause.downcast_ref::<UpdateConflicts>() {
                 let hint = format!(
                     "resolve the conflicts in {}, then commit",
                     conflicts.0.join(", ")
                 );
-                return Self::simple(3, "update_conflicts", err, Some(hint));
+                return Self::simple(Exit::CheckFailed, "update_conflicts", err, Some(hint));
             }
             if let Some(failed) = cause.downcast_ref::<CheckFailed>() {
-                return Self::simple(3, "check_failed", err, Some(failed.hint.clone()));
+                let hint = Some(failed.hint.clone());
+                return Self::simple(Exit::CheckFailed, "check_failed", err, hint);
             }
             if let Some(scan) = cause.downcast_ref::<crate::scan::ScanError>() {
-                return Self::simple(1, scan.code(), err, scan.hint());
+                return Self::simple(Exit::Failure, scan.code(), err, scan.hint());
             }
             if let Some(definition) = cause.downcast_ref::<crate::automation::DefinitionError>() {
                 let hint = definition.hint.clone().or_else(|| {
                     Some("`plat automation apply --help` shows the definition format".into())
                 });
-                return Self::simple(1, "invalid_definition", err, hint);
+                return Self::simple(Exit::Failure, "invalid_definition", err, hint);
+            }
+            if let Some(failed) = cause.downcast_ref::<RunFailed>() {
+                let hint = Some(failed.hint.clone());
+                return Self::simple(Exit::Failure, "run_failed", err, hint);
             }
             if let Some(user) = cause.downcast_ref::<UserError>() {
-                return Self::simple(1, "invalid_argument", err, user.hint.clone());
+                return Self::simple(Exit::Failure, "invalid_argument", err, user.hint.clone());
             }
             if cause.downcast_ref::<Cancelled>().is_some() {
-                return Self::simple(130, "cancelled", err, None);
+                return Self::simple(Exit::Cancelled, "cancelled", err, None);
             }
             if let Some(missing) = cause.downcast_ref::<MissingValues>() {
                 let flags = missing.0.join(" ");
-                return Self::simple(
-                    2,
-                    "missing_values",
-                    err,
-                    Some(format!("pass them as {flags}")),
-                );
+                let hint = Some(format!("pass them as {flags}"));
+                return Self::simple(Exit::Usage, "missing_values", err, hint);
             }
         }
-        Self::simple(1, "error", err, None)
+        Self::simple(Exit::Failure, "error", err, None)
     }
 
-    fn simple(exit_code: u8, code: &str, err: &anyhow::Error, hint: Option<String>) -> Self {
+    fn simple(exit: Exit, code: &str, err: &anyhow::Error, hint: Option<String>) -> Self {
         Self {
-            exit_code,
+            exit_code: exit.code(),
             code: code.into(),
             message: err.to_string(),
             causes: err.chain().skip(1).map(ToString::to_string).collect(),
             hint,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Exit;
+
+    /// The README's table is this table: one source for the docs, `--help` and the code.
+    #[test]
+    fn the_readme_exit_code_table_is_generated_from_the_one_table() {
+        let readme = include_str!("../README.md");
+        assert!(
+            readme.contains(&Exit::markdown_table()),
+            "README.md's exit-code table differs from Exit::ALL; paste this:\n{}",
+            Exit::markdown_table()
+        );
+    }
+
+    #[test]
+    fn every_exit_code_is_distinct() {
+        let mut codes: Vec<u8> = Exit::ALL.iter().map(|e| e.code()).collect();
+        codes.sort_unstable();
+        codes.dedup();
+        assert_eq!(codes.len(), Exit::ALL.len());
     }
 }

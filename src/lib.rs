@@ -14,6 +14,7 @@ pub mod ctx;
 pub mod error;
 pub mod expr;
 pub mod iac;
+pub(crate) mod ops;
 pub mod output;
 pub mod platform;
 pub mod provision;

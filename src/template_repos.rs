@@ -4,9 +4,135 @@
 //! environment does not need the network every time, and works offline from the last clone.
 
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, SystemTime};
 
 use sha2::{Digest, Sha256};
+
+/// Where a command's templates come from, in search order: `PLAT_TEMPLATE_PATH`, the template
+/// repositories (`PLAT_TEMPLATE_REPOS`, the context's `template_repos`), then the built-ins.
+/// Repositories are fetched (and their failures warned about) at most once per command, and
+/// only when a command looks templates up.
+pub struct TemplateSources {
+    template_path: Option<String>,
+    repo_specs: Vec<String>,
+    refresh: Option<String>,
+    cache: PathBuf,
+    out: crate::output::Output,
+    checkouts: OnceLock<Vec<PathBuf>>,
+}
+
+impl TemplateSources {
+    pub fn new(
+        env: &crate::config::Env,
+        context: &crate::config::ContextConfig,
+        dirs: &crate::config::Dirs,
+        out: &crate::output::Output,
+    ) -> Self {
+        Self {
+            template_path: env.get("PLAT_TEMPLATE_PATH").map(str::to_owned),
+            repo_specs: specs(env.get("PLAT_TEMPLATE_REPOS"), &context.template_repos),
+            refresh: env.get("PLAT_TEMPLATE_REFRESH").map(str::to_owned),
+            cache: dirs.data.join("cache/template-repos"),
+            out: out.clone(),
+            checkouts: OnceLock::new(),
+        }
+    }
+
+    /// The directories holding templates of `kind` (`env`, `scaffold`), in search order.
+    pub fn roots(&self, kind: &str) -> Vec<PathBuf> {
+        let mut roots: Vec<PathBuf> = self
+            .template_path
+            .as_deref()
+            .map(|paths| std::env::split_paths(paths).map(|p| p.join(kind)).collect())
+            .unwrap_or_default();
+        roots.extend(
+            self.checkouts
+                .get_or_init(|| self.checkout_all())
+                .iter()
+                .map(|dir| dir.join(kind)),
+        );
+        roots.push(builtin_templates().join(kind));
+        roots
+    }
+
+    /// Each repository from its cached clone. One that cannot be fetched is left out with a
+    /// warning, so the other templates (and destroying what exists) keep working offline.
+    fn checkout_all(&self) -> Vec<PathBuf> {
+        if self.repo_specs.is_empty() {
+            return Vec::new();
+        }
+        let max_age = match self.refresh.as_deref() {
+            Some("0") => Duration::ZERO,
+            Some(text) => match crate::iac::parse_duration(text) {
+                Ok(age) => age.unsigned_abs(),
+                Err(err) => {
+                    self.out
+                        .warn(&format!("ignoring PLAT_TEMPLATE_REFRESH: {err}"));
+                    DEFAULT_MAX_AGE
+                }
+            },
+            None => DEFAULT_MAX_AGE,
+        };
+        let mut dirs = Vec::new();
+        for spec in &self.repo_specs {
+            match checkout(&self.cache, spec, max_age) {
+                Ok(checkout) => {
+                    if let Some(problem) = checkout.stale_because {
+                        self.out.warn(&format!(
+                            "using the last clone of template repository {spec}: {problem}"
+                        ));
+                    }
+                    dirs.push(checkout.dir);
+                }
+                Err(problem) => self
+                    .out
+                    .warn(&format!("skipping template repository {spec}: {problem}")),
+            }
+        }
+        dirs
+    }
+}
+
+/// Built-in templates ship in the source tree next to the crate (`templates/`); a binary installed
+/// elsewhere finds more through `PLAT_TEMPLATE_PATH`.
+fn builtin_templates() -> PathBuf {
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/templates"))
+}
+
+/// The env templates of a command's sources, discovered on first use: the embedded platform's
+/// service reads their limits only when an env starts.
+pub struct EnvCatalog {
+    sources: Arc<TemplateSources>,
+    catalog: OnceLock<Result<crate::iac::TemplateCatalog, String>>,
+}
+
+impl EnvCatalog {
+    pub fn new(sources: Arc<TemplateSources>) -> Self {
+        Self {
+            sources,
+            catalog: OnceLock::new(),
+        }
+    }
+}
+
+impl crate::service::envs::EnvTemplates for EnvCatalog {
+    fn ttl_limits(
+        &self,
+        template: &str,
+    ) -> crate::service::Result<crate::service::envs::TtlLimits> {
+        let catalog = self.catalog.get_or_init(|| {
+            crate::iac::TemplateCatalog::discover(&self.sources.roots("env"))
+                .map_err(|err| err.to_string())
+        });
+        match catalog {
+            Ok(catalog) => catalog.ttl_limits(template),
+            Err(err) => Err(crate::service::Error::internal(format!(
+                "cannot read the environment templates: {err}"
+            ))),
+        }
+    }
+}
 
 /// A clone younger than this is used as it is (`PLAT_TEMPLATE_REFRESH` overrides).
 pub const DEFAULT_MAX_AGE: Duration = Duration::from_secs(15 * 60);

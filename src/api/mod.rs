@@ -163,6 +163,23 @@ pub struct GroupMember {
     pub email: String,
 }
 
+/// Work a client does on its own machine that the platform's rules still govern: it stores
+/// nothing on the platform, so the client asks before it starts.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum LocalWork {
+    /// `plat scan` (needs `scan:run`).
+    Scan,
+    /// `plat scaffold run|update` (needs `scaffold:run`).
+    Scaffold,
+}
+
+/// `POST /api/v1/authorize`: may the caller do this work? 204 when allowed.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
+pub struct AuthorizeWork {
+    pub work: LocalWork,
+}
+
 /// Who the platform thinks is calling, and where.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct WhoAmI {
@@ -240,11 +257,9 @@ pub struct CreateEnv {
     pub template: String,
     #[schema(value_type = Object)]
     pub params: serde_json::Value,
-    /// Requested lifetime; absent means the policy's (or template's) default.
+    /// Requested lifetime; absent means the policy's (or template's) default. The template's
+    /// own limits are the platform's to look up: a caller never sends them.
     pub ttl_seconds: Option<i64>,
-    /// The template's own lifetime limits, which the policy may only tighten.
-    pub template_ttl_default_seconds: i64,
-    pub template_ttl_max_seconds: i64,
     pub idempotency_key: Option<String>,
 }
 

@@ -77,10 +77,6 @@ fn description_suffix(description: &Option<String>) -> String {
         .unwrap_or_default()
 }
 
-/// Exit code of the command-line contract: 4 = authentication required or rejected, 1 = anything else.
-pub const EXIT_AUTH: u8 = 4;
-pub const EXIT_ERROR: u8 = 1;
-
 impl AuthError {
     pub fn hint(&self) -> Option<String> {
         match self {
@@ -140,10 +136,12 @@ impl AuthError {
         }
     }
 
-    pub fn exit_code(&self) -> u8 {
+    pub fn exit(&self) -> crate::error::Exit {
         match self {
-            Self::LoginRequired { .. } | Self::AccessDenied | Self::DeviceCodeExpired => EXIT_AUTH,
-            _ => EXIT_ERROR,
+            Self::LoginRequired { .. } | Self::AccessDenied | Self::DeviceCodeExpired => {
+                crate::error::Exit::Unauthenticated
+            }
+            _ => crate::error::Exit::Failure,
         }
     }
 

@@ -14,7 +14,7 @@ mod session;
 mod store;
 
 pub use claims::{TokenClaims, decode_claims};
-pub use error::{AuthError, EXIT_AUTH, EXIT_ERROR};
+pub use error::AuthError;
 pub use oidc::{
     DEFAULT_SCOPES, DeviceAuthorization, DevicePrompt, OidcClient, OidcConfig, OidcHttp, TokenSet,
     http_client,

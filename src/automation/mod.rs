@@ -33,9 +33,9 @@ pub mod status {
     }
 }
 
-/// Parses `30s`, `5m`, `1h 30m` (jiff's friendly format) into a positive duration.
+/// Parses `30s`, `5m`, `1h 30m` into a positive duration, as every other duration of plat is
+/// read (`iac::parse_duration`).
 pub fn parse_duration(text: &str) -> Option<std::time::Duration> {
-    let parsed: jiff::SignedDuration = text.trim().parse().ok()?;
-    let duration = std::time::Duration::try_from(parsed).ok()?;
-    (!duration.is_zero()).then_some(duration)
+    let parsed = crate::iac::parse_duration(text).ok()?;
+    std::time::Duration::try_from(parsed).ok()
 }

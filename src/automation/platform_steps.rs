@@ -16,10 +16,11 @@ use super::actions::{
     EnvDown, EnvReady, EnvUp, Scaffold, Scaffolded, ScanSummary, ScanTarget, StepActions,
 };
 use super::executor::{CancelSignal, StepLog};
-use crate::api::CreateEnv;
+use crate::api::LocalWork;
 use crate::iac::{CancelHandle, TemplateCatalog};
+use crate::ops::env::{Down, EnvLifecycle, EnvStateKeeper, UpRequest};
 use crate::platform::Platform;
-use crate::provision::{Provisioner, RunRequest};
+use crate::provision::Provisioner;
 use crate::scaffold::TemplateSearch;
 use crate::scan::{ManifestOptions, ScanConfig, ScanReport};
 
@@ -36,25 +37,21 @@ pub struct PlatformSteps {
     pub state_keeper: Option<Arc<dyn EnvStateKeeper>>,
 }
 
-/// Moves an env's Terraform state between the platform and the local file Terraform uses.
-#[async_trait]
-pub trait EnvStateKeeper: Send + Sync {
-    /// Writes the platform's copy of the state to `path` (or removes `path` when it has none).
-    async fn load(&self, env: &crate::api::Env, path: &Path) -> Result<(), String>;
-    /// Hands the state at `path` back to the platform; `None` once the env is destroyed.
-    async fn save(&self, env: &crate::api::Env, path: Option<&Path>) -> Result<(), String>;
-}
-
 impl PlatformSteps {
-    fn provisioner(&self) -> Result<&Provisioner, String> {
-        self.provisioner.as_deref().map_err(Clone::clone)
+    /// The env lifecycle as the run's owner; an error when no Terraform/OpenTofu was found.
+    fn lifecycle(&self) -> Result<EnvLifecycle<'_>, String> {
+        Ok(EnvLifecycle {
+            platform: self.platform.as_ref(),
+            provisioner: self.provisioner.clone()?,
+            templates: self.env_templates.clone(),
+            states: self.state_keeper.as_deref(),
+        })
     }
 
-    /// Scans and scaffolds touch nothing the platform stores, so the platform is asked only
-    /// for the permissions the owner's groups grant.
-    async fn require(&self, permission: &str) -> Result<(), String> {
-        let me = self.platform.who_am_i().await.map_err(text)?;
-        crate::service::require_granted(&me, permission).map_err(text)
+    /// Scans and scaffolds touch nothing the platform stores; the platform still decides
+    /// whether the run's owner may do them.
+    async fn authorize(&self, work: LocalWork) -> Result<(), String> {
+        self.platform.authorize(work).await.map_err(text)
     }
 }
 
@@ -66,71 +63,39 @@ impl StepActions for PlatformSteps {
         log: &StepLog,
         stop: CancelSignal,
     ) -> Result<EnvReady, String> {
-        let template = self.env_templates.find(&request.template).map_err(text)?;
-        // Checked before the env is recorded, so a missing binary costs no quota.
-        self.provisioner()?;
-        let vars: BTreeMap<String, serde_yaml_ng::Value> = request
+        let lifecycle = self.lifecycle()?;
+        let param_values = request
             .vars
             .iter()
             .map(|(name, value)| Ok((name.clone(), serde_yaml_ng::to_value(value)?)))
             .collect::<Result<_, serde_yaml_ng::Error>>()
             .map_err(text)?;
-        let params = template
-            .resolve_params(BTreeMap::new(), Some(&vars))
-            .map_err(text)?;
-        let ttl_seconds = request
-            .ttl
-            .as_deref()
-            .map(crate::iac::parse_duration)
-            .transpose()
-            .map_err(text)?
-            .map(|d| d.as_secs());
-        let started = self
-            .platform
-            .start_env(CreateEnv {
-                name: request.name.clone(),
-                template: template.name().to_owned(),
-                params: serde_json::to_value(&params).map_err(text)?,
-                ttl_seconds,
-                template_ttl_default_seconds: template.manifest.ttl.default.as_secs(),
-                template_ttl_max_seconds: template.manifest.ttl.max.as_secs(),
+        let started = lifecycle
+            .start(UpRequest {
+                name: request.name,
+                template: request.template,
+                params: BTreeMap::new(),
+                param_values: Some(param_values),
+                ttl: request.ttl,
                 idempotency_key: None,
             })
             .await
-            .map_err(text)?;
+            .map_err(chain)?;
         let env = started.env;
         log.line(format!(
             "provisioning environment {} from template {} (expires {})",
             env.name, env.template, env.expires_at
         ));
-        let tenant = self.platform.who_am_i().await.map_err(text)?.tenant;
         let cancel = CancelHandle::new();
-        let provisioner = self.provisioner()?;
-        let run = until_stopped(
-            provisioner.up(RunRequest {
-                env: &env,
-                template,
-                tenant: &tenant,
-                state: self.platform.state_backend(&env),
-                events: None,
-                cancel: &cancel,
-            }),
+        let provisioned = until_stopped(
+            lifecycle.provision(&env, started.template, None, &cancel),
             &cancel,
             stop,
         )
-        .await;
-        // Kept whether or not the apply succeeded: env.down destroys what a failed one made.
-        if let Some(keeper) = &self.state_keeper {
-            keeper
-                .save(&env, Some(&provisioner.state_path(&env)))
-                .await?;
-        }
-        let env = self
-            .platform
-            .finish_env_up(&env.name, run.outcome)
-            .await
-            .map_err(text)?;
-        match run.result {
+        .await
+        .map_err(chain)?;
+        let env = provisioned.env;
+        match provisioned.outputs {
             Ok(_) => {
                 log.line(format!(
                     "environment {} is ready ({} resources)",
@@ -157,67 +122,36 @@ impl StepActions for PlatformSteps {
         log: &StepLog,
         stop: CancelSignal,
     ) -> Result<EnvDown, String> {
-        let gone = || EnvDown {
-            name: name.to_owned(),
-            destroyed: false,
-        };
-        let env = match self.platform.get_env(name).await {
-            Ok(env) => env,
-            Err(err) if err.kind == crate::service::ErrorKind::NotFound => {
-                log.line(format!(
-                    "environment {name} does not exist: nothing to destroy"
-                ));
-                return Ok(gone());
-            }
-            Err(err) => return Err(text(err)),
-        };
-        // Found before the env is marked `destroying`, so a missing template cannot strand it.
-        let template = self.env_templates.find(&env.template).map_err(text)?;
-        self.provisioner()?;
-        let Some(env) = self.platform.start_env_down(name).await.map_err(text)? else {
-            log.line(format!(
-                "environment {name} does not exist: nothing to destroy"
-            ));
-            return Ok(gone());
-        };
-        log.line(format!("destroying environment {name}"));
-        let tenant = self.platform.who_am_i().await.map_err(text)?.tenant;
+        let lifecycle = self.lifecycle()?;
         let cancel = CancelHandle::new();
-        let provisioner = self.provisioner()?;
-        if let Some(keeper) = &self.state_keeper {
-            keeper.load(&env, &provisioner.state_path(&env)).await?;
-        }
-        let run = until_stopped(
-            provisioner.down(RunRequest {
-                env: &env,
-                template,
-                tenant: &tenant,
-                state: self.platform.state_backend(&env),
-                events: None,
-                cancel: &cancel,
-            }),
+        let announce = |_: &crate::api::Env| log.line(format!("destroying environment {name}"));
+        let down = until_stopped(
+            lifecycle.down(name, None, &cancel, &announce),
             &cancel,
             stop,
         )
-        .await;
-        if let Some(keeper) = &self.state_keeper {
-            let remaining = run.result.is_err().then(|| provisioner.state_path(&env));
-            keeper.save(&env, remaining.as_deref()).await?;
-        }
-        self.platform
-            .finish_env_down(name, run.outcome)
-            .await
-            .map_err(text)?;
-        run.result.map_err(text)?;
-        log.line(format!("environment {name} is destroyed"));
+        .await
+        .map_err(chain)?;
+        let destroyed = match down {
+            Down::Gone => {
+                log.line(format!(
+                    "environment {name} does not exist: nothing to destroy"
+                ));
+                false
+            }
+            Down::Destroyed(_) => {
+                log.line(format!("environment {name} is destroyed"));
+                true
+            }
+        };
         Ok(EnvDown {
             name: name.to_owned(),
-            destroyed: true,
+            destroyed,
         })
     }
 
     async fn scaffold(&self, request: Scaffold, log: &StepLog) -> Result<Scaffolded, String> {
-        self.require("scaffold:run").await?;
+        self.authorize(LocalWork::Scaffold).await?;
         let template = self
             .scaffold_templates
             .load(&request.template)
@@ -259,7 +193,7 @@ impl StepActions for PlatformSteps {
     }
 
     async fn scan(&self, target: ScanTarget, log: &StepLog) -> Result<ScanSummary, String> {
-        self.require("scan:run").await?;
+        self.authorize(LocalWork::Scan).await?;
         let mut report = ScanReport::new();
         match (&target.path, &target.env) {
             (Some(path), None) => {
@@ -365,4 +299,9 @@ fn values_input(values: &Map<String, Value>) -> Result<crate::scaffold::Paramete
 
 fn text(err: impl std::fmt::Display) -> String {
     err.to_string()
+}
+
+/// An operation's error with its causes, as one log line.
+fn chain(err: anyhow::Error) -> String {
+    format!("{err:#}")
 }

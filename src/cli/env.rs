@@ -31,9 +31,6 @@ pub enum EnvCommand {
     Quota,
     /// Destroy every expired environment (for cron or a CI schedule)
     Reap,
-    /// Provision an environment `up --no-wait` recorded (run in the background by plat itself)
-    #[command(hide = true)]
-    Provision(EnvNameArgs),
 }
 
 #[derive(Debug, Args)]

@@ -28,17 +28,6 @@ pub use user::*;
 
 pub const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (", env!("PLAT_COMMIT"), ")");
 
-pub const EXIT_CODES: &str = "\
-Exit codes:
-  0    success (an empty list is success)
-  1    error (runtime, validation, not found, remote failure)
-  2    usage error
-  3    the command ran but its check failed (scan findings at/above --fail-on)
-  4    authentication required or rejected
-  5    permission denied by the platform's rules
-  6    quota or policy limit reached
-  130  cancelled (Ctrl-C, declined confirmation)";
-
 #[derive(Debug, Parser)]
 #[command(
     name = "plat",
@@ -47,7 +36,7 @@ Exit codes:
     long_about = "Drive an internal developer platform: accounts, environments, automations, scans and scaffolding.\n\n\
 With no configuration plat runs the platform embedded (SQLite in the data dir, you as its operator); \
 `plat login --server URL` points it at a team's `plat server`.",
-    after_long_help = EXIT_CODES,
+    after_long_help = crate::error::Exit::help_text(),
     propagate_version = true,
     max_term_width = 100
 )]
@@ -142,10 +131,7 @@ impl Command {
         matches!(
             self,
             Command::Env(EnvArgs {
-                command: EnvCommand::Up(_)
-                    | EnvCommand::Down(_)
-                    | EnvCommand::Reap
-                    | EnvCommand::Provision(_)
+                command: EnvCommand::Up(_) | EnvCommand::Down(_) | EnvCommand::Reap
             }) | Command::Automation(AutomationArgs {
                 command: AutomationCommand::Run(_)
             })

@@ -15,7 +15,9 @@ mod tests;
 
 use std::path::PathBuf;
 
-pub use events::{ChangeSummary, Diagnostic, IacCommand, IacEvent, OutputValue, Outputs, Severity};
+pub use events::{
+    ChangeSummary, Diagnostic, IacCommand, IacEvent, OutputValue, Outputs, REDACTED, Severity,
+};
 pub use runner::{
     Backend, CancelHandle, HttpBackend, IacBinary, IacFlavor, PlatVariables, RunOptions,
     RunSummary, Runner, Workspace,
@@ -153,11 +155,14 @@ impl IacError {
     }
 
     /// Process exit code following ARCHITECTURE.md's table.
-    pub fn exit_code(&self) -> i32 {
+    pub fn exit(&self) -> crate::error::Exit {
+        use crate::error::Exit;
         match self {
-            Self::Cancelled { .. } => 130,
-            Self::TtlTooLong { .. } => 6,
-            _ => 1,
+            Self::Cancelled { .. } => Exit::Cancelled,
+            Self::TtlTooLong { .. } => Exit::LimitReached,
+            // Like every other missing value (`MissingValues`, scaffold parameters).
+            Self::MissingParameters { .. } => Exit::Usage,
+            _ => Exit::Failure,
         }
     }
 

@@ -220,7 +220,7 @@ fn durations_use_the_friendly_format_and_ttl_is_capped() {
     assert_eq!(template.resolve_ttl(None).unwrap().as_secs(), 15 * 60);
     assert_eq!(template.resolve_ttl(Some("1h")).unwrap().as_secs(), 3600);
     let error = template.resolve_ttl(Some("3h")).unwrap_err();
-    assert_eq!(error.exit_code(), 6);
+    assert_eq!(error.exit(), crate::error::Exit::LimitReached);
     assert!(error.to_string().contains("maximum of 2h"), "{error}");
 }
 
@@ -693,7 +693,7 @@ async fn a_failing_apply_surfaces_diagnostics_with_file_and_line_and_keeps_state
         "{diagnostic:?}"
     );
     assert!(error.to_string().contains("main.tf:8"), "{error}");
-    assert_eq!(error.exit_code(), 1);
+    assert_eq!(error.exit(), crate::error::Exit::Failure);
 
     assert!(drain(&mut rx).iter().any(|e| matches!(e,
         IacEvent::ApplyErrored { address, .. } if address == "terraform_data.fails")));
@@ -775,7 +775,7 @@ async fn cancelling_a_slow_apply_interrupts_terraform_which_saves_state() {
         ),
         "{error:?}"
     );
-    assert_eq!(error.exit_code(), 130);
+    assert_eq!(error.exit(), crate::error::Exit::Cancelled);
     assert!(started.elapsed() < Duration::from_secs(30));
 
     let resources = state_resources(&read_json(&env.state));

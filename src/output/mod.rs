@@ -9,6 +9,9 @@ use std::io::{IsTerminal, Write};
 
 use anstyle::{AnsiColor, Style};
 use comfy_table::{ContentArrangement, Table, presets};
+
+/// Table width when neither `COLUMNS` nor the terminal gives a usable one.
+const FALLBACK_WIDTH: u16 = 80;
 use serde::Serialize;
 
 pub use views::{Details, Row};
@@ -149,15 +152,23 @@ impl Output {
         Ok(())
     }
 
-    fn table(&self) -> Table {
+    pub(crate) fn table(&self) -> Table {
         let mut table = Table::new();
         table.load_style(presets::NOTHING);
-        match self.width {
+        match self.width.filter(|width| *width > 0) {
             Some(width) => {
                 table.set_width(width);
                 table.set_content_arrangement(ContentArrangement::Dynamic);
             }
             None if self.stdout_tty => {
+                table.set_content_arrangement(ContentArrangement::Dynamic);
+                // A terminal that reports no width (`script`, some CI consoles) would get one
+                // character per column; gh and kubectl assume 80 there, and so does plat.
+                let detected = table.width().filter(|width| *width > 0);
+                table.set_width(detected.unwrap_or(FALLBACK_WIDTH));
+            }
+            None if self.width == Some(0) => {
+                table.set_width(FALLBACK_WIDTH);
                 table.set_content_arrangement(ContentArrangement::Dynamic);
             }
             None => {
@@ -215,4 +226,32 @@ fn is_broken_pipe(err: &anyhow::Error) -> bool {
                 .and_then(|json| json.io_error_kind())
                 == Some(std::io::ErrorKind::BrokenPipe)
     })
+}
+
+#[cfg(test)]
+mod width_tests {
+    use super::*;
+
+    fn output(columns: Option<&str>, stdout_tty: bool) -> Output {
+        let mut vars = std::collections::BTreeMap::new();
+        if let Some(columns) = columns {
+            vars.insert("COLUMNS".to_owned(), columns.to_owned());
+        }
+        let env = crate::config::Env { vars };
+        let mut out = Output::new(OutputFormat::Table, false, 0, &env);
+        out.stdout_tty = stdout_tty;
+        out
+    }
+
+    #[test]
+    fn a_terminal_of_zero_width_gets_80_columns() {
+        assert_eq!(output(Some("0"), false).table().width(), Some(80));
+        assert_eq!(
+            output(Some("0"), true).table().width().map(|w| w > 0),
+            Some(true)
+        );
+        assert_eq!(output(Some("120"), false).table().width(), Some(120));
+        // Piped output is not wrapped at all.
+        assert_eq!(output(None, false).table().width(), None);
+    }
 }

@@ -39,6 +39,19 @@ impl LocalPlatform {
 
 #[async_trait]
 impl Platform for LocalPlatform {
+    fn in_account(&self, account: &str) -> Box<dyn Platform> {
+        Box::new(Self::new(
+            self.service.clone(),
+            self.identity.clone(),
+            Some(account.to_owned()),
+        ))
+    }
+
+    async fn authorize(&self, work: crate::api::LocalWork) -> Result<()> {
+        self.service
+            .authorize_local_work(&self.actor().await?, work)
+    }
+
     async fn who_am_i(&self) -> Result<WhoAmI> {
         Ok(self.actor().await?.who_am_i())
     }

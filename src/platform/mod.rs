@@ -24,6 +24,8 @@ use crate::service::Result;
 #[async_trait]
 pub trait Platform: Send + Sync {
     async fn who_am_i(&self) -> Result<WhoAmI>;
+    /// Asks the platform whether the caller may do `work` on this machine.
+    async fn authorize(&self, work: crate::api::LocalWork) -> Result<()>;
 
     async fn list_accounts(&self, limit: Option<u32>) -> Result<Vec<Account>>;
     async fn get_account(&self, slug: &str) -> Result<Account>;
@@ -83,6 +85,10 @@ pub trait Platform: Send + Sync {
     /// Where Terraform keeps an env's state: `None` for a local file (embedded platform), or the
     /// server's `http` backend so that any machine can destroy the env (R-ENV-4).
     fn state_backend(&self, env: &Env) -> Option<StateBackend>;
+
+    /// The same caller, acting in `account` (a slug it can see), as `--account` would: an
+    /// operation over a subtree (the reaper) records each env in the env's own account.
+    fn in_account(&self, account: &str) -> Box<dyn Platform>;
 }
 
 /// Terraform `http` backend coordinates for an env's state on a `plat server`.

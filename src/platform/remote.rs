@@ -126,6 +126,21 @@ fn seg(text: &str) -> String {
 
 #[async_trait]
 impl Platform for RemotePlatform {
+    fn in_account(&self, account: &str) -> Box<dyn Platform> {
+        Box::new(Self {
+            base: self.base.clone(),
+            http: self.http.clone(),
+            token: self.token.clone(),
+            account: Some(account.to_owned()),
+        })
+    }
+
+    async fn authorize(&self, work: crate::api::LocalWork) -> Result<()> {
+        let body = crate::api::AuthorizeWork { work };
+        self.send_empty(self.request(Method::POST, "/authorize").json(&body))
+            .await
+    }
+
     async fn who_am_i(&self) -> Result<WhoAmI> {
         self.get("/whoami").await
     }

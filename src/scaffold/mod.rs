@@ -206,11 +206,14 @@ impl ScaffoldError {
     }
 
     /// Exit code by the command-line contract (ARCHITECTURE.md).
-    pub fn exit_code(&self) -> i32 {
+    pub fn exit(&self) -> crate::error::Exit {
+        use crate::error::Exit;
         match self {
-            Self::Cancelled => 130,
-            Self::Step { source, .. } => source.exit_code(),
-            _ => 1,
+            Self::Cancelled => Exit::Cancelled,
+            // The contract's "missing values", as for every other command.
+            Self::MissingParameters { .. } => Exit::Usage,
+            Self::Step { source, .. } => source.exit(),
+            _ => Exit::Failure,
         }
     }
 }

@@ -1099,7 +1099,7 @@ mod parameters {
         let err = params::resolve(&pages(), &ParameterInput::default(), Some(&mut Cancelling))
             .unwrap_err();
         assert!(matches!(err, ScaffoldError::Cancelled));
-        assert_eq!(err.exit_code(), 130);
+        assert_eq!(err.exit(), crate::error::Exit::Cancelled);
     }
 
     #[test]

@@ -7,7 +7,7 @@ use std::path::Path;
 use async_trait::async_trait;
 
 use crate::api::Env;
-use crate::automation::platform_steps::EnvStateKeeper;
+use crate::ops::env::EnvStateKeeper;
 use crate::service::{Identity, Service};
 
 pub struct DatabaseStates {

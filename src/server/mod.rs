@@ -87,7 +87,7 @@ const MAX_INVENTORY_BYTES: usize = 32 * 1024 * 1024;
 #[openapi(
     info(title = "plat", description = "The platform API served by `plat server`."),
     paths(
-        routes::healthz, routes::readyz, routes::auth_config, routes::whoami,
+        routes::healthz, routes::readyz, routes::auth_config, routes::whoami, routes::authorize,
         routes::list_accounts, routes::create_account, routes::get_account, routes::update_account, routes::delete_account,
         routes::list_tenants, routes::create_tenant, routes::get_tenant, routes::update_tenant, routes::delete_tenant,
         routes::list_users, routes::create_user, routes::get_user, routes::rename_user, routes::revoke_user,
@@ -139,6 +139,7 @@ pub fn router(state: AppState) -> Router {
             get(|| async { ([("content-type", "application/json")], openapi_json()) }),
         )
         .route("/whoami", get(routes::whoami))
+        .route("/authorize", post(routes::authorize))
         .route(
             "/accounts",
             get(routes::list_accounts).post(routes::create_account),
@@ -281,7 +282,8 @@ pub async fn prepare(config: &ServerConfig) -> Result<AppState, Error> {
         16
     };
     let store = Store::open(&config.database_url, connections).await?;
-    let service = Service::new(store, config.clock.clone());
+    let templates = config.automations.step_tools.env_templates.clone();
+    let service = Service::new(store, config.clock.clone()).with_env_templates(templates);
     service
         .bootstrap(&Bootstrap {
             master_account: config.master_account.clone(),

@@ -9,9 +9,9 @@ use serde::Deserialize;
 use super::AppState;
 use super::extract::{ApiJson, ApiResult, Caller};
 use crate::api::{
-    Account, AuthConfig, CreateAccount, CreateGroup, CreateTenant, CreateUser, ErrorBody, Group,
-    GroupMember, Health, RenameUser, Tenant, UpdateAccount, UpdateGroup, UpdateTenant, User,
-    WhoAmI,
+    Account, AuthConfig, AuthorizeWork, CreateAccount, CreateGroup, CreateTenant, CreateUser,
+    ErrorBody, Group, GroupMember, Health, RenameUser, Tenant, UpdateAccount, UpdateGroup,
+    UpdateTenant, User, WhoAmI,
 };
 use crate::service::Error;
 
@@ -54,6 +54,17 @@ pub async fn auth_config(State(state): State<AppState>) -> Json<AuthConfig> {
     responses((status = 200, body = WhoAmI), (status = 401, body = ErrorBody)))]
 pub async fn whoami(Caller(actor): Caller) -> Json<WhoAmI> {
     Json(actor.who_am_i())
+}
+
+#[utoipa::path(post, path = "/api/v1/authorize", tag = "auth", security(("bearer" = [])), request_body = AuthorizeWork,
+    responses((status = 204, description = "the caller may do this work"), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub async fn authorize(
+    State(s): State<AppState>,
+    Caller(actor): Caller,
+    ApiJson(req): ApiJson<AuthorizeWork>,
+) -> ApiResult<StatusCode> {
+    s.service.authorize_local_work(&actor, req.work)?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 #[utoipa::path(get, path = "/api/v1/accounts", tag = "accounts", security(("bearer" = [])), params(ListQuery),

@@ -98,21 +98,21 @@ fn lacks(user: &str, account: &str, permission: &str) -> Error {
     .with_hint("permissions come from groups: ask an admin of the account to add you to one that grants it")
 }
 
-/// The same check for a caller known by what the platform answered to `who_am_i`: for work
-/// done on the caller's machine (a scan, a scaffold) that stores nothing on the platform.
-pub fn require_granted(me: &WhoAmI, permission: &str) -> Result<()> {
-    if grants(&me.permissions, permission) {
-        return Ok(());
-    }
-    Err(lacks(&me.user, &me.account, permission))
-}
-
 fn no_access(who: &str) -> Error {
     Error::unauthenticated(format!("{who} has no access to this platform"))
         .with_hint("ask an account admin to run `plat user create <e-mail>` in their account")
 }
 
 impl Service {
+    /// May the caller do this work on its own machine? A scan or a scaffold stores nothing on
+    /// the platform, but the account's rules still decide who may run one.
+    pub fn authorize_local_work(&self, actor: &Actor, work: crate::api::LocalWork) -> Result<()> {
+        actor.require(match work {
+            crate::api::LocalWork::Scan => "scan:run",
+            crate::api::LocalWork::Scaffold => "scaffold:run",
+        })
+    }
+
     /// Resolves a caller to an actor in `account_slug` (default: the user's own account).
     /// `host` is the HTTP `Host` of a server request: on a tenant's domain only users linked to an
     /// account of that tenant exist (R-TEN-5), and everyone else gets the answer an unknown user gets.

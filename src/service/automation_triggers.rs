@@ -364,7 +364,7 @@ impl Service {
             .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(body).into_owned()));
         let run = self.unattended_run(&automation, &definition, "webhook", Some(event));
         store::insert_run(&mut conn, &run).await?;
-        Ok(run_view(&run))
+        run_view(&run)
     }
 }
 

@@ -13,29 +13,30 @@ use crate::api::{
 use crate::automation::{Definition, status};
 use crate::store::{self, AutomationRow, RunRow};
 
-fn automation_view(row: AutomationRow) -> Automation {
-    Automation {
+fn automation_view(row: AutomationRow) -> Result<Automation> {
+    let definition = store::stored_json("automations", &row.id, "definition", &row.definition)?;
+    Ok(Automation {
         id: row.id,
         name: row.name,
         description: row.description,
         account: row.account_slug,
         owner: row.owner_email,
         trigger: row.trigger_kind,
-        definition: serde_json::from_str(&row.definition).unwrap_or_default(),
+        definition,
         created_at: row.created_at,
         updated_at: row.updated_at,
-    }
+    })
 }
 
-pub(super) fn run_view(row: &RunRow) -> AutomationRun {
-    AutomationRun {
+pub(super) fn run_view(row: &RunRow) -> Result<AutomationRun> {
+    Ok(AutomationRun {
         id: row.id.clone(),
         automation: row.automation_name.clone(),
         account: row.account_slug.clone(),
         owner: row.owner_email.clone(),
         status: row.status.clone(),
-        params: serde_json::from_str(&row.params).unwrap_or_default(),
-        steps: serde_json::from_str(&row.steps).unwrap_or_default(),
+        params: store::stored_json("automation_runs", &row.id, "params", &row.params)?,
+        steps: store::stored_json("automation_runs", &row.id, "steps", &row.steps)?,
         error: row.error.clone(),
         cancel_requested: row.cancel_requested,
         trigger: row.triggered_by.clone(),
@@ -43,7 +44,12 @@ pub(super) fn run_view(row: &RunRow) -> AutomationRun {
         created_at: row.created_at.clone(),
         started_at: row.started_at.clone(),
         finished_at: row.finished_at.clone(),
-    }
+    })
+}
+
+/// The definition a run was started with, as stored with it.
+fn stored_definition(row: &RunRow) -> Result<serde_json::Value> {
+    store::stored_json("automation_runs", &row.id, "definition", &row.definition)
 }
 
 /// The part of a run's log written before attempt `attempt` started: everything up to the
@@ -165,7 +171,7 @@ impl Service {
         };
         tx.commit().await?;
         Ok(AutomationApplied {
-            automation: automation_view(row),
+            automation: automation_view(row)?,
             created,
         })
     }
@@ -174,15 +180,13 @@ impl Service {
         actor.require("automations:read")?;
         let mut conn = self.store.acquire().await?;
         let rows = store::list_automations(&mut conn, &actor.account.id).await?;
-        Ok(rows.into_iter().map(automation_view).collect())
+        rows.into_iter().map(automation_view).collect()
     }
 
     pub async fn get_automation(&self, actor: &Actor, name: &str) -> Result<Automation> {
         actor.require("automations:read")?;
         let mut conn = self.store.acquire().await?;
-        Ok(automation_view(
-            self.automation_row(&mut conn, actor, name).await?,
-        ))
+        automation_view(self.automation_row(&mut conn, actor, name).await?)
     }
 
     /// Deletes the definition; its runs stay on record (R-AUT-5).
@@ -220,8 +224,8 @@ impl Service {
             && existing.account_id == actor.account.id
         {
             return Ok(RunStarted {
-                run: run_view(&existing),
-                definition: serde_json::from_str(&existing.definition).unwrap_or_default(),
+                run: run_view(&existing)?,
+                definition: stored_definition(&existing)?,
             });
         }
         let automation = self.automation_row(&mut conn, actor, name).await?;
@@ -264,8 +268,8 @@ impl Service {
         };
         store::insert_run(&mut conn, &row).await?;
         Ok(RunStarted {
-            run: run_view(&row),
-            definition: serde_json::from_str(&row.definition).unwrap_or_default(),
+            run: run_view(&row)?,
+            definition: stored_definition(&row)?,
         })
     }
 
@@ -349,13 +353,13 @@ impl Service {
         }
         store::update_run(&mut tx, &row).await?;
         tx.commit().await?;
-        Ok(run_view(&row))
+        run_view(&row)
     }
 
     pub async fn get_automation_run(&self, actor: &Actor, id: &str) -> Result<AutomationRun> {
         actor.require("automations:read")?;
         let mut conn = self.store.acquire().await?;
-        Ok(run_view(&self.run_row(&mut conn, actor, id).await?))
+        run_view(&self.run_row(&mut conn, actor, id).await?)
     }
 
     pub async fn automation_run_logs(&self, actor: &Actor, id: &str) -> Result<RunLogs> {
@@ -377,7 +381,7 @@ impl Service {
         actor.require("automations:read")?;
         let mut conn = self.store.acquire().await?;
         let rows = store::list_runs(&mut conn, &actor.account.id, automation).await?;
-        Ok(rows.iter().map(run_view).collect())
+        rows.iter().map(run_view).collect()
     }
 
     pub fn clock(&self) -> super::Clock {
@@ -478,7 +482,7 @@ impl Service {
             row.cancel_requested = true;
         }
         tx.commit().await?;
-        Ok(run_view(&row))
+        run_view(&row)
     }
 }
 
@@ -489,5 +493,5 @@ async fn claimed_run(conn: &mut store::Conn, id: &str) -> Result<(AutomationRun,
         .ok_or_else(|| Error::internal("claimed run vanished"))?;
     let definition: Definition = serde_json::from_str(&row.definition)
         .map_err(|err| Error::internal(format!("stored definition unreadable: {err}")))?;
-    Ok((run_view(&row), definition))
+    Ok((run_view(&row)?, definition))
 }

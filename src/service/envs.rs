@@ -25,6 +25,43 @@ pub mod status {
     pub const DESTROYED: &str = "destroyed";
 }
 
+/// A template's lifetime limits (R-ENV-1), as its manifest declares them.
+#[derive(Debug, Clone, Copy)]
+pub struct TtlLimits {
+    pub default_seconds: i64,
+    pub max_seconds: i64,
+}
+
+/// Where the service finds env templates' limits: the platform's own catalog (the server's,
+/// or the embedded platform's), so that a caller cannot send limits of its choosing.
+pub trait EnvTemplates: Send + Sync {
+    fn ttl_limits(&self, template: &str) -> Result<TtlLimits>;
+}
+
+/// A platform that knows no env templates (one built without them refuses every `env up`).
+pub(crate) struct NoTemplates;
+
+impl EnvTemplates for NoTemplates {
+    fn ttl_limits(&self, template: &str) -> Result<TtlLimits> {
+        Err(Error::not_found("environment template", template))
+    }
+}
+
+impl EnvTemplates for crate::iac::TemplateCatalog {
+    fn ttl_limits(&self, template: &str) -> Result<TtlLimits> {
+        let found = self.find(template).map_err(|err| {
+            Error::not_found("environment template", template).with_hint(
+                err.hint()
+                    .unwrap_or_else(|| "run `plat env template list`".into()),
+            )
+        })?;
+        Ok(TtlLimits {
+            default_seconds: found.manifest.ttl.default.as_secs(),
+            max_seconds: found.manifest.ttl.max.as_secs(),
+        })
+    }
+}
+
 fn account_scope(account: &AccountRow) -> String {
     format!("account:{}", account.id)
 }
@@ -217,7 +254,7 @@ impl Service {
         actor.require("envs:read")?;
         let mut conn = self.store.acquire().await?;
         let rows = store::list_envs(&mut conn, &actor.account.id, include_destroyed).await?;
-        Ok(rows.into_iter().map(env_view).collect())
+        rows.into_iter().map(env_view).collect()
     }
 
     pub(super) async fn live_env(
@@ -237,7 +274,7 @@ impl Service {
     pub async fn get_env(&self, actor: &Actor, name: &str) -> Result<Env> {
         actor.require("envs:read")?;
         let mut conn = self.store.acquire().await?;
-        Ok(env_view(self.live_env(&mut conn, actor, name).await?))
+        env_view(self.live_env(&mut conn, actor, name).await?)
     }
 
     /// Records an env before Terraform runs, after every check that could refuse it (R-ENV-3):
@@ -265,7 +302,7 @@ impl Service {
                 )));
             }
             return Ok(EnvStarted {
-                env: env_view(existing),
+                env: env_view(existing)?,
                 created: false,
             });
         }
@@ -278,17 +315,14 @@ impl Service {
                     .with_hint("pick another name, or `plat env down` the existing one first"),
             );
         }
+        let template = self.env_templates.ttl_limits(&req.template)?;
         let policy = self.effective_policy(&mut tx, &actor.account).await?;
         let max = policy
             .ttl_max_seconds
-            .min(req.template_ttl_max_seconds.max(MIN_TTL_SECONDS));
+            .min(template.max_seconds.max(MIN_TTL_SECONDS));
         let ttl = req
             .ttl_seconds
-            .unwrap_or_else(|| {
-                policy
-                    .ttl_default_seconds
-                    .min(req.template_ttl_default_seconds)
-            })
+            .unwrap_or_else(|| policy.ttl_default_seconds.min(template.default_seconds))
             .min(i64::MAX / 2);
         if ttl < MIN_TTL_SECONDS {
             return Err(Error::invalid(format!(
@@ -337,7 +371,7 @@ impl Service {
         store::insert_env(&mut tx, &row).await?;
         tx.commit().await?;
         Ok(EnvStarted {
-            env: env_view(row),
+            env: env_view(row)?,
             created: true,
         })
     }
@@ -362,7 +396,7 @@ impl Service {
             row.quota_counted = false;
         }
         store::update_env(&mut conn, &row).await?;
-        Ok(env_view(row))
+        env_view(row)
     }
 
     async fn keep_log(
@@ -408,7 +442,7 @@ impl Service {
         };
         row.status = status::DESTROYING.into();
         store::update_env(&mut conn, &row).await?;
-        Ok(Some(env_view(row)))
+        env_view(row).map(Some)
     }
 
     pub async fn finish_env_down(
@@ -432,10 +466,11 @@ impl Service {
             row.error = outcome.error.clone();
         }
         store::update_env(&mut conn, &row).await?;
-        Ok(env_view(row))
+        env_view(row)
     }
 
-    /// Moves the expiry to now + `seconds`, never past the policy's maximum from creation.
+    /// Moves the expiry to now + `seconds`, never past the policy's maximum from creation and
+    /// never earlier than it is.
     pub async fn extend_env(&self, actor: &Actor, name: &str, seconds: i64) -> Result<Env> {
         actor.require("envs:write")?;
         if seconds < MIN_TTL_SECONDS {
@@ -458,6 +493,13 @@ impl Service {
             .now_ts()
             .checked_add(jiff::SignedDuration::from_secs(seconds))
             .unwrap_or(limit);
+        let current: Timestamp = row.expires_at.parse().map_err(|_| {
+            Error::internal(format!("environment '{name}' has a corrupt expires_at"))
+        })?;
+        // Extending asks for *more* time: an env that already lives longer keeps its expiry.
+        if wanted <= current {
+            return env_view(row);
+        }
         if wanted > limit {
             return Err(Error::quota(format!(
                 "environment '{name}' may live until {limit} at most ({} from creation)",
@@ -470,7 +512,7 @@ impl Service {
         row.expires_at = wanted.to_string();
         store::update_env(&mut tx, &row).await?;
         tx.commit().await?;
-        Ok(env_view(row))
+        env_view(row)
     }
 
     /// Expired live envs of the accounts this actor sees, each leased to the caller for
@@ -488,7 +530,7 @@ impl Service {
         let mut claimed = Vec::new();
         for row in store::expired_envs(&mut conn, &actor.account.path, &now).await? {
             if store::claim_reaper_lease(&mut conn, &row.id, &now, &until).await? {
-                claimed.push(env_view(row));
+                claimed.push(env_view(row)?);
             }
         }
         Ok(claimed)
@@ -503,22 +545,25 @@ fn record_outcome(row: &mut EnvRow, outcome: &EnvOutcome) {
     row.error = outcome.error.clone();
 }
 
-pub(crate) fn env_view(row: EnvRow) -> Env {
-    Env {
+pub(crate) fn env_view(row: EnvRow) -> Result<Env> {
+    let params = store::stored_json("envs", &row.id, "params", &row.params)?;
+    let outputs = store::stored_json("envs", &row.id, "outputs", &row.outputs)?;
+    let resources = store::stored_json("envs", &row.id, "resources", &row.resources)?;
+    Ok(Env {
         id: row.id,
         name: row.name,
         account: row.account_slug,
         template: row.template,
-        params: serde_json::from_str(&row.params).unwrap_or_default(),
+        params,
         owner: row.owner_email,
         status: row.status,
         created_at: row.created_at,
         expires_at: row.expires_at,
         destroyed_at: row.destroyed_at,
-        outputs: serde_json::from_str(&row.outputs).unwrap_or_default(),
-        resources: serde_json::from_str(&row.resources).unwrap_or_default(),
+        outputs,
+        resources,
         error: row.error,
-    }
+    })
 }
 
 /// `1800` → `30m`, `5400` → `1h30m`.

@@ -39,12 +39,13 @@ impl ErrorKind {
         }
     }
 
-    pub fn exit_code(self) -> u8 {
+    pub fn exit(self) -> crate::error::Exit {
+        use crate::error::Exit;
         match self {
-            Self::Unauthenticated => 4,
-            Self::PermissionDenied => 5,
-            Self::QuotaExceeded => 6,
-            _ => 1,
+            Self::Unauthenticated => Exit::Unauthenticated,
+            Self::PermissionDenied => Exit::PermissionDenied,
+            Self::QuotaExceeded => Exit::LimitReached,
+            Self::NotFound | Self::Invalid | Self::Conflict | Self::Internal => Exit::Failure,
         }
     }
 

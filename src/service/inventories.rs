@@ -5,8 +5,17 @@ use super::{Actor, Error, Result, Service, vocabulary};
 use crate::api::{Inventory, PublishInventory};
 use crate::store::{self, InventoryRow};
 
-fn inventory_view(row: InventoryRow, with_documents: bool) -> Inventory {
-    Inventory {
+fn inventory_view(row: InventoryRow, with_documents: bool) -> Result<Inventory> {
+    let report = match with_documents {
+        true => Some(store::stored_json(
+            "inventories",
+            &row.name,
+            "report",
+            &row.report,
+        )?),
+        false => None,
+    };
+    Ok(Inventory {
         name: row.name,
         account: row.account_slug,
         env: row.env_name,
@@ -16,9 +25,9 @@ fn inventory_view(row: InventoryRow, with_documents: bool) -> Inventory {
         resources: row.resources,
         errors: row.errors,
         warnings: row.warnings,
-        report: with_documents.then(|| serde_json::from_str(&row.report).unwrap_or_default()),
+        report,
         entities: with_documents.then_some(row.entities),
-    }
+    })
 }
 
 /// The counts every listing shows, read from the scan document's summary.
@@ -71,26 +80,24 @@ impl Service {
             ..Default::default()
         };
         store::upsert_inventory(&mut conn, &row).await?;
-        self.inventory_row(&mut conn, actor, name)
-            .await
-            .map(|row| inventory_view(row, false))
+        inventory_view(self.inventory_row(&mut conn, actor, name).await?, false)
     }
 
     pub async fn list_inventories(&self, actor: &Actor) -> Result<Vec<Inventory>> {
         actor.require("scan:read")?;
         let mut conn = self.store.acquire().await?;
-        Ok(store::list_inventories(&mut conn, &actor.account.id)
+        store::list_inventories(&mut conn, &actor.account.id)
             .await?
             .into_iter()
             .map(|row| inventory_view(row, false))
-            .collect())
+            .collect()
     }
 
     pub async fn get_inventory(&self, actor: &Actor, name: &str) -> Result<Inventory> {
         actor.require("scan:read")?;
         let mut conn = self.store.acquire().await?;
         let row = self.inventory_row(&mut conn, actor, name).await?;
-        Ok(inventory_view(row, true))
+        inventory_view(row, true)
     }
 
     /// All Backstage entities the account has published, as one multi-document YAML: a single

@@ -18,7 +18,7 @@ pub mod vocabulary;
 
 use std::sync::Arc;
 
-pub use actor::{Actor, Identity, require_granted};
+pub use actor::{Actor, Identity};
 pub use error::{Error, ErrorKind, Result};
 pub use queue_triggers::{MESSAGE_PARAMETER, QueueBinding};
 
@@ -58,6 +58,9 @@ pub struct Service {
     actors: Arc<VersionedCache<actor::ActorKey, Arc<Actor>>>,
     /// Account listings by (account listed from, limit), for callers allowed to read them.
     account_listings: Arc<VersionedCache<ListingKey, Arc<Vec<crate::api::Account>>>>,
+    /// The env templates this platform provisions from: their lifetime limits are rules
+    /// (R-ENV-1) that the service reads itself, never from the caller.
+    env_templates: Arc<dyn envs::EnvTemplates>,
 }
 
 /// The account a listing is seen from, and its limit.
@@ -78,7 +81,14 @@ impl Service {
             authz_reads: Arc::default(),
             actors: Arc::new(VersionedCache::new(ACTOR_CACHE_CAPACITY)),
             account_listings: Arc::new(VersionedCache::new(LISTING_CACHE_CAPACITY)),
+            env_templates: Arc::new(envs::NoTemplates),
         }
+    }
+
+    /// The env templates whose limits `start_env` enforces; without them no env can start.
+    pub fn with_env_templates(mut self, templates: Arc<dyn envs::EnvTemplates>) -> Self {
+        self.env_templates = templates;
+        self
     }
 
     pub fn store(&self) -> &Store {

@@ -12,7 +12,12 @@ impl Service {
                 .await?;
         Ok(tenants
             .into_iter()
-            .map(|(row, owner)| tenant_view(row, owner))
+            .map(|owned| {
+                // The owner is named only when it sits inside the viewer's subtree: a tenant
+                // bound from above never reveals the parent account (R-ACC-6).
+                let visible = owned.owner_path.starts_with(&actor.account.path);
+                tenant_view(owned.tenant, visible.then_some(owned.owner_slug))
+            })
             .collect())
     }
 

@@ -2,7 +2,7 @@ use futures_util::TryStreamExt;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use super::{Conn, from_json_list, to_json_list};
+use super::{Conn, json_column, to_json_list};
 use crate::service::Error;
 
 #[derive(Debug, Clone)]
@@ -56,7 +56,7 @@ fn account(row: &AnyRow) -> Result<AccountRow, sqlx::Error> {
         path: row.try_get("path")?,
         tenant_id: row.try_get("tenant_id")?,
         owner_user_id: row.try_get("owner_user_id")?,
-        roles: from_json_list(&row.try_get::<String, _>("roles")?),
+        roles: json_column(row, "accounts", "roles")?,
         created_at: row.try_get("created_at")?,
     })
 }
@@ -67,7 +67,7 @@ fn listing(row: &AnyRow) -> Result<AccountListing, sqlx::Error> {
         slug: row.try_get("slug")?,
         name: row.try_get("name")?,
         path: row.try_get("path")?,
-        roles: from_json_list(&row.try_get::<String, _>("roles")?),
+        roles: json_column(row, "accounts", "roles")?,
         created_at: row.try_get("created_at")?,
         tenant_name: row.try_get("tenant_name")?,
         owner_email: row.try_get("owner_email")?,

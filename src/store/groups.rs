@@ -1,7 +1,7 @@
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use super::{Conn, from_json_list, to_json_list};
+use super::{Conn, json_column, to_json_list};
 use crate::service::Error;
 
 #[derive(Debug, Clone)]
@@ -21,7 +21,7 @@ fn group(row: &AnyRow) -> Result<GroupRow, sqlx::Error> {
         id: row.try_get("id")?,
         account_id: row.try_get("account_id")?,
         name: row.try_get("name")?,
-        permissions: from_json_list(&row.try_get::<String, _>("permissions")?),
+        permissions: json_column(row, "groups", "permissions")?,
         builtin: row.try_get::<i64, _>("builtin")? != 0,
         created_at: row.try_get("created_at")?,
     })
@@ -159,7 +159,7 @@ pub async fn permissions_of(
     user_id: &str,
 ) -> Result<Vec<String>, Error> {
     let rows = sqlx::query(
-        "SELECT g.permissions FROM group_members gm JOIN user_groups g ON g.id = gm.group_id \
+        "SELECT g.id, g.permissions FROM group_members gm JOIN user_groups g ON g.id = gm.group_id \
          WHERE g.account_id = $1 AND gm.user_id = $2",
     )
     .bind(account_id)
@@ -168,7 +168,11 @@ pub async fn permissions_of(
     .await?;
     let mut permissions: Vec<String> = Vec::new();
     for row in &rows {
-        permissions.extend(from_json_list(&row.try_get::<String, _>("permissions")?));
+        permissions.extend(json_column::<Vec<String>>(
+            row,
+            "user_groups",
+            "permissions",
+        )?);
     }
     permissions.sort();
     permissions.dedup();

@@ -178,9 +178,14 @@ impl Store {
                     .with_hint("use sqlite://PATH or postgres://USER@HOST:PORT/DB"),
             );
         };
-        if backend == Backend::Sqlite {
-            check_sqlite_header(url)?;
-        }
+        let url = match backend {
+            Backend::Sqlite => {
+                check_sqlite_header(url)?;
+                sqlite_creating(url)
+            }
+            Backend::Postgres => Cow::Borrowed(url),
+        };
+        let url = url.as_ref();
         let options: AnyConnectOptions = url
             .parse()
             .map_err(|err| Error::invalid(format!("invalid database URL: {err}")))?;
@@ -269,6 +274,16 @@ impl Store {
     }
 }
 
+/// `sqlite://PATH` as `--help` documents it names a database to use, new or not; SQLite's own
+/// default (`mode=rw`) refuses a file that does not exist yet. An explicit `mode=` is kept.
+fn sqlite_creating(url: &str) -> Cow<'_, str> {
+    if url.contains("mode=") {
+        return Cow::Borrowed(url);
+    }
+    let separator = if url.contains('?') { '&' } else { '?' };
+    Cow::Owned(format!("{url}{separator}mode=rwc"))
+}
+
 /// SQLite only notices a foreign file on first use, deep inside the pool's retry loop; a look at
 /// the 16-byte header gives the user a straight answer instead of a timeout.
 fn check_sqlite_header(url: &str) -> Result<(), Error> {
@@ -318,13 +333,42 @@ pub fn redact_url(url: &str) -> String {
     }
 }
 
+/// A JSON column as stored. A value that does not parse is an error naming its row: reading it
+/// as empty would show, and then save, a record that silently lost its data.
+pub(crate) fn stored_json<T: serde::de::DeserializeOwned>(
+    table: &str,
+    id: &str,
+    column: &str,
+    text: &str,
+) -> Result<T, Error> {
+    serde_json::from_str(text).map_err(|err| {
+        Error::internal(format!(
+            "{table} row {id}: column {column} holds corrupt JSON ({err})"
+        ))
+        .with_hint("the database was changed outside plat; restore that row from a backup")
+    })
+}
+
 /// Lists are stored as JSON text so the same column type works on both backends.
 pub(crate) fn to_json_list(items: &[String]) -> String {
     serde_json::to_string(items).unwrap_or_else(|_| "[]".into())
 }
 
-pub(crate) fn from_json_list(text: &str) -> Vec<String> {
-    serde_json::from_str(text).unwrap_or_default()
+/// A JSON column of a row being read; one that does not parse fails the read, naming the row.
+pub(crate) fn json_column<T: serde::de::DeserializeOwned>(
+    row: &sqlx::any::AnyRow,
+    table: &str,
+    column: &str,
+) -> Result<T, sqlx::Error> {
+    use sqlx::Row;
+    let text: String = row.try_get(column)?;
+    serde_json::from_str(&text).map_err(|err| {
+        let id: String = row.try_get("id").unwrap_or_default();
+        sqlx::Error::ColumnDecode {
+            index: format!("{table}.{column} of row {id}"),
+            source: Box::new(err),
+        }
+    })
 }
 
 /// Every write that can change who may do what (users, links, groups, accounts, tenants) bumps

@@ -24,7 +24,6 @@ const COLUMNS: &str = "t.id, t.name, t.domain, t.owner_account_id, t.logo_url, t
                        t.secondary_color, t.description, t.layout, t.created_at";
 
 fn tenant(row: &AnyRow) -> Result<TenantRow, sqlx::Error> {
-    let layout: String = row.try_get("layout")?;
     Ok(TenantRow {
         id: row.try_get("id")?,
         name: row.try_get("name")?,
@@ -34,7 +33,7 @@ fn tenant(row: &AnyRow) -> Result<TenantRow, sqlx::Error> {
         primary_color: row.try_get("primary_color")?,
         secondary_color: row.try_get("secondary_color")?,
         description: row.try_get("description")?,
-        layout: serde_json::from_str(&layout).unwrap_or_default(),
+        layout: super::json_column(row, "tenants", "layout")?,
         created_at: row.try_get("created_at")?,
     })
 }
@@ -65,12 +64,19 @@ pub async fn find_tenant_by_domain(
     find_by(conn, "domain", domain).await
 }
 
+/// A tenant with its owner account's slug and path.
+pub struct OwnedTenant {
+    pub tenant: TenantRow,
+    pub owner_slug: String,
+    pub owner_path: String,
+}
+
 /// Tenants owned by accounts under `path_prefix`, plus the tenant with id `bound_tenant_id`.
 pub async fn list_tenants_for(
     conn: &mut Conn,
     path_prefix: &str,
     bound_tenant_id: &str,
-) -> Result<Vec<(TenantRow, Option<String>)>, Error> {
+) -> Result<Vec<OwnedTenant>, Error> {
     let sql = sqlx::AssertSqlSafe(format!(
         "SELECT {COLUMNS}, o.slug AS owner_slug, o.path AS owner_path FROM tenants t \
          JOIN accounts o ON o.id = t.owner_account_id \
@@ -83,13 +89,11 @@ pub async fn list_tenants_for(
         .await?;
     rows.iter()
         .map(|row| {
-            let owner_path: String = row.try_get("owner_path")?;
-            // The owner's slug is shown only when the owner sits inside the viewer's subtree (R-ACC-6).
-            let owner = owner_path
-                .starts_with(path_prefix)
-                .then(|| row.try_get("owner_slug"))
-                .transpose()?;
-            Ok((tenant(row)?, owner))
+            Ok(OwnedTenant {
+                tenant: tenant(row)?,
+                owner_slug: row.try_get("owner_slug")?,
+                owner_path: row.try_get("owner_path")?,
+            })
         })
         .collect::<Result<_, sqlx::Error>>()
         .map_err(Error::from)

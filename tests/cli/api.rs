@@ -356,3 +356,42 @@ fn the_openapi_document_declares_path_parameters_only_for_path_segments() {
     }
     assert!(misplaced.is_empty(), "{misplaced:#?}");
 }
+
+/// R-ENV-1: a template's lifetime limits are the platform's to read from the template it
+/// resolves; a client that sends limits of its own (as clients once did) gains nothing, and an
+/// unknown template is refused before anything is recorded.
+#[test]
+fn r_env_1_the_server_reads_template_limits_itself_and_ignores_the_callers() {
+    with_backend(Backend::ServerSqlite, || {
+        let (env, api) = platform();
+        env.ok(&["policy", "set", "--envs-per-day", "5"]);
+        let before = env.dump();
+        let token = idp().token("operator@localhost");
+        // The demo template allows 4 h; the policy 8 h. The caller claims the template allows 8 h.
+        let widened = r#"{"name":"wide","template":"demo","params":{},"ttl_seconds":21600,"template_ttl_default_seconds":21600,"template_ttl_max_seconds":28800}"#;
+        let refused = api.send(
+            "POST",
+            "/api/v1/envs",
+            Some(&token),
+            &[],
+            Some(widened.into()),
+        );
+        assert_eq!(refused.status, 429, "{}", refused.body);
+        assert!(
+            refused.body.contains("exceeds the maximum of 4h"),
+            "{}",
+            refused.body
+        );
+        let unknown =
+            r#"{"name":"ghost","template":"no-such-template","params":{},"ttl_seconds":null}"#;
+        let refused = api.send(
+            "POST",
+            "/api/v1/envs",
+            Some(&token),
+            &[],
+            Some(unknown.into()),
+        );
+        assert_eq!(refused.status, 404, "{}", refused.body);
+        assert_eq!(before, env.dump(), "a refused env changed nothing");
+    });
+}

@@ -274,3 +274,58 @@ fn binary_runs_outside_the_harness_too() {
         .unwrap();
     assert!(out.status.success());
 }
+
+/// One table decides exit codes (src/error.rs `Exit`): the same kind of failure exits alike
+/// whichever noun it comes from.
+#[test]
+fn exit_codes_follow_the_one_table_across_nouns() {
+    let mut env = TestEnv::new();
+    // A missing value is a usage error (2) for every noun: a flag, or a template's parameter.
+    env.run(&["account", "create", "acme"]).failure(2);
+    let templates = env.root().join("templates");
+    std::fs::create_dir_all(templates.join("env")).unwrap();
+    let params = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/iac/params");
+    std::os::unix::fs::symlink(params, templates.join("env/params")).unwrap();
+    env.vars
+        .insert("PLAT_TEMPLATE_PATH".into(), templates.display().to_string());
+    env.ok(&["env", "list"]);
+    let before = env.dump();
+    let missing = env.run(&["env", "up", "x", "--template", "params", "-o", "json"]);
+    missing.failure(2);
+    assert!(
+        missing.stderr.contains("\"code\":\"missing_parameters\""),
+        "{}",
+        missing.stderr
+    );
+    // A lifetime over the maximum is a limit (6), whether the template or the policy sets it.
+    env.run(&["env", "up", "x", "--ttl", "99h"]).failure(6);
+    // A lifetime that is not a duration is invalid input (1).
+    env.run(&["env", "up", "x", "--ttl", "soon"]).failure(1);
+    assert_eq!(before, env.dump(), "a refused command changed nothing");
+}
+
+/// A run that failed is not a bad argument: `automation run` says `run_failed` (exit 1).
+#[test]
+fn a_failed_automation_run_reports_run_failed() {
+    let env = TestEnv::new();
+    let dir = env.root().join("auto");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("fails.yaml"),
+        "apiVersion: plat.dev/v1\nkind: Automation\nmetadata: { name: fails }\nspec:\n  steps:\n    - id: boom\n      action: exec\n      input: { command: [\"false\"] }\n",
+    )
+    .unwrap();
+    env.ok(&[
+        "automation",
+        "apply",
+        "-f",
+        dir.join("fails.yaml").to_str().unwrap(),
+    ]);
+    let run = env.run(&["automation", "run", "fails", "-o", "json"]);
+    run.failure(1);
+    assert!(
+        run.stderr.contains("\"code\":\"run_failed\""),
+        "{}",
+        run.stderr
+    );
+}

@@ -162,6 +162,9 @@ on_every_backend! {
         let extended = env.ok(&["env", "extend", "ci-1", "2h", "-o", "json"]).json();
         assert!(seconds_between(extended["created_at"].as_str().unwrap(), extended["expires_at"].as_str().unwrap()) >= 7200 - 5);
         env.refused(None, &["env", "extend", "ci-1", "9h"], 6);
+        // Extending by less than the env has left never shortens its life.
+        let kept = env.ok(&["env", "extend", "ci-1", "30m", "-o", "json"]).json();
+        assert_eq!(kept["expires_at"], extended["expires_at"]);
     }
 }
 
@@ -456,4 +459,100 @@ on_every_backend! {
         unknown.failure(1);
         assert!(unknown.stderr.starts_with("error: environment 'never-made' not found"), "{}", unknown.transcript());
     }
+}
+
+/// The README's cron use: one `plat env reap` run by the operator destroys every expired env
+/// of the accounts below it, recording each in its own account (R-ENV-1, R-ACC-6), and one that
+/// cannot be destroyed does not stop the others.
+#[test]
+fn r_env_1_reap_destroys_expired_envs_of_sub_accounts_in_their_own_account_and_goes_on_past_failures()
+ {
+    let mut env = TestEnv::new();
+    let templates = env.root().join("templates");
+    std::fs::create_dir_all(templates.join("env")).unwrap();
+    std::os::unix::fs::symlink(fixtures().join("params"), templates.join("env/params")).unwrap();
+    env.ok(&["policy", "set", "--envs-per-day", "5"]);
+    env.ok(&[
+        "account",
+        "create",
+        "kid",
+        "--owner",
+        "kid@kid.test",
+        "--tenant",
+        "default",
+    ]);
+    env.ok_as("kid@kid.test", &["env", "up", "k1"]);
+    env.ok(&["env", "up", "own1"]);
+    // An env whose template this machine no longer has cannot be destroyed here.
+    env.vars
+        .insert("PLAT_TEMPLATE_PATH".into(), templates.display().to_string());
+    env.ok_as(
+        "kid@kid.test",
+        &[
+            "--account",
+            "kid",
+            "env",
+            "up",
+            "lost",
+            "--template",
+            "params",
+            "--param",
+            "team=kids",
+            "--param",
+            "owner_email=kid@kid.test",
+        ],
+    );
+    env.vars.remove("PLAT_TEMPLATE_PATH");
+
+    let reap = env.run_with(
+        &["env", "reap", "-o", "json"],
+        &[("PLAT_CLOCK_OFFSET", "+1h")],
+    );
+    reap.failure(1);
+    assert!(
+        reap.stderr
+            .contains("could not destroy lost of account kid"),
+        "{}",
+        reap.transcript()
+    );
+    let mut reaped: Vec<String> = reap
+        .json()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            format!(
+                "{}/{}:{}",
+                e["account"].as_str().unwrap(),
+                e["name"].as_str().unwrap(),
+                e["status"].as_str().unwrap()
+            )
+        })
+        .collect();
+    reaped.sort();
+    assert_eq!(
+        reaped,
+        ["kid/k1:destroyed", "platform/own1:destroyed"],
+        "{}",
+        reap.transcript()
+    );
+    let kid = env
+        .ok_as("kid@kid.test", &["env", "list", "--all", "-o", "json"])
+        .json();
+    let k1 = kid
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["name"] == "k1")
+        .unwrap();
+    assert_eq!(k1["status"], "destroyed");
+    assert_eq!(k1["resources"], serde_json::json!([]));
+    // The failed env stays live for a later reap, which retries it once its lease lapses.
+    let lost = kid
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["name"] == "lost")
+        .unwrap();
+    assert_ne!(lost["status"], "destroyed");
 }

@@ -3,6 +3,30 @@
 use crate::support::{ALICE, BOB, TestEnv};
 
 on_every_backend! {
+    // R-SEC-2: a scan or a scaffold runs on the caller's machine, but the platform's service
+    // decides whether the caller may run one (`scan:run`, `scaffold:run`), local or remote.
+    fn r_sec_2_scan_and_scaffold_are_authorized_by_the_platform() {
+        let env = TestEnv::new();
+        env.acme();
+        env.ok_as(ALICE, &["user", "create", "carol@acme.test"]);
+        env.ok_as(ALICE, &["group", "add-member", "viewers", "carol@acme.test"]);
+        let manifests = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/k8s");
+        let manifests = manifests.to_str().unwrap();
+        let out = env.refused(Some("carol@acme.test"), &["scan", manifests], 5);
+        assert!(out.stderr.contains("'scan:run'"), "{}", out.stderr);
+        let target = env.root().join("svc");
+        let out = env.refused(
+            Some("carol@acme.test"),
+            &["scaffold", "run", "rust-service", target.to_str().unwrap(), "--set", "name=svc", "--set", "owner=group:default/a", "--no-git"],
+            5,
+        );
+        assert!(out.stderr.contains("'scaffold:run'"), "{}", out.stderr);
+        assert!(!target.exists(), "a refused scaffold wrote nothing");
+        // A developer may do both.
+        env.ok_as(ALICE, &["group", "add-member", "developers", "carol@acme.test"]);
+        env.ok_as("carol@acme.test", &["scan", manifests]);
+    }
+
     fn r_grp_1_permissions_come_from_groups_only() {
         let env = TestEnv::new();
         env.acme();

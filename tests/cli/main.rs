@@ -16,6 +16,7 @@ mod envs;
 mod groups;
 mod login;
 mod queues;
+mod readme;
 mod runners;
 mod scaffold;
 mod scan;

@@ -106,3 +106,58 @@ fn kill_9_during_creations_leaves_no_half_created_account() {
         );
     }
 }
+
+/// `sqlite://PATH`, the form `plat server --help` documents, names a database to create.
+#[test]
+fn a_sqlite_url_to_a_new_file_creates_the_database() {
+    let env = crate::support::TestEnv::new();
+    let path = env.root().join("fresh.db");
+    let url = format!("sqlite://{}", path.display());
+    env.ok(&["server", "migrate", "--database-url", &url]);
+    assert!(path.is_file(), "the database file was not created");
+    // An explicit mode is the user's: read-only on a missing file still fails.
+    let missing = env.root().join("absent.db");
+    let read_only = format!("sqlite://{}?mode=ro", missing.display());
+    env.run(&["server", "migrate", "--database-url", &read_only])
+        .failure(1);
+    assert!(!missing.exists());
+}
+
+/// A corrupt JSON column is an error that names its row, never an empty value that the next
+/// write would save over the real data.
+#[test]
+fn a_corrupt_json_column_is_an_error_naming_its_row() {
+    let env = TestEnv::new();
+    env.ok(&[
+        "account",
+        "create",
+        "acme",
+        "--owner",
+        "alice@acme.test",
+        "--tenant",
+        "default",
+        "--role",
+        "user-admin",
+    ]);
+    let url = format!("sqlite://{}", env.data_dir().join("plat.db").display());
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let store = plat::store::Store::connect(&url, 1).await.unwrap();
+        sqlx::query("UPDATE accounts SET roles = '[\"user-admin\"' WHERE slug = 'acme'")
+            .execute(&store.pool)
+            .await
+            .unwrap();
+        store.pool.close().await;
+    });
+    let out = env.run(&["account", "show", "acme"]);
+    out.failure(1);
+    assert!(
+        out.stderr.contains("accounts.roles of row "),
+        "{}",
+        out.stderr
+    );
+    assert!(!out.stderr.contains("panicked"));
+}

@@ -177,7 +177,7 @@ fn child_probe_reports_an_unusable_keyring() {
         elapsed < timeout + Duration::from_millis(900),
         "{elapsed:?}"
     );
-    assert_eq!(err.exit_code(), 1);
+    assert_eq!(err.exit(), crate::error::Exit::Failure);
     assert!(
         err.hint()
             .unwrap()

@@ -133,7 +133,7 @@ async fn denied_login_is_an_access_denied_error_with_exit_code_4() {
     let err = client.device_login(&prompt).await.unwrap_err();
 
     assert!(matches!(err, AuthError::AccessDenied), "{err:?}");
-    assert_eq!(err.exit_code(), 4);
+    assert_eq!(err.exit(), crate::error::Exit::Unauthenticated);
     assert_eq!(err.code(), "access_denied");
     assert!(err.hint().unwrap().contains("plat login"));
 }
@@ -154,7 +154,7 @@ async fn unapproved_code_ends_in_device_code_expired() {
         Duration::from_secs(2)
     );
     assert!(matches!(err, AuthError::DeviceCodeExpired), "{err:?}");
-    assert_eq!(err.exit_code(), 4);
+    assert_eq!(err.exit(), crate::error::Exit::Unauthenticated);
     assert!(started.elapsed() < Duration::from_secs(10));
     assert_eq!(
         err.to_string(),
@@ -210,7 +210,7 @@ async fn unreachable_idp_error_names_the_url() {
         !message.contains("backtrace") && !message.contains('\n'),
         "{message}"
     );
-    assert_eq!(err.exit_code(), 1);
+    assert_eq!(err.exit(), crate::error::Exit::Failure);
     assert!(err.hint().unwrap().contains("issuer"));
 }
 

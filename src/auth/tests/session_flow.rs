@@ -100,7 +100,7 @@ async fn revoked_refresh_token_means_login_required_and_is_forgotten() {
         .unwrap_err();
 
     assert!(err.is_login_required(), "{err:?}");
-    assert_eq!(err.exit_code(), 4);
+    assert_eq!(err.exit(), crate::error::Exit::Unauthenticated);
     assert_eq!(err.hint().as_deref(), Some("plat login"));
     assert_eq!(err.code(), "login_required");
     let left = TokenStore::insecure_file(data_dir.path())

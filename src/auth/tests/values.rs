@@ -66,12 +66,12 @@ fn exit_codes_follow_the_cli_contract() {
         reason: "org.freedesktop.secrets was not provided".into(),
     };
 
-    assert_eq!(login.exit_code(), 4);
+    assert_eq!(login.exit(), crate::error::Exit::Unauthenticated);
     assert_eq!(
         login.to_string(),
         "not logged in to context `work`: no login is stored for this context"
     );
-    assert_eq!(keyring.exit_code(), 1);
+    assert_eq!(keyring.exit(), crate::error::Exit::Failure);
     assert!(
         keyring
             .hint()

@@ -10,7 +10,7 @@ use crate::automation::progress::{LOG_FLUSH, RunProgress, tail};
 use crate::automation::{CancelSignal, Definition, Executor, RunEvent, RunInfo, status};
 use crate::cli::AutomationRunArgs;
 use crate::ctx::Ctx;
-use crate::error::{Cancelled, UserError};
+use crate::error::{Cancelled, RunFailed, UserError};
 use crate::platform::Platform;
 use crate::scaffold::TemplateSearch;
 
@@ -189,13 +189,13 @@ fn finish(ctx: &Ctx, run: &AutomationRun, interrupted: bool) -> Result<()> {
                 return Err(Cancelled(format!("run {} cancelled", run.id)).into());
             }
             let why = run.error.clone().unwrap_or_else(|| run.status.clone());
-            Err(UserError::new(
-                format!(
+            Err(RunFailed {
+                message: format!(
                     "run {} of automation {} {}: {why}",
                     run.id, run.automation, run.status
                 ),
-                format!("`plat automation logs {}` prints the run's log", run.id),
-            )
+                hint: format!("`plat automation logs {}` prints the run's log", run.id),
+            }
             .into())
         }
     }

@@ -30,7 +30,6 @@ pub async fn run(ctx: &Ctx, command: EnvCommand) -> Result<()> {
         EnvCommand::Down(args) => down::run(ctx, args).await,
         EnvCommand::Quota => quota::run(ctx).await,
         EnvCommand::Reap => reap::run(ctx).await,
-        EnvCommand::Provision(args) => up::provision_recorded(ctx, &args.name).await,
     }
 }
 
@@ -56,11 +55,6 @@ fn warn_if_expiring(ctx: &Ctx, env: &Env) {
             env.name
         ));
     }
-}
-
-/// The tenant the env's resources are labelled with (DOMAIN.md section 4).
-async fn tenant_of(ctx: &Ctx) -> Result<String> {
-    Ok(ctx.platform().await?.who_am_i().await?.tenant)
 }
 
 /// Forwards Ctrl-C to Terraform: the first one stops it cleanly, the second kills it.

@@ -1,46 +1,35 @@
 use anyhow::Result;
 
-use crate::api::{CreateEnv, Env};
+use crate::api::Env;
 use crate::cli::{EnvUpArgs, EventFormat};
 use crate::ctx::Ctx;
-use crate::iac::{self, Outputs, Template};
+use crate::iac::{self, Outputs};
+use crate::ops::env::{Provisioned, UpRequest};
 use crate::output::github::GithubActions;
 use crate::output::views::plain_value;
-use crate::provision::RunRequest;
+
+/// Set by `up --no-wait` on the detached `plat env up` it starts: provision the env it recorded.
+/// An environment variable rather than a hidden flag or command, which completions would offer.
+const BACKGROUND_MARK: &str = "PLAT_PROVISION_RECORDED";
 
 pub async fn run(ctx: &Ctx, args: EnvUpArgs) -> Result<()> {
-    let catalog = ctx.env_templates()?;
-    let template = catalog.find(&args.template)?;
-    let params = resolve_params(template, &args)?;
-    let request = CreateEnv {
-        name: args.name.clone(),
-        template: template.name().to_owned(),
-        params: serde_json::to_value(&params)?,
-        ttl_seconds: args
-            .ttl
-            .as_deref()
-            .map(iac::parse_duration)
-            .transpose()?
-            .map(|d| d.as_secs()),
-        template_ttl_default_seconds: template.manifest.ttl.default.as_secs(),
-        template_ttl_max_seconds: template.manifest.ttl.max.as_secs(),
-        idempotency_key: args.idempotency_key.clone(),
-    };
-    // Checked before Terraform starts, so a missing binary provisions nothing and costs no quota.
-    let provisioner = ctx.provisioner().await?;
-    let platform = ctx.platform().await?;
-    let started = platform.start_env(request).await?;
+    if ctx.env.get(BACKGROUND_MARK).is_some() {
+        return provision_recorded(ctx, &args.name).await;
+    }
+    let lifecycle = ctx.env_lifecycle().await?;
+    let started = lifecycle.start(up_request(&args)?).await?;
+    let env = started.env;
     if !started.created {
         ctx.out.status(
             "Found",
             &format!(
                 "environment {} from an earlier request with this idempotency key",
-                started.env.name
+                env.name
             ),
         );
-        return ctx.out.object(&started.env);
+        publish_to_github(ctx, &env, None)?;
+        return ctx.out.object(&env);
     }
-    let env = started.env;
     if args.no_wait {
         provision_in_background(ctx, &env)?;
         ctx.out.status(
@@ -59,28 +48,19 @@ pub async fn run(ctx: &Ctx, args: EnvUpArgs) -> Result<()> {
             env.name, env.template, env.expires_at
         ),
     );
-
     let display = ctx
         .out
         .event_display(args.events == Some(EventFormat::Ndjson));
     let (events, shown) = ctx.out.spawn_event_display(display);
     let cancel = super::cancel_on_ctrl_c();
-    let tenant = super::tenant_of(ctx).await?;
-    let run = provisioner
-        .up(RunRequest {
-            env: &env,
-            template,
-            tenant: &tenant,
-            state: platform.state_backend(&env),
-            events: Some(events),
-            cancel: &cancel,
-        })
+    let provisioned = lifecycle
+        .provision(&env, started.template, Some(events), &cancel)
         .await;
     let _ = shown.await;
-    let env = platform.finish_env_up(&env.name, run.outcome).await?;
-    match run.result {
+    let Provisioned { env, outputs } = provisioned?;
+    match outputs {
         Ok(outputs) => {
-            publish_to_github(ctx, &env, &outputs)?;
+            publish_to_github(ctx, &env, Some(&outputs))?;
             ctx.out.status(
                 "Ready",
                 &format!(
@@ -102,17 +82,19 @@ pub async fn run(ctx: &Ctx, args: EnvUpArgs) -> Result<()> {
     }
 }
 
-fn resolve_params(
-    template: &Template,
-    args: &EnvUpArgs,
-) -> Result<std::collections::BTreeMap<String, serde_json::Value>> {
-    let file = args
-        .param_file
-        .as_deref()
-        .map(iac::template::load_param_file)
-        .transpose()?;
-    let given = args.params.iter().cloned().collect();
-    Ok(template.resolve_params(given, file.as_ref())?)
+fn up_request(args: &EnvUpArgs) -> Result<UpRequest> {
+    Ok(UpRequest {
+        name: args.name.clone(),
+        template: args.template.clone(),
+        params: args.params.iter().cloned().collect(),
+        param_values: args
+            .param_file
+            .as_deref()
+            .map(iac::template::load_param_file)
+            .transpose()?,
+        ttl: args.ttl.clone(),
+        idempotency_key: args.idempotency_key.clone(),
+    })
 }
 
 fn finish_output(ctx: &Ctx, env: &Env, ndjson: bool) -> Result<()> {
@@ -125,19 +107,30 @@ fn finish_output(ctx: &Ctx, env: &Env, ndjson: bool) -> Result<()> {
 }
 
 /// In GitHub Actions: name, expiry and outputs as step outputs (sensitive ones masked first),
-/// and a summary table.
-fn publish_to_github(ctx: &Ctx, env: &Env, outputs: &Outputs) -> Result<()> {
+/// and a summary table. A retried request (same idempotency key) writes the same, from what the
+/// platform recorded: sensitive outputs were never recorded, so they are left out.
+fn publish_to_github(ctx: &Ctx, env: &Env, outputs: Option<&Outputs>) -> Result<()> {
     let Some(github) = GithubActions::detect(&ctx.env) else {
         return Ok(());
     };
-    for value in outputs.sensitive_values() {
-        github.mask(&ctx.out, &plain_value(value));
-    }
     github.set_output("env_name", &env.name)?;
     github.set_output("env_expires_at", &env.expires_at)?;
-    for (name, output) in outputs.iter() {
-        if let Some(value) = output.reveal() {
-            github.set_output(&format!("output_{name}"), &plain_value(value))?;
+    match outputs {
+        Some(outputs) => {
+            for value in outputs.sensitive_values() {
+                github.mask(&ctx.out, &plain_value(value));
+            }
+            for (name, output) in outputs.iter() {
+                if let Some(value) = output.reveal() {
+                    github.set_output(&format!("output_{name}"), &plain_value(value))?;
+                }
+            }
+        }
+        None => {
+            let recorded = env.outputs.as_object().into_iter().flatten();
+            for (name, value) in recorded.filter(|(_, v)| v.as_str() != Some(iac::REDACTED)) {
+                github.set_output(&format!("output_{name}"), &plain_value(value))?;
+            }
         }
     }
     let mut summary = format!(
@@ -157,7 +150,7 @@ fn publish_to_github(ctx: &Ctx, env: &Env, outputs: &Outputs) -> Result<()> {
     Ok(())
 }
 
-/// `up --no-wait`: the env is recorded (quota spent, name taken); a detached `plat env provision`
+/// `up --no-wait`: the env is recorded (quota spent, name taken); a detached `plat env up`
 /// runs Terraform, so closing the terminal or the CI step does not stop it.
 fn provision_in_background(ctx: &Ctx, env: &Env) -> Result<()> {
     use std::os::unix::process::CommandExt;
@@ -175,7 +168,8 @@ fn provision_in_background(ctx: &Ctx, env: &Env) -> Result<()> {
         command.args(["--user", user]);
     }
     command
-        .args(["env", "provision", &env.name, "--no-input", "--quiet"])
+        .args(["env", "up", &env.name, "--no-input", "--quiet"])
+        .env(BACKGROUND_MARK, "1")
         .stdin(std::process::Stdio::null())
         .stdout(output.try_clone()?)
         .stderr(output)
@@ -185,30 +179,10 @@ fn provision_in_background(ctx: &Ctx, env: &Env) -> Result<()> {
 }
 
 /// The background half of `up --no-wait`: provisions the env exactly as it was recorded.
-pub async fn provision_recorded(ctx: &Ctx, name: &str) -> Result<()> {
-    let platform = ctx.platform().await?;
-    let env = platform.get_env(name).await?;
-    if env.status != crate::service::envs::status::PROVISIONING {
-        anyhow::bail!(
-            "environment {name} is {}, not waiting to be provisioned",
-            env.status
-        );
-    }
-    let catalog = ctx.env_templates()?;
-    let template = catalog.find(&env.template)?;
-    let provisioner = ctx.provisioner().await?;
-    let cancel = super::cancel_on_ctrl_c();
-    let tenant = super::tenant_of(ctx).await?;
-    let run = provisioner
-        .up(RunRequest {
-            env: &env,
-            template,
-            tenant: &tenant,
-            state: platform.state_backend(&env),
-            events: None,
-            cancel: &cancel,
-        })
-        .await;
-    platform.finish_env_up(&env.name, run.outcome).await?;
-    run.result.map(|_| ()).map_err(Into::into)
+async fn provision_recorded(ctx: &Ctx, name: &str) -> Result<()> {
+    let lifecycle = ctx.env_lifecycle().await?;
+    lifecycle
+        .provision_recorded(name, &super::cancel_on_ctrl_c())
+        .await?;
+    Ok(())
 }

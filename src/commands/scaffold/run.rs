@@ -14,6 +14,7 @@ use crate::scaffold::{
 use super::prompt::TerminalPrompter;
 
 pub async fn run(ctx: &Ctx, args: ScaffoldRunArgs) -> Result<()> {
+    ctx.authorize(crate::api::LocalWork::Scaffold).await?;
     let template = super::Templates::discover(ctx).load(&args.template)?;
     // Refuse unknown actions and untrusted hooks before asking anything.
     scaffold::preflight(&template.template, args.trust)?;

@@ -7,6 +7,7 @@ use crate::expr::Engine;
 use crate::scaffold::{self, ConflictStyle, ParameterInput, UpdateOptions};
 
 pub async fn run(ctx: &Ctx, args: ScaffoldUpdateArgs) -> Result<()> {
+    ctx.authorize(crate::api::LocalWork::Scaffold).await?;
     let templates = super::Templates::discover(ctx);
     let target = super::absolute(args.target.clone());
     let mut input = ParameterInput::default();

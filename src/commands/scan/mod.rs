@@ -11,6 +11,7 @@ mod sources;
 
 use anyhow::Result;
 
+use crate::api::LocalWork;
 use crate::cli::{FailOnArg, OutputFormat, ScanArgs, ScanCommand, ScanFormat, ScanRunArgs};
 use crate::ctx::Ctx;
 use crate::error::CheckFailed;
@@ -26,6 +27,7 @@ pub async fn run(ctx: &Ctx, args: ScanArgs) -> Result<()> {
 }
 
 async fn scan(ctx: &Ctx, args: ScanRunArgs) -> Result<()> {
+    ctx.authorize(LocalWork::Scan).await?;
     let root = std::env::current_dir()?;
     let config = load_config(&args, &root)?;
     let publish_as = if args.publish {

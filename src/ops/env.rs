@@ -1,0 +1,262 @@
+//! The environment lifecycle, written once: find the template, let the platform decide and
+//! record (quota, lifetime, lease), run Terraform, record how it ended. `plat env up/down/reap`,
+//! the server's reaper and the automation steps `env.up`/`env.down` all go through here, so they
+//! cannot drift apart.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::{Context as _, Result};
+use async_trait::async_trait;
+use tokio::sync::mpsc;
+
+use crate::api::{CreateEnv, Env};
+use crate::iac::{self, CancelHandle, IacEvent, Outputs, Template, TemplateCatalog};
+use crate::platform::Platform;
+use crate::provision::{Provisioner, RunRequest};
+
+/// How long one reaper holds an expired env before another may retry it. One value for the CLI's
+/// `plat env reap` and every server replica, so their leases mean the same thing.
+pub(crate) const REAP_LEASE_SECONDS: i64 = 15 * 60;
+
+/// Moves an env's Terraform state between the platform and the local file Terraform uses.
+/// A server's own runs (reaper, automation workers) keep states in its database; the CLI needs
+/// none (a local file embedded, Terraform's `http` backend against a server).
+#[async_trait]
+pub trait EnvStateKeeper: Send + Sync {
+    /// Writes the platform's copy of the state to `path` (or removes `path` when it has none).
+    async fn load(&self, env: &Env, path: &Path) -> Result<(), String>;
+    /// Hands the state at `path` back to the platform; `None` once the env is destroyed.
+    async fn save(&self, env: &Env, path: Option<&Path>) -> Result<(), String>;
+}
+
+/// What the lifecycle works with: the platform (acting for the caller), Terraform, templates.
+pub(crate) struct EnvLifecycle<'a> {
+    pub platform: &'a dyn Platform,
+    pub provisioner: Arc<Provisioner>,
+    pub templates: Arc<TemplateCatalog>,
+    pub states: Option<&'a dyn EnvStateKeeper>,
+}
+
+/// `env up` as asked: the template's parameters as given on a command line (`--param k=v`)
+/// and/or as typed values (a params file, an automation step's `vars`).
+pub(crate) struct UpRequest {
+    pub name: String,
+    pub template: String,
+    pub params: BTreeMap<String, String>,
+    pub param_values: Option<BTreeMap<String, serde_yaml_ng::Value>>,
+    pub ttl: Option<String>,
+    pub idempotency_key: Option<String>,
+}
+
+/// An env the platform has recorded, and whether this request recorded it.
+pub(crate) struct Started<'a> {
+    pub env: Env,
+    pub template: &'a Template,
+    /// `false` when an earlier request with the same idempotency key made it.
+    pub created: bool,
+}
+
+/// How a Terraform run ended: the env as the platform now records it, and what only the caller
+/// may see (the real outputs, for `::add-mask::`), or why the run failed.
+pub(crate) struct Provisioned {
+    pub env: Env,
+    pub outputs: Result<Outputs, iac::IacError>,
+}
+
+pub(crate) enum Down {
+    /// No live env of that name: `down` is idempotent.
+    Gone,
+    Destroyed(Box<Env>),
+}
+
+/// What one `reap` did: every expired env it tried, in order.
+#[derive(Default)]
+pub(crate) struct ReapReport {
+    pub reaped: Vec<Env>,
+    pub failed: Vec<(Env, String)>,
+}
+
+impl EnvLifecycle<'_> {
+    /// Records the env after every check that could refuse it. Terraform has not started, so a
+    /// refusal changes nothing (R-ENV-3).
+    pub async fn start(&self, request: UpRequest) -> Result<Started<'_>> {
+        let template = self.templates.find(&request.template)?;
+        let params = template.resolve_params(request.params, request.param_values.as_ref())?;
+        let ttl_seconds = request
+            .ttl
+            .as_deref()
+            .map(iac::parse_duration)
+            .transpose()?
+            .map(|ttl| ttl.as_secs());
+        let started = self
+            .platform
+            .start_env(CreateEnv {
+                name: request.name,
+                template: template.name().to_owned(),
+                params: serde_json::to_value(&params)?,
+                ttl_seconds,
+                idempotency_key: request.idempotency_key,
+            })
+            .await?;
+        Ok(Started {
+            env: started.env,
+            template,
+            created: started.created,
+        })
+    }
+
+    /// Runs Terraform for an env the platform recorded, then records how it ended. A failed
+    /// run keeps its state, so `down` destroys whatever it made.
+    pub async fn provision(
+        &self,
+        env: &Env,
+        template: &Template,
+        events: Option<mpsc::UnboundedSender<IacEvent>>,
+        cancel: &CancelHandle,
+    ) -> Result<Provisioned> {
+        let tenant = self.platform.who_am_i().await?.tenant;
+        let run = self
+            .provisioner
+            .up(RunRequest {
+                env,
+                template,
+                tenant: &tenant,
+                state: self.platform.state_backend(env),
+                events,
+                cancel,
+            })
+            .await;
+        if let Some(states) = self.states {
+            let state_path = self.provisioner.state_path(env);
+            states
+                .save(env, Some(&state_path))
+                .await
+                .map_err(anyhow::Error::msg)?;
+        }
+        let env = self.platform.finish_env_up(&env.name, run.outcome).await?;
+        Ok(Provisioned {
+            env,
+            outputs: run.result,
+        })
+    }
+
+    /// `env up --no-wait`'s second half: provisions an env exactly as it was recorded.
+    pub async fn provision_recorded(&self, name: &str, cancel: &CancelHandle) -> Result<Env> {
+        let env = self.platform.get_env(name).await?;
+        if env.status != crate::service::envs::status::PROVISIONING {
+            anyhow::bail!(
+                "environment {name} is {}, not waiting to be provisioned",
+                env.status
+            );
+        }
+        let template = self.templates.find(&env.template)?;
+        let provisioned = self.provision(&env, template, None, cancel).await?;
+        provisioned.outputs?;
+        Ok(provisioned.env)
+    }
+
+    /// Destroys the live env `name`. The template is found before the env is marked
+    /// `destroying`, so a missing one cannot strand it there.
+    pub async fn down(
+        &self,
+        name: &str,
+        events: Option<mpsc::UnboundedSender<IacEvent>>,
+        cancel: &CancelHandle,
+        on_start: &(dyn Fn(&Env) + Sync),
+    ) -> Result<Down> {
+        let env = match self.platform.get_env(name).await {
+            Ok(env) => env,
+            Err(err) if err.kind == crate::service::ErrorKind::NotFound => return Ok(Down::Gone),
+            Err(err) => return Err(err.into()),
+        };
+        let template = self.templates.find(&env.template)?;
+        let Some(env) = self.platform.start_env_down(name).await? else {
+            return Ok(Down::Gone);
+        };
+        on_start(&env);
+        let destroyed = self
+            .destroy(self.platform, &env, template, events, cancel)
+            .await?;
+        let env = self
+            .platform
+            .finish_env_down(&env.name, destroyed.outcome)
+            .await?;
+        destroyed.result?;
+        Ok(Down::Destroyed(Box::new(env)))
+    }
+
+    /// Destroys every expired env this caller sees (its account and sub-accounts), each leased
+    /// so that concurrent reapers never destroy the same env twice. Each env is destroyed and
+    /// recorded in its own account; one that fails is reported and left for its lease to lapse,
+    /// and the others are still reaped.
+    pub async fn reap(
+        &self,
+        cancel: &CancelHandle,
+        on_env: &(dyn Fn(&Env) + Sync),
+    ) -> Result<ReapReport> {
+        let expired = self.platform.claim_expired_envs(REAP_LEASE_SECONDS).await?;
+        let mut report = ReapReport::default();
+        for env in expired {
+            on_env(&env);
+            match self.reap_one(&env, cancel).await {
+                Ok(reaped) => report.reaped.push(reaped),
+                Err(err) => report.failed.push((env, format!("{err:#}"))),
+            }
+        }
+        Ok(report)
+    }
+
+    async fn reap_one(&self, env: &Env, cancel: &CancelHandle) -> Result<Env> {
+        let owner_account = self.platform.in_account(&env.account);
+        let template = self.templates.find(&env.template)?;
+        let destroyed = self
+            .destroy(owner_account.as_ref(), env, template, None, cancel)
+            .await?;
+        // A failed destroy is not recorded: the lease lapses and a later reap retries it.
+        let outcome = destroyed.succeeded()?;
+        owner_account
+            .finish_env_down(&env.name, outcome)
+            .await
+            .with_context(|| format!("destroyed {}, but could not record it", env.name))
+    }
+
+    /// Terraform `destroy`, on the platform's copy of the state when it keeps one.
+    async fn destroy(
+        &self,
+        platform: &dyn Platform,
+        env: &Env,
+        template: &Template,
+        events: Option<mpsc::UnboundedSender<IacEvent>>,
+        cancel: &CancelHandle,
+    ) -> Result<crate::provision::Run<()>> {
+        let state_path = self.provisioner.state_path(env);
+        if let Some(states) = self.states {
+            states
+                .load(env, &state_path)
+                .await
+                .map_err(anyhow::Error::msg)?;
+        }
+        let tenant = platform.who_am_i().await?.tenant;
+        let run = self
+            .provisioner
+            .down(RunRequest {
+                env,
+                template,
+                tenant: &tenant,
+                state: platform.state_backend(env),
+                events,
+                cancel,
+            })
+            .await;
+        if let Some(states) = self.states {
+            let remaining = run.result.is_err().then_some(state_path.as_path());
+            states
+                .save(env, remaining)
+                .await
+                .map_err(anyhow::Error::msg)?;
+        }
+        Ok(run)
+    }
+}

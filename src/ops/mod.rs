@@ -1,0 +1,4 @@
+//! Multi-step operations, each written once (like cargo's `ops`): the commands, the server's
+//! background loops and the automation steps call these; nothing else drives Terraform.
+
+pub(crate) mod env;

@@ -1226,3 +1226,52 @@ fn publishing_without_a_token_fails_clearly_pointing_at_no_git_and_writes_nothin
     assert!(out.stderr.contains("--no-git"), "{}", out.stderr);
     assert!(!target.exists());
 }
+
+#[test]
+fn built_in_templates_update_when_rendered_by_this_plat_and_say_why_not_otherwise() {
+    let env = TestEnv::new();
+    let target = env.root().join("payments");
+    env.ok(&[
+        "scaffold",
+        "run",
+        "rust-service",
+        path_str(&target),
+        "--set",
+        "name=payments",
+        "--set",
+        "owner=group:default/team-a",
+        "--no-git",
+    ]);
+    let answers = read(target.join(".plat-answers.yml"));
+    assert!(
+        answers.contains(&format!("plat_version: {}", env!("CARGO_PKG_VERSION"))),
+        "{answers}"
+    );
+    let readme = target.join("README.md");
+    std::fs::write(&readme, format!("{}\nA line of ours.\n", read(&readme))).unwrap();
+    env.ok(&[
+        "scaffold",
+        "update",
+        path_str(&target),
+        "--set",
+        "description=Payments API",
+    ]);
+    assert!(
+        read(&readme).contains("A line of ours."),
+        "our change stays"
+    );
+    assert!(read(target.join(".plat-answers.yml")).contains("Payments API"));
+
+    let older = read(target.join(".plat-answers.yml")).replace(
+        &format!("plat_version: {}", env!("CARGO_PKG_VERSION")),
+        "plat_version: 0.0.1",
+    );
+    std::fs::write(target.join(".plat-answers.yml"), older).unwrap();
+    let out = env.run(&["scaffold", "update", path_str(&target)]);
+    out.failure(1);
+    assert!(
+        out.stderr.contains("was rendered by plat 0.0.1"),
+        "{}",
+        out.stderr
+    );
+}

@@ -1592,8 +1592,8 @@ Register-ArgumentCompleter -Native -CommandName 'plat' -ScriptBlock {
             break
         }
         'plat;automation;apply' {
-            [CompletionResult]::new('-f', '-f', [CompletionResultType]::ParameterName, 'Definition file (YAML)')
-            [CompletionResult]::new('--file', '--file', [CompletionResultType]::ParameterName, 'Definition file (YAML)')
+            [CompletionResult]::new('-f', '-f', [CompletionResultType]::ParameterName, 'Definition file (YAML), or - for stdin')
+            [CompletionResult]::new('--file', '--file', [CompletionResultType]::ParameterName, 'Definition file (YAML), or - for stdin')
             [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format: a table for people, JSON or YAML documents for programs')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format: a table for people, JSON or YAML documents for programs')
             [CompletionResult]::new('--context', '--context', [CompletionResultType]::ParameterName, 'Context (platform connection) to use instead of the current one')
@@ -2225,6 +2225,8 @@ Register-ArgumentCompleter -Native -CommandName 'plat' -ScriptBlock {
             [CompletionResult]::new('--workers', '--workers', [CompletionResultType]::ParameterName, 'Automation workers per replica')
             [CompletionResult]::new('--run-lease-seconds', '--run-lease-seconds', [CompletionResultType]::ParameterName, 'Seconds a worker holds a run between renewals; a run whose worker died is reclaimed after this')
             [CompletionResult]::new('--run-max-attempts', '--run-max-attempts', [CompletionResultType]::ParameterName, 'Attempts a run gets when its worker dies before it is marked failed')
+            [CompletionResult]::new('--db-acquire-timeout-ms', '--db-acquire-timeout-ms', [CompletionResultType]::ParameterName, 'Milliseconds a request waits for a database connection before failing with 503')
+            [CompletionResult]::new('--db-statement-timeout-ms', '--db-statement-timeout-ms', [CompletionResultType]::ParameterName, 'Milliseconds one database statement may run (SQLite: may wait for the write lock)')
             [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format: a table for people, JSON or YAML documents for programs')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format: a table for people, JSON or YAML documents for programs')
             [CompletionResult]::new('--context', '--context', [CompletionResultType]::ParameterName, 'Context (platform connection) to use instead of the current one')

@@ -5204,7 +5204,7 @@ _plat() {
             return 0
             ;;
         plat__subcmd__server)
-            opts="-o -q -v -y -h -V --listen --database-url --oidc-issuer --oidc-client-id --oidc-audience --bootstrap-admin --master-account --default-domain --amqp-url --amqp-runs-queue --workers --run-lease-seconds --run-max-attempts --output --context --account --user --quiet --verbose --no-input --yes --help --version migrate openapi help"
+            opts="-o -q -v -y -h -V --listen --database-url --oidc-issuer --oidc-client-id --oidc-audience --bootstrap-admin --master-account --default-domain --amqp-url --amqp-runs-queue --workers --run-lease-seconds --run-max-attempts --db-acquire-timeout-ms --db-statement-timeout-ms --output --context --account --user --quiet --verbose --no-input --yes --help --version migrate openapi help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -5259,6 +5259,14 @@ _plat() {
                     return 0
                     ;;
                 --run-max-attempts)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --db-acquire-timeout-ms)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --db-statement-timeout-ms)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

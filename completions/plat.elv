@@ -1466,8 +1466,8 @@ set edit:completion:arg-completer[plat] = {|@words|
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'plat;automation;apply'= {
-            cand -f 'Definition file (YAML)'
-            cand --file 'Definition file (YAML)'
+            cand -f 'Definition file (YAML), or - for stdin'
+            cand --file 'Definition file (YAML), or - for stdin'
             cand -o 'Output format: a table for people, JSON or YAML documents for programs'
             cand --output 'Output format: a table for people, JSON or YAML documents for programs'
             cand --context 'Context (platform connection) to use instead of the current one'
@@ -2049,6 +2049,8 @@ set edit:completion:arg-completer[plat] = {|@words|
             cand --workers 'Automation workers per replica'
             cand --run-lease-seconds 'Seconds a worker holds a run between renewals; a run whose worker died is reclaimed after this'
             cand --run-max-attempts 'Attempts a run gets when its worker dies before it is marked failed'
+            cand --db-acquire-timeout-ms 'Milliseconds a request waits for a database connection before failing with 503'
+            cand --db-statement-timeout-ms 'Milliseconds one database statement may run (SQLite: may wait for the write lock)'
             cand -o 'Output format: a table for people, JSON or YAML documents for programs'
             cand --output 'Output format: a table for people, JSON or YAML documents for programs'
             cand --context 'Context (platform connection) to use instead of the current one'

@@ -930,7 +930,7 @@ complete -c plat -n "__fish_plat_using_subcommand automation; and not __fish_see
 complete -c plat -n "__fish_plat_using_subcommand automation; and not __fish_seen_subcommand_from apply list ls show delete rm run runs logs cancel help" -f -a "logs" -d 'Print the log of a run'
 complete -c plat -n "__fish_plat_using_subcommand automation; and not __fish_seen_subcommand_from apply list ls show delete rm run runs logs cancel help" -f -a "cancel" -d 'Stop a run: its running step is killed'
 complete -c plat -n "__fish_plat_using_subcommand automation; and not __fish_seen_subcommand_from apply list ls show delete rm run runs logs cancel help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from apply" -s f -l file -d 'Definition file (YAML)' -r -F
+complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from apply" -s f -l file -d 'Definition file (YAML), or - for stdin' -r -F
 complete -c plat -n "__fish_plat_using_subcommand automation; and __fish_seen_subcommand_from apply" -s o -l output -d 'Output format: a table for people, JSON or YAML documents for programs' -r -f -a "table\t''
 json\t''
 yaml\t''"
@@ -1315,6 +1315,8 @@ complete -c plat -n "__fish_plat_using_subcommand server; and not __fish_seen_su
 complete -c plat -n "__fish_plat_using_subcommand server; and not __fish_seen_subcommand_from migrate openapi help" -l workers -d 'Automation workers per replica' -r
 complete -c plat -n "__fish_plat_using_subcommand server; and not __fish_seen_subcommand_from migrate openapi help" -l run-lease-seconds -d 'Seconds a worker holds a run between renewals; a run whose worker died is reclaimed after this' -r
 complete -c plat -n "__fish_plat_using_subcommand server; and not __fish_seen_subcommand_from migrate openapi help" -l run-max-attempts -d 'Attempts a run gets when its worker dies before it is marked failed' -r
+complete -c plat -n "__fish_plat_using_subcommand server; and not __fish_seen_subcommand_from migrate openapi help" -l db-acquire-timeout-ms -d 'Milliseconds a request waits for a database connection before failing with 503' -r
+complete -c plat -n "__fish_plat_using_subcommand server; and not __fish_seen_subcommand_from migrate openapi help" -l db-statement-timeout-ms -d 'Milliseconds one database statement may run (SQLite: may wait for the write lock)' -r
 complete -c plat -n "__fish_plat_using_subcommand server; and not __fish_seen_subcommand_from migrate openapi help" -s o -l output -d 'Output format: a table for people, JSON or YAML documents for programs' -r -f -a "table\t''
 json\t''
 yaml\t''"

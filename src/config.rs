@@ -136,6 +136,34 @@ pub struct ContextConfig {
 }
 
 impl ContextConfig {
+    /// Refuses a context that would put a secret in the config file.
+    pub fn check_no_secrets(&self) -> Result<(), crate::error::UserError> {
+        for url in [&self.database_url, &self.server].into_iter().flatten() {
+            if crate::store::url_has_password(url) {
+                return Err(crate::error::UserError::new(
+                    format!(
+                        "refusing to save a password in the config file ({})",
+                        crate::store::redact_url(url)
+                    ),
+                    "leave the password out of the URL and give it through PGPASSWORD or \
+                     ~/.pgpass, or pass the whole URL in PLAT_DATABASE_URL",
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The context as it may be shown: any password that a hand-edited file holds is masked.
+    pub fn redacted(mut self) -> Self {
+        for url in [&mut self.database_url, &mut self.server]
+            .into_iter()
+            .flatten()
+        {
+            *url = crate::store::redact_url(url);
+        }
+        self
+    }
+
     pub fn embedded_default() -> Self {
         Self {
             name: "default".into(),

@@ -67,6 +67,11 @@ impl Ctx {
             && std::io::stderr().is_terminal()
     }
 
+    /// The user a service identity acts for on a server (`PLAT_ON_BEHALF_OF`, R-GOV-5).
+    fn on_behalf_of(&self) -> Option<&str> {
+        self.env.get("PLAT_ON_BEHALF_OF")
+    }
+
     /// The account to act in: `--account`/`PLAT_ACCOUNT`, else the context's default.
     pub fn account(&self) -> Option<String> {
         self.global
@@ -89,11 +94,16 @@ impl Ctx {
     async fn connect(&self) -> Result<Arc<dyn Platform>> {
         if let Some(server) = &self.context.server {
             let token = self.access_token().await?;
-            return Ok(Arc::new(RemotePlatform::new(
-                server,
-                token,
-                self.account(),
-            )?));
+            let platform = RemotePlatform::new(server, token, self.account())?
+                .on_behalf_of(self.on_behalf_of().map(str::to_owned));
+            return Ok(Arc::new(platform));
+        }
+        if self.on_behalf_of().is_some() {
+            return Err(crate::service::Error::invalid(
+                "PLAT_ON_BEHALF_OF needs a plat server: an embedded platform has no service identities",
+            )
+            .with_hint("use --user EMAIL to act as a user of an embedded platform")
+            .into());
         }
         let user = self
             .global
@@ -122,10 +132,12 @@ impl Ctx {
 
     /// Opens the embedded platform, creating and bootstrapping it on first use.
     pub async fn embedded_service(&self) -> Result<Service> {
-        let url = match &self.context.database_url {
+        // The environment may carry a URL with its password; a config file never does.
+        let from_env = self.env.get("PLAT_DATABASE_URL").map(str::to_owned);
+        let url = match from_env.as_ref().or(self.context.database_url.as_ref()) {
             Some(url) => url.clone(),
             None => {
-                std::fs::create_dir_all(&self.dirs.data).with_context(|| {
+                crate::private_fs::private_dir(&self.dirs.data).with_context(|| {
                     format!(
                         "cannot create the data directory {}",
                         self.dirs.data.display()
@@ -235,7 +247,7 @@ impl Ctx {
     }
 
     pub fn default_server_database(&self) -> String {
-        let _ = std::fs::create_dir_all(&self.dirs.data);
+        let _ = crate::private_fs::private_dir(&self.dirs.data);
         format!(
             "sqlite://{}?mode=rwc",
             self.dirs.data.join("server.db").display()
@@ -335,6 +347,10 @@ impl Ctx {
     }
 }
 
+/// The furthest `PLAT_CLOCK_OFFSET` may move the clock (100 years).
+const MAX_CLOCK_OFFSET: jiff::SignedDuration =
+    jiff::SignedDuration::from_secs(100 * 366 * 24 * 3600);
+
 impl Ctx {
     /// Where "now" comes from: the system clock, shifted by `PLAT_CLOCK_OFFSET` (e.g. `+2h`) when set.
     pub fn clock(&self) -> Result<service::Clock> {
@@ -342,6 +358,16 @@ impl Ctx {
             None => Ok(service::system_clock()),
             Some(text) => {
                 let offset = crate::iac::parse_duration(text.trim_start_matches('+'))?;
+                // A shifted clock that cannot tell the time would fall back to the real one
+                // without a word: an offset past the calendar's end is refused instead.
+                if offset > MAX_CLOCK_OFFSET || jiff::Timestamp::now().checked_add(offset).is_err()
+                {
+                    return Err(crate::error::UserError::new(
+                        format!("PLAT_CLOCK_OFFSET '{text}' is too large"),
+                        "use an offset of at most 100 years, such as +2h",
+                    )
+                    .into());
+                }
                 Ok(service::shifted_clock(offset))
             }
         }

@@ -7,19 +7,23 @@ pub mod api;
 pub mod assets;
 pub mod auth;
 pub mod automation;
+pub mod backoff;
 pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod ctx;
+mod document_limits;
 pub mod error;
 pub mod expr;
 pub mod iac;
 pub(crate) mod ops;
 pub mod output;
 pub mod platform;
+mod private_fs;
 pub mod provision;
 pub mod scaffold;
 pub mod scan;
+#[cfg(feature = "server")]
 pub mod server;
 pub mod service;
 pub mod store;
@@ -53,6 +57,7 @@ pub fn run(args: Vec<OsString>, env: Env) -> u8 {
     install_crypto();
     // A CLI command needs one thread; the server wants every core.
     let builder = match cli.command {
+        #[cfg(feature = "server")]
         cli::Command::Server(_) => tokio::runtime::Builder::new_multi_thread(),
         _ => tokio::runtime::Builder::new_current_thread(),
     };

@@ -188,6 +188,9 @@ pub struct WhoAmI {
     pub tenant: String,
     pub roles: Vec<String>,
     pub permissions: Vec<String>,
+    /// The service identity acting for `user` (header `X-Plat-On-Behalf-Of`), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delegated_by: Option<String>,
 }
 
 /// The error document: printed on stderr with `-o json`, and the body of every HTTP error.
@@ -225,6 +228,9 @@ pub struct Health {
 
 /// The header naming the account a request acts in (default: the caller's own).
 pub const ACCOUNT_HEADER: &str = "x-plat-account";
+
+/// The header naming the user a service identity acts for (R-GOV-5; `PLAT_ON_BEHALF_OF`).
+pub const ON_BEHALF_OF_HEADER: &str = "x-plat-on-behalf-of";
 
 /// A short-lived environment (DOMAIN.md section 2).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]

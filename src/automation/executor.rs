@@ -589,7 +589,7 @@ impl Retry {
 }
 
 /// Sends what `build` makes until it gets an answer that is not a 5xx, or runs out of retries;
-/// the pause doubles after each try. `attempts` counts every send.
+/// the pause doubles after each try, with jitter (`crate::backoff`). `attempts` counts every send.
 pub(super) async fn send_with_retries(
     build: impl Fn() -> reqwest::RequestBuilder,
     label: &str,
@@ -597,7 +597,7 @@ pub(super) async fn send_with_retries(
     attempts: &mut u32,
     log: &StepLog,
 ) -> Result<reqwest::Response, String> {
-    let mut backoff = retry.backoff;
+    let mut backoff = crate::backoff::Backoff::new(retry.backoff, MAX_BACKOFF);
     loop {
         *attempts += 1;
         let result = build().send().await;
@@ -610,14 +610,14 @@ pub(super) async fn send_with_retries(
                 Ok(response) => format!("answered {}", response.status().as_u16()),
                 Err(err) => format!("failed ({})", connection_error(err)),
             };
+            let wait = backoff.next_wait();
             log.line(format!(
                 "{label} {why}; retry {}/{} in {}",
                 *attempts,
                 retry.retries,
-                human(backoff)
+                human(wait)
             ));
-            tokio::time::sleep(backoff).await;
-            backoff = (backoff * 2).min(MAX_BACKOFF);
+            tokio::time::sleep(wait).await;
             continue;
         }
         return result.map_err(|err| format!("{label} failed: {}", connection_error(&err)));

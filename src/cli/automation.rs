@@ -62,7 +62,7 @@ Definition:
 
 #[derive(Debug, Args)]
 pub struct AutomationApplyArgs {
-    /// Definition file (YAML)
+    /// Definition file (YAML), or - for stdin
     #[arg(long, short = 'f', value_name = "FILE")]
     pub file: PathBuf,
 }

@@ -8,6 +8,7 @@ mod env;
 mod group;
 mod scaffold;
 mod scan;
+#[cfg(feature = "server")]
 mod server;
 mod tenant;
 mod user;
@@ -22,6 +23,7 @@ pub use env::*;
 pub use group::*;
 pub use scaffold::*;
 pub use scan::*;
+#[cfg(feature = "server")]
 pub use server::*;
 pub use tenant::*;
 pub use user::*;
@@ -114,6 +116,7 @@ pub enum Command {
     /// Inspect the current login
     Auth(AuthArgs),
     /// Serve the platform to a team over HTTP (SQLite or PostgreSQL, OIDC bearer tokens)
+    #[cfg(feature = "server")]
     Server(ServerArgs),
     /// Print a shell completion script
     Completion(CompletionArgs),

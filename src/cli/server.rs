@@ -67,6 +67,12 @@ pub struct ServerRunArgs {
     /// Attempts a run gets when its worker dies before it is marked failed
     #[arg(long, env = "PLAT_SERVER_RUN_MAX_ATTEMPTS", default_value_t = 3, value_parser = clap::value_parser!(u16).range(1..=100))]
     pub run_max_attempts: u16,
+    /// Milliseconds a request waits for a database connection before failing with 503
+    #[arg(long, env = "PLAT_SERVER_DB_ACQUIRE_TIMEOUT_MS", default_value_t = 2000, value_parser = clap::value_parser!(u64).range(100..=600_000))]
+    pub db_acquire_timeout_ms: u64,
+    /// Milliseconds one database statement may run (SQLite: may wait for the write lock)
+    #[arg(long, env = "PLAT_SERVER_DB_STATEMENT_TIMEOUT_MS", default_value_t = 5000, value_parser = clap::value_parser!(u64).range(100..=3_600_000))]
+    pub db_statement_timeout_ms: u64,
 }
 
 #[derive(Debug, Args)]

@@ -11,6 +11,7 @@ mod group;
 mod policy;
 mod scaffold;
 mod scan;
+#[cfg(feature = "server")]
 mod server;
 mod tenant;
 mod user;
@@ -37,6 +38,7 @@ pub async fn dispatch(ctx: &Ctx, command: Command) -> Result<()> {
         Command::Login(args) => auth::login(ctx, args).await,
         Command::Logout(args) => auth::logout(ctx, args).await,
         Command::Auth(args) => auth::run(ctx, args.command).await,
+        #[cfg(feature = "server")]
         Command::Server(args) => server::run(ctx, args).await,
         Command::Completion(args) => completion::run(ctx, args),
     }

@@ -344,7 +344,7 @@ impl Workspace {
         variables: &PlatVariables,
         params: &BTreeMap<String, JsonValue>,
     ) -> Result<Self> {
-        std::fs::create_dir_all(dir)
+        crate::private_fs::private_dir(dir)
             .map_err(|e| IacError::io(format!("cannot create {}", dir.display()), e))?;
         let walker = walkdir::WalkDir::new(&template.dir)
             .min_depth(1)
@@ -398,6 +398,16 @@ impl Workspace {
         &self.dir
     }
 
+    /// Where a running Terraform's process id is kept, for a later plat to find.
+    fn pid_path(&self) -> PathBuf {
+        self.dir.join(".plat-iac.pid")
+    }
+
+    /// Where a running Terraform writes its `stream` (stdout or stderr).
+    fn output_path(&self, stream: &str) -> PathBuf {
+        self.dir.join(format!(".plat-iac.{stream}"))
+    }
+
     pub fn log_path(&self) -> PathBuf {
         self.dir.join(LOG_FILE)
     }
@@ -423,8 +433,9 @@ fn is_terraform_leftover(name: &OsStr) -> bool {
         || name == LOG_FILE
 }
 
+/// Variables and backend settings may carry secrets: the workspace's files are the owner's only.
 fn write_file(path: &Path, contents: &[u8]) -> Result<()> {
-    std::fs::write(path, contents)
+    crate::private_fs::write_private(path, contents)
         .map_err(|e| IacError::io(format!("cannot write {}", path.display()), e))
 }
 
@@ -638,6 +649,55 @@ impl Runner {
         command
     }
 
+    /// Terraform writes its local state (sensitive outputs in clear) with the usual 0644: it is
+    /// narrowed to the owner as soon as Terraform is done with it.
+    fn keep_state_private(&self) {
+        let dir = &self.workspace.dir;
+        let mut files = vec![
+            dir.join("terraform.tfstate"),
+            dir.join("terraform.tfstate.backup"),
+            dir.join(".terraform").join("terraform.tfstate"),
+        ];
+        if let Backend::Local { state_path } = &self.backend {
+            let mut backup = state_path.clone().into_os_string();
+            backup.push(".backup");
+            files.extend([state_path.clone(), PathBuf::from(backup)]);
+        }
+        if let Err(err) = crate::private_fs::tighten_files(files.iter().map(PathBuf::as_path)) {
+            tracing::warn!(error = %err, "cannot make the Terraform state private");
+        }
+    }
+
+    /// A Terraform that an earlier plat started here and that outlived it (plat was killed)
+    /// still holds the state: it is waited for, so that what it creates is in the state the
+    /// next command (a `down` after the crash) reads.
+    async fn wait_for_orphan(&self, which: IacCommand, cancel: &CancelHandle) -> Result<()> {
+        let pid_path = self.workspace.pid_path();
+        let Ok(text) = std::fs::read_to_string(&pid_path) else {
+            return Ok(());
+        };
+        let pid = text.trim().parse::<i32>().unwrap_or(0);
+        if process_alive(pid) {
+            self.emit(IacEvent::Log {
+                level: "warn".into(),
+                message: format!(
+                    "waiting for Terraform (pid {pid}), left running by an earlier plat, to finish"
+                ),
+            });
+            while process_alive(pid) {
+                if cancel.is_cancelled() {
+                    return Err(IacError::Cancelled {
+                        command: which,
+                        forced: false,
+                    });
+                }
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
+        let _ = std::fs::remove_file(&pid_path);
+        Ok(())
+    }
+
     fn emit(&self, event: IacEvent) {
         if let Some(events) = &self.options.events {
             let _ = events.send(event);
@@ -665,52 +725,80 @@ impl Runner {
         log.marker(&RunnerMarker::Started { command: which });
         self.emit(IacEvent::CommandStarted { command: which });
 
+        self.wait_for_orphan(which, cancel).await?;
         let mut command = self.command(args);
         // Its own process group: a terminal Ctrl-C reaches plat only, and plat decides; our
         // signals then reach Terraform and its provider plugins together, as a terminal would.
         command.process_group(0);
+        // Its output goes to files, not pipes: if plat dies, Terraform does not die of SIGPIPE
+        // on its next line but finishes and saves its state; plat reads the files as they grow.
+        let (stdout_path, stderr_path) = (
+            self.workspace.output_path("stdout"),
+            self.workspace.output_path("stderr"),
+        );
+        let output_file = |path: &Path| {
+            crate::private_fs::create_private(path)
+                .map_err(|e| IacError::io(format!("cannot create {}", path.display()), e))
+        };
+        command
+            .stdout(Stdio::from(output_file(&stdout_path)?))
+            .stderr(Stdio::from(output_file(&stderr_path)?));
         let mut child = command
             .spawn()
             .map_err(|e| IacError::io(format!("cannot run {}", self.binary.path.display()), e))?;
         let group = child.id().map(|id| Pid::from_raw(id as i32));
-        let mut stdout = BufReader::new(child.stdout.take().expect("piped")).lines();
-        let mut stderr = BufReader::new(child.stderr.take().expect("piped")).lines();
+        if let Some(pid) = child.id() {
+            // The next plat to run Terraform here waits for this one if plat dies meanwhile.
+            let _ = crate::private_fs::write_private(
+                &self.workspace.pid_path(),
+                pid.to_string().as_bytes(),
+            );
+        }
+        let mut stdout = Tail::open(&stdout_path).await?;
+        let mut stderr = Tail::open(&stderr_path).await?;
         let mut cancel_requests = cancel.subscribe();
-        let (mut stdout_open, mut stderr_open) = (true, true);
         let mut interrupted = false;
         let mut killed = false;
         let mut summary = RunSummary::default();
         let mut errors = Vec::new();
         let mut stderr_tail = VecDeque::new();
+        let mut exit = None;
 
-        while stdout_open || stderr_open {
+        loop {
+            let finished = exit.is_some();
+            for line in stdout.lines(finished).await {
+                log.line(&line);
+                let event = events::parse_line(&line);
+                match &event {
+                    IacEvent::Diagnostic(d) if d.severity == Severity::Error => {
+                        errors.push(d.clone())
+                    }
+                    IacEvent::Diagnostic(d) => summary.diagnostics.push(d.clone()),
+                    IacEvent::ChangeSummary { changes, .. } => summary.changes = Some(*changes),
+                    IacEvent::Outputs { outputs } => summary.outputs = outputs.clone(),
+                    _ => {}
+                }
+                self.emit(event);
+            }
+            for line in stderr.lines(finished).await {
+                log.marker(&RunnerMarker::Stderr {
+                    message: line.clone(),
+                });
+                if stderr_tail.len() == STDERR_TAIL_LINES {
+                    stderr_tail.pop_front();
+                }
+                stderr_tail.push_back(line.clone());
+                self.emit(IacEvent::Log {
+                    level: "error".into(),
+                    message: line,
+                });
+            }
+            if finished {
+                break;
+            }
             tokio::select! {
-                line = stdout.next_line(), if stdout_open => match line {
-                    Ok(Some(line)) => {
-                        log.line(&line);
-                        let event = events::parse_line(&line);
-                        match &event {
-                            IacEvent::Diagnostic(d) if d.severity == Severity::Error => errors.push(d.clone()),
-                            IacEvent::Diagnostic(d) => summary.diagnostics.push(d.clone()),
-                            IacEvent::ChangeSummary { changes, .. } => summary.changes = Some(*changes),
-                            IacEvent::Outputs { outputs } => summary.outputs = outputs.clone(),
-                            _ => {}
-                        }
-                        self.emit(event);
-                    }
-                    _ => stdout_open = false,
-                },
-                line = stderr.next_line(), if stderr_open => match line {
-                    Ok(Some(line)) => {
-                        log.marker(&RunnerMarker::Stderr { message: line.clone() });
-                        if stderr_tail.len() == STDERR_TAIL_LINES {
-                            stderr_tail.pop_front();
-                        }
-                        stderr_tail.push_back(line.clone());
-                        self.emit(IacEvent::Log { level: "error".into(), message: line });
-                    }
-                    _ => stderr_open = false,
-                },
+                status = child.wait() => exit = Some(status),
+                () = tokio::time::sleep(OUTPUT_POLL) => {}
                 changed = cancel_requests.changed(), if !killed => {
                     let requests = if changed.is_ok() { *cancel_requests.borrow_and_update() } else { 2 };
                     let signal = if requests >= 2 || interrupted { Signal::SIGKILL } else { Signal::SIGINT };
@@ -723,9 +811,13 @@ impl Runner {
                 }
             }
         }
-        let status = child.wait().await.map_err(|e| {
-            IacError::io(format!("cannot wait for {}", self.binary.path.display()), e)
-        })?;
+        let _ = std::fs::remove_file(self.workspace.pid_path());
+        let status = exit
+            .unwrap_or_else(|| Err(std::io::Error::other("no exit status")))
+            .map_err(|e| {
+                IacError::io(format!("cannot wait for {}", self.binary.path.display()), e)
+            })?;
+        self.keep_state_private();
         let elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
         summary.elapsed_ms = elapsed_ms;
         log.marker(&RunnerMarker::Finished {
@@ -765,6 +857,52 @@ impl Runner {
     }
 }
 
+/// How often a run's output files are read while Terraform runs.
+const OUTPUT_POLL: Duration = Duration::from_millis(50);
+
+/// A file a child writes to, read as it grows.
+struct Tail {
+    reader: BufReader<tokio::fs::File>,
+    partial: String,
+}
+
+impl Tail {
+    async fn open(path: &Path) -> Result<Self> {
+        let file = tokio::fs::File::open(path)
+            .await
+            .map_err(|e| IacError::io(format!("cannot read {}", path.display()), e))?;
+        Ok(Self {
+            reader: BufReader::new(file),
+            partial: String::new(),
+        })
+    }
+
+    /// The complete lines written since the last call; at `end`, the unterminated rest too.
+    async fn lines(&mut self, end: bool) -> Vec<String> {
+        let mut lines = Vec::new();
+        loop {
+            let mut chunk = String::new();
+            match self.reader.read_line(&mut chunk).await {
+                Ok(0) | Err(_) => break,
+                Ok(_) => self.partial.push_str(&chunk),
+            }
+            if self.partial.ends_with('\n') {
+                let line = std::mem::take(&mut self.partial);
+                lines.push(line.trim_end_matches(['\n', '\r']).to_owned());
+            }
+        }
+        if end && !self.partial.is_empty() {
+            lines.push(std::mem::take(&mut self.partial));
+        }
+        lines
+    }
+}
+
+/// Whether a process with this id still runs (signal 0 checks without sending anything).
+fn process_alive(pid: i32) -> bool {
+    pid > 0 && nix::sys::signal::kill(Pid::from_raw(pid), None).is_ok()
+}
+
 /// Keeps the log going even if the disk is full: a run must not fail because its log did.
 struct RunLog {
     file: Option<std::fs::File>,
@@ -772,10 +910,7 @@ struct RunLog {
 
 impl RunLog {
     fn open(path: &Path) -> Result<Self> {
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)
+        let file = crate::private_fs::append_private(path)
             .map_err(|e| IacError::io(format!("cannot open {}", path.display()), e))?;
         Ok(Self { file: Some(file) })
     }

@@ -6,7 +6,6 @@
 use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::{Value as JsonValue, json};
@@ -837,123 +836,131 @@ async fn a_second_cancel_kills_the_process() {
 
 // ---------------------------------------------------------------- http backend
 
-#[derive(Default)]
-struct StateServer {
-    state: Option<Vec<u8>>,
-    locked: bool,
-    requests: Vec<String>,
-    authorized: bool,
-}
+/// Terraform's `http` backend against a small axum server (axum comes with the `server` feature).
+#[cfg(feature = "server")]
+mod http_backend {
+    use std::sync::{Arc, Mutex};
 
-async fn start_state_server() -> (String, Arc<Mutex<StateServer>>) {
-    use axum::body::Bytes;
-    use axum::extract::State;
-    use axum::http::{HeaderMap, Method, StatusCode};
-    use axum::response::IntoResponse;
+    use super::*;
 
-    async fn handle(
-        State(shared): State<Arc<Mutex<StateServer>>>,
-        method: Method,
-        headers: HeaderMap,
-        body: Bytes,
-    ) -> axum::response::Response {
-        let mut server = shared.lock().unwrap();
-        server.requests.push(method.to_string());
-        // Basic auth for "plat:s3cret".
-        server.authorized = headers
-            .get("authorization")
-            .is_some_and(|v| v == "Basic cGxhdDpzM2NyZXQ=");
-        if !server.authorized {
-            return StatusCode::UNAUTHORIZED.into_response();
-        }
-        match method.as_str() {
-            "GET" => match &server.state {
-                Some(state) => (StatusCode::OK, state.clone()).into_response(),
-                None => StatusCode::NO_CONTENT.into_response(),
-            },
-            "POST" => {
-                server.state = Some(body.to_vec());
-                StatusCode::OK.into_response()
-            }
-            "DELETE" => {
-                server.state = None;
-                StatusCode::OK.into_response()
-            }
-            "LOCK" if server.locked => StatusCode::LOCKED.into_response(),
-            "LOCK" => {
-                server.locked = true;
-                StatusCode::OK.into_response()
-            }
-            "UNLOCK" => {
-                server.locked = false;
-                StatusCode::OK.into_response()
-            }
-            _ => StatusCode::METHOD_NOT_ALLOWED.into_response(),
-        }
+    #[derive(Default)]
+    struct StateServer {
+        state: Option<Vec<u8>>,
+        locked: bool,
+        requests: Vec<String>,
+        authorized: bool,
     }
 
-    let shared = Arc::new(Mutex::new(StateServer::default()));
-    let app = axum::Router::new()
-        .route("/state/{env}", axum::routing::any(handle))
-        .with_state(shared.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = format!("http://{}/state/pr-42", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    (address, shared)
-}
+    async fn start_state_server() -> (String, Arc<Mutex<StateServer>>) {
+        use axum::body::Bytes;
+        use axum::extract::State;
+        use axum::http::{HeaderMap, Method, StatusCode};
+        use axum::response::IntoResponse;
 
-#[tokio::test]
-async fn http_backend_keeps_state_and_locks_on_the_server() {
-    let (address, server) = start_state_server().await;
-    let env = env_dirs();
-    let backend = Backend::Http(HttpBackend {
-        address: address.clone(),
-        lock_address: Some(address.clone()),
-        unlock_address: Some(address.clone()),
-        username: Some("plat".into()),
-        password: Some("s3cret".into()),
-        ..HttpBackend::default()
-    });
-    let (runner, _rx) = runner_for(&builtin_templates().join("demo"), &env, backend).await;
-    let cancel = CancelHandle::new();
+        async fn handle(
+            State(shared): State<Arc<Mutex<StateServer>>>,
+            method: Method,
+            headers: HeaderMap,
+            body: Bytes,
+        ) -> axum::response::Response {
+            let mut server = shared.lock().unwrap();
+            server.requests.push(method.to_string());
+            // Basic auth for "plat:s3cret".
+            server.authorized = headers
+                .get("authorization")
+                .is_some_and(|v| v == "Basic cGxhdDpzM2NyZXQ=");
+            if !server.authorized {
+                return StatusCode::UNAUTHORIZED.into_response();
+            }
+            match method.as_str() {
+                "GET" => match &server.state {
+                    Some(state) => (StatusCode::OK, state.clone()).into_response(),
+                    None => StatusCode::NO_CONTENT.into_response(),
+                },
+                "POST" => {
+                    server.state = Some(body.to_vec());
+                    StatusCode::OK.into_response()
+                }
+                "DELETE" => {
+                    server.state = None;
+                    StatusCode::OK.into_response()
+                }
+                "LOCK" if server.locked => StatusCode::LOCKED.into_response(),
+                "LOCK" => {
+                    server.locked = true;
+                    StatusCode::OK.into_response()
+                }
+                "UNLOCK" => {
+                    server.locked = false;
+                    StatusCode::OK.into_response()
+                }
+                _ => StatusCode::METHOD_NOT_ALLOWED.into_response(),
+            }
+        }
 
-    let (summary, outputs) = runner.up(&cancel).await.unwrap();
-    assert_eq!(summary.changes.unwrap().add, 4);
-    assert!(
-        outputs.reveal("argocd_admin_password").is_some(),
-        "read via `output -json`"
-    );
-    {
+        let shared = Arc::new(Mutex::new(StateServer::default()));
+        let app = axum::Router::new()
+            .route("/state/{env}", axum::routing::any(handle))
+            .with_state(shared.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = format!("http://{}/state/pr-42", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        (address, shared)
+    }
+
+    #[tokio::test]
+    async fn http_backend_keeps_state_and_locks_on_the_server() {
+        let (address, server) = start_state_server().await;
+        let env = env_dirs();
+        let backend = Backend::Http(HttpBackend {
+            address: address.clone(),
+            lock_address: Some(address.clone()),
+            unlock_address: Some(address.clone()),
+            username: Some("plat".into()),
+            password: Some("s3cret".into()),
+            ..HttpBackend::default()
+        });
+        let (runner, _rx) = runner_for(&builtin_templates().join("demo"), &env, backend).await;
+        let cancel = CancelHandle::new();
+
+        let (summary, outputs) = runner.up(&cancel).await.unwrap();
+        assert_eq!(summary.changes.unwrap().add, 4);
+        assert!(
+            outputs.reveal("argocd_admin_password").is_some(),
+            "read via `output -json`"
+        );
+        {
+            let server = server.lock().unwrap();
+            assert!(server.authorized && !server.locked);
+            for method in ["GET", "POST", "LOCK", "UNLOCK"] {
+                assert!(
+                    server.requests.iter().any(|m| m == method),
+                    "{method}: {:?}",
+                    server.requests
+                );
+            }
+            let state: JsonValue = serde_json::from_slice(server.state.as_ref().unwrap()).unwrap();
+            assert_eq!(state_resources(&state).len(), 4);
+        }
+        assert!(
+            !env.work.join("terraform.tfstate").exists(),
+            "no local state"
+        );
+        for entry in walkdir::WalkDir::new(&env.work).into_iter().flatten() {
+            if entry.file_type().is_file() {
+                let contents = std::fs::read(entry.path()).unwrap();
+                let text = String::from_utf8_lossy(&contents);
+                assert!(
+                    !text.contains("s3cret"),
+                    "password written to {}",
+                    entry.path().display()
+                );
+            }
+        }
+
+        runner.destroy(&cancel).await.unwrap();
         let server = server.lock().unwrap();
-        assert!(server.authorized && !server.locked);
-        for method in ["GET", "POST", "LOCK", "UNLOCK"] {
-            assert!(
-                server.requests.iter().any(|m| m == method),
-                "{method}: {:?}",
-                server.requests
-            );
-        }
         let state: JsonValue = serde_json::from_slice(server.state.as_ref().unwrap()).unwrap();
-        assert_eq!(state_resources(&state).len(), 4);
+        assert!(state_resources(&state).is_empty());
     }
-    assert!(
-        !env.work.join("terraform.tfstate").exists(),
-        "no local state"
-    );
-    for entry in walkdir::WalkDir::new(&env.work).into_iter().flatten() {
-        if entry.file_type().is_file() {
-            let contents = std::fs::read(entry.path()).unwrap();
-            let text = String::from_utf8_lossy(&contents);
-            assert!(
-                !text.contains("s3cret"),
-                "password written to {}",
-                entry.path().display()
-            );
-        }
-    }
-
-    runner.destroy(&cancel).await.unwrap();
-    let server = server.lock().unwrap();
-    let state: JsonValue = serde_json::from_slice(server.state.as_ref().unwrap()).unwrap();
-    assert!(state_resources(&state).is_empty());
 }

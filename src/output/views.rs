@@ -153,13 +153,17 @@ impl Details for Group {
 
 impl Details for WhoAmI {
     fn details(&self) -> Vec<(&'static str, String)> {
-        vec![
+        let mut rows = vec![
             ("user", self.user.clone()),
             ("account", self.account.clone()),
             ("tenant", self.tenant.clone()),
             ("roles", joined(&self.roles)),
             ("permissions", joined(&self.permissions)),
-        ]
+        ];
+        if let Some(service) = &self.delegated_by {
+            rows.push(("delegated by", service.clone()));
+        }
+        rows
     }
 }
 

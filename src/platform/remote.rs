@@ -6,8 +6,8 @@ use serde::de::DeserializeOwned;
 use super::{Platform, StateBackend};
 use crate::api::{
     ACCOUNT_HEADER, Account, AuthConfig, CreateAccount, CreateGroup, CreateTenant, CreateUser,
-    ErrorBody, Group, GroupMember, RenameUser, Tenant, UpdateAccount, UpdateGroup, UpdateTenant,
-    User, WhoAmI,
+    ErrorBody, Group, GroupMember, ON_BEHALF_OF_HEADER, RenameUser, Tenant, UpdateAccount,
+    UpdateGroup, UpdateTenant, User, WhoAmI,
 };
 use crate::api::{
     ApplyAutomation, Automation, AutomationApplied, AutomationRun, RunLogs, RunReport, RunStarted,
@@ -25,6 +25,7 @@ pub struct RemotePlatform {
     http: reqwest::Client,
     token: String,
     account: Option<String>,
+    on_behalf_of: Option<String>,
 }
 
 impl RemotePlatform {
@@ -39,7 +40,15 @@ impl RemotePlatform {
             http,
             token,
             account,
+            on_behalf_of: None,
         })
+    }
+
+    /// Acts for the user `email`: the server applies that user's rules, provided the token's
+    /// identity holds the delegation permission in the account (R-GOV-5).
+    pub fn on_behalf_of(mut self, email: Option<String>) -> Self {
+        self.on_behalf_of = email;
+        self
     }
 
     /// What the server's clients log in with (`GET /api/v1/auth/config`, no token needed).
@@ -55,6 +64,9 @@ impl RemotePlatform {
             .bearer_auth(&self.token);
         if let Some(account) = &self.account {
             request = request.header(ACCOUNT_HEADER, account);
+        }
+        if let Some(user) = &self.on_behalf_of {
+            request = request.header(ON_BEHALF_OF_HEADER, user);
         }
         request
     }
@@ -112,8 +124,17 @@ impl RemotePlatform {
     }
 }
 
-/// Path segments may hold e-mails and other user input.
-fn seg(text: &str) -> String {
+/// Path segments may hold e-mails and other user input. A blank one would turn `/groups/{name}`
+/// into another route (or none), so it is refused here as the service would refuse it.
+fn seg(text: &str) -> Result<String> {
+    if text.trim().is_empty() {
+        return Err(Error::invalid("the name (or e-mail) must not be empty")
+            .with_hint("give the name (or e-mail) of an existing one"));
+    }
+    Ok(escape_segment(text))
+}
+
+fn escape_segment(text: &str) -> String {
     text.bytes()
         .map(|b| match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b'@' => {
@@ -132,6 +153,7 @@ impl Platform for RemotePlatform {
             http: self.http.clone(),
             token: self.token.clone(),
             account: Some(account.to_owned()),
+            on_behalf_of: self.on_behalf_of.clone(),
         })
     }
 
@@ -153,17 +175,17 @@ impl Platform for RemotePlatform {
         self.send(request).await
     }
     async fn get_account(&self, slug: &str) -> Result<Account> {
-        self.get(&format!("/accounts/{}", seg(slug))).await
+        self.get(&format!("/accounts/{}", seg(slug)?)).await
     }
     async fn create_account(&self, req: CreateAccount) -> Result<Account> {
         self.with_body(Method::POST, "/accounts", &req).await
     }
     async fn update_account(&self, slug: &str, req: UpdateAccount) -> Result<Account> {
-        self.with_body(Method::PATCH, &format!("/accounts/{}", seg(slug)), &req)
+        self.with_body(Method::PATCH, &format!("/accounts/{}", seg(slug)?), &req)
             .await
     }
     async fn delete_account(&self, slug: &str) -> Result<()> {
-        self.send_empty(self.request(Method::DELETE, &format!("/accounts/{}", seg(slug))))
+        self.send_empty(self.request(Method::DELETE, &format!("/accounts/{}", seg(slug)?)))
             .await
     }
 
@@ -171,17 +193,17 @@ impl Platform for RemotePlatform {
         self.get("/tenants").await
     }
     async fn get_tenant(&self, name: &str) -> Result<Tenant> {
-        self.get(&format!("/tenants/{}", seg(name))).await
+        self.get(&format!("/tenants/{}", seg(name)?)).await
     }
     async fn create_tenant(&self, req: CreateTenant) -> Result<Tenant> {
         self.with_body(Method::POST, "/tenants", &req).await
     }
     async fn update_tenant(&self, name: &str, req: UpdateTenant) -> Result<Tenant> {
-        self.with_body(Method::PATCH, &format!("/tenants/{}", seg(name)), &req)
+        self.with_body(Method::PATCH, &format!("/tenants/{}", seg(name)?), &req)
             .await
     }
     async fn delete_tenant(&self, name: &str) -> Result<()> {
-        self.send_empty(self.request(Method::DELETE, &format!("/tenants/{}", seg(name))))
+        self.send_empty(self.request(Method::DELETE, &format!("/tenants/{}", seg(name)?)))
             .await
     }
 
@@ -189,20 +211,20 @@ impl Platform for RemotePlatform {
         self.get("/users").await
     }
     async fn get_user(&self, email: &str) -> Result<User> {
-        self.get(&format!("/users/{}", seg(email))).await
+        self.get(&format!("/users/{}", seg(email)?)).await
     }
     async fn create_user(&self, req: CreateUser) -> Result<User> {
         self.with_body(Method::POST, "/users", &req).await
     }
     async fn revoke_user(&self, email: &str) -> Result<User> {
-        self.send(self.request(Method::POST, &format!("/users/{}/revoke", seg(email))))
+        self.send(self.request(Method::POST, &format!("/users/{}/revoke", seg(email)?)))
             .await
     }
     async fn rename_user(&self, email: &str, name: &str) -> Result<User> {
         let body = RenameUser {
             name: name.to_owned(),
         };
-        self.with_body(Method::PATCH, &format!("/users/{}", seg(email)), &body)
+        self.with_body(Method::PATCH, &format!("/users/{}", seg(email)?), &body)
             .await
     }
 
@@ -210,17 +232,17 @@ impl Platform for RemotePlatform {
         self.get("/groups").await
     }
     async fn get_group(&self, name: &str) -> Result<Group> {
-        self.get(&format!("/groups/{}", seg(name))).await
+        self.get(&format!("/groups/{}", seg(name)?)).await
     }
     async fn create_group(&self, req: CreateGroup) -> Result<Group> {
         self.with_body(Method::POST, "/groups", &req).await
     }
     async fn update_group(&self, name: &str, req: UpdateGroup) -> Result<Group> {
-        self.with_body(Method::PATCH, &format!("/groups/{}", seg(name)), &req)
+        self.with_body(Method::PATCH, &format!("/groups/{}", seg(name)?), &req)
             .await
     }
     async fn delete_group(&self, name: &str) -> Result<()> {
-        self.send_empty(self.request(Method::DELETE, &format!("/groups/{}", seg(name))))
+        self.send_empty(self.request(Method::DELETE, &format!("/groups/{}", seg(name)?)))
             .await
     }
     async fn add_group_member(&self, name: &str, email: &str) -> Result<Group> {
@@ -229,13 +251,13 @@ impl Platform for RemotePlatform {
         };
         self.with_body(
             Method::POST,
-            &format!("/groups/{}/members", seg(name)),
+            &format!("/groups/{}/members", seg(name)?),
             &body,
         )
         .await
     }
     async fn remove_group_member(&self, name: &str, email: &str) -> Result<Group> {
-        let path = format!("/groups/{}/members/{}", seg(name), seg(email));
+        let path = format!("/groups/{}/members/{}", seg(name)?, seg(email)?);
         self.send(self.request(Method::DELETE, &path)).await
     }
 
@@ -255,7 +277,7 @@ impl Platform for RemotePlatform {
         self.send(request).await
     }
     async fn get_env(&self, name: &str) -> Result<Env> {
-        self.get(&format!("/envs/{}", seg(name))).await
+        self.get(&format!("/envs/{}", seg(name)?)).await
     }
     async fn start_env(&self, req: CreateEnv) -> Result<EnvStarted> {
         self.with_body(Method::POST, "/envs", &req).await
@@ -263,19 +285,19 @@ impl Platform for RemotePlatform {
     async fn finish_env_up(&self, name: &str, outcome: EnvOutcome) -> Result<Env> {
         self.with_body(
             Method::POST,
-            &format!("/envs/{}/up-finished", seg(name)),
+            &format!("/envs/{}/up-finished", seg(name)?),
             &outcome,
         )
         .await
     }
     async fn start_env_down(&self, name: &str) -> Result<Option<Env>> {
-        self.send(self.request(Method::POST, &format!("/envs/{}/down", seg(name))))
+        self.send(self.request(Method::POST, &format!("/envs/{}/down", seg(name)?)))
             .await
     }
     async fn finish_env_down(&self, name: &str, outcome: EnvOutcome) -> Result<Env> {
         self.with_body(
             Method::POST,
-            &format!("/envs/{}/down-finished", seg(name)),
+            &format!("/envs/{}/down-finished", seg(name)?),
             &outcome,
         )
         .await
@@ -283,7 +305,7 @@ impl Platform for RemotePlatform {
     async fn extend_env(&self, name: &str, seconds: i64) -> Result<Env> {
         self.with_body(
             Method::POST,
-            &format!("/envs/{}/extend", seg(name)),
+            &format!("/envs/{}/extend", seg(name)?),
             &ExtendEnv { seconds },
         )
         .await
@@ -301,16 +323,16 @@ impl Platform for RemotePlatform {
         self.get("/automations").await
     }
     async fn get_automation(&self, name: &str) -> Result<Automation> {
-        self.get(&format!("/automations/{}", seg(name))).await
+        self.get(&format!("/automations/{}", seg(name)?)).await
     }
     async fn delete_automation(&self, name: &str) -> Result<()> {
-        self.send_empty(self.request(Method::DELETE, &format!("/automations/{}", seg(name))))
+        self.send_empty(self.request(Method::DELETE, &format!("/automations/{}", seg(name)?)))
             .await
     }
     async fn start_automation_run(&self, name: &str, req: StartRun) -> Result<RunStarted> {
         self.with_body(
             Method::POST,
-            &format!("/automations/{}/runs", seg(name)),
+            &format!("/automations/{}/runs", seg(name)?),
             &req,
         )
         .await
@@ -318,16 +340,16 @@ impl Platform for RemotePlatform {
     async fn report_automation_run(&self, id: &str, report: RunReport) -> Result<AutomationRun> {
         self.with_body(
             Method::POST,
-            &format!("/automation-runs/{}/report", seg(id)),
+            &format!("/automation-runs/{}/report", seg(id)?),
             &report,
         )
         .await
     }
     async fn get_automation_run(&self, id: &str) -> Result<AutomationRun> {
-        self.get(&format!("/automation-runs/{}", seg(id))).await
+        self.get(&format!("/automation-runs/{}", seg(id)?)).await
     }
     async fn automation_run_logs(&self, id: &str) -> Result<RunLogs> {
-        self.get(&format!("/automation-runs/{}/logs", seg(id)))
+        self.get(&format!("/automation-runs/{}/logs", seg(id)?))
             .await
     }
     async fn list_automation_runs(&self, automation: Option<&str>) -> Result<Vec<AutomationRun>> {
@@ -340,26 +362,30 @@ impl Platform for RemotePlatform {
     async fn cancel_automation_run(&self, id: &str) -> Result<AutomationRun> {
         self.send(self.request(
             Method::POST,
-            &format!("/automation-runs/{}/cancel", seg(id)),
+            &format!("/automation-runs/{}/cancel", seg(id)?),
         ))
         .await
     }
 
     async fn env_logs(&self, name: &str) -> Result<crate::api::EnvLogs> {
-        self.get(&format!("/envs/{}/logs", seg(name))).await
+        self.get(&format!("/envs/{}/logs", seg(name)?)).await
     }
     async fn publish_inventory(&self, name: &str, req: PublishInventory) -> Result<Inventory> {
-        self.with_body(Method::PUT, &format!("/inventories/{}", seg(name)), &req)
+        self.with_body(Method::PUT, &format!("/inventories/{}", seg(name)?), &req)
             .await
     }
     async fn list_inventories(&self) -> Result<Vec<Inventory>> {
         self.get("/inventories").await
     }
     async fn get_inventory(&self, name: &str) -> Result<Inventory> {
-        self.get(&format!("/inventories/{}", seg(name))).await
+        self.get(&format!("/inventories/{}", seg(name)?)).await
     }
     fn state_backend(&self, env: &Env) -> Option<StateBackend> {
-        let address = format!("{}/api/v1/env-states/{}", self.base, seg(&env.id));
+        let address = format!(
+            "{}/api/v1/env-states/{}",
+            self.base,
+            escape_segment(&env.id)
+        );
         Some(StateBackend {
             lock_address: format!("{address}/lock"),
             unlock_address: format!("{address}/unlock"),

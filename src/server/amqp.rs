@@ -5,6 +5,8 @@
 
 use std::time::Duration;
 
+pub(super) use crate::backoff::Backoff;
+
 use futures_util::StreamExt;
 use futures_util::stream::SelectAll;
 use lapin::message::Delivery;
@@ -23,7 +25,7 @@ const PREFETCH: u16 = 32;
 
 /// Consumes until the process ends, reconnecting with backoff whenever the broker goes away.
 pub async fn consume_forever(service: Service, url: String) {
-    let mut backoff = Backoff::new();
+    let mut backoff = broker_backoff();
     loop {
         match consume(&service, &url).await {
             Ok(()) => backoff.reset(),
@@ -38,26 +40,8 @@ pub async fn consume_forever(service: Service, url: String) {
 
 /// How long to wait before reaching for the broker again: from half a second, doubling up to
 /// 30 s, and from the start again once it answered.
-pub(super) struct Backoff(Duration);
-
-impl Backoff {
-    const FIRST: Duration = Duration::from_millis(500);
-    const MAX: Duration = Duration::from_secs(30);
-
-    pub(super) fn new() -> Self {
-        Self(Self::FIRST)
-    }
-
-    pub(super) fn reset(&mut self) {
-        self.0 = Self::FIRST;
-    }
-
-    /// The wait before the next attempt; the one after it is twice as long.
-    pub(super) fn next_wait(&mut self) -> Duration {
-        let wait = self.0;
-        self.0 = (self.0 * 2).min(Self::MAX);
-        wait
-    }
+pub(super) fn broker_backoff() -> Backoff {
+    Backoff::new(Duration::from_millis(500), Duration::from_secs(30))
 }
 
 /// Declares `queue` durable, so it and its persistent messages survive a broker restart.

@@ -29,10 +29,11 @@ impl EnvStateKeeper for DatabaseStates {
             .await
             .map_err(|err| err.message)?;
         if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).map_err(|err| err.to_string())?;
+            crate::private_fs::private_dir(parent).map_err(|err| err.to_string())?;
         }
         match state {
-            Some(state) => std::fs::write(path, state).map_err(|err| err.to_string()),
+            Some(state) => crate::private_fs::write_private(path, state.as_bytes())
+                .map_err(|err| err.to_string()),
             None => match std::fs::remove_file(path) {
                 Err(err) if err.kind() != std::io::ErrorKind::NotFound => Err(err.to_string()),
                 _ => Ok(()),

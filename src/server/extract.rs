@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
 
 use super::AppState;
-use crate::api::{ACCOUNT_HEADER, ErrorBody, ErrorDetail};
+use crate::api::{ACCOUNT_HEADER, ErrorBody, ErrorDetail, ON_BEHALF_OF_HEADER};
 use crate::service::{Actor, Error};
 
 /// A platform error on the wire: its status and the same error document the CLI prints.
@@ -67,7 +67,24 @@ impl FromRequestParts<AppState> for Caller {
             .service
             .resolve_actor(&identity, account.as_deref(), host.as_deref())
             .await?;
-        Ok(Caller(actor))
+        let Some(user) = parts.headers.get(ON_BEHALF_OF_HEADER) else {
+            return Ok(Caller(actor));
+        };
+        let user = user.to_str().map_err(|_| {
+            Error::invalid(format!("the header {ON_BEHALF_OF_HEADER} is not an e-mail"))
+        })?;
+        let delegated = state
+            .service
+            .resolve_delegated_actor(&actor, user.trim(), host.as_deref())
+            .await?;
+        // Both identities, for whoever reads the server's log (R-GOV-5).
+        tracing::info!(
+            service = %actor.user.email,
+            user = %delegated.user.email,
+            account = %delegated.account.slug,
+            "request on behalf of a user"
+        );
+        Ok(Caller(delegated))
     }
 }
 

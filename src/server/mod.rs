@@ -28,7 +28,7 @@ use utoipa::OpenApi;
 
 use crate::api::AuthConfig;
 use crate::service::{self, Bootstrap, Error, Service};
-use crate::store::Store;
+use crate::store::{PoolSettings, Store};
 
 pub use jwt::TokenVerifier;
 
@@ -43,6 +43,9 @@ pub struct ServerConfig {
     pub master_account: String,
     pub default_tenant_domain: String,
     pub clock: service::Clock,
+    /// How long a request waits for a database connection, and one statement may run.
+    pub db_acquire_timeout: Duration,
+    pub db_statement_timeout: Duration,
     /// RabbitMQ for queue-triggered automations and for handing runs to workers; `None` leaves
     /// queue-triggered automations idle and workers polling the database.
     pub amqp_url: Option<String>,
@@ -281,7 +284,15 @@ pub async fn prepare(config: &ServerConfig) -> Result<AppState, Error> {
     } else {
         16
     };
-    let store = Store::open(&config.database_url, connections).await?;
+    let store = Store::open_with(
+        &config.database_url,
+        PoolSettings {
+            max_connections: connections,
+            acquire_timeout: config.db_acquire_timeout,
+            statement_timeout: config.db_statement_timeout,
+        },
+    )
+    .await?;
     let templates = config.automations.step_tools.env_templates.clone();
     let service = Service::new(store, config.clock.clone()).with_env_templates(templates);
     service

@@ -29,17 +29,23 @@ pub async fn healthz() -> Json<Health> {
     })
 }
 
+/// Readiness answers within this, whatever the database does, so that a load balancer takes a
+/// replica whose database is gone out of rotation in under 2 s.
+const READY_PROBE_LIMIT: std::time::Duration = std::time::Duration::from_millis(1000);
+
 #[utoipa::path(get, path = "/readyz", tag = "operations",
     responses((status = 200, body = Health), (status = 503, body = ErrorBody)))]
 pub async fn readyz(
     State(state): State<AppState>,
 ) -> Result<Json<Health>, (StatusCode, Json<ErrorBody>)> {
-    match state.service.store().ping().await {
+    match state.service.store().probe_write(READY_PROBE_LIMIT).await {
         Ok(()) => Ok(Json(Health {
             status: "ready".into(),
         })),
-        Err(_) => {
-            let err = Error::internal("the database is unreachable");
+        Err(cause) => {
+            tracing::warn!(error = %cause.message, "not ready: the database cannot take a write");
+            let err =
+                Error::unavailable("the database cannot take a write").with_hint(cause.message);
             Err((StatusCode::SERVICE_UNAVAILABLE, Json(err.to_body())))
         }
     }

@@ -16,7 +16,7 @@ use lapin::options::{
 use lapin::types::FieldTable;
 use lapin::{BasicProperties, Channel, Confirmation, Connection, ConnectionProperties, Consumer};
 
-use super::amqp::{Backoff, declare_durable};
+use super::amqp::{Backoff, broker_backoff, declare_durable};
 use crate::service::Service;
 
 /// Where runs are announced: the broker and the queue's name (one per platform, so two
@@ -45,7 +45,7 @@ impl RunQueue {
 
 /// The relay: announces due runs until the process ends, reconnecting with backoff.
 pub async fn announce_forever(service: Service, queue: RunQueue) {
-    let mut backoff = Backoff::new();
+    let mut backoff = broker_backoff();
     loop {
         if let Err(err) = announce(&service, &queue, &mut backoff).await {
             let wait = backoff.next_wait();
@@ -152,7 +152,7 @@ impl Subscription {
             queue,
             consumer: None,
             next_attempt: tokio::time::Instant::now(),
-            backoff: Backoff::new(),
+            backoff: broker_backoff(),
         }
     }
 

@@ -41,6 +41,12 @@ impl Service {
         actor.require("accounts:write")?;
         vocabulary::check_slug("account slug", &req.slug)?;
         vocabulary::check_email(&req.owner)?;
+        if let Some(name) = &req.name {
+            vocabulary::check_display_name("account name", name)?;
+        }
+        if let Some(name) = &req.owner_name {
+            vocabulary::check_display_name("owner name", name)?;
+        }
         let mut roles = req.roles.clone();
         roles.sort();
         roles.dedup();
@@ -115,9 +121,7 @@ impl Service {
             actor.require_role("account-admin", "manage sub-accounts")?;
         }
         if let Some(name) = &req.name {
-            if name.trim().is_empty() {
-                return Err(Error::invalid("the account name cannot be empty"));
-            }
+            vocabulary::check_display_name("account name", name)?;
             account.name = name.clone();
         }
         if let Some(tenant) = &req.tenant {

@@ -1,6 +1,6 @@
 use std::sync::Arc;
 
-use super::{Error, Result, Service, vocabulary};
+use super::{Error, ErrorKind, Result, Service, vocabulary};
 use crate::api::{MembershipStatus, WhoAmI};
 use crate::store::{self, AccountRow, TenantRow, UserRow};
 
@@ -30,6 +30,10 @@ pub struct Actor {
     pub tenant_name: String,
     /// Permissions from the user's groups in the account where the user is a member.
     pub permissions: Vec<String>,
+    /// The account of the membership those permissions come from: `account` itself or an ancestor.
+    pub(super) membership_account_id: String,
+    /// The service identity acting for `user` (R-GOV-5), when the request was delegated.
+    pub delegated_by: Option<String>,
     /// The authorization version this caller was resolved under: what is cached for the
     /// caller (a listing) is valid while the platform is still at it.
     pub(super) authz_version: String,
@@ -80,15 +84,18 @@ impl Actor {
             tenant: self.tenant_name.clone(),
             roles: self.account.roles.clone(),
             permissions: self.permissions.clone(),
+            delegated_by: self.delegated_by.clone(),
         }
     }
 }
 
-/// Whether group permissions grant `permission`; `*` (the `admins` group) grants every one.
+/// Whether group permissions grant `permission`; `*` (the `admins` group) grants every one but
+/// acting for other users, which a group must name (R-GOV-5).
 fn grants(permissions: &[String], permission: &str) -> bool {
-    permissions
-        .iter()
-        .any(|p| p == vocabulary::ALL_PERMISSIONS || p == permission)
+    permissions.iter().any(|p| {
+        p == permission
+            || (p == vocabulary::ALL_PERMISSIONS && permission != vocabulary::ACT_FOR_USERS)
+    })
 }
 
 fn lacks(user: &str, account: &str, permission: &str) -> Error {
@@ -239,8 +246,57 @@ impl Service {
             account,
             tenant_name,
             permissions,
+            membership_account_id: home.account_id.clone(),
+            delegated_by: None,
             authz_version: authz_version.to_owned(),
         })
+    }
+
+    /// R-GOV-5: `service` acting for the user `email`, with that user's permissions, in the account
+    /// whose groups trusted the service and nowhere else: not in a sub-account it can see, not in
+    /// another account the user belongs to.
+    pub async fn resolve_delegated_actor(
+        &self,
+        service: &Actor,
+        email: &str,
+        host: Option<&str>,
+    ) -> Result<Arc<Actor>> {
+        service.require(vocabulary::ACT_FOR_USERS).map_err(|err| {
+            err.with_hint(format!(
+                "an admin of '{}' grants it by naming it in a group of the service identity \
+                 (`plat group create NAME --permission {}`); `*` does not include it",
+                service.account.slug,
+                vocabulary::ACT_FOR_USERS
+            ))
+        })?;
+        if service.membership_account_id != service.account.id {
+            return Err(Error::denied(format!(
+                "{} acts for users only in the account that trusted it, not in '{}'",
+                service.user.email, service.account.slug
+            ))
+            .with_hint(
+                "leave out the account (X-Plat-Account) or name the service's own account",
+            ));
+        }
+        let user = self
+            .resolve_actor(
+                &Identity::Email(email.to_owned()),
+                Some(&service.account.slug),
+                host,
+            )
+            .await
+            .map_err(|err| match err.kind {
+                // One answer whether the user is unknown or belongs elsewhere (R-SEC-3).
+                ErrorKind::NotFound | ErrorKind::Unauthenticated => Error::denied(format!(
+                    "{} cannot act for {email}: no such user has access to account '{}'",
+                    service.user.email, service.account.slug
+                ))
+                .with_hint("an admin links the user with `plat user create EMAIL`"),
+                _ => err,
+            })?;
+        let mut actor = (*user).clone();
+        actor.delegated_by = Some(service.user.email.clone());
+        Ok(Arc::new(actor))
     }
 
     async fn user_for_subject(
@@ -271,3 +327,18 @@ impl Service {
 }
 
 pub(super) type ActorKey = (Identity, Option<String>, Option<String>);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn star_grants_everything_but_acting_for_users_r_gov_5() {
+        let admins = vec![vocabulary::ALL_PERMISSIONS.to_owned()];
+        assert!(grants(&admins, "envs:write"));
+        assert!(!grants(&admins, vocabulary::ACT_FOR_USERS));
+        let service = vec![vocabulary::ACT_FOR_USERS.to_owned()];
+        assert!(grants(&service, vocabulary::ACT_FOR_USERS));
+        assert!(!grants(&service, "envs:write"));
+    }
+}

@@ -47,13 +47,21 @@ fn stored_definition(automation: &AutomationRow) -> Result<Definition> {
     })
 }
 
-/// The wait before the next run of a constant automation whose latest `failures` runs failed.
+/// The wait before the next run of a constant automation whose latest `failures` runs failed:
+/// 1 s, 2 s, 4 s … up to 5 min, each drawn between half and all of its step, so automations
+/// that failed together (a dependency down) do not all run again at the same second.
 pub fn constant_backoff_seconds(failures: usize) -> i64 {
     if failures == 0 {
         return 0;
     }
-    let doublings = u32::try_from(failures - 1).unwrap_or(u32::MAX).min(20);
-    (CONSTANT_BACKOFF_BASE_SECONDS << doublings).min(CONSTANT_BACKOFF_MAX_SECONDS)
+    let schedule = crate::backoff::Backoff::new(
+        std::time::Duration::from_secs(CONSTANT_BACKOFF_BASE_SECONDS.unsigned_abs()),
+        std::time::Duration::from_secs(CONSTANT_BACKOFF_MAX_SECONDS.unsigned_abs()),
+    );
+    let step = schedule.ceiling(u32::try_from(failures - 1).unwrap_or(u32::MAX));
+    let wait = crate::backoff::jittered(step).as_secs_f64().ceil();
+    // Whole seconds, at least one: the next run is recorded to the second.
+    (wait as i64).max(1)
 }
 
 /// Whether `signature` (`sha256=<hex>`) is the HMAC-SHA256 of `body` under `secret`, compared
@@ -391,10 +399,16 @@ mod tests {
     }
 
     #[test]
-    fn constant_back_off_doubles_up_to_five_minutes() {
-        let waits: Vec<i64> = (0..12).map(constant_backoff_seconds).collect();
-        assert_eq!(&waits[..6], [0, 1, 2, 4, 8, 16]);
-        assert_eq!(waits[11], 300);
-        assert_eq!(constant_backoff_seconds(usize::MAX), 300);
+    fn constant_back_off_doubles_up_to_five_minutes_with_jitter() {
+        assert_eq!(constant_backoff_seconds(0), 0);
+        for (failures, step) in [(1, 1), (2, 2), (3, 4), (4, 8), (5, 16), (12, 300)] {
+            let wait = constant_backoff_seconds(failures);
+            assert!(
+                (step / 2).max(1) <= wait && wait <= step,
+                "{failures} failures: {wait}s outside ({}..={step})",
+                step / 2
+            );
+        }
+        assert!(constant_backoff_seconds(usize::MAX) <= 300);
     }
 }

@@ -379,6 +379,11 @@ impl Service {
         automation: Option<&str>,
     ) -> Result<Vec<AutomationRun>> {
         actor.require("automations:read")?;
+        if let Some(name) = automation
+            && name.trim().is_empty()
+        {
+            return Err(Error::not_found("automation", name));
+        }
         let mut conn = self.store.acquire().await?;
         let rows = store::list_runs(&mut conn, &actor.account.id, automation).await?;
         rows.iter().map(run_view).collect()

@@ -128,22 +128,22 @@ impl Service {
     /// parent imposes (R-ENV-2), except at the platform's root, which sets the defaults.
     pub async fn set_env_policy(&self, actor: &Actor, req: SetEnvPolicy) -> Result<EnvPolicy> {
         actor.require("policies:write")?;
-        for (what, value, min) in [
-            (
-                "ttl_default_seconds",
-                req.ttl_default_seconds,
-                MIN_TTL_SECONDS,
-            ),
-            ("ttl_max_seconds", req.ttl_max_seconds, MIN_TTL_SECONDS),
-            ("envs_per_day", req.envs_per_day, 0),
+        for (what, value) in [
+            ("ttl_default_seconds", req.ttl_default_seconds),
+            ("ttl_max_seconds", req.ttl_max_seconds),
         ] {
-            if let Some(value) = value
-                && value < min
-            {
-                return Err(Error::invalid(format!(
-                    "{what} must be at least {min}, got {value}"
-                )));
+            if let Some(value) = value {
+                super::vocabulary::check_ttl(what, value, MIN_TTL_SECONDS)?;
             }
+        }
+        if let Some(value) = req.envs_per_day
+            && !(0..=super::vocabulary::MAX_ENVS_PER_DAY).contains(&value)
+        {
+            return Err(Error::invalid(format!(
+                "envs_per_day must be between 0 and {}, got {value}",
+                super::vocabulary::MAX_ENVS_PER_DAY
+            ))
+            .with_hint("0 stops new environments; most teams allow 1 to 10 a day"));
         }
         let mut conn = self.store.acquire().await?;
         let mut tx = self.store.begin(&mut conn).await?;
@@ -291,6 +291,9 @@ impl Service {
         }
         let mut conn = self.store.acquire().await?;
         let mut tx = self.store.begin(&mut conn).await?;
+        // Everything below, from the idempotency key to the quota count and the insert, is one
+        // decision per user: parallel requests (through any replica) take turns here.
+        store::lock_user(&mut tx, &actor.user.id).await?;
         if let Some(key) = &req.idempotency_key
             && let Some(existing) =
                 store::find_env_by_idempotency_key(&mut tx, &actor.user.id, key).await?
@@ -473,11 +476,7 @@ impl Service {
     /// never earlier than it is.
     pub async fn extend_env(&self, actor: &Actor, name: &str, seconds: i64) -> Result<Env> {
         actor.require("envs:write")?;
-        if seconds < MIN_TTL_SECONDS {
-            return Err(Error::invalid(format!(
-                "extend by at least {MIN_TTL_SECONDS}s"
-            )));
-        }
+        super::vocabulary::check_ttl("the extension", seconds, MIN_TTL_SECONDS)?;
         let mut conn = self.store.acquire().await?;
         let mut tx = self.store.begin(&mut conn).await?;
         let mut row = self.live_env(&mut tx, actor, name).await?;
@@ -492,7 +491,10 @@ impl Service {
         let wanted = self
             .now_ts()
             .checked_add(jiff::SignedDuration::from_secs(seconds))
-            .unwrap_or(limit);
+            .map_err(|_| {
+                Error::invalid(format!("extending by {seconds}s overflows the clock"))
+                    .with_hint("extend by less")
+            })?;
         let current: Timestamp = row.expires_at.parse().map_err(|_| {
             Error::internal(format!("environment '{name}' has a corrupt expires_at"))
         })?;

@@ -13,17 +13,20 @@ pub enum ErrorKind {
     PermissionDenied,
     Unauthenticated,
     QuotaExceeded,
+    /// The database (or another backing service) cannot be reached now; retrying later may work.
+    Unavailable,
     Internal,
 }
 
 impl ErrorKind {
-    pub const ALL: [ErrorKind; 7] = [
+    pub const ALL: [ErrorKind; 8] = [
         Self::NotFound,
         Self::Invalid,
         Self::Conflict,
         Self::PermissionDenied,
         Self::Unauthenticated,
         Self::QuotaExceeded,
+        Self::Unavailable,
         Self::Internal,
     ];
 
@@ -35,6 +38,7 @@ impl ErrorKind {
             Self::PermissionDenied => "permission_denied",
             Self::Unauthenticated => "unauthenticated",
             Self::QuotaExceeded => "quota_exceeded",
+            Self::Unavailable => "unavailable",
             Self::Internal => "internal",
         }
     }
@@ -45,7 +49,11 @@ impl ErrorKind {
             Self::Unauthenticated => Exit::Unauthenticated,
             Self::PermissionDenied => Exit::PermissionDenied,
             Self::QuotaExceeded => Exit::LimitReached,
-            Self::NotFound | Self::Invalid | Self::Conflict | Self::Internal => Exit::Failure,
+            Self::NotFound
+            | Self::Invalid
+            | Self::Conflict
+            | Self::Unavailable
+            | Self::Internal => Exit::Failure,
         }
     }
 
@@ -57,6 +65,7 @@ impl ErrorKind {
             Self::PermissionDenied => 403,
             Self::Unauthenticated => 401,
             Self::QuotaExceeded => 429,
+            Self::Unavailable => 503,
             Self::Internal => 500,
         }
     }
@@ -84,7 +93,12 @@ impl Error {
         self
     }
 
+    /// A blank key is a mistake in the request, never a name that happens to be missing.
     pub fn not_found(what: &str, key: &str) -> Self {
+        if key.trim().is_empty() {
+            return Self::invalid(format!("the {what} must not be empty"))
+                .with_hint("give the name (or e-mail) of an existing one");
+        }
         let hint = match what {
             "account" => "run `plat account list` to see the accounts you can reach",
             "tenant" => "run `plat tenant list` to see the tenants you can reach",
@@ -108,6 +122,9 @@ impl Error {
     }
     pub fn quota(message: impl Into<String>) -> Self {
         Self::new(ErrorKind::QuotaExceeded, message)
+    }
+    pub fn unavailable(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Unavailable, message)
     }
     pub fn internal(message: impl Into<String>) -> Self {
         Self::new(ErrorKind::Internal, message)
@@ -151,6 +168,33 @@ impl From<sqlx::Error> for Error {
             return Self::conflict("a concurrent change created the same name first")
                 .with_hint("retry the command");
         }
+        if storage_unavailable(&err) {
+            return Self::unavailable(format!("the database is unavailable: {err}"))
+                .with_hint("retry shortly; if it persists, check the database server or disk");
+        }
         Self::internal(format!("storage failure: {err}"))
+    }
+}
+
+/// Failures that say the database cannot serve now (gone, restarting, out of space or time),
+/// as opposed to a request it refused: those are worth a 503 and a retry, not a 500.
+fn storage_unavailable(err: &sqlx::Error) -> bool {
+    match err {
+        sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(db) => {
+            let code = db.code().unwrap_or_default();
+            // PostgreSQL: connection exceptions (08), insufficient resources (53), operator
+            // intervention such as shutdown or a cancelled statement (57). SQLite: BUSY (5),
+            // IOERR (10), FULL (13), and their extended codes.
+            code.starts_with("08")
+                || code.starts_with("53")
+                || code.starts_with("57")
+                || matches!(code.parse::<i32>().map(|c| c & 0xff), Ok(5 | 10 | 13))
+        }
+        _ => false,
     }
 }

@@ -91,14 +91,12 @@ impl Service {
     /// Only users linked to the account can join its groups (R-GRP-1: permissions flow through groups).
     pub async fn add_group_member(&self, actor: &Actor, name: &str, email: &str) -> Result<Group> {
         require_group_admin(actor)?;
+        super::vocabulary::check_email(email)?;
         let mut conn = self.store.acquire().await?;
         let mut tx = self.store.begin(&mut conn).await?;
         let row = find(&mut tx, actor, name).await?;
-        let linked = store::linked_users(&mut tx, &actor.account.id, Some(email)).await?;
-        let Some(user) = linked
-            .into_iter()
-            .find(|u| u.status == MembershipStatus::Active)
-        else {
+        let linked = store::linked_user(&mut tx, &actor.account.id, email).await?;
+        let Some(user) = linked.filter(|u| u.status == MembershipStatus::Active) else {
             return Err(Error::invalid(format!(
                 "{email} is not a member of account '{}'",
                 actor.account.slug
@@ -118,6 +116,7 @@ impl Service {
         email: &str,
     ) -> Result<Group> {
         require_group_admin(actor)?;
+        super::vocabulary::check_email(email)?;
         let mut conn = self.store.acquire().await?;
         let mut tx = self.store.begin(&mut conn).await?;
         let row = find(&mut tx, actor, name).await?;

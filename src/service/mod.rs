@@ -112,6 +112,7 @@ impl Service {
         vocabulary::check_slug("account slug", &spec.master_account)?;
         vocabulary::check_email(&spec.admin_email)?;
         let mut tx = self.store.begin(&mut conn).await?;
+        store::lock_bootstrap(&mut tx).await?;
         // Another process may have bootstrapped between the check and the lock.
         if store::find_master_account(&mut tx).await?.is_some() {
             return Ok(());

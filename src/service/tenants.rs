@@ -175,6 +175,9 @@ fn check_branding(branding: &Branding) -> Result<()> {
     if let Some(color) = &branding.secondary_color {
         vocabulary::check_color("secondary colour", color)?;
     }
+    if let Some(description) = &branding.description {
+        vocabulary::check_text("description", description, vocabulary::MAX_DESCRIPTION_LEN)?;
+    }
     Ok(())
 }
 

@@ -7,16 +7,16 @@ impl Service {
     pub async fn list_users(&self, actor: &Actor) -> Result<Vec<User>> {
         actor.require("users:read")?;
         let mut conn = self.store.acquire().await?;
-        let users = store::linked_users(&mut conn, &actor.account.id, None).await?;
+        let users = store::linked_users(&mut conn, &actor.account.id).await?;
         Ok(users.into_iter().map(user_view).collect())
     }
 
     pub async fn get_user(&self, actor: &Actor, email: &str) -> Result<User> {
         actor.require("users:read")?;
+        vocabulary::check_email(email)?;
         let mut conn = self.store.acquire().await?;
-        store::linked_users(&mut conn, &actor.account.id, Some(email))
+        store::linked_user(&mut conn, &actor.account.id, email)
             .await?
-            .pop()
             .map(user_view)
             .ok_or_else(|| Error::not_found("user", email))
     }
@@ -26,6 +26,9 @@ impl Service {
         actor.require_role("user-admin", "link users")?;
         actor.require("users:write")?;
         vocabulary::check_email(&req.email)?;
+        if let Some(name) = &req.name {
+            vocabulary::check_display_name("user name", name)?;
+        }
         let mut conn = self.store.acquire().await?;
         let mut tx = self.store.begin(&mut conn).await?;
         let mut groups = Vec::with_capacity(req.groups.len());
@@ -35,11 +38,8 @@ impl Service {
                 .ok_or_else(|| Error::not_found("group", name))?;
             groups.push(group);
         }
-        let existing = store::linked_users(&mut tx, &actor.account.id, Some(&req.email)).await?;
-        if existing
-            .iter()
-            .any(|u| u.status == MembershipStatus::Active)
-        {
+        let existing = store::linked_user(&mut tx, &actor.account.id, &req.email).await?;
+        if existing.is_some_and(|u| u.status == MembershipStatus::Active) {
             return Err(Error::conflict(format!(
                 "{} is already linked to account '{}'",
                 req.email, actor.account.slug
@@ -54,11 +54,9 @@ impl Service {
         for group in &groups {
             store::add_group_member(&mut tx, &group.id, &user.id).await?;
         }
-        let linked = store::linked_users(&mut tx, &actor.account.id, Some(&req.email)).await?;
+        let linked = store::linked_user(&mut tx, &actor.account.id, &req.email).await?;
         tx.commit().await?;
         linked
-            .into_iter()
-            .next()
             .map(user_view)
             .ok_or_else(|| Error::internal("the new link vanished"))
     }
@@ -67,11 +65,11 @@ impl Service {
     pub async fn revoke_user(&self, actor: &Actor, email: &str) -> Result<User> {
         actor.require_role("user-admin", "revoke users")?;
         actor.require("users:write")?;
+        vocabulary::check_email(email)?;
         let mut conn = self.store.acquire().await?;
         let mut tx = self.store.begin(&mut conn).await?;
-        let linked = store::linked_users(&mut tx, &actor.account.id, Some(email))
+        let linked = store::linked_user(&mut tx, &actor.account.id, email)
             .await?
-            .pop()
             .ok_or_else(|| Error::not_found("user", email))?;
         if linked.user.id == actor.account.owner_user_id {
             return Err(Error::denied(format!(
@@ -83,17 +81,17 @@ impl Service {
         let now = self.now();
         store::revoke_link(&mut tx, &actor.account.id, &linked.user.id, &now).await?;
         store::remove_from_account_groups(&mut tx, &actor.account.id, &linked.user.id).await?;
-        let after = store::linked_users(&mut tx, &actor.account.id, Some(email)).await?;
+        let after = store::linked_user(&mut tx, &actor.account.id, email).await?;
         tx.commit().await?;
         after
-            .into_iter()
-            .next()
             .map(user_view)
             .ok_or_else(|| Error::internal("the revoked link vanished"))
     }
 
     /// Users own themselves (R-USR-1): only the user may rename itself.
     pub async fn rename_user(&self, actor: &Actor, email: &str, name: &str) -> Result<User> {
+        vocabulary::check_email(email)?;
+        vocabulary::check_display_name("user name", name)?;
         if actor.user.email != email {
             return Err(
                 Error::denied(format!("only {email} can change {email}'s profile"))
@@ -104,9 +102,8 @@ impl Service {
         let mut user = actor.user.clone();
         user.name = Some(name.to_owned());
         store::update_user(&mut conn, &user).await?;
-        store::linked_users(&mut conn, &actor.account.id, Some(email))
+        store::linked_user(&mut conn, &actor.account.id, email)
             .await?
-            .pop()
             .map(user_view)
             .ok_or_else(|| Error::not_found("user", email))
     }

@@ -14,7 +14,7 @@ pub const ROLES: [&str; 6] = [
 ];
 
 /// Permissions a group can hold. `*` is reserved for the predefined `admins` group.
-pub const PERMISSIONS: [&str; 19] = [
+pub const PERMISSIONS: [&str; 20] = [
     "accounts:read",
     "accounts:write",
     "tenants:read",
@@ -34,9 +34,14 @@ pub const PERMISSIONS: [&str; 19] = [
     "scaffold:run",
     "policies:read",
     "policies:write",
+    ACT_FOR_USERS,
 ];
 
 pub const ALL_PERMISSIONS: &str = "*";
+
+/// Lets a service identity (a Backstage backend) act for a user of its own account (R-GOV-5).
+/// Only a group that names it grants it: `*` does not, so no admin holds it by accident.
+pub const ACT_FOR_USERS: &str = "users:act-for";
 
 /// The groups every account starts with (R-GRP-2).
 pub fn predefined_groups() -> [(&'static str, Vec<&'static str>); 3] {
@@ -103,27 +108,51 @@ pub fn check_slug(what: &str, slug: &str) -> Result<()> {
     if valid {
         Ok(())
     } else {
-        Err(Error::invalid(format!("invalid {what} '{slug}'")).with_hint(
+        Err(Error::invalid(format!("invalid {what} '{}'", shorten(slug))).with_hint(
             "use 1-63 lowercase letters, digits and '-', starting and ending with a letter or digit",
         ))
     }
 }
 
+/// The longest e-mail address SMTP can carry (RFC 5321: a 254-octet path).
+pub const MAX_EMAIL_LEN: usize = 254;
+
+/// E-mails are handles shown in paths, logs and URLs, so the local part keeps to the characters
+/// mail providers actually hand out: letters, digits and `.`, `_`, `%`, `+`, `-`, with no empty
+/// dot-separated piece (so never `..` or a leading `.`).
 pub fn check_email(email: &str) -> Result<()> {
-    let valid = match email.split_once('@') {
-        Some((local, domain)) => {
-            !local.is_empty()
-                && local.len() <= 64
-                && !local.chars().any(|c| c.is_whitespace() || c == '@')
-                && is_hostname(domain)
-        }
-        None => false,
-    };
+    let valid = email.len() <= MAX_EMAIL_LEN
+        && match email.split_once('@') {
+            Some((local, domain)) => {
+                (1..=64).contains(&local.len())
+                    && local.split('.').all(|piece| {
+                        !piece.is_empty()
+                            && piece
+                                .bytes()
+                                .all(|b| b.is_ascii_alphanumeric() || b"_%+-".contains(&b))
+                    })
+                    && is_hostname(domain)
+            }
+            None => false,
+        };
     if valid {
         Ok(())
     } else {
-        Err(Error::invalid(format!("invalid e-mail '{email}'"))
-            .with_hint("write it as name@example.com"))
+        let shown = if email.trim().is_empty() {
+            "the e-mail must not be empty".to_owned()
+        } else {
+            format!("invalid e-mail '{}'", shorten(email))
+        };
+        Err(Error::invalid(shown).with_hint("write it as name@example.com"))
+    }
+}
+
+/// At most 80 characters of a rejected value, so that an error about a 100 KB field stays readable.
+pub fn shorten(value: &str) -> String {
+    const SHOWN: usize = 80;
+    match value.char_indices().nth(SHOWN) {
+        Some((end, _)) => format!("{}…", &value[..end]),
+        None => value.to_owned(),
     }
 }
 
@@ -131,8 +160,10 @@ pub fn check_domain(domain: &str) -> Result<()> {
     if is_hostname(domain) && domain.contains('.') || domain == "localhost" {
         Ok(())
     } else {
-        Err(Error::invalid(format!("invalid domain '{domain}'"))
-            .with_hint("use a lowercase host name such as portal.example.com"))
+        Err(
+            Error::invalid(format!("invalid domain '{}'", shorten(domain)))
+                .with_hint("use a lowercase host name such as portal.example.com"),
+        )
     }
 }
 
@@ -153,20 +184,79 @@ pub fn check_color(field: &str, color: &str) -> Result<()> {
     if matches!(hex.len(), 3 | 6) && hex.bytes().all(|b| b.is_ascii_hexdigit()) {
         Ok(())
     } else {
-        Err(Error::invalid(format!("invalid {field} '{color}'"))
-            .with_hint("use a CSS hex colour such as '#0a7' or '#00aa77'"))
+        Err(
+            Error::invalid(format!("invalid {field} '{}'", shorten(color)))
+                .with_hint("use a CSS hex colour such as '#0a7' or '#00aa77'"),
+        )
     }
 }
 
+/// Documented maximums for free-form fields (README "Limits"): generous for people, small
+/// enough that one request cannot bloat every listing that shows the field.
+pub const MAX_DISPLAY_NAME_LEN: usize = 100;
+pub const MAX_URL_LEN: usize = 2048;
+pub const MAX_DESCRIPTION_LEN: usize = 1000;
+/// The longest lifetime a policy may allow (366 days): any longer is a mistake, not a policy.
+pub const MAX_TTL_SECONDS: i64 = 366 * 24 * 3600;
+pub const MAX_ENVS_PER_DAY: i64 = 10_000;
+
+/// A person-facing name (account name, user name): not blank, at most 100 characters, one line.
+pub fn check_display_name(field: &str, name: &str) -> Result<()> {
+    if name.trim().is_empty() {
+        return Err(Error::invalid(format!("the {field} must not be empty"))
+            .with_hint("give a name, or leave the option out"));
+    }
+    check_text(field, name, MAX_DISPLAY_NAME_LEN)?;
+    if name.chars().any(char::is_control) {
+        return Err(Error::invalid(format!(
+            "the {field} must be one line of printable characters"
+        ))
+        .with_hint("leave out line breaks, tabs and other control characters"));
+    }
+    Ok(())
+}
+
+/// Free text (descriptions): at most `max` characters.
+pub fn check_text(field: &str, text: &str, max: usize) -> Result<()> {
+    let length = text.chars().count();
+    if length > max {
+        return Err(Error::invalid(format!(
+            "the {field} is {length} characters long; the maximum is {max}"
+        ))
+        .with_hint("shorten it"));
+    }
+    Ok(())
+}
+
+/// A lifetime in seconds, at least `min` and at most [`MAX_TTL_SECONDS`].
+pub fn check_ttl(field: &str, seconds: i64, min: i64) -> Result<()> {
+    if seconds < min || seconds > MAX_TTL_SECONDS {
+        return Err(Error::invalid(format!(
+            "{field} must be between {min}s and {MAX_TTL_SECONDS}s (366 days), got {seconds}s"
+        ))
+        .with_hint("write a lifetime such as 30m, 8h or 7d"));
+    }
+    Ok(())
+}
+
 pub fn check_url(field: &str, url: &str) -> Result<()> {
+    if url.len() > MAX_URL_LEN {
+        return Err(Error::invalid(format!(
+            "the {field} is {} bytes long; the maximum is {MAX_URL_LEN}",
+            url.len()
+        ))
+        .with_hint("host the asset elsewhere and give its short URL"));
+    }
     let rest = url
         .strip_prefix("https://")
         .or_else(|| url.strip_prefix("http://"));
     let host = rest.map(|r| r.split(['/', '?', '#']).next().unwrap_or(""));
     match host {
         Some(host) if !host.is_empty() && !url.chars().any(char::is_whitespace) => Ok(()),
-        _ => Err(Error::invalid(format!("invalid {field} '{url}'"))
-            .with_hint("use an absolute http(s) URL")),
+        _ => Err(
+            Error::invalid(format!("invalid {field} '{}'", shorten(url)))
+                .with_hint("use an absolute http(s) URL"),
+        ),
     }
 }
 
@@ -187,12 +277,55 @@ mod tests {
         assert!(check_email("alice@acme.test").is_ok());
         assert!(check_email("alice").is_err());
         assert!(check_email("al ice@acme.test").is_err());
+        for bad in [
+            "",
+            " ",
+            "@acme.test",
+            "../x@y.test",
+            "a..b@y.test",
+            ".a@y.test",
+            "a/b@y.test",
+        ] {
+            assert!(check_email(bad).is_err(), "{bad}");
+        }
+        assert!(check_email("first.last+tag@acme.test").is_ok());
         assert!(check_domain("portal.acme.test").is_ok());
         assert!(check_domain("portal").is_err());
         assert!(check_domain("Portal.acme.test").is_err());
         assert!(check_color("colour", "#0a7").is_ok());
         assert!(check_color("colour", "#00AA77").is_ok());
         assert!(check_color("colour", "green").is_err());
+    }
+
+    #[test]
+    fn free_text_has_documented_maximums() {
+        assert!(
+            check_url(
+                "logo URL",
+                &format!("https://a.test/{}", "x".repeat(MAX_URL_LEN))
+            )
+            .is_err()
+        );
+        assert!(
+            check_text(
+                "description",
+                &"d".repeat(MAX_DESCRIPTION_LEN),
+                MAX_DESCRIPTION_LEN
+            )
+            .is_ok()
+        );
+        assert!(
+            check_text(
+                "description",
+                &"d".repeat(MAX_DESCRIPTION_LEN + 1),
+                MAX_DESCRIPTION_LEN
+            )
+            .is_err()
+        );
+        assert!(check_display_name("name", " ").is_err());
+        assert!(check_display_name("name", "a\nb").is_err());
+        assert!(check_ttl("ttl", MAX_TTL_SECONDS + 1, 60).is_err());
+        assert!(check_ttl("ttl", 3600, 60).is_ok());
     }
 
     #[test]

@@ -109,6 +109,7 @@ pub async fn list_subtree(
     path_prefix: &str,
     limit: Option<u32>,
 ) -> Result<Vec<AccountListing>, Error> {
+    let path_prefix = super::subtree_prefix(path_prefix)?;
     let limit = limit.map_or(i64::MAX, i64::from);
     if conn.backend_name() == <sqlx::Sqlite as sqlx::Database>::NAME {
         return list_subtree_batched(conn, path_prefix, limit).await;

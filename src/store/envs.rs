@@ -148,15 +148,16 @@ pub async fn expired_envs(
     account_path: &str,
     now: &str,
 ) -> Result<Vec<EnvRow>, Error> {
+    let account_path = super::subtree_prefix(account_path)?;
     let sql = sqlx::AssertSqlSafe(format!(
         "SELECT {COLUMNS} {FROM} \
-         WHERE e.destroyed_at IS NULL AND e.expires_at <= $1 AND a.path LIKE $2 \
+         WHERE e.destroyed_at IS NULL AND e.expires_at <= $1 AND substr(a.path, 1, length($2)) = $2 \
          AND (e.reaper_lease_until IS NULL OR e.reaper_lease_until <= $1) \
          ORDER BY e.expires_at"
     ));
     let rows = sqlx::query(sql)
         .bind(now)
-        .bind(format!("{account_path}%"))
+        .bind(account_path)
         .fetch_all(&mut *conn)
         .await?;
     Ok(rows.iter().map(env).collect::<Result<_, _>>()?)

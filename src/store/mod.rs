@@ -11,6 +11,7 @@ mod tenants;
 mod users;
 
 use std::borrow::Cow;
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -157,16 +158,49 @@ fn migrator(backend: Backend) -> Migrator {
     Migrator::with_migrations(migrations)
 }
 
+/// How a pool waits. Both bounds are short so that when the database is gone a request fails
+/// fast (503) instead of hanging, and a caller can tell an outage from a slow answer.
+#[derive(Debug, Clone, Copy)]
+pub struct PoolSettings {
+    pub max_connections: u32,
+    /// How long a request waits for a connection (from the pool, or a new one) before failing.
+    pub acquire_timeout: Duration,
+    /// How long one statement may run (PostgreSQL `statement_timeout`; SQLite `busy_timeout`,
+    /// the wait for the write lock).
+    pub statement_timeout: Duration,
+}
+
+impl PoolSettings {
+    pub const DEFAULT_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(2);
+    pub const DEFAULT_STATEMENT_TIMEOUT: Duration = Duration::from_secs(5);
+
+    pub fn new(max_connections: u32) -> Self {
+        Self {
+            max_connections,
+            acquire_timeout: Self::DEFAULT_ACQUIRE_TIMEOUT,
+            statement_timeout: Self::DEFAULT_STATEMENT_TIMEOUT,
+        }
+    }
+}
+
 impl Store {
     /// Opens (and for SQLite creates) the database and brings its schema up to date.
     pub async fn open(url: &str, max_connections: u32) -> Result<Self, Error> {
-        let store = Self::connect(url, max_connections).await?;
+        Self::open_with(url, PoolSettings::new(max_connections)).await
+    }
+
+    pub async fn open_with(url: &str, settings: PoolSettings) -> Result<Self, Error> {
+        let store = Self::connect_with(url, settings).await?;
         store.migrate().await?;
         Ok(store)
     }
 
     /// Opens without migrating: for `plat server migrate` and readiness checks.
     pub async fn connect(url: &str, max_connections: u32) -> Result<Self, Error> {
+        Self::connect_with(url, PoolSettings::new(max_connections)).await
+    }
+
+    pub async fn connect_with(url: &str, settings: PoolSettings) -> Result<Self, Error> {
         sqlx::any::install_default_drivers();
         let backend = if url.starts_with("sqlite:") {
             Backend::Sqlite
@@ -181,7 +215,9 @@ impl Store {
         let url = match backend {
             Backend::Sqlite => {
                 check_sqlite_header(url)?;
-                sqlite_creating(url)
+                let url = sqlite_creating(url);
+                keep_sqlite_file_private(&url)?;
+                url
             }
             Backend::Postgres => Cow::Borrowed(url),
         };
@@ -189,24 +225,42 @@ impl Store {
         let options: AnyConnectOptions = url
             .parse()
             .map_err(|err| Error::invalid(format!("invalid database URL: {err}")))?;
+        let statement_ms = settings.statement_timeout.as_millis().max(1);
         let pool = AnyPoolOptions::new()
-            .max_connections(max_connections)
-            .acquire_timeout(Duration::from_secs(10))
+            .max_connections(settings.max_connections)
+            .acquire_timeout(settings.acquire_timeout)
             // A SQLite connection is a file in this process: it cannot go stale as a network
             // connection can, so it is not pinged before every use.
             .test_before_acquire(backend == Backend::Postgres)
             .after_connect(move |conn, _meta| {
                 Box::pin(async move {
-                    if backend == Backend::Sqlite {
+                    let setup = match backend {
                         // WAL + NORMAL survives kill -9 without losing committed transactions,
-                        // and lets readers run beside the one writer.
-                        conn.execute(
-                            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
-                             PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON;",
-                        )
-                        .await?;
-                    }
+                        // and lets readers run beside the one writer. busy_timeout first:
+                        // switching to WAL needs a lock another process may hold right now.
+                        Backend::Sqlite => format!(
+                            "PRAGMA busy_timeout = {statement_ms}; PRAGMA journal_mode = WAL; \
+                             PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;"
+                        ),
+                        Backend::Postgres => format!("SET statement_timeout = {statement_ms}"),
+                    };
+                    conn.execute(sqlx::AssertSqlSafe(setup)).await?;
                     Ok(())
+                })
+            })
+            // A connection whose transaction could not be closed (its COMMIT and ROLLBACK both
+            // failed, as after an I/O error or a full disk) must never serve the next request:
+            // it would refuse every `BEGIN` from then on. It is dropped, and the pool opens a
+            // fresh one.
+            .after_release(move |conn, _meta| {
+                Box::pin(async move {
+                    use sqlx::Connection;
+                    if backend == Backend::Sqlite {
+                        // A dropped transaction's ROLLBACK is queued on the connection's worker;
+                        // a ping waits for it to be done, so the depth read next is current.
+                        conn.ping().await?;
+                    }
+                    Ok(!conn.is_in_transaction())
                 })
             })
             .connect_with(options)
@@ -219,19 +273,61 @@ impl Store {
         })
     }
 
+    /// Brings the schema up to date, once, however many processes start at the same moment.
+    /// PostgreSQL: sqlx's migrator holds an advisory lock for the whole run. SQLite has no such
+    /// lock, so the whole run happens inside one exclusive transaction (each step a savepoint in
+    /// it): a second process waits on `busy_timeout`, then finds nothing left to do.
     pub async fn migrate(&self) -> Result<(), Error> {
-        migrator(self.backend)
-            .run(&self.pool)
-            .await
-            .map_err(|err| match err {
-                MigrateError::VersionMissing(version) => Error::internal(format!(
-                    "the database schema (version {version}) is newer than this plat understands"
-                ))
-                .with_hint("upgrade plat, or point it at another database"),
-                MigrateError::Execute(inner) | MigrateError::ExecuteMigration(inner, _) => {
-                    open_error("", inner)
+        let migrator = migrator(self.backend);
+        if self.schema_is_current(&migrator).await {
+            return Ok(());
+        }
+        let outcome = match self.backend {
+            Backend::Postgres => migrator.run(&self.pool).await,
+            Backend::Sqlite => {
+                use sqlx::Connection;
+                let mut conn = self.pool.acquire().await?;
+                let mut tx = conn.begin_with("BEGIN EXCLUSIVE").await?;
+                match migrator.run(&mut *tx).await {
+                    Ok(()) => tx.commit().await.map_err(MigrateError::from),
+                    Err(err) => Err(err),
                 }
-                other => Error::internal(format!("cannot migrate the database: {other}")),
+            }
+        };
+        outcome.map_err(|err| match err {
+            MigrateError::VersionMissing(version) => Error::internal(format!(
+                "the database schema (version {version}) is newer than this plat understands"
+            ))
+            .with_hint("upgrade plat, or point it at another database"),
+            MigrateError::Execute(inner) | MigrateError::ExecuteMigration(inner, _) => {
+                open_error("", inner)
+            }
+            other => Error::internal(format!("cannot migrate the database: {other}")),
+        })
+    }
+
+    /// Every step applied already (the common case): no lock is taken. Any doubt (no table yet,
+    /// an unreadable one) is left to the locked run to settle.
+    async fn schema_is_current(&self, migrator: &Migrator) -> bool {
+        let Ok(mut conn) = self.pool.acquire().await else {
+            return false;
+        };
+        let exists = sqlx::query("SELECT version FROM _sqlx_migrations WHERE version = $1")
+            .bind(SCHEMA.last().map_or(0, |step| step.version))
+            .fetch_optional(&mut *conn)
+            .await;
+        if !matches!(exists, Ok(Some(_))) {
+            return false;
+        }
+        let Ok(applied) = conn.list_applied_migrations("_sqlx_migrations").await else {
+            return false;
+        };
+        // A newer schema than this binary knows goes to the full run, which says so.
+        applied.len() == migrator.iter().count()
+            && migrator.iter().all(|step| {
+                applied
+                    .iter()
+                    .any(|done| done.version == step.version && done.checksum == step.checksum)
             })
     }
 
@@ -272,6 +368,55 @@ impl Store {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())
     }
+
+    /// Readiness: commits one tiny write, so that a database that answers reads but cannot take
+    /// writes (a full disk, a read-only replica, a stuck lock) reads as not ready. Bounded by
+    /// `within`, so an outage is reported in that time rather than after the pool's own waits.
+    pub async fn probe_write(&self, within: Duration) -> Result<(), Error> {
+        let now = jiff::Timestamp::now().to_string();
+        let write = async {
+            let mut conn = self.acquire().await?;
+            let mut tx = self.begin(&mut conn).await?;
+            sqlx::query(
+                "INSERT INTO platform_meta (key, value) VALUES ('ready_probe', $1) \
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            )
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await
+        };
+        match tokio::time::timeout(within, write).await {
+            Ok(outcome) => outcome,
+            Err(_) => Err(Error::unavailable(format!(
+                "the database took more than {} ms to take a write",
+                within.as_millis()
+            ))),
+        }
+    }
+}
+
+/// The database holds every account's data: its file (and so the `-wal`/`-shm` files SQLite
+/// creates beside it with the same mode) is the owner's only. An older install is tightened.
+fn keep_sqlite_file_private(url: &str) -> Result<(), Error> {
+    let path = sqlite_path(url);
+    let creates = url.contains("mode=rwc");
+    if path.is_empty() || path.contains(":memory:") || !(creates || Path::new(path).exists()) {
+        return Ok(());
+    }
+    crate::private_fs::private_sqlite_file(Path::new(path)).map_err(|err| {
+        Error::internal(format!(
+            "cannot keep the database file {path} private: {err}"
+        ))
+    })
+}
+
+fn sqlite_path(url: &str) -> &str {
+    url.trim_start_matches("sqlite://")
+        .trim_start_matches("sqlite:")
+        .split('?')
+        .next()
+        .unwrap_or_default()
 }
 
 /// `sqlite://PATH` as `--help` documents it names a database to use, new or not; SQLite's own
@@ -288,12 +433,7 @@ fn sqlite_creating(url: &str) -> Cow<'_, str> {
 /// the 16-byte header gives the user a straight answer instead of a timeout.
 fn check_sqlite_header(url: &str) -> Result<(), Error> {
     use std::io::Read;
-    let path = url
-        .trim_start_matches("sqlite://")
-        .trim_start_matches("sqlite:")
-        .split('?')
-        .next()
-        .unwrap_or_default();
+    let path = sqlite_path(url);
     let mut header = [0u8; 16];
     let read = std::fs::File::open(path).and_then(|mut file| file.read(&mut header));
     match read {
@@ -319,17 +459,56 @@ fn open_error(url: &str, err: sqlx::Error) -> Error {
     Error::internal(format!("cannot open the database{place}: {text}"))
 }
 
-/// Hides the password of a database URL before it is shown anywhere.
+/// Hides the password of a database URL before it is shown anywhere: the one in the user info
+/// (`postgres://user:PW@host`) and any `password`-like query parameter (`?password=PW`,
+/// `&sslpassword=PW`).
 pub fn redact_url(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
+    let (base, query) = match url.split_once('?') {
+        Some((base, query)) => (base, Some(query)),
+        None => (url, None),
+    };
+    let mut shown = match (base.find("://"), base.rfind('@')) {
         (Some(scheme_end), Some(at)) if at > scheme_end => {
-            let credentials = &url[scheme_end + 3..at];
+            let credentials = &base[scheme_end + 3..at];
             match credentials.split_once(':') {
-                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme_end + 3], &url[at..]),
-                None => url.to_owned(),
+                Some((user, _)) => format!("{}{user}:***{}", &base[..scheme_end + 3], &base[at..]),
+                None => base.to_owned(),
             }
         }
-        _ => url.to_owned(),
+        _ => base.to_owned(),
+    };
+    if let Some(query) = query {
+        let pairs: Vec<String> = query
+            .split('&')
+            .map(|pair| match pair.split_once('=') {
+                Some((key, _)) if key.to_ascii_lowercase().contains("password") => {
+                    format!("{key}=***")
+                }
+                _ => pair.to_owned(),
+            })
+            .collect();
+        shown.push('?');
+        shown.push_str(&pairs.join("&"));
+    }
+    shown
+}
+
+/// Whether a database URL carries a password (which belongs in PGPASSWORD, ~/.pgpass or the
+/// environment, never in a config file).
+pub fn url_has_password(url: &str) -> bool {
+    redact_url(url) != url
+}
+
+/// A subtree's path prefix. Every account path ends in `/`, so a prefix match can never reach a
+/// sibling whose slug merely starts alike; an empty or unterminated prefix would match far more
+/// than one subtree, so it is refused before any query sees it.
+pub(crate) fn subtree_prefix(path: &str) -> Result<&str, Error> {
+    if path.starts_with('/') && path.ends_with('/') {
+        Ok(path)
+    } else {
+        Err(Error::internal(format!(
+            "refusing a subtree lookup under '{path}': an account path starts and ends with '/'"
+        )))
     }
 }
 
@@ -371,6 +550,18 @@ pub(crate) fn json_column<T: serde::de::DeserializeOwned>(
     })
 }
 
+/// Serialises the first-start bootstrap across replicas until the transaction ends. SQLite's
+/// `BEGIN IMMEDIATE` already does; PostgreSQL takes a transaction-scoped advisory lock, so the
+/// second replica's "is there a master account yet?" sees the first one's commit.
+pub async fn lock_bootstrap(conn: &mut Conn) -> Result<(), Error> {
+    if conn.backend_name() == <sqlx::Postgres as sqlx::Database>::NAME {
+        sqlx::query("SELECT pg_advisory_xact_lock(hashtext('plat.bootstrap'))")
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
+}
+
 /// Every write that can change who may do what (users, links, groups, accounts, tenants) bumps
 /// this counter in the same transaction, so an actor resolved earlier, by this replica or
 /// another, is known to be stale by one cheap read (see `service::actor`).
@@ -404,5 +595,17 @@ mod tests {
             super::redact_url("sqlite:///tmp/x.db"),
             "sqlite:///tmp/x.db"
         );
+        assert_eq!(
+            super::redact_url("postgres://db/plat?user=plat&password=s3cret&sslmode=require"),
+            "postgres://db/plat?user=plat&password=***&sslmode=require"
+        );
+        assert_eq!(
+            super::redact_url("postgres://u:pw@db/plat?sslpassword=k"),
+            "postgres://u:***@db/plat?sslpassword=***"
+        );
+        assert!(super::url_has_password("postgres://u:pw@db/plat"));
+        assert!(!super::url_has_password(
+            "postgres://u@db/plat?sslmode=require"
+        ));
     }
 }

@@ -77,6 +77,7 @@ pub async fn list_tenants_for(
     path_prefix: &str,
     bound_tenant_id: &str,
 ) -> Result<Vec<OwnedTenant>, Error> {
+    let path_prefix = super::subtree_prefix(path_prefix)?;
     let sql = sqlx::AssertSqlSafe(format!(
         "SELECT {COLUMNS}, o.slug AS owner_slug, o.path AS owner_path FROM tenants t \
          JOIN accounts o ON o.id = t.owner_account_id \

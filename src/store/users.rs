@@ -55,7 +55,25 @@ fn status(text: &str) -> MembershipStatus {
     }
 }
 
+/// Holds the user's row until the transaction ends, so that a check that counts the user's own
+/// rows (the daily env quota, R-ENV-2) and the insert it allows run one at a time per user, on
+/// every replica. A row lock rather than SERIALIZABLE: no retry loop, and other users never wait.
+/// SQLite needs nothing here: `Store::begin` already holds the database's one write lock.
+pub async fn lock_user(conn: &mut Conn, user_id: &str) -> Result<(), Error> {
+    if conn.backend_name() == <sqlx::Postgres as sqlx::Database>::NAME {
+        sqlx::query("SELECT id FROM users WHERE id = $1 FOR UPDATE")
+            .bind(user_id)
+            .fetch_optional(&mut *conn)
+            .await?;
+    }
+    Ok(())
+}
+
+/// A blank e-mail names no one.
 pub async fn find_user_by_email(conn: &mut Conn, email: &str) -> Result<Option<UserRow>, Error> {
+    if email.trim().is_empty() {
+        return Ok(None);
+    }
     let sql = sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM users u WHERE u.email = $1"));
     let row = sqlx::query(sql)
         .bind(email)
@@ -175,21 +193,46 @@ pub async fn revoke_link(
     Ok(())
 }
 
-pub async fn linked_users(
+/// Every user linked to the account, active and revoked.
+pub async fn linked_users(conn: &mut Conn, account_id: &str) -> Result<Vec<LinkedUser>, Error> {
+    load_linked_users(conn, account_id, None).await
+}
+
+/// The user linked to the account under exactly this e-mail. A blank e-mail names no one: it is
+/// never a wildcard.
+pub async fn linked_user(
+    conn: &mut Conn,
+    account_id: &str,
+    email: &str,
+) -> Result<Option<LinkedUser>, Error> {
+    if email.trim().is_empty() {
+        return Ok(None);
+    }
+    Ok(load_linked_users(conn, account_id, Some(email))
+        .await?
+        .pop())
+}
+
+async fn load_linked_users(
     conn: &mut Conn,
     account_id: &str,
     email: Option<&str>,
 ) -> Result<Vec<LinkedUser>, Error> {
+    let filter = if email.is_some() {
+        " AND u.email = $2"
+    } else {
+        ""
+    };
     let sql = sqlx::AssertSqlSafe(format!(
         "SELECT {COLUMNS}, m.status, m.created_at AS linked_at FROM memberships m \
          JOIN users u ON u.id = m.user_id \
-         WHERE m.account_id = $1 AND ($2 = '' OR u.email = $2) ORDER BY u.email"
+         WHERE m.account_id = $1{filter} ORDER BY u.email"
     ));
-    let rows = sqlx::query(sql)
-        .bind(account_id)
-        .bind(email.unwrap_or(""))
-        .fetch_all(&mut *conn)
-        .await?;
+    let mut query = sqlx::query(sql).bind(account_id);
+    if let Some(email) = email {
+        query = query.bind(email);
+    }
+    let rows = query.fetch_all(&mut *conn).await?;
     let group_rows = sqlx::query(
         "SELECT gm.user_id, g.name FROM group_members gm JOIN user_groups g ON g.id = gm.group_id \
          WHERE g.account_id = $1 ORDER BY g.name",

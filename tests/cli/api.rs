@@ -152,7 +152,7 @@ fn r_sec_3_every_route_refuses_strangers_and_leaks_nothing() {
         let before = env.dump();
         let alice = idp().token(ALICE);
         let bob = idp().token(BOB);
-        let body = Some(r#"{"slug":"x-probe","name":"x-probe","owner":"probe@x.test","tenant":"default","email":"probe@x.test","domain":"probe.x.test","permissions":[],"succeeded":true,"seconds":600,"template":"demo","params":{},"template_ttl_default_seconds":1800,"template_ttl_max_seconds":3600}"#.to_owned());
+        let body = Some(r#"{"slug":"x-probe","name":"x-probe","owner":"probe@x.test","tenant":"default","email":"probe@x.test","domain":"probe.x.test","permissions":[],"succeeded":true,"seconds":600,"template":"demo","params":{}}"#.to_owned());
         for (method, path) in routes(&api) {
             if is_public(&path) {
                 continue;

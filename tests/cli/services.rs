@@ -171,7 +171,7 @@ pub struct Postgres {
     next_db: Mutex<u32>,
 }
 
-fn pg_bin(name: &str) -> PathBuf {
+pub fn pg_bin(name: &str) -> PathBuf {
     let base = Path::new("/usr/lib/postgresql");
     let mut versions: Vec<_> = std::fs::read_dir(base)
         .expect("PostgreSQL is installed")

@@ -8,12 +8,8 @@ use crate::error::UserError;
 
 pub async fn run(ctx: &Ctx, args: AutomationApplyArgs) -> Result<()> {
     let file = args.file.display().to_string();
-    let source = std::fs::read_to_string(&args.file).map_err(|err| {
-        UserError::new(
-            format!("cannot read {file}: {err}"),
-            "pass the definition's path with -f FILE",
-        )
-    })?;
+    let source = crate::document_limits::read_document(&args.file, true)
+        .map_err(|err| UserError::new(err.to_string(), err.hint()))?;
     // Refused here, with the file's line, before anything reaches the platform.
     let definition = Definition::from_yaml(&file, &source)?;
     let applied = ctx

@@ -16,6 +16,7 @@ pub fn run(ctx: &Ctx, args: ContextAddArgs) -> Result<()> {
         iac_bin: args.iac_bin,
         ..ContextConfig::default()
     };
+    context.check_no_secrets()?;
     let mut config = ctx.config.clone();
     config.upsert(context.clone());
     if args.make_current {
@@ -25,5 +26,6 @@ pub fn run(ctx: &Ctx, args: ContextAddArgs) -> Result<()> {
     ctx.out
         .status("Saved", &format!("context {}", context.name));
     let current = context.name == config.current_name();
+    let context = context.redacted();
     ctx.out.object(&ContextEntry { current, context })
 }

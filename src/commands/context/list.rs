@@ -11,7 +11,7 @@ pub fn run(ctx: &Ctx) -> Result<()> {
         .into_iter()
         .map(|context| ContextEntry {
             current: context.name == current,
-            context,
+            context: context.redacted(),
         })
         .collect();
     ctx.out.list(&entries)

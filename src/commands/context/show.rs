@@ -10,5 +10,6 @@ pub fn run(ctx: &Ctx, args: ContextShowArgs) -> Result<()> {
         None => ctx.context.clone(),
     };
     let current = context.name == ctx.config.current_name();
+    let context = context.redacted();
     ctx.out.object(&ContextEntry { current, context })
 }

@@ -155,8 +155,8 @@ fn publish_to_github(ctx: &Ctx, env: &Env, outputs: Option<&Outputs>) -> Result<
 fn provision_in_background(ctx: &Ctx, env: &Env) -> Result<()> {
     use std::os::unix::process::CommandExt;
     let log_dir = crate::provision::env_dir(&ctx.dirs.data, env);
-    std::fs::create_dir_all(&log_dir)?;
-    let output = std::fs::File::create(log_dir.with_extension("background.log"))?;
+    crate::private_fs::private_dir(&log_dir)?;
+    let output = crate::private_fs::create_private(&log_dir.with_extension("background.log"))?;
     let mut command = std::process::Command::new(std::env::current_exe()?);
     if let Some(context) = &ctx.global.context {
         command.args(["--context", context]);

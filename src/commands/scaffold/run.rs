@@ -1,6 +1,6 @@
 use std::path::PathBuf;
 
-use anyhow::{Context as _, Result};
+use anyhow::Result;
 use serde_json::{Map, Value, json};
 
 use crate::cli::{OutputFormat, ScaffoldRunArgs};
@@ -52,8 +52,8 @@ fn resolve_values(
 ) -> Result<Map<String, Value>> {
     let mut input = ParameterInput::default();
     for file in &args.values {
-        let text = std::fs::read_to_string(file)
-            .with_context(|| format!("cannot read the values file {}", file.display()))?;
+        let text = crate::document_limits::read_document(file, true)
+            .map_err(|err| crate::error::UserError::new(err.to_string(), err.hint()))?;
         input.add_values_yaml(&text, &file.display().to_string())?;
     }
     super::sets_input(&mut input, &args.sets);

@@ -13,6 +13,15 @@ scripts/install-deps.sh --test
 # backstage` entities with Backstage's own validators.
 (cd tests/support/catalog-model && { [ -d node_modules/@backstage/catalog-model ] || npm ci --no-audit --no-fund --loglevel=error; })
 
+# --- scaffold: the Backstage oracle (tests/cli/scaffold/oracle.rs) --------------------------------
+# Backstage's own scaffolder from npm, pinned by its package-lock.json, renders the conformance
+# corpus and expressions that plat must match. The npm cache lives under the data dir.
+(cd tests/support/backstage-oracle && {
+  [ -d node_modules/@backstage/plugin-scaffolder-backend ] ||
+    npm ci --no-audit --no-fund --loglevel=error --cache "${XDG_DATA_HOME:-$HOME/.local/share}/plat-test-npm-cache"
+})
+# --- end scaffold ------------------------------------------------------------------------------
+
 # --- Backstage modules (backstage/, issue 19) ---------------------------------------------------
 # The npm workspace of plat's Backstage backend modules: installed from the lock file (npm's cache
 # keeps a re-install offline; better-sqlite3 compiles against the machine's Node headers), then

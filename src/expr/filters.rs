@@ -1,18 +1,7 @@
-//! Backstage's scaffolder filters (`lib/templating/filters.ts`) plus Nunjucks' `dump`.
+//! The parsing behind Backstage's scaffolder filters (`lib/templating/filters`): repository
+//! URLs from RepoUrlPicker, entity references, lodash-style paths.
 
-use minijinja::value::{Kwargs, Value as JinjaValue};
-
-use super::to_jinja;
-use minijinja::{Environment, Error, ErrorKind};
 use serde_json::Value;
-
-pub(super) fn register(env: &mut Environment<'static>) {
-    env.add_filter("parseRepoUrl", parse_repo_url_filter);
-    env.add_filter("parseEntityRef", parse_entity_ref_filter);
-    env.add_filter("pick", pick);
-    env.add_filter("projectSlug", project_slug);
-    env.add_filter("dump", dump);
-}
 
 /// The parts of a RepoUrlPicker value such as `github.com?owner=o&repo=r`.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -165,82 +154,33 @@ pub fn pick_path<'v>(value: &'v Value, path: &str) -> Option<&'v Value> {
     Some(current)
 }
 
-fn invalid(message: String) -> Error {
-    Error::new(ErrorKind::InvalidOperation, message)
+/// The parts of `[kind:][namespace/]name` as catalog-model's `parseRefString` splits them.
+pub(crate) struct RefParts {
+    pub kind: Option<String>,
+    pub namespace: Option<String>,
+    pub name: String,
 }
 
-fn to_json(value: &JinjaValue) -> Result<Value, Error> {
-    if value.is_undefined() {
-        return Ok(Value::Null);
+pub(crate) fn parse_ref_string(reference: &str) -> Result<RefParts, String> {
+    let slash = reference.find('/');
+    let mut colon = reference.find(':');
+    if let (Some(s), Some(c)) = (slash, colon)
+        && s < c
+    {
+        colon = None;
     }
-    serde_json::to_value(value).map_err(|err| invalid(format!("not representable as JSON: {err}")))
-}
-
-fn parse_repo_url_filter(repo_url: &str) -> Result<JinjaValue, Error> {
-    parse_repo_url(repo_url)
-        .map(|parsed| to_jinja(&parsed))
-        .map_err(invalid)
-}
-
-fn parse_entity_ref_filter(
-    reference: &str,
-    context: Option<JinjaValue>,
-) -> Result<JinjaValue, Error> {
-    let context = match context {
-        Some(context) => to_json(&context)?,
-        None => Value::Null,
-    };
-    let option = |key: &str| context.get(key).and_then(Value::as_str);
-    parse_entity_ref(reference, option("defaultKind"), option("defaultNamespace"))
-        .map(|parsed| to_jinja(&parsed))
-        .map_err(invalid)
-}
-
-fn pick(value: JinjaValue, path: &str) -> Result<JinjaValue, Error> {
-    let json = to_json(&value)?;
-    Ok(pick_path(&json, path).map_or(JinjaValue::UNDEFINED, to_jinja))
-}
-
-fn project_slug(repo_url: &str) -> Result<String, Error> {
-    let parsed = parse_repo_url(repo_url).map_err(invalid)?;
-    let owner = parsed
-        .owner
-        .or(parsed.workspace)
-        .or(parsed.project)
-        .unwrap_or_default();
-    Ok(format!("{owner}/{}", parsed.repo))
-}
-
-/// Nunjucks `dump` (JSON.stringify): compact by default, `dump(2)` indents.
-pub(super) fn dump(
-    value: JinjaValue,
-    indent: Option<JinjaValue>,
-    kwargs: Kwargs,
-) -> Result<String, Error> {
-    let indent = match indent {
-        Some(indent) => Some(indent),
-        None => kwargs.get::<Option<JinjaValue>>("indent")?,
-    };
-    kwargs.assert_all_used()?;
-    if value.is_undefined() {
-        return Ok(String::new());
+    let kind = colon.map(|c| reference[..c].to_owned());
+    let namespace = slash.map(|s| reference[colon.map_or(0, |c| c + 1)..s].to_owned());
+    let name_start = colon.map_or(0, |c| c + 1).max(slash.map_or(0, |s| s + 1));
+    let name = reference[name_start..].to_owned();
+    if kind.as_deref() == Some("") || namespace.as_deref() == Some("") || name.is_empty() {
+        return Err(format!(
+            "Entity reference \"{reference}\" was not on the form [<kind>:][<namespace>/]<name>"
+        ));
     }
-    let json = to_json(&value)?;
-    let width = indent.and_then(|indent| {
-        u32::try_from(indent.clone())
-            .ok()
-            .map(|n| " ".repeat(n as usize))
-            .or_else(|| indent.as_str().map(str::to_owned))
-    });
-    match width {
-        Some(width) if !width.is_empty() => {
-            let mut out = Vec::new();
-            let formatter = serde_json::ser::PrettyFormatter::with_indent(width.as_bytes());
-            let mut serializer = serde_json::Serializer::with_formatter(&mut out, formatter);
-            serde::Serialize::serialize(&json, &mut serializer)
-                .map_err(|err| invalid(err.to_string()))?;
-            Ok(String::from_utf8_lossy(&out).into_owned())
-        }
-        _ => serde_json::to_string(&json).map_err(|err| invalid(err.to_string())),
-    }
+    Ok(RefParts {
+        kind,
+        namespace,
+        name,
+    })
 }

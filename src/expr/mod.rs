@@ -1,21 +1,35 @@
-//! Backstage-compatible expression engine: Nunjucks-flavoured templates (`${{ }}` variables,
-//! `{% %}` blocks, `{# #}` comments) evaluated with minijinja.
+//! Backstage-compatible expression engine: the Nunjucks subset Backstage's scaffolder renders
+//! with (nunjitsu, configured by `NunjucksWorkflowRunner`), interpreted here with JavaScript value
+//! semantics: `${{ }}` variables, `{% %}` blocks, `{# #}` comments.
 //!
 //! Shared by `scaffold` and `automation`; the public API is stable (extend, never break).
 //!
-//! Semantics follow Backstage's scaffolder (`SecureTemplater` + `NunjucksWorkflowRunner`):
-//! - autoescape is off; `none`/`undefined` render as an empty string;
-//! - a member lookup on an undefined value yields undefined instead of failing (Nunjucks does that);
-//! - a value that is a single `${{ expr }}` keeps the expression's type, and a value that renders
-//!   empty is dropped from its object;
-//! - JavaScript's `===` / `!==` are accepted as `==` / `!=`;
-//! - filters `parseRepoUrl`, `parseEntityRef`, `pick`, `projectSlug` and `dump` are registered.
+//! Semantics follow Backstage (checked against Backstage itself by `tests/cli/scaffold.rs`):
+//! - autoescape is off; `undefined`/`null` print as nothing, `true`/`false` in lower case, arrays
+//!   as `a,b`, numbers as JavaScript prints them (`3`, not `3.0`);
+//! - operators are JavaScript's (`+` concatenates when either side is a string, `==` is loose,
+//!   `===` strict), member lookups on undefined yield undefined;
+//! - strings, numbers and arrays have the JavaScript methods nunjitsu allows (`.split`,
+//!   `.toUpperCase()`, `.startsWith`, `.replace` with `r/regex/g` literals, `.length` …);
+//! - a step value is rendered with nunjitsu's JSON coercion: a value that is a single
+//!   `${{ expr }}` (or a single block) keeps its JSON type, and an empty result is dropped;
+//! - Nunjucks' filters and tests plus Backstage's `parseRepoUrl`, `parseEntityRef`, `pick` and
+//!   `projectSlug`.
+//!
+//! Why an interpreter of our own rather than minijinja: Jinja's values and operators (`False`,
+//! `3.0`, strict `==`, no JavaScript methods) differ from nunjucks' in ways no filter can patch;
+//! why not Backstage's engine in an embedded JavaScript runtime: see `README.md` (scaffold).
 
-use std::sync::OnceLock;
+mod builtins;
+mod eval;
+mod parse;
+mod value;
 
-use minijinja::value::Value as JinjaValue;
-use minijinja::{Environment, UndefinedBehavior};
 use serde_json::{Map, Value};
+
+use self::eval::{Interpreter, Out};
+use self::parse::{ParseError, TemplateOptions, parse_expression, parse_template};
+use self::value::Value as JsValue;
 
 /// Which delimiters a template uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -108,28 +122,12 @@ impl ExprError {
 }
 
 /// Renders Backstage-style templates. Cheap to share (`Send + Sync`); build one and reuse it.
-pub struct Engine {
-    // One environment per (syntax, trim_blocks, lstrip_blocks) combination, built on first use.
-    environments: [OnceLock<Environment<'static>>; 8],
-}
-
-impl Default for Engine {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl std::fmt::Debug for Engine {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Engine").finish_non_exhaustive()
-    }
-}
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Engine;
 
 impl Engine {
     pub fn new() -> Engine {
-        Engine {
-            environments: Default::default(),
-        }
+        Engine
     }
 
     /// Renders a whole template string (file contents, a path, a message) to text.
@@ -146,15 +144,19 @@ impl Engine {
         if !has_template_syntax(template, options.syntax) {
             return Ok(template.to_owned());
         }
-        let source = rewrite_js(template, options.syntax);
-        let env = self.environment(options);
-        env.render_str(&source, to_jinja(ctx))
-            .map_err(|err| convert_error(&err, template, options.file))
+        let nodes = parse_template(template, &template_options(options))
+            .map_err(|err| syntax_error(err, template, options.file))?;
+        let context = JsValue::from_json(ctx);
+        let mut out = Out::plain();
+        Interpreter::new(&context, options.syntax)
+            .render_nodes(&nodes, &mut out)
+            .map_err(|message| evaluation_error(message, template, options.file))?;
+        Ok(out.normal)
     }
 
-    /// Walks a YAML/JSON value and renders every string in it. A string that is exactly one
-    /// `${{ expr }}` keeps the expression's type; a string rendering empty is dropped from its
-    /// object (and becomes `null` in an array), as Backstage does.
+    /// Walks a YAML/JSON value and renders every string in it as Backstage's workflow runner
+    /// does: JSON coercion (a lone `${{ expr }}` keeps its type), a string rendering empty is
+    /// dropped from its object (`null` in an array). Errors are returned.
     pub fn render_value(&self, value: &Value, ctx: &Value) -> Result<Value, ExprError> {
         self.render_value_with(value, ctx, &RenderOptions::default())
     }
@@ -165,23 +167,38 @@ impl Engine {
         ctx: &Value,
         options: &RenderOptions<'_>,
     ) -> Result<Value, ExprError> {
+        let context = JsValue::from_json(ctx);
         Ok(self
-            .render_value_inner(value, ctx, options)?
+            .render_value_inner(value, &context, options, false)?
             .unwrap_or(Value::Null))
+    }
+
+    /// Exactly Backstage's `render` for step inputs, `if`, `each` and `output`: like
+    /// [`Engine::render_value`], but a string whose rendering fails is kept as written.
+    pub fn render_step_value(&self, value: &Value, ctx: &Value) -> Option<Value> {
+        let context = JsValue::from_json(ctx);
+        self.render_value_inner(value, &context, &RenderOptions::default(), true)
+            .ok()
+            .flatten()
     }
 
     fn render_value_inner(
         &self,
         value: &Value,
-        ctx: &Value,
+        ctx: &JsValue,
         options: &RenderOptions<'_>,
+        keep_failed: bool,
     ) -> Result<Option<Value>, ExprError> {
         match value {
-            Value::String(text) => self.render_string_value(text, ctx, options),
+            Value::String(text) => match self.render_string_value(text, ctx, options) {
+                Ok(rendered) => Ok(rendered),
+                Err(_) if keep_failed => Ok(Some(value.clone())),
+                Err(err) => Err(err),
+            },
             Value::Array(items) => items
                 .iter()
                 .map(|item| {
-                    self.render_value_inner(item, ctx, options)
+                    self.render_value_inner(item, ctx, options, keep_failed)
                         .map(|rendered| rendered.unwrap_or(Value::Null))
                 })
                 .collect::<Result<Vec<_>, _>>()
@@ -189,7 +206,7 @@ impl Engine {
             Value::Object(entries) => {
                 let mut rendered = Map::with_capacity(entries.len());
                 for (key, item) in entries {
-                    if let Some(item) = self.render_value_inner(item, ctx, options)? {
+                    if let Some(item) = self.render_value_inner(item, ctx, options, keep_failed)? {
                         rendered.insert(key.clone(), item);
                     }
                 }
@@ -199,20 +216,35 @@ impl Engine {
         }
     }
 
+    /// nunjitsu's `renderValue(…, {coercion: 'json'})`.
     fn render_string_value(
         &self,
         text: &str,
-        ctx: &Value,
+        ctx: &JsValue,
         options: &RenderOptions<'_>,
     ) -> Result<Option<Value>, ExprError> {
-        if options.syntax == Syntax::Backstage
-            && let Some(expression) = single_expression(text)
-        {
-            let evaluated = self.eval(expression, ctx, options)?;
-            return Ok(evaluated);
+        if !has_template_syntax(text, options.syntax) {
+            return Ok((!text.is_empty()).then(|| Value::String(text.to_owned())));
         }
-        let rendered = self.render_str_with(text, ctx, options)?;
-        Ok((!rendered.is_empty()).then_some(Value::String(rendered)))
+        let nodes = parse_template(text, &template_options(options))
+            .map_err(|err| syntax_error(err, text, options.file))?;
+        let coerce = nodes.len() == 1 && !matches!(nodes[0], parse::Node::Text(_));
+        let mut out = Out {
+            normal: String::new(),
+            encoded: coerce.then(String::new),
+        };
+        Interpreter::new(ctx, options.syntax)
+            .render_nodes(&nodes, &mut out)
+            .map_err(|message| evaluation_error(message, text, options.file))?;
+        let normal = || (!out.normal.is_empty()).then(|| Value::String(out.normal.clone()));
+        match &out.encoded {
+            None => Ok(normal()),
+            Some(encoded) if encoded.is_empty() => Ok(None),
+            Some(encoded) => match serde_json::from_str::<Value>(encoded) {
+                Ok(decoded) => Ok(Some(integral_numbers(decoded))),
+                Err(_) => Ok(normal()),
+            },
+        }
     }
 
     /// Evaluates a bare expression (no delimiters). `None` means undefined.
@@ -222,25 +254,13 @@ impl Engine {
         ctx: &Value,
         options: &RenderOptions<'_>,
     ) -> Result<Option<Value>, ExprError> {
-        let source = rewrite_js_expression(expression);
-        let env = self.environment(options);
-        let compiled = env
-            .compile_expression(&source)
-            .map_err(|err| convert_error(&err, expression, options.file))?;
-        let result = compiled
-            .eval(to_jinja(ctx))
-            .map_err(|err| convert_error(&err, expression, options.file))?;
-        if result.is_undefined() {
-            return Ok(None);
-        }
-        serde_json::to_value(&result)
-            .map(Some)
-            .map_err(|err| ExprError::Evaluation {
-                expression: expression.to_owned(),
-                file: options.file.map(str::to_owned),
-                line: None,
-                message: format!("the result is not representable as JSON: {err}"),
-            })
+        let parsed = parse_expression(expression)
+            .map_err(|err| syntax_error(err, expression, options.file))?;
+        let context = JsValue::from_json(ctx);
+        let value = Interpreter::new(&context, options.syntax)
+            .eval(&parsed)
+            .map_err(|message| evaluation_error(message, expression, options.file))?;
+        Ok(value.to_json())
     }
 
     /// Evaluates a step's or output's `if`: the value is rendered, then judged like Backstage
@@ -249,14 +269,62 @@ impl Engine {
         let rendered = self.render_value(condition, ctx)?;
         Ok(is_truthy(&rendered))
     }
+}
 
-    fn environment(&self, options: &RenderOptions<'_>) -> &Environment<'static> {
-        let index = usize::from(options.syntax == Syntax::Jinja) * 4
-            + usize::from(options.trim_blocks) * 2
-            + usize::from(options.lstrip_blocks);
-        self.environments[index].get_or_init(|| {
-            build_environment(options.syntax, options.trim_blocks, options.lstrip_blocks)
-        })
+/// `JSON.parse` gives `3` for `3.0`; serde_json keeps the float, so normalise integral floats.
+fn integral_numbers(value: Value) -> Value {
+    match value {
+        Value::Number(n) if n.is_f64() => match n.as_f64() {
+            Some(f) => JsValue::Number(f).to_json().unwrap_or(Value::Null),
+            None => Value::Number(n),
+        },
+        Value::Array(items) => Value::Array(items.into_iter().map(integral_numbers).collect()),
+        Value::Object(entries) => Value::Object(
+            entries
+                .into_iter()
+                .map(|(k, v)| (k, integral_numbers(v)))
+                .collect(),
+        ),
+        other => other,
+    }
+}
+
+fn template_options(options: &RenderOptions<'_>) -> TemplateOptions {
+    TemplateOptions {
+        syntax: options.syntax,
+        trim_blocks: options.trim_blocks,
+        lstrip_blocks: options.lstrip_blocks,
+    }
+}
+
+fn shown_source(source: &str, line: usize) -> String {
+    if source.len() > 200 {
+        source
+            .lines()
+            .nth(line.saturating_sub(1))
+            .unwrap_or(source)
+            .trim()
+            .to_owned()
+    } else {
+        source.to_owned()
+    }
+}
+
+fn syntax_error(err: ParseError, source: &str, file: Option<&str>) -> ExprError {
+    ExprError::Syntax {
+        expression: shown_source(source, err.line),
+        file: file.map(str::to_owned),
+        line: source.contains('\n').then_some(err.line),
+        message: err.message,
+    }
+}
+
+fn evaluation_error(message: String, source: &str, file: Option<&str>) -> ExprError {
+    ExprError::Evaluation {
+        expression: shown_source(source, 1),
+        file: file.map(str::to_owned),
+        line: None,
+        message,
     }
 }
 
@@ -281,230 +349,7 @@ pub fn has_template_syntax(text: &str, syntax: Syntax) -> bool {
     text.contains(variable_start) || text.contains("{%") || text.contains("{#")
 }
 
-fn build_environment(
-    syntax: Syntax,
-    trim_blocks: bool,
-    lstrip_blocks: bool,
-) -> Environment<'static> {
-    let mut env = Environment::new();
-    let mut config = minijinja::syntax::SyntaxConfig::builder();
-    if syntax == Syntax::Backstage {
-        config.variable_delimiters("${{", "}}");
-    }
-    config
-        .trim_blocks(trim_blocks)
-        .lstrip_blocks(lstrip_blocks)
-        .keep_trailing_newline(true);
-    env.set_syntax(
-        config
-            .build()
-            .expect("the Backstage delimiters are a valid syntax configuration"),
-    );
-    env.set_undefined_behavior(UndefinedBehavior::Chainable);
-    env.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
-    env.set_formatter(|out, state, value| {
-        // Nunjucks prints null and undefined as nothing.
-        let shown = if value.is_none() {
-            &JinjaValue::UNDEFINED
-        } else {
-            value
-        };
-        minijinja::escape_formatter(out, state, shown)
-    });
-    env.add_global("null", JinjaValue::from(()));
-    filters::register(&mut env);
-    if syntax == Syntax::Jinja {
-        env.add_filter("jsonify", filters::dump);
-    }
-    env
-}
-
-/// The expression inside a string that is exactly one `${{ expr }}`, like Backstage's
-/// `isSingleTemplateString`.
-fn single_expression(text: &str) -> Option<&str> {
-    let inner = text.strip_prefix("${{")?.strip_suffix("}}")?;
-    if inner.contains("}}") || inner.contains("${{") || inner.contains("{%") {
-        return None;
-    }
-    let inner = inner.trim();
-    (!inner.is_empty()).then_some(inner)
-}
-
-/// Applies [`rewrite_js_expression`] inside expressions and tags, never to literal text.
-fn rewrite_js(template: &str, syntax: Syntax) -> std::borrow::Cow<'_, str> {
-    if !template.contains("==") && !template.contains(':') {
-        return std::borrow::Cow::Borrowed(template);
-    }
-    let variable_start = match syntax {
-        Syntax::Backstage => "${{",
-        Syntax::Jinja => "{{",
-    };
-    let mut out = String::with_capacity(template.len());
-    let mut rest = template;
-    loop {
-        let next_variable = rest.find(variable_start).map(|i| (i, variable_start, "}}"));
-        let next_block = rest.find("{%").map(|i| (i, "{%", "%}"));
-        let next = match (next_variable, next_block) {
-            (Some(a), Some(b)) => Some(if a.0 <= b.0 { a } else { b }),
-            (a, b) => a.or(b),
-        };
-        let Some((start, open, close)) = next else {
-            out.push_str(rest);
-            break;
-        };
-        out.push_str(&rest[..start + open.len()]);
-        let body_start = start + open.len();
-        let body_len = find_closing(&rest[body_start..], close).unwrap_or(rest.len() - body_start);
-        out.push_str(&rewrite_js_expression(
-            &rest[body_start..body_start + body_len],
-        ));
-        rest = &rest[body_start + body_len..];
-    }
-    std::borrow::Cow::Owned(out)
-}
-
-/// Finds `close` outside string literals.
-fn find_closing(body: &str, close: &str) -> Option<usize> {
-    let mut quote: Option<char> = None;
-    let mut escaped = false;
-    for (index, ch) in body.char_indices() {
-        match quote {
-            Some(q) => {
-                if escaped {
-                    escaped = false;
-                } else if ch == '\\' {
-                    escaped = true;
-                } else if ch == q {
-                    quote = None;
-                }
-            }
-            None if ch == '"' || ch == '\'' => quote = Some(ch),
-            None if body[index..].starts_with(close) => return Some(index),
-            None => {}
-        }
-    }
-    None
-}
-
-/// Rewrites JavaScript-isms Nunjucks accepts into minijinja syntax: `===`/`!==` become
-/// `==`/`!=`, and bare object-literal keys (`{ defaultKind: 'user' }`) become strings.
-fn rewrite_js_expression(expression: &str) -> String {
-    let mut out = String::with_capacity(expression.len() + 8);
-    let mut quote: Option<char> = None;
-    let mut escaped = false;
-    // Open brackets; `true` marks an object literal, where a bare key may follow `{` or `,`.
-    let mut brackets: Vec<bool> = Vec::new();
-    let mut expecting_key = false;
-    let bytes = expression.as_bytes();
-    let mut index = 0;
-    while index < expression.len() {
-        let ch = expression[index..].chars().next().unwrap_or_default();
-        if let Some(q) = quote {
-            out.push(ch);
-            if escaped {
-                escaped = false;
-            } else if ch == '\\' {
-                escaped = true;
-            } else if ch == q {
-                quote = None;
-            }
-            index += ch.len_utf8();
-            continue;
-        }
-        if expecting_key && (ch.is_ascii_alphabetic() || ch == '_' || ch == '$') {
-            let key_end = expression[index..]
-                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '$'))
-                .map_or(expression.len(), |offset| index + offset);
-            let after = expression[key_end..].trim_start();
-            if after.starts_with(':') {
-                out.push('"');
-                out.push_str(&expression[index..key_end]);
-                out.push('"');
-                index = key_end;
-                expecting_key = false;
-                continue;
-            }
-        }
-        if !ch.is_whitespace() {
-            expecting_key = false;
-        }
-        match ch {
-            '"' | '\'' => quote = Some(ch),
-            '{' => {
-                brackets.push(true);
-                expecting_key = true;
-            }
-            '[' | '(' => brackets.push(false),
-            '}' | ']' | ')' => {
-                brackets.pop();
-            }
-            ',' if brackets.last() == Some(&true) => expecting_key = true,
-            '=' | '!'
-                if bytes.get(index + 1) == Some(&b'=') && bytes.get(index + 2) == Some(&b'=') =>
-            {
-                out.push(ch);
-                out.push('=');
-                index += 3;
-                continue;
-            }
-            _ => {}
-        }
-        out.push(ch);
-        index += ch.len_utf8();
-    }
-    out
-}
-
-fn convert_error(err: &minijinja::Error, source: &str, file: Option<&str>) -> ExprError {
-    let line = err.line();
-    let expression = match (err.range(), line) {
-        (Some(range), _) if source.get(range.clone()).is_some() && source.len() > 200 => {
-            source_line_at(source, range.start)
-        }
-        (_, Some(line)) if source.len() > 200 => source
-            .lines()
-            .nth(line.saturating_sub(1))
-            .unwrap_or(source)
-            .trim()
-            .to_owned(),
-        _ => source.to_owned(),
-    };
-    let message = match err.detail() {
-        Some(detail) => format!("{}: {detail}", err.kind()),
-        None => err.kind().to_string(),
-    };
-    let file = file.map(str::to_owned);
-    // Line numbers only mean something for multi-line sources such as files.
-    let line = line.filter(|_| source.contains('\n'));
-    match err.kind() {
-        minijinja::ErrorKind::SyntaxError | minijinja::ErrorKind::BadEscape => ExprError::Syntax {
-            expression,
-            file,
-            line,
-            message,
-        },
-        _ => ExprError::Evaluation {
-            expression,
-            file,
-            line,
-            message,
-        },
-    }
-}
-
-fn source_line_at(source: &str, offset: usize) -> String {
-    let start = source[..offset].rfind('\n').map_or(0, |i| i + 1);
-    let end = source[offset..]
-        .find('\n')
-        .map_or(source.len(), |i| offset + i);
-    source[start..end].trim().to_owned()
-}
-
 pub mod filters;
 
 #[cfg(test)]
 mod tests;
-
-fn to_jinja<T: serde::Serialize>(value: &T) -> JinjaValue {
-    JinjaValue::from(minijinja::value::Serde(value))
-}

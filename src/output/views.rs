@@ -714,10 +714,15 @@ impl Details for crate::scaffold::RunResult {
                 .unwrap_or_default();
             format!("{title}: {}", body.trim())
         };
-        let links: Vec<String> = self.output.links.iter().map(|l| entry(l, "url")).collect();
+        let links: Vec<String> = self
+            .output
+            .links()
+            .iter()
+            .map(|l| entry(l, "url"))
+            .collect();
         let text: Vec<String> = self
             .output
-            .text
+            .text()
             .iter()
             .map(|t| entry(t, "content"))
             .collect();

@@ -9,6 +9,29 @@ use super::render::{self, SkeletonOptions};
 use super::{RunOptions, ScaffoldError, Step, StepReport, StepStatus, io_error};
 use crate::expr::{Engine, filters::parse_repo_url};
 
+/// Whether `path`, with `..` resolved by name, stays below `root`.
+fn lexically_inside(root: &Path, path: &Path) -> bool {
+    let mut normalized = PathBuf::new();
+    for component in path.components() {
+        match component {
+            std::path::Component::ParentDir => {
+                normalized.pop();
+            }
+            std::path::Component::CurDir => {}
+            other => normalized.push(other),
+        }
+    }
+    normalized.starts_with(root)
+}
+
+/// `id (name)` as Backstage names a step in its errors.
+fn step_label(key: &str, step: &Step) -> String {
+    match &step.name {
+        Some(name) if !name.is_empty() => format!("{key} ({name})"),
+        _ => key.to_owned(),
+    }
+}
+
 pub const KNOWN_ACTIONS: &[&str] = &[
     "fetch:template",
     "fetch:template:file",
@@ -26,6 +49,8 @@ pub const KNOWN_ACTIONS: &[&str] = &[
 pub(super) struct Runner<'a> {
     pub engine: &'a Engine,
     pub template_dir: &'a Path,
+    /// What local `url`s may reach: the template's directory, or its repository's root.
+    pub source_root: &'a Path,
     pub workspace: &'a Path,
     pub options: &'a RunOptions,
 }
@@ -80,7 +105,42 @@ fn strings(input: &Value, key: &str) -> Result<Vec<String>, ScaffoldError> {
     }
 }
 
+/// What Backstage's dry run gives a step it does not run: `generateExampleOutput` of the
+/// action's output schema (scaffolder-backend 4.3.0, the GitHub and GitLab modules).
+fn example_output(action: &str) -> Option<Value> {
+    Some(match action {
+        "catalog:register" => json!({}),
+        "publish:github" => json!({
+            "remoteUrl": "<example>", "repoContentsUrl": "<example>", "commitHash": "<example>"
+        }),
+        "publish:github:pull-request" => json!({
+            "targetBranchName": "<example>", "remoteUrl": "<example>", "pullRequestNumber": 0
+        }),
+        "publish:gitlab" => json!({
+            "remoteUrl": "<example>", "repoContentsUrl": "<example>", "projectId": 0,
+            "commitHash": "<example>", "created": false
+        }),
+        "publish:gitlab:merge-request" => json!({
+            "targetBranchName": "<example>", "projectid": "<example>",
+            "projectPath": "<example>", "mergeRequestUrl": "<example>"
+        }),
+        other if other.starts_with("publish:") => json!({}),
+        _ => return None,
+    })
+}
+
+/// Actions Backstage runs in a dry run (`supportsDryRun`); the others are simulated.
+fn supports_dry_run(action: &str) -> bool {
+    action.starts_with("fetch:")
+        || action.starts_with("fs:")
+        || action == "debug:log"
+        || action == "catalog:write"
+}
+
 impl Runner<'_> {
+    /// One step, in the order of Backstage's `NunjucksWorkflowRunner.executeStep`: `if` (unless
+    /// `each`), the action lookup, the dry-run shortcut, `each`, then per iteration `if` and
+    /// inputs, every input rendered before any handler runs.
     pub async fn run_step(
         &mut self,
         step: &Step,
@@ -95,27 +155,73 @@ impl Runner<'_> {
             output: Value::Object(Map::new()),
             log: Vec::new(),
         };
-        if self.options.skip_publish && step.action.starts_with("publish:") {
+        let render = |value: &Value, context: &Value| self.engine.render_step_value(value, context);
+        let skipped_by_if = match &step.condition {
+            Some(Value::Bool(false)) => true,
+            Some(condition @ Value::String(_)) if step.each.is_none() => {
+                !render(condition, context)
+                    .as_ref()
+                    .is_some_and(crate::expr::is_truthy)
+            }
+            _ => false,
+        };
+        if skipped_by_if {
             report.status = StepStatus::Skipped;
-            report
-                .log
-                .push("skipped: publishing is turned off".to_owned());
+            report.log.push("skipped: its `if` is false".to_owned());
             return Ok(report);
         }
-        let Some(each) = &step.each else {
-            if let Some(condition) = &step.condition
-                && !self
-                    .engine
-                    .condition(condition, context)
-                    .map_err(ScaffoldError::Expression)?
-            {
+        if !KNOWN_ACTIONS.contains(&step.action.as_str()) && example_output(&step.action).is_none()
+        {
+            return Err(ScaffoldError::UnknownAction {
+                step: step_label(key, step),
+                action: step.action.clone(),
+            });
+        }
+        if let Some(example) = example_output(&step.action)
+            && !supports_dry_run(&step.action)
+        {
+            // `--no-git` skips remote steps; `--dry-run` lets plat's own actions describe what
+            // they would do. Either way later steps see Backstage's example outputs.
+            if self.options.skip_publish && !self.options.dry_run {
                 report.status = StepStatus::Skipped;
+                report.output = example;
+                report.log.push(format!(
+                    "skipped `{}` (--no-git); later steps see example outputs",
+                    step.action
+                ));
                 return Ok(report);
             }
-            let input = self
-                .engine
-                .render_value(&step.input, context)
-                .map_err(ScaffoldError::Expression)?;
+            if self.options.dry_run {
+                report.status = StepStatus::Simulated;
+                report.output = example;
+                if KNOWN_ACTIONS.contains(&step.action.as_str()) {
+                    let input = render(&step.input, context).unwrap_or_else(|| json!({}));
+                    match self.dispatch(&step.action, &input).await {
+                        // What plat can predict (the repository URL) beats `<example>`.
+                        Ok(outcome) => {
+                            if let Some(output) = report.output.as_object_mut() {
+                                output.extend(outcome.output);
+                            }
+                            report.log = outcome.log;
+                        }
+                        Err(err) => report.log.push(format!("a real run would fail: {err}")),
+                    }
+                }
+                report.log.push(format!(
+                    "simulated `{}` (dry run); later steps see example outputs",
+                    step.action
+                ));
+                return Ok(report);
+            }
+        }
+        if !KNOWN_ACTIONS.contains(&step.action.as_str()) {
+            return Err(ScaffoldError::UnknownAction {
+                step: step_label(key, step),
+                action: step.action.clone(),
+            });
+        }
+        let Some(each) = &step.each else {
+            let input = render(&step.input, context).unwrap_or_else(|| json!({}));
             let outcome = self.dispatch(&step.action, &input).await?;
             report.output = Value::Object(outcome.output);
             report.log = outcome.log;
@@ -124,29 +230,31 @@ impl Runner<'_> {
             }
             return Ok(report);
         };
-        // `each`: one invocation per entry; outputs become an array (Backstage).
-        let items = self
-            .engine
-            .render_value(each, context)
-            .map_err(ScaffoldError::Expression)?;
-        let entries: Vec<(Value, Value)> = match items {
-            Value::Array(items) => items
+        let entries: Vec<(Value, Value)> = match render(each, context) {
+            Some(Value::Array(items)) => items
                 .into_iter()
                 .enumerate()
                 .map(|(index, item)| (json!(index.to_string()), item))
                 .collect(),
-            Value::Object(entries) => entries
+            Some(Value::Object(entries)) => entries
                 .into_iter()
                 .map(|(key, item)| (Value::String(key), item))
                 .collect(),
-            other => {
+            None => {
                 return Err(invalid(format!(
-                    "`each` must be a list or an object, got {other}"
+                    "Invalid value on action {}.each parameter, \"{}\" cannot be resolved to a value",
+                    step.action,
+                    each.as_str().unwrap_or_default()
+                )));
+            }
+            Some(_) => {
+                return Err(invalid(format!(
+                    "Invalid value on action {}.each parameter, must resolve to an array or object",
+                    step.action
                 )));
             }
         };
-        let mut outputs = Vec::new();
-        let mut ran_any = false;
+        let mut iterations = Vec::new();
         for (entry_key, entry_value) in entries {
             let mut iteration = context.clone();
             if let Some(map) = iteration.as_object_mut() {
@@ -155,27 +263,36 @@ impl Runner<'_> {
                     json!({"key": entry_key, "value": entry_value}),
                 );
             }
-            if let Some(condition) = &step.condition
-                && !self
-                    .engine
-                    .condition(condition, &iteration)
-                    .map_err(ScaffoldError::Expression)?
-            {
+            let should_run = match &step.condition {
+                None => true,
+                Some(condition) if !crate::expr::is_truthy(condition) => false,
+                Some(condition) => render(condition, &iteration)
+                    .as_ref()
+                    .is_some_and(crate::expr::is_truthy),
+            };
+            let input = render(&step.input, &iteration).unwrap_or_else(|| json!({}));
+            iterations.push((should_run, input));
+        }
+        // Backstage collects each output name into one array across iterations.
+        let mut outputs: Map<String, Value> = Map::new();
+        let mut ran_any = false;
+        for (should_run, input) in iterations {
+            if !should_run {
                 continue;
             }
-            let input = self
-                .engine
-                .render_value(&step.input, &iteration)
-                .map_err(ScaffoldError::Expression)?;
             let outcome = self.dispatch(&step.action, &input).await?;
             ran_any = true;
             report.log.extend(outcome.log);
-            outputs.push(json!({"key": entry_key, "value": outcome.output}));
+            for (name, value) in outcome.output {
+                if let Value::Array(values) = outputs.entry(name).or_insert_with(|| json!([])) {
+                    values.push(value);
+                }
+            }
         }
         if !ran_any {
             report.status = StepStatus::Skipped;
         }
-        report.output = Value::Array(outputs);
+        report.output = Value::Object(outputs);
         Ok(report)
     }
 
@@ -207,12 +324,32 @@ impl Runner<'_> {
                  keep the skeleton next to template.yaml"
             )));
         }
+        // Backstage's resolveSafeChildPath: real paths, symlinks followed, and the result must
+        // stay below the root; so must ours, or `url: /etc` copies the host into the project.
+        let escape = || ScaffoldError::SourceEscape {
+            url: url.to_owned(),
+            root: self.source_root.to_path_buf(),
+        };
+        if Path::new(url).is_absolute() {
+            return Err(escape());
+        }
         let path = self.template_dir.join(url);
-        if !path.exists() {
-            return Err(invalid(format!(
-                "url `{url}`: {} does not exist",
-                path.display()
-            )));
+        let real = match path.canonicalize() {
+            Ok(real) => real,
+            Err(_) if !lexically_inside(self.source_root, &path) => return Err(escape()),
+            Err(_) => {
+                return Err(invalid(format!(
+                    "url `{url}`: {} does not exist",
+                    path.display()
+                )));
+            }
+        };
+        let root = self
+            .source_root
+            .canonicalize()
+            .unwrap_or_else(|_| self.source_root.to_path_buf());
+        if !real.starts_with(&root) {
+            return Err(escape());
         }
         Ok(path)
     }
@@ -563,7 +700,10 @@ impl Runner<'_> {
         let token = string(input, "token")
             .map(str::to_owned)
             .or_else(|| self.options.integrations.github_token.clone())
-            .ok_or_else(|| invalid("publish:github needs a GitHub token"))?;
+            .ok_or(ScaffoldError::MissingToken {
+                action: "publish:github",
+                variable: "GITHUB_TOKEN",
+            })?;
         let client = self.http();
         let http_error = |action: &str| {
             let action = action.to_owned();

@@ -158,6 +158,26 @@ pub fn coerce(raw: &str, schema: Option<&Value>) -> Result<Value, String> {
 /// showing extra fields depending on an answer).
 fn active_branches<'a>(page: &'a Value, values: &Map<String, Value>) -> Vec<&'a Value> {
     let mut active = Vec::new();
+    // `if`/`then`/`else` on the schema itself and inside `allOf`: the form shows the fields of
+    // whichever side the current answers select, and only those are required.
+    let conditionals = std::iter::once(page).chain(
+        page.get("allOf")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten(),
+    );
+    for conditional in conditionals {
+        let Some(condition) = conditional.get("if") else {
+            continue;
+        };
+        let matches = jsonschema::validator_for(condition)
+            .map(|validator| validator.is_valid(&Value::Object(values.clone())))
+            .unwrap_or(false);
+        let side = if matches { "then" } else { "else" };
+        if let Some(branch) = conditional.get(side).filter(|b| b.is_object()) {
+            active.push(branch);
+        }
+    }
     let Some(dependencies) = page.get("dependencies").and_then(Value::as_object) else {
         return active;
     };
@@ -296,6 +316,19 @@ pub fn resolve(
     mut prompter: Option<&mut dyn Prompter>,
 ) -> Result<Map<String, Value>, ScaffoldError> {
     let mut values = input.values.clone();
+    // A values file is YAML typed by its author; `port: "8081"` for a number parameter is
+    // coerced as `--set port=8081` would be (and left for validation to report if it cannot).
+    for (key, value) in values.iter_mut() {
+        if let Value::String(raw) = value
+            && !matches!(
+                schema_type(property_schema(pages, key)),
+                Some("string") | None
+            )
+            && let Ok(coerced) = coerce(raw, property_schema(pages, key))
+        {
+            *value = coerced;
+        }
+    }
     let mut invalid = Vec::new();
     for (key, raw) in &input.sets {
         match coerce(raw, property_schema(pages, key)) {

@@ -80,11 +80,28 @@ fn lexical_join(base: &Path, relative: &Path) -> PathBuf {
     out
 }
 
-pub fn glob_set(patterns: &[String]) -> Result<GlobSet, ScaffoldError> {
-    let mut builder = GlobSetBuilder::new();
-    for pattern in patterns {
+/// Paths matched by globby-style patterns, as Backstage's `copyWithoutTemplating` reads them:
+/// a pattern naming a directory (`.github/workflows/`) covers everything under it, `**`
+/// crosses directories, and `!pattern` takes paths back out.
+#[derive(Debug)]
+pub struct PathMatcher {
+    include: GlobSet,
+    exclude: GlobSet,
+}
+
+impl PathMatcher {
+    pub fn is_match(&self, path: impl AsRef<Path>) -> bool {
+        let path = path.as_ref();
+        self.include.is_match(path) && !self.exclude.is_match(path)
+    }
+}
+
+pub fn glob_set(patterns: &[String]) -> Result<PathMatcher, ScaffoldError> {
+    let mut include = GlobSetBuilder::new();
+    let mut exclude = GlobSetBuilder::new();
+    let add = |builder: &mut GlobSetBuilder, pattern: &str| -> Result<(), ScaffoldError> {
         // minimatch semantics, as Backstage uses: `*` stays within one path segment.
-        let glob = GlobBuilder::new(pattern.trim_start_matches("./"))
+        let glob = GlobBuilder::new(pattern)
             .literal_separator(true)
             .build()
             .map_err(|err| ScaffoldError::InvalidInput {
@@ -92,10 +109,30 @@ pub fn glob_set(patterns: &[String]) -> Result<GlobSet, ScaffoldError> {
                 message: format!("invalid glob `{pattern}`: {err}"),
             })?;
         builder.add(glob);
+        Ok(())
+    };
+    for pattern in patterns {
+        let (builder, pattern) = match pattern.strip_prefix('!') {
+            Some(negated) => (&mut exclude, negated),
+            None => (&mut include, pattern.as_str()),
+        };
+        let pattern = pattern.trim_start_matches("./").trim_end_matches('/');
+        if pattern.is_empty() {
+            continue;
+        }
+        add(builder, pattern)?;
+        // globby's expandDirectories: a directory stands for everything below it.
+        add(builder, &format!("{pattern}/**"))?;
     }
-    builder.build().map_err(|err| ScaffoldError::InvalidInput {
-        step: String::new(),
-        message: err.to_string(),
+    let build = |builder: GlobSetBuilder| {
+        builder.build().map_err(|err| ScaffoldError::InvalidInput {
+            step: String::new(),
+            message: err.to_string(),
+        })
+    };
+    Ok(PathMatcher {
+        include: build(include)?,
+        exclude: build(exclude)?,
     })
 }
 
@@ -103,8 +140,8 @@ pub fn glob_set(patterns: &[String]) -> Result<GlobSet, ScaffoldError> {
 #[derive(Debug, Default)]
 pub struct SkeletonOptions {
     pub values: Value,
-    pub copy_without_render: Option<GlobSet>,
-    pub copy_without_templating: Option<GlobSet>,
+    pub copy_without_render: Option<PathMatcher>,
+    pub copy_without_templating: Option<PathMatcher>,
     pub cookiecutter_compat: bool,
     pub template_extension: Option<String>,
     pub replace: bool,

@@ -43,7 +43,7 @@ pub struct Spec {
     #[serde(default)]
     pub steps: Vec<Step>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub output: Option<Output>,
+    pub output: Option<Value>,
     /// plat extension, Copier-style: shell commands run in the rendered project, only when
     /// the caller trusts the template.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -110,7 +110,14 @@ pub struct TemplateOrigin {
     /// Directory inside the repository, for Git templates not at its root.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subdir: Option<String>,
+    /// For a built-in template: the plat version that shipped it, which `update` needs to
+    /// rebuild the old render.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plat_version: Option<String>,
 }
+
+/// The version of plat running, recorded with built-in templates.
+pub const PLAT_VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// A parsed template and the directory its relative `url`s resolve against.
 #[derive(Debug)]
@@ -238,6 +245,7 @@ impl Locator {
                     git_ref: None,
                     commit,
                     subdir: repo_subdir,
+                    plat_version: None,
                 },
             );
         }
@@ -249,6 +257,7 @@ impl Locator {
                     git_ref: None,
                     commit: None,
                     subdir: None,
+                    plat_version: Some(PLAT_VERSION.to_owned()),
                 },
             );
         }
@@ -316,6 +325,7 @@ impl Locator {
                 git_ref: git_ref.map(str::to_owned),
                 commit: Some(resolved),
                 subdir: subdir.map(str::to_owned),
+                plat_version: None,
             },
         )?;
         loaded._checkout = Some(checkout);
@@ -324,6 +334,17 @@ impl Locator {
 
     /// Loads the version of a template recorded in `.plat-answers.yml` (for `update`).
     pub fn load_recorded(&self, origin: &TemplateOrigin) -> Result<LoadedTemplate, ScaffoldError> {
+        // A built-in template is rebuilt from the plat that shipped it: this one, if the
+        // versions agree; another version's templates are not inside this binary.
+        if origin.source.starts_with("builtin:") && origin.commit.is_none() {
+            return match origin.plat_version.as_deref() {
+                Some(PLAT_VERSION) => self.load(&origin.source),
+                recorded => Err(ScaffoldError::BuiltinVersion {
+                    source_spec: origin.source.clone(),
+                    recorded: recorded.unwrap_or("an unrecorded version").to_owned(),
+                }),
+            };
+        }
         let commit = origin
             .commit
             .as_deref()

@@ -171,18 +171,22 @@ async fn full_template_runs_every_action_and_renders_each_file() {
     let never = result.steps.iter().find(|s| s.id == "never").unwrap();
     assert_eq!(never.status, StepStatus::Skipped);
     let modules = result.steps.iter().find(|s| s.id == "modules").unwrap();
-    assert_eq!(modules.output.as_array().map(Vec::len), Some(2));
+    assert_eq!(
+        modules.output,
+        json!({}),
+        "`each` outputs are one array per output name (none here)"
+    );
 
     assert_eq!(
-        result.output.links.len(),
+        result.output.links().len(),
         1,
         "link with a false `if` dropped"
     );
     assert_eq!(
-        result.output.links[0]["url"],
+        result.output.links()[0]["url"],
         "https://backstage.example.com/catalog/default/component/orders"
     );
-    assert_eq!(result.output.text[0]["content"], "orders has 2 modules");
+    assert_eq!(result.output.text()[0]["content"], "orders has 2 modules");
 
     let answers = Answers::read(&target).unwrap();
     assert_eq!(answers.template, "full");
@@ -217,7 +221,7 @@ async fn conditional_file_appears_when_its_name_renders() {
     .await
     .unwrap();
     assert_eq!(read(out.path().join("extra.txt")), "extra for orders\n");
-    assert_eq!(result.output.links.len(), 2);
+    assert_eq!(result.output.links().len(), 2);
 }
 
 #[tokio::test]
@@ -287,9 +291,9 @@ async fn builtin_rust_service_renders() {
         StepStatus::Skipped,
         "no repoUrl, no publish"
     );
-    assert!(result.output.links.is_empty());
+    assert!(result.output.links().is_empty());
     assert!(
-        result.output.text[0]["content"]
+        result.output.text()[0]["content"]
             .as_str()
             .unwrap()
             .contains("port 9000")
@@ -532,7 +536,8 @@ async fn expression_errors_name_the_file_and_the_expression() {
 
     let steps = "    - id: log\n      action: debug:log\n      input:\n        message: ${{ parameters.name | parseRepoUrl }}\n";
     let (_dir, template) = template_from(&[("template.yaml", &template_yaml(steps))]);
-    let err = run(
+    // In step values Backstage keeps a string whose rendering fails as written.
+    let result = run(
         &Engine::new(),
         &template,
         &out.path().join("u"),
@@ -540,12 +545,10 @@ async fn expression_errors_name_the_file_and_the_expression() {
         &RunOptions::default(),
     )
     .await
-    .unwrap_err();
-    let message = err.to_string();
-    assert!(message.contains("step `log`"), "{message}");
-    assert!(
-        message.contains("parameters.name | parseRepoUrl"),
-        "{message}"
+    .unwrap();
+    assert_eq!(
+        result.steps[0].log,
+        ["${{ parameters.name | parseRepoUrl }}"]
     );
 }
 
@@ -969,6 +972,68 @@ mod parameters {
         assert!(err.to_string().starts_with("bad.yaml:"));
     }
 
+    #[test]
+    fn values_files_are_coerced_against_the_schema_like_sets() {
+        let mut given = input(&["owner=me"]);
+        given
+            .add_values_yaml(
+                "name: orders\nkind: service\nreplicas: \"3\"\npublic: \"yes\"\ntags: a,b\n",
+                "values.yaml",
+            )
+            .unwrap();
+        let values = params::resolve(&pages(), &given, None).unwrap();
+        assert_eq!(values["replicas"], 3);
+        assert_eq!(values["public"], true);
+        assert_eq!(values["tags"], json!(["a", "b"]));
+    }
+
+    fn conditional_pages() -> Vec<Value> {
+        vec![json!({
+            "title": "Hosting",
+            "required": ["hosting"],
+            "properties": {
+                "hosting": {"type": "string", "enum": ["cloud", "onprem"]},
+                "withDb": {"type": "boolean", "default": false}
+            },
+            "allOf": [
+                {
+                    "if": {"properties": {"hosting": {"const": "cloud"}}},
+                    "then": {"properties": {"region": {"type": "string"}}, "required": ["region"]},
+                    "else": {"properties": {"datacenter": {"type": "string"}}, "required": ["datacenter"]}
+                }
+            ],
+            "if": {"properties": {"withDb": {"const": true}}, "required": ["withDb"]},
+            "then": {"properties": {"dbSize": {"type": "integer"}}, "required": ["dbSize"]}
+        })]
+    }
+
+    #[test]
+    fn only_fields_the_form_shows_are_required_all_of_if_then_and_page_conditions() {
+        let values = params::resolve(
+            &conditional_pages(),
+            &input(&["hosting=cloud", "region=eu"]),
+            None,
+        )
+        .unwrap();
+        assert_eq!(values["region"], "eu");
+        let err =
+            params::resolve(&conditional_pages(), &input(&["hosting=onprem"]), None).unwrap_err();
+        let ScaffoldError::MissingParameters { names } = &err else {
+            panic!("{err}");
+        };
+        assert_eq!(names, &["datacenter"], "region is hidden on-prem");
+        let err = params::resolve(
+            &conditional_pages(),
+            &input(&["hosting=cloud", "region=eu", "withDb=true"]),
+            None,
+        )
+        .unwrap_err();
+        let ScaffoldError::MissingParameters { names } = &err else {
+            panic!("{err}");
+        };
+        assert_eq!(names, &["dbSize"]);
+    }
+
     struct Scripted {
         answers: Vec<&'static str>,
         asked: Vec<String>,
@@ -1117,7 +1182,10 @@ spec:
         read(out.path().join("CODEOWNERS")).split(' ').next(),
         Some("owners")
     );
-    assert_eq!(result.steps[0].output.as_array().map(Vec::len), Some(2));
+    assert!(
+        result.steps[0].output.is_object(),
+        "`each` outputs are one array per output name"
+    );
 
     let dry = resolved(
         &template,

@@ -78,7 +78,8 @@ pub fn check_update(
     target: &Path,
     git_ref: Option<&str>,
 ) -> Result<UpdateCheck, ScaffoldError> {
-    let recorded = Answers::read(target)?;
+    let mut recorded = Answers::read(target)?;
+    recorded.origin = recorded.origin.resolved_from(target);
     let latest = locator.load_latest(&recorded.origin, git_ref)?;
     let latest_commit = latest.origin.commit.clone();
     Ok(UpdateCheck {
@@ -101,7 +102,8 @@ pub async fn update(
     target: &Path,
     options: &UpdateOptions,
 ) -> Result<UpdateResult, ScaffoldError> {
-    let recorded = Answers::read(target)?;
+    let mut recorded = Answers::read(target)?;
+    recorded.origin = recorded.origin.resolved_from(target);
     let old_template = locator.load_recorded(&recorded.origin)?;
     let new_template = locator.load_latest(&recorded.origin, options.git_ref.as_deref())?;
     // Hooks are not run while re-rendering, so only the actions need checking here.
@@ -127,7 +129,7 @@ pub async fn update(
     let secret_names = params::secret_parameters(&new_template.template.spec.parameters);
     let answers = Answers {
         template: new_template.name().to_owned(),
-        origin: new_template.origin.clone(),
+        origin: new_template.origin.recorded_for(target),
         values: new_values
             .into_iter()
             .filter(|(name, _)| !secret_names.contains(name))

@@ -8,6 +8,8 @@ use serde_json::Value;
 
 use crate::support::{Outcome, TestEnv};
 
+mod oracle;
+
 fn fixture(name: &str) -> String {
     format!(
         "{}/tests/fixtures/scaffold/{name}",
@@ -331,9 +333,8 @@ fn json_output_carries_files_step_outputs_and_template_output() {
     let step = |id: &str| steps.iter().find(|s| s["id"] == id).unwrap();
     assert_eq!(step("never")["status"], "skipped");
     assert_eq!(step("fetch")["status"], "completed");
-    // `each`: one output per iteration, keyed.
-    assert_eq!(step("modules")["output"][1]["key"], "1");
-    assert_eq!(step("modules")["output"].as_array().unwrap().len(), 2);
+    // `each`: Backstage gathers each output name into one array; fetch:template:file has none.
+    assert_eq!(step("modules")["output"], serde_json::json!({}));
 
     assert_eq!(
         json["output"]["links"],
@@ -514,7 +515,9 @@ fn a_path_leading_outside_the_target_is_refused_and_nothing_is_written() {
 fn an_unknown_action_names_the_action_and_the_step_before_writing_anything() {
     let env = TestEnv::new();
     let template = env.root().join("odd");
-    let steps = "    - id: fetch\n      action: fetch:template\n      input:\n        url: ./skeleton\n    - id: deploy\n      action: kubernetes:apply\n      input: {}\n";
+    // As in Backstage, the action is looked up when its step runs: after its `if`, so the
+    // step behind a false `if` is no error.
+    let steps = "    - id: fetch\n      action: fetch:template\n      input:\n        url: ./skeleton\n    - id: later\n      if: false\n      action: acme:never\n    - id: deploy\n      name: Deploy it\n      action: kubernetes:apply\n      input: {}\n";
     write_template(
         &template,
         &[
@@ -523,12 +526,18 @@ fn an_unknown_action_names_the_action_and_the_step_before_writing_anything() {
         ],
     );
     let target = env.root().join("project");
-    // No --set: the template is refused before anyone is asked for values.
-    let out = env.run(&["scaffold", "run", path_str(&template), path_str(&target)]);
+    let out = env.run(&[
+        "scaffold",
+        "run",
+        path_str(&template),
+        path_str(&target),
+        "--set",
+        "name=x",
+    ]);
     out.failure(1);
     assert!(
         out.stderr
-            .starts_with("error: step `deploy` uses unknown action `kubernetes:apply`\n"),
+            .contains("error: step `deploy (Deploy it)` uses unknown action `kubernetes:apply`\n"),
         "{}",
         out.stderr
     );
@@ -935,4 +944,334 @@ fn a_git_url_with_a_ref_renders_that_version_and_records_it() {
     let answers: Value = serde_yaml_ng::from_str(&read(project.join(".plat-answers.yml"))).unwrap();
     assert_eq!(answers["source"], url.as_str());
     assert_eq!(answers["commit"], first.as_str());
+}
+
+// --- Offline shape, confinement, answers (issue 16) --------------------------------------------
+
+const STANDARD_STEPS: &str = "    - id: fetch\n      name: Fetch\n      action: fetch:template\n      input:\n        url: ./skeleton\n        values:\n          name: ${{ parameters.name }}\n    - id: publish\n      name: Publish\n      action: publish:github\n      input:\n        repoUrl: github.com?owner=acme&repo=${{ parameters.name }}\n    - id: pr\n      name: Pull request\n      action: publish:bitbucketCloud\n      input: {}\n    - id: register\n      name: Register\n      action: catalog:register\n      input:\n        repoContentsUrl: ${{ steps.publish.output.repoContentsUrl }}\n        catalogInfoPath: /catalog-info.yaml\n";
+
+fn standard_template(env: &TestEnv) -> PathBuf {
+    let template = env.root().join("standard");
+    let yaml = template_yaml(NAME_PARAMETER, STANDARD_STEPS)
+        + "  output:\n    links:\n      - title: Repository\n        url: ${{ steps.publish.output.remoteUrl }}\n    mainBranch: main\n    entity: ${{ steps.register.output }}\n";
+    write_template(
+        &template,
+        &[
+            ("template.yaml", &yaml),
+            ("skeleton/catalog-info.yaml", "name: ${{ values.name }}\n"),
+        ],
+    );
+    template
+}
+
+#[test]
+fn no_git_renders_the_standard_shape_offline_skipping_remote_steps_with_example_outputs() {
+    let env = TestEnv::new();
+    let template = standard_template(&env);
+    let target = env.root().join("out");
+    let out = env.run(&[
+        "-o",
+        "json",
+        "scaffold",
+        "run",
+        path_str(&template),
+        path_str(&target),
+        "--set",
+        "name=orders",
+        "--no-git",
+    ]);
+    out.success();
+    let json = out.json();
+    let steps = json["steps"].as_array().unwrap();
+    for id in ["publish", "pr", "register"] {
+        let step = steps.iter().find(|s| s["id"] == id).unwrap();
+        assert_eq!(step["status"], "skipped", "{step}");
+    }
+    assert!(
+        out.stderr.contains("skipped `publish:github` (--no-git)"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(json["output"]["links"][0]["url"], "<example>");
+    assert_eq!(
+        json["output"]["mainBranch"], "main",
+        "every output key kept"
+    );
+    assert_eq!(read(target.join("catalog-info.yaml")), "name: orders\n");
+}
+
+#[test]
+fn dry_run_json_reports_files_with_digests_steps_and_output_and_writes_nothing() {
+    let env = TestEnv::new();
+    let template = standard_template(&env);
+    let target = env.root().join("out");
+    let out = env.run(&[
+        "-o",
+        "json",
+        "scaffold",
+        "run",
+        path_str(&template),
+        path_str(&target),
+        "--set",
+        "name=orders",
+        "--dry-run",
+    ]);
+    out.success();
+    assert!(!target.exists(), "a dry run writes nothing");
+    let json = out.json();
+    let catalog = json["file_details"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["path"] == "catalog-info.yaml")
+        .unwrap()
+        .clone();
+    assert_eq!(catalog["size"], 13);
+    assert_eq!(catalog["sha256"], sha256_hex(b"name: orders\n"));
+    let status = |id: &str| {
+        json["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["id"] == id)
+            .unwrap()["status"]
+            .clone()
+    };
+    assert_eq!(status("fetch"), "completed");
+    assert_eq!(status("publish"), "simulated");
+    assert_eq!(status("register"), "simulated");
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(bytes))
+}
+
+#[test]
+fn an_unknown_publish_action_is_skipped_offline_but_fails_a_real_run_naming_the_step() {
+    let env = TestEnv::new();
+    let template = env.root().join("bitbucket");
+    let steps = "    - id: fetch\n      action: fetch:template\n      input:\n        url: ./skeleton\n    - id: publish\n      name: Publish to Bitbucket\n      action: publish:bitbucketCloud\n      input: {}\n";
+    write_template(
+        &template,
+        &[
+            ("template.yaml", &template_yaml(NAME_PARAMETER, steps)),
+            ("skeleton/a.txt", "a"),
+        ],
+    );
+    let offline = env.root().join("offline");
+    env.ok(&[
+        "scaffold",
+        "run",
+        path_str(&template),
+        path_str(&offline),
+        "--set",
+        "name=x",
+        "--no-git",
+    ]);
+    assert_eq!(read(offline.join("a.txt")), "a");
+    let target = env.root().join("real");
+    let out = env.run(&[
+        "scaffold",
+        "run",
+        path_str(&template),
+        path_str(&target),
+        "--set",
+        "name=x",
+    ]);
+    out.failure(1);
+    assert!(
+        out.stderr.contains(
+            "step `publish (Publish to Bitbucket)` uses unknown action `publish:bitbucketCloud`"
+        ),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("hint: supported actions:"),
+        "{}",
+        out.stderr
+    );
+    assert!(!target.exists());
+}
+
+fn confined(url_action: &str, url: &str) -> (TestEnv, Outcome, PathBuf) {
+    let env = TestEnv::new();
+    let template = env.root().join("tpl");
+    let steps = format!(
+        "    - id: grab\n      action: {url_action}\n      input:\n        url: {url}\n        targetPath: ./grabbed\n"
+    );
+    write_template(
+        &template,
+        &[
+            ("template.yaml", &template_yaml(NAME_PARAMETER, &steps)),
+            ("skeleton/a.txt", "a"),
+        ],
+    );
+    let target = env.root().join("out");
+    let out = env.run(&[
+        "scaffold",
+        "run",
+        path_str(&template),
+        path_str(&target),
+        "--set",
+        "name=x",
+    ]);
+    (env, out, target)
+}
+
+#[test]
+fn local_urls_outside_the_template_are_refused_and_nothing_is_written() {
+    for (action, url) in [
+        ("fetch:plain:file", "/etc/hostname"),
+        ("fetch:plain:file", "../../../../../../etc/os-release"),
+        ("fetch:plain", "/etc/apt"),
+        ("fetch:template", "../"),
+        ("fetch:template:file", "/etc/hostname"),
+    ] {
+        let (env, out, target) = confined(action, url);
+        out.failure(1);
+        assert!(
+            out.stderr.contains(&format!("refusing url `{url}`")),
+            "{action} {url}: {}",
+            out.stderr
+        );
+        assert!(!target.exists(), "{action} {url} wrote the target");
+        assert!(
+            tree(env.root())
+                .iter()
+                .all(|path| path.starts_with("tpl/") || !path.starts_with("out")),
+            "{action} {url} left files"
+        );
+    }
+}
+
+#[test]
+fn climbs_that_stay_inside_the_template_repository_keep_working_and_answers_hold_no_absolute_path()
+{
+    let env = TestEnv::new();
+    let repo = env.root().join("templates-repo");
+    let steps = "    - id: shared\n      action: fetch:template\n      input:\n        url: ../../skeletons/base\n        values:\n          name: ${{ parameters.name }}\n";
+    write_template(
+        &repo,
+        &[
+            (
+                "templates/service/template.yaml",
+                &template_yaml(NAME_PARAMETER, steps),
+            ),
+            ("skeletons/base/README.md", "# ${{ values.name }}\n"),
+        ],
+    );
+    let git = git2::Repository::init(&repo).unwrap();
+    let mut index = git.index().unwrap();
+    index
+        .add_all(["*"], git2::IndexAddOption::DEFAULT, None)
+        .unwrap();
+    index.write().unwrap();
+    let tree = git.find_tree(index.write_tree().unwrap()).unwrap();
+    let signature = git2::Signature::now("t", "t@example.com").unwrap();
+    git.commit(Some("HEAD"), &signature, &signature, "init", &tree, &[])
+        .unwrap();
+    let target = env.root().join("projects/svc");
+    env.ok(&[
+        "scaffold",
+        "run",
+        path_str(&repo.join("templates/service")),
+        path_str(&target),
+        "--set",
+        "name=svc",
+    ]);
+    assert_eq!(read(target.join("README.md")), "# svc\n");
+    let answers = read(target.join(".plat-answers.yml"));
+    assert!(
+        answers.contains("source: ../../templates-repo/templates/service"),
+        "{answers}"
+    );
+    assert!(!answers.contains(path_str(env.root())), "{answers}");
+}
+
+#[test]
+fn publishing_without_a_token_fails_clearly_pointing_at_no_git_and_writes_nothing() {
+    let env = TestEnv::new();
+    let template = env.root().join("gh");
+    let steps = "    - id: fetch\n      action: fetch:template\n      input:\n        url: ./skeleton\n    - id: publish\n      name: Publish\n      action: publish:github\n      input:\n        repoUrl: github.com?owner=acme&repo=x\n";
+    write_template(
+        &template,
+        &[
+            ("template.yaml", &template_yaml(NAME_PARAMETER, steps)),
+            ("skeleton/a.txt", "a"),
+        ],
+    );
+    let target = env.root().join("out");
+    let out: Outcome = env
+        .command(&[
+            "scaffold",
+            "run",
+            path_str(&template),
+            path_str(&target),
+            "--set",
+            "name=x",
+        ])
+        .env_remove("GITHUB_TOKEN")
+        .output()
+        .expect("run plat")
+        .into();
+    out.failure(1);
+    assert!(
+        out.stderr
+            .contains("publish:github needs a token: GITHUB_TOKEN is not set"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("--no-git"), "{}", out.stderr);
+    assert!(!target.exists());
+}
+
+#[test]
+fn built_in_templates_update_when_rendered_by_this_plat_and_say_why_not_otherwise() {
+    let env = TestEnv::new();
+    let target = env.root().join("payments");
+    env.ok(&[
+        "scaffold",
+        "run",
+        "rust-service",
+        path_str(&target),
+        "--set",
+        "name=payments",
+        "--set",
+        "owner=group:default/team-a",
+        "--no-git",
+    ]);
+    let answers = read(target.join(".plat-answers.yml"));
+    assert!(
+        answers.contains(&format!("plat_version: {}", env!("CARGO_PKG_VERSION"))),
+        "{answers}"
+    );
+    let readme = target.join("README.md");
+    std::fs::write(&readme, format!("{}\nA line of ours.\n", read(&readme))).unwrap();
+    env.ok(&[
+        "scaffold",
+        "update",
+        path_str(&target),
+        "--set",
+        "description=Payments API",
+    ]);
+    assert!(
+        read(&readme).contains("A line of ours."),
+        "our change stays"
+    );
+    assert!(read(target.join(".plat-answers.yml")).contains("Payments API"));
+
+    let older = read(target.join(".plat-answers.yml")).replace(
+        &format!("plat_version: {}", env!("CARGO_PKG_VERSION")),
+        "plat_version: 0.0.1",
+    );
+    std::fs::write(target.join(".plat-answers.yml"), older).unwrap();
+    let out = env.run(&["scaffold", "update", path_str(&target)]);
+    out.failure(1);
+    assert!(
+        out.stderr.contains("was rendered by plat 0.0.1"),
+        "{}",
+        out.stderr
+    );
 }

@@ -202,9 +202,9 @@ async fn publish_github_creates_the_repository_pushes_and_registers() {
         result.steps[2].output["entityRef"],
         "component:default/demo"
     );
-    assert_eq!(result.output.links[0]["url"], bare_url.as_str());
+    assert_eq!(result.output.links()[0]["url"], bare_url.as_str());
     assert_eq!(
-        result.output.links[1]["entityRef"],
+        result.output.links()[1]["entityRef"],
         "component:default/demo"
     );
 }

@@ -225,7 +225,7 @@ async fn dry_run_update_changes_nothing() {
 }
 
 #[tokio::test]
-async fn builtin_or_unversioned_templates_cannot_be_updated() {
+async fn builtin_templates_update_from_this_plat_and_unversioned_ones_cannot() {
     let template = locator().load("docs-site").unwrap();
     let values = resolved(&template, &["name=d", "owner=o"]);
     let out = tempfile::tempdir().unwrap();
@@ -238,10 +238,39 @@ async fn builtin_or_unversioned_templates_cannot_be_updated() {
     )
     .await
     .unwrap();
-    let err = update(
+    // Rendered by this plat: the old render is rebuilt from the same built-in template.
+    let result = update(
         &Engine::new(),
         &locator(),
         out.path(),
+        &UpdateOptions::default(),
+    )
+    .await
+    .unwrap();
+    assert!(result.conflicts.is_empty());
+
+    // A local template outside Git has no version to rebuild.
+    let loose = tempfile::tempdir().unwrap();
+    std::fs::write(
+        loose.path().join("template.yaml"),
+        "apiVersion: scaffolder.backstage.io/v1beta3\nkind: Template\nmetadata:\n  name: loose\nspec:\n  steps: []\n",
+    )
+    .unwrap();
+    let template = locator().load(loose.path().to_str().unwrap()).unwrap();
+    let project = tempfile::tempdir().unwrap();
+    run(
+        &Engine::new(),
+        &template,
+        project.path(),
+        &serde_json::Map::new(),
+        &RunOptions::default(),
+    )
+    .await
+    .unwrap();
+    let err = update(
+        &Engine::new(),
+        &locator(),
+        project.path(),
         &UpdateOptions::default(),
     )
     .await

@@ -92,6 +92,8 @@ fn scaffolder_actions_and_catalog_provider_in_a_backstage_backend_r_gov_5() {
             "envs:write",
             "--permission",
             "scan:read",
+            "--permission",
+            "scan:run",
         ],
     );
     plat(ALICE, &["group", "add-member", "backstage", SERVICE]);

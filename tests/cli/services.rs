@@ -408,7 +408,13 @@ impl RabbitMq {
     /// persistent messages survive, as in a broker restart.
     pub fn restart(&self) {
         self.ctl(&["stop_app"]);
-        self.ctl(&["start_app"]);
+        // On a loaded machine `start_app` can fail while the node is still settling after the
+        // stop (seen in CI); ask again until it starts.
+        let deadline = Instant::now() + Duration::from_secs(90);
+        while !self.try_ctl(&["start_app"]) {
+            assert!(Instant::now() < deadline, "RabbitMQ did not start again");
+            std::thread::sleep(Duration::from_millis(500));
+        }
         self.await_startup();
     }
 }

@@ -128,17 +128,7 @@ fn a_sqlite_url_to_a_new_file_creates_the_database() {
 #[test]
 fn a_corrupt_json_column_is_an_error_naming_its_row() {
     let env = TestEnv::new();
-    env.ok(&[
-        "account",
-        "create",
-        "acme",
-        "--owner",
-        "alice@acme.test",
-        "--tenant",
-        "default",
-        "--role",
-        "user-admin",
-    ]);
+    env.acme();
     let url = format!("sqlite://{}", env.data_dir().join("plat.db").display());
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()

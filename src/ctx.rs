@@ -123,19 +123,25 @@ impl Ctx {
     /// An embedded platform that was never created has no rules and no users but the operator
     /// yet, and asking must not create one: a dry run writes nothing.
     pub async fn authorize(&self, work: crate::api::LocalWork) -> Result<()> {
-        let embedded = self.context.server.is_none() && self.context.database_url.is_none();
-        if embedded && !self.dirs.embedded_database().exists() {
+        let default_database = self.context.server.is_none() && self.database_url().is_none();
+        if default_database && !self.dirs.embedded_database().exists() {
             return Ok(());
         }
         Ok(self.platform().await?.authorize(work).await?)
     }
 
+    /// The database the in-process platform uses when it is not the default SQLite file in
+    /// the data dir. The environment may carry a URL with its password; a config file never does.
+    fn database_url(&self) -> Option<&str> {
+        self.env
+            .get("PLAT_DATABASE_URL")
+            .or(self.context.database_url.as_deref())
+    }
+
     /// Opens the embedded platform, creating and bootstrapping it on first use.
     pub async fn embedded_service(&self) -> Result<Service> {
-        // The environment may carry a URL with its password; a config file never does.
-        let from_env = self.env.get("PLAT_DATABASE_URL").map(str::to_owned);
-        let url = match from_env.as_ref().or(self.context.database_url.as_ref()) {
-            Some(url) => url.clone(),
+        let url = match self.database_url() {
+            Some(url) => url.to_owned(),
             None => {
                 crate::private_fs::private_dir(&self.dirs.data).with_context(|| {
                     format!(

@@ -121,3 +121,26 @@ on_every_backend! {
         assert!(hidden.stderr.contains(r#""code":"not_found""#), "{}", hidden.stderr);
     }
 }
+
+/// R-SEC-2: a platform in a database named by `PLAT_DATABASE_URL` is asked too, even though the
+/// default database file in the data dir does not exist.
+#[test]
+fn r_sec_2_scan_is_authorized_by_a_platform_named_by_plat_database_url() {
+    let mut env = TestEnv::new();
+    let url = format!(
+        "sqlite://{}?mode=rwc",
+        env.root().join("elsewhere.db").display()
+    );
+    env.vars.insert("PLAT_DATABASE_URL".into(), url);
+    env.acme();
+    env.ok_as(ALICE, &["user", "create", "carol@acme.test"]);
+    env.ok_as(
+        ALICE,
+        &["group", "add-member", "viewers", "carol@acme.test"],
+    );
+    assert!(!env.data_dir().join("plat.db").exists());
+    let manifests = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/k8s");
+    let out = env.run_as("carol@acme.test", &["scan", manifests.to_str().unwrap()]);
+    out.failure(5);
+    assert!(out.stderr.contains("'scan:run'"), "{}", out.stderr);
+}

@@ -26,6 +26,8 @@ pub struct Ctx {
     /// Where templates come from; shared with the embedded platform, which reads env
     /// templates' limits only when an env starts.
     templates: Arc<crate::template_repos::TemplateSources>,
+    /// The env templates, discovered once per command for the embedded service and the lifecycle.
+    env_catalog: Arc<crate::template_repos::EnvCatalog>,
 }
 
 impl Ctx {
@@ -45,7 +47,9 @@ impl Ctx {
             },
             found => found?,
         };
-        let templates = crate::template_repos::TemplateSources::new(&env, &context, &dirs, &out);
+        let templates = Arc::new(crate::template_repos::TemplateSources::new(
+            &env, &context, &dirs, &out,
+        ));
         Ok(Self {
             out,
             env,
@@ -54,7 +58,8 @@ impl Ctx {
             context,
             global,
             platform: OnceCell::new(),
-            templates: Arc::new(templates),
+            env_catalog: Arc::new(crate::template_repos::EnvCatalog::new(templates.clone())),
+            templates,
         })
     }
 
@@ -158,8 +163,8 @@ impl Ctx {
         self.out
             .debug(&format!("opening {}", crate::store::redact_url(&url)));
         let store = Store::open(&url, 1).await?;
-        let templates = crate::template_repos::EnvCatalog::new(self.templates.clone());
-        let service = Service::new(store, self.clock()?).with_env_templates(Arc::new(templates));
+        let service =
+            Service::new(store, self.clock()?).with_env_templates(self.env_catalog.clone());
         service
             .bootstrap(&Bootstrap {
                 master_account: self
@@ -310,10 +315,10 @@ impl Ctx {
         self.templates.roots(kind)
     }
 
-    pub fn env_templates(&self) -> Result<crate::iac::TemplateCatalog> {
-        Ok(crate::iac::TemplateCatalog::discover(
-            &self.template_roots("env"),
-        )?)
+    /// The env templates, discovered once per command and shared by the embedded service,
+    /// the env lifecycle and automation steps.
+    pub fn env_templates(&self) -> Result<Arc<crate::iac::TemplateCatalog>> {
+        Ok(self.env_catalog.catalog()?)
     }
 
     /// The env lifecycle as this caller: Terraform is found first, so that a missing binary
@@ -323,7 +328,7 @@ impl Ctx {
         Ok(crate::ops::env::EnvLifecycle {
             platform: self.platform().await?,
             provisioner,
-            templates: Arc::new(self.env_templates()?),
+            templates: self.env_templates()?,
             states: None,
         })
     }

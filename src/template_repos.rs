@@ -100,11 +100,12 @@ fn builtin_templates() -> PathBuf {
     PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/templates"))
 }
 
-/// The env templates of a command's sources, discovered on first use: the embedded platform's
-/// service reads their limits only when an env starts.
+/// The env templates of a command's sources, discovered once, on first use: the embedded
+/// platform's service reads their limits only when an env starts, and the env lifecycle of the
+/// same command shares the same catalog.
 pub struct EnvCatalog {
     sources: Arc<TemplateSources>,
-    catalog: OnceLock<Result<crate::iac::TemplateCatalog, String>>,
+    catalog: OnceLock<Arc<crate::iac::TemplateCatalog>>,
 }
 
 impl EnvCatalog {
@@ -114,6 +115,17 @@ impl EnvCatalog {
             catalog: OnceLock::new(),
         }
     }
+
+    /// The catalog; a discovery that fails is not remembered, so its error reaches every caller.
+    pub fn catalog(&self) -> Result<Arc<crate::iac::TemplateCatalog>, crate::iac::IacError> {
+        if let Some(catalog) = self.catalog.get() {
+            return Ok(catalog.clone());
+        }
+        let found = Arc::new(crate::iac::TemplateCatalog::discover(
+            &self.sources.roots("env"),
+        )?);
+        Ok(self.catalog.get_or_init(|| found).clone())
+    }
 }
 
 impl crate::service::envs::EnvTemplates for EnvCatalog {
@@ -121,11 +133,7 @@ impl crate::service::envs::EnvTemplates for EnvCatalog {
         &self,
         template: &str,
     ) -> crate::service::Result<crate::service::envs::TtlLimits> {
-        let catalog = self.catalog.get_or_init(|| {
-            crate::iac::TemplateCatalog::discover(&self.sources.roots("env"))
-                .map_err(|err| err.to_string())
-        });
-        match catalog {
+        match self.catalog() {
             Ok(catalog) => catalog.ttl_limits(template),
             Err(err) => Err(crate::service::Error::internal(format!(
                 "cannot read the environment templates: {err}"

@@ -83,7 +83,7 @@ async fn executor(ctx: &Ctx) -> Result<Executor> {
             .await
             .map(Arc::new)
             .map_err(|err| format!("{err:#}")),
-        env_templates: Arc::new(ctx.env_templates()?),
+        env_templates: ctx.env_templates()?,
         scaffold_templates: TemplateSearch::new(ctx.template_roots("scaffold")),
         data_dir: ctx.dirs.data.clone(),
         state_keeper: None,

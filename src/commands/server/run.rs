@@ -53,7 +53,7 @@ async fn step_tools(ctx: &Ctx) -> Result<StepTools> {
     });
     Ok(StepTools {
         provisioner,
-        env_templates: Arc::new(ctx.env_templates()?),
+        env_templates: ctx.env_templates()?,
         scaffold_roots: ctx.template_roots("scaffold"),
         data_dir: ctx.dirs.data.clone(),
     })

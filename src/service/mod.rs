@@ -19,6 +19,7 @@ pub mod vocabulary;
 use std::sync::Arc;
 
 pub use actor::{Actor, Identity};
+pub use automations::LOCAL_RUN_LEASE_SECONDS;
 pub use error::{Error, ErrorKind, Result};
 pub use queue_triggers::{MESSAGE_PARAMETER, QueueBinding};
 

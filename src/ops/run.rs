@@ -51,11 +51,6 @@ pub(crate) trait RunWatch: Send {
     }
 }
 
-/// Nobody watching: a server worker's run.
-pub(crate) struct Unwatched;
-
-impl RunWatch for Unwatched {}
-
 /// How a supervised run ended.
 pub(crate) struct Supervised {
     /// The run's final record; `Err` when it could not be written.

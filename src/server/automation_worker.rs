@@ -16,7 +16,7 @@ use crate::automation::platform_steps::PlatformSteps;
 use crate::automation::{Executor, RunInfo};
 use crate::iac::TemplateCatalog;
 use crate::ops;
-use crate::ops::run::{Renewal, RunHolder, Unwatched};
+use crate::ops::run::{Renewal, RunHolder, RunWatch};
 use crate::platform::LocalPlatform;
 use crate::provision::Provisioner;
 use crate::scaffold::TemplateSearch;
@@ -149,6 +149,11 @@ impl Via {
         }
     }
 }
+
+/// Nobody watches a worker's run as it executes; its record is what people follow.
+struct Unwatched;
+
+impl RunWatch for Unwatched {}
 
 /// The run a worker holds under a lease, renewed while it executes.
 struct LeasedRun<'a> {

@@ -5,6 +5,7 @@
 
 use std::collections::BTreeMap;
 
+use super::vocabulary::{Permission, Role};
 use super::{Actor, Error, Result, Service, vocabulary};
 use crate::api::{
     ApplyAutomation, Automation, AutomationApplied, AutomationRun, LocalRunner, RunLogs, RunReport,
@@ -113,8 +114,8 @@ fn parse_definition(value: serde_json::Value) -> Result<Definition> {
 
 impl Service {
     fn require_manager(actor: &Actor) -> Result<()> {
-        actor.require_role("automation-manager", "manage automations")?;
-        actor.require("automations:write")
+        actor.require_role(Role::AutomationManager, "manage automations")?;
+        actor.require(Permission::AutomationsWrite)
     }
 
     async fn automation_row(
@@ -191,14 +192,14 @@ impl Service {
     }
 
     pub async fn list_automations(&self, actor: &Actor) -> Result<Vec<Automation>> {
-        actor.require("automations:read")?;
+        actor.require(Permission::AutomationsRead)?;
         let mut conn = self.store.acquire().await?;
         let rows = store::list_automations(&mut conn, &actor.account.id).await?;
         rows.into_iter().map(automation_view).collect()
     }
 
     pub async fn get_automation(&self, actor: &Actor, name: &str) -> Result<Automation> {
-        actor.require("automations:read")?;
+        actor.require(Permission::AutomationsRead)?;
         let mut conn = self.store.acquire().await?;
         automation_view(self.automation_row(&mut conn, actor, name).await?)
     }
@@ -232,7 +233,7 @@ impl Service {
         id: String,
         triggered_by: &str,
     ) -> Result<RunStarted> {
-        actor.require("automations:run")?;
+        actor.require(Permission::AutomationsRun)?;
         let mut conn = self.store.acquire().await?;
         if let Some(existing) = store::find_run_by_id(&mut conn, &id).await?
             && existing.account_id == actor.account.id
@@ -310,7 +311,7 @@ impl Service {
         id: &str,
         report: RunReport,
     ) -> Result<AutomationRun> {
-        actor.require("automations:run")?;
+        actor.require(Permission::AutomationsRun)?;
         let known = [
             status::RUNNING,
             status::SUCCEEDED,
@@ -394,14 +395,14 @@ impl Service {
     }
 
     pub async fn get_automation_run(&self, actor: &Actor, id: &str) -> Result<AutomationRun> {
-        actor.require("automations:read")?;
+        actor.require(Permission::AutomationsRead)?;
         self.fail_lapsed_local_runs().await?;
         let mut conn = self.store.acquire().await?;
         run_view(&self.run_row(&mut conn, actor, id).await?)
     }
 
     pub async fn automation_run_logs(&self, actor: &Actor, id: &str) -> Result<RunLogs> {
-        actor.require("automations:read")?;
+        actor.require(Permission::AutomationsRead)?;
         self.fail_lapsed_local_runs().await?;
         let mut conn = self.store.acquire().await?;
         let row = self.run_row(&mut conn, actor, id).await?;
@@ -417,7 +418,7 @@ impl Service {
         actor: &Actor,
         automation: Option<&str>,
     ) -> Result<Vec<AutomationRun>> {
-        actor.require("automations:read")?;
+        actor.require(Permission::AutomationsRead)?;
         if let Some(name) = automation
             && name.trim().is_empty()
         {
@@ -544,7 +545,7 @@ impl Service {
     /// Asks the run's executor to stop; a queued run is cancelled at once. Idempotent: a run
     /// that has already ended is returned as it is.
     pub async fn cancel_automation_run(&self, actor: &Actor, id: &str) -> Result<AutomationRun> {
-        actor.require("automations:run")?;
+        actor.require(Permission::AutomationsRun)?;
         self.fail_lapsed_local_runs().await?;
         let mut conn = self.store.acquire().await?;
         let mut tx = self.store.begin(&mut conn).await?;

@@ -147,8 +147,10 @@ impl Service {
             tenant_id: tenant.id.clone(),
             owner_user_id: admin.id.clone(),
             roles: {
-                let mut roles: Vec<String> =
-                    vocabulary::ROLES.iter().map(|r| (*r).to_owned()).collect();
+                let mut roles: Vec<String> = vocabulary::Role::ALL
+                    .iter()
+                    .map(|r| r.to_string())
+                    .collect();
                 roles.sort();
                 roles
             },

@@ -24,6 +24,12 @@ pub enum GroupCommand {
     AddMember(GroupMemberArgs),
     /// Remove a user from a group
     RemoveMember(GroupMemberArgs),
+    /// Give the members of an identity-provider group this group's permissions: users linked
+    /// to the account whose token's groups claim (`plat server --oidc-groups-claim`) lists the
+    /// IdP group. Membership is read from each token, never stored
+    LinkIdp(GroupIdpArgs),
+    /// Remove an identity-provider group's link: its members lose the permissions with their next token
+    UnlinkIdp(GroupIdpArgs),
     /// List every permission a group can hold
     Permissions,
 }
@@ -61,4 +67,13 @@ pub struct GroupMemberArgs {
     pub name: String,
     /// User e-mail
     pub email: String,
+}
+
+#[derive(Debug, Args)]
+pub struct GroupIdpArgs {
+    /// Group name
+    pub name: String,
+    /// The IdP group as the server's groups claim names it, e.g. /acme/release
+    #[arg(long, value_name = "IDP_GROUP")]
+    pub idp_group: String,
 }

@@ -24,11 +24,16 @@ pub enum GroupCommand {
     AddMember(GroupMemberArgs),
     /// Remove a user from a group
     RemoveMember(GroupMemberArgs),
-    /// Give the members of an identity-provider group this group's permissions: users linked
-    /// to the account whose token's groups claim (`plat server --oidc-groups-claim`) lists the
-    /// IdP group. Membership is read from each token, never stored
+    /// Give the members of an identity-provider group this group's permissions
+    ///
+    /// Users linked to this account whose token lists the IdP group in its groups claim
+    /// (`plat server --oidc-groups-claim`) get the group's permissions here, and only here.
+    /// Membership is read from each token and never stored: a user the IdP removes from the
+    /// group loses the permissions with their next token.
     LinkIdp(GroupIdpArgs),
-    /// Remove an identity-provider group's link: its members lose the permissions with their next token
+    /// Remove an identity-provider group's link to this group
+    ///
+    /// Its members lose the group's permissions from their next request.
     UnlinkIdp(GroupIdpArgs),
     /// List every permission a group can hold
     Permissions,

@@ -36,11 +36,9 @@ pub struct ServerRunArgs {
     /// Audience access tokens must carry (default: the client id)
     #[arg(long, env = "PLAT_SERVER_OIDC_AUDIENCE")]
     pub oidc_audience: Option<String>,
-    /// Access-token claim that names the user: its value (an e-mail) links a new IdP subject
-    /// to the platform user with that e-mail; afterwards the user is known by issuer + subject.
-    /// E.g. email, upn, preferred_username (when the IdP's user names are e-mails), sub. Tokens
-    /// need not carry `email` when another claim is set; a claim missing from the token is
-    /// asked of the IdP's userinfo endpoint
+    /// Access-token claim that names the user, e.g. upn, preferred_username, sub: its value (an
+    /// e-mail) links a new IdP subject to the platform user with that e-mail, so tokens need no
+    /// `email` claim; a claim missing from a token is asked of the IdP's userinfo endpoint
     #[arg(
         long,
         env = "PLAT_SERVER_OIDC_USERNAME_CLAIM",
@@ -49,10 +47,9 @@ pub struct ServerRunArgs {
         value_parser = claim_name
     )]
     pub oidc_username_claim: String,
-    /// Access-token claim listing the user's IdP groups, e.g. groups, or a dotted path into
-    /// nested claims such as Keycloak's realm_access.roles. Account admins map these groups to
-    /// platform groups (`plat group link-idp`); they are re-read from every token and never
-    /// stored. Unset: tokens' groups are ignored
+    /// Access-token claim listing the user's IdP groups, e.g. groups, or a dotted path such as
+    /// Keycloak's realm_access.roles. Account admins map them to platform groups (`plat group
+    /// link-idp`); they are re-read from every token, never stored. Unset: groups are ignored
     #[arg(
         long,
         env = "PLAT_SERVER_OIDC_GROUPS_CLAIM",

@@ -203,7 +203,10 @@ pub struct ProviderMetadata {
     pub token_endpoint: String,
     pub device_authorization_endpoint: Option<String>,
     pub revocation_endpoint: Option<String>,
+    /// Read by the server's token checks only.
+    #[cfg_attr(not(feature = "server"), allow(dead_code))]
     pub jwks_uri: Option<String>,
+    #[cfg_attr(not(feature = "server"), allow(dead_code))]
     pub userinfo_endpoint: Option<String>,
 }
 

@@ -105,7 +105,9 @@ pub struct ServerMigrateArgs {
 
 /// A claim name or dotted path: no blanks, no empty path segment.
 fn claim_name(text: &str) -> Result<String, String> {
-    if text.is_empty() || text.split('.').any(str::is_empty) || text.chars().any(char::is_whitespace)
+    if text.is_empty()
+        || text.split('.').any(str::is_empty)
+        || text.chars().any(char::is_whitespace)
     {
         return Err("a claim name, or a dotted path such as realm_access.roles".to_owned());
     }

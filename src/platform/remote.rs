@@ -6,8 +6,8 @@ use serde::de::DeserializeOwned;
 use super::{Platform, StateBackend};
 use crate::api::{
     ACCOUNT_HEADER, Account, AuthConfig, CreateAccount, CreateGroup, CreateTenant, CreateUser,
-    ErrorBody, Group, GroupIdpLink, GroupMember, ON_BEHALF_OF_HEADER, RenameUser, Tenant, UpdateAccount,
-    UpdateGroup, UpdateTenant, User, WhoAmI,
+    ErrorBody, Group, GroupIdpLink, GroupMember, ON_BEHALF_OF_HEADER, RenameUser, Tenant,
+    UpdateAccount, UpdateGroup, UpdateTenant, User, WhoAmI,
 };
 use crate::api::{
     ApplyAutomation, Automation, AutomationApplied, AutomationRun, RunLogs, RunReport, RunStarted,

@@ -288,7 +288,10 @@ mod tests {
         .unwrap_or_default();
         let username = claim(&claims, "upn").and_then(username_of);
         assert_eq!(username.as_deref(), Some("carol@acme.test"));
-        assert_eq!(claim(&claims, "oid").and_then(username_of).as_deref(), Some("42"));
+        assert_eq!(
+            claim(&claims, "oid").and_then(username_of).as_deref(),
+            Some("42")
+        );
         assert_eq!(
             groups_of(claim(&claims, "groups")),
             ["/acme/dev", "/acme/release"]
@@ -297,7 +300,10 @@ mod tests {
             groups_of(claim(&claims, "realm_access.roles")),
             ["release-manager"]
         );
-        assert_eq!(groups_of(claim(&claims, "https://acme.test/groups")), ["ops"]);
+        assert_eq!(
+            groups_of(claim(&claims, "https://acme.test/groups")),
+            ["ops"]
+        );
         assert!(groups_of(claim(&claims, "realm_access.missing")).is_empty());
         assert!(groups_of(claim(&claims, "upn.roles")).is_empty());
         assert!(claim(&claims, "email").is_none());

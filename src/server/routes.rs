@@ -10,8 +10,8 @@ use super::AppState;
 use super::extract::{ApiJson, ApiResult, Caller};
 use crate::api::{
     Account, AuthConfig, AuthorizeWork, CreateAccount, CreateGroup, CreateTenant, CreateUser,
-    ErrorBody, Group, GroupIdpLink, GroupMember, Health, RenameUser, Tenant, UpdateAccount, UpdateGroup,
-    UpdateTenant, User, WhoAmI,
+    ErrorBody, Group, GroupIdpLink, GroupMember, Health, RenameUser, Tenant, UpdateAccount,
+    UpdateGroup, UpdateTenant, User, WhoAmI,
 };
 use crate::service::Error;
 

@@ -147,7 +147,12 @@ impl Service {
     /// R-GOV-1: members of `idp_group` (per the groups claim of their tokens) get the group's
     /// permissions in this account, provided they are linked to it. Nothing is written into the
     /// group's members: the IdP stays the source of that membership.
-    pub async fn link_group_idp(&self, actor: &Actor, name: &str, idp_group: &str) -> Result<Group> {
+    pub async fn link_group_idp(
+        &self,
+        actor: &Actor,
+        name: &str,
+        idp_group: &str,
+    ) -> Result<Group> {
         require_group_admin(actor)?;
         check_idp_group(idp_group)?;
         let mut conn = self.store.acquire().await?;
@@ -172,9 +177,11 @@ impl Service {
         let mut tx = self.store.begin(&mut conn).await?;
         let row = find(&mut tx, actor, name).await?;
         if !store::unlink_group_idp(&mut tx, &row.id, idp_group).await? {
-            return Err(Error::not_found("IdP group link", idp_group).with_hint(format!(
-                "`plat group show {name}` lists the IdP groups linked to it"
-            )));
+            return Err(
+                Error::not_found("IdP group link", idp_group).with_hint(format!(
+                    "`plat group show {name}` lists the IdP groups linked to it"
+                )),
+            );
         }
         let members = store::group_member_emails(&mut tx, &row.id).await?;
         let idp_groups = store::group_idp_links(&mut tx, &row.id).await?;
@@ -379,7 +386,10 @@ mod tests {
         // An IdP group gives no access to a user no account has linked.
         let stranger = token("dave@elsewhere.test", &[RELEASE]);
         let refused = service.resolve_actor(&stranger, None, None).await;
-        assert_eq!(refused.err().map(|e| e.kind), Some(ErrorKind::Unauthenticated));
+        assert_eq!(
+            refused.err().map(|e| e.kind),
+            Some(ErrorKind::Unauthenticated)
+        );
     }
 
     #[tokio::test]
@@ -392,8 +402,18 @@ mod tests {
             (&alice, "ghosts", RELEASE, ErrorKind::NotFound),
             (&alice, "release-managers", "", ErrorKind::Invalid),
             (&alice, "release-managers", "  ", ErrorKind::Invalid),
-            (&alice, "release-managers", " /acme/release", ErrorKind::Invalid),
-            (&carol, "release-managers", RELEASE, ErrorKind::PermissionDenied),
+            (
+                &alice,
+                "release-managers",
+                " /acme/release",
+                ErrorKind::Invalid,
+            ),
+            (
+                &carol,
+                "release-managers",
+                RELEASE,
+                ErrorKind::PermissionDenied,
+            ),
         ];
         for (actor, group, idp_group, kind) in cases {
             let err = service.link_group_idp(actor, group, idp_group).await.err();

@@ -185,12 +185,11 @@ pub async fn permissions_of(
 
 /// The IdP groups linked to one platform group (R-GOV-1), sorted.
 pub async fn group_idp_links(conn: &mut Conn, group_id: &str) -> Result<Vec<String>, Error> {
-    let rows = sqlx::query(
-        "SELECT idp_group FROM group_idp_links WHERE group_id = $1 ORDER BY idp_group",
-    )
-    .bind(group_id)
-    .fetch_all(&mut *conn)
-    .await?;
+    let rows =
+        sqlx::query("SELECT idp_group FROM group_idp_links WHERE group_id = $1 ORDER BY idp_group")
+            .bind(group_id)
+            .fetch_all(&mut *conn)
+            .await?;
     Ok(rows
         .iter()
         .map(|r| r.try_get("idp_group"))

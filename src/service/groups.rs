@@ -365,6 +365,18 @@ mod tests {
             .await
             .unwrap();
         assert!(!can_write_envs(&service, &in_release).await);
+
+        // R-USR-2: access revoked, the IdP group opens nothing.
+        service
+            .link_group_idp(&alice, "release-managers", RELEASE)
+            .await
+            .unwrap();
+        service.revoke_user(&alice, CAROL).await.unwrap();
+        let refused = service.resolve_actor(&in_release, None, None).await;
+        assert_eq!(
+            refused.err().map(|e| e.kind),
+            Some(ErrorKind::Unauthenticated)
+        );
     }
 
     #[tokio::test]

@@ -650,6 +650,8 @@ Register-ArgumentCompleter -Native -CommandName 'plat' -ScriptBlock {
             [CompletionResult]::new('rm', 'rm', [CompletionResultType]::ParameterValue, 'Delete a group (predefined groups stay)')
             [CompletionResult]::new('add-member', 'add-member', [CompletionResultType]::ParameterValue, 'Add a linked user to a group')
             [CompletionResult]::new('remove-member', 'remove-member', [CompletionResultType]::ParameterValue, 'Remove a user from a group')
+            [CompletionResult]::new('link-idp', 'link-idp', [CompletionResultType]::ParameterValue, 'Give the members of an identity-provider group this group''s permissions')
+            [CompletionResult]::new('unlink-idp', 'unlink-idp', [CompletionResultType]::ParameterValue, 'Remove an identity-provider group''s link to this group')
             [CompletionResult]::new('permissions', 'permissions', [CompletionResultType]::ParameterValue, 'List every permission a group can hold')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
@@ -828,6 +830,46 @@ Register-ArgumentCompleter -Native -CommandName 'plat' -ScriptBlock {
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             break
         }
+        'plat;group;link-idp' {
+            [CompletionResult]::new('--idp-group', '--idp-group', [CompletionResultType]::ParameterName, 'The IdP group as the server''s groups claim names it, e.g. /acme/release')
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format: a table for people, JSON or YAML documents for programs')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format: a table for people, JSON or YAML documents for programs')
+            [CompletionResult]::new('--context', '--context', [CompletionResultType]::ParameterName, 'Context (platform connection) to use instead of the current one')
+            [CompletionResult]::new('--account', '--account', [CompletionResultType]::ParameterName, 'Account to act in (default: your own)')
+            [CompletionResult]::new('--user', '--user', [CompletionResultType]::ParameterName, 'Platform user to act as on an embedded platform (default: the local operator)')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only data and errors')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only data and errors')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Say more about what is happening (repeat for more)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Say more about what is happening (repeat for more)')
+            [CompletionResult]::new('--no-input', '--no-input', [CompletionResultType]::ParameterName, 'Never prompt; fail listing every missing value instead')
+            [CompletionResult]::new('-y', '-y', [CompletionResultType]::ParameterName, 'Answer yes to confirmations')
+            [CompletionResult]::new('--yes', '--yes', [CompletionResultType]::ParameterName, 'Answer yes to confirmations')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'plat;group;unlink-idp' {
+            [CompletionResult]::new('--idp-group', '--idp-group', [CompletionResultType]::ParameterName, 'The IdP group as the server''s groups claim names it, e.g. /acme/release')
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format: a table for people, JSON or YAML documents for programs')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format: a table for people, JSON or YAML documents for programs')
+            [CompletionResult]::new('--context', '--context', [CompletionResultType]::ParameterName, 'Context (platform connection) to use instead of the current one')
+            [CompletionResult]::new('--account', '--account', [CompletionResultType]::ParameterName, 'Account to act in (default: your own)')
+            [CompletionResult]::new('--user', '--user', [CompletionResultType]::ParameterName, 'Platform user to act as on an embedded platform (default: the local operator)')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only data and errors')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only data and errors')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Say more about what is happening (repeat for more)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Say more about what is happening (repeat for more)')
+            [CompletionResult]::new('--no-input', '--no-input', [CompletionResultType]::ParameterName, 'Never prompt; fail listing every missing value instead')
+            [CompletionResult]::new('-y', '-y', [CompletionResultType]::ParameterName, 'Answer yes to confirmations')
+            [CompletionResult]::new('--yes', '--yes', [CompletionResultType]::ParameterName, 'Answer yes to confirmations')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
         'plat;group;permissions' {
             [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format: a table for people, JSON or YAML documents for programs')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format: a table for people, JSON or YAML documents for programs')
@@ -855,6 +897,8 @@ Register-ArgumentCompleter -Native -CommandName 'plat' -ScriptBlock {
             [CompletionResult]::new('delete', 'delete', [CompletionResultType]::ParameterValue, 'Delete a group (predefined groups stay)')
             [CompletionResult]::new('add-member', 'add-member', [CompletionResultType]::ParameterValue, 'Add a linked user to a group')
             [CompletionResult]::new('remove-member', 'remove-member', [CompletionResultType]::ParameterValue, 'Remove a user from a group')
+            [CompletionResult]::new('link-idp', 'link-idp', [CompletionResultType]::ParameterValue, 'Give the members of an identity-provider group this group''s permissions')
+            [CompletionResult]::new('unlink-idp', 'unlink-idp', [CompletionResultType]::ParameterValue, 'Remove an identity-provider group''s link to this group')
             [CompletionResult]::new('permissions', 'permissions', [CompletionResultType]::ParameterValue, 'List every permission a group can hold')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
@@ -878,6 +922,12 @@ Register-ArgumentCompleter -Native -CommandName 'plat' -ScriptBlock {
             break
         }
         'plat;group;help;remove-member' {
+            break
+        }
+        'plat;group;help;link-idp' {
+            break
+        }
+        'plat;group;help;unlink-idp' {
             break
         }
         'plat;group;help;permissions' {
@@ -2220,6 +2270,8 @@ Register-ArgumentCompleter -Native -CommandName 'plat' -ScriptBlock {
             [CompletionResult]::new('--oidc-issuer', '--oidc-issuer', [CompletionResultType]::ParameterName, 'OpenID Connect issuer whose tokens the server accepts')
             [CompletionResult]::new('--oidc-client-id', '--oidc-client-id', [CompletionResultType]::ParameterName, 'OAuth client id the CLI uses for the device flow')
             [CompletionResult]::new('--oidc-audience', '--oidc-audience', [CompletionResultType]::ParameterName, 'Audience access tokens must carry (default: the client id)')
+            [CompletionResult]::new('--oidc-username-claim', '--oidc-username-claim', [CompletionResultType]::ParameterName, 'Access-token claim that names the user, e.g. upn, preferred_username, sub: its value (an e-mail) links a new IdP subject to the platform user with that e-mail, so tokens need no `email` claim; a claim missing from a token is asked of the IdP''s userinfo endpoint')
+            [CompletionResult]::new('--oidc-groups-claim', '--oidc-groups-claim', [CompletionResultType]::ParameterName, 'Access-token claim listing the user''s IdP groups, e.g. groups, or a dotted path such as Keycloak''s realm_access.roles. Account admins map them to platform groups (`plat group link-idp`); they are re-read from every token, never stored. Unset: groups are ignored')
             [CompletionResult]::new('--bootstrap-admin', '--bootstrap-admin', [CompletionResultType]::ParameterName, 'E-mail of the user who owns the master account')
             [CompletionResult]::new('--master-account', '--master-account', [CompletionResultType]::ParameterName, 'Slug of the master account')
             [CompletionResult]::new('--default-domain', '--default-domain', [CompletionResultType]::ParameterName, 'Domain of the default tenant')
@@ -2421,6 +2473,8 @@ Register-ArgumentCompleter -Native -CommandName 'plat' -ScriptBlock {
             [CompletionResult]::new('delete', 'delete', [CompletionResultType]::ParameterValue, 'Delete a group (predefined groups stay)')
             [CompletionResult]::new('add-member', 'add-member', [CompletionResultType]::ParameterValue, 'Add a linked user to a group')
             [CompletionResult]::new('remove-member', 'remove-member', [CompletionResultType]::ParameterValue, 'Remove a user from a group')
+            [CompletionResult]::new('link-idp', 'link-idp', [CompletionResultType]::ParameterValue, 'Give the members of an identity-provider group this group''s permissions')
+            [CompletionResult]::new('unlink-idp', 'unlink-idp', [CompletionResultType]::ParameterValue, 'Remove an identity-provider group''s link to this group')
             [CompletionResult]::new('permissions', 'permissions', [CompletionResultType]::ParameterValue, 'List every permission a group can hold')
             break
         }
@@ -2443,6 +2497,12 @@ Register-ArgumentCompleter -Native -CommandName 'plat' -ScriptBlock {
             break
         }
         'plat;help;group;remove-member' {
+            break
+        }
+        'plat;help;group;link-idp' {
+            break
+        }
+        'plat;help;group;unlink-idp' {
             break
         }
         'plat;help;group;permissions' {

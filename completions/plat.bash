@@ -337,6 +337,9 @@ _plat() {
             plat__subcmd__group,help)
                 cmd="plat__subcmd__group__subcmd__help"
                 ;;
+            plat__subcmd__group,link-idp)
+                cmd="plat__subcmd__group__subcmd__link__subcmd__idp"
+                ;;
             plat__subcmd__group,list)
                 cmd="plat__subcmd__group__subcmd__list"
                 ;;
@@ -355,6 +358,9 @@ _plat() {
             plat__subcmd__group,show)
                 cmd="plat__subcmd__group__subcmd__show"
                 ;;
+            plat__subcmd__group,unlink-idp)
+                cmd="plat__subcmd__group__subcmd__unlink__subcmd__idp"
+                ;;
             plat__subcmd__group,update)
                 cmd="plat__subcmd__group__subcmd__update"
                 ;;
@@ -370,6 +376,9 @@ _plat() {
             plat__subcmd__group__subcmd__help,help)
                 cmd="plat__subcmd__group__subcmd__help__subcmd__help"
                 ;;
+            plat__subcmd__group__subcmd__help,link-idp)
+                cmd="plat__subcmd__group__subcmd__help__subcmd__link__subcmd__idp"
+                ;;
             plat__subcmd__group__subcmd__help,list)
                 cmd="plat__subcmd__group__subcmd__help__subcmd__list"
                 ;;
@@ -381,6 +390,9 @@ _plat() {
                 ;;
             plat__subcmd__group__subcmd__help,show)
                 cmd="plat__subcmd__group__subcmd__help__subcmd__show"
+                ;;
+            plat__subcmd__group__subcmd__help,unlink-idp)
+                cmd="plat__subcmd__group__subcmd__help__subcmd__unlink__subcmd__idp"
                 ;;
             plat__subcmd__group__subcmd__help,update)
                 cmd="plat__subcmd__group__subcmd__help__subcmd__update"
@@ -541,6 +553,9 @@ _plat() {
             plat__subcmd__help__subcmd__group,delete)
                 cmd="plat__subcmd__help__subcmd__group__subcmd__delete"
                 ;;
+            plat__subcmd__help__subcmd__group,link-idp)
+                cmd="plat__subcmd__help__subcmd__group__subcmd__link__subcmd__idp"
+                ;;
             plat__subcmd__help__subcmd__group,list)
                 cmd="plat__subcmd__help__subcmd__group__subcmd__list"
                 ;;
@@ -552,6 +567,9 @@ _plat() {
                 ;;
             plat__subcmd__help__subcmd__group,show)
                 cmd="plat__subcmd__help__subcmd__group__subcmd__show"
+                ;;
+            plat__subcmd__help__subcmd__group,unlink-idp)
+                cmd="plat__subcmd__help__subcmd__group__subcmd__unlink__subcmd__idp"
                 ;;
             plat__subcmd__help__subcmd__group,update)
                 cmd="plat__subcmd__help__subcmd__group__subcmd__update"
@@ -2874,7 +2892,7 @@ _plat() {
             return 0
             ;;
         plat__subcmd__group)
-            opts="-o -q -v -y -h -V --output --context --account --user --quiet --verbose --no-input --yes --help --version list ls show create update delete rm add-member remove-member permissions help"
+            opts="-o -q -v -y -h -V --output --context --account --user --quiet --verbose --no-input --yes --help --version list ls show create update delete rm add-member remove-member link-idp unlink-idp permissions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -3014,7 +3032,7 @@ _plat() {
             return 0
             ;;
         plat__subcmd__group__subcmd__help)
-            opts="list show create update delete add-member remove-member permissions help"
+            opts="list show create update delete add-member remove-member link-idp unlink-idp permissions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -3070,6 +3088,20 @@ _plat() {
             return 0
             ;;
         plat__subcmd__group__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        plat__subcmd__group__subcmd__help__subcmd__link__subcmd__idp)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -3139,6 +3171,20 @@ _plat() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        plat__subcmd__group__subcmd__help__subcmd__unlink__subcmd__idp)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         plat__subcmd__group__subcmd__help__subcmd__update)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
@@ -3146,6 +3192,44 @@ _plat() {
                 return 0
             fi
             case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        plat__subcmd__group__subcmd__link__subcmd__idp)
+            opts="-o -q -v -y -h -V --idp-group --output --context --account --user --quiet --verbose --no-input --yes --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --idp-group)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table json yaml" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table json yaml" -- "${cur}"))
+                    return 0
+                    ;;
+                --context)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --account)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --user)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -3262,6 +3346,44 @@ _plat() {
                 return 0
             fi
             case "${prev}" in
+                --output)
+                    COMPREPLY=($(compgen -W "table json yaml" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table json yaml" -- "${cur}"))
+                    return 0
+                    ;;
+                --context)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --account)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --user)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        plat__subcmd__group__subcmd__unlink__subcmd__idp)
+            opts="-o -q -v -y -h -V --idp-group --output --context --account --user --quiet --verbose --no-input --yes --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --idp-group)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --output)
                     COMPREPLY=($(compgen -W "table json yaml" -- "${cur}"))
                     return 0
@@ -3878,7 +4000,7 @@ _plat() {
             return 0
             ;;
         plat__subcmd__help__subcmd__group)
-            opts="list show create update delete add-member remove-member permissions"
+            opts="list show create update delete add-member remove-member link-idp unlink-idp permissions"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -3920,6 +4042,20 @@ _plat() {
             return 0
             ;;
         plat__subcmd__help__subcmd__group__subcmd__delete)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        plat__subcmd__help__subcmd__group__subcmd__link__subcmd__idp)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -3976,6 +4112,20 @@ _plat() {
             return 0
             ;;
         plat__subcmd__help__subcmd__group__subcmd__show)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        plat__subcmd__help__subcmd__group__subcmd__unlink__subcmd__idp)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -5212,7 +5362,7 @@ _plat() {
             return 0
             ;;
         plat__subcmd__server)
-            opts="-o -q -v -y -h -V --listen --database-url --oidc-issuer --oidc-client-id --oidc-audience --bootstrap-admin --master-account --default-domain --amqp-url --amqp-runs-queue --workers --run-lease-seconds --run-max-attempts --db-acquire-timeout-ms --db-statement-timeout-ms --output --context --account --user --quiet --verbose --no-input --yes --help --version migrate openapi help"
+            opts="-o -q -v -y -h -V --listen --database-url --oidc-issuer --oidc-client-id --oidc-audience --oidc-username-claim --oidc-groups-claim --bootstrap-admin --master-account --default-domain --amqp-url --amqp-runs-queue --workers --run-lease-seconds --run-max-attempts --db-acquire-timeout-ms --db-statement-timeout-ms --output --context --account --user --quiet --verbose --no-input --yes --help --version migrate openapi help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -5235,6 +5385,14 @@ _plat() {
                     return 0
                     ;;
                 --oidc-audience)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --oidc-username-claim)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --oidc-groups-claim)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

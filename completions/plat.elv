@@ -602,6 +602,8 @@ set edit:completion:arg-completer[plat] = {|@words|
             cand rm 'Delete a group (predefined groups stay)'
             cand add-member 'Add a linked user to a group'
             cand remove-member 'Remove a user from a group'
+            cand link-idp 'Give the members of an identity-provider group this group''s permissions'
+            cand unlink-idp 'Remove an identity-provider group''s link to this group'
             cand permissions 'List every permission a group can hold'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
@@ -770,6 +772,44 @@ set edit:completion:arg-completer[plat] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
         }
+        &'plat;group;link-idp'= {
+            cand --idp-group 'The IdP group as the server''s groups claim names it, e.g. /acme/release'
+            cand -o 'Output format: a table for people, JSON or YAML documents for programs'
+            cand --output 'Output format: a table for people, JSON or YAML documents for programs'
+            cand --context 'Context (platform connection) to use instead of the current one'
+            cand --account 'Account to act in (default: your own)'
+            cand --user 'Platform user to act as on an embedded platform (default: the local operator)'
+            cand -q 'Print only data and errors'
+            cand --quiet 'Print only data and errors'
+            cand -v 'Say more about what is happening (repeat for more)'
+            cand --verbose 'Say more about what is happening (repeat for more)'
+            cand --no-input 'Never prompt; fail listing every missing value instead'
+            cand -y 'Answer yes to confirmations'
+            cand --yes 'Answer yes to confirmations'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'plat;group;unlink-idp'= {
+            cand --idp-group 'The IdP group as the server''s groups claim names it, e.g. /acme/release'
+            cand -o 'Output format: a table for people, JSON or YAML documents for programs'
+            cand --output 'Output format: a table for people, JSON or YAML documents for programs'
+            cand --context 'Context (platform connection) to use instead of the current one'
+            cand --account 'Account to act in (default: your own)'
+            cand --user 'Platform user to act as on an embedded platform (default: the local operator)'
+            cand -q 'Print only data and errors'
+            cand --quiet 'Print only data and errors'
+            cand -v 'Say more about what is happening (repeat for more)'
+            cand --verbose 'Say more about what is happening (repeat for more)'
+            cand --no-input 'Never prompt; fail listing every missing value instead'
+            cand -y 'Answer yes to confirmations'
+            cand --yes 'Answer yes to confirmations'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
         &'plat;group;permissions'= {
             cand -o 'Output format: a table for people, JSON or YAML documents for programs'
             cand --output 'Output format: a table for people, JSON or YAML documents for programs'
@@ -796,6 +836,8 @@ set edit:completion:arg-completer[plat] = {|@words|
             cand delete 'Delete a group (predefined groups stay)'
             cand add-member 'Add a linked user to a group'
             cand remove-member 'Remove a user from a group'
+            cand link-idp 'Give the members of an identity-provider group this group''s permissions'
+            cand unlink-idp 'Remove an identity-provider group''s link to this group'
             cand permissions 'List every permission a group can hold'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
@@ -812,6 +854,10 @@ set edit:completion:arg-completer[plat] = {|@words|
         &'plat;group;help;add-member'= {
         }
         &'plat;group;help;remove-member'= {
+        }
+        &'plat;group;help;link-idp'= {
+        }
+        &'plat;group;help;unlink-idp'= {
         }
         &'plat;group;help;permissions'= {
         }
@@ -2044,6 +2090,8 @@ set edit:completion:arg-completer[plat] = {|@words|
             cand --oidc-issuer 'OpenID Connect issuer whose tokens the server accepts'
             cand --oidc-client-id 'OAuth client id the CLI uses for the device flow'
             cand --oidc-audience 'Audience access tokens must carry (default: the client id)'
+            cand --oidc-username-claim 'Access-token claim that names the user, e.g. upn, preferred_username, sub: its value (an e-mail) links a new IdP subject to the platform user with that e-mail, so tokens need no `email` claim; a claim missing from a token is asked of the IdP''s userinfo endpoint'
+            cand --oidc-groups-claim 'Access-token claim listing the user''s IdP groups, e.g. groups, or a dotted path such as Keycloak''s realm_access.roles. Account admins map them to platform groups (`plat group link-idp`); they are re-read from every token, never stored. Unset: groups are ignored'
             cand --bootstrap-admin 'E-mail of the user who owns the master account'
             cand --master-account 'Slug of the master account'
             cand --default-domain 'Domain of the default tenant'
@@ -2218,6 +2266,8 @@ set edit:completion:arg-completer[plat] = {|@words|
             cand delete 'Delete a group (predefined groups stay)'
             cand add-member 'Add a linked user to a group'
             cand remove-member 'Remove a user from a group'
+            cand link-idp 'Give the members of an identity-provider group this group''s permissions'
+            cand unlink-idp 'Remove an identity-provider group''s link to this group'
             cand permissions 'List every permission a group can hold'
         }
         &'plat;help;group;list'= {
@@ -2233,6 +2283,10 @@ set edit:completion:arg-completer[plat] = {|@words|
         &'plat;help;group;add-member'= {
         }
         &'plat;help;group;remove-member'= {
+        }
+        &'plat;help;group;link-idp'= {
+        }
+        &'plat;help;group;unlink-idp'= {
         }
         &'plat;help;group;permissions'= {
         }

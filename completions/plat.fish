@@ -397,29 +397,31 @@ complete -c plat -n "__fish_plat_using_subcommand user; and __fish_seen_subcomma
 complete -c plat -n "__fish_plat_using_subcommand user; and __fish_seen_subcommand_from help" -f -a "update" -d 'Change your own display name (users own themselves)'
 complete -c plat -n "__fish_plat_using_subcommand user; and __fish_seen_subcommand_from help" -f -a "revoke" -d 'Remove a user\'s access to the current account; the user is kept'
 complete -c plat -n "__fish_plat_using_subcommand user; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c plat -n "__fish_plat_using_subcommand group; and not __fish_seen_subcommand_from list ls show create update delete rm add-member remove-member permissions help" -s o -l output -d 'Output format: a table for people, JSON or YAML documents for programs' -r -f -a "table\t''
+complete -c plat -n "__fish_plat_using_subcommand group; and not __fish_seen_subcommand_from list ls show create update delete rm add-member remove-member link-idp unlink-idp permissions help" -s o -l output -d 'Output format: a table for people, JSON or YAML documents for programs' -r -f -a "table\t''
 json\t''
 yaml\t''"
-complete -c plat -n "__fish_plat_using_subcommand group; and not __fish_seen_subcommand_from list ls show create update delete rm add-member remove-member permissions help" -l context -d 'Context (platform connection) to use instead of the current one' -r
-complete -c plat -n "__fish_plat_using_subcommand group; and not __fish_seen_subcommand_from list ls show create update delete rm add-member remove-member permissions help" -l account -d 'Account to act in (default: your own)' -r
-complete -c plat -n "__fish_plat_using_subcommand group; and not __fish_seen_subcommand_from list ls show create update delete rm add-member remove-member permissions help" -l user -d 'Platform user to act as on an embedded platform (default: the local operator)' -r
-complete -c plat -n "__fish_plat_using_subcommand group; and not __fish_seen_subcommand_from list ls show create update delete rm add-member remove-member permissions help" -s q -l quiet -d 'Print only data and errors'
-complete -c plat -n "__fish_plat_using_subcommand group; and not __fish_seen_subcommand_from list ls show create update delete rm add-member remove-member permissions help" -s v -l verbose -d 'Say more about what is happening (repeat for more)'
-complete -c plat -n "__fish_plat_using_subcommand group; and not __fish_seen_subcommand_from list ls show create update delete rm add-member remove-member permissions help" -l no-input -d 'Never prompt; fail listing every missing value instead'
-complete -c plat -n "__fish_plat_using_subcommand group; and not __fish_seen_subcommand_from list ls show create update delete rm add-member remove-member permissions help" -s y -l yes -d 'Answer yes to confirmations'
-complete -c plat -n "__fish_plat_using_subcommand group; and not __fish_seen_subcommand_from list ls show create update delete rm add-member remove-member permissions help" -s h -l help -d 'Print help'
-complete -c plat -n "__fish_plat_using_subcommand group; and not __fish_seen_subcommand_from list ls show create update delete rm add-member remove-member permissions help" -s V -l version -d 'Print version'
-complete -c plat -n "__fish_plat_using_subcommand group; and not __fish_seen_subcommand_from list ls show create update delete rm add-member remove-member permissions help" -f -a "list" -d 'List the current account\'s groups'
-complete -c plat -n "__fish_plat_using_subcommand group; and not __fish_seen_subcommand_from list ls show create update delete rm add-member remove-member permissions help" -f -a "ls" -d 'List the current account\'s groups'
-complete -c plat -n "__fish_plat_using_subcommand group; and not __fish_seen_subcommand_from list ls show create update delete rm add-member remove-member permissions help" -f -a "show" -d 'Show one group with its permissions and members'
-complete -c plat -n "__fish_plat_using_subcommand group; and not __fish_seen_subcommand_from list ls show create update delete rm add-member remove-member permissions help" -f -a "create" -d 'Create a group with permissions'
-complete -c plat -n "__fish_plat_using_subcommand group; and not __fish_seen_subcommand_from list ls show create update delete rm add-member remove-member permissions help" -f -a "update" -d 'Add or remove permissions of a group'
-complete -c plat -n "__fish_plat_using_subcommand group; and not __fish_seen_subcommand_from list ls show create update delete rm add-member remove-member permissions help" -f -a "delete" -d 'Delete a group (predefined groups stay)'
-complete -c plat -n "__fish_plat_using_subcommand group; and not __fish_seen_subcommand_from list ls show create update delete rm add-member remove-member permissions help" -f -a "rm" -d 'Delete a group (predefined groups stay)'
-complete -c plat -n "__fish_plat_using_subcommand group; and not __fish_seen_subcommand_from list ls show create update delete rm add-member remove-member permissions help" -f -a "add-member" -d 'Add a linked user to a group'
-complete -c plat -n "__fish_plat_using_subcommand group; and not __fish_seen_subcommand_from list ls show create update delete rm add-member remove-member permissions help" -f -a "remove-member" -d 'Remove a user from a group'
-complete -c plat -n "__fish_plat_using_subcommand group; and not __fish_seen_subcommand_from list ls show create update delete rm add-member remove-member permissions help" -f -a "permissions" -d 'List every permission a group can hold'
-complete -c plat -n "__fish_plat_using_subcommand group; and not __fish_seen_subcommand_from list ls show create update delete rm add-member remove-member permissions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c plat -n "__fish_plat_using_subcommand group; and not __fish_seen_subcommand_from list ls show create update delete rm add-member remove-member link-idp unlink-idp permissions help" -l context -d 'Context (platform connection) to use instead of the current one' -r
+complete -c plat -n "__fish_plat_using_subcommand group; and not __fish_seen_subcommand_from list ls show create update delete rm add-member remove-member link-idp unlink-idp permissions help" -l account -d 'Account to act in (default: your own)' -r
+complete -c plat -n "__fish_plat_using_subcommand group; and not __fish_seen_subcommand_from list ls show create update delete rm add-member remove-member link-idp unlink-idp permissions help" -l user -d 'Platform user to act as on an embedded platform (default: the local operator)' -r
+complete -c plat -n "__fish_plat_using_subcommand group; and not __fish_seen_subcommand_from list ls show create update delete rm add-member remove-member link-idp unlink-idp permissions help" -s q -l quiet -d 'Print only data and errors'
+complete -c plat -n "__fish_plat_using_subcommand group; and not __fish_seen_subcommand_from list ls show create update delete rm add-member remove-member link-idp unlink-idp permissions help" -s v -l verbose -d 'Say more about what is happening (repeat for more)'
+complete -c plat -n "__fish_plat_using_subcommand group; and not __fish_seen_subcommand_from list ls show create update delete rm add-member remove-member link-idp unlink-idp permissions help" -l no-input -d 'Never prompt; fail listing every missing value instead'
+complete -c plat -n "__fish_plat_using_subcommand group; and not __fish_seen_subcommand_from list ls show create update delete rm add-member remove-member link-idp unlink-idp permissions help" -s y -l yes -d 'Answer yes to confirmations'
+complete -c plat -n "__fish_plat_using_subcommand group; and not __fish_seen_subcommand_from list ls show create update delete rm add-member remove-member link-idp unlink-idp permissions help" -s h -l help -d 'Print help'
+complete -c plat -n "__fish_plat_using_subcommand group; and not __fish_seen_subcommand_from list ls show create update delete rm add-member remove-member link-idp unlink-idp permissions help" -s V -l version -d 'Print version'
+complete -c plat -n "__fish_plat_using_subcommand group; and not __fish_seen_subcommand_from list ls show create update delete rm add-member remove-member link-idp unlink-idp permissions help" -f -a "list" -d 'List the current account\'s groups'
+complete -c plat -n "__fish_plat_using_subcommand group; and not __fish_seen_subcommand_from list ls show create update delete rm add-member remove-member link-idp unlink-idp permissions help" -f -a "ls" -d 'List the current account\'s groups'
+complete -c plat -n "__fish_plat_using_subcommand group; and not __fish_seen_subcommand_from list ls show create update delete rm add-member remove-member link-idp unlink-idp permissions help" -f -a "show" -d 'Show one group with its permissions and members'
+complete -c plat -n "__fish_plat_using_subcommand group; and not __fish_seen_subcommand_from list ls show create update delete rm add-member remove-member link-idp unlink-idp permissions help" -f -a "create" -d 'Create a group with permissions'
+complete -c plat -n "__fish_plat_using_subcommand group; and not __fish_seen_subcommand_from list ls show create update delete rm add-member remove-member link-idp unlink-idp permissions help" -f -a "update" -d 'Add or remove permissions of a group'
+complete -c plat -n "__fish_plat_using_subcommand group; and not __fish_seen_subcommand_from list ls show create update delete rm add-member remove-member link-idp unlink-idp permissions help" -f -a "delete" -d 'Delete a group (predefined groups stay)'
+complete -c plat -n "__fish_plat_using_subcommand group; and not __fish_seen_subcommand_from list ls show create update delete rm add-member remove-member link-idp unlink-idp permissions help" -f -a "rm" -d 'Delete a group (predefined groups stay)'
+complete -c plat -n "__fish_plat_using_subcommand group; and not __fish_seen_subcommand_from list ls show create update delete rm add-member remove-member link-idp unlink-idp permissions help" -f -a "add-member" -d 'Add a linked user to a group'
+complete -c plat -n "__fish_plat_using_subcommand group; and not __fish_seen_subcommand_from list ls show create update delete rm add-member remove-member link-idp unlink-idp permissions help" -f -a "remove-member" -d 'Remove a user from a group'
+complete -c plat -n "__fish_plat_using_subcommand group; and not __fish_seen_subcommand_from list ls show create update delete rm add-member remove-member link-idp unlink-idp permissions help" -f -a "link-idp" -d 'Give the members of an identity-provider group this group\'s permissions'
+complete -c plat -n "__fish_plat_using_subcommand group; and not __fish_seen_subcommand_from list ls show create update delete rm add-member remove-member link-idp unlink-idp permissions help" -f -a "unlink-idp" -d 'Remove an identity-provider group\'s link to this group'
+complete -c plat -n "__fish_plat_using_subcommand group; and not __fish_seen_subcommand_from list ls show create update delete rm add-member remove-member link-idp unlink-idp permissions help" -f -a "permissions" -d 'List every permission a group can hold'
+complete -c plat -n "__fish_plat_using_subcommand group; and not __fish_seen_subcommand_from list ls show create update delete rm add-member remove-member link-idp unlink-idp permissions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c plat -n "__fish_plat_using_subcommand group; and __fish_seen_subcommand_from list" -s o -l output -d 'Output format: a table for people, JSON or YAML documents for programs' -r -f -a "table\t''
 json\t''
 yaml\t''"
@@ -531,6 +533,32 @@ complete -c plat -n "__fish_plat_using_subcommand group; and __fish_seen_subcomm
 complete -c plat -n "__fish_plat_using_subcommand group; and __fish_seen_subcommand_from remove-member" -s y -l yes -d 'Answer yes to confirmations'
 complete -c plat -n "__fish_plat_using_subcommand group; and __fish_seen_subcommand_from remove-member" -s h -l help -d 'Print help'
 complete -c plat -n "__fish_plat_using_subcommand group; and __fish_seen_subcommand_from remove-member" -s V -l version -d 'Print version'
+complete -c plat -n "__fish_plat_using_subcommand group; and __fish_seen_subcommand_from link-idp" -l idp-group -d 'The IdP group as the server\'s groups claim names it, e.g. /acme/release' -r
+complete -c plat -n "__fish_plat_using_subcommand group; and __fish_seen_subcommand_from link-idp" -s o -l output -d 'Output format: a table for people, JSON or YAML documents for programs' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c plat -n "__fish_plat_using_subcommand group; and __fish_seen_subcommand_from link-idp" -l context -d 'Context (platform connection) to use instead of the current one' -r
+complete -c plat -n "__fish_plat_using_subcommand group; and __fish_seen_subcommand_from link-idp" -l account -d 'Account to act in (default: your own)' -r
+complete -c plat -n "__fish_plat_using_subcommand group; and __fish_seen_subcommand_from link-idp" -l user -d 'Platform user to act as on an embedded platform (default: the local operator)' -r
+complete -c plat -n "__fish_plat_using_subcommand group; and __fish_seen_subcommand_from link-idp" -s q -l quiet -d 'Print only data and errors'
+complete -c plat -n "__fish_plat_using_subcommand group; and __fish_seen_subcommand_from link-idp" -s v -l verbose -d 'Say more about what is happening (repeat for more)'
+complete -c plat -n "__fish_plat_using_subcommand group; and __fish_seen_subcommand_from link-idp" -l no-input -d 'Never prompt; fail listing every missing value instead'
+complete -c plat -n "__fish_plat_using_subcommand group; and __fish_seen_subcommand_from link-idp" -s y -l yes -d 'Answer yes to confirmations'
+complete -c plat -n "__fish_plat_using_subcommand group; and __fish_seen_subcommand_from link-idp" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c plat -n "__fish_plat_using_subcommand group; and __fish_seen_subcommand_from link-idp" -s V -l version -d 'Print version'
+complete -c plat -n "__fish_plat_using_subcommand group; and __fish_seen_subcommand_from unlink-idp" -l idp-group -d 'The IdP group as the server\'s groups claim names it, e.g. /acme/release' -r
+complete -c plat -n "__fish_plat_using_subcommand group; and __fish_seen_subcommand_from unlink-idp" -s o -l output -d 'Output format: a table for people, JSON or YAML documents for programs' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c plat -n "__fish_plat_using_subcommand group; and __fish_seen_subcommand_from unlink-idp" -l context -d 'Context (platform connection) to use instead of the current one' -r
+complete -c plat -n "__fish_plat_using_subcommand group; and __fish_seen_subcommand_from unlink-idp" -l account -d 'Account to act in (default: your own)' -r
+complete -c plat -n "__fish_plat_using_subcommand group; and __fish_seen_subcommand_from unlink-idp" -l user -d 'Platform user to act as on an embedded platform (default: the local operator)' -r
+complete -c plat -n "__fish_plat_using_subcommand group; and __fish_seen_subcommand_from unlink-idp" -s q -l quiet -d 'Print only data and errors'
+complete -c plat -n "__fish_plat_using_subcommand group; and __fish_seen_subcommand_from unlink-idp" -s v -l verbose -d 'Say more about what is happening (repeat for more)'
+complete -c plat -n "__fish_plat_using_subcommand group; and __fish_seen_subcommand_from unlink-idp" -l no-input -d 'Never prompt; fail listing every missing value instead'
+complete -c plat -n "__fish_plat_using_subcommand group; and __fish_seen_subcommand_from unlink-idp" -s y -l yes -d 'Answer yes to confirmations'
+complete -c plat -n "__fish_plat_using_subcommand group; and __fish_seen_subcommand_from unlink-idp" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c plat -n "__fish_plat_using_subcommand group; and __fish_seen_subcommand_from unlink-idp" -s V -l version -d 'Print version'
 complete -c plat -n "__fish_plat_using_subcommand group; and __fish_seen_subcommand_from permissions" -s o -l output -d 'Output format: a table for people, JSON or YAML documents for programs' -r -f -a "table\t''
 json\t''
 yaml\t''"
@@ -550,6 +578,8 @@ complete -c plat -n "__fish_plat_using_subcommand group; and __fish_seen_subcomm
 complete -c plat -n "__fish_plat_using_subcommand group; and __fish_seen_subcommand_from help" -f -a "delete" -d 'Delete a group (predefined groups stay)'
 complete -c plat -n "__fish_plat_using_subcommand group; and __fish_seen_subcommand_from help" -f -a "add-member" -d 'Add a linked user to a group'
 complete -c plat -n "__fish_plat_using_subcommand group; and __fish_seen_subcommand_from help" -f -a "remove-member" -d 'Remove a user from a group'
+complete -c plat -n "__fish_plat_using_subcommand group; and __fish_seen_subcommand_from help" -f -a "link-idp" -d 'Give the members of an identity-provider group this group\'s permissions'
+complete -c plat -n "__fish_plat_using_subcommand group; and __fish_seen_subcommand_from help" -f -a "unlink-idp" -d 'Remove an identity-provider group\'s link to this group'
 complete -c plat -n "__fish_plat_using_subcommand group; and __fish_seen_subcommand_from help" -f -a "permissions" -d 'List every permission a group can hold'
 complete -c plat -n "__fish_plat_using_subcommand group; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c plat -n "__fish_plat_using_subcommand context; and not __fish_seen_subcommand_from list ls show use add delete rm help" -s o -l output -d 'Output format: a table for people, JSON or YAML documents for programs' -r -f -a "table\t''
@@ -1310,6 +1340,8 @@ complete -c plat -n "__fish_plat_using_subcommand server; and not __fish_seen_su
 complete -c plat -n "__fish_plat_using_subcommand server; and not __fish_seen_subcommand_from migrate openapi help" -l oidc-issuer -d 'OpenID Connect issuer whose tokens the server accepts' -r
 complete -c plat -n "__fish_plat_using_subcommand server; and not __fish_seen_subcommand_from migrate openapi help" -l oidc-client-id -d 'OAuth client id the CLI uses for the device flow' -r
 complete -c plat -n "__fish_plat_using_subcommand server; and not __fish_seen_subcommand_from migrate openapi help" -l oidc-audience -d 'Audience access tokens must carry (default: the client id)' -r
+complete -c plat -n "__fish_plat_using_subcommand server; and not __fish_seen_subcommand_from migrate openapi help" -l oidc-username-claim -d 'Access-token claim that names the user, e.g. upn, preferred_username, sub: its value (an e-mail) links a new IdP subject to the platform user with that e-mail, so tokens need no `email` claim; a claim missing from a token is asked of the IdP\'s userinfo endpoint' -r
+complete -c plat -n "__fish_plat_using_subcommand server; and not __fish_seen_subcommand_from migrate openapi help" -l oidc-groups-claim -d 'Access-token claim listing the user\'s IdP groups, e.g. groups, or a dotted path such as Keycloak\'s realm_access.roles. Account admins map them to platform groups (`plat group link-idp`); they are re-read from every token, never stored. Unset: groups are ignored' -r
 complete -c plat -n "__fish_plat_using_subcommand server; and not __fish_seen_subcommand_from migrate openapi help" -l bootstrap-admin -d 'E-mail of the user who owns the master account' -r
 complete -c plat -n "__fish_plat_using_subcommand server; and not __fish_seen_subcommand_from migrate openapi help" -l master-account -d 'Slug of the master account' -r
 complete -c plat -n "__fish_plat_using_subcommand server; and not __fish_seen_subcommand_from migrate openapi help" -l default-domain -d 'Domain of the default tenant' -r
@@ -1414,6 +1446,8 @@ complete -c plat -n "__fish_plat_using_subcommand help; and __fish_seen_subcomma
 complete -c plat -n "__fish_plat_using_subcommand help; and __fish_seen_subcommand_from group" -f -a "delete" -d 'Delete a group (predefined groups stay)'
 complete -c plat -n "__fish_plat_using_subcommand help; and __fish_seen_subcommand_from group" -f -a "add-member" -d 'Add a linked user to a group'
 complete -c plat -n "__fish_plat_using_subcommand help; and __fish_seen_subcommand_from group" -f -a "remove-member" -d 'Remove a user from a group'
+complete -c plat -n "__fish_plat_using_subcommand help; and __fish_seen_subcommand_from group" -f -a "link-idp" -d 'Give the members of an identity-provider group this group\'s permissions'
+complete -c plat -n "__fish_plat_using_subcommand help; and __fish_seen_subcommand_from group" -f -a "unlink-idp" -d 'Remove an identity-provider group\'s link to this group'
 complete -c plat -n "__fish_plat_using_subcommand help; and __fish_seen_subcommand_from group" -f -a "permissions" -d 'List every permission a group can hold'
 complete -c plat -n "__fish_plat_using_subcommand help; and __fish_seen_subcommand_from context" -f -a "list" -d 'List contexts; the current one is marked'
 complete -c plat -n "__fish_plat_using_subcommand help; and __fish_seen_subcommand_from context" -f -a "show" -d 'Show a context (default: the current one)'

@@ -140,6 +140,10 @@ pub struct Group {
     pub permissions: Vec<String>,
     pub builtin: bool,
     pub members: Vec<String>,
+    /// Identity-provider groups whose members get this group's permissions, read from each
+    /// token's groups claim (R-GOV-1); never written into `members`.
+    #[serde(default)]
+    pub idp_groups: Vec<String>,
     pub created_at: String,
 }
 
@@ -161,6 +165,12 @@ pub struct UpdateGroup {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct GroupMember {
     pub email: String,
+}
+
+/// An identity-provider group, as the server's groups claim names it (e.g. `/acme/release`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
+pub struct GroupIdpLink {
+    pub idp_group: String,
 }
 
 /// Work a client does on its own machine that the platform's rules still govern: it stores

@@ -15,6 +15,9 @@ mod store;
 
 pub use claims::{TokenClaims, decode_claims};
 pub use error::AuthError;
+/// The server's token checks discover the issuer with the same code as the CLI's login.
+#[cfg(feature = "server")]
+pub(crate) use oidc::ProviderMetadata;
 pub use oidc::{
     DEFAULT_SCOPES, DeviceAuthorization, DevicePrompt, OidcClient, OidcConfig, OidcHttp, TokenSet,
     http_client,

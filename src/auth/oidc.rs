@@ -195,32 +195,29 @@ struct OAuthErrorBody {
     error_description: Option<String>,
 }
 
+/// The parts of an issuer's discovery document plat uses: the CLI its login endpoints, the
+/// server its keys and userinfo.
 #[derive(Debug, Clone, Deserialize)]
-struct ProviderMetadata {
-    issuer: String,
-    token_endpoint: String,
-    device_authorization_endpoint: Option<String>,
-    revocation_endpoint: Option<String>,
+pub struct ProviderMetadata {
+    pub issuer: String,
+    pub token_endpoint: String,
+    pub device_authorization_endpoint: Option<String>,
+    pub revocation_endpoint: Option<String>,
+    /// Read by the server's token checks only.
+    #[cfg_attr(not(feature = "server"), allow(dead_code))]
+    pub jwks_uri: Option<String>,
+    #[cfg_attr(not(feature = "server"), allow(dead_code))]
+    pub userinfo_endpoint: Option<String>,
 }
 
-type ConfiguredClient =
-    BasicClient<EndpointNotSet, EndpointMaybeSet, EndpointNotSet, EndpointNotSet, EndpointSet>;
-
-/// An OIDC client bound to one discovered issuer.
-#[derive(Debug, Clone)]
-pub struct OidcClient {
-    config: OidcConfig,
-    http: OidcHttp,
-    metadata: ProviderMetadata,
-    oauth: ConfiguredClient,
-}
-
-impl OidcClient {
+impl ProviderMetadata {
     /// Fetches `<issuer>/.well-known/openid-configuration` and checks it names the same issuer.
-    pub async fn discover(http: reqwest::Client, config: OidcConfig) -> Result<Self, AuthError> {
-        let issuer = config.issuer.trim_end_matches('/');
+    /// The one discovery of plat: the CLI's login and the server's token checks both use it.
+    pub async fn discover(http: &reqwest::Client, issuer: &str) -> Result<Self, AuthError> {
+        let configured = issuer;
+        let issuer = issuer.trim_end_matches('/');
         reqwest::Url::parse(issuer).map_err(|err| AuthError::InvalidIssuer {
-            url: config.issuer.clone(),
+            url: configured.to_owned(),
             reason: err.to_string(),
         })?;
         let discovery_url = format!("{issuer}/.well-known/openid-configuration");
@@ -239,7 +236,7 @@ impl OidcClient {
                 status: response.status().as_u16(),
             });
         }
-        let metadata: ProviderMetadata =
+        let metadata: Self =
             response
                 .json()
                 .await
@@ -250,10 +247,34 @@ impl OidcClient {
         if metadata.issuer.trim_end_matches('/') != issuer {
             return Err(AuthError::IssuerMismatch {
                 url: discovery_url,
-                expected: config.issuer.clone(),
+                expected: configured.to_owned(),
                 found: metadata.issuer,
             });
         }
+        Ok(metadata)
+    }
+}
+
+type ConfiguredClient =
+    BasicClient<EndpointNotSet, EndpointMaybeSet, EndpointNotSet, EndpointNotSet, EndpointSet>;
+
+/// An OIDC client bound to one discovered issuer.
+#[derive(Debug, Clone)]
+pub struct OidcClient {
+    config: OidcConfig,
+    http: OidcHttp,
+    metadata: ProviderMetadata,
+    oauth: ConfiguredClient,
+}
+
+impl OidcClient {
+    /// Fetches `<issuer>/.well-known/openid-configuration` and checks it names the same issuer.
+    pub async fn discover(http: reqwest::Client, config: OidcConfig) -> Result<Self, AuthError> {
+        let metadata = ProviderMetadata::discover(&http, &config.issuer).await?;
+        let discovery_url = format!(
+            "{}/.well-known/openid-configuration",
+            config.issuer.trim_end_matches('/')
+        );
         let oauth = build_oauth_client(&config, &metadata, &discovery_url)?;
         Ok(Self {
             config,

@@ -24,6 +24,17 @@ pub enum GroupCommand {
     AddMember(GroupMemberArgs),
     /// Remove a user from a group
     RemoveMember(GroupMemberArgs),
+    /// Give the members of an identity-provider group this group's permissions
+    ///
+    /// Users linked to this account whose token lists the IdP group in its groups claim
+    /// (`plat server --oidc-groups-claim`) get the group's permissions here, and only here.
+    /// Membership is read from each token and never stored: a user the IdP removes from the
+    /// group loses the permissions with their next token.
+    LinkIdp(GroupIdpArgs),
+    /// Remove an identity-provider group's link to this group
+    ///
+    /// Its members lose the group's permissions from their next request.
+    UnlinkIdp(GroupIdpArgs),
     /// List every permission a group can hold
     Permissions,
 }
@@ -61,4 +72,13 @@ pub struct GroupMemberArgs {
     pub name: String,
     /// User e-mail
     pub email: String,
+}
+
+#[derive(Debug, Args)]
+pub struct GroupIdpArgs {
+    /// Group name
+    pub name: String,
+    /// The IdP group as the server's groups claim names it, e.g. /acme/release
+    #[arg(long, value_name = "IDP_GROUP")]
+    pub idp_group: String,
 }

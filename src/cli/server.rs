@@ -36,6 +36,27 @@ pub struct ServerRunArgs {
     /// Audience access tokens must carry (default: the client id)
     #[arg(long, env = "PLAT_SERVER_OIDC_AUDIENCE")]
     pub oidc_audience: Option<String>,
+    /// Access-token claim that names the user, e.g. upn, preferred_username, sub: its value (an
+    /// e-mail) links a new IdP subject to the platform user with that e-mail, so tokens need no
+    /// `email` claim; a claim missing from a token is asked of the IdP's userinfo endpoint
+    #[arg(
+        long,
+        env = "PLAT_SERVER_OIDC_USERNAME_CLAIM",
+        value_name = "CLAIM",
+        default_value = "email",
+        value_parser = claim_name
+    )]
+    pub oidc_username_claim: String,
+    /// Access-token claim listing the user's IdP groups, e.g. groups, or a dotted path such as
+    /// Keycloak's realm_access.roles. Account admins map them to platform groups (`plat group
+    /// link-idp`); they are re-read from every token, never stored. Unset: groups are ignored
+    #[arg(
+        long,
+        env = "PLAT_SERVER_OIDC_GROUPS_CLAIM",
+        value_name = "CLAIM",
+        value_parser = claim_name
+    )]
+    pub oidc_groups_claim: Option<String>,
     /// E-mail of the user who owns the master account
     #[arg(long, env = "PLAT_SERVER_BOOTSTRAP_ADMIN", value_name = "EMAIL")]
     pub bootstrap_admin: Option<String>,
@@ -80,4 +101,15 @@ pub struct ServerMigrateArgs {
     /// Database: postgres://USER@HOST:PORT/DB or sqlite://PATH
     #[arg(long, env = "PLAT_SERVER_DATABASE_URL", value_name = "URL")]
     pub database_url: String,
+}
+
+/// A claim name or dotted path: no blanks, no empty path segment.
+fn claim_name(text: &str) -> Result<String, String> {
+    if text.is_empty()
+        || text.split('.').any(str::is_empty)
+        || text.chars().any(char::is_whitespace)
+    {
+        return Err("a claim name, or a dotted path such as realm_access.roles".to_owned());
+    }
+    Ok(text.to_owned())
 }

@@ -142,6 +142,7 @@ impl Details for Group {
             ("id", self.id.clone()),
             ("permissions", joined(&self.permissions)),
             ("members", joined(&self.members)),
+            ("idp groups", joined(&self.idp_groups)),
             (
                 "predefined",
                 if self.builtin { "yes" } else { "no" }.to_owned(),

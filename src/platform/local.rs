@@ -141,6 +141,16 @@ impl Platform for LocalPlatform {
             .remove_group_member(&self.actor().await?, name, email)
             .await
     }
+    async fn link_group_idp(&self, name: &str, idp_group: &str) -> Result<Group> {
+        self.service
+            .link_group_idp(&self.actor().await?, name, idp_group)
+            .await
+    }
+    async fn unlink_group_idp(&self, name: &str, idp_group: &str) -> Result<Group> {
+        self.service
+            .unlink_group_idp(&self.actor().await?, name, idp_group)
+            .await
+    }
 
     async fn env_policy(&self) -> Result<EnvPolicy> {
         self.service.env_policy(&self.actor().await?).await

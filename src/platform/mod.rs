@@ -52,6 +52,9 @@ pub trait Platform: Send + Sync {
     async fn delete_group(&self, name: &str) -> Result<()>;
     async fn add_group_member(&self, name: &str, email: &str) -> Result<Group>;
     async fn remove_group_member(&self, name: &str, email: &str) -> Result<Group>;
+    /// R-GOV-1: members of the IdP group `idp_group` get the group's permissions (never its members).
+    async fn link_group_idp(&self, name: &str, idp_group: &str) -> Result<Group>;
+    async fn unlink_group_idp(&self, name: &str, idp_group: &str) -> Result<Group>;
 
     async fn env_policy(&self) -> Result<EnvPolicy>;
     async fn set_env_policy(&self, req: SetEnvPolicy) -> Result<EnvPolicy>;

@@ -6,8 +6,8 @@ use serde::de::DeserializeOwned;
 use super::{Platform, StateBackend};
 use crate::api::{
     ACCOUNT_HEADER, Account, AuthConfig, CreateAccount, CreateGroup, CreateTenant, CreateUser,
-    ErrorBody, Group, GroupMember, ON_BEHALF_OF_HEADER, RenameUser, Tenant, UpdateAccount,
-    UpdateGroup, UpdateTenant, User, WhoAmI,
+    ErrorBody, Group, GroupIdpLink, GroupMember, ON_BEHALF_OF_HEADER, RenameUser, Tenant,
+    UpdateAccount, UpdateGroup, UpdateTenant, User, WhoAmI,
 };
 use crate::api::{
     ApplyAutomation, Automation, AutomationApplied, AutomationRun, RunLogs, RunReport, RunStarted,
@@ -259,6 +259,20 @@ impl Platform for RemotePlatform {
     async fn remove_group_member(&self, name: &str, email: &str) -> Result<Group> {
         let path = format!("/groups/{}/members/{}", seg(name)?, seg(email)?);
         self.send(self.request(Method::DELETE, &path)).await
+    }
+    async fn link_group_idp(&self, name: &str, idp_group: &str) -> Result<Group> {
+        let body = GroupIdpLink {
+            idp_group: idp_group.to_owned(),
+        };
+        let path = format!("/groups/{}/idp-links", seg(name)?);
+        self.with_body(Method::POST, &path, &body).await
+    }
+    async fn unlink_group_idp(&self, name: &str, idp_group: &str) -> Result<Group> {
+        let path = format!("/groups/{}/idp-links", seg(name)?);
+        let request = self
+            .request(Method::DELETE, &path)
+            .query(&[("idp_group", idp_group)]);
+        self.send(request).await
     }
 
     async fn env_policy(&self) -> Result<EnvPolicy> {

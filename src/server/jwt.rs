@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde::Deserialize;
+use serde_json::{Map, Value};
 use tokio::sync::{Mutex, RwLock};
 
 use crate::service::{Error, Identity};
@@ -15,20 +16,74 @@ use crate::service::{Error, Identity};
 struct Claims {
     sub: String,
     exp: i64,
-    #[serde(default)]
-    email: Option<String>,
+    /// Every other claim: the username and groups claims are configured by name.
+    #[serde(flatten)]
+    other: Map<String, Value>,
 }
 
-#[derive(Debug, Deserialize)]
-struct Discovery {
-    jwks_uri: String,
-    #[serde(default)]
-    userinfo_endpoint: Option<String>,
+/// Which claims name the user and list the user's IdP groups (R-GOV-1), as
+/// kube-apiserver's `--oidc-username-claim` / `--oidc-groups-claim`.
+#[derive(Debug, Clone)]
+pub struct ClaimNames {
+    /// The claim whose value links a subject to a platform user (`email` by default).
+    pub username: String,
+    /// The claim listing the user's IdP groups; `None` reads no groups.
+    pub groups: Option<String>,
+}
+
+impl Default for ClaimNames {
+    fn default() -> Self {
+        Self {
+            username: "email".into(),
+            groups: None,
+        }
+    }
+}
+
+/// A claim by name, or else by dotted path into nested objects (Keycloak's
+/// `realm_access.roles`). The whole name is tried first: some IdPs put dots in claim names
+/// (Auth0's `https://example.com/groups`).
+fn claim<'a>(claims: &'a Map<String, Value>, name: &str) -> Option<&'a Value> {
+    if let Some(value) = claims.get(name) {
+        return Some(value);
+    }
+    let (first, rest) = name.split_once('.')?;
+    match claims.get(first)? {
+        Value::Object(inner) => claim(inner, rest),
+        _ => None,
+    }
+}
+
+/// A username claim's value: a string (a number, as some IdPs send `sub`-like ids, as text).
+fn username_of(value: &Value) -> Option<String> {
+    match value {
+        Value::String(text) if !text.is_empty() => Some(text.clone()),
+        Value::Number(number) => Some(number.to_string()),
+        _ => None,
+    }
+}
+
+/// A groups claim's value: a list of strings, or one string. Anything else names no group.
+fn groups_of(value: Option<&Value>) -> Vec<String> {
+    let mut groups: Vec<String> = match value {
+        Some(Value::Array(items)) => items
+            .iter()
+            .filter_map(Value::as_str)
+            .map(str::to_owned)
+            .collect(),
+        Some(Value::String(one)) => vec![one.clone()],
+        _ => Vec::new(),
+    };
+    // Sorted, so that the same groups in another order are the same identity (actor cache).
+    groups.sort();
+    groups.dedup();
+    groups
 }
 
 pub struct TokenVerifier {
     issuer: String,
     audience: String,
+    claims: ClaimNames,
     http: reqwest::Client,
     keys: RwLock<HashMap<String, (DecodingKey, Algorithm)>>,
     /// When the JWKS was last fetched: unknown `kid`s trigger at most one refetch per interval,
@@ -51,10 +106,16 @@ fn rejected(reason: &str) -> Error {
 }
 
 impl TokenVerifier {
-    pub fn new(issuer: String, audience: String, http: reqwest::Client) -> Self {
+    pub fn new(
+        issuer: String,
+        audience: String,
+        claims: ClaimNames,
+        http: reqwest::Client,
+    ) -> Self {
         Self {
             issuer: issuer.trim_end_matches('/').to_owned(),
             audience,
+            claims,
             http,
             keys: RwLock::new(HashMap::new()),
             last_fetch: Mutex::new(None),
@@ -114,16 +175,27 @@ impl TokenVerifier {
                 _ => "invalid",
             })
         })?;
-        let email = match data.claims.email {
-            Some(email) => Some(email),
-            None => self.email_from_userinfo(token).await,
+        let claims = data.claims;
+        // `sub` is required and parsed on its own, so it is not among the other claims.
+        let username = if self.claims.username == "sub" {
+            Some(claims.sub.clone())
+        } else {
+            match claim(&claims.other, &self.claims.username) {
+                Some(value) => username_of(value),
+                None => self.username_from_userinfo(token).await,
+            }
+        };
+        let groups = match &self.claims.groups {
+            Some(name) => groups_of(claim(&claims.other, name)),
+            None => Vec::new(),
         };
         let identity = Identity::Oidc {
             issuer: self.issuer.clone(),
-            subject: data.claims.sub,
-            email,
+            subject: claims.sub,
+            email: username,
+            groups,
         };
-        Ok((identity, data.claims.exp))
+        Ok((identity, claims.exp))
     }
 
     async fn key(&self, kid: &str) -> Option<(DecodingKey, Algorithm)> {
@@ -142,20 +214,24 @@ impl TokenVerifier {
                 self.issuer
             ))
         };
-        let discovery: Discovery = self
-            .http
-            .get(format!("{}/.well-known/openid-configuration", self.issuer))
-            .send()
+        let discovery = crate::auth::ProviderMetadata::discover(&self.http, &self.issuer)
             .await
-            .and_then(reqwest::Response::error_for_status)
-            .map_err(unreachable)?
-            .json()
-            .await
-            .map_err(unreachable)?;
+            .map_err(|err| {
+                Error::internal(format!(
+                    "cannot reach the identity provider {}: {err}",
+                    self.issuer
+                ))
+            })?;
+        let jwks_uri = discovery.jwks_uri.ok_or_else(|| {
+            Error::internal(format!(
+                "the identity provider {} publishes no jwks_uri",
+                self.issuer
+            ))
+        })?;
         *self.userinfo.write().await = discovery.userinfo_endpoint;
         let set: JwkSet = self
             .http
-            .get(&discovery.jwks_uri)
+            .get(&jwks_uri)
             .send()
             .await
             .and_then(reqwest::Response::error_for_status)
@@ -180,12 +256,9 @@ impl TokenVerifier {
         Ok(())
     }
 
-    /// Some IdPs leave `email` out of access tokens; their userinfo endpoint has it.
-    async fn email_from_userinfo(&self, token: &str) -> Option<String> {
-        #[derive(Deserialize)]
-        struct UserInfo {
-            email: Option<String>,
-        }
+    /// Some IdPs leave the username claim (often `email`) out of access tokens; their userinfo
+    /// endpoint has it.
+    async fn username_from_userinfo(&self, token: &str) -> Option<String> {
         let endpoint = self.userinfo.read().await.clone()?;
         let response = self
             .http
@@ -194,7 +267,45 @@ impl TokenVerifier {
             .send()
             .await
             .ok()?;
-        let info: UserInfo = response.error_for_status().ok()?.json().await.ok()?;
-        info.email
+        let info: Map<String, Value> = response.error_for_status().ok()?.json().await.ok()?;
+        claim(&info, &self.claims.username).and_then(username_of)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn r_gov_1_claims_are_found_by_name_or_by_dotted_path() {
+        let claims: Map<String, Value> = serde_json::from_value(serde_json::json!({
+            "upn": "carol@acme.test",
+            "groups": ["/acme/release", "/acme/dev", "/acme/release", 7],
+            "realm_access": { "roles": ["release-manager"] },
+            "https://acme.test/groups": "ops",
+            "oid": 42,
+        }))
+        .unwrap_or_default();
+        let username = claim(&claims, "upn").and_then(username_of);
+        assert_eq!(username.as_deref(), Some("carol@acme.test"));
+        assert_eq!(
+            claim(&claims, "oid").and_then(username_of).as_deref(),
+            Some("42")
+        );
+        assert_eq!(
+            groups_of(claim(&claims, "groups")),
+            ["/acme/dev", "/acme/release"]
+        );
+        assert_eq!(
+            groups_of(claim(&claims, "realm_access.roles")),
+            ["release-manager"]
+        );
+        assert_eq!(
+            groups_of(claim(&claims, "https://acme.test/groups")),
+            ["ops"]
+        );
+        assert!(groups_of(claim(&claims, "realm_access.missing")).is_empty());
+        assert!(groups_of(claim(&claims, "upn.roles")).is_empty());
+        assert!(claim(&claims, "email").is_none());
     }
 }

@@ -30,7 +30,7 @@ use crate::api::AuthConfig;
 use crate::service::{self, Bootstrap, Error, Service};
 use crate::store::{PoolSettings, Store};
 
-pub use jwt::TokenVerifier;
+pub use jwt::{ClaimNames, TokenVerifier};
 
 #[derive(Clone)]
 pub struct ServerConfig {
@@ -39,6 +39,8 @@ pub struct ServerConfig {
     pub oidc_issuer: String,
     pub oidc_client_id: String,
     pub oidc_audience: Option<String>,
+    /// The claims that name the user and list the user's IdP groups (R-GOV-1).
+    pub oidc_claims: ClaimNames,
     pub bootstrap_admin: String,
     pub master_account: String,
     pub default_tenant_domain: String,
@@ -95,7 +97,7 @@ const MAX_INVENTORY_BYTES: usize = 32 * 1024 * 1024;
         routes::list_tenants, routes::create_tenant, routes::get_tenant, routes::update_tenant, routes::delete_tenant,
         routes::list_users, routes::create_user, routes::get_user, routes::rename_user, routes::revoke_user,
         routes::list_groups, routes::create_group, routes::get_group, routes::update_group, routes::delete_group,
-        routes::add_group_member, routes::remove_group_member,
+        routes::add_group_member, routes::remove_group_member, routes::link_group_idp, routes::unlink_group_idp,
         env_routes::list_envs, env_routes::start_env, env_routes::get_env, env_routes::env_logs, env_routes::finish_env_up,
         env_routes::start_env_down, env_routes::finish_env_down, env_routes::extend_env,
         env_routes::env_quota, env_routes::env_policy, env_routes::set_env_policy, env_routes::claim_expired_envs,
@@ -183,6 +185,10 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/groups/{name}/members/{email}",
             delete(routes::remove_group_member),
+        )
+        .route(
+            "/groups/{name}/idp-links",
+            post(routes::link_group_idp).delete(routes::unlink_group_idp),
         )
         .route(
             "/envs",
@@ -316,6 +322,7 @@ pub async fn prepare(config: &ServerConfig) -> Result<AppState, Error> {
         verifier: Arc::new(TokenVerifier::new(
             config.oidc_issuer.clone(),
             audience,
+            config.oidc_claims.clone(),
             http,
         )),
         metrics: Arc::new(metrics::Metrics::new()),

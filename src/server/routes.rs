@@ -10,8 +10,8 @@ use super::AppState;
 use super::extract::{ApiJson, ApiResult, Caller};
 use crate::api::{
     Account, AuthConfig, AuthorizeWork, CreateAccount, CreateGroup, CreateTenant, CreateUser,
-    ErrorBody, Group, GroupMember, Health, RenameUser, Tenant, UpdateAccount, UpdateGroup,
-    UpdateTenant, User, WhoAmI,
+    ErrorBody, Group, GroupIdpLink, GroupMember, Health, RenameUser, Tenant, UpdateAccount,
+    UpdateGroup, UpdateTenant, User, WhoAmI,
 };
 use crate::service::Error;
 
@@ -322,5 +322,45 @@ pub async fn remove_group_member(
 ) -> ApiResult<Json<Group>> {
     Ok(Json(
         s.service.remove_group_member(&actor, &name, &email).await?,
+    ))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct IdpGroupQuery {
+    /// The IdP group whose link is removed, e.g. `/acme/release`.
+    pub idp_group: Option<String>,
+}
+
+/// R-GOV-1: members of an IdP group (per each token's groups claim) get this group's permissions.
+#[utoipa::path(post, path = "/api/v1/groups/{name}/idp-links", tag = "groups", security(("bearer" = [])), params(("name" = String, Path)), request_body = GroupIdpLink,
+    responses((status = 200, body = Group), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn link_group_idp(
+    State(s): State<AppState>,
+    Caller(actor): Caller,
+    Path(name): Path<String>,
+    ApiJson(req): ApiJson<GroupIdpLink>,
+) -> ApiResult<Json<Group>> {
+    Ok(Json(
+        s.service
+            .link_group_idp(&actor, &name, &req.idp_group)
+            .await?,
+    ))
+}
+
+#[utoipa::path(delete, path = "/api/v1/groups/{name}/idp-links", tag = "groups", security(("bearer" = [])),
+    params(("name" = String, Path), IdpGroupQuery),
+    responses((status = 200, body = Group), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn unlink_group_idp(
+    State(s): State<AppState>,
+    Caller(actor): Caller,
+    Path(name): Path<String>,
+    Query(query): Query<IdpGroupQuery>,
+) -> ApiResult<Json<Group>> {
+    let idp_group = query.idp_group.unwrap_or_default();
+    Ok(Json(
+        s.service
+            .unlink_group_idp(&actor, &name, &idp_group)
+            .await?,
     ))
 }

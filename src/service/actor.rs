@@ -17,7 +17,13 @@ pub enum Identity {
     Oidc {
         issuer: String,
         subject: String,
+        /// The value of the server's username claim (`email` unless configured otherwise,
+        /// R-GOV-1): the handle that links the subject to a platform user the first time.
         email: Option<String>,
+        /// The token's groups claim: IdP groups that an account's links turn into that
+        /// account's group permissions (R-GOV-1). Part of the identity, so every token is
+        /// resolved with its own groups, also through the actor cache.
+        groups: Vec<String>,
     },
 }
 
@@ -185,6 +191,7 @@ impl Service {
                 issuer,
                 subject,
                 email,
+                ..
             } => {
                 self.user_for_subject(conn, issuer, subject, email.as_deref())
                     .await?
@@ -233,6 +240,15 @@ impl Service {
             .max_by_key(|m| m.account_path.len())
             .ok_or_else(|| Error::not_found("account", &account.slug))?;
         let mut permissions = store::permissions_of(conn, &home.account_id, &user.id).await?;
+        if let Identity::Oidc { groups, .. } = identity
+            && !groups.is_empty()
+        {
+            // R-GOV-1: the links of the account the user is linked to, and of no other,
+            // applied to this token's groups; nothing is written.
+            permissions.extend(store::idp_permissions_of(conn, &home.account_id, groups).await?);
+            permissions.sort();
+            permissions.dedup();
+        }
         let home_account = store::find_account_by_id(conn, &home.account_id).await?;
         if home_account.is_some_and(|a| a.owner_user_id == user.id) {
             // An owner can never lock themselves out of their own account.
@@ -313,6 +329,15 @@ impl Service {
         let Some(email) = email else {
             return Err(no_access(subject));
         };
+        if vocabulary::check_email(email).is_err() {
+            // Platform users are named by e-mail: a claim whose values are not e-mails
+            // can never link a subject.
+            return Err(no_access(email).with_hint(
+                "the server's username claim must hold the user's e-mail \
+                 (`plat server --oidc-username-claim`: email, upn, or preferred_username when \
+                 the IdP's user names are e-mails)",
+            ));
+        }
         let Some(mut user) = store::find_user_by_email(conn, email).await? else {
             return Err(no_access(email));
         };

@@ -11,7 +11,8 @@ impl Service {
         let mut groups = Vec::with_capacity(rows.len());
         for row in rows {
             let members = store::group_member_emails(&mut conn, &row.id).await?;
-            groups.push(group_view(row, members));
+            let idp_groups = store::group_idp_links(&mut conn, &row.id).await?;
+            groups.push(group_view(row, members, idp_groups));
         }
         Ok(groups)
     }
@@ -21,7 +22,8 @@ impl Service {
         let mut conn = self.store.acquire().await?;
         let row = find(&mut conn, actor, name).await?;
         let members = store::group_member_emails(&mut conn, &row.id).await?;
-        Ok(group_view(row, members))
+        let idp_groups = store::group_idp_links(&mut conn, &row.id).await?;
+        Ok(group_view(row, members, idp_groups))
     }
 
     pub async fn create_group(&self, actor: &Actor, req: CreateGroup) -> Result<Group> {
@@ -50,7 +52,7 @@ impl Service {
         };
         store::insert_group(&mut tx, &row).await?;
         tx.commit().await?;
-        Ok(group_view(row, Vec::new()))
+        Ok(group_view(row, Vec::new(), Vec::new()))
     }
 
     pub async fn update_group(&self, actor: &Actor, name: &str, req: UpdateGroup) -> Result<Group> {
@@ -72,8 +74,9 @@ impl Service {
         row.permissions.dedup();
         store::update_group_permissions(&mut tx, &row).await?;
         let members = store::group_member_emails(&mut tx, &row.id).await?;
+        let idp_groups = store::group_idp_links(&mut tx, &row.id).await?;
         tx.commit().await?;
-        Ok(group_view(row, members))
+        Ok(group_view(row, members, idp_groups))
     }
 
     pub async fn delete_group(&self, actor: &Actor, name: &str) -> Result<()> {
@@ -106,8 +109,9 @@ impl Service {
         };
         store::add_group_member(&mut tx, &row.id, &user.user.id).await?;
         let members = store::group_member_emails(&mut tx, &row.id).await?;
+        let idp_groups = store::group_idp_links(&mut tx, &row.id).await?;
         tx.commit().await?;
-        Ok(group_view(row, members))
+        Ok(group_view(row, members, idp_groups))
     }
 
     pub async fn remove_group_member(
@@ -134,8 +138,56 @@ impl Service {
         }
         store::remove_group_member(&mut tx, &row.id, &user.id).await?;
         let members = store::group_member_emails(&mut tx, &row.id).await?;
+        let idp_groups = store::group_idp_links(&mut tx, &row.id).await?;
         tx.commit().await?;
-        Ok(group_view(row, members))
+        Ok(group_view(row, members, idp_groups))
+    }
+}
+
+impl Service {
+    /// R-GOV-1: members of `idp_group` (per the groups claim of their tokens) get the group's
+    /// permissions in this account, provided they are linked to it. Nothing is written into the
+    /// group's members: the IdP stays the source of that membership.
+    pub async fn link_group_idp(
+        &self,
+        actor: &Actor,
+        name: &str,
+        idp_group: &str,
+    ) -> Result<Group> {
+        require_group_admin(actor)?;
+        check_idp_group(idp_group)?;
+        let mut conn = self.store.acquire().await?;
+        let mut tx = self.store.begin(&mut conn).await?;
+        let row = find(&mut tx, actor, name).await?;
+        store::link_group_idp(&mut tx, &row, idp_group, &self.now()).await?;
+        let members = store::group_member_emails(&mut tx, &row.id).await?;
+        let idp_groups = store::group_idp_links(&mut tx, &row.id).await?;
+        tx.commit().await?;
+        Ok(group_view(row, members, idp_groups))
+    }
+
+    pub async fn unlink_group_idp(
+        &self,
+        actor: &Actor,
+        name: &str,
+        idp_group: &str,
+    ) -> Result<Group> {
+        require_group_admin(actor)?;
+        check_idp_group(idp_group)?;
+        let mut conn = self.store.acquire().await?;
+        let mut tx = self.store.begin(&mut conn).await?;
+        let row = find(&mut tx, actor, name).await?;
+        if !store::unlink_group_idp(&mut tx, &row.id, idp_group).await? {
+            return Err(
+                Error::not_found("IdP group link", idp_group).with_hint(format!(
+                    "`plat group show {name}` lists the IdP groups linked to it"
+                )),
+            );
+        }
+        let members = store::group_member_emails(&mut tx, &row.id).await?;
+        let idp_groups = store::group_idp_links(&mut tx, &row.id).await?;
+        tx.commit().await?;
+        Ok(group_view(row, members, idp_groups))
     }
 }
 
@@ -177,13 +229,214 @@ fn grantable(actor: &Actor, permissions: &[String]) -> Result<Vec<String>> {
     Ok(out)
 }
 
-fn group_view(row: GroupRow, members: Vec<String>) -> Group {
+fn group_view(row: GroupRow, members: Vec<String>, idp_groups: Vec<String>) -> Group {
     Group {
         id: row.id,
         name: row.name,
         permissions: row.permissions,
         builtin: row.builtin,
         members,
+        idp_groups,
         created_at: row.created_at,
+    }
+}
+
+/// Longest IdP group name a link may hold; Keycloak paths and Entra ids stay far below it.
+const MAX_IDP_GROUP_LEN: usize = 256;
+
+/// An IdP group is matched byte for byte against the token's claim, so what could never match
+/// (blank, padded, control characters) is refused rather than stored.
+fn check_idp_group(idp_group: &str) -> Result<()> {
+    let hint = "give the group as the IdP's groups claim names it, e.g. /acme/release";
+    if idp_group.trim().is_empty() {
+        return Err(Error::invalid("the IdP group must not be empty").with_hint(hint));
+    }
+    if idp_group.trim() != idp_group
+        || idp_group.chars().any(char::is_control)
+        || idp_group.len() > MAX_IDP_GROUP_LEN
+    {
+        return Err(Error::invalid(format!(
+            "invalid IdP group '{}': no surrounding spaces, no control characters, at most \
+             {MAX_IDP_GROUP_LEN} bytes",
+            idp_group.escape_debug()
+        ))
+        .with_hint(hint));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::{CreateAccount, CreateUser};
+    use crate::service::{Bootstrap, ErrorKind, Identity, system_clock};
+    use crate::store::Store;
+
+    const ALICE: &str = "alice@acme.test";
+    const GINA: &str = "gina@globex.test";
+    const CAROL: &str = "carol@acme.test";
+    const RELEASE: &str = "/acme/release";
+
+    fn token(email: &str, groups: &[&str]) -> Identity {
+        Identity::Oidc {
+            issuer: "https://idp.test".into(),
+            subject: email.split('@').next().unwrap_or(email).into(),
+            email: Some(email.into()),
+            groups: groups.iter().map(|g| (*g).to_owned()).collect(),
+        }
+    }
+
+    async fn as_user(service: &Service, email: &str) -> Actor {
+        let identity = Identity::Email(email.into());
+        (*service.resolve_actor(&identity, None, None).await.unwrap()).clone()
+    }
+
+    /// acme (alice) and globex (gina), both with user-admin; carol linked to acme in no group;
+    /// acme's `release-managers` may write envs.
+    async fn platform(dir: &std::path::Path) -> Service {
+        let url = format!("sqlite://{}?mode=rwc", dir.join("p.db").display());
+        let service = Service::new(Store::open(&url, 4).await.unwrap(), system_clock());
+        service
+            .bootstrap(&Bootstrap {
+                master_account: "platform".into(),
+                admin_email: "operator@localhost".into(),
+                default_tenant_domain: "localhost".into(),
+            })
+            .await
+            .unwrap();
+        let operator = service
+            .resolve_actor(&Identity::Operator, None, None)
+            .await
+            .unwrap();
+        for (slug, owner) in [("acme", ALICE), ("globex", GINA)] {
+            let request = CreateAccount {
+                slug: slug.into(),
+                name: None,
+                owner: owner.into(),
+                owner_name: None,
+                tenant: None,
+                roles: vec!["user-admin".into()],
+            };
+            service.create_account(&operator, request).await.unwrap();
+        }
+        let alice = as_user(&service, ALICE).await;
+        let carol = CreateUser {
+            email: CAROL.into(),
+            ..CreateUser::default()
+        };
+        service.create_user(&alice, carol).await.unwrap();
+        let group = CreateGroup {
+            name: "release-managers".into(),
+            permissions: vec!["envs:write".into()],
+        };
+        service.create_group(&alice, group).await.unwrap();
+        service
+    }
+
+    async fn can_write_envs(service: &Service, identity: &Identity) -> bool {
+        let actor = service.resolve_actor(identity, None, None).await.unwrap();
+        actor.can(Permission::EnvsWrite)
+    }
+
+    #[tokio::test]
+    async fn r_gov_1_idp_groups_grant_the_linked_groups_permissions_token_by_token() {
+        let dir = tempfile::tempdir().unwrap();
+        let service = platform(dir.path()).await;
+        let alice = as_user(&service, ALICE).await;
+        let group = service
+            .link_group_idp(&alice, "release-managers", RELEASE)
+            .await
+            .unwrap();
+        assert_eq!(group.idp_groups, [RELEASE]);
+
+        let in_release = token(CAROL, &["/acme/dev", RELEASE]);
+        let out_of_it = token(CAROL, &["/acme/dev"]);
+        assert!(can_write_envs(&service, &in_release).await);
+        // The same user with the next token, no longer in the IdP group (the cache included).
+        assert!(!can_write_envs(&service, &out_of_it).await);
+        assert!(can_write_envs(&service, &in_release).await);
+        // Never copied into the group's members.
+        let group = service.get_group(&alice, "release-managers").await.unwrap();
+        assert!(group.members.is_empty(), "{group:?}");
+
+        // Unlinked: the same token grants nothing from the next request on.
+        service
+            .unlink_group_idp(&alice, "release-managers", RELEASE)
+            .await
+            .unwrap();
+        assert!(!can_write_envs(&service, &in_release).await);
+
+        // R-USR-2: access revoked, the IdP group opens nothing.
+        service
+            .link_group_idp(&alice, "release-managers", RELEASE)
+            .await
+            .unwrap();
+        service.revoke_user(&alice, CAROL).await.unwrap();
+        let refused = service.resolve_actor(&in_release, None, None).await;
+        assert_eq!(
+            refused.err().map(|e| e.kind),
+            Some(ErrorKind::Unauthenticated)
+        );
+    }
+
+    #[tokio::test]
+    async fn r_gov_1_a_link_of_another_account_never_applies() {
+        let dir = tempfile::tempdir().unwrap();
+        let service = platform(dir.path()).await;
+        // globex maps acme's IdP group to its own admins.
+        let gina = as_user(&service, GINA).await;
+        service
+            .link_group_idp(&gina, "admins", RELEASE)
+            .await
+            .unwrap();
+        let carol = token(CAROL, &[RELEASE]);
+        let actor = service.resolve_actor(&carol, None, None).await.unwrap();
+        assert_eq!(actor.account.slug, "acme");
+        assert!(actor.permissions.is_empty(), "{:?}", actor.permissions);
+        let elsewhere = service.resolve_actor(&carol, Some("globex"), None).await;
+        assert_eq!(elsewhere.err().map(|e| e.kind), Some(ErrorKind::NotFound));
+        // An IdP group gives no access to a user no account has linked.
+        let stranger = token("dave@elsewhere.test", &[RELEASE]);
+        let refused = service.resolve_actor(&stranger, None, None).await;
+        assert_eq!(
+            refused.err().map(|e| e.kind),
+            Some(ErrorKind::Unauthenticated)
+        );
+    }
+
+    #[tokio::test]
+    async fn r_gov_1_bad_links_are_refused_and_change_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let service = platform(dir.path()).await;
+        let alice = as_user(&service, ALICE).await;
+        let carol = as_user(&service, CAROL).await;
+        let cases = [
+            (&alice, "ghosts", RELEASE, ErrorKind::NotFound),
+            (&alice, "release-managers", "", ErrorKind::Invalid),
+            (&alice, "release-managers", "  ", ErrorKind::Invalid),
+            (
+                &alice,
+                "release-managers",
+                " /acme/release",
+                ErrorKind::Invalid,
+            ),
+            (
+                &carol,
+                "release-managers",
+                RELEASE,
+                ErrorKind::PermissionDenied,
+            ),
+        ];
+        for (actor, group, idp_group, kind) in cases {
+            let err = service.link_group_idp(actor, group, idp_group).await.err();
+            assert_eq!(err.map(|e| e.kind), Some(kind), "{group} {idp_group:?}");
+        }
+        let err = service
+            .unlink_group_idp(&alice, "release-managers", RELEASE)
+            .await
+            .err();
+        assert_eq!(err.map(|e| e.kind), Some(ErrorKind::NotFound));
+        let group = service.get_group(&alice, "release-managers").await.unwrap();
+        assert!(group.idp_groups.is_empty(), "{group:?}");
     }
 }

@@ -266,6 +266,10 @@ pub async fn count_children(conn: &mut Conn, account_id: &str) -> Result<i64, Er
 
 /// Removes an account with its links and groups; users stay (R-USR-1).
 pub async fn delete_account(conn: &mut Conn, account_id: &str) -> Result<(), Error> {
+    sqlx::query("DELETE FROM group_idp_links WHERE account_id = $1")
+        .bind(account_id)
+        .execute(&mut *conn)
+        .await?;
     sqlx::query(
         "DELETE FROM group_members WHERE group_id IN (SELECT id FROM user_groups WHERE account_id = $1)",
     )

@@ -82,6 +82,10 @@ pub async fn update_group_permissions(conn: &mut Conn, row: &GroupRow) -> Result
 }
 
 pub async fn delete_group(conn: &mut Conn, group_id: &str) -> Result<(), Error> {
+    sqlx::query("DELETE FROM group_idp_links WHERE group_id = $1")
+        .bind(group_id)
+        .execute(&mut *conn)
+        .await?;
     sqlx::query("DELETE FROM group_members WHERE group_id = $1")
         .bind(group_id)
         .execute(&mut *conn)
@@ -173,6 +177,95 @@ pub async fn permissions_of(
             "user_groups",
             "permissions",
         )?);
+    }
+    permissions.sort();
+    permissions.dedup();
+    Ok(permissions)
+}
+
+/// The IdP groups linked to one platform group (R-GOV-1), sorted.
+pub async fn group_idp_links(conn: &mut Conn, group_id: &str) -> Result<Vec<String>, Error> {
+    let rows =
+        sqlx::query("SELECT idp_group FROM group_idp_links WHERE group_id = $1 ORDER BY idp_group")
+            .bind(group_id)
+            .fetch_all(&mut *conn)
+            .await?;
+    Ok(rows
+        .iter()
+        .map(|r| r.try_get("idp_group"))
+        .collect::<Result<_, _>>()?)
+}
+
+/// Links an IdP group to a platform group; linking it again changes nothing.
+pub async fn link_group_idp(
+    conn: &mut Conn,
+    group: &GroupRow,
+    idp_group: &str,
+    now: &str,
+) -> Result<(), Error> {
+    sqlx::query(
+        "INSERT INTO group_idp_links (group_id, account_id, idp_group, created_at) \
+         VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+    )
+    .bind(&group.id)
+    .bind(&group.account_id)
+    .bind(idp_group)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    super::bump_authz_version(conn).await?;
+    Ok(())
+}
+
+/// Removes a link; whether there was one to remove.
+pub async fn unlink_group_idp(
+    conn: &mut Conn,
+    group_id: &str,
+    idp_group: &str,
+) -> Result<bool, Error> {
+    let done = sqlx::query("DELETE FROM group_idp_links WHERE group_id = $1 AND idp_group = $2")
+        .bind(group_id)
+        .bind(idp_group)
+        .execute(&mut *conn)
+        .await?;
+    if done.rows_affected() == 0 {
+        return Ok(false);
+    }
+    super::bump_authz_version(conn).await?;
+    Ok(true)
+}
+
+/// The union of the permissions of one account's groups that are linked to any of `idp_groups`
+/// (the groups claim of the caller's token, R-GOV-1). Only that account's links are read: a
+/// link made in another account never applies here.
+pub async fn idp_permissions_of(
+    conn: &mut Conn,
+    account_id: &str,
+    idp_groups: &[String],
+) -> Result<Vec<String>, Error> {
+    if idp_groups.is_empty() {
+        return Ok(Vec::new());
+    }
+    // An account links a handful of IdP groups; a token may carry hundreds. Reading the
+    // account's links and matching here keeps the SQL static.
+    let rows = sqlx::query(
+        "SELECT l.idp_group, g.permissions FROM group_idp_links l \
+         JOIN user_groups g ON g.id = l.group_id WHERE l.account_id = $1",
+    )
+    .bind(account_id)
+    .fetch_all(&mut *conn)
+    .await?;
+    let claimed: std::collections::HashSet<&str> = idp_groups.iter().map(String::as_str).collect();
+    let mut permissions: Vec<String> = Vec::new();
+    for row in &rows {
+        let idp_group: String = row.try_get("idp_group")?;
+        if claimed.contains(idp_group.as_str()) {
+            permissions.extend(json_column::<Vec<String>>(
+                row,
+                "user_groups",
+                "permissions",
+            )?);
+        }
     }
     permissions.sort();
     permissions.dedup();

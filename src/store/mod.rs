@@ -93,7 +93,7 @@ const fn portable(version: i64, description: &'static str, sql: &'static str) ->
 }
 
 /// The schema, embedded in the binary. Append only: a released migration never changes.
-const SCHEMA: [SchemaStep; 10] = [
+const SCHEMA: [SchemaStep; 11] = [
     portable(
         1,
         "accounts",
@@ -136,6 +136,11 @@ const SCHEMA: [SchemaStep; 10] = [
         sqlite: include_str!("../../migrations/0009_account_listing.sqlite.sql"),
         postgres: include_str!("../../migrations/0009_account_listing.postgres.sql"),
     },
+    portable(
+        10,
+        "group_idp_links",
+        include_str!("../../migrations/0010_group_idp_links.sql"),
+    ),
     portable(
         14,
         "local_runners",

@@ -18,6 +18,7 @@ mod delegation;
 mod envs;
 mod faults;
 mod groups;
+mod idp_groups;
 mod login;
 mod queues;
 mod readme;

@@ -317,6 +317,7 @@ impl TestEnv {
                 "memberships",
                 "user_groups",
                 "group_members",
+                "group_idp_links",
                 "envs",
                 "env_states",
                 "env_policies",

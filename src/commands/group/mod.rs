@@ -1,5 +1,6 @@
 mod create;
 mod delete;
+mod idp;
 mod list;
 mod members;
 mod permissions;
@@ -20,6 +21,8 @@ pub async fn run(ctx: &Ctx, command: GroupCommand) -> Result<()> {
         GroupCommand::Delete(args) => delete::run(ctx, args).await,
         GroupCommand::AddMember(args) => members::add(ctx, args).await,
         GroupCommand::RemoveMember(args) => members::remove(ctx, args).await,
+        GroupCommand::LinkIdp(args) => idp::link(ctx, args).await,
+        GroupCommand::UnlinkIdp(args) => idp::unlink(ctx, args).await,
         GroupCommand::Permissions => permissions::run(ctx),
     }
 }

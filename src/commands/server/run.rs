@@ -24,6 +24,10 @@ pub async fn run(ctx: &Ctx, args: ServerRunArgs) -> Result<()> {
         oidc_issuer,
         oidc_client_id: args.oidc_client_id,
         oidc_audience: args.oidc_audience,
+        oidc_claims: server::ClaimNames {
+            username: args.oidc_username_claim,
+            groups: args.oidc_groups_claim,
+        },
         bootstrap_admin,
         master_account: args.master_account,
         default_tenant_domain: args.default_domain,

@@ -128,6 +128,9 @@ class Adapter {
 // `<sub>@example.test`.
 // ---------------------------------------------------------------------------
 const accounts = new Map(); // sub -> { email, name }
+// sub -> claims set by /test/claims: added to (null: removed from) that subject's next access
+// tokens, e.g. a `groups` claim, or no `email`.
+const extraClaims = new Map();
 
 function accountFor(sub) {
   const a = accounts.get(sub) ?? {};
@@ -246,9 +249,17 @@ function buildProvider(issuer) {
     // Adds `email` (and `email_verified`, `name`) to JWT access tokens,
     // because oidc-provider refuses tokens with an audience at userinfo.
     async extraTokenClaims(_ctx, token) {
-      if (!state.emailInAccessToken || token.kind !== 'AccessToken' || !token.accountId) return undefined;
-      const { email, email_verified, name } = accountFor(token.accountId);
-      return { email, email_verified, name };
+      if (token.kind !== 'AccessToken' || !token.accountId) return undefined;
+      const claims = {};
+      if (state.emailInAccessToken) {
+        const { email, email_verified, name } = accountFor(token.accountId);
+        Object.assign(claims, { email, email_verified, name });
+      }
+      for (const [claim, value] of Object.entries(extraClaims.get(token.accountId) ?? {})) {
+        if (value === null) delete claims[claim];
+        else claims[claim] = value;
+      }
+      return claims;
     },
     async findAccount(ctx, sub, token) {
       if (ctx?.oidc?.route === 'token' && token?.kind === 'DeviceCode') {
@@ -470,6 +481,23 @@ const testRoutes = {
     }
     log(`revoked ${refreshTokens} refresh token(s) / ${grantIds.size} grant(s) of ${sub}`);
     return { status: 200, body: { revoked_refresh_tokens: refreshTokens, revoked_grants: grantIds.size } };
+  },
+
+  // Claims for a subject's access tokens issued from now on: each value is added to the token
+  // (e.g. "groups": ["/acme/release"]), null leaves that claim out (e.g. "email": null). The
+  // claims replace those set before for the subject.
+  async 'POST /test/claims'(_provider, body) {
+    const sub = str(body, 'sub');
+    const claims = body.claims;
+    if (claims === null || typeof claims !== 'object' || Array.isArray(claims)) {
+      throw new HttpError(400, 'invalid_request', '"claims" must be a JSON object');
+    }
+    const reserved = ['iss', 'sub', 'aud', 'exp', 'iat', 'nbf', 'jti', 'client_id', 'scope'];
+    const bad = Object.keys(claims).filter((c) => reserved.includes(c));
+    if (bad.length) throw new HttpError(400, 'invalid_request', `reserved claim(s): ${bad.join(', ')}`);
+    extraClaims.set(sub, claims);
+    log(`claims of ${sub}: ${JSON.stringify(claims)}`);
+    return { status: 200, body: { sub, claims } };
   },
 
   // Settings, for debugging.

@@ -212,6 +212,18 @@ async function run(issuer) {
   const atBob = decode(tokBob.body.access_token).payload;
   ok(atBob.sub === 'bob' && atBob.email === 'bob@example.test', 'bob: sub bob, default email bob@example.test', atBob);
 
+  // 8b. extra claims for a subject's next tokens: groups added, email left out
+  r = await json(T('claims'), { sub: 'bob', claims: { groups: ['/acme/release'], email: null } });
+  ok(r.status === 200, 'POST /test/claims -> 200', r);
+  r = await json(T('claims'), { sub: 'bob', claims: { sub: 'eve' } });
+  ok(r.status === 400, 'POST /test/claims refuses registered claims', r);
+  const dc = await deviceAuth();
+  await json(T('approve'), { user_code: dc.body.user_code, sub: 'bob' });
+  const atClaims = decode((await poll(dc.body.device_code)).body.access_token).payload;
+  ok(JSON.stringify(atClaims.groups) === '["/acme/release"]' && !('email' in atClaims) && atClaims.sub === 'bob',
+    'the next token carries the groups claim and no email', atClaims);
+  await json(T('claims'), { sub: 'bob', claims: {} });
+
   // 9. deny
   const dd = await deviceAuth();
   r = await json(T('deny'), { user_code: dd.body.user_code });

@@ -194,6 +194,11 @@ impl Report {
                 let code = platform.kind.code();
                 return Self::simple(platform.kind.exit(), code, err, platform.hint.clone());
             }
+            if let Some(store) = cause.downcast_ref::<crate::store::StoreError>() {
+                let platform = crate::service::Error::from(store);
+                let code = platform.kind.code();
+                return Self::simple(platform.kind.exit(), code, err, platform.hint);
+            }
             if let Some(auth) = cause.downcast_ref::<crate::auth::AuthError>() {
                 return Self::simple(auth.exit(), auth.code(), err, auth.hint());
             }

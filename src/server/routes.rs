@@ -43,9 +43,9 @@ pub async fn readyz(
             status: "ready".into(),
         })),
         Err(cause) => {
-            tracing::warn!(error = %cause.message, "not ready: the database cannot take a write");
+            tracing::warn!(error = %cause, "not ready: the database cannot take a write");
             let err =
-                Error::unavailable("the database cannot take a write").with_hint(cause.message);
+                Error::unavailable("the database cannot take a write").with_hint(cause.to_string());
             Err((StatusCode::SERVICE_UNAVAILABLE, Json(err.to_body())))
         }
     }

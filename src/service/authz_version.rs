@@ -132,7 +132,7 @@ async fn read_version(
         Some(conn) => conn,
         None => connection.insert(store.acquire().await?),
     };
-    store::authz_version(conn).await
+    Ok(store::authz_version(conn).await?)
 }
 
 /// Values computed under one authorization version, used only while it is still current.

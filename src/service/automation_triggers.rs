@@ -259,7 +259,7 @@ impl Service {
                     .unwrap_or(last_end),
             ));
         }
-        store::insert_run_unless_active(&mut conn, &run).await
+        Ok(store::insert_run_unless_active(&mut conn, &run).await?)
     }
 
     /// Reclaims runs whose worker's lease lapsed (the worker died, e.g. its server was killed):
@@ -321,7 +321,7 @@ impl Service {
                 .unwrap_or_else(|_| (self.clock)()),
         );
         let mut conn = self.store.acquire().await?;
-        store::renew_run_lease(&mut conn, id, attempt, &until).await
+        Ok(store::renew_run_lease(&mut conn, id, attempt, &until).await?)
     }
 
     /// An incoming webhook: queues a run of the automation `name` of account `account` when the

@@ -64,7 +64,12 @@ pub(super) fn run_view(row: &RunRow) -> Result<AutomationRun> {
 
 /// The definition a run was started with, as stored with it.
 fn stored_definition(row: &RunRow) -> Result<serde_json::Value> {
-    store::stored_json("automation_runs", &row.id, "definition", &row.definition)
+    Ok(store::stored_json(
+        "automation_runs",
+        &row.id,
+        "definition",
+        &row.definition,
+    )?)
 }
 
 /// The part of a run's log written before attempt `attempt` started: everything up to the
@@ -209,7 +214,7 @@ impl Service {
         Self::require_manager(actor)?;
         let mut conn = self.store.acquire().await?;
         let row = self.automation_row(&mut conn, actor, name).await?;
-        store::delete_automation(&mut conn, &row.id).await
+        Ok(store::delete_automation(&mut conn, &row.id).await?)
     }
 
     /// Records a run as `running` for the caller to execute, with the definition it follows.

@@ -416,7 +416,7 @@ impl Service {
         outcome: &EnvOutcome,
     ) -> Result<()> {
         match outcome.log.as_deref().filter(|log| !log.is_empty()) {
-            Some(log) => store::append_env_log(conn, &row.id, phase, log, &self.now()).await,
+            Some(log) => Ok(store::append_env_log(conn, &row.id, phase, log, &self.now()).await?),
             None => Ok(()),
         }
     }

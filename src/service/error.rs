@@ -1,4 +1,5 @@
 use crate::api::{ErrorBody, ErrorDetail};
+use crate::store::StoreError;
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -161,40 +162,46 @@ impl Error {
 
 impl From<sqlx::Error> for Error {
     fn from(err: sqlx::Error) -> Self {
-        // Unique violations reach here only through races the service's own checks lost; report them as such.
-        if let sqlx::Error::Database(db) = &err
-            && db.is_unique_violation()
-        {
-            return Self::conflict("a concurrent change created the same name first")
-                .with_hint("retry the command");
-        }
-        if storage_unavailable(&err) {
-            return Self::unavailable(format!("the database is unavailable: {err}"))
-                .with_hint("retry shortly; if it persists, check the database server or disk");
-        }
-        Self::internal(format!("storage failure: {err}"))
+        StoreError::from(err).into()
     }
 }
 
-/// Failures that say the database cannot serve now (gone, restarting, out of space or time),
-/// as opposed to a request it refused: those are worth a 503 and a retry, not a 500.
-fn storage_unavailable(err: &sqlx::Error) -> bool {
-    match err {
-        sqlx::Error::PoolTimedOut
-        | sqlx::Error::PoolClosed
-        | sqlx::Error::Io(_)
-        | sqlx::Error::Tls(_)
-        | sqlx::Error::WorkerCrashed => true,
-        sqlx::Error::Database(db) => {
-            let code = db.code().unwrap_or_default();
-            // PostgreSQL: connection exceptions (08), insufficient resources (53), operator
-            // intervention such as shutdown or a cancelled statement (57). SQLite: BUSY (5),
-            // IOERR (10), FULL (13), and their extended codes.
-            code.starts_with("08")
-                || code.starts_with("53")
-                || code.starts_with("57")
-                || matches!(code.parse::<i32>().map(|c| c & 0xff), Ok(5 | 10 | 13))
+impl From<StoreError> for Error {
+    fn from(err: StoreError) -> Self {
+        Self::from(&err)
+    }
+}
+
+impl From<&StoreError> for Error {
+    fn from(err: &StoreError) -> Self {
+        const RETRY: &str = "retry shortly; if it persists, check the database server or disk";
+        if err.is_unavailable() {
+            let message = match err {
+                StoreError::Unavailable(message) => message.clone(),
+                other => format!("the database is unavailable: {other}"),
+            };
+            return Self::unavailable(message).with_hint(RETRY);
         }
-        _ => false,
+        match err {
+            StoreError::BadUrl(message) => Self::invalid(message.clone())
+                .with_hint("use sqlite://PATH or postgres://USER@HOST:PORT/DB"),
+            StoreError::Duplicate { message, hint } => {
+                Self::conflict(message.clone()).with_hint(*hint)
+            }
+            StoreError::Broken { message, hint } => {
+                let error = Self::internal(message.clone());
+                match hint {
+                    Some(hint) => error.with_hint(*hint),
+                    None => error,
+                }
+            }
+            // Unique violations reach here only through races the service's own checks lost.
+            StoreError::Sql(sqlx::Error::Database(db)) if db.is_unique_violation() => {
+                Self::conflict("a concurrent change created the same name first")
+                    .with_hint("retry the command")
+            }
+            StoreError::Sql(err) => Self::internal(format!("storage failure: {err}")),
+            StoreError::Unavailable(message) => Self::unavailable(message.clone()).with_hint(RETRY),
+        }
     }
 }

@@ -2,8 +2,8 @@ use futures_util::TryStreamExt;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
+use super::StoreError;
 use super::{Conn, json_column, to_json_list};
-use crate::service::Error;
 
 #[derive(Debug, Clone)]
 pub struct AccountRow {
@@ -78,7 +78,7 @@ fn listing(row: &AnyRow) -> Result<AccountListing, sqlx::Error> {
 pub async fn find_account_by_slug(
     conn: &mut Conn,
     slug: &str,
-) -> Result<Option<AccountRow>, Error> {
+) -> Result<Option<AccountRow>, StoreError> {
     let sql = sqlx::AssertSqlSafe(format!(
         "SELECT {COLUMNS} FROM accounts a WHERE a.slug = $1"
     ));
@@ -89,13 +89,16 @@ pub async fn find_account_by_slug(
     Ok(row.as_ref().map(account).transpose()?)
 }
 
-pub async fn find_account_by_id(conn: &mut Conn, id: &str) -> Result<Option<AccountRow>, Error> {
+pub async fn find_account_by_id(
+    conn: &mut Conn,
+    id: &str,
+) -> Result<Option<AccountRow>, StoreError> {
     let sql = sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM accounts a WHERE a.id = $1"));
     let row = sqlx::query(sql).bind(id).fetch_optional(&mut *conn).await?;
     Ok(row.as_ref().map(account).transpose()?)
 }
 
-pub async fn find_master_account(conn: &mut Conn) -> Result<Option<AccountRow>, Error> {
+pub async fn find_master_account(conn: &mut Conn) -> Result<Option<AccountRow>, StoreError> {
     let sql = sqlx::AssertSqlSafe(format!(
         "SELECT {COLUMNS} FROM accounts a WHERE a.parent_id IS NULL"
     ));
@@ -108,7 +111,7 @@ pub async fn list_subtree(
     conn: &mut Conn,
     path_prefix: &str,
     limit: Option<u32>,
-) -> Result<Vec<AccountListing>, Error> {
+) -> Result<Vec<AccountListing>, StoreError> {
     let path_prefix = super::subtree_prefix(path_prefix)?;
     let limit = limit.map_or(i64::MAX, i64::from);
     if conn.backend_name() == <sqlx::Sqlite as sqlx::Database>::NAME {
@@ -160,7 +163,7 @@ async fn list_subtree_batched(
     conn: &mut Conn,
     path_prefix: &str,
     limit: i64,
-) -> Result<Vec<AccountListing>, Error> {
+) -> Result<Vec<AccountListing>, StoreError> {
     use sqlx::Connection;
     let sql = batch_sql();
     let mut tx = conn.begin().await?;
@@ -201,15 +204,15 @@ async fn list_subtree_batched(
 
 /// A batch of [`batch_sql`], parsed. Async only to run beside a statement in `tokio::join!`:
 /// it never waits.
-async fn parse_batch(batch: Option<String>) -> Result<Vec<AccountListing>, Error> {
+async fn parse_batch(batch: Option<String>) -> Result<Vec<AccountListing>, StoreError> {
     let Some(batch) = batch else {
         return Ok(Vec::new());
     };
     serde_json::from_str(&batch)
-        .map_err(|err| Error::internal(format!("cannot read the account listing: {err}")))
+        .map_err(|err| StoreError::broken(format!("cannot read the account listing: {err}")))
 }
 
-pub async fn get_listing(conn: &mut Conn, account_id: &str) -> Result<AccountListing, Error> {
+pub async fn get_listing(conn: &mut Conn, account_id: &str) -> Result<AccountListing, StoreError> {
     let sql = sqlx::AssertSqlSafe(format!(
         "SELECT {LISTING_COLUMNS} FROM {LISTING_FROM} \
          WHERE a.id = $1"
@@ -221,7 +224,7 @@ pub async fn get_listing(conn: &mut Conn, account_id: &str) -> Result<AccountLis
     Ok(listing(&row)?)
 }
 
-pub async fn insert_account(conn: &mut Conn, row: &AccountRow) -> Result<(), Error> {
+pub async fn insert_account(conn: &mut Conn, row: &AccountRow) -> Result<(), StoreError> {
     sqlx::query(
         "INSERT INTO accounts (id, slug, name, parent_id, path, tenant_id, owner_user_id, roles, created_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
@@ -241,7 +244,7 @@ pub async fn insert_account(conn: &mut Conn, row: &AccountRow) -> Result<(), Err
     Ok(())
 }
 
-pub async fn update_account(conn: &mut Conn, row: &AccountRow) -> Result<(), Error> {
+pub async fn update_account(conn: &mut Conn, row: &AccountRow) -> Result<(), StoreError> {
     sqlx::query(
         "UPDATE accounts SET name = $1, tenant_id = $2, owner_user_id = $3, roles = $4 WHERE id = $5",
     )
@@ -256,7 +259,7 @@ pub async fn update_account(conn: &mut Conn, row: &AccountRow) -> Result<(), Err
     Ok(())
 }
 
-pub async fn count_children(conn: &mut Conn, account_id: &str) -> Result<i64, Error> {
+pub async fn count_children(conn: &mut Conn, account_id: &str) -> Result<i64, StoreError> {
     let row = sqlx::query("SELECT COUNT(*) AS n FROM accounts WHERE parent_id = $1")
         .bind(account_id)
         .fetch_one(&mut *conn)
@@ -265,7 +268,7 @@ pub async fn count_children(conn: &mut Conn, account_id: &str) -> Result<i64, Er
 }
 
 /// Removes an account with its links and groups; users stay (R-USR-1).
-pub async fn delete_account(conn: &mut Conn, account_id: &str) -> Result<(), Error> {
+pub async fn delete_account(conn: &mut Conn, account_id: &str) -> Result<(), StoreError> {
     sqlx::query("DELETE FROM group_idp_links WHERE account_id = $1")
         .bind(account_id)
         .execute(&mut *conn)
@@ -292,7 +295,7 @@ pub async fn delete_account(conn: &mut Conn, account_id: &str) -> Result<(), Err
     Ok(())
 }
 
-pub async fn get_meta(conn: &mut Conn, key: &str) -> Result<Option<String>, Error> {
+pub async fn get_meta(conn: &mut Conn, key: &str) -> Result<Option<String>, StoreError> {
     let row = sqlx::query("SELECT value FROM platform_meta WHERE key = $1")
         .bind(key)
         .fetch_optional(&mut *conn)
@@ -300,7 +303,7 @@ pub async fn get_meta(conn: &mut Conn, key: &str) -> Result<Option<String>, Erro
     Ok(row.map(|r| r.try_get("value")).transpose()?)
 }
 
-pub async fn set_meta(conn: &mut Conn, key: &str, value: &str) -> Result<(), Error> {
+pub async fn set_meta(conn: &mut Conn, key: &str, value: &str) -> Result<(), StoreError> {
     sqlx::query(
         "INSERT INTO platform_meta (key, value) VALUES ($1, $2) \
          ON CONFLICT (key) DO UPDATE SET value = excluded.value",

@@ -2,7 +2,7 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use super::Conn;
-use crate::service::Error;
+use super::StoreError;
 
 #[derive(Debug, Clone, Default)]
 pub struct AutomationRow {
@@ -47,7 +47,7 @@ pub async fn find_automation(
     conn: &mut Conn,
     account_id: &str,
     name: &str,
-) -> Result<Option<AutomationRow>, Error> {
+) -> Result<Option<AutomationRow>, StoreError> {
     let sql = sqlx::AssertSqlSafe(format!(
         "SELECT {COLUMNS} {FROM} WHERE t.account_id = $1 AND t.name = $2"
     ));
@@ -62,7 +62,7 @@ pub async fn find_automation(
 pub async fn list_automations(
     conn: &mut Conn,
     account_id: &str,
-) -> Result<Vec<AutomationRow>, Error> {
+) -> Result<Vec<AutomationRow>, StoreError> {
     let sql = sqlx::AssertSqlSafe(format!(
         "SELECT {COLUMNS} {FROM} WHERE t.account_id = $1 ORDER BY t.name"
     ));
@@ -73,7 +73,7 @@ pub async fn list_automations(
     Ok(rows.iter().map(automation).collect::<Result<_, _>>()?)
 }
 
-pub async fn insert_automation(conn: &mut Conn, row: &AutomationRow) -> Result<(), Error> {
+pub async fn insert_automation(conn: &mut Conn, row: &AutomationRow) -> Result<(), StoreError> {
     sqlx::query(
         "INSERT INTO automations (id, account_id, name, description, definition, trigger_kind, \
          owner_user_id, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
@@ -89,19 +89,18 @@ pub async fn insert_automation(conn: &mut Conn, row: &AutomationRow) -> Result<(
     .bind(&row.updated_at)
     .execute(&mut *conn)
     .await
-    .map_err(|err| match &err {
-        sqlx::Error::Database(db) if db.is_unique_violation() => Error::conflict(format!(
-            "automation '{}' was applied concurrently",
-            row.name
-        ))
-        .with_hint("apply it again"),
-        _ => err.into(),
+    .map_err(|err| {
+        StoreError::unique_as(
+            err,
+            format!("automation '{}' was applied concurrently", row.name),
+            "apply it again",
+        )
     })?;
     Ok(())
 }
 
 /// Re-applying keeps the id, owner and creation time; only what the definition says changes.
-pub async fn update_automation(conn: &mut Conn, row: &AutomationRow) -> Result<(), Error> {
+pub async fn update_automation(conn: &mut Conn, row: &AutomationRow) -> Result<(), StoreError> {
     sqlx::query(
         "UPDATE automations SET description = $2, definition = $3, trigger_kind = $4, \
          updated_at = $5 WHERE id = $1",
@@ -116,7 +115,7 @@ pub async fn update_automation(conn: &mut Conn, row: &AutomationRow) -> Result<(
     Ok(())
 }
 
-pub async fn delete_automation(conn: &mut Conn, id: &str) -> Result<(), Error> {
+pub async fn delete_automation(conn: &mut Conn, id: &str) -> Result<(), StoreError> {
     sqlx::query("DELETE FROM automations WHERE id = $1")
         .bind(id)
         .execute(&mut *conn)
@@ -202,7 +201,7 @@ pub async fn find_run(
     conn: &mut Conn,
     account_id: &str,
     id: &str,
-) -> Result<Option<RunRow>, Error> {
+) -> Result<Option<RunRow>, StoreError> {
     let sql = sqlx::AssertSqlSafe(format!(
         "SELECT {RUN_COLUMNS} {RUN_FROM} WHERE r.account_id = $1 AND r.id = $2"
     ));
@@ -219,7 +218,7 @@ pub async fn list_runs(
     conn: &mut Conn,
     account_id: &str,
     automation: Option<&str>,
-) -> Result<Vec<RunRow>, Error> {
+) -> Result<Vec<RunRow>, StoreError> {
     let filter = if automation.is_some() {
         " AND r.automation_name = $2"
     } else {
@@ -237,14 +236,14 @@ pub async fn list_runs(
     Ok(rows.iter().map(run).collect::<Result<_, _>>()?)
 }
 
-pub async fn insert_run(conn: &mut Conn, row: &RunRow) -> Result<(), Error> {
+pub async fn insert_run(conn: &mut Conn, row: &RunRow) -> Result<(), StoreError> {
     insert_run_query(row, "").execute(&mut *conn).await?;
     Ok(())
 }
 
 /// Inserts unless a unique key refuses the run (a constant automation's one active run):
 /// `false` then, and nothing was written.
-pub async fn insert_run_unless_active(conn: &mut Conn, row: &RunRow) -> Result<bool, Error> {
+pub async fn insert_run_unless_active(conn: &mut Conn, row: &RunRow) -> Result<bool, StoreError> {
     let done = insert_run_query(row, " ON CONFLICT DO NOTHING")
         .execute(&mut *conn)
         .await?;
@@ -294,7 +293,7 @@ pub async fn claim_queued_run(
     backend: super::Backend,
     now: &str,
     lease_until: &str,
-) -> Result<Option<String>, Error> {
+) -> Result<Option<String>, StoreError> {
     let lock = match backend {
         super::Backend::Postgres => " FOR UPDATE SKIP LOCKED",
         super::Backend::Sqlite => "",
@@ -320,7 +319,7 @@ pub async fn claim_run(
     id: &str,
     now: &str,
     lease_until: &str,
-) -> Result<bool, Error> {
+) -> Result<bool, StoreError> {
     let done = sqlx::query(
         "UPDATE automation_runs SET status = 'running', started_at = $2, lease_until = $3 \
          WHERE id = $1 AND status = 'queued' AND (not_before IS NULL OR not_before <= $2)",
@@ -335,7 +334,7 @@ pub async fn claim_run(
 
 /// Whether any due, queued run waits to be announced: a plain read, so an idle relay takes no
 /// write lock.
-pub async fn any_run_to_announce(conn: &mut Conn, now: &str) -> Result<bool, Error> {
+pub async fn any_run_to_announce(conn: &mut Conn, now: &str) -> Result<bool, StoreError> {
     let row = sqlx::query(
         "SELECT id FROM automation_runs WHERE status = 'queued' AND announced_at IS NULL \
          AND (not_before IS NULL OR not_before <= $1) LIMIT 1",
@@ -353,7 +352,7 @@ pub async fn mark_due_runs_announced(
     backend: super::Backend,
     now: &str,
     limit: i64,
-) -> Result<Vec<String>, Error> {
+) -> Result<Vec<String>, StoreError> {
     let lock = match backend {
         super::Backend::Postgres => " FOR UPDATE SKIP LOCKED",
         super::Backend::Sqlite => "",
@@ -379,7 +378,7 @@ pub async fn mark_due_runs_announced(
 }
 
 /// Takes back announcements that never reached the broker, so they are made again.
-pub async fn unmark_runs_announced(conn: &mut Conn, ids: &[String]) -> Result<(), Error> {
+pub async fn unmark_runs_announced(conn: &mut Conn, ids: &[String]) -> Result<(), StoreError> {
     for id in ids {
         sqlx::query(
             "UPDATE automation_runs SET announced_at = NULL WHERE id = $1 AND status = 'queued'",
@@ -392,14 +391,14 @@ pub async fn unmark_runs_announced(conn: &mut Conn, ids: &[String]) -> Result<()
 }
 
 /// A run by id alone, for the server's own workers (no account scope).
-pub async fn find_run_by_id(conn: &mut Conn, id: &str) -> Result<Option<RunRow>, Error> {
+pub async fn find_run_by_id(conn: &mut Conn, id: &str) -> Result<Option<RunRow>, StoreError> {
     let sql = sqlx::AssertSqlSafe(format!("SELECT {RUN_COLUMNS} {RUN_FROM} WHERE r.id = $1"));
     let row = sqlx::query(sql).bind(id).fetch_optional(&mut *conn).await?;
     Ok(row.as_ref().map(run).transpose()?)
 }
 
 /// Writes what the executor reports; `cancel_requested` is never cleared here (only `cancel` sets it).
-pub async fn update_run(conn: &mut Conn, row: &RunRow) -> Result<(), Error> {
+pub async fn update_run(conn: &mut Conn, row: &RunRow) -> Result<(), StoreError> {
     sqlx::query(
         "UPDATE automation_runs SET status = $2, steps = $3, logs = $4, error = $5, \
          started_at = $6, finished_at = $7, lease_until = $8, step_process_group = $9 \
@@ -419,7 +418,7 @@ pub async fn update_run(conn: &mut Conn, row: &RunRow) -> Result<(), Error> {
     Ok(())
 }
 
-pub async fn request_run_cancel(conn: &mut Conn, id: &str) -> Result<(), Error> {
+pub async fn request_run_cancel(conn: &mut Conn, id: &str) -> Result<(), StoreError> {
     sqlx::query("UPDATE automation_runs SET cancel_requested = 1 WHERE id = $1")
         .bind(id)
         .execute(&mut *conn)
@@ -430,12 +429,14 @@ pub async fn request_run_cancel(conn: &mut Conn, id: &str) -> Result<(), Error> 
 /// Automations triggered by a queue, in every account (for the server's queue consumers).
 pub async fn list_queue_triggered_automations(
     conn: &mut Conn,
-) -> Result<Vec<AutomationRow>, Error> {
+) -> Result<Vec<AutomationRow>, StoreError> {
     automations_in_every_account(conn, "t.trigger_kind LIKE 'queue %'").await
 }
 
 /// Automations whose trigger the server runs by itself: schedules and constant ones.
-pub async fn list_self_triggered_automations(conn: &mut Conn) -> Result<Vec<AutomationRow>, Error> {
+pub async fn list_self_triggered_automations(
+    conn: &mut Conn,
+) -> Result<Vec<AutomationRow>, StoreError> {
     automations_in_every_account(
         conn,
         "t.trigger_kind = 'constant' OR t.trigger_kind LIKE 'schedule %'",
@@ -448,7 +449,7 @@ pub async fn list_self_triggered_automations(conn: &mut Conn) -> Result<Vec<Auto
 async fn automations_in_every_account(
     conn: &mut Conn,
     condition: &'static str,
-) -> Result<Vec<AutomationRow>, Error> {
+) -> Result<Vec<AutomationRow>, StoreError> {
     let sql = sqlx::AssertSqlSafe(format!(
         "SELECT {COLUMNS} {FROM} WHERE {condition} ORDER BY t.id"
     ));
@@ -461,7 +462,7 @@ pub async fn find_automation_by_account_slug(
     conn: &mut Conn,
     account_slug: &str,
     name: &str,
-) -> Result<Option<AutomationRow>, Error> {
+) -> Result<Option<AutomationRow>, StoreError> {
     let sql = sqlx::AssertSqlSafe(format!(
         "SELECT {COLUMNS} {FROM} WHERE a.slug = $1 AND t.name = $2"
     ));
@@ -479,7 +480,7 @@ pub async fn insert_tick(
     automation_id: &str,
     scheduled_at: &str,
     run_id: &str,
-) -> Result<bool, Error> {
+) -> Result<bool, StoreError> {
     let done = sqlx::query(
         "INSERT INTO automation_ticks (automation_id, scheduled_at, run_id) VALUES ($1, $2, $3) \
          ON CONFLICT DO NOTHING",
@@ -498,7 +499,7 @@ pub async fn latest_run_statuses(
     automation_id: &str,
     triggered_by: &str,
     limit: i64,
-) -> Result<Vec<(String, Option<String>)>, Error> {
+) -> Result<Vec<(String, Option<String>)>, StoreError> {
     let rows = sqlx::query(
         "SELECT status, finished_at FROM automation_runs WHERE automation_id = $1 \
          AND triggered_by = $2 ORDER BY created_at DESC, id DESC LIMIT $3",
@@ -521,7 +522,7 @@ pub async fn renew_run_lease(
     id: &str,
     attempt: i64,
     lease_until: &str,
-) -> Result<bool, Error> {
+) -> Result<bool, StoreError> {
     let done = sqlx::query(
         "UPDATE automation_runs SET lease_until = $3 WHERE id = $1 AND attempt = $2 \
          AND status = 'running'",
@@ -535,7 +536,7 @@ pub async fn renew_run_lease(
 }
 
 /// Runs taken by a worker whose lease has lapsed: the worker died or lost the database.
-pub async fn runs_with_lapsed_lease(conn: &mut Conn, now: &str) -> Result<Vec<RunRow>, Error> {
+pub async fn runs_with_lapsed_lease(conn: &mut Conn, now: &str) -> Result<Vec<RunRow>, StoreError> {
     let sql = sqlx::AssertSqlSafe(format!(
         "SELECT {RUN_COLUMNS} {RUN_FROM} WHERE r.status = 'running' AND r.runner_host IS NULL \
          AND r.lease_until IS NOT NULL AND r.lease_until < $1 ORDER BY r.created_at"
@@ -549,7 +550,7 @@ pub async fn runs_with_lapsed_lease(conn: &mut Conn, now: &str) -> Result<Vec<Ru
 pub async fn local_runs_with_lapsed_lease(
     conn: &mut Conn,
     now: &str,
-) -> Result<Vec<RunRow>, Error> {
+) -> Result<Vec<RunRow>, StoreError> {
     let sql = sqlx::AssertSqlSafe(format!(
         "SELECT {RUN_COLUMNS} {RUN_FROM} WHERE r.status = 'running' AND r.runner_host IS NOT NULL \
          AND r.lease_until IS NOT NULL AND r.lease_until < $1 ORDER BY r.created_at"
@@ -560,7 +561,11 @@ pub async fn local_runs_with_lapsed_lease(
 
 /// Puts a lapsed run back in the queue as its next attempt, or ends it; only if nobody else
 /// did first (same attempt, still running). `false` when another replica got there first.
-pub async fn reclaim_run(conn: &mut Conn, row: &RunRow, seen_attempt: i64) -> Result<bool, Error> {
+pub async fn reclaim_run(
+    conn: &mut Conn,
+    row: &RunRow,
+    seen_attempt: i64,
+) -> Result<bool, StoreError> {
     let done = sqlx::query(
         "UPDATE automation_runs SET status = $3, steps = $4, logs = $5, error = $6, \
          started_at = $7, finished_at = $8, attempt = $9, lease_until = NULL, \

@@ -2,7 +2,7 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use super::Conn;
-use crate::service::Error;
+use super::StoreError;
 
 #[derive(Debug, Clone, Default)]
 pub struct EnvRow {
@@ -67,7 +67,7 @@ async fn fetch_one_env(
     conn: &mut Conn,
     condition: &str,
     binds: &[&str],
-) -> Result<Option<EnvRow>, Error> {
+) -> Result<Option<EnvRow>, StoreError> {
     let sql = sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} {FROM} WHERE {condition}"));
     let mut query = sqlx::query(sql);
     for bind in binds {
@@ -81,7 +81,7 @@ pub async fn find_live_env(
     conn: &mut Conn,
     account_id: &str,
     name: &str,
-) -> Result<Option<EnvRow>, Error> {
+) -> Result<Option<EnvRow>, StoreError> {
     fetch_one_env(
         conn,
         "e.account_id = $1 AND e.name = $2 AND e.destroyed_at IS NULL",
@@ -95,7 +95,7 @@ pub async fn find_last_env(
     conn: &mut Conn,
     account_id: &str,
     name: &str,
-) -> Result<Option<EnvRow>, Error> {
+) -> Result<Option<EnvRow>, StoreError> {
     fetch_one_env(
         conn,
         "e.account_id = $1 AND e.name = $2 ORDER BY e.created_at DESC, e.id DESC LIMIT 1",
@@ -104,7 +104,7 @@ pub async fn find_last_env(
     .await
 }
 
-pub async fn find_env_by_id(conn: &mut Conn, id: &str) -> Result<Option<EnvRow>, Error> {
+pub async fn find_env_by_id(conn: &mut Conn, id: &str) -> Result<Option<EnvRow>, StoreError> {
     fetch_one_env(conn, "e.id = $1", &[id]).await
 }
 
@@ -112,7 +112,7 @@ pub async fn find_env_by_idempotency_key(
     conn: &mut Conn,
     owner_user_id: &str,
     key: &str,
-) -> Result<Option<EnvRow>, Error> {
+) -> Result<Option<EnvRow>, StoreError> {
     fetch_one_env(
         conn,
         "e.owner_user_id = $1 AND e.idempotency_key = $2",
@@ -126,7 +126,7 @@ pub async fn list_envs(
     conn: &mut Conn,
     account_id: &str,
     include_destroyed: bool,
-) -> Result<Vec<EnvRow>, Error> {
+) -> Result<Vec<EnvRow>, StoreError> {
     let live = if include_destroyed {
         ""
     } else {
@@ -147,7 +147,7 @@ pub async fn expired_envs(
     conn: &mut Conn,
     account_path: &str,
     now: &str,
-) -> Result<Vec<EnvRow>, Error> {
+) -> Result<Vec<EnvRow>, StoreError> {
     let account_path = super::subtree_prefix(account_path)?;
     let sql = sqlx::AssertSqlSafe(format!(
         "SELECT {COLUMNS} {FROM} \
@@ -168,7 +168,7 @@ pub async fn count_quota_envs(
     conn: &mut Conn,
     owner_user_id: &str,
     since: &str,
-) -> Result<i64, Error> {
+) -> Result<i64, StoreError> {
     let row = sqlx::query(
         "SELECT COUNT(*) AS n FROM envs WHERE owner_user_id = $1 AND created_at >= $2 AND quota_counted = 1",
     )
@@ -179,7 +179,7 @@ pub async fn count_quota_envs(
     Ok(row.try_get::<i64, _>("n")?)
 }
 
-pub async fn insert_env(conn: &mut Conn, row: &EnvRow) -> Result<(), Error> {
+pub async fn insert_env(conn: &mut Conn, row: &EnvRow) -> Result<(), StoreError> {
     sqlx::query(
         "INSERT INTO envs (id, account_id, name, template, params, owner_user_id, status, \
          idempotency_key, created_at, expires_at, destroyed_at, outputs, resources, error, \
@@ -210,17 +210,15 @@ pub async fn insert_env(conn: &mut Conn, row: &EnvRow) -> Result<(), Error> {
 }
 
 /// Two concurrent `up` of one name race to this index; the loser gets a clear conflict.
-fn unique_as_conflict(err: sqlx::Error, name: &str) -> Error {
-    if let sqlx::Error::Database(db) = &err
-        && db.is_unique_violation()
-    {
-        return Error::conflict(format!("environment '{name}' already exists"))
-            .with_hint("pick another name, or `plat env down` the existing one first");
-    }
-    err.into()
+fn unique_as_conflict(err: sqlx::Error, name: &str) -> StoreError {
+    StoreError::unique_as(
+        err,
+        format!("environment '{name}' already exists"),
+        "pick another name, or `plat env down` the existing one first",
+    )
 }
 
-pub async fn update_env(conn: &mut Conn, row: &EnvRow) -> Result<(), Error> {
+pub async fn update_env(conn: &mut Conn, row: &EnvRow) -> Result<(), StoreError> {
     sqlx::query(
         "UPDATE envs SET status = $2, expires_at = $3, destroyed_at = $4, outputs = $5, \
          resources = $6, error = $7, quota_counted = $8, reaper_lease_until = $9, reaper_attempts = $10 \
@@ -242,7 +240,7 @@ pub async fn update_env(conn: &mut Conn, row: &EnvRow) -> Result<(), Error> {
 }
 
 /// Frees a destroyed env's idempotency key, so that the key names the caller's next env.
-pub async fn release_idempotency_key(conn: &mut Conn, env_id: &str) -> Result<(), Error> {
+pub async fn release_idempotency_key(conn: &mut Conn, env_id: &str) -> Result<(), StoreError> {
     sqlx::query("UPDATE envs SET idempotency_key = NULL WHERE id = $1")
         .bind(env_id)
         .execute(&mut *conn)
@@ -256,7 +254,7 @@ pub async fn claim_reaper_lease(
     env_id: &str,
     now: &str,
     until: &str,
-) -> Result<bool, Error> {
+) -> Result<bool, StoreError> {
     let done = sqlx::query(
         "UPDATE envs SET reaper_lease_until = $3, reaper_attempts = reaper_attempts + 1 \
          WHERE id = $1 AND destroyed_at IS NULL \
@@ -278,7 +276,10 @@ pub struct EnvStateRow {
     pub updated_at: String,
 }
 
-pub async fn find_env_state(conn: &mut Conn, env_id: &str) -> Result<Option<EnvStateRow>, Error> {
+pub async fn find_env_state(
+    conn: &mut Conn,
+    env_id: &str,
+) -> Result<Option<EnvStateRow>, StoreError> {
     let row = sqlx::query(
         "SELECT env_id, state, lock_info, updated_at FROM env_states WHERE env_id = $1",
     )
@@ -297,7 +298,7 @@ pub async fn find_env_state(conn: &mut Conn, env_id: &str) -> Result<Option<EnvS
         .transpose()?)
 }
 
-pub async fn put_env_state(conn: &mut Conn, row: &EnvStateRow) -> Result<(), Error> {
+pub async fn put_env_state(conn: &mut Conn, row: &EnvStateRow) -> Result<(), StoreError> {
     sqlx::query("DELETE FROM env_states WHERE env_id = $1")
         .bind(&row.env_id)
         .execute(&mut *conn)
@@ -323,7 +324,7 @@ pub struct PolicyRow {
     pub updated_at: String,
 }
 
-pub async fn find_policy(conn: &mut Conn, scope: &str) -> Result<Option<PolicyRow>, Error> {
+pub async fn find_policy(conn: &mut Conn, scope: &str) -> Result<Option<PolicyRow>, StoreError> {
     let row = sqlx::query(
         "SELECT scope, ttl_default_secs, ttl_max_secs, envs_per_day, updated_at FROM env_policies WHERE scope = $1",
     )
@@ -343,7 +344,7 @@ pub async fn find_policy(conn: &mut Conn, scope: &str) -> Result<Option<PolicyRo
         .transpose()?)
 }
 
-pub async fn put_policy(conn: &mut Conn, row: &PolicyRow) -> Result<(), Error> {
+pub async fn put_policy(conn: &mut Conn, row: &PolicyRow) -> Result<(), StoreError> {
     sqlx::query("DELETE FROM env_policies WHERE scope = $1")
         .bind(&row.scope)
         .execute(&mut *conn)
@@ -368,7 +369,7 @@ pub async fn append_env_log(
     phase: &str,
     log: &str,
     recorded_at: &str,
-) -> Result<(), Error> {
+) -> Result<(), StoreError> {
     sqlx::query(
         "INSERT INTO env_logs (id, env_id, phase, log, recorded_at) VALUES ($1, $2, $3, $4, $5)",
     )
@@ -383,7 +384,7 @@ pub async fn append_env_log(
 }
 
 /// Every recorded run's log of the env, oldest first, joined.
-pub async fn env_log(conn: &mut Conn, env_id: &str) -> Result<String, Error> {
+pub async fn env_log(conn: &mut Conn, env_id: &str) -> Result<String, StoreError> {
     let rows = sqlx::query("SELECT log FROM env_logs WHERE env_id = $1 ORDER BY id")
         .bind(env_id)
         .fetch_all(&mut *conn)

@@ -1,8 +1,8 @@
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
+use super::StoreError;
 use super::{Conn, json_column, to_json_list};
-use crate::service::Error;
 
 #[derive(Debug, Clone)]
 pub struct GroupRow {
@@ -27,7 +27,7 @@ fn group(row: &AnyRow) -> Result<GroupRow, sqlx::Error> {
     })
 }
 
-pub async fn list_groups(conn: &mut Conn, account_id: &str) -> Result<Vec<GroupRow>, Error> {
+pub async fn list_groups(conn: &mut Conn, account_id: &str) -> Result<Vec<GroupRow>, StoreError> {
     let sql = sqlx::AssertSqlSafe(format!(
         "SELECT {COLUMNS} FROM user_groups g WHERE g.account_id = $1 ORDER BY g.name"
     ));
@@ -42,7 +42,7 @@ pub async fn find_group(
     conn: &mut Conn,
     account_id: &str,
     name: &str,
-) -> Result<Option<GroupRow>, Error> {
+) -> Result<Option<GroupRow>, StoreError> {
     let sql = sqlx::AssertSqlSafe(format!(
         "SELECT {COLUMNS} FROM user_groups g WHERE g.account_id = $1 AND g.name = $2"
     ));
@@ -54,7 +54,7 @@ pub async fn find_group(
     Ok(row.as_ref().map(group).transpose()?)
 }
 
-pub async fn insert_group(conn: &mut Conn, row: &GroupRow) -> Result<(), Error> {
+pub async fn insert_group(conn: &mut Conn, row: &GroupRow) -> Result<(), StoreError> {
     sqlx::query(
         "INSERT INTO user_groups (id, account_id, name, permissions, builtin, created_at) \
          VALUES ($1, $2, $3, $4, $5, $6)",
@@ -71,7 +71,7 @@ pub async fn insert_group(conn: &mut Conn, row: &GroupRow) -> Result<(), Error> 
     Ok(())
 }
 
-pub async fn update_group_permissions(conn: &mut Conn, row: &GroupRow) -> Result<(), Error> {
+pub async fn update_group_permissions(conn: &mut Conn, row: &GroupRow) -> Result<(), StoreError> {
     sqlx::query("UPDATE user_groups SET permissions = $1 WHERE id = $2")
         .bind(to_json_list(&row.permissions))
         .bind(&row.id)
@@ -81,7 +81,7 @@ pub async fn update_group_permissions(conn: &mut Conn, row: &GroupRow) -> Result
     Ok(())
 }
 
-pub async fn delete_group(conn: &mut Conn, group_id: &str) -> Result<(), Error> {
+pub async fn delete_group(conn: &mut Conn, group_id: &str) -> Result<(), StoreError> {
     sqlx::query("DELETE FROM group_idp_links WHERE group_id = $1")
         .bind(group_id)
         .execute(&mut *conn)
@@ -98,7 +98,10 @@ pub async fn delete_group(conn: &mut Conn, group_id: &str) -> Result<(), Error> 
     Ok(())
 }
 
-pub async fn group_member_emails(conn: &mut Conn, group_id: &str) -> Result<Vec<String>, Error> {
+pub async fn group_member_emails(
+    conn: &mut Conn,
+    group_id: &str,
+) -> Result<Vec<String>, StoreError> {
     let rows = sqlx::query(
         "SELECT u.email FROM group_members gm JOIN users u ON u.id = gm.user_id \
          WHERE gm.group_id = $1 ORDER BY u.email",
@@ -112,7 +115,11 @@ pub async fn group_member_emails(conn: &mut Conn, group_id: &str) -> Result<Vec<
         .collect::<Result<_, _>>()?)
 }
 
-pub async fn add_group_member(conn: &mut Conn, group_id: &str, user_id: &str) -> Result<(), Error> {
+pub async fn add_group_member(
+    conn: &mut Conn,
+    group_id: &str,
+    user_id: &str,
+) -> Result<(), StoreError> {
     sqlx::query(
         "INSERT INTO group_members (group_id, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
     )
@@ -128,7 +135,7 @@ pub async fn remove_group_member(
     conn: &mut Conn,
     group_id: &str,
     user_id: &str,
-) -> Result<(), Error> {
+) -> Result<(), StoreError> {
     sqlx::query("DELETE FROM group_members WHERE group_id = $1 AND user_id = $2")
         .bind(group_id)
         .bind(user_id)
@@ -143,7 +150,7 @@ pub async fn remove_from_account_groups(
     conn: &mut Conn,
     account_id: &str,
     user_id: &str,
-) -> Result<(), Error> {
+) -> Result<(), StoreError> {
     sqlx::query(
         "DELETE FROM group_members WHERE user_id = $1 \
          AND group_id IN (SELECT id FROM user_groups WHERE account_id = $2)",
@@ -161,7 +168,7 @@ pub async fn permissions_of(
     conn: &mut Conn,
     account_id: &str,
     user_id: &str,
-) -> Result<Vec<String>, Error> {
+) -> Result<Vec<String>, StoreError> {
     let rows = sqlx::query(
         "SELECT g.id, g.permissions FROM group_members gm JOIN user_groups g ON g.id = gm.group_id \
          WHERE g.account_id = $1 AND gm.user_id = $2",
@@ -184,7 +191,7 @@ pub async fn permissions_of(
 }
 
 /// The IdP groups linked to one platform group (R-GOV-1), sorted.
-pub async fn group_idp_links(conn: &mut Conn, group_id: &str) -> Result<Vec<String>, Error> {
+pub async fn group_idp_links(conn: &mut Conn, group_id: &str) -> Result<Vec<String>, StoreError> {
     let rows =
         sqlx::query("SELECT idp_group FROM group_idp_links WHERE group_id = $1 ORDER BY idp_group")
             .bind(group_id)
@@ -202,7 +209,7 @@ pub async fn link_group_idp(
     group: &GroupRow,
     idp_group: &str,
     now: &str,
-) -> Result<(), Error> {
+) -> Result<(), StoreError> {
     sqlx::query(
         "INSERT INTO group_idp_links (group_id, account_id, idp_group, created_at) \
          VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
@@ -222,7 +229,7 @@ pub async fn unlink_group_idp(
     conn: &mut Conn,
     group_id: &str,
     idp_group: &str,
-) -> Result<bool, Error> {
+) -> Result<bool, StoreError> {
     let done = sqlx::query("DELETE FROM group_idp_links WHERE group_id = $1 AND idp_group = $2")
         .bind(group_id)
         .bind(idp_group)
@@ -242,7 +249,7 @@ pub async fn idp_permissions_of(
     conn: &mut Conn,
     account_id: &str,
     idp_groups: &[String],
-) -> Result<Vec<String>, Error> {
+) -> Result<Vec<String>, StoreError> {
     if idp_groups.is_empty() {
         return Ok(Vec::new());
     }

@@ -2,7 +2,7 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use super::Conn;
-use crate::service::Error;
+use super::StoreError;
 
 #[derive(Debug, Clone, Default)]
 pub struct InventoryRow {
@@ -62,7 +62,7 @@ fn inventory(row: &AnyRow, with_documents: bool) -> Result<InventoryRow, sqlx::E
 }
 
 /// Inserts the inventory, or replaces the one of the same name in the account.
-pub async fn upsert_inventory(conn: &mut Conn, row: &InventoryRow) -> Result<(), Error> {
+pub async fn upsert_inventory(conn: &mut Conn, row: &InventoryRow) -> Result<(), StoreError> {
     sqlx::query(
         "INSERT INTO inventories (id, account_id, name, env_id, source, published_by, published_at, \
          resources, errors, warnings, report, entities) \
@@ -94,7 +94,7 @@ pub async fn find_inventory(
     conn: &mut Conn,
     account_id: &str,
     name: &str,
-) -> Result<Option<InventoryRow>, Error> {
+) -> Result<Option<InventoryRow>, StoreError> {
     let sql = sqlx::AssertSqlSafe(format!(
         "SELECT {SUMMARY_COLUMNS}, i.report, i.entities {FROM} \
          WHERE i.account_id = $1 AND i.name = $2"
@@ -111,7 +111,7 @@ pub async fn find_inventory(
 pub async fn list_inventories(
     conn: &mut Conn,
     account_id: &str,
-) -> Result<Vec<InventoryRow>, Error> {
+) -> Result<Vec<InventoryRow>, StoreError> {
     let sql = sqlx::AssertSqlSafe(format!(
         "SELECT {SUMMARY_COLUMNS} {FROM} WHERE i.account_id = $1 ORDER BY i.name"
     ));
@@ -126,7 +126,10 @@ pub async fn list_inventories(
 }
 
 /// Every entity document of the account's inventories, for one Backstage catalog location.
-pub async fn inventory_entities(conn: &mut Conn, account_id: &str) -> Result<Vec<String>, Error> {
+pub async fn inventory_entities(
+    conn: &mut Conn,
+    account_id: &str,
+) -> Result<Vec<String>, StoreError> {
     let rows = sqlx::query("SELECT entities FROM inventories WHERE account_id = $1 ORDER BY name")
         .bind(account_id)
         .fetch_all(&mut *conn)

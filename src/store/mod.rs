@@ -5,6 +5,7 @@
 mod accounts;
 mod automations;
 mod envs;
+mod error;
 mod groups;
 mod inventories;
 mod tenants;
@@ -23,12 +24,11 @@ use sqlx::{AnyConnection, AnyPool, Executor};
 pub use accounts::*;
 pub use automations::*;
 pub use envs::*;
+pub use error::StoreError;
 pub use groups::*;
 pub use inventories::*;
 pub use tenants::*;
 pub use users::*;
-
-use crate::service::Error;
 
 pub type Conn = AnyConnection;
 
@@ -40,7 +40,7 @@ pub struct Tx<'c> {
 }
 
 impl Tx<'_> {
-    pub async fn commit(self) -> Result<(), Error> {
+    pub async fn commit(self) -> Result<(), StoreError> {
         self.inner.commit().await?;
         self.commits.fetch_add(1, Ordering::AcqRel);
         Ok(())
@@ -195,32 +195,32 @@ impl PoolSettings {
 
 impl Store {
     /// Opens (and for SQLite creates) the database and brings its schema up to date.
-    pub async fn open(url: &str, max_connections: u32) -> Result<Self, Error> {
+    pub async fn open(url: &str, max_connections: u32) -> Result<Self, StoreError> {
         Self::open_with(url, PoolSettings::new(max_connections)).await
     }
 
-    pub async fn open_with(url: &str, settings: PoolSettings) -> Result<Self, Error> {
+    pub async fn open_with(url: &str, settings: PoolSettings) -> Result<Self, StoreError> {
         let store = Self::connect_with(url, settings).await?;
         store.migrate().await?;
         Ok(store)
     }
 
     /// Opens without migrating: for `plat server migrate` and readiness checks.
-    pub async fn connect(url: &str, max_connections: u32) -> Result<Self, Error> {
+    pub async fn connect(url: &str, max_connections: u32) -> Result<Self, StoreError> {
         Self::connect_with(url, PoolSettings::new(max_connections)).await
     }
 
-    pub async fn connect_with(url: &str, settings: PoolSettings) -> Result<Self, Error> {
+    pub async fn connect_with(url: &str, settings: PoolSettings) -> Result<Self, StoreError> {
         sqlx::any::install_default_drivers();
         let backend = if url.starts_with("sqlite:") {
             Backend::Sqlite
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             Backend::Postgres
         } else {
-            return Err(
-                Error::invalid(format!("unsupported database URL '{}'", redact_url(url)))
-                    .with_hint("use sqlite://PATH or postgres://USER@HOST:PORT/DB"),
-            );
+            return Err(StoreError::BadUrl(format!(
+                "unsupported database URL '{}'",
+                redact_url(url)
+            )));
         };
         let url = match backend {
             Backend::Sqlite => {
@@ -234,7 +234,7 @@ impl Store {
         let url = url.as_ref();
         let options: AnyConnectOptions = url
             .parse()
-            .map_err(|err| Error::invalid(format!("invalid database URL: {err}")))?;
+            .map_err(|err| StoreError::BadUrl(format!("invalid database URL: {err}")))?;
         let statement_ms = settings.statement_timeout.as_millis().max(1);
         let pool = AnyPoolOptions::new()
             .max_connections(settings.max_connections)
@@ -287,7 +287,7 @@ impl Store {
     /// PostgreSQL: sqlx's migrator holds an advisory lock for the whole run. SQLite has no such
     /// lock, so the whole run happens inside one exclusive transaction (each step a savepoint in
     /// it): a second process waits on `busy_timeout`, then finds nothing left to do.
-    pub async fn migrate(&self) -> Result<(), Error> {
+    pub async fn migrate(&self) -> Result<(), StoreError> {
         let migrator = migrator(self.backend);
         if self.schema_is_current(&migrator).await {
             return Ok(());
@@ -305,14 +305,16 @@ impl Store {
             }
         };
         outcome.map_err(|err| match err {
-            MigrateError::VersionMissing(version) => Error::internal(format!(
-                "the database schema (version {version}) is newer than this plat understands"
-            ))
-            .with_hint("upgrade plat, or point it at another database"),
+            MigrateError::VersionMissing(version) => StoreError::broken_with_hint(
+                format!(
+                    "the database schema (version {version}) is newer than this plat understands"
+                ),
+                "upgrade plat, or point it at another database",
+            ),
             MigrateError::Execute(inner) | MigrateError::ExecuteMigration(inner, _) => {
                 open_error("", inner)
             }
-            other => Error::internal(format!("cannot migrate the database: {other}")),
+            other => StoreError::broken(format!("cannot migrate the database: {other}")),
         })
     }
 
@@ -342,22 +344,22 @@ impl Store {
     }
 
     /// The highest schema version applied, for `plat server migrate` to report.
-    pub async fn schema_version(&self) -> Result<Option<i64>, Error> {
+    pub async fn schema_version(&self) -> Result<Option<i64>, StoreError> {
         let mut conn = self.pool.acquire().await?;
         let applied = conn
             .list_applied_migrations("_sqlx_migrations")
             .await
-            .map_err(|err| Error::internal(err.to_string()))?;
+            .map_err(|err| StoreError::broken(err.to_string()))?;
         Ok(applied.iter().map(|m| m.version).max())
     }
 
-    pub async fn acquire(&self) -> Result<sqlx::pool::PoolConnection<sqlx::Any>, Error> {
+    pub async fn acquire(&self) -> Result<sqlx::pool::PoolConnection<sqlx::Any>, StoreError> {
         Ok(self.pool.acquire().await?)
     }
 
     /// Starts a write transaction. On SQLite it takes the write lock up front (`IMMEDIATE`), so two
     /// writers queue on `busy_timeout` instead of failing when a read would have to upgrade.
-    pub async fn begin<'c>(&self, conn: &'c mut Conn) -> Result<Tx<'c>, Error> {
+    pub async fn begin<'c>(&self, conn: &'c mut Conn) -> Result<Tx<'c>, StoreError> {
         use sqlx::Connection;
         let inner = match self.backend {
             Backend::Sqlite => conn.begin_with("BEGIN IMMEDIATE").await?,
@@ -374,7 +376,7 @@ impl Store {
         self.commits.load(Ordering::Acquire)
     }
 
-    pub async fn ping(&self) -> Result<(), Error> {
+    pub async fn ping(&self) -> Result<(), StoreError> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())
     }
@@ -382,7 +384,7 @@ impl Store {
     /// Readiness: commits one tiny write, so that a database that answers reads but cannot take
     /// writes (a full disk, a read-only replica, a stuck lock) reads as not ready. Bounded by
     /// `within`, so an outage is reported in that time rather than after the pool's own waits.
-    pub async fn probe_write(&self, within: Duration) -> Result<(), Error> {
+    pub async fn probe_write(&self, within: Duration) -> Result<(), StoreError> {
         let now = jiff::Timestamp::now().to_string();
         let write = async {
             let mut conn = self.acquire().await?;
@@ -398,7 +400,7 @@ impl Store {
         };
         match tokio::time::timeout(within, write).await {
             Ok(outcome) => outcome,
-            Err(_) => Err(Error::unavailable(format!(
+            Err(_) => Err(StoreError::Unavailable(format!(
                 "the database took more than {} ms to take a write",
                 within.as_millis()
             ))),
@@ -408,14 +410,14 @@ impl Store {
 
 /// The database holds every account's data: its file (and so the `-wal`/`-shm` files SQLite
 /// creates beside it with the same mode) is the owner's only. An older install is tightened.
-fn keep_sqlite_file_private(url: &str) -> Result<(), Error> {
+fn keep_sqlite_file_private(url: &str) -> Result<(), StoreError> {
     let path = sqlite_path(url);
     let creates = url.contains("mode=rwc");
     if path.is_empty() || path.contains(":memory:") || !(creates || Path::new(path).exists()) {
         return Ok(());
     }
     crate::private_fs::private_sqlite_file(Path::new(path)).map_err(|err| {
-        Error::internal(format!(
+        StoreError::broken(format!(
             "cannot keep the database file {path} private: {err}"
         ))
     })
@@ -441,7 +443,7 @@ fn sqlite_creating(url: &str) -> Cow<'_, str> {
 
 /// SQLite only notices a foreign file on first use, deep inside the pool's retry loop; a look at
 /// the 16-byte header gives the user a straight answer instead of a timeout.
-fn check_sqlite_header(url: &str) -> Result<(), Error> {
+fn check_sqlite_header(url: &str) -> Result<(), StoreError> {
     use std::io::Read;
     let path = sqlite_path(url);
     let mut header = [0u8; 16];
@@ -455,18 +457,20 @@ fn check_sqlite_header(url: &str) -> Result<(), Error> {
     }
 }
 
-fn open_error(url: &str, err: sqlx::Error) -> Error {
+fn open_error(url: &str, err: sqlx::Error) -> StoreError {
     let text = err.to_string();
     if text.contains("file is not a database") || text.contains("malformed") {
-        return Error::internal("the database file is corrupt (not a SQLite database)")
-            .with_hint("move it away to start afresh, or restore it from a backup");
+        return StoreError::broken_with_hint(
+            "the database file is corrupt (not a SQLite database)",
+            "move it away to start afresh, or restore it from a backup",
+        );
     }
     let place = if url.is_empty() {
         String::new()
     } else {
         format!(" at {}", redact_url(url))
     };
-    Error::internal(format!("cannot open the database{place}: {text}"))
+    StoreError::broken(format!("cannot open the database{place}: {text}"))
 }
 
 /// Hides the password of a database URL before it is shown anywhere: the one in the user info
@@ -512,11 +516,11 @@ pub fn url_has_password(url: &str) -> bool {
 /// A subtree's path prefix. Every account path ends in `/`, so a prefix match can never reach a
 /// sibling whose slug merely starts alike; an empty or unterminated prefix would match far more
 /// than one subtree, so it is refused before any query sees it.
-pub(crate) fn subtree_prefix(path: &str) -> Result<&str, Error> {
+pub(crate) fn subtree_prefix(path: &str) -> Result<&str, StoreError> {
     if path.starts_with('/') && path.ends_with('/') {
         Ok(path)
     } else {
-        Err(Error::internal(format!(
+        Err(StoreError::broken(format!(
             "refusing a subtree lookup under '{path}': an account path starts and ends with '/'"
         )))
     }
@@ -529,12 +533,12 @@ pub(crate) fn stored_json<T: serde::de::DeserializeOwned>(
     id: &str,
     column: &str,
     text: &str,
-) -> Result<T, Error> {
+) -> Result<T, StoreError> {
     serde_json::from_str(text).map_err(|err| {
-        Error::internal(format!(
-            "{table} row {id}: column {column} holds corrupt JSON ({err})"
-        ))
-        .with_hint("the database was changed outside plat; restore that row from a backup")
+        StoreError::broken_with_hint(
+            format!("{table} row {id}: column {column} holds corrupt JSON ({err})"),
+            "the database was changed outside plat; restore that row from a backup",
+        )
     })
 }
 
@@ -563,7 +567,7 @@ pub(crate) fn json_column<T: serde::de::DeserializeOwned>(
 /// Serialises the first-start bootstrap across replicas until the transaction ends. SQLite's
 /// `BEGIN IMMEDIATE` already does; PostgreSQL takes a transaction-scoped advisory lock, so the
 /// second replica's "is there a master account yet?" sees the first one's commit.
-pub async fn lock_bootstrap(conn: &mut Conn) -> Result<(), Error> {
+pub async fn lock_bootstrap(conn: &mut Conn) -> Result<(), StoreError> {
     if conn.backend_name() == <sqlx::Postgres as sqlx::Database>::NAME {
         sqlx::query("SELECT pg_advisory_xact_lock(hashtext('plat.bootstrap'))")
             .execute(&mut *conn)
@@ -575,7 +579,7 @@ pub async fn lock_bootstrap(conn: &mut Conn) -> Result<(), Error> {
 /// Every write that can change who may do what (users, links, groups, accounts, tenants) bumps
 /// this counter in the same transaction, so an actor resolved earlier, by this replica or
 /// another, is known to be stale by one cheap read (see `service::actor`).
-pub async fn bump_authz_version(conn: &mut Conn) -> Result<(), Error> {
+pub async fn bump_authz_version(conn: &mut Conn) -> Result<(), StoreError> {
     sqlx::query(
         "UPDATE platform_meta SET value = CAST(CAST(value AS BIGINT) + 1 AS TEXT) \
          WHERE key = 'authz_version'",
@@ -585,7 +589,7 @@ pub async fn bump_authz_version(conn: &mut Conn) -> Result<(), Error> {
     Ok(())
 }
 
-pub async fn authz_version(conn: &mut Conn) -> Result<String, Error> {
+pub async fn authz_version(conn: &mut Conn) -> Result<String, StoreError> {
     Ok(get_meta(conn, "authz_version").await?.unwrap_or_default())
 }
 

@@ -4,7 +4,7 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use super::Conn;
-use crate::service::Error;
+use super::StoreError;
 
 #[derive(Debug, Clone, Default)]
 pub struct TenantRow {
@@ -38,7 +38,11 @@ fn tenant(row: &AnyRow) -> Result<TenantRow, sqlx::Error> {
     })
 }
 
-async fn find_by(conn: &mut Conn, column: &str, value: &str) -> Result<Option<TenantRow>, Error> {
+async fn find_by(
+    conn: &mut Conn,
+    column: &str,
+    value: &str,
+) -> Result<Option<TenantRow>, StoreError> {
     let sql = sqlx::AssertSqlSafe(format!(
         "SELECT {COLUMNS} FROM tenants t WHERE t.{column} = $1"
     ));
@@ -49,18 +53,21 @@ async fn find_by(conn: &mut Conn, column: &str, value: &str) -> Result<Option<Te
     Ok(row.as_ref().map(tenant).transpose()?)
 }
 
-pub async fn find_tenant_by_id(conn: &mut Conn, id: &str) -> Result<Option<TenantRow>, Error> {
+pub async fn find_tenant_by_id(conn: &mut Conn, id: &str) -> Result<Option<TenantRow>, StoreError> {
     find_by(conn, "id", id).await
 }
 
-pub async fn find_tenant_by_name(conn: &mut Conn, name: &str) -> Result<Option<TenantRow>, Error> {
+pub async fn find_tenant_by_name(
+    conn: &mut Conn,
+    name: &str,
+) -> Result<Option<TenantRow>, StoreError> {
     find_by(conn, "name", name).await
 }
 
 pub async fn find_tenant_by_domain(
     conn: &mut Conn,
     domain: &str,
-) -> Result<Option<TenantRow>, Error> {
+) -> Result<Option<TenantRow>, StoreError> {
     find_by(conn, "domain", domain).await
 }
 
@@ -76,7 +83,7 @@ pub async fn list_tenants_for(
     conn: &mut Conn,
     path_prefix: &str,
     bound_tenant_id: &str,
-) -> Result<Vec<OwnedTenant>, Error> {
+) -> Result<Vec<OwnedTenant>, StoreError> {
     let path_prefix = super::subtree_prefix(path_prefix)?;
     let sql = sqlx::AssertSqlSafe(format!(
         "SELECT {COLUMNS}, o.slug AS owner_slug, o.path AS owner_path FROM tenants t \
@@ -97,10 +104,10 @@ pub async fn list_tenants_for(
             })
         })
         .collect::<Result<_, sqlx::Error>>()
-        .map_err(Error::from)
+        .map_err(StoreError::from)
 }
 
-pub async fn insert_tenant(conn: &mut Conn, row: &TenantRow) -> Result<(), Error> {
+pub async fn insert_tenant(conn: &mut Conn, row: &TenantRow) -> Result<(), StoreError> {
     sqlx::query(
         "INSERT INTO tenants (id, name, domain, owner_account_id, logo_url, primary_color, \
          secondary_color, description, layout, created_at) \
@@ -122,7 +129,7 @@ pub async fn insert_tenant(conn: &mut Conn, row: &TenantRow) -> Result<(), Error
     Ok(())
 }
 
-pub async fn update_tenant(conn: &mut Conn, row: &TenantRow) -> Result<(), Error> {
+pub async fn update_tenant(conn: &mut Conn, row: &TenantRow) -> Result<(), StoreError> {
     sqlx::query(
         "UPDATE tenants SET domain = $1, logo_url = $2, primary_color = $3, secondary_color = $4, \
          description = $5, layout = $6 WHERE id = $7",
@@ -140,7 +147,7 @@ pub async fn update_tenant(conn: &mut Conn, row: &TenantRow) -> Result<(), Error
     Ok(())
 }
 
-pub async fn count_accounts_bound(conn: &mut Conn, tenant_id: &str) -> Result<i64, Error> {
+pub async fn count_accounts_bound(conn: &mut Conn, tenant_id: &str) -> Result<i64, StoreError> {
     let row = sqlx::query("SELECT COUNT(*) AS n FROM accounts WHERE tenant_id = $1")
         .bind(tenant_id)
         .fetch_one(&mut *conn)
@@ -148,7 +155,7 @@ pub async fn count_accounts_bound(conn: &mut Conn, tenant_id: &str) -> Result<i6
     Ok(row.try_get("n")?)
 }
 
-pub async fn delete_tenant(conn: &mut Conn, tenant_id: &str) -> Result<(), Error> {
+pub async fn delete_tenant(conn: &mut Conn, tenant_id: &str) -> Result<(), StoreError> {
     sqlx::query("DELETE FROM tenants WHERE id = $1")
         .bind(tenant_id)
         .execute(&mut *conn)
@@ -157,7 +164,7 @@ pub async fn delete_tenant(conn: &mut Conn, tenant_id: &str) -> Result<(), Error
     Ok(())
 }
 
-pub async fn count_tenants_owned(conn: &mut Conn, account_id: &str) -> Result<i64, Error> {
+pub async fn count_tenants_owned(conn: &mut Conn, account_id: &str) -> Result<i64, StoreError> {
     let row = sqlx::query("SELECT COUNT(*) AS n FROM tenants WHERE owner_account_id = $1")
         .bind(account_id)
         .fetch_one(&mut *conn)

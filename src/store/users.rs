@@ -2,8 +2,8 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use super::Conn;
+use super::StoreError;
 use crate::api::MembershipStatus;
-use crate::service::Error;
 
 #[derive(Debug, Clone)]
 pub struct UserRow {
@@ -59,7 +59,7 @@ fn status(text: &str) -> MembershipStatus {
 /// rows (the daily env quota, R-ENV-2) and the insert it allows run one at a time per user, on
 /// every replica. A row lock rather than SERIALIZABLE: no retry loop, and other users never wait.
 /// SQLite needs nothing here: `Store::begin` already holds the database's one write lock.
-pub async fn lock_user(conn: &mut Conn, user_id: &str) -> Result<(), Error> {
+pub async fn lock_user(conn: &mut Conn, user_id: &str) -> Result<(), StoreError> {
     if conn.backend_name() == <sqlx::Postgres as sqlx::Database>::NAME {
         sqlx::query("SELECT id FROM users WHERE id = $1 FOR UPDATE")
             .bind(user_id)
@@ -70,7 +70,10 @@ pub async fn lock_user(conn: &mut Conn, user_id: &str) -> Result<(), Error> {
 }
 
 /// A blank e-mail names no one.
-pub async fn find_user_by_email(conn: &mut Conn, email: &str) -> Result<Option<UserRow>, Error> {
+pub async fn find_user_by_email(
+    conn: &mut Conn,
+    email: &str,
+) -> Result<Option<UserRow>, StoreError> {
     if email.trim().is_empty() {
         return Ok(None);
     }
@@ -82,7 +85,7 @@ pub async fn find_user_by_email(conn: &mut Conn, email: &str) -> Result<Option<U
     Ok(row.as_ref().map(user).transpose()?)
 }
 
-pub async fn find_user_by_id(conn: &mut Conn, id: &str) -> Result<Option<UserRow>, Error> {
+pub async fn find_user_by_id(conn: &mut Conn, id: &str) -> Result<Option<UserRow>, StoreError> {
     let sql = sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM users u WHERE u.id = $1"));
     let row = sqlx::query(sql).bind(id).fetch_optional(&mut *conn).await?;
     Ok(row.as_ref().map(user).transpose()?)
@@ -92,7 +95,7 @@ pub async fn find_user_by_subject(
     conn: &mut Conn,
     issuer: &str,
     subject: &str,
-) -> Result<Option<UserRow>, Error> {
+) -> Result<Option<UserRow>, StoreError> {
     let sql = sqlx::AssertSqlSafe(format!(
         "SELECT {COLUMNS} FROM users u WHERE u.issuer = $1 AND u.subject = $2"
     ));
@@ -104,7 +107,7 @@ pub async fn find_user_by_subject(
     Ok(row.as_ref().map(user).transpose()?)
 }
 
-pub async fn insert_user(conn: &mut Conn, row: &UserRow) -> Result<(), Error> {
+pub async fn insert_user(conn: &mut Conn, row: &UserRow) -> Result<(), StoreError> {
     sqlx::query(
         "INSERT INTO users (id, email, name, issuer, subject, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
     )
@@ -120,7 +123,7 @@ pub async fn insert_user(conn: &mut Conn, row: &UserRow) -> Result<(), Error> {
     Ok(())
 }
 
-pub async fn update_user(conn: &mut Conn, row: &UserRow) -> Result<(), Error> {
+pub async fn update_user(conn: &mut Conn, row: &UserRow) -> Result<(), StoreError> {
     sqlx::query("UPDATE users SET name = $1, issuer = $2, subject = $3 WHERE id = $4")
         .bind(&row.name)
         .bind(&row.issuer)
@@ -132,7 +135,10 @@ pub async fn update_user(conn: &mut Conn, row: &UserRow) -> Result<(), Error> {
     Ok(())
 }
 
-pub async fn memberships_of(conn: &mut Conn, user_id: &str) -> Result<Vec<MembershipRow>, Error> {
+pub async fn memberships_of(
+    conn: &mut Conn,
+    user_id: &str,
+) -> Result<Vec<MembershipRow>, StoreError> {
     let rows = sqlx::query(
         "SELECT m.account_id, a.path, a.tenant_id, m.status, m.created_at FROM memberships m \
          JOIN accounts a ON a.id = m.account_id WHERE m.user_id = $1 ORDER BY m.created_at, a.path",
@@ -151,7 +157,7 @@ pub async fn memberships_of(conn: &mut Conn, user_id: &str) -> Result<Vec<Member
             })
         })
         .collect::<Result<_, sqlx::Error>>()
-        .map_err(Error::from)
+        .map_err(StoreError::from)
 }
 
 /// Creates the link, or re-activates a revoked one.
@@ -160,7 +166,7 @@ pub async fn link_user(
     account_id: &str,
     user_id: &str,
     now: &str,
-) -> Result<(), Error> {
+) -> Result<(), StoreError> {
     sqlx::query(
         "INSERT INTO memberships (account_id, user_id, status, created_at, updated_at) \
          VALUES ($1, $2, 'active', $3, $3) \
@@ -180,7 +186,7 @@ pub async fn revoke_link(
     account_id: &str,
     user_id: &str,
     now: &str,
-) -> Result<(), Error> {
+) -> Result<(), StoreError> {
     sqlx::query(
         "UPDATE memberships SET status = 'revoked', updated_at = $1 WHERE account_id = $2 AND user_id = $3",
     )
@@ -194,7 +200,10 @@ pub async fn revoke_link(
 }
 
 /// Every user linked to the account, active and revoked.
-pub async fn linked_users(conn: &mut Conn, account_id: &str) -> Result<Vec<LinkedUser>, Error> {
+pub async fn linked_users(
+    conn: &mut Conn,
+    account_id: &str,
+) -> Result<Vec<LinkedUser>, StoreError> {
     load_linked_users(conn, account_id, None).await
 }
 
@@ -204,7 +213,7 @@ pub async fn linked_user(
     conn: &mut Conn,
     account_id: &str,
     email: &str,
-) -> Result<Option<LinkedUser>, Error> {
+) -> Result<Option<LinkedUser>, StoreError> {
     if email.trim().is_empty() {
         return Ok(None);
     }
@@ -217,7 +226,7 @@ async fn load_linked_users(
     conn: &mut Conn,
     account_id: &str,
     email: Option<&str>,
-) -> Result<Vec<LinkedUser>, Error> {
+) -> Result<Vec<LinkedUser>, StoreError> {
     let filter = if email.is_some() {
         " AND u.email = $2"
     } else {

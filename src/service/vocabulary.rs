@@ -14,7 +14,7 @@ pub const ROLES: [&str; 6] = [
 ];
 
 /// Permissions a group can hold. `*` is reserved for the predefined `admins` group.
-pub const PERMISSIONS: [&str; 20] = [
+pub const PERMISSIONS: [&str; 21] = [
     "accounts:read",
     "accounts:write",
     "tenants:read",
@@ -26,6 +26,8 @@ pub const PERMISSIONS: [&str; 20] = [
     "groups:write",
     "envs:read",
     "envs:write",
+    // Decides on environments of protected templates (R-GOV-2); not a developer's by default.
+    "envs:approve",
     "automations:read",
     "automations:write",
     "automations:run",

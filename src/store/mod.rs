@@ -4,6 +4,7 @@
 
 mod accounts;
 mod automations;
+mod env_approvals;
 mod envs;
 mod groups;
 mod inventories;
@@ -22,6 +23,7 @@ use sqlx::{AnyConnection, AnyPool, Executor};
 
 pub use accounts::*;
 pub use automations::*;
+pub use env_approvals::*;
 pub use envs::*;
 pub use groups::*;
 pub use inventories::*;
@@ -93,7 +95,7 @@ const fn portable(version: i64, description: &'static str, sql: &'static str) ->
 }
 
 /// The schema, embedded in the binary. Append only: a released migration never changes.
-const SCHEMA: [SchemaStep; 9] = [
+const SCHEMA: [SchemaStep; 10] = [
     portable(
         1,
         "accounts",
@@ -136,6 +138,11 @@ const SCHEMA: [SchemaStep; 9] = [
         sqlite: include_str!("../../migrations/0009_account_listing.sqlite.sql"),
         postgres: include_str!("../../migrations/0009_account_listing.postgres.sql"),
     },
+    portable(
+        11,
+        "env_approvals",
+        include_str!("../../migrations/0011_env_approvals.sql"),
+    ),
 ];
 
 fn migrator(backend: Backend) -> Migrator {

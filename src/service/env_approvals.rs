@@ -343,3 +343,6 @@ pub(super) fn approval_view(row: ApprovalRow) -> crate::api::EnvApproval {
         comment: row.comment,
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -161,10 +161,13 @@ impl Service {
         }
         let mut conn = self.store.acquire().await?;
         let mut tx = self.store.begin(&mut conn).await?;
-        let owner = self.live_env(&mut tx, actor, name).await?.owner_user_id;
+        let owner = self
+            .live_env_or_closed_request(&mut tx, actor, name)
+            .await?
+            .owner_user_id;
         // The requester's quota decisions (their `up`s, other approvals) take turns with this one.
         store::lock_user(&mut tx, &owner).await?;
-        let mut row = self.live_env(&mut tx, actor, name).await?;
+        let mut row = self.live_env_or_closed_request(&mut tx, actor, name).await?;
         let approval = match (&row.approval, row.status.as_str()) {
             (Some(approval), status::PENDING_APPROVAL) => approval.clone(),
             (Some(_), current) => {
@@ -238,7 +241,7 @@ impl Service {
             .with_hint(format!("run `plat env show {name}`")));
         }
         tx.commit().await?;
-        self.env_by_id(&row.id).await
+        env_by_id(&mut conn, &row.id).await
     }
 
     /// Ends a request that never got an env: its name is free again and it costs nothing.
@@ -276,15 +279,7 @@ impl Service {
         self.close_request(&mut row, status::EXPIRED);
         store::update_env(&mut tx, &row).await?;
         tx.commit().await?;
-        self.env_by_id(&row.id).await
-    }
-
-    async fn env_by_id(&self, id: &str) -> Result<Env> {
-        let mut conn = self.store.acquire().await?;
-        let row = store::find_env_by_id(&mut conn, id)
-            .await?
-            .ok_or_else(|| Error::internal(format!("environment {id} vanished")))?;
-        env_view(row)
+        env_by_id(conn, &row.id).await
     }
 
     /// A live env, or else the last request of that name that ended without ever being
@@ -330,6 +325,15 @@ impl Service {
         }
         Ok(())
     }
+}
+
+/// An env as stored now, with its approval (on the caller's connection: the embedded platform
+/// has only one).
+async fn env_by_id(conn: &mut store::Conn, id: &str) -> Result<Env> {
+    let row = store::find_env_by_id(conn, id)
+        .await?
+        .ok_or_else(|| Error::internal(format!("environment {id} vanished")))?;
+    env_view(row)
 }
 
 pub(super) fn approval_view(row: ApprovalRow) -> crate::api::EnvApproval {

@@ -76,8 +76,8 @@ impl GithubActions {
             self.mask(out, &plain_value(value));
         }
         self.set_output("env_name", &env.name)?;
-        self.set_output("env_status", &env.status)?;
         self.set_output("env_expires_at", &env.expires_at)?;
+        self.set_output("env_status", &env.status)?;
         for (name, output) in outputs.iter() {
             if let Some(value) = output.reveal() {
                 self.set_output(&format!("output_{name}"), &plain_value(value))?;

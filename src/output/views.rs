@@ -384,7 +384,10 @@ fn approval_line(approval: &crate::api::EnvApproval) -> String {
                 .as_deref()
                 .map(|who| format!(" by {who}"))
                 .unwrap_or_default();
-            let at = at.as_deref().map(|t| format!(" at {t}")).unwrap_or_default();
+            let at = at
+                .as_deref()
+                .map(|t| format!(" at {t}"))
+                .unwrap_or_default();
             format!("{decision}{by}{at} ({why})")
         }
     }

@@ -11,8 +11,8 @@ use serde::Deserialize;
 use super::AppState;
 use super::extract::{ApiJson, ApiResult, Caller};
 use crate::api::{
-    CreateEnv, DecideEnv, Env, EnvLogs, EnvOutcome, EnvPolicy, EnvQuota, EnvStarted, ErrorBody, ExtendEnv,
-    SetEnvPolicy,
+    CreateEnv, DecideEnv, Env, EnvLogs, EnvOutcome, EnvPolicy, EnvQuota, EnvStarted, ErrorBody,
+    ExtendEnv, SetEnvPolicy,
 };
 use crate::service::{Error, Identity};
 

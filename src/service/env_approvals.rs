@@ -167,7 +167,9 @@ impl Service {
             .owner_user_id;
         // The requester's quota decisions (their `up`s, other approvals) take turns with this one.
         store::lock_user(&mut tx, &owner).await?;
-        let mut row = self.live_env_or_closed_request(&mut tx, actor, name).await?;
+        let mut row = self
+            .live_env_or_closed_request(&mut tx, actor, name)
+            .await?;
         let approval = match (&row.approval, row.status.as_str()) {
             (Some(approval), status::PENDING_APPROVAL) => approval.clone(),
             (Some(_), current) => {
@@ -211,7 +213,9 @@ impl Service {
                         "{} has used their environment quota: {used}/{} today, resets {resets_at}",
                         row.owner_email, policy.envs_per_day
                     ))
-                    .with_hint("approve after the reset, or raise the policy (`plat policy set`)"));
+                    .with_hint(
+                        "approve after the reset, or raise the policy (`plat policy set`)",
+                    ));
                 }
                 let created = now.to_string();
                 let expires = later(now, approval.ttl_seconds);

@@ -239,9 +239,15 @@ impl Service {
         row.envs_per_day = req.envs_per_day.or(row.envs_per_day);
         row.updated_at = self.now();
         store::put_policy(&mut tx, &row).await?;
-        self.set_protected_templates(&mut tx, &scope, &req.require_approval, &req.no_require_approval)
-            .await?;
-        let scope_protects = store::approval_templates(&mut tx, std::slice::from_ref(&scope)).await?;
+        self.set_protected_templates(
+            &mut tx,
+            &scope,
+            &req.require_approval,
+            &req.no_require_approval,
+        )
+        .await?;
+        let scope_protects =
+            store::approval_templates(&mut tx, std::slice::from_ref(&scope)).await?;
         let policy = self.effective_policy(&mut tx, &actor.account).await?;
         tx.commit().await?;
         Ok(match req.tenant {

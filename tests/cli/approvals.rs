@@ -15,11 +15,25 @@ fn acme_with_approvers(env: &TestEnv) {
     env.acme();
     env.ok_as(
         ALICE,
-        &["group", "create", "approvers", "--permission", "envs:approve"],
+        &[
+            "group",
+            "create",
+            "approvers",
+            "--permission",
+            "envs:approve",
+        ],
     );
     env.ok_as(
         ALICE,
-        &["user", "create", CAROL, "--group", "developers", "--group", "approvers"],
+        &[
+            "user",
+            "create",
+            CAROL,
+            "--group",
+            "developers",
+            "--group",
+            "approvers",
+        ],
     );
     env.ok_as(ALICE, &["user", "create", DAVE, "--group", "developers"]);
     env.ok_as(ALICE, &["policy", "set", "--require-approval", "demo"]);
@@ -46,7 +60,11 @@ fn wait_for_status(env: &TestEnv, name: &str, status: &str) -> serde_json::Value
         if shown.code == 0 && shown.json()["status"] == status {
             return shown.json();
         }
-        assert!(Instant::now() < deadline, "never {status}: {}", shown.transcript());
+        assert!(
+            Instant::now() < deadline,
+            "never {status}: {}",
+            shown.transcript()
+        );
         std::thread::sleep(Duration::from_millis(200));
     }
 }
@@ -195,12 +213,17 @@ fn r_gov_2_a_protected_template_waits_and_github_actions_outputs_say_so() {
     assert!(written.contains("env_status=pending_approval"), "{written}");
     assert!(written.contains("env_approval_expires_at="), "{written}");
     let summary = std::fs::read_to_string(&summary).unwrap();
-    assert!(summary.contains("pending approval") && summary.contains("plat env approve release"), "{summary}");
+    assert!(
+        summary.contains("pending approval") && summary.contains("plat env approve release"),
+        "{summary}"
+    );
     assert!(!env.data_dir().join("envs").exists(), "Terraform ran");
     // The operator asked, so the operator may not approve it.
     env.refused(None, &["env", "approve", "release"], 5);
     // Withdrawing a pending request needs no Terraform either.
-    let down = env.ok(&["env", "down", "release", "--yes", "-o", "json"]).json();
+    let down = env
+        .ok(&["env", "down", "release", "--yes", "-o", "json"])
+        .json();
     assert_eq!(down["status"], "destroyed");
     assert!(!env.data_dir().join("envs").exists(), "Terraform ran");
 }

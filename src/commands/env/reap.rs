@@ -25,8 +25,7 @@ pub async fn run(ctx: &Ctx) -> Result<()> {
             ),
         );
     }
-    if report.reaped.is_empty() && report.failed.is_empty() && report.expired_requests.is_empty()
-    {
+    if report.reaped.is_empty() && report.failed.is_empty() && report.expired_requests.is_empty() {
         ctx.out
             .status("Nothing", "to reap: no environment has expired");
     }

@@ -48,8 +48,10 @@ impl Platform {
         let shifted = offset.clone();
         let clock: Clock = Arc::new(move || {
             let now = jiff::Timestamp::now();
-            now.checked_add(jiff::SignedDuration::from_secs(shifted.load(Ordering::SeqCst)))
-                .unwrap_or(now)
+            now.checked_add(jiff::SignedDuration::from_secs(
+                shifted.load(Ordering::SeqCst),
+            ))
+            .unwrap_or(now)
         });
         let service = Service::new(store, clock).with_env_templates(Arc::new(Templates));
         service
@@ -121,7 +123,10 @@ impl Platform {
 
     async fn up(&self, who: &str, name: &str, template: &str) -> super::Result<crate::api::Env> {
         let actor = self.user(who).await;
-        let started = self.service.start_env(&actor, request(name, template)).await?;
+        let started = self
+            .service
+            .start_env(&actor, request(name, template))
+            .await?;
         Ok(started.env)
     }
 
@@ -184,7 +189,9 @@ async fn r_gov_2_a_protected_template_waits_spends_no_quota_and_only_another_app
     assert_eq!(decided.comment.as_deref(), Some("change CHG-1"));
     assert_eq!(platform.quota_used(DEV).await, 1, "the approval spends it");
     // Decided once only.
-    let twice = platform.decide(&approver, "shop", EnvDecision::Reject).await;
+    let twice = platform
+        .decide(&approver, "shop", EnvDecision::Reject)
+        .await;
     assert_eq!(twice.unwrap_err().kind, ErrorKind::Conflict);
 
     // The requester's next `up` provisions exactly what was approved.
@@ -300,7 +307,11 @@ async fn r_gov_2_undecided_requests_expire_and_the_reaper_closes_them_without_te
         .await
         .unwrap();
     assert_eq!(closed.len(), 1);
-    assert_eq!(closed[0].status, status::EXPIRED, "closed, not left to Terraform");
+    assert_eq!(
+        closed[0].status,
+        status::EXPIRED,
+        "closed, not left to Terraform"
+    );
     let approval = closed[0].approval.clone().unwrap();
     assert_eq!(approval.decision.as_deref(), Some("expired"));
     assert_eq!(approval.decided_by, None);

@@ -122,6 +122,18 @@ impl EnvLifecycle<'_> {
         events: Option<mpsc::UnboundedSender<IacEvent>>,
         cancel: &CancelHandle,
     ) -> Result<Provisioned> {
+        if awaits_provisioning(env) {
+            // R-GOV-2: callers that cannot wait (automation steps) stop here, before Terraform.
+            return Err(crate::service::Error::quota(format!(
+                "environment {} is {}: it needs an approval before it is provisioned",
+                env.name, env.status
+            ))
+            .with_hint(format!(
+                "once `plat env approve {}` approved it, `plat env up {}` by its requester provisions it",
+                env.name, env.name
+            ))
+            .into());
+        }
         let tenant = self.platform.who_am_i().await?.tenant;
         let run = self
             .provisioner

@@ -331,6 +331,21 @@ impl Service {
     }
 }
 
+/// Refuses to record a run of an env no approver has let through: its `up` never starts.
+pub(super) fn require_approved(row: &EnvRow) -> Result<()> {
+    if row.status == status::PENDING_APPROVAL || row.status == status::APPROVED {
+        return Err(Error::conflict(format!(
+            "environment '{}' is {}: it was not provisioned",
+            row.name, row.status
+        ))
+        .with_hint(format!(
+            "its requester's `plat env up {}` provisions it once approved",
+            row.name
+        )));
+    }
+    Ok(())
+}
+
 /// An env as stored now, with its approval (on the caller's connection: the embedded platform
 /// has only one).
 async fn env_by_id(conn: &mut store::Conn, id: &str) -> Result<Env> {

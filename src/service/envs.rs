@@ -449,6 +449,7 @@ impl Service {
         actor.require("envs:write")?;
         let mut conn = self.store.acquire().await?;
         let mut row = self.live_env(&mut conn, actor, name).await?;
+        super::env_approvals::require_approved(&row)?;
         self.keep_log(&mut conn, &row, "up", &outcome).await?;
         record_outcome(&mut row, &outcome);
         if outcome.succeeded {

@@ -376,3 +376,27 @@ async fn r_gov_2_an_account_policy_protects_a_template_and_only_its_scope_lifts_
     assert_eq!(open.status, status::PROVISIONING);
     assert!(open.approval.is_none());
 }
+
+#[tokio::test]
+async fn r_gov_2_no_run_is_recorded_for_an_env_that_was_not_let_through() {
+    let platform = Platform::new().await;
+    platform.up(DEV, "shop", "prod").await.unwrap();
+    let dev = platform.user(DEV).await;
+    let forged = platform
+        .service
+        .finish_env_up(&dev, "shop", crate::api::EnvOutcome::done())
+        .await
+        .unwrap_err();
+    assert_eq!(forged.kind, ErrorKind::Conflict);
+    let approver = platform.user(APPROVER).await;
+    platform
+        .decide(&approver, "shop", EnvDecision::Approve)
+        .await
+        .unwrap();
+    let early = platform
+        .service
+        .finish_env_up(&dev, "shop", crate::api::EnvOutcome::done())
+        .await
+        .unwrap_err();
+    assert_eq!(early.kind, ErrorKind::Conflict, "approved is not yet started");
+}

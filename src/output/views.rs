@@ -434,6 +434,8 @@ pub struct TemplateView {
     pub ttl_default: String,
     pub ttl_max: String,
     pub parameters: Vec<crate::iac::ParamSpec>,
+    /// `required` when its envs wait for an approver (R-GOV-2), else `none`.
+    pub approval: crate::iac::template::Approval,
 }
 
 impl Row for TemplateView {
@@ -474,6 +476,13 @@ impl Details for TemplateView {
             ("path", self.path.clone()),
             ("default lifetime", self.ttl_default.clone()),
             ("maximum lifetime", self.ttl_max.clone()),
+            (
+                "approval",
+                match self.approval {
+                    crate::iac::template::Approval::Required => "required".into(),
+                    crate::iac::template::Approval::None => "none".into(),
+                },
+            ),
             (
                 "parameters",
                 if params.is_empty() {

@@ -196,6 +196,11 @@ fn r_gov_2_a_protected_template_waits_and_github_actions_outputs_say_so() {
     env.vars
         .insert("PLAT_TEMPLATE_PATH".into(), root.display().to_string());
 
+    let shown = env
+        .ok(&["env", "template", "show", "prod", "-o", "json"])
+        .json();
+    assert_eq!(shown["approval"], "required");
+
     let outputs = env.root().join("github_output");
     let summary = env.root().join("github_summary");
     let up = env.run_with(

@@ -398,5 +398,9 @@ async fn r_gov_2_no_run_is_recorded_for_an_env_that_was_not_let_through() {
         .finish_env_up(&dev, "shop", crate::api::EnvOutcome::done())
         .await
         .unwrap_err();
-    assert_eq!(early.kind, ErrorKind::Conflict, "approved is not yet started");
+    assert_eq!(
+        early.kind,
+        ErrorKind::Conflict,
+        "approved is not yet started"
+    );
 }

@@ -100,25 +100,28 @@ pub async fn start_approved_env(
     Ok(())
 }
 
-/// Templates protected by any of `scopes` (an account's ancestors and its tenant).
+/// Templates protected by any of `scopes` (an account's ancestors and its tenant), in one query.
 pub async fn approval_templates(conn: &mut Conn, scopes: &[String]) -> Result<Vec<String>, Error> {
-    let mut templates = Vec::new();
-    for scope in scopes {
-        let rows = sqlx::query(
-            "SELECT template FROM env_approval_policies WHERE scope = $1 ORDER BY template",
-        )
-        .bind(scope)
-        .fetch_all(&mut *conn)
-        .await?;
-        for row in rows {
-            let template: String = row.try_get("template")?;
-            if !templates.contains(&template) {
-                templates.push(template);
-            }
-        }
+    if scopes.is_empty() {
+        return Ok(Vec::new());
     }
-    templates.sort();
-    Ok(templates)
+    let placeholders = (1..=scopes.len())
+        .map(|n| format!("${n}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let sql = sqlx::AssertSqlSafe(format!(
+        "SELECT DISTINCT template FROM env_approval_policies WHERE scope IN ({placeholders}) \
+         ORDER BY template"
+    ));
+    let mut query = sqlx::query(sql);
+    for scope in scopes {
+        query = query.bind(scope);
+    }
+    let rows = query.fetch_all(&mut *conn).await?;
+    Ok(rows
+        .iter()
+        .map(|row| row.try_get::<String, _>("template"))
+        .collect::<Result<_, _>>()?)
 }
 
 pub async fn add_approval_template(

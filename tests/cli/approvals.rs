@@ -115,6 +115,16 @@ on_every_backend! {
         assert_eq!(json["approval"]["decision"], "approved");
         assert_eq!(json["approval"]["comment"], "CHG-7 ok");
         assert!(json["approval"]["decided_at"].is_string());
+
+        // A child lifts only its own requirement, never its parent's (policies only tighten).
+        env.ok(&["policy", "set", "--require-approval", "demo"]);
+        let lifted = env
+            .ok_as(ALICE, &["policy", "set", "--no-require-approval", "demo", "-o", "json"])
+            .json();
+        assert_eq!(lifted["require_approval"], serde_json::json!(["demo"]));
+        env.ok(&["policy", "set", "--no-require-approval", "demo"]);
+        let open = env.ok_as(ALICE, &["policy", "show", "-o", "json"]).json();
+        assert_eq!(open["require_approval"], serde_json::json!([]));
     }
 
     fn r_gov_2_up_wait_provisions_once_approved_and_exits_6_when_rejected() {

@@ -245,7 +245,8 @@ impl EnvLifecycle<'_> {
 
     /// `up --wait` of an env that needs an approval (R-GOV-2): returns once it is approved, and
     /// fails (exit 6) when it is rejected or its request expires.
-    pub async fn wait_for_decision(&self, env: &Env) -> Result<Env> {
+    /// `clock` is the caller's (`PLAT_CLOCK_OFFSET`), for a deadline nobody has reaped yet.
+    pub async fn wait_for_decision(&self, env: &Env, clock: &crate::service::Clock) -> Result<Env> {
         loop {
             let current = self.platform.get_env(&env.name).await?;
             if current.id != env.id {
@@ -255,6 +256,12 @@ impl EnvLifecycle<'_> {
                 );
             }
             match current.status.as_str() {
+                status::PENDING_APPROVAL if past_deadline(&current, clock()) => {
+                    // Nobody reaped it yet (no server reaper embedded): it can no longer be approved.
+                    let mut expired = current;
+                    expired.status = status::EXPIRED.into();
+                    return Err(refusal(&expired).into());
+                }
                 status::PENDING_APPROVAL => {}
                 status::REJECTED | status::EXPIRED => return Err(refusal(&current).into()),
                 _ => return Ok(current),
@@ -319,6 +326,19 @@ impl EnvLifecycle<'_> {
 /// An env recorded but never given to Terraform: waiting for, or holding, an approval.
 pub(crate) fn awaits_provisioning(env: &Env) -> bool {
     env.status == status::PENDING_APPROVAL || env.status == status::APPROVED
+}
+
+/// Whether a pending request's deadline has passed (with a minute's grace for clock skew
+/// between this machine and a server).
+fn past_deadline(env: &Env, now: jiff::Timestamp) -> bool {
+    let Some(Ok(deadline)) = env
+        .approval
+        .as_ref()
+        .map(|a| a.expires_at.parse::<jiff::Timestamp>())
+    else {
+        return false;
+    };
+    now.as_second() > deadline.as_second() + 60
 }
 
 /// A request an approver rejected or nobody decided in time: a policy refusal (exit 6).

@@ -157,9 +157,16 @@ on_every_backend! {
     fn r_gov_2_undecided_requests_expire_and_the_reaper_closes_them() {
         let env = TestEnv::new();
         acme_with_approvers(&env);
-        env.ok_as(DAVE, &["env", "up", "stale"]);
+        env.ok_as(DAVE, &["env", "up", "stale", "--idempotency-key", "job-1"]);
         let pending = env.ok_as(DAVE, &["env", "show", "stale"]);
         assert!(pending.stdout.contains("pending (required by policy, decide before"), "{}", pending.stdout);
+        // A day later a retried job's `up --wait` gives up on it at once, before any reaper ran.
+        let late_wait = env.run_with(
+            &["env", "up", "stale", "--idempotency-key", "job-1", "--wait"],
+            &[("PLAT_USER", DAVE), ("PLAT_CLOCK_OFFSET", "+25h")],
+        );
+        late_wait.failure(6);
+        assert!(late_wait.stderr.contains("expired before anyone decided"), "{}", late_wait.stderr);
         match &env.server {
             None => {
                 let reaped = env.run_with(&["env", "reap", "-o", "json"], &[("PLAT_CLOCK_OFFSET", "+25h")]);

@@ -22,7 +22,9 @@ pub async fn run(ctx: &Ctx, args: EnvUpArgs) -> Result<()> {
         if !args.wait {
             return ctx.out.object(&started.env);
         }
-        let approved = lifecycle.wait_for_decision(&started.env).await?;
+        let approved = lifecycle
+            .wait_for_decision(&started.env, &ctx.clock()?)
+            .await?;
         ctx.out.status(
             "Approved",
             &format!(

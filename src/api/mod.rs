@@ -472,6 +472,22 @@ pub struct AutomationRun {
     pub created_at: String,
     pub started_at: Option<String>,
     pub finished_at: Option<String>,
+    /// Where `plat automation run` executes it, when no server worker does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub runner: Option<LocalRunner>,
+}
+
+/// The machine and process of a `plat automation run` executing a run. The process renews the
+/// run's lease while it lives; when it stops, the run fails once the lease lapses (its exec
+/// steps ran there, so it is never retried elsewhere), and `plat automation cancel` on the
+/// same machine stops the step it left running.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
+pub struct LocalRunner {
+    pub host: String,
+    pub pid: u32,
+    /// The process group of the exec step running now, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub process_group: Option<i32>,
 }
 
 fn manual() -> String {
@@ -496,6 +512,9 @@ pub struct StartRun {
     /// Queue the run for the server's workers instead of executing it in the caller.
     #[serde(default)]
     pub queue: bool,
+    /// The caller that executes the run itself (not queued): it holds the run under a lease.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub runner: Option<LocalRunner>,
 }
 
 /// A started run with the definition its executor follows (frozen when the run started).
@@ -506,13 +525,17 @@ pub struct RunStarted {
     pub definition: serde_json::Value,
 }
 
-/// What the executor of a run reports: the whole state so far (idempotent to resend).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
+/// What the executor of a run reports: the whole state so far (idempotent to resend). From a
+/// local runner, a report also renews its lease.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct RunReport {
     pub status: String,
     pub steps: Vec<RunStep>,
     pub logs: String,
     pub error: Option<String>,
+    /// The process group of the exec step running now on the runner's machine.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub process_group: Option<i32>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]

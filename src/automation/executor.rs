@@ -53,6 +53,9 @@ pub enum RunEvent {
         logs: String,
     },
     Log(String),
+    /// An exec step's command started in its own process group (`Some`), or ended (`None`):
+    /// recorded with the run, so that `plat automation cancel` can stop it should this process die.
+    StepProcess(Option<i32>),
 }
 
 /// Whose run this is: named in what a runner sends out (the Job's labels, the webhook's body).
@@ -98,6 +101,10 @@ impl StepLog {
         if let Ok(mut lines) = self.lines.lock() {
             lines.push(line);
         }
+    }
+
+    fn process(&self, group: Option<i32>) {
+        let _ = self.events.send(RunEvent::StepProcess(group));
     }
 
     fn take(&self) -> Vec<String> {
@@ -689,6 +696,7 @@ async fn exec(input: &Value, log: &StepLog) -> Result<Value, (String, Value)> {
         .spawn()
         .map_err(|err| fail(format!("cannot start `{program}`: {err}")))?;
     let mut group = ProcessGroup(child.id().and_then(|id| i32::try_from(id).ok()));
+    log.process(group.0);
     // Lines are logged as the command writes them, so `run` and `logs -f` show them live.
     let (stdout, stderr, status) = tokio::join!(
         relay_lines(child.stdout.take(), "stdout", log),
@@ -698,6 +706,7 @@ async fn exec(input: &Value, log: &StepLog) -> Result<Value, (String, Value)> {
     let status = status.map_err(|err| fail(format!("`{program}` failed: {err}")))?;
     // It ended by itself: nothing to kill (and its pid may be reused).
     group.0 = None;
+    log.process(None);
     let code = status.code().unwrap_or(-1);
     let tail = stderr.lines().last().unwrap_or("").trim().to_owned();
     let seen = json!({ "exit_code": code, "stdout": stdout, "stderr": stderr });

@@ -17,6 +17,7 @@ pub struct RunProgress {
     steps: Vec<RunStep>,
     logs: String,
     unrecorded: bool,
+    process_group: Option<i32>,
 }
 
 impl RunProgress {
@@ -24,6 +25,14 @@ impl RunProgress {
     pub fn replace(&mut self, steps: Vec<RunStep>, logs: String) {
         self.steps = steps;
         self.logs = logs;
+        // A step starts before its command does, and its command has ended when it finishes.
+        self.process_group = None;
+        self.unrecorded = true;
+    }
+
+    /// The exec step's command started in this process group, or ended (`None`).
+    pub fn set_process_group(&mut self, group: Option<i32>) {
+        self.process_group = group;
         self.unrecorded = true;
     }
 
@@ -50,6 +59,7 @@ impl RunProgress {
             steps: self.steps.clone(),
             logs: tail(self.logs.clone()),
             error: None,
+            process_group: self.process_group,
         }
     }
 }

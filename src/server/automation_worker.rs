@@ -8,16 +8,15 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::mpsc;
-
 use super::env_states::DatabaseStates;
 use super::metrics::Metrics;
 use super::run_queue::{self, Announcement, QUIET_QUEUE_POLL, RunQueue, Subscription};
 use crate::api::{AutomationRun, RunReport};
 use crate::automation::platform_steps::PlatformSteps;
-use crate::automation::progress::{LOG_FLUSH, RunProgress};
-use crate::automation::{CancelSignal, Executor, RunEvent, RunInfo};
+use crate::automation::{Executor, RunInfo};
 use crate::iac::TemplateCatalog;
+use crate::ops;
+use crate::ops::run::{Renewal, RunHolder, RunWatch};
 use crate::platform::LocalPlatform;
 use crate::provision::Provisioner;
 use crate::scaffold::TemplateSearch;
@@ -54,7 +53,6 @@ impl StepTools {
 }
 
 const IDLE_POLL: Duration = Duration::from_millis(250);
-const CANCEL_POLL: Duration = Duration::from_millis(300);
 
 /// Takes queued runs and executes them, one at a time, until the process ends: from RabbitMQ
 /// announcements when `queue` is set (and from the database whenever the queue is quiet or the
@@ -97,15 +95,16 @@ pub async fn run_forever(
             Ok(Some((run, definition))) => {
                 tracing::info!(worker, run = %run.id, automation = %run.automation, attempt = run.attempt, via = via.label(), "running queued automation");
                 settings.metrics.run_claimed(via.label());
-                let held = Held {
+                let held = LeasedRun {
                     service: &service,
                     id: &run.id,
                     attempt: run.attempt,
                     lease_seconds,
                 };
                 let executor = settings.tools.executor_for(&executor, &service, &run);
-                execute(
+                ops::run::supervise(
                     &held,
+                    &mut Unwatched,
                     &executor,
                     &RunInfo::of(&run),
                     &definition,
@@ -151,88 +150,56 @@ impl Via {
     }
 }
 
-/// The run a worker holds, and for how long each renewal holds it.
-struct Held<'a> {
+/// Nobody watches a worker's run as it executes; its record is what people follow.
+struct Unwatched;
+
+impl RunWatch for Unwatched {}
+
+/// The run a worker holds under a lease, renewed while it executes.
+struct LeasedRun<'a> {
     service: &'a Service,
     id: &'a str,
     attempt: i64,
     lease_seconds: i64,
 }
 
-impl Held<'_> {
-    async fn report(&self, report: RunReport) {
-        if let Err(err) = self
-            .service
+#[async_trait::async_trait]
+impl RunHolder for LeasedRun<'_> {
+    fn renew_every(&self) -> Duration {
+        Duration::from_secs(u64::try_from(self.lease_seconds).unwrap_or(1)) / 3
+    }
+
+    async fn report(&self, report: RunReport) -> Result<AutomationRun, String> {
+        self.service
             .record_worker_report(self.id, self.attempt, report)
             .await
-        {
-            tracing::warn!(run = %self.id, error = %err.message, "cannot record the run's progress");
-        }
+            .map_err(|err| {
+                tracing::warn!(run = %self.id, error = %err.message, "cannot record the run's progress");
+                err.message
+            })
     }
-}
 
-async fn execute(
-    held: &Held<'_>,
-    executor: &Executor,
-    run: &RunInfo,
-    definition: &crate::automation::Definition,
-    params: &serde_json::Value,
-) {
-    let (cancel_tx, cancel) = CancelSignal::new();
-    let (events_tx, mut events) = mpsc::unbounded_channel();
-    let execution = executor.run_for(run, definition, params, cancel, events_tx);
-    // Renewed three times per lease, so one slow database round does not lose the run.
-    let renew_every = Duration::from_secs(u64::try_from(held.lease_seconds).unwrap_or(1)) / 3;
-    let mut lost = false;
-    let follow = async {
-        let start = tokio::time::Instant::now();
-        let mut poll = tokio::time::interval_at(start + CANCEL_POLL, CANCEL_POLL);
-        let mut renew = tokio::time::interval_at(start + renew_every, renew_every);
-        let mut flush = tokio::time::interval_at(start + LOG_FLUSH, LOG_FLUSH);
-        let mut progress = RunProgress::default();
-        loop {
-            tokio::select! {
-                event = events.recv() => {
-                    match event {
-                        None => break,
-                        Some(RunEvent::Log(line)) => progress.add_line(&line),
-                        Some(RunEvent::StepStarted { steps, logs, .. } | RunEvent::StepFinished { steps, logs, .. }) => {
-                            progress.replace(steps, logs);
-                            if !lost {
-                                held.report(progress.report()).await;
-                            }
-                        }
-                    }
-                }
-                _ = flush.tick(), if !lost && progress.unrecorded() => {
-                    held.report(progress.report()).await;
-                }
-                _ = poll.tick() => {
-                    if held.service.run_cancel_requested(held.id).await.unwrap_or(false) {
-                        let _ = cancel_tx.send(true);
-                    }
-                }
-                _ = renew.tick(), if !lost => {
-                    // A failed renewal (database away) is retried next time; a refused one means
-                    // the run was reclaimed: stop it here, its next attempt runs elsewhere.
-                    if let Ok(false) = held.service.renew_run_lease(held.id, held.attempt, held.lease_seconds).await {
-                        tracing::warn!(run = %held.id, attempt = held.attempt, "run reclaimed from this worker; stopping it");
-                        lost = true;
-                        let _ = cancel_tx.send(true);
-                    }
-                }
-            }
-        }
-    };
-    let (result, ()) = tokio::join!(execution, follow);
-    if lost {
-        return;
+    async fn cancel_requested(&self) -> bool {
+        self.service
+            .run_cancel_requested(self.id)
+            .await
+            .unwrap_or(false)
     }
-    held.report(RunReport {
-        status: result.status,
-        steps: result.steps,
-        logs: result.logs,
-        error: result.error,
-    })
-    .await;
+
+    async fn renew(&self, _progress: RunReport) -> Renewal {
+        // A failed renewal (database away) is retried next time; a refused one means the run
+        // was reclaimed: it stops here, and its next attempt runs elsewhere.
+        match self
+            .service
+            .renew_run_lease(self.id, self.attempt, self.lease_seconds)
+            .await
+        {
+            Ok(true) => Renewal::Held,
+            Ok(false) => {
+                tracing::warn!(run = %self.id, attempt = self.attempt, "run reclaimed from this worker; stopping it");
+                Renewal::Lost
+            }
+            Err(_) => Renewal::Unknown,
+        }
+    }
 }

@@ -1,5 +1,6 @@
 use std::sync::Arc;
 
+use super::vocabulary::{Permission, Role};
 use super::{Actor, Error, Result, Service, vocabulary};
 use crate::api::{Account, CreateAccount, UpdateAccount};
 use crate::store::{self, AccountListing, AccountRow, UserRow};
@@ -7,7 +8,7 @@ use crate::store::{self, AccountListing, AccountRow, UserRow};
 impl Service {
     /// R-ACC-7: the acting account and its descendants, never anything above or beside it.
     pub async fn list_accounts(&self, actor: &Actor, limit: Option<u32>) -> Result<Vec<Account>> {
-        actor.require("accounts:read")?;
+        actor.require(Permission::AccountsRead)?;
         // What an account sees of the tree depends only on the account (R-ACC-7), and every
         // write to accounts, tenants or users moves the authorization version.
         let key = (actor.account.id.clone(), limit);
@@ -29,7 +30,7 @@ impl Service {
     }
 
     pub async fn get_account(&self, actor: &Actor, slug: &str) -> Result<Account> {
-        actor.require("accounts:read")?;
+        actor.require(Permission::AccountsRead)?;
         let mut conn = self.store.acquire().await?;
         let account = self.visible_account(&mut conn, actor, slug).await?;
         let listing = store::get_listing(&mut conn, &account.id).await?;
@@ -37,8 +38,8 @@ impl Service {
     }
 
     pub async fn create_account(&self, actor: &Actor, req: CreateAccount) -> Result<Account> {
-        actor.require_role("account-admin", "create sub-accounts")?; // R-ROLE-1
-        actor.require("accounts:write")?;
+        actor.require_role(Role::AccountAdmin, "create sub-accounts")?; // R-ROLE-1
+        actor.require(Permission::AccountsWrite)?;
         vocabulary::check_slug("account slug", &req.slug)?;
         vocabulary::check_email(&req.owner)?;
         if let Some(name) = &req.name {
@@ -51,8 +52,7 @@ impl Service {
         roles.sort();
         roles.dedup();
         for role in &roles {
-            vocabulary::check_role(role)?;
-            check_can_grant(actor, role)?;
+            check_can_grant(actor, vocabulary::check_role(role)?)?;
         }
 
         let mut conn = self.store.acquire().await?;
@@ -99,7 +99,7 @@ impl Service {
         slug: &str,
         req: UpdateAccount,
     ) -> Result<Account> {
-        actor.require("accounts:write")?;
+        actor.require(Permission::AccountsWrite)?;
         let mut conn = self.store.acquire().await?;
         let mut tx = self.store.begin(&mut conn).await?;
         let mut account = self.visible_account(&mut tx, actor, slug).await?;
@@ -118,7 +118,7 @@ impl Service {
             );
         }
         if !own {
-            actor.require_role("account-admin", "manage sub-accounts")?;
+            actor.require_role(Role::AccountAdmin, "manage sub-accounts")?;
         }
         if let Some(name) = &req.name {
             vocabulary::check_display_name("account name", name)?;
@@ -148,8 +148,7 @@ impl Service {
             account.owner_user_id = user.id;
         }
         for role in &req.add_roles {
-            vocabulary::check_role(role)?;
-            check_can_grant(actor, role)?;
+            check_can_grant(actor, vocabulary::check_role(role)?)?;
             if !account.roles.contains(role) {
                 account.roles.push(role.clone());
             }
@@ -167,8 +166,8 @@ impl Service {
 
     /// Deletes a leaf sub-account with its links and groups; users are kept (R-USR-1).
     pub async fn delete_account(&self, actor: &Actor, slug: &str) -> Result<()> {
-        actor.require_role("account-admin", "delete sub-accounts")?;
-        actor.require("accounts:write")?;
+        actor.require_role(Role::AccountAdmin, "delete sub-accounts")?;
+        actor.require(Permission::AccountsWrite)?;
         let mut conn = self.store.acquire().await?;
         let mut tx = self.store.begin(&mut conn).await?;
         let account = self.visible_account(&mut tx, actor, slug).await?;
@@ -259,8 +258,8 @@ impl Service {
 
 /// R-ROLE-2: `account-admin` needs `subaccount-admin`, `tenant-admin` needs `subaccount-tenant`,
 /// any other role needs the role itself.
-fn check_can_grant(actor: &Actor, role: &str) -> Result<()> {
-    let needed = vocabulary::role_needed_to_grant(role);
+fn check_can_grant(actor: &Actor, role: Role) -> Result<()> {
+    let needed = role.needed_to_grant();
     if actor.holds_role(needed) {
         return Ok(());
     }

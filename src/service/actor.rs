@@ -1,6 +1,7 @@
 use std::sync::Arc;
 
-use super::{Error, ErrorKind, Result, Service, vocabulary};
+use super::vocabulary::{self, Permission, Role};
+use super::{Error, ErrorKind, Result, Service};
 use crate::api::{MembershipStatus, WhoAmI};
 use crate::store::{self, AccountRow, TenantRow, UserRow};
 
@@ -49,22 +50,22 @@ impl Actor {
         account.id == self.account.id
     }
 
-    pub fn can(&self, permission: &str) -> bool {
+    pub fn can(&self, permission: Permission) -> bool {
         grants(&self.permissions, permission)
     }
 
-    pub fn holds_role(&self, role: &str) -> bool {
-        self.account.roles.iter().any(|r| r == role)
+    pub fn holds_role(&self, role: Role) -> bool {
+        self.account.roles.iter().any(|r| r == role.as_str())
     }
 
-    pub fn require(&self, permission: &str) -> Result<()> {
+    pub fn require(&self, permission: Permission) -> Result<()> {
         if self.can(permission) {
             return Ok(());
         }
         Err(lacks(&self.user.email, &self.account.slug, permission))
     }
 
-    pub fn require_role(&self, role: &str, to: &str) -> Result<()> {
+    pub fn require_role(&self, role: Role, to: &str) -> Result<()> {
         if self.holds_role(role) {
             return Ok(());
         }
@@ -91,14 +92,14 @@ impl Actor {
 
 /// Whether group permissions grant `permission`; `*` (the `admins` group) grants every one but
 /// acting for other users, which a group must name (R-GOV-5).
-fn grants(permissions: &[String], permission: &str) -> bool {
+fn grants(permissions: &[String], permission: Permission) -> bool {
     permissions.iter().any(|p| {
-        p == permission
-            || (p == vocabulary::ALL_PERMISSIONS && permission != vocabulary::ACT_FOR_USERS)
+        p == permission.as_str()
+            || (p == vocabulary::ALL_PERMISSIONS && permission != Permission::ActForUsers)
     })
 }
 
-fn lacks(user: &str, account: &str, permission: &str) -> Error {
+fn lacks(user: &str, account: &str, permission: Permission) -> Error {
     Error::denied(format!(
         "{user} lacks the permission '{permission}' in account '{account}'"
     ))
@@ -115,8 +116,8 @@ impl Service {
     /// the platform, but the account's rules still decide who may run one.
     pub fn authorize_local_work(&self, actor: &Actor, work: crate::api::LocalWork) -> Result<()> {
         actor.require(match work {
-            crate::api::LocalWork::Scan => "scan:run",
-            crate::api::LocalWork::Scaffold => "scaffold:run",
+            crate::api::LocalWork::Scan => Permission::ScanRun,
+            crate::api::LocalWork::Scaffold => Permission::ScaffoldRun,
         })
     }
 
@@ -261,12 +262,12 @@ impl Service {
         email: &str,
         host: Option<&str>,
     ) -> Result<Arc<Actor>> {
-        service.require(vocabulary::ACT_FOR_USERS).map_err(|err| {
+        service.require(Permission::ActForUsers).map_err(|err| {
             err.with_hint(format!(
                 "an admin of '{}' grants it by naming it in a group of the service identity \
                  (`plat group create NAME --permission {}`); `*` does not include it",
                 service.account.slug,
-                vocabulary::ACT_FOR_USERS
+                Permission::ActForUsers
             ))
         })?;
         if service.membership_account_id != service.account.id {
@@ -335,10 +336,10 @@ mod tests {
     #[test]
     fn star_grants_everything_but_acting_for_users_r_gov_5() {
         let admins = vec![vocabulary::ALL_PERMISSIONS.to_owned()];
-        assert!(grants(&admins, "envs:write"));
-        assert!(!grants(&admins, vocabulary::ACT_FOR_USERS));
-        let service = vec![vocabulary::ACT_FOR_USERS.to_owned()];
-        assert!(grants(&service, vocabulary::ACT_FOR_USERS));
-        assert!(!grants(&service, "envs:write"));
+        assert!(grants(&admins, Permission::EnvsWrite));
+        assert!(!grants(&admins, Permission::ActForUsers));
+        let service = vec![Permission::ActForUsers.as_str().to_owned()];
+        assert!(grants(&service, Permission::ActForUsers));
+        assert!(!grants(&service, Permission::EnvsWrite));
     }
 }

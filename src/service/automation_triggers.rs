@@ -144,6 +144,10 @@ impl Service {
             not_before: None,
             account_slug: automation.account_slug.clone(),
             owner_email: automation.owner_email.clone(),
+            runner_host: None,
+            runner_pid: None,
+            step_process_group: None,
+            lease_until: None,
         }
     }
 
@@ -262,10 +266,10 @@ impl Service {
     /// queued again under the same id as the next attempt, or failed for good once
     /// `max_attempts` workers have taken it. Never left `running` forever.
     pub async fn reclaim_lapsed_runs(&self, max_attempts: i64) -> Result<usize> {
+        let mut reclaimed = self.fail_lapsed_local_runs().await?;
         let now = self.now();
         let mut conn = self.store.acquire().await?;
         let lapsed = store::runs_with_lapsed_lease(&mut conn, &now).await?;
-        let mut reclaimed = 0;
         for mut run in lapsed {
             let seen = run.attempt;
             run.logs.push_str(&format!(

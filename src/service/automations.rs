@@ -5,13 +5,18 @@
 
 use std::collections::BTreeMap;
 
-use super::{Actor, Error, Result, Service};
+use super::vocabulary::{Permission, Role};
+use super::{Actor, Error, Result, Service, vocabulary};
 use crate::api::{
-    ApplyAutomation, Automation, AutomationApplied, AutomationRun, RunLogs, RunReport, RunStarted,
-    RunStep, StartRun,
+    ApplyAutomation, Automation, AutomationApplied, AutomationRun, LocalRunner, RunLogs, RunReport,
+    RunStarted, RunStep, StartRun,
 };
 use crate::automation::{Definition, status};
 use crate::store::{self, AutomationRow, RunRow};
+
+/// How long a `plat automation run` holds its run without a report. The runner reports at
+/// least three times per lease, so one slow round does not lose the run.
+pub const LOCAL_RUN_LEASE_SECONDS: i64 = 60;
 
 fn automation_view(row: AutomationRow) -> Result<Automation> {
     let definition = store::stored_json("automations", &row.id, "definition", &row.definition)?;
@@ -44,6 +49,16 @@ pub(super) fn run_view(row: &RunRow) -> Result<AutomationRun> {
         created_at: row.created_at.clone(),
         started_at: row.started_at.clone(),
         finished_at: row.finished_at.clone(),
+        runner: row.runner_host.as_ref().map(|host| LocalRunner {
+            host: host.clone(),
+            pid: row
+                .runner_pid
+                .and_then(|pid| u32::try_from(pid).ok())
+                .unwrap_or(0),
+            process_group: row
+                .step_process_group
+                .and_then(|group| i32::try_from(group).ok()),
+        }),
     })
 }
 
@@ -99,8 +114,8 @@ fn parse_definition(value: serde_json::Value) -> Result<Definition> {
 
 impl Service {
     fn require_manager(actor: &Actor) -> Result<()> {
-        actor.require_role("automation-manager", "manage automations")?;
-        actor.require("automations:write")
+        actor.require_role(Role::AutomationManager, "manage automations")?;
+        actor.require(Permission::AutomationsWrite)
     }
 
     async fn automation_row(
@@ -177,14 +192,14 @@ impl Service {
     }
 
     pub async fn list_automations(&self, actor: &Actor) -> Result<Vec<Automation>> {
-        actor.require("automations:read")?;
+        actor.require(Permission::AutomationsRead)?;
         let mut conn = self.store.acquire().await?;
         let rows = store::list_automations(&mut conn, &actor.account.id).await?;
         rows.into_iter().map(automation_view).collect()
     }
 
     pub async fn get_automation(&self, actor: &Actor, name: &str) -> Result<Automation> {
-        actor.require("automations:read")?;
+        actor.require(Permission::AutomationsRead)?;
         let mut conn = self.store.acquire().await?;
         automation_view(self.automation_row(&mut conn, actor, name).await?)
     }
@@ -218,7 +233,7 @@ impl Service {
         id: String,
         triggered_by: &str,
     ) -> Result<RunStarted> {
-        actor.require("automations:run")?;
+        actor.require(Permission::AutomationsRun)?;
         let mut conn = self.store.acquire().await?;
         if let Some(existing) = store::find_run_by_id(&mut conn, &id).await?
             && existing.account_id == actor.account.id
@@ -239,6 +254,17 @@ impl Service {
         })?;
         let steps = pending_steps(&definition);
         let now = self.now();
+        let runner = req.runner.filter(|_| !req.queue);
+        if let Some(runner) = &runner {
+            vocabulary::check_text(
+                "runner host",
+                &runner.host,
+                vocabulary::MAX_DISPLAY_NAME_LEN,
+            )?;
+        }
+        let lease_until = runner
+            .as_ref()
+            .map(|_| self.lease_from_now(LOCAL_RUN_LEASE_SECONDS).1);
         let row = RunRow {
             id,
             account_id: actor.account.id.clone(),
@@ -265,6 +291,10 @@ impl Service {
             not_before: None,
             account_slug: actor.account.slug.clone(),
             owner_email: actor.user.email.clone(),
+            runner_host: runner.as_ref().map(|r| r.host.clone()),
+            runner_pid: runner.as_ref().map(|r| i64::from(r.pid)),
+            step_process_group: None,
+            lease_until,
         };
         store::insert_run(&mut conn, &row).await?;
         Ok(RunStarted {
@@ -281,7 +311,7 @@ impl Service {
         id: &str,
         report: RunReport,
     ) -> Result<AutomationRun> {
-        actor.require("automations:run")?;
+        actor.require(Permission::AutomationsRun)?;
         let known = [
             status::RUNNING,
             status::SUCCEEDED,
@@ -350,6 +380,14 @@ impl Service {
         row.error = report.error;
         if status::is_final(&row.status) {
             row.finished_at = Some(self.now());
+            row.step_process_group = None;
+            if row.runner_host.is_some() {
+                row.lease_until = None;
+            }
+        } else if row.runner_host.is_some() {
+            // A local runner's report is its heartbeat.
+            row.lease_until = Some(self.lease_from_now(LOCAL_RUN_LEASE_SECONDS).1);
+            row.step_process_group = report.process_group.map(i64::from);
         }
         store::update_run(&mut tx, &row).await?;
         tx.commit().await?;
@@ -357,13 +395,15 @@ impl Service {
     }
 
     pub async fn get_automation_run(&self, actor: &Actor, id: &str) -> Result<AutomationRun> {
-        actor.require("automations:read")?;
+        actor.require(Permission::AutomationsRead)?;
+        self.fail_lapsed_local_runs().await?;
         let mut conn = self.store.acquire().await?;
         run_view(&self.run_row(&mut conn, actor, id).await?)
     }
 
     pub async fn automation_run_logs(&self, actor: &Actor, id: &str) -> Result<RunLogs> {
-        actor.require("automations:read")?;
+        actor.require(Permission::AutomationsRead)?;
+        self.fail_lapsed_local_runs().await?;
         let mut conn = self.store.acquire().await?;
         let row = self.run_row(&mut conn, actor, id).await?;
         Ok(RunLogs {
@@ -378,12 +418,13 @@ impl Service {
         actor: &Actor,
         automation: Option<&str>,
     ) -> Result<Vec<AutomationRun>> {
-        actor.require("automations:read")?;
+        actor.require(Permission::AutomationsRead)?;
         if let Some(name) = automation
             && name.trim().is_empty()
         {
             return Err(Error::not_found("automation", name));
         }
+        self.fail_lapsed_local_runs().await?;
         let mut conn = self.store.acquire().await?;
         let rows = store::list_runs(&mut conn, &actor.account.id, automation).await?;
         rows.iter().map(run_view).collect()
@@ -453,6 +494,37 @@ impl Service {
         Ok(())
     }
 
+    /// Fails the runs whose `plat automation run` stopped renewing its lease (R-AUT-5: a run
+    /// never stays `running` after its executor is gone). Their exec steps ran on that machine,
+    /// so unlike a server worker's runs they are not queued again. Checked whenever runs are
+    /// read, so an embedded platform (no background loop) settles them too.
+    pub async fn fail_lapsed_local_runs(&self) -> Result<usize> {
+        let now = self.now();
+        let mut conn = self.store.acquire().await?;
+        let lapsed = store::local_runs_with_lapsed_lease(&mut conn, &now).await?;
+        let mut failed = 0;
+        for mut run in lapsed {
+            let seen = run.attempt;
+            let runner = format!(
+                "pid {} on {}",
+                run.runner_pid.unwrap_or_default(),
+                run.runner_host.as_deref().unwrap_or("?")
+            );
+            run.logs.push_str(&format!(
+                "[plat] the process running this run ({runner}) stopped renewing its lease\n"
+            ));
+            run.status = status::FAILED.into();
+            run.error = Some(format!(
+                "the process running it stopped ({runner}): it was killed or its machine went away"
+            ));
+            run.finished_at = Some(now.clone());
+            if store::reclaim_run(&mut conn, &run, seen).await? {
+                failed += 1;
+            }
+        }
+        Ok(failed)
+    }
+
     /// Now, and `lease_seconds` from now, as stored.
     fn lease_from_now(&self, lease_seconds: i64) -> (String, String) {
         let now = self.now();
@@ -473,7 +545,8 @@ impl Service {
     /// Asks the run's executor to stop; a queued run is cancelled at once. Idempotent: a run
     /// that has already ended is returned as it is.
     pub async fn cancel_automation_run(&self, actor: &Actor, id: &str) -> Result<AutomationRun> {
-        actor.require("automations:run")?;
+        actor.require(Permission::AutomationsRun)?;
+        self.fail_lapsed_local_runs().await?;
         let mut conn = self.store.acquire().await?;
         let mut tx = self.store.begin(&mut conn).await?;
         let mut row = self.run_row(&mut tx, actor, id).await?;

@@ -10,6 +10,7 @@
 use jiff::{SignedDuration, Timestamp};
 
 use super::envs::{env_view, status};
+use super::vocabulary::Permission;
 use super::{Actor, Error, Result, Service};
 use crate::api::{CreateEnv, DecideEnv, Env, EnvDecision, EnvStarted};
 use crate::store::{self, AccountRow, ApprovalRow, EnvRow};
@@ -18,8 +19,6 @@ use crate::store::{self, AccountRow, ApprovalRow, EnvRow};
 pub const APPROVAL_WINDOW_SECONDS: i64 = 24 * 60 * 60;
 /// The longest comment an approver may leave.
 pub const MAX_COMMENT_CHARS: usize = 2000;
-
-pub const APPROVE_PERMISSION: &str = "envs:approve";
 
 /// Why approval is needed, as recorded in `required_by`.
 const BY_TEMPLATE: &str = "template";
@@ -146,7 +145,7 @@ impl Service {
     /// `plat env approve|reject`: by a holder of `envs:approve` other than the requester.
     /// An approval is checked against the requester's quota, which it then spends (R-ENV-3).
     pub async fn decide_env(&self, actor: &Actor, name: &str, req: DecideEnv) -> Result<Env> {
-        actor.require(APPROVE_PERMISSION)?;
+        actor.require(Permission::EnvsApprove)?;
         let comment = req
             .comment
             .map(|c| c.trim().to_owned())
@@ -191,7 +190,8 @@ impl Service {
                 actor.user.email
             ))
             .with_hint(format!(
-                "ask another holder of '{APPROVE_PERMISSION}' in account '{}'",
+                "ask another holder of '{}' in account '{}'",
+                Permission::EnvsApprove,
                 actor.account.slug
             )));
         }

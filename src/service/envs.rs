@@ -4,6 +4,7 @@
 
 use jiff::{Timestamp, ToSpan};
 
+use super::vocabulary::Permission;
 use super::{Actor, Error, Result, Service};
 use crate::api::{
     CreateEnv, Env, EnvLogs, EnvOutcome, EnvPolicy, EnvQuota, EnvStarted, SetEnvPolicy,
@@ -144,7 +145,7 @@ impl Service {
     }
 
     pub async fn env_policy(&self, actor: &Actor) -> Result<EnvPolicy> {
-        actor.require("policies:read")?;
+        actor.require(Permission::PoliciesRead)?;
         let mut conn = self.store.acquire().await?;
         self.effective_policy(&mut conn, &actor.account).await
     }
@@ -152,7 +153,7 @@ impl Service {
     /// Sets the policy of the current account, or of a tenant it owns. Never looser than what the
     /// parent imposes (R-ENV-2), except at the platform's root, which sets the defaults.
     pub async fn set_env_policy(&self, actor: &Actor, req: SetEnvPolicy) -> Result<EnvPolicy> {
-        actor.require("policies:write")?;
+        actor.require(Permission::PoliciesWrite)?;
         for (what, value) in [
             ("ttl_default_seconds", req.ttl_default_seconds),
             ("ttl_max_seconds", req.ttl_max_seconds),
@@ -274,7 +275,7 @@ impl Service {
     }
 
     pub async fn env_quota(&self, actor: &Actor) -> Result<EnvQuota> {
-        actor.require("envs:read")?;
+        actor.require(Permission::EnvsRead)?;
         let mut conn = self.store.acquire().await?;
         let policy = self.effective_policy(&mut conn, &actor.account).await?;
         let (since, resets_at) = self.quota_window();
@@ -287,7 +288,7 @@ impl Service {
     }
 
     pub async fn list_envs(&self, actor: &Actor, include_destroyed: bool) -> Result<Vec<Env>> {
-        actor.require("envs:read")?;
+        actor.require(Permission::EnvsRead)?;
         let mut conn = self.store.acquire().await?;
         let rows = store::list_envs(&mut conn, &actor.account.id, include_destroyed).await?;
         rows.into_iter().map(env_view).collect()
@@ -308,7 +309,7 @@ impl Service {
     }
 
     pub async fn get_env(&self, actor: &Actor, name: &str) -> Result<Env> {
-        actor.require("envs:read")?;
+        actor.require(Permission::EnvsRead)?;
         let mut conn = self.store.acquire().await?;
         env_view(
             self.live_env_or_closed_request(&mut conn, actor, name)
@@ -319,7 +320,7 @@ impl Service {
     /// Records an env before Terraform runs, after every check that could refuse it (R-ENV-3):
     /// name, lifetime against the policy, the daily quota, and the idempotency key.
     pub async fn start_env(&self, actor: &Actor, req: CreateEnv) -> Result<EnvStarted> {
-        actor.require("envs:write")?;
+        actor.require(Permission::EnvsWrite)?;
         super::vocabulary::check_slug("environment name", &req.name)?;
         if let Some(key) = &req.idempotency_key
             && (key.is_empty() || key.len() > 200)
@@ -446,7 +447,7 @@ impl Service {
         name: &str,
         outcome: EnvOutcome,
     ) -> Result<Env> {
-        actor.require("envs:write")?;
+        actor.require(Permission::EnvsWrite)?;
         let mut conn = self.store.acquire().await?;
         let mut row = self.live_env(&mut conn, actor, name).await?;
         super::env_approvals::require_approved(&row)?;
@@ -477,7 +478,7 @@ impl Service {
 
     /// The Terraform logs recorded for an env (its runs, oldest first), also once destroyed.
     pub async fn env_logs(&self, actor: &Actor, name: &str) -> Result<EnvLogs> {
-        actor.require("envs:read")?;
+        actor.require(Permission::EnvsRead)?;
         let mut conn = self.store.acquire().await?;
         let row = match store::find_live_env(&mut conn, &actor.account.id, name).await? {
             Some(row) => row,
@@ -498,7 +499,7 @@ impl Service {
     /// Marks an env as being destroyed; `None` when there is no such live env, so that
     /// `plat env down` of an env already gone succeeds.
     pub async fn start_env_down(&self, actor: &Actor, name: &str) -> Result<Option<Env>> {
-        actor.require("envs:write")?;
+        actor.require(Permission::EnvsWrite)?;
         let mut conn = self.store.acquire().await?;
         let Some(mut row) = store::find_live_env(&mut conn, &actor.account.id, name).await? else {
             return Ok(None);
@@ -514,7 +515,7 @@ impl Service {
         name: &str,
         outcome: EnvOutcome,
     ) -> Result<Env> {
-        actor.require("envs:write")?;
+        actor.require(Permission::EnvsWrite)?;
         let mut conn = self.store.acquire().await?;
         let mut row = self.live_env(&mut conn, actor, name).await?;
         self.keep_log(&mut conn, &row, "down", &outcome).await?;
@@ -535,7 +536,7 @@ impl Service {
     /// Moves the expiry to now + `seconds`, never past the policy's maximum from creation and
     /// never earlier than it is.
     pub async fn extend_env(&self, actor: &Actor, name: &str, seconds: i64) -> Result<Env> {
-        actor.require("envs:write")?;
+        actor.require(Permission::EnvsWrite)?;
         super::vocabulary::check_ttl("the extension", seconds, MIN_TTL_SECONDS)?;
         let mut conn = self.store.acquire().await?;
         let mut tx = self.store.begin(&mut conn).await?;
@@ -581,7 +582,7 @@ impl Service {
     /// `lease_seconds` so that concurrent reapers (several servers, cron + server) never destroy
     /// the same env twice. A reaper that dies lets its lease lapse and another one retries.
     pub async fn claim_expired_envs(&self, actor: &Actor, lease_seconds: i64) -> Result<Vec<Env>> {
-        actor.require("envs:write")?;
+        actor.require(Permission::EnvsWrite)?;
         let mut conn = self.store.acquire().await?;
         let now = self.now();
         let until = self
@@ -673,7 +674,9 @@ impl Service {
                     missing()
                 }
             })?;
-        actor.require("envs:write").map_err(|_| missing())?;
+        actor
+            .require(Permission::EnvsWrite)
+            .map_err(|_| missing())?;
         Ok(row)
     }
 

@@ -1,10 +1,11 @@
+use super::vocabulary::{Permission, Role};
 use super::{Actor, Error, Result, Service, vocabulary};
 use crate::api::{CreateGroup, Group, MembershipStatus, UpdateGroup};
 use crate::store::{self, GroupRow};
 
 impl Service {
     pub async fn list_groups(&self, actor: &Actor) -> Result<Vec<Group>> {
-        actor.require("groups:read")?;
+        actor.require(Permission::GroupsRead)?;
         let mut conn = self.store.acquire().await?;
         let rows = store::list_groups(&mut conn, &actor.account.id).await?;
         let mut groups = Vec::with_capacity(rows.len());
@@ -16,7 +17,7 @@ impl Service {
     }
 
     pub async fn get_group(&self, actor: &Actor, name: &str) -> Result<Group> {
-        actor.require("groups:read")?;
+        actor.require(Permission::GroupsRead)?;
         let mut conn = self.store.acquire().await?;
         let row = find(&mut conn, actor, name).await?;
         let members = store::group_member_emails(&mut conn, &row.id).await?;
@@ -139,8 +140,8 @@ impl Service {
 }
 
 fn require_group_admin(actor: &Actor) -> Result<()> {
-    actor.require_role("user-admin", "manage groups")?;
-    actor.require("groups:write")
+    actor.require_role(Role::UserAdmin, "manage groups")?;
+    actor.require(Permission::GroupsWrite)
 }
 
 async fn find(conn: &mut store::Conn, actor: &Actor, name: &str) -> Result<GroupRow> {
@@ -160,8 +161,7 @@ fn predefined(name: &str) -> Error {
 fn grantable(actor: &Actor, permissions: &[String]) -> Result<Vec<String>> {
     let mut out = Vec::with_capacity(permissions.len());
     for permission in permissions {
-        vocabulary::check_permission(permission)?;
-        if let Some(role) = vocabulary::role_behind(permission)
+        if let Some(role) = vocabulary::check_permission(permission)?.role_behind()
             && !actor.holds_role(role)
         {
             return Err(Error::denied(format!(

@@ -1,6 +1,7 @@
 //! Published scan inventories (issue 6). A scan report is a resource of one account (R-SEC-1):
 //! publishing needs `scan:run`, reading `scan:read`, and nothing crosses accounts (R-SEC-3).
 
+use super::vocabulary::Permission;
 use super::{Actor, Error, Result, Service, vocabulary};
 use crate::api::{Inventory, PublishInventory};
 use crate::store::{self, InventoryRow};
@@ -56,7 +57,7 @@ impl Service {
         name: &str,
         req: PublishInventory,
     ) -> Result<Inventory> {
-        actor.require("scan:run")?;
+        actor.require(Permission::ScanRun)?;
         vocabulary::check_slug("inventory name", name)?;
         let (resources, errors, warnings) = summary_counts(&req.report)?;
         let mut conn = self.store.acquire().await?;
@@ -84,7 +85,7 @@ impl Service {
     }
 
     pub async fn list_inventories(&self, actor: &Actor) -> Result<Vec<Inventory>> {
-        actor.require("scan:read")?;
+        actor.require(Permission::ScanRead)?;
         let mut conn = self.store.acquire().await?;
         store::list_inventories(&mut conn, &actor.account.id)
             .await?
@@ -94,7 +95,7 @@ impl Service {
     }
 
     pub async fn get_inventory(&self, actor: &Actor, name: &str) -> Result<Inventory> {
-        actor.require("scan:read")?;
+        actor.require(Permission::ScanRead)?;
         let mut conn = self.store.acquire().await?;
         let row = self.inventory_row(&mut conn, actor, name).await?;
         inventory_view(row, true)
@@ -103,7 +104,7 @@ impl Service {
     /// All Backstage entities the account has published, as one multi-document YAML: a single
     /// catalog location for Backstage to read.
     pub async fn catalog_entities(&self, actor: &Actor) -> Result<String> {
-        actor.require("scan:read")?;
+        actor.require(Permission::ScanRead)?;
         let mut conn = self.store.acquire().await?;
         let documents = store::inventory_entities(&mut conn, &actor.account.id).await?;
         Ok(documents

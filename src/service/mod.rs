@@ -20,6 +20,7 @@ pub mod vocabulary;
 use std::sync::Arc;
 
 pub use actor::{Actor, Identity};
+pub use automations::LOCAL_RUN_LEASE_SECONDS;
 pub use error::{Error, ErrorKind, Result};
 pub use queue_triggers::{MESSAGE_PARAMETER, QueueBinding};
 
@@ -147,8 +148,10 @@ impl Service {
             tenant_id: tenant.id.clone(),
             owner_user_id: admin.id.clone(),
             roles: {
-                let mut roles: Vec<String> =
-                    vocabulary::ROLES.iter().map(|r| (*r).to_owned()).collect();
+                let mut roles: Vec<String> = vocabulary::Role::ALL
+                    .iter()
+                    .map(|r| r.to_string())
+                    .collect();
                 roles.sort();
                 roles
             },

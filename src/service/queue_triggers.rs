@@ -82,6 +82,7 @@ impl Service {
         let request = StartRun {
             params,
             queue: true,
+            runner: None,
         };
         self.start_run_with_id(&owner, &binding.automation, request, id, "queue")
             .await

@@ -1,3 +1,4 @@
+use super::vocabulary::{Permission, Role};
 use super::{Actor, Error, Result, Service, vocabulary};
 use crate::api::{Branding, CreateTenant, Tenant, UpdateTenant};
 use crate::store::{self, TenantRow};
@@ -5,7 +6,7 @@ use crate::store::{self, TenantRow};
 impl Service {
     /// Tenants the actor's subtree owns, plus the tenant the acting account is bound to.
     pub async fn list_tenants(&self, actor: &Actor) -> Result<Vec<Tenant>> {
-        actor.require("tenants:read")?;
+        actor.require(Permission::TenantsRead)?;
         let mut conn = self.store.acquire().await?;
         let tenants =
             store::list_tenants_for(&mut conn, &actor.account.path, &actor.account.tenant_id)
@@ -22,7 +23,7 @@ impl Service {
     }
 
     pub async fn get_tenant(&self, actor: &Actor, name: &str) -> Result<Tenant> {
-        actor.require("tenants:read")?;
+        actor.require(Permission::TenantsRead)?;
         self.list_tenants(actor)
             .await?
             .into_iter()
@@ -31,8 +32,8 @@ impl Service {
     }
 
     pub async fn create_tenant(&self, actor: &Actor, req: CreateTenant) -> Result<Tenant> {
-        actor.require_role("tenant-admin", "create tenants")?;
-        actor.require("tenants:write")?;
+        actor.require_role(Role::TenantAdmin, "create tenants")?;
+        actor.require(Permission::TenantsWrite)?;
         vocabulary::check_slug("tenant name", &req.name)?;
         vocabulary::check_domain(&req.domain)?;
         check_branding(&req.branding)?;
@@ -95,9 +96,9 @@ impl Service {
         let owner_visible = owner.as_ref().filter(|o| actor.sees(&o.path));
         let bound_here = row.id == actor.account.tenant_id;
         match (owner_visible, bound_here) {
-            (Some(_), _) => actor.require("tenants:write")?,
+            (Some(_), _) => actor.require(Permission::TenantsWrite)?,
             (None, true) => {
-                actor.require("tenant.branding:write")?;
+                actor.require(Permission::TenantBrandingWrite)?;
                 if req.domain.is_some() {
                     return Err(Error::denied(format!(
                         "account '{}' cannot change the domain of tenant '{name}'",
@@ -142,7 +143,7 @@ impl Service {
     }
 
     pub async fn delete_tenant(&self, actor: &Actor, name: &str) -> Result<()> {
-        actor.require("tenants:write")?;
+        actor.require(Permission::TenantsWrite)?;
         let mut conn = self.store.acquire().await?;
         let mut tx = self.store.begin(&mut conn).await?;
         let row = store::find_tenant_by_name(&mut tx, name)

@@ -1,3 +1,4 @@
+use super::vocabulary::{Permission, Role};
 use super::{Actor, Error, Result, Service, vocabulary};
 use crate::api::{CreateUser, MembershipStatus, User};
 use crate::store::{self, LinkedUser};
@@ -5,14 +6,14 @@ use crate::store::{self, LinkedUser};
 impl Service {
     /// Users linked to the acting account, active and revoked.
     pub async fn list_users(&self, actor: &Actor) -> Result<Vec<User>> {
-        actor.require("users:read")?;
+        actor.require(Permission::UsersRead)?;
         let mut conn = self.store.acquire().await?;
         let users = store::linked_users(&mut conn, &actor.account.id).await?;
         Ok(users.into_iter().map(user_view).collect())
     }
 
     pub async fn get_user(&self, actor: &Actor, email: &str) -> Result<User> {
-        actor.require("users:read")?;
+        actor.require(Permission::UsersRead)?;
         vocabulary::check_email(email)?;
         let mut conn = self.store.acquire().await?;
         store::linked_user(&mut conn, &actor.account.id, email)
@@ -23,8 +24,8 @@ impl Service {
 
     /// Links a user to the acting account, creating the global user on first sight (R-USR-1).
     pub async fn create_user(&self, actor: &Actor, req: CreateUser) -> Result<User> {
-        actor.require_role("user-admin", "link users")?;
-        actor.require("users:write")?;
+        actor.require_role(Role::UserAdmin, "link users")?;
+        actor.require(Permission::UsersWrite)?;
         vocabulary::check_email(&req.email)?;
         if let Some(name) = &req.name {
             vocabulary::check_display_name("user name", name)?;
@@ -63,8 +64,8 @@ impl Service {
 
     /// Removes the user's access to the acting account; the user itself is kept (R-USR-2).
     pub async fn revoke_user(&self, actor: &Actor, email: &str) -> Result<User> {
-        actor.require_role("user-admin", "revoke users")?;
-        actor.require("users:write")?;
+        actor.require_role(Role::UserAdmin, "revoke users")?;
+        actor.require(Permission::UsersWrite)?;
         vocabulary::check_email(email)?;
         let mut conn = self.store.acquire().await?;
         let mut tx = self.store.begin(&mut conn).await?;

@@ -3,57 +3,127 @@
 
 use super::error::{Error, Result};
 
-/// Capabilities an account holds; a parent grants them to a child.
-pub const ROLES: [&str; 6] = [
-    "tenant-admin",
-    "account-admin",
-    "subaccount-admin",
-    "subaccount-tenant",
-    "user-admin",
-    "automation-manager",
-];
+/// Declares a closed set of names: an enum whose values are checked by the compiler where
+/// the service uses them, and spelled as the strings stored and shown.
+macro_rules! vocabulary {
+    ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident = $text:literal,)+ }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum $name { $($(#[$vmeta])* $variant,)+ }
 
-/// Permissions a group can hold. `*` is reserved for the predefined `admins` group.
-pub const PERMISSIONS: [&str; 21] = [
-    "accounts:read",
-    "accounts:write",
-    "tenants:read",
-    "tenants:write",
-    "tenant.branding:write",
-    "users:read",
-    "users:write",
-    "groups:read",
-    "groups:write",
-    "envs:read",
-    "envs:write",
-    // Decides on environments of protected templates (R-GOV-2); not a developer's by default.
-    "envs:approve",
-    "automations:read",
-    "automations:write",
-    "automations:run",
-    "scan:read",
-    "scan:run",
-    "scaffold:run",
-    "policies:read",
-    "policies:write",
-    ACT_FOR_USERS,
-];
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant,)+];
 
+            pub const fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $text,)+ }
+            }
+
+            pub fn parse(text: &str) -> Option<Self> {
+                Self::ALL.iter().copied().find(|value| value.as_str() == text)
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+vocabulary! {
+    /// Capabilities an account holds; a parent grants them to a child (R-ROLE-*).
+    Role {
+        TenantAdmin = "tenant-admin",
+        AccountAdmin = "account-admin",
+        SubaccountAdmin = "subaccount-admin",
+        SubaccountTenant = "subaccount-tenant",
+        UserAdmin = "user-admin",
+        AutomationManager = "automation-manager",
+    }
+}
+
+vocabulary! {
+    /// Permissions a group can hold. `*` is reserved for the predefined `admins` group.
+    Permission {
+        AccountsRead = "accounts:read",
+        AccountsWrite = "accounts:write",
+        TenantsRead = "tenants:read",
+        TenantsWrite = "tenants:write",
+        TenantBrandingWrite = "tenant.branding:write",
+        UsersRead = "users:read",
+        UsersWrite = "users:write",
+        GroupsRead = "groups:read",
+        GroupsWrite = "groups:write",
+        EnvsRead = "envs:read",
+        EnvsWrite = "envs:write",
+        /// Decides on environments of protected templates (R-GOV-2); not a developer's by
+        /// default.
+        EnvsApprove = "envs:approve",
+        AutomationsRead = "automations:read",
+        AutomationsWrite = "automations:write",
+        AutomationsRun = "automations:run",
+        ScanRead = "scan:read",
+        ScanRun = "scan:run",
+        ScaffoldRun = "scaffold:run",
+        PoliciesRead = "policies:read",
+        PoliciesWrite = "policies:write",
+        /// Lets a service identity (a Backstage backend) act for a user of its own account
+        /// (R-GOV-5). Only a group that names it grants it: `*` does not, so no admin holds it
+        /// by accident.
+        ActForUsers = "users:act-for",
+    }
+}
+
+/// Every permission but acting for users (`admins` groups hold it).
 pub const ALL_PERMISSIONS: &str = "*";
 
-/// Lets a service identity (a Backstage backend) act for a user of its own account (R-GOV-5).
-/// Only a group that names it grants it: `*` does not, so no admin holds it by accident.
-pub const ACT_FOR_USERS: &str = "users:act-for";
+impl Permission {
+    fn is_read(self) -> bool {
+        self.as_str().ends_with(":read")
+    }
+
+    /// The account role without which this permission can never take effect, so granting it
+    /// is refused.
+    pub fn role_behind(self) -> Option<Role> {
+        match self {
+            Self::AccountsWrite => Some(Role::AccountAdmin),
+            Self::TenantsWrite => Some(Role::TenantAdmin),
+            Self::UsersWrite | Self::GroupsWrite => Some(Role::UserAdmin),
+            Self::AutomationsWrite => Some(Role::AutomationManager),
+            _ => None,
+        }
+    }
+}
+
+impl Role {
+    /// R-ROLE-2: who may hand this role down to a child.
+    pub fn needed_to_grant(self) -> Role {
+        match self {
+            Self::AccountAdmin => Self::SubaccountAdmin,
+            Self::TenantAdmin => Self::SubaccountTenant,
+            other => other,
+        }
+    }
+}
 
 /// The groups every account starts with (R-GRP-2).
 pub fn predefined_groups() -> [(&'static str, Vec<&'static str>); 3] {
-    let read_only: Vec<&str> = PERMISSIONS
+    let read_only: Vec<&str> = Permission::ALL
         .iter()
-        .copied()
-        .filter(|p| p.ends_with(":read"))
+        .filter(|p| p.is_read())
+        .map(|p| p.as_str())
         .collect();
     let mut developers = read_only.clone();
-    developers.extend(["envs:write", "automations:run", "scan:run", "scaffold:run"]);
+    developers.extend(
+        [
+            Permission::EnvsWrite,
+            Permission::AutomationsRun,
+            Permission::ScanRun,
+            Permission::ScaffoldRun,
+        ]
+        .map(Permission::as_str),
+    );
     [
         ("admins", vec![ALL_PERMISSIONS]),
         ("developers", developers),
@@ -61,42 +131,19 @@ pub fn predefined_groups() -> [(&'static str, Vec<&'static str>); 3] {
     ]
 }
 
-/// The account role without which a permission can never take effect, so granting it is refused.
-pub fn role_behind(permission: &str) -> Option<&'static str> {
-    match permission {
-        "accounts:write" => Some("account-admin"),
-        "tenants:write" => Some("tenant-admin"),
-        "users:write" | "groups:write" => Some("user-admin"),
-        "automations:write" => Some("automation-manager"),
-        _ => None,
-    }
+pub fn check_role(role: &str) -> Result<Role> {
+    Role::parse(role).ok_or_else(|| {
+        let known: Vec<&str> = Role::ALL.iter().map(|r| r.as_str()).collect();
+        Error::invalid(format!("unknown role '{}'", shorten(role)))
+            .with_hint(format!("roles are: {}", known.join(", ")))
+    })
 }
 
-/// R-ROLE-2: who may hand a role down to a child.
-pub fn role_needed_to_grant(role: &str) -> &str {
-    match role {
-        "account-admin" => "subaccount-admin",
-        "tenant-admin" => "subaccount-tenant",
-        other => other,
-    }
-}
-
-pub fn check_role(role: &str) -> Result<()> {
-    if ROLES.contains(&role) {
-        Ok(())
-    } else {
-        Err(Error::invalid(format!("unknown role '{role}'"))
-            .with_hint(format!("roles are: {}", ROLES.join(", "))))
-    }
-}
-
-pub fn check_permission(permission: &str) -> Result<()> {
-    if PERMISSIONS.contains(&permission) {
-        Ok(())
-    } else {
-        Err(Error::invalid(format!("unknown permission '{permission}'"))
-            .with_hint("run `plat group permissions` to list the permissions"))
-    }
+pub fn check_permission(permission: &str) -> Result<Permission> {
+    Permission::parse(permission).ok_or_else(|| {
+        Error::invalid(format!("unknown permission '{}'", shorten(permission)))
+            .with_hint("run `plat group permissions` to list the permissions")
+    })
 }
 
 /// Slugs are DNS labels so that they can name namespaces, hosts and Terraform workspaces unchanged.
@@ -332,8 +379,23 @@ mod tests {
 
     #[test]
     fn permissions_behind_roles() {
-        assert_eq!(role_behind("accounts:write"), Some("account-admin"));
-        assert_eq!(role_needed_to_grant("account-admin"), "subaccount-admin");
-        assert_eq!(role_needed_to_grant("user-admin"), "user-admin");
+        assert_eq!(
+            Permission::AccountsWrite.role_behind(),
+            Some(Role::AccountAdmin)
+        );
+        assert_eq!(Role::AccountAdmin.needed_to_grant(), Role::SubaccountAdmin);
+        assert_eq!(Role::UserAdmin.needed_to_grant(), Role::UserAdmin);
+    }
+
+    #[test]
+    fn every_name_parses_back_to_its_value() {
+        for permission in Permission::ALL {
+            assert_eq!(Permission::parse(permission.as_str()), Some(*permission));
+        }
+        for role in Role::ALL {
+            assert_eq!(Role::parse(role.as_str()), Some(*role));
+        }
+        assert!(check_permission("envs:destroy").is_err());
+        assert!(check_role("root").is_err());
     }
 }

@@ -151,6 +151,13 @@ pub struct RunRow {
     pub not_before: Option<String>,
     pub account_slug: String,
     pub owner_email: String,
+    /// The machine and process of the `plat automation run` executing it (no server worker).
+    pub runner_host: Option<String>,
+    pub runner_pid: Option<i64>,
+    /// The process group of the exec step running now on `runner_host`.
+    pub step_process_group: Option<i64>,
+    /// Until when its executor holds it (a server worker, or the runner above).
+    pub lease_until: Option<String>,
 }
 
 const RUN_FROM: &str = "FROM automation_runs r JOIN accounts a ON a.id = r.account_id \
@@ -158,8 +165,9 @@ const RUN_FROM: &str = "FROM automation_runs r JOIN accounts a ON a.id = r.accou
 
 const RUN_COLUMNS: &str = "r.id, r.account_id, r.automation_name, r.definition, r.owner_user_id, \
      r.status, r.params, r.steps, r.logs, r.error, r.cancel_requested, r.created_at, r.started_at, \
-     r.finished_at, r.triggered_by, r.automation_id, r.attempt, r.not_before, \
-     a.slug AS account_slug, u.email AS owner_email";
+     r.finished_at, r.triggered_by, r.automation_id, r.attempt, r.not_before, r.runner_host, \
+     r.runner_pid, r.step_process_group, r.lease_until, a.slug AS account_slug, \
+     u.email AS owner_email";
 
 fn run(row: &AnyRow) -> Result<RunRow, sqlx::Error> {
     Ok(RunRow {
@@ -183,6 +191,10 @@ fn run(row: &AnyRow) -> Result<RunRow, sqlx::Error> {
         not_before: row.try_get("not_before")?,
         account_slug: row.try_get("account_slug")?,
         owner_email: row.try_get("owner_email")?,
+        runner_host: row.try_get("runner_host")?,
+        runner_pid: row.try_get("runner_pid")?,
+        step_process_group: row.try_get("step_process_group")?,
+        lease_until: row.try_get("lease_until")?,
     })
 }
 
@@ -246,8 +258,9 @@ fn insert_run_query<'q>(
     let sql = sqlx::AssertSqlSafe(format!(
         "INSERT INTO automation_runs (id, account_id, automation_name, definition, owner_user_id, \
          status, params, steps, logs, error, cancel_requested, created_at, started_at, finished_at, \
-         lease_until, triggered_by, automation_id, attempt, not_before) VALUES ($1, $2, $3, $4, $5, \
-         $6, $7, $8, $9, $10, $11, $12, $13, $14, NULL, $15, $16, $17, $18){on_conflict}"
+         lease_until, triggered_by, automation_id, attempt, not_before, runner_host, runner_pid) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, \
+         $19, $20, $21){on_conflict}"
     ));
     sqlx::query(sql)
         .bind(&row.id)
@@ -264,10 +277,13 @@ fn insert_run_query<'q>(
         .bind(&row.created_at)
         .bind(&row.started_at)
         .bind(&row.finished_at)
+        .bind(&row.lease_until)
         .bind(&row.triggered_by)
         .bind(&row.automation_id)
         .bind(row.attempt)
         .bind(&row.not_before)
+        .bind(&row.runner_host)
+        .bind(row.runner_pid)
 }
 
 /// Takes the oldest queued run for a server worker: marks it running under a lease and returns
@@ -386,7 +402,8 @@ pub async fn find_run_by_id(conn: &mut Conn, id: &str) -> Result<Option<RunRow>,
 pub async fn update_run(conn: &mut Conn, row: &RunRow) -> Result<(), Error> {
     sqlx::query(
         "UPDATE automation_runs SET status = $2, steps = $3, logs = $4, error = $5, \
-         started_at = $6, finished_at = $7 WHERE id = $1",
+         started_at = $6, finished_at = $7, lease_until = $8, step_process_group = $9 \
+         WHERE id = $1",
     )
     .bind(&row.id)
     .bind(&row.status)
@@ -395,6 +412,8 @@ pub async fn update_run(conn: &mut Conn, row: &RunRow) -> Result<(), Error> {
     .bind(&row.error)
     .bind(&row.started_at)
     .bind(&row.finished_at)
+    .bind(&row.lease_until)
+    .bind(row.step_process_group)
     .execute(&mut *conn)
     .await?;
     Ok(())
@@ -518,7 +537,21 @@ pub async fn renew_run_lease(
 /// Runs taken by a worker whose lease has lapsed: the worker died or lost the database.
 pub async fn runs_with_lapsed_lease(conn: &mut Conn, now: &str) -> Result<Vec<RunRow>, Error> {
     let sql = sqlx::AssertSqlSafe(format!(
-        "SELECT {RUN_COLUMNS} {RUN_FROM} WHERE r.status = 'running' \
+        "SELECT {RUN_COLUMNS} {RUN_FROM} WHERE r.status = 'running' AND r.runner_host IS NULL \
+         AND r.lease_until IS NOT NULL AND r.lease_until < $1 ORDER BY r.created_at"
+    ));
+    let rows = sqlx::query(sql).bind(now).fetch_all(&mut *conn).await?;
+    Ok(rows.iter().map(run).collect::<Result<_, _>>()?)
+}
+
+/// Runs of `plat automation run` whose runner stopped renewing its lease (killed, or its
+/// machine gone): they are failed, never retried elsewhere.
+pub async fn local_runs_with_lapsed_lease(
+    conn: &mut Conn,
+    now: &str,
+) -> Result<Vec<RunRow>, Error> {
+    let sql = sqlx::AssertSqlSafe(format!(
+        "SELECT {RUN_COLUMNS} {RUN_FROM} WHERE r.status = 'running' AND r.runner_host IS NOT NULL \
          AND r.lease_until IS NOT NULL AND r.lease_until < $1 ORDER BY r.created_at"
     ));
     let rows = sqlx::query(sql).bind(now).fetch_all(&mut *conn).await?;

@@ -95,7 +95,7 @@ const fn portable(version: i64, description: &'static str, sql: &'static str) ->
 }
 
 /// The schema, embedded in the binary. Append only: a released migration never changes.
-const SCHEMA: [SchemaStep; 10] = [
+const SCHEMA: [SchemaStep; 11] = [
     portable(
         1,
         "accounts",
@@ -142,6 +142,11 @@ const SCHEMA: [SchemaStep; 10] = [
         11,
         "env_approvals",
         include_str!("../../migrations/0011_env_approvals.sql"),
+    ),
+    portable(
+        14,
+        "local_runners",
+        include_str!("../../migrations/0014_local_runners.sql"),
     ),
 ];
 

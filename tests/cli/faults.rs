@@ -951,3 +951,134 @@ fn r_env_4_env_down_after_a_killed_up_destroys_what_terraform_went_on_to_create(
         marker_path.display()
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// 10. A killed `plat automation run`: its run is not left `running` forever, and `automation
+// cancel` stops the step it orphaned.
+
+/// Starts `plat automation run orphan` whose exec step writes its process group's id (the
+/// shell's pid) to a file and sleeps; kills the CLI with SIGKILL once the step runs. Returns
+/// the run id and the step's process group.
+fn kill_a_running_automation(env: &TestEnv) -> (String, i32) {
+    let pid_file = env.root().join("step.pid");
+    let definition = format!(
+        "apiVersion: plat.dev/v1\nkind: Automation\nmetadata: {{ name: orphan }}\nspec:\n  steps:\n    - id: wait\n      action: exec\n      input: {{ command: [\"sh\", \"-c\", \"echo $$ > {} && sleep 120\"] }}\n",
+        pid_file.display()
+    );
+    let file = env.root().join("orphan.yaml");
+    std::fs::write(&file, definition).unwrap();
+    env.ok(&["automation", "apply", "-f", file.to_str().unwrap()]);
+    let mut cli = env
+        .command(&["automation", "run", "orphan"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let group = loop {
+        if let Some(group) = std::fs::read_to_string(&pid_file)
+            .ok()
+            .and_then(|text| text.trim().parse::<i32>().ok())
+        {
+            break group;
+        }
+        assert!(Instant::now() < deadline, "the step never started");
+        assert!(cli.try_wait().unwrap().is_none(), "the run ended early");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    // The process group is recorded with the run as soon as the step's command starts.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let run_id = loop {
+        let runs = env.ok(&["automation", "runs", "-o", "json"]).json();
+        let run = &runs[0];
+        if run["runner"]["process_group"].as_i64() == Some(i64::from(group)) {
+            break run["id"].as_str().unwrap().to_owned();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the step's process group was never recorded: {run}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    cli.kill().unwrap();
+    cli.wait().unwrap();
+    (run_id, group)
+}
+
+/// The run `id` as `plat automation runs` lists it.
+fn listed_run(env: &TestEnv, id: &str) -> serde_json::Value {
+    let runs = env.ok(&["automation", "runs", "-o", "json"]).json();
+    runs.as_array()
+        .unwrap()
+        .iter()
+        .find(|run| run["id"] == id)
+        .cloned()
+        .unwrap()
+}
+
+fn group_alive(group: i32) -> bool {
+    nix::sys::signal::killpg(nix::unistd::Pid::from_raw(group), None).is_ok()
+}
+
+#[test]
+fn r_aut_5_cancel_of_a_run_whose_cli_was_killed_stops_its_orphaned_step_and_records_it() {
+    let env = TestEnv::new();
+    let (run_id, group) = kill_a_running_automation(&env);
+    assert!(
+        group_alive(group),
+        "the step outlives the killed CLI (as before the fix)"
+    );
+    let shown = listed_run(&env, &run_id);
+    assert_eq!(shown["status"], "running", "within its lease it still runs");
+
+    let cancelled = env.ok(&["automation", "cancel", &run_id, "-o", "json"]);
+    assert_eq!(
+        cancelled.json()["status"],
+        "cancelled",
+        "{}",
+        cancelled.stdout
+    );
+    assert!(
+        cancelled.json()["error"]
+            .as_str()
+            .unwrap()
+            .contains("had stopped"),
+        "{}",
+        cancelled.stdout
+    );
+    assert!(!group_alive(group), "the orphaned step was stopped");
+    let logs = env.ok(&["automation", "logs", &run_id]);
+    assert!(
+        logs.stdout
+            .contains("cancelled: the plat process running it"),
+        "{}",
+        logs.stdout
+    );
+}
+
+#[test]
+fn r_aut_5_a_run_whose_cli_was_killed_is_failed_once_its_lease_lapses_and_never_retried() {
+    let mut env = TestEnv::new();
+    let (run_id, group) = kill_a_running_automation(&env);
+    env.vars.insert("PLAT_CLOCK_OFFSET".into(), "+2m".into());
+    let shown = listed_run(&env, &run_id);
+    // Stop the orphan before asserting, so a failure leaves nothing behind.
+    let _ = nix::sys::signal::killpg(
+        nix::unistd::Pid::from_raw(group),
+        nix::sys::signal::Signal::SIGKILL,
+    );
+    assert_eq!(shown["status"], "failed", "{shown}");
+    assert_eq!(shown["attempt"], 1, "never queued again: {shown}");
+    assert!(
+        shown["error"]
+            .as_str()
+            .unwrap()
+            .contains("the process running it stopped"),
+        "{shown}"
+    );
+    // Ended: a cancel now changes nothing.
+    let again = env
+        .ok(&["automation", "cancel", &run_id, "-o", "json"])
+        .json();
+    assert_eq!(again["status"], "failed");
+}

@@ -1,21 +1,15 @@
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::Result;
-use tokio::sync::mpsc;
 
-use crate::api::{AutomationRun, RunReport, StartRun};
+use crate::api::{AutomationRun, StartRun};
 use crate::automation::platform_steps::PlatformSteps;
-use crate::automation::progress::{LOG_FLUSH, RunProgress, tail};
-use crate::automation::{CancelSignal, Definition, Executor, RunEvent, RunInfo, status};
+use crate::automation::{Definition, Executor, RunEvent, RunInfo, status};
 use crate::cli::AutomationRunArgs;
 use crate::ctx::Ctx;
 use crate::error::{Cancelled, RunFailed, UserError};
-use crate::platform::Platform;
+use crate::ops::run::{self, CallerHeldRun, RunWatch};
 use crate::scaffold::TemplateSearch;
-
-/// How often the executor asks whether someone ran `plat automation cancel`.
-const CANCEL_POLL: Duration = Duration::from_millis(300);
 
 pub async fn run(ctx: &Ctx, args: AutomationRunArgs) -> Result<()> {
     if args.detach && ctx.context.server.is_none() {
@@ -32,6 +26,7 @@ pub async fn run(ctx: &Ctx, args: AutomationRunArgs) -> Result<()> {
             StartRun {
                 params: args.params.into_iter().collect(),
                 queue: args.detach,
+                runner: (!args.detach).then(run::this_runner),
             },
         )
         .await?;
@@ -52,25 +47,30 @@ pub async fn run(ctx: &Ctx, args: AutomationRunArgs) -> Result<()> {
         &format!("automation {} (run {run_id})", args.name),
     );
     let executor = executor(ctx).await?;
-    let run = RunInfo::of(&started.run);
-    let (cancel_tx, cancel) = CancelSignal::new();
-    let (events_tx, events) = mpsc::unbounded_channel();
-    let execution = executor.run_for(&run, &definition, &started.run.params, cancel, events_tx);
-    let follow = follow(ctx, platform, &run_id, events, cancel_tx);
-    let (result, interrupted) = tokio::join!(execution, follow);
-
-    let run = platform
-        .report_automation_run(
-            &run_id,
-            RunReport {
-                status: result.status.clone(),
-                steps: result.steps,
-                logs: tail(result.logs),
-                error: result.error.clone(),
-            },
-        )
-        .await?;
-    finish(ctx, &run, interrupted)
+    let holder = CallerHeldRun {
+        platform,
+        id: &run_id,
+    };
+    let supervised = run::supervise(
+        &holder,
+        &mut Terminal {
+            ctx,
+            run_id: &run_id,
+        },
+        &executor,
+        &RunInfo::of(&started.run),
+        &definition,
+        &started.run.params,
+    )
+    .await;
+    let Some(supervised) = supervised else {
+        // The run was ended without this process (it stopped renewing its lease, e.g. it was
+        // suspended): its record says how.
+        let run = platform.get_automation_run(&run_id).await?;
+        return finish(ctx, &run, false);
+    };
+    let run = supervised.run.map_err(anyhow::Error::msg)?;
+    finish(ctx, &run, supervised.interrupted)
 }
 
 /// The executor acts on the platform as the caller, who owns the run, and signs webhooks with
@@ -94,73 +94,39 @@ async fn executor(ctx: &Ctx) -> Result<Executor> {
         .with_actions(Arc::new(steps)))
 }
 
-/// Shows progress, reports each step to the platform, and turns `cancel` requests and Ctrl-C
-/// into the cancel signal. Log lines that arrive during a step (a Job's pod log) are recorded
-/// every `LOG_FLUSH`, so `plat automation logs -f` elsewhere sees them as they come. Returns
-/// whether Ctrl-C was pressed.
-async fn follow(
-    ctx: &Ctx,
-    platform: &dyn Platform,
-    run_id: &str,
-    mut events: mpsc::UnboundedReceiver<RunEvent>,
-    cancel: tokio::sync::watch::Sender<bool>,
-) -> bool {
-    let mut poll = tokio::time::interval_at(tokio::time::Instant::now() + CANCEL_POLL, CANCEL_POLL);
-    let mut flush = tokio::time::interval_at(tokio::time::Instant::now() + LOG_FLUSH, LOG_FLUSH);
-    let mut interrupted = false;
-    let mut progress = RunProgress::default();
-    loop {
-        tokio::select! {
-            event = events.recv() => {
-                let Some(event) = event else { break };
-                match event {
-                    RunEvent::Log(line) => {
-                        ctx.out.info(&format!("  {line}"));
-                        progress.add_line(&line);
-                    }
-                    RunEvent::StepStarted { index, steps, logs } => {
-                        let step = &steps[index];
-                        ctx.out.status("Step", &format!("{} ({})", step.id, step.action));
-                        progress.replace(steps, logs);
-                        record(ctx, platform, run_id, &mut progress).await;
-                    }
-                    RunEvent::StepFinished { steps, logs, .. } => {
-                        progress.replace(steps, logs);
-                        record(ctx, platform, run_id, &mut progress).await;
-                    }
-                }
-            }
-            _ = flush.tick() => {
-                if progress.unrecorded() {
-                    record(ctx, platform, run_id, &mut progress).await;
-                }
-            }
-            _ = poll.tick() => {
-                if let Ok(run) = platform.get_automation_run(run_id).await
-                    && run.cancel_requested
-                {
-                    let _ = cancel.send(true);
-                }
-            }
-            signal = tokio::signal::ctrl_c(), if !interrupted => {
-                if signal.is_ok() {
-                    interrupted = true;
-                    ctx.out.warn("interrupted: stopping the running step");
-                    let _ = cancel.send(true);
-                }
-            }
-        }
-    }
-    interrupted
+/// Shows a run's progress on the terminal; Ctrl-C cancels it.
+struct Terminal<'a> {
+    ctx: &'a Ctx,
+    run_id: &'a str,
 }
 
-async fn record(ctx: &Ctx, platform: &dyn Platform, run_id: &str, progress: &mut RunProgress) {
-    if let Err(err) = platform
-        .report_automation_run(run_id, progress.report())
-        .await
-    {
-        ctx.out
-            .warn(&format!("could not record progress of run {run_id}: {err}"));
+impl RunWatch for Terminal<'_> {
+    fn event(&mut self, event: &RunEvent) {
+        match event {
+            RunEvent::Log(line) => self.ctx.out.info(&format!("  {line}")),
+            RunEvent::StepStarted { index, steps, .. } => {
+                let step = &steps[*index];
+                self.ctx
+                    .out
+                    .status("Step", &format!("{} ({})", step.id, step.action));
+            }
+            RunEvent::StepFinished { .. } | RunEvent::StepProcess(_) => {}
+        }
+    }
+
+    fn interrupted(&mut self) {
+        self.ctx.out.warn("interrupted: stopping the running step");
+    }
+
+    fn report_failed(&mut self, why: &str) {
+        self.ctx.out.warn(&format!(
+            "could not record progress of run {}: {why}",
+            self.run_id
+        ));
+    }
+
+    fn stops_on_ctrl_c(&self) -> bool {
+        true
     }
 }
 

@@ -2,14 +2,14 @@ use anyhow::Result;
 
 use crate::ctx::Ctx;
 use crate::output::views::PermissionEntry;
-use crate::service::vocabulary;
+use crate::service::vocabulary::Permission;
 
 pub fn run(ctx: &Ctx) -> Result<()> {
-    let entries: Vec<PermissionEntry> = vocabulary::PERMISSIONS
+    let entries: Vec<PermissionEntry> = Permission::ALL
         .iter()
         .map(|permission| PermissionEntry {
-            permission: (*permission).to_owned(),
-            requires_role: vocabulary::role_behind(permission).map(str::to_owned),
+            permission: permission.to_string(),
+            requires_role: permission.role_behind().map(|role| role.to_string()),
         })
         .collect();
     ctx.out.list(&entries)

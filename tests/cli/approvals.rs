@@ -249,3 +249,26 @@ fn r_gov_2_a_protected_template_waits_and_github_actions_outputs_say_so() {
     assert_eq!(down["status"], "destroyed");
     assert!(!env.data_dir().join("envs").exists(), "Terraform ran");
 }
+
+/// An automation step cannot wait for an approver: its `env.up` of a protected template leaves
+/// the request pending and fails before Terraform.
+#[test]
+fn r_gov_2_an_automation_step_stops_at_a_protected_template_before_terraform() {
+    let env = TestEnv::new();
+    env.ok(&["policy", "set", "--require-approval", "demo"]);
+    let definition = "apiVersion: plat.dev/v1\nkind: Automation\nmetadata: { name: release }\nspec:\n  steps:\n    - id: env\n      action: env.up\n      input: { template: demo, name: release-1 }\n";
+    let file = env.root().join("release.yaml");
+    std::fs::write(&file, definition).unwrap();
+    env.ok(&["automation", "apply", "-f", file.to_str().unwrap()]);
+    let out = env.run(&["automation", "run", "release", "-o", "json"]);
+    out.failure(1);
+    let run = out.json();
+    assert_eq!(run["steps"][0]["status"], "failed");
+    assert!(
+        run["error"].as_str().unwrap().contains("needs an approval"),
+        "{run}"
+    );
+    let shown = env.ok(&["env", "show", "release-1", "-o", "json"]).json();
+    assert_eq!(shown["status"], "pending_approval");
+    assert!(!env.data_dir().join("envs").exists(), "Terraform ran");
+}

@@ -44,7 +44,7 @@ Register-ArgumentCompleter -Native -CommandName 'plat' -ScriptBlock {
             [CompletionResult]::new('context', 'context', [CompletionResultType]::ParameterValue, 'Manage contexts: which platform plat talks to, and as whom')
             [CompletionResult]::new('whoami', 'whoami', [CompletionResultType]::ParameterValue, 'Show who you are acting as, in which account, with which permissions')
             [CompletionResult]::new('env', 'env', [CompletionResultType]::ParameterValue, 'Short-lived environments provisioned by Terraform/OpenTofu')
-            [CompletionResult]::new('policy', 'policy', [CompletionResultType]::ParameterValue, 'Environment policies: lifetime limits and daily quota')
+            [CompletionResult]::new('policy', 'policy', [CompletionResultType]::ParameterValue, 'Environment policies: lifetime limits, daily quota and templates that need approval')
             [CompletionResult]::new('automation', 'automation', [CompletionResultType]::ParameterValue, 'Automations: define, run and follow the platform''s processes')
             [CompletionResult]::new('scan', 'scan', [CompletionResultType]::ParameterValue, 'Inventory and policy checks over manifests, Terraform state and live clusters')
             [CompletionResult]::new('scaffold', 'scaffold', [CompletionResultType]::ParameterValue, 'Create projects from Backstage Software Templates, offline, and keep them updatable')
@@ -1175,6 +1175,8 @@ Register-ArgumentCompleter -Native -CommandName 'plat' -ScriptBlock {
             [CompletionResult]::new('down', 'down', [CompletionResultType]::ParameterValue, 'Destroy an environment; an environment already gone is not an error')
             [CompletionResult]::new('quota', 'quota', [CompletionResultType]::ParameterValue, 'How many environments you may still create today')
             [CompletionResult]::new('reap', 'reap', [CompletionResultType]::ParameterValue, 'Destroy every expired environment (for cron or a CI schedule)')
+            [CompletionResult]::new('approve', 'approve', [CompletionResultType]::ParameterValue, 'Approve an environment of a protected template; its requester''s `env up` then provisions it')
+            [CompletionResult]::new('reject', 'reject', [CompletionResultType]::ParameterValue, 'Reject an environment of a protected template; nothing is provisioned')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -1287,7 +1289,7 @@ Register-ArgumentCompleter -Native -CommandName 'plat' -ScriptBlock {
             [CompletionResult]::new('--context', '--context', [CompletionResultType]::ParameterName, 'Context (platform connection) to use instead of the current one')
             [CompletionResult]::new('--account', '--account', [CompletionResultType]::ParameterName, 'Account to act in (default: your own)')
             [CompletionResult]::new('--user', '--user', [CompletionResultType]::ParameterName, 'Platform user to act as on an embedded platform (default: the local operator)')
-            [CompletionResult]::new('--wait', '--wait', [CompletionResultType]::ParameterName, 'Wait until the environment is ready (the default)')
+            [CompletionResult]::new('--wait', '--wait', [CompletionResultType]::ParameterName, 'Wait until the environment is ready (the default); for a template that needs an approval, wait for the decision too (exit 6 when rejected or expired)')
             [CompletionResult]::new('--no-wait', '--no-wait', [CompletionResultType]::ParameterName, 'Return once the environment is recorded; Terraform goes on in the background (follow it with `plat env logs NAME -f`)')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only data and errors')
             [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only data and errors')
@@ -1477,6 +1479,48 @@ Register-ArgumentCompleter -Native -CommandName 'plat' -ScriptBlock {
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             break
         }
+        'plat;env;approve' {
+            [CompletionResult]::new('-m', '-m', [CompletionResultType]::ParameterName, 'Why: shown with the decision in `plat env show`')
+            [CompletionResult]::new('--comment', '--comment', [CompletionResultType]::ParameterName, 'Why: shown with the decision in `plat env show`')
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format: a table for people, JSON or YAML documents for programs')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format: a table for people, JSON or YAML documents for programs')
+            [CompletionResult]::new('--context', '--context', [CompletionResultType]::ParameterName, 'Context (platform connection) to use instead of the current one')
+            [CompletionResult]::new('--account', '--account', [CompletionResultType]::ParameterName, 'Account to act in (default: your own)')
+            [CompletionResult]::new('--user', '--user', [CompletionResultType]::ParameterName, 'Platform user to act as on an embedded platform (default: the local operator)')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only data and errors')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only data and errors')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Say more about what is happening (repeat for more)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Say more about what is happening (repeat for more)')
+            [CompletionResult]::new('--no-input', '--no-input', [CompletionResultType]::ParameterName, 'Never prompt; fail listing every missing value instead')
+            [CompletionResult]::new('-y', '-y', [CompletionResultType]::ParameterName, 'Answer yes to confirmations')
+            [CompletionResult]::new('--yes', '--yes', [CompletionResultType]::ParameterName, 'Answer yes to confirmations')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'plat;env;reject' {
+            [CompletionResult]::new('-m', '-m', [CompletionResultType]::ParameterName, 'Why: shown with the decision in `plat env show`')
+            [CompletionResult]::new('--comment', '--comment', [CompletionResultType]::ParameterName, 'Why: shown with the decision in `plat env show`')
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format: a table for people, JSON or YAML documents for programs')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format: a table for people, JSON or YAML documents for programs')
+            [CompletionResult]::new('--context', '--context', [CompletionResultType]::ParameterName, 'Context (platform connection) to use instead of the current one')
+            [CompletionResult]::new('--account', '--account', [CompletionResultType]::ParameterName, 'Account to act in (default: your own)')
+            [CompletionResult]::new('--user', '--user', [CompletionResultType]::ParameterName, 'Platform user to act as on an embedded platform (default: the local operator)')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only data and errors')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only data and errors')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Say more about what is happening (repeat for more)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Say more about what is happening (repeat for more)')
+            [CompletionResult]::new('--no-input', '--no-input', [CompletionResultType]::ParameterName, 'Never prompt; fail listing every missing value instead')
+            [CompletionResult]::new('-y', '-y', [CompletionResultType]::ParameterName, 'Answer yes to confirmations')
+            [CompletionResult]::new('--yes', '--yes', [CompletionResultType]::ParameterName, 'Answer yes to confirmations')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
         'plat;env;help' {
             [CompletionResult]::new('template', 'template', [CompletionResultType]::ParameterValue, 'Environment templates: built-in ones and those in PLAT_TEMPLATE_PATH')
             [CompletionResult]::new('up', 'up', [CompletionResultType]::ParameterValue, 'Provision an environment from a template (Terraform/OpenTofu); it is destroyed when it expires')
@@ -1488,6 +1532,8 @@ Register-ArgumentCompleter -Native -CommandName 'plat' -ScriptBlock {
             [CompletionResult]::new('down', 'down', [CompletionResultType]::ParameterValue, 'Destroy an environment; an environment already gone is not an error')
             [CompletionResult]::new('quota', 'quota', [CompletionResultType]::ParameterValue, 'How many environments you may still create today')
             [CompletionResult]::new('reap', 'reap', [CompletionResultType]::ParameterValue, 'Destroy every expired environment (for cron or a CI schedule)')
+            [CompletionResult]::new('approve', 'approve', [CompletionResultType]::ParameterValue, 'Approve an environment of a protected template; its requester''s `env up` then provisions it')
+            [CompletionResult]::new('reject', 'reject', [CompletionResultType]::ParameterValue, 'Reject an environment of a protected template; nothing is provisioned')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -1527,6 +1573,12 @@ Register-ArgumentCompleter -Native -CommandName 'plat' -ScriptBlock {
             break
         }
         'plat;env;help;reap' {
+            break
+        }
+        'plat;env;help;approve' {
+            break
+        }
+        'plat;env;help;reject' {
             break
         }
         'plat;env;help;help' {
@@ -1578,6 +1630,8 @@ Register-ArgumentCompleter -Native -CommandName 'plat' -ScriptBlock {
             [CompletionResult]::new('--ttl-default', '--ttl-default', [CompletionResultType]::ParameterName, 'Default lifetime of new environments, e.g. 30m')
             [CompletionResult]::new('--ttl-max', '--ttl-max', [CompletionResultType]::ParameterName, 'Maximum lifetime from creation, e.g. 8h')
             [CompletionResult]::new('--envs-per-day', '--envs-per-day', [CompletionResultType]::ParameterName, 'Environments each user may create per day (UTC)')
+            [CompletionResult]::new('--require-approval', '--require-approval', [CompletionResultType]::ParameterName, 'Environments of this template need an approver''s decision first (repeatable)')
+            [CompletionResult]::new('--no-require-approval', '--no-require-approval', [CompletionResultType]::ParameterName, 'Stop requiring approval for this template here (one set above still holds; repeatable)')
             [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format: a table for people, JSON or YAML documents for programs')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format: a table for people, JSON or YAML documents for programs')
             [CompletionResult]::new('--context', '--context', [CompletionResultType]::ParameterName, 'Context (platform connection) to use instead of the current one')
@@ -2384,7 +2438,7 @@ Register-ArgumentCompleter -Native -CommandName 'plat' -ScriptBlock {
             [CompletionResult]::new('context', 'context', [CompletionResultType]::ParameterValue, 'Manage contexts: which platform plat talks to, and as whom')
             [CompletionResult]::new('whoami', 'whoami', [CompletionResultType]::ParameterValue, 'Show who you are acting as, in which account, with which permissions')
             [CompletionResult]::new('env', 'env', [CompletionResultType]::ParameterValue, 'Short-lived environments provisioned by Terraform/OpenTofu')
-            [CompletionResult]::new('policy', 'policy', [CompletionResultType]::ParameterValue, 'Environment policies: lifetime limits and daily quota')
+            [CompletionResult]::new('policy', 'policy', [CompletionResultType]::ParameterValue, 'Environment policies: lifetime limits, daily quota and templates that need approval')
             [CompletionResult]::new('automation', 'automation', [CompletionResultType]::ParameterValue, 'Automations: define, run and follow the platform''s processes')
             [CompletionResult]::new('scan', 'scan', [CompletionResultType]::ParameterValue, 'Inventory and policy checks over manifests, Terraform state and live clusters')
             [CompletionResult]::new('scaffold', 'scaffold', [CompletionResultType]::ParameterValue, 'Create projects from Backstage Software Templates, offline, and keep them updatable')
@@ -2545,6 +2599,8 @@ Register-ArgumentCompleter -Native -CommandName 'plat' -ScriptBlock {
             [CompletionResult]::new('down', 'down', [CompletionResultType]::ParameterValue, 'Destroy an environment; an environment already gone is not an error')
             [CompletionResult]::new('quota', 'quota', [CompletionResultType]::ParameterValue, 'How many environments you may still create today')
             [CompletionResult]::new('reap', 'reap', [CompletionResultType]::ParameterValue, 'Destroy every expired environment (for cron or a CI schedule)')
+            [CompletionResult]::new('approve', 'approve', [CompletionResultType]::ParameterValue, 'Approve an environment of a protected template; its requester''s `env up` then provisions it')
+            [CompletionResult]::new('reject', 'reject', [CompletionResultType]::ParameterValue, 'Reject an environment of a protected template; nothing is provisioned')
             break
         }
         'plat;help;env;template' {
@@ -2583,6 +2639,12 @@ Register-ArgumentCompleter -Native -CommandName 'plat' -ScriptBlock {
             break
         }
         'plat;help;env;reap' {
+            break
+        }
+        'plat;help;env;approve' {
+            break
+        }
+        'plat;help;env;reject' {
             break
         }
         'plat;help;policy' {

@@ -229,6 +229,9 @@ _plat() {
             plat__subcmd__context__subcmd__help,use)
                 cmd="plat__subcmd__context__subcmd__help__subcmd__use"
                 ;;
+            plat__subcmd__env,approve)
+                cmd="plat__subcmd__env__subcmd__approve"
+                ;;
             plat__subcmd__env,down)
                 cmd="plat__subcmd__env__subcmd__down"
                 ;;
@@ -256,6 +259,9 @@ _plat() {
             plat__subcmd__env,reap)
                 cmd="plat__subcmd__env__subcmd__reap"
                 ;;
+            plat__subcmd__env,reject)
+                cmd="plat__subcmd__env__subcmd__reject"
+                ;;
             plat__subcmd__env,show)
                 cmd="plat__subcmd__env__subcmd__show"
                 ;;
@@ -264,6 +270,9 @@ _plat() {
                 ;;
             plat__subcmd__env,up)
                 cmd="plat__subcmd__env__subcmd__up"
+                ;;
+            plat__subcmd__env__subcmd__help,approve)
+                cmd="plat__subcmd__env__subcmd__help__subcmd__approve"
                 ;;
             plat__subcmd__env__subcmd__help,down)
                 cmd="plat__subcmd__env__subcmd__help__subcmd__down"
@@ -288,6 +297,9 @@ _plat() {
                 ;;
             plat__subcmd__env__subcmd__help,reap)
                 cmd="plat__subcmd__env__subcmd__help__subcmd__reap"
+                ;;
+            plat__subcmd__env__subcmd__help,reject)
+                cmd="plat__subcmd__env__subcmd__help__subcmd__reject"
                 ;;
             plat__subcmd__env__subcmd__help,show)
                 cmd="plat__subcmd__env__subcmd__help__subcmd__show"
@@ -508,6 +520,9 @@ _plat() {
             plat__subcmd__help__subcmd__context,use)
                 cmd="plat__subcmd__help__subcmd__context__subcmd__use"
                 ;;
+            plat__subcmd__help__subcmd__env,approve)
+                cmd="plat__subcmd__help__subcmd__env__subcmd__approve"
+                ;;
             plat__subcmd__help__subcmd__env,down)
                 cmd="plat__subcmd__help__subcmd__env__subcmd__down"
                 ;;
@@ -528,6 +543,9 @@ _plat() {
                 ;;
             plat__subcmd__help__subcmd__env,reap)
                 cmd="plat__subcmd__help__subcmd__env__subcmd__reap"
+                ;;
+            plat__subcmd__help__subcmd__env,reject)
+                cmd="plat__subcmd__help__subcmd__env__subcmd__reject"
                 ;;
             plat__subcmd__help__subcmd__env,show)
                 cmd="plat__subcmd__help__subcmd__env__subcmd__show"
@@ -2166,12 +2184,54 @@ _plat() {
             return 0
             ;;
         plat__subcmd__env)
-            opts="-o -q -v -y -h -V --output --context --account --user --quiet --verbose --no-input --yes --help --version template up list ls show logs outputs extend down quota reap help"
+            opts="-o -q -v -y -h -V --output --context --account --user --quiet --verbose --no-input --yes --help --version template up list ls show logs outputs extend down quota reap approve reject help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --output)
+                    COMPREPLY=($(compgen -W "table json yaml" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table json yaml" -- "${cur}"))
+                    return 0
+                    ;;
+                --context)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --account)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --user)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        plat__subcmd__env__subcmd__approve)
+            opts="-m -o -q -v -y -h -V --comment --output --context --account --user --quiet --verbose --no-input --yes --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --comment)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -m)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --output)
                     COMPREPLY=($(compgen -W "table json yaml" -- "${cur}"))
                     return 0
@@ -2268,8 +2328,22 @@ _plat() {
             return 0
             ;;
         plat__subcmd__env__subcmd__help)
-            opts="template up list show logs outputs extend down quota reap help"
+            opts="template up list show logs outputs extend down quota reap approve reject help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        plat__subcmd__env__subcmd__help__subcmd__approve)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -2380,6 +2454,20 @@ _plat() {
             return 0
             ;;
         plat__subcmd__env__subcmd__help__subcmd__reap)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        plat__subcmd__env__subcmd__help__subcmd__reject)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -2606,6 +2694,48 @@ _plat() {
                 return 0
             fi
             case "${prev}" in
+                --output)
+                    COMPREPLY=($(compgen -W "table json yaml" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table json yaml" -- "${cur}"))
+                    return 0
+                    ;;
+                --context)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --account)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --user)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        plat__subcmd__env__subcmd__reject)
+            opts="-m -o -q -v -y -h -V --comment --output --context --account --user --quiet --verbose --no-input --yes --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --comment)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -m)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --output)
                     COMPREPLY=($(compgen -W "table json yaml" -- "${cur}"))
                     return 0
@@ -3818,8 +3948,22 @@ _plat() {
             return 0
             ;;
         plat__subcmd__help__subcmd__env)
-            opts="template up list show logs outputs extend down quota reap"
+            opts="template up list show logs outputs extend down quota reap approve reject"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        plat__subcmd__help__subcmd__env__subcmd__approve)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -3916,6 +4060,20 @@ _plat() {
             return 0
             ;;
         plat__subcmd__help__subcmd__env__subcmd__reap)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        plat__subcmd__help__subcmd__env__subcmd__reject)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -4750,7 +4908,7 @@ _plat() {
             return 0
             ;;
         plat__subcmd__policy__subcmd__set)
-            opts="-o -q -v -y -h -V --tenant --ttl-default --ttl-max --envs-per-day --output --context --account --user --quiet --verbose --no-input --yes --help --version"
+            opts="-o -q -v -y -h -V --tenant --ttl-default --ttl-max --envs-per-day --require-approval --no-require-approval --output --context --account --user --quiet --verbose --no-input --yes --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -4769,6 +4927,14 @@ _plat() {
                     return 0
                     ;;
                 --envs-per-day)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --require-approval)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --no-require-approval)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -41,7 +41,7 @@ set edit:completion:arg-completer[plat] = {|@words|
             cand context 'Manage contexts: which platform plat talks to, and as whom'
             cand whoami 'Show who you are acting as, in which account, with which permissions'
             cand env 'Short-lived environments provisioned by Terraform/OpenTofu'
-            cand policy 'Environment policies: lifetime limits and daily quota'
+            cand policy 'Environment policies: lifetime limits, daily quota and templates that need approval'
             cand automation 'Automations: define, run and follow the platform''s processes'
             cand scan 'Inventory and policy checks over manifests, Terraform state and live clusters'
             cand scaffold 'Create projects from Backstage Software Templates, offline, and keep them updatable'
@@ -1086,6 +1086,8 @@ set edit:completion:arg-completer[plat] = {|@words|
             cand down 'Destroy an environment; an environment already gone is not an error'
             cand quota 'How many environments you may still create today'
             cand reap 'Destroy every expired environment (for cron or a CI schedule)'
+            cand approve 'Approve an environment of a protected template; its requester''s `env up` then provisions it'
+            cand reject 'Reject an environment of a protected template; nothing is provisioned'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'plat;env;template'= {
@@ -1189,7 +1191,7 @@ set edit:completion:arg-completer[plat] = {|@words|
             cand --context 'Context (platform connection) to use instead of the current one'
             cand --account 'Account to act in (default: your own)'
             cand --user 'Platform user to act as on an embedded platform (default: the local operator)'
-            cand --wait 'Wait until the environment is ready (the default)'
+            cand --wait 'Wait until the environment is ready (the default); for a template that needs an approval, wait for the decision too (exit 6 when rejected or expired)'
             cand --no-wait 'Return once the environment is recorded; Terraform goes on in the background (follow it with `plat env logs NAME -f`)'
             cand -q 'Print only data and errors'
             cand --quiet 'Print only data and errors'
@@ -1369,6 +1371,46 @@ set edit:completion:arg-completer[plat] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
         }
+        &'plat;env;approve'= {
+            cand -m 'Why: shown with the decision in `plat env show`'
+            cand --comment 'Why: shown with the decision in `plat env show`'
+            cand -o 'Output format: a table for people, JSON or YAML documents for programs'
+            cand --output 'Output format: a table for people, JSON or YAML documents for programs'
+            cand --context 'Context (platform connection) to use instead of the current one'
+            cand --account 'Account to act in (default: your own)'
+            cand --user 'Platform user to act as on an embedded platform (default: the local operator)'
+            cand -q 'Print only data and errors'
+            cand --quiet 'Print only data and errors'
+            cand -v 'Say more about what is happening (repeat for more)'
+            cand --verbose 'Say more about what is happening (repeat for more)'
+            cand --no-input 'Never prompt; fail listing every missing value instead'
+            cand -y 'Answer yes to confirmations'
+            cand --yes 'Answer yes to confirmations'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'plat;env;reject'= {
+            cand -m 'Why: shown with the decision in `plat env show`'
+            cand --comment 'Why: shown with the decision in `plat env show`'
+            cand -o 'Output format: a table for people, JSON or YAML documents for programs'
+            cand --output 'Output format: a table for people, JSON or YAML documents for programs'
+            cand --context 'Context (platform connection) to use instead of the current one'
+            cand --account 'Account to act in (default: your own)'
+            cand --user 'Platform user to act as on an embedded platform (default: the local operator)'
+            cand -q 'Print only data and errors'
+            cand --quiet 'Print only data and errors'
+            cand -v 'Say more about what is happening (repeat for more)'
+            cand --verbose 'Say more about what is happening (repeat for more)'
+            cand --no-input 'Never prompt; fail listing every missing value instead'
+            cand -y 'Answer yes to confirmations'
+            cand --yes 'Answer yes to confirmations'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
         &'plat;env;help'= {
             cand template 'Environment templates: built-in ones and those in PLAT_TEMPLATE_PATH'
             cand up 'Provision an environment from a template (Terraform/OpenTofu); it is destroyed when it expires'
@@ -1380,6 +1422,8 @@ set edit:completion:arg-completer[plat] = {|@words|
             cand down 'Destroy an environment; an environment already gone is not an error'
             cand quota 'How many environments you may still create today'
             cand reap 'Destroy every expired environment (for cron or a CI schedule)'
+            cand approve 'Approve an environment of a protected template; its requester''s `env up` then provisions it'
+            cand reject 'Reject an environment of a protected template; nothing is provisioned'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'plat;env;help;template'= {
@@ -1407,6 +1451,10 @@ set edit:completion:arg-completer[plat] = {|@words|
         &'plat;env;help;quota'= {
         }
         &'plat;env;help;reap'= {
+        }
+        &'plat;env;help;approve'= {
+        }
+        &'plat;env;help;reject'= {
         }
         &'plat;env;help;help'= {
         }
@@ -1454,6 +1502,8 @@ set edit:completion:arg-completer[plat] = {|@words|
             cand --ttl-default 'Default lifetime of new environments, e.g. 30m'
             cand --ttl-max 'Maximum lifetime from creation, e.g. 8h'
             cand --envs-per-day 'Environments each user may create per day (UTC)'
+            cand --require-approval 'Environments of this template need an approver''s decision first (repeatable)'
+            cand --no-require-approval 'Stop requiring approval for this template here (one set above still holds; repeatable)'
             cand -o 'Output format: a table for people, JSON or YAML documents for programs'
             cand --output 'Output format: a table for people, JSON or YAML documents for programs'
             cand --context 'Context (platform connection) to use instead of the current one'
@@ -2196,7 +2246,7 @@ set edit:completion:arg-completer[plat] = {|@words|
             cand context 'Manage contexts: which platform plat talks to, and as whom'
             cand whoami 'Show who you are acting as, in which account, with which permissions'
             cand env 'Short-lived environments provisioned by Terraform/OpenTofu'
-            cand policy 'Environment policies: lifetime limits and daily quota'
+            cand policy 'Environment policies: lifetime limits, daily quota and templates that need approval'
             cand automation 'Automations: define, run and follow the platform''s processes'
             cand scan 'Inventory and policy checks over manifests, Terraform state and live clusters'
             cand scaffold 'Create projects from Backstage Software Templates, offline, and keep them updatable'
@@ -2320,6 +2370,8 @@ set edit:completion:arg-completer[plat] = {|@words|
             cand down 'Destroy an environment; an environment already gone is not an error'
             cand quota 'How many environments you may still create today'
             cand reap 'Destroy every expired environment (for cron or a CI schedule)'
+            cand approve 'Approve an environment of a protected template; its requester''s `env up` then provisions it'
+            cand reject 'Reject an environment of a protected template; nothing is provisioned'
         }
         &'plat;help;env;template'= {
             cand list 'List the templates'
@@ -2346,6 +2398,10 @@ set edit:completion:arg-completer[plat] = {|@words|
         &'plat;help;env;quota'= {
         }
         &'plat;help;env;reap'= {
+        }
+        &'plat;help;env;approve'= {
+        }
+        &'plat;help;env;reject'= {
         }
         &'plat;help;policy'= {
             cand show 'Show the environment policy in force for the current account'

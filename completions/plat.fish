@@ -43,7 +43,7 @@ complete -c plat -n "__fish_plat_needs_command" -f -a "group" -d 'Manage groups,
 complete -c plat -n "__fish_plat_needs_command" -f -a "context" -d 'Manage contexts: which platform plat talks to, and as whom'
 complete -c plat -n "__fish_plat_needs_command" -f -a "whoami" -d 'Show who you are acting as, in which account, with which permissions'
 complete -c plat -n "__fish_plat_needs_command" -f -a "env" -d 'Short-lived environments provisioned by Terraform/OpenTofu'
-complete -c plat -n "__fish_plat_needs_command" -f -a "policy" -d 'Environment policies: lifetime limits and daily quota'
+complete -c plat -n "__fish_plat_needs_command" -f -a "policy" -d 'Environment policies: lifetime limits, daily quota and templates that need approval'
 complete -c plat -n "__fish_plat_needs_command" -f -a "automation" -d 'Automations: define, run and follow the platform\'s processes'
 complete -c plat -n "__fish_plat_needs_command" -f -a "scan" -d 'Inventory and policy checks over manifests, Terraform state and live clusters'
 complete -c plat -n "__fish_plat_needs_command" -f -a "scaffold" -d 'Create projects from Backstage Software Templates, offline, and keep them updatable'
@@ -709,30 +709,32 @@ complete -c plat -n "__fish_plat_using_subcommand whoami" -l no-input -d 'Never 
 complete -c plat -n "__fish_plat_using_subcommand whoami" -s y -l yes -d 'Answer yes to confirmations'
 complete -c plat -n "__fish_plat_using_subcommand whoami" -s h -l help -d 'Print help'
 complete -c plat -n "__fish_plat_using_subcommand whoami" -s V -l version -d 'Print version'
-complete -c plat -n "__fish_plat_using_subcommand env; and not __fish_seen_subcommand_from template up list ls show logs outputs extend down quota reap help" -s o -l output -d 'Output format: a table for people, JSON or YAML documents for programs' -r -f -a "table\t''
+complete -c plat -n "__fish_plat_using_subcommand env; and not __fish_seen_subcommand_from template up list ls show logs outputs extend down quota reap approve reject help" -s o -l output -d 'Output format: a table for people, JSON or YAML documents for programs' -r -f -a "table\t''
 json\t''
 yaml\t''"
-complete -c plat -n "__fish_plat_using_subcommand env; and not __fish_seen_subcommand_from template up list ls show logs outputs extend down quota reap help" -l context -d 'Context (platform connection) to use instead of the current one' -r
-complete -c plat -n "__fish_plat_using_subcommand env; and not __fish_seen_subcommand_from template up list ls show logs outputs extend down quota reap help" -l account -d 'Account to act in (default: your own)' -r
-complete -c plat -n "__fish_plat_using_subcommand env; and not __fish_seen_subcommand_from template up list ls show logs outputs extend down quota reap help" -l user -d 'Platform user to act as on an embedded platform (default: the local operator)' -r
-complete -c plat -n "__fish_plat_using_subcommand env; and not __fish_seen_subcommand_from template up list ls show logs outputs extend down quota reap help" -s q -l quiet -d 'Print only data and errors'
-complete -c plat -n "__fish_plat_using_subcommand env; and not __fish_seen_subcommand_from template up list ls show logs outputs extend down quota reap help" -s v -l verbose -d 'Say more about what is happening (repeat for more)'
-complete -c plat -n "__fish_plat_using_subcommand env; and not __fish_seen_subcommand_from template up list ls show logs outputs extend down quota reap help" -l no-input -d 'Never prompt; fail listing every missing value instead'
-complete -c plat -n "__fish_plat_using_subcommand env; and not __fish_seen_subcommand_from template up list ls show logs outputs extend down quota reap help" -s y -l yes -d 'Answer yes to confirmations'
-complete -c plat -n "__fish_plat_using_subcommand env; and not __fish_seen_subcommand_from template up list ls show logs outputs extend down quota reap help" -s h -l help -d 'Print help'
-complete -c plat -n "__fish_plat_using_subcommand env; and not __fish_seen_subcommand_from template up list ls show logs outputs extend down quota reap help" -s V -l version -d 'Print version'
-complete -c plat -n "__fish_plat_using_subcommand env; and not __fish_seen_subcommand_from template up list ls show logs outputs extend down quota reap help" -f -a "template" -d 'Environment templates: built-in ones and those in PLAT_TEMPLATE_PATH'
-complete -c plat -n "__fish_plat_using_subcommand env; and not __fish_seen_subcommand_from template up list ls show logs outputs extend down quota reap help" -f -a "up" -d 'Provision an environment from a template (Terraform/OpenTofu); it is destroyed when it expires'
-complete -c plat -n "__fish_plat_using_subcommand env; and not __fish_seen_subcommand_from template up list ls show logs outputs extend down quota reap help" -f -a "list" -d 'List this account\'s environments'
-complete -c plat -n "__fish_plat_using_subcommand env; and not __fish_seen_subcommand_from template up list ls show logs outputs extend down quota reap help" -f -a "ls" -d 'List this account\'s environments'
-complete -c plat -n "__fish_plat_using_subcommand env; and not __fish_seen_subcommand_from template up list ls show logs outputs extend down quota reap help" -f -a "show" -d 'Show an environment: status, expiry, resources, outputs'
-complete -c plat -n "__fish_plat_using_subcommand env; and not __fish_seen_subcommand_from template up list ls show logs outputs extend down quota reap help" -f -a "logs" -d 'Print the Terraform log of an environment\'s last run'
-complete -c plat -n "__fish_plat_using_subcommand env; and not __fish_seen_subcommand_from template up list ls show logs outputs extend down quota reap help" -f -a "outputs" -d 'Print an environment\'s outputs (sensitive values redacted)'
-complete -c plat -n "__fish_plat_using_subcommand env; and not __fish_seen_subcommand_from template up list ls show logs outputs extend down quota reap help" -f -a "extend" -d 'Push an environment\'s expiry to now + DURATION (capped by the policy\'s maximum lifetime)'
-complete -c plat -n "__fish_plat_using_subcommand env; and not __fish_seen_subcommand_from template up list ls show logs outputs extend down quota reap help" -f -a "down" -d 'Destroy an environment; an environment already gone is not an error'
-complete -c plat -n "__fish_plat_using_subcommand env; and not __fish_seen_subcommand_from template up list ls show logs outputs extend down quota reap help" -f -a "quota" -d 'How many environments you may still create today'
-complete -c plat -n "__fish_plat_using_subcommand env; and not __fish_seen_subcommand_from template up list ls show logs outputs extend down quota reap help" -f -a "reap" -d 'Destroy every expired environment (for cron or a CI schedule)'
-complete -c plat -n "__fish_plat_using_subcommand env; and not __fish_seen_subcommand_from template up list ls show logs outputs extend down quota reap help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c plat -n "__fish_plat_using_subcommand env; and not __fish_seen_subcommand_from template up list ls show logs outputs extend down quota reap approve reject help" -l context -d 'Context (platform connection) to use instead of the current one' -r
+complete -c plat -n "__fish_plat_using_subcommand env; and not __fish_seen_subcommand_from template up list ls show logs outputs extend down quota reap approve reject help" -l account -d 'Account to act in (default: your own)' -r
+complete -c plat -n "__fish_plat_using_subcommand env; and not __fish_seen_subcommand_from template up list ls show logs outputs extend down quota reap approve reject help" -l user -d 'Platform user to act as on an embedded platform (default: the local operator)' -r
+complete -c plat -n "__fish_plat_using_subcommand env; and not __fish_seen_subcommand_from template up list ls show logs outputs extend down quota reap approve reject help" -s q -l quiet -d 'Print only data and errors'
+complete -c plat -n "__fish_plat_using_subcommand env; and not __fish_seen_subcommand_from template up list ls show logs outputs extend down quota reap approve reject help" -s v -l verbose -d 'Say more about what is happening (repeat for more)'
+complete -c plat -n "__fish_plat_using_subcommand env; and not __fish_seen_subcommand_from template up list ls show logs outputs extend down quota reap approve reject help" -l no-input -d 'Never prompt; fail listing every missing value instead'
+complete -c plat -n "__fish_plat_using_subcommand env; and not __fish_seen_subcommand_from template up list ls show logs outputs extend down quota reap approve reject help" -s y -l yes -d 'Answer yes to confirmations'
+complete -c plat -n "__fish_plat_using_subcommand env; and not __fish_seen_subcommand_from template up list ls show logs outputs extend down quota reap approve reject help" -s h -l help -d 'Print help'
+complete -c plat -n "__fish_plat_using_subcommand env; and not __fish_seen_subcommand_from template up list ls show logs outputs extend down quota reap approve reject help" -s V -l version -d 'Print version'
+complete -c plat -n "__fish_plat_using_subcommand env; and not __fish_seen_subcommand_from template up list ls show logs outputs extend down quota reap approve reject help" -f -a "template" -d 'Environment templates: built-in ones and those in PLAT_TEMPLATE_PATH'
+complete -c plat -n "__fish_plat_using_subcommand env; and not __fish_seen_subcommand_from template up list ls show logs outputs extend down quota reap approve reject help" -f -a "up" -d 'Provision an environment from a template (Terraform/OpenTofu); it is destroyed when it expires'
+complete -c plat -n "__fish_plat_using_subcommand env; and not __fish_seen_subcommand_from template up list ls show logs outputs extend down quota reap approve reject help" -f -a "list" -d 'List this account\'s environments'
+complete -c plat -n "__fish_plat_using_subcommand env; and not __fish_seen_subcommand_from template up list ls show logs outputs extend down quota reap approve reject help" -f -a "ls" -d 'List this account\'s environments'
+complete -c plat -n "__fish_plat_using_subcommand env; and not __fish_seen_subcommand_from template up list ls show logs outputs extend down quota reap approve reject help" -f -a "show" -d 'Show an environment: status, expiry, resources, outputs'
+complete -c plat -n "__fish_plat_using_subcommand env; and not __fish_seen_subcommand_from template up list ls show logs outputs extend down quota reap approve reject help" -f -a "logs" -d 'Print the Terraform log of an environment\'s last run'
+complete -c plat -n "__fish_plat_using_subcommand env; and not __fish_seen_subcommand_from template up list ls show logs outputs extend down quota reap approve reject help" -f -a "outputs" -d 'Print an environment\'s outputs (sensitive values redacted)'
+complete -c plat -n "__fish_plat_using_subcommand env; and not __fish_seen_subcommand_from template up list ls show logs outputs extend down quota reap approve reject help" -f -a "extend" -d 'Push an environment\'s expiry to now + DURATION (capped by the policy\'s maximum lifetime)'
+complete -c plat -n "__fish_plat_using_subcommand env; and not __fish_seen_subcommand_from template up list ls show logs outputs extend down quota reap approve reject help" -f -a "down" -d 'Destroy an environment; an environment already gone is not an error'
+complete -c plat -n "__fish_plat_using_subcommand env; and not __fish_seen_subcommand_from template up list ls show logs outputs extend down quota reap approve reject help" -f -a "quota" -d 'How many environments you may still create today'
+complete -c plat -n "__fish_plat_using_subcommand env; and not __fish_seen_subcommand_from template up list ls show logs outputs extend down quota reap approve reject help" -f -a "reap" -d 'Destroy every expired environment (for cron or a CI schedule)'
+complete -c plat -n "__fish_plat_using_subcommand env; and not __fish_seen_subcommand_from template up list ls show logs outputs extend down quota reap approve reject help" -f -a "approve" -d 'Approve an environment of a protected template; its requester\'s `env up` then provisions it'
+complete -c plat -n "__fish_plat_using_subcommand env; and not __fish_seen_subcommand_from template up list ls show logs outputs extend down quota reap approve reject help" -f -a "reject" -d 'Reject an environment of a protected template; nothing is provisioned'
+complete -c plat -n "__fish_plat_using_subcommand env; and not __fish_seen_subcommand_from template up list ls show logs outputs extend down quota reap approve reject help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from template" -s o -l output -d 'Output format: a table for people, JSON or YAML documents for programs' -r -f -a "table\t''
 json\t''
 yaml\t''"
@@ -761,7 +763,7 @@ yaml\t''"
 complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from up" -l context -d 'Context (platform connection) to use instead of the current one' -r
 complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from up" -l account -d 'Account to act in (default: your own)' -r
 complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from up" -l user -d 'Platform user to act as on an embedded platform (default: the local operator)' -r
-complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from up" -l wait -d 'Wait until the environment is ready (the default)'
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from up" -l wait -d 'Wait until the environment is ready (the default); for a template that needs an approval, wait for the decision too (exit 6 when rejected or expired)'
 complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from up" -l no-wait -d 'Return once the environment is recorded; Terraform goes on in the background (follow it with `plat env logs NAME -f`)'
 complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from up" -s q -l quiet -d 'Print only data and errors'
 complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from up" -s v -l verbose -d 'Say more about what is happening (repeat for more)'
@@ -880,6 +882,32 @@ complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcomman
 complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from reap" -s y -l yes -d 'Answer yes to confirmations'
 complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from reap" -s h -l help -d 'Print help'
 complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from reap" -s V -l version -d 'Print version'
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from approve" -s m -l comment -d 'Why: shown with the decision in `plat env show`' -r
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from approve" -s o -l output -d 'Output format: a table for people, JSON or YAML documents for programs' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from approve" -l context -d 'Context (platform connection) to use instead of the current one' -r
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from approve" -l account -d 'Account to act in (default: your own)' -r
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from approve" -l user -d 'Platform user to act as on an embedded platform (default: the local operator)' -r
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from approve" -s q -l quiet -d 'Print only data and errors'
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from approve" -s v -l verbose -d 'Say more about what is happening (repeat for more)'
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from approve" -l no-input -d 'Never prompt; fail listing every missing value instead'
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from approve" -s y -l yes -d 'Answer yes to confirmations'
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from approve" -s h -l help -d 'Print help'
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from approve" -s V -l version -d 'Print version'
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from reject" -s m -l comment -d 'Why: shown with the decision in `plat env show`' -r
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from reject" -s o -l output -d 'Output format: a table for people, JSON or YAML documents for programs' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from reject" -l context -d 'Context (platform connection) to use instead of the current one' -r
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from reject" -l account -d 'Account to act in (default: your own)' -r
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from reject" -l user -d 'Platform user to act as on an embedded platform (default: the local operator)' -r
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from reject" -s q -l quiet -d 'Print only data and errors'
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from reject" -s v -l verbose -d 'Say more about what is happening (repeat for more)'
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from reject" -l no-input -d 'Never prompt; fail listing every missing value instead'
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from reject" -s y -l yes -d 'Answer yes to confirmations'
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from reject" -s h -l help -d 'Print help'
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from reject" -s V -l version -d 'Print version'
 complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from help" -f -a "template" -d 'Environment templates: built-in ones and those in PLAT_TEMPLATE_PATH'
 complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from help" -f -a "up" -d 'Provision an environment from a template (Terraform/OpenTofu); it is destroyed when it expires'
 complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from help" -f -a "list" -d 'List this account\'s environments'
@@ -890,6 +918,8 @@ complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcomman
 complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from help" -f -a "down" -d 'Destroy an environment; an environment already gone is not an error'
 complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from help" -f -a "quota" -d 'How many environments you may still create today'
 complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from help" -f -a "reap" -d 'Destroy every expired environment (for cron or a CI schedule)'
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from help" -f -a "approve" -d 'Approve an environment of a protected template; its requester\'s `env up` then provisions it'
+complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from help" -f -a "reject" -d 'Reject an environment of a protected template; nothing is provisioned'
 complete -c plat -n "__fish_plat_using_subcommand env; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c plat -n "__fish_plat_using_subcommand policy; and not __fish_seen_subcommand_from show set help" -s o -l output -d 'Output format: a table for people, JSON or YAML documents for programs' -r -f -a "table\t''
 json\t''
@@ -922,6 +952,8 @@ complete -c plat -n "__fish_plat_using_subcommand policy; and __fish_seen_subcom
 complete -c plat -n "__fish_plat_using_subcommand policy; and __fish_seen_subcommand_from set" -l ttl-default -d 'Default lifetime of new environments, e.g. 30m' -r
 complete -c plat -n "__fish_plat_using_subcommand policy; and __fish_seen_subcommand_from set" -l ttl-max -d 'Maximum lifetime from creation, e.g. 8h' -r
 complete -c plat -n "__fish_plat_using_subcommand policy; and __fish_seen_subcommand_from set" -l envs-per-day -d 'Environments each user may create per day (UTC)' -r
+complete -c plat -n "__fish_plat_using_subcommand policy; and __fish_seen_subcommand_from set" -l require-approval -d 'Environments of this template need an approver\'s decision first (repeatable)' -r
+complete -c plat -n "__fish_plat_using_subcommand policy; and __fish_seen_subcommand_from set" -l no-require-approval -d 'Stop requiring approval for this template here (one set above still holds; repeatable)' -r
 complete -c plat -n "__fish_plat_using_subcommand policy; and __fish_seen_subcommand_from set" -s o -l output -d 'Output format: a table for people, JSON or YAML documents for programs' -r -f -a "table\t''
 json\t''
 yaml\t''"
@@ -1414,7 +1446,7 @@ complete -c plat -n "__fish_plat_using_subcommand help; and not __fish_seen_subc
 complete -c plat -n "__fish_plat_using_subcommand help; and not __fish_seen_subcommand_from account tenant user group context whoami env policy automation scan scaffold login logout auth server completion help" -f -a "context" -d 'Manage contexts: which platform plat talks to, and as whom'
 complete -c plat -n "__fish_plat_using_subcommand help; and not __fish_seen_subcommand_from account tenant user group context whoami env policy automation scan scaffold login logout auth server completion help" -f -a "whoami" -d 'Show who you are acting as, in which account, with which permissions'
 complete -c plat -n "__fish_plat_using_subcommand help; and not __fish_seen_subcommand_from account tenant user group context whoami env policy automation scan scaffold login logout auth server completion help" -f -a "env" -d 'Short-lived environments provisioned by Terraform/OpenTofu'
-complete -c plat -n "__fish_plat_using_subcommand help; and not __fish_seen_subcommand_from account tenant user group context whoami env policy automation scan scaffold login logout auth server completion help" -f -a "policy" -d 'Environment policies: lifetime limits and daily quota'
+complete -c plat -n "__fish_plat_using_subcommand help; and not __fish_seen_subcommand_from account tenant user group context whoami env policy automation scan scaffold login logout auth server completion help" -f -a "policy" -d 'Environment policies: lifetime limits, daily quota and templates that need approval'
 complete -c plat -n "__fish_plat_using_subcommand help; and not __fish_seen_subcommand_from account tenant user group context whoami env policy automation scan scaffold login logout auth server completion help" -f -a "automation" -d 'Automations: define, run and follow the platform\'s processes'
 complete -c plat -n "__fish_plat_using_subcommand help; and not __fish_seen_subcommand_from account tenant user group context whoami env policy automation scan scaffold login logout auth server completion help" -f -a "scan" -d 'Inventory and policy checks over manifests, Terraform state and live clusters'
 complete -c plat -n "__fish_plat_using_subcommand help; and not __fish_seen_subcommand_from account tenant user group context whoami env policy automation scan scaffold login logout auth server completion help" -f -a "scaffold" -d 'Create projects from Backstage Software Templates, offline, and keep them updatable'
@@ -1464,6 +1496,8 @@ complete -c plat -n "__fish_plat_using_subcommand help; and __fish_seen_subcomma
 complete -c plat -n "__fish_plat_using_subcommand help; and __fish_seen_subcommand_from env" -f -a "down" -d 'Destroy an environment; an environment already gone is not an error'
 complete -c plat -n "__fish_plat_using_subcommand help; and __fish_seen_subcommand_from env" -f -a "quota" -d 'How many environments you may still create today'
 complete -c plat -n "__fish_plat_using_subcommand help; and __fish_seen_subcommand_from env" -f -a "reap" -d 'Destroy every expired environment (for cron or a CI schedule)'
+complete -c plat -n "__fish_plat_using_subcommand help; and __fish_seen_subcommand_from env" -f -a "approve" -d 'Approve an environment of a protected template; its requester\'s `env up` then provisions it'
+complete -c plat -n "__fish_plat_using_subcommand help; and __fish_seen_subcommand_from env" -f -a "reject" -d 'Reject an environment of a protected template; nothing is provisioned'
 complete -c plat -n "__fish_plat_using_subcommand help; and __fish_seen_subcommand_from policy" -f -a "show" -d 'Show the environment policy in force for the current account'
 complete -c plat -n "__fish_plat_using_subcommand help; and __fish_seen_subcommand_from policy" -f -a "set" -d 'Tighten the environment policy of the current account, or of a tenant it owns'
 complete -c plat -n "__fish_plat_using_subcommand help; and __fish_seen_subcommand_from automation" -f -a "apply" -d 'Create or update an automation from a YAML definition (apiVersion: plat.dev/v1, kind: Automation)'

@@ -128,17 +128,23 @@ impl EnvCatalog {
     }
 }
 
+impl EnvCatalog {
+    fn discovered(&self) -> crate::service::Result<Arc<crate::iac::TemplateCatalog>> {
+        self.catalog().map_err(|err| {
+            crate::service::Error::internal(format!("cannot read the environment templates: {err}"))
+        })
+    }
+}
+
 impl crate::service::envs::EnvTemplates for EnvCatalog {
     fn ttl_limits(
         &self,
         template: &str,
     ) -> crate::service::Result<crate::service::envs::TtlLimits> {
-        match self.catalog() {
-            Ok(catalog) => catalog.ttl_limits(template),
-            Err(err) => Err(crate::service::Error::internal(format!(
-                "cannot read the environment templates: {err}"
-            ))),
-        }
+        self.discovered()?.ttl_limits(template)
+    }
+    fn approval_required(&self, template: &str) -> crate::service::Result<bool> {
+        self.discovered()?.approval_required(template)
     }
 }
 

@@ -253,7 +253,8 @@ pub struct Env {
     pub params: serde_json::Value,
     /// E-mail of the user who asked for it.
     pub owner: String,
-    /// `provisioning`, `ready`, `failed`, `destroying` or `destroyed`.
+    /// `pending_approval`, `approved`, `provisioning`, `ready`, `failed`, `destroying`,
+    /// `destroyed`, or (a request that was never provisioned) `rejected` or `expired`.
     pub status: String,
     pub created_at: String,
     pub expires_at: String,
@@ -264,6 +265,40 @@ pub struct Env {
     /// Terraform addresses of what was provisioned.
     pub resources: Vec<String>,
     pub error: Option<String>,
+    /// The approval a protected template or policy asks for (R-GOV-2); absent when none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approval: Option<EnvApproval>,
+}
+
+/// The approval an env of a protected template needs before anything is provisioned (R-GOV-2).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
+pub struct EnvApproval {
+    /// `template` (its manifest says `approval: required`) or `policy` (the account's or tenant's).
+    pub required_by: String,
+    pub requested_at: String,
+    /// Until when an approver may decide; an undecided request then ends as `expired`.
+    pub expires_at: String,
+    /// `approved`, `rejected` or `expired`; absent while the request is pending.
+    pub decision: Option<String>,
+    /// E-mail of the approver who decided (absent for `expired`).
+    pub decided_by: Option<String>,
+    pub decided_at: Option<String>,
+    pub comment: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum EnvDecision {
+    Approve,
+    Reject,
+}
+
+/// `plat env approve|reject NAME [--comment TEXT]`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
+pub struct DecideEnv {
+    pub decision: EnvDecision,
+    #[serde(default)]
+    pub comment: Option<String>,
 }
 
 /// `plat env up`, as the platform records it before anything is provisioned.
@@ -347,6 +382,9 @@ pub struct EnvPolicy {
     pub ttl_default_seconds: i64,
     pub ttl_max_seconds: i64,
     pub envs_per_day: i64,
+    /// Templates whose environments need an approval here (this scope's and every one above).
+    #[serde(default)]
+    pub require_approval: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
@@ -356,6 +394,12 @@ pub struct SetEnvPolicy {
     pub ttl_default_seconds: Option<i64>,
     pub ttl_max_seconds: Option<i64>,
     pub envs_per_day: Option<i64>,
+    /// Templates whose environments need an approval from now on (R-GOV-2).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub require_approval: Vec<String>,
+    /// Templates this scope stops protecting (a requirement set above it still holds).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub no_require_approval: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]

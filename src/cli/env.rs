@@ -31,6 +31,19 @@ pub enum EnvCommand {
     Quota,
     /// Destroy every expired environment (for cron or a CI schedule)
     Reap,
+    /// Approve an environment of a protected template; its requester's `env up` then provisions it
+    Approve(EnvDecisionArgs),
+    /// Reject an environment of a protected template; nothing is provisioned
+    Reject(EnvDecisionArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct EnvDecisionArgs {
+    /// Environment name
+    pub name: String,
+    /// Why: shown with the decision in `plat env show`
+    #[arg(long, short = 'm', value_name = "TEXT")]
+    pub comment: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -82,7 +95,8 @@ pub struct EnvUpArgs {
     /// Stream Terraform events as machine-readable lines
     #[arg(long, value_enum, value_name = "FORMAT")]
     pub events: Option<EventFormat>,
-    /// Wait until the environment is ready (the default)
+    /// Wait until the environment is ready (the default); for a template that needs an
+    /// approval, wait for the decision too (exit 6 when rejected or expired)
     #[arg(long, overrides_with = "no_wait")]
     pub wait: bool,
     /// Return once the environment is recorded; Terraform goes on in the background
@@ -149,4 +163,10 @@ pub struct PolicySetArgs {
     /// Environments each user may create per day (UTC)
     #[arg(long, value_name = "N")]
     pub envs_per_day: Option<i64>,
+    /// Environments of this template need an approver's decision first (repeatable)
+    #[arg(long, value_name = "TEMPLATE")]
+    pub require_approval: Vec<String>,
+    /// Stop requiring approval for this template here (one set above still holds; repeatable)
+    #[arg(long, value_name = "TEMPLATE")]
+    pub no_require_approval: Vec<String>,
 }

@@ -101,7 +101,7 @@ pub enum Command {
     Whoami,
     /// Short-lived environments provisioned by Terraform/OpenTofu
     Env(EnvArgs),
-    /// Environment policies: lifetime limits and daily quota
+    /// Environment policies: lifetime limits, daily quota and templates that need approval
     Policy(PolicyArgs),
     /// Automations: define, run and follow the platform's processes
     Automation(AutomationArgs),

@@ -106,6 +106,17 @@ struct RawManifest {
     #[serde(default)]
     parameters: Vec<ParamSpec>,
     ttl: Option<RawTtl>,
+    #[serde(default)]
+    approval: Approval,
+}
+
+/// Whether environments of a template need an approver's decision first (R-GOV-2).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Approval {
+    #[default]
+    None,
+    Required,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -114,6 +125,7 @@ pub struct TemplateManifest {
     pub description: String,
     pub parameters: Vec<ParamSpec>,
     pub ttl: TtlPolicy,
+    pub approval: Approval,
 }
 
 /// A validated template and the directory holding its Terraform files.
@@ -196,6 +208,7 @@ impl Template {
                 description: raw.description.trim().to_string(),
                 parameters: raw.parameters,
                 ttl,
+                approval: raw.approval,
             },
             dir: dir.to_path_buf(),
             patterns: BTreeMap::new(),

@@ -15,6 +15,7 @@ use crate::api::{CreateEnv, Env};
 use crate::iac::{self, CancelHandle, IacEvent, Outputs, Template, TemplateCatalog};
 use crate::platform::Platform;
 use crate::provision::{Provisioner, RunRequest};
+use crate::service::envs::status;
 
 /// How long one reaper holds an expired env before another may retry it. One value for the CLI's
 /// `plat env reap` and every server replica, so their leases mean the same thing.
@@ -76,7 +77,12 @@ pub(crate) enum Down {
 pub(crate) struct ReapReport {
     pub reaped: Vec<Env>,
     pub failed: Vec<(Env, String)>,
+    /// Requests that expired before anyone provisioned them (R-GOV-2): closed, no Terraform.
+    pub expired_requests: Vec<Env>,
 }
+
+/// How often a waiting `up --wait` asks whether its request was decided.
+const DECISION_POLL: std::time::Duration = std::time::Duration::from_secs(1);
 
 impl EnvLifecycle<'_> {
     /// Records the env after every check that could refuse it. Terraform has not started, so a
@@ -116,6 +122,18 @@ impl EnvLifecycle<'_> {
         events: Option<mpsc::UnboundedSender<IacEvent>>,
         cancel: &CancelHandle,
     ) -> Result<Provisioned> {
+        if awaits_provisioning(env) {
+            // R-GOV-2: callers that cannot wait (automation steps) stop here, before Terraform.
+            return Err(crate::service::Error::quota(format!(
+                "environment {} is {}: it needs an approval before it is provisioned",
+                env.name, env.status
+            ))
+            .with_hint(format!(
+                "once `plat env approve {}` approved it, `plat env up {}` by its requester provisions it",
+                env.name, env.name
+            ))
+            .into());
+        }
         let tenant = self.platform.who_am_i().await?.tenant;
         let run = self
             .provisioner
@@ -171,11 +189,24 @@ impl EnvLifecycle<'_> {
             Err(err) if err.kind == crate::service::ErrorKind::NotFound => return Ok(Down::Gone),
             Err(err) => return Err(err.into()),
         };
+        if env.destroyed_at.is_some() {
+            // A rejected or expired request, shown under its name: nothing is live.
+            return Ok(Down::Gone);
+        }
+        let never_provisioned = awaits_provisioning(&env);
         let template = self.templates.find(&env.template)?;
         let Some(env) = self.platform.start_env_down(name).await? else {
             return Ok(Down::Gone);
         };
         on_start(&env);
+        if never_provisioned {
+            // A withdrawn request: there is nothing for Terraform to destroy.
+            let env = self
+                .platform
+                .finish_env_down(&env.name, crate::api::EnvOutcome::done())
+                .await?;
+            return Ok(Down::Destroyed(Box::new(env)));
+        }
         let destroyed = self
             .destroy(self.platform, &env, template, events, cancel)
             .await?;
@@ -199,6 +230,10 @@ impl EnvLifecycle<'_> {
         let expired = self.platform.claim_expired_envs(REAP_LEASE_SECONDS).await?;
         let mut report = ReapReport::default();
         for env in expired {
+            if env.status == status::EXPIRED {
+                report.expired_requests.push(env);
+                continue;
+            }
             on_env(&env);
             match self.reap_one(&env, cancel).await {
                 Ok(reaped) => report.reaped.push(reaped),
@@ -206,6 +241,33 @@ impl EnvLifecycle<'_> {
             }
         }
         Ok(report)
+    }
+
+    /// `up --wait` of an env that needs an approval (R-GOV-2): returns once it is approved, and
+    /// fails (exit 6) when it is rejected or its request expires.
+    /// `clock` is the caller's (`PLAT_CLOCK_OFFSET`), for a deadline nobody has reaped yet.
+    pub async fn wait_for_decision(&self, env: &Env, clock: &crate::service::Clock) -> Result<Env> {
+        loop {
+            let current = self.platform.get_env(&env.name).await?;
+            if current.id != env.id {
+                anyhow::bail!(
+                    "the request for environment {} ended; another environment took its name",
+                    env.name
+                );
+            }
+            match current.status.as_str() {
+                status::PENDING_APPROVAL if past_deadline(&current, clock()) => {
+                    // Nobody reaped it yet (no server reaper embedded): it can no longer be approved.
+                    let mut expired = current;
+                    expired.status = status::EXPIRED.into();
+                    return Err(refusal(&expired).into());
+                }
+                status::PENDING_APPROVAL => {}
+                status::REJECTED | status::EXPIRED => return Err(refusal(&current).into()),
+                _ => return Ok(current),
+            }
+            tokio::time::sleep(DECISION_POLL).await;
+        }
     }
 
     async fn reap_one(&self, env: &Env, cancel: &CancelHandle) -> Result<Env> {
@@ -259,4 +321,47 @@ impl EnvLifecycle<'_> {
         }
         Ok(run)
     }
+}
+
+/// An env recorded but never given to Terraform: waiting for, or holding, an approval.
+pub(crate) fn awaits_provisioning(env: &Env) -> bool {
+    env.status == status::PENDING_APPROVAL || env.status == status::APPROVED
+}
+
+/// Whether a pending request's deadline has passed (with a minute's grace for clock skew
+/// between this machine and a server).
+fn past_deadline(env: &Env, now: jiff::Timestamp) -> bool {
+    let Some(Ok(deadline)) = env
+        .approval
+        .as_ref()
+        .map(|a| a.expires_at.parse::<jiff::Timestamp>())
+    else {
+        return false;
+    };
+    now.as_second() > deadline.as_second() + 60
+}
+
+/// A request an approver rejected or nobody decided in time: a policy refusal (exit 6).
+fn refusal(env: &Env) -> crate::service::Error {
+    let approval = env.approval.as_ref();
+    let by = approval
+        .and_then(|a| a.decided_by.as_deref())
+        .map(|who| format!(" by {who}"))
+        .unwrap_or_default();
+    let comment = approval
+        .and_then(|a| a.comment.as_deref())
+        .map(|c| format!(": {c}"))
+        .unwrap_or_default();
+    let message = if env.status == status::REJECTED {
+        format!("environment {} was rejected{by}{comment}", env.name)
+    } else {
+        format!(
+            "the request for environment {} expired before anyone decided",
+            env.name
+        )
+    };
+    crate::service::Error::quota(message).with_hint(format!(
+        "nothing was provisioned; `plat env show {}` shows the decision",
+        env.name
+    ))
 }

@@ -77,12 +77,31 @@ impl GithubActions {
         }
         self.set_output("env_name", &env.name)?;
         self.set_output("env_expires_at", &env.expires_at)?;
+        self.set_output("env_status", &env.status)?;
         for (name, output) in outputs.iter() {
             if let Some(value) = output.reveal() {
                 self.set_output(&format!("output_{name}"), &plain_value(value))?;
             }
         }
         self.append_summary(&env_summary(env))
+    }
+}
+
+impl GithubActions {
+    /// An env waiting for an approver (R-GOV-2): its name and status as step outputs, and a
+    /// summary that says how to approve it.
+    pub fn publish_pending(&self, env: &Env) -> std::io::Result<()> {
+        let deadline = env
+            .approval
+            .as_ref()
+            .map_or(env.expires_at.as_str(), |a| a.expires_at.as_str());
+        self.set_output("env_name", &env.name)?;
+        self.set_output("env_status", &env.status)?;
+        self.set_output("env_approval_expires_at", deadline)?;
+        self.append_summary(&format!(
+            "### Environment `{}`: pending approval\n\n| | |\n|---|---|\n| status | {} |\n| template | {} |\n| requested by | {} |\n| decide before | {deadline} |\n\nNothing is provisioned until someone else holding `envs:approve` runs `plat env approve {}`.\n",
+            env.name, env.status, env.template, env.owner, env.name
+        ))
     }
 }
 

@@ -361,10 +361,36 @@ impl Details for crate::api::Env {
             },
         ));
         rows.push(("outputs", outputs));
+        if let Some(approval) = &self.approval {
+            rows.push(("approval", approval_line(approval)));
+            if let Some(comment) = &approval.comment {
+                rows.push(("comment", comment.clone()));
+            }
+        }
         if let Some(error) = &self.error {
             rows.push(("error", error.clone()));
         }
         rows
+    }
+}
+
+/// `pending (required by template, decide before T)`, `approved by E at T`, `expired at T`.
+fn approval_line(approval: &crate::api::EnvApproval) -> String {
+    let why = format!("required by {}", approval.required_by);
+    match (&approval.decision, &approval.decided_at) {
+        (None, _) => format!("pending ({why}, decide before {})", approval.expires_at),
+        (Some(decision), at) => {
+            let by = approval
+                .decided_by
+                .as_deref()
+                .map(|who| format!(" by {who}"))
+                .unwrap_or_default();
+            let at = at
+                .as_deref()
+                .map(|t| format!(" at {t}"))
+                .unwrap_or_default();
+            format!("{decision}{by}{at} ({why})")
+        }
     }
 }
 
@@ -378,6 +404,14 @@ impl Details for crate::api::EnvPolicy {
             (
                 "environments per user per day",
                 self.envs_per_day.to_string(),
+            ),
+            (
+                "approval required for",
+                if self.require_approval.is_empty() {
+                    "-".into()
+                } else {
+                    self.require_approval.join(", ")
+                },
             ),
         ]
     }
@@ -401,6 +435,8 @@ pub struct TemplateView {
     pub ttl_default: String,
     pub ttl_max: String,
     pub parameters: Vec<crate::iac::ParamSpec>,
+    /// `required` when its envs wait for an approver (R-GOV-2), else `none`.
+    pub approval: crate::iac::template::Approval,
 }
 
 impl Row for TemplateView {
@@ -441,6 +477,13 @@ impl Details for TemplateView {
             ("path", self.path.clone()),
             ("default lifetime", self.ttl_default.clone()),
             ("maximum lifetime", self.ttl_max.clone()),
+            (
+                "approval",
+                match self.approval {
+                    crate::iac::template::Approval::Required => "required".into(),
+                    crate::iac::template::Approval::None => "none".into(),
+                },
+            ),
             (
                 "parameters",
                 if params.is_empty() {

@@ -197,6 +197,11 @@ impl Platform for LocalPlatform {
             .claim_expired_envs(&self.actor().await?, lease_seconds)
             .await
     }
+    async fn decide_env(&self, name: &str, req: crate::api::DecideEnv) -> Result<Env> {
+        self.service
+            .decide_env(&self.actor().await?, name, req)
+            .await
+    }
     async fn apply_automation(&self, req: ApplyAutomation) -> Result<AutomationApplied> {
         self.service
             .apply_automation(&self.actor().await?, req)

@@ -69,6 +69,8 @@ pub trait Platform: Send + Sync {
     async fn extend_env(&self, name: &str, seconds: i64) -> Result<Env>;
     async fn env_logs(&self, name: &str) -> Result<crate::api::EnvLogs>;
     async fn claim_expired_envs(&self, lease_seconds: i64) -> Result<Vec<Env>>;
+    /// `plat env approve|reject` (R-GOV-2).
+    async fn decide_env(&self, name: &str, req: crate::api::DecideEnv) -> Result<Env>;
 
     async fn apply_automation(&self, req: ApplyAutomation) -> Result<AutomationApplied>;
     async fn list_automations(&self) -> Result<Vec<Automation>>;

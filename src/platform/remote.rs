@@ -330,6 +330,14 @@ impl Platform for RemotePlatform {
             .query(&[("lease_seconds", lease_seconds)]);
         self.send(request).await
     }
+    async fn decide_env(&self, name: &str, req: crate::api::DecideEnv) -> Result<Env> {
+        self.with_body(
+            Method::POST,
+            &format!("/envs/{}/decision", seg(name)?),
+            &req,
+        )
+        .await
+    }
     async fn apply_automation(&self, req: ApplyAutomation) -> Result<AutomationApplied> {
         self.with_body(Method::PUT, "/automations", &req).await
     }

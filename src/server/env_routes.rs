@@ -11,8 +11,8 @@ use serde::Deserialize;
 use super::AppState;
 use super::extract::{ApiJson, ApiResult, Caller};
 use crate::api::{
-    CreateEnv, Env, EnvLogs, EnvOutcome, EnvPolicy, EnvQuota, EnvStarted, ErrorBody, ExtendEnv,
-    SetEnvPolicy,
+    CreateEnv, DecideEnv, Env, EnvLogs, EnvOutcome, EnvPolicy, EnvQuota, EnvStarted, ErrorBody,
+    ExtendEnv, SetEnvPolicy,
 };
 use crate::service::{Error, Identity};
 
@@ -116,6 +116,18 @@ pub async fn extend_env(
     Ok(Json(
         s.service.extend_env(&actor, &name, req.seconds).await?,
     ))
+}
+
+/// R-GOV-2: an approver's decision on an environment of a protected template.
+#[utoipa::path(post, path = "/api/v1/envs/{name}/decision", tag = "envs", security(("bearer" = [])), params(("name" = String, Path)), request_body = DecideEnv,
+    responses((status = 200, body = Env), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 429, body = ErrorBody)))]
+pub async fn decide_env(
+    State(s): State<AppState>,
+    Caller(actor): Caller,
+    Path(name): Path<String>,
+    ApiJson(req): ApiJson<DecideEnv>,
+) -> ApiResult<Json<Env>> {
+    Ok(Json(s.service.decide_env(&actor, &name, req).await?))
 }
 
 #[utoipa::path(get, path = "/api/v1/env-quota", tag = "envs", security(("bearer" = [])),

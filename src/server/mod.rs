@@ -99,7 +99,7 @@ const MAX_INVENTORY_BYTES: usize = 32 * 1024 * 1024;
         routes::list_groups, routes::create_group, routes::get_group, routes::update_group, routes::delete_group,
         routes::add_group_member, routes::remove_group_member, routes::link_group_idp, routes::unlink_group_idp,
         env_routes::list_envs, env_routes::start_env, env_routes::get_env, env_routes::env_logs, env_routes::finish_env_up,
-        env_routes::start_env_down, env_routes::finish_env_down, env_routes::extend_env,
+        env_routes::start_env_down, env_routes::finish_env_down, env_routes::extend_env, env_routes::decide_env,
         env_routes::env_quota, env_routes::env_policy, env_routes::set_env_policy, env_routes::claim_expired_envs,
         env_routes::get_state, env_routes::put_state, env_routes::delete_state, env_routes::lock_state, env_routes::unlock_state,
         automation_routes::list_automations, automation_routes::apply_automation, automation_routes::get_automation,
@@ -207,6 +207,7 @@ pub fn router(state: AppState) -> Router {
             post(env_routes::finish_env_down).layer(DefaultBodyLimit::max(MAX_REPORT_BYTES)),
         )
         .route("/envs/{name}/extend", post(env_routes::extend_env))
+        .route("/envs/{name}/decision", post(env_routes::decide_env))
         .route("/env-quota", get(env_routes::env_quota))
         .route(
             "/env-policy",

@@ -24,6 +24,13 @@ pub mod status {
     pub const FAILED: &str = "failed";
     pub const DESTROYING: &str = "destroying";
     pub const DESTROYED: &str = "destroyed";
+    /// R-GOV-2: recorded, waiting for an approver; nothing provisioned, no quota spent.
+    pub const PENDING_APPROVAL: &str = "pending_approval";
+    /// Approved, not yet provisioned: the requester's next `up` provisions it.
+    pub const APPROVED: &str = "approved";
+    /// Requests that ended without an env: an approver said no, or nobody decided in time.
+    pub const REJECTED: &str = "rejected";
+    pub const EXPIRED: &str = "expired";
 }
 
 /// A template's lifetime limits (R-ENV-1), as its manifest declares them.
@@ -37,6 +44,8 @@ pub struct TtlLimits {
 /// or the embedded platform's), so that a caller cannot send limits of its choosing.
 pub trait EnvTemplates: Send + Sync {
     fn ttl_limits(&self, template: &str) -> Result<TtlLimits>;
+    /// Whether the template's manifest says `approval: required` (R-GOV-2).
+    fn approval_required(&self, template: &str) -> Result<bool>;
 }
 
 /// A platform that knows no env templates (one built without them refuses every `env up`).
@@ -46,20 +55,34 @@ impl EnvTemplates for NoTemplates {
     fn ttl_limits(&self, template: &str) -> Result<TtlLimits> {
         Err(Error::not_found("environment template", template))
     }
+    fn approval_required(&self, template: &str) -> Result<bool> {
+        Err(Error::not_found("environment template", template))
+    }
+}
+
+fn find_template<'a>(
+    catalog: &'a crate::iac::TemplateCatalog,
+    template: &str,
+) -> Result<&'a crate::iac::Template> {
+    catalog.find(template).map_err(|err| {
+        Error::not_found("environment template", template).with_hint(
+            err.hint()
+                .unwrap_or_else(|| "run `plat env template list`".into()),
+        )
+    })
 }
 
 impl EnvTemplates for crate::iac::TemplateCatalog {
     fn ttl_limits(&self, template: &str) -> Result<TtlLimits> {
-        let found = self.find(template).map_err(|err| {
-            Error::not_found("environment template", template).with_hint(
-                err.hint()
-                    .unwrap_or_else(|| "run `plat env template list`".into()),
-            )
-        })?;
+        let found = find_template(self, template)?;
         Ok(TtlLimits {
             default_seconds: found.manifest.ttl.default.as_secs(),
             max_seconds: found.manifest.ttl.max.as_secs(),
         })
+    }
+    fn approval_required(&self, template: &str) -> Result<bool> {
+        let found = find_template(self, template)?;
+        Ok(found.manifest.approval == crate::iac::template::Approval::Required)
     }
 }
 
@@ -85,14 +108,14 @@ fn apply(policy: &mut EnvPolicy, row: &PolicyRow, may_loosen: bool) {
 }
 
 impl Service {
-    fn now_ts(&self) -> Timestamp {
+    pub(super) fn now_ts(&self) -> Timestamp {
         let now = (self.clock)();
         Timestamp::from_second(now.as_second()).unwrap_or(now)
     }
 
     /// The policy in force for `account`: the defaults, then every ancestor's override from the
     /// root down, then its tenant's; each level can only tighten what is above it.
-    async fn effective_policy(
+    pub(super) async fn effective_policy(
         &self,
         conn: &mut store::Conn,
         account: &AccountRow,
@@ -102,6 +125,7 @@ impl Service {
             ttl_default_seconds: DEFAULT_TTL_SECONDS,
             ttl_max_seconds: MAX_TTL_SECONDS,
             envs_per_day: DEFAULT_ENVS_PER_DAY,
+            require_approval: Vec::new(),
         };
         for (depth, id) in account
             .path
@@ -116,6 +140,7 @@ impl Service {
         if let Some(row) = store::find_policy(conn, &tenant_scope(&account.tenant_id)).await? {
             apply(&mut policy, &row, false);
         }
+        policy.require_approval = self.protected_templates(conn, account).await?;
         Ok(policy)
     }
 
@@ -173,6 +198,7 @@ impl Service {
                     ttl_default_seconds: i64::MAX,
                     ttl_max_seconds: i64::MAX,
                     envs_per_day: i64::MAX,
+                    require_approval: Vec::new(),
                 });
                 (account_scope(&actor.account), parent, is_root)
             }
@@ -214,6 +240,15 @@ impl Service {
         row.envs_per_day = req.envs_per_day.or(row.envs_per_day);
         row.updated_at = self.now();
         store::put_policy(&mut tx, &row).await?;
+        self.set_protected_templates(
+            &mut tx,
+            &scope,
+            &req.require_approval,
+            &req.no_require_approval,
+        )
+        .await?;
+        let scope_protects =
+            store::approval_templates(&mut tx, std::slice::from_ref(&scope)).await?;
         let policy = self.effective_policy(&mut tx, &actor.account).await?;
         tx.commit().await?;
         Ok(match req.tenant {
@@ -222,12 +257,13 @@ impl Service {
                 ttl_default_seconds: row.ttl_default_secs.unwrap_or(policy.ttl_default_seconds),
                 ttl_max_seconds: row.ttl_max_secs.unwrap_or(policy.ttl_max_seconds),
                 envs_per_day: row.envs_per_day.unwrap_or(policy.envs_per_day),
+                require_approval: scope_protects,
             },
             None => policy,
         })
     }
 
-    fn quota_window(&self) -> (String, String) {
+    pub(super) fn quota_window(&self) -> (String, String) {
         let now = self.now_ts();
         let today = now.to_zoned(jiff::tz::TimeZone::UTC).date();
         let start = today
@@ -275,7 +311,10 @@ impl Service {
     pub async fn get_env(&self, actor: &Actor, name: &str) -> Result<Env> {
         actor.require(Permission::EnvsRead)?;
         let mut conn = self.store.acquire().await?;
-        env_view(self.live_env(&mut conn, actor, name).await?)
+        env_view(
+            self.live_env_or_closed_request(&mut conn, actor, name)
+                .await?,
+        )
     }
 
     /// Records an env before Terraform runs, after every check that could refuse it (R-ENV-3):
@@ -295,6 +334,11 @@ impl Service {
         // Everything below, from the idempotency key to the quota count and the insert, is one
         // decision per user: parallel requests (through any replica) take turns here.
         store::lock_user(&mut tx, &actor.user.id).await?;
+        // An approved request is provisioned by its requester's next `up` (R-GOV-2).
+        if let Some(resumed) = self.resume_approved(&mut tx, actor, &req).await? {
+            tx.commit().await?;
+            return Ok(resumed);
+        }
         if let Some(key) = &req.idempotency_key
             && let Some(existing) =
                 store::find_env_by_idempotency_key(&mut tx, &actor.user.id, key).await?
@@ -346,9 +390,13 @@ impl Service {
             ))
             .with_hint(format!("ask for --ttl {} or less", human(max))));
         }
+        // A request waiting for an approver spends no quota until it is approved (R-GOV-2).
+        let approval = self
+            .approval_requirement(&mut tx, &actor.account, &req.template)
+            .await?;
         let (since, resets_at) = self.quota_window();
         let used = store::count_quota_envs(&mut tx, &actor.user.id, &since).await?;
-        if used >= policy.envs_per_day {
+        if approval.is_none() && used >= policy.envs_per_day {
             return Err(Error::quota(format!(
                 "environment quota reached: {used}/{} used today, resets {resets_at}",
                 policy.envs_per_day
@@ -356,7 +404,7 @@ impl Service {
             .with_hint("destroyed environments still count; ask an admin to raise the policy (`plat policy set`)"));
         }
         let now = self.now_ts();
-        let row = EnvRow {
+        let mut row = EnvRow {
             id: store::new_id(),
             account_id: actor.account.id.clone(),
             name: req.name.clone(),
@@ -377,7 +425,13 @@ impl Service {
             owner_email: actor.user.email.clone(),
             ..EnvRow::default()
         };
+        if let Some(required_by) = approval {
+            self.await_approval(&mut row, required_by, ttl);
+        }
         store::insert_env(&mut tx, &row).await?;
+        if let Some(approval) = &row.approval {
+            store::insert_env_approval(&mut tx, &row.id, approval).await?;
+        }
         tx.commit().await?;
         Ok(EnvStarted {
             env: env_view(row)?,
@@ -396,6 +450,7 @@ impl Service {
         actor.require(Permission::EnvsWrite)?;
         let mut conn = self.store.acquire().await?;
         let mut row = self.live_env(&mut conn, actor, name).await?;
+        super::env_approvals::require_approved(&row)?;
         self.keep_log(&mut conn, &row, "up", &outcome).await?;
         record_outcome(&mut row, &outcome);
         if outcome.succeeded {
@@ -538,7 +593,7 @@ impl Service {
         let mut claimed = Vec::new();
         for row in store::expired_envs(&mut conn, &actor.account.path, &now).await? {
             if store::claim_reaper_lease(&mut conn, &row.id, &now, &until).await? {
-                claimed.push(env_view(row)?);
+                claimed.push(self.expire_if_unprovisioned(&mut conn, row).await?);
             }
         }
         Ok(claimed)
@@ -571,6 +626,7 @@ pub(crate) fn env_view(row: EnvRow) -> Result<Env> {
         outputs,
         resources,
         error: row.error,
+        approval: row.approval.map(super::env_approvals::approval_view),
     })
 }
 

@@ -7,6 +7,7 @@ mod actor;
 mod authz_version;
 pub mod automation_triggers;
 mod automations;
+mod env_approvals;
 pub mod envs;
 mod error;
 mod groups;

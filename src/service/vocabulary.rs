@@ -57,6 +57,9 @@ vocabulary! {
         GroupsWrite = "groups:write",
         EnvsRead = "envs:read",
         EnvsWrite = "envs:write",
+        /// Decides on environments of protected templates (R-GOV-2); not a developer's by
+        /// default.
+        EnvsApprove = "envs:approve",
         AutomationsRead = "automations:read",
         AutomationsWrite = "automations:write",
         AutomationsRun = "automations:run",

@@ -29,15 +29,20 @@ pub struct EnvRow {
     /// Read-only, joined for display: the account's slug and the owner's e-mail.
     pub account_slug: String,
     pub owner_email: String,
+    /// Read-only, joined: the approval this env needed (R-GOV-2), if any.
+    pub approval: Option<super::ApprovalRow>,
 }
 
-const FROM: &str =
-    "FROM envs e JOIN accounts a ON a.id = e.account_id JOIN users u ON u.id = e.owner_user_id";
+const FROM: &str = "FROM envs e JOIN accounts a ON a.id = e.account_id JOIN users u ON u.id = e.owner_user_id \
+     LEFT JOIN env_approvals ap ON ap.env_id = e.id LEFT JOIN users du ON du.id = ap.decided_by_user_id";
 
 const COLUMNS: &str = "e.id, e.account_id, e.name, e.template, e.params, e.owner_user_id, e.status, \
      e.idempotency_key, e.created_at, e.expires_at, e.destroyed_at, e.outputs, e.resources, e.error, \
      e.quota_counted, e.reaper_lease_until, e.reaper_attempts, a.slug AS account_slug, \
-     u.email AS owner_email";
+     u.email AS owner_email, \
+     ap.required_by AS ap_required_by, ap.ttl_seconds AS ap_ttl_seconds, \
+     ap.requested_at AS ap_requested_at, ap.expires_at AS ap_expires_at, ap.decision AS ap_decision, \
+     du.email AS ap_decided_by, ap.decided_at AS ap_decided_at, ap.comment AS ap_comment";
 
 fn env(row: &AnyRow) -> Result<EnvRow, sqlx::Error> {
     Ok(EnvRow {
@@ -60,6 +65,7 @@ fn env(row: &AnyRow) -> Result<EnvRow, sqlx::Error> {
         reaper_attempts: row.try_get("reaper_attempts")?,
         account_slug: row.try_get("account_slug")?,
         owner_email: row.try_get("owner_email")?,
+        approval: super::env_approvals::joined_approval(row)?,
     })
 }
 

@@ -4,6 +4,7 @@
 
 mod accounts;
 mod automations;
+mod env_approvals;
 mod envs;
 mod error;
 mod groups;
@@ -23,6 +24,7 @@ use sqlx::{AnyConnection, AnyPool, Executor};
 
 pub use accounts::*;
 pub use automations::*;
+pub use env_approvals::*;
 pub use envs::*;
 pub use error::StoreError;
 pub use groups::*;
@@ -93,7 +95,7 @@ const fn portable(version: i64, description: &'static str, sql: &'static str) ->
 }
 
 /// The schema, embedded in the binary. Append only: a released migration never changes.
-const SCHEMA: [SchemaStep; 11] = [
+const SCHEMA: [SchemaStep; 12] = [
     portable(
         1,
         "accounts",
@@ -140,6 +142,11 @@ const SCHEMA: [SchemaStep; 11] = [
         10,
         "group_idp_links",
         include_str!("../../migrations/0010_group_idp_links.sql"),
+    ),
+    portable(
+        11,
+        "env_approvals",
+        include_str!("../../migrations/0011_env_approvals.sql"),
     ),
     portable(
         14,

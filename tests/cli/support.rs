@@ -322,6 +322,8 @@ impl TestEnv {
                 "env_states",
                 "env_policies",
                 "env_logs",
+                "env_approvals",
+                "env_approval_policies",
                 "automations",
                 "automation_runs",
                 "inventories",

@@ -1,6 +1,7 @@
 //! `plat env …`: the platform decides (quota, lifetime, names), Terraform provisions, the
 //! platform records. See `service/envs.rs` for the rules and `provision/` for the runs.
 
+mod decide;
 mod down;
 mod extend;
 mod list;
@@ -14,7 +15,7 @@ mod up;
 
 use anyhow::Result;
 
-use crate::api::Env;
+use crate::api::{Env, EnvDecision};
 use crate::cli::EnvCommand;
 use crate::ctx::Ctx;
 
@@ -30,6 +31,8 @@ pub async fn run(ctx: &Ctx, command: EnvCommand) -> Result<()> {
         EnvCommand::Down(args) => down::run(ctx, args).await,
         EnvCommand::Quota => quota::run(ctx).await,
         EnvCommand::Reap => reap::run(ctx).await,
+        EnvCommand::Approve(args) => decide::run(ctx, args, EnvDecision::Approve).await,
+        EnvCommand::Reject(args) => decide::run(ctx, args, EnvDecision::Reject).await,
     }
 }
 
@@ -38,7 +41,7 @@ fn warn_if_expiring(ctx: &Ctx, env: &Env) {
     let Ok(expires) = env.expires_at.parse::<jiff::Timestamp>() else {
         return;
     };
-    if env.destroyed_at.is_some() {
+    if env.destroyed_at.is_some() || crate::ops::env::awaits_provisioning(env) {
         return;
     }
     let left = expires.as_second() - jiff::Timestamp::now().as_second();

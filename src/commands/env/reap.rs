@@ -16,7 +16,16 @@ pub async fn run(ctx: &Ctx) -> Result<()> {
     let report = lifecycle
         .reap(&super::cancel_on_ctrl_c(), &announce)
         .await?;
-    if report.reaped.is_empty() && report.failed.is_empty() {
+    for env in &report.expired_requests {
+        ctx.out.status(
+            "Expired",
+            &format!(
+                "request for environment {} of account {}: nobody decided on it in time; nothing was provisioned",
+                env.name, env.account
+            ),
+        );
+    }
+    if report.reaped.is_empty() && report.failed.is_empty() && report.expired_requests.is_empty() {
         ctx.out
             .status("Nothing", "to reap: no environment has expired");
     }
@@ -26,7 +35,13 @@ pub async fn run(ctx: &Ctx) -> Result<()> {
             env.name, env.account
         ));
     }
-    ctx.out.list(&report.reaped)?;
+    let ended: Vec<_> = report
+        .reaped
+        .iter()
+        .chain(&report.expired_requests)
+        .cloned()
+        .collect();
+    ctx.out.list(&ended)?;
     if !report.failed.is_empty() {
         anyhow::bail!(
             "{} of {} expired environment(s) could not be destroyed",

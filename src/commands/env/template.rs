@@ -25,5 +25,6 @@ fn view(template: &Template) -> TemplateView {
         ttl_default: human(template.manifest.ttl.default.as_secs()),
         ttl_max: human(template.manifest.ttl.max.as_secs()),
         parameters: template.manifest.parameters.clone(),
+        approval: template.manifest.approval,
     }
 }

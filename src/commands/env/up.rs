@@ -16,7 +16,30 @@ pub async fn run(ctx: &Ctx, args: EnvUpArgs) -> Result<()> {
         return provision_recorded(ctx, &args.name).await;
     }
     let lifecycle = ctx.env_lifecycle().await?;
-    let started = lifecycle.start(up_request(&args)?).await?;
+    let mut started = lifecycle.start(up_request(&args)?).await?;
+    if started.env.status == crate::service::envs::status::PENDING_APPROVAL {
+        announce_pending(ctx, &started.env)?;
+        if !args.wait {
+            return ctx.out.object(&started.env);
+        }
+        let approved = lifecycle
+            .wait_for_decision(&started.env, &ctx.clock()?)
+            .await?;
+        ctx.out.status(
+            "Approved",
+            &format!(
+                "environment {} by {}",
+                approved.name,
+                approved
+                    .approval
+                    .as_ref()
+                    .and_then(|a| a.decided_by.as_deref())
+                    .unwrap_or("an approver")
+            ),
+        );
+        // The approved request, provisioned as it was approved.
+        started = lifecycle.start(up_request(&args)?).await?;
+    }
     let env = started.env;
     if !started.created {
         ctx.out.status(
@@ -105,6 +128,27 @@ pub async fn run(ctx: &Ctx, args: EnvUpArgs) -> Result<()> {
             Err(error.into())
         }
     }
+}
+
+/// R-GOV-2: the env waits for an approver; says who may decide and how, here and in Actions.
+fn announce_pending(ctx: &Ctx, env: &Env) -> Result<()> {
+    let deadline = env
+        .approval
+        .as_ref()
+        .map_or(env.expires_at.as_str(), |a| a.expires_at.as_str());
+    ctx.out.status(
+        "Pending",
+        &format!(
+            "approval: environment {} from template {} is recorded, nothing is provisioned yet. \
+             Someone else holding `envs:approve` runs `plat env approve {}` (or `plat env reject {}`) \
+             before {deadline}; then `plat env up {}` provisions it",
+            env.name, env.template, env.name, env.name, env.name
+        ),
+    );
+    if let Some(github) = GithubActions::detect(&ctx.env) {
+        github.publish_pending(env)?;
+    }
+    Ok(())
 }
 
 fn up_request(args: &EnvUpArgs) -> Result<UpRequest> {

@@ -24,6 +24,8 @@ async fn set(ctx: &Ctx, args: PolicySetArgs) -> Result<()> {
         ttl_default_seconds: seconds(&args.ttl_default)?,
         ttl_max_seconds: seconds(&args.ttl_max)?,
         envs_per_day: args.envs_per_day,
+        require_approval: args.require_approval,
+        no_require_approval: args.no_require_approval,
     };
     let policy = ctx.platform().await?.set_env_policy(request).await?;
     ctx.out.status(

@@ -9,9 +9,9 @@ use serde::Deserialize;
 use super::AppState;
 use super::extract::{ApiJson, ApiResult, Caller};
 use crate::api::{
-    Account, AuthConfig, AuthorizeWork, CreateAccount, CreateGroup, CreateTenant, CreateUser,
-    ErrorBody, Group, GroupMember, Health, RenameUser, Tenant, UpdateAccount, UpdateGroup,
-    UpdateTenant, User, WhoAmI,
+    Account, AuditPage, AuditQuery, AuthConfig, AuthorizeWork, CreateAccount, CreateGroup,
+    CreateTenant, CreateUser, ErrorBody, Group, GroupMember, Health, RenameUser, Tenant,
+    UpdateAccount, UpdateGroup, UpdateTenant, User, WhoAmI,
 };
 use crate::service::Error;
 
@@ -323,4 +323,14 @@ pub async fn remove_group_member(
     Ok(Json(
         s.service.remove_group_member(&actor, &name, &email).await?,
     ))
+}
+
+#[utoipa::path(get, path = "/api/v1/audit", tag = "audit", security(("bearer" = [])), params(AuditQuery),
+    responses((status = 200, body = AuditPage), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub async fn list_audit(
+    State(s): State<AppState>,
+    Caller(actor): Caller,
+    Query(q): Query<AuditQuery>,
+) -> ApiResult<Json<AuditPage>> {
+    Ok(Json(s.service.list_audit(&actor, &q).await?))
 }

@@ -34,6 +34,9 @@ pub struct Actor {
     pub(super) membership_account_id: String,
     /// The service identity acting for `user` (R-GOV-5), when the request was delegated.
     pub delegated_by: Option<String>,
+    /// The request this actor makes, for the audit trail and the logs. Set per request by the
+    /// caller of the service (`with_origin`): a resolved actor is shared between requests.
+    pub origin: super::Origin,
     /// The authorization version this caller was resolved under: what is cached for the
     /// caller (a listing) is valid while the platform is still at it.
     pub(super) authz_version: String,
@@ -75,6 +78,12 @@ impl Actor {
         .with_hint(
             "roles are granted by the parent account (`plat account update SLUG --add-role ROLE`)",
         ))
+    }
+
+    /// The same caller, making the request `origin`.
+    pub fn with_origin(mut self, origin: super::Origin) -> Self {
+        self.origin = origin;
+        self
     }
 
     pub fn who_am_i(&self) -> WhoAmI {
@@ -248,6 +257,7 @@ impl Service {
             permissions,
             membership_account_id: home.account_id.clone(),
             delegated_by: None,
+            origin: super::Origin::default(),
             authz_version: authz_version.to_owned(),
         })
     }

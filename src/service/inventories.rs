@@ -56,31 +56,38 @@ impl Service {
         name: &str,
         req: PublishInventory,
     ) -> Result<Inventory> {
-        actor.require("scan:run")?;
-        vocabulary::check_slug("inventory name", name)?;
-        let (resources, errors, warnings) = summary_counts(&req.report)?;
-        let mut conn = self.store.acquire().await?;
-        let env_id = match &req.env {
-            Some(env) => Some(self.live_env(&mut conn, actor, env).await?.id),
-            None => None,
-        };
-        let row = InventoryRow {
-            id: store::new_id(),
-            account_id: actor.account.id.clone(),
-            name: name.to_owned(),
-            env_id,
-            source: req.source,
-            published_by: actor.user.id.clone(),
-            published_at: self.now(),
-            resources,
-            errors,
-            warnings,
-            report: req.report.to_string(),
-            entities: req.entities,
-            ..Default::default()
-        };
-        store::upsert_inventory(&mut conn, &row).await?;
-        inventory_view(self.inventory_row(&mut conn, actor, name).await?, false)
+        self.audited(
+            actor,
+            "inventory.publish",
+            name,
+            async |tx: &mut store::Conn| {
+                actor.require("scan:run")?;
+                vocabulary::check_slug("inventory name", name)?;
+                let (resources, errors, warnings) = summary_counts(&req.report)?;
+                let env_id = match &req.env {
+                    Some(env) => Some(self.live_env(tx, actor, env).await?.id),
+                    None => None,
+                };
+                let row = InventoryRow {
+                    id: store::new_id(),
+                    account_id: actor.account.id.clone(),
+                    name: name.to_owned(),
+                    env_id,
+                    source: req.source,
+                    published_by: actor.user.id.clone(),
+                    published_at: self.now(),
+                    resources,
+                    errors,
+                    warnings,
+                    report: req.report.to_string(),
+                    entities: req.entities,
+                    ..Default::default()
+                };
+                store::upsert_inventory(tx, &row).await?;
+                inventory_view(self.inventory_row(tx, actor, name).await?, false)
+            },
+        )
+        .await
     }
 
     pub async fn list_inventories(&self, actor: &Actor) -> Result<Vec<Inventory>> {

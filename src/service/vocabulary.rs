@@ -14,7 +14,7 @@ pub const ROLES: [&str; 6] = [
 ];
 
 /// Permissions a group can hold. `*` is reserved for the predefined `admins` group.
-pub const PERMISSIONS: [&str; 20] = [
+pub const PERMISSIONS: [&str; 21] = [
     "accounts:read",
     "accounts:write",
     "tenants:read",
@@ -35,6 +35,7 @@ pub const PERMISSIONS: [&str; 20] = [
     "policies:read",
     "policies:write",
     ACT_FOR_USERS,
+    AUDIT_READ,
 ];
 
 pub const ALL_PERMISSIONS: &str = "*";
@@ -43,12 +44,16 @@ pub const ALL_PERMISSIONS: &str = "*";
 /// Only a group that names it grants it: `*` does not, so no admin holds it by accident.
 pub const ACT_FOR_USERS: &str = "users:act-for";
 
+/// Reads the account's audit trail and its sub-accounts' (R-GOV-3): who did what, who was
+/// refused. For admins (`*`), not for viewers, although it reads.
+pub const AUDIT_READ: &str = "audit:read";
+
 /// The groups every account starts with (R-GRP-2).
 pub fn predefined_groups() -> [(&'static str, Vec<&'static str>); 3] {
     let read_only: Vec<&str> = PERMISSIONS
         .iter()
         .copied()
-        .filter(|p| p.ends_with(":read"))
+        .filter(|p| p.ends_with(":read") && *p != AUDIT_READ)
         .collect();
     let mut developers = read_only.clone();
     developers.extend(["envs:write", "automations:run", "scan:run", "scaffold:run"]);
@@ -257,6 +262,23 @@ pub fn check_url(field: &str, url: &str) -> Result<()> {
             Error::invalid(format!("invalid {field} '{}'", shorten(url)))
                 .with_hint("use an absolute http(s) URL"),
         ),
+    }
+}
+
+/// A positive age or period such as `24h`, `7d` or `365d` (a day counts 24 hours).
+pub fn parse_age(text: &str) -> Result<jiff::SignedDuration> {
+    let text = text.trim();
+    let parsed = text.parse::<jiff::SignedDuration>().ok().or_else(|| {
+        text.parse::<jiff::Span>().ok().and_then(|span| {
+            span.to_duration(jiff::SpanRelativeTo::days_are_24_hours())
+                .ok()
+        })
+    });
+    match parsed {
+        Some(age) if age.is_positive() => Ok(age),
+        _ => Err(Error::invalid(format!(
+            "'{text}' is not a period such as 24h or 7d"
+        ))),
     }
 }
 

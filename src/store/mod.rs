@@ -3,6 +3,7 @@
 //! service can run several of them inside one transaction.
 
 mod accounts;
+mod audit;
 mod automations;
 mod envs;
 mod groups;
@@ -21,6 +22,7 @@ use sqlx::migrate::{Migrate, MigrateError, Migration, MigrationType, Migrator};
 use sqlx::{AnyConnection, AnyPool, Executor};
 
 pub use accounts::*;
+pub use audit::*;
 pub use automations::*;
 pub use envs::*;
 pub use groups::*;
@@ -93,7 +95,7 @@ const fn portable(version: i64, description: &'static str, sql: &'static str) ->
 }
 
 /// The schema, embedded in the binary. Append only: a released migration never changes.
-const SCHEMA: [SchemaStep; 9] = [
+const SCHEMA: [SchemaStep; 10] = [
     portable(
         1,
         "accounts",
@@ -135,6 +137,12 @@ const SCHEMA: [SchemaStep; 9] = [
         description: "account_listing",
         sqlite: include_str!("../../migrations/0009_account_listing.sqlite.sql"),
         postgres: include_str!("../../migrations/0009_account_listing.postgres.sql"),
+    },
+    SchemaStep {
+        version: 13,
+        description: "audit",
+        sqlite: include_str!("../../migrations/0013_audit.sqlite.sql"),
+        postgres: include_str!("../../migrations/0013_audit.postgres.sql"),
     },
 ];
 

@@ -93,6 +93,7 @@ const MAX_INVENTORY_BYTES: usize = 32 * 1024 * 1024;
     info(title = "plat", description = "The platform API served by `plat server`."),
     paths(
         routes::healthz, routes::readyz, routes::auth_config, routes::whoami, routes::authorize,
+        routes::list_audit,
         routes::list_accounts, routes::create_account, routes::get_account, routes::update_account, routes::delete_account,
         routes::list_tenants, routes::create_tenant, routes::get_tenant, routes::update_tenant, routes::delete_tenant,
         routes::list_users, routes::create_user, routes::get_user, routes::rename_user, routes::revoke_user,
@@ -108,7 +109,6 @@ const MAX_INVENTORY_BYTES: usize = 32 * 1024 * 1024;
         inventory_routes::list_inventories, inventory_routes::publish_inventory, inventory_routes::get_inventory,
         inventory_routes::inventory_entities, inventory_routes::catalog,
         automation_routes::webhook,
-        routes::list_audit,
     ),
     modifiers(&BearerAuth)
 )]

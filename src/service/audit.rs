@@ -71,11 +71,14 @@ impl Service {
                     store::append_audit(&mut tx, &row).await?;
                 }
                 tx.commit().await?;
+                // The server's log line of the write: its span carries the request id.
+                tracing::info!(action, target, actor = %actor.user.email, outcome = "ok", "audit");
                 Ok(value)
             }
             Err(err) => {
                 drop(tx);
                 if is_refusal(&err) {
+                    tracing::info!(action, target, actor = %actor.user.email, outcome = "refused", code = err.kind.code(), "audit");
                     self.record_refusal(&mut conn, actor, action, target, &err)
                         .await;
                 }

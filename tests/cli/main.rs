@@ -9,6 +9,7 @@ mod services;
 mod accounts;
 mod actions;
 mod api;
+mod audit;
 mod automation_steps;
 mod automation_triggers;
 mod automations;

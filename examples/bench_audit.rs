@@ -36,7 +36,9 @@ async fn main() -> anyhow::Result<()> {
             default_tenant_domain: "localhost".into(),
         })
         .await?;
-    let actor = service.resolve_actor(&Identity::Operator, None, None).await?;
+    let actor = service
+        .resolve_actor(&Identity::Operator, None, None)
+        .await?;
     let actor = Arc::unwrap_or_clone(actor).with_origin(Origin::new("cli"));
 
     let mut times = Vec::with_capacity(count);

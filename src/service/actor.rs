@@ -271,6 +271,24 @@ impl Service {
         email: &str,
         host: Option<&str>,
     ) -> Result<Arc<Actor>> {
+        let delegated = self.delegate(service, email, host).await;
+        if let Err(refusal) = &delegated
+            && refusal.kind == ErrorKind::PermissionDenied
+        {
+            // A refused delegation is on record like any refusal, as the service's (R-GOV-3).
+            let mut conn = self.store.acquire().await?;
+            self.record_refusal(&mut conn, service, "user.act_for", email, refusal)
+                .await;
+        }
+        delegated
+    }
+
+    async fn delegate(
+        &self,
+        service: &Actor,
+        email: &str,
+        host: Option<&str>,
+    ) -> Result<Arc<Actor>> {
         service.require(vocabulary::ACT_FOR_USERS).map_err(|err| {
             err.with_hint(format!(
                 "an admin of '{}' grants it by naming it in a group of the service identity \

@@ -314,3 +314,51 @@ fn r_gov_3_postgres_refuses_to_change_past_records_and_retention_prunes_on_recor
         );
     });
 }
+
+/// A service identity acting for a user is recorded as both (R-GOV-5), and a delegation refused
+/// is on the service's record.
+#[test]
+fn r_gov_3_r_gov_5_a_delegated_write_names_both_identities() {
+    with_backend(Backend::ServerSqlite, || {
+        const SERVICE: &str = "backstage@acme.test";
+        let env = TestEnv::new();
+        env.acme();
+        env.ok_as(ALICE, &["user", "create", SERVICE]);
+        env.ok_as(
+            ALICE,
+            &[
+                "group",
+                "create",
+                "backstage",
+                "--permission",
+                "users:act-for",
+            ],
+        );
+        env.ok_as(ALICE, &["group", "add-member", "backstage", SERVICE]);
+        let for_alice = [("PLAT_USER", SERVICE), ("PLAT_ON_BEHALF_OF", ALICE)];
+        env.run_with(
+            &["group", "create", "ops", "--permission", "envs:read"],
+            &for_alice,
+        )
+        .success();
+        // bob is no user of acme: the service may not act for him.
+        let for_bob = [("PLAT_USER", SERVICE), ("PLAT_ON_BEHALF_OF", BOB)];
+        env.run_with(
+            &["group", "create", "x", "--permission", "envs:read"],
+            &for_bob,
+        )
+        .failure(5);
+
+        let events = trail(&env, Some(ALICE), &[]);
+        let created = find(&events, "group.create", "ops").expect("group.create ops");
+        assert_eq!(
+            (&created["actor"], &created["delegated_by"]),
+            (&ALICE.into(), &SERVICE.into())
+        );
+        let refused = find(&events, "user.act_for", BOB).expect("the refused delegation");
+        assert_eq!(
+            (&refused["actor"], &refused["outcome"]),
+            (&SERVICE.into(), &"refused".into())
+        );
+    });
+}

@@ -362,3 +362,41 @@ fn r_gov_3_r_gov_5_a_delegated_write_names_both_identities() {
         );
     });
 }
+
+/// "Who destroyed this env, and when; who was refused": the env lifecycle on record, with
+/// Terraform (PATH or PLAT_IAC_BIN).
+#[test]
+fn r_gov_3_the_trail_answers_who_destroyed_an_env_and_who_hit_the_quota() {
+    let env = TestEnv::new();
+    env.ok(&["env", "up", "dev"]);
+    // One environment a day per user (R-ENV-2): the second is refused before Terraform runs.
+    env.run(&["env", "up", "dev-2"]).failure(6);
+    env.ok(&["env", "down", "dev", "--yes"]);
+
+    let events = trail(&env, None, &[]);
+    let lifecycle: Vec<(&str, &str, &str)> = events
+        .iter()
+        .rev()
+        .map(|e| {
+            (
+                e["action"].as_str().unwrap(),
+                e["target"].as_str().unwrap(),
+                e["outcome"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        lifecycle,
+        [
+            ("env.up", "dev", "ok"),
+            ("env.up.report", "dev", "ok"),
+            ("env.up", "dev-2", "refused"),
+            ("env.down", "dev", "ok"),
+            ("env.down.report", "dev", "ok"),
+        ]
+    );
+    let quota = find(&events, "env.up", "dev-2").unwrap();
+    assert_eq!(quota["error_code"], "quota_exceeded");
+    let down = trail(&env, None, &["--action", "env.down"]);
+    assert_eq!((down.len(), &down[0]["actor"]), (1, &OPERATOR.into()));
+}

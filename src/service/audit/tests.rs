@@ -316,3 +316,70 @@ fn ages_read_as_periods() {
         assert!(vocabulary::parse_age(bad).is_err(), "{bad}");
     }
 }
+
+/// The record is part of the write's transaction: a write that fails after writing rows leaves
+/// neither its rows nor an `ok` record, and a refusal leaves only the refusal.
+#[tokio::test]
+async fn r_gov_3_the_record_and_the_write_share_one_transaction() {
+    let dir = tempfile::tempdir().unwrap();
+    let service = service_at(dir.path(), now()).await;
+    let admin = actor(&service, Identity::Operator, None).await;
+    let group = |name: &str| crate::store::GroupRow {
+        id: store::new_id(),
+        account_id: admin.account.id.clone(),
+        name: name.into(),
+        permissions: vec!["envs:read".into()],
+        builtin: false,
+        created_at: "2026-12-05T12:00:00Z".into(),
+    };
+
+    let written = group("written");
+    service
+        .audited(&admin, "test.write", "written", async |tx: &mut Conn| {
+            store::insert_group(tx, &written).await
+        })
+        .await
+        .unwrap();
+    let failing = group("rolled-back");
+    let refused = service
+        .audited(
+            &admin,
+            "test.write",
+            "rolled-back",
+            async |tx: &mut Conn| {
+                store::insert_group(tx, &failing).await?;
+                Err::<(), _>(Error::quota("over the limit after writing"))
+            },
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(refused.kind, ErrorKind::QuotaExceeded);
+
+    let mut conn = service.store().acquire().await.unwrap();
+    let account = &admin.account.id;
+    assert!(
+        store::find_group(&mut conn, account, "written")
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert!(
+        store::find_group(&mut conn, account, "rolled-back")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let page = service.list_audit(&admin, &everything()).await.unwrap();
+    let outcomes: Vec<_> = page
+        .events
+        .iter()
+        .map(|e| (e.target.as_str(), e.outcome, e.error_code.as_deref()))
+        .collect();
+    assert_eq!(
+        outcomes,
+        [
+            ("rolled-back", AuditOutcome::Refused, Some("quota_exceeded")),
+            ("written", AuditOutcome::Ok, None),
+        ]
+    );
+}

@@ -37,63 +37,70 @@ impl Service {
     }
 
     pub async fn create_account(&self, actor: &Actor, req: CreateAccount) -> Result<Account> {
+        let target = req.slug.clone();
         self.audited(
             actor,
             "account.create",
-            &req.slug,
-            async |tx: &mut store::Conn| {
-                actor.require_role("account-admin", "create sub-accounts")?; // R-ROLE-1
-                actor.require("accounts:write")?;
-                vocabulary::check_slug("account slug", &req.slug)?;
-                vocabulary::check_email(&req.owner)?;
-                if let Some(name) = &req.name {
-                    vocabulary::check_display_name("account name", name)?;
-                }
-                if let Some(name) = &req.owner_name {
-                    vocabulary::check_display_name("owner name", name)?;
-                }
-                let mut roles = req.roles.clone();
-                roles.sort();
-                roles.dedup();
-                for role in &roles {
-                    vocabulary::check_role(role)?;
-                    check_can_grant(actor, role)?;
-                }
-
-                if store::find_account_by_slug(tx, &req.slug).await?.is_some() {
-                    return Err(Error::conflict(format!(
-                        "account slug '{}' is already taken",
-                        req.slug
-                    ))
-                    .with_hint("choose another slug"));
-                }
-                let tenant_id = match &req.tenant {
-                    None => actor.account.tenant_id.clone(),
-                    Some(name) => self.usable_tenant(tx, actor, name).await?,
-                };
-                let now = self.now();
-                let owner = self
-                    .find_or_create_user(tx, &req.owner, req.owner_name.as_deref(), &now)
-                    .await?;
-                let id = store::new_id();
-                let row = AccountRow {
-                    path: format!("{}{id}/", actor.account.path),
-                    id,
-                    slug: req.slug.clone(),
-                    name: req.name.clone().unwrap_or_else(|| req.slug.clone()),
-                    parent_id: Some(actor.account.id.clone()),
-                    tenant_id,
-                    owner_user_id: owner.id.clone(),
-                    roles,
-                    created_at: now.clone(),
-                };
-                store::insert_account(tx, &row).await?;
-                self.seed_account(tx, &row, &owner.id, &now).await?;
-                let listing = store::get_listing(tx, &row.id).await?;
-                Ok(account_view(actor, listing))
-            },
+            &target,
+            async |tx: &mut store::Conn| self.create_account_in_tx(tx, actor, req).await,
         )
         .await
+    }
+
+    async fn create_account_in_tx(
+        &self,
+        tx: &mut store::Conn,
+        actor: &Actor,
+        req: CreateAccount,
+    ) -> Result<Account> {
+        actor.require_role("account-admin", "create sub-accounts")?; // R-ROLE-1
+        actor.require("accounts:write")?;
+        vocabulary::check_slug("account slug", &req.slug)?;
+        vocabulary::check_email(&req.owner)?;
+        if let Some(name) = &req.name {
+            vocabulary::check_display_name("account name", name)?;
+        }
+        if let Some(name) = &req.owner_name {
+            vocabulary::check_display_name("owner name", name)?;
+        }
+        let mut roles = req.roles.clone();
+        roles.sort();
+        roles.dedup();
+        for role in &roles {
+            vocabulary::check_role(role)?;
+            check_can_grant(actor, role)?;
+        }
+
+        if store::find_account_by_slug(tx, &req.slug).await?.is_some() {
+            return Err(
+                Error::conflict(format!("account slug '{}' is already taken", req.slug))
+                    .with_hint("choose another slug"),
+            );
+        }
+        let tenant_id = match &req.tenant {
+            None => actor.account.tenant_id.clone(),
+            Some(name) => self.usable_tenant(tx, actor, name).await?,
+        };
+        let now = self.now();
+        let owner = self
+            .find_or_create_user(tx, &req.owner, req.owner_name.as_deref(), &now)
+            .await?;
+        let id = store::new_id();
+        let row = AccountRow {
+            path: format!("{}{id}/", actor.account.path),
+            id,
+            slug: req.slug.clone(),
+            name: req.name.clone().unwrap_or_else(|| req.slug.clone()),
+            parent_id: Some(actor.account.id.clone()),
+            tenant_id,
+            owner_user_id: owner.id.clone(),
+            roles,
+            created_at: now.clone(),
+        };
+        store::insert_account(tx, &row).await?;
+        self.seed_account(tx, &row, &owner.id, &now).await?;
+        let listing = store::get_listing(tx, &row.id).await?;
+        Ok(account_view(actor, listing))
     }
 
     pub async fn update_account(
@@ -106,71 +113,79 @@ impl Service {
             actor,
             "account.update",
             slug,
-            async |tx: &mut store::Conn| {
-                actor.require("accounts:write")?;
-                let mut account = self.visible_account(tx, actor, slug).await?;
-                let own = actor.is_self(&account);
-                if own && (req.tenant.is_some() || req.owner.is_some()) {
-                    // R-ACC-4: only the parent (or further up) may move an account or change its owner.
-                    return Err(Error::denied(format!(
-                        "account '{slug}' cannot change its own tenant or owner"
-                    ))
-                    .with_hint("its parent account can make this change"));
-                }
-                if own && !(req.add_roles.is_empty() && req.remove_roles.is_empty()) {
-                    return Err(Error::denied(format!(
-                        "account '{slug}' cannot change its own roles"
-                    ))
-                    .with_hint("roles are granted by the parent account (R-ROLE-2)"));
-                }
-                if !own {
-                    actor.require_role("account-admin", "manage sub-accounts")?;
-                }
-                if let Some(name) = &req.name {
-                    vocabulary::check_display_name("account name", name)?;
-                    account.name = name.clone();
-                }
-                if let Some(tenant) = &req.tenant {
-                    let owned_by_account = store::find_tenant_by_name(tx, tenant)
-                        .await?
-                        .is_some_and(|t| t.owner_account_id == account.id);
-                    if owned_by_account {
-                        // R-TEN-3: an account's own tenants are for its sub-accounts, never for itself.
-                        return Err(Error::denied(format!(
-                        "account '{slug}' cannot be bound to tenant '{tenant}', which it created"
-                    ))
-                    .with_hint("tenants an account creates are for its sub-accounts"));
-                    }
-                    account.tenant_id = self.usable_tenant(tx, actor, tenant).await?;
-                }
-                let now = self.now();
-                if let Some(owner) = &req.owner {
-                    vocabulary::check_email(owner)?;
-                    let user = self.find_or_create_user(tx, owner, None, &now).await?;
-                    store::link_user(tx, &account.id, &user.id, &now).await?;
-                    if let Some(admins) = store::find_group(tx, &account.id, "admins").await? {
-                        store::add_group_member(tx, &admins.id, &user.id).await?;
-                    }
-                    account.owner_user_id = user.id;
-                }
-                for role in &req.add_roles {
-                    vocabulary::check_role(role)?;
-                    check_can_grant(actor, role)?;
-                    if !account.roles.contains(role) {
-                        account.roles.push(role.clone());
-                    }
-                }
-                for role in &req.remove_roles {
-                    vocabulary::check_role(role)?;
-                    account.roles.retain(|r| r != role);
-                }
-                account.roles.sort();
-                store::update_account(tx, &account).await?;
-                let listing = store::get_listing(tx, &account.id).await?;
-                Ok(account_view(actor, listing))
-            },
+            async |tx: &mut store::Conn| self.update_account_in_tx(tx, actor, slug, req).await,
         )
         .await
+    }
+
+    async fn update_account_in_tx(
+        &self,
+        tx: &mut store::Conn,
+        actor: &Actor,
+        slug: &str,
+        req: UpdateAccount,
+    ) -> Result<Account> {
+        actor.require("accounts:write")?;
+        let mut account = self.visible_account(tx, actor, slug).await?;
+        let own = actor.is_self(&account);
+        if own && (req.tenant.is_some() || req.owner.is_some()) {
+            // R-ACC-4: only the parent (or further up) may move an account or change its owner.
+            return Err(Error::denied(format!(
+                "account '{slug}' cannot change its own tenant or owner"
+            ))
+            .with_hint("its parent account can make this change"));
+        }
+        if own && !(req.add_roles.is_empty() && req.remove_roles.is_empty()) {
+            return Err(
+                Error::denied(format!("account '{slug}' cannot change its own roles"))
+                    .with_hint("roles are granted by the parent account (R-ROLE-2)"),
+            );
+        }
+        if !own {
+            actor.require_role("account-admin", "manage sub-accounts")?;
+        }
+        if let Some(name) = &req.name {
+            vocabulary::check_display_name("account name", name)?;
+            account.name = name.clone();
+        }
+        if let Some(tenant) = &req.tenant {
+            let owned_by_account = store::find_tenant_by_name(tx, tenant)
+                .await?
+                .is_some_and(|t| t.owner_account_id == account.id);
+            if owned_by_account {
+                // R-TEN-3: an account's own tenants are for its sub-accounts, never for itself.
+                return Err(Error::denied(format!(
+                    "account '{slug}' cannot be bound to tenant '{tenant}', which it created"
+                ))
+                .with_hint("tenants an account creates are for its sub-accounts"));
+            }
+            account.tenant_id = self.usable_tenant(tx, actor, tenant).await?;
+        }
+        let now = self.now();
+        if let Some(owner) = &req.owner {
+            vocabulary::check_email(owner)?;
+            let user = self.find_or_create_user(tx, owner, None, &now).await?;
+            store::link_user(tx, &account.id, &user.id, &now).await?;
+            if let Some(admins) = store::find_group(tx, &account.id, "admins").await? {
+                store::add_group_member(tx, &admins.id, &user.id).await?;
+            }
+            account.owner_user_id = user.id;
+        }
+        for role in &req.add_roles {
+            vocabulary::check_role(role)?;
+            check_can_grant(actor, role)?;
+            if !account.roles.contains(role) {
+                account.roles.push(role.clone());
+            }
+        }
+        for role in &req.remove_roles {
+            vocabulary::check_role(role)?;
+            account.roles.retain(|r| r != role);
+        }
+        account.roles.sort();
+        store::update_account(tx, &account).await?;
+        let listing = store::get_listing(tx, &account.id).await?;
+        Ok(account_view(actor, listing))
     }
 
     /// Deletes a leaf sub-account with its links and groups; users are kept (R-USR-1).
@@ -179,33 +194,40 @@ impl Service {
             actor,
             "account.delete",
             slug,
-            async |tx: &mut store::Conn| {
-                actor.require_role("account-admin", "delete sub-accounts")?;
-                actor.require("accounts:write")?;
-                let account = self.visible_account(tx, actor, slug).await?;
-                if actor.is_self(&account) {
-                    return Err(
-                        Error::denied(format!("account '{slug}' cannot delete itself"))
-                            .with_hint("its parent account can delete it"),
-                    );
-                }
-                if store::count_children(tx, &account.id).await? > 0 {
-                    return Err(Error::conflict(format!(
-                        "account '{slug}' still has sub-accounts"
-                    ))
-                    .with_hint("delete its sub-accounts first"));
-                }
-                if store::count_tenants_owned(tx, &account.id).await? > 0 {
-                    return Err(
-                        Error::conflict(format!("account '{slug}' still owns tenants"))
-                            .with_hint("delete its tenants first"),
-                    );
-                }
-                store::delete_account(tx, &account.id).await?;
-                Ok(())
-            },
+            async |tx: &mut store::Conn| self.delete_account_in_tx(tx, actor, slug).await,
         )
         .await
+    }
+
+    async fn delete_account_in_tx(
+        &self,
+        tx: &mut store::Conn,
+        actor: &Actor,
+        slug: &str,
+    ) -> Result<()> {
+        actor.require_role("account-admin", "delete sub-accounts")?;
+        actor.require("accounts:write")?;
+        let account = self.visible_account(tx, actor, slug).await?;
+        if actor.is_self(&account) {
+            return Err(
+                Error::denied(format!("account '{slug}' cannot delete itself"))
+                    .with_hint("its parent account can delete it"),
+            );
+        }
+        if store::count_children(tx, &account.id).await? > 0 {
+            return Err(
+                Error::conflict(format!("account '{slug}' still has sub-accounts"))
+                    .with_hint("delete its sub-accounts first"),
+            );
+        }
+        if store::count_tenants_owned(tx, &account.id).await? > 0 {
+            return Err(
+                Error::conflict(format!("account '{slug}' still owns tenants"))
+                    .with_hint("delete its tenants first"),
+            );
+        }
+        store::delete_account(tx, &account.id).await?;
+        Ok(())
     }
 
     /// An account the actor may see, or the same "not found" a missing one gives (R-SEC-3).

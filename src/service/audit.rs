@@ -48,7 +48,18 @@ fn is_refusal(err: &Error) -> bool {
 }
 
 impl Service {
-    /// Runs one write of `actor` and keeps its record: the ONE call every write makes.
+    /// Runs one write of `actor` and keeps its record: the ONE call every write makes. A public
+    /// write names its action and target here and hands over to its `…_in_tx` twin, which holds
+    /// the rules and works on the transaction it is given:
+    ///
+    /// ```ignore
+    /// pub async fn delete_group(&self, actor: &Actor, name: &str) -> Result<()> {
+    ///     self.audited(actor, "group.delete", name, async |tx: &mut store::Conn| {
+    ///         self.delete_group_in_tx(tx, actor, name).await
+    ///     })
+    ///     .await
+    /// }
+    /// ```
     ///
     /// `write` gets a connection inside a fresh transaction. When it succeeds, the `ok` record of
     /// `action` on `target` is appended to that transaction before it commits, so the write and

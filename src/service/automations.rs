@@ -132,7 +132,7 @@ impl Service {
         actor: &Actor,
         req: ApplyAutomation,
     ) -> Result<AutomationApplied> {
-        let name = req
+        let target = req
             .definition
             .pointer("/metadata/name")
             .and_then(serde_json::Value::as_str)
@@ -141,51 +141,57 @@ impl Service {
         self.audited(
             actor,
             "automation.apply",
-            &name,
-            async |tx: &mut store::Conn| {
-                Self::require_manager(actor)?;
-                let definition = parse_definition(req.definition)?;
-                let json = serde_json::to_string(&definition)
-                    .map_err(|err| Error::internal(err.to_string()))?;
-                let now = self.now();
-                let existing =
-                    store::find_automation(tx, &actor.account.id, &definition.metadata.name)
-                        .await?;
-                let created = existing.is_none();
-                let row = match existing {
-                    Some(mut row) => {
-                        row.description = definition.metadata.description.clone();
-                        row.definition = json;
-                        row.trigger_kind = definition.spec.trigger.summary();
-                        row.updated_at = now;
-                        store::update_automation(tx, &row).await?;
-                        row
-                    }
-                    None => {
-                        let row = AutomationRow {
-                            id: store::new_id(),
-                            account_id: actor.account.id.clone(),
-                            name: definition.metadata.name.clone(),
-                            description: definition.metadata.description.clone(),
-                            definition: json,
-                            trigger_kind: definition.spec.trigger.summary(),
-                            owner_user_id: actor.user.id.clone(),
-                            created_at: now.clone(),
-                            updated_at: now,
-                            account_slug: actor.account.slug.clone(),
-                            owner_email: actor.user.email.clone(),
-                        };
-                        store::insert_automation(tx, &row).await?;
-                        row
-                    }
-                };
-                Ok(AutomationApplied {
-                    automation: automation_view(row)?,
-                    created,
-                })
-            },
+            &target,
+            async |tx: &mut store::Conn| self.apply_automation_in_tx(tx, actor, req).await,
         )
         .await
+    }
+
+    async fn apply_automation_in_tx(
+        &self,
+        tx: &mut store::Conn,
+        actor: &Actor,
+        req: ApplyAutomation,
+    ) -> Result<AutomationApplied> {
+        Self::require_manager(actor)?;
+        let definition = parse_definition(req.definition)?;
+        let json =
+            serde_json::to_string(&definition).map_err(|err| Error::internal(err.to_string()))?;
+        let now = self.now();
+        let existing =
+            store::find_automation(tx, &actor.account.id, &definition.metadata.name).await?;
+        let created = existing.is_none();
+        let row = match existing {
+            Some(mut row) => {
+                row.description = definition.metadata.description.clone();
+                row.definition = json;
+                row.trigger_kind = definition.spec.trigger.summary();
+                row.updated_at = now;
+                store::update_automation(tx, &row).await?;
+                row
+            }
+            None => {
+                let row = AutomationRow {
+                    id: store::new_id(),
+                    account_id: actor.account.id.clone(),
+                    name: definition.metadata.name.clone(),
+                    description: definition.metadata.description.clone(),
+                    definition: json,
+                    trigger_kind: definition.spec.trigger.summary(),
+                    owner_user_id: actor.user.id.clone(),
+                    created_at: now.clone(),
+                    updated_at: now,
+                    account_slug: actor.account.slug.clone(),
+                    owner_email: actor.user.email.clone(),
+                };
+                store::insert_automation(tx, &row).await?;
+                row
+            }
+        };
+        Ok(AutomationApplied {
+            automation: automation_view(row)?,
+            created,
+        })
     }
 
     pub async fn list_automations(&self, actor: &Actor) -> Result<Vec<Automation>> {
@@ -207,13 +213,20 @@ impl Service {
             actor,
             "automation.delete",
             name,
-            async |tx: &mut store::Conn| {
-                Self::require_manager(actor)?;
-                let row = self.automation_row(tx, actor, name).await?;
-                store::delete_automation(tx, &row.id).await
-            },
+            async |tx: &mut store::Conn| self.delete_automation_in_tx(tx, actor, name).await,
         )
         .await
+    }
+
+    async fn delete_automation_in_tx(
+        &self,
+        tx: &mut store::Conn,
+        actor: &Actor,
+        name: &str,
+    ) -> Result<()> {
+        Self::require_manager(actor)?;
+        let row = self.automation_row(tx, actor, name).await?;
+        store::delete_automation(tx, &row.id).await
     }
 
     /// Records a run as `running` for the caller to execute, with the definition it follows.
@@ -504,22 +517,29 @@ impl Service {
             actor,
             "automation.run.cancel",
             id,
-            async |tx: &mut store::Conn| {
-                actor.require("automations:run")?;
-                let mut row = self.run_row(tx, actor, id).await?;
-                if row.status == status::QUEUED {
-                    row.status = status::CANCELLED.into();
-                    row.error = Some("cancelled before it started".into());
-                    row.finished_at = Some(self.now());
-                    store::update_run(tx, &row).await?;
-                } else if !status::is_final(&row.status) {
-                    store::request_run_cancel(tx, id).await?;
-                    row.cancel_requested = true;
-                }
-                run_view(&row)
-            },
+            async |tx: &mut store::Conn| self.cancel_automation_run_in_tx(tx, actor, id).await,
         )
         .await
+    }
+
+    async fn cancel_automation_run_in_tx(
+        &self,
+        tx: &mut store::Conn,
+        actor: &Actor,
+        id: &str,
+    ) -> Result<AutomationRun> {
+        actor.require("automations:run")?;
+        let mut row = self.run_row(tx, actor, id).await?;
+        if row.status == status::QUEUED {
+            row.status = status::CANCELLED.into();
+            row.error = Some("cancelled before it started".into());
+            row.finished_at = Some(self.now());
+            store::update_run(tx, &row).await?;
+        } else if !status::is_final(&row.status) {
+            store::request_run_cancel(tx, id).await?;
+            row.cancel_requested = true;
+        }
+        run_view(&row)
     }
 }
 

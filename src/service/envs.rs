@@ -127,108 +127,114 @@ impl Service {
     /// Sets the policy of the current account, or of a tenant it owns. Never looser than what the
     /// parent imposes (R-ENV-2), except at the platform's root, which sets the defaults.
     pub async fn set_env_policy(&self, actor: &Actor, req: SetEnvPolicy) -> Result<EnvPolicy> {
+        let target = policy_target(actor, req.tenant.as_deref());
         self.audited(
             actor,
             "policy.set",
-            &policy_target(actor, req.tenant.as_deref()),
-            async |tx: &mut store::Conn| {
-                actor.require("policies:write")?;
-                for (what, value) in [
-                    ("ttl_default_seconds", req.ttl_default_seconds),
-                    ("ttl_max_seconds", req.ttl_max_seconds),
-                ] {
-                    if let Some(value) = value {
-                        super::vocabulary::check_ttl(what, value, MIN_TTL_SECONDS)?;
-                    }
-                }
-                if let Some(value) = req.envs_per_day
-                    && !(0..=super::vocabulary::MAX_ENVS_PER_DAY).contains(&value)
-                {
-                    return Err(Error::invalid(format!(
-                        "envs_per_day must be between 0 and {}, got {value}",
-                        super::vocabulary::MAX_ENVS_PER_DAY
-                    ))
-                    .with_hint("0 stops new environments; most teams allow 1 to 10 a day"));
-                }
-                let (scope, parent, is_root) = match &req.tenant {
-                    Some(name) => {
-                        let tenant = store::find_tenant_by_name(tx, name)
-                            .await?
-                            .filter(|t| t.owner_account_id == actor.account.id)
-                            .ok_or_else(|| Error::not_found("tenant", name))?;
-                        let owner_policy = self.effective_policy(tx, &actor.account).await?;
-                        (tenant_scope(&tenant.id), owner_policy, false)
-                    }
-                    None => {
-                        let parent = match &actor.account.parent_id {
-                            Some(parent_id) => {
-                                let parent = store::find_account_by_id(tx, parent_id)
-                                    .await?
-                                    .ok_or_else(|| Error::internal("account without parent row"))?;
-                                Some(self.effective_policy(tx, &parent).await?)
-                            }
-                            None => None,
-                        };
-                        let is_root = parent.is_none();
-                        let parent = parent.unwrap_or(EnvPolicy {
-                            scope: "platform".into(),
-                            ttl_default_seconds: i64::MAX,
-                            ttl_max_seconds: i64::MAX,
-                            envs_per_day: i64::MAX,
-                        });
-                        (account_scope(&actor.account), parent, is_root)
-                    }
-                };
-                if !is_root {
-                    for (what, value, limit) in [
-                        (
-                            "ttl_max_seconds",
-                            req.ttl_max_seconds,
-                            parent.ttl_max_seconds,
-                        ),
-                        (
-                            "ttl_default_seconds",
-                            req.ttl_default_seconds,
-                            parent.ttl_max_seconds,
-                        ),
-                        ("envs_per_day", req.envs_per_day, parent.envs_per_day),
-                    ] {
-                        if let Some(value) = value
-                            && value > limit
-                        {
-                            return Err(Error::quota(format!(
-                            "{what} {value} is looser than the parent's limit of {limit}"
-                        ))
-                        .with_hint(
-                            "a policy can only tighten what the parent account or tenant allows",
-                        ));
-                        }
-                    }
-                }
-                let mut row = store::find_policy(tx, &scope).await?.unwrap_or(PolicyRow {
-                    scope: scope.clone(),
-                    ..PolicyRow::default()
-                });
-                row.ttl_default_secs = req.ttl_default_seconds.or(row.ttl_default_secs);
-                row.ttl_max_secs = req.ttl_max_seconds.or(row.ttl_max_secs);
-                row.envs_per_day = req.envs_per_day.or(row.envs_per_day);
-                row.updated_at = self.now();
-                store::put_policy(tx, &row).await?;
-                let policy = self.effective_policy(tx, &actor.account).await?;
-                Ok(match req.tenant {
-                    Some(name) => EnvPolicy {
-                        scope: format!("tenant:{name}"),
-                        ttl_default_seconds: row
-                            .ttl_default_secs
-                            .unwrap_or(policy.ttl_default_seconds),
-                        ttl_max_seconds: row.ttl_max_secs.unwrap_or(policy.ttl_max_seconds),
-                        envs_per_day: row.envs_per_day.unwrap_or(policy.envs_per_day),
-                    },
-                    None => policy,
-                })
-            },
+            &target,
+            async |tx: &mut store::Conn| self.set_env_policy_in_tx(tx, actor, req).await,
         )
         .await
+    }
+
+    async fn set_env_policy_in_tx(
+        &self,
+        tx: &mut store::Conn,
+        actor: &Actor,
+        req: SetEnvPolicy,
+    ) -> Result<EnvPolicy> {
+        actor.require("policies:write")?;
+        for (what, value) in [
+            ("ttl_default_seconds", req.ttl_default_seconds),
+            ("ttl_max_seconds", req.ttl_max_seconds),
+        ] {
+            if let Some(value) = value {
+                super::vocabulary::check_ttl(what, value, MIN_TTL_SECONDS)?;
+            }
+        }
+        if let Some(value) = req.envs_per_day
+            && !(0..=super::vocabulary::MAX_ENVS_PER_DAY).contains(&value)
+        {
+            return Err(Error::invalid(format!(
+                "envs_per_day must be between 0 and {}, got {value}",
+                super::vocabulary::MAX_ENVS_PER_DAY
+            ))
+            .with_hint("0 stops new environments; most teams allow 1 to 10 a day"));
+        }
+        let (scope, parent, is_root) = match &req.tenant {
+            Some(name) => {
+                let tenant = store::find_tenant_by_name(tx, name)
+                    .await?
+                    .filter(|t| t.owner_account_id == actor.account.id)
+                    .ok_or_else(|| Error::not_found("tenant", name))?;
+                let owner_policy = self.effective_policy(tx, &actor.account).await?;
+                (tenant_scope(&tenant.id), owner_policy, false)
+            }
+            None => {
+                let parent = match &actor.account.parent_id {
+                    Some(parent_id) => {
+                        let parent = store::find_account_by_id(tx, parent_id)
+                            .await?
+                            .ok_or_else(|| Error::internal("account without parent row"))?;
+                        Some(self.effective_policy(tx, &parent).await?)
+                    }
+                    None => None,
+                };
+                let is_root = parent.is_none();
+                let parent = parent.unwrap_or(EnvPolicy {
+                    scope: "platform".into(),
+                    ttl_default_seconds: i64::MAX,
+                    ttl_max_seconds: i64::MAX,
+                    envs_per_day: i64::MAX,
+                });
+                (account_scope(&actor.account), parent, is_root)
+            }
+        };
+        if !is_root {
+            for (what, value, limit) in [
+                (
+                    "ttl_max_seconds",
+                    req.ttl_max_seconds,
+                    parent.ttl_max_seconds,
+                ),
+                (
+                    "ttl_default_seconds",
+                    req.ttl_default_seconds,
+                    parent.ttl_max_seconds,
+                ),
+                ("envs_per_day", req.envs_per_day, parent.envs_per_day),
+            ] {
+                if let Some(value) = value
+                    && value > limit
+                {
+                    return Err(Error::quota(format!(
+                        "{what} {value} is looser than the parent's limit of {limit}"
+                    ))
+                    .with_hint(
+                        "a policy can only tighten what the parent account or tenant allows",
+                    ));
+                }
+            }
+        }
+        let mut row = store::find_policy(tx, &scope).await?.unwrap_or(PolicyRow {
+            scope: scope.clone(),
+            ..PolicyRow::default()
+        });
+        row.ttl_default_secs = req.ttl_default_seconds.or(row.ttl_default_secs);
+        row.ttl_max_secs = req.ttl_max_seconds.or(row.ttl_max_secs);
+        row.envs_per_day = req.envs_per_day.or(row.envs_per_day);
+        row.updated_at = self.now();
+        store::put_policy(tx, &row).await?;
+        let policy = self.effective_policy(tx, &actor.account).await?;
+        Ok(match req.tenant {
+            Some(name) => EnvPolicy {
+                scope: format!("tenant:{name}"),
+                ttl_default_seconds: row.ttl_default_secs.unwrap_or(policy.ttl_default_seconds),
+                ttl_max_seconds: row.ttl_max_secs.unwrap_or(policy.ttl_max_seconds),
+                envs_per_day: row.envs_per_day.unwrap_or(policy.envs_per_day),
+            },
+            None => policy,
+        })
     }
 
     fn quota_window(&self) -> (String, String) {
@@ -285,108 +291,118 @@ impl Service {
     /// Records an env before Terraform runs, after every check that could refuse it (R-ENV-3):
     /// name, lifetime against the policy, the daily quota, and the idempotency key.
     pub async fn start_env(&self, actor: &Actor, req: CreateEnv) -> Result<EnvStarted> {
-        self.audited(actor, "env.up", &req.name, async |tx: &mut store::Conn| {
-            actor.require("envs:write")?;
-            super::vocabulary::check_slug("environment name", &req.name)?;
-            if let Some(key) = &req.idempotency_key
-                && (key.is_empty() || key.len() > 200)
-            {
-                return Err(Error::invalid(
-                    "the idempotency key must be 1 to 200 characters",
-                ));
-            }
-            // Everything below, from the idempotency key to the quota count and the insert, is one
-            // decision per user: parallel requests (through any replica) take turns here.
-            store::lock_user(tx, &actor.user.id).await?;
-            if let Some(key) = &req.idempotency_key
-                && let Some(existing) =
-                    store::find_env_by_idempotency_key(tx, &actor.user.id, key).await?
-            {
-                if existing.name != req.name || existing.account_id != actor.account.id {
-                    return Err(Error::conflict(format!(
-                        "idempotency key '{key}' was already used for environment '{}'",
-                        existing.name
-                    )));
-                }
-                if existing.status != status::DESTROYED {
-                    return Ok(EnvStarted {
-                        env: env_view(existing)?,
-                        created: false,
-                    });
-                }
-                // Its env is gone (expired and reaped, or taken down): a CI job keyed per pull
-                // request gets a new env of the same name on its next push instead of a dead one.
-                store::release_idempotency_key(tx, &existing.id).await?;
-            }
-            if store::find_live_env(tx, &actor.account.id, &req.name)
-                .await?
-                .is_some()
-            {
-                return Err(
-                    Error::conflict(format!("environment '{}' already exists", req.name))
-                        .with_hint("pick another name, or `plat env down` the existing one first"),
-                );
-            }
-            let template = self.env_templates.ttl_limits(&req.template)?;
-            let policy = self.effective_policy(tx, &actor.account).await?;
-            let max = policy
-                .ttl_max_seconds
-                .min(template.max_seconds.max(MIN_TTL_SECONDS));
-            let ttl = req
-                .ttl_seconds
-                .unwrap_or_else(|| policy.ttl_default_seconds.min(template.default_seconds))
-                .min(i64::MAX / 2);
-            if ttl < MIN_TTL_SECONDS {
-                return Err(Error::invalid(format!(
-                    "the lifetime must be at least {MIN_TTL_SECONDS}s, got {ttl}s"
-                )));
-            }
-            if ttl > max {
-                return Err(Error::quota(format!(
-                    "a lifetime of {} exceeds the maximum of {}",
-                    human(ttl),
-                    human(max)
-                ))
-                .with_hint(format!("ask for --ttl {} or less", human(max))));
-            }
-            let (since, resets_at) = self.quota_window();
-            let used = store::count_quota_envs(tx, &actor.user.id, &since).await?;
-            if used >= policy.envs_per_day {
-                return Err(Error::quota(format!(
-                    "environment quota reached: {used}/{} used today, resets {resets_at}",
-                    policy.envs_per_day
-                ))
-                .with_hint("destroyed environments still count; ask an admin to raise the policy (`plat policy set`)"));
-            }
-            let now = self.now_ts();
-            let row = EnvRow {
-                id: store::new_id(),
-                account_id: actor.account.id.clone(),
-                name: req.name.clone(),
-                template: req.template,
-                params: serde_json::to_string(&req.params).unwrap_or_else(|_| "{}".into()),
-                owner_user_id: actor.user.id.clone(),
-                status: status::PROVISIONING.into(),
-                idempotency_key: req.idempotency_key,
-                created_at: now.to_string(),
-                expires_at: now
-                    .checked_add(jiff::SignedDuration::from_secs(ttl))
-                    .unwrap_or(now)
-                    .to_string(),
-                outputs: "{}".into(),
-                resources: "[]".into(),
-                quota_counted: true,
-                account_slug: actor.account.slug.clone(),
-                owner_email: actor.user.email.clone(),
-                ..EnvRow::default()
-            };
-            store::insert_env(tx, &row).await?;
-            Ok(EnvStarted {
-                env: env_view(row)?,
-                created: true,
-            })
+        let target = req.name.clone();
+        self.audited(actor, "env.up", &target, async |tx: &mut store::Conn| {
+            self.start_env_in_tx(tx, actor, req).await
         })
         .await
+    }
+
+    async fn start_env_in_tx(
+        &self,
+        tx: &mut store::Conn,
+        actor: &Actor,
+        req: CreateEnv,
+    ) -> Result<EnvStarted> {
+        actor.require("envs:write")?;
+        super::vocabulary::check_slug("environment name", &req.name)?;
+        if let Some(key) = &req.idempotency_key
+            && (key.is_empty() || key.len() > 200)
+        {
+            return Err(Error::invalid(
+                "the idempotency key must be 1 to 200 characters",
+            ));
+        }
+        // Everything below, from the idempotency key to the quota count and the insert, is one
+        // decision per user: parallel requests (through any replica) take turns here.
+        store::lock_user(tx, &actor.user.id).await?;
+        if let Some(key) = &req.idempotency_key
+            && let Some(existing) =
+                store::find_env_by_idempotency_key(tx, &actor.user.id, key).await?
+        {
+            if existing.name != req.name || existing.account_id != actor.account.id {
+                return Err(Error::conflict(format!(
+                    "idempotency key '{key}' was already used for environment '{}'",
+                    existing.name
+                )));
+            }
+            if existing.status != status::DESTROYED {
+                return Ok(EnvStarted {
+                    env: env_view(existing)?,
+                    created: false,
+                });
+            }
+            // Its env is gone (expired and reaped, or taken down): a CI job keyed per pull
+            // request gets a new env of the same name on its next push instead of a dead one.
+            store::release_idempotency_key(tx, &existing.id).await?;
+        }
+        if store::find_live_env(tx, &actor.account.id, &req.name)
+            .await?
+            .is_some()
+        {
+            return Err(
+                Error::conflict(format!("environment '{}' already exists", req.name))
+                    .with_hint("pick another name, or `plat env down` the existing one first"),
+            );
+        }
+        let template = self.env_templates.ttl_limits(&req.template)?;
+        let policy = self.effective_policy(tx, &actor.account).await?;
+        let max = policy
+            .ttl_max_seconds
+            .min(template.max_seconds.max(MIN_TTL_SECONDS));
+        let ttl = req
+            .ttl_seconds
+            .unwrap_or_else(|| policy.ttl_default_seconds.min(template.default_seconds))
+            .min(i64::MAX / 2);
+        if ttl < MIN_TTL_SECONDS {
+            return Err(Error::invalid(format!(
+                "the lifetime must be at least {MIN_TTL_SECONDS}s, got {ttl}s"
+            )));
+        }
+        if ttl > max {
+            return Err(Error::quota(format!(
+                "a lifetime of {} exceeds the maximum of {}",
+                human(ttl),
+                human(max)
+            ))
+            .with_hint(format!("ask for --ttl {} or less", human(max))));
+        }
+        let (since, resets_at) = self.quota_window();
+        let used = store::count_quota_envs(tx, &actor.user.id, &since).await?;
+        if used >= policy.envs_per_day {
+            return Err(Error::quota(format!(
+                "environment quota reached: {used}/{} used today, resets {resets_at}",
+                policy.envs_per_day
+            ))
+            .with_hint("destroyed environments still count; ask an admin to raise the policy (`plat policy set`)"));
+        }
+        let now = self.now_ts();
+        let row = EnvRow {
+            id: store::new_id(),
+            account_id: actor.account.id.clone(),
+            name: req.name.clone(),
+            template: req.template,
+            params: serde_json::to_string(&req.params).unwrap_or_else(|_| "{}".into()),
+            owner_user_id: actor.user.id.clone(),
+            status: status::PROVISIONING.into(),
+            idempotency_key: req.idempotency_key,
+            created_at: now.to_string(),
+            expires_at: now
+                .checked_add(jiff::SignedDuration::from_secs(ttl))
+                .unwrap_or(now)
+                .to_string(),
+            outputs: "{}".into(),
+            resources: "[]".into(),
+            quota_counted: true,
+            account_slug: actor.account.slug.clone(),
+            owner_email: actor.user.email.clone(),
+            ..EnvRow::default()
+        };
+        store::insert_env(tx, &row).await?;
+        Ok(EnvStarted {
+            env: env_view(row)?,
+            created: true,
+        })
     }
 
     /// Records how `up` ended. A failed `up` gives the quota back and keeps the env (and its
@@ -401,22 +417,30 @@ impl Service {
             actor,
             "env.up.report",
             name,
-            async |tx: &mut store::Conn| {
-                actor.require("envs:write")?;
-                let mut row = self.live_env(tx, actor, name).await?;
-                self.keep_log(tx, &row, "up", &outcome).await?;
-                record_outcome(&mut row, &outcome);
-                if outcome.succeeded {
-                    row.status = status::READY.into();
-                } else {
-                    row.status = status::FAILED.into();
-                    row.quota_counted = false;
-                }
-                store::update_env(tx, &row).await?;
-                env_view(row)
-            },
+            async |tx: &mut store::Conn| self.finish_env_up_in_tx(tx, actor, name, outcome).await,
         )
         .await
+    }
+
+    async fn finish_env_up_in_tx(
+        &self,
+        tx: &mut store::Conn,
+        actor: &Actor,
+        name: &str,
+        outcome: EnvOutcome,
+    ) -> Result<Env> {
+        actor.require("envs:write")?;
+        let mut row = self.live_env(tx, actor, name).await?;
+        self.keep_log(tx, &row, "up", &outcome).await?;
+        record_outcome(&mut row, &outcome);
+        if outcome.succeeded {
+            row.status = status::READY.into();
+        } else {
+            row.status = status::FAILED.into();
+            row.quota_counted = false;
+        }
+        store::update_env(tx, &row).await?;
+        env_view(row)
     }
 
     async fn keep_log(
@@ -456,15 +480,24 @@ impl Service {
     /// `plat env down` of an env already gone succeeds.
     pub async fn start_env_down(&self, actor: &Actor, name: &str) -> Result<Option<Env>> {
         self.audited(actor, "env.down", name, async |tx: &mut store::Conn| {
-            actor.require("envs:write")?;
-            let Some(mut row) = store::find_live_env(tx, &actor.account.id, name).await? else {
-                return Ok(None);
-            };
-            row.status = status::DESTROYING.into();
-            store::update_env(tx, &row).await?;
-            env_view(row).map(Some)
+            self.start_env_down_in_tx(tx, actor, name).await
         })
         .await
+    }
+
+    async fn start_env_down_in_tx(
+        &self,
+        tx: &mut store::Conn,
+        actor: &Actor,
+        name: &str,
+    ) -> Result<Option<Env>> {
+        actor.require("envs:write")?;
+        let Some(mut row) = store::find_live_env(tx, &actor.account.id, name).await? else {
+            return Ok(None);
+        };
+        row.status = status::DESTROYING.into();
+        store::update_env(tx, &row).await?;
+        env_view(row).map(Some)
     }
 
     pub async fn finish_env_down(
@@ -477,70 +510,88 @@ impl Service {
             actor,
             "env.down.report",
             name,
-            async |tx: &mut store::Conn| {
-                actor.require("envs:write")?;
-                let mut row = self.live_env(tx, actor, name).await?;
-                self.keep_log(tx, &row, "down", &outcome).await?;
-                if outcome.succeeded {
-                    row.status = status::DESTROYED.into();
-                    row.destroyed_at = Some(self.now());
-                    row.resources = "[]".into();
-                    row.error = None;
-                    row.reaper_lease_until = None;
-                } else {
-                    row.status = status::FAILED.into();
-                    row.error = outcome.error.clone();
-                }
-                store::update_env(tx, &row).await?;
-                env_view(row)
-            },
+            async |tx: &mut store::Conn| self.finish_env_down_in_tx(tx, actor, name, outcome).await,
         )
         .await
+    }
+
+    async fn finish_env_down_in_tx(
+        &self,
+        tx: &mut store::Conn,
+        actor: &Actor,
+        name: &str,
+        outcome: EnvOutcome,
+    ) -> Result<Env> {
+        actor.require("envs:write")?;
+        let mut row = self.live_env(tx, actor, name).await?;
+        self.keep_log(tx, &row, "down", &outcome).await?;
+        if outcome.succeeded {
+            row.status = status::DESTROYED.into();
+            row.destroyed_at = Some(self.now());
+            row.resources = "[]".into();
+            row.error = None;
+            row.reaper_lease_until = None;
+        } else {
+            row.status = status::FAILED.into();
+            row.error = outcome.error.clone();
+        }
+        store::update_env(tx, &row).await?;
+        env_view(row)
     }
 
     /// Moves the expiry to now + `seconds`, never past the policy's maximum from creation and
     /// never earlier than it is.
     pub async fn extend_env(&self, actor: &Actor, name: &str, seconds: i64) -> Result<Env> {
         self.audited(actor, "env.extend", name, async |tx: &mut store::Conn| {
-            actor.require("envs:write")?;
-            super::vocabulary::check_ttl("the extension", seconds, MIN_TTL_SECONDS)?;
-            let mut row = self.live_env(tx, actor, name).await?;
-            let policy = self.effective_policy(tx, &actor.account).await?;
-            let created: Timestamp = row
-                .created_at
-                .parse()
-                .map_err(|_| Error::internal("bad created_at"))?;
-            let limit = created
-                .checked_add(jiff::SignedDuration::from_secs(policy.ttl_max_seconds))
-                .unwrap_or(created);
-            let wanted = self
-                .now_ts()
-                .checked_add(jiff::SignedDuration::from_secs(seconds))
-                .map_err(|_| {
-                    Error::invalid(format!("extending by {seconds}s overflows the clock"))
-                        .with_hint("extend by less")
-                })?;
-            let current: Timestamp = row.expires_at.parse().map_err(|_| {
-                Error::internal(format!("environment '{name}' has a corrupt expires_at"))
-            })?;
-            // Extending asks for *more* time: an env that already lives longer keeps its expiry.
-            if wanted <= current {
-                return env_view(row);
-            }
-            if wanted > limit {
-                return Err(Error::quota(format!(
-                    "environment '{name}' may live until {limit} at most ({} from creation)",
-                    human(policy.ttl_max_seconds)
-                ))
-                .with_hint(format!(
-                    "extend by less, or recreate it (the limit is {limit})"
-                )));
-            }
-            row.expires_at = wanted.to_string();
-            store::update_env(tx, &row).await?;
-            env_view(row)
+            self.extend_env_in_tx(tx, actor, name, seconds).await
         })
         .await
+    }
+
+    async fn extend_env_in_tx(
+        &self,
+        tx: &mut store::Conn,
+        actor: &Actor,
+        name: &str,
+        seconds: i64,
+    ) -> Result<Env> {
+        actor.require("envs:write")?;
+        super::vocabulary::check_ttl("the extension", seconds, MIN_TTL_SECONDS)?;
+        let mut row = self.live_env(tx, actor, name).await?;
+        let policy = self.effective_policy(tx, &actor.account).await?;
+        let created: Timestamp = row
+            .created_at
+            .parse()
+            .map_err(|_| Error::internal("bad created_at"))?;
+        let limit = created
+            .checked_add(jiff::SignedDuration::from_secs(policy.ttl_max_seconds))
+            .unwrap_or(created);
+        let wanted = self
+            .now_ts()
+            .checked_add(jiff::SignedDuration::from_secs(seconds))
+            .map_err(|_| {
+                Error::invalid(format!("extending by {seconds}s overflows the clock"))
+                    .with_hint("extend by less")
+            })?;
+        let current: Timestamp = row.expires_at.parse().map_err(|_| {
+            Error::internal(format!("environment '{name}' has a corrupt expires_at"))
+        })?;
+        // Extending asks for *more* time: an env that already lives longer keeps its expiry.
+        if wanted <= current {
+            return env_view(row);
+        }
+        if wanted > limit {
+            return Err(Error::quota(format!(
+                "environment '{name}' may live until {limit} at most ({} from creation)",
+                human(policy.ttl_max_seconds)
+            ))
+            .with_hint(format!(
+                "extend by less, or recreate it (the limit is {limit})"
+            )));
+        }
+        row.expires_at = wanted.to_string();
+        store::update_env(tx, &row).await?;
+        env_view(row)
     }
 
     /// Expired live envs of the accounts this actor sees, each leased to the caller for

@@ -24,73 +24,100 @@ impl Service {
     }
 
     pub async fn create_group(&self, actor: &Actor, req: CreateGroup) -> Result<Group> {
+        let target = req.name.clone();
         self.audited(
             actor,
             "group.create",
-            &req.name,
-            async |tx: &mut store::Conn| {
-                require_group_admin(actor)?;
-                vocabulary::check_slug("group name", &req.name)?;
-                let permissions = grantable(actor, &req.permissions)?;
-                if store::find_group(tx, &actor.account.id, &req.name)
-                    .await?
-                    .is_some()
-                {
-                    return Err(Error::conflict(format!(
-                        "group '{}' already exists in account '{}'",
-                        req.name, actor.account.slug
-                    ))
-                    .with_hint("use `plat group update` to change its permissions"));
-                }
-                let row = GroupRow {
-                    id: store::new_id(),
-                    account_id: actor.account.id.clone(),
-                    name: req.name.clone(),
-                    permissions,
-                    builtin: false,
-                    created_at: self.now(),
-                };
-                store::insert_group(tx, &row).await?;
-                Ok(group_view(row, Vec::new()))
-            },
+            &target,
+            async |tx: &mut store::Conn| self.create_group_in_tx(tx, actor, req).await,
         )
         .await
     }
 
+    async fn create_group_in_tx(
+        &self,
+        tx: &mut store::Conn,
+        actor: &Actor,
+        req: CreateGroup,
+    ) -> Result<Group> {
+        require_group_admin(actor)?;
+        vocabulary::check_slug("group name", &req.name)?;
+        let permissions = grantable(actor, &req.permissions)?;
+        if store::find_group(tx, &actor.account.id, &req.name)
+            .await?
+            .is_some()
+        {
+            return Err(Error::conflict(format!(
+                "group '{}' already exists in account '{}'",
+                req.name, actor.account.slug
+            ))
+            .with_hint("use `plat group update` to change its permissions"));
+        }
+        let row = GroupRow {
+            id: store::new_id(),
+            account_id: actor.account.id.clone(),
+            name: req.name,
+            permissions,
+            builtin: false,
+            created_at: self.now(),
+        };
+        store::insert_group(tx, &row).await?;
+        Ok(group_view(row, Vec::new()))
+    }
+
     pub async fn update_group(&self, actor: &Actor, name: &str, req: UpdateGroup) -> Result<Group> {
         self.audited(actor, "group.update", name, async |tx: &mut store::Conn| {
-            require_group_admin(actor)?;
-            let added = grantable(actor, &req.add_permissions)?;
-            for permission in &req.remove_permissions {
-                vocabulary::check_permission(permission)?;
-            }
-            let mut row = find(tx, actor, name).await?;
-            if row.builtin {
-                return Err(predefined(name));
-            }
-            row.permissions.extend(added);
-            row.permissions
-                .retain(|p| !req.remove_permissions.contains(p));
-            row.permissions.sort();
-            row.permissions.dedup();
-            store::update_group_permissions(tx, &row).await?;
-            let members = store::group_member_emails(tx, &row.id).await?;
-            Ok(group_view(row, members))
+            self.update_group_in_tx(tx, actor, name, req).await
         })
         .await
     }
 
+    async fn update_group_in_tx(
+        &self,
+        tx: &mut store::Conn,
+        actor: &Actor,
+        name: &str,
+        req: UpdateGroup,
+    ) -> Result<Group> {
+        require_group_admin(actor)?;
+        let added = grantable(actor, &req.add_permissions)?;
+        for permission in &req.remove_permissions {
+            vocabulary::check_permission(permission)?;
+        }
+        let mut row = find(tx, actor, name).await?;
+        if row.builtin {
+            return Err(predefined(name));
+        }
+        row.permissions.extend(added);
+        row.permissions
+            .retain(|p| !req.remove_permissions.contains(p));
+        row.permissions.sort();
+        row.permissions.dedup();
+        store::update_group_permissions(tx, &row).await?;
+        let members = store::group_member_emails(tx, &row.id).await?;
+        Ok(group_view(row, members))
+    }
+
     pub async fn delete_group(&self, actor: &Actor, name: &str) -> Result<()> {
         self.audited(actor, "group.delete", name, async |tx: &mut store::Conn| {
-            require_group_admin(actor)?;
-            let row = find(tx, actor, name).await?;
-            if row.builtin {
-                return Err(predefined(name));
-            }
-            store::delete_group(tx, &row.id).await?;
-            Ok(())
+            self.delete_group_in_tx(tx, actor, name).await
         })
         .await
+    }
+
+    async fn delete_group_in_tx(
+        &self,
+        tx: &mut store::Conn,
+        actor: &Actor,
+        name: &str,
+    ) -> Result<()> {
+        require_group_admin(actor)?;
+        let row = find(tx, actor, name).await?;
+        if row.builtin {
+            return Err(predefined(name));
+        }
+        store::delete_group(tx, &row.id).await?;
+        Ok(())
     }
 
     /// Only users linked to the account can join its groups (R-GRP-1: permissions flow through groups).
@@ -99,24 +126,32 @@ impl Service {
             actor,
             "group.member.add",
             &format!("{name} {email}"),
-            async |tx: &mut store::Conn| {
-                require_group_admin(actor)?;
-                super::vocabulary::check_email(email)?;
-                let row = find(tx, actor, name).await?;
-                let linked = store::linked_user(tx, &actor.account.id, email).await?;
-                let Some(user) = linked.filter(|u| u.status == MembershipStatus::Active) else {
-                    return Err(Error::invalid(format!(
-                        "{email} is not a member of account '{}'",
-                        actor.account.slug
-                    ))
-                    .with_hint(format!("link the user first: plat user create {email}")));
-                };
-                store::add_group_member(tx, &row.id, &user.user.id).await?;
-                let members = store::group_member_emails(tx, &row.id).await?;
-                Ok(group_view(row, members))
-            },
+            async |tx: &mut store::Conn| self.add_group_member_in_tx(tx, actor, name, email).await,
         )
         .await
+    }
+
+    async fn add_group_member_in_tx(
+        &self,
+        tx: &mut store::Conn,
+        actor: &Actor,
+        name: &str,
+        email: &str,
+    ) -> Result<Group> {
+        require_group_admin(actor)?;
+        super::vocabulary::check_email(email)?;
+        let row = find(tx, actor, name).await?;
+        let linked = store::linked_user(tx, &actor.account.id, email).await?;
+        let Some(user) = linked.filter(|u| u.status == MembershipStatus::Active) else {
+            return Err(Error::invalid(format!(
+                "{email} is not a member of account '{}'",
+                actor.account.slug
+            ))
+            .with_hint(format!("link the user first: plat user create {email}")));
+        };
+        store::add_group_member(tx, &row.id, &user.user.id).await?;
+        let members = store::group_member_emails(tx, &row.id).await?;
+        Ok(group_view(row, members))
     }
 
     pub async fn remove_group_member(
@@ -130,26 +165,36 @@ impl Service {
             "group.member.remove",
             &format!("{name} {email}"),
             async |tx: &mut store::Conn| {
-                require_group_admin(actor)?;
-                super::vocabulary::check_email(email)?;
-                let row = find(tx, actor, name).await?;
-                let user = store::find_user_by_email(tx, email).await?;
-                let members = store::group_member_emails(tx, &row.id).await?;
-                let Some(user) = user.filter(|_| members.iter().any(|m| m == email)) else {
-                    return Err(Error::not_found("group member", email));
-                };
-                if name == "admins" && user.id == actor.account.owner_user_id {
-                    return Err(Error::denied(format!(
-                        "{email} owns the account and stays in 'admins'"
-                    ))
-                    .with_hint("the parent account can give the account another owner first"));
-                }
-                store::remove_group_member(tx, &row.id, &user.id).await?;
-                let members = store::group_member_emails(tx, &row.id).await?;
-                Ok(group_view(row, members))
+                self.remove_group_member_in_tx(tx, actor, name, email).await
             },
         )
         .await
+    }
+
+    async fn remove_group_member_in_tx(
+        &self,
+        tx: &mut store::Conn,
+        actor: &Actor,
+        name: &str,
+        email: &str,
+    ) -> Result<Group> {
+        require_group_admin(actor)?;
+        super::vocabulary::check_email(email)?;
+        let row = find(tx, actor, name).await?;
+        let user = store::find_user_by_email(tx, email).await?;
+        let members = store::group_member_emails(tx, &row.id).await?;
+        let Some(user) = user.filter(|_| members.iter().any(|m| m == email)) else {
+            return Err(Error::not_found("group member", email));
+        };
+        if name == "admins" && user.id == actor.account.owner_user_id {
+            return Err(
+                Error::denied(format!("{email} owns the account and stays in 'admins'"))
+                    .with_hint("the parent account can give the account another owner first"),
+            );
+        }
+        store::remove_group_member(tx, &row.id, &user.id).await?;
+        let members = store::group_member_emails(tx, &row.id).await?;
+        Ok(group_view(row, members))
     }
 }
 

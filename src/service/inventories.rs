@@ -60,34 +60,42 @@ impl Service {
             actor,
             "inventory.publish",
             name,
-            async |tx: &mut store::Conn| {
-                actor.require("scan:run")?;
-                vocabulary::check_slug("inventory name", name)?;
-                let (resources, errors, warnings) = summary_counts(&req.report)?;
-                let env_id = match &req.env {
-                    Some(env) => Some(self.live_env(tx, actor, env).await?.id),
-                    None => None,
-                };
-                let row = InventoryRow {
-                    id: store::new_id(),
-                    account_id: actor.account.id.clone(),
-                    name: name.to_owned(),
-                    env_id,
-                    source: req.source,
-                    published_by: actor.user.id.clone(),
-                    published_at: self.now(),
-                    resources,
-                    errors,
-                    warnings,
-                    report: req.report.to_string(),
-                    entities: req.entities,
-                    ..Default::default()
-                };
-                store::upsert_inventory(tx, &row).await?;
-                inventory_view(self.inventory_row(tx, actor, name).await?, false)
-            },
+            async |tx: &mut store::Conn| self.publish_inventory_in_tx(tx, actor, name, req).await,
         )
         .await
+    }
+
+    async fn publish_inventory_in_tx(
+        &self,
+        tx: &mut store::Conn,
+        actor: &Actor,
+        name: &str,
+        req: PublishInventory,
+    ) -> Result<Inventory> {
+        actor.require("scan:run")?;
+        vocabulary::check_slug("inventory name", name)?;
+        let (resources, errors, warnings) = summary_counts(&req.report)?;
+        let env_id = match &req.env {
+            Some(env) => Some(self.live_env(tx, actor, env).await?.id),
+            None => None,
+        };
+        let row = InventoryRow {
+            id: store::new_id(),
+            account_id: actor.account.id.clone(),
+            name: name.to_owned(),
+            env_id,
+            source: req.source,
+            published_by: actor.user.id.clone(),
+            published_at: self.now(),
+            resources,
+            errors,
+            warnings,
+            report: req.report.to_string(),
+            entities: req.entities,
+            ..Default::default()
+        };
+        store::upsert_inventory(tx, &row).await?;
+        inventory_view(self.inventory_row(tx, actor, name).await?, false)
     }
 
     pub async fn list_inventories(&self, actor: &Actor) -> Result<Vec<Inventory>> {

@@ -42,6 +42,7 @@ set edit:completion:arg-completer[plat] = {|@words|
             cand whoami 'Show who you are acting as, in which account, with which permissions'
             cand env 'Short-lived environments provisioned by Terraform/OpenTofu'
             cand policy 'Environment policies: lifetime limits, daily quota and templates that need approval'
+            cand audit 'The audit trail: every write and every refusal, by whom, where and when'
             cand automation 'Automations: define, run and follow the platform''s processes'
             cand scan 'Inventory and policy checks over manifests, Terraform state and live clusters'
             cand scaffold 'Create projects from Backstage Software Templates, offline, and keep them updatable'
@@ -1532,6 +1533,81 @@ set edit:completion:arg-completer[plat] = {|@words|
         }
         &'plat;policy;help;help'= {
         }
+        &'plat;audit'= {
+            cand -o 'Output format: a table for people, JSON or YAML documents for programs'
+            cand --output 'Output format: a table for people, JSON or YAML documents for programs'
+            cand --context 'Context (platform connection) to use instead of the current one'
+            cand --account 'Account to act in (default: your own)'
+            cand --user 'Platform user to act as on an embedded platform (default: the local operator)'
+            cand -q 'Print only data and errors'
+            cand --quiet 'Print only data and errors'
+            cand -v 'Say more about what is happening (repeat for more)'
+            cand --verbose 'Say more about what is happening (repeat for more)'
+            cand --no-input 'Never prompt; fail listing every missing value instead'
+            cand -y 'Answer yes to confirmations'
+            cand --yes 'Answer yes to confirmations'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+            cand list 'List who did what in this account and its sub-accounts, newest first (needs audit:read)'
+            cand ls 'List who did what in this account and its sub-accounts, newest first (needs audit:read)'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'plat;audit;list'= {
+            cand --since 'Only records this recent: an age such as 24h or 7d'
+            cand --actor 'Only what this user (or service identity) did'
+            cand --action 'Only this action, e.g. env.down, account.create, group.update'
+            cand --outcome 'Only writes that went through, or only refusals'
+            cand --limit 'Show at most this many records'
+            cand -o 'Output format: a table for people, JSON or YAML documents for programs'
+            cand --output 'Output format: a table for people, JSON or YAML documents for programs'
+            cand --context 'Context (platform connection) to use instead of the current one'
+            cand --account 'Account to act in (default: your own)'
+            cand --user 'Platform user to act as on an embedded platform (default: the local operator)'
+            cand -q 'Print only data and errors'
+            cand --quiet 'Print only data and errors'
+            cand -v 'Say more about what is happening (repeat for more)'
+            cand --verbose 'Say more about what is happening (repeat for more)'
+            cand --no-input 'Never prompt; fail listing every missing value instead'
+            cand -y 'Answer yes to confirmations'
+            cand --yes 'Answer yes to confirmations'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'plat;audit;ls'= {
+            cand --since 'Only records this recent: an age such as 24h or 7d'
+            cand --actor 'Only what this user (or service identity) did'
+            cand --action 'Only this action, e.g. env.down, account.create, group.update'
+            cand --outcome 'Only writes that went through, or only refusals'
+            cand --limit 'Show at most this many records'
+            cand -o 'Output format: a table for people, JSON or YAML documents for programs'
+            cand --output 'Output format: a table for people, JSON or YAML documents for programs'
+            cand --context 'Context (platform connection) to use instead of the current one'
+            cand --account 'Account to act in (default: your own)'
+            cand --user 'Platform user to act as on an embedded platform (default: the local operator)'
+            cand -q 'Print only data and errors'
+            cand --quiet 'Print only data and errors'
+            cand -v 'Say more about what is happening (repeat for more)'
+            cand --verbose 'Say more about what is happening (repeat for more)'
+            cand --no-input 'Never prompt; fail listing every missing value instead'
+            cand -y 'Answer yes to confirmations'
+            cand --yes 'Answer yes to confirmations'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'plat;audit;help'= {
+            cand list 'List who did what in this account and its sub-accounts, newest first (needs audit:read)'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'plat;audit;help;list'= {
+        }
+        &'plat;audit;help;help'= {
+        }
         &'plat;automation'= {
             cand -o 'Output format: a table for people, JSON or YAML documents for programs'
             cand --output 'Output format: a table for people, JSON or YAML documents for programs'
@@ -2152,6 +2228,7 @@ set edit:completion:arg-completer[plat] = {|@words|
             cand --run-max-attempts 'Attempts a run gets when its worker dies before it is marked failed'
             cand --db-acquire-timeout-ms 'Milliseconds a request waits for a database connection before failing with 503'
             cand --db-statement-timeout-ms 'Milliseconds one database statement may run (SQLite: may wait for the write lock)'
+            cand --audit-retention 'Keep audit records this long (e.g. 365d, at least 1d), pruning older ones hourly with a record of each pruning; without it records are kept for ever'
             cand -o 'Output format: a table for people, JSON or YAML documents for programs'
             cand --output 'Output format: a table for people, JSON or YAML documents for programs'
             cand --context 'Context (platform connection) to use instead of the current one'
@@ -2247,6 +2324,7 @@ set edit:completion:arg-completer[plat] = {|@words|
             cand whoami 'Show who you are acting as, in which account, with which permissions'
             cand env 'Short-lived environments provisioned by Terraform/OpenTofu'
             cand policy 'Environment policies: lifetime limits, daily quota and templates that need approval'
+            cand audit 'The audit trail: every write and every refusal, by whom, where and when'
             cand automation 'Automations: define, run and follow the platform''s processes'
             cand scan 'Inventory and policy checks over manifests, Terraform state and live clusters'
             cand scaffold 'Create projects from Backstage Software Templates, offline, and keep them updatable'
@@ -2410,6 +2488,11 @@ set edit:completion:arg-completer[plat] = {|@words|
         &'plat;help;policy;show'= {
         }
         &'plat;help;policy;set'= {
+        }
+        &'plat;help;audit'= {
+            cand list 'List who did what in this account and its sub-accounts, newest first (needs audit:read)'
+        }
+        &'plat;help;audit;list'= {
         }
         &'plat;help;automation'= {
             cand apply 'Create or update an automation from a YAML definition (apiVersion: plat.dev/v1, kind: Automation)'

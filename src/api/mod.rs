@@ -589,3 +589,88 @@ pub struct Inventory {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub entities: Option<String>,
 }
+
+/// The header carrying a request's id: sent back on every server response, honoured when a
+/// client (or a proxy in front of the server) sends a sane one, and kept in the audit trail.
+pub const REQUEST_ID_HEADER: &str = "x-request-id";
+
+/// One record of the audit trail (R-GOV-3): who did what, where, and whether it was refused.
+/// It never holds parameter values: a secret passed to a write does not reach it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
+pub struct AuditEvent {
+    pub id: String,
+    /// When it happened (RFC 3339, UTC).
+    pub at: String,
+    /// The user's e-mail, or the service identity's.
+    pub actor: String,
+    /// The identity provider that vouched for the actor, when one did.
+    #[serde(default)]
+    pub actor_issuer: Option<String>,
+    /// The service identity that acted for `actor` (R-GOV-5), when the request was delegated.
+    #[serde(default)]
+    pub delegated_by: Option<String>,
+    /// Slug of the account acted in.
+    pub account: String,
+    /// What was done, as `noun.verb`: `account.create`, `env.down`, `group.update` …
+    pub action: String,
+    /// What it was done to: a slug, a name, an e-mail or an id.
+    pub target: String,
+    pub outcome: AuditOutcome,
+    /// The error code of a refusal (`permission_denied`, `quota_exceeded`).
+    #[serde(default)]
+    pub error_code: Option<String>,
+    pub request_id: String,
+    /// `cli` for the embedded platform, else the server and the client's address.
+    pub source: String,
+}
+
+#[derive(
+    Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema, clap::ValueEnum,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum AuditOutcome {
+    Ok,
+    Refused,
+}
+
+impl AuditOutcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Ok => "ok",
+            Self::Refused => "refused",
+        }
+    }
+}
+
+/// Which audit records to read: `GET /api/v1/audit` and `plat audit list`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct AuditQuery {
+    /// Only records this recent: an age (`24h`, `7d`) or an RFC 3339 time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub since: Option<String>,
+    /// Only this actor's records (an e-mail).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub actor: Option<String>,
+    /// Only this action (`env.down`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub action: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[param(value_type = Option<AuditOutcome>)]
+    pub outcome: Option<AuditOutcome>,
+    /// At most this many records (default 100, at most 1000).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u32>,
+    /// The `next` token of the previous page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cursor: Option<String>,
+}
+
+/// A page of the audit trail, newest first; `next` asks for the page after it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
+pub struct AuditPage {
+    pub events: Vec<AuditEvent>,
+    /// An opaque token: pass it as `cursor` to read older records. `None` on the last page.
+    #[serde(default)]
+    pub next: Option<String>,
+}

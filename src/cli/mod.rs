@@ -1,6 +1,7 @@
 //! The command-line grammar: clap types only, one file per noun. No I/O happens here.
 
 mod account;
+mod audit;
 mod auth;
 mod automation;
 mod context;
@@ -16,6 +17,7 @@ mod user;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 pub use account::*;
+pub use audit::*;
 pub use auth::*;
 pub use automation::*;
 pub use context::*;
@@ -103,6 +105,8 @@ pub enum Command {
     Env(EnvArgs),
     /// Environment policies: lifetime limits, daily quota and templates that need approval
     Policy(PolicyArgs),
+    /// The audit trail: every write and every refusal, by whom, where and when
+    Audit(AuditArgs),
     /// Automations: define, run and follow the platform's processes
     Automation(AutomationArgs),
     /// Inventory and policy checks over manifests, Terraform state and live clusters

@@ -94,6 +94,18 @@ pub struct ServerRunArgs {
     /// Milliseconds one database statement may run (SQLite: may wait for the write lock)
     #[arg(long, env = "PLAT_SERVER_DB_STATEMENT_TIMEOUT_MS", default_value_t = 5000, value_parser = clap::value_parser!(u64).range(100..=3_600_000))]
     pub db_statement_timeout_ms: u64,
+    /// Keep audit records this long (e.g. 365d, at least 1d), pruning older ones hourly with
+    /// a record of each pruning; without it records are kept for ever
+    #[arg(long, env = "PLAT_AUDIT_RETENTION", value_name = "PERIOD", value_parser = parse_retention)]
+    pub audit_retention: Option<jiff::SignedDuration>,
+}
+
+fn parse_retention(text: &str) -> Result<jiff::SignedDuration, String> {
+    let period = crate::service::vocabulary::parse_age(text).map_err(|err| err.message)?;
+    if period < crate::service::MIN_RETENTION {
+        return Err(format!("'{text}' is shorter than the minimum of 1d"));
+    }
+    Ok(period)
 }
 
 #[derive(Debug, Args)]

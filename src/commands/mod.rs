@@ -2,6 +2,7 @@
 //! show the result. Rules live in `service/`, formatting in `output/`.
 
 mod account;
+mod audit;
 mod auth;
 mod automation;
 mod completion;
@@ -32,6 +33,7 @@ pub async fn dispatch(ctx: &Ctx, command: Command) -> Result<()> {
         Command::Whoami => whoami::run(ctx).await,
         Command::Env(args) => env::run(ctx, args.command).await,
         Command::Policy(args) => policy::run(ctx, args.command).await,
+        Command::Audit(args) => audit::run(ctx, args.command).await,
         Command::Automation(args) => automation::run(ctx, args.command).await,
         Command::Scan(args) => scan::run(ctx, args).await,
         Command::Scaffold(args) => scaffold::run(ctx, args).await,

@@ -1,6 +1,6 @@
 //! How each wire type reads as a table row and as a detail view.
 
-use crate::api::{Account, Group, Tenant, User, WhoAmI};
+use crate::api::{Account, AuditEvent, AuditOutcome, Group, Tenant, User, WhoAmI};
 use crate::config::ContextConfig;
 
 pub trait Row {
@@ -50,6 +50,32 @@ impl Details for Account {
             ("parent", or_dash(self.parent.as_deref())),
             ("roles", joined(&self.roles)),
             ("created", self.created_at.clone()),
+        ]
+    }
+}
+
+impl Row for AuditEvent {
+    const HEADERS: &'static [&'static str] = &[
+        "TIME", "ACTOR", "ACCOUNT", "ACTION", "TARGET", "OUTCOME", "SOURCE", "REQUEST",
+    ];
+    fn cells(&self) -> Vec<String> {
+        let actor = match &self.delegated_by {
+            Some(service) => format!("{} (via {service})", self.actor),
+            None => self.actor.clone(),
+        };
+        let outcome = match (self.outcome, &self.error_code) {
+            (AuditOutcome::Refused, Some(code)) => format!("refused: {code}"),
+            (outcome, _) => outcome.as_str().to_owned(),
+        };
+        vec![
+            self.at.clone(),
+            actor,
+            self.account.clone(),
+            self.action.clone(),
+            self.target.clone(),
+            outcome,
+            self.source.clone(),
+            self.request_id.clone(),
         ]
     }
 }

@@ -10,14 +10,16 @@ use crate::api::{
     ApplyAutomation, Automation, AutomationApplied, AutomationRun, RunLogs, RunReport, RunStarted,
     StartRun,
 };
-use crate::api::{Inventory, PublishInventory};
-use crate::service::{Actor, Identity, Result, Service};
+use crate::api::{AuditPage, AuditQuery, Inventory, PublishInventory};
+use crate::service::{Actor, Identity, Origin, Result, Service};
 
 /// The platform running in this process: every call resolves the caller, then asks the service.
 pub struct LocalPlatform {
     service: Service,
     identity: Identity,
     account: Option<String>,
+    /// One request id for all the calls of one command, so its audit records read together.
+    origin: Origin,
 }
 
 impl LocalPlatform {
@@ -26,25 +28,33 @@ impl LocalPlatform {
             service,
             identity,
             account,
+            origin: Origin::new("cli"),
         }
+    }
+
+    /// The same platform, its calls recorded as coming from `source` (`server reaper`).
+    pub fn with_source(mut self, source: &str) -> Self {
+        self.origin = Origin::new(source);
+        self
     }
 
     async fn actor(&self) -> Result<Actor> {
         self.service
             .resolve_actor(&self.identity, self.account.as_deref(), None)
             .await
-            .map(std::sync::Arc::unwrap_or_clone)
+            .map(|actor| std::sync::Arc::unwrap_or_clone(actor).with_origin(self.origin.clone()))
     }
 }
 
 #[async_trait]
 impl Platform for LocalPlatform {
     fn in_account(&self, account: &str) -> Box<dyn Platform> {
-        Box::new(Self::new(
-            self.service.clone(),
-            self.identity.clone(),
-            Some(account.to_owned()),
-        ))
+        Box::new(Self {
+            service: self.service.clone(),
+            identity: self.identity.clone(),
+            account: Some(account.to_owned()),
+            origin: self.origin.clone(),
+        })
     }
 
     async fn authorize(&self, work: crate::api::LocalWork) -> Result<()> {
@@ -264,6 +274,9 @@ impl Platform for LocalPlatform {
     }
     async fn get_inventory(&self, name: &str) -> Result<Inventory> {
         self.service.get_inventory(&self.actor().await?, name).await
+    }
+    async fn list_audit(&self, query: &AuditQuery) -> Result<AuditPage> {
+        self.service.list_audit(&self.actor().await?, query).await
     }
     fn state_backend(&self, _env: &Env) -> Option<StateBackend> {
         None

@@ -18,7 +18,7 @@ use crate::api::{
     ApplyAutomation, Automation, AutomationApplied, AutomationRun, RunLogs, RunReport, RunStarted,
     StartRun,
 };
-use crate::api::{Inventory, PublishInventory};
+use crate::api::{AuditPage, AuditQuery, Inventory, PublishInventory};
 use crate::service::Result;
 
 #[async_trait]
@@ -86,6 +86,9 @@ pub trait Platform: Send + Sync {
     async fn publish_inventory(&self, name: &str, req: PublishInventory) -> Result<Inventory>;
     async fn list_inventories(&self) -> Result<Vec<Inventory>>;
     async fn get_inventory(&self, name: &str) -> Result<Inventory>;
+
+    /// The audit trail of the acting account and its sub-accounts (R-GOV-3), a page at a time.
+    async fn list_audit(&self, query: &AuditQuery) -> Result<AuditPage>;
 
     /// Where Terraform keeps an env's state: `None` for a local file (embedded platform), or the
     /// server's `http` backend so that any machine can destroy the env (R-ENV-4).

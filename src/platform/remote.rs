@@ -13,10 +13,10 @@ use crate::api::{
     ApplyAutomation, Automation, AutomationApplied, AutomationRun, RunLogs, RunReport, RunStarted,
     StartRun,
 };
+use crate::api::{AuditPage, AuditQuery, Inventory, PublishInventory};
 use crate::api::{
     CreateEnv, Env, EnvOutcome, EnvPolicy, EnvQuota, EnvStarted, ExtendEnv, SetEnvPolicy,
 };
-use crate::api::{Inventory, PublishInventory};
 use crate::service::{Error, Result};
 
 /// The platform behind a `plat server`: the same trait, spoken as REST + JSON.
@@ -401,6 +401,10 @@ impl Platform for RemotePlatform {
     }
     async fn get_inventory(&self, name: &str) -> Result<Inventory> {
         self.get(&format!("/inventories/{}", seg(name)?)).await
+    }
+    async fn list_audit(&self, query: &AuditQuery) -> Result<AuditPage> {
+        self.send(self.request(Method::GET, "/audit").query(query))
+            .await
     }
     fn state_backend(&self, env: &Env) -> Option<StateBackend> {
         let address = format!(

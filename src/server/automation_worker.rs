@@ -40,7 +40,8 @@ impl StepTools {
             service.clone(),
             Identity::Email(run.owner.clone()),
             Some(run.account.clone()),
-        );
+        )
+        .with_source("server automation worker");
         base.clone().with_actions(Arc::new(PlatformSteps {
             platform: Arc::new(platform),
             provisioner: self.provisioner.clone(),

@@ -1,16 +1,74 @@
 //! Request plumbing: who is calling (bearer token → actor), JSON bodies whose rejections are
 //! JSON errors, and platform errors turned into HTTP responses.
 
+use std::net::SocketAddr;
+
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{FromRequest, FromRequestParts, Request};
-use axum::http::StatusCode;
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
+use axum::http::{HeaderValue, StatusCode};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
+use tracing::Instrument;
 
 use super::AppState;
-use crate::api::{ACCOUNT_HEADER, ErrorBody, ErrorDetail, ON_BEHALF_OF_HEADER};
-use crate::service::{Actor, Error};
+use crate::api::{ACCOUNT_HEADER, ErrorBody, ErrorDetail, ON_BEHALF_OF_HEADER, REQUEST_ID_HEADER};
+use crate::service::{Actor, Error, Origin};
+
+/// The id of the request being served: the same in its audit records, its log lines and the
+/// `X-Request-Id` header of its response.
+#[derive(Debug, Clone)]
+pub struct RequestId(pub String);
+
+/// The longest incoming request id kept; a longer one is replaced by a fresh id.
+const MAX_REQUEST_ID: usize = 128;
+
+/// An incoming id is kept when it is short and plain (what proxies and tracing systems send:
+/// UUIDs, ULIDs, hex trace ids), so that it can neither forge log lines nor bloat records.
+fn sane_request_id(id: &str) -> bool {
+    (1..=MAX_REQUEST_ID).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'))
+}
+
+/// Gives each request one id (the caller's `X-Request-Id` when sane, else a new one), runs it
+/// inside a log span carrying that id, and returns the id in the response header.
+pub async fn request_id(mut request: Request, next: Next) -> Response {
+    let id = request
+        .headers()
+        .get(REQUEST_ID_HEADER)
+        .and_then(|value| value.to_str().ok())
+        .filter(|value| sane_request_id(value))
+        .map_or_else(crate::store::new_id, str::to_owned);
+    request.extensions_mut().insert(RequestId(id.clone()));
+    let span = tracing::info_span!(
+        "request",
+        request_id = %id,
+        method = %request.method(),
+        path = %request.uri().path()
+    );
+    let mut response = next.run(request).instrument(span).await;
+    if let Ok(value) = HeaderValue::from_str(&id) {
+        response.headers_mut().insert(REQUEST_ID_HEADER, value);
+    }
+    response
+}
+
+/// The request's origin for the audit trail: its id, and the client's address when the server
+/// knows it.
+fn request_origin(parts: &Parts) -> Origin {
+    let request_id = parts
+        .extensions
+        .get::<RequestId>()
+        .map_or_else(crate::store::new_id, |id| id.0.clone());
+    let source = match parts.extensions.get::<ConnectInfo<SocketAddr>>() {
+        Some(ConnectInfo(address)) => format!("server {}", address.ip()),
+        None => "server".to_owned(),
+    };
+    Origin { request_id, source }
+}
 
 /// A platform error on the wire: its status and the same error document the CLI prints.
 pub struct ApiError(pub Error);
@@ -63,10 +121,14 @@ impl FromRequestParts<AppState> for Caller {
             .get(axum::http::header::HOST)
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
-        let actor = state
+        let resolved = state
             .service
             .resolve_actor(&identity, account.as_deref(), host.as_deref())
             .await?;
+        let origin = request_origin(parts);
+        let actor = std::sync::Arc::new(
+            std::sync::Arc::unwrap_or_clone(resolved).with_origin(origin.clone()),
+        );
         let Some(user) = parts.headers.get(ON_BEHALF_OF_HEADER) else {
             return Ok(Caller(actor));
         };
@@ -77,6 +139,8 @@ impl FromRequestParts<AppState> for Caller {
             .service
             .resolve_delegated_actor(&actor, user.trim(), host.as_deref())
             .await?;
+        let delegated =
+            std::sync::Arc::new(std::sync::Arc::unwrap_or_clone(delegated).with_origin(origin));
         // Both identities, for whoever reads the server's log (R-GOV-5).
         tracing::info!(
             service = %actor.user.email,

@@ -53,6 +53,8 @@ pub struct ServerConfig {
     pub amqp_url: Option<String>,
     /// The RabbitMQ queue runs are handed to workers through.
     pub amqp_runs_queue: String,
+    /// How long audit records are kept; `None` keeps them for ever.
+    pub audit_retention: Option<jiff::SignedDuration>,
     pub automations: AutomationSettings,
 }
 
@@ -93,6 +95,7 @@ const MAX_INVENTORY_BYTES: usize = 32 * 1024 * 1024;
     info(title = "plat", description = "The platform API served by `plat server`."),
     paths(
         routes::healthz, routes::readyz, routes::auth_config, routes::whoami, routes::authorize,
+        routes::list_audit,
         routes::list_accounts, routes::create_account, routes::get_account, routes::update_account, routes::delete_account,
         routes::list_tenants, routes::create_tenant, routes::get_tenant, routes::update_tenant, routes::delete_tenant,
         routes::list_users, routes::create_user, routes::get_user, routes::rename_user, routes::revoke_user,
@@ -265,7 +268,8 @@ pub fn router(state: AppState) -> Router {
             "/inventories/{name}/entities",
             get(inventory_routes::inventory_entities),
         )
-        .route("/catalog", get(inventory_routes::catalog));
+        .route("/catalog", get(inventory_routes::catalog))
+        .route("/audit", get(routes::list_audit));
     let metrics = state.metrics.clone();
     Router::new()
         .route("/healthz", get(routes::healthz))
@@ -281,6 +285,8 @@ pub fn router(state: AppState) -> Router {
             metrics,
             metrics::track,
         ))
+        // Outermost: every log line of a request, and its audit records, carry its id.
+        .layer(axum::middleware::from_fn(extract::request_id))
         .with_state(state)
 }
 
@@ -377,6 +383,9 @@ pub async fn serve(
     if let Some(url) = config.amqp_url.clone() {
         tokio::spawn(amqp::consume_forever(state.service.clone(), url));
     }
+    if let Some(retention) = config.audit_retention {
+        tokio::spawn(prune_audit_forever(state.service.clone(), retention));
+    }
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|err| Error::internal(format!("cannot listen on {}: {err}", config.listen)))?;
@@ -384,12 +393,31 @@ pub async fn serve(
         .local_addr()
         .map_err(|err| Error::internal(err.to_string()))?;
     tracing::info!(listen = %local, database = %crate::store::redact_url(&config.database_url), "plat server ready");
-    axum::serve(listener, router(state))
+    // With each client's address, which the audit trail records as the request's source.
+    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
         .await
         .map_err(|err| Error::internal(format!("server failed: {err}")))?;
     tracing::info!("plat server stopped");
     Ok(())
+}
+
+/// How often the audit trail is pruned past its retention; the first prune runs at start.
+const AUDIT_PRUNE_EVERY: Duration = Duration::from_secs(3600);
+
+/// Keeps the audit trail within its retention (R-GOV-3), each pruning itself on record. Several
+/// replicas may prune at once: each deletes what is still there.
+async fn prune_audit_forever(service: Service, retention: jiff::SignedDuration) {
+    let mut tick = tokio::time::interval(AUDIT_PRUNE_EVERY);
+    loop {
+        tick.tick().await;
+        match service.prune_audit(retention).await {
+            Ok(0) => {}
+            Ok(pruned) => tracing::info!(pruned, "pruned the audit trail past its retention"),
+            Err(err) => tracing::warn!(error = %err, "could not prune the audit trail; will retry"),
+        }
+    }
 }
 
 async fn shutdown_signal() {

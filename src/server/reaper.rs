@@ -34,7 +34,8 @@ impl Reaper {
     pub fn new(service: Service, config: ReaperConfig) -> Self {
         Self {
             states: DatabaseStates::new(service.clone()),
-            platform: LocalPlatform::new(service, Identity::Operator, None),
+            platform: LocalPlatform::new(service, Identity::Operator, None)
+                .with_source("server reaper"),
             provisioner: config.provisioner,
             templates: config.templates,
             every: config.every,

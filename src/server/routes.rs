@@ -9,9 +9,9 @@ use serde::Deserialize;
 use super::AppState;
 use super::extract::{ApiJson, ApiResult, Caller};
 use crate::api::{
-    Account, AuthConfig, AuthorizeWork, CreateAccount, CreateGroup, CreateTenant, CreateUser,
-    ErrorBody, Group, GroupIdpLink, GroupMember, Health, RenameUser, Tenant, UpdateAccount,
-    UpdateGroup, UpdateTenant, User, WhoAmI,
+    Account, AuditPage, AuditQuery, AuthConfig, AuthorizeWork, CreateAccount, CreateGroup,
+    CreateTenant, CreateUser, ErrorBody, Group, GroupIdpLink, GroupMember, Health, RenameUser,
+    Tenant, UpdateAccount, UpdateGroup, UpdateTenant, User, WhoAmI,
 };
 use crate::service::Error;
 
@@ -363,4 +363,14 @@ pub async fn unlink_group_idp(
             .unlink_group_idp(&actor, &name, &idp_group)
             .await?,
     ))
+}
+
+#[utoipa::path(get, path = "/api/v1/audit", tag = "audit", security(("bearer" = [])), params(AuditQuery),
+    responses((status = 200, body = AuditPage), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub async fn list_audit(
+    State(s): State<AppState>,
+    Caller(actor): Caller,
+    Query(q): Query<AuditQuery>,
+) -> ApiResult<Json<AuditPage>> {
+    Ok(Json(s.service.list_audit(&actor, &q).await?))
 }

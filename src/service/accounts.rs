@@ -38,6 +38,22 @@ impl Service {
     }
 
     pub async fn create_account(&self, actor: &Actor, req: CreateAccount) -> Result<Account> {
+        let target = req.slug.clone();
+        self.audited(
+            actor,
+            "account.create",
+            &target,
+            async |tx: &mut store::Conn| self.create_account_in_tx(tx, actor, req).await,
+        )
+        .await
+    }
+
+    async fn create_account_in_tx(
+        &self,
+        tx: &mut store::Conn,
+        actor: &Actor,
+        req: CreateAccount,
+    ) -> Result<Account> {
         actor.require_role(Role::AccountAdmin, "create sub-accounts")?; // R-ROLE-1
         actor.require(Permission::AccountsWrite)?;
         vocabulary::check_slug("account slug", &req.slug)?;
@@ -55,12 +71,7 @@ impl Service {
             check_can_grant(actor, vocabulary::check_role(role)?)?;
         }
 
-        let mut conn = self.store.acquire().await?;
-        let mut tx = self.store.begin(&mut conn).await?;
-        if store::find_account_by_slug(&mut tx, &req.slug)
-            .await?
-            .is_some()
-        {
+        if store::find_account_by_slug(tx, &req.slug).await?.is_some() {
             return Err(
                 Error::conflict(format!("account slug '{}' is already taken", req.slug))
                     .with_hint("choose another slug"),
@@ -68,11 +79,11 @@ impl Service {
         }
         let tenant_id = match &req.tenant {
             None => actor.account.tenant_id.clone(),
-            Some(name) => self.usable_tenant(&mut tx, actor, name).await?,
+            Some(name) => self.usable_tenant(tx, actor, name).await?,
         };
         let now = self.now();
         let owner = self
-            .find_or_create_user(&mut tx, &req.owner, req.owner_name.as_deref(), &now)
+            .find_or_create_user(tx, &req.owner, req.owner_name.as_deref(), &now)
             .await?;
         let id = store::new_id();
         let row = AccountRow {
@@ -86,10 +97,9 @@ impl Service {
             roles,
             created_at: now.clone(),
         };
-        store::insert_account(&mut tx, &row).await?;
-        self.seed_account(&mut tx, &row, &owner.id, &now).await?;
-        let listing = store::get_listing(&mut tx, &row.id).await?;
-        tx.commit().await?;
+        store::insert_account(tx, &row).await?;
+        self.seed_account(tx, &row, &owner.id, &now).await?;
+        let listing = store::get_listing(tx, &row.id).await?;
         Ok(account_view(actor, listing))
     }
 
@@ -99,10 +109,24 @@ impl Service {
         slug: &str,
         req: UpdateAccount,
     ) -> Result<Account> {
+        self.audited(
+            actor,
+            "account.update",
+            slug,
+            async |tx: &mut store::Conn| self.update_account_in_tx(tx, actor, slug, req).await,
+        )
+        .await
+    }
+
+    async fn update_account_in_tx(
+        &self,
+        tx: &mut store::Conn,
+        actor: &Actor,
+        slug: &str,
+        req: UpdateAccount,
+    ) -> Result<Account> {
         actor.require(Permission::AccountsWrite)?;
-        let mut conn = self.store.acquire().await?;
-        let mut tx = self.store.begin(&mut conn).await?;
-        let mut account = self.visible_account(&mut tx, actor, slug).await?;
+        let mut account = self.visible_account(tx, actor, slug).await?;
         let own = actor.is_self(&account);
         if own && (req.tenant.is_some() || req.owner.is_some()) {
             // R-ACC-4: only the parent (or further up) may move an account or change its owner.
@@ -125,7 +149,7 @@ impl Service {
             account.name = name.clone();
         }
         if let Some(tenant) = &req.tenant {
-            let owned_by_account = store::find_tenant_by_name(&mut tx, tenant)
+            let owned_by_account = store::find_tenant_by_name(tx, tenant)
                 .await?
                 .is_some_and(|t| t.owner_account_id == account.id);
             if owned_by_account {
@@ -135,15 +159,15 @@ impl Service {
                 ))
                 .with_hint("tenants an account creates are for its sub-accounts"));
             }
-            account.tenant_id = self.usable_tenant(&mut tx, actor, tenant).await?;
+            account.tenant_id = self.usable_tenant(tx, actor, tenant).await?;
         }
         let now = self.now();
         if let Some(owner) = &req.owner {
             vocabulary::check_email(owner)?;
-            let user = self.find_or_create_user(&mut tx, owner, None, &now).await?;
-            store::link_user(&mut tx, &account.id, &user.id, &now).await?;
-            if let Some(admins) = store::find_group(&mut tx, &account.id, "admins").await? {
-                store::add_group_member(&mut tx, &admins.id, &user.id).await?;
+            let user = self.find_or_create_user(tx, owner, None, &now).await?;
+            store::link_user(tx, &account.id, &user.id, &now).await?;
+            if let Some(admins) = store::find_group(tx, &account.id, "admins").await? {
+                store::add_group_member(tx, &admins.id, &user.id).await?;
             }
             account.owner_user_id = user.id;
         }
@@ -158,39 +182,50 @@ impl Service {
             account.roles.retain(|r| r != role);
         }
         account.roles.sort();
-        store::update_account(&mut tx, &account).await?;
-        let listing = store::get_listing(&mut tx, &account.id).await?;
-        tx.commit().await?;
+        store::update_account(tx, &account).await?;
+        let listing = store::get_listing(tx, &account.id).await?;
         Ok(account_view(actor, listing))
     }
 
     /// Deletes a leaf sub-account with its links and groups; users are kept (R-USR-1).
     pub async fn delete_account(&self, actor: &Actor, slug: &str) -> Result<()> {
+        self.audited(
+            actor,
+            "account.delete",
+            slug,
+            async |tx: &mut store::Conn| self.delete_account_in_tx(tx, actor, slug).await,
+        )
+        .await
+    }
+
+    async fn delete_account_in_tx(
+        &self,
+        tx: &mut store::Conn,
+        actor: &Actor,
+        slug: &str,
+    ) -> Result<()> {
         actor.require_role(Role::AccountAdmin, "delete sub-accounts")?;
         actor.require(Permission::AccountsWrite)?;
-        let mut conn = self.store.acquire().await?;
-        let mut tx = self.store.begin(&mut conn).await?;
-        let account = self.visible_account(&mut tx, actor, slug).await?;
+        let account = self.visible_account(tx, actor, slug).await?;
         if actor.is_self(&account) {
             return Err(
                 Error::denied(format!("account '{slug}' cannot delete itself"))
                     .with_hint("its parent account can delete it"),
             );
         }
-        if store::count_children(&mut tx, &account.id).await? > 0 {
+        if store::count_children(tx, &account.id).await? > 0 {
             return Err(
                 Error::conflict(format!("account '{slug}' still has sub-accounts"))
                     .with_hint("delete its sub-accounts first"),
             );
         }
-        if store::count_tenants_owned(&mut tx, &account.id).await? > 0 {
+        if store::count_tenants_owned(tx, &account.id).await? > 0 {
             return Err(
                 Error::conflict(format!("account '{slug}' still owns tenants"))
                     .with_hint("delete its tenants first"),
             );
         }
-        store::delete_account(&mut tx, &account.id).await?;
-        tx.commit().await?;
+        store::delete_account(tx, &account.id).await?;
         Ok(())
     }
 

@@ -41,6 +41,9 @@ pub struct Actor {
     pub(super) membership_account_id: String,
     /// The service identity acting for `user` (R-GOV-5), when the request was delegated.
     pub delegated_by: Option<String>,
+    /// The request this actor makes, for the audit trail and the logs. Set per request by the
+    /// caller of the service (`with_origin`): a resolved actor is shared between requests.
+    pub origin: super::Origin,
     /// The authorization version this caller was resolved under: what is cached for the
     /// caller (a listing) is valid while the platform is still at it.
     pub(super) authz_version: String,
@@ -82,6 +85,12 @@ impl Actor {
         .with_hint(
             "roles are granted by the parent account (`plat account update SLUG --add-role ROLE`)",
         ))
+    }
+
+    /// The same caller, making the request `origin`.
+    pub fn with_origin(mut self, origin: super::Origin) -> Self {
+        self.origin = origin;
+        self
     }
 
     pub fn who_am_i(&self) -> WhoAmI {
@@ -265,6 +274,7 @@ impl Service {
             permissions,
             membership_account_id: home.account_id.clone(),
             delegated_by: None,
+            origin: super::Origin::default(),
             authz_version: authz_version.to_owned(),
         })
     }
@@ -273,6 +283,24 @@ impl Service {
     /// whose groups trusted the service and nowhere else: not in a sub-account it can see, not in
     /// another account the user belongs to.
     pub async fn resolve_delegated_actor(
+        &self,
+        service: &Actor,
+        email: &str,
+        host: Option<&str>,
+    ) -> Result<Arc<Actor>> {
+        let delegated = self.delegate(service, email, host).await;
+        if let Err(refusal) = &delegated
+            && refusal.kind == ErrorKind::PermissionDenied
+        {
+            // A refused delegation is on record like any refusal, as the service's (R-GOV-3).
+            let mut conn = self.store.acquire().await?;
+            self.record_refusal(&mut conn, service, "user.act_for", email, refusal)
+                .await;
+        }
+        delegated
+    }
+
+    async fn delegate(
         &self,
         service: &Actor,
         email: &str,

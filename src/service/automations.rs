@@ -152,15 +152,34 @@ impl Service {
         actor: &Actor,
         req: ApplyAutomation,
     ) -> Result<AutomationApplied> {
+        let target = req
+            .definition
+            .pointer("/metadata/name")
+            .and_then(serde_json::Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
+        self.audited(
+            actor,
+            "automation.apply",
+            &target,
+            async |tx: &mut store::Conn| self.apply_automation_in_tx(tx, actor, req).await,
+        )
+        .await
+    }
+
+    async fn apply_automation_in_tx(
+        &self,
+        tx: &mut store::Conn,
+        actor: &Actor,
+        req: ApplyAutomation,
+    ) -> Result<AutomationApplied> {
         Self::require_manager(actor)?;
         let definition = parse_definition(req.definition)?;
         let json =
             serde_json::to_string(&definition).map_err(|err| Error::internal(err.to_string()))?;
         let now = self.now();
-        let mut conn = self.store.acquire().await?;
-        let mut tx = self.store.begin(&mut conn).await?;
         let existing =
-            store::find_automation(&mut tx, &actor.account.id, &definition.metadata.name).await?;
+            store::find_automation(tx, &actor.account.id, &definition.metadata.name).await?;
         let created = existing.is_none();
         let row = match existing {
             Some(mut row) => {
@@ -168,7 +187,7 @@ impl Service {
                 row.definition = json;
                 row.trigger_kind = definition.spec.trigger.summary();
                 row.updated_at = now;
-                store::update_automation(&mut tx, &row).await?;
+                store::update_automation(tx, &row).await?;
                 row
             }
             None => {
@@ -185,11 +204,10 @@ impl Service {
                     account_slug: actor.account.slug.clone(),
                     owner_email: actor.user.email.clone(),
                 };
-                store::insert_automation(&mut tx, &row).await?;
+                store::insert_automation(tx, &row).await?;
                 row
             }
         };
-        tx.commit().await?;
         Ok(AutomationApplied {
             automation: automation_view(row)?,
             created,
@@ -211,10 +229,24 @@ impl Service {
 
     /// Deletes the definition; its runs stay on record (R-AUT-5).
     pub async fn delete_automation(&self, actor: &Actor, name: &str) -> Result<()> {
+        self.audited(
+            actor,
+            "automation.delete",
+            name,
+            async |tx: &mut store::Conn| self.delete_automation_in_tx(tx, actor, name).await,
+        )
+        .await
+    }
+
+    async fn delete_automation_in_tx(
+        &self,
+        tx: &mut store::Conn,
+        actor: &Actor,
+        name: &str,
+    ) -> Result<()> {
         Self::require_manager(actor)?;
-        let mut conn = self.store.acquire().await?;
-        let row = self.automation_row(&mut conn, actor, name).await?;
-        Ok(store::delete_automation(&mut conn, &row.id).await?)
+        let row = self.automation_row(tx, actor, name).await?;
+        Ok(store::delete_automation(tx, &row.id).await?)
     }
 
     /// Records a run as `running` for the caller to execute, with the definition it follows.
@@ -224,14 +256,23 @@ impl Service {
         name: &str,
         req: StartRun,
     ) -> Result<RunStarted> {
-        self.start_run_with_id(actor, name, req, store::new_id(), "manual")
-            .await
+        self.audited(
+            actor,
+            "automation.run",
+            name,
+            async |tx: &mut store::Conn| {
+                self.start_run_with_id(tx, actor, name, req, store::new_id(), "manual")
+                    .await
+            },
+        )
+        .await
     }
 
     /// Starts a run under a caller-chosen id. Idempotent: when a run of that id exists (the
     /// same queue message delivered again), that run is returned and nothing new starts.
     pub(super) async fn start_run_with_id(
         &self,
+        conn: &mut store::Conn,
         actor: &Actor,
         name: &str,
         req: StartRun,
@@ -239,8 +280,7 @@ impl Service {
         triggered_by: &str,
     ) -> Result<RunStarted> {
         actor.require(Permission::AutomationsRun)?;
-        let mut conn = self.store.acquire().await?;
-        if let Some(existing) = store::find_run_by_id(&mut conn, &id).await?
+        if let Some(existing) = store::find_run_by_id(conn, &id).await?
             && existing.account_id == actor.account.id
         {
             return Ok(RunStarted {
@@ -248,7 +288,7 @@ impl Service {
                 definition: stored_definition(&existing)?,
             });
         }
-        let automation = self.automation_row(&mut conn, actor, name).await?;
+        let automation = self.automation_row(conn, actor, name).await?;
         let definition: Definition = serde_json::from_str(&automation.definition)
             .map_err(|err| Error::internal(format!("stored definition unreadable: {err}")))?;
         let given: BTreeMap<String, String> = req.params;
@@ -301,7 +341,7 @@ impl Service {
             step_process_group: None,
             lease_until,
         };
-        store::insert_run(&mut conn, &row).await?;
+        store::insert_run(conn, &row).await?;
         Ok(RunStarted {
             run: run_view(&row)?,
             definition: stored_definition(&row)?,
@@ -550,21 +590,33 @@ impl Service {
     /// Asks the run's executor to stop; a queued run is cancelled at once. Idempotent: a run
     /// that has already ended is returned as it is.
     pub async fn cancel_automation_run(&self, actor: &Actor, id: &str) -> Result<AutomationRun> {
-        actor.require(Permission::AutomationsRun)?;
         self.fail_lapsed_local_runs().await?;
-        let mut conn = self.store.acquire().await?;
-        let mut tx = self.store.begin(&mut conn).await?;
-        let mut row = self.run_row(&mut tx, actor, id).await?;
+        self.audited(
+            actor,
+            "automation.run.cancel",
+            id,
+            async |tx: &mut store::Conn| self.cancel_automation_run_in_tx(tx, actor, id).await,
+        )
+        .await
+    }
+
+    async fn cancel_automation_run_in_tx(
+        &self,
+        tx: &mut store::Conn,
+        actor: &Actor,
+        id: &str,
+    ) -> Result<AutomationRun> {
+        actor.require(Permission::AutomationsRun)?;
+        let mut row = self.run_row(tx, actor, id).await?;
         if row.status == status::QUEUED {
             row.status = status::CANCELLED.into();
             row.error = Some("cancelled before it started".into());
             row.finished_at = Some(self.now());
-            store::update_run(&mut tx, &row).await?;
+            store::update_run(tx, &row).await?;
         } else if !status::is_final(&row.status) {
-            store::request_run_cancel(&mut tx, id).await?;
+            store::request_run_cancel(tx, id).await?;
             row.cancel_requested = true;
         }
-        tx.commit().await?;
         run_view(&row)
     }
 }

@@ -145,6 +145,23 @@ impl Service {
     /// `plat env approve|reject`: by a holder of `envs:approve` other than the requester.
     /// An approval is checked against the requester's quota, which it then spends (R-ENV-3).
     pub async fn decide_env(&self, actor: &Actor, name: &str, req: DecideEnv) -> Result<Env> {
+        let action = match req.decision {
+            EnvDecision::Approve => "env.approve",
+            EnvDecision::Reject => "env.reject",
+        };
+        self.audited(actor, action, name, async |tx: &mut store::Conn| {
+            self.decide_env_in_tx(tx, actor, name, req).await
+        })
+        .await
+    }
+
+    async fn decide_env_in_tx(
+        &self,
+        tx: &mut store::Conn,
+        actor: &Actor,
+        name: &str,
+        req: DecideEnv,
+    ) -> Result<Env> {
         actor.require(Permission::EnvsApprove)?;
         let comment = req
             .comment
@@ -158,17 +175,13 @@ impl Service {
             ))
             .with_hint("link to a longer text instead"));
         }
-        let mut conn = self.store.acquire().await?;
-        let mut tx = self.store.begin(&mut conn).await?;
         let owner = self
-            .live_env_or_closed_request(&mut tx, actor, name)
+            .live_env_or_closed_request(tx, actor, name)
             .await?
             .owner_user_id;
         // The requester's quota decisions (their `up`s, other approvals) take turns with this one.
-        store::lock_user(&mut tx, &owner).await?;
-        let mut row = self
-            .live_env_or_closed_request(&mut tx, actor, name)
-            .await?;
+        store::lock_user(tx, &owner).await?;
+        let mut row = self.live_env_or_closed_request(tx, actor, name).await?;
         let approval = match (&row.approval, row.status.as_str()) {
             (Some(approval), status::PENDING_APPROVAL) => approval.clone(),
             (Some(_), current) => {
@@ -205,9 +218,9 @@ impl Service {
         }
         let decided = match req.decision {
             EnvDecision::Approve => {
-                let policy = self.effective_policy(&mut tx, &actor.account).await?;
+                let policy = self.effective_policy(tx, &actor.account).await?;
                 let (since, resets_at) = self.quota_window();
-                let used = store::count_quota_envs(&mut tx, &row.owner_user_id, &since).await?;
+                let used = store::count_quota_envs(tx, &row.owner_user_id, &since).await?;
                 if used >= policy.envs_per_day {
                     return Err(Error::quota(format!(
                         "{} has used their environment quota: {used}/{} today, resets {resets_at}",
@@ -219,18 +232,18 @@ impl Service {
                 }
                 let created = now.to_string();
                 let expires = later(now, approval.ttl_seconds);
-                store::start_approved_env(&mut tx, &row.id, status::APPROVED, &created, &expires)
+                store::start_approved_env(tx, &row.id, status::APPROVED, &created, &expires)
                     .await?;
                 decision::APPROVED
             }
             EnvDecision::Reject => {
                 self.close_request(&mut row, status::REJECTED);
-                store::update_env(&mut tx, &row).await?;
+                store::update_env(tx, &row).await?;
                 decision::REJECTED
             }
         };
         let recorded = store::decide_env_approval(
-            &mut tx,
+            tx,
             &row.id,
             decided,
             Some(&actor.user.id),
@@ -244,8 +257,7 @@ impl Service {
             ))
             .with_hint(format!("run `plat env show {name}`")));
         }
-        tx.commit().await?;
-        env_by_id(&mut conn, &row.id).await
+        env_by_id(tx, &row.id).await
     }
 
     /// Ends a request that never got an env: its name is free again and it costs nothing.

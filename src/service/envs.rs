@@ -153,6 +153,22 @@ impl Service {
     /// Sets the policy of the current account, or of a tenant it owns. Never looser than what the
     /// parent imposes (R-ENV-2), except at the platform's root, which sets the defaults.
     pub async fn set_env_policy(&self, actor: &Actor, req: SetEnvPolicy) -> Result<EnvPolicy> {
+        let target = policy_target(actor, req.tenant.as_deref());
+        self.audited(
+            actor,
+            "policy.set",
+            &target,
+            async |tx: &mut store::Conn| self.set_env_policy_in_tx(tx, actor, req).await,
+        )
+        .await
+    }
+
+    async fn set_env_policy_in_tx(
+        &self,
+        tx: &mut store::Conn,
+        actor: &Actor,
+        req: SetEnvPolicy,
+    ) -> Result<EnvPolicy> {
         actor.require(Permission::PoliciesWrite)?;
         for (what, value) in [
             ("ttl_default_seconds", req.ttl_default_seconds),
@@ -171,24 +187,22 @@ impl Service {
             ))
             .with_hint("0 stops new environments; most teams allow 1 to 10 a day"));
         }
-        let mut conn = self.store.acquire().await?;
-        let mut tx = self.store.begin(&mut conn).await?;
         let (scope, parent, is_root) = match &req.tenant {
             Some(name) => {
-                let tenant = store::find_tenant_by_name(&mut tx, name)
+                let tenant = store::find_tenant_by_name(tx, name)
                     .await?
                     .filter(|t| t.owner_account_id == actor.account.id)
                     .ok_or_else(|| Error::not_found("tenant", name))?;
-                let owner_policy = self.effective_policy(&mut tx, &actor.account).await?;
+                let owner_policy = self.effective_policy(tx, &actor.account).await?;
                 (tenant_scope(&tenant.id), owner_policy, false)
             }
             None => {
                 let parent = match &actor.account.parent_id {
                     Some(parent_id) => {
-                        let parent = store::find_account_by_id(&mut tx, parent_id)
+                        let parent = store::find_account_by_id(tx, parent_id)
                             .await?
                             .ok_or_else(|| Error::internal("account without parent row"))?;
-                        Some(self.effective_policy(&mut tx, &parent).await?)
+                        Some(self.effective_policy(tx, &parent).await?)
                     }
                     None => None,
                 };
@@ -229,28 +243,19 @@ impl Service {
                 }
             }
         }
-        let mut row = store::find_policy(&mut tx, &scope)
-            .await?
-            .unwrap_or(PolicyRow {
-                scope: scope.clone(),
-                ..PolicyRow::default()
-            });
+        let mut row = store::find_policy(tx, &scope).await?.unwrap_or(PolicyRow {
+            scope: scope.clone(),
+            ..PolicyRow::default()
+        });
         row.ttl_default_secs = req.ttl_default_seconds.or(row.ttl_default_secs);
         row.ttl_max_secs = req.ttl_max_seconds.or(row.ttl_max_secs);
         row.envs_per_day = req.envs_per_day.or(row.envs_per_day);
         row.updated_at = self.now();
-        store::put_policy(&mut tx, &row).await?;
-        self.set_protected_templates(
-            &mut tx,
-            &scope,
-            &req.require_approval,
-            &req.no_require_approval,
-        )
-        .await?;
-        let scope_protects =
-            store::approval_templates(&mut tx, std::slice::from_ref(&scope)).await?;
-        let policy = self.effective_policy(&mut tx, &actor.account).await?;
-        tx.commit().await?;
+        store::put_policy(tx, &row).await?;
+        self.set_protected_templates(tx, &scope, &req.require_approval, &req.no_require_approval)
+            .await?;
+        let scope_protects = store::approval_templates(tx, std::slice::from_ref(&scope)).await?;
+        let policy = self.effective_policy(tx, &actor.account).await?;
         Ok(match req.tenant {
             Some(name) => EnvPolicy {
                 scope: format!("tenant:{name}"),
@@ -320,6 +325,19 @@ impl Service {
     /// Records an env before Terraform runs, after every check that could refuse it (R-ENV-3):
     /// name, lifetime against the policy, the daily quota, and the idempotency key.
     pub async fn start_env(&self, actor: &Actor, req: CreateEnv) -> Result<EnvStarted> {
+        let target = req.name.clone();
+        self.audited(actor, "env.up", &target, async |tx: &mut store::Conn| {
+            self.start_env_in_tx(tx, actor, req).await
+        })
+        .await
+    }
+
+    async fn start_env_in_tx(
+        &self,
+        tx: &mut store::Conn,
+        actor: &Actor,
+        req: CreateEnv,
+    ) -> Result<EnvStarted> {
         actor.require(Permission::EnvsWrite)?;
         super::vocabulary::check_slug("environment name", &req.name)?;
         if let Some(key) = &req.idempotency_key
@@ -329,19 +347,16 @@ impl Service {
                 "the idempotency key must be 1 to 200 characters",
             ));
         }
-        let mut conn = self.store.acquire().await?;
-        let mut tx = self.store.begin(&mut conn).await?;
         // Everything below, from the idempotency key to the quota count and the insert, is one
         // decision per user: parallel requests (through any replica) take turns here.
-        store::lock_user(&mut tx, &actor.user.id).await?;
+        store::lock_user(tx, &actor.user.id).await?;
         // An approved request is provisioned by its requester's next `up` (R-GOV-2).
-        if let Some(resumed) = self.resume_approved(&mut tx, actor, &req).await? {
-            tx.commit().await?;
+        if let Some(resumed) = self.resume_approved(tx, actor, &req).await? {
             return Ok(resumed);
         }
         if let Some(key) = &req.idempotency_key
             && let Some(existing) =
-                store::find_env_by_idempotency_key(&mut tx, &actor.user.id, key).await?
+                store::find_env_by_idempotency_key(tx, &actor.user.id, key).await?
         {
             if existing.name != req.name || existing.account_id != actor.account.id {
                 return Err(Error::conflict(format!(
@@ -357,9 +372,9 @@ impl Service {
             }
             // Its env is gone (expired and reaped, or taken down): a CI job keyed per pull
             // request gets a new env of the same name on its next push instead of a dead one.
-            store::release_idempotency_key(&mut tx, &existing.id).await?;
+            store::release_idempotency_key(tx, &existing.id).await?;
         }
-        if store::find_live_env(&mut tx, &actor.account.id, &req.name)
+        if store::find_live_env(tx, &actor.account.id, &req.name)
             .await?
             .is_some()
         {
@@ -369,7 +384,7 @@ impl Service {
             );
         }
         let template = self.env_templates.ttl_limits(&req.template)?;
-        let policy = self.effective_policy(&mut tx, &actor.account).await?;
+        let policy = self.effective_policy(tx, &actor.account).await?;
         let max = policy
             .ttl_max_seconds
             .min(template.max_seconds.max(MIN_TTL_SECONDS));
@@ -392,10 +407,10 @@ impl Service {
         }
         // A request waiting for an approver spends no quota until it is approved (R-GOV-2).
         let approval = self
-            .approval_requirement(&mut tx, &actor.account, &req.template)
+            .approval_requirement(tx, &actor.account, &req.template)
             .await?;
         let (since, resets_at) = self.quota_window();
-        let used = store::count_quota_envs(&mut tx, &actor.user.id, &since).await?;
+        let used = store::count_quota_envs(tx, &actor.user.id, &since).await?;
         if approval.is_none() && used >= policy.envs_per_day {
             return Err(Error::quota(format!(
                 "environment quota reached: {used}/{} used today, resets {resets_at}",
@@ -428,11 +443,10 @@ impl Service {
         if let Some(required_by) = approval {
             self.await_approval(&mut row, required_by, ttl);
         }
-        store::insert_env(&mut tx, &row).await?;
+        store::insert_env(tx, &row).await?;
         if let Some(approval) = &row.approval {
-            store::insert_env_approval(&mut tx, &row.id, approval).await?;
+            store::insert_env_approval(tx, &row.id, approval).await?;
         }
-        tx.commit().await?;
         Ok(EnvStarted {
             env: env_view(row)?,
             created: true,
@@ -447,11 +461,26 @@ impl Service {
         name: &str,
         outcome: EnvOutcome,
     ) -> Result<Env> {
+        self.audited(
+            actor,
+            "env.up.report",
+            name,
+            async |tx: &mut store::Conn| self.finish_env_up_in_tx(tx, actor, name, outcome).await,
+        )
+        .await
+    }
+
+    async fn finish_env_up_in_tx(
+        &self,
+        tx: &mut store::Conn,
+        actor: &Actor,
+        name: &str,
+        outcome: EnvOutcome,
+    ) -> Result<Env> {
         actor.require(Permission::EnvsWrite)?;
-        let mut conn = self.store.acquire().await?;
-        let mut row = self.live_env(&mut conn, actor, name).await?;
+        let mut row = self.live_env(tx, actor, name).await?;
         super::env_approvals::require_approved(&row)?;
-        self.keep_log(&mut conn, &row, "up", &outcome).await?;
+        self.keep_log(tx, &row, "up", &outcome).await?;
         record_outcome(&mut row, &outcome);
         if outcome.succeeded {
             row.status = status::READY.into();
@@ -459,7 +488,7 @@ impl Service {
             row.status = status::FAILED.into();
             row.quota_counted = false;
         }
-        store::update_env(&mut conn, &row).await?;
+        store::update_env(tx, &row).await?;
         env_view(row)
     }
 
@@ -499,13 +528,24 @@ impl Service {
     /// Marks an env as being destroyed; `None` when there is no such live env, so that
     /// `plat env down` of an env already gone succeeds.
     pub async fn start_env_down(&self, actor: &Actor, name: &str) -> Result<Option<Env>> {
+        self.audited(actor, "env.down", name, async |tx: &mut store::Conn| {
+            self.start_env_down_in_tx(tx, actor, name).await
+        })
+        .await
+    }
+
+    async fn start_env_down_in_tx(
+        &self,
+        tx: &mut store::Conn,
+        actor: &Actor,
+        name: &str,
+    ) -> Result<Option<Env>> {
         actor.require(Permission::EnvsWrite)?;
-        let mut conn = self.store.acquire().await?;
-        let Some(mut row) = store::find_live_env(&mut conn, &actor.account.id, name).await? else {
+        let Some(mut row) = store::find_live_env(tx, &actor.account.id, name).await? else {
             return Ok(None);
         };
         row.status = status::DESTROYING.into();
-        store::update_env(&mut conn, &row).await?;
+        store::update_env(tx, &row).await?;
         env_view(row).map(Some)
     }
 
@@ -515,10 +555,25 @@ impl Service {
         name: &str,
         outcome: EnvOutcome,
     ) -> Result<Env> {
+        self.audited(
+            actor,
+            "env.down.report",
+            name,
+            async |tx: &mut store::Conn| self.finish_env_down_in_tx(tx, actor, name, outcome).await,
+        )
+        .await
+    }
+
+    async fn finish_env_down_in_tx(
+        &self,
+        tx: &mut store::Conn,
+        actor: &Actor,
+        name: &str,
+        outcome: EnvOutcome,
+    ) -> Result<Env> {
         actor.require(Permission::EnvsWrite)?;
-        let mut conn = self.store.acquire().await?;
-        let mut row = self.live_env(&mut conn, actor, name).await?;
-        self.keep_log(&mut conn, &row, "down", &outcome).await?;
+        let mut row = self.live_env(tx, actor, name).await?;
+        self.keep_log(tx, &row, "down", &outcome).await?;
         if outcome.succeeded {
             row.status = status::DESTROYED.into();
             row.destroyed_at = Some(self.now());
@@ -529,19 +584,30 @@ impl Service {
             row.status = status::FAILED.into();
             row.error = outcome.error.clone();
         }
-        store::update_env(&mut conn, &row).await?;
+        store::update_env(tx, &row).await?;
         env_view(row)
     }
 
     /// Moves the expiry to now + `seconds`, never past the policy's maximum from creation and
     /// never earlier than it is.
     pub async fn extend_env(&self, actor: &Actor, name: &str, seconds: i64) -> Result<Env> {
+        self.audited(actor, "env.extend", name, async |tx: &mut store::Conn| {
+            self.extend_env_in_tx(tx, actor, name, seconds).await
+        })
+        .await
+    }
+
+    async fn extend_env_in_tx(
+        &self,
+        tx: &mut store::Conn,
+        actor: &Actor,
+        name: &str,
+        seconds: i64,
+    ) -> Result<Env> {
         actor.require(Permission::EnvsWrite)?;
         super::vocabulary::check_ttl("the extension", seconds, MIN_TTL_SECONDS)?;
-        let mut conn = self.store.acquire().await?;
-        let mut tx = self.store.begin(&mut conn).await?;
-        let mut row = self.live_env(&mut tx, actor, name).await?;
-        let policy = self.effective_policy(&mut tx, &actor.account).await?;
+        let mut row = self.live_env(tx, actor, name).await?;
+        let policy = self.effective_policy(tx, &actor.account).await?;
         let created: Timestamp = row
             .created_at
             .parse()
@@ -573,8 +639,7 @@ impl Service {
             )));
         }
         row.expires_at = wanted.to_string();
-        store::update_env(&mut tx, &row).await?;
-        tx.commit().await?;
+        store::update_env(tx, &row).await?;
         env_view(row)
     }
 
@@ -597,6 +662,14 @@ impl Service {
             }
         }
         Ok(claimed)
+    }
+}
+
+/// What a policy change applies to, as its audit record names it.
+fn policy_target(actor: &Actor, tenant: Option<&str>) -> String {
+    match tenant {
+        Some(tenant) => format!("tenant:{tenant}"),
+        None => format!("account:{}", actor.account.slug),
     }
 }
 

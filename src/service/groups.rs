@@ -27,12 +27,26 @@ impl Service {
     }
 
     pub async fn create_group(&self, actor: &Actor, req: CreateGroup) -> Result<Group> {
+        let target = req.name.clone();
+        self.audited(
+            actor,
+            "group.create",
+            &target,
+            async |tx: &mut store::Conn| self.create_group_in_tx(tx, actor, req).await,
+        )
+        .await
+    }
+
+    async fn create_group_in_tx(
+        &self,
+        tx: &mut store::Conn,
+        actor: &Actor,
+        req: CreateGroup,
+    ) -> Result<Group> {
         require_group_admin(actor)?;
         vocabulary::check_slug("group name", &req.name)?;
         let permissions = grantable(actor, &req.permissions)?;
-        let mut conn = self.store.acquire().await?;
-        let mut tx = self.store.begin(&mut conn).await?;
-        if store::find_group(&mut tx, &actor.account.id, &req.name)
+        if store::find_group(tx, &actor.account.id, &req.name)
             .await?
             .is_some()
         {
@@ -50,20 +64,30 @@ impl Service {
             builtin: false,
             created_at: self.now(),
         };
-        store::insert_group(&mut tx, &row).await?;
-        tx.commit().await?;
+        store::insert_group(tx, &row).await?;
         Ok(group_view(row, Vec::new(), Vec::new()))
     }
 
     pub async fn update_group(&self, actor: &Actor, name: &str, req: UpdateGroup) -> Result<Group> {
+        self.audited(actor, "group.update", name, async |tx: &mut store::Conn| {
+            self.update_group_in_tx(tx, actor, name, req).await
+        })
+        .await
+    }
+
+    async fn update_group_in_tx(
+        &self,
+        tx: &mut store::Conn,
+        actor: &Actor,
+        name: &str,
+        req: UpdateGroup,
+    ) -> Result<Group> {
         require_group_admin(actor)?;
         let added = grantable(actor, &req.add_permissions)?;
         for permission in &req.remove_permissions {
             vocabulary::check_permission(permission)?;
         }
-        let mut conn = self.store.acquire().await?;
-        let mut tx = self.store.begin(&mut conn).await?;
-        let mut row = find(&mut tx, actor, name).await?;
+        let mut row = find(tx, actor, name).await?;
         if row.builtin {
             return Err(predefined(name));
         }
@@ -72,34 +96,56 @@ impl Service {
             .retain(|p| !req.remove_permissions.contains(p));
         row.permissions.sort();
         row.permissions.dedup();
-        store::update_group_permissions(&mut tx, &row).await?;
-        let members = store::group_member_emails(&mut tx, &row.id).await?;
-        let idp_groups = store::group_idp_links(&mut tx, &row.id).await?;
-        tx.commit().await?;
+        store::update_group_permissions(tx, &row).await?;
+        let members = store::group_member_emails(tx, &row.id).await?;
+        let idp_groups = store::group_idp_links(tx, &row.id).await?;
         Ok(group_view(row, members, idp_groups))
     }
 
     pub async fn delete_group(&self, actor: &Actor, name: &str) -> Result<()> {
+        self.audited(actor, "group.delete", name, async |tx: &mut store::Conn| {
+            self.delete_group_in_tx(tx, actor, name).await
+        })
+        .await
+    }
+
+    async fn delete_group_in_tx(
+        &self,
+        tx: &mut store::Conn,
+        actor: &Actor,
+        name: &str,
+    ) -> Result<()> {
         require_group_admin(actor)?;
-        let mut conn = self.store.acquire().await?;
-        let mut tx = self.store.begin(&mut conn).await?;
-        let row = find(&mut tx, actor, name).await?;
+        let row = find(tx, actor, name).await?;
         if row.builtin {
             return Err(predefined(name));
         }
-        store::delete_group(&mut tx, &row.id).await?;
-        tx.commit().await?;
+        store::delete_group(tx, &row.id).await?;
         Ok(())
     }
 
     /// Only users linked to the account can join its groups (R-GRP-1: permissions flow through groups).
     pub async fn add_group_member(&self, actor: &Actor, name: &str, email: &str) -> Result<Group> {
+        self.audited(
+            actor,
+            "group.member.add",
+            &format!("{name} {email}"),
+            async |tx: &mut store::Conn| self.add_group_member_in_tx(tx, actor, name, email).await,
+        )
+        .await
+    }
+
+    async fn add_group_member_in_tx(
+        &self,
+        tx: &mut store::Conn,
+        actor: &Actor,
+        name: &str,
+        email: &str,
+    ) -> Result<Group> {
         require_group_admin(actor)?;
         super::vocabulary::check_email(email)?;
-        let mut conn = self.store.acquire().await?;
-        let mut tx = self.store.begin(&mut conn).await?;
-        let row = find(&mut tx, actor, name).await?;
-        let linked = store::linked_user(&mut tx, &actor.account.id, email).await?;
+        let row = find(tx, actor, name).await?;
+        let linked = store::linked_user(tx, &actor.account.id, email).await?;
         let Some(user) = linked.filter(|u| u.status == MembershipStatus::Active) else {
             return Err(Error::invalid(format!(
                 "{email} is not a member of account '{}'",
@@ -107,10 +153,9 @@ impl Service {
             ))
             .with_hint(format!("link the user first: plat user create {email}")));
         };
-        store::add_group_member(&mut tx, &row.id, &user.user.id).await?;
-        let members = store::group_member_emails(&mut tx, &row.id).await?;
-        let idp_groups = store::group_idp_links(&mut tx, &row.id).await?;
-        tx.commit().await?;
+        store::add_group_member(tx, &row.id, &user.user.id).await?;
+        let members = store::group_member_emails(tx, &row.id).await?;
+        let idp_groups = store::group_idp_links(tx, &row.id).await?;
         Ok(group_view(row, members, idp_groups))
     }
 
@@ -120,13 +165,29 @@ impl Service {
         name: &str,
         email: &str,
     ) -> Result<Group> {
+        self.audited(
+            actor,
+            "group.member.remove",
+            &format!("{name} {email}"),
+            async |tx: &mut store::Conn| {
+                self.remove_group_member_in_tx(tx, actor, name, email).await
+            },
+        )
+        .await
+    }
+
+    async fn remove_group_member_in_tx(
+        &self,
+        tx: &mut store::Conn,
+        actor: &Actor,
+        name: &str,
+        email: &str,
+    ) -> Result<Group> {
         require_group_admin(actor)?;
         super::vocabulary::check_email(email)?;
-        let mut conn = self.store.acquire().await?;
-        let mut tx = self.store.begin(&mut conn).await?;
-        let row = find(&mut tx, actor, name).await?;
-        let user = store::find_user_by_email(&mut tx, email).await?;
-        let members = store::group_member_emails(&mut tx, &row.id).await?;
+        let row = find(tx, actor, name).await?;
+        let user = store::find_user_by_email(tx, email).await?;
+        let members = store::group_member_emails(tx, &row.id).await?;
         let Some(user) = user.filter(|_| members.iter().any(|m| m == email)) else {
             return Err(Error::not_found("group member", email));
         };
@@ -136,10 +197,9 @@ impl Service {
                     .with_hint("the parent account can give the account another owner first"),
             );
         }
-        store::remove_group_member(&mut tx, &row.id, &user.id).await?;
-        let members = store::group_member_emails(&mut tx, &row.id).await?;
-        let idp_groups = store::group_idp_links(&mut tx, &row.id).await?;
-        tx.commit().await?;
+        store::remove_group_member(tx, &row.id, &user.id).await?;
+        let members = store::group_member_emails(tx, &row.id).await?;
+        let idp_groups = store::group_idp_links(tx, &row.id).await?;
         Ok(group_view(row, members, idp_groups))
     }
 }
@@ -154,16 +214,21 @@ impl Service {
         name: &str,
         idp_group: &str,
     ) -> Result<Group> {
-        require_group_admin(actor)?;
-        check_idp_group(idp_group)?;
-        let mut conn = self.store.acquire().await?;
-        let mut tx = self.store.begin(&mut conn).await?;
-        let row = find(&mut tx, actor, name).await?;
-        store::link_group_idp(&mut tx, &row, idp_group, &self.now()).await?;
-        let members = store::group_member_emails(&mut tx, &row.id).await?;
-        let idp_groups = store::group_idp_links(&mut tx, &row.id).await?;
-        tx.commit().await?;
-        Ok(group_view(row, members, idp_groups))
+        self.audited(
+            actor,
+            "group.link_idp",
+            name,
+            async |tx: &mut store::Conn| {
+                require_group_admin(actor)?;
+                check_idp_group(idp_group)?;
+                let row = find(tx, actor, name).await?;
+                store::link_group_idp(tx, &row, idp_group, &self.now()).await?;
+                let members = store::group_member_emails(tx, &row.id).await?;
+                let idp_groups = store::group_idp_links(tx, &row.id).await?;
+                Ok(group_view(row, members, idp_groups))
+            },
+        )
+        .await
     }
 
     pub async fn unlink_group_idp(
@@ -172,22 +237,27 @@ impl Service {
         name: &str,
         idp_group: &str,
     ) -> Result<Group> {
-        require_group_admin(actor)?;
-        check_idp_group(idp_group)?;
-        let mut conn = self.store.acquire().await?;
-        let mut tx = self.store.begin(&mut conn).await?;
-        let row = find(&mut tx, actor, name).await?;
-        if !store::unlink_group_idp(&mut tx, &row.id, idp_group).await? {
-            return Err(
-                Error::not_found("IdP group link", idp_group).with_hint(format!(
-                    "`plat group show {name}` lists the IdP groups linked to it"
-                )),
-            );
-        }
-        let members = store::group_member_emails(&mut tx, &row.id).await?;
-        let idp_groups = store::group_idp_links(&mut tx, &row.id).await?;
-        tx.commit().await?;
-        Ok(group_view(row, members, idp_groups))
+        self.audited(
+            actor,
+            "group.unlink_idp",
+            name,
+            async |tx: &mut store::Conn| {
+                require_group_admin(actor)?;
+                check_idp_group(idp_group)?;
+                let row = find(tx, actor, name).await?;
+                if !store::unlink_group_idp(tx, &row.id, idp_group).await? {
+                    return Err(
+                        Error::not_found("IdP group link", idp_group).with_hint(format!(
+                            "`plat group show {name}` lists the IdP groups linked to it"
+                        )),
+                    );
+                }
+                let members = store::group_member_emails(tx, &row.id).await?;
+                let idp_groups = store::group_idp_links(tx, &row.id).await?;
+                Ok(group_view(row, members, idp_groups))
+            },
+        )
+        .await
     }
 }
 

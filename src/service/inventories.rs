@@ -57,12 +57,27 @@ impl Service {
         name: &str,
         req: PublishInventory,
     ) -> Result<Inventory> {
+        self.audited(
+            actor,
+            "inventory.publish",
+            name,
+            async |tx: &mut store::Conn| self.publish_inventory_in_tx(tx, actor, name, req).await,
+        )
+        .await
+    }
+
+    async fn publish_inventory_in_tx(
+        &self,
+        tx: &mut store::Conn,
+        actor: &Actor,
+        name: &str,
+        req: PublishInventory,
+    ) -> Result<Inventory> {
         actor.require(Permission::ScanRun)?;
         vocabulary::check_slug("inventory name", name)?;
         let (resources, errors, warnings) = summary_counts(&req.report)?;
-        let mut conn = self.store.acquire().await?;
         let env_id = match &req.env {
-            Some(env) => Some(self.live_env(&mut conn, actor, env).await?.id),
+            Some(env) => Some(self.live_env(tx, actor, env).await?.id),
             None => None,
         };
         let row = InventoryRow {
@@ -80,8 +95,8 @@ impl Service {
             entities: req.entities,
             ..Default::default()
         };
-        store::upsert_inventory(&mut conn, &row).await?;
-        inventory_view(self.inventory_row(&mut conn, actor, name).await?, false)
+        store::upsert_inventory(tx, &row).await?;
+        inventory_view(self.inventory_row(tx, actor, name).await?, false)
     }
 
     pub async fn list_inventories(&self, actor: &Actor) -> Result<Vec<Inventory>> {

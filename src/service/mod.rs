@@ -4,6 +4,7 @@
 
 mod accounts;
 mod actor;
+mod audit;
 mod authz_version;
 pub mod automation_triggers;
 mod automations;
@@ -20,6 +21,7 @@ pub mod vocabulary;
 use std::sync::Arc;
 
 pub use actor::{Actor, Identity};
+pub use audit::{MIN_RETENTION, Origin};
 pub use automations::LOCAL_RUN_LEASE_SECONDS;
 pub use error::{Error, ErrorKind, Result};
 pub use queue_triggers::{MESSAGE_PARAMETER, QueueBinding};
@@ -63,6 +65,9 @@ pub struct Service {
     /// The env templates this platform provisions from: their lifetime limits are rules
     /// (R-ENV-1) that the service reads itself, never from the caller.
     env_templates: Arc<dyn envs::EnvTemplates>,
+    /// Whether writes append to the audit trail (R-GOV-3): always, but for the benchmark that
+    /// measures what the trail costs.
+    records_audit: bool,
 }
 
 /// The account a listing is seen from, and its limit.
@@ -84,7 +89,16 @@ impl Service {
             actors: Arc::new(VersionedCache::new(ACTOR_CACHE_CAPACITY)),
             account_listings: Arc::new(VersionedCache::new(LISTING_CACHE_CAPACITY)),
             env_templates: Arc::new(envs::NoTemplates),
+            records_audit: true,
         }
+    }
+
+    /// A service that keeps no audit trail: only for `examples/bench_audit.rs`, which measures
+    /// the cost of the trail against it. Nothing in plat itself builds one.
+    #[doc(hidden)]
+    pub fn without_audit_for_benchmarks(mut self) -> Self {
+        self.records_audit = false;
+        self
     }
 
     /// The env templates whose limits `start_env` enforces; without them no env can start.

@@ -84,8 +84,19 @@ impl Service {
             queue: true,
             runner: None,
         };
-        self.start_run_with_id(&owner, &binding.automation, request, id, "queue")
-            .await
+        let owner = std::sync::Arc::unwrap_or_clone(owner)
+            .with_origin(super::Origin::new(format!("queue {}", binding.queue)));
+        let automation = binding.automation.as_str();
+        self.audited(
+            &owner,
+            "automation.run",
+            automation,
+            async |tx: &mut store::Conn| {
+                self.start_run_with_id(tx, &owner, automation, request, id, "queue")
+                    .await
+            },
+        )
+        .await
     }
 }
 

@@ -32,27 +32,38 @@ impl Service {
     }
 
     pub async fn create_tenant(&self, actor: &Actor, req: CreateTenant) -> Result<Tenant> {
+        let target = req.name.clone();
+        self.audited(
+            actor,
+            "tenant.create",
+            &target,
+            async |tx: &mut store::Conn| self.create_tenant_in_tx(tx, actor, req).await,
+        )
+        .await
+    }
+
+    async fn create_tenant_in_tx(
+        &self,
+        tx: &mut store::Conn,
+        actor: &Actor,
+        req: CreateTenant,
+    ) -> Result<Tenant> {
         actor.require_role(Role::TenantAdmin, "create tenants")?;
         actor.require(Permission::TenantsWrite)?;
         vocabulary::check_slug("tenant name", &req.name)?;
         vocabulary::check_domain(&req.domain)?;
         check_branding(&req.branding)?;
-        let mut conn = self.store.acquire().await?;
-        let mut tx = self.store.begin(&mut conn).await?;
         let owner = match &req.owner_account {
             None => actor.account.clone(),
-            Some(slug) => self.visible_account(&mut tx, actor, slug).await?,
+            Some(slug) => self.visible_account(tx, actor, slug).await?,
         };
-        if store::find_tenant_by_name(&mut tx, &req.name)
-            .await?
-            .is_some()
-        {
+        if store::find_tenant_by_name(tx, &req.name).await?.is_some() {
             return Err(
                 Error::conflict(format!("tenant name '{}' is already taken", req.name))
                     .with_hint("choose another name"),
             );
         }
-        if store::find_tenant_by_domain(&mut tx, &req.domain)
+        if store::find_tenant_by_domain(tx, &req.domain)
             .await?
             .is_some()
         {
@@ -74,8 +85,7 @@ impl Service {
             layout: req.branding.layout,
             created_at: self.now(),
         };
-        store::insert_tenant(&mut tx, &row).await?;
-        tx.commit().await?;
+        store::insert_tenant(tx, &row).await?;
         Ok(tenant_view(row, Some(owner.slug)))
     }
 
@@ -87,12 +97,26 @@ impl Service {
         name: &str,
         req: UpdateTenant,
     ) -> Result<Tenant> {
-        let mut conn = self.store.acquire().await?;
-        let mut tx = self.store.begin(&mut conn).await?;
-        let mut row = store::find_tenant_by_name(&mut tx, name)
+        self.audited(
+            actor,
+            "tenant.update",
+            name,
+            async |tx: &mut store::Conn| self.update_tenant_in_tx(tx, actor, name, req).await,
+        )
+        .await
+    }
+
+    async fn update_tenant_in_tx(
+        &self,
+        tx: &mut store::Conn,
+        actor: &Actor,
+        name: &str,
+        req: UpdateTenant,
+    ) -> Result<Tenant> {
+        let mut row = store::find_tenant_by_name(tx, name)
             .await?
             .ok_or_else(|| Error::not_found("tenant", name))?;
-        let owner = store::find_account_by_id(&mut tx, &row.owner_account_id).await?;
+        let owner = store::find_account_by_id(tx, &row.owner_account_id).await?;
         let owner_visible = owner.as_ref().filter(|o| actor.sees(&o.path));
         let bound_here = row.id == actor.account.tenant_id;
         match (owner_visible, bound_here) {
@@ -111,11 +135,7 @@ impl Service {
         }
         if let Some(domain) = req.domain {
             vocabulary::check_domain(&domain)?;
-            if domain != row.domain
-                && store::find_tenant_by_domain(&mut tx, &domain)
-                    .await?
-                    .is_some()
-            {
+            if domain != row.domain && store::find_tenant_by_domain(tx, &domain).await?.is_some() {
                 return Err(Error::conflict(format!(
                     "domain '{domain}' already belongs to another tenant"
                 ))
@@ -136,32 +156,43 @@ impl Service {
         row.secondary_color = branding.secondary_color.or(row.secondary_color);
         row.description = branding.description.or(row.description);
         row.layout.extend(branding.layout);
-        store::update_tenant(&mut tx, &row).await?;
-        tx.commit().await?;
+        store::update_tenant(tx, &row).await?;
         let owner_slug = owner_visible.map(|o| o.slug.clone());
         Ok(tenant_view(row, owner_slug))
     }
 
     pub async fn delete_tenant(&self, actor: &Actor, name: &str) -> Result<()> {
+        self.audited(
+            actor,
+            "tenant.delete",
+            name,
+            async |tx: &mut store::Conn| self.delete_tenant_in_tx(tx, actor, name).await,
+        )
+        .await
+    }
+
+    async fn delete_tenant_in_tx(
+        &self,
+        tx: &mut store::Conn,
+        actor: &Actor,
+        name: &str,
+    ) -> Result<()> {
         actor.require(Permission::TenantsWrite)?;
-        let mut conn = self.store.acquire().await?;
-        let mut tx = self.store.begin(&mut conn).await?;
-        let row = store::find_tenant_by_name(&mut tx, name)
+        let row = store::find_tenant_by_name(tx, name)
             .await?
             .ok_or_else(|| Error::not_found("tenant", name))?;
-        let owner = store::find_account_by_id(&mut tx, &row.owner_account_id).await?;
+        let owner = store::find_account_by_id(tx, &row.owner_account_id).await?;
         if !owner.is_some_and(|o| actor.sees(&o.path)) {
             return Err(Error::not_found("tenant", name));
         }
-        let bound = store::count_accounts_bound(&mut tx, &row.id).await?;
+        let bound = store::count_accounts_bound(tx, &row.id).await?;
         if bound > 0 {
             return Err(Error::conflict(format!(
                 "tenant '{name}' still has {bound} account(s) bound to it"
             ))
             .with_hint("move those accounts to another tenant first"));
         }
-        store::delete_tenant(&mut tx, &row.id).await?;
-        tx.commit().await?;
+        store::delete_tenant(tx, &row.id).await?;
         Ok(())
     }
 }

@@ -72,6 +72,9 @@ vocabulary! {
         /// (R-GOV-5). Only a group that names it grants it: `*` does not, so no admin holds it
         /// by accident.
         ActForUsers = "users:act-for",
+        /// Reads the account's audit trail and its sub-accounts' (R-GOV-3): who did what, who
+        /// was refused. For admins (`*`), not for viewers, although it reads.
+        AuditRead = "audit:read",
     }
 }
 
@@ -79,8 +82,10 @@ vocabulary! {
 pub const ALL_PERMISSIONS: &str = "*";
 
 impl Permission {
-    fn is_read(self) -> bool {
-        self.as_str().ends_with(":read")
+    /// What the predefined `viewers` group holds: reading the platform's objects, but not its
+    /// audit trail.
+    fn is_plain_read(self) -> bool {
+        self.as_str().ends_with(":read") && self != Self::AuditRead
     }
 
     /// The account role without which this permission can never take effect, so granting it
@@ -111,7 +116,7 @@ impl Role {
 pub fn predefined_groups() -> [(&'static str, Vec<&'static str>); 3] {
     let read_only: Vec<&str> = Permission::ALL
         .iter()
-        .filter(|p| p.is_read())
+        .filter(|p| p.is_plain_read())
         .map(|p| p.as_str())
         .collect();
     let mut developers = read_only.clone();
@@ -306,6 +311,23 @@ pub fn check_url(field: &str, url: &str) -> Result<()> {
             Error::invalid(format!("invalid {field} '{}'", shorten(url)))
                 .with_hint("use an absolute http(s) URL"),
         ),
+    }
+}
+
+/// A positive age or period such as `24h`, `7d` or `365d` (a day counts 24 hours).
+pub fn parse_age(text: &str) -> Result<jiff::SignedDuration> {
+    let text = text.trim();
+    let parsed = text.parse::<jiff::SignedDuration>().ok().or_else(|| {
+        text.parse::<jiff::Span>().ok().and_then(|span| {
+            span.to_duration(jiff::SpanRelativeTo::days_are_24_hours())
+                .ok()
+        })
+    });
+    match parsed {
+        Some(age) if age.is_positive() => Ok(age),
+        _ => Err(Error::invalid(format!(
+            "'{text}' is not a period such as 24h or 7d"
+        ))),
     }
 }
 

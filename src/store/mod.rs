@@ -3,6 +3,7 @@
 //! service can run several of them inside one transaction.
 
 mod accounts;
+mod audit;
 mod automations;
 mod env_approvals;
 mod envs;
@@ -23,6 +24,7 @@ use sqlx::migrate::{Migrate, MigrateError, Migration, MigrationType, Migrator};
 use sqlx::{AnyConnection, AnyPool, Executor};
 
 pub use accounts::*;
+pub use audit::*;
 pub use automations::*;
 pub use env_approvals::*;
 pub use envs::*;
@@ -95,7 +97,7 @@ const fn portable(version: i64, description: &'static str, sql: &'static str) ->
 }
 
 /// The schema, embedded in the binary. Append only: a released migration never changes.
-const SCHEMA: [SchemaStep; 12] = [
+const SCHEMA: [SchemaStep; 13] = [
     portable(
         1,
         "accounts",
@@ -148,6 +150,12 @@ const SCHEMA: [SchemaStep; 12] = [
         "env_approvals",
         include_str!("../../migrations/0011_env_approvals.sql"),
     ),
+    SchemaStep {
+        version: 13,
+        description: "audit",
+        sqlite: include_str!("../../migrations/0013_audit.sqlite.sql"),
+        postgres: include_str!("../../migrations/0013_audit.postgres.sql"),
+    },
     portable(
         14,
         "local_runners",

@@ -50,6 +50,14 @@ fn server_reading_groups() -> TestEnv {
     env
 }
 
+/// A person of the IdP whose e-mail (and so subject) no other test uses: tests run in parallel
+/// against one IdP, and a subject's extra claims are the IdP's state.
+fn person(local: &str, domain: &str) -> String {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    format!("{local}{}@{domain}", NEXT.fetch_add(1, Ordering::Relaxed))
+}
+
 /// A fresh access token for `email` (subject: its local part) carrying `claims` on top of the
 /// IdP's usual ones (`null` leaves a claim out).
 fn token_with(email: &str, claims: serde_json::Value) -> String {
@@ -87,22 +95,22 @@ on_every_server! {
     // loses them with the next token that no longer lists the IdP group. Nothing is stored as a
     // membership.
     fn r_gov_1_permissions_follow_the_idp_groups_of_each_token() {
-        const ERIN: &str = "erin.idp@acme.test";
+        let erin_at = person("erin.idp", "acme.test");
         let env = server_reading_groups();
         env.acme();
-        env.ok_as(ALICE, &["user", "create", ERIN]);
+        env.ok_as(ALICE, &["user", "create", erin_at.as_str()]);
         env.ok_as(ALICE, &["group", "create", "release-managers", "--permission", "accounts:read"]);
         let linked = env
             .ok_as(ALICE, &["group", "link-idp", "release-managers", "--idp-group", RELEASE, "-o", "json"])
             .json();
         assert_eq!(linked["idp_groups"], serde_json::json!([RELEASE]));
 
-        let in_release = token_in_groups(ERIN, &["/acme/dev", RELEASE]);
+        let in_release = token_in_groups(erin_at.as_str(), &["/acme/dev", RELEASE]);
         assert_eq!(permissions(&env, &in_release, None), serde_json::json!(["accounts:read"]));
         run_with_token(&env, &in_release, &["account", "list"]).success();
 
         // The IdP drops erin from the group: the next token says so, and the permission is gone.
-        let out_of_release = token_in_groups(ERIN, &["/acme/dev"]);
+        let out_of_release = token_in_groups(erin_at.as_str(), &["/acme/dev"]);
         assert_eq!(permissions(&env, &out_of_release, None), serde_json::json!([]));
         let refused = run_with_token(&env, &out_of_release, &["account", "list"]);
         refused.failure(5);
@@ -111,7 +119,7 @@ on_every_server! {
         // Never written as a manual membership.
         let group = env.ok_as(ALICE, &["group", "show", "release-managers", "-o", "json"]).json();
         assert_eq!(group["members"], serde_json::json!([]));
-        let erin_id = user_id(&env, ERIN);
+        let erin_id = user_id(&env, erin_at.as_str());
         let dump = env.dump();
         assert!(
             !dump.lines().any(|l| l.starts_with("group_members: ") && l.contains(&erin_id)),
@@ -126,25 +134,25 @@ on_every_server! {
     // R-GOV-1, R-SEC-2: globex maps the same IdP group to its own admins. A user acting in acme
     // gets nothing from it, not even a user linked to both accounts; in globex that user does.
     fn r_gov_1_another_accounts_link_never_applies() {
-        const ERIN: &str = "erin.other@acme.test";
-        const FRANK: &str = "frank.both@acme.test";
-        const GINA: &str = "gina@globex.test";
+        let erin_at = person("erin.other", "acme.test");
+        let frank_at = person("frank.both", "acme.test");
+        let gina_at = person("gina", "globex.test");
         let env = server_reading_groups();
         env.acme();
-        env.ok(&["account", "create", "globex", "--owner", GINA, "--tenant", "default", "--role", "user-admin"]);
-        env.ok_as(GINA, &["group", "link-idp", "admins", "--idp-group", RELEASE]);
-        env.ok_as(ALICE, &["user", "create", ERIN]);
-        env.ok_as(ALICE, &["user", "create", FRANK]);
-        env.ok_as(GINA, &["user", "create", FRANK]);
+        env.ok(&["account", "create", "globex", "--owner", gina_at.as_str(), "--tenant", "default", "--role", "user-admin"]);
+        env.ok_as(gina_at.as_str(), &["group", "link-idp", "admins", "--idp-group", RELEASE]);
+        env.ok_as(ALICE, &["user", "create", erin_at.as_str()]);
+        env.ok_as(ALICE, &["user", "create", frank_at.as_str()]);
+        env.ok_as(gina_at.as_str(), &["user", "create", frank_at.as_str()]);
 
-        let erin = token_in_groups(ERIN, &[RELEASE]);
+        let erin = token_in_groups(erin_at.as_str(), &[RELEASE]);
         assert_eq!(permissions(&env, &erin, None), serde_json::json!([]));
         run_with_token(&env, &erin, &["account", "list"]).failure(5);
         let elsewhere = run_with_token(&env, &erin, &["whoami", "--account", "globex"]);
         elsewhere.failure(1);
         assert!(elsewhere.stderr.contains("account 'globex' not found"), "{}", elsewhere.stderr);
 
-        let frank = token_in_groups(FRANK, &[RELEASE]);
+        let frank = token_in_groups(frank_at.as_str(), &[RELEASE]);
         assert_eq!(permissions(&env, &frank, Some("acme")), serde_json::json!([]));
         run_with_token(&env, &frank, &["account", "list", "--account", "acme"]).failure(5);
         assert_eq!(permissions(&env, &frank, Some("globex")), serde_json::json!(["*"]));
@@ -153,11 +161,11 @@ on_every_server! {
     // R-GOV-1: with `--oidc-username-claim`, a token without `email` signs in: the claim's value
     // links the subject to the platform user. With the default claim the same token is refused.
     fn r_gov_1_the_username_claim_signs_in_tokens_without_email() {
-        const HANK: &str = "hank.upn@acme.test";
+        let hank_at = person("hank.upn", "acme.test");
         let mut env = TestEnv::new();
         env.acme();
-        env.ok_as(ALICE, &["user", "create", HANK]);
-        let no_email = token_with(HANK, serde_json::json!({ "email": null, "upn": HANK }));
+        env.ok_as(ALICE, &["user", "create", hank_at.as_str()]);
+        let no_email = token_with(hank_at.as_str(), serde_json::json!({ "email": null, "upn": hank_at.as_str() }));
 
         // Default claim `email`: nothing names the user (userinfo refuses these tokens).
         let refused = run_with_token(&env, &no_email, &["whoami"]);
@@ -167,15 +175,13 @@ on_every_server! {
         restart_server(&mut env, &[("PLAT_SERVER_OIDC_USERNAME_CLAIM", "upn")]);
         let me = run_with_token(&env, &no_email, &["whoami", "-o", "json"]);
         me.success();
-        assert_eq!(me.json()["user"], HANK);
+        assert_eq!(me.json()["user"], hank_at.as_str());
         assert_eq!(me.json()["account"], "acme");
 
         // A claim whose value is not an e-mail can never name a platform user.
-        let not_an_email = token_with(
-            "ivan.upn@acme.test",
-            serde_json::json!({ "email": null, "upn": "ivan" }),
-        );
-        env.ok_as(ALICE, &["user", "create", "ivan.upn@acme.test"]);
+        let ivan_at = person("ivan.upn", "acme.test");
+        let not_an_email = token_with(&ivan_at, serde_json::json!({ "email": null, "upn": "ivan" }));
+        env.ok_as(ALICE, &["user", "create", &ivan_at]);
         let refused = run_with_token(&env, &not_an_email, &["whoami"]);
         refused.failure(4);
         assert!(refused.stderr.contains("--oidc-username-claim"), "{}", refused.stderr);
@@ -183,14 +189,14 @@ on_every_server! {
 
     // R-GOV-1 with Keycloak's nested form: `realm_access.roles` as the groups claim.
     fn r_gov_1_the_groups_claim_may_be_a_dotted_path() {
-        const JUNE: &str = "june.kc@acme.test";
+        let june_at = person("june.kc", "acme.test");
         let mut env = TestEnv::new();
         restart_server(&mut env, &[("PLAT_SERVER_OIDC_GROUPS_CLAIM", "realm_access.roles")]);
         env.acme();
-        env.ok_as(ALICE, &["user", "create", JUNE]);
+        env.ok_as(ALICE, &["user", "create", june_at.as_str()]);
         env.ok_as(ALICE, &["group", "link-idp", "developers", "--idp-group", "release-manager"]);
         let token = token_with(
-            JUNE,
+            june_at.as_str(),
             serde_json::json!({ "realm_access": { "roles": ["release-manager"] } }),
         );
         let granted = permissions(&env, &token, None);

@@ -10,6 +10,7 @@ mod accounts;
 mod actions;
 mod api;
 mod approvals;
+mod audit;
 mod automation_steps;
 mod automation_triggers;
 mod automations;

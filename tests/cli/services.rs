@@ -273,6 +273,21 @@ impl Server {
         data_dir: &Path,
         vars: &[(&str, &str)],
     ) -> Self {
+        Self::start_logging(issuer, database_url, data_dir, vars, None)
+    }
+
+    /// `start_with`, its log (stderr) written to `log` when given.
+    pub fn start_logging(
+        issuer: &str,
+        database_url: String,
+        data_dir: &Path,
+        vars: &[(&str, &str)],
+        log: Option<&Path>,
+    ) -> Self {
+        let stderr = match log {
+            Some(path) => Stdio::from(std::fs::File::create(path).expect("server log file")),
+            None => Stdio::null(),
+        };
         let port = free_port();
         let process = Command::new(crate::support::BIN)
             .args(["server", "--listen", &format!("127.0.0.1:{port}")])
@@ -285,7 +300,7 @@ impl Server {
             .envs(vars.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(stderr)
             .spawn()
             .expect("start plat server");
         let url = format!("http://127.0.0.1:{port}");

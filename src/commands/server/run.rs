@@ -36,6 +36,7 @@ pub async fn run(ctx: &Ctx, args: ServerRunArgs) -> Result<()> {
         db_statement_timeout: Duration::from_millis(args.db_statement_timeout_ms),
         amqp_url: args.amqp_url,
         amqp_runs_queue: args.amqp_runs_queue,
+        audit_retention: args.audit_retention,
         automations: AutomationSettings {
             workers: usize::from(args.workers),
             run_lease: Duration::from_secs(args.run_lease_seconds),

@@ -149,4 +149,7 @@ pub struct PolicySetArgs {
     /// Environments each user may create per day (UTC)
     #[arg(long, value_name = "N")]
     pub envs_per_day: Option<i64>,
+    /// Monthly budget of the account and its sub-accounts, in the platform's currency
+    #[arg(long, value_name = "AMOUNT", value_parser = super::budget_amount)]
+    pub budget_monthly: Option<f64>,
 }

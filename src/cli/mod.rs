@@ -10,6 +10,7 @@ mod scaffold;
 mod scan;
 #[cfg(feature = "server")]
 mod server;
+mod spend;
 mod tenant;
 mod user;
 
@@ -25,6 +26,7 @@ pub use scaffold::*;
 pub use scan::*;
 #[cfg(feature = "server")]
 pub use server::*;
+pub use spend::*;
 pub use tenant::*;
 pub use user::*;
 
@@ -103,6 +105,9 @@ pub enum Command {
     Env(EnvArgs),
     /// Environment policies: lifetime limits and daily quota
     Policy(PolicyArgs),
+    /// What environments cost this account and its sub-accounts, by account, tenant, template,
+    /// owner or label
+    Spend(SpendArgs),
     /// Automations: define, run and follow the platform's processes
     Automation(AutomationArgs),
     /// Inventory and policy checks over manifests, Terraform state and live clusters

@@ -73,6 +73,13 @@ pub struct ServerRunArgs {
     /// Milliseconds one database statement may run (SQLite: may wait for the write lock)
     #[arg(long, env = "PLAT_SERVER_DB_STATEMENT_TIMEOUT_MS", default_value_t = 5000, value_parser = clap::value_parser!(u64).range(100..=3_600_000))]
     pub db_statement_timeout_ms: u64,
+    /// Currency of template costs, budgets and spend (an ISO 4217 code)
+    #[arg(long, env = "PLAT_CURRENCY", default_value = crate::service::spend::DEFAULT_CURRENCY, value_parser = currency)]
+    pub currency: String,
+}
+
+fn currency(text: &str) -> Result<String, String> {
+    crate::service::spend::check_currency(text).map_err(|err| err.message)
 }
 
 #[derive(Debug, Args)]

@@ -106,6 +106,9 @@ struct RawManifest {
     #[serde(default)]
     parameters: Vec<ParamSpec>,
     ttl: Option<RawTtl>,
+    daily_cost: Option<super::cost::DailyCost>,
+    #[serde(default)]
+    labels: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -114,6 +117,12 @@ pub struct TemplateManifest {
     pub description: String,
     pub parameters: Vec<ParamSpec>,
     pub ttl: TtlPolicy,
+    /// What an env costs a day (R-GOV-4); absent means nothing is accounted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub daily_cost: Option<super::cost::DailyCost>,
+    /// Labels the env's resources carry beyond the platform's own, for spend by label.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
 }
 
 /// A validated template and the directory holding its Terraform files.
@@ -196,11 +205,16 @@ impl Template {
                 description: raw.description.trim().to_string(),
                 parameters: raw.parameters,
                 ttl,
+                daily_cost: raw.daily_cost,
+                labels: raw.labels,
             },
             dir: dir.to_path_buf(),
             patterns: BTreeMap::new(),
         };
         template.check_parameter_specs().map_err(invalid)?;
+        if let Some(cost) = &template.manifest.daily_cost {
+            cost.check().map_err(invalid)?;
+        }
         Ok(template)
     }
 

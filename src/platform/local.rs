@@ -187,6 +187,11 @@ impl Platform for LocalPlatform {
             .claim_expired_envs(&self.actor().await?, lease_seconds)
             .await
     }
+    async fn spend(&self, by: &str, month: Option<&str>) -> Result<crate::api::SpendReport> {
+        self.service
+            .spend(&self.actor().await?, Some(by), month)
+            .await
+    }
     async fn apply_automation(&self, req: ApplyAutomation) -> Result<AutomationApplied> {
         self.service
             .apply_automation(&self.actor().await?, req)

@@ -66,6 +66,9 @@ pub trait Platform: Send + Sync {
     async fn extend_env(&self, name: &str, seconds: i64) -> Result<Env>;
     async fn env_logs(&self, name: &str) -> Result<crate::api::EnvLogs>;
     async fn claim_expired_envs(&self, lease_seconds: i64) -> Result<Vec<Env>>;
+    /// Spend of the account and its sub-accounts in `month` (`YYYY-MM`, default this month),
+    /// summed by `by` (R-ACC-5).
+    async fn spend(&self, by: &str, month: Option<&str>) -> Result<crate::api::SpendReport>;
 
     async fn apply_automation(&self, req: ApplyAutomation) -> Result<AutomationApplied>;
     async fn list_automations(&self) -> Result<Vec<Automation>>;

@@ -36,6 +36,15 @@ pub struct TtlLimits {
 /// or the embedded platform's), so that a caller cannot send limits of its choosing.
 pub trait EnvTemplates: Send + Sync {
     fn ttl_limits(&self, template: &str) -> Result<TtlLimits>;
+
+    /// What an env of `template` with these resolved parameters costs (R-GOV-4).
+    fn cost(
+        &self,
+        _template: &str,
+        _params: &serde_json::Value,
+    ) -> Result<super::spend::TemplateCost> {
+        Ok(super::spend::TemplateCost::default())
+    }
 }
 
 /// A platform that knows no env templates (one built without them refuses every `env up`).
@@ -58,6 +67,27 @@ impl EnvTemplates for crate::iac::TemplateCatalog {
         Ok(TtlLimits {
             default_seconds: found.manifest.ttl.default.as_secs(),
             max_seconds: found.manifest.ttl.max.as_secs(),
+        })
+    }
+
+    fn cost(
+        &self,
+        template: &str,
+        params: &serde_json::Value,
+    ) -> Result<super::spend::TemplateCost> {
+        let found = self
+            .find(template)
+            .map_err(|_| Error::not_found("environment template", template))?;
+        let daily = match &found.manifest.daily_cost {
+            Some(cost) => Some(cost.evaluate(params).map_err(|message| {
+                Error::invalid(format!("template '{template}': {message}"))
+                    .with_hint("the template's plat-template.yaml declares this cost")
+            })?),
+            None => None,
+        };
+        Ok(super::spend::TemplateCost {
+            daily,
+            labels: found.manifest.labels.clone(),
         })
     }
 }
@@ -101,6 +131,8 @@ impl Service {
             ttl_default_seconds: DEFAULT_TTL_SECONDS,
             ttl_max_seconds: MAX_TTL_SECONDS,
             envs_per_day: DEFAULT_ENVS_PER_DAY,
+            budget_monthly: None,
+            currency: self.currency.to_string(),
         };
         for (depth, id) in account
             .path
@@ -121,7 +153,9 @@ impl Service {
     pub async fn env_policy(&self, actor: &Actor) -> Result<EnvPolicy> {
         actor.require("policies:read")?;
         let mut conn = self.store.acquire().await?;
-        self.effective_policy(&mut conn, &actor.account).await
+        let mut policy = self.effective_policy(&mut conn, &actor.account).await?;
+        policy.budget_monthly = self.own_budget(&mut conn, &actor.account).await?;
+        Ok(policy)
     }
 
     /// Sets the policy of the current account, or of a tenant it owns. Never looser than what the
@@ -144,6 +178,13 @@ impl Service {
                 super::vocabulary::MAX_ENVS_PER_DAY
             ))
             .with_hint("0 stops new environments; most teams allow 1 to 10 a day"));
+        }
+        if let Some(amount) = req.budget_monthly {
+            super::spend::check_budget(amount)?;
+            if req.tenant.is_some() {
+                return Err(Error::invalid("a monthly budget is set per account, not per tenant")
+                    .with_hint("run `plat policy set --budget-monthly N` without --tenant, in the account"));
+            }
         }
         let mut conn = self.store.acquire().await?;
         let mut tx = self.store.begin(&mut conn).await?;
@@ -172,6 +213,8 @@ impl Service {
                     ttl_default_seconds: i64::MAX,
                     ttl_max_seconds: i64::MAX,
                     envs_per_day: i64::MAX,
+                    budget_monthly: None,
+                    currency: self.currency.to_string(),
                 });
                 (account_scope(&actor.account), parent, is_root)
             }
@@ -213,7 +256,11 @@ impl Service {
         row.envs_per_day = req.envs_per_day.or(row.envs_per_day);
         row.updated_at = self.now();
         store::put_policy(&mut tx, &row).await?;
-        let policy = self.effective_policy(&mut tx, &actor.account).await?;
+        if let Some(amount) = req.budget_monthly {
+            self.set_budget(&mut tx, &actor.account, amount).await?;
+        }
+        let mut policy = self.effective_policy(&mut tx, &actor.account).await?;
+        policy.budget_monthly = self.own_budget(&mut tx, &actor.account).await?;
         tx.commit().await?;
         Ok(match req.tenant {
             Some(name) => EnvPolicy {
@@ -221,6 +268,8 @@ impl Service {
                 ttl_default_seconds: row.ttl_default_secs.unwrap_or(policy.ttl_default_seconds),
                 ttl_max_seconds: row.ttl_max_secs.unwrap_or(policy.ttl_max_seconds),
                 envs_per_day: row.envs_per_day.unwrap_or(policy.envs_per_day),
+                budget_monthly: None,
+                currency: policy.currency,
             },
             None => policy,
         })
@@ -274,7 +323,8 @@ impl Service {
     pub async fn get_env(&self, actor: &Actor, name: &str) -> Result<Env> {
         actor.require("envs:read")?;
         let mut conn = self.store.acquire().await?;
-        env_view(self.live_env(&mut conn, actor, name).await?)
+        let row = self.live_env(&mut conn, actor, name).await?;
+        self.env_view_with_cost(&mut conn, row).await
     }
 
     /// Records an env before Terraform runs, after every check that could refuse it (R-ENV-3):
@@ -306,7 +356,7 @@ impl Service {
             }
             if existing.status != status::DESTROYED {
                 return Ok(EnvStarted {
-                    env: env_view(existing)?,
+                    env: self.env_view_with_cost(&mut tx, existing).await?,
                     created: false,
                 });
             }
@@ -354,6 +404,13 @@ impl Service {
             ))
             .with_hint("destroyed environments still count; ask an admin to raise the policy (`plat policy set`)"));
         }
+        // R-GOV-4: its cost for its whole lifetime must fit every budget from the root down.
+        let cost = self.plan_env_cost(actor, &req.name, &req.template, &req.params)?;
+        if let Some((daily_micros, _)) = &cost {
+            let lifetime = super::spend::accrued(*daily_micros, ttl);
+            self.check_budgets(&mut tx, &actor.account, lifetime)
+                .await?;
+        }
         let now = self.now_ts();
         let row = EnvRow {
             id: store::new_id(),
@@ -377,11 +434,13 @@ impl Service {
             ..EnvRow::default()
         };
         store::insert_env(&mut tx, &row).await?;
+        if let Some((daily_micros, labels)) = &cost {
+            self.record_env_spend(&mut tx, &row, *daily_micros, labels)
+                .await?;
+        }
+        let env = self.env_view_with_cost(&mut tx, row).await?;
         tx.commit().await?;
-        Ok(EnvStarted {
-            env: env_view(row)?,
-            created: true,
-        })
+        Ok(EnvStarted { env, created: true })
     }
 
     /// Records how `up` ended. A failed `up` gives the quota back and keeps the env (and its
@@ -404,7 +463,7 @@ impl Service {
             row.quota_counted = false;
         }
         store::update_env(&mut conn, &row).await?;
-        env_view(row)
+        self.env_view_with_cost(&mut conn, row).await
     }
 
     async fn keep_log(
@@ -469,12 +528,13 @@ impl Service {
             row.resources = "[]".into();
             row.error = None;
             row.reaper_lease_until = None;
+            self.end_env_spend(&mut conn, &row.id).await?;
         } else {
             row.status = status::FAILED.into();
             row.error = outcome.error.clone();
         }
         store::update_env(&mut conn, &row).await?;
-        env_view(row)
+        self.env_view_with_cost(&mut conn, row).await
     }
 
     /// Moves the expiry to now + `seconds`, never past the policy's maximum from creation and
@@ -505,7 +565,7 @@ impl Service {
         })?;
         // Extending asks for *more* time: an env that already lives longer keeps its expiry.
         if wanted <= current {
-            return env_view(row);
+            return self.env_view_with_cost(&mut tx, row).await;
         }
         if wanted > limit {
             return Err(Error::quota(format!(
@@ -516,10 +576,16 @@ impl Service {
                 "extend by less, or recreate it (the limit is {limit})"
             )));
         }
+        // R-GOV-4: the time added costs what the env costs a day, within every budget.
+        let extra = self
+            .extension_cost(&mut tx, &row.id, current, wanted)
+            .await?;
+        self.check_budgets(&mut tx, &actor.account, extra).await?;
         row.expires_at = wanted.to_string();
         store::update_env(&mut tx, &row).await?;
+        let env = self.env_view_with_cost(&mut tx, row).await?;
         tx.commit().await?;
-        env_view(row)
+        Ok(env)
     }
 
     /// Expired live envs of the accounts this actor sees, each leased to the caller for
@@ -570,6 +636,7 @@ pub(crate) fn env_view(row: EnvRow) -> Result<Env> {
         outputs,
         resources,
         error: row.error,
+        cost: None,
     })
 }
 

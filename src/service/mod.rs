@@ -12,6 +12,7 @@ mod error;
 mod groups;
 mod inventories;
 mod queue_triggers;
+pub mod spend;
 mod tenants;
 mod users;
 pub mod vocabulary;
@@ -61,6 +62,8 @@ pub struct Service {
     /// The env templates this platform provisions from: their lifetime limits are rules
     /// (R-ENV-1) that the service reads itself, never from the caller.
     env_templates: Arc<dyn envs::EnvTemplates>,
+    /// The currency of template costs, budgets and spend (R-GOV-4): one per platform.
+    currency: Arc<str>,
 }
 
 /// The account a listing is seen from, and its limit.
@@ -82,7 +85,14 @@ impl Service {
             actors: Arc::new(VersionedCache::new(ACTOR_CACHE_CAPACITY)),
             account_listings: Arc::new(VersionedCache::new(LISTING_CACHE_CAPACITY)),
             env_templates: Arc::new(envs::NoTemplates),
+            currency: Arc::from(spend::DEFAULT_CURRENCY),
         }
+    }
+
+    /// The platform's currency (an ISO 4217 code, checked by `spend::check_currency`).
+    pub fn with_currency(mut self, currency: &str) -> Self {
+        self.currency = Arc::from(currency);
+        self
     }
 
     /// The env templates whose limits `start_env` enforces; without them no env can start.

@@ -7,6 +7,7 @@ mod automations;
 mod envs;
 mod groups;
 mod inventories;
+mod spend;
 mod tenants;
 mod users;
 
@@ -25,6 +26,7 @@ pub use automations::*;
 pub use envs::*;
 pub use groups::*;
 pub use inventories::*;
+pub use spend::*;
 pub use tenants::*;
 pub use users::*;
 
@@ -93,7 +95,7 @@ const fn portable(version: i64, description: &'static str, sql: &'static str) ->
 }
 
 /// The schema, embedded in the binary. Append only: a released migration never changes.
-const SCHEMA: [SchemaStep; 9] = [
+const SCHEMA: [SchemaStep; 10] = [
     portable(
         1,
         "accounts",
@@ -136,6 +138,7 @@ const SCHEMA: [SchemaStep; 9] = [
         sqlite: include_str!("../../migrations/0009_account_listing.sqlite.sql"),
         postgres: include_str!("../../migrations/0009_account_listing.postgres.sql"),
     },
+    portable(12, "spend", include_str!("../../migrations/0012_spend.sql")),
 ];
 
 fn migrator(backend: Backend) -> Migrator {

@@ -24,6 +24,7 @@ async fn set(ctx: &Ctx, args: PolicySetArgs) -> Result<()> {
         ttl_default_seconds: seconds(&args.ttl_default)?,
         ttl_max_seconds: seconds(&args.ttl_max)?,
         envs_per_day: args.envs_per_day,
+        budget_monthly: args.budget_monthly,
     };
     let policy = ctx.platform().await?.set_env_policy(request).await?;
     ctx.out.status(

@@ -1,0 +1,211 @@
+//! Spend per account (R-ACC-5): what each env costs a day, the labels it carries, and the
+//! accounts' monthly budgets. Accrual is computed in SQL, so a month of 100k env-days is one
+//! aggregate query, never rows shipped to the service.
+
+use std::collections::BTreeMap;
+
+use sqlx::Row;
+
+use super::Conn;
+use crate::service::Error;
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EnvSpendRow {
+    pub env_id: String,
+    pub account_id: String,
+    pub template: String,
+    pub owner_email: String,
+    pub tenant: String,
+    /// Millionths of the platform's currency, per day.
+    pub daily_cost_micros: i64,
+    /// Unix seconds.
+    pub started_at: i64,
+    pub ended_at: Option<i64>,
+}
+
+/// What spend is summed by.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SpendKey {
+    Account,
+    Tenant,
+    Template,
+    Owner,
+    Label(String),
+}
+
+/// One group's spend over a window.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SpendSum {
+    pub key: String,
+    pub envs: i64,
+    /// Seconds lived inside the window, summed over the envs.
+    pub seconds: i64,
+    pub micros: i64,
+}
+
+pub async fn insert_env_spend(
+    conn: &mut Conn,
+    row: &EnvSpendRow,
+    labels: &BTreeMap<String, String>,
+) -> Result<(), Error> {
+    sqlx::query(
+        "INSERT INTO env_spend (env_id, account_id, template, owner_email, tenant, \
+         daily_cost_micros, started_at, ended_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(&row.env_id)
+    .bind(&row.account_id)
+    .bind(&row.template)
+    .bind(&row.owner_email)
+    .bind(&row.tenant)
+    .bind(row.daily_cost_micros)
+    .bind(row.started_at)
+    .bind(row.ended_at)
+    .execute(&mut *conn)
+    .await?;
+    for (key, value) in labels {
+        sqlx::query("INSERT INTO env_spend_labels (env_id, key, value) VALUES ($1, $2, $3)")
+            .bind(&row.env_id)
+            .bind(key)
+            .bind(value)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Stops an env's accrual (it is destroyed); a second call keeps the first end.
+pub async fn end_env_spend(conn: &mut Conn, env_id: &str, ended_at: i64) -> Result<(), Error> {
+    sqlx::query("UPDATE env_spend SET ended_at = $2 WHERE env_id = $1 AND ended_at IS NULL")
+        .bind(env_id)
+        .bind(ended_at)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+pub async fn find_env_spend(conn: &mut Conn, env_id: &str) -> Result<Option<EnvSpendRow>, Error> {
+    let row = sqlx::query(
+        "SELECT env_id, account_id, template, owner_email, tenant, daily_cost_micros, \
+         started_at, ended_at FROM env_spend WHERE env_id = $1",
+    )
+    .bind(env_id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    Ok(row
+        .map(|row| -> Result<EnvSpendRow, sqlx::Error> {
+            Ok(EnvSpendRow {
+                env_id: row.try_get("env_id")?,
+                account_id: row.try_get("account_id")?,
+                template: row.try_get("template")?,
+                owner_email: row.try_get("owner_email")?,
+                tenant: row.try_get("tenant")?,
+                daily_cost_micros: row.try_get("daily_cost_micros")?,
+                started_at: row.try_get("started_at")?,
+                ended_at: row.try_get("ended_at")?,
+            })
+        })
+        .transpose()?)
+}
+
+/// The monthly budget of one account (its own row only; ancestors are looked up one by one).
+pub async fn find_budget(conn: &mut Conn, account_id: &str) -> Result<Option<i64>, Error> {
+    let row = sqlx::query("SELECT monthly_micros FROM account_budgets WHERE account_id = $1")
+        .bind(account_id)
+        .fetch_optional(&mut *conn)
+        .await?;
+    Ok(row.map(|row| row.try_get("monthly_micros")).transpose()?)
+}
+
+pub async fn put_budget(
+    conn: &mut Conn,
+    account_id: &str,
+    monthly_micros: i64,
+    updated_at: &str,
+) -> Result<(), Error> {
+    sqlx::query(
+        "INSERT INTO account_budgets (account_id, monthly_micros, updated_at) VALUES ($1, $2, $3) \
+         ON CONFLICT (account_id) DO UPDATE SET monthly_micros = excluded.monthly_micros, \
+         updated_at = excluded.updated_at",
+    )
+    .bind(account_id)
+    .bind(monthly_micros)
+    .bind(updated_at)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Seconds an env lived inside [$2, $3): its end (or the window's) minus its start (or the
+/// window's). Plain CASE rather than LEAST/GREATEST, which SQLite spells min/max.
+const LIVED: &str = "((CASE WHEN COALESCE(s.ended_at, $3) < $3 THEN s.ended_at ELSE $3 END) \
+     - (CASE WHEN s.started_at > $2 THEN s.started_at ELSE $2 END))";
+
+/// Spend of the envs of the accounts under `account_path` over [`since`, `until`), in Unix
+/// seconds, summed by `key`, largest first.
+pub async fn spend_by(
+    conn: &mut Conn,
+    account_path: &str,
+    key: &SpendKey,
+    since: i64,
+    until: i64,
+) -> Result<Vec<SpendSum>, Error> {
+    let account_path = super::subtree_prefix(account_path)?;
+    let (column, join) = match key {
+        SpendKey::Account => ("a.slug", ""),
+        SpendKey::Tenant => ("s.tenant", ""),
+        SpendKey::Template => ("s.template", ""),
+        SpendKey::Owner => ("s.owner_email", ""),
+        SpendKey::Label(_) => (
+            "COALESCE(l.value, '')",
+            " LEFT JOIN env_spend_labels l ON l.env_id = s.env_id AND l.key = $4",
+        ),
+    };
+    let sql = sqlx::AssertSqlSafe(format!(
+        "SELECT {column} AS spend_key, COUNT(*) AS envs, CAST(SUM({LIVED}) AS BIGINT) AS seconds, \
+         CAST(SUM(s.daily_cost_micros * {LIVED} / 86400) AS BIGINT) AS micros \
+         FROM env_spend s JOIN accounts a ON a.id = s.account_id{join} \
+         WHERE substr(a.path, 1, length($1)) = $1 AND s.started_at < $3 \
+         AND (s.ended_at IS NULL OR s.ended_at > $2) \
+         GROUP BY {column} ORDER BY micros DESC, spend_key"
+    ));
+    let mut query = sqlx::query(sql).bind(account_path).bind(since).bind(until);
+    if let SpendKey::Label(label) = key {
+        query = query.bind(label.as_str());
+    }
+    let rows = query.fetch_all(&mut *conn).await?;
+    let sums = rows
+        .iter()
+        .map(|row| -> Result<SpendSum, sqlx::Error> {
+            Ok(SpendSum {
+                key: row.try_get("spend_key")?,
+                envs: row.try_get("envs")?,
+                seconds: row.try_get("seconds")?,
+                micros: row.try_get("micros")?,
+            })
+        })
+        .collect::<Result<_, _>>()?;
+    Ok(sums)
+}
+
+/// Total spend of a subtree over [`since`, `until`), for budget checks.
+pub async fn spend_total(
+    conn: &mut Conn,
+    account_path: &str,
+    since: i64,
+    until: i64,
+) -> Result<i64, Error> {
+    let account_path = super::subtree_prefix(account_path)?;
+    let sql = sqlx::AssertSqlSafe(format!(
+        "SELECT CAST(COALESCE(SUM(s.daily_cost_micros * {LIVED} / 86400), 0) AS BIGINT) AS micros \
+         FROM env_spend s JOIN accounts a ON a.id = s.account_id \
+         WHERE substr(a.path, 1, length($1)) = $1 AND s.started_at < $3 \
+         AND (s.ended_at IS NULL OR s.ended_at > $2)"
+    ));
+    let row = sqlx::query(sql)
+        .bind(account_path)
+        .bind(since)
+        .bind(until)
+        .fetch_one(&mut *conn)
+        .await?;
+    Ok(row.try_get("micros")?)
+}

@@ -58,6 +58,9 @@ _plat() {
             plat,server)
                 cmd="plat__subcmd__server"
                 ;;
+            plat,spend)
+                cmd="plat__subcmd__spend"
+                ;;
             plat,tenant)
                 cmd="plat__subcmd__tenant"
                 ;;
@@ -426,6 +429,9 @@ _plat() {
                 ;;
             plat__subcmd__help,server)
                 cmd="plat__subcmd__help__subcmd__server"
+                ;;
+            plat__subcmd__help,spend)
+                cmd="plat__subcmd__help__subcmd__spend"
                 ;;
             plat__subcmd__help,tenant)
                 cmd="plat__subcmd__help__subcmd__tenant"
@@ -800,7 +806,7 @@ _plat() {
 
     case "${cmd}" in
         plat)
-            opts="-o -q -v -y -h -V --output --context --account --user --quiet --verbose --no-input --yes --help --version account tenant user group context whoami env policy automation scan scaffold login logout auth server completion help"
+            opts="-o -q -v -y -h -V --output --context --account --user --quiet --verbose --no-input --yes --help --version account tenant user group context whoami env policy spend automation scan scaffold login logout auth server completion help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -3332,7 +3338,7 @@ _plat() {
             return 0
             ;;
         plat__subcmd__help)
-            opts="account tenant user group context whoami env policy automation scan scaffold login logout auth server completion help"
+            opts="account tenant user group context whoami env policy spend automation scan scaffold login logout auth server completion help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -4255,6 +4261,20 @@ _plat() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        plat__subcmd__help__subcmd__spend)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         plat__subcmd__help__subcmd__tenant)
             opts="list show create update delete"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -4600,7 +4620,7 @@ _plat() {
             return 0
             ;;
         plat__subcmd__policy__subcmd__set)
-            opts="-o -q -v -y -h -V --tenant --ttl-default --ttl-max --envs-per-day --output --context --account --user --quiet --verbose --no-input --yes --help --version"
+            opts="-o -q -v -y -h -V --tenant --ttl-default --ttl-max --envs-per-day --budget-monthly --output --context --account --user --quiet --verbose --no-input --yes --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -4619,6 +4639,10 @@ _plat() {
                     return 0
                     ;;
                 --envs-per-day)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --budget-monthly)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -5212,7 +5236,7 @@ _plat() {
             return 0
             ;;
         plat__subcmd__server)
-            opts="-o -q -v -y -h -V --listen --database-url --oidc-issuer --oidc-client-id --oidc-audience --bootstrap-admin --master-account --default-domain --amqp-url --amqp-runs-queue --workers --run-lease-seconds --run-max-attempts --db-acquire-timeout-ms --db-statement-timeout-ms --output --context --account --user --quiet --verbose --no-input --yes --help --version migrate openapi help"
+            opts="-o -q -v -y -h -V --listen --database-url --oidc-issuer --oidc-client-id --oidc-audience --bootstrap-admin --master-account --default-domain --amqp-url --amqp-runs-queue --workers --run-lease-seconds --run-max-attempts --db-acquire-timeout-ms --db-statement-timeout-ms --currency --output --context --account --user --quiet --verbose --no-input --yes --help --version migrate openapi help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -5275,6 +5299,10 @@ _plat() {
                     return 0
                     ;;
                 --db-statement-timeout-ms)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --currency)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -5406,6 +5434,48 @@ _plat() {
                 return 0
             fi
             case "${prev}" in
+                --output)
+                    COMPREPLY=($(compgen -W "table json yaml" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table json yaml" -- "${cur}"))
+                    return 0
+                    ;;
+                --context)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --account)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --user)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        plat__subcmd__spend)
+            opts="-o -q -v -y -h -V --by --month --output --context --account --user --quiet --verbose --no-input --yes --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --by)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --month)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --output)
                     COMPREPLY=($(compgen -W "table json yaml" -- "${cur}"))
                     return 0

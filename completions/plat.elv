@@ -42,6 +42,7 @@ set edit:completion:arg-completer[plat] = {|@words|
             cand whoami 'Show who you are acting as, in which account, with which permissions'
             cand env 'Short-lived environments provisioned by Terraform/OpenTofu'
             cand policy 'Environment policies: lifetime limits and daily quota'
+            cand spend 'What environments cost this account and its sub-accounts, by account, tenant, template, owner or label'
             cand automation 'Automations: define, run and follow the platform''s processes'
             cand scan 'Inventory and policy checks over manifests, Terraform state and live clusters'
             cand scaffold 'Create projects from Backstage Software Templates, offline, and keep them updatable'
@@ -1408,6 +1409,7 @@ set edit:completion:arg-completer[plat] = {|@words|
             cand --ttl-default 'Default lifetime of new environments, e.g. 30m'
             cand --ttl-max 'Maximum lifetime from creation, e.g. 8h'
             cand --envs-per-day 'Environments each user may create per day (UTC)'
+            cand --budget-monthly 'Monthly budget of the account and its sub-accounts, in the platform''s currency'
             cand -o 'Output format: a table for people, JSON or YAML documents for programs'
             cand --output 'Output format: a table for people, JSON or YAML documents for programs'
             cand --context 'Context (platform connection) to use instead of the current one'
@@ -1435,6 +1437,26 @@ set edit:completion:arg-completer[plat] = {|@words|
         &'plat;policy;help;set'= {
         }
         &'plat;policy;help;help'= {
+        }
+        &'plat;spend'= {
+            cand --by 'Sum by account, tenant, template, owner or label:KEY (e.g. label:appgear.io/suite)'
+            cand --month 'Month to report, YYYY-MM (UTC; default: this month, up to now)'
+            cand -o 'Output format: a table for people, JSON or YAML documents for programs'
+            cand --output 'Output format: a table for people, JSON or YAML documents for programs'
+            cand --context 'Context (platform connection) to use instead of the current one'
+            cand --account 'Account to act in (default: your own)'
+            cand --user 'Platform user to act as on an embedded platform (default: the local operator)'
+            cand -q 'Print only data and errors'
+            cand --quiet 'Print only data and errors'
+            cand -v 'Say more about what is happening (repeat for more)'
+            cand --verbose 'Say more about what is happening (repeat for more)'
+            cand --no-input 'Never prompt; fail listing every missing value instead'
+            cand -y 'Answer yes to confirmations'
+            cand --yes 'Answer yes to confirmations'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
         }
         &'plat;automation'= {
             cand -o 'Output format: a table for people, JSON or YAML documents for programs'
@@ -2054,6 +2076,7 @@ set edit:completion:arg-completer[plat] = {|@words|
             cand --run-max-attempts 'Attempts a run gets when its worker dies before it is marked failed'
             cand --db-acquire-timeout-ms 'Milliseconds a request waits for a database connection before failing with 503'
             cand --db-statement-timeout-ms 'Milliseconds one database statement may run (SQLite: may wait for the write lock)'
+            cand --currency 'Currency of template costs, budgets and spend (an ISO 4217 code)'
             cand -o 'Output format: a table for people, JSON or YAML documents for programs'
             cand --output 'Output format: a table for people, JSON or YAML documents for programs'
             cand --context 'Context (platform connection) to use instead of the current one'
@@ -2149,6 +2172,7 @@ set edit:completion:arg-completer[plat] = {|@words|
             cand whoami 'Show who you are acting as, in which account, with which permissions'
             cand env 'Short-lived environments provisioned by Terraform/OpenTofu'
             cand policy 'Environment policies: lifetime limits and daily quota'
+            cand spend 'What environments cost this account and its sub-accounts, by account, tenant, template, owner or label'
             cand automation 'Automations: define, run and follow the platform''s processes'
             cand scan 'Inventory and policy checks over manifests, Terraform state and live clusters'
             cand scaffold 'Create projects from Backstage Software Templates, offline, and keep them updatable'
@@ -2300,6 +2324,8 @@ set edit:completion:arg-completer[plat] = {|@words|
         &'plat;help;policy;show'= {
         }
         &'plat;help;policy;set'= {
+        }
+        &'plat;help;spend'= {
         }
         &'plat;help;automation'= {
             cand apply 'Create or update an automation from a YAML definition (apiVersion: plat.dev/v1, kind: Automation)'

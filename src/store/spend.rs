@@ -63,23 +63,35 @@ pub async fn insert_env_spend(
     .execute(&mut *conn)
     .await?;
     for (key, value) in labels {
-        sqlx::query("INSERT INTO env_spend_labels (env_id, key, value) VALUES ($1, $2, $3)")
-            .bind(&row.env_id)
-            .bind(key)
-            .bind(value)
-            .execute(&mut *conn)
-            .await?;
+        sqlx::query(
+            "INSERT INTO env_spend_labels (env_id, key, value, account_id, daily_cost_micros, \
+             started_at, ended_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(&row.env_id)
+        .bind(key)
+        .bind(value)
+        .bind(&row.account_id)
+        .bind(row.daily_cost_micros)
+        .bind(row.started_at)
+        .bind(row.ended_at)
+        .execute(&mut *conn)
+        .await?;
     }
     Ok(())
 }
 
 /// Stops an env's accrual (it is destroyed); a second call keeps the first end.
 pub async fn end_env_spend(conn: &mut Conn, env_id: &str, ended_at: i64) -> Result<(), Error> {
-    sqlx::query("UPDATE env_spend SET ended_at = $2 WHERE env_id = $1 AND ended_at IS NULL")
-        .bind(env_id)
-        .bind(ended_at)
-        .execute(&mut *conn)
-        .await?;
+    for table in ["env_spend", "env_spend_labels"] {
+        let sql = sqlx::AssertSqlSafe(format!(
+            "UPDATE {table} SET ended_at = $2 WHERE env_id = $1 AND ended_at IS NULL"
+        ));
+        sqlx::query(sql)
+            .bind(env_id)
+            .bind(ended_at)
+            .execute(&mut *conn)
+            .await?;
+    }
     Ok(())
 }
 
@@ -135,13 +147,43 @@ pub async fn put_budget(
     Ok(())
 }
 
-/// Seconds an env lived inside [$2, $3): its end (or the window's) minus its start (or the
-/// window's). Plain CASE rather than LEAST/GREATEST, which SQLite spells min/max.
-const LIVED: &str = "((CASE WHEN COALESCE(s.ended_at, $3) < $3 THEN s.ended_at ELSE $3 END) \
-     - (CASE WHEN s.started_at > $2 THEN s.started_at ELSE $2 END))";
+/// Seconds a row of `table` lived inside [$2, $3): its end (or the window's) minus its start
+/// (or the window's). Plain CASE rather than LEAST/GREATEST, which SQLite spells min/max.
+fn lived(table: &str) -> String {
+    format!(
+        "((CASE WHEN COALESCE({table}.ended_at, $3) < $3 THEN {table}.ended_at ELSE $3 END) \
+         - (CASE WHEN {table}.started_at > $2 THEN {table}.started_at ELSE $2 END))"
+    )
+}
+
+/// The sums over rows of `table` (aliased `s`) of the accounts under $1 that lived in [$2, $3).
+fn sums(table: &str) -> String {
+    let lived = lived("s");
+    format!(
+        "COUNT(*) AS envs, CAST(COALESCE(SUM({lived}), 0) AS BIGINT) AS seconds, \
+         CAST(COALESCE(SUM(s.daily_cost_micros * {lived} / 86400), 0) AS BIGINT) AS micros \
+         FROM {table} s JOIN accounts a ON a.id = s.account_id"
+    )
+}
+
+const IN_WINDOW: &str = "substr(a.path, 1, length($1)) = $1 AND s.started_at < $3 \
+     AND (s.ended_at IS NULL OR s.ended_at > $2)";
+
+fn spend_sum(row: &sqlx::any::AnyRow, key: Option<String>) -> Result<SpendSum, sqlx::Error> {
+    Ok(SpendSum {
+        key: match key {
+            Some(key) => key,
+            None => row.try_get("spend_key")?,
+        },
+        envs: row.try_get("envs")?,
+        seconds: row.try_get("seconds")?,
+        micros: row.try_get("micros")?,
+    })
+}
 
 /// Spend of the envs of the accounts under `account_path` over [`since`, `until`), in Unix
-/// seconds, summed by `key`, largest first.
+/// seconds, summed by `key`, largest first. Envs without the label of `SpendKey::Label` are
+/// summed under an empty key.
 pub async fn spend_by(
     conn: &mut Conn,
     account_path: &str,
@@ -150,41 +192,62 @@ pub async fn spend_by(
     until: i64,
 ) -> Result<Vec<SpendSum>, Error> {
     let account_path = super::subtree_prefix(account_path)?;
-    let (column, join) = match key {
-        SpendKey::Account => ("a.slug", ""),
-        SpendKey::Tenant => ("s.tenant", ""),
-        SpendKey::Template => ("s.template", ""),
-        SpendKey::Owner => ("s.owner_email", ""),
-        SpendKey::Label(_) => (
-            "COALESCE(l.value, '')",
-            " LEFT JOIN env_spend_labels l ON l.env_id = s.env_id AND l.key = $4",
-        ),
+    let (column, table, label) = match key {
+        SpendKey::Account => ("a.slug", "env_spend", None),
+        SpendKey::Tenant => ("s.tenant", "env_spend", None),
+        SpendKey::Template => ("s.template", "env_spend", None),
+        SpendKey::Owner => ("s.owner_email", "env_spend", None),
+        SpendKey::Label(label) => ("s.value", "env_spend_labels", Some(label.as_str())),
+    };
+    let filter = if label.is_some() {
+        " AND s.key = $4"
+    } else {
+        ""
     };
     let sql = sqlx::AssertSqlSafe(format!(
-        "SELECT {column} AS spend_key, COUNT(*) AS envs, CAST(SUM({LIVED}) AS BIGINT) AS seconds, \
-         CAST(SUM(s.daily_cost_micros * {LIVED} / 86400) AS BIGINT) AS micros \
-         FROM env_spend s JOIN accounts a ON a.id = s.account_id{join} \
-         WHERE substr(a.path, 1, length($1)) = $1 AND s.started_at < $3 \
-         AND (s.ended_at IS NULL OR s.ended_at > $2) \
-         GROUP BY {column} ORDER BY micros DESC, spend_key"
+        "SELECT {column} AS spend_key, {} WHERE {IN_WINDOW}{filter} GROUP BY {column}",
+        sums(table)
     ));
     let mut query = sqlx::query(sql).bind(account_path).bind(since).bind(until);
-    if let SpendKey::Label(label) = key {
-        query = query.bind(label.as_str());
+    if let Some(label) = label {
+        query = query.bind(label);
     }
     let rows = query.fetch_all(&mut *conn).await?;
-    let sums = rows
+    let mut found = rows
         .iter()
-        .map(|row| -> Result<SpendSum, sqlx::Error> {
-            Ok(SpendSum {
-                key: row.try_get("spend_key")?,
-                envs: row.try_get("envs")?,
-                seconds: row.try_get("seconds")?,
-                micros: row.try_get("micros")?,
-            })
-        })
-        .collect::<Result<_, _>>()?;
-    Ok(sums)
+        .map(|row| spend_sum(row, None))
+        .collect::<Result<Vec<_>, _>>()?;
+    if label.is_some() {
+        let all = spend_all(conn, account_path, since, until).await?;
+        let labelled = |pick: fn(&SpendSum) -> i64| found.iter().map(pick).sum::<i64>();
+        let unlabelled = SpendSum {
+            key: String::new(),
+            envs: all.envs - labelled(|sum| sum.envs),
+            seconds: all.seconds - labelled(|sum| sum.seconds),
+            micros: all.micros - labelled(|sum| sum.micros),
+        };
+        if unlabelled.envs > 0 {
+            found.push(unlabelled);
+        }
+    }
+    found.sort_by(|a, b| b.micros.cmp(&a.micros).then_with(|| a.key.cmp(&b.key)));
+    Ok(found)
+}
+
+async fn spend_all(
+    conn: &mut Conn,
+    account_path: &str,
+    since: i64,
+    until: i64,
+) -> Result<SpendSum, Error> {
+    let sql = sqlx::AssertSqlSafe(format!("SELECT {} WHERE {IN_WINDOW}", sums("env_spend")));
+    let row = sqlx::query(sql)
+        .bind(account_path)
+        .bind(since)
+        .bind(until)
+        .fetch_one(&mut *conn)
+        .await?;
+    Ok(spend_sum(&row, Some(String::new()))?)
 }
 
 /// Total spend of a subtree over [`since`, `until`), for budget checks.
@@ -195,17 +258,5 @@ pub async fn spend_total(
     until: i64,
 ) -> Result<i64, Error> {
     let account_path = super::subtree_prefix(account_path)?;
-    let sql = sqlx::AssertSqlSafe(format!(
-        "SELECT CAST(COALESCE(SUM(s.daily_cost_micros * {LIVED} / 86400), 0) AS BIGINT) AS micros \
-         FROM env_spend s JOIN accounts a ON a.id = s.account_id \
-         WHERE substr(a.path, 1, length($1)) = $1 AND s.started_at < $3 \
-         AND (s.ended_at IS NULL OR s.ended_at > $2)"
-    ));
-    let row = sqlx::query(sql)
-        .bind(account_path)
-        .bind(since)
-        .bind(until)
-        .fetch_one(&mut *conn)
-        .await?;
-    Ok(row.try_get("micros")?)
+    Ok(spend_all(conn, account_path, since, until).await?.micros)
 }

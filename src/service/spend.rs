@@ -196,7 +196,8 @@ impl Service {
             let Some(budget) = store::find_budget(conn, &account_id).await? else {
                 continue;
             };
-            let spent = store::spend_total(conn, &prefix, month_start.as_second(), now).await?;
+            let window = store::Window::to_now(month_start.as_second(), now);
+            let spent = store::spend_total(conn, &prefix, window).await?;
             if spent.saturating_add(extra_micros) <= budget {
                 continue;
             }
@@ -346,22 +347,18 @@ impl Service {
             None => now.to_zoned(jiff::tz::TimeZone::UTC).date(),
         };
         let (since, month_end) = month_window(first)?;
-        let until = if month_end > now {
-            now.max(since)
+        let now = Timestamp::from_second(now.as_second()).unwrap_or(now);
+        let (until, window) = if month_end > now {
+            let until = now.max(since);
+            let window = store::Window::to_now(since.as_second(), until.as_second());
+            (until, window)
         } else {
-            month_end
+            let window = store::Window::closed(since.as_second(), month_end.as_second());
+            (month_end, window)
         };
-        let until = Timestamp::from_second(until.as_second()).unwrap_or(until);
-        let sums = if until > since {
+        let sums = if now >= since {
             let mut conn = self.store.acquire().await?;
-            store::spend_by(
-                &mut conn,
-                &actor.account.path,
-                &key,
-                since.as_second(),
-                until.as_second(),
-            )
-            .await?
+            store::spend_by(&mut conn, &actor.account.path, &key, window).await?
         } else {
             Vec::new()
         };

@@ -33,6 +33,35 @@ pub enum SpendKey {
     Label(String),
 }
 
+/// What a report accrues, in Unix seconds: time lived in [`since`, `until`) by the envs started
+/// before `started_before`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Window {
+    pub since: i64,
+    pub until: i64,
+    pub started_before: i64,
+}
+
+impl Window {
+    /// A window that ends now: envs started this very second are in it.
+    pub fn to_now(since: i64, now: i64) -> Self {
+        Self {
+            since,
+            until: now,
+            started_before: now.saturating_add(1),
+        }
+    }
+
+    /// A window over a past month: envs started at its end belong to the next.
+    pub fn closed(since: i64, until: i64) -> Self {
+        Self {
+            since,
+            until,
+            started_before: until,
+        }
+    }
+}
+
 /// One group's spend over a window.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SpendSum {
@@ -166,7 +195,9 @@ fn sums(table: &str) -> String {
     )
 }
 
-const IN_WINDOW: &str = "substr(a.path, 1, length($1)) = $1 AND s.started_at < $3 \
+/// Envs of the accounts under $1 that lived in the window: started before $4 (the window's end,
+/// or just after "now" so that an env started this second is listed), not ended by $2.
+const IN_WINDOW: &str = "substr(a.path, 1, length($1)) = $1 AND s.started_at < $4 \
      AND (s.ended_at IS NULL OR s.ended_at > $2)";
 
 fn spend_sum(row: &sqlx::any::AnyRow, key: Option<String>) -> Result<SpendSum, sqlx::Error> {
@@ -181,15 +212,13 @@ fn spend_sum(row: &sqlx::any::AnyRow, key: Option<String>) -> Result<SpendSum, s
     })
 }
 
-/// Spend of the envs of the accounts under `account_path` over [`since`, `until`), in Unix
-/// seconds, summed by `key`, largest first. Envs without the label of `SpendKey::Label` are
-/// summed under an empty key.
+/// Spend of the envs of the accounts under `account_path` in `window`, summed by `key`, largest
+/// first. Envs without the label of `SpendKey::Label` are summed under an empty key.
 pub async fn spend_by(
     conn: &mut Conn,
     account_path: &str,
     key: &SpendKey,
-    since: i64,
-    until: i64,
+    window: Window,
 ) -> Result<Vec<SpendSum>, Error> {
     let account_path = super::subtree_prefix(account_path)?;
     let (column, table, label) = match key {
@@ -200,7 +229,7 @@ pub async fn spend_by(
         SpendKey::Label(label) => ("s.value", "env_spend_labels", Some(label.as_str())),
     };
     let filter = if label.is_some() {
-        " AND s.key = $4"
+        " AND s.key = $5"
     } else {
         ""
     };
@@ -208,7 +237,11 @@ pub async fn spend_by(
         "SELECT {column} AS spend_key, {} WHERE {IN_WINDOW}{filter} GROUP BY {column}",
         sums(table)
     ));
-    let mut query = sqlx::query(sql).bind(account_path).bind(since).bind(until);
+    let mut query = sqlx::query(sql)
+        .bind(account_path)
+        .bind(window.since)
+        .bind(window.until)
+        .bind(window.started_before);
     if let Some(label) = label {
         query = query.bind(label);
     }
@@ -218,7 +251,7 @@ pub async fn spend_by(
         .map(|row| spend_sum(row, None))
         .collect::<Result<Vec<_>, _>>()?;
     if label.is_some() {
-        let all = spend_all(conn, account_path, since, until).await?;
+        let all = spend_all(conn, account_path, window).await?;
         let labelled = |pick: fn(&SpendSum) -> i64| found.iter().map(pick).sum::<i64>();
         let unlabelled = SpendSum {
             key: String::new(),
@@ -234,17 +267,13 @@ pub async fn spend_by(
     Ok(found)
 }
 
-async fn spend_all(
-    conn: &mut Conn,
-    account_path: &str,
-    since: i64,
-    until: i64,
-) -> Result<SpendSum, Error> {
+async fn spend_all(conn: &mut Conn, account_path: &str, window: Window) -> Result<SpendSum, Error> {
     let sql = sqlx::AssertSqlSafe(format!("SELECT {} WHERE {IN_WINDOW}", sums("env_spend")));
     let row = sqlx::query(sql)
         .bind(account_path)
-        .bind(since)
-        .bind(until)
+        .bind(window.since)
+        .bind(window.until)
+        .bind(window.started_before)
         .fetch_one(&mut *conn)
         .await?;
     Ok(spend_sum(&row, Some(String::new()))?)
@@ -254,9 +283,8 @@ async fn spend_all(
 pub async fn spend_total(
     conn: &mut Conn,
     account_path: &str,
-    since: i64,
-    until: i64,
+    window: Window,
 ) -> Result<i64, Error> {
     let account_path = super::subtree_prefix(account_path)?;
-    Ok(spend_all(conn, account_path, since, until).await?.micros)
+    Ok(spend_all(conn, account_path, window).await?.micros)
 }

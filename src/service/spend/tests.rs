@@ -153,6 +153,10 @@ async fn r_gov_4_the_estimate_is_the_templates_cost_for_the_envs_lifetime() {
     assert_eq!(cost.daily, 44.5);
     assert_eq!(cost.lifetime, 7.42);
     assert_eq!(cost.accrued, 0.0);
+    // Started this very second, it is listed already.
+    let report = platform.service.spend(&team, None, None).await.unwrap();
+    assert_eq!(report.lines.len(), 1, "{report:?}");
+    assert_eq!((report.lines[0].envs, report.total), (1, 0.0));
 }
 
 #[tokio::test]

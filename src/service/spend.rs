@@ -179,7 +179,8 @@ impl Service {
 
     /// R-GOV-4: adding `extra_micros` this month must keep every budget from the root down to
     /// `account` (each covering its subtree) within its amount. A budget set above the account
-    /// is not described: the account may not learn about its parent (R-ACC-6).
+    /// is not described: the account may not learn about its parent (R-ACC-6). Called inside the
+    /// transaction that records the cost; each budget found stays locked until it ends.
     pub(super) async fn check_budgets(
         &self,
         conn: &mut store::Conn,
@@ -193,7 +194,7 @@ impl Service {
         let today = (self.clock)().to_zoned(jiff::tz::TimeZone::UTC).date();
         let (month_start, _) = month_window(today)?;
         for (account_id, prefix) in ancestry(account) {
-            let Some(budget) = store::find_budget(conn, &account_id).await? else {
+            let Some(budget) = store::find_budget_for_update(conn, &account_id).await? else {
                 continue;
             };
             let window = store::Window::to_now(month_start.as_second(), now);

@@ -157,6 +157,24 @@ pub async fn find_budget(conn: &mut Conn, account_id: &str) -> Result<Option<i64
     Ok(row.map(|row| row.try_get("monthly_micros")).transpose()?)
 }
 
+/// The budget of one account, locked until the transaction ends on PostgreSQL (SQLite's
+/// `BEGIN IMMEDIATE` already serialises writers): two requests under the same budget, from
+/// different users, take turns to check and record, so they cannot both squeeze under it.
+pub async fn find_budget_for_update(
+    conn: &mut Conn,
+    account_id: &str,
+) -> Result<Option<i64>, Error> {
+    if conn.backend_name() != <sqlx::Postgres as sqlx::Database>::NAME {
+        return find_budget(conn, account_id).await;
+    }
+    let row =
+        sqlx::query("SELECT monthly_micros FROM account_budgets WHERE account_id = $1 FOR UPDATE")
+            .bind(account_id)
+            .fetch_optional(&mut *conn)
+            .await?;
+    Ok(row.map(|row| row.try_get("monthly_micros")).transpose()?)
+}
+
 pub async fn put_budget(
     conn: &mut Conn,
     account_id: &str,

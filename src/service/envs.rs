@@ -79,10 +79,28 @@ impl EnvTemplates for crate::iac::TemplateCatalog {
             .find(template)
             .map_err(|_| Error::not_found("environment template", template))?;
         let daily = match &found.manifest.daily_cost {
-            Some(cost) => Some(cost.evaluate(params).map_err(|message| {
-                Error::invalid(format!("template '{template}': {message}"))
-                    .with_hint("the template's plat-template.yaml declares this cost")
-            })?),
+            Some(cost) => {
+                // The cost is of the parameters as this platform's template resolves them
+                // (types, limits, defaults), so a client cannot price an env below what it is.
+                let given: std::collections::BTreeMap<String, serde_yaml_ng::Value> =
+                    serde_json::from_value(params.clone())
+                        .map_err(|err| Error::invalid(format!("environment parameters: {err}")))?;
+                let resolved = found
+                    .resolve_params(Default::default(), Some(&given))
+                    .map_err(|err| {
+                        let error = Error::invalid(err.to_string());
+                        match err.hint() {
+                            Some(hint) => error.with_hint(hint),
+                            None => error,
+                        }
+                    })?;
+                let resolved = serde_json::to_value(resolved)
+                    .map_err(|err| Error::internal(err.to_string()))?;
+                Some(cost.evaluate(&resolved).map_err(|message| {
+                    Error::invalid(format!("template '{template}': {message}"))
+                        .with_hint("the template's plat-template.yaml declares this cost")
+                })?)
+            }
             None => None,
         };
         Ok(super::spend::TemplateCost {

@@ -351,3 +351,44 @@ async fn bad_spend_and_budget_input_is_refused_clearly() {
         None
     );
 }
+
+#[tokio::test]
+async fn r_gov_4_the_cost_is_of_the_parameters_as_the_platforms_template_resolves_them() {
+    let platform = Platform::new().await;
+    let team = platform.actor("team").await;
+    let up = |name: &str, params: serde_json::Value| CreateEnv {
+        name: name.into(),
+        template: "demo".into(),
+        params,
+        ttl_seconds: Some(3600),
+        idempotency_key: None,
+    };
+    // A client that leaves a parameter out pays for the template's default (2 nodes).
+    let started = platform
+        .service
+        .start_env(&team, up("defaults", serde_json::json!({})))
+        .await
+        .unwrap();
+    assert_eq!(started.env.cost.unwrap().daily, 44.5);
+    // One that sends what the template forbids (0 nodes, min 1) is refused, nothing recorded.
+    let refused = platform
+        .service
+        .start_env(&team, up("cheap", serde_json::json!({"node_count": 0})))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.kind, ErrorKind::Invalid, "{refused:?}");
+    assert!(
+        refused.message.contains("node_count"),
+        "{}",
+        refused.message
+    );
+    let names: Vec<String> = platform
+        .service
+        .list_envs(&team, true)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|env| env.name)
+        .collect();
+    assert_eq!(names, vec!["defaults"]);
+}

@@ -44,8 +44,9 @@ Register-ArgumentCompleter -Native -CommandName 'plat' -ScriptBlock {
             [CompletionResult]::new('context', 'context', [CompletionResultType]::ParameterValue, 'Manage contexts: which platform plat talks to, and as whom')
             [CompletionResult]::new('whoami', 'whoami', [CompletionResultType]::ParameterValue, 'Show who you are acting as, in which account, with which permissions')
             [CompletionResult]::new('env', 'env', [CompletionResultType]::ParameterValue, 'Short-lived environments provisioned by Terraform/OpenTofu')
-            [CompletionResult]::new('policy', 'policy', [CompletionResultType]::ParameterValue, 'Environment policies: lifetime limits, daily quota and templates that need approval')
+            [CompletionResult]::new('policy', 'policy', [CompletionResultType]::ParameterValue, 'Environment policies: lifetime limits, daily quota, monthly budget and templates that need approval')
             [CompletionResult]::new('audit', 'audit', [CompletionResultType]::ParameterValue, 'The audit trail: every write and every refusal, by whom, where and when')
+            [CompletionResult]::new('spend', 'spend', [CompletionResultType]::ParameterValue, 'Spend of environments in this account and its sub-accounts, by account, tenant or label')
             [CompletionResult]::new('automation', 'automation', [CompletionResultType]::ParameterValue, 'Automations: define, run and follow the platform''s processes')
             [CompletionResult]::new('scan', 'scan', [CompletionResultType]::ParameterValue, 'Inventory and policy checks over manifests, Terraform state and live clusters')
             [CompletionResult]::new('scaffold', 'scaffold', [CompletionResultType]::ParameterValue, 'Create projects from Backstage Software Templates, offline, and keep them updatable')
@@ -1633,6 +1634,7 @@ Register-ArgumentCompleter -Native -CommandName 'plat' -ScriptBlock {
             [CompletionResult]::new('--envs-per-day', '--envs-per-day', [CompletionResultType]::ParameterName, 'Environments each user may create per day (UTC)')
             [CompletionResult]::new('--require-approval', '--require-approval', [CompletionResultType]::ParameterName, 'Environments of this template need an approver''s decision first (repeatable)')
             [CompletionResult]::new('--no-require-approval', '--no-require-approval', [CompletionResultType]::ParameterName, 'Stop requiring approval for this template here (one set above still holds; repeatable)')
+            [CompletionResult]::new('--budget-monthly', '--budget-monthly', [CompletionResultType]::ParameterName, 'Monthly budget of the account and its sub-accounts, in the platform''s currency')
             [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format: a table for people, JSON or YAML documents for programs')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format: a table for people, JSON or YAML documents for programs')
             [CompletionResult]::new('--context', '--context', [CompletionResultType]::ParameterName, 'Context (platform connection) to use instead of the current one')
@@ -1745,6 +1747,27 @@ Register-ArgumentCompleter -Native -CommandName 'plat' -ScriptBlock {
             break
         }
         'plat;audit;help;help' {
+            break
+        }
+        'plat;spend' {
+            [CompletionResult]::new('--by', '--by', [CompletionResultType]::ParameterName, 'Sum by account, tenant, template, owner or label:KEY (e.g. label:appgear.io/suite)')
+            [CompletionResult]::new('--month', '--month', [CompletionResultType]::ParameterName, 'Month to report, YYYY-MM (UTC; default: this month, up to now)')
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format: a table for people, JSON or YAML documents for programs')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format: a table for people, JSON or YAML documents for programs')
+            [CompletionResult]::new('--context', '--context', [CompletionResultType]::ParameterName, 'Context (platform connection) to use instead of the current one')
+            [CompletionResult]::new('--account', '--account', [CompletionResultType]::ParameterName, 'Account to act in (default: your own)')
+            [CompletionResult]::new('--user', '--user', [CompletionResultType]::ParameterName, 'Platform user to act as on an embedded platform (default: the local operator)')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only data and errors')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only data and errors')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Say more about what is happening (repeat for more)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Say more about what is happening (repeat for more)')
+            [CompletionResult]::new('--no-input', '--no-input', [CompletionResultType]::ParameterName, 'Never prompt; fail listing every missing value instead')
+            [CompletionResult]::new('-y', '-y', [CompletionResultType]::ParameterName, 'Answer yes to confirmations')
+            [CompletionResult]::new('--yes', '--yes', [CompletionResultType]::ParameterName, 'Answer yes to confirmations')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             break
         }
         'plat;automation' {
@@ -2419,6 +2442,7 @@ Register-ArgumentCompleter -Native -CommandName 'plat' -ScriptBlock {
             [CompletionResult]::new('--db-acquire-timeout-ms', '--db-acquire-timeout-ms', [CompletionResultType]::ParameterName, 'Milliseconds a request waits for a database connection before failing with 503')
             [CompletionResult]::new('--db-statement-timeout-ms', '--db-statement-timeout-ms', [CompletionResultType]::ParameterName, 'Milliseconds one database statement may run (SQLite: may wait for the write lock)')
             [CompletionResult]::new('--audit-retention', '--audit-retention', [CompletionResultType]::ParameterName, 'Keep audit records this long (e.g. 365d, at least 1d), pruning older ones hourly with a record of each pruning; without it records are kept for ever')
+            [CompletionResult]::new('--currency', '--currency', [CompletionResultType]::ParameterName, 'Currency of template costs, budgets and spend (an ISO 4217 code)')
             [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format: a table for people, JSON or YAML documents for programs')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format: a table for people, JSON or YAML documents for programs')
             [CompletionResult]::new('--context', '--context', [CompletionResultType]::ParameterName, 'Context (platform connection) to use instead of the current one')
@@ -2521,8 +2545,9 @@ Register-ArgumentCompleter -Native -CommandName 'plat' -ScriptBlock {
             [CompletionResult]::new('context', 'context', [CompletionResultType]::ParameterValue, 'Manage contexts: which platform plat talks to, and as whom')
             [CompletionResult]::new('whoami', 'whoami', [CompletionResultType]::ParameterValue, 'Show who you are acting as, in which account, with which permissions')
             [CompletionResult]::new('env', 'env', [CompletionResultType]::ParameterValue, 'Short-lived environments provisioned by Terraform/OpenTofu')
-            [CompletionResult]::new('policy', 'policy', [CompletionResultType]::ParameterValue, 'Environment policies: lifetime limits, daily quota and templates that need approval')
+            [CompletionResult]::new('policy', 'policy', [CompletionResultType]::ParameterValue, 'Environment policies: lifetime limits, daily quota, monthly budget and templates that need approval')
             [CompletionResult]::new('audit', 'audit', [CompletionResultType]::ParameterValue, 'The audit trail: every write and every refusal, by whom, where and when')
+            [CompletionResult]::new('spend', 'spend', [CompletionResultType]::ParameterValue, 'Spend of environments in this account and its sub-accounts, by account, tenant or label')
             [CompletionResult]::new('automation', 'automation', [CompletionResultType]::ParameterValue, 'Automations: define, run and follow the platform''s processes')
             [CompletionResult]::new('scan', 'scan', [CompletionResultType]::ParameterValue, 'Inventory and policy checks over manifests, Terraform state and live clusters')
             [CompletionResult]::new('scaffold', 'scaffold', [CompletionResultType]::ParameterValue, 'Create projects from Backstage Software Templates, offline, and keep them updatable')
@@ -2747,6 +2772,9 @@ Register-ArgumentCompleter -Native -CommandName 'plat' -ScriptBlock {
             break
         }
         'plat;help;audit;list' {
+            break
+        }
+        'plat;help;spend' {
             break
         }
         'plat;help;automation' {

@@ -61,6 +61,9 @@ _plat() {
             plat,server)
                 cmd="plat__subcmd__server"
                 ;;
+            plat,spend)
+                cmd="plat__subcmd__spend"
+                ;;
             plat,tenant)
                 cmd="plat__subcmd__tenant"
                 ;;
@@ -472,6 +475,9 @@ _plat() {
             plat__subcmd__help,server)
                 cmd="plat__subcmd__help__subcmd__server"
                 ;;
+            plat__subcmd__help,spend)
+                cmd="plat__subcmd__help__subcmd__spend"
+                ;;
             plat__subcmd__help,tenant)
                 cmd="plat__subcmd__help__subcmd__tenant"
                 ;;
@@ -860,7 +866,7 @@ _plat() {
 
     case "${cmd}" in
         plat)
-            opts="-o -q -v -y -h -V --output --context --account --user --quiet --verbose --no-input --yes --help --version account tenant user group context whoami env policy audit automation scan scaffold login logout auth server completion help"
+            opts="-o -q -v -y -h -V --output --context --account --user --quiet --verbose --no-input --yes --help --version account tenant user group context whoami env policy audit spend automation scan scaffold login logout auth server completion help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -3738,7 +3744,7 @@ _plat() {
             return 0
             ;;
         plat__subcmd__help)
-            opts="account tenant user group context whoami env policy audit automation scan scaffold login logout auth server completion help"
+            opts="account tenant user group context whoami env policy audit spend automation scan scaffold login logout auth server completion help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -4745,6 +4751,20 @@ _plat() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        plat__subcmd__help__subcmd__spend)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         plat__subcmd__help__subcmd__tenant)
             opts="list show create update delete"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -5090,7 +5110,7 @@ _plat() {
             return 0
             ;;
         plat__subcmd__policy__subcmd__set)
-            opts="-o -q -v -y -h -V --tenant --ttl-default --ttl-max --envs-per-day --require-approval --no-require-approval --output --context --account --user --quiet --verbose --no-input --yes --help --version"
+            opts="-o -q -v -y -h -V --tenant --ttl-default --ttl-max --envs-per-day --require-approval --no-require-approval --budget-monthly --output --context --account --user --quiet --verbose --no-input --yes --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -5117,6 +5137,10 @@ _plat() {
                     return 0
                     ;;
                 --no-require-approval)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --budget-monthly)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -5710,7 +5734,7 @@ _plat() {
             return 0
             ;;
         plat__subcmd__server)
-            opts="-o -q -v -y -h -V --listen --database-url --oidc-issuer --oidc-client-id --oidc-audience --oidc-username-claim --oidc-groups-claim --bootstrap-admin --master-account --default-domain --amqp-url --amqp-runs-queue --workers --run-lease-seconds --run-max-attempts --db-acquire-timeout-ms --db-statement-timeout-ms --audit-retention --output --context --account --user --quiet --verbose --no-input --yes --help --version migrate openapi help"
+            opts="-o -q -v -y -h -V --listen --database-url --oidc-issuer --oidc-client-id --oidc-audience --oidc-username-claim --oidc-groups-claim --bootstrap-admin --master-account --default-domain --amqp-url --amqp-runs-queue --workers --run-lease-seconds --run-max-attempts --db-acquire-timeout-ms --db-statement-timeout-ms --audit-retention --currency --output --context --account --user --quiet --verbose --no-input --yes --help --version migrate openapi help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -5785,6 +5809,10 @@ _plat() {
                     return 0
                     ;;
                 --audit-retention)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --currency)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -5916,6 +5944,48 @@ _plat() {
                 return 0
             fi
             case "${prev}" in
+                --output)
+                    COMPREPLY=($(compgen -W "table json yaml" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table json yaml" -- "${cur}"))
+                    return 0
+                    ;;
+                --context)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --account)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --user)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        plat__subcmd__spend)
+            opts="-o -q -v -y -h -V --by --month --output --context --account --user --quiet --verbose --no-input --yes --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --by)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --month)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --output)
                     COMPREPLY=($(compgen -W "table json yaml" -- "${cur}"))
                     return 0

@@ -41,8 +41,9 @@ set edit:completion:arg-completer[plat] = {|@words|
             cand context 'Manage contexts: which platform plat talks to, and as whom'
             cand whoami 'Show who you are acting as, in which account, with which permissions'
             cand env 'Short-lived environments provisioned by Terraform/OpenTofu'
-            cand policy 'Environment policies: lifetime limits, daily quota and templates that need approval'
+            cand policy 'Environment policies: lifetime limits, daily quota, monthly budget and templates that need approval'
             cand audit 'The audit trail: every write and every refusal, by whom, where and when'
+            cand spend 'Spend of environments in this account and its sub-accounts, by account, tenant or label'
             cand automation 'Automations: define, run and follow the platform''s processes'
             cand scan 'Inventory and policy checks over manifests, Terraform state and live clusters'
             cand scaffold 'Create projects from Backstage Software Templates, offline, and keep them updatable'
@@ -1505,6 +1506,7 @@ set edit:completion:arg-completer[plat] = {|@words|
             cand --envs-per-day 'Environments each user may create per day (UTC)'
             cand --require-approval 'Environments of this template need an approver''s decision first (repeatable)'
             cand --no-require-approval 'Stop requiring approval for this template here (one set above still holds; repeatable)'
+            cand --budget-monthly 'Monthly budget of the account and its sub-accounts, in the platform''s currency'
             cand -o 'Output format: a table for people, JSON or YAML documents for programs'
             cand --output 'Output format: a table for people, JSON or YAML documents for programs'
             cand --context 'Context (platform connection) to use instead of the current one'
@@ -1607,6 +1609,26 @@ set edit:completion:arg-completer[plat] = {|@words|
         &'plat;audit;help;list'= {
         }
         &'plat;audit;help;help'= {
+        }
+        &'plat;spend'= {
+            cand --by 'Sum by account, tenant, template, owner or label:KEY (e.g. label:appgear.io/suite)'
+            cand --month 'Month to report, YYYY-MM (UTC; default: this month, up to now)'
+            cand -o 'Output format: a table for people, JSON or YAML documents for programs'
+            cand --output 'Output format: a table for people, JSON or YAML documents for programs'
+            cand --context 'Context (platform connection) to use instead of the current one'
+            cand --account 'Account to act in (default: your own)'
+            cand --user 'Platform user to act as on an embedded platform (default: the local operator)'
+            cand -q 'Print only data and errors'
+            cand --quiet 'Print only data and errors'
+            cand -v 'Say more about what is happening (repeat for more)'
+            cand --verbose 'Say more about what is happening (repeat for more)'
+            cand --no-input 'Never prompt; fail listing every missing value instead'
+            cand -y 'Answer yes to confirmations'
+            cand --yes 'Answer yes to confirmations'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
         }
         &'plat;automation'= {
             cand -o 'Output format: a table for people, JSON or YAML documents for programs'
@@ -2229,6 +2251,7 @@ set edit:completion:arg-completer[plat] = {|@words|
             cand --db-acquire-timeout-ms 'Milliseconds a request waits for a database connection before failing with 503'
             cand --db-statement-timeout-ms 'Milliseconds one database statement may run (SQLite: may wait for the write lock)'
             cand --audit-retention 'Keep audit records this long (e.g. 365d, at least 1d), pruning older ones hourly with a record of each pruning; without it records are kept for ever'
+            cand --currency 'Currency of template costs, budgets and spend (an ISO 4217 code)'
             cand -o 'Output format: a table for people, JSON or YAML documents for programs'
             cand --output 'Output format: a table for people, JSON or YAML documents for programs'
             cand --context 'Context (platform connection) to use instead of the current one'
@@ -2323,8 +2346,9 @@ set edit:completion:arg-completer[plat] = {|@words|
             cand context 'Manage contexts: which platform plat talks to, and as whom'
             cand whoami 'Show who you are acting as, in which account, with which permissions'
             cand env 'Short-lived environments provisioned by Terraform/OpenTofu'
-            cand policy 'Environment policies: lifetime limits, daily quota and templates that need approval'
+            cand policy 'Environment policies: lifetime limits, daily quota, monthly budget and templates that need approval'
             cand audit 'The audit trail: every write and every refusal, by whom, where and when'
+            cand spend 'Spend of environments in this account and its sub-accounts, by account, tenant or label'
             cand automation 'Automations: define, run and follow the platform''s processes'
             cand scan 'Inventory and policy checks over manifests, Terraform state and live clusters'
             cand scaffold 'Create projects from Backstage Software Templates, offline, and keep them updatable'
@@ -2493,6 +2517,8 @@ set edit:completion:arg-completer[plat] = {|@words|
             cand list 'List who did what in this account and its sub-accounts, newest first (needs audit:read)'
         }
         &'plat;help;audit;list'= {
+        }
+        &'plat;help;spend'= {
         }
         &'plat;help;automation'= {
             cand apply 'Create or update an automation from a YAML definition (apiVersion: plat.dev/v1, kind: Automation)'

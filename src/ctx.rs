@@ -163,8 +163,9 @@ impl Ctx {
         self.out
             .debug(&format!("opening {}", crate::store::redact_url(&url)));
         let store = Store::open(&url, 1).await?;
-        let service =
-            Service::new(store, self.clock()?).with_env_templates(self.env_catalog.clone());
+        let service = Service::new(store, self.clock()?)
+            .with_env_templates(self.env_catalog.clone())
+            .with_currency(&self.currency()?);
         service
             .bootstrap(&Bootstrap {
                 master_account: self
@@ -363,6 +364,15 @@ const MAX_CLOCK_OFFSET: jiff::SignedDuration =
     jiff::SignedDuration::from_secs(100 * 366 * 24 * 3600);
 
 impl Ctx {
+    /// The embedded platform's currency (`PLAT_CURRENCY`, as `plat server --currency` reads it).
+    pub fn currency(&self) -> Result<String> {
+        let code = self
+            .env
+            .get("PLAT_CURRENCY")
+            .unwrap_or(service::spend::DEFAULT_CURRENCY);
+        Ok(service::spend::check_currency(code)?)
+    }
+
     /// Where "now" comes from: the system clock, shifted by `PLAT_CLOCK_OFFSET` (e.g. `+2h`) when set.
     pub fn clock(&self) -> Result<service::Clock> {
         match self.env.get("PLAT_CLOCK_OFFSET") {

@@ -146,6 +146,19 @@ impl crate::service::envs::EnvTemplates for EnvCatalog {
     fn approval_required(&self, template: &str) -> crate::service::Result<bool> {
         self.discovered()?.approval_required(template)
     }
+
+    fn cost(
+        &self,
+        template: &str,
+        params: &serde_json::Value,
+    ) -> crate::service::Result<crate::service::spend::TemplateCost> {
+        match self.catalog() {
+            Ok(catalog) => catalog.cost(template, params),
+            Err(err) => Err(crate::service::Error::internal(format!(
+                "cannot read the environment templates: {err}"
+            ))),
+        }
+    }
 }
 
 /// A clone younger than this is used as it is (`PLAT_TEMPLATE_REFRESH` overrides).

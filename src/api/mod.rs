@@ -268,6 +268,9 @@ pub struct Env {
     /// The approval a protected template or policy asks for (R-GOV-2); absent when none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub approval: Option<EnvApproval>,
+    /// What it costs, when its template declares a `daily_cost` (R-GOV-4).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost: Option<EnvCost>,
 }
 
 /// The approval an env of a protected template needs before anything is provisioned (R-GOV-2).
@@ -299,6 +302,20 @@ pub struct DecideEnv {
     pub decision: EnvDecision,
     #[serde(default)]
     pub comment: Option<String>,
+}
+
+/// An env's cost in the platform's currency, computed by the platform from the template it
+/// resolves (never sent by a client).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
+pub struct EnvCost {
+    /// ISO 4217 code set per platform (`PLAT_CURRENCY`, `plat server --currency`).
+    pub currency: String,
+    /// Cost per day of life.
+    pub daily: f64,
+    /// Estimate for its whole lifetime, creation to expiry.
+    pub lifetime: f64,
+    /// Accrued so far: creation to destruction, or to now while it lives.
+    pub accrued: f64,
 }
 
 /// `plat env up`, as the platform records it before anything is provisioned.
@@ -375,7 +392,7 @@ pub struct ExtendEnv {
 }
 
 /// Environment limits in force for an account (R-ENV-1, R-ENV-2).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct EnvPolicy {
     /// `account:<slug>` or `tenant:<name>`.
     pub scope: String,
@@ -385,9 +402,16 @@ pub struct EnvPolicy {
     /// Templates whose environments need an approval here (this scope's and every one above).
     #[serde(default)]
     pub require_approval: Vec<String>,
+    /// This account's own monthly budget, covering its subtree (R-GOV-4); budgets set above
+    /// it apply too but are not shown (R-ACC-6).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub budget_monthly: Option<f64>,
+    /// The platform's currency, which budgets and costs are in.
+    #[serde(default)]
+    pub currency: String,
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct SetEnvPolicy {
     /// Set the policy of this tenant (owned by the current account) instead of the account's.
     pub tenant: Option<String>,
@@ -400,6 +424,34 @@ pub struct SetEnvPolicy {
     /// Templates this scope stops protecting (a requirement set above it still holds).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub no_require_approval: Vec<String>,
+    /// Monthly budget of the current account and its sub-accounts, in the platform's currency.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub budget_monthly: Option<f64>,
+}
+
+/// Spend over one month (UTC) of the caller's account and its sub-accounts (R-ACC-5).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
+pub struct SpendReport {
+    /// `YYYY-MM`.
+    pub month: String,
+    pub currency: String,
+    /// `account`, `tenant`, `template`, `owner` or `label:KEY`.
+    pub by: String,
+    /// The window accrued: the month's start to its end, or to now for the current month.
+    pub since: String,
+    pub until: String,
+    pub total: f64,
+    pub lines: Vec<SpendLine>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
+pub struct SpendLine {
+    /// The account slug, tenant, template, owner e-mail or label value (empty: no such label).
+    pub key: String,
+    pub envs: i64,
+    /// Days lived inside the window, summed over the envs.
+    pub env_days: f64,
+    pub cost: f64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]

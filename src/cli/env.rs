@@ -169,4 +169,7 @@ pub struct PolicySetArgs {
     /// Stop requiring approval for this template here (one set above still holds; repeatable)
     #[arg(long, value_name = "TEMPLATE")]
     pub no_require_approval: Vec<String>,
+    /// Monthly budget of the account and its sub-accounts, in the platform's currency
+    #[arg(long, value_name = "AMOUNT", value_parser = super::budget_amount)]
+    pub budget_monthly: Option<f64>,
 }

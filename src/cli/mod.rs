@@ -11,6 +11,7 @@ mod scaffold;
 mod scan;
 #[cfg(feature = "server")]
 mod server;
+mod spend;
 mod tenant;
 mod user;
 
@@ -27,6 +28,7 @@ pub use scaffold::*;
 pub use scan::*;
 #[cfg(feature = "server")]
 pub use server::*;
+pub use spend::*;
 pub use tenant::*;
 pub use user::*;
 
@@ -103,10 +105,13 @@ pub enum Command {
     Whoami,
     /// Short-lived environments provisioned by Terraform/OpenTofu
     Env(EnvArgs),
-    /// Environment policies: lifetime limits, daily quota and templates that need approval
+    /// Environment policies: lifetime limits, daily quota, monthly budget and templates that
+    /// need approval
     Policy(PolicyArgs),
     /// The audit trail: every write and every refusal, by whom, where and when
     Audit(AuditArgs),
+    /// Spend of environments in this account and its sub-accounts, by account, tenant or label
+    Spend(SpendArgs),
     /// Automations: define, run and follow the platform's processes
     Automation(AutomationArgs),
     /// Inventory and policy checks over manifests, Terraform state and live clusters

@@ -98,6 +98,9 @@ pub struct ServerRunArgs {
     /// a record of each pruning; without it records are kept for ever
     #[arg(long, env = "PLAT_AUDIT_RETENTION", value_name = "PERIOD", value_parser = parse_retention)]
     pub audit_retention: Option<jiff::SignedDuration>,
+    /// Currency of template costs, budgets and spend (an ISO 4217 code)
+    #[arg(long, env = "PLAT_CURRENCY", default_value = crate::service::spend::DEFAULT_CURRENCY, value_parser = currency)]
+    pub currency: String,
 }
 
 fn parse_retention(text: &str) -> Result<jiff::SignedDuration, String> {
@@ -106,6 +109,10 @@ fn parse_retention(text: &str) -> Result<jiff::SignedDuration, String> {
         return Err(format!("'{text}' is shorter than the minimum of 1d"));
     }
     Ok(period)
+}
+
+fn currency(text: &str) -> Result<String, String> {
+    crate::service::spend::check_currency(text).map_err(|err| err.message)
 }
 
 #[derive(Debug, Args)]

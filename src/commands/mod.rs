@@ -14,6 +14,7 @@ mod scaffold;
 mod scan;
 #[cfg(feature = "server")]
 mod server;
+mod spend;
 mod tenant;
 mod user;
 mod whoami;
@@ -34,6 +35,7 @@ pub async fn dispatch(ctx: &Ctx, command: Command) -> Result<()> {
         Command::Env(args) => env::run(ctx, args.command).await,
         Command::Policy(args) => policy::run(ctx, args.command).await,
         Command::Audit(args) => audit::run(ctx, args.command).await,
+        Command::Spend(args) => spend::run(ctx, args).await,
         Command::Automation(args) => automation::run(ctx, args.command).await,
         Command::Scan(args) => scan::run(ctx, args).await,
         Command::Scaffold(args) => scaffold::run(ctx, args).await,

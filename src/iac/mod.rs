@@ -6,6 +6,7 @@
 //!   copy, variables, backend), runs `init`/`apply`/`destroy`/`output` and supports cancellation.
 //! - [`events`]: typed view of Terraform's `-json` machine-readable UI stream.
 
+pub mod cost;
 pub mod events;
 pub mod runner;
 pub mod template;

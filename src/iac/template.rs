@@ -108,6 +108,9 @@ struct RawManifest {
     ttl: Option<RawTtl>,
     #[serde(default)]
     approval: Approval,
+    daily_cost: Option<super::cost::DailyCost>,
+    #[serde(default)]
+    labels: BTreeMap<String, String>,
 }
 
 /// Whether environments of a template need an approver's decision first (R-GOV-2).
@@ -126,6 +129,12 @@ pub struct TemplateManifest {
     pub parameters: Vec<ParamSpec>,
     pub ttl: TtlPolicy,
     pub approval: Approval,
+    /// What an env costs a day (R-GOV-4); absent means nothing is accounted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub daily_cost: Option<super::cost::DailyCost>,
+    /// Labels the env's resources carry beyond the platform's own, for spend by label.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
 }
 
 /// A validated template and the directory holding its Terraform files.
@@ -209,11 +218,24 @@ impl Template {
                 parameters: raw.parameters,
                 ttl,
                 approval: raw.approval,
+                daily_cost: raw.daily_cost,
+                labels: raw.labels,
             },
             dir: dir.to_path_buf(),
             patterns: BTreeMap::new(),
         };
         template.check_parameter_specs().map_err(invalid)?;
+        if let Some(cost) = &template.manifest.daily_cost {
+            cost.check().map_err(invalid)?;
+        }
+        // Kubernetes' own limits, so that every label fits any platform's label and index.
+        for (key, value) in &template.manifest.labels {
+            if key.is_empty() || key.len() > 317 || value.len() > 63 {
+                return Err(invalid(format!(
+                    "label `{key}`: keys are 1 to 317 characters, values at most 63"
+                )));
+            }
+        }
         Ok(template)
     }
 

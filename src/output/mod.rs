@@ -144,6 +144,21 @@ impl Output {
         Ok(())
     }
 
+    /// A report holding a list: its rows as a table for people, the whole report as one
+    /// JSON/YAML document for programs.
+    pub fn report<D: Serialize, T: Row>(&self, report: &D, rows: &[T]) -> anyhow::Result<()> {
+        if self.format != OutputFormat::Table {
+            return self.document(report);
+        }
+        let mut table = self.table();
+        table.set_header(T::HEADERS.iter().copied());
+        for row in rows {
+            table.add_row(row.cells());
+        }
+        self.stdout_line(&trim_lines(&table.to_string()));
+        Ok(())
+    }
+
     /// One object: field/value lines, or one JSON/YAML document.
     pub fn object<T: Serialize + Details>(&self, item: &T) -> anyhow::Result<()> {
         if self.format != OutputFormat::Table {

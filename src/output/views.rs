@@ -393,6 +393,9 @@ impl Details for crate::api::Env {
                 rows.push(("comment", comment.clone()));
             }
         }
+        if let Some(cost) = &self.cost {
+            rows.push(("cost", cost.to_string()));
+        }
         if let Some(error) = &self.error {
             rows.push(("error", error.clone()));
         }
@@ -423,7 +426,12 @@ fn approval_line(approval: &crate::api::EnvApproval) -> String {
 impl Details for crate::api::EnvPolicy {
     fn details(&self) -> Vec<(&'static str, String)> {
         use crate::service::envs::human;
+        let budget = self.budget_monthly.map_or_else(
+            || "-".to_owned(),
+            |amount| format!("{amount:.2} {}", self.currency),
+        );
         vec![
+            ("monthly budget", budget),
             ("scope", self.scope.clone()),
             ("default lifetime", human(self.ttl_default_seconds)),
             ("maximum lifetime", human(self.ttl_max_seconds)),
@@ -1144,6 +1152,33 @@ impl Details for crate::api::Inventory {
                 .collect::<Vec<_>>()
                 .join("\n"),
             ),
+        ]
+    }
+}
+
+impl std::fmt::Display for crate::api::EnvCost {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let currency = &self.currency;
+        write!(
+            f,
+            "{:.2} {currency}/day, {:.2} {currency} for its lifetime, {:.2} {currency} so far",
+            self.daily, self.lifetime, self.accrued
+        )
+    }
+}
+
+impl Row for crate::api::SpendLine {
+    const HEADERS: &'static [&'static str] = &["KEY", "ENVS", "ENV-DAYS", "COST"];
+    fn cells(&self) -> Vec<String> {
+        vec![
+            if self.key.is_empty() {
+                "-".into()
+            } else {
+                self.key.clone()
+            },
+            self.envs.to_string(),
+            format!("{:.2}", self.env_days),
+            format!("{:.2}", self.cost),
         ]
     }
 }

@@ -212,6 +212,12 @@ impl Platform for LocalPlatform {
             .decide_env(&self.actor().await?, name, req)
             .await
     }
+
+    async fn spend(&self, by: &str, month: Option<&str>) -> Result<crate::api::SpendReport> {
+        self.service
+            .spend(&self.actor().await?, Some(by), month)
+            .await
+    }
     async fn apply_automation(&self, req: ApplyAutomation) -> Result<AutomationApplied> {
         self.service
             .apply_automation(&self.actor().await?, req)

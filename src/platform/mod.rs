@@ -71,6 +71,9 @@ pub trait Platform: Send + Sync {
     async fn claim_expired_envs(&self, lease_seconds: i64) -> Result<Vec<Env>>;
     /// `plat env approve|reject` (R-GOV-2).
     async fn decide_env(&self, name: &str, req: crate::api::DecideEnv) -> Result<Env>;
+    /// Spend of the account and its sub-accounts in `month` (`YYYY-MM`, default this month),
+    /// summed by `by` (R-ACC-5).
+    async fn spend(&self, by: &str, month: Option<&str>) -> Result<crate::api::SpendReport>;
 
     async fn apply_automation(&self, req: ApplyAutomation) -> Result<AutomationApplied>;
     async fn list_automations(&self) -> Result<Vec<Automation>>;

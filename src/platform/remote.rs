@@ -338,6 +338,14 @@ impl Platform for RemotePlatform {
         )
         .await
     }
+
+    async fn spend(&self, by: &str, month: Option<&str>) -> Result<crate::api::SpendReport> {
+        let mut request = self.request(Method::GET, "/spend").query(&[("by", by)]);
+        if let Some(month) = month {
+            request = request.query(&[("month", month)]);
+        }
+        self.send(request).await
+    }
     async fn apply_automation(&self, req: ApplyAutomation) -> Result<AutomationApplied> {
         self.with_body(Method::PUT, "/automations", &req).await
     }

@@ -12,7 +12,7 @@ use super::AppState;
 use super::extract::{ApiJson, ApiResult, Caller};
 use crate::api::{
     CreateEnv, DecideEnv, Env, EnvLogs, EnvOutcome, EnvPolicy, EnvQuota, EnvStarted, ErrorBody,
-    ExtendEnv, SetEnvPolicy,
+    ExtendEnv, SetEnvPolicy, SpendReport,
 };
 use crate::service::{Error, Identity};
 
@@ -156,6 +156,30 @@ pub async fn set_env_policy(
     ApiJson(req): ApiJson<SetEnvPolicy>,
 ) -> ApiResult<Json<EnvPolicy>> {
     Ok(Json(s.service.set_env_policy(&actor, req).await?))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct SpendQuery {
+    /// `account` (default), `tenant`, `template`, `owner` or `label:KEY`.
+    pub by: Option<String>,
+    /// `YYYY-MM` (UTC); default: this month, up to now.
+    pub month: Option<String>,
+}
+
+/// Spend of the caller's account and its sub-accounts, never its parent's (R-ACC-5, R-ACC-7).
+#[utoipa::path(get, path = "/api/v1/spend", tag = "envs", security(("bearer" = [])), params(SpendQuery),
+    responses((status = 200, body = SpendReport), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub async fn spend(
+    State(s): State<AppState>,
+    Caller(actor): Caller,
+    Query(q): Query<SpendQuery>,
+) -> ApiResult<Json<SpendReport>> {
+    Ok(Json(
+        s.service
+            .spend(&actor, q.by.as_deref(), q.month.as_deref())
+            .await?,
+    ))
 }
 
 #[utoipa::path(post, path = "/api/v1/env-reaper/claim", tag = "envs", security(("bearer" = [])), params(ClaimQuery),

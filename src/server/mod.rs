@@ -45,6 +45,8 @@ pub struct ServerConfig {
     pub master_account: String,
     pub default_tenant_domain: String,
     pub clock: service::Clock,
+    /// Currency of template costs, budgets and spend (R-GOV-4).
+    pub currency: String,
     /// How long a request waits for a database connection, and one statement may run.
     pub db_acquire_timeout: Duration,
     pub db_statement_timeout: Duration,
@@ -103,7 +105,7 @@ const MAX_INVENTORY_BYTES: usize = 32 * 1024 * 1024;
         routes::add_group_member, routes::remove_group_member, routes::link_group_idp, routes::unlink_group_idp,
         env_routes::list_envs, env_routes::start_env, env_routes::get_env, env_routes::env_logs, env_routes::finish_env_up,
         env_routes::start_env_down, env_routes::finish_env_down, env_routes::extend_env, env_routes::decide_env,
-        env_routes::env_quota, env_routes::env_policy, env_routes::set_env_policy, env_routes::claim_expired_envs,
+        env_routes::env_quota, env_routes::env_policy, env_routes::set_env_policy, env_routes::spend, env_routes::claim_expired_envs,
         env_routes::get_state, env_routes::put_state, env_routes::delete_state, env_routes::lock_state, env_routes::unlock_state,
         automation_routes::list_automations, automation_routes::apply_automation, automation_routes::get_automation,
         automation_routes::delete_automation, automation_routes::start_run, automation_routes::list_runs,
@@ -217,6 +219,7 @@ pub fn router(state: AppState) -> Router {
             get(env_routes::env_policy).put(env_routes::set_env_policy),
         )
         .route("/env-reaper/claim", post(env_routes::claim_expired_envs))
+        .route("/spend", get(env_routes::spend))
         .route(
             "/env-states/{id}",
             get(env_routes::get_state)
@@ -307,7 +310,9 @@ pub async fn prepare(config: &ServerConfig) -> Result<AppState, Error> {
     )
     .await?;
     let templates = config.automations.step_tools.env_templates.clone();
-    let service = Service::new(store, config.clock.clone()).with_env_templates(templates);
+    let service = Service::new(store, config.clock.clone())
+        .with_env_templates(templates)
+        .with_currency(&config.currency);
     service
         .bootstrap(&Bootstrap {
             master_account: config.master_account.clone(),

@@ -230,10 +230,23 @@ impl Service {
                         "approve after the reset, or raise the policy (`plat policy set`)",
                     ));
                 }
+                // R-GOV-4: an approved env costs from now on, and its lifetime must fit every
+                // budget above it; a pending request cost nothing.
+                let params = store::stored_json("envs", &row.id, "params", &row.params)?;
+                let cost = self.plan_env_cost(actor, &row.name, &row.template, &params)?;
+                if let Some((daily_micros, _)) = &cost {
+                    let lifetime = super::spend::accrued(*daily_micros, approval.ttl_seconds);
+                    self.check_budgets(tx, &actor.account, lifetime).await?;
+                }
                 let created = now.to_string();
                 let expires = later(now, approval.ttl_seconds);
                 store::start_approved_env(tx, &row.id, status::APPROVED, &created, &expires)
                     .await?;
+                if let Some((daily_micros, labels)) = &cost {
+                    row.created_at = created;
+                    self.record_env_spend(tx, &row, *daily_micros, labels)
+                        .await?;
+                }
                 decision::APPROVED
             }
             EnvDecision::Reject => {

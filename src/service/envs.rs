@@ -46,6 +46,15 @@ pub trait EnvTemplates: Send + Sync {
     fn ttl_limits(&self, template: &str) -> Result<TtlLimits>;
     /// Whether the template's manifest says `approval: required` (R-GOV-2).
     fn approval_required(&self, template: &str) -> Result<bool>;
+
+    /// What an env of `template` with these resolved parameters costs (R-GOV-4).
+    fn cost(
+        &self,
+        _template: &str,
+        _params: &serde_json::Value,
+    ) -> Result<super::spend::TemplateCost> {
+        Ok(super::spend::TemplateCost::default())
+    }
 }
 
 /// A platform that knows no env templates (one built without them refuses every `env up`).
@@ -83,6 +92,45 @@ impl EnvTemplates for crate::iac::TemplateCatalog {
     fn approval_required(&self, template: &str) -> Result<bool> {
         let found = find_template(self, template)?;
         Ok(found.manifest.approval == crate::iac::template::Approval::Required)
+    }
+
+    fn cost(
+        &self,
+        template: &str,
+        params: &serde_json::Value,
+    ) -> Result<super::spend::TemplateCost> {
+        let found = self
+            .find(template)
+            .map_err(|_| Error::not_found("environment template", template))?;
+        let daily = match &found.manifest.daily_cost {
+            Some(cost) => {
+                // The cost is of the parameters as this platform's template resolves them
+                // (types, limits, defaults), so a client cannot price an env below what it is.
+                let given: std::collections::BTreeMap<String, serde_yaml_ng::Value> =
+                    serde_json::from_value(params.clone())
+                        .map_err(|err| Error::invalid(format!("environment parameters: {err}")))?;
+                let resolved = found
+                    .resolve_params(Default::default(), Some(&given))
+                    .map_err(|err| {
+                        let error = Error::invalid(err.to_string());
+                        match err.hint() {
+                            Some(hint) => error.with_hint(hint),
+                            None => error,
+                        }
+                    })?;
+                let resolved = serde_json::to_value(resolved)
+                    .map_err(|err| Error::internal(err.to_string()))?;
+                Some(cost.evaluate(&resolved).map_err(|message| {
+                    Error::invalid(format!("template '{template}': {message}"))
+                        .with_hint("the template's plat-template.yaml declares this cost")
+                })?)
+            }
+            None => None,
+        };
+        Ok(super::spend::TemplateCost {
+            daily,
+            labels: found.manifest.labels.clone(),
+        })
     }
 }
 
@@ -126,6 +174,8 @@ impl Service {
             ttl_max_seconds: MAX_TTL_SECONDS,
             envs_per_day: DEFAULT_ENVS_PER_DAY,
             require_approval: Vec::new(),
+            budget_monthly: None,
+            currency: self.currency.to_string(),
         };
         for (depth, id) in account
             .path
@@ -147,7 +197,9 @@ impl Service {
     pub async fn env_policy(&self, actor: &Actor) -> Result<EnvPolicy> {
         actor.require(Permission::PoliciesRead)?;
         let mut conn = self.store.acquire().await?;
-        self.effective_policy(&mut conn, &actor.account).await
+        let mut policy = self.effective_policy(&mut conn, &actor.account).await?;
+        policy.budget_monthly = self.own_budget(&mut conn, &actor.account).await?;
+        Ok(policy)
     }
 
     /// Sets the policy of the current account, or of a tenant it owns. Never looser than what the
@@ -187,6 +239,13 @@ impl Service {
             ))
             .with_hint("0 stops new environments; most teams allow 1 to 10 a day"));
         }
+        if let Some(amount) = req.budget_monthly {
+            super::spend::check_budget(amount)?;
+            if req.tenant.is_some() {
+                return Err(Error::invalid("a monthly budget is set per account, not per tenant")
+                    .with_hint("run `plat policy set --budget-monthly N` without --tenant, in the account"));
+            }
+        }
         let (scope, parent, is_root) = match &req.tenant {
             Some(name) => {
                 let tenant = store::find_tenant_by_name(tx, name)
@@ -213,6 +272,8 @@ impl Service {
                     ttl_max_seconds: i64::MAX,
                     envs_per_day: i64::MAX,
                     require_approval: Vec::new(),
+                    budget_monthly: None,
+                    currency: self.currency.to_string(),
                 });
                 (account_scope(&actor.account), parent, is_root)
             }
@@ -254,8 +315,12 @@ impl Service {
         store::put_policy(tx, &row).await?;
         self.set_protected_templates(tx, &scope, &req.require_approval, &req.no_require_approval)
             .await?;
+        if let Some(amount) = req.budget_monthly {
+            self.set_budget(tx, &actor.account, amount).await?;
+        }
         let scope_protects = store::approval_templates(tx, std::slice::from_ref(&scope)).await?;
-        let policy = self.effective_policy(tx, &actor.account).await?;
+        let mut policy = self.effective_policy(tx, &actor.account).await?;
+        policy.budget_monthly = self.own_budget(tx, &actor.account).await?;
         Ok(match req.tenant {
             Some(name) => EnvPolicy {
                 scope: format!("tenant:{name}"),
@@ -263,6 +328,8 @@ impl Service {
                 ttl_max_seconds: row.ttl_max_secs.unwrap_or(policy.ttl_max_seconds),
                 envs_per_day: row.envs_per_day.unwrap_or(policy.envs_per_day),
                 require_approval: scope_protects,
+                budget_monthly: None,
+                currency: policy.currency,
             },
             None => policy,
         })
@@ -316,10 +383,10 @@ impl Service {
     pub async fn get_env(&self, actor: &Actor, name: &str) -> Result<Env> {
         actor.require(Permission::EnvsRead)?;
         let mut conn = self.store.acquire().await?;
-        env_view(
-            self.live_env_or_closed_request(&mut conn, actor, name)
-                .await?,
-        )
+        let row = self
+            .live_env_or_closed_request(&mut conn, actor, name)
+            .await?;
+        self.env_view_with_cost(&mut conn, row).await
     }
 
     /// Records an env before Terraform runs, after every check that could refuse it (R-ENV-3):
@@ -366,7 +433,7 @@ impl Service {
             }
             if existing.status != status::DESTROYED {
                 return Ok(EnvStarted {
-                    env: env_view(existing)?,
+                    env: self.env_view_with_cost(tx, existing).await?,
                     created: false,
                 });
             }
@@ -418,6 +485,12 @@ impl Service {
             ))
             .with_hint("destroyed environments still count; ask an admin to raise the policy (`plat policy set`)"));
         }
+        // R-GOV-4: its cost for its whole lifetime must fit every budget from the root down.
+        let cost = self.plan_env_cost(actor, &req.name, &req.template, &req.params)?;
+        if let Some((daily_micros, _)) = &cost {
+            let lifetime = super::spend::accrued(*daily_micros, ttl);
+            self.check_budgets(tx, &actor.account, lifetime).await?;
+        }
         let now = self.now_ts();
         let mut row = EnvRow {
             id: store::new_id(),
@@ -445,12 +518,14 @@ impl Service {
         }
         store::insert_env(tx, &row).await?;
         if let Some(approval) = &row.approval {
+            // A pending request costs nothing until it is approved (R-GOV-2, R-GOV-4).
             store::insert_env_approval(tx, &row.id, approval).await?;
+        } else if let Some((daily_micros, labels)) = &cost {
+            self.record_env_spend(tx, &row, *daily_micros, labels)
+                .await?;
         }
-        Ok(EnvStarted {
-            env: env_view(row)?,
-            created: true,
-        })
+        let env = self.env_view_with_cost(tx, row).await?;
+        Ok(EnvStarted { env, created: true })
     }
 
     /// Records how `up` ended. A failed `up` gives the quota back and keeps the env (and its
@@ -489,7 +564,7 @@ impl Service {
             row.quota_counted = false;
         }
         store::update_env(tx, &row).await?;
-        env_view(row)
+        self.env_view_with_cost(tx, row).await
     }
 
     async fn keep_log(
@@ -580,12 +655,13 @@ impl Service {
             row.resources = "[]".into();
             row.error = None;
             row.reaper_lease_until = None;
+            self.end_env_spend(tx, &row.id).await?;
         } else {
             row.status = status::FAILED.into();
             row.error = outcome.error.clone();
         }
         store::update_env(tx, &row).await?;
-        env_view(row)
+        self.env_view_with_cost(tx, row).await
     }
 
     /// Moves the expiry to now + `seconds`, never past the policy's maximum from creation and
@@ -627,7 +703,7 @@ impl Service {
         })?;
         // Extending asks for *more* time: an env that already lives longer keeps its expiry.
         if wanted <= current {
-            return env_view(row);
+            return self.env_view_with_cost(tx, row).await;
         }
         if wanted > limit {
             return Err(Error::quota(format!(
@@ -638,9 +714,12 @@ impl Service {
                 "extend by less, or recreate it (the limit is {limit})"
             )));
         }
+        // R-GOV-4: the time added costs what the env costs a day, within every budget.
+        let extra = self.extension_cost(tx, &row.id, current, wanted).await?;
+        self.check_budgets(tx, &actor.account, extra).await?;
         row.expires_at = wanted.to_string();
         store::update_env(tx, &row).await?;
-        env_view(row)
+        self.env_view_with_cost(tx, row).await
     }
 
     /// Expired live envs of the accounts this actor sees, each leased to the caller for
@@ -700,6 +779,7 @@ pub(crate) fn env_view(row: EnvRow) -> Result<Env> {
         resources,
         error: row.error,
         approval: row.approval.map(super::env_approvals::approval_view),
+        cost: None,
     })
 }
 

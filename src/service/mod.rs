@@ -14,6 +14,7 @@ mod error;
 mod groups;
 mod inventories;
 mod queue_triggers;
+pub mod spend;
 mod tenants;
 mod users;
 pub mod vocabulary;
@@ -68,6 +69,8 @@ pub struct Service {
     /// Whether writes append to the audit trail (R-GOV-3): always, but for the benchmark that
     /// measures what the trail costs.
     records_audit: bool,
+    /// The currency of template costs, budgets and spend (R-GOV-4): one per platform.
+    currency: Arc<str>,
 }
 
 /// The account a listing is seen from, and its limit.
@@ -90,6 +93,7 @@ impl Service {
             account_listings: Arc::new(VersionedCache::new(LISTING_CACHE_CAPACITY)),
             env_templates: Arc::new(envs::NoTemplates),
             records_audit: true,
+            currency: Arc::from(spend::DEFAULT_CURRENCY),
         }
     }
 
@@ -98,6 +102,12 @@ impl Service {
     #[doc(hidden)]
     pub fn without_audit_for_benchmarks(mut self) -> Self {
         self.records_audit = false;
+        self
+    }
+
+    /// The platform's currency (an ISO 4217 code, checked by `spend::check_currency`).
+    pub fn with_currency(mut self, currency: &str) -> Self {
+        self.currency = Arc::from(currency);
         self
     }
 

@@ -10,6 +10,7 @@ mod envs;
 mod error;
 mod groups;
 mod inventories;
+mod spend;
 mod tenants;
 mod users;
 
@@ -31,6 +32,7 @@ pub use envs::*;
 pub use error::StoreError;
 pub use groups::*;
 pub use inventories::*;
+pub use spend::*;
 pub use tenants::*;
 pub use users::*;
 
@@ -97,7 +99,7 @@ const fn portable(version: i64, description: &'static str, sql: &'static str) ->
 }
 
 /// The schema, embedded in the binary. Append only: a released migration never changes.
-const SCHEMA: [SchemaStep; 13] = [
+const SCHEMA: [SchemaStep; 14] = [
     portable(
         1,
         "accounts",
@@ -150,6 +152,7 @@ const SCHEMA: [SchemaStep; 13] = [
         "env_approvals",
         include_str!("../../migrations/0011_env_approvals.sql"),
     ),
+    portable(12, "spend", include_str!("../../migrations/0012_spend.sql")),
     SchemaStep {
         version: 13,
         description: "audit",

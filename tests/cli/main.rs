@@ -27,6 +27,7 @@ mod readme;
 mod runners;
 mod scaffold;
 mod scan;
+mod spend;
 mod storage;
 mod tenants;
 mod users;

@@ -327,6 +327,9 @@ impl TestEnv {
                 "automations",
                 "automation_runs",
                 "inventories",
+                "env_spend",
+                "env_spend_labels",
+                "account_budgets",
             ] {
                 let sql = sqlx::AssertSqlSafe(format!("SELECT * FROM {table} ORDER BY 1, 2"));
                 // Postgres and SQLite agree on these rows once both are read as text or integers.

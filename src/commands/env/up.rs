@@ -68,6 +68,19 @@ pub async fn run(ctx: &Ctx, args: EnvUpArgs) -> Result<()> {
         }
         return ctx.out.object(&env);
     }
+    if let Some(cost) = &env.cost {
+        ctx.out.status(
+            "Estimated",
+            &format!(
+                "cost of environment {}: {:.2} {currency}/day, {:.2} {currency} until it expires ({})",
+                env.name,
+                cost.daily,
+                cost.lifetime,
+                env.expires_at,
+                currency = cost.currency
+            ),
+        );
+    }
     if args.no_wait {
         provision_in_background(ctx, &env)?;
         ctx.out.status(

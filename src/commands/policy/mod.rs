@@ -26,6 +26,7 @@ async fn set(ctx: &Ctx, args: PolicySetArgs) -> Result<()> {
         envs_per_day: args.envs_per_day,
         require_approval: args.require_approval,
         no_require_approval: args.no_require_approval,
+        budget_monthly: args.budget_monthly,
     };
     let policy = ctx.platform().await?.set_env_policy(request).await?;
     ctx.out.status(

@@ -32,6 +32,7 @@ pub async fn run(ctx: &Ctx, args: ServerRunArgs) -> Result<()> {
         master_account: args.master_account,
         default_tenant_domain: args.default_domain,
         clock: ctx.clock()?,
+        currency: args.currency,
         db_acquire_timeout: Duration::from_millis(args.db_acquire_timeout_ms),
         db_statement_timeout: Duration::from_millis(args.db_statement_timeout_ms),
         amqp_url: args.amqp_url,

@@ -124,7 +124,7 @@ impl EnvLifecycle<'_> {
     ) -> Result<Provisioned> {
         if awaits_provisioning(env) {
             // R-GOV-2: callers that cannot wait (automation steps) stop here, before Terraform.
-            return Err(crate::service::Error::quota(format!(
+            return Err(crate::service::Error::not_approved(format!(
                 "environment {} is {}: it needs an approval before it is provisioned",
                 env.name, env.status
             ))
@@ -360,7 +360,7 @@ fn refusal(env: &Env) -> crate::service::Error {
             env.name
         )
     };
-    crate::service::Error::quota(message).with_hint(format!(
+    crate::service::Error::not_approved(message).with_hint(format!(
         "nothing was provisioned; `plat env show {}` shows the decision",
         env.name
     ))

@@ -44,7 +44,7 @@ const RETENTION_ACTOR: &str = "plat server (audit retention)";
 fn is_refusal(err: &Error) -> bool {
     matches!(
         err.kind,
-        ErrorKind::PermissionDenied | ErrorKind::QuotaExceeded
+        ErrorKind::PermissionDenied | ErrorKind::QuotaExceeded | ErrorKind::NotApproved
     )
 }
 

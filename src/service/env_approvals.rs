@@ -128,7 +128,7 @@ impl Service {
             )));
         }
         if parse_time("expires_at", &row.expires_at)? <= self.now_ts() {
-            return Err(Error::quota(format!(
+            return Err(Error::not_approved(format!(
                 "the approval of environment '{}' lapsed at {}",
                 row.name, row.expires_at
             ))
@@ -210,7 +210,7 @@ impl Service {
         }
         let now = self.now_ts();
         if parse_time("approval expires_at", &approval.expires_at)? <= now {
-            return Err(Error::quota(format!(
+            return Err(Error::not_approved(format!(
                 "the request for environment '{name}' expired at {}",
                 approval.expires_at
             ))

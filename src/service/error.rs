@@ -14,19 +14,23 @@ pub enum ErrorKind {
     PermissionDenied,
     Unauthenticated,
     QuotaExceeded,
+    /// An env that needed an approval (R-GOV-2) did not get one: rejected, expired, or not yet
+    /// decided where the caller cannot wait.
+    NotApproved,
     /// The database (or another backing service) cannot be reached now; retrying later may work.
     Unavailable,
     Internal,
 }
 
 impl ErrorKind {
-    pub const ALL: [ErrorKind; 8] = [
+    pub const ALL: [ErrorKind; 9] = [
         Self::NotFound,
         Self::Invalid,
         Self::Conflict,
         Self::PermissionDenied,
         Self::Unauthenticated,
         Self::QuotaExceeded,
+        Self::NotApproved,
         Self::Unavailable,
         Self::Internal,
     ];
@@ -39,6 +43,7 @@ impl ErrorKind {
             Self::PermissionDenied => "permission_denied",
             Self::Unauthenticated => "unauthenticated",
             Self::QuotaExceeded => "quota_exceeded",
+            Self::NotApproved => "not_approved",
             Self::Unavailable => "unavailable",
             Self::Internal => "internal",
         }
@@ -49,7 +54,7 @@ impl ErrorKind {
         match self {
             Self::Unauthenticated => Exit::Unauthenticated,
             Self::PermissionDenied => Exit::PermissionDenied,
-            Self::QuotaExceeded => Exit::LimitReached,
+            Self::QuotaExceeded | Self::NotApproved => Exit::LimitReached,
             Self::NotFound
             | Self::Invalid
             | Self::Conflict
@@ -66,6 +71,8 @@ impl ErrorKind {
             Self::PermissionDenied => 403,
             Self::Unauthenticated => 401,
             Self::QuotaExceeded => 429,
+            // The request was understood and is refused by policy, not by the caller's rights.
+            Self::NotApproved => 403,
             Self::Unavailable => 503,
             Self::Internal => 500,
         }
@@ -123,6 +130,9 @@ impl Error {
     }
     pub fn quota(message: impl Into<String>) -> Self {
         Self::new(ErrorKind::QuotaExceeded, message)
+    }
+    pub fn not_approved(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::NotApproved, message)
     }
     pub fn unavailable(message: impl Into<String>) -> Self {
         Self::new(ErrorKind::Unavailable, message)

@@ -300,7 +300,7 @@ async fn r_gov_2_undecided_requests_expire_and_the_reaper_closes_them_without_te
         .decide(&approver, "shop", EnvDecision::Approve)
         .await
         .unwrap_err();
-    assert_eq!(late.kind, ErrorKind::QuotaExceeded);
+    assert_eq!(late.kind, ErrorKind::NotApproved);
     let closed = platform
         .service
         .claim_expired_envs(&operator, 60)

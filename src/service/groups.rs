@@ -97,9 +97,7 @@ impl Service {
         row.permissions.sort();
         row.permissions.dedup();
         store::update_group_permissions(tx, &row).await?;
-        let members = store::group_member_emails(tx, &row.id).await?;
-        let idp_groups = store::group_idp_links(tx, &row.id).await?;
-        Ok(group_view(row, members, idp_groups))
+        group_details(tx, row).await
     }
 
     pub async fn delete_group(&self, actor: &Actor, name: &str) -> Result<()> {
@@ -154,9 +152,7 @@ impl Service {
             .with_hint(format!("link the user first: plat user create {email}")));
         };
         store::add_group_member(tx, &row.id, &user.user.id).await?;
-        let members = store::group_member_emails(tx, &row.id).await?;
-        let idp_groups = store::group_idp_links(tx, &row.id).await?;
-        Ok(group_view(row, members, idp_groups))
+        group_details(tx, row).await
     }
 
     pub async fn remove_group_member(
@@ -198,9 +194,7 @@ impl Service {
             );
         }
         store::remove_group_member(tx, &row.id, &user.id).await?;
-        let members = store::group_member_emails(tx, &row.id).await?;
-        let idp_groups = store::group_idp_links(tx, &row.id).await?;
-        Ok(group_view(row, members, idp_groups))
+        group_details(tx, row).await
     }
 }
 
@@ -223,9 +217,7 @@ impl Service {
                 check_idp_group(idp_group)?;
                 let row = find(tx, actor, name).await?;
                 store::link_group_idp(tx, &row, idp_group, &self.now()).await?;
-                let members = store::group_member_emails(tx, &row.id).await?;
-                let idp_groups = store::group_idp_links(tx, &row.id).await?;
-                Ok(group_view(row, members, idp_groups))
+                group_details(tx, row).await
             },
         )
         .await
@@ -252,9 +244,7 @@ impl Service {
                         )),
                     );
                 }
-                let members = store::group_member_emails(tx, &row.id).await?;
-                let idp_groups = store::group_idp_links(tx, &row.id).await?;
-                Ok(group_view(row, members, idp_groups))
+                group_details(tx, row).await
             },
         )
         .await
@@ -297,6 +287,13 @@ fn grantable(actor: &Actor, permissions: &[String]) -> Result<Vec<String>> {
     out.sort();
     out.dedup();
     Ok(out)
+}
+
+/// A group as a caller sees it after a change: with its members and linked IdP groups.
+async fn group_details(tx: &mut store::Conn, row: GroupRow) -> Result<Group> {
+    let members = store::group_member_emails(tx, &row.id).await?;
+    let idp_groups = store::group_idp_links(tx, &row.id).await?;
+    Ok(group_view(row, members, idp_groups))
 }
 
 fn group_view(row: GroupRow, members: Vec<String>, idp_groups: Vec<String>) -> Group {

@@ -165,7 +165,8 @@ impl Ctx {
         let store = Store::open(&url, 1).await?;
         let service = Service::new(store, self.clock()?)
             .with_env_templates(self.env_catalog.clone())
-            .with_currency(&self.currency()?);
+            .with_currency(&self.currency()?)
+            .with_label_domain(&self.label_domain()?);
         service
             .bootstrap(&Bootstrap {
                 master_account: self
@@ -351,11 +352,24 @@ impl Ctx {
             .iter()
             .map(|(k, v)| (k.into(), v.into()))
             .collect();
-        Ok(crate::provision::Provisioner::new(
-            binary,
-            self.dirs.data.clone(),
-            base_env,
-        ))
+        Ok(
+            crate::provision::Provisioner::new(binary, self.dirs.data.clone(), base_env)
+                .with_label_domain(&self.label_domain()?),
+        )
+    }
+
+    /// The domain of the labels plat writes (`PLAT_LABEL_DOMAIN`, default `appgear.io`).
+    pub fn label_domain(&self) -> Result<String> {
+        match self.env.get(crate::labels::DOMAIN_VARIABLE) {
+            None => Ok(crate::labels::DEFAULT_DOMAIN.to_owned()),
+            Some(text) => crate::labels::check_domain(text).map_err(|why| {
+                crate::error::UserError::new(
+                    format!("{}: {why}", crate::labels::DOMAIN_VARIABLE),
+                    "unset it to use appgear.io, or set a lowercase DNS name",
+                )
+                .into()
+            }),
+        }
     }
 }
 

@@ -16,6 +16,7 @@ mod document_limits;
 pub mod error;
 pub mod expr;
 pub mod iac;
+pub mod labels;
 pub(crate) mod ops;
 pub mod output;
 pub mod platform;

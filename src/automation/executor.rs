@@ -451,7 +451,8 @@ impl Executor {
         leftover: &mut Leftover,
     ) -> Result<Value, (String, Value)> {
         let job = settings(input)?;
-        super::kube_job::run(&job, run, log, leftover).await
+        let domain = crate::labels::domain_in(&self.environment);
+        super::kube_job::run(&job, run, &domain, log, leftover).await
     }
 
     #[cfg(not(feature = "kube"))]

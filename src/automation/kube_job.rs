@@ -23,11 +23,12 @@ const MAX_FAILED_READS: u32 = 5;
 const DEFAULT_TTL: Duration = Duration::from_secs(3600);
 
 pub const LABEL_MANAGED_BY: &str = "app.kubernetes.io/managed-by";
-pub const LABEL_RUN: &str = "plat.dev/run-id";
-pub const LABEL_AUTOMATION: &str = "plat.dev/automation";
-pub const LABEL_ACCOUNT: &str = "plat.dev/account";
+/// Labels under the platform's label domain (`crate::labels`).
+pub const LABEL_RUN: &str = "run-id";
+pub const LABEL_AUTOMATION: &str = "automation";
+pub const LABEL_ACCOUNT: &str = "account";
 /// An e-mail is not a valid label value, so the owner is an annotation.
-pub const ANNOTATION_OWNER: &str = "plat.dev/owner";
+pub const ANNOTATION_OWNER: &str = "owner";
 
 /// A Job this run created: deleted when the run stops it early (cancel, timeout).
 pub struct CreatedJob {
@@ -52,6 +53,7 @@ impl CreatedJob {
 pub(super) async fn run(
     settings: &KubernetesJob,
     run: &RunInfo,
+    domain: &str,
     log: &StepLog,
     leftover: &mut Leftover,
 ) -> Result<Value, (String, Value)> {
@@ -63,7 +65,7 @@ pub(super) async fn run(
         .namespace
         .clone()
         .unwrap_or_else(|| client.default_namespace().to_owned());
-    let job = manifest(settings, run).map_err(fail)?;
+    let job = manifest(settings, run, domain).map_err(fail)?;
     let name = job.metadata.name.clone().unwrap_or_default();
     let jobs: Api<Job> = Api::namespaced(client.clone(), &namespace);
     jobs.create(&PostParams::default(), &job)
@@ -110,23 +112,23 @@ pub(super) async fn run(
 
 /// The Job as sent: one container, never restarted, never retried (a retry is a new run), its
 /// pod labelled like the Job so that both can be traced to the run (DOMAIN.md section 4).
-pub fn manifest(settings: &KubernetesJob, run: &RunInfo) -> Result<Job, String> {
+pub fn manifest(settings: &KubernetesJob, run: &RunInfo, domain: &str) -> Result<Job, String> {
     let id = if run.id.is_empty() {
         ulid::Ulid::generate().to_string().to_lowercase()
     } else {
         run.id.to_lowercase()
     };
     let name = format!("plat-run-{id}");
-    let mut labels = json!({ LABEL_MANAGED_BY: "plat", LABEL_RUN: id });
+    let mut labels = json!({ LABEL_MANAGED_BY: "plat", format!("{domain}/{LABEL_RUN}"): id });
     for (key, value) in [
         (LABEL_AUTOMATION, &run.automation),
         (LABEL_ACCOUNT, &run.account),
     ] {
         if !value.is_empty() {
-            labels[key] = json!(value);
+            labels[format!("{domain}/{key}")] = json!(value);
         }
     }
-    let annotations = json!({ ANNOTATION_OWNER: run.owner });
+    let annotations = json!({ format!("{domain}/{ANNOTATION_OWNER}"): run.owner });
     let ttl = settings
         .ttl_after_finished
         .as_deref()

@@ -20,6 +20,8 @@ pub struct Provisioner {
     binary: IacBinary,
     data_dir: PathBuf,
     base_env: Vec<(OsString, OsString)>,
+    /// Passed to templates as `plat_label_prefix` when it is not the default they assume.
+    label_domain: Option<String>,
 }
 
 /// Everything one run needs besides the template.
@@ -38,7 +40,14 @@ impl Provisioner {
             binary,
             data_dir,
             base_env,
+            label_domain: None,
         }
+    }
+
+    /// The platform's label domain (`crate::labels`); templates assume the default.
+    pub fn with_label_domain(mut self, domain: &str) -> Self {
+        self.label_domain = (domain != crate::labels::DEFAULT_DOMAIN).then(|| domain.to_owned());
+        self
     }
 
     pub fn binary(&self) -> &IacBinary {
@@ -134,7 +143,7 @@ impl Provisioner {
                 .expires_at
                 .parse()
                 .unwrap_or_else(|_| jiff::Timestamp::now()),
-            label_prefix: None,
+            label_prefix: self.label_domain.clone(),
         };
         let params: BTreeMap<String, serde_json::Value> = req
             .env

@@ -8,10 +8,11 @@ use serde::Deserialize;
 
 use super::{ScanError, Severity, rules};
 
-/// Annotation that silences rules on one object: `plat.io/ignore: PLAT004,PLAT007` (or `all`).
-pub const IGNORE_ANNOTATION: &str = "plat.io/ignore";
+/// Annotation (or tag) that silences rules on one object, under the label prefix:
+/// `appgear.io/ignore: PLAT004,PLAT007` (or `all`). `plat.io/ignore` is its deprecated alias.
+pub const IGNORE_ANNOTATION: &str = "ignore";
 
-pub const DEFAULT_LABEL_PREFIX: &str = "appgear.io";
+pub const DEFAULT_LABEL_PREFIX: &str = crate::labels::DEFAULT_DOMAIN;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -85,6 +86,26 @@ fn default_labels(prefix: &str) -> Vec<String> {
 }
 
 impl ScanConfig {
+    /// The rules an object's annotations (or tags) silence: `<prefix>/ignore`, else its
+    /// deprecated alias `plat.io/ignore`.
+    pub(crate) fn ignored_rules(&self, annotations: &BTreeMap<String, String>) -> Vec<String> {
+        let key = format!("{}/{IGNORE_ANNOTATION}", self.label_prefix);
+        annotations
+            .get(&key)
+            .or_else(|| {
+                crate::labels::DEPRECATED_DOMAINS
+                    .iter()
+                    .find_map(|domain| annotations.get(&format!("{domain}/{IGNORE_ANNOTATION}")))
+            })
+            .map(|v| {
+                v.split([',', ' '])
+                    .map(|s| s.trim().to_ascii_uppercase())
+                    .filter(|s| !s.is_empty())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
     pub fn with_prefix(prefix: &str) -> Self {
         Self {
             label_prefix: prefix.to_string(),

@@ -9,7 +9,6 @@ use serde::Serialize;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use super::config::IGNORE_ANNOTATION;
 use super::{
     Attribution, Finding, Location, Origin, Relation, RelationKind, Resource, ScanConfig, ScanSink,
     Severity, redact_map,
@@ -506,18 +505,6 @@ impl Emitter<'_> {
     }
 }
 
-pub(crate) fn parse_ignore(annotations: &BTreeMap<String, String>) -> Vec<String> {
-    annotations
-        .get(IGNORE_ANNOTATION)
-        .map(|v| {
-            v.split([',', ' '])
-                .filter(|s| !s.is_empty())
-                .map(|s| s.trim().to_ascii_uppercase())
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 fn string_map(value: Option<&Value>) -> BTreeMap<String, String> {
     let mut map = BTreeMap::new();
     if let Some(Value::Object(obj)) = value {
@@ -664,7 +651,7 @@ pub(crate) fn check_object(
         resource_id: &id,
         kind,
         name,
-        ignored: parse_ignore(&annotations),
+        ignored: config.ignored_rules(&annotations),
     };
 
     let group = api_group(api_version);

@@ -720,7 +720,7 @@ fn backstage_entities_are_valid_unique_and_linked() {
     let kv = resources
         .iter()
         .find(|e| {
-            e["metadata"]["annotations"]["plat.io/terraform-address"]
+            e["metadata"]["annotations"]["appgear.io/terraform-address"]
                 == "module.aks.azurerm_key_vault.kv[0]"
         })
         .expect("kv entity");
@@ -728,7 +728,7 @@ fn backstage_entities_are_valid_unique_and_linked() {
     let service = resources
         .iter()
         .find(|e| {
-            e["metadata"]["annotations"]["plat.io/resource-id"] == "core/Service/shop/checkout"
+            e["metadata"]["annotations"]["appgear.io/resource-id"] == "core/Service/shop/checkout"
         })
         .expect("service entity");
     assert_eq!(
@@ -1531,4 +1531,18 @@ fn service_linking_relates_many_copies_of_one_app_once_each() {
         assert_eq!(selects.len(), 1, "one distinct target");
         assert_eq!(selects[0].target, "apps/Deployment/shop/web");
     }
+}
+
+#[test]
+fn the_ignore_annotation_is_read_under_the_label_prefix_and_its_deprecated_alias() {
+    let config = ScanConfig::with_prefix("example.org");
+    let own = BTreeMap::from([(
+        "example.org/ignore".to_owned(),
+        "plat004, plat007".to_owned(),
+    )]);
+    assert_eq!(config.ignored_rules(&own), ["PLAT004", "PLAT007"]);
+    let deprecated = BTreeMap::from([("plat.io/ignore".to_owned(), "PLAT005".to_owned())]);
+    assert_eq!(config.ignored_rules(&deprecated), ["PLAT005"]);
+    let elsewhere = BTreeMap::from([("other.io/ignore".to_owned(), "PLAT005".to_owned())]);
+    assert!(config.ignored_rules(&elsewhere).is_empty());
 }

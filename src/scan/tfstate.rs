@@ -295,14 +295,7 @@ fn emit_resource(
         resource_id: resource.address,
         kind: resource.resource_type,
         name: resource.address,
-        ignored: tags
-            .get(super::config::IGNORE_ANNOTATION)
-            .map(|v| {
-                v.split(',')
-                    .map(|r| r.trim().to_ascii_uppercase())
-                    .collect()
-            })
-            .unwrap_or_default(),
+        ignored: config.ignored_rules(&tags),
     };
     if taggable {
         let missing: Vec<&str> = config

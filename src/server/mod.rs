@@ -47,6 +47,8 @@ pub struct ServerConfig {
     pub clock: service::Clock,
     /// Currency of template costs, budgets and spend (R-GOV-4).
     pub currency: String,
+    /// The domain of the platform's labels (`PLAT_LABEL_DOMAIN`).
+    pub label_domain: String,
     /// How long a request waits for a database connection, and one statement may run.
     pub db_acquire_timeout: Duration,
     pub db_statement_timeout: Duration,
@@ -312,7 +314,8 @@ pub async fn prepare(config: &ServerConfig) -> Result<AppState, Error> {
     let templates = config.automations.step_tools.env_templates.clone();
     let service = Service::new(store, config.clock.clone())
         .with_env_templates(templates)
-        .with_currency(&config.currency);
+        .with_currency(&config.currency)
+        .with_label_domain(&config.label_domain);
     service
         .bootstrap(&Bootstrap {
             master_account: config.master_account.clone(),

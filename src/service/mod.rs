@@ -71,6 +71,8 @@ pub struct Service {
     records_audit: bool,
     /// The currency of template costs, budgets and spend (R-GOV-4): one per platform.
     currency: Arc<str>,
+    /// The domain of the platform labels envs carry (`crate::labels`), which spend sums by.
+    label_domain: Arc<str>,
 }
 
 /// The account a listing is seen from, and its limit.
@@ -94,6 +96,7 @@ impl Service {
             env_templates: Arc::new(envs::NoTemplates),
             records_audit: true,
             currency: Arc::from(spend::DEFAULT_CURRENCY),
+            label_domain: Arc::from(crate::labels::DEFAULT_DOMAIN),
         }
     }
 
@@ -102,6 +105,12 @@ impl Service {
     #[doc(hidden)]
     pub fn without_audit_for_benchmarks(mut self) -> Self {
         self.records_audit = false;
+        self
+    }
+
+    /// The domain of the platform's labels (checked by `labels::check_domain`).
+    pub fn with_label_domain(mut self, domain: &str) -> Self {
+        self.label_domain = Arc::from(domain);
         self
     }
 

@@ -16,7 +16,6 @@ use crate::store::{self, AccountRow, EnvRow, EnvSpendRow, SpendKey};
 pub const DEFAULT_CURRENCY: &str = "USD";
 
 /// The label domain of the reference design (DOMAIN.md section 4), as templates use by default.
-pub const LABEL_DOMAIN: &str = "appgear.io";
 
 /// The largest monthly budget: a billion, far inside 64-bit millionths.
 pub const MAX_BUDGET: f64 = 1_000_000_000.0;
@@ -63,11 +62,12 @@ pub fn parse_spend_key(text: &str) -> Result<SpendKey> {
                 SpendKey::Label(label.to_owned())
             }
             _ => {
-                return Err(Error::invalid(format!("cannot sum spend by '{text}'")).with_hint(
-                    format!(
-                        "use account, tenant, template, owner or label:KEY (e.g. label:{LABEL_DOMAIN}/suite)"
-                    ),
-                ));
+                return Err(
+                    Error::invalid(format!("cannot sum spend by '{text}'")).with_hint(format!(
+                        "use account, tenant, template, owner or label:KEY (e.g. label:{}/suite)",
+                        crate::labels::DEFAULT_DOMAIN
+                    )),
+                );
             }
         },
     };
@@ -173,7 +173,7 @@ impl Service {
             ("account-id", actor.account.slug.as_str()),
             ("workspace-id", env_name),
         ] {
-            labels.insert(format!("{LABEL_DOMAIN}/{key}"), value.to_owned());
+            labels.insert(format!("{}/{key}", self.label_domain), value.to_owned());
         }
         Ok(Some((to_micros(daily), labels)))
     }
@@ -244,7 +244,7 @@ impl Service {
             template: env.template.clone(),
             owner_email: env.owner_email.clone(),
             tenant: labels
-                .get(&format!("{LABEL_DOMAIN}/tenant-id"))
+                .get(&format!("{}/tenant-id", self.label_domain))
                 .cloned()
                 .unwrap_or_default(),
             daily_cost_micros: daily_micros,

@@ -168,6 +168,43 @@ on_every_backend! {
     }
 }
 
+/// Issue 14: one label domain, configurable. The platform labels, and what spend sums by, follow
+/// `PLAT_LABEL_DOMAIN`; a domain that is no DNS name is refused before anything is recorded.
+#[test]
+fn r_env_5_the_platform_labels_follow_the_configured_label_domain() {
+    let mut env = TestEnv::new();
+    env.ok(&["account", "list"]);
+    env.vars
+        .insert("PLAT_LABEL_DOMAIN".into(), "Not A Domain".into());
+    let refused = env.run(&["env", "up", "domained"]);
+    refused.failure(1);
+    assert!(
+        refused.stderr.contains("invalid label domain"),
+        "{}",
+        refused.stderr
+    );
+    assert!(!env.dump().contains("domained"), "nothing recorded");
+
+    env.vars
+        .insert("PLAT_LABEL_DOMAIN".into(), "example.org".into());
+    let up = env.ok(&["env", "up", "domained", "-o", "json"]).json();
+    let labels = &up["outputs"]["labels"];
+    assert_eq!(labels["example.org/workspace-id"], "domained", "{labels}");
+    assert_eq!(labels["example.org/tenant-id"], "default", "{labels}");
+    assert!(labels.get("appgear.io/workspace-id").is_none(), "{labels}");
+    let spend = env
+        .ok(&[
+            "spend",
+            "--by",
+            "label:example.org/workspace-id",
+            "-o",
+            "json",
+        ])
+        .json();
+    assert_eq!(spend["lines"][0]["key"], "domained", "{spend}");
+    env.ok(&["env", "down", "domained", "--yes"]);
+}
+
 #[test]
 fn r_env_3_a_failed_up_keeps_its_state_costs_no_quota_and_down_destroys_it() {
     let mut env = TestEnv::new();

@@ -357,12 +357,12 @@ fn a_kubernetes_job_runs_with_labels_and_limits_and_its_pod_log_becomes_the_run_
     let sent = created[0].json();
     assert_eq!(sent["metadata"]["name"], job.as_str());
     let labels = &sent["metadata"]["labels"];
-    assert_eq!(labels["plat.dev/run-id"], id);
-    assert_eq!(labels["plat.dev/automation"], "collect-prices");
-    assert_eq!(labels["plat.dev/account"], run["account"]);
+    assert_eq!(labels["appgear.io/run-id"], id);
+    assert_eq!(labels["appgear.io/automation"], "collect-prices");
+    assert_eq!(labels["appgear.io/account"], run["account"]);
     assert_eq!(labels["app.kubernetes.io/managed-by"], "plat");
     assert_eq!(
-        sent["metadata"]["annotations"]["plat.dev/owner"],
+        sent["metadata"]["annotations"]["appgear.io/owner"],
         run["owner"]
     );
     assert_eq!(sent["spec"]["backoffLimit"], 0);

@@ -386,7 +386,7 @@ fn backstage_format_prints_a_system_and_a_resource_per_object() {
             "{name}"
         );
         assert_eq!(
-            resource["metadata"]["annotations"]["plat.io/tenant-id"],
+            resource["metadata"]["annotations"]["appgear.io/tenant-id"],
             "acme"
         );
     }

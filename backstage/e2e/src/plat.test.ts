@@ -216,7 +216,7 @@ describe('plat modules in a Backstage backend', () => {
     expect(system.metadata.annotations['backstage.io/managed-by-origin-location']).toBe(location);
     const resources = await request(backend.server)
       .get('/api/catalog/entities/by-query')
-      .query({ filter: 'kind=resource,metadata.annotations.plat.io/workspace-id=bs-kept' });
+      .query({ filter: 'kind=resource,metadata.annotations.appgear.io/workspace-id=bs-kept' });
     expect(resources.body.items).toHaveLength(4);
   });
 

@@ -33,7 +33,7 @@ pub async fn run(ctx: &Ctx, args: ScanArgs) -> Result<()> {
 async fn scan(ctx: &Ctx, args: ScanRunArgs) -> Result<()> {
     ctx.authorize(LocalWork::Scan).await?;
     let root = std::env::current_dir()?;
-    let mut config = load_config(&args, &root)?;
+    let mut config = load_config(ctx, &args, &root)?;
     config.policies = load_policies(&args.policy, &root)?.map(Arc::new);
     let policy_rules = config
         .policies
@@ -75,11 +75,12 @@ async fn scan(ctx: &Ctx, args: ScanRunArgs) -> Result<()> {
     check_threshold(report.counts(), args.fail_on)
 }
 
-/// `--config`, else `.plat/scan.yaml` under the current directory, else the reference design.
-fn load_config(args: &ScanRunArgs, root: &std::path::Path) -> Result<ScanConfig> {
+/// `--config`, else `.plat/scan.yaml` under the current directory, else the reference design
+/// under the platform's label domain.
+fn load_config(ctx: &Ctx, args: &ScanRunArgs, root: &std::path::Path) -> Result<ScanConfig> {
     match args.config.clone().or_else(|| ScanConfig::discover(root)) {
         Some(path) => Ok(ScanConfig::load(&path)?),
-        None => Ok(ScanConfig::default()),
+        None => Ok(ScanConfig::with_prefix(&ctx.label_domain()?)),
     }
 }
 

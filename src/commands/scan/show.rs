@@ -26,7 +26,9 @@ pub fn report(
             ctx.out
                 .raw(&format!("{}\n", serde_json::to_string_pretty(&sarif)?));
         }
-        ScanFormat::Backstage => ctx.out.raw(&entities_yaml(report, env)),
+        ScanFormat::Backstage => ctx
+            .out
+            .raw(&entities_yaml(report, env, &ctx.label_domain()?)),
         ScanFormat::Github => {
             for line in github::annotations(report) {
                 ctx.out.raw(&format!("{line}\n"));
@@ -41,9 +43,10 @@ pub fn report(
 }
 
 /// Multi-document `catalog-info.yaml` of the report (also what `--publish` writes).
-pub fn entities_yaml(report: &ScanReport, env: Option<&str>) -> String {
+pub fn entities_yaml(report: &ScanReport, env: Option<&str>, domain: &str) -> String {
     let options = backstage::BackstageOptions {
         environment: env.map(str::to_owned),
+        domain: domain.to_owned(),
         ..Default::default()
     };
     backstage::to_yaml(&backstage::entities(report, &options))

@@ -33,6 +33,7 @@ pub async fn run(ctx: &Ctx, args: ServerRunArgs) -> Result<()> {
         default_tenant_domain: args.default_domain,
         clock: ctx.clock()?,
         currency: args.currency,
+        label_domain: ctx.label_domain()?,
         db_acquire_timeout: Duration::from_millis(args.db_acquire_timeout_ms),
         db_statement_timeout: Duration::from_millis(args.db_statement_timeout_ms),
         amqp_url: args.amqp_url,

@@ -19,6 +19,8 @@ pub struct BackstageOptions {
     /// The environment being scanned (`plat scan --env NAME`); without it, resources are grouped
     /// by their workspace label, and unlabelled ones go to `unassigned`.
     pub environment: Option<String>,
+    /// The domain of plat's own annotations (`crate::labels`).
+    pub domain: String,
 }
 
 impl Default for BackstageOptions {
@@ -27,6 +29,7 @@ impl Default for BackstageOptions {
             owner: "group:default/platform".into(),
             namespace: "default".into(),
             environment: None,
+            domain: crate::labels::DEFAULT_DOMAIN.into(),
         }
     }
 }
@@ -177,7 +180,7 @@ pub fn entities(report: &ScanReport, options: &BackstageOptions) -> Vec<Value> {
                     "name": name,
                     "namespace": ns,
                     "title": format!("Environment {env}"),
-                    "annotations": {"plat.io/environment": env},
+                    "annotations": {format!("{}/environment", options.domain): env},
                 },
                 "spec": {"owner": options.owner},
             })
@@ -186,30 +189,32 @@ pub fn entities(report: &ScanReport, options: &BackstageOptions) -> Vec<Value> {
     for (resource, name) in report.resources.iter().zip(&own_names) {
         let file = resource.location.file.as_str();
         let mut annotations = Map::new();
+        // plat's own annotations are under the platform's label domain.
+        let own = |name: &str| format!("{}/{name}", options.domain);
         let mut put = |key: &str, value: &str| {
             annotations.insert(key.to_string(), Value::String(value.to_string()));
         };
-        put("plat.io/resource-id", &resource.id);
+        put(&own("resource-id"), &resource.id);
         put(
-            "plat.io/source-location",
+            &own("source-location"),
             &format!("{}:{}", resource.location.file, resource.location.line),
         );
         let resource_type = match resource.origin {
             Origin::Terraform => {
                 put(
-                    "plat.io/terraform-address",
+                    &own("terraform-address"),
                     resource.address.as_deref().unwrap_or(""),
                 );
-                put("plat.io/terraform-type", &resource.kind);
+                put(&own("terraform-type"), &resource.kind);
                 resource.kind.clone()
             }
             Origin::Manifest | Origin::Cluster => {
                 put(
-                    "plat.io/kubernetes-api-version",
+                    &own("kubernetes-api-version"),
                     resource.api_version.as_deref().unwrap_or(""),
                 );
-                put("plat.io/kubernetes-kind", &resource.kind);
-                put("plat.io/kubernetes-name", &resource.name);
+                put(&own("kubernetes-kind"), &resource.kind);
+                put(&own("kubernetes-name"), &resource.name);
                 let kube_id = resource
                     .labels
                     .get("backstage.io/kubernetes-id")
@@ -217,7 +222,7 @@ pub fn entities(report: &ScanReport, options: &BackstageOptions) -> Vec<Value> {
                     .unwrap_or_else(|| resource.name.clone());
                 put("backstage.io/kubernetes-id", &kube_id);
                 if let Some(namespace) = &resource.namespace {
-                    put("plat.io/kubernetes-namespace", namespace);
+                    put(&own("kubernetes-namespace"), namespace);
                     put("backstage.io/kubernetes-namespace", namespace);
                 }
                 format!("kubernetes-{}", slug(&resource.kind))
@@ -225,12 +230,12 @@ pub fn entities(report: &ScanReport, options: &BackstageOptions) -> Vec<Value> {
         };
         let attribution = &resource.attribution;
         for (key, value) in [
-            ("plat.io/account-id", &attribution.account),
-            ("plat.io/tenant-id", &attribution.tenant),
-            ("plat.io/workspace-id", &attribution.workspace),
+            (own("account-id"), &attribution.account),
+            (own("tenant-id"), &attribution.tenant),
+            (own("workspace-id"), &attribution.workspace),
         ] {
             if let Some(value) = value {
-                put(key, value);
+                put(&key, value);
             }
         }
         let mut depends_on: Vec<String> = resource

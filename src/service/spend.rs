@@ -15,8 +15,6 @@ use crate::store::{self, AccountRow, EnvRow, EnvSpendRow, SpendKey};
 
 pub const DEFAULT_CURRENCY: &str = "USD";
 
-/// The label domain of the reference design (DOMAIN.md section 4), as templates use by default.
-
 /// The largest monthly budget: a billion, far inside 64-bit millionths.
 pub const MAX_BUDGET: f64 = 1_000_000_000.0;
 

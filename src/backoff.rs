@@ -21,6 +21,7 @@ impl Backoff {
         }
     }
 
+    #[cfg(any(feature = "server", test))]
     /// Starts again from the first step (after a success).
     pub fn reset(&mut self) {
         self.attempt = 0;

@@ -247,6 +247,7 @@ impl Ctx {
 }
 
 impl Ctx {
+    #[cfg(feature = "server")]
     /// Structured JSON logs on stderr for `plat server`; `PLAT_LOG` filters (default `info`).
     pub fn init_server_logs(&self) {
         let filter =
@@ -259,6 +260,7 @@ impl Ctx {
             .try_init();
     }
 
+    #[cfg(feature = "server")]
     pub fn default_server_database(&self) -> String {
         let _ = crate::private_fs::private_dir(&self.dirs.data);
         format!(

@@ -6,8 +6,6 @@
 //! Earlier versions also wrote `plat.io/*` (scan) and `plat.dev/*` (Jobs): deprecated aliases,
 //! which `plat scan` still reads (`plat.io/ignore`) but plat no longer writes.
 
-use std::collections::BTreeMap;
-
 /// The domain the seeds name, used unless a platform sets its own.
 pub const DEFAULT_DOMAIN: &str = "appgear.io";
 /// Domains earlier versions wrote, still read where plat reads labels.
@@ -39,9 +37,10 @@ pub fn check_domain(text: &str) -> Result<String, String> {
     }
 }
 
+#[cfg(any(feature = "kube", test))]
 /// The domain a process's environment sets, or the default. An invalid value was refused
 /// where the platform started (`Ctx::label_domain`); here it falls back to the default.
-pub fn domain_in(vars: &BTreeMap<String, String>) -> String {
+pub fn domain_in(vars: &std::collections::BTreeMap<String, String>) -> String {
     vars.get(DOMAIN_VARIABLE)
         .and_then(|text| check_domain(text).ok())
         .unwrap_or_else(|| DEFAULT_DOMAIN.to_owned())
@@ -58,8 +57,12 @@ mod tests {
         assert!(check_domain("a..b").is_err());
         assert!(check_domain("").is_err());
         assert!(check_domain("-a.b").is_err());
-        let vars = BTreeMap::from([(DOMAIN_VARIABLE.to_owned(), "x.io".to_owned())]);
+        let vars =
+            std::collections::BTreeMap::from([(DOMAIN_VARIABLE.to_owned(), "x.io".to_owned())]);
         assert_eq!(domain_in(&vars), "x.io");
-        assert_eq!(domain_in(&BTreeMap::new()), DEFAULT_DOMAIN);
+        assert_eq!(
+            domain_in(&std::collections::BTreeMap::new()),
+            DEFAULT_DOMAIN
+        );
     }
 }

@@ -5,30 +5,30 @@
 
 pub mod api;
 pub mod assets;
-pub mod auth;
-pub mod automation;
-pub mod backoff;
+pub(crate) mod auth;
+pub(crate) mod automation;
+pub(crate) mod backoff;
 pub mod cli;
-pub mod commands;
+pub(crate) mod commands;
 pub mod config;
-pub mod ctx;
+pub(crate) mod ctx;
 mod document_limits;
-pub mod error;
+pub(crate) mod error;
 pub mod expr;
-pub mod iac;
-pub mod labels;
+pub(crate) mod iac;
+pub(crate) mod labels;
 pub(crate) mod ops;
-pub mod output;
-pub mod platform;
+pub(crate) mod output;
+pub(crate) mod platform;
 mod private_fs;
-pub mod provision;
+pub(crate) mod provision;
 pub mod scaffold;
 pub mod scan;
 #[cfg(feature = "server")]
-pub mod server;
+pub(crate) mod server;
 pub mod service;
 pub mod store;
-pub mod template_repos;
+pub(crate) mod template_repos;
 
 use std::ffi::OsString;
 

@@ -145,6 +145,7 @@ impl AuthError {
         }
     }
 
+    #[cfg(test)]
     pub fn is_login_required(&self) -> bool {
         matches!(self, Self::LoginRequired { .. })
     }

@@ -13,23 +13,20 @@ mod secret;
 mod session;
 mod store;
 
-pub use claims::{TokenClaims, decode_claims};
+pub use claims::decode_claims;
 pub use error::AuthError;
 /// The server's token checks discover the issuer with the same code as the CLI's login.
 #[cfg(feature = "server")]
 pub(crate) use oidc::ProviderMetadata;
-pub use oidc::{
-    DEFAULT_SCOPES, DeviceAuthorization, DevicePrompt, OidcClient, OidcConfig, OidcHttp, TokenSet,
-    http_client,
-};
+pub use oidc::{DeviceAuthorization, OidcConfig, http_client};
 pub use secret::Secret;
-pub use session::{
-    AccessToken, AuthStatus, DEFAULT_LOCK_TIMEOUT, DEFAULT_REFRESH_MARGIN, LogoutOutcome, Session,
-    SessionConfig,
-};
-pub use store::{
-    DEFAULT_KEYRING_TIMEOUT, InsecureFileStore, KEYRING_SERVICE, KeyringStore,
-    MAX_KEYRING_SECRET_BYTES, StoredTokens, TokenStore,
+pub use session::{AuthStatus, Session, SessionConfig};
+pub use store::{StoredTokens, TokenStore};
+// What only this module's tests reach for by its short path.
+#[cfg(test)]
+use {
+    oidc::OidcClient,
+    store::{InsecureFileStore, KeyringStore, MAX_KEYRING_SECRET_BYTES},
 };
 
 #[cfg(test)]

@@ -284,14 +284,7 @@ impl OidcClient {
         })
     }
 
-    pub fn config(&self) -> &OidcConfig {
-        &self.config
-    }
-
-    pub fn issuer(&self) -> &str {
-        &self.metadata.issuer
-    }
-
+    #[cfg(test)]
     pub fn supports_device_flow(&self) -> bool {
         self.metadata.device_authorization_endpoint.is_some()
     }

@@ -50,11 +50,6 @@ pub struct AccessToken {
 }
 
 impl AccessToken {
-    /// Wraps a token obtained elsewhere (such as `PLAT_TOKEN`), reading its claims if it is a JWT.
-    pub fn from_token(token: Secret) -> Self {
-        Self::new(token, None)
-    }
-
     fn new(token: Secret, expires_at_fallback: Option<Timestamp>) -> Self {
         let claims = decode_claims(&token).ok();
         let expires_at = claims
@@ -95,7 +90,6 @@ impl AccessToken {
 /// What `plat auth status` shows.
 #[derive(Debug, Clone)]
 pub struct AuthStatus {
-    pub context: String,
     pub issuer: String,
     pub storage: String,
     pub logged_in: bool,
@@ -132,10 +126,6 @@ impl Session {
             oidc: tokio::sync::OnceCell::new(),
             cached: Mutex::new(None),
         }
-    }
-
-    pub fn config(&self) -> &SessionConfig {
-        &self.config
     }
 
     pub fn store(&self) -> &TokenStore {
@@ -219,7 +209,6 @@ impl Session {
     /// Logged-in state, refreshing if needed; only `LoginRequired` turns into `logged_in: false`.
     pub async fn status(&self) -> Result<AuthStatus, AuthError> {
         let mut status = AuthStatus {
-            context: self.config.context.clone(),
             issuer: self.config.oidc.issuer.clone(),
             storage: self.store.describe(),
             logged_in: false,

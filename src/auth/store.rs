@@ -57,6 +57,7 @@ impl TokenStore {
         Self::InsecureFile(InsecureFileStore::new(data_dir))
     }
 
+    #[cfg(test)]
     pub fn is_insecure(&self) -> bool {
         matches!(self, Self::InsecureFile(_))
     }

@@ -6,8 +6,8 @@
 
 use croner::Cron;
 use croner::parser::{CronParser, Seconds, Year};
+use jiff::Timestamp;
 use jiff::tz::TimeZone;
-use jiff::{Timestamp, Zoned};
 
 /// A parsed cron expression bound to the time zone its wall-clock times are read in.
 #[derive(Debug, Clone)]
@@ -56,8 +56,9 @@ impl Schedule {
     }
 
     /// The first tick strictly after `after`.
+    #[cfg(test)]
     pub fn next_tick(&self, after: Timestamp) -> Option<Timestamp> {
-        let at: Zoned = after.to_zoned(self.zone.clone());
+        let at: jiff::Zoned = after.to_zoned(self.zone.clone());
         self.cron
             .find_next_occurrence(&at, false)
             .ok()

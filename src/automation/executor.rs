@@ -48,7 +48,6 @@ pub enum RunEvent {
         logs: String,
     },
     StepFinished {
-        index: usize,
         steps: Vec<RunStep>,
         logs: String,
     },
@@ -194,6 +193,7 @@ impl Executor {
 
     /// Runs a definition for a caller that has no run record: its runner, if any, is told only
     /// the automation's name.
+    #[cfg(test)]
     pub async fn run(
         &self,
         definition: &Definition,
@@ -384,7 +384,6 @@ impl Executor {
                 }
             }
             let _ = events.send(RunEvent::StepFinished {
-                index,
                 steps: steps.clone(),
                 logs: logs.clone(),
             });

@@ -14,9 +14,8 @@ pub mod platform_steps;
 pub mod progress;
 pub mod webhook;
 
-pub use actions::StepActions;
-pub use definition::{Definition, DefinitionError, Problem};
-pub use executor::{CancelSignal, Executor, RunEvent, RunInfo, RunResult, StepLog};
+pub use definition::{Definition, DefinitionError};
+pub use executor::{CancelSignal, Executor, RunEvent, RunInfo};
 
 /// Run statuses as stored and shown.
 pub mod status {

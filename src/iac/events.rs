@@ -110,6 +110,7 @@ pub struct OutputValue {
 }
 
 impl OutputValue {
+    #[cfg(test)]
     pub fn new(value: JsonValue, sensitive: bool) -> Self {
         Self {
             sensitive,
@@ -167,10 +168,12 @@ impl Serialize for OutputValue {
 pub struct Outputs(pub BTreeMap<String, OutputValue>);
 
 impl Outputs {
+    #[cfg(test)]
     pub fn get(&self, name: &str) -> Option<&OutputValue> {
         self.0.get(name)
     }
 
+    #[cfg(test)]
     /// The real value of one output.
     pub fn reveal(&self, name: &str) -> Option<&JsonValue> {
         self.0.get(name).and_then(OutputValue::reveal)
@@ -187,10 +190,6 @@ impl Outputs {
 
     pub fn iter(&self) -> impl Iterator<Item = (&String, &OutputValue)> {
         self.0.iter()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
     }
 }
 
@@ -440,6 +439,7 @@ pub fn parse_line(line: &str) -> IacEvent {
     }
 }
 
+#[cfg(test)]
 /// Replays a log file written by the runner (for `plat env logs`).
 pub fn parse_log(text: &str) -> Vec<IacEvent> {
     text.lines()

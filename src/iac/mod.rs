@@ -16,16 +16,15 @@ mod tests;
 
 use std::path::PathBuf;
 
-pub use events::{
-    ChangeSummary, Diagnostic, IacCommand, IacEvent, OutputValue, Outputs, REDACTED, Severity,
-};
+pub use events::{IacCommand, IacEvent, Outputs, Severity};
 pub use runner::{
-    Backend, CancelHandle, HttpBackend, IacBinary, IacFlavor, PlatVariables, RunOptions,
-    RunSummary, Runner, Workspace, outputs_from_state,
+    Backend, CancelHandle, HttpBackend, IacBinary, PlatVariables, RunOptions, Runner, Workspace,
+    outputs_from_state,
 };
-pub use template::{
-    ParamSpec, ParamType, Template, TemplateCatalog, TemplateManifest, TtlPolicy, parse_duration,
-};
+pub use template::{ParamSpec, Template, TemplateCatalog, parse_duration};
+// What only this module's tests reach for by its short path.
+#[cfg(test)]
+use {events::OutputValue, runner::IacFlavor};
 
 pub type Result<T, E = IacError> = std::result::Result<T, E>;
 
@@ -71,9 +70,6 @@ pub enum IacError {
 
     #[error("invalid duration `{value}`: {message}")]
     InvalidDuration { value: String, message: String },
-
-    #[error("requested lifetime {requested} exceeds the template's maximum of {max}")]
-    TtlTooLong { requested: String, max: String },
 
     #[error("{context}")]
     Io {
@@ -137,7 +133,6 @@ impl IacError {
             Self::InvalidDuration { .. } => {
                 Some("use a duration such as `30m`, `1h30m` or `45s`".into())
             }
-            Self::TtlTooLong { max, .. } => Some(format!("ask for at most {max}")),
             Self::CommandFailed { .. } => Some(
                 "`plat env logs NAME` shows Terraform's full output; `plat env down NAME` removes \
                  what was made"
@@ -160,7 +155,6 @@ impl IacError {
         use crate::error::Exit;
         match self {
             Self::Cancelled { .. } => Exit::Cancelled,
-            Self::TtlTooLong { .. } => Exit::LimitReached,
             // Like every other missing value (`MissingValues`, scaffold parameters).
             Self::MissingParameters { .. } => Exit::Usage,
             _ => Exit::Failure,
@@ -179,7 +173,6 @@ impl IacError {
             Self::ParameterValidation { .. } => "invalid_parameter",
             Self::MissingParameters { .. } => "missing_parameters",
             Self::InvalidDuration { .. } => "invalid_duration",
-            Self::TtlTooLong { .. } => "ttl_too_long",
             Self::Io { .. } => "io_error",
             Self::CommandFailed { .. } => "iac_failed",
             Self::Cancelled { .. } => "cancelled",
@@ -187,6 +180,7 @@ impl IacError {
         }
     }
 
+    #[cfg(test)]
     /// Diagnostics carried by a Terraform failure (empty for other errors).
     pub fn diagnostics(&self) -> &[events::Diagnostic] {
         match self {

@@ -60,6 +60,7 @@ pub struct IacBinary {
 }
 
 impl IacBinary {
+    #[cfg(test)]
     /// Finds the binary: `explicit` (e.g. `PLAT_IAC_BIN` or config) wins, as a path or a name
     /// looked up in `path_env`; otherwise `tofu`, then `terraform`, on `path_env` (the caller
     /// passes the `PATH` variable).
@@ -394,10 +395,6 @@ impl Workspace {
         })
     }
 
-    pub fn dir(&self) -> &Path {
-        &self.dir
-    }
-
     /// Where a running Terraform's process id is kept, for a later plat to find.
     fn pid_path(&self) -> PathBuf {
         self.dir.join(".plat-iac.pid")
@@ -412,6 +409,7 @@ impl Workspace {
         self.dir.join(LOG_FILE)
     }
 
+    #[cfg(test)]
     /// Events recorded so far (for `plat env logs`).
     pub fn read_log(&self) -> Result<Vec<IacEvent>> {
         let path = self.log_path();
@@ -525,10 +523,12 @@ impl Runner {
         }
     }
 
+    #[cfg(test)]
     pub fn workspace(&self) -> &Workspace {
         &self.workspace
     }
 
+    #[cfg(test)]
     pub fn binary(&self) -> &IacBinary {
         &self.binary
     }

@@ -354,22 +354,6 @@ impl Template {
         Ok(resolved)
     }
 
-    /// The lifetime to give a new environment: the template default, or `requested` if it does
-    /// not exceed the template's maximum.
-    pub fn resolve_ttl(&self, requested: Option<&str>) -> Result<SignedDuration> {
-        let Some(text) = requested else {
-            return Ok(self.manifest.ttl.default);
-        };
-        let ttl = parse_duration(text)?;
-        if ttl > self.manifest.ttl.max {
-            return Err(IacError::TtlTooLong {
-                requested: format!("{ttl:#}"),
-                max: format!("{:#}", self.manifest.ttl.max),
-            });
-        }
-        Ok(ttl)
-    }
-
     fn validate(&self, spec: &ParamSpec, value: &JsonValue) -> Result<(), String> {
         if let Some(allowed) = &spec.allowed {
             let matches = allowed

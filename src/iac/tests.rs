@@ -201,7 +201,7 @@ fn all_missing_required_parameters_are_listed_at_once() {
 }
 
 #[test]
-fn durations_use_the_friendly_format_and_ttl_is_capped() {
+fn durations_use_the_friendly_format() {
     assert_eq!(parse_duration("30m").unwrap().as_secs(), 1800);
     assert_eq!(parse_duration("1h30m").unwrap().as_secs(), 5400);
     assert_eq!(parse_duration("45s").unwrap().as_secs(), 45);
@@ -214,13 +214,6 @@ fn durations_use_the_friendly_format_and_ttl_is_capped() {
         parse_duration("0s"),
         Err(IacError::InvalidDuration { .. })
     ));
-
-    let template = params_template();
-    assert_eq!(template.resolve_ttl(None).unwrap().as_secs(), 15 * 60);
-    assert_eq!(template.resolve_ttl(Some("1h")).unwrap().as_secs(), 3600);
-    let error = template.resolve_ttl(Some("3h")).unwrap_err();
-    assert_eq!(error.exit(), crate::error::Exit::LimitReached);
-    assert!(error.to_string().contains("maximum of 2h"), "{error}");
 }
 
 #[test]

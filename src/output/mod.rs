@@ -27,7 +27,6 @@ pub struct Output {
     pub verbose: u8,
     pub color: bool,
     pub stdout_tty: bool,
-    pub stderr_tty: bool,
     pub progress: bool,
     pub width: Option<u16>,
 }
@@ -53,7 +52,6 @@ impl Output {
             verbose,
             color,
             stdout_tty,
-            stderr_tty,
             progress: stderr_tty && !quiet && !env.is_set("PLAT_NO_PROGRESS"),
             width: env.get("COLUMNS").and_then(|c| c.parse().ok()),
         }

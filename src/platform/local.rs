@@ -32,6 +32,7 @@ impl LocalPlatform {
         }
     }
 
+    #[cfg(feature = "server")]
     /// The same platform, its calls recorded as coming from `source` (`server reaper`).
     pub fn with_source(mut self, source: &str) -> Self {
         self.origin = Origin::new(source);

@@ -50,10 +50,6 @@ impl Provisioner {
         self
     }
 
-    pub fn binary(&self) -> &IacBinary {
-        &self.binary
-    }
-
     /// `<data>/envs/<account>/<name>-<id>/`: the id keeps a recreated env from reusing old files.
     pub fn work_dir(&self, env: &Env) -> PathBuf {
         env_dir(&self.data_dir, env)
@@ -241,14 +237,6 @@ pub fn env_dir(data_dir: &Path, env: &Env) -> PathBuf {
         .join("envs")
         .join(&env.account)
         .join(format!("{}-{}", env.name, env.id))
-}
-
-/// The env's Terraform log, if this machine ran it.
-pub fn log_events(data_dir: &Path, env: &Env) -> Result<Vec<IacEvent>, iac::IacError> {
-    match Workspace::open(&env_dir(data_dir, env)) {
-        Ok(workspace) => workspace.read_log(),
-        Err(_) => Ok(Vec::new()),
-    }
 }
 
 pub fn log_path(data_dir: &Path, env: &Env) -> PathBuf {

@@ -166,7 +166,8 @@ impl Ctx {
         let service = Service::new(store, self.clock()?)
             .with_env_templates(self.env_catalog.clone())
             .with_currency(&self.currency()?)
-            .with_label_domain(&self.label_domain()?);
+            .with_label_domain(&self.label_domain()?)
+            .with_approval_window(self.approval_window()?);
         service
             .bootstrap(&Bootstrap {
                 master_account: self
@@ -358,6 +359,14 @@ impl Ctx {
             crate::provision::Provisioner::new(binary, self.dirs.data.clone(), base_env)
                 .with_label_domain(&self.label_domain()?),
         )
+    }
+
+    /// How long env requests wait for an approver (`PLAT_APPROVAL_WINDOW`, default 24h).
+    pub fn approval_window(&self) -> Result<i64> {
+        match self.env.get("PLAT_APPROVAL_WINDOW") {
+            None => Ok(service::DEFAULT_APPROVAL_WINDOW_SECONDS),
+            Some(text) => Ok(service::parse_approval_window(text)?),
+        }
     }
 
     /// The domain of the labels plat writes (`PLAT_LABEL_DOMAIN`, default `appgear.io`).

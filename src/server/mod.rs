@@ -49,6 +49,8 @@ pub struct ServerConfig {
     pub currency: String,
     /// The domain of the platform's labels (`PLAT_LABEL_DOMAIN`).
     pub label_domain: String,
+    /// How long env requests wait for an approver (`PLAT_APPROVAL_WINDOW`).
+    pub approval_window_seconds: i64,
     /// How long a request waits for a database connection, and one statement may run.
     pub db_acquire_timeout: Duration,
     pub db_statement_timeout: Duration,
@@ -315,7 +317,8 @@ pub async fn prepare(config: &ServerConfig) -> Result<AppState, Error> {
     let service = Service::new(store, config.clock.clone())
         .with_env_templates(templates)
         .with_currency(&config.currency)
-        .with_label_domain(&config.label_domain);
+        .with_label_domain(&config.label_domain)
+        .with_approval_window(config.approval_window_seconds);
     service
         .bootstrap(&Bootstrap {
             master_account: config.master_account.clone(),

@@ -15,8 +15,24 @@ use super::{Actor, Error, Result, Service};
 use crate::api::{CreateEnv, DecideEnv, Env, EnvDecision, EnvStarted};
 use crate::store::{self, AccountRow, ApprovalRow, EnvRow};
 
-/// How long a request waits for a decision before it expires.
-pub const APPROVAL_WINDOW_SECONDS: i64 = 24 * 60 * 60;
+/// How long a request waits for a decision before it expires, unless the platform says
+/// otherwise (`PLAT_APPROVAL_WINDOW`).
+pub const DEFAULT_APPROVAL_WINDOW_SECONDS: i64 = 24 * 60 * 60;
+/// The longest a platform may let a request wait: a month.
+pub const MAX_APPROVAL_WINDOW_SECONDS: i64 = 31 * 24 * 60 * 60;
+/// A platform's approval window as configured (`24h`, `2d`…): from a minute to a month.
+pub fn parse_approval_window(text: &str) -> Result<i64> {
+    let window = crate::iac::parse_duration(text)
+        .map_err(|err| Error::invalid(format!("approval window: {err}")))?;
+    let seconds = window.as_secs();
+    if !(60..=MAX_APPROVAL_WINDOW_SECONDS).contains(&seconds) {
+        return Err(Error::invalid(format!(
+            "approval window '{text}' must be between 1m and 31d"
+        )));
+    }
+    Ok(seconds)
+}
+
 /// The longest comment an approver may leave.
 pub const MAX_COMMENT_CHARS: usize = 2000;
 
@@ -81,7 +97,7 @@ impl Service {
     /// lifetime asked for kept until the approval starts it.
     pub(super) fn await_approval(&self, row: &mut EnvRow, required_by: &str, ttl_seconds: i64) {
         let now = self.now_ts();
-        let deadline = later(now, APPROVAL_WINDOW_SECONDS);
+        let deadline = later(now, self.approval_window_seconds);
         row.status = status::PENDING_APPROVAL.into();
         row.quota_counted = false;
         row.expires_at = deadline.clone();

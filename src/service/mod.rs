@@ -24,6 +24,7 @@ use std::sync::Arc;
 pub use actor::{Actor, Identity};
 pub use audit::{MIN_RETENTION, Origin};
 pub use automations::LOCAL_RUN_LEASE_SECONDS;
+pub use env_approvals::{DEFAULT_APPROVAL_WINDOW_SECONDS, parse_approval_window};
 pub use error::{Error, ErrorKind, Result};
 pub use queue_triggers::{MESSAGE_PARAMETER, QueueBinding};
 
@@ -73,6 +74,8 @@ pub struct Service {
     currency: Arc<str>,
     /// The domain of the platform labels envs carry (`crate::labels`), which spend sums by.
     label_domain: Arc<str>,
+    /// How long an env request waits for an approver (R-GOV-2).
+    approval_window_seconds: i64,
 }
 
 /// The account a listing is seen from, and its limit.
@@ -97,6 +100,7 @@ impl Service {
             records_audit: true,
             currency: Arc::from(spend::DEFAULT_CURRENCY),
             label_domain: Arc::from(crate::labels::DEFAULT_DOMAIN),
+            approval_window_seconds: env_approvals::DEFAULT_APPROVAL_WINDOW_SECONDS,
         }
     }
 
@@ -105,6 +109,13 @@ impl Service {
     #[doc(hidden)]
     pub fn without_audit_for_benchmarks(mut self) -> Self {
         self.records_audit = false;
+        self
+    }
+
+    /// How long env requests wait for a decision before they expire (R-GOV-2); see
+    /// `parse_approval_window`.
+    pub fn with_approval_window(mut self, seconds: i64) -> Self {
+        self.approval_window_seconds = seconds;
         self
     }
 

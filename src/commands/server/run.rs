@@ -34,6 +34,7 @@ pub async fn run(ctx: &Ctx, args: ServerRunArgs) -> Result<()> {
         clock: ctx.clock()?,
         currency: args.currency,
         label_domain: ctx.label_domain()?,
+        approval_window_seconds: ctx.approval_window()?,
         db_acquire_timeout: Duration::from_millis(args.db_acquire_timeout_ms),
         db_statement_timeout: Duration::from_millis(args.db_statement_timeout_ms),
         amqp_url: args.amqp_url,

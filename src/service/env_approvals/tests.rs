@@ -404,3 +404,20 @@ async fn r_gov_2_no_run_is_recorded_for_an_env_that_was_not_let_through() {
         "approved is not yet started"
     );
 }
+
+#[tokio::test]
+async fn r_gov_2_the_platform_sets_how_long_a_request_waits() {
+    let mut platform = Platform::new().await;
+    platform.service = platform
+        .service
+        .clone()
+        .with_approval_window(super::parse_approval_window("2h").unwrap());
+    let pending = platform.up(DEV, "shop", "prod").await.unwrap();
+    let deadline: jiff::Timestamp = pending.approval.unwrap().expires_at.parse().unwrap();
+    let requested: jiff::Timestamp = pending.created_at.parse().unwrap();
+    assert_eq!(deadline.as_second() - requested.as_second(), 2 * 3600);
+    for bad in ["30s", "32d", "soon", "-1h"] {
+        let refused = super::parse_approval_window(bad).unwrap_err();
+        assert_eq!(refused.kind, ErrorKind::Invalid, "{bad}");
+    }
+}

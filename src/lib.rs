@@ -21,6 +21,7 @@ pub(crate) mod ops;
 pub(crate) mod output;
 pub(crate) mod platform;
 mod private_fs;
+mod process;
 pub(crate) mod provision;
 pub mod scaffold;
 pub mod scan;

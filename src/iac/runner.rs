@@ -900,7 +900,7 @@ impl Tail {
 
 /// Whether a process with this id still runs (signal 0 checks without sending anything).
 fn process_alive(pid: i32) -> bool {
-    pid > 0 && nix::sys::signal::kill(Pid::from_raw(pid), None).is_ok()
+    crate::process::alive(pid)
 }
 
 /// Keeps the log going even if the disk is full: a run must not fail because its log did.

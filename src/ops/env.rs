@@ -81,6 +81,27 @@ pub(crate) struct ReapReport {
     pub expired_requests: Vec<Env>,
 }
 
+/// This process's id, beside an env's work dir while it provisions the env (see
+/// `adopt_killed_ups`); removed when the run ends, however it ends, unless the process dies.
+struct UpMarker(std::path::PathBuf);
+
+impl UpMarker {
+    fn write(path: std::path::PathBuf) -> Self {
+        if let Some(dir) = path.parent() {
+            let _ = crate::private_fs::private_dir(dir);
+        }
+        // Without the marker a kill is only found by `plat env down`: worth no failed `up`.
+        let _ = crate::private_fs::write_private(&path, std::process::id().to_string().as_bytes());
+        Self(path)
+    }
+}
+
+impl Drop for UpMarker {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
 /// How often a waiting `up --wait` asks whether its request was decided.
 const DECISION_POLL: std::time::Duration = std::time::Duration::from_secs(1);
 
@@ -89,6 +110,7 @@ impl EnvLifecycle<'_> {
     /// refusal changes nothing (R-ENV-3).
     pub async fn start(&self, request: UpRequest) -> Result<Started<'_>> {
         let template = self.templates.find(&request.template)?;
+        self.adopt_killed_ups().await?;
         let params = template.resolve_params(request.params, request.param_values.as_ref())?;
         let ttl_seconds = request
             .ttl
@@ -135,6 +157,8 @@ impl EnvLifecycle<'_> {
             .into());
         }
         let tenant = self.platform.who_am_i().await?.tenant;
+        // Removed when this run ends; left behind, with this pid, if this process is killed.
+        let _marker = UpMarker::write(self.provisioner.up_marker_path(env));
         let run = self
             .provisioner
             .up(RunRequest {
@@ -158,6 +182,43 @@ impl EnvLifecycle<'_> {
             env,
             outputs: run.result,
         })
+    }
+
+    /// Issue 15: an `up` whose plat was killed stays `provisioning` and would count against the
+    /// day's quota for good. Found on this machine by its marker (a dead pid, and no Terraform
+    /// of it still running), it is recorded as failed, as a failed `up` is: it costs no quota,
+    /// and its state stays for `plat env down`.
+    async fn adopt_killed_ups(&self) -> Result<()> {
+        let me = self.platform.who_am_i().await?.user;
+        for env in self.platform.list_envs(false).await? {
+            if env.owner != me || env.status != status::PROVISIONING {
+                continue;
+            }
+            let marker = self.provisioner.up_marker_path(&env);
+            let Some(pid) = std::fs::read_to_string(&marker)
+                .ok()
+                .and_then(|text| text.trim().parse::<i32>().ok())
+            else {
+                continue;
+            };
+            if crate::process::alive(pid) || self.provisioner.terraform_running(&env) {
+                continue;
+            }
+            let outcome = crate::api::EnvOutcome {
+                succeeded: false,
+                outputs: serde_json::Value::Null,
+                resources: Vec::new(),
+                error: Some(format!(
+                    "the plat provisioning it (pid {pid}) was killed before it finished; \
+                     `plat env down {}` destroys what Terraform made",
+                    env.name
+                )),
+                log: None,
+            };
+            self.platform.finish_env_up(&env.name, outcome).await?;
+            let _ = std::fs::remove_file(&marker);
+        }
+        Ok(())
     }
 
     /// `env up --no-wait`'s second half: provisions an env exactly as it was recorded.

@@ -265,23 +265,8 @@ fn cancel_step(mut step: RunStep) -> RunStep {
     step
 }
 
-#[cfg(unix)]
 fn process_alive(pid: u32) -> bool {
-    use nix::errno::Errno;
-    let Ok(pid) = i32::try_from(pid) else {
-        return false;
-    };
-    // EPERM: it exists, under another user.
-    !matches!(
-        nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None),
-        Err(Errno::ESRCH)
-    )
-}
-
-#[cfg(not(unix))]
-fn process_alive(_pid: u32) -> bool {
-    // Without a way to ask, assume it lives: the request stands, and the lease settles it.
-    true
+    i32::try_from(pid).is_ok_and(crate::process::alive)
 }
 
 /// TERM, then KILL after a grace period, to every process of the group.

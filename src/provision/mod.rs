@@ -56,6 +56,20 @@ impl Provisioner {
     }
 
     /// The embedded platform's state file, outside the work dir so a re-created work dir keeps it.
+    /// Where the `plat` provisioning an env keeps its process id while it runs. A file whose
+    /// process is gone, with no Terraform still at work, is an `up` that was killed.
+    pub fn up_marker_path(&self, env: &Env) -> PathBuf {
+        self.work_dir(env).with_extension("up.pid")
+    }
+
+    /// Whether a Terraform started for this env (by any plat, killed or not) still runs.
+    pub fn terraform_running(&self, env: &Env) -> bool {
+        std::fs::read_to_string(self.work_dir(env).join(".plat-iac.pid"))
+            .ok()
+            .and_then(|text| text.trim().parse::<i32>().ok())
+            .is_some_and(crate::process::alive)
+    }
+
     pub fn state_path(&self, env: &Env) -> PathBuf {
         self.work_dir(env).with_extension("tfstate")
     }

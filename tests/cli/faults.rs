@@ -901,7 +901,7 @@ fn hostile_documents_are_refused_with_exit_1_before_any_parser_sees_them() {
 // 9. Terraform outlives plat: kill -9 in the middle of `env up`, then `env down`.
 
 #[test]
-fn r_env_4_env_down_after_a_killed_up_destroys_what_terraform_went_on_to_create() {
+fn r_env_4_a_killed_up_costs_no_quota_and_env_down_destroys_what_terraform_went_on_to_create() {
     let mut env = TestEnv::new();
     let templates = env.root().join("templates");
     std::fs::create_dir_all(templates.join("env")).unwrap();
@@ -944,12 +944,48 @@ fn r_env_4_env_down_after_a_killed_up_destroys_what_terraform_went_on_to_create(
         .parent()
         .unwrap()
         .join("crash-marker-crashy");
+    // Terraform outlives plat and finishes; then the next `up` finds the killed one (its
+    // marker names a dead plat), records it failed, and the day's one env is free again.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !marker_path.exists() || terraform_still_runs(&envs) {
+        assert!(
+            Instant::now() < deadline,
+            "the orphaned Terraform never finished"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let crashed = env.ok(&["env", "show", "crashy", "-o", "json"]).json();
+    assert_eq!(crashed["status"], "provisioning", "{crashed}");
+    env.ok(&["env", "up", "after-crash", "--template", "crash"]);
+    let adopted = env.ok(&["env", "show", "crashy", "-o", "json"]).json();
+    assert_eq!(adopted["status"], "failed", "{adopted}");
+    assert!(
+        adopted["error"]
+            .as_str()
+            .unwrap()
+            .contains("was killed before it finished"),
+        "{adopted}"
+    );
     env.ok(&["--yes", "env", "down", "crashy"]);
     assert!(
         !marker_path.exists(),
         "the resource Terraform created after plat died was left behind: {}",
         marker_path.display()
     );
+    env.ok(&["--yes", "env", "down", "after-crash"]);
+}
+
+/// Whether a Terraform that plat started under `envs` still runs.
+fn terraform_still_runs(envs: &Path) -> bool {
+    walkdir(envs).iter().any(|path| {
+        path.ends_with(".plat-iac.pid")
+            && std::fs::read_to_string(path)
+                .ok()
+                .and_then(|text| text.trim().parse::<i32>().ok())
+                .is_some_and(|pid| {
+                    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_ok()
+                })
+    })
 }
 
 // ---------------------------------------------------------------------------------------------

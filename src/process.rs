@@ -1,0 +1,18 @@
+//! Processes this machine runs for plat (Terraform, exec steps, a `plat` that was killed):
+//! whether one still lives. Used to find work a killed plat left behind and adopt it.
+
+/// Whether the process `pid` exists. `EPERM` (it exists, under another user) counts as alive.
+#[cfg(unix)]
+pub(crate) fn alive(pid: i32) -> bool {
+    pid > 0
+        && !matches!(
+            nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None),
+            Err(nix::errno::Errno::ESRCH)
+        )
+}
+
+/// Without a way to ask, every process is assumed alive: nothing is adopted.
+#[cfg(not(unix))]
+pub(crate) fn alive(_pid: i32) -> bool {
+    true
+}

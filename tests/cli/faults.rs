@@ -898,10 +898,22 @@ fn hostile_documents_are_refused_with_exit_1_before_any_parser_sees_them() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// 9. Terraform outlives plat: kill -9 in the middle of `env up`, then `env down`.
+// 9. Terraform outlives plat: kill -9 at two stages of `env up`, then `env down`.
 
 #[test]
-fn r_env_4_a_killed_up_costs_no_quota_and_env_down_destroys_what_terraform_went_on_to_create() {
+fn r_env_4_an_up_killed_during_apply_costs_no_quota_and_down_destroys_what_terraform_made() {
+    kill_up_when(r#""apply_start""#, true);
+}
+
+#[test]
+fn r_env_4_an_up_killed_during_init_costs_no_quota_and_down_ends_it() {
+    kill_up_when("plat: init started", false);
+}
+
+/// Kills `plat env up` with SIGKILL once its Terraform log contains `stage`. Terraform (in its
+/// own process group) goes on and finishes; the next `up` finds the killed one, records it
+/// failed and so gives its quota back; `env down` then destroys whatever Terraform made.
+fn kill_up_when(stage: &str, creates_the_resource: bool) {
     let mut env = TestEnv::new();
     let templates = env.root().join("templates");
     std::fs::create_dir_all(templates.join("env")).unwrap();
@@ -915,39 +927,33 @@ fn r_env_4_a_killed_up_costs_no_quota_and_env_down_destroys_what_terraform_went_
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    // Killed once Terraform has started creating the resource.
     let envs = env.data_dir().join("envs");
     let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let applying = walkdir(&envs).iter().any(|path| {
+    let log = loop {
+        let reached = walkdir(&envs).into_iter().find(|path| {
             path.ends_with("plat-iac.log")
-                && std::fs::read_to_string(path).is_ok_and(|log| log.contains("\"apply_start\""))
+                && std::fs::read_to_string(path).is_ok_and(|log| log.contains(stage))
         });
-        if applying {
-            break;
+        if let Some(log) = reached {
+            break log;
         }
-        assert!(Instant::now() < deadline, "the apply never started");
+        assert!(Instant::now() < deadline, "{stage} never came");
         assert!(
             up.try_wait().unwrap().is_none(),
             "env up ended before it could be killed"
         );
         std::thread::sleep(Duration::from_millis(20));
-    }
+    };
     up.kill().unwrap();
     up.wait().unwrap();
-    let marker_path = walkdir(&envs)
-        .into_iter()
-        .find(|p| p.ends_with("plat-iac.log"))
-        .unwrap()
+    let resource = log
         .parent()
         .unwrap()
         .parent()
         .unwrap()
         .join("crash-marker-crashy");
-    // Terraform outlives plat and finishes; then the next `up` finds the killed one (its
-    // marker names a dead plat), records it failed, and the day's one env is free again.
     let deadline = Instant::now() + Duration::from_secs(60);
-    while !marker_path.exists() || terraform_still_runs(&envs) {
+    while (creates_the_resource && !resource.exists()) || terraform_still_runs(&envs) {
         assert!(
             Instant::now() < deadline,
             "the orphaned Terraform never finished"
@@ -956,6 +962,7 @@ fn r_env_4_a_killed_up_costs_no_quota_and_env_down_destroys_what_terraform_went_
     }
     let crashed = env.ok(&["env", "show", "crashy", "-o", "json"]).json();
     assert_eq!(crashed["status"], "provisioning", "{crashed}");
+    // One env a day: only free again if the killed one no longer counts.
     env.ok(&["env", "up", "after-crash", "--template", "crash"]);
     let adopted = env.ok(&["env", "show", "crashy", "-o", "json"]).json();
     assert_eq!(adopted["status"], "failed", "{adopted}");
@@ -968,9 +975,9 @@ fn r_env_4_a_killed_up_costs_no_quota_and_env_down_destroys_what_terraform_went_
     );
     env.ok(&["--yes", "env", "down", "crashy"]);
     assert!(
-        !marker_path.exists(),
+        !resource.exists(),
         "the resource Terraform created after plat died was left behind: {}",
-        marker_path.display()
+        resource.display()
     );
     env.ok(&["--yes", "env", "down", "after-crash"]);
 }

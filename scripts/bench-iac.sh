@@ -29,7 +29,7 @@ trap 'rm -rf "$WORK"' EXIT
 VARS='{"plat_env":"bench","plat_owner":"bench@example.com","plat_account":"acme","plat_tenant":"tenant-1","plat_expires_at":"2030-01-01T00:00:00Z"}'
 
 export PLAT_DATA_DIR="$WORK/plat/data" PLAT_CONFIG_DIR="$WORK/plat/config" PLAT_NO_PROGRESS=1
-"$PLAT" policy set --envs-per-day 1000000 --quiet >/dev/null # the bench creates many envs a day
+"$PLAT" policy set --envs-per-day 10000 --quiet >/dev/null # the bench creates many envs a day (10,000 is the most a policy allows)
 runner_cmd="$PLAT env up bench --quiet >/dev/null && $PLAT env down bench --yes --quiet >/dev/null"
 bare_cmd="cp -r $TEMPLATE $WORK/bare && printf '%s' '$VARS' > $WORK/bare/plat.auto.tfvars.json && cd $WORK/bare && $BIN init -input=false >/dev/null && $BIN apply -auto-approve -input=false >/dev/null && $BIN destroy -auto-approve -input=false >/dev/null"
 reset_cmd="rm -rf $WORK/bare"

@@ -16,3 +16,10 @@ pub(crate) fn alive(pid: i32) -> bool {
 pub(crate) fn alive(_pid: i32) -> bool {
     true
 }
+
+/// The process id a pid file holds, if it holds one.
+pub(crate) fn read_pid(path: &std::path::Path) -> Option<i32> {
+    std::fs::read_to_string(path)
+        .ok()
+        .and_then(|text| text.trim().parse().ok())
+}

@@ -395,9 +395,8 @@ impl Workspace {
         })
     }
 
-    /// Where a running Terraform's process id is kept, for a later plat to find.
     fn pid_path(&self) -> PathBuf {
-        self.dir.join(".plat-iac.pid")
+        terraform_pid_path(&self.dir)
     }
 
     /// Where a running Terraform writes its `stream` (stdout or stderr).
@@ -673,18 +672,18 @@ impl Runner {
     /// next command (a `down` after the crash) reads.
     async fn wait_for_orphan(&self, which: IacCommand, cancel: &CancelHandle) -> Result<()> {
         let pid_path = self.workspace.pid_path();
-        let Ok(text) = std::fs::read_to_string(&pid_path) else {
+        let Some(pid) = crate::process::read_pid(&pid_path) else {
+            let _ = std::fs::remove_file(&pid_path);
             return Ok(());
         };
-        let pid = text.trim().parse::<i32>().unwrap_or(0);
-        if process_alive(pid) {
+        if crate::process::alive(pid) {
             self.emit(IacEvent::Log {
                 level: "warn".into(),
                 message: format!(
                     "waiting for Terraform (pid {pid}), left running by an earlier plat, to finish"
                 ),
             });
-            while process_alive(pid) {
+            while crate::process::alive(pid) {
                 if cancel.is_cancelled() {
                     return Err(IacError::Cancelled {
                         command: which,
@@ -898,9 +897,9 @@ impl Tail {
     }
 }
 
-/// Whether a process with this id still runs (signal 0 checks without sending anything).
-fn process_alive(pid: i32) -> bool {
-    crate::process::alive(pid)
+/// Where a running Terraform's process id is kept in a work dir, for a later plat to find.
+pub(crate) fn terraform_pid_path(work_dir: &Path) -> PathBuf {
+    work_dir.join(".plat-iac.pid")
 }
 
 /// Keeps the log going even if the disk is full: a run must not fail because its log did.

@@ -189,16 +189,16 @@ impl EnvLifecycle<'_> {
     /// of it still running), it is recorded as failed, as a failed `up` is: it costs no quota,
     /// and its state stays for `plat env down`.
     async fn adopt_killed_ups(&self) -> Result<()> {
+        if !self.provisioner.any_killed_up() {
+            return Ok(());
+        }
         let me = self.platform.who_am_i().await?.user;
         for env in self.platform.list_envs(false).await? {
             if env.owner != me || env.status != status::PROVISIONING {
                 continue;
             }
             let marker = self.provisioner.up_marker_path(&env);
-            let Some(pid) = std::fs::read_to_string(&marker)
-                .ok()
-                .and_then(|text| text.trim().parse::<i32>().ok())
-            else {
+            let Some(pid) = crate::process::read_pid(&marker) else {
                 continue;
             };
             if crate::process::alive(pid) || self.provisioner.terraform_running(&env) {

@@ -204,7 +204,7 @@ fn this_host() -> String {
         return name.to_string_lossy().into_owned();
     }
     // Where it cannot be asked, every runner is on "localhost": a cancel then stops nothing
-    // itself, since `process_alive` cannot tell a dead runner either.
+    // itself, since `process::alive` cannot tell a dead runner either.
     "localhost".into()
 }
 
@@ -227,7 +227,10 @@ pub(crate) async fn cancel(platform: &dyn Platform, id: &str) -> crate::service:
     let Some(runner) = run.runner.clone() else {
         return Ok(Cancelled::Asked(run));
     };
-    if status::is_final(&run.status) || runner.host != this_host() || process_alive(runner.pid) {
+    if status::is_final(&run.status)
+        || runner.host != this_host()
+        || i32::try_from(runner.pid).is_ok_and(crate::process::alive)
+    {
         return Ok(Cancelled::Asked(run));
     }
     if let Some(group) = runner.process_group {
@@ -263,10 +266,6 @@ fn cancel_step(mut step: RunStep) -> RunStep {
         step.status = status::CANCELLED.into();
     }
     step
-}
-
-fn process_alive(pid: u32) -> bool {
-    i32::try_from(pid).is_ok_and(crate::process::alive)
 }
 
 /// TERM, then KILL after a grace period, to every process of the group.

@@ -64,10 +64,23 @@ impl Provisioner {
 
     /// Whether a Terraform started for this env (by any plat, killed or not) still runs.
     pub fn terraform_running(&self, env: &Env) -> bool {
-        std::fs::read_to_string(self.work_dir(env).join(".plat-iac.pid"))
-            .ok()
-            .and_then(|text| text.trim().parse::<i32>().ok())
+        crate::process::read_pid(&iac::runner::terraform_pid_path(&self.work_dir(env)))
             .is_some_and(crate::process::alive)
+    }
+
+    /// Whether any `up` on this machine left a marker whose plat is gone: a look at the local
+    /// `envs/<account>/` dirs, so that the common case (none) asks the platform nothing.
+    pub fn any_killed_up(&self) -> bool {
+        let Ok(accounts) = std::fs::read_dir(self.data_dir.join("envs")) else {
+            return false;
+        };
+        accounts
+            .flatten()
+            .filter_map(|account| std::fs::read_dir(account.path()).ok())
+            .flat_map(|entries| entries.flatten())
+            .filter(|entry| entry.file_name().to_string_lossy().ends_with(".up.pid"))
+            .filter_map(|entry| crate::process::read_pid(&entry.path()))
+            .any(|pid| !crate::process::alive(pid))
     }
 
     pub fn state_path(&self, env: &Env) -> PathBuf {

@@ -120,7 +120,7 @@ fn check_threshold(counts: SeverityCounts, fail_on: FailOnArg) -> Result<()> {
             "scan found {reached} finding{} at or above --fail-on {floor}",
             if reached == 1 { "" } else { "s" }
         ),
-        hint: "fix them (`plat scan rules` says how), silence one with the plat.io/ignore annotation or .plat/scan.yaml, or report without failing with --fail-on never".into(),
+        hint: format!("fix them (`plat scan rules` says how), silence one with an `{}/ignore: RULE` annotation (under your label prefix) or .plat/scan.yaml, or report without failing with --fail-on never", crate::labels::DEFAULT_DOMAIN),
     }
     .into())
 }

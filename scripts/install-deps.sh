@@ -23,6 +23,7 @@ if [ "${1:-}" = "--test" ]; then
   # unzip for scripts/setup-action.sh.
   command -v shellcheck >/dev/null || need_apt+=(shellcheck)
   command -v curl >/dev/null || need_apt+=(curl)
+  command -v openssl >/dev/null || need_apt+=(openssl)   # the README's webhook block signs with it
   [ -x /usr/lib/rabbitmq/bin/rabbitmq-server ] || need_apt+=(rabbitmq-server)
 fi
 if [ ${#need_apt[@]} -gt 0 ]; then

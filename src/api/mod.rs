@@ -113,6 +113,113 @@ impl MembershipStatus {
     }
 }
 
+/// Where an environment is in its life (R-ENV-*, R-GOV-2), as stored and shown.
+#[derive(
+    Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq, Hash, utoipa::ToSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum EnvStatus {
+    /// Recorded, waiting for an approver; nothing provisioned, no quota spent (R-GOV-2).
+    PendingApproval,
+    /// Approved, not yet provisioned: the requester's next `up` provisions it.
+    Approved,
+    /// A new env's: Terraform is making it.
+    #[default]
+    Provisioning,
+    Ready,
+    Failed,
+    Destroying,
+    Destroyed,
+    /// A request that ended without an env: an approver said no.
+    Rejected,
+    /// A request nobody decided on in time.
+    Expired,
+}
+
+/// Where an automation run, or one of its steps, is (R-AUT-5), as stored and shown. `queued`
+/// is a run's only; `pending` and `skipped` are a step's only.
+#[derive(
+    Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq, Hash, utoipa::ToSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    Queued,
+    #[default]
+    Pending,
+    Running,
+    Succeeded,
+    Failed,
+    Skipped,
+    Cancelled,
+}
+
+/// `as_str`, `Display` and `FromStr` in the stored spelling, which is serde's.
+macro_rules! spelled {
+    ($name:ident { $($variant:ident = $text:literal,)+ }) => {
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant,)+];
+
+            pub const fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $text,)+ }
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl std::str::FromStr for $name {
+            type Err = String;
+
+            fn from_str(text: &str) -> Result<Self, String> {
+                Self::ALL
+                    .iter()
+                    .copied()
+                    .find(|value| value.as_str() == text)
+                    .ok_or_else(|| format!("unknown {} '{text}'", stringify!($name)))
+            }
+        }
+    };
+}
+
+spelled!(EnvStatus {
+    PendingApproval = "pending_approval",
+    Approved = "approved",
+    Provisioning = "provisioning",
+    Ready = "ready",
+    Failed = "failed",
+    Destroying = "destroying",
+    Destroyed = "destroyed",
+    Rejected = "rejected",
+    Expired = "expired",
+});
+
+spelled!(RunStatus {
+    Queued = "queued",
+    Pending = "pending",
+    Running = "running",
+    Succeeded = "succeeded",
+    Failed = "failed",
+    Skipped = "skipped",
+    Cancelled = "cancelled",
+});
+
+impl EnvStatus {
+    /// Terraform is at work on it: `plat env logs -f` follows it.
+    pub fn is_busy(self) -> bool {
+        matches!(self, Self::Provisioning | Self::Destroying)
+    }
+}
+
+impl RunStatus {
+    /// The run (or step) ended and will not change again.
+    pub fn is_final(self) -> bool {
+        matches!(self, Self::Succeeded | Self::Failed | Self::Cancelled)
+    }
+}
+
 /// A platform user as seen through one account's link to it.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct User {
@@ -253,9 +360,7 @@ pub struct Env {
     pub params: serde_json::Value,
     /// E-mail of the user who asked for it.
     pub owner: String,
-    /// `pending_approval`, `approved`, `provisioning`, `ready`, `failed`, `destroying`,
-    /// `destroyed`, or (a request that was never provisioned) `rejected` or `expired`.
-    pub status: String,
+    pub status: EnvStatus,
     pub created_at: String,
     pub expires_at: String,
     pub destroyed_at: Option<String>,
@@ -357,7 +462,7 @@ pub struct EnvOutcome {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct EnvLogs {
     pub name: String,
-    pub status: String,
+    pub status: EnvStatus,
     pub log: String,
 }
 
@@ -498,8 +603,7 @@ pub struct AutomationApplied {
 pub struct RunStep {
     pub id: String,
     pub action: String,
-    /// `pending`, `running`, `succeeded`, `failed`, `skipped` or `cancelled`.
-    pub status: String,
+    pub status: RunStatus,
     #[schema(value_type = Object)]
     pub output: serde_json::Value,
     pub error: Option<String>,
@@ -516,8 +620,7 @@ pub struct AutomationRun {
     pub account: String,
     /// E-mail of the user who started it.
     pub owner: String,
-    /// `queued`, `running`, `succeeded`, `failed` or `cancelled`.
-    pub status: String,
+    pub status: RunStatus,
     #[schema(value_type = Object)]
     pub params: serde_json::Value,
     pub steps: Vec<RunStep>,
@@ -591,7 +694,7 @@ pub struct RunStarted {
 /// local runner, a report also renews its lease.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct RunReport {
-    pub status: String,
+    pub status: RunStatus,
     pub steps: Vec<RunStep>,
     pub logs: String,
     pub error: Option<String>,
@@ -603,7 +706,7 @@ pub struct RunReport {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct RunLogs {
     pub id: String,
-    pub status: String,
+    pub status: RunStatus,
     pub logs: String,
 }
 

@@ -12,7 +12,8 @@ use tokio::sync::{mpsc, watch};
 
 use super::actions::{self, StepActions};
 use super::definition::{Definition, KUBERNETES_JOB, Step, WEBHOOK};
-use super::{parse_duration, status};
+use super::parse_duration;
+use crate::api::RunStatus;
 use crate::api::RunStep;
 use crate::expr::Engine;
 
@@ -125,7 +126,7 @@ pub(super) enum Leftover {
 
 #[derive(Debug, Clone)]
 pub struct RunResult {
-    pub status: String,
+    pub status: RunStatus,
     pub steps: Vec<RunStep>,
     pub logs: String,
     pub error: Option<String>,
@@ -224,7 +225,7 @@ impl Executor {
             .map(|s| RunStep {
                 id: s.id.clone(),
                 action: s.action.clone(),
-                status: status::PENDING.into(),
+                status: RunStatus::Pending,
                 output: Value::Null,
                 ..RunStep::default()
             })
@@ -239,11 +240,11 @@ impl Executor {
         let deadline = run_limit.map(|limit| tokio::time::Instant::now() + limit);
         let mut outputs = Map::new();
         let mut error = None;
-        let mut final_status = status::SUCCEEDED;
+        let mut final_status = RunStatus::Succeeded;
 
         for (index, step) in plan.iter().enumerate() {
-            if final_status != status::SUCCEEDED && error.is_some() {
-                steps[index].status = status::SKIPPED.into();
+            if final_status != RunStatus::Succeeded && error.is_some() {
+                steps[index].status = RunStatus::Skipped;
                 continue;
             }
             let ctx = json!({ "parameters": params, "steps": outputs });
@@ -251,7 +252,7 @@ impl Executor {
                 match self.engine.condition(condition, &ctx) {
                     Ok(true) => {}
                     Ok(false) => {
-                        steps[index].status = status::SKIPPED.into();
+                        steps[index].status = RunStatus::Skipped;
                         log(
                             &mut logs,
                             format!("[{}] skipped: its `if` is false", step.id),
@@ -259,15 +260,15 @@ impl Executor {
                         continue;
                     }
                     Err(err) => {
-                        steps[index].status = status::FAILED.into();
+                        steps[index].status = RunStatus::Failed;
                         steps[index].error = Some(err.to_string());
                         error = Some(format!("step '{}' failed: {err}", step.id));
-                        final_status = status::FAILED;
+                        final_status = RunStatus::Failed;
                         continue;
                     }
                 }
             }
-            steps[index].status = status::RUNNING.into();
+            steps[index].status = RunStatus::Running;
             steps[index].started_at = Some(self.now());
             let _ = events.send(RunEvent::StepStarted {
                 index,
@@ -336,7 +337,7 @@ impl Executor {
             let elapsed = started.elapsed().as_millis();
             match outcome {
                 Ok(output) => {
-                    record.status = status::SUCCEEDED.into();
+                    record.status = RunStatus::Succeeded;
                     outputs.insert(step.id.clone(), json!({ "output": output }));
                     record.output = output;
                     log(
@@ -352,28 +353,28 @@ impl Executor {
                                 outputs.insert(step.id.clone(), json!({ "output": seen }));
                                 record.output = seen;
                             }
-                            (status::FAILED, message, !step.continue_on_error)
+                            (RunStatus::Failed, message, !step.continue_on_error)
                         }
                         Stop::StepTimeout(limit) => (
-                            status::FAILED,
+                            RunStatus::Failed,
                             format!("timed out after {}", human(limit)),
                             !step.continue_on_error,
                         ),
                         Stop::RunTimeout(limit) => (
-                            status::FAILED,
+                            RunStatus::Failed,
                             format!("the run timed out after {}", human(limit)),
                             true,
                         ),
-                        Stop::Cancelled => (status::CANCELLED, "cancelled".to_owned(), true),
+                        Stop::Cancelled => (RunStatus::Cancelled, "cancelled".to_owned(), true),
                     };
                     record.status = state.into();
                     record.error = Some(message.clone());
                     log(&mut logs, format!("[{}] {state}: {message}", step.id));
-                    if state == status::CANCELLED {
-                        final_status = status::CANCELLED;
+                    if state == RunStatus::Cancelled {
+                        final_status = RunStatus::Cancelled;
                         error = Some(format!("cancelled during step '{}'", step.id));
                     } else if fatal {
-                        final_status = status::FAILED;
+                        final_status = RunStatus::Failed;
                         error = Some(format!("step '{}' failed: {message}", step.id));
                     } else {
                         log(
@@ -387,19 +388,19 @@ impl Executor {
                 steps: steps.clone(),
                 logs: logs.clone(),
             });
-            if final_status == status::CANCELLED {
+            if final_status == RunStatus::Cancelled {
                 for later in steps.iter_mut().skip(index + 1) {
-                    later.status = status::SKIPPED.into();
+                    later.status = RunStatus::Skipped;
                 }
                 break;
             }
         }
-        if cancel.is_cancelled() && final_status == status::SUCCEEDED {
-            final_status = status::CANCELLED;
+        if cancel.is_cancelled() && final_status == RunStatus::Succeeded {
+            final_status = RunStatus::Cancelled;
             error = Some("cancelled".into());
         }
         RunResult {
-            status: final_status.into(),
+            status: final_status,
             steps,
             logs,
             error,
@@ -803,7 +804,7 @@ mod tests {
         let result = run_alone(
             "apiVersion: plat.dev/v1\nkind: Automation\nmetadata: { name: job }\nspec:\n  runner: { kubernetes-job: { image: busybox:1.37 } }\n",
         );
-        assert_eq!(result.status, status::FAILED);
+        assert_eq!(result.status, RunStatus::Failed);
         assert_eq!(
             result.steps[0].error.as_deref(),
             Some("the kubernetes-job runner needs a plat built with the `kube` feature")
@@ -815,7 +816,7 @@ mod tests {
         let result = run_alone(
             "apiVersion: plat.dev/v1\nkind: Automation\nmetadata: { name: lint }\nspec:\n  steps:\n    - { id: lint, action: scan, input: { path: . } }\n",
         );
-        assert_eq!(result.status, status::FAILED);
+        assert_eq!(result.status, RunStatus::Failed);
         let error = result.steps[0].error.as_deref().unwrap_or_default();
         assert!(error.contains("needs the platform"), "{error}");
     }

@@ -17,21 +17,6 @@ pub mod webhook;
 pub use definition::{Definition, DefinitionError};
 pub use executor::{CancelSignal, Executor, RunEvent, RunInfo};
 
-/// Run statuses as stored and shown.
-pub mod status {
-    pub const QUEUED: &str = "queued";
-    pub const RUNNING: &str = "running";
-    pub const SUCCEEDED: &str = "succeeded";
-    pub const FAILED: &str = "failed";
-    pub const CANCELLED: &str = "cancelled";
-    pub const SKIPPED: &str = "skipped";
-    pub const PENDING: &str = "pending";
-
-    pub fn is_final(status: &str) -> bool {
-        matches!(status, SUCCEEDED | FAILED | CANCELLED)
-    }
-}
-
 /// Parses `30s`, `5m`, `1h 30m` into a positive duration, as every other duration of plat is
 /// read (`iac::parse_duration`).
 pub fn parse_duration(text: &str) -> Option<std::time::Duration> {

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use super::status;
+use crate::api::RunStatus;
 use crate::api::{RunReport, RunStep};
 
 /// How often log lines of a running step are recorded.
@@ -55,7 +55,7 @@ impl RunProgress {
     pub fn report(&mut self) -> RunReport {
         self.unrecorded = false;
         RunReport {
-            status: status::RUNNING.into(),
+            status: RunStatus::Running,
             steps: self.steps.clone(),
             logs: tail(self.logs.clone()),
             error: None,

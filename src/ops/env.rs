@@ -11,11 +11,11 @@ use anyhow::{Context as _, Result};
 use async_trait::async_trait;
 use tokio::sync::mpsc;
 
+use crate::api::EnvStatus;
 use crate::api::{CreateEnv, Env};
 use crate::iac::{self, CancelHandle, IacEvent, Outputs, Template, TemplateCatalog};
 use crate::platform::Platform;
 use crate::provision::{Provisioner, RunRequest};
-use crate::service::envs::status;
 
 /// How long one reaper holds an expired env before another may retry it. One value for the CLI's
 /// `plat env reap` and every server replica, so their leases mean the same thing.
@@ -194,7 +194,7 @@ impl EnvLifecycle<'_> {
         }
         let me = self.platform.who_am_i().await?.user;
         for env in self.platform.list_envs(false).await? {
-            if env.owner != me || env.status != status::PROVISIONING {
+            if env.owner != me || env.status != EnvStatus::Provisioning {
                 continue;
             }
             let marker = self.provisioner.up_marker_path(&env);
@@ -224,7 +224,7 @@ impl EnvLifecycle<'_> {
     /// `env up --no-wait`'s second half: provisions an env exactly as it was recorded.
     pub async fn provision_recorded(&self, name: &str, cancel: &CancelHandle) -> Result<Env> {
         let env = self.platform.get_env(name).await?;
-        if env.status != crate::service::envs::status::PROVISIONING {
+        if env.status != EnvStatus::Provisioning {
             anyhow::bail!(
                 "environment {name} is {}, not waiting to be provisioned",
                 env.status
@@ -291,7 +291,7 @@ impl EnvLifecycle<'_> {
         let expired = self.platform.claim_expired_envs(REAP_LEASE_SECONDS).await?;
         let mut report = ReapReport::default();
         for env in expired {
-            if env.status == status::EXPIRED {
+            if env.status == EnvStatus::Expired {
                 report.expired_requests.push(env);
                 continue;
             }
@@ -316,15 +316,15 @@ impl EnvLifecycle<'_> {
                     env.name
                 );
             }
-            match current.status.as_str() {
-                status::PENDING_APPROVAL if past_deadline(&current, clock()) => {
+            match current.status {
+                EnvStatus::PendingApproval if past_deadline(&current, clock()) => {
                     // Nobody reaped it yet (no server reaper embedded): it can no longer be approved.
                     let mut expired = current;
-                    expired.status = status::EXPIRED.into();
+                    expired.status = EnvStatus::Expired;
                     return Err(refusal(&expired).into());
                 }
-                status::PENDING_APPROVAL => {}
-                status::REJECTED | status::EXPIRED => return Err(refusal(&current).into()),
+                EnvStatus::PendingApproval => {}
+                EnvStatus::Rejected | EnvStatus::Expired => return Err(refusal(&current).into()),
                 _ => return Ok(current),
             }
             tokio::time::sleep(DECISION_POLL).await;
@@ -386,7 +386,7 @@ impl EnvLifecycle<'_> {
 
 /// An env recorded but never given to Terraform: waiting for, or holding, an approval.
 pub(crate) fn awaits_provisioning(env: &Env) -> bool {
-    env.status == status::PENDING_APPROVAL || env.status == status::APPROVED
+    env.status == EnvStatus::PendingApproval || env.status == EnvStatus::Approved
 }
 
 /// Whether a pending request's deadline has passed (with a minute's grace for clock skew
@@ -413,7 +413,7 @@ fn refusal(env: &Env) -> crate::service::Error {
         .and_then(|a| a.comment.as_deref())
         .map(|c| format!(": {c}"))
         .unwrap_or_default();
-    let message = if env.status == status::REJECTED {
+    let message = if env.status == EnvStatus::Rejected {
         format!("environment {} was rejected{by}{comment}", env.name)
     } else {
         format!(

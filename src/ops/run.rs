@@ -8,9 +8,10 @@ use std::time::Duration;
 use async_trait::async_trait;
 use tokio::sync::mpsc;
 
+use crate::api::RunStatus;
 use crate::api::{AutomationRun, LocalRunner, RunReport, RunStep};
 use crate::automation::progress::{LOG_FLUSH, RunProgress, tail};
-use crate::automation::{CancelSignal, Definition, Executor, RunEvent, RunInfo, status};
+use crate::automation::{CancelSignal, Definition, Executor, RunEvent, RunInfo};
 use crate::platform::Platform;
 use crate::service::{ErrorKind, LOCAL_RUN_LEASE_SECONDS};
 
@@ -227,7 +228,7 @@ pub(crate) async fn cancel(platform: &dyn Platform, id: &str) -> crate::service:
     let Some(runner) = run.runner.clone() else {
         return Ok(Cancelled::Asked(run));
     };
-    if status::is_final(&run.status)
+    if run.status.is_final()
         || runner.host != this_host()
         || i32::try_from(runner.pid).is_ok_and(crate::process::alive)
     {
@@ -242,7 +243,7 @@ pub(crate) async fn cancel(platform: &dyn Platform, id: &str) -> crate::service:
         runner.pid
     );
     let report = RunReport {
-        status: status::CANCELLED.into(),
+        status: RunStatus::Cancelled,
         steps: run.steps.iter().cloned().map(cancel_step).collect(),
         logs: logs + &orphan,
         error: Some(format!(
@@ -262,8 +263,8 @@ pub(crate) async fn cancel(platform: &dyn Platform, id: &str) -> crate::service:
 }
 
 fn cancel_step(mut step: RunStep) -> RunStep {
-    if matches!(step.status.as_str(), status::RUNNING | status::PENDING) {
-        step.status = status::CANCELLED.into();
+    if matches!(step.status, RunStatus::Running | RunStatus::Pending) {
+        step.status = RunStatus::Cancelled;
     }
     step
 }

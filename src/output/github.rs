@@ -77,7 +77,7 @@ impl GithubActions {
         }
         self.set_output("env_name", &env.name)?;
         self.set_output("env_expires_at", &env.expires_at)?;
-        self.set_output("env_status", &env.status)?;
+        self.set_output("env_status", env.status.as_str())?;
         for (name, output) in outputs.iter() {
             if let Some(value) = output.reveal() {
                 self.set_output(&format!("output_{name}"), &plain_value(value))?;
@@ -96,7 +96,7 @@ impl GithubActions {
             .as_ref()
             .map_or(env.expires_at.as_str(), |a| a.expires_at.as_str());
         self.set_output("env_name", &env.name)?;
-        self.set_output("env_status", &env.status)?;
+        self.set_output("env_status", env.status.as_str())?;
         self.set_output("env_approval_expires_at", deadline)?;
         self.append_summary(&format!(
             "### Environment `{}`: pending approval\n\n| | |\n|---|---|\n| status | {} |\n| template | {} |\n| requested by | {} |\n| decide before | {deadline} |\n\nNothing is provisioned until someone else holding `envs:approve` runs `plat env approve {}`.\n",

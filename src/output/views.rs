@@ -341,7 +341,7 @@ impl Row for crate::api::Env {
     fn cells(&self) -> Vec<String> {
         vec![
             self.name.clone(),
-            self.status.clone(),
+            self.status.to_string(),
             self.template.clone(),
             self.owner.clone(),
             self.destroyed_at
@@ -369,7 +369,7 @@ impl Details for crate::api::Env {
             ("name", self.name.clone()),
             ("id", self.id.clone()),
             ("account", self.account.clone()),
-            ("status", self.status.clone()),
+            ("status", self.status.to_string()),
             ("template", self.template.clone()),
             ("owner", self.owner.clone()),
             ("created", self.created_at.clone()),
@@ -1040,7 +1040,7 @@ impl Row for crate::api::AutomationRun {
         vec![
             self.id.clone(),
             self.automation.clone(),
-            self.status.clone(),
+            self.status.to_string(),
             self.trigger.clone(),
             self.owner.clone(),
             or_dash(self.started_at.as_deref()),
@@ -1073,7 +1073,7 @@ impl Details for crate::api::AutomationRun {
             ("automation", self.automation.clone()),
             ("account", self.account.clone()),
             ("owner", self.owner.clone()),
-            ("status", self.status.clone()),
+            ("status", self.status.to_string()),
             ("trigger", self.trigger.clone()),
             ("attempt", self.attempt.to_string()),
             ("params", joined(&params)),

@@ -16,9 +16,10 @@ use sha2::Sha256;
 use super::automations::{pending_steps, run_view};
 use super::{Error, Result, Service};
 use crate::api::AutomationRun;
+use crate::api::RunStatus;
+use crate::automation::Definition;
 use crate::automation::cron::Schedule;
 use crate::automation::definition::{Trigger, WEBHOOK_EVENT_PARAM, WebhookTrigger};
-use crate::automation::{Definition, status};
 use crate::store::{self, AutomationRow, RunRow};
 
 /// The header a webhook caller signs its body in, GitHub's way: `sha256=<hex>`.
@@ -112,10 +113,10 @@ impl Service {
                 if let Some(event) = event {
                     params.insert(WEBHOOK_EVENT_PARAM.to_owned(), event);
                 }
-                (status::QUEUED, Value::Object(params), None, None)
+                (RunStatus::Queued, Value::Object(params), None, None)
             }
             Err(why) => (
-                status::FAILED,
+                RunStatus::Failed,
                 Value::Object(Default::default()),
                 Some(format!(
                     "the {trigger} trigger could not start a run: {why}"
@@ -238,12 +239,12 @@ impl Service {
         let latest =
             store::latest_run_statuses(&mut conn, &automation.id, "constant", BACKOFF_WINDOW)
                 .await?;
-        if latest.first().is_some_and(|(s, _)| !status::is_final(s)) {
+        if latest.first().is_some_and(|(s, _)| !s.is_final()) {
             return Ok(false);
         }
         let failures = latest
             .iter()
-            .take_while(|(s, _)| s == status::FAILED)
+            .take_while(|(s, _)| *s == RunStatus::Failed)
             .count();
         let mut run = self.unattended_run(automation, definition, "constant", None);
         let wait = constant_backoff_seconds(failures);
@@ -278,7 +279,7 @@ impl Service {
             // A run whose frozen definition no longer reads cannot run again: it is failed.
             let definition = serde_json::from_str::<Definition>(&run.definition);
             if let (true, Ok(definition)) = (seen < max_attempts, &definition) {
-                run.status = status::QUEUED.into();
+                run.status = RunStatus::Queued;
                 run.attempt = seen + 1;
                 run.steps = pending_steps(definition);
                 run.started_at = None;
@@ -288,7 +289,7 @@ impl Service {
                     run.attempt
                 ));
             } else {
-                run.status = status::FAILED.into();
+                run.status = RunStatus::Failed;
                 run.error = Some(match definition {
                     Err(err) => format!(
                         "the worker running this run stopped, and its definition cannot be read to run it again: {err}"

@@ -7,11 +7,12 @@ use std::collections::BTreeMap;
 
 use super::vocabulary::{Permission, Role};
 use super::{Actor, Error, Result, Service, vocabulary};
+use crate::api::RunStatus;
 use crate::api::{
     ApplyAutomation, Automation, AutomationApplied, AutomationRun, LocalRunner, RunLogs, RunReport,
     RunStarted, RunStep, StartRun,
 };
-use crate::automation::{Definition, status};
+use crate::automation::Definition;
 use crate::store::{self, AutomationRow, RunRow};
 
 /// How long a `plat automation run` holds its run without a report. The runner reports at
@@ -93,7 +94,7 @@ pub(super) fn pending_steps(definition: &Definition) -> String {
         .map(|s| RunStep {
             id: s.id.clone(),
             action: s.action.clone(),
-            status: status::PENDING.into(),
+            status: RunStatus::Pending,
             output: serde_json::Value::Null,
             ..RunStep::default()
         })
@@ -317,9 +318,9 @@ impl Service {
             definition: automation.definition.clone(),
             owner_user_id: actor.user.id.clone(),
             status: if req.queue {
-                status::QUEUED
+                RunStatus::Queued
             } else {
-                status::RUNNING
+                RunStatus::Running
             }
             .into(),
             params: serde_json::Value::Object(params).to_string(),
@@ -358,12 +359,12 @@ impl Service {
     ) -> Result<AutomationRun> {
         actor.require(Permission::AutomationsRun)?;
         let known = [
-            status::RUNNING,
-            status::SUCCEEDED,
-            status::FAILED,
-            status::CANCELLED,
+            RunStatus::Running,
+            RunStatus::Succeeded,
+            RunStatus::Failed,
+            RunStatus::Cancelled,
         ];
-        if !known.contains(&report.status.as_str()) {
+        if !known.contains(&report.status) {
             return Err(Error::invalid(format!(
                 "unknown run status '{}'",
                 report.status
@@ -403,13 +404,14 @@ impl Service {
         let mut row = store::find_run_by_id(&mut tx, id)
             .await?
             .ok_or_else(|| Error::not_found("automation run", id))?;
-        if status::is_final(&row.status) {
+        if row.status.is_final() {
             return Err(Error::conflict(format!(
                 "run {id} has already ended ({})",
                 row.status
             )));
         }
-        if attempt.is_some_and(|attempt| attempt != row.attempt || row.status != status::RUNNING) {
+        if attempt.is_some_and(|attempt| attempt != row.attempt || row.status != RunStatus::Running)
+        {
             return Err(Error::conflict(format!(
                 "run {id} was reclaimed from this worker (now attempt {}, {})",
                 row.attempt, row.status
@@ -423,7 +425,7 @@ impl Service {
             None => report.logs,
         };
         row.error = report.error;
-        if status::is_final(&row.status) {
+        if row.status.is_final() {
             row.finished_at = Some(self.now());
             row.step_process_group = None;
             if row.runner_host.is_some() {
@@ -558,7 +560,7 @@ impl Service {
             run.logs.push_str(&format!(
                 "[plat] the process running this run ({runner}) stopped renewing its lease\n"
             ));
-            run.status = status::FAILED.into();
+            run.status = RunStatus::Failed;
             run.error = Some(format!(
                 "the process running it stopped ({runner}): it was killed or its machine went away"
             ));
@@ -608,12 +610,12 @@ impl Service {
     ) -> Result<AutomationRun> {
         actor.require(Permission::AutomationsRun)?;
         let mut row = self.run_row(tx, actor, id).await?;
-        if row.status == status::QUEUED {
-            row.status = status::CANCELLED.into();
+        if row.status == RunStatus::Queued {
+            row.status = RunStatus::Cancelled;
             row.error = Some("cancelled before it started".into());
             row.finished_at = Some(self.now());
             store::update_run(tx, &row).await?;
-        } else if !status::is_final(&row.status) {
+        } else if !row.status.is_final() {
             store::request_run_cancel(tx, id).await?;
             row.cancel_requested = true;
         }

@@ -9,9 +9,10 @@
 
 use jiff::{SignedDuration, Timestamp};
 
-use super::envs::{env_view, status};
+use super::envs::env_view;
 use super::vocabulary::Permission;
 use super::{Actor, Error, Result, Service};
+use crate::api::EnvStatus;
 use crate::api::{CreateEnv, DecideEnv, Env, EnvDecision, EnvStarted};
 use crate::store::{self, AccountRow, ApprovalRow, EnvRow};
 
@@ -98,7 +99,7 @@ impl Service {
     pub(super) fn await_approval(&self, row: &mut EnvRow, required_by: &str, ttl_seconds: i64) {
         let now = self.now_ts();
         let deadline = later(now, self.approval_window_seconds);
-        row.status = status::PENDING_APPROVAL.into();
+        row.status = EnvStatus::PendingApproval;
         row.quota_counted = false;
         row.expires_at = deadline.clone();
         row.approval = Some(ApprovalRow {
@@ -121,7 +122,7 @@ impl Service {
         let Some(mut row) = store::find_live_env(conn, &actor.account.id, &req.name).await? else {
             return Ok(None);
         };
-        if row.status != status::APPROVED {
+        if row.status != EnvStatus::Approved {
             return Ok(None);
         }
         if row.owner_user_id != actor.user.id {
@@ -150,7 +151,7 @@ impl Service {
             ))
             .with_hint("`plat env reap` closes it; then ask again with `plat env up`"));
         }
-        row.status = status::PROVISIONING.into();
+        row.status = EnvStatus::Provisioning;
         store::update_env(conn, &row).await?;
         Ok(Some(EnvStarted {
             env: env_view(row)?,
@@ -198,8 +199,8 @@ impl Service {
         // The requester's quota decisions (their `up`s, other approvals) take turns with this one.
         store::lock_user(tx, &owner).await?;
         let mut row = self.live_env_or_closed_request(tx, actor, name).await?;
-        let approval = match (&row.approval, row.status.as_str()) {
-            (Some(approval), status::PENDING_APPROVAL) => approval.clone(),
+        let approval = match (&row.approval, row.status) {
+            (Some(approval), EnvStatus::PendingApproval) => approval.clone(),
             (Some(_), current) => {
                 return Err(Error::conflict(format!(
                     "environment '{name}' is {current}: its request was decided already"
@@ -256,7 +257,7 @@ impl Service {
                 }
                 let created = now.to_string();
                 let expires = later(now, approval.ttl_seconds);
-                store::start_approved_env(tx, &row.id, status::APPROVED, &created, &expires)
+                store::start_approved_env(tx, &row.id, EnvStatus::Approved, &created, &expires)
                     .await?;
                 if let Some((daily_micros, labels)) = &cost {
                     row.created_at = created;
@@ -266,7 +267,7 @@ impl Service {
                 decision::APPROVED
             }
             EnvDecision::Reject => {
-                self.close_request(&mut row, status::REJECTED);
+                self.close_request(&mut row, EnvStatus::Rejected);
                 store::update_env(tx, &row).await?;
                 decision::REJECTED
             }
@@ -290,8 +291,8 @@ impl Service {
     }
 
     /// Ends a request that never got an env: its name is free again and it costs nothing.
-    fn close_request(&self, row: &mut EnvRow, final_status: &str) {
-        row.status = final_status.into();
+    fn close_request(&self, row: &mut EnvRow, final_status: EnvStatus) {
+        row.status = final_status;
         row.destroyed_at = Some(self.now());
         row.quota_counted = false;
         row.reaper_lease_until = None;
@@ -305,8 +306,8 @@ impl Service {
         conn: &mut store::Conn,
         mut row: EnvRow,
     ) -> Result<Env> {
-        let pending = row.status == status::PENDING_APPROVAL;
-        if !pending && row.status != status::APPROVED {
+        let pending = row.status == EnvStatus::PendingApproval;
+        if !pending && row.status != EnvStatus::Approved {
             return env_view(row);
         }
         let mut tx = self.store.begin(conn).await?;
@@ -321,7 +322,7 @@ impl Service {
             )
             .await?;
         }
-        self.close_request(&mut row, status::EXPIRED);
+        self.close_request(&mut row, EnvStatus::Expired);
         store::update_env(&mut tx, &row).await?;
         tx.commit().await?;
         env_by_id(conn, &row.id).await
@@ -339,7 +340,7 @@ impl Service {
             return Ok(row);
         }
         if let Some(row) = store::find_last_env(conn, &actor.account.id, name).await?
-            && (row.status == status::REJECTED || row.status == status::EXPIRED)
+            && (row.status == EnvStatus::Rejected || row.status == EnvStatus::Expired)
         {
             return Ok(row);
         }
@@ -374,7 +375,7 @@ impl Service {
 
 /// Refuses to record a run of an env no approver has let through: its `up` never starts.
 pub(super) fn require_approved(row: &EnvRow) -> Result<()> {
-    if row.status == status::PENDING_APPROVAL || row.status == status::APPROVED {
+    if row.status == EnvStatus::PendingApproval || row.status == EnvStatus::Approved {
         return Err(Error::conflict(format!(
             "environment '{}' is {}: it was not provisioned",
             row.name, row.status

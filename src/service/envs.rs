@@ -7,7 +7,7 @@ use jiff::{Timestamp, ToSpan};
 use super::vocabulary::Permission;
 use super::{Actor, Error, Result, Service};
 use crate::api::{
-    CreateEnv, Env, EnvLogs, EnvOutcome, EnvPolicy, EnvQuota, EnvStarted, SetEnvPolicy,
+    CreateEnv, Env, EnvLogs, EnvOutcome, EnvPolicy, EnvQuota, EnvStarted, EnvStatus, SetEnvPolicy,
 };
 use crate::store::{self, AccountRow, EnvRow, PolicyRow};
 
@@ -18,21 +18,6 @@ pub const MAX_TTL_SECONDS: i64 = 8 * 60 * 60;
 pub const DEFAULT_ENVS_PER_DAY: i64 = 1;
 
 /// Environment statuses as stored and shown.
-pub mod status {
-    pub const PROVISIONING: &str = "provisioning";
-    pub const READY: &str = "ready";
-    pub const FAILED: &str = "failed";
-    pub const DESTROYING: &str = "destroying";
-    pub const DESTROYED: &str = "destroyed";
-    /// R-GOV-2: recorded, waiting for an approver; nothing provisioned, no quota spent.
-    pub const PENDING_APPROVAL: &str = "pending_approval";
-    /// Approved, not yet provisioned: the requester's next `up` provisions it.
-    pub const APPROVED: &str = "approved";
-    /// Requests that ended without an env: an approver said no, or nobody decided in time.
-    pub const REJECTED: &str = "rejected";
-    pub const EXPIRED: &str = "expired";
-}
-
 /// A template's lifetime limits (R-ENV-1), as its manifest declares them.
 #[derive(Debug, Clone, Copy)]
 pub struct TtlLimits {
@@ -431,7 +416,7 @@ impl Service {
                     existing.name
                 )));
             }
-            if existing.status != status::DESTROYED {
+            if existing.status != EnvStatus::Destroyed {
                 return Ok(EnvStarted {
                     env: self.env_view_with_cost(tx, existing).await?,
                     created: false,
@@ -499,7 +484,7 @@ impl Service {
             template: req.template,
             params: serde_json::to_string(&req.params).unwrap_or_else(|_| "{}".into()),
             owner_user_id: actor.user.id.clone(),
-            status: status::PROVISIONING.into(),
+            status: EnvStatus::Provisioning,
             idempotency_key: req.idempotency_key,
             created_at: now.to_string(),
             expires_at: now
@@ -558,9 +543,9 @@ impl Service {
         self.keep_log(tx, &row, "up", &outcome).await?;
         record_outcome(&mut row, &outcome);
         if outcome.succeeded {
-            row.status = status::READY.into();
+            row.status = EnvStatus::Ready;
         } else {
-            row.status = status::FAILED.into();
+            row.status = EnvStatus::Failed;
             row.quota_counted = false;
         }
         store::update_env(tx, &row).await?;
@@ -619,7 +604,7 @@ impl Service {
         let Some(mut row) = store::find_live_env(tx, &actor.account.id, name).await? else {
             return Ok(None);
         };
-        row.status = status::DESTROYING.into();
+        row.status = EnvStatus::Destroying;
         store::update_env(tx, &row).await?;
         env_view(row).map(Some)
     }
@@ -650,14 +635,14 @@ impl Service {
         let mut row = self.live_env(tx, actor, name).await?;
         self.keep_log(tx, &row, "down", &outcome).await?;
         if outcome.succeeded {
-            row.status = status::DESTROYED.into();
+            row.status = EnvStatus::Destroyed;
             row.destroyed_at = Some(self.now());
             row.resources = "[]".into();
             row.error = None;
             row.reaper_lease_until = None;
             self.end_env_spend(tx, &row.id).await?;
         } else {
-            row.status = status::FAILED.into();
+            row.status = EnvStatus::Failed;
             row.error = outcome.error.clone();
         }
         store::update_env(tx, &row).await?;

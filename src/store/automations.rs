@@ -130,7 +130,7 @@ pub struct RunRow {
     pub automation_name: String,
     pub definition: String,
     pub owner_user_id: String,
-    pub status: String,
+    pub status: crate::api::RunStatus,
     /// JSON object of the resolved parameters.
     pub params: String,
     /// JSON list of step records.
@@ -175,7 +175,7 @@ fn run(row: &AnyRow) -> Result<RunRow, sqlx::Error> {
         automation_name: row.try_get("automation_name")?,
         definition: row.try_get("definition")?,
         owner_user_id: row.try_get("owner_user_id")?,
-        status: row.try_get("status")?,
+        status: super::spelled(row, "status", "automation_runs")?,
         params: row.try_get("params")?,
         steps: row.try_get("steps")?,
         logs: row.try_get("logs")?,
@@ -267,7 +267,7 @@ fn insert_run_query<'q>(
         .bind(&row.automation_name)
         .bind(&row.definition)
         .bind(&row.owner_user_id)
-        .bind(&row.status)
+        .bind(row.status.as_str())
         .bind(&row.params)
         .bind(&row.steps)
         .bind(&row.logs)
@@ -405,7 +405,7 @@ pub async fn update_run(conn: &mut Conn, row: &RunRow) -> Result<(), StoreError>
          WHERE id = $1",
     )
     .bind(&row.id)
-    .bind(&row.status)
+    .bind(row.status.as_str())
     .bind(&row.steps)
     .bind(&row.logs)
     .bind(&row.error)
@@ -499,9 +499,9 @@ pub async fn latest_run_statuses(
     automation_id: &str,
     triggered_by: &str,
     limit: i64,
-) -> Result<Vec<(String, Option<String>)>, StoreError> {
+) -> Result<Vec<(crate::api::RunStatus, Option<String>)>, StoreError> {
     let rows = sqlx::query(
-        "SELECT status, finished_at FROM automation_runs WHERE automation_id = $1 \
+        "SELECT id, status, finished_at FROM automation_runs WHERE automation_id = $1 \
          AND triggered_by = $2 ORDER BY created_at DESC, id DESC LIMIT $3",
     )
     .bind(automation_id)
@@ -511,7 +511,12 @@ pub async fn latest_run_statuses(
     .await?;
     Ok(rows
         .iter()
-        .map(|r| Ok((r.try_get("status")?, r.try_get("finished_at")?)))
+        .map(|r| {
+            Ok((
+                super::spelled(r, "status", "automation_runs")?,
+                r.try_get("finished_at")?,
+            ))
+        })
         .collect::<Result<_, sqlx::Error>>()?)
 }
 
@@ -573,7 +578,7 @@ pub async fn reclaim_run(
     )
     .bind(&row.id)
     .bind(seen_attempt)
-    .bind(&row.status)
+    .bind(row.status.as_str())
     .bind(&row.steps)
     .bind(&row.logs)
     .bind(&row.error)

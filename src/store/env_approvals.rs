@@ -84,7 +84,7 @@ pub async fn decide_env_approval(
 pub async fn start_approved_env(
     conn: &mut Conn,
     env_id: &str,
-    status: &str,
+    status: crate::api::EnvStatus,
     created_at: &str,
     expires_at: &str,
 ) -> Result<(), StoreError> {
@@ -92,7 +92,7 @@ pub async fn start_approved_env(
         "UPDATE envs SET status = $2, created_at = $3, expires_at = $4, quota_counted = 1 WHERE id = $1",
     )
     .bind(env_id)
-    .bind(status)
+    .bind(status.as_str())
     .bind(created_at)
     .bind(expires_at)
     .execute(&mut *conn)

@@ -13,7 +13,7 @@ pub struct EnvRow {
     /// JSON object of the resolved template parameters.
     pub params: String,
     pub owner_user_id: String,
-    pub status: String,
+    pub status: crate::api::EnvStatus,
     pub idempotency_key: Option<String>,
     pub created_at: String,
     pub expires_at: String,
@@ -52,7 +52,7 @@ fn env(row: &AnyRow) -> Result<EnvRow, sqlx::Error> {
         template: row.try_get("template")?,
         params: row.try_get("params")?,
         owner_user_id: row.try_get("owner_user_id")?,
-        status: row.try_get("status")?,
+        status: super::spelled(row, "status", "envs")?,
         idempotency_key: row.try_get("idempotency_key")?,
         created_at: row.try_get("created_at")?,
         expires_at: row.try_get("expires_at")?,
@@ -198,7 +198,7 @@ pub async fn insert_env(conn: &mut Conn, row: &EnvRow) -> Result<(), StoreError>
     .bind(&row.template)
     .bind(&row.params)
     .bind(&row.owner_user_id)
-    .bind(&row.status)
+    .bind(row.status.as_str())
     .bind(&row.idempotency_key)
     .bind(&row.created_at)
     .bind(&row.expires_at)
@@ -231,7 +231,7 @@ pub async fn update_env(conn: &mut Conn, row: &EnvRow) -> Result<(), StoreError>
          WHERE id = $1",
     )
     .bind(&row.id)
-    .bind(&row.status)
+    .bind(row.status.as_str())
     .bind(&row.expires_at)
     .bind(&row.destroyed_at)
     .bind(&row.outputs)

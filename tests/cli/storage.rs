@@ -151,3 +151,31 @@ fn a_corrupt_json_column_is_an_error_naming_its_row() {
     );
     assert!(!out.stderr.contains("panicked"));
 }
+
+/// A status plat never wrote is an error naming its row, never read as some other status.
+#[test]
+fn an_unknown_stored_status_is_an_error_naming_its_row() {
+    let env = TestEnv::new();
+    env.acme();
+    env.ok_as("alice@acme.test", &["env", "up", "ok1", "--ttl", "30m"]);
+    let url = format!("sqlite://{}", env.data_dir().join("plat.db").display());
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let store = plat::store::Store::connect(&url, 1).await.unwrap();
+        sqlx::query("UPDATE envs SET status = 'readyish' WHERE name = 'ok1'")
+            .execute(&store.pool)
+            .await
+            .unwrap();
+        store.pool.close().await;
+    });
+    let out = env.run_as("alice@acme.test", &["env", "show", "ok1"]);
+    out.failure(1);
+    assert!(
+        out.stderr.contains("envs.status of row ") && out.stderr.contains("readyish"),
+        "{}",
+        out.stderr
+    );
+}

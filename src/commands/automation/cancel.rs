@@ -1,6 +1,5 @@
 use anyhow::Result;
 
-use crate::automation::status;
 use crate::cli::AutomationRunIdArgs;
 use crate::ctx::Ctx;
 use crate::ops::run::{self, Cancelled};
@@ -18,7 +17,7 @@ pub async fn run(ctx: &Ctx, args: AutomationRunIdArgs) -> Result<()> {
             );
             ctx.out.object(&run)
         }
-        Cancelled::Asked(run) if status::is_final(&run.status) && !run.cancel_requested => {
+        Cancelled::Asked(run) if run.status.is_final() && !run.cancel_requested => {
             ctx.out.status(
                 "Ended",
                 &format!("run {} had already ended ({})", run.id, run.status),

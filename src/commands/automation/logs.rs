@@ -2,7 +2,6 @@ use std::time::Duration;
 
 use anyhow::Result;
 
-use crate::automation::status;
 use crate::cli::AutomationLogsArgs;
 use crate::ctx::Ctx;
 
@@ -15,7 +14,7 @@ pub async fn run(ctx: &Ctx, args: AutomationLogsArgs) -> Result<()> {
             ctx.out.raw(&logs.logs[printed..]);
             printed = logs.logs.len();
         }
-        if !args.follow || status::is_final(&logs.status) {
+        if !args.follow || logs.status.is_final() {
             break;
         }
         tokio::time::sleep(Duration::from_millis(300)).await;

@@ -2,9 +2,10 @@ use std::sync::Arc;
 
 use anyhow::Result;
 
+use crate::api::RunStatus;
 use crate::api::{AutomationRun, StartRun};
 use crate::automation::platform_steps::PlatformSteps;
-use crate::automation::{Definition, Executor, RunEvent, RunInfo, status};
+use crate::automation::{Definition, Executor, RunEvent, RunInfo};
 use crate::cli::AutomationRunArgs;
 use crate::ctx::Ctx;
 use crate::error::{Cancelled, RunFailed, UserError};
@@ -141,8 +142,8 @@ fn finish(ctx: &Ctx, run: &AutomationRun, interrupted: bool) -> Result<()> {
         },
         _ => String::new(),
     };
-    match run.status.as_str() {
-        status::SUCCEEDED => {
+    match run.status {
+        RunStatus::Succeeded => {
             ctx.out.status(
                 "Succeeded",
                 &format!("automation {} (run {}){elapsed}", run.automation, run.id),
@@ -154,7 +155,7 @@ fn finish(ctx: &Ctx, run: &AutomationRun, interrupted: bool) -> Result<()> {
             if interrupted {
                 return Err(Cancelled(format!("run {} cancelled", run.id)).into());
             }
-            let why = run.error.clone().unwrap_or_else(|| run.status.clone());
+            let why = run.error.clone().unwrap_or_else(|| run.status.to_string());
             Err(RunFailed {
                 message: format!(
                     "run {} of automation {} {}: {why}",

@@ -21,21 +21,21 @@ pub async fn run(ctx: &Ctx, args: EnvLogsArgs) -> Result<()> {
             Some(path) => (
                 std::fs::read_to_string(path).unwrap_or_default(),
                 if args.follow {
-                    platform.get_env(&args.name).await?.status
+                    Some(platform.get_env(&args.name).await?.status)
                 } else {
-                    String::new()
+                    None
                 },
             ),
             None => {
                 let logs = platform.env_logs(&args.name).await?;
-                (logs.log, logs.status)
+                (logs.log, Some(logs.status))
             }
         };
         if text.len() > printed {
             ctx.out.raw(&text[printed..]);
             printed = text.len();
         }
-        if !args.follow || (status != "provisioning" && status != "destroying") {
+        if !args.follow || !status.is_some_and(crate::api::EnvStatus::is_busy) {
             break;
         }
         tokio::time::sleep(Duration::from_millis(500)).await;

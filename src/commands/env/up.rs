@@ -17,7 +17,7 @@ pub async fn run(ctx: &Ctx, args: EnvUpArgs) -> Result<()> {
     }
     let lifecycle = ctx.env_lifecycle().await?;
     let mut started = lifecycle.start(up_request(&args)?).await?;
-    if started.env.status == crate::service::envs::status::PENDING_APPROVAL {
+    if started.env.status == crate::api::EnvStatus::PendingApproval {
         announce_pending(ctx, &started.env)?;
         if !args.wait {
             return ctx.out.object(&started.env);
@@ -50,7 +50,7 @@ pub async fn run(ctx: &Ctx, args: EnvUpArgs) -> Result<()> {
             ),
         );
         // A retried CI job writes the same step outputs as the first: read back from the state.
-        if env.status == crate::service::envs::status::READY
+        if env.status == crate::api::EnvStatus::Ready
             && let Some(github) = GithubActions::detect(&ctx.env)
         {
             let state = lifecycle.platform.state_backend(&env);

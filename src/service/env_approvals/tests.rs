@@ -3,9 +3,11 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 
-use super::super::envs::{TtlLimits, status};
+use super::super::envs::TtlLimits;
 use super::super::{Actor, Bootstrap, Clock, ErrorKind, Identity, Service};
-use crate::api::{CreateEnv, CreateGroup, CreateUser, DecideEnv, EnvDecision, SetEnvPolicy};
+use crate::api::{
+    CreateEnv, CreateGroup, CreateUser, DecideEnv, EnvDecision, EnvStatus, SetEnvPolicy,
+};
 use crate::store::Store;
 
 /// `demo` is open; `prod` says `approval: required` in its manifest.
@@ -163,7 +165,7 @@ fn request(name: &str, template: &str) -> CreateEnv {
 async fn r_gov_2_a_protected_template_waits_spends_no_quota_and_only_another_approver_starts_it() {
     let platform = Platform::new().await;
     let pending = platform.up(DEV, "shop", "prod").await.unwrap();
-    assert_eq!(pending.status, status::PENDING_APPROVAL);
+    assert_eq!(pending.status, EnvStatus::PendingApproval);
     let approval = pending.approval.clone().unwrap();
     assert_eq!(approval.required_by, "template");
     assert_eq!(approval.decision, None);
@@ -182,7 +184,7 @@ async fn r_gov_2_a_protected_template_waits_spends_no_quota_and_only_another_app
         .decide(&approver, "shop", EnvDecision::Approve)
         .await
         .unwrap();
-    assert_eq!(approved.status, status::APPROVED);
+    assert_eq!(approved.status, EnvStatus::Approved);
     let decided = approved.approval.unwrap();
     assert_eq!(decided.decision.as_deref(), Some("approved"));
     assert_eq!(decided.decided_by.as_deref(), Some(APPROVER));
@@ -206,7 +208,7 @@ async fn r_gov_2_a_protected_template_waits_spends_no_quota_and_only_another_app
         .await
         .unwrap();
     assert!(started.created);
-    assert_eq!(started.env.status, status::PROVISIONING);
+    assert_eq!(started.env.status, EnvStatus::Provisioning);
     assert_eq!(platform.quota_used(DEV).await, 1, "counted once");
 }
 
@@ -238,7 +240,7 @@ async fn r_gov_2_an_approval_is_checked_against_the_requesters_quota() {
     platform.up(DEV, "open", "demo").await.unwrap();
     // The quota is used up, yet asking costs nothing…
     let pending = platform.up(DEV, "shop", "prod").await.unwrap();
-    assert_eq!(pending.status, status::PENDING_APPROVAL);
+    assert_eq!(pending.status, EnvStatus::PendingApproval);
     // …and approving would exceed it: refused, the request still waits.
     let approver = platform.user(APPROVER).await;
     let refused = platform
@@ -248,7 +250,7 @@ async fn r_gov_2_an_approval_is_checked_against_the_requesters_quota() {
     assert_eq!(refused.kind, ErrorKind::QuotaExceeded);
     let dev = platform.user(DEV).await;
     let still = platform.service.get_env(&dev, "shop").await.unwrap();
-    assert_eq!(still.status, status::PENDING_APPROVAL);
+    assert_eq!(still.status, EnvStatus::PendingApproval);
     assert_eq!(platform.quota_used(DEV).await, 1);
 }
 
@@ -261,11 +263,11 @@ async fn r_gov_2_a_rejection_ends_the_request_shows_why_and_frees_the_name() {
         .decide(&approver, "shop", EnvDecision::Reject)
         .await
         .unwrap();
-    assert_eq!(rejected.status, status::REJECTED);
+    assert_eq!(rejected.status, EnvStatus::Rejected);
     assert!(rejected.destroyed_at.is_some());
     let dev = platform.user(DEV).await;
     let shown = platform.service.get_env(&dev, "shop").await.unwrap();
-    assert_eq!(shown.status, status::REJECTED);
+    assert_eq!(shown.status, EnvStatus::Rejected);
     assert_eq!(
         shown.approval.unwrap().comment.as_deref(),
         Some("change CHG-1")
@@ -273,7 +275,7 @@ async fn r_gov_2_a_rejection_ends_the_request_shows_why_and_frees_the_name() {
     assert_eq!(platform.quota_used(DEV).await, 0);
     // The name is free for a new request.
     let again = platform.up(DEV, "shop", "prod").await.unwrap();
-    assert_eq!(again.status, status::PENDING_APPROVAL);
+    assert_eq!(again.status, EnvStatus::PendingApproval);
     assert_ne!(again.id, shown.id);
 }
 
@@ -309,7 +311,7 @@ async fn r_gov_2_undecided_requests_expire_and_the_reaper_closes_them_without_te
     assert_eq!(closed.len(), 1);
     assert_eq!(
         closed[0].status,
-        status::EXPIRED,
+        EnvStatus::Expired,
         "closed, not left to Terraform"
     );
     let approval = closed[0].approval.clone().unwrap();
@@ -343,7 +345,7 @@ async fn r_gov_2_an_account_policy_protects_a_template_and_only_its_scope_lifts_
         .unwrap();
     assert_eq!(policy.require_approval, vec!["demo".to_owned()]);
     let pending = platform.up(DEV, "guarded", "demo").await.unwrap();
-    assert_eq!(pending.status, status::PENDING_APPROVAL);
+    assert_eq!(pending.status, EnvStatus::PendingApproval);
     assert_eq!(pending.approval.unwrap().required_by, "policy");
 
     // Unknown templates are refused rather than protecting nothing.
@@ -373,7 +375,7 @@ async fn r_gov_2_an_account_policy_protects_a_template_and_only_its_scope_lifts_
         .unwrap();
     assert!(lifted.require_approval.is_empty());
     let open = platform.up(DEV, "open", "demo").await.unwrap();
-    assert_eq!(open.status, status::PROVISIONING);
+    assert_eq!(open.status, EnvStatus::Provisioning);
     assert!(open.approval.is_none());
 }
 

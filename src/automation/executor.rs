@@ -367,7 +367,7 @@ impl Executor {
                         ),
                         Stop::Cancelled => (RunStatus::Cancelled, "cancelled".to_owned(), true),
                     };
-                    record.status = state.into();
+                    record.status = state;
                     record.error = Some(message.clone());
                     log(&mut logs, format!("[{}] {state}: {message}", step.id));
                     if state == RunStatus::Cancelled {

@@ -130,7 +130,7 @@ impl Service {
             automation_name: automation.name.clone(),
             definition: automation.definition.clone(),
             owner_user_id: automation.owner_user_id.clone(),
-            status: status.into(),
+            status,
             params: params.to_string(),
             steps: pending_steps(definition),
             logs: String::new(),

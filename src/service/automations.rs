@@ -40,7 +40,7 @@ pub(super) fn run_view(row: &RunRow) -> Result<AutomationRun> {
         automation: row.automation_name.clone(),
         account: row.account_slug.clone(),
         owner: row.owner_email.clone(),
-        status: row.status.clone(),
+        status: row.status,
         params: store::stored_json("automation_runs", &row.id, "params", &row.params)?,
         steps: store::stored_json("automation_runs", &row.id, "steps", &row.steps)?,
         error: row.error.clone(),
@@ -321,8 +321,7 @@ impl Service {
                 RunStatus::Queued
             } else {
                 RunStatus::Running
-            }
-            .into(),
+            },
             params: serde_json::Value::Object(params).to_string(),
             steps,
             logs: String::new(),

@@ -615,6 +615,24 @@ pub fn new_id() -> String {
     ulid::Ulid::generate().to_string().to_lowercase()
 }
 
+/// A column stored in the spelling of a closed vocabulary (a status): a value plat did not
+/// write is an error naming the row, never a default.
+pub(crate) fn spelled<T: std::str::FromStr<Err = String>>(
+    row: &sqlx::any::AnyRow,
+    column: &str,
+    table: &str,
+) -> Result<T, sqlx::Error> {
+    use sqlx::Row;
+    let text: String = row.try_get(column)?;
+    text.parse().map_err(|err: String| {
+        let id: String = row.try_get("id").unwrap_or_default();
+        sqlx::Error::ColumnDecode {
+            index: format!("{table}.{column} of row {id}"),
+            source: err.into(),
+        }
+    })
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -640,22 +658,4 @@ mod tests {
             "postgres://u@db/plat?sslmode=require"
         ));
     }
-}
-
-/// A column stored in the spelling of a closed vocabulary (a status): a value plat did not
-/// write is an error naming the row, never a default.
-pub(crate) fn spelled<T: std::str::FromStr<Err = String>>(
-    row: &sqlx::any::AnyRow,
-    column: &str,
-    table: &str,
-) -> Result<T, sqlx::Error> {
-    use sqlx::Row;
-    let text: String = row.try_get(column)?;
-    text.parse().map_err(|err: String| {
-        let id: String = row.try_get("id").unwrap_or_default();
-        sqlx::Error::ColumnDecode {
-            index: format!("{table}.{column} of row {id}"),
-            source: err.into(),
-        }
-    })
 }

@@ -32,8 +32,7 @@ pub struct Ctx {
 
 impl Ctx {
     /// `allow_new_context` lets `plat login --context NEW` name a context that does not exist yet.
-    pub fn new(global: GlobalArgs, env: Env, allow_new_context: bool) -> Result<Self> {
-        let out = Output::new(global.output, global.quiet, global.verbose, &env);
+    pub fn new(global: GlobalArgs, env: Env, out: Output, allow_new_context: bool) -> Result<Self> {
         let dirs = Dirs::resolve(&env)?;
         let config = ConfigFile::load(&dirs.config_file())?;
         let name = global
@@ -69,7 +68,7 @@ impl Ctx {
         !self.global.no_input
             && !self.env.ci()
             && std::io::stdin().is_terminal()
-            && std::io::stderr().is_terminal()
+            && self.out.stderr_is_terminal()
     }
 
     /// The user a service identity acts for on a server (`PLAT_ON_BEHALF_OF`, R-GOV-5).

@@ -40,6 +40,7 @@ use crate::config::Env;
 use crate::ctx::Ctx;
 use crate::error::{Cancelled, Report};
 use crate::output::Output;
+pub use crate::output::{Sink, Sinks};
 
 /// Chooses rustls' crypto provider (ring, shared with sqlx); must run before any HTTP client exists.
 pub fn install_crypto() {
@@ -48,6 +49,11 @@ pub fn install_crypto() {
 
 /// Runs plat with these arguments and environment; returns the process exit code.
 pub fn run(args: Vec<OsString>, env: Env) -> u8 {
+    run_with(args, env, Sinks::process())
+}
+
+/// [`run`], writing to `sinks`: in-process callers read what a command printed from buffers.
+pub fn run_with(args: Vec<OsString>, env: Env, sinks: Sinks) -> u8 {
     let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(err) => {
@@ -66,26 +72,27 @@ pub fn run(args: Vec<OsString>, env: Env) -> u8 {
     let runtime = match { builder }.enable_all().build() {
         Ok(runtime) => runtime,
         Err(err) => {
-            let out = Output::new(cli.global.output, false, 0, &env);
+            let out = Output::new(cli.global.output, false, 0, &env, sinks);
             out.error(&Report::from_error(&anyhow::Error::new(err)));
             return 1;
         }
     };
-    runtime.block_on(run_command(cli, env))
+    runtime.block_on(run_command(cli, env, sinks))
 }
 
-async fn run_command(cli: Cli, env: Env) -> u8 {
-    let fallback_out = Output::new(
+async fn run_command(cli: Cli, env: Env, sinks: Sinks) -> u8 {
+    let out = Output::new(
         cli.global.output,
         cli.global.quiet,
         cli.global.verbose,
         &env,
+        sinks,
     );
     let allow_new_context = matches!(cli.command, cli::Command::Login(_));
-    let ctx = match Ctx::new(cli.global.clone(), env, allow_new_context) {
+    let ctx = match Ctx::new(cli.global.clone(), env, out.clone(), allow_new_context) {
         Ok(ctx) => ctx,
         Err(err) => {
-            fallback_out.error(&Report::from_error(&err));
+            out.error(&Report::from_error(&err));
             return Report::from_error(&err).exit_code;
         }
     };

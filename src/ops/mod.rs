@@ -3,3 +3,6 @@
 
 pub(crate) mod env;
 pub(crate) mod run;
+
+#[cfg(test)]
+mod tests;

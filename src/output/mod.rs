@@ -6,6 +6,7 @@ pub mod progress;
 pub mod views;
 
 use std::io::{IsTerminal, Write};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use anstyle::{AnsiColor, Style};
 use comfy_table::{ContentArrangement, Table, presets};
@@ -20,8 +21,110 @@ use crate::cli::OutputFormat;
 use crate::config::Env;
 use crate::error::Report;
 
+/// Where [`Output`] writes: the process's own stream, or a buffer that an in-process caller
+/// (a test, an embedding program) reads back.
+#[derive(Debug, Clone)]
+pub enum Sink {
+    Stdout,
+    Stderr,
+    Buffer(Arc<Mutex<Vec<u8>>>),
+}
+
+impl Sink {
+    pub fn buffer() -> Self {
+        Self::Buffer(Arc::default())
+    }
+
+    /// What a buffer holds so far (empty for the process's streams).
+    pub fn contents(&self) -> String {
+        match self {
+            Self::Buffer(buffer) => {
+                String::from_utf8_lossy(&buffer.lock().unwrap_or_else(PoisonError::into_inner))
+                    .into_owned()
+            }
+            Self::Stdout | Self::Stderr => String::new(),
+        }
+    }
+
+    fn is_terminal(&self) -> bool {
+        match self {
+            Self::Stdout => std::io::stdout().is_terminal(),
+            Self::Stderr => std::io::stderr().is_terminal(),
+            Self::Buffer(_) => false,
+        }
+    }
+
+    /// Writes `text` in one call, so that lines from two threads never interleave.
+    fn write_text(&self, text: &str) {
+        let mut sink = self.clone();
+        // A closed pipe (`plat … | head`) is not an error worth reporting.
+        let _ = sink.write_all(text.as_bytes()).and_then(|()| sink.flush());
+    }
+}
+
+impl Write for Sink {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self {
+            Self::Stdout => std::io::stdout().lock().write(buf),
+            Self::Stderr => std::io::stderr().lock().write(buf),
+            Self::Buffer(buffer) => {
+                buffer
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .extend_from_slice(buf);
+                Ok(buf.len())
+            }
+        }
+    }
+
+    fn write_all(&mut self, buf: &[u8]) -> std::io::Result<()> {
+        match self {
+            Self::Stdout => std::io::stdout().lock().write_all(buf),
+            Self::Stderr => std::io::stderr().lock().write_all(buf),
+            Self::Buffer(_) => {
+                self.write(buf)?;
+                Ok(())
+            }
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            Self::Stdout => std::io::stdout().flush(),
+            Self::Stderr => std::io::stderr().flush(),
+            Self::Buffer(_) => Ok(()),
+        }
+    }
+}
+
+/// The two streams of a command: data, and everything said to the person.
+#[derive(Debug, Clone)]
+pub struct Sinks {
+    pub stdout: Sink,
+    pub stderr: Sink,
+}
+
+impl Sinks {
+    /// The process's stdout and stderr.
+    pub fn process() -> Self {
+        Self {
+            stdout: Sink::Stdout,
+            stderr: Sink::Stderr,
+        }
+    }
+
+    /// Two buffers, read back with [`Sink::contents`].
+    pub fn captured() -> Self {
+        Self {
+            stdout: Sink::buffer(),
+            stderr: Sink::buffer(),
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Output {
+    sinks: Sinks,
     pub format: OutputFormat,
     pub quiet: bool,
     pub verbose: u8,
@@ -38,15 +141,16 @@ const STATUS: Style = AnsiColor::Green.on_default().bold();
 pub(crate) const STATUS_STYLE: Style = STATUS;
 
 impl Output {
-    pub fn new(format: OutputFormat, quiet: bool, verbose: u8, env: &Env) -> Self {
-        let stdout_tty = std::io::stdout().is_terminal();
-        let stderr_tty = std::io::stderr().is_terminal();
+    pub fn new(format: OutputFormat, quiet: bool, verbose: u8, env: &Env, sinks: Sinks) -> Self {
+        let stdout_tty = sinks.stdout.is_terminal();
+        let stderr_tty = sinks.stderr.is_terminal();
         let color = if env.get("NO_COLOR").is_some() {
             false
         } else {
             env.is_set("CLICOLOR_FORCE") || stderr_tty
         };
         Self {
+            sinks,
             format,
             quiet,
             verbose,
@@ -65,13 +169,17 @@ impl Output {
         }
     }
 
+    /// Whether a person may be reading stderr (prompts and progress go there).
+    pub fn stderr_is_terminal(&self) -> bool {
+        self.sinks.stderr.is_terminal()
+    }
+
     pub(crate) fn stdout_line(&self, text: &str) {
-        // A closed pipe (`plat … | head`) is not an error worth reporting.
-        let _ = writeln!(std::io::stdout().lock(), "{text}");
+        self.sinks.stdout.write_text(&format!("{text}\n"));
     }
 
     pub(crate) fn stderr_line(&self, text: &str) {
-        let _ = writeln!(std::io::stderr().lock(), "{text}");
+        self.sinks.stderr.write_text(&format!("{text}\n"));
     }
 
     /// A status line on stderr ("Created account acme"), silenced by `--quiet`.
@@ -99,17 +207,17 @@ impl Output {
 
     /// Raw data for stdout (a token, a completion script).
     /// Buffered stdout for a report written while it is produced (`plat scan --format sarif`).
-    pub fn stdout_stream(&self) -> std::io::BufWriter<std::io::Stdout> {
-        std::io::BufWriter::with_capacity(64 * 1024, std::io::stdout())
+    pub fn stdout_stream(&self) -> std::io::BufWriter<Sink> {
+        std::io::BufWriter::with_capacity(64 * 1024, self.sinks.stdout.clone())
     }
 
     pub fn raw(&self, text: &str) {
-        let _ = write!(std::io::stdout().lock(), "{text}");
+        self.sinks.stdout.write_text(text);
     }
 
     pub fn document<T: Serialize + ?Sized>(&self, value: &T) -> anyhow::Result<()> {
         // Streamed into a buffered stdout: a 10,000-item list never exists as one big string.
-        let mut stdout = std::io::BufWriter::with_capacity(64 * 1024, std::io::stdout().lock());
+        let mut stdout = self.stdout_stream();
         let written = match self.format {
             OutputFormat::Yaml => {
                 serde_yaml_ng::to_writer(&mut stdout, value).map_err(anyhow::Error::from)
@@ -256,7 +364,7 @@ mod width_tests {
             vars.insert("COLUMNS".to_owned(), columns.to_owned());
         }
         let env = crate::config::Env { vars };
-        let mut out = Output::new(OutputFormat::Table, false, 0, &env);
+        let mut out = Output::new(OutputFormat::Table, false, 0, &env, Sinks::captured());
         out.stdout_tty = stdout_tty;
         out
     }

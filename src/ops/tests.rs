@@ -46,10 +46,13 @@ impl Platform {
             std::fs::create_dir_all(&path).expect("mkdir");
             env.vars.insert(name.into(), path.display().to_string());
         }
-        let terraform = std::env::var("PLAT_IAC_BIN").unwrap_or_else(|_| "terraform".into());
-        env.vars.insert("PLAT_IAC_BIN".into(), terraform);
-        env.vars
-            .insert("PATH".into(), std::env::var("PATH").unwrap_or_default());
+        let process = Env::from_process();
+        let terraform = process.get("PLAT_IAC_BIN").unwrap_or("terraform");
+        env.vars.insert("PLAT_IAC_BIN".into(), terraform.into());
+        env.vars.insert(
+            "PATH".into(),
+            process.get("PATH").unwrap_or_default().into(),
+        );
         env.vars.insert("USER".into(), "operator".into());
         env.vars.insert("NO_COLOR".into(), "1".into());
         if let Some(user) = user {

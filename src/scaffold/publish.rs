@@ -331,15 +331,32 @@ impl Api {
             .map_err(|err| failed(err.to_string()))?;
         let answer: Value = serde_json::from_str(&text).unwrap_or(Value::String(text));
         if !status.is_success() {
-            let message = match answer.get("message").or_else(|| answer.get("error")) {
-                Some(Value::String(message)) => message.clone(),
-                Some(other) => other.to_string(),
-                None => answer.as_str().unwrap_or_default().to_owned(),
-            };
-            return Err(failed(format!("{status}: {message}")));
+            return Err(failed(format!("{status}: {}", error_message(&answer))));
         }
         Ok(answer)
     }
+}
+
+/// What a forge says went wrong: GitHub's `message` and its `errors[].message` ("Validation
+/// Failed: A pull request already exists…"), GitLab's `message` (a string or per-field lists)
+/// or `error`.
+fn error_message(answer: &Value) -> String {
+    let mut message = match answer.get("message").or_else(|| answer.get("error")) {
+        Some(Value::String(message)) => message.clone(),
+        Some(other) => other.to_string(),
+        None => answer.as_str().unwrap_or_default().to_owned(),
+    };
+    let details: Vec<&str> = answer
+        .get("errors")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|error| error.get("message").and_then(Value::as_str))
+        .collect();
+    if !details.is_empty() {
+        message = format!("{message}: {}", details.join("; "));
+    }
+    message
 }
 
 fn answer_str<'v>(answer: &'v Value, key: &str, what: &str) -> Result<&'v str, ScaffoldError> {

@@ -243,9 +243,16 @@ pub(super) fn preflight(
         if !runs || reads_steps(&repo_url) || step.input.get("token").is_some_and(reads_steps) {
             continue;
         }
-        let input = engine
-            .render_step_value(&step.input, context)
-            .unwrap_or_else(|| json!({}));
+        // Only the two inputs that matter here: another input may read what no step wrote yet.
+        let mut input = Map::new();
+        for key in ["repoUrl", "token"] {
+            if let Some(value) = step.input.get(key)
+                && let Some(rendered) = engine.render_step_value(value, context)
+            {
+                input.insert(key.to_owned(), rendered);
+            }
+        }
+        let input = Value::Object(input);
         let wrap = |source: ScaffoldError| ScaffoldError::Step {
             step: step.key(index),
             source: Box::new(source),
@@ -255,7 +262,10 @@ pub(super) fn preflight(
         {
             hosts.check(step, url, &host).map_err(wrap)?;
         }
-        if let Some(forge) = Forge::of(&step.action) {
+        let token_unknown = step.input.get("token").is_some() && input.get("token").is_none();
+        if let Some(forge) = Forge::of(&step.action)
+            && !token_unknown
+        {
             token_for(forge, &step.action, &input, &options.integrations).map_err(wrap)?;
         }
     }
@@ -913,5 +923,61 @@ impl Runner<'_> {
             .and_then(|user| user.get("id"))
             .cloned()
             .ok_or_else(|| invalid(format!("cannot {what}: no such user")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn step(repo_url: &str) -> Step {
+        serde_json::from_value(json!({"action": "publish:github", "input": {"repoUrl": repo_url}}))
+            .unwrap()
+    }
+
+    #[test]
+    fn pickers_are_found_behind_form_conditions_and_chosen_by_the_parameter_the_step_reads() {
+        let pages = vec![
+            json!({"properties": {"kind": {"type": "string"}}, "dependencies": {"kind": {"oneOf": [
+                {"properties": {"repoUrl": {"type": "string", "ui:field": "RepoUrlPicker",
+                    "ui:options": {"allowedHosts": ["gitlab.example.com"]}}}}
+            ]}}}),
+            json!({"allOf": [{"if": {}, "then": {"properties": {"repoUrl2": {
+                "ui:field": "RepoUrlPicker", "ui:options": {"allowedHosts": ["github.com"]}}}}}]}),
+        ];
+        let policy = HostPolicy::from_parameters(&pages);
+        assert_eq!(
+            policy.allowed_for(&step("${{ parameters.repoUrl }}")),
+            Some(vec!["gitlab.example.com".to_owned()]),
+            "`parameters.repoUrl2` does not name `repoUrl`"
+        );
+        assert_eq!(
+            policy.allowed_for(&step("${{ parameters.repoUrl2 }}")),
+            Some(vec!["github.com".to_owned()])
+        );
+        assert_eq!(
+            policy.allowed_for(&step("github.com?owner=a&repo=b")),
+            Some(vec![
+                "github.com".to_owned(),
+                "gitlab.example.com".to_owned()
+            ]),
+            "a literal repoUrl answers to every picker"
+        );
+        assert_eq!(
+            HostPolicy::from_parameters(&[]).allowed_for(&step("x")),
+            None
+        );
+    }
+
+    #[test]
+    fn git_remotes_name_their_host() {
+        let host = |url| repo_host("publish:git", url).unwrap();
+        assert_eq!(host("https://git.example.com/a/b.git"), "git.example.com");
+        assert_eq!(host("git@git.example.com:a/b.git"), "git.example.com");
+        assert_eq!(host("file:///srv/git/b.git"), "");
+        assert_eq!(
+            repo_host("publish:gitlab", "gitlab.example.com?owner=a&repo=b").unwrap(),
+            "gitlab.example.com"
+        );
     }
 }

@@ -605,6 +605,7 @@ impl Runner<'_> {
         let draft = flag(input, "draft");
         let reviewers = strings(input, "reviewers")?;
         let team_reviewers = strings(input, "teamReviewers")?;
+        let assignees = strings(input, "assignees")?;
         if self.options.dry_run {
             // Backstage's own dry run of this action answers with pull request 43.
             let target = string(input, "targetBranchName").unwrap_or("main");
@@ -692,6 +693,26 @@ impl Runner<'_> {
                 .await;
             // As Backstage: the pull request stands even when reviewers cannot be requested.
             if let Err(err) = requested {
+                log.push(format!("warning: {err}"));
+            }
+        }
+        if !assignees.is_empty() {
+            let assigned = api
+                .call(
+                    Method::POST,
+                    api.url(&[
+                        "repos",
+                        owner,
+                        name,
+                        "issues",
+                        &number.to_string(),
+                        "assignees",
+                    ])?,
+                    Some(&json!({ "assignees": assignees })),
+                    "assign the pull request",
+                )
+                .await;
+            if let Err(err) = assigned {
                 log.push(format!("warning: {err}"));
             }
         }
@@ -886,8 +907,10 @@ impl Runner<'_> {
             }
             body["reviewer_ids"] = json!(ids);
         }
-        if let Some(labels) = input.get("labels").filter(|labels| !labels.is_null()) {
-            body["labels"] = labels.clone();
+        // GitLab takes labels as one comma-separated string; Backstage accepts a list too.
+        let labels = strings(input, "labels")?;
+        if !labels.is_empty() {
+            body["labels"] = json!(labels.join(","));
         }
         let what = format!("open a merge request from {branch} into {target} of {project_path}");
         let merge_request = api

@@ -97,11 +97,15 @@ async fn github_pull_request_pushes_a_branch_over_the_default_branch_and_opens_t
                 json!({"number": 7, "html_url": "https://github.com/acme/shop/pull/7", "state": "open"}),
             ),
             ("POST", "/repos/acme/shop/pulls/7/requested_reviewers") => (201, json!({"number": 7})),
+            ("POST", "/repos/acme/shop/issues/7/assignees") => (
+                422,
+                json!({"message": "Validation Failed", "errors": [{"message": "Could not add assignees: ghost"}]}),
+            ),
             _ => (404, json!({"message": "Not Found"})),
         },
     ))
     .await;
-    let steps = "    - id: pr\n      action: publish:github:pull-request\n      input:\n        repoUrl: github.com?owner=acme&repo=shop\n        branchName: add-${{ parameters.name }}\n        title: Add ${{ parameters.name }}\n        description: Adds the ${{ parameters.name }} service\n        sourcePath: ./generated\n        targetPath: services/${{ parameters.name }}\n        draft: true\n        reviewers: [ana]\n        teamReviewers: [platform]\n        commitMessage: scaffold ${{ parameters.name }}\n        gitAuthorName: Scaffolder\n        gitAuthorEmail: scaffolder@example.com\n";
+    let steps = "    - id: pr\n      action: publish:github:pull-request\n      input:\n        repoUrl: github.com?owner=acme&repo=shop\n        branchName: add-${{ parameters.name }}\n        title: Add ${{ parameters.name }}\n        description: Adds the ${{ parameters.name }} service\n        sourcePath: ./generated\n        targetPath: services/${{ parameters.name }}\n        draft: true\n        reviewers: [ana]\n        teamReviewers: [platform]\n        assignees: [ghost]\n        commitMessage: scaffold ${{ parameters.name }}\n        gitAuthorName: Scaffolder\n        gitAuthorEmail: scaffolder@example.com\n";
     let output = "    links:\n      - title: Pull request\n        url: ${{ steps.pr.output.remoteUrl }}\n    text:\n      - title: Summary\n        content: 'PR #${{ steps.pr.output.pullRequestNumber }} into ${{ steps.pr.output.targetBranchName }}'\n";
     let (_dir, template) = change_template(steps, output);
     let out = tempfile::tempdir().unwrap();
@@ -122,7 +126,8 @@ async fn github_pull_request_pushes_a_branch_over_the_default_branch_and_opens_t
         [
             "GET /repos/acme/shop",
             "POST /repos/acme/shop/pulls",
-            "POST /repos/acme/shop/pulls/7/requested_reviewers"
+            "POST /repos/acme/shop/pulls/7/requested_reviewers",
+            "POST /repos/acme/shop/issues/7/assignees"
         ]
     );
     let requests = server.requests.lock().unwrap().clone();
@@ -138,6 +143,15 @@ async fn github_pull_request_pushes_a_branch_over_the_default_branch_and_opens_t
     assert_eq!(
         requests[2].body,
         json!({"reviewers": ["ana"], "team_reviewers": ["platform"]})
+    );
+    assert_eq!(requests[3].body, json!({"assignees": ["ghost"]}));
+    assert!(
+        result.steps[1]
+            .log
+            .iter()
+            .any(|line| line.contains("warning") && line.contains("Could not add assignees")),
+        "a refused assignee is a warning, as in Backstage: {:?}",
+        result.steps[1].log
     );
 
     // The branch is the default branch plus the rendered files at targetPath.
@@ -280,7 +294,7 @@ async fn gitlab_merge_request_uses_the_steps_token_pushes_a_branch_and_opens_the
         },
     ))
     .await;
-    let steps = "    - id: mr\n      action: publish:gitlab:merge-request\n      input:\n        repoUrl: gitlab.example.com?owner=acme&repo=shop\n        branchName: add-${{ parameters.name }}\n        title: Add ${{ parameters.name }}\n        description: New service\n        sourcePath: ./generated\n        targetPath: services/${{ parameters.name }}\n        token: user-token\n        assignee: ana\n        reviewers: [bo]\n        removeSourceBranch: true\n";
+    let steps = "    - id: mr\n      action: publish:gitlab:merge-request\n      input:\n        repoUrl: gitlab.example.com?owner=acme&repo=shop\n        branchName: add-${{ parameters.name }}\n        title: Add ${{ parameters.name }}\n        description: New service\n        sourcePath: ./generated\n        targetPath: services/${{ parameters.name }}\n        token: user-token\n        assignee: ana\n        reviewers: [bo]\n        removeSourceBranch: true\n        labels: [new, service]\n";
     let output = "    links:\n      - title: Merge request\n        url: ${{ steps.mr.output.mergeRequestUrl }}\n";
     let (_dir, template) = change_template(steps, output);
     let out = tempfile::tempdir().unwrap();
@@ -316,7 +330,7 @@ async fn gitlab_merge_request_uses_the_steps_token_pushes_a_branch_and_opens_the
         json!({
             "source_branch": "add-demo", "target_branch": "main", "title": "Add demo",
             "description": "New service", "remove_source_branch": true,
-            "assignee_id": 11, "reviewer_ids": [12]
+            "assignee_id": 11, "reviewer_ids": [12], "labels": "new,service"
         })
     );
     assert_eq!(

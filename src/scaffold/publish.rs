@@ -272,6 +272,25 @@ pub(super) fn preflight(
     Ok(())
 }
 
+/// The REST API serving `host`: the configured GitHub API for github.com (and for every host
+/// once GITHUB_API_URL points elsewhere), `/api/v3` of a GitHub Enterprise host, `/api/v4` of a
+/// GitLab host unless GITLAB_API_URL names one for all.
+fn api_base(forge: Forge, host: &str, integrations: &Integrations) -> String {
+    match forge {
+        Forge::GitHub
+            if host == "github.com"
+                || integrations.github_api_url != Integrations::default().github_api_url =>
+        {
+            integrations.github_api_url.clone()
+        }
+        Forge::GitHub => format!("https://{host}/api/v3"),
+        Forge::GitLab => integrations
+            .gitlab_api_url
+            .clone()
+            .unwrap_or_else(|| format!("https://{host}/api/v4")),
+    }
+}
+
 /// A repository on a forge, checked against the host policy, with the API to reach it.
 struct ForgeRepo {
     repo_url: RepoUrl,
@@ -417,21 +436,7 @@ impl Runner<'_> {
         let integrations = &self.options.integrations;
         let forge = Forge::of(&step.action).unwrap_or(Forge::GitHub);
         let token = token_for(forge, &step.action, input, integrations)?;
-        let host = &repo.repo_url.host;
-        let base = match forge {
-            // The configured API serves github.com; a GitHub Enterprise host serves its own.
-            Forge::GitHub
-                if host == "github.com"
-                    || integrations.github_api_url != Integrations::default().github_api_url =>
-            {
-                integrations.github_api_url.clone()
-            }
-            Forge::GitHub => format!("https://{host}/api/v3"),
-            Forge::GitLab => integrations
-                .gitlab_api_url
-                .clone()
-                .unwrap_or_else(|| format!("https://{host}/api/v4")),
-        };
+        let base = api_base(forge, &repo.repo_url.host, integrations);
         let base = Url::parse(base.trim_end_matches('/'))
             .map_err(|err| invalid(format!("API URL `{base}`: {err}")))?;
         Ok(Api {
@@ -989,6 +994,36 @@ mod tests {
         assert_eq!(
             HostPolicy::from_parameters(&[]).allowed_for(&step("x")),
             None
+        );
+    }
+
+    #[test]
+    fn each_host_is_served_by_its_forges_api_unless_the_environment_points_elsewhere() {
+        let default = Integrations::default();
+        assert_eq!(
+            api_base(Forge::GitHub, "github.com", &default),
+            "https://api.github.com"
+        );
+        assert_eq!(
+            api_base(Forge::GitHub, "ghe.example.com", &default),
+            "https://ghe.example.com/api/v3"
+        );
+        assert_eq!(
+            api_base(Forge::GitLab, "gitlab.example.com", &default),
+            "https://gitlab.example.com/api/v4"
+        );
+        let local = Integrations {
+            github_api_url: "http://127.0.0.1:8080".into(),
+            gitlab_api_url: Some("http://127.0.0.1:8081/api/v4".into()),
+            ..Integrations::default()
+        };
+        assert_eq!(
+            api_base(Forge::GitHub, "ghe.example.com", &local),
+            "http://127.0.0.1:8080"
+        );
+        assert_eq!(
+            api_base(Forge::GitLab, "gitlab.com", &local),
+            "http://127.0.0.1:8081/api/v4"
         );
     }
 

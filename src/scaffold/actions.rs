@@ -4,10 +4,11 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value, json};
 
-use super::git::{self, GitAuthor, PushRequest};
+use super::git::GitAuthor;
+use super::publish::HostPolicy;
 use super::render::{self, SkeletonOptions};
 use super::{RunOptions, ScaffoldError, Step, StepReport, StepStatus, io_error};
-use crate::expr::{Engine, filters::parse_repo_url};
+use crate::expr::Engine;
 
 /// Whether `path`, with `..` resolved by name, stays below `root`.
 fn lexically_inside(root: &Path, path: &Path) -> bool {
@@ -44,6 +45,9 @@ pub const KNOWN_ACTIONS: &[&str] = &[
     "catalog:register",
     "publish:git",
     "publish:github",
+    "publish:github:pull-request",
+    "publish:gitlab",
+    "publish:gitlab:merge-request",
 ];
 
 pub(super) struct Runner<'a> {
@@ -53,35 +57,37 @@ pub(super) struct Runner<'a> {
     pub source_root: &'a Path,
     pub workspace: &'a Path,
     pub options: &'a RunOptions,
+    /// Where the template's repoUrl pickers let `publish:*` steps go.
+    pub hosts: &'a HostPolicy,
 }
 
 /// What one action invocation produced.
 #[derive(Default)]
-struct Outcome {
-    output: Map<String, Value>,
-    log: Vec<String>,
-    simulated: bool,
+pub(super) struct Outcome {
+    pub output: Map<String, Value>,
+    pub log: Vec<String>,
+    pub simulated: bool,
 }
 
-fn invalid(message: impl Into<String>) -> ScaffoldError {
+pub(super) fn invalid(message: impl Into<String>) -> ScaffoldError {
     ScaffoldError::InvalidInput {
         step: String::new(),
         message: message.into(),
     }
 }
 
-fn string<'v>(input: &'v Value, key: &str) -> Option<&'v str> {
+pub(super) fn string<'v>(input: &'v Value, key: &str) -> Option<&'v str> {
     input
         .get(key)
         .and_then(Value::as_str)
         .filter(|s| !s.is_empty())
 }
 
-fn required<'v>(input: &'v Value, key: &str) -> Result<&'v str, ScaffoldError> {
+pub(super) fn required<'v>(input: &'v Value, key: &str) -> Result<&'v str, ScaffoldError> {
     string(input, key).ok_or_else(|| invalid(format!("input `{key}` is required")))
 }
 
-fn flag(input: &Value, key: &str) -> bool {
+pub(super) fn flag(input: &Value, key: &str) -> bool {
     match input.get(key) {
         Some(Value::Bool(value)) => *value,
         Some(Value::String(text)) => text == "true",
@@ -89,7 +95,7 @@ fn flag(input: &Value, key: &str) -> bool {
     }
 }
 
-fn strings(input: &Value, key: &str) -> Result<Vec<String>, ScaffoldError> {
+pub(super) fn strings(input: &Value, key: &str) -> Result<Vec<String>, ScaffoldError> {
     match input.get(key) {
         None | Some(Value::Null) => Ok(Vec::new()),
         Some(Value::Array(items)) => items
@@ -196,7 +202,7 @@ impl Runner<'_> {
                 report.output = example;
                 if KNOWN_ACTIONS.contains(&step.action.as_str()) {
                     let input = render(&step.input, context).unwrap_or_else(|| json!({}));
-                    match self.dispatch(&step.action, &input).await {
+                    match self.dispatch(step, &input).await {
                         // What plat can predict (the repository URL) beats `<example>`.
                         Ok(outcome) => {
                             if let Some(output) = report.output.as_object_mut() {
@@ -222,7 +228,7 @@ impl Runner<'_> {
         }
         let Some(each) = &step.each else {
             let input = render(&step.input, context).unwrap_or_else(|| json!({}));
-            let outcome = self.dispatch(&step.action, &input).await?;
+            let outcome = self.dispatch(step, &input).await?;
             report.output = Value::Object(outcome.output);
             report.log = outcome.log;
             if outcome.simulated {
@@ -280,7 +286,7 @@ impl Runner<'_> {
             if !should_run {
                 continue;
             }
-            let outcome = self.dispatch(&step.action, &input).await?;
+            let outcome = self.dispatch(step, &input).await?;
             ran_any = true;
             report.log.extend(outcome.log);
             for (name, value) in outcome.output {
@@ -296,8 +302,8 @@ impl Runner<'_> {
         Ok(report)
     }
 
-    async fn dispatch(&mut self, action: &str, input: &Value) -> Result<Outcome, ScaffoldError> {
-        match action {
+    async fn dispatch(&mut self, step: &Step, input: &Value) -> Result<Outcome, ScaffoldError> {
+        match step.action.as_str() {
             "fetch:template" => self.fetch_template(input),
             "fetch:plain" => self.fetch_plain(input),
             "fetch:plain:file" => self.fetch_file(input, false),
@@ -307,8 +313,11 @@ impl Runner<'_> {
             "debug:log" => self.debug_log(input),
             "catalog:write" => self.catalog_write(input),
             "catalog:register" => self.catalog_register(input).await,
-            "publish:git" => self.publish_git(input),
-            "publish:github" => self.publish_github(input).await,
+            "publish:git" => self.publish_git(step, input),
+            "publish:github" => self.publish_github(step, input).await,
+            "publish:github:pull-request" => self.publish_github_pull_request(step, input).await,
+            "publish:gitlab" => self.publish_gitlab(step, input).await,
+            "publish:gitlab:merge-request" => self.publish_gitlab_merge_request(step, input).await,
             other => Err(ScaffoldError::UnknownAction {
                 step: String::new(),
                 action: other.to_owned(),
@@ -600,7 +609,7 @@ impl Runner<'_> {
         })
     }
 
-    fn author(&self, input: &Value) -> GitAuthor {
+    pub(super) fn author(&self, input: &Value) -> GitAuthor {
         let default = &self.options.author;
         GitAuthor {
             name: string(input, "gitAuthorName")
@@ -612,191 +621,15 @@ impl Runner<'_> {
         }
     }
 
-    fn source_dir(&self, input: &Value) -> Result<PathBuf, ScaffoldError> {
+    pub(super) fn source_dir(&self, input: &Value) -> Result<PathBuf, ScaffoldError> {
         match string(input, "sourcePath") {
             Some(path) => render::safe_join(self.workspace, path),
             None => Ok(self.workspace.to_path_buf()),
         }
     }
 
-    fn publish_git(&mut self, input: &Value) -> Result<Outcome, ScaffoldError> {
-        let remote = required(input, "repoUrl")?;
-        let branch = string(input, "defaultBranch").unwrap_or("main");
-        let message = string(input, "gitCommitMessage").unwrap_or("initial commit");
-        let author = self.author(input);
-        let mut output = Map::new();
-        output.insert("remoteUrl".into(), json!(remote));
-        output.insert("repoContentsUrl".into(), json!(remote));
-        if self.options.dry_run {
-            output.insert("commitHash".into(), json!("0".repeat(40)));
-            return Ok(Outcome {
-                output,
-                log: vec![format!(
-                    "would commit as {} <{}> and push branch {branch} to {remote}",
-                    author.name, author.email
-                )],
-                simulated: true,
-            });
-        }
-        let commit = git::init_commit_push(
-            &self.source_dir(input)?,
-            &PushRequest {
-                remote_url: remote,
-                branch,
-                message,
-                author: &author,
-                token: None,
-            },
-        )?;
-        output.insert("commitHash".into(), json!(commit));
-        Ok(Outcome {
-            output,
-            log: vec![format!("pushed {commit} to {remote} ({branch})")],
-            simulated: false,
-        })
-    }
-
-    fn http(&self) -> reqwest::Client {
+    pub(super) fn http(&self) -> reqwest::Client {
         self.options.integrations.http.clone().unwrap_or_default()
-    }
-
-    async fn publish_github(&mut self, input: &Value) -> Result<Outcome, ScaffoldError> {
-        let repo_url = parse_repo_url(required(input, "repoUrl")?).map_err(invalid)?;
-        let owner = repo_url
-            .owner
-            .clone()
-            .ok_or_else(|| invalid("repoUrl has no owner"))?;
-        let name = repo_url.repo.clone();
-        let branch = string(input, "defaultBranch").unwrap_or("master");
-        let message = string(input, "gitCommitMessage").unwrap_or("initial commit");
-        let visibility = string(input, "repoVisibility").unwrap_or("private");
-        let author = self.author(input);
-        let api = self
-            .options
-            .integrations
-            .github_api_url
-            .trim_end_matches('/')
-            .to_owned();
-        if self.options.dry_run {
-            let mut output = Map::new();
-            let remote = format!("https://{}/{owner}/{name}.git", repo_url.host);
-            output.insert("remoteUrl".into(), json!(remote));
-            output.insert(
-                "repoContentsUrl".into(),
-                json!(format!(
-                    "https://{}/{owner}/{name}/blob/{branch}",
-                    repo_url.host
-                )),
-            );
-            output.insert("commitHash".into(), json!("0".repeat(40)));
-            return Ok(Outcome {
-                output,
-                log: vec![format!(
-                    "would create the {visibility} repository {owner}/{name} through {api} and push branch {branch}"
-                )],
-                simulated: true,
-            });
-        }
-        let token = string(input, "token")
-            .map(str::to_owned)
-            .or_else(|| self.options.integrations.github_token.clone())
-            .ok_or(ScaffoldError::MissingToken {
-                action: "publish:github",
-                variable: "GITHUB_TOKEN",
-            })?;
-        let client = self.http();
-        let http_error = |action: &str| {
-            let action = action.to_owned();
-            move |err: reqwest::Error| ScaffoldError::Http {
-                action,
-                message: err.to_string(),
-            }
-        };
-        let owner_info: Value = github_request(client.get(format!("{api}/users/{owner}")), &token)
-            .send()
-            .await
-            .map_err(http_error("look up the GitHub owner"))?
-            .error_for_status()
-            .map_err(http_error("look up the GitHub owner"))?
-            .json()
-            .await
-            .map_err(http_error("read the GitHub owner"))?;
-        let create_url = if owner_info.get("type").and_then(Value::as_str) == Some("Organization") {
-            format!("{api}/orgs/{owner}/repos")
-        } else {
-            format!("{api}/user/repos")
-        };
-        let mut body = json!({
-            "name": name,
-            "private": visibility != "public",
-            "visibility": visibility,
-        });
-        if let Some(description) = string(input, "description") {
-            body["description"] = json!(description);
-        }
-        let created = github_request(client.post(&create_url), &token)
-            .json(&body)
-            .send()
-            .await
-            .map_err(http_error("create the GitHub repository"))?;
-        let status = created.status();
-        let created: Value = created
-            .json()
-            .await
-            .map_err(http_error("read the created repository"))?;
-        if !status.is_success() {
-            return Err(ScaffoldError::Http {
-                action: format!("create the GitHub repository {owner}/{name}"),
-                message: format!(
-                    "{status}: {}",
-                    created.get("message").and_then(Value::as_str).unwrap_or("")
-                ),
-            });
-        }
-        let clone_url = created
-            .get("clone_url")
-            .and_then(Value::as_str)
-            .ok_or_else(|| invalid("GitHub's answer has no clone_url"))?
-            .to_owned();
-        let html_url = created
-            .get("html_url")
-            .and_then(Value::as_str)
-            .unwrap_or(&clone_url)
-            .to_owned();
-        let topics = strings(input, "topics")?;
-        if !topics.is_empty() {
-            github_request(
-                client.put(format!("{api}/repos/{owner}/{name}/topics")),
-                &token,
-            )
-            .json(&json!({ "names": topics }))
-            .send()
-            .await
-            .and_then(reqwest::Response::error_for_status)
-            .map_err(http_error("set the repository topics"))?;
-        }
-        let commit = git::init_commit_push(
-            &self.source_dir(input)?,
-            &PushRequest {
-                remote_url: &clone_url,
-                branch,
-                message,
-                author: &author,
-                token: Some(&token),
-            },
-        )?;
-        let mut output = Map::new();
-        output.insert("remoteUrl".into(), json!(clone_url));
-        output.insert(
-            "repoContentsUrl".into(),
-            json!(format!("{html_url}/blob/{branch}")),
-        );
-        output.insert("commitHash".into(), json!(commit));
-        Ok(Outcome {
-            output,
-            log: vec![format!("created {owner}/{name} and pushed {commit}")],
-            simulated: false,
-        })
     }
 
     async fn catalog_register(&mut self, input: &Value) -> Result<Outcome, ScaffoldError> {
@@ -867,14 +700,6 @@ impl Runner<'_> {
             simulated: false,
         })
     }
-}
-
-fn github_request(request: reqwest::RequestBuilder, token: &str) -> reqwest::RequestBuilder {
-    request
-        .bearer_auth(token)
-        .header("accept", "application/vnd.github+json")
-        .header("user-agent", "plat")
-        .header("x-github-api-version", "2022-11-28")
 }
 
 /// The first registered entity that is not the Location itself, as `kind:namespace/name`.

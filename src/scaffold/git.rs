@@ -30,12 +30,18 @@ fn git_error(action: impl Into<String>) -> impl FnOnce(git2::Error) -> ScaffoldE
     move |source| ScaffoldError::Git { action, source }
 }
 
-fn callbacks(token: Option<&str>) -> RemoteCallbacks<'_> {
+/// How a forge takes a token over HTTPS: GitHub as `x-access-token`, GitLab as `oauth2`.
+#[derive(Debug, Clone, Copy)]
+pub struct GitCredentials<'a> {
+    pub username: &'a str,
+    pub token: &'a str,
+}
+
+fn callbacks(credentials: Option<GitCredentials<'_>>) -> RemoteCallbacks<'_> {
     let mut callbacks = RemoteCallbacks::new();
-    if let Some(token) = token {
-        callbacks.credentials(move |_url, _user, _allowed| {
-            Cred::userpass_plaintext("x-access-token", token)
-        });
+    if let Some(GitCredentials { username, token }) = credentials {
+        callbacks
+            .credentials(move |_url, _user, _allowed| Cred::userpass_plaintext(username, token));
     }
     callbacks
 }
@@ -171,14 +177,14 @@ fn write_blob(target: &Path, content: &[u8], mode: i32) -> std::io::Result<()> {
     }
 }
 
-/// What `publish:git` / `publish:github` push.
+/// What `publish:git`, `publish:github` and `publish:gitlab` push.
 #[derive(Debug, Clone)]
 pub struct PushRequest<'a> {
     pub remote_url: &'a str,
     pub branch: &'a str,
     pub message: &'a str,
     pub author: &'a GitAuthor,
-    pub token: Option<&'a str>,
+    pub credentials: Option<GitCredentials<'a>>,
 }
 
 /// `git init` + add everything + commit + push to `remote_url`. Returns the commit id.
@@ -218,11 +224,118 @@ pub fn init_commit_push(dir: &Path, request: &PushRequest<'_>) -> Result<String,
             .remote("origin", request.remote_url)
             .map_err(git_error(format!("add remote {}", request.remote_url)))?,
     };
+    push_branch(&mut remote, request)?;
+    Ok(commit.to_string())
+}
+
+fn push_branch(
+    remote: &mut git2::Remote<'_>,
+    request: &PushRequest<'_>,
+) -> Result<(), ScaffoldError> {
     let mut push = PushOptions::new();
-    push.remote_callbacks(callbacks(request.token));
+    push.remote_callbacks(callbacks(request.credentials));
     let refspec = format!("refs/heads/{0}:refs/heads/{0}", request.branch);
     remote
         .push(&[refspec.as_str()], Some(&mut push))
-        .map_err(git_error(format!("push to {}", request.remote_url)))?;
+        .map_err(git_error(format!(
+            "push branch {} to {}",
+            request.branch, request.remote_url
+        )))
+}
+
+/// For a pull or merge request: clones `base_branch` of the existing repository, lays the files
+/// of `source` over it at `target_path`, commits them on the new branch `request.branch` and
+/// pushes that branch. Returns the commit id.
+pub fn branch_commit_push(
+    source: &Path,
+    target_path: &str,
+    base_branch: &str,
+    request: &PushRequest<'_>,
+) -> Result<String, ScaffoldError> {
+    let checkout = tempfile::Builder::new()
+        .prefix("plat-scaffold-change-")
+        .tempdir()
+        .map_err(|source| ScaffoldError::Io {
+            action: "create a checkout directory".into(),
+            source,
+        })?;
+    let mut fetch = FetchOptions::new();
+    fetch.remote_callbacks(callbacks(request.credentials));
+    let repo = RepoBuilder::new()
+        .branch(base_branch)
+        .fetch_options(fetch)
+        .clone(request.remote_url, checkout.path())
+        .map_err(git_error(format!(
+            "clone branch {base_branch} of {}",
+            request.remote_url
+        )))?;
+    let base = repo
+        .head()
+        .and_then(|head| head.peel_to_commit())
+        .map_err(git_error(format!("read branch {base_branch}")))?;
+    let destination = super::render::safe_join(checkout.path(), target_path)?;
+    copy_files(source, &destination)?;
+    let mut index = repo.index().map_err(git_error("open the index"))?;
+    index
+        .add_all(["*"], IndexAddOption::DEFAULT, None)
+        .map_err(git_error("stage the generated files"))?;
+    index.write().map_err(git_error("write the index"))?;
+    let tree_id = index.write_tree().map_err(git_error("write the tree"))?;
+    let tree = repo
+        .find_tree(tree_id)
+        .map_err(git_error("read the tree"))?;
+    let signature = Signature::now(&request.author.name, &request.author.email)
+        .map_err(git_error("build the commit author"))?;
+    let commit = repo
+        .commit(
+            Some(&format!("refs/heads/{}", request.branch)),
+            &signature,
+            &signature,
+            request.message,
+            &tree,
+            &[&base],
+        )
+        .map_err(git_error(format!("commit on branch {}", request.branch)))?;
+    let mut remote = repo
+        .find_remote("origin")
+        .map_err(git_error("find the cloned remote"))?;
+    push_branch(&mut remote, request)?;
     Ok(commit.to_string())
+}
+
+/// Copies every file under `from` (`.git` left out) into `to`, replacing files of the same name.
+fn copy_files(from: &Path, to: &Path) -> Result<(), ScaffoldError> {
+    let io = |action: String| move |source| ScaffoldError::Io { action, source };
+    for entry in walkdir::WalkDir::new(from)
+        .min_depth(1)
+        .into_iter()
+        .filter_entry(|entry| entry.file_name() != ".git")
+    {
+        let entry = entry.map_err(|err| ScaffoldError::Io {
+            action: format!("read {}", from.display()),
+            source: err.into(),
+        })?;
+        let relative = entry.path().strip_prefix(from).unwrap_or(entry.path());
+        let target = to.join(relative);
+        if entry.file_type().is_dir() {
+            std::fs::create_dir_all(&target).map_err(io(format!("create {}", target.display())))?;
+        } else if entry.file_type().is_symlink() {
+            let link = std::fs::read_link(entry.path())
+                .map_err(io(format!("read {}", entry.path().display())))?;
+            let _ = std::fs::remove_file(&target);
+            #[cfg(unix)]
+            std::os::unix::fs::symlink(&link, &target)
+                .map_err(io(format!("write {}", target.display())))?;
+            #[cfg(not(unix))]
+            let _ = link;
+        } else {
+            if let Some(parent) = target.parent() {
+                std::fs::create_dir_all(parent)
+                    .map_err(io(format!("create {}", parent.display())))?;
+            }
+            std::fs::copy(entry.path(), &target)
+                .map_err(io(format!("write {}", target.display())))?;
+        }
+    }
+    Ok(())
 }

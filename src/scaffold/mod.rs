@@ -6,6 +6,7 @@
 mod actions;
 mod git;
 mod params;
+mod publish;
 mod render;
 mod template;
 mod update;
@@ -120,6 +121,16 @@ pub enum ScaffoldError {
         action: &'static str,
         variable: &'static str,
     },
+    #[error(
+        "{action} refuses `{repo_url}`: host `{host}` is not among the template's allowedHosts ({})",
+        allowed.join(", ")
+    )]
+    HostNotAllowed {
+        action: String,
+        repo_url: String,
+        host: String,
+        allowed: Vec<String>,
+    },
 }
 
 fn location(file: &Path, line: Option<usize>, column: Option<usize>) -> String {
@@ -164,9 +175,14 @@ impl ScaffoldError {
                 Some("choose an empty directory, or pass --force to write into it".into())
             }
             Self::MissingToken { variable, .. } => Some(format!(
-                "export {variable}, or pass --no-git to render the project without publishing it \
-                 (nothing was written)"
+                "export {variable} or give the step a `token` input, or pass --no-git to render \
+                 the project without publishing it (nothing was written)"
             )),
+            Self::HostNotAllowed { .. } => Some(
+                "publish to a host the repoUrl picker's ui:options.allowedHosts lists, or pass \
+                 --no-git to render the project without publishing it (nothing was written)"
+                    .into(),
+            ),
             Self::SourceEscape { .. } => Some(
                 "a local url is relative to template.yaml and stays inside the template (or the \
                  Git repository holding it)"
@@ -213,6 +229,7 @@ impl ScaffoldError {
             Self::HookFailed { .. } => "hook_failed",
             Self::Http { .. } => "remote_failed",
             Self::MissingToken { .. } => "missing_token",
+            Self::HostNotAllowed { .. } => "host_not_allowed",
             Self::Step { .. } => "step_failed",
         }
     }
@@ -244,12 +261,15 @@ pub struct UserInfo {
     pub entity: Value,
 }
 
-/// Remote services reached by `publish:github` and `catalog:register`.
+/// Remote services reached by the `publish:*` actions and `catalog:register`.
 #[derive(Debug, Clone)]
 pub struct Integrations {
     pub github_token: Option<String>,
     /// `https://api.github.com`, or a GitHub Enterprise / test server's API base.
     pub github_api_url: String,
+    pub gitlab_token: Option<String>,
+    /// API base for every GitLab host (a test server's); `None` means `https://HOST/api/v4`.
+    pub gitlab_api_url: Option<String>,
     /// Backstage base URL (`https://backstage.example.com`); `catalog:register` is skipped
     /// without it.
     pub backstage_url: Option<String>,
@@ -263,6 +283,8 @@ impl Default for Integrations {
         Self {
             github_token: None,
             github_api_url: "https://api.github.com".to_owned(),
+            gitlab_token: None,
+            gitlab_api_url: None,
             backstage_url: None,
             backstage_token: None,
             http: None,
@@ -531,6 +553,9 @@ pub async fn run(
             target: target.to_path_buf(),
         });
     }
+    // Publishing to a host the template does not allow, or without a token, fails here, before
+    // the first file is written.
+    publish::preflight(engine, template, &initial_context(values, options), options)?;
     let workspace = if options.dry_run {
         tempfile::Builder::new()
             .prefix("plat-scaffold-dry-run-")
@@ -577,20 +602,16 @@ pub(crate) async fn execute(
     values: &Map<String, Value>,
     options: &RunOptions,
 ) -> Result<(Vec<StepReport>, RunOutput), ScaffoldError> {
-    let mut context = json!({
-        "parameters": values,
-        "steps": {},
-        "secrets": options.secrets,
-        "user": options.user.clone().unwrap_or_default(),
-        "context": {"task": {"id": options.task_id.clone().unwrap_or_else(|| "local".to_owned())}},
-    });
+    let mut context = initial_context(values, options);
     let mut reports = Vec::new();
+    let hosts = publish::HostPolicy::from_parameters(&template.template.spec.parameters);
     let mut runner = actions::Runner {
         engine,
         template_dir: &template.dir,
         source_root: &source_root(template),
         workspace,
         options,
+        hosts: &hosts,
     };
     for (index, step) in template.template.spec.steps.iter().enumerate() {
         let key = step.key(index);
@@ -615,6 +636,17 @@ pub(crate) async fn execute(
     run_hooks(engine, template, workspace, &context, options)?;
     let output = render_output(engine, template.template.spec.output.as_ref(), &context)?;
     Ok((reports, output))
+}
+
+/// What expressions see before the first step ran.
+fn initial_context(values: &Map<String, Value>, options: &RunOptions) -> Value {
+    json!({
+        "parameters": values,
+        "steps": {},
+        "secrets": options.secrets,
+        "user": options.user.clone().unwrap_or_default(),
+        "context": {"task": {"id": options.task_id.clone().unwrap_or_else(|| "local".to_owned())}},
+    })
 }
 
 /// The template's directory, or for a template inside a Git repository that repository's root,

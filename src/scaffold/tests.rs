@@ -6,6 +6,7 @@ use super::*;
 use crate::expr::Engine;
 
 mod http;
+mod publish_tests;
 mod update_tests;
 
 /// The repository root: `file!()` is relative to it in the main crate, absolute in a scratch crate.

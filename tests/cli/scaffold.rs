@@ -9,6 +9,7 @@ use serde_json::Value;
 use crate::support::{Outcome, TestEnv};
 
 mod oracle;
+mod publish;
 
 fn fixture(name: &str) -> String {
     format!(

@@ -113,6 +113,8 @@ async fn run_options(ctx: &Ctx, template: &LoadedTemplate, args: &ScaffoldRunArg
             github_token: env("GITHUB_TOKEN"),
             github_api_url: env("GITHUB_API_URL")
                 .unwrap_or_else(|| Integrations::default().github_api_url),
+            gitlab_token: env("GITLAB_TOKEN"),
+            gitlab_api_url: env("GITLAB_API_URL"),
             backstage_url: env("PLAT_BACKSTAGE_URL"),
             backstage_token: env("PLAT_BACKSTAGE_TOKEN"),
             http: None,

@@ -8,21 +8,35 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use super::*;
 
 #[derive(Debug, Clone)]
-struct Recorded {
-    method: String,
-    path: String,
-    authorization: Option<String>,
-    body: Value,
+pub(super) struct Recorded {
+    pub method: String,
+    pub path: String,
+    pub authorization: Option<String>,
+    /// GitLab's `PRIVATE-TOKEN` header.
+    pub private_token: Option<String>,
+    pub body: Value,
 }
 
-type Routes = Arc<dyn Fn(&str, &str, &Value) -> (u16, Value) + Send + Sync>;
+pub(super) type Routes = Arc<dyn Fn(&str, &str, &Value) -> (u16, Value) + Send + Sync>;
 
-struct FakeServer {
-    url: String,
-    requests: Arc<Mutex<Vec<Recorded>>>,
+pub(super) struct FakeServer {
+    pub url: String,
+    pub requests: Arc<Mutex<Vec<Recorded>>>,
 }
 
-async fn serve(routes: Routes) -> FakeServer {
+impl FakeServer {
+    /// `METHOD path` of every request so far, in order.
+    pub fn calls(&self) -> Vec<String> {
+        self.requests
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|r| format!("{} {}", r.method, r.path))
+            .collect()
+    }
+}
+
+pub(super) async fn serve(routes: Routes) -> FakeServer {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     let requests = Arc::new(Mutex::new(Vec::new()));
@@ -76,6 +90,7 @@ async fn serve(routes: Routes) -> FakeServer {
                     method,
                     path,
                     authorization: header("authorization"),
+                    private_token: header("private-token"),
                     body,
                 });
                 let answer = answer.to_string();
@@ -139,7 +154,7 @@ async fn publish_github_creates_the_repository_pushes_and_registers() {
             github_api_url: server.url.clone(),
             backstage_url: Some(server.url.clone()),
             backstage_token: Some("bs-token".into()),
-            http: None,
+            ..Integrations::default()
         },
         ..RunOptions::default()
     };

@@ -11,6 +11,15 @@ pub struct LoginArgs {
     /// Read an access token from standard input instead of running the device flow
     #[arg(long)]
     pub with_token: bool,
+    /// Log in as this GitHub Actions job with its OIDC ID token (the job needs `permissions:
+    /// id-token: write`, the server a `plat trust` rule). No token is stored: every later plat
+    /// command of the job asks the runner for a fresh one. The default in a job that may
+    /// request ID tokens, unless --with-token is given.
+    #[arg(long, conflicts_with_all = ["with_token", "insecure_storage"])]
+    pub github_actions: bool,
+    /// The audience of the job's ID token: the trust rule's --audience
+    #[arg(long, value_name = "AUDIENCE", requires = "github_actions")]
+    pub audience: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -118,6 +118,14 @@ impl Service {
         if row.builtin {
             return Err(predefined(name));
         }
+        let rules = self.trust_rules_using(tx, &row.id).await?;
+        if !rules.is_empty() {
+            return Err(Error::conflict(format!(
+                "group '{name}' is what the trust rule(s) {} act with",
+                rules.join(", ")
+            ))
+            .with_hint("delete those rules first (`plat trust delete NAME`)"));
+        }
         store::delete_group(tx, &row.id).await?;
         Ok(())
     }

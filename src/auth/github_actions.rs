@@ -45,9 +45,8 @@ pub async fn id_token(env: &Env, audience: &str) -> Result<Secret, Error> {
              an ID token; use login: token there)",
         ));
     };
-    let mut url = reqwest::Url::parse(url).map_err(|err| {
-        Error::invalid(format!("{REQUEST_URL_VAR} is not a URL: {err}"))
-    })?;
+    let mut url = reqwest::Url::parse(url)
+        .map_err(|err| Error::invalid(format!("{REQUEST_URL_VAR} is not a URL: {err}")))?;
     url.query_pairs_mut().append_pair("audience", audience);
     let http = super::http_client(REQUEST_TIMEOUT)
         .map_err(|err| Error::internal(format!("cannot build the HTTP client: {err}")))?;

@@ -58,8 +58,10 @@ pub trait Platform: Send + Sync {
 
     /// R-GOV-5: the account's trust rules (external tokens acting as a service identity).
     async fn list_trust_rules(&self) -> Result<Vec<crate::api::TrustRule>>;
-    async fn add_trust_rule(&self, req: crate::api::CreateTrustRule)
-    -> Result<crate::api::TrustRule>;
+    async fn add_trust_rule(
+        &self,
+        req: crate::api::CreateTrustRule,
+    ) -> Result<crate::api::TrustRule>;
     async fn delete_trust_rule(&self, name: &str) -> Result<()>;
 
     async fn env_policy(&self) -> Result<EnvPolicy>;

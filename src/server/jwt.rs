@@ -236,7 +236,9 @@ impl TokenVerifier {
     }
 
     async fn verify_signature(&self, token: &str) -> Result<(Identity, i64), Error> {
-        let data = self.decode(token, std::slice::from_ref(&self.audience)).await?;
+        let data = self
+            .decode(token, std::slice::from_ref(&self.audience))
+            .await?;
         let claims = data.claims;
         // `sub` is required and parsed on its own, so it is not among the other claims.
         let username = if self.claims.username == "sub" {
@@ -357,8 +359,8 @@ impl Verifiers {
         }
     }
 
-    /// A token of the primary IdP, or of an issuer a trust rule names; any other token is
-    /// checked (and rejected) as the primary IdP's, as it always was.
+    /// A token of the primary IdP, or of an issuer a trust rule names; any other issuer is
+    /// rejected. A token whose issuer cannot be read is checked (and rejected) as the IdP's.
     pub(crate) async fn verify(&self, token: &str, service: &Service) -> Result<Identity, Error> {
         let issuer = jsonwebtoken::dangerous::insecure_decode::<IssuerOnly>(token)
             .ok()
@@ -369,7 +371,8 @@ impl Verifiers {
         };
         let audiences = service.trusted_audiences(&issuer).await?;
         if audiences.is_empty() {
-            return self.primary.verify(token).await;
+            // Neither the IdP nor an issuer any account trusts: no key of its is ever fetched.
+            return Err(rejected("its issuer is not trusted here"));
         }
         self.trusted_verifier(&issuer)
             .await

@@ -220,7 +220,9 @@ impl Service {
                     .await?
             }
             Identity::Federated { .. } => {
-                return Err(Error::internal("a federated identity is resolved by its rules"));
+                return Err(Error::internal(
+                    "a federated identity is resolved by its rules",
+                ));
             }
         };
 

@@ -57,7 +57,10 @@ fn claim_matches(wanted: &str, actual: &str) -> bool {
 }
 
 /// The names of the rule's claims that the token does not satisfy (missing or different).
-fn unmatched_claims(rule: &BTreeMap<String, String>, token: &BTreeMap<String, String>) -> Vec<String> {
+fn unmatched_claims(
+    rule: &BTreeMap<String, String>,
+    token: &BTreeMap<String, String>,
+) -> Vec<String> {
     rule.iter()
         .filter(|(name, wanted)| {
             token
@@ -104,10 +107,7 @@ fn check_issuer(issuer: &str) -> Result<&str> {
         return Err(invalid());
     }
     let url = reqwest::Url::parse(issuer).map_err(|_| invalid())?;
-    let loopback = matches!(
-        url.host_str(),
-        Some("127.0.0.1" | "localhost" | "[::1]")
-    );
+    let loopback = matches!(url.host_str(), Some("127.0.0.1" | "localhost" | "[::1]"));
     let scheme_ok = url.scheme() == "https" || (url.scheme() == "http" && loopback);
     if !scheme_ok
         || url.host_str().is_none_or(str::is_empty)
@@ -124,7 +124,9 @@ fn check_issuer(issuer: &str) -> Result<&str> {
 fn check_audience(audience: &str) -> Result<()> {
     if audience.is_empty()
         || audience.len() > MAX_AUDIENCE_LEN
-        || audience.chars().any(|c| c.is_whitespace() || c.is_control())
+        || audience
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control())
     {
         return Err(Error::invalid(format!(
             "invalid audience '{}': 1-{MAX_AUDIENCE_LEN} characters, no spaces",
@@ -398,7 +400,11 @@ impl Service {
 
 /// Names the claims of the nearest rule that the token failed, with the token's own values:
 /// enough to fix the workflow or the rule, and nothing of any account's rule values.
-fn no_rule_matches(issuer: &str, claims: &BTreeMap<String, String>, unmatched: Vec<String>) -> Error {
+fn no_rule_matches(
+    issuer: &str,
+    claims: &BTreeMap<String, String>,
+    unmatched: Vec<String>,
+) -> Error {
     let message = if unmatched.is_empty() {
         format!("no trust rule accepts this token of {issuer} for its audience")
     } else {

@@ -72,7 +72,12 @@ pub async fn find_trust_rule(
     account_id: &str,
     name: &str,
 ) -> Result<Option<TrustRuleRow>, StoreError> {
-    let mut rows = select(conn, "t.account_id = $1 AND t.name = $2", &[account_id, name]).await?;
+    let mut rows = select(
+        conn,
+        "t.account_id = $1 AND t.name = $2",
+        &[account_id, name],
+    )
+    .await?;
     Ok(rows.pop())
 }
 

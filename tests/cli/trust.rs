@@ -157,7 +157,10 @@ impl Runner {
                         let token = job.token(github(), &audience);
                         ("200 OK", serde_json::json!({ "value": token }).to_string())
                     }
-                    _ => ("401 Unauthorized", r#"{"message":"Bad credentials"}"#.to_owned()),
+                    _ => (
+                        "401 Unauthorized",
+                        r#"{"message":"Bad credentials"}"#.to_owned(),
+                    ),
                 };
                 let response = format!(
                     "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
@@ -194,12 +197,21 @@ fn server(env: &TestEnv) -> &Server {
     env.server.as_ref().expect("a server backend")
 }
 
-fn login(env: &TestEnv, runner: &Runner) -> Outcome {
+fn login_in_job(env: &TestEnv, runner: &Runner) -> Outcome {
     let url = server(env).url.clone();
     in_job(
         env,
         runner,
-        &["login", "--github-actions", "--server", &url, "--audience", AUD, "-o", "json"],
+        &[
+            "login",
+            "--github-actions",
+            "--server",
+            &url,
+            "--audience",
+            AUD,
+            "-o",
+            "json",
+        ],
     )
 }
 
@@ -209,15 +221,35 @@ fn acme_trusting_shop_main(env: &TestEnv) {
     env.acme();
     env.ok_as(
         ALICE,
-        &["group", "create", "deployers", "--permission", "envs:read", "--permission", "groups:read"],
+        &[
+            "group",
+            "create",
+            "deployers",
+            "--permission",
+            "envs:read",
+            "--permission",
+            "groups:read",
+        ],
     );
     let rule = env
         .ok_as(
             ALICE,
             &[
-                "trust", "add", "ci-shop", "--issuer", &github().issuer, "--audience", AUD,
-                "--claim", "repository=acme/shop", "--claim", "ref=refs/heads/main",
-                "--group", "deployers", "-o", "json",
+                "trust",
+                "add",
+                "ci-shop",
+                "--issuer",
+                &github().issuer,
+                "--audience",
+                AUD,
+                "--claim",
+                "repository=acme/shop",
+                "--claim",
+                "ref=refs/heads/main",
+                "--group",
+                "deployers",
+                "-o",
+                "json",
             ],
         )
         .json();
@@ -243,7 +275,7 @@ on_every_server! {
         assert_eq!(listed[0]["name"], "ci-shop", "{listed}");
         let runner = Runner::start(SHOP_MAIN);
 
-        let login = login(&env, &runner);
+        let login = login_in_job(&env, &runner);
         login.success();
         assert_eq!(login.json()["user"], IDENTITY, "{}", login.transcript());
         assert_eq!(login.json()["account"], "acme");
@@ -274,7 +306,7 @@ on_every_server! {
         env.ok_as(ALICE, &["trust", "delete", "ci-shop", "--yes"]);
         let after = in_job(&env, &runner, &["whoami"]);
         after.failure(4);
-        assert!(after.stderr.contains("no trust rule accepts this token"), "{}", after.stderr);
+        assert!(after.stderr.contains("its issuer is not trusted here"), "{}", after.stderr);
     }
 
     // R-GOV-5: a job of another repository gets exit 4, told which claim failed, and nothing
@@ -284,7 +316,7 @@ on_every_server! {
         acme_trusting_shop_main(&env);
         let before = config(&env);
         let runner = Runner::start(Job { repository: "acme/other", ..SHOP_MAIN });
-        let login = login(&env, &runner);
+        let login = login_in_job(&env, &runner);
         login.failure(4);
         assert!(
             login.stderr.contains("no trust rule accepts this token")
@@ -301,7 +333,7 @@ on_every_server! {
         let env = TestEnv::new();
         acme_trusting_shop_main(&env);
         let runner = Runner::start(Job { git_ref: "refs/heads/feature", ..SHOP_MAIN });
-        let login = login(&env, &runner);
+        let login = login_in_job(&env, &runner);
         login.failure(4);
         assert!(login.stderr.contains("ref ('refs/heads/feature')"), "{}", login.stderr);
         assert!(!login.stderr.contains("repository ("), "{}", login.stderr);
@@ -315,7 +347,7 @@ on_every_server! {
             ],
         );
         let prod = Runner::start(Job { environment: Some("production"), ..SHOP_MAIN });
-        login(&env, &prod).success();
+        login_in_job(&env, &prod).success();
     }
 
     // R-SEC-2 / R-GOV-5: a rule of acme grants nothing in any other account: not its
@@ -325,6 +357,7 @@ on_every_server! {
         acme_trusting_shop_main(&env);
         env.ok(&["account", "create", "globex", "--owner", "gina@globex.test", "--role", "user-admin"]);
         let runner = Runner::start(SHOP_MAIN);
+        login_in_job(&env, &runner).success();
         for account in ["acme-shop", "platform", "globex"] {
             let out = in_job(&env, &runner, &["whoami", "--account", account]);
             out.failure(1);
@@ -415,15 +448,30 @@ on_every_server! {
 #[test]
 fn r_gov_5_an_expired_job_token_is_refused() {
     with_backend(Backend::ServerSqlite, || {
-        let short_lived = Idp::spawn(&[("IDP_EMAIL_IN_ACCESS_TOKEN", "0"), ("IDP_ACCESS_TOKEN_TTL", "2")]);
+        let short_lived = Idp::spawn(&[
+            ("IDP_EMAIL_IN_ACCESS_TOKEN", "0"),
+            ("IDP_ACCESS_TOKEN_TTL", "2"),
+        ]);
         let env = TestEnv::new();
         env.acme();
-        env.ok_as(ALICE, &["group", "create", "deployers", "--permission", "envs:read"]);
+        env.ok_as(
+            ALICE,
+            &["group", "create", "deployers", "--permission", "envs:read"],
+        );
         env.ok_as(
             ALICE,
             &[
-                "trust", "add", "ci-shop", "--issuer", &short_lived.issuer, "--audience", AUD,
-                "--claim", "repository=acme/shop", "--group", "deployers",
+                "trust",
+                "add",
+                "ci-shop",
+                "--issuer",
+                &short_lived.issuer,
+                "--audience",
+                AUD,
+                "--claim",
+                "repository=acme/shop",
+                "--group",
+                "deployers",
             ],
         );
         let token = SHOP_MAIN.token(&short_lived, AUD);

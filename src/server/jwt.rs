@@ -292,6 +292,14 @@ impl TokenVerifier {
                 self.issuer
             ))
         })?;
+        // OpenID Connect Discovery wants the keys over TLS: an https issuer naming a plain-http
+        // key set is a misconfiguration, or an attempt to make the server fetch elsewhere.
+        if self.issuer.starts_with("https://") && !jwks_uri.starts_with("https://") {
+            return Err(Error::internal(format!(
+                "the identity provider {} publishes a jwks_uri that is not https",
+                self.issuer
+            )));
+        }
         *self.userinfo.write().await = discovery.userinfo_endpoint;
         let set: JwkSet = self
             .http
@@ -369,6 +377,19 @@ impl Verifiers {
         let Some(issuer) = issuer.filter(|iss| *iss != self.primary.issuer) else {
             return self.primary.verify(token).await;
         };
+        // A job sends the same token with each command: once verified, its identity is known
+        // until it expires (which rule it matches is decided afresh by the service).
+        if let Some(verifier) = self.trusted.read().await.get(&issuer)
+            && let Some((identity, exp)) = verifier.cached(token)
+            && exp > jiff::Timestamp::now().as_second()
+        {
+            return Ok(identity);
+        }
+        // Plain http only where the server's own IdP is on plain http (a test or development
+        // setup): an account admin must not make the server fetch from its loopback services.
+        if issuer.starts_with("http://") && !self.primary.issuer.starts_with("http://") {
+            return Err(rejected("its issuer is not trusted here"));
+        }
         let audiences = service.trusted_audiences(&issuer).await?;
         if audiences.is_empty() {
             // Neither the IdP nor an issuer any account trusts: no key of its is ever fetched.

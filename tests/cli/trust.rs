@@ -302,6 +302,18 @@ on_every_server! {
         // Not even the account owner's rights, nor an admin's trust management.
         in_job(&env, &runner, &["trust", "list"]).failure(5);
 
+        // R-GOV-3: the rule's write and the job's refusal are on record, the job by its identity.
+        let trail = env.ok_as(ALICE, &["audit", "list", "-o", "json"]).json();
+        let events = trail.as_array().cloned().unwrap_or_default();
+        assert!(
+            events.iter().any(|e| e["action"] == "trust.add" && e["target"] == "ci-shop" && e["actor"] == ALICE),
+            "{trail}"
+        );
+        assert!(
+            events.iter().any(|e| e["actor"] == IDENTITY && e["outcome"] == "refused"),
+            "{trail}"
+        );
+
         // Deleted: the job's next command is refused.
         env.ok_as(ALICE, &["trust", "delete", "ci-shop", "--yes"]);
         let after = in_job(&env, &runner, &["whoami"]);

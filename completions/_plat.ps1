@@ -2452,7 +2452,7 @@ Register-ArgumentCompleter -Native -CommandName 'plat' -ScriptBlock {
         }
         'plat;login' {
             [CompletionResult]::new('--server', '--server', [CompletionResultType]::ParameterName, 'URL of the plat server (default: the current context''s server)')
-            [CompletionResult]::new('--audience', '--audience', [CompletionResultType]::ParameterName, 'The audience of the job''s ID token: the trust rule''s --audience')
+            [CompletionResult]::new('--audience', '--audience', [CompletionResultType]::ParameterName, 'The audience of the job''s ID token, the trust rule''s --audience (default: plat; only for a GitHub Actions login)')
             [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format: a table for people, JSON or YAML documents for programs')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format: a table for people, JSON or YAML documents for programs')
             [CompletionResult]::new('--context', '--context', [CompletionResultType]::ParameterName, 'Context (platform connection) to use instead of the current one')

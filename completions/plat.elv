@@ -2259,7 +2259,7 @@ set edit:completion:arg-completer[plat] = {|@words|
         }
         &'plat;login'= {
             cand --server 'URL of the plat server (default: the current context''s server)'
-            cand --audience 'The audience of the job''s ID token: the trust rule''s --audience'
+            cand --audience 'The audience of the job''s ID token, the trust rule''s --audience (default: plat; only for a GitHub Actions login)'
             cand -o 'Output format: a table for people, JSON or YAML documents for programs'
             cand --output 'Output format: a table for people, JSON or YAML documents for programs'
             cand --context 'Context (platform connection) to use instead of the current one'

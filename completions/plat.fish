@@ -1455,7 +1455,7 @@ complete -c plat -n "__fish_plat_using_subcommand scaffold; and __fish_seen_subc
 complete -c plat -n "__fish_plat_using_subcommand scaffold; and __fish_seen_subcommand_from help" -f -a "update" -d 'Bring a generated project up to date with its template (three-way merge; exit 3 on conflicts)'
 complete -c plat -n "__fish_plat_using_subcommand scaffold; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c plat -n "__fish_plat_using_subcommand login" -l server -d 'URL of the plat server (default: the current context\'s server)' -r
-complete -c plat -n "__fish_plat_using_subcommand login" -l audience -d 'The audience of the job\'s ID token: the trust rule\'s --audience' -r
+complete -c plat -n "__fish_plat_using_subcommand login" -l audience -d 'The audience of the job\'s ID token, the trust rule\'s --audience (default: plat; only for a GitHub Actions login)' -r
 complete -c plat -n "__fish_plat_using_subcommand login" -s o -l output -d 'Output format: a table for people, JSON or YAML documents for programs' -r -f -a "table\t''
 json\t''
 yaml\t''"

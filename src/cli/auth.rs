@@ -17,8 +17,9 @@ pub struct LoginArgs {
     /// request ID tokens, unless --with-token is given.
     #[arg(long, conflicts_with_all = ["with_token", "insecure_storage"])]
     pub github_actions: bool,
-    /// The audience of the job's ID token: the trust rule's --audience
-    #[arg(long, value_name = "AUDIENCE", requires = "github_actions")]
+    /// The audience of the job's ID token, the trust rule's --audience (default: plat; only
+    /// for a GitHub Actions login)
+    #[arg(long, value_name = "AUDIENCE", conflicts_with = "with_token")]
     pub audience: Option<String>,
 }
 

@@ -369,7 +369,9 @@ on_every_server! {
         acme_trusting_shop_main(&env);
         env.ok(&["account", "create", "globex", "--owner", "gina@globex.test", "--role", "user-admin"]);
         let runner = Runner::start(SHOP_MAIN);
-        login_in_job(&env, &runner).success();
+        // In a job that may request ID tokens, a plain `plat login` logs in with one.
+        let url = server(&env).url.clone();
+        in_job(&env, &runner, &["login", "--server", &url, "--audience", AUD]).success();
         for account in ["acme-shop", "platform", "globex"] {
             let out = in_job(&env, &runner, &["whoami", "--account", account]);
             out.failure(1);

@@ -18,6 +18,13 @@ pub async fn run(ctx: &Ctx, args: LoginArgs) -> Result<()> {
     if args.github_actions || (on_runner && !args.with_token) {
         return login_as_github_actions_job(ctx, server, args.audience).await;
     }
+    if args.audience.is_some() {
+        return Err(UserError::new(
+            "--audience is the audience of a GitHub Actions job's ID token",
+            "plat login --github-actions --audience AUDIENCE (in a job with `permissions: id-token: write`)",
+        )
+        .into());
+    }
     let discovery = RemotePlatform::new(&server, String::new(), None)?;
     let idp = discovery.auth_config().await?;
     let context = ContextConfig {

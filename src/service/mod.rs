@@ -16,7 +16,7 @@ mod inventories;
 mod queue_triggers;
 pub mod spend;
 mod tenants;
-pub mod trust;
+pub(crate) mod trust;
 mod users;
 pub mod vocabulary;
 

@@ -118,7 +118,8 @@ impl Service {
         if row.builtin {
             return Err(predefined(name));
         }
-        let rules = self.trust_rules_using(tx, &row.id).await?;
+        // The group is what these rules' tokens act with (R-GOV-5): not deleted under them.
+        let rules = store::trust_rules_of_group(tx, &row.id).await?;
         if !rules.is_empty() {
             return Err(Error::conflict(format!(
                 "group '{name}' is what the trust rule(s) {} act with",

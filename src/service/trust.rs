@@ -426,16 +426,5 @@ fn no_rule_matches(
     )
 }
 
-impl Service {
-    /// Whether a group is what trust rules act with: such a group is not deleted under them.
-    pub(super) async fn trust_rules_using(
-        &self,
-        conn: &mut store::Conn,
-        group_id: &str,
-    ) -> Result<Vec<String>> {
-        Ok(store::trust_rules_of_group(conn, group_id).await?)
-    }
-}
-
 #[cfg(test)]
 mod tests;

@@ -41,6 +41,7 @@ Register-ArgumentCompleter -Native -CommandName 'plat' -ScriptBlock {
             [CompletionResult]::new('tenant', 'tenant', [CompletionResultType]::ParameterValue, 'Manage tenants: domains and branding under which accounts see the platform')
             [CompletionResult]::new('user', 'user', [CompletionResultType]::ParameterValue, 'Link platform users to the current account, or revoke their access')
             [CompletionResult]::new('group', 'group', [CompletionResultType]::ParameterValue, 'Manage groups, the only holders of permissions')
+            [CompletionResult]::new('trust', 'trust', [CompletionResultType]::ParameterValue, 'Trust rules: let external tokens (GitHub Actions jobs) act with a group''s permissions')
             [CompletionResult]::new('context', 'context', [CompletionResultType]::ParameterValue, 'Manage contexts: which platform plat talks to, and as whom')
             [CompletionResult]::new('whoami', 'whoami', [CompletionResultType]::ParameterValue, 'Show who you are acting as, in which account, with which permissions')
             [CompletionResult]::new('env', 'env', [CompletionResultType]::ParameterValue, 'Short-lived environments provisioned by Terraform/OpenTofu')
@@ -936,6 +937,149 @@ Register-ArgumentCompleter -Native -CommandName 'plat' -ScriptBlock {
             break
         }
         'plat;group;help;help' {
+            break
+        }
+        'plat;trust' {
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format: a table for people, JSON or YAML documents for programs')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format: a table for people, JSON or YAML documents for programs')
+            [CompletionResult]::new('--context', '--context', [CompletionResultType]::ParameterName, 'Context (platform connection) to use instead of the current one')
+            [CompletionResult]::new('--account', '--account', [CompletionResultType]::ParameterName, 'Account to act in (default: your own)')
+            [CompletionResult]::new('--user', '--user', [CompletionResultType]::ParameterName, 'Platform user to act as on an embedded platform (default: the local operator)')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only data and errors')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only data and errors')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Say more about what is happening (repeat for more)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Say more about what is happening (repeat for more)')
+            [CompletionResult]::new('--no-input', '--no-input', [CompletionResultType]::ParameterName, 'Never prompt; fail listing every missing value instead')
+            [CompletionResult]::new('-y', '-y', [CompletionResultType]::ParameterName, 'Answer yes to confirmations')
+            [CompletionResult]::new('--yes', '--yes', [CompletionResultType]::ParameterName, 'Answer yes to confirmations')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List the account''s trust rules')
+            [CompletionResult]::new('ls', 'ls', [CompletionResultType]::ParameterValue, 'List the account''s trust rules')
+            [CompletionResult]::new('add', 'add', [CompletionResultType]::ParameterValue, 'Let tokens of an external issuer (a GitHub Actions job) act with a group''s permissions')
+            [CompletionResult]::new('delete', 'delete', [CompletionResultType]::ParameterValue, 'Delete a trust rule: its tokens are refused from the next request')
+            [CompletionResult]::new('rm', 'rm', [CompletionResultType]::ParameterValue, 'Delete a trust rule: its tokens are refused from the next request')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'plat;trust;list' {
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format: a table for people, JSON or YAML documents for programs')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format: a table for people, JSON or YAML documents for programs')
+            [CompletionResult]::new('--context', '--context', [CompletionResultType]::ParameterName, 'Context (platform connection) to use instead of the current one')
+            [CompletionResult]::new('--account', '--account', [CompletionResultType]::ParameterName, 'Account to act in (default: your own)')
+            [CompletionResult]::new('--user', '--user', [CompletionResultType]::ParameterName, 'Platform user to act as on an embedded platform (default: the local operator)')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only data and errors')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only data and errors')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Say more about what is happening (repeat for more)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Say more about what is happening (repeat for more)')
+            [CompletionResult]::new('--no-input', '--no-input', [CompletionResultType]::ParameterName, 'Never prompt; fail listing every missing value instead')
+            [CompletionResult]::new('-y', '-y', [CompletionResultType]::ParameterName, 'Answer yes to confirmations')
+            [CompletionResult]::new('--yes', '--yes', [CompletionResultType]::ParameterName, 'Answer yes to confirmations')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'plat;trust;ls' {
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format: a table for people, JSON or YAML documents for programs')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format: a table for people, JSON or YAML documents for programs')
+            [CompletionResult]::new('--context', '--context', [CompletionResultType]::ParameterName, 'Context (platform connection) to use instead of the current one')
+            [CompletionResult]::new('--account', '--account', [CompletionResultType]::ParameterName, 'Account to act in (default: your own)')
+            [CompletionResult]::new('--user', '--user', [CompletionResultType]::ParameterName, 'Platform user to act as on an embedded platform (default: the local operator)')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only data and errors')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only data and errors')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Say more about what is happening (repeat for more)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Say more about what is happening (repeat for more)')
+            [CompletionResult]::new('--no-input', '--no-input', [CompletionResultType]::ParameterName, 'Never prompt; fail listing every missing value instead')
+            [CompletionResult]::new('-y', '-y', [CompletionResultType]::ParameterName, 'Answer yes to confirmations')
+            [CompletionResult]::new('--yes', '--yes', [CompletionResultType]::ParameterName, 'Answer yes to confirmations')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'plat;trust;add' {
+            [CompletionResult]::new('--issuer', '--issuer', [CompletionResultType]::ParameterName, 'The issuer URL, as the tokens'' `iss` claim has it')
+            [CompletionResult]::new('--audience', '--audience', [CompletionResultType]::ParameterName, 'The audience the tokens must be for (`plat login --github-actions --audience`)')
+            [CompletionResult]::new('--claim', '--claim', [CompletionResultType]::ParameterName, 'A claim the token must have (repeatable; all must match), e.g. repository=acme/shop')
+            [CompletionResult]::new('--group', '--group', [CompletionResultType]::ParameterName, 'The account''s group whose permissions the tokens act with')
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format: a table for people, JSON or YAML documents for programs')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format: a table for people, JSON or YAML documents for programs')
+            [CompletionResult]::new('--context', '--context', [CompletionResultType]::ParameterName, 'Context (platform connection) to use instead of the current one')
+            [CompletionResult]::new('--account', '--account', [CompletionResultType]::ParameterName, 'Account to act in (default: your own)')
+            [CompletionResult]::new('--user', '--user', [CompletionResultType]::ParameterName, 'Platform user to act as on an embedded platform (default: the local operator)')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only data and errors')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only data and errors')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Say more about what is happening (repeat for more)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Say more about what is happening (repeat for more)')
+            [CompletionResult]::new('--no-input', '--no-input', [CompletionResultType]::ParameterName, 'Never prompt; fail listing every missing value instead')
+            [CompletionResult]::new('-y', '-y', [CompletionResultType]::ParameterName, 'Answer yes to confirmations')
+            [CompletionResult]::new('--yes', '--yes', [CompletionResultType]::ParameterName, 'Answer yes to confirmations')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'plat;trust;delete' {
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format: a table for people, JSON or YAML documents for programs')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format: a table for people, JSON or YAML documents for programs')
+            [CompletionResult]::new('--context', '--context', [CompletionResultType]::ParameterName, 'Context (platform connection) to use instead of the current one')
+            [CompletionResult]::new('--account', '--account', [CompletionResultType]::ParameterName, 'Account to act in (default: your own)')
+            [CompletionResult]::new('--user', '--user', [CompletionResultType]::ParameterName, 'Platform user to act as on an embedded platform (default: the local operator)')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only data and errors')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only data and errors')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Say more about what is happening (repeat for more)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Say more about what is happening (repeat for more)')
+            [CompletionResult]::new('--no-input', '--no-input', [CompletionResultType]::ParameterName, 'Never prompt; fail listing every missing value instead')
+            [CompletionResult]::new('-y', '-y', [CompletionResultType]::ParameterName, 'Answer yes to confirmations')
+            [CompletionResult]::new('--yes', '--yes', [CompletionResultType]::ParameterName, 'Answer yes to confirmations')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'plat;trust;rm' {
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format: a table for people, JSON or YAML documents for programs')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format: a table for people, JSON or YAML documents for programs')
+            [CompletionResult]::new('--context', '--context', [CompletionResultType]::ParameterName, 'Context (platform connection) to use instead of the current one')
+            [CompletionResult]::new('--account', '--account', [CompletionResultType]::ParameterName, 'Account to act in (default: your own)')
+            [CompletionResult]::new('--user', '--user', [CompletionResultType]::ParameterName, 'Platform user to act as on an embedded platform (default: the local operator)')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only data and errors')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only data and errors')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Say more about what is happening (repeat for more)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Say more about what is happening (repeat for more)')
+            [CompletionResult]::new('--no-input', '--no-input', [CompletionResultType]::ParameterName, 'Never prompt; fail listing every missing value instead')
+            [CompletionResult]::new('-y', '-y', [CompletionResultType]::ParameterName, 'Answer yes to confirmations')
+            [CompletionResult]::new('--yes', '--yes', [CompletionResultType]::ParameterName, 'Answer yes to confirmations')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'plat;trust;help' {
+            [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List the account''s trust rules')
+            [CompletionResult]::new('add', 'add', [CompletionResultType]::ParameterValue, 'Let tokens of an external issuer (a GitHub Actions job) act with a group''s permissions')
+            [CompletionResult]::new('delete', 'delete', [CompletionResultType]::ParameterValue, 'Delete a trust rule: its tokens are refused from the next request')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'plat;trust;help;list' {
+            break
+        }
+        'plat;trust;help;add' {
+            break
+        }
+        'plat;trust;help;delete' {
+            break
+        }
+        'plat;trust;help;help' {
             break
         }
         'plat;context' {
@@ -2308,6 +2452,7 @@ Register-ArgumentCompleter -Native -CommandName 'plat' -ScriptBlock {
         }
         'plat;login' {
             [CompletionResult]::new('--server', '--server', [CompletionResultType]::ParameterName, 'URL of the plat server (default: the current context''s server)')
+            [CompletionResult]::new('--audience', '--audience', [CompletionResultType]::ParameterName, 'The audience of the job''s ID token, the trust rule''s --audience (default: plat; only for a GitHub Actions login)')
             [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format: a table for people, JSON or YAML documents for programs')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format: a table for people, JSON or YAML documents for programs')
             [CompletionResult]::new('--context', '--context', [CompletionResultType]::ParameterName, 'Context (platform connection) to use instead of the current one')
@@ -2315,6 +2460,7 @@ Register-ArgumentCompleter -Native -CommandName 'plat' -ScriptBlock {
             [CompletionResult]::new('--user', '--user', [CompletionResultType]::ParameterName, 'Platform user to act as on an embedded platform (default: the local operator)')
             [CompletionResult]::new('--insecure-storage', '--insecure-storage', [CompletionResultType]::ParameterName, 'Keep the refresh token in a file readable only by you instead of the OS keyring')
             [CompletionResult]::new('--with-token', '--with-token', [CompletionResultType]::ParameterName, 'Read an access token from standard input instead of running the device flow')
+            [CompletionResult]::new('--github-actions', '--github-actions', [CompletionResultType]::ParameterName, 'Log in as this GitHub Actions job with its OIDC ID token (the job needs `permissions: id-token: write`, the server a `plat trust` rule). No token is stored: every later plat command of the job asks the runner for a fresh one. The default in a job that may request ID tokens, unless --with-token is given')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only data and errors')
             [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only data and errors')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Say more about what is happening (repeat for more)')
@@ -2542,6 +2688,7 @@ Register-ArgumentCompleter -Native -CommandName 'plat' -ScriptBlock {
             [CompletionResult]::new('tenant', 'tenant', [CompletionResultType]::ParameterValue, 'Manage tenants: domains and branding under which accounts see the platform')
             [CompletionResult]::new('user', 'user', [CompletionResultType]::ParameterValue, 'Link platform users to the current account, or revoke their access')
             [CompletionResult]::new('group', 'group', [CompletionResultType]::ParameterValue, 'Manage groups, the only holders of permissions')
+            [CompletionResult]::new('trust', 'trust', [CompletionResultType]::ParameterValue, 'Trust rules: let external tokens (GitHub Actions jobs) act with a group''s permissions')
             [CompletionResult]::new('context', 'context', [CompletionResultType]::ParameterValue, 'Manage contexts: which platform plat talks to, and as whom')
             [CompletionResult]::new('whoami', 'whoami', [CompletionResultType]::ParameterValue, 'Show who you are acting as, in which account, with which permissions')
             [CompletionResult]::new('env', 'env', [CompletionResultType]::ParameterValue, 'Short-lived environments provisioned by Terraform/OpenTofu')
@@ -2669,6 +2816,21 @@ Register-ArgumentCompleter -Native -CommandName 'plat' -ScriptBlock {
             break
         }
         'plat;help;group;permissions' {
+            break
+        }
+        'plat;help;trust' {
+            [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List the account''s trust rules')
+            [CompletionResult]::new('add', 'add', [CompletionResultType]::ParameterValue, 'Let tokens of an external issuer (a GitHub Actions job) act with a group''s permissions')
+            [CompletionResult]::new('delete', 'delete', [CompletionResultType]::ParameterValue, 'Delete a trust rule: its tokens are refused from the next request')
+            break
+        }
+        'plat;help;trust;list' {
+            break
+        }
+        'plat;help;trust;add' {
+            break
+        }
+        'plat;help;trust;delete' {
             break
         }
         'plat;help;context' {

@@ -67,6 +67,9 @@ _plat() {
             plat,tenant)
                 cmd="plat__subcmd__tenant"
                 ;;
+            plat,trust)
+                cmd="plat__subcmd__trust"
+                ;;
             plat,user)
                 cmd="plat__subcmd__user"
                 ;;
@@ -481,6 +484,9 @@ _plat() {
             plat__subcmd__help,tenant)
                 cmd="plat__subcmd__help__subcmd__tenant"
                 ;;
+            plat__subcmd__help,trust)
+                cmd="plat__subcmd__help__subcmd__trust"
+                ;;
             plat__subcmd__help,user)
                 cmd="plat__subcmd__help__subcmd__user"
                 ;;
@@ -670,6 +676,15 @@ _plat() {
             plat__subcmd__help__subcmd__tenant,update)
                 cmd="plat__subcmd__help__subcmd__tenant__subcmd__update"
                 ;;
+            plat__subcmd__help__subcmd__trust,add)
+                cmd="plat__subcmd__help__subcmd__trust__subcmd__add"
+                ;;
+            plat__subcmd__help__subcmd__trust,delete)
+                cmd="plat__subcmd__help__subcmd__trust__subcmd__delete"
+                ;;
+            plat__subcmd__help__subcmd__trust,list)
+                cmd="plat__subcmd__help__subcmd__trust__subcmd__list"
+                ;;
             plat__subcmd__help__subcmd__user,create)
                 cmd="plat__subcmd__help__subcmd__user__subcmd__create"
                 ;;
@@ -820,6 +835,36 @@ _plat() {
             plat__subcmd__tenant__subcmd__help,update)
                 cmd="plat__subcmd__tenant__subcmd__help__subcmd__update"
                 ;;
+            plat__subcmd__trust,add)
+                cmd="plat__subcmd__trust__subcmd__add"
+                ;;
+            plat__subcmd__trust,delete)
+                cmd="plat__subcmd__trust__subcmd__delete"
+                ;;
+            plat__subcmd__trust,help)
+                cmd="plat__subcmd__trust__subcmd__help"
+                ;;
+            plat__subcmd__trust,list)
+                cmd="plat__subcmd__trust__subcmd__list"
+                ;;
+            plat__subcmd__trust,ls)
+                cmd="plat__subcmd__trust__subcmd__list"
+                ;;
+            plat__subcmd__trust,rm)
+                cmd="plat__subcmd__trust__subcmd__delete"
+                ;;
+            plat__subcmd__trust__subcmd__help,add)
+                cmd="plat__subcmd__trust__subcmd__help__subcmd__add"
+                ;;
+            plat__subcmd__trust__subcmd__help,delete)
+                cmd="plat__subcmd__trust__subcmd__help__subcmd__delete"
+                ;;
+            plat__subcmd__trust__subcmd__help,help)
+                cmd="plat__subcmd__trust__subcmd__help__subcmd__help"
+                ;;
+            plat__subcmd__trust__subcmd__help,list)
+                cmd="plat__subcmd__trust__subcmd__help__subcmd__list"
+                ;;
             plat__subcmd__user,create)
                 cmd="plat__subcmd__user__subcmd__create"
                 ;;
@@ -866,7 +911,7 @@ _plat() {
 
     case "${cmd}" in
         plat)
-            opts="-o -q -v -y -h -V --output --context --account --user --quiet --verbose --no-input --yes --help --version account tenant user group context whoami env policy audit spend automation scan scaffold login logout auth server completion help"
+            opts="-o -q -v -y -h -V --output --context --account --user --quiet --verbose --no-input --yes --help --version account tenant user group trust context whoami env policy audit spend automation scan scaffold login logout auth server completion help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -3744,7 +3789,7 @@ _plat() {
             return 0
             ;;
         plat__subcmd__help)
-            opts="account tenant user group context whoami env policy audit spend automation scan scaffold login logout auth server completion help"
+            opts="account tenant user group trust context whoami env policy audit spend automation scan scaffold login logout auth server completion help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -4849,6 +4894,62 @@ _plat() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        plat__subcmd__help__subcmd__trust)
+            opts="list add delete"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        plat__subcmd__help__subcmd__trust__subcmd__add)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        plat__subcmd__help__subcmd__trust__subcmd__delete)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        plat__subcmd__help__subcmd__trust__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         plat__subcmd__help__subcmd__user)
             opts="list show create update revoke"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -4948,13 +5049,17 @@ _plat() {
             return 0
             ;;
         plat__subcmd__login)
-            opts="-o -q -v -y -h -V --server --insecure-storage --with-token --output --context --account --user --quiet --verbose --no-input --yes --help --version"
+            opts="-o -q -v -y -h -V --server --insecure-storage --with-token --github-actions --audience --output --context --account --user --quiet --verbose --no-input --yes --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --server)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --audience)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -6340,6 +6445,228 @@ _plat() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table json yaml" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table json yaml" -- "${cur}"))
+                    return 0
+                    ;;
+                --context)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --account)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --user)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        plat__subcmd__trust)
+            opts="-o -q -v -y -h -V --output --context --account --user --quiet --verbose --no-input --yes --help --version list ls add delete rm help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --output)
+                    COMPREPLY=($(compgen -W "table json yaml" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table json yaml" -- "${cur}"))
+                    return 0
+                    ;;
+                --context)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --account)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --user)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        plat__subcmd__trust__subcmd__add)
+            opts="-o -q -v -y -h -V --issuer --audience --claim --group --output --context --account --user --quiet --verbose --no-input --yes --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --issuer)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --audience)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --claim)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --group)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table json yaml" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table json yaml" -- "${cur}"))
+                    return 0
+                    ;;
+                --context)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --account)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --user)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        plat__subcmd__trust__subcmd__delete)
+            opts="-o -q -v -y -h -V --output --context --account --user --quiet --verbose --no-input --yes --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --output)
+                    COMPREPLY=($(compgen -W "table json yaml" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table json yaml" -- "${cur}"))
+                    return 0
+                    ;;
+                --context)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --account)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --user)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        plat__subcmd__trust__subcmd__help)
+            opts="list add delete help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        plat__subcmd__trust__subcmd__help__subcmd__add)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        plat__subcmd__trust__subcmd__help__subcmd__delete)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        plat__subcmd__trust__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        plat__subcmd__trust__subcmd__help__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        plat__subcmd__trust__subcmd__list)
+            opts="-o -q -v -y -h -V --output --context --account --user --quiet --verbose --no-input --yes --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
                 --output)
                     COMPREPLY=($(compgen -W "table json yaml" -- "${cur}"))
                     return 0

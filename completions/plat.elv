@@ -38,6 +38,7 @@ set edit:completion:arg-completer[plat] = {|@words|
             cand tenant 'Manage tenants: domains and branding under which accounts see the platform'
             cand user 'Link platform users to the current account, or revoke their access'
             cand group 'Manage groups, the only holders of permissions'
+            cand trust 'Trust rules: let external tokens (GitHub Actions jobs) act with a group''s permissions'
             cand context 'Manage contexts: which platform plat talks to, and as whom'
             cand whoami 'Show who you are acting as, in which account, with which permissions'
             cand env 'Short-lived environments provisioned by Terraform/OpenTofu'
@@ -864,6 +865,138 @@ set edit:completion:arg-completer[plat] = {|@words|
         &'plat;group;help;permissions'= {
         }
         &'plat;group;help;help'= {
+        }
+        &'plat;trust'= {
+            cand -o 'Output format: a table for people, JSON or YAML documents for programs'
+            cand --output 'Output format: a table for people, JSON or YAML documents for programs'
+            cand --context 'Context (platform connection) to use instead of the current one'
+            cand --account 'Account to act in (default: your own)'
+            cand --user 'Platform user to act as on an embedded platform (default: the local operator)'
+            cand -q 'Print only data and errors'
+            cand --quiet 'Print only data and errors'
+            cand -v 'Say more about what is happening (repeat for more)'
+            cand --verbose 'Say more about what is happening (repeat for more)'
+            cand --no-input 'Never prompt; fail listing every missing value instead'
+            cand -y 'Answer yes to confirmations'
+            cand --yes 'Answer yes to confirmations'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+            cand list 'List the account''s trust rules'
+            cand ls 'List the account''s trust rules'
+            cand add 'Let tokens of an external issuer (a GitHub Actions job) act with a group''s permissions'
+            cand delete 'Delete a trust rule: its tokens are refused from the next request'
+            cand rm 'Delete a trust rule: its tokens are refused from the next request'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'plat;trust;list'= {
+            cand -o 'Output format: a table for people, JSON or YAML documents for programs'
+            cand --output 'Output format: a table for people, JSON or YAML documents for programs'
+            cand --context 'Context (platform connection) to use instead of the current one'
+            cand --account 'Account to act in (default: your own)'
+            cand --user 'Platform user to act as on an embedded platform (default: the local operator)'
+            cand -q 'Print only data and errors'
+            cand --quiet 'Print only data and errors'
+            cand -v 'Say more about what is happening (repeat for more)'
+            cand --verbose 'Say more about what is happening (repeat for more)'
+            cand --no-input 'Never prompt; fail listing every missing value instead'
+            cand -y 'Answer yes to confirmations'
+            cand --yes 'Answer yes to confirmations'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'plat;trust;ls'= {
+            cand -o 'Output format: a table for people, JSON or YAML documents for programs'
+            cand --output 'Output format: a table for people, JSON or YAML documents for programs'
+            cand --context 'Context (platform connection) to use instead of the current one'
+            cand --account 'Account to act in (default: your own)'
+            cand --user 'Platform user to act as on an embedded platform (default: the local operator)'
+            cand -q 'Print only data and errors'
+            cand --quiet 'Print only data and errors'
+            cand -v 'Say more about what is happening (repeat for more)'
+            cand --verbose 'Say more about what is happening (repeat for more)'
+            cand --no-input 'Never prompt; fail listing every missing value instead'
+            cand -y 'Answer yes to confirmations'
+            cand --yes 'Answer yes to confirmations'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'plat;trust;add'= {
+            cand --issuer 'The issuer URL, as the tokens'' `iss` claim has it'
+            cand --audience 'The audience the tokens must be for (`plat login --github-actions --audience`)'
+            cand --claim 'A claim the token must have (repeatable; all must match), e.g. repository=acme/shop'
+            cand --group 'The account''s group whose permissions the tokens act with'
+            cand -o 'Output format: a table for people, JSON or YAML documents for programs'
+            cand --output 'Output format: a table for people, JSON or YAML documents for programs'
+            cand --context 'Context (platform connection) to use instead of the current one'
+            cand --account 'Account to act in (default: your own)'
+            cand --user 'Platform user to act as on an embedded platform (default: the local operator)'
+            cand -q 'Print only data and errors'
+            cand --quiet 'Print only data and errors'
+            cand -v 'Say more about what is happening (repeat for more)'
+            cand --verbose 'Say more about what is happening (repeat for more)'
+            cand --no-input 'Never prompt; fail listing every missing value instead'
+            cand -y 'Answer yes to confirmations'
+            cand --yes 'Answer yes to confirmations'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'plat;trust;delete'= {
+            cand -o 'Output format: a table for people, JSON or YAML documents for programs'
+            cand --output 'Output format: a table for people, JSON or YAML documents for programs'
+            cand --context 'Context (platform connection) to use instead of the current one'
+            cand --account 'Account to act in (default: your own)'
+            cand --user 'Platform user to act as on an embedded platform (default: the local operator)'
+            cand -q 'Print only data and errors'
+            cand --quiet 'Print only data and errors'
+            cand -v 'Say more about what is happening (repeat for more)'
+            cand --verbose 'Say more about what is happening (repeat for more)'
+            cand --no-input 'Never prompt; fail listing every missing value instead'
+            cand -y 'Answer yes to confirmations'
+            cand --yes 'Answer yes to confirmations'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'plat;trust;rm'= {
+            cand -o 'Output format: a table for people, JSON or YAML documents for programs'
+            cand --output 'Output format: a table for people, JSON or YAML documents for programs'
+            cand --context 'Context (platform connection) to use instead of the current one'
+            cand --account 'Account to act in (default: your own)'
+            cand --user 'Platform user to act as on an embedded platform (default: the local operator)'
+            cand -q 'Print only data and errors'
+            cand --quiet 'Print only data and errors'
+            cand -v 'Say more about what is happening (repeat for more)'
+            cand --verbose 'Say more about what is happening (repeat for more)'
+            cand --no-input 'Never prompt; fail listing every missing value instead'
+            cand -y 'Answer yes to confirmations'
+            cand --yes 'Answer yes to confirmations'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'plat;trust;help'= {
+            cand list 'List the account''s trust rules'
+            cand add 'Let tokens of an external issuer (a GitHub Actions job) act with a group''s permissions'
+            cand delete 'Delete a trust rule: its tokens are refused from the next request'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'plat;trust;help;list'= {
+        }
+        &'plat;trust;help;add'= {
+        }
+        &'plat;trust;help;delete'= {
+        }
+        &'plat;trust;help;help'= {
         }
         &'plat;context'= {
             cand -o 'Output format: a table for people, JSON or YAML documents for programs'
@@ -2126,6 +2259,7 @@ set edit:completion:arg-completer[plat] = {|@words|
         }
         &'plat;login'= {
             cand --server 'URL of the plat server (default: the current context''s server)'
+            cand --audience 'The audience of the job''s ID token, the trust rule''s --audience (default: plat; only for a GitHub Actions login)'
             cand -o 'Output format: a table for people, JSON or YAML documents for programs'
             cand --output 'Output format: a table for people, JSON or YAML documents for programs'
             cand --context 'Context (platform connection) to use instead of the current one'
@@ -2133,6 +2267,7 @@ set edit:completion:arg-completer[plat] = {|@words|
             cand --user 'Platform user to act as on an embedded platform (default: the local operator)'
             cand --insecure-storage 'Keep the refresh token in a file readable only by you instead of the OS keyring'
             cand --with-token 'Read an access token from standard input instead of running the device flow'
+            cand --github-actions 'Log in as this GitHub Actions job with its OIDC ID token (the job needs `permissions: id-token: write`, the server a `plat trust` rule). No token is stored: every later plat command of the job asks the runner for a fresh one. The default in a job that may request ID tokens, unless --with-token is given'
             cand -q 'Print only data and errors'
             cand --quiet 'Print only data and errors'
             cand -v 'Say more about what is happening (repeat for more)'
@@ -2343,6 +2478,7 @@ set edit:completion:arg-completer[plat] = {|@words|
             cand tenant 'Manage tenants: domains and branding under which accounts see the platform'
             cand user 'Link platform users to the current account, or revoke their access'
             cand group 'Manage groups, the only holders of permissions'
+            cand trust 'Trust rules: let external tokens (GitHub Actions jobs) act with a group''s permissions'
             cand context 'Manage contexts: which platform plat talks to, and as whom'
             cand whoami 'Show who you are acting as, in which account, with which permissions'
             cand env 'Short-lived environments provisioned by Terraform/OpenTofu'
@@ -2441,6 +2577,17 @@ set edit:completion:arg-completer[plat] = {|@words|
         &'plat;help;group;unlink-idp'= {
         }
         &'plat;help;group;permissions'= {
+        }
+        &'plat;help;trust'= {
+            cand list 'List the account''s trust rules'
+            cand add 'Let tokens of an external issuer (a GitHub Actions job) act with a group''s permissions'
+            cand delete 'Delete a trust rule: its tokens are refused from the next request'
+        }
+        &'plat;help;trust;list'= {
+        }
+        &'plat;help;trust;add'= {
+        }
+        &'plat;help;trust;delete'= {
         }
         &'plat;help;context'= {
             cand list 'List contexts; the current one is marked'

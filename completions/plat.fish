@@ -40,6 +40,7 @@ complete -c plat -n "__fish_plat_needs_command" -f -a "account" -d 'Manage accou
 complete -c plat -n "__fish_plat_needs_command" -f -a "tenant" -d 'Manage tenants: domains and branding under which accounts see the platform'
 complete -c plat -n "__fish_plat_needs_command" -f -a "user" -d 'Link platform users to the current account, or revoke their access'
 complete -c plat -n "__fish_plat_needs_command" -f -a "group" -d 'Manage groups, the only holders of permissions'
+complete -c plat -n "__fish_plat_needs_command" -f -a "trust" -d 'Trust rules: let external tokens (GitHub Actions jobs) act with a group\'s permissions'
 complete -c plat -n "__fish_plat_needs_command" -f -a "context" -d 'Manage contexts: which platform plat talks to, and as whom'
 complete -c plat -n "__fish_plat_needs_command" -f -a "whoami" -d 'Show who you are acting as, in which account, with which permissions'
 complete -c plat -n "__fish_plat_needs_command" -f -a "env" -d 'Short-lived environments provisioned by Terraform/OpenTofu'
@@ -584,6 +585,92 @@ complete -c plat -n "__fish_plat_using_subcommand group; and __fish_seen_subcomm
 complete -c plat -n "__fish_plat_using_subcommand group; and __fish_seen_subcommand_from help" -f -a "unlink-idp" -d 'Remove an identity-provider group\'s link to this group'
 complete -c plat -n "__fish_plat_using_subcommand group; and __fish_seen_subcommand_from help" -f -a "permissions" -d 'List every permission a group can hold'
 complete -c plat -n "__fish_plat_using_subcommand group; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c plat -n "__fish_plat_using_subcommand trust; and not __fish_seen_subcommand_from list ls add delete rm help" -s o -l output -d 'Output format: a table for people, JSON or YAML documents for programs' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c plat -n "__fish_plat_using_subcommand trust; and not __fish_seen_subcommand_from list ls add delete rm help" -l context -d 'Context (platform connection) to use instead of the current one' -r
+complete -c plat -n "__fish_plat_using_subcommand trust; and not __fish_seen_subcommand_from list ls add delete rm help" -l account -d 'Account to act in (default: your own)' -r
+complete -c plat -n "__fish_plat_using_subcommand trust; and not __fish_seen_subcommand_from list ls add delete rm help" -l user -d 'Platform user to act as on an embedded platform (default: the local operator)' -r
+complete -c plat -n "__fish_plat_using_subcommand trust; and not __fish_seen_subcommand_from list ls add delete rm help" -s q -l quiet -d 'Print only data and errors'
+complete -c plat -n "__fish_plat_using_subcommand trust; and not __fish_seen_subcommand_from list ls add delete rm help" -s v -l verbose -d 'Say more about what is happening (repeat for more)'
+complete -c plat -n "__fish_plat_using_subcommand trust; and not __fish_seen_subcommand_from list ls add delete rm help" -l no-input -d 'Never prompt; fail listing every missing value instead'
+complete -c plat -n "__fish_plat_using_subcommand trust; and not __fish_seen_subcommand_from list ls add delete rm help" -s y -l yes -d 'Answer yes to confirmations'
+complete -c plat -n "__fish_plat_using_subcommand trust; and not __fish_seen_subcommand_from list ls add delete rm help" -s h -l help -d 'Print help'
+complete -c plat -n "__fish_plat_using_subcommand trust; and not __fish_seen_subcommand_from list ls add delete rm help" -s V -l version -d 'Print version'
+complete -c plat -n "__fish_plat_using_subcommand trust; and not __fish_seen_subcommand_from list ls add delete rm help" -f -a "list" -d 'List the account\'s trust rules'
+complete -c plat -n "__fish_plat_using_subcommand trust; and not __fish_seen_subcommand_from list ls add delete rm help" -f -a "ls" -d 'List the account\'s trust rules'
+complete -c plat -n "__fish_plat_using_subcommand trust; and not __fish_seen_subcommand_from list ls add delete rm help" -f -a "add" -d 'Let tokens of an external issuer (a GitHub Actions job) act with a group\'s permissions'
+complete -c plat -n "__fish_plat_using_subcommand trust; and not __fish_seen_subcommand_from list ls add delete rm help" -f -a "delete" -d 'Delete a trust rule: its tokens are refused from the next request'
+complete -c plat -n "__fish_plat_using_subcommand trust; and not __fish_seen_subcommand_from list ls add delete rm help" -f -a "rm" -d 'Delete a trust rule: its tokens are refused from the next request'
+complete -c plat -n "__fish_plat_using_subcommand trust; and not __fish_seen_subcommand_from list ls add delete rm help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c plat -n "__fish_plat_using_subcommand trust; and __fish_seen_subcommand_from list" -s o -l output -d 'Output format: a table for people, JSON or YAML documents for programs' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c plat -n "__fish_plat_using_subcommand trust; and __fish_seen_subcommand_from list" -l context -d 'Context (platform connection) to use instead of the current one' -r
+complete -c plat -n "__fish_plat_using_subcommand trust; and __fish_seen_subcommand_from list" -l account -d 'Account to act in (default: your own)' -r
+complete -c plat -n "__fish_plat_using_subcommand trust; and __fish_seen_subcommand_from list" -l user -d 'Platform user to act as on an embedded platform (default: the local operator)' -r
+complete -c plat -n "__fish_plat_using_subcommand trust; and __fish_seen_subcommand_from list" -s q -l quiet -d 'Print only data and errors'
+complete -c plat -n "__fish_plat_using_subcommand trust; and __fish_seen_subcommand_from list" -s v -l verbose -d 'Say more about what is happening (repeat for more)'
+complete -c plat -n "__fish_plat_using_subcommand trust; and __fish_seen_subcommand_from list" -l no-input -d 'Never prompt; fail listing every missing value instead'
+complete -c plat -n "__fish_plat_using_subcommand trust; and __fish_seen_subcommand_from list" -s y -l yes -d 'Answer yes to confirmations'
+complete -c plat -n "__fish_plat_using_subcommand trust; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
+complete -c plat -n "__fish_plat_using_subcommand trust; and __fish_seen_subcommand_from list" -s V -l version -d 'Print version'
+complete -c plat -n "__fish_plat_using_subcommand trust; and __fish_seen_subcommand_from ls" -s o -l output -d 'Output format: a table for people, JSON or YAML documents for programs' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c plat -n "__fish_plat_using_subcommand trust; and __fish_seen_subcommand_from ls" -l context -d 'Context (platform connection) to use instead of the current one' -r
+complete -c plat -n "__fish_plat_using_subcommand trust; and __fish_seen_subcommand_from ls" -l account -d 'Account to act in (default: your own)' -r
+complete -c plat -n "__fish_plat_using_subcommand trust; and __fish_seen_subcommand_from ls" -l user -d 'Platform user to act as on an embedded platform (default: the local operator)' -r
+complete -c plat -n "__fish_plat_using_subcommand trust; and __fish_seen_subcommand_from ls" -s q -l quiet -d 'Print only data and errors'
+complete -c plat -n "__fish_plat_using_subcommand trust; and __fish_seen_subcommand_from ls" -s v -l verbose -d 'Say more about what is happening (repeat for more)'
+complete -c plat -n "__fish_plat_using_subcommand trust; and __fish_seen_subcommand_from ls" -l no-input -d 'Never prompt; fail listing every missing value instead'
+complete -c plat -n "__fish_plat_using_subcommand trust; and __fish_seen_subcommand_from ls" -s y -l yes -d 'Answer yes to confirmations'
+complete -c plat -n "__fish_plat_using_subcommand trust; and __fish_seen_subcommand_from ls" -s h -l help -d 'Print help'
+complete -c plat -n "__fish_plat_using_subcommand trust; and __fish_seen_subcommand_from ls" -s V -l version -d 'Print version'
+complete -c plat -n "__fish_plat_using_subcommand trust; and __fish_seen_subcommand_from add" -l issuer -d 'The issuer URL, as the tokens\' `iss` claim has it' -r
+complete -c plat -n "__fish_plat_using_subcommand trust; and __fish_seen_subcommand_from add" -l audience -d 'The audience the tokens must be for (`plat login --github-actions --audience`)' -r
+complete -c plat -n "__fish_plat_using_subcommand trust; and __fish_seen_subcommand_from add" -l claim -d 'A claim the token must have (repeatable; all must match), e.g. repository=acme/shop' -r
+complete -c plat -n "__fish_plat_using_subcommand trust; and __fish_seen_subcommand_from add" -l group -d 'The account\'s group whose permissions the tokens act with' -r
+complete -c plat -n "__fish_plat_using_subcommand trust; and __fish_seen_subcommand_from add" -s o -l output -d 'Output format: a table for people, JSON or YAML documents for programs' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c plat -n "__fish_plat_using_subcommand trust; and __fish_seen_subcommand_from add" -l context -d 'Context (platform connection) to use instead of the current one' -r
+complete -c plat -n "__fish_plat_using_subcommand trust; and __fish_seen_subcommand_from add" -l account -d 'Account to act in (default: your own)' -r
+complete -c plat -n "__fish_plat_using_subcommand trust; and __fish_seen_subcommand_from add" -l user -d 'Platform user to act as on an embedded platform (default: the local operator)' -r
+complete -c plat -n "__fish_plat_using_subcommand trust; and __fish_seen_subcommand_from add" -s q -l quiet -d 'Print only data and errors'
+complete -c plat -n "__fish_plat_using_subcommand trust; and __fish_seen_subcommand_from add" -s v -l verbose -d 'Say more about what is happening (repeat for more)'
+complete -c plat -n "__fish_plat_using_subcommand trust; and __fish_seen_subcommand_from add" -l no-input -d 'Never prompt; fail listing every missing value instead'
+complete -c plat -n "__fish_plat_using_subcommand trust; and __fish_seen_subcommand_from add" -s y -l yes -d 'Answer yes to confirmations'
+complete -c plat -n "__fish_plat_using_subcommand trust; and __fish_seen_subcommand_from add" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c plat -n "__fish_plat_using_subcommand trust; and __fish_seen_subcommand_from add" -s V -l version -d 'Print version'
+complete -c plat -n "__fish_plat_using_subcommand trust; and __fish_seen_subcommand_from delete" -s o -l output -d 'Output format: a table for people, JSON or YAML documents for programs' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c plat -n "__fish_plat_using_subcommand trust; and __fish_seen_subcommand_from delete" -l context -d 'Context (platform connection) to use instead of the current one' -r
+complete -c plat -n "__fish_plat_using_subcommand trust; and __fish_seen_subcommand_from delete" -l account -d 'Account to act in (default: your own)' -r
+complete -c plat -n "__fish_plat_using_subcommand trust; and __fish_seen_subcommand_from delete" -l user -d 'Platform user to act as on an embedded platform (default: the local operator)' -r
+complete -c plat -n "__fish_plat_using_subcommand trust; and __fish_seen_subcommand_from delete" -s q -l quiet -d 'Print only data and errors'
+complete -c plat -n "__fish_plat_using_subcommand trust; and __fish_seen_subcommand_from delete" -s v -l verbose -d 'Say more about what is happening (repeat for more)'
+complete -c plat -n "__fish_plat_using_subcommand trust; and __fish_seen_subcommand_from delete" -l no-input -d 'Never prompt; fail listing every missing value instead'
+complete -c plat -n "__fish_plat_using_subcommand trust; and __fish_seen_subcommand_from delete" -s y -l yes -d 'Answer yes to confirmations'
+complete -c plat -n "__fish_plat_using_subcommand trust; and __fish_seen_subcommand_from delete" -s h -l help -d 'Print help'
+complete -c plat -n "__fish_plat_using_subcommand trust; and __fish_seen_subcommand_from delete" -s V -l version -d 'Print version'
+complete -c plat -n "__fish_plat_using_subcommand trust; and __fish_seen_subcommand_from rm" -s o -l output -d 'Output format: a table for people, JSON or YAML documents for programs' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c plat -n "__fish_plat_using_subcommand trust; and __fish_seen_subcommand_from rm" -l context -d 'Context (platform connection) to use instead of the current one' -r
+complete -c plat -n "__fish_plat_using_subcommand trust; and __fish_seen_subcommand_from rm" -l account -d 'Account to act in (default: your own)' -r
+complete -c plat -n "__fish_plat_using_subcommand trust; and __fish_seen_subcommand_from rm" -l user -d 'Platform user to act as on an embedded platform (default: the local operator)' -r
+complete -c plat -n "__fish_plat_using_subcommand trust; and __fish_seen_subcommand_from rm" -s q -l quiet -d 'Print only data and errors'
+complete -c plat -n "__fish_plat_using_subcommand trust; and __fish_seen_subcommand_from rm" -s v -l verbose -d 'Say more about what is happening (repeat for more)'
+complete -c plat -n "__fish_plat_using_subcommand trust; and __fish_seen_subcommand_from rm" -l no-input -d 'Never prompt; fail listing every missing value instead'
+complete -c plat -n "__fish_plat_using_subcommand trust; and __fish_seen_subcommand_from rm" -s y -l yes -d 'Answer yes to confirmations'
+complete -c plat -n "__fish_plat_using_subcommand trust; and __fish_seen_subcommand_from rm" -s h -l help -d 'Print help'
+complete -c plat -n "__fish_plat_using_subcommand trust; and __fish_seen_subcommand_from rm" -s V -l version -d 'Print version'
+complete -c plat -n "__fish_plat_using_subcommand trust; and __fish_seen_subcommand_from help" -f -a "list" -d 'List the account\'s trust rules'
+complete -c plat -n "__fish_plat_using_subcommand trust; and __fish_seen_subcommand_from help" -f -a "add" -d 'Let tokens of an external issuer (a GitHub Actions job) act with a group\'s permissions'
+complete -c plat -n "__fish_plat_using_subcommand trust; and __fish_seen_subcommand_from help" -f -a "delete" -d 'Delete a trust rule: its tokens are refused from the next request'
+complete -c plat -n "__fish_plat_using_subcommand trust; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c plat -n "__fish_plat_using_subcommand context; and not __fish_seen_subcommand_from list ls show use add delete rm help" -s o -l output -d 'Output format: a table for people, JSON or YAML documents for programs' -r -f -a "table\t''
 json\t''
 yaml\t''"
@@ -1368,6 +1455,7 @@ complete -c plat -n "__fish_plat_using_subcommand scaffold; and __fish_seen_subc
 complete -c plat -n "__fish_plat_using_subcommand scaffold; and __fish_seen_subcommand_from help" -f -a "update" -d 'Bring a generated project up to date with its template (three-way merge; exit 3 on conflicts)'
 complete -c plat -n "__fish_plat_using_subcommand scaffold; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c plat -n "__fish_plat_using_subcommand login" -l server -d 'URL of the plat server (default: the current context\'s server)' -r
+complete -c plat -n "__fish_plat_using_subcommand login" -l audience -d 'The audience of the job\'s ID token, the trust rule\'s --audience (default: plat; only for a GitHub Actions login)' -r
 complete -c plat -n "__fish_plat_using_subcommand login" -s o -l output -d 'Output format: a table for people, JSON or YAML documents for programs' -r -f -a "table\t''
 json\t''
 yaml\t''"
@@ -1376,6 +1464,7 @@ complete -c plat -n "__fish_plat_using_subcommand login" -l account -d 'Account 
 complete -c plat -n "__fish_plat_using_subcommand login" -l user -d 'Platform user to act as on an embedded platform (default: the local operator)' -r
 complete -c plat -n "__fish_plat_using_subcommand login" -l insecure-storage -d 'Keep the refresh token in a file readable only by you instead of the OS keyring'
 complete -c plat -n "__fish_plat_using_subcommand login" -l with-token -d 'Read an access token from standard input instead of running the device flow'
+complete -c plat -n "__fish_plat_using_subcommand login" -l github-actions -d 'Log in as this GitHub Actions job with its OIDC ID token (the job needs `permissions: id-token: write`, the server a `plat trust` rule). No token is stored: every later plat command of the job asks the runner for a fresh one. The default in a job that may request ID tokens, unless --with-token is given'
 complete -c plat -n "__fish_plat_using_subcommand login" -s q -l quiet -d 'Print only data and errors'
 complete -c plat -n "__fish_plat_using_subcommand login" -s v -l verbose -d 'Say more about what is happening (repeat for more)'
 complete -c plat -n "__fish_plat_using_subcommand login" -l no-input -d 'Never prompt; fail listing every missing value instead'
@@ -1511,25 +1600,26 @@ complete -c plat -n "__fish_plat_using_subcommand completion" -l no-input -d 'Ne
 complete -c plat -n "__fish_plat_using_subcommand completion" -s y -l yes -d 'Answer yes to confirmations'
 complete -c plat -n "__fish_plat_using_subcommand completion" -s h -l help -d 'Print help'
 complete -c plat -n "__fish_plat_using_subcommand completion" -s V -l version -d 'Print version'
-complete -c plat -n "__fish_plat_using_subcommand help; and not __fish_seen_subcommand_from account tenant user group context whoami env policy audit spend automation scan scaffold login logout auth server completion help" -f -a "account" -d 'Manage accounts: your own and the sub-accounts below it'
-complete -c plat -n "__fish_plat_using_subcommand help; and not __fish_seen_subcommand_from account tenant user group context whoami env policy audit spend automation scan scaffold login logout auth server completion help" -f -a "tenant" -d 'Manage tenants: domains and branding under which accounts see the platform'
-complete -c plat -n "__fish_plat_using_subcommand help; and not __fish_seen_subcommand_from account tenant user group context whoami env policy audit spend automation scan scaffold login logout auth server completion help" -f -a "user" -d 'Link platform users to the current account, or revoke their access'
-complete -c plat -n "__fish_plat_using_subcommand help; and not __fish_seen_subcommand_from account tenant user group context whoami env policy audit spend automation scan scaffold login logout auth server completion help" -f -a "group" -d 'Manage groups, the only holders of permissions'
-complete -c plat -n "__fish_plat_using_subcommand help; and not __fish_seen_subcommand_from account tenant user group context whoami env policy audit spend automation scan scaffold login logout auth server completion help" -f -a "context" -d 'Manage contexts: which platform plat talks to, and as whom'
-complete -c plat -n "__fish_plat_using_subcommand help; and not __fish_seen_subcommand_from account tenant user group context whoami env policy audit spend automation scan scaffold login logout auth server completion help" -f -a "whoami" -d 'Show who you are acting as, in which account, with which permissions'
-complete -c plat -n "__fish_plat_using_subcommand help; and not __fish_seen_subcommand_from account tenant user group context whoami env policy audit spend automation scan scaffold login logout auth server completion help" -f -a "env" -d 'Short-lived environments provisioned by Terraform/OpenTofu'
-complete -c plat -n "__fish_plat_using_subcommand help; and not __fish_seen_subcommand_from account tenant user group context whoami env policy audit spend automation scan scaffold login logout auth server completion help" -f -a "policy" -d 'Environment policies: lifetime limits, daily quota, monthly budget and templates that need approval'
-complete -c plat -n "__fish_plat_using_subcommand help; and not __fish_seen_subcommand_from account tenant user group context whoami env policy audit spend automation scan scaffold login logout auth server completion help" -f -a "audit" -d 'The audit trail: every write and every refusal, by whom, where and when'
-complete -c plat -n "__fish_plat_using_subcommand help; and not __fish_seen_subcommand_from account tenant user group context whoami env policy audit spend automation scan scaffold login logout auth server completion help" -f -a "spend" -d 'Spend of environments in this account and its sub-accounts, by account, tenant or label'
-complete -c plat -n "__fish_plat_using_subcommand help; and not __fish_seen_subcommand_from account tenant user group context whoami env policy audit spend automation scan scaffold login logout auth server completion help" -f -a "automation" -d 'Automations: define, run and follow the platform\'s processes'
-complete -c plat -n "__fish_plat_using_subcommand help; and not __fish_seen_subcommand_from account tenant user group context whoami env policy audit spend automation scan scaffold login logout auth server completion help" -f -a "scan" -d 'Inventory and policy checks over manifests, Terraform state and live clusters'
-complete -c plat -n "__fish_plat_using_subcommand help; and not __fish_seen_subcommand_from account tenant user group context whoami env policy audit spend automation scan scaffold login logout auth server completion help" -f -a "scaffold" -d 'Create projects from Backstage Software Templates, offline, and keep them updatable'
-complete -c plat -n "__fish_plat_using_subcommand help; and not __fish_seen_subcommand_from account tenant user group context whoami env policy audit spend automation scan scaffold login logout auth server completion help" -f -a "login" -d 'Log in to a plat server with your identity provider (OIDC device flow)'
-complete -c plat -n "__fish_plat_using_subcommand help; and not __fish_seen_subcommand_from account tenant user group context whoami env policy audit spend automation scan scaffold login logout auth server completion help" -f -a "logout" -d 'Forget the login of the current context and revoke its refresh token'
-complete -c plat -n "__fish_plat_using_subcommand help; and not __fish_seen_subcommand_from account tenant user group context whoami env policy audit spend automation scan scaffold login logout auth server completion help" -f -a "auth" -d 'Inspect the current login'
-complete -c plat -n "__fish_plat_using_subcommand help; and not __fish_seen_subcommand_from account tenant user group context whoami env policy audit spend automation scan scaffold login logout auth server completion help" -f -a "server" -d 'Serve the platform to a team over HTTP (SQLite or PostgreSQL, OIDC bearer tokens)'
-complete -c plat -n "__fish_plat_using_subcommand help; and not __fish_seen_subcommand_from account tenant user group context whoami env policy audit spend automation scan scaffold login logout auth server completion help" -f -a "completion" -d 'Print a shell completion script'
-complete -c plat -n "__fish_plat_using_subcommand help; and not __fish_seen_subcommand_from account tenant user group context whoami env policy audit spend automation scan scaffold login logout auth server completion help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c plat -n "__fish_plat_using_subcommand help; and not __fish_seen_subcommand_from account tenant user group trust context whoami env policy audit spend automation scan scaffold login logout auth server completion help" -f -a "account" -d 'Manage accounts: your own and the sub-accounts below it'
+complete -c plat -n "__fish_plat_using_subcommand help; and not __fish_seen_subcommand_from account tenant user group trust context whoami env policy audit spend automation scan scaffold login logout auth server completion help" -f -a "tenant" -d 'Manage tenants: domains and branding under which accounts see the platform'
+complete -c plat -n "__fish_plat_using_subcommand help; and not __fish_seen_subcommand_from account tenant user group trust context whoami env policy audit spend automation scan scaffold login logout auth server completion help" -f -a "user" -d 'Link platform users to the current account, or revoke their access'
+complete -c plat -n "__fish_plat_using_subcommand help; and not __fish_seen_subcommand_from account tenant user group trust context whoami env policy audit spend automation scan scaffold login logout auth server completion help" -f -a "group" -d 'Manage groups, the only holders of permissions'
+complete -c plat -n "__fish_plat_using_subcommand help; and not __fish_seen_subcommand_from account tenant user group trust context whoami env policy audit spend automation scan scaffold login logout auth server completion help" -f -a "trust" -d 'Trust rules: let external tokens (GitHub Actions jobs) act with a group\'s permissions'
+complete -c plat -n "__fish_plat_using_subcommand help; and not __fish_seen_subcommand_from account tenant user group trust context whoami env policy audit spend automation scan scaffold login logout auth server completion help" -f -a "context" -d 'Manage contexts: which platform plat talks to, and as whom'
+complete -c plat -n "__fish_plat_using_subcommand help; and not __fish_seen_subcommand_from account tenant user group trust context whoami env policy audit spend automation scan scaffold login logout auth server completion help" -f -a "whoami" -d 'Show who you are acting as, in which account, with which permissions'
+complete -c plat -n "__fish_plat_using_subcommand help; and not __fish_seen_subcommand_from account tenant user group trust context whoami env policy audit spend automation scan scaffold login logout auth server completion help" -f -a "env" -d 'Short-lived environments provisioned by Terraform/OpenTofu'
+complete -c plat -n "__fish_plat_using_subcommand help; and not __fish_seen_subcommand_from account tenant user group trust context whoami env policy audit spend automation scan scaffold login logout auth server completion help" -f -a "policy" -d 'Environment policies: lifetime limits, daily quota, monthly budget and templates that need approval'
+complete -c plat -n "__fish_plat_using_subcommand help; and not __fish_seen_subcommand_from account tenant user group trust context whoami env policy audit spend automation scan scaffold login logout auth server completion help" -f -a "audit" -d 'The audit trail: every write and every refusal, by whom, where and when'
+complete -c plat -n "__fish_plat_using_subcommand help; and not __fish_seen_subcommand_from account tenant user group trust context whoami env policy audit spend automation scan scaffold login logout auth server completion help" -f -a "spend" -d 'Spend of environments in this account and its sub-accounts, by account, tenant or label'
+complete -c plat -n "__fish_plat_using_subcommand help; and not __fish_seen_subcommand_from account tenant user group trust context whoami env policy audit spend automation scan scaffold login logout auth server completion help" -f -a "automation" -d 'Automations: define, run and follow the platform\'s processes'
+complete -c plat -n "__fish_plat_using_subcommand help; and not __fish_seen_subcommand_from account tenant user group trust context whoami env policy audit spend automation scan scaffold login logout auth server completion help" -f -a "scan" -d 'Inventory and policy checks over manifests, Terraform state and live clusters'
+complete -c plat -n "__fish_plat_using_subcommand help; and not __fish_seen_subcommand_from account tenant user group trust context whoami env policy audit spend automation scan scaffold login logout auth server completion help" -f -a "scaffold" -d 'Create projects from Backstage Software Templates, offline, and keep them updatable'
+complete -c plat -n "__fish_plat_using_subcommand help; and not __fish_seen_subcommand_from account tenant user group trust context whoami env policy audit spend automation scan scaffold login logout auth server completion help" -f -a "login" -d 'Log in to a plat server with your identity provider (OIDC device flow)'
+complete -c plat -n "__fish_plat_using_subcommand help; and not __fish_seen_subcommand_from account tenant user group trust context whoami env policy audit spend automation scan scaffold login logout auth server completion help" -f -a "logout" -d 'Forget the login of the current context and revoke its refresh token'
+complete -c plat -n "__fish_plat_using_subcommand help; and not __fish_seen_subcommand_from account tenant user group trust context whoami env policy audit spend automation scan scaffold login logout auth server completion help" -f -a "auth" -d 'Inspect the current login'
+complete -c plat -n "__fish_plat_using_subcommand help; and not __fish_seen_subcommand_from account tenant user group trust context whoami env policy audit spend automation scan scaffold login logout auth server completion help" -f -a "server" -d 'Serve the platform to a team over HTTP (SQLite or PostgreSQL, OIDC bearer tokens)'
+complete -c plat -n "__fish_plat_using_subcommand help; and not __fish_seen_subcommand_from account tenant user group trust context whoami env policy audit spend automation scan scaffold login logout auth server completion help" -f -a "completion" -d 'Print a shell completion script'
+complete -c plat -n "__fish_plat_using_subcommand help; and not __fish_seen_subcommand_from account tenant user group trust context whoami env policy audit spend automation scan scaffold login logout auth server completion help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c plat -n "__fish_plat_using_subcommand help; and __fish_seen_subcommand_from account" -f -a "list" -d 'List the current account and every account below it'
 complete -c plat -n "__fish_plat_using_subcommand help; and __fish_seen_subcommand_from account" -f -a "show" -d 'Show one account'
 complete -c plat -n "__fish_plat_using_subcommand help; and __fish_seen_subcommand_from account" -f -a "create" -d 'Create a sub-account of the current account'
@@ -1555,6 +1645,9 @@ complete -c plat -n "__fish_plat_using_subcommand help; and __fish_seen_subcomma
 complete -c plat -n "__fish_plat_using_subcommand help; and __fish_seen_subcommand_from group" -f -a "link-idp" -d 'Give the members of an identity-provider group this group\'s permissions'
 complete -c plat -n "__fish_plat_using_subcommand help; and __fish_seen_subcommand_from group" -f -a "unlink-idp" -d 'Remove an identity-provider group\'s link to this group'
 complete -c plat -n "__fish_plat_using_subcommand help; and __fish_seen_subcommand_from group" -f -a "permissions" -d 'List every permission a group can hold'
+complete -c plat -n "__fish_plat_using_subcommand help; and __fish_seen_subcommand_from trust" -f -a "list" -d 'List the account\'s trust rules'
+complete -c plat -n "__fish_plat_using_subcommand help; and __fish_seen_subcommand_from trust" -f -a "add" -d 'Let tokens of an external issuer (a GitHub Actions job) act with a group\'s permissions'
+complete -c plat -n "__fish_plat_using_subcommand help; and __fish_seen_subcommand_from trust" -f -a "delete" -d 'Delete a trust rule: its tokens are refused from the next request'
 complete -c plat -n "__fish_plat_using_subcommand help; and __fish_seen_subcommand_from context" -f -a "list" -d 'List contexts; the current one is marked'
 complete -c plat -n "__fish_plat_using_subcommand help; and __fish_seen_subcommand_from context" -f -a "show" -d 'Show a context (default: the current one)'
 complete -c plat -n "__fish_plat_using_subcommand help; and __fish_seen_subcommand_from context" -f -a "use" -d 'Make a context the current one'

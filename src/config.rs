@@ -125,6 +125,10 @@ pub struct ContextConfig {
     pub oidc_client_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub oidc_audience: Option<String>,
+    /// Log in as the running GitHub Actions job (`plat login --github-actions`): each command
+    /// asks the runner for a fresh ID token for this audience; no token is stored.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub github_actions_audience: Option<String>,
     /// The refresh token lives in a 0600 file instead of the OS keyring (`--insecure-storage`).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub insecure_storage: bool,

@@ -276,6 +276,10 @@ impl Ctx {
         if let Some(token) = self.env.get("PLAT_TOKEN") {
             return Ok(token.trim().to_owned());
         }
+        if let Some(audience) = &self.context.github_actions_audience {
+            let token = auth::github_actions::id_token(&self.env, audience).await?;
+            return Ok(token.expose().to_owned());
+        }
         let session = self.session(&self.context)?;
         let token = session.access_token().await?;
         Ok(token.token.expose().to_owned())

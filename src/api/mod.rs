@@ -280,6 +280,32 @@ pub struct GroupIdpLink {
     pub idp_group: String,
 }
 
+/// A trust rule (R-GOV-5): tokens of `issuer` for `audience` whose claims all match act as the
+/// service identity `identity` of the account, with exactly the permissions of `group`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
+pub struct TrustRule {
+    pub id: String,
+    pub name: String,
+    pub issuer: String,
+    pub audience: String,
+    /// Claim name -> required value: exact, or a prefix when it ends in `*`.
+    pub claims: std::collections::BTreeMap<String, String>,
+    pub group: String,
+    /// The service identity the rule's tokens act as (shown as the user in whoami and audit).
+    pub identity: String,
+    pub created_at: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
+pub struct CreateTrustRule {
+    pub name: String,
+    pub issuer: String,
+    pub audience: String,
+    #[serde(default)]
+    pub claims: std::collections::BTreeMap<String, String>,
+    pub group: String,
+}
+
 /// Work a client does on its own machine that the platform's rules still govern: it stores
 /// nothing on the platform, so the client asks before it starts.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]

@@ -8,6 +8,7 @@
 
 mod claims;
 mod error;
+pub mod github_actions;
 mod oidc;
 mod secret;
 mod session;

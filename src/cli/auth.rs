@@ -11,6 +11,16 @@ pub struct LoginArgs {
     /// Read an access token from standard input instead of running the device flow
     #[arg(long)]
     pub with_token: bool,
+    /// Log in as this GitHub Actions job with its OIDC ID token (the job needs `permissions:
+    /// id-token: write`, the server a `plat trust` rule). No token is stored: every later plat
+    /// command of the job asks the runner for a fresh one. The default in a job that may
+    /// request ID tokens, unless --with-token is given.
+    #[arg(long, conflicts_with_all = ["with_token", "insecure_storage"])]
+    pub github_actions: bool,
+    /// The audience of the job's ID token, the trust rule's --audience (default: plat; only
+    /// for a GitHub Actions login)
+    #[arg(long, value_name = "AUDIENCE", conflicts_with = "with_token")]
+    pub audience: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -13,6 +13,7 @@ mod scan;
 mod server;
 mod spend;
 mod tenant;
+mod trust;
 mod user;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -30,6 +31,7 @@ pub use scan::*;
 pub use server::*;
 pub use spend::*;
 pub use tenant::*;
+pub use trust::*;
 pub use user::*;
 
 pub const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (", env!("PLAT_COMMIT"), ")");
@@ -99,6 +101,8 @@ pub enum Command {
     User(UserArgs),
     /// Manage groups, the only holders of permissions
     Group(GroupArgs),
+    /// Trust rules: let external tokens (GitHub Actions jobs) act with a group's permissions
+    Trust(TrustArgs),
     /// Manage contexts: which platform plat talks to, and as whom
     Context(ContextArgs),
     /// Show who you are acting as, in which account, with which permissions

@@ -16,6 +16,7 @@ mod scan;
 mod server;
 mod spend;
 mod tenant;
+mod trust;
 mod user;
 mod whoami;
 
@@ -30,6 +31,7 @@ pub async fn dispatch(ctx: &Ctx, command: Command) -> Result<()> {
         Command::Tenant(args) => tenant::run(ctx, args.command).await,
         Command::User(args) => user::run(ctx, args.command).await,
         Command::Group(args) => group::run(ctx, args.command).await,
+        Command::Trust(args) => trust::run(ctx, args.command).await,
         Command::Context(args) => context::run(ctx, args.command),
         Command::Whoami => whoami::run(ctx).await,
         Command::Env(args) => env::run(ctx, args.command).await,

@@ -261,7 +261,7 @@ pub struct LoginStatus {
     pub context: String,
     pub server: Option<String>,
     pub logged_in: bool,
-    /// `keyring`, `file`, `PLAT_TOKEN`, or `embedded`.
+    /// `keyring`, `file`, `PLAT_TOKEN`, `github-actions` or `embedded`.
     pub source: String,
     pub issuer: Option<String>,
     pub subject: Option<String>,
@@ -1179,6 +1179,39 @@ impl Row for crate::api::SpendLine {
             self.envs.to_string(),
             format!("{:.2}", self.env_days),
             format!("{:.2}", self.cost),
+        ]
+    }
+}
+
+fn claims_text(claims: &std::collections::BTreeMap<String, String>) -> String {
+    let pairs: Vec<String> = claims.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    joined(&pairs)
+}
+
+impl Row for crate::api::TrustRule {
+    const HEADERS: &'static [&'static str] = &["NAME", "ISSUER", "AUDIENCE", "CLAIMS", "GROUP"];
+    fn cells(&self) -> Vec<String> {
+        vec![
+            self.name.clone(),
+            self.issuer.clone(),
+            self.audience.clone(),
+            claims_text(&self.claims),
+            self.group.clone(),
+        ]
+    }
+}
+
+impl Details for crate::api::TrustRule {
+    fn details(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("name", self.name.clone()),
+            ("id", self.id.clone()),
+            ("issuer", self.issuer.clone()),
+            ("audience", self.audience.clone()),
+            ("claims", claims_text(&self.claims)),
+            ("group", self.group.clone()),
+            ("identity", self.identity.clone()),
+            ("created", self.created_at.clone()),
         ]
     }
 }

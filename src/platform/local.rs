@@ -163,6 +163,21 @@ impl Platform for LocalPlatform {
             .await
     }
 
+    async fn list_trust_rules(&self) -> Result<Vec<crate::api::TrustRule>> {
+        self.service.list_trust_rules(&self.actor().await?).await
+    }
+    async fn add_trust_rule(
+        &self,
+        req: crate::api::CreateTrustRule,
+    ) -> Result<crate::api::TrustRule> {
+        self.service.add_trust_rule(&self.actor().await?, req).await
+    }
+    async fn delete_trust_rule(&self, name: &str) -> Result<()> {
+        self.service
+            .delete_trust_rule(&self.actor().await?, name)
+            .await
+    }
+
     async fn env_policy(&self) -> Result<EnvPolicy> {
         self.service.env_policy(&self.actor().await?).await
     }

@@ -56,6 +56,14 @@ pub trait Platform: Send + Sync {
     async fn link_group_idp(&self, name: &str, idp_group: &str) -> Result<Group>;
     async fn unlink_group_idp(&self, name: &str, idp_group: &str) -> Result<Group>;
 
+    /// R-GOV-5: the account's trust rules (external tokens acting as a service identity).
+    async fn list_trust_rules(&self) -> Result<Vec<crate::api::TrustRule>>;
+    async fn add_trust_rule(
+        &self,
+        req: crate::api::CreateTrustRule,
+    ) -> Result<crate::api::TrustRule>;
+    async fn delete_trust_rule(&self, name: &str) -> Result<()>;
+
     async fn env_policy(&self) -> Result<EnvPolicy>;
     async fn set_env_policy(&self, req: SetEnvPolicy) -> Result<EnvPolicy>;
     async fn env_quota(&self) -> Result<EnvQuota>;

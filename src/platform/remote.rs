@@ -275,6 +275,20 @@ impl Platform for RemotePlatform {
         self.send(request).await
     }
 
+    async fn list_trust_rules(&self) -> Result<Vec<crate::api::TrustRule>> {
+        self.get("/trust-rules").await
+    }
+    async fn add_trust_rule(
+        &self,
+        req: crate::api::CreateTrustRule,
+    ) -> Result<crate::api::TrustRule> {
+        self.with_body(Method::POST, "/trust-rules", &req).await
+    }
+    async fn delete_trust_rule(&self, name: &str) -> Result<()> {
+        self.send_empty(self.request(Method::DELETE, &format!("/trust-rules/{}", seg(name)?)))
+            .await
+    }
+
     async fn env_policy(&self) -> Result<EnvPolicy> {
         self.get("/env-policy").await
     }

@@ -221,7 +221,7 @@ async fn state_caller(
     } else {
         return Err(unauthenticated());
     };
-    let identity = s.verifier.verify(&token).await?;
+    let identity = s.verifier.verify(&token, &s.service).await?;
     let host = headers
         .get(axum::http::header::HOST)
         .and_then(|v| v.to_str().ok())

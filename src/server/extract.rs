@@ -110,7 +110,7 @@ impl FromRequestParts<AppState> for Caller {
             .ok_or_else(|| {
                 Error::unauthenticated("authentication required").with_hint("run `plat login`")
             })?;
-        let identity = state.verifier.verify(token.trim()).await?;
+        let identity = state.verifier.verify(token.trim(), &state.service).await?;
         let account = parts
             .headers
             .get(ACCOUNT_HEADER)

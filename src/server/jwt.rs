@@ -2,6 +2,7 @@
 //! (cached, refetched when a token names an unknown key), issuer, audience and expiry.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use jsonwebtoken::jwk::JwkSet;
@@ -10,7 +11,8 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 use tokio::sync::{Mutex, RwLock};
 
-use crate::service::{Error, Identity};
+use crate::service::trust::normalize_issuer;
+use crate::service::{Error, Identity, Service};
 
 #[derive(Debug, Deserialize)]
 struct Claims {
@@ -132,12 +134,7 @@ impl TokenVerifier {
             return Ok(identity);
         }
         let (identity, exp) = self.verify_signature(token).await?;
-        if let Ok(mut cache) = self.verified.lock() {
-            if cache.len() >= MAX_CACHED_TOKENS {
-                cache.clear();
-            }
-            cache.insert(token.to_owned(), (identity.clone(), exp));
-        }
+        self.remember(token, &identity, exp);
         Ok(identity)
     }
 
@@ -145,7 +142,66 @@ impl TokenVerifier {
         self.verified.lock().ok()?.get(token).cloned()
     }
 
-    async fn verify_signature(&self, token: &str) -> Result<(Identity, i64), Error> {
+    /// A token of an issuer an account trusts (R-GOV-5): signature by the issuer's JWKS,
+    /// `exp`, `nbf`, and an `aud` among `audiences` (those of the issuer's rules). Which rule,
+    /// if any, it matches is the service's to decide.
+    pub(crate) async fn verify_federated(
+        &self,
+        token: &str,
+        audiences: &[String],
+    ) -> Result<Identity, Error> {
+        let now = jiff::Timestamp::now().as_second();
+        if let Some((identity, exp)) = self.cached(token)
+            && exp > now
+        {
+            return Ok(identity);
+        }
+        let data = self.decode(token, audiences).await?;
+        let mut claims = std::collections::BTreeMap::new();
+        for (name, value) in &data.claims.other {
+            match value {
+                Value::String(text) => claims.insert(name.clone(), text.clone()),
+                Value::Number(number) => claims.insert(name.clone(), number.to_string()),
+                Value::Bool(flag) => claims.insert(name.clone(), flag.to_string()),
+                _ => None,
+            };
+        }
+        let token_audiences = match data.claims.other.get("aud") {
+            Some(Value::String(one)) => vec![one.clone()],
+            Some(Value::Array(many)) => many
+                .iter()
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect(),
+            _ => Vec::new(),
+        };
+        claims.remove("aud");
+        claims.insert("sub".into(), data.claims.sub);
+        let identity = Identity::Federated {
+            issuer: self.issuer.clone(),
+            audiences: token_audiences,
+            claims,
+        };
+        self.remember(token, &identity, data.claims.exp);
+        Ok(identity)
+    }
+
+    fn remember(&self, token: &str, identity: &Identity, exp: i64) {
+        if let Ok(mut cache) = self.verified.lock() {
+            if cache.len() >= MAX_CACHED_TOKENS {
+                cache.clear();
+            }
+            cache.insert(token.to_owned(), (identity.clone(), exp));
+        }
+    }
+
+    /// Checks the signature (by the issuer's JWKS, refetched once for an unknown key), the
+    /// issuer, one of `audiences`, `exp`, `nbf` and the presence of `sub`.
+    async fn decode(
+        &self,
+        token: &str,
+        audiences: &[String],
+    ) -> Result<jsonwebtoken::TokenData<Claims>, Error> {
         let header = jsonwebtoken::decode_header(token).map_err(|_| rejected("malformed"))?;
         let kid = header.kid.ok_or_else(|| rejected("no key id"))?;
         let (key, algorithm) = match self.key(&kid).await {
@@ -162,19 +218,27 @@ impl TokenVerifier {
         }
         let mut validation = Validation::new(algorithm);
         validation.set_issuer(&[&self.issuer, &format!("{}/", self.issuer)]);
-        validation.set_audience(&[&self.audience]);
+        validation.set_audience(audiences);
         validation.leeway = 5;
+        validation.validate_nbf = true;
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
-        let data = jsonwebtoken::decode::<Claims>(token, &key, &validation).map_err(|err| {
+        jsonwebtoken::decode::<Claims>(token, &key, &validation).map_err(|err| {
             use jsonwebtoken::errors::ErrorKind as Jwt;
             rejected(match err.kind() {
                 Jwt::ExpiredSignature => "expired",
+                Jwt::ImmatureSignature => "not valid yet",
                 Jwt::InvalidAudience => "wrong audience",
                 Jwt::InvalidIssuer => "wrong issuer",
                 Jwt::InvalidSignature => "bad signature",
                 _ => "invalid",
             })
-        })?;
+        })
+    }
+
+    async fn verify_signature(&self, token: &str) -> Result<(Identity, i64), Error> {
+        let data = self
+            .decode(token, std::slice::from_ref(&self.audience))
+            .await?;
         let claims = data.claims;
         // `sub` is required and parsed on its own, so it is not among the other claims.
         let username = if self.claims.username == "sub" {
@@ -228,6 +292,14 @@ impl TokenVerifier {
                 self.issuer
             ))
         })?;
+        // OpenID Connect Discovery wants the keys over TLS: an https issuer naming a plain-http
+        // key set is a misconfiguration, or an attempt to make the server fetch elsewhere.
+        if self.issuer.starts_with("https://") && !jwks_uri.starts_with("https://") {
+            return Err(Error::internal(format!(
+                "the identity provider {} publishes a jwks_uri that is not https",
+                self.issuer
+            )));
+        }
         *self.userinfo.write().await = discovery.userinfo_endpoint;
         let set: JwkSet = self
             .http
@@ -269,6 +341,82 @@ impl TokenVerifier {
             .ok()?;
         let info: Map<String, Value> = response.error_for_status().ok()?.json().await.ok()?;
         claim(&info, &self.claims.username).and_then(username_of)
+    }
+}
+
+/// The primary identity provider's verifier, and one per external issuer that some account's
+/// trust rules name (R-GOV-5), each discovering and caching its issuer's keys the same way.
+pub(crate) struct Verifiers {
+    primary: TokenVerifier,
+    http: reqwest::Client,
+    trusted: RwLock<HashMap<String, Arc<TokenVerifier>>>,
+}
+
+/// Only the `iss` claim, read before the signature is checked to pick the keys to check it with.
+#[derive(Deserialize)]
+struct IssuerOnly {
+    iss: Option<String>,
+}
+
+impl Verifiers {
+    pub(crate) fn new(primary: TokenVerifier, http: reqwest::Client) -> Self {
+        Self {
+            primary,
+            http,
+            trusted: RwLock::new(HashMap::new()),
+        }
+    }
+
+    /// A token of the primary IdP, or of an issuer a trust rule names; any other issuer is
+    /// rejected. A token whose issuer cannot be read is checked (and rejected) as the IdP's.
+    pub(crate) async fn verify(&self, token: &str, service: &Service) -> Result<Identity, Error> {
+        let issuer = jsonwebtoken::dangerous::insecure_decode::<IssuerOnly>(token)
+            .ok()
+            .and_then(|data| data.claims.iss)
+            .map(|iss| normalize_issuer(&iss).to_owned());
+        let Some(issuer) = issuer.filter(|iss| *iss != self.primary.issuer) else {
+            return self.primary.verify(token).await;
+        };
+        // A job sends the same token with each command: once verified, its identity is known
+        // until it expires (which rule it matches is decided afresh by the service).
+        if let Some(verifier) = self.trusted.read().await.get(&issuer)
+            && let Some((identity, exp)) = verifier.cached(token)
+            && exp > jiff::Timestamp::now().as_second()
+        {
+            return Ok(identity);
+        }
+        // Plain http only where the server's own IdP is on plain http (a test or development
+        // setup): an account admin must not make the server fetch from its loopback services.
+        if issuer.starts_with("http://") && !self.primary.issuer.starts_with("http://") {
+            return Err(rejected("its issuer is not trusted here"));
+        }
+        let audiences = service.trusted_audiences(&issuer).await?;
+        if audiences.is_empty() {
+            // Neither the IdP nor an issuer any account trusts: no key of its is ever fetched.
+            return Err(rejected("its issuer is not trusted here"));
+        }
+        self.trusted_verifier(&issuer)
+            .await
+            .verify_federated(token, &audiences)
+            .await
+    }
+
+    async fn trusted_verifier(&self, issuer: &str) -> Arc<TokenVerifier> {
+        if let Some(verifier) = self.trusted.read().await.get(issuer) {
+            return verifier.clone();
+        }
+        let mut trusted = self.trusted.write().await;
+        trusted
+            .entry(issuer.to_owned())
+            .or_insert_with(|| {
+                Arc::new(TokenVerifier::new(
+                    issuer.to_owned(),
+                    String::new(),
+                    ClaimNames::default(),
+                    self.http.clone(),
+                ))
+            })
+            .clone()
     }
 }
 

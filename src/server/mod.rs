@@ -15,6 +15,7 @@ mod metrics;
 pub mod reaper;
 mod routes;
 mod run_queue;
+mod trust_routes;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -83,7 +84,7 @@ pub struct AutomationSettings {
 #[derive(Clone)]
 pub struct AppState {
     service: Service,
-    verifier: Arc<TokenVerifier>,
+    verifier: Arc<jwt::Verifiers>,
     metrics: Arc<metrics::Metrics>,
     auth_config: AuthConfig,
     webhook_secrets: Arc<BTreeMap<String, String>>,
@@ -107,6 +108,7 @@ const MAX_INVENTORY_BYTES: usize = 32 * 1024 * 1024;
         routes::list_users, routes::create_user, routes::get_user, routes::rename_user, routes::revoke_user,
         routes::list_groups, routes::create_group, routes::get_group, routes::update_group, routes::delete_group,
         routes::add_group_member, routes::remove_group_member, routes::link_group_idp, routes::unlink_group_idp,
+        trust_routes::list_trust_rules, trust_routes::add_trust_rule, trust_routes::delete_trust_rule,
         env_routes::list_envs, env_routes::start_env, env_routes::get_env, env_routes::env_logs, env_routes::finish_env_up,
         env_routes::start_env_down, env_routes::finish_env_down, env_routes::extend_env, env_routes::decide_env,
         env_routes::env_quota, env_routes::env_policy, env_routes::set_env_policy, env_routes::spend, env_routes::claim_expired_envs,
@@ -198,6 +200,14 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/groups/{name}/idp-links",
             post(routes::link_group_idp).delete(routes::unlink_group_idp),
+        )
+        .route(
+            "/trust-rules",
+            get(trust_routes::list_trust_rules).post(trust_routes::add_trust_rule),
+        )
+        .route(
+            "/trust-rules/{name}",
+            delete(trust_routes::delete_trust_rule),
         )
         .route(
             "/envs",
@@ -337,10 +347,13 @@ pub async fn prepare(config: &ServerConfig) -> Result<AppState, Error> {
         .unwrap_or_else(|| config.oidc_client_id.clone());
     Ok(AppState {
         service,
-        verifier: Arc::new(TokenVerifier::new(
-            config.oidc_issuer.clone(),
-            audience,
-            config.oidc_claims.clone(),
+        verifier: Arc::new(jwt::Verifiers::new(
+            TokenVerifier::new(
+                config.oidc_issuer.clone(),
+                audience,
+                config.oidc_claims.clone(),
+                http.clone(),
+            ),
             http,
         )),
         metrics: Arc::new(metrics::Metrics::new()),

@@ -25,6 +25,15 @@ pub enum Identity {
         /// resolved with its own groups, also through the actor cache.
         groups: Vec<String>,
     },
+    /// A token of an external issuer that an account trusts (R-GOV-5: a GitHub Actions job),
+    /// verified by the server and matched against the trust rules when resolved.
+    Federated {
+        issuer: String,
+        /// The token's `aud` values.
+        audiences: Vec<String>,
+        /// The token's string (and number, as text) claims, `sub` included.
+        claims: std::collections::BTreeMap<String, String>,
+    },
 }
 
 /// A caller the platform has resolved: a user acting in one account, possibly through a tenant.
@@ -184,6 +193,11 @@ impl Service {
         authz_version: &str,
     ) -> Result<Actor> {
         let conn = &mut *conn;
+        if let Identity::Federated { .. } = identity {
+            return self
+                .resolve_trusted(conn, identity, account_slug, host, authz_version)
+                .await;
+        }
         let user = match identity {
             Identity::Operator => {
                 let master = store::find_master_account(conn)
@@ -204,6 +218,11 @@ impl Service {
             } => {
                 self.user_for_subject(conn, issuer, subject, email.as_deref())
                     .await?
+            }
+            Identity::Federated { .. } => {
+                return Err(Error::internal(
+                    "a federated identity is resolved by its rules",
+                ));
             }
         };
 

@@ -118,6 +118,15 @@ impl Service {
         if row.builtin {
             return Err(predefined(name));
         }
+        // The group is what these rules' tokens act with (R-GOV-5): not deleted under them.
+        let rules = store::trust_rules_of_group(tx, &row.id).await?;
+        if !rules.is_empty() {
+            return Err(Error::conflict(format!(
+                "group '{name}' is what the trust rule(s) {} act with",
+                rules.join(", ")
+            ))
+            .with_hint("delete those rules first (`plat trust delete NAME`)"));
+        }
         store::delete_group(tx, &row.id).await?;
         Ok(())
     }

@@ -16,6 +16,7 @@ mod inventories;
 mod queue_triggers;
 pub mod spend;
 mod tenants;
+pub(crate) mod trust;
 mod users;
 pub mod vocabulary;
 

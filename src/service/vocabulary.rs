@@ -75,6 +75,9 @@ vocabulary! {
         /// Reads the account's audit trail and its sub-accounts' (R-GOV-3): who did what, who
         /// was refused. For admins (`*`), not for viewers, although it reads.
         AuditRead = "audit:read",
+        /// Adds, lists and deletes the account's trust rules: which external tokens (a GitHub
+        /// Actions job's) act as a service identity of the account (R-GOV-5). Admins (`*`).
+        TrustManage = "trust:manage",
     }
 }
 
@@ -94,7 +97,7 @@ impl Permission {
         match self {
             Self::AccountsWrite => Some(Role::AccountAdmin),
             Self::TenantsWrite => Some(Role::TenantAdmin),
-            Self::UsersWrite | Self::GroupsWrite => Some(Role::UserAdmin),
+            Self::UsersWrite | Self::GroupsWrite | Self::TrustManage => Some(Role::UserAdmin),
             Self::AutomationsWrite => Some(Role::AutomationManager),
             _ => None,
         }

@@ -269,6 +269,10 @@ pub async fn count_children(conn: &mut Conn, account_id: &str) -> Result<i64, St
 
 /// Removes an account with its links and groups; users stay (R-USR-1).
 pub async fn delete_account(conn: &mut Conn, account_id: &str) -> Result<(), StoreError> {
+    sqlx::query("DELETE FROM trust_rules WHERE account_id = $1")
+        .bind(account_id)
+        .execute(&mut *conn)
+        .await?;
     sqlx::query("DELETE FROM group_idp_links WHERE account_id = $1")
         .bind(account_id)
         .execute(&mut *conn)

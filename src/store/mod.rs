@@ -12,6 +12,7 @@ mod groups;
 mod inventories;
 mod spend;
 mod tenants;
+mod trust;
 mod users;
 
 use std::borrow::Cow;
@@ -34,6 +35,7 @@ pub use groups::*;
 pub use inventories::*;
 pub use spend::*;
 pub use tenants::*;
+pub use trust::*;
 pub use users::*;
 
 pub type Conn = AnyConnection;
@@ -99,7 +101,7 @@ const fn portable(version: i64, description: &'static str, sql: &'static str) ->
 }
 
 /// The schema, embedded in the binary. Append only: a released migration never changes.
-const SCHEMA: [SchemaStep; 14] = [
+const SCHEMA: [SchemaStep; 15] = [
     portable(
         1,
         "accounts",
@@ -163,6 +165,11 @@ const SCHEMA: [SchemaStep; 14] = [
         14,
         "local_runners",
         include_str!("../../migrations/0014_local_runners.sql"),
+    ),
+    portable(
+        15,
+        "trust_rules",
+        include_str!("../../migrations/0015_trust_rules.sql"),
     ),
 ];
 

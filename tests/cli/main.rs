@@ -30,4 +30,5 @@ mod scan;
 mod spend;
 mod storage;
 mod tenants;
+mod trust;
 mod users;

@@ -318,6 +318,7 @@ impl TestEnv {
                 "user_groups",
                 "group_members",
                 "group_idp_links",
+                "trust_rules",
                 "envs",
                 "env_states",
                 "env_policies",

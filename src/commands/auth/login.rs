@@ -2,7 +2,7 @@ use std::io::Read;
 
 use anyhow::{Context as _, Result};
 
-use crate::auth::{DeviceAuthorization, Secret, StoredTokens};
+use crate::auth::{DeviceAuthorization, Secret, StoredTokens, github_actions};
 use crate::cli::LoginArgs;
 use crate::config::ContextConfig;
 use crate::ctx::Ctx;
@@ -12,6 +12,19 @@ use crate::platform::{Platform, RemotePlatform};
 pub async fn run(ctx: &Ctx, args: LoginArgs) -> Result<()> {
     super::refuse_with_token_env(ctx, "login")?;
     let server = server_url(ctx, &args)?;
+    // On a runner nobody can complete a device flow: a job that may request ID tokens logs
+    // in with one.
+    let on_runner = ctx.env.github_actions() && github_actions::available(&ctx.env);
+    if args.github_actions || (on_runner && !args.with_token) {
+        return login_as_github_actions_job(ctx, server, args.audience).await;
+    }
+    if args.audience.is_some() {
+        return Err(UserError::new(
+            "--audience is the audience of a GitHub Actions job's ID token",
+            "plat login --github-actions --audience AUDIENCE (in a job with `permissions: id-token: write`)",
+        )
+        .into());
+    }
     let discovery = RemotePlatform::new(&server, String::new(), None)?;
     let idp = discovery.auth_config().await?;
     let context = ContextConfig {
@@ -21,6 +34,7 @@ pub async fn run(ctx: &Ctx, args: LoginArgs) -> Result<()> {
         oidc_client_id: Some(idp.client_id),
         oidc_audience: idp.audience,
         insecure_storage: args.insecure_storage,
+        github_actions_audience: None,
         ..ctx.context.clone()
     };
     if args.insecure_storage {
@@ -52,6 +66,40 @@ pub async fn run(ctx: &Ctx, args: LoginArgs) -> Result<()> {
     ctx.out.status(
         "Logged in",
         &format!("to {server} as {} (context {})", me.user, context.name),
+    );
+    ctx.out.object(&me)
+}
+
+/// Checks that the server accepts this job's ID token, then saves a context that holds no
+/// secret: the server and the audience. Each later command asks the runner for a fresh token
+/// (they last five minutes), as the clouds' GitHub logins do.
+async fn login_as_github_actions_job(
+    ctx: &Ctx,
+    server: String,
+    audience: Option<String>,
+) -> Result<()> {
+    let audience = audience.unwrap_or_else(|| github_actions::DEFAULT_AUDIENCE.to_owned());
+    let token = github_actions::id_token(&ctx.env, &audience).await?;
+    let context = ContextConfig {
+        name: context_name(ctx, &server),
+        server: Some(server.clone()),
+        oidc_issuer: None,
+        oidc_client_id: None,
+        oidc_audience: None,
+        insecure_storage: false,
+        github_actions_audience: Some(audience),
+        ..ctx.context.clone()
+    };
+    let me = RemotePlatform::new(&server, token.expose().to_owned(), context.account.clone())?
+        .who_am_i()
+        .await?;
+    save_as_current(ctx, context.clone())?;
+    ctx.out.status(
+        "Logged in",
+        &format!(
+            "to {server} as {} with this GitHub Actions job's ID token (context {}; no token stored)",
+            me.user, context.name
+        ),
     );
     ctx.out.object(&me)
 }

@@ -16,6 +16,16 @@ pub async fn run(ctx: &Ctx, args: LogoutArgs) -> Result<()> {
         )
         .into());
     }
+    if ctx.context.github_actions_audience.is_some() {
+        ctx.out.status(
+            "Nothing to forget",
+            &format!(
+                "context {} logs in with a fresh GitHub Actions ID token per command; none is stored",
+                ctx.context.name
+            ),
+        );
+        return Ok(());
+    }
     let session = ctx.session(&ctx.context)?;
     let outcome = session.logout(!args.no_revoke).await?;
     let what = match (outcome.removed, outcome.revoked) {

@@ -584,14 +584,15 @@ fn parse_github_output(text: &str) -> BTreeMap<String, String> {
 }
 
 /// One pull-request event run through the README workflow the way a runner would: `${{ }}`
-/// expressions from a fixed context, `uses:` steps emulated (the setup action's token login,
+/// expressions from a fixed context, `uses:` steps emulated (the setup action's OIDC login,
 /// checkout, the SARIF upload checked for a valid file), every `run:` step in bash with
 /// GITHUB_ACTIONS, GITHUB_OUTPUT and GITHUB_STEP_SUMMARY. Returns each run step's outcome.
 struct RecipeRunner<'a> {
     env: &'a crate::support::TestEnv,
     workflow: serde_yaml_ng::Value,
     work: PathBuf,
-    token: String,
+    /// The runner's ID token endpoint, for the pull request's job.
+    github: crate::trust::Runner,
 }
 
 struct StepRun {
@@ -610,9 +611,6 @@ impl RecipeRunner<'_> {
         let expr = expr.trim();
         if expr == "github.event.pull_request.number" {
             return "42".into();
-        }
-        if expr == "secrets.PLAT_TOKEN" {
-            return self.token.clone();
         }
         if let Some(rest) = expr.strip_prefix("steps.") {
             let (id, name) = rest
@@ -684,13 +682,26 @@ impl RecipeRunner<'_> {
             for step in job["steps"].as_sequence().expect("steps") {
                 if let Some(uses) = step.get("uses").map(text) {
                     if uses.contains("/plat@") {
-                        // What scripts/setup-action.sh does for `login: token` (tested above).
-                        assert_eq!(text(&step["with"]["login"]), "token");
+                        // What scripts/setup-action.sh does for `login: oidc`, in a job whose
+                        // runner hands out ID tokens; later steps keep the runner's variables.
+                        assert_eq!(text(&step["with"]["login"]), "oidc");
                         let server = self.env.server.as_ref().unwrap().url.clone();
-                        self.env
-                            .ok(&["context", "add", "ci", "--server", &server, "--use"]);
-                        let token = self.eval(&text(&step["with"]["token"]), action, &outputs);
-                        vars.push(("PLAT_TOKEN".into(), token));
+                        let runner_vars = self.github.vars();
+                        let mut login = self.env.command(&[
+                            "login",
+                            "--github-actions",
+                            "--server",
+                            &server,
+                            "--audience",
+                            crate::trust::AUD,
+                        ]);
+                        login.envs(runner_vars.iter().map(|(k, v)| (*k, v.as_str())));
+                        Outcome::from(login.output().unwrap()).success();
+                        vars.extend(
+                            runner_vars
+                                .iter()
+                                .map(|(k, v)| ((*k).to_owned(), v.clone())),
+                        );
                     } else if uses.starts_with("github/codeql-action/upload-sarif@") {
                         let file = self.work.join(text(&step["with"]["sarif_file"]));
                         let sarif: serde_json::Value =
@@ -757,7 +768,36 @@ fn readme_ci_recipe_runs_as_written_against_a_team_server() {
         let env = crate::support::TestEnv::new();
         let workflow = readme_workflow();
         assert_eq!(workflow["permissions"]["security-events"], "write");
-        // The team lets CI make more than the default one env per day.
+        assert_eq!(workflow["permissions"]["id-token"], "write");
+        // The team trusts the pull requests of acme/shop with a group that makes envs, and
+        // lets CI make more than the default one env per day.
+        env.ok(&[
+            "group",
+            "create",
+            "reviewers",
+            "--permission",
+            "envs:read",
+            "--permission",
+            "envs:write",
+            "--permission",
+            "scan:run",
+        ]);
+        let github = crate::trust::github();
+        env.ok(&[
+            "trust",
+            "add",
+            "review-envs",
+            "--issuer",
+            &github.issuer,
+            "--audience",
+            crate::trust::AUD,
+            "--claim",
+            "repository=acme/shop",
+            "--claim",
+            "ref=refs/pull/*",
+            "--group",
+            "reviewers",
+        ]);
         env.ok(&["policy", "set", "--envs-per-day", "5"]);
         let work = env.root().join("repo");
         std::fs::create_dir_all(work.join("k8s")).unwrap();
@@ -770,13 +810,22 @@ fn readme_ci_recipe_runs_as_written_against_a_team_server() {
             env: &env,
             workflow,
             work: work.clone(),
-            token: crate::services::idp().token("operator@localhost"),
+            github: crate::trust::Runner::start(crate::trust::Job {
+                repository: "acme/shop",
+                git_ref: "refs/pull/42/merge",
+                environment: None,
+            }),
         };
 
         // First push: a new env, its outputs, the SARIF uploaded although the gate then fails.
         let first = runner.run("opened");
         let scripts: Vec<&str> = first.iter().map(|s| s.script.as_str()).collect();
-        assert_eq!(first.len(), 4, "{scripts:#?}");
+        assert_eq!(
+            first.len(),
+            4,
+            "{scripts:#?}\n{}",
+            first.last().map(|s| s.out.transcript()).unwrap_or_default()
+        );
         for step in &first[..3] {
             step.out.success();
         }

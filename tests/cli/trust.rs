@@ -17,7 +17,7 @@ use crate::support::{ALICE, Backend, Outcome, TestEnv, with_backend};
 
 /// The audience jobs ask for. oidc-provider wants resource indicators to be absolute URIs, so
 /// not GitHub's usual bare `plat`.
-const AUD: &str = "https://plat.acme.test";
+pub(crate) const AUD: &str = "https://plat.acme.test";
 /// The runner's bearer for the ID token endpoint (`ACTIONS_ID_TOKEN_REQUEST_TOKEN`).
 const REQUEST_TOKEN: &str = "runner-request-token";
 const CAROL: &str = "carol@acme.test";
@@ -47,17 +47,17 @@ fn runtime() -> tokio::runtime::Runtime {
 /// The stand-in for token.actions.githubusercontent.com, shared by the tests of this run: a
 /// job's claims are a function of its repository, ref and environment, so tests never disagree
 /// about a subject's claims.
-fn github() -> &'static Idp {
+pub(crate) fn github() -> &'static Idp {
     static GITHUB: OnceLock<Idp> = OnceLock::new();
     GITHUB.get_or_init(|| Idp::spawn(&[("IDP_EMAIL_IN_ACCESS_TOKEN", "0")]))
 }
 
 /// A workflow job: what GitHub puts in its ID token.
 #[derive(Clone)]
-struct Job {
-    repository: &'static str,
-    git_ref: &'static str,
-    environment: Option<&'static str>,
+pub(crate) struct Job {
+    pub(crate) repository: &'static str,
+    pub(crate) git_ref: &'static str,
+    pub(crate) environment: Option<&'static str>,
 }
 
 const SHOP_MAIN: Job = Job {
@@ -120,12 +120,12 @@ impl Job {
 
 /// The runner's ID token endpoint: `GET ?…&audience=A` with `Authorization: bearer
 /// REQUEST_TOKEN` answers `{"value": <a fresh token of the job for A>}`; anything else 401.
-struct Runner {
+pub(crate) struct Runner {
     url: String,
 }
 
 impl Runner {
-    fn start(job: Job) -> Runner {
+    pub(crate) fn start(job: Job) -> Runner {
         job.register(github());
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
@@ -175,7 +175,7 @@ impl Runner {
         }
     }
 
-    fn vars(&self) -> [(&'static str, String); 3] {
+    pub(crate) fn vars(&self) -> [(&'static str, String); 3] {
         [
             ("GITHUB_ACTIONS", "true".into()),
             ("ACTIONS_ID_TOKEN_REQUEST_URL", self.url.clone()),

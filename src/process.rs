@@ -17,6 +17,25 @@ pub(crate) fn alive(_pid: i32) -> bool {
     true
 }
 
+/// Stops the process group `leader` leads, as a terminal would: SIGINT, or SIGKILL when `kill`.
+/// ESRCH only means the group already exited.
+#[cfg(unix)]
+pub(crate) fn stop_group(leader: u32, kill: bool) {
+    use nix::sys::signal::{Signal, killpg};
+    let signal = if kill {
+        Signal::SIGKILL
+    } else {
+        Signal::SIGINT
+    };
+    if let Ok(leader) = i32::try_from(leader) {
+        let _ = killpg(nix::unistd::Pid::from_raw(leader), signal);
+    }
+}
+
+/// Windows has no process groups to signal: the caller stops the child itself.
+#[cfg(not(unix))]
+pub(crate) fn stop_group(_leader: u32, _kill: bool) {}
+
 /// The process id a pid file holds, if it holds one.
 pub(crate) fn read_pid(path: &std::path::Path) -> Option<i32> {
     std::fs::read_to_string(path)

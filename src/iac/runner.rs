@@ -9,8 +9,6 @@ use std::process::Stdio;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use nix::sys::signal::{Signal, killpg};
-use nix::unistd::Pid;
 use serde::Serialize;
 use serde_json::Value as JsonValue;
 use tokio::io::{AsyncBufReadExt, BufReader};
@@ -201,9 +199,16 @@ fn find_in(dirs: &[PathBuf], name: &OsStr) -> Option<PathBuf> {
         .find(|candidate| is_executable(candidate))
 }
 
+#[cfg(unix)]
 fn is_executable(path: &Path) -> bool {
     use std::os::unix::fs::PermissionsExt;
     std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}
+
+/// Windows has no execute bit: a file named like the binary is it.
+#[cfg(not(unix))]
+fn is_executable(path: &Path) -> bool {
+    path.is_file()
 }
 
 /// Where Terraform keeps the environment's state.
@@ -728,6 +733,7 @@ impl Runner {
         let mut command = self.command(args);
         // Its own process group: a terminal Ctrl-C reaches plat only, and plat decides; our
         // signals then reach Terraform and its provider plugins together, as a terminal would.
+        #[cfg(unix)]
         command.process_group(0);
         // Its output goes to files, not pipes: if plat dies, Terraform does not die of SIGPIPE
         // on its next line but finishes and saves its state; plat reads the files as they grow.
@@ -745,7 +751,7 @@ impl Runner {
         let mut child = command
             .spawn()
             .map_err(|e| IacError::io(format!("cannot run {}", self.binary.path.display()), e))?;
-        let group = child.id().map(|id| Pid::from_raw(id as i32));
+        let group = child.id();
         if let Some(pid) = child.id() {
             // The next plat to run Terraform here waits for this one if plat dies meanwhile.
             let _ = crate::private_fs::write_private(
@@ -800,13 +806,15 @@ impl Runner {
                 () = tokio::time::sleep(OUTPUT_POLL) => {}
                 changed = cancel_requests.changed(), if !killed => {
                     let requests = if changed.is_ok() { *cancel_requests.borrow_and_update() } else { 2 };
-                    let signal = if requests >= 2 || interrupted { Signal::SIGKILL } else { Signal::SIGINT };
+                    let kill = requests >= 2 || interrupted;
                     if let Some(group) = group {
-                        // ESRCH only means the process already exited.
-                        let _ = killpg(group, signal);
+                        crate::process::stop_group(group, kill);
                     }
+                    // Without process groups to signal, Terraform itself is stopped.
+                    #[cfg(not(unix))]
+                    let _ = child.start_kill();
                     interrupted = true;
-                    killed = signal == Signal::SIGKILL;
+                    killed = kill;
                 }
             }
         }

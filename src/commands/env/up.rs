@@ -191,7 +191,6 @@ fn finish_output(ctx: &Ctx, env: &Env, ndjson: bool) -> Result<()> {
 /// `up --no-wait`: the env is recorded (quota spent, name taken); a detached `plat env up`
 /// runs Terraform, so closing the terminal or the CI step does not stop it.
 fn provision_in_background(ctx: &Ctx, env: &Env) -> Result<()> {
-    use std::os::unix::process::CommandExt;
     let log_dir = crate::provision::env_dir(&ctx.dirs.data, env);
     crate::private_fs::private_dir(&log_dir)?;
     let output = crate::private_fs::create_private(&log_dir.with_extension("background.log"))?;
@@ -210,10 +209,26 @@ fn provision_in_background(ctx: &Ctx, env: &Env) -> Result<()> {
         .env(BACKGROUND_MARK, "1")
         .stdin(std::process::Stdio::null())
         .stdout(output.try_clone()?)
-        .stderr(output)
-        .process_group(0)
-        .spawn()?;
+        .stderr(output);
+    detach(&mut command);
+    command.spawn()?;
     Ok(())
+}
+
+/// Out of the caller's process group (Unix) or console (Windows): the terminal's Ctrl-C and
+/// hang-up never reach the background `up`.
+#[cfg(unix)]
+fn detach(command: &mut std::process::Command) {
+    use std::os::unix::process::CommandExt;
+    command.process_group(0);
+}
+
+#[cfg(windows)]
+fn detach(command: &mut std::process::Command) {
+    use std::os::windows::process::CommandExt;
+    const DETACHED_PROCESS: u32 = 0x0000_0008;
+    const CREATE_NEW_PROCESS_GROUP: u32 = 0x0000_0200;
+    command.creation_flags(DETACHED_PROCESS | CREATE_NEW_PROCESS_GROUP);
 }
 
 /// The background half of `up --no-wait`: provisions the env exactly as it was recorded.

@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value, json};
 
+use super::catalog_yaml;
 use super::git::GitAuthor;
 use super::publish::HostPolicy;
 use super::render::{self, SkeletonOptions};
@@ -59,6 +60,8 @@ pub(super) struct Runner<'a> {
     pub options: &'a RunOptions,
     /// Where the template's repoUrl pickers let `publish:*` steps go.
     pub hosts: &'a HostPolicy,
+    /// `template:NAMESPACE/NAME`, which `catalog:write` records as the entity's source.
+    pub template_ref: String,
 }
 
 /// What one action invocation produced.
@@ -135,6 +138,25 @@ fn example_output(action: &str) -> Option<Value> {
     })
 }
 
+/// What the handler of an action Backstage runs in its dry run outputs there, for the ones
+/// plat does not run under `--no-git`/`--dry-run`: `publish:github:pull-request` (GitHub
+/// module) answers with the branch, the `repoUrl` as given and pull request number 43.
+fn dry_run_handler_output(action: &str, input: &Value) -> Option<Value> {
+    match action {
+        "publish:github:pull-request" => {
+            let mut output = Map::new();
+            for (from, to) in [("branchName", "targetBranchName"), ("repoUrl", "remoteUrl")] {
+                if let Some(value) = input.get(from) {
+                    output.insert(to.to_owned(), value.clone());
+                }
+            }
+            output.insert("pullRequestNumber".to_owned(), json!(43));
+            Some(Value::Object(output))
+        }
+        _ => None,
+    }
+}
+
 /// Actions Backstage runs in a dry run (`supportsDryRun`); the others are simulated.
 fn supports_dry_run(action: &str) -> bool {
     action.starts_with("fetch:")
@@ -188,6 +210,12 @@ impl Runner<'_> {
         {
             // `--no-git` skips remote steps; `--dry-run` lets plat's own actions describe what
             // they would do. Either way later steps see Backstage's example outputs.
+            let example = if step.each.is_none() {
+                let input = render(&step.input, context).unwrap_or_else(|| json!({}));
+                dry_run_handler_output(&step.action, &input).unwrap_or(example)
+            } else {
+                example
+            };
             if self.options.skip_publish && !self.options.dry_run {
                 report.status = StepStatus::Skipped;
                 report.output = example;
@@ -376,7 +404,9 @@ impl Runner<'_> {
     fn fetch_template(&mut self, input: &Value) -> Result<Outcome, ScaffoldError> {
         let source = self.source_path(required(input, "url")?)?;
         let (_, target) = self.target_path(input)?;
-        let copy_without_render = strings(input, "copyWithoutRender")?;
+        // Backstage's fetch:template no longer reads `copyWithoutRender` (only
+        // `copyWithoutTemplating`): its files are rendered, so plat renders them too and says so.
+        let ignored_copy_without_render = !strings(input, "copyWithoutRender")?.is_empty();
         let copy_without_templating = strings(input, "copyWithoutTemplating")?;
         let template_extension = match input.get("templateFileExtension") {
             Some(Value::Bool(true)) => Some(".njk".to_owned()),
@@ -387,23 +417,21 @@ impl Runner<'_> {
             }),
             _ => None,
         };
+        let cookiecutter_compat = flag(input, "cookiecutterCompat");
         if template_extension.is_some()
-            && (!copy_without_render.is_empty() || !copy_without_templating.is_empty())
+            && (!copy_without_templating.is_empty() || cookiecutter_compat)
         {
             return Err(invalid(
-                "templateFileExtension cannot be combined with copyWithoutRender or \
-                 copyWithoutTemplating",
+                "templateFileExtension cannot be combined with copyWithoutTemplating or \
+                 cookiecutterCompat",
             ));
         }
         let options = SkeletonOptions {
             values: input.get("values").cloned().unwrap_or_else(|| json!({})),
-            copy_without_render: (!copy_without_render.is_empty())
-                .then(|| render::glob_set(&copy_without_render))
-                .transpose()?,
             copy_without_templating: (!copy_without_templating.is_empty())
                 .then(|| render::glob_set(&copy_without_templating))
                 .transpose()?,
-            cookiecutter_compat: flag(input, "cookiecutterCompat"),
+            cookiecutter_compat,
             template_extension,
             replace: flag(input, "replace"),
             trim_blocks: flag(input, "trimBlocks"),
@@ -412,8 +440,16 @@ impl Runner<'_> {
         };
         let written =
             render::copy_skeleton(self.engine, &source, self.workspace, &target, &options)?;
+        let mut log = vec![format!("rendered {} files", written.len())];
+        if ignored_copy_without_render {
+            log.push(
+                "warning: copyWithoutRender is ignored (as Backstage ignores it): those files \
+                 were rendered; use copyWithoutTemplating to copy them as they are"
+                    .to_owned(),
+            );
+        }
         Ok(Outcome {
-            log: vec![format!("rendered {} files", written.len())],
+            log,
             ..Outcome::default()
         })
     }
@@ -601,7 +637,28 @@ impl Runner<'_> {
             std::fs::create_dir_all(parent)
                 .map_err(io_error(format!("create {}", parent.display())))?;
         }
-        let yaml = serde_yaml_ng::to_string(entity).map_err(|err| invalid(err.to_string()))?;
+        // As Backstage writes it: the template recorded in the `backstage.io/source-template`
+        // annotation, laid out by the `yaml` package.
+        let mut entity = entity.clone();
+        if let Some(record) = entity.as_object_mut() {
+            let metadata = record.entry("metadata").or_insert_with(|| json!({}));
+            if !metadata.is_object() {
+                *metadata = json!({});
+            }
+            if let Some(metadata) = metadata.as_object_mut() {
+                let annotations = metadata.entry("annotations").or_insert_with(|| json!({}));
+                if !annotations.is_object() {
+                    *annotations = json!({});
+                }
+                if let Some(annotations) = annotations.as_object_mut() {
+                    annotations.insert(
+                        "backstage.io/source-template".to_owned(),
+                        Value::String(self.template_ref.clone()),
+                    );
+                }
+            }
+        }
+        let yaml = catalog_yaml::to_string(&entity);
         std::fs::write(&path, yaml).map_err(io_error(format!("write {file}")))?;
         Ok(Outcome {
             log: vec![format!("wrote {file}")],

@@ -4,6 +4,7 @@
 //! Flow for `run`: [`Locator::load`] → [`resolve_parameters`] → [`run`]. For `update`: [`update()`].
 
 mod actions;
+mod catalog_yaml;
 mod git;
 mod params;
 mod publish;
@@ -612,6 +613,7 @@ pub(crate) async fn execute(
         workspace,
         options,
         hosts: &hosts,
+        template_ref: template.template.metadata.entity_ref(),
     };
     for (index, step) in template.template.spec.steps.iter().enumerate() {
         let key = step.key(index);

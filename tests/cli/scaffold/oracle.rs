@@ -30,9 +30,15 @@ fn oracle() -> Option<PathBuf> {
     Some(dir)
 }
 
+/// The user plat runs as in the test harness (`USER=operator`), as `plat scaffold run` gives it
+/// to templates: Backstage would give the signed-in user.
+const ORACLE_USER: &str =
+    r#"{"ref":"user:default/operator","entity":{"metadata":{"name":"operator"}}}"#;
+
 fn run_oracle(dir: &Path, args: &[&str], stdin: Option<&str>) -> Value {
     let mut child = Command::new("node")
         .arg(dir.join("oracle.cjs"))
+        .env("ORACLE_USER", ORACLE_USER)
         .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())

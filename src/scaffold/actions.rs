@@ -205,17 +205,13 @@ impl Runner<'_> {
                 action: step.action.clone(),
             });
         }
+        let has_dry_run_handler = dry_run_handler_output(&step.action, &json!({})).is_some();
         if let Some(example) = example_output(&step.action)
             && !supports_dry_run(&step.action)
+            && !(has_dry_run_handler && (self.options.skip_publish || self.options.dry_run))
         {
             // `--no-git` skips remote steps; `--dry-run` lets plat's own actions describe what
             // they would do. Either way later steps see Backstage's example outputs.
-            let example = if step.each.is_none() {
-                let input = render(&step.input, context).unwrap_or_else(|| json!({}));
-                dry_run_handler_output(&step.action, &input).unwrap_or(example)
-            } else {
-                example
-            };
             if self.options.skip_publish && !self.options.dry_run {
                 report.status = StepStatus::Skipped;
                 report.output = example;
@@ -256,7 +252,7 @@ impl Runner<'_> {
         }
         let Some(each) = &step.each else {
             let input = render(&step.input, context).unwrap_or_else(|| json!({}));
-            let outcome = self.dispatch(step, &input).await?;
+            let outcome = self.invoke(step, &input).await?;
             report.output = Value::Object(outcome.output);
             report.log = outcome.log;
             if outcome.simulated {
@@ -314,8 +310,11 @@ impl Runner<'_> {
             if !should_run {
                 continue;
             }
-            let outcome = self.dispatch(step, &input).await?;
+            let outcome = self.invoke(step, &input).await?;
             ran_any = true;
+            if outcome.simulated {
+                report.status = StepStatus::Simulated;
+            }
             report.log.extend(outcome.log);
             for (name, value) in outcome.output {
                 if let Value::Array(values) = outputs.entry(name).or_insert_with(|| json!([])) {
@@ -328,6 +327,30 @@ impl Runner<'_> {
         }
         report.output = Value::Object(outputs);
         Ok(report)
+    }
+
+    /// Runs the action, or under `--no-git`/`--dry-run` what Backstage's own dry run runs in
+    /// its place for the publishing actions whose handler supports it.
+    async fn invoke(&mut self, step: &Step, input: &Value) -> Result<Outcome, ScaffoldError> {
+        if (self.options.skip_publish || self.options.dry_run)
+            && let Some(Value::Object(output)) = dry_run_handler_output(&step.action, input)
+        {
+            return Ok(Outcome {
+                output,
+                log: vec![format!(
+                    "skipped `{}` ({}): nothing was published; later steps see the outputs \
+                     Backstage's dry run gives",
+                    step.action,
+                    if self.options.dry_run {
+                        "--dry-run"
+                    } else {
+                        "--no-git"
+                    }
+                )],
+                simulated: true,
+            });
+        }
+        self.dispatch(step, input).await
     }
 
     async fn dispatch(&mut self, step: &Step, input: &Value) -> Result<Outcome, ScaffoldError> {

@@ -70,6 +70,8 @@ pub(super) struct Outcome {
     pub output: Map<String, Value>,
     pub log: Vec<String>,
     pub simulated: bool,
+    /// `--no-git` stood in for the action: nothing ran.
+    pub skipped: bool,
 }
 
 pub(super) fn invalid(message: impl Into<String>) -> ScaffoldError {
@@ -112,6 +114,32 @@ pub(super) fn strings(input: &Value, key: &str) -> Result<Vec<String>, ScaffoldE
         Some(Value::String(single)) => Ok(vec![single.clone()]),
         Some(_) => Err(invalid(format!("`{key}` must be a list of strings"))),
     }
+}
+
+/// Why plat cannot run an action that public templates use, when the reason is known: other
+/// template engines, or an API that only a running Backstage (or its plugins) answers.
+pub(super) fn why_unsupported(action: &str) -> Option<String> {
+    let why = match action {
+        "fetch:cookiecutter" => {
+            "`fetch:cookiecutter` runs the cookiecutter engine, which plat does not run (the same \
+             skeleton usually renders with `fetch:template` and `cookiecutterCompat: true`)"
+        }
+        "fetch:rails" => "`fetch:rails` runs `rails new`, an engine plat does not run",
+        "catalog:fetch" | "catalog:query" | "http:backstage:request" | "catalog:timestamping" => {
+            "this action asks a running Backstage's API, which `plat scaffold run` does not call"
+        }
+        other
+            if other.starts_with("github:")
+                || other.starts_with("gitlab:")
+                || other.starts_with("bitbucket")
+                || other.starts_with("azure:")
+                || other.starts_with("argocd:") =>
+        {
+            "this action calls a forge or deployment API that plat does not drive"
+        }
+        _ => return None,
+    };
+    Some(why.to_owned())
 }
 
 /// What Backstage's dry run gives a step it does not run: `generateExampleOutput` of the
@@ -257,6 +285,8 @@ impl Runner<'_> {
             report.log = outcome.log;
             if outcome.simulated {
                 report.status = StepStatus::Simulated;
+            } else if outcome.skipped {
+                report.status = StepStatus::Skipped;
             }
             return Ok(report);
         };
@@ -314,6 +344,8 @@ impl Runner<'_> {
             ran_any = true;
             if outcome.simulated {
                 report.status = StepStatus::Simulated;
+            } else if outcome.skipped {
+                report.status = StepStatus::Skipped;
             }
             report.log.extend(outcome.log);
             for (name, value) in outcome.output {
@@ -335,6 +367,13 @@ impl Runner<'_> {
         if (self.options.skip_publish || self.options.dry_run)
             && let Some(Value::Object(output)) = dry_run_handler_output(&step.action, input)
         {
+            if self.options.dry_run {
+                // plat's own description of the change (its log), with the outputs Backstage's
+                // dry run gives, so that later steps render the same.
+                let mut outcome = self.dispatch(step, input).await?;
+                outcome.output = output;
+                return Ok(outcome);
+            }
             return Ok(Outcome {
                 output,
                 log: vec![format!(
@@ -347,7 +386,8 @@ impl Runner<'_> {
                         "--no-git"
                     }
                 )],
-                simulated: true,
+                simulated: self.options.dry_run,
+                skipped: !self.options.dry_run,
             });
         }
         self.dispatch(step, input).await
@@ -731,6 +771,7 @@ impl Runner<'_> {
                     "no Backstage URL configured: {catalog_info_url} was not registered"
                 )],
                 simulated: self.options.dry_run,
+                skipped: false,
             });
         };
         let endpoint = format!("{}/api/catalog/locations", backstage.trim_end_matches('/'));
@@ -741,6 +782,7 @@ impl Runner<'_> {
                     "would POST {{type: url, target: {catalog_info_url}}} to {endpoint}"
                 )],
                 simulated: true,
+                skipped: false,
             });
         }
         let mut request = self
@@ -762,6 +804,7 @@ impl Runner<'_> {
                     output,
                     log: vec![format!("registration failed and was optional: {err}")],
                     simulated: false,
+                    skipped: false,
                 });
             }
             Err(err) => {
@@ -778,6 +821,7 @@ impl Runner<'_> {
             output,
             log: vec![format!("registered {catalog_info_url}")],
             simulated: false,
+            skipped: false,
         })
     }
 }

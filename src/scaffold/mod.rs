@@ -160,8 +160,11 @@ impl ScaffoldError {
                  updated; commit the template and generate again"
                     .into(),
             ),
-            Self::UnknownAction { .. } => Some(format!(
-                "supported actions: {}",
+            Self::UnknownAction { action, .. } => Some(format!(
+                "{}supported actions: {}",
+                actions::why_unsupported(action)
+                    .map(|why| format!("{why}; "))
+                    .unwrap_or_default(),
                 actions::KNOWN_ACTIONS.join(", ")
             )),
             Self::MissingParameters { names } => Some(format!(

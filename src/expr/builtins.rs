@@ -1097,15 +1097,11 @@ pub(crate) fn apply_filter(
             Value::array(out)
         }
         "selectattr" | "rejectattr" => {
+            // nunjucks 3.2.4 takes only the attribute: a test given after it is ignored.
             let keep = name == "selectattr";
             let mut out = Vec::new();
             for item in as_items(&input) {
-                let value = member(&item, &first)?;
-                let passed = if args.len() < 2 {
-                    value.truthy()
-                } else {
-                    apply_test(&second.to_js_string(), &value, &args[2..])?
-                };
+                let passed = member(&item, &first)?.truthy();
                 if passed == keep {
                     out.push(item);
                 }

@@ -25,6 +25,8 @@ mod eval;
 mod parse;
 mod value;
 
+pub(crate) use value::number_to_string;
+
 use serde_json::{Map, Value};
 
 use self::eval::{Interpreter, Out};

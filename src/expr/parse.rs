@@ -754,7 +754,9 @@ fn split_pieces(source: &str, options: &TemplateOptions) -> Result<Vec<Piece>> {
                     pieces.push(Piece::Text(raw));
                     rest_start = after.0;
                     strip_next = after.1;
-                    trim_newline = options.trim_blocks;
+                    // nunjucks finds `{% endraw %}` by a regular expression, not as a block
+                    // tag, so trimBlocks keeps the line break after it.
+                    trim_newline = false;
                 } else {
                     pieces.push(Piece::Tag(trimmed.to_owned(), line));
                 }

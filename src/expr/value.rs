@@ -48,7 +48,12 @@ impl Value {
         Value::Array(Rc::new(RefCell::new(items)))
     }
 
-    pub fn record(entries: IndexMap<String, Value>) -> Value {
+    /// An object, its keys in JavaScript's property order: array-index keys (`"0"`, `"12"`)
+    /// first in ascending order, then the others as inserted.
+    pub fn record(mut entries: IndexMap<String, Value>) -> Value {
+        if entries.keys().any(|key| array_index(key).is_some()) {
+            entries.sort_by_cached_key(|key, _| array_index(key).map_or((1, 0), |i| (0, i)));
+        }
         Value::Record(Rc::new(entries))
     }
 
@@ -452,6 +457,12 @@ fn number_to_json(n: f64) -> Json {
         return Json::Number(Number::from(n as i64));
     }
     Number::from_f64(n).map_or(Json::Null, Json::Number)
+}
+
+/// The index a property key denotes when it is a canonical array index (`0`..`2^32 - 2`).
+fn array_index(key: &str) -> Option<u32> {
+    let index: u32 = key.parse().ok()?;
+    (index != u32::MAX && index.to_string() == key).then_some(index)
 }
 
 /// `Number.prototype.toString()`: shortest round-trip digits, laid out as ECMAScript does.

@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value, json};
 
+use super::catalog_yaml;
 use super::git::GitAuthor;
 use super::publish::HostPolicy;
 use super::render::{self, SkeletonOptions};
@@ -59,6 +60,8 @@ pub(super) struct Runner<'a> {
     pub options: &'a RunOptions,
     /// Where the template's repoUrl pickers let `publish:*` steps go.
     pub hosts: &'a HostPolicy,
+    /// `template:NAMESPACE/NAME`, which `catalog:write` records as the entity's source.
+    pub template_ref: String,
 }
 
 /// What one action invocation produced.
@@ -67,6 +70,8 @@ pub(super) struct Outcome {
     pub output: Map<String, Value>,
     pub log: Vec<String>,
     pub simulated: bool,
+    /// `--no-git` stood in for the action: nothing ran.
+    pub skipped: bool,
 }
 
 pub(super) fn invalid(message: impl Into<String>) -> ScaffoldError {
@@ -111,6 +116,32 @@ pub(super) fn strings(input: &Value, key: &str) -> Result<Vec<String>, ScaffoldE
     }
 }
 
+/// Why plat cannot run an action that public templates use, when the reason is known: other
+/// template engines, or an API that only a running Backstage (or its plugins) answers.
+pub(super) fn why_unsupported(action: &str) -> Option<String> {
+    let why = match action {
+        "fetch:cookiecutter" => {
+            "`fetch:cookiecutter` runs the cookiecutter engine, which plat does not run (the same \
+             skeleton usually renders with `fetch:template` and `cookiecutterCompat: true`)"
+        }
+        "fetch:rails" => "`fetch:rails` runs `rails new`, an engine plat does not run",
+        "catalog:fetch" | "catalog:query" | "http:backstage:request" | "catalog:timestamping" => {
+            "this action asks a running Backstage's API, which `plat scaffold run` does not call"
+        }
+        other
+            if other.starts_with("github:")
+                || other.starts_with("gitlab:")
+                || other.starts_with("bitbucket")
+                || other.starts_with("azure:")
+                || other.starts_with("argocd:") =>
+        {
+            "this action calls a forge or deployment API that plat does not drive"
+        }
+        _ => return None,
+    };
+    Some(why.to_owned())
+}
+
 /// What Backstage's dry run gives a step it does not run: `generateExampleOutput` of the
 /// action's output schema (scaffolder-backend 4.3.0, the GitHub and GitLab modules).
 fn example_output(action: &str) -> Option<Value> {
@@ -133,6 +164,25 @@ fn example_output(action: &str) -> Option<Value> {
         other if other.starts_with("publish:") => json!({}),
         _ => return None,
     })
+}
+
+/// What the handler of an action Backstage runs in its dry run outputs there, for the ones
+/// plat does not run under `--no-git`/`--dry-run`: `publish:github:pull-request` (GitHub
+/// module) answers with the branch, the `repoUrl` as given and pull request number 43.
+fn dry_run_handler_output(action: &str, input: &Value) -> Option<Value> {
+    match action {
+        "publish:github:pull-request" => {
+            let mut output = Map::new();
+            for (from, to) in [("branchName", "targetBranchName"), ("repoUrl", "remoteUrl")] {
+                if let Some(value) = input.get(from) {
+                    output.insert(to.to_owned(), value.clone());
+                }
+            }
+            output.insert("pullRequestNumber".to_owned(), json!(43));
+            Some(Value::Object(output))
+        }
+        _ => None,
+    }
 }
 
 /// Actions Backstage runs in a dry run (`supportsDryRun`); the others are simulated.
@@ -183,8 +233,10 @@ impl Runner<'_> {
                 action: step.action.clone(),
             });
         }
+        let has_dry_run_handler = dry_run_handler_output(&step.action, &json!({})).is_some();
         if let Some(example) = example_output(&step.action)
             && !supports_dry_run(&step.action)
+            && !(has_dry_run_handler && (self.options.skip_publish || self.options.dry_run))
         {
             // `--no-git` skips remote steps; `--dry-run` lets plat's own actions describe what
             // they would do. Either way later steps see Backstage's example outputs.
@@ -228,11 +280,13 @@ impl Runner<'_> {
         }
         let Some(each) = &step.each else {
             let input = render(&step.input, context).unwrap_or_else(|| json!({}));
-            let outcome = self.dispatch(step, &input).await?;
+            let outcome = self.invoke(step, &input).await?;
             report.output = Value::Object(outcome.output);
             report.log = outcome.log;
             if outcome.simulated {
                 report.status = StepStatus::Simulated;
+            } else if outcome.skipped {
+                report.status = StepStatus::Skipped;
             }
             return Ok(report);
         };
@@ -286,8 +340,13 @@ impl Runner<'_> {
             if !should_run {
                 continue;
             }
-            let outcome = self.dispatch(step, &input).await?;
+            let outcome = self.invoke(step, &input).await?;
             ran_any = true;
+            if outcome.simulated {
+                report.status = StepStatus::Simulated;
+            } else if outcome.skipped {
+                report.status = StepStatus::Skipped;
+            }
             report.log.extend(outcome.log);
             for (name, value) in outcome.output {
                 if let Value::Array(values) = outputs.entry(name).or_insert_with(|| json!([])) {
@@ -300,6 +359,38 @@ impl Runner<'_> {
         }
         report.output = Value::Object(outputs);
         Ok(report)
+    }
+
+    /// Runs the action, or under `--no-git`/`--dry-run` what Backstage's own dry run runs in
+    /// its place for the publishing actions whose handler supports it.
+    async fn invoke(&mut self, step: &Step, input: &Value) -> Result<Outcome, ScaffoldError> {
+        if (self.options.skip_publish || self.options.dry_run)
+            && let Some(Value::Object(output)) = dry_run_handler_output(&step.action, input)
+        {
+            if self.options.dry_run {
+                // plat's own description of the change (its log), with the outputs Backstage's
+                // dry run gives, so that later steps render the same.
+                let mut outcome = self.dispatch(step, input).await?;
+                outcome.output = output;
+                return Ok(outcome);
+            }
+            return Ok(Outcome {
+                output,
+                log: vec![format!(
+                    "skipped `{}` ({}): nothing was published; later steps see the outputs \
+                     Backstage's dry run gives",
+                    step.action,
+                    if self.options.dry_run {
+                        "--dry-run"
+                    } else {
+                        "--no-git"
+                    }
+                )],
+                simulated: self.options.dry_run,
+                skipped: !self.options.dry_run,
+            });
+        }
+        self.dispatch(step, input).await
     }
 
     async fn dispatch(&mut self, step: &Step, input: &Value) -> Result<Outcome, ScaffoldError> {
@@ -376,7 +467,9 @@ impl Runner<'_> {
     fn fetch_template(&mut self, input: &Value) -> Result<Outcome, ScaffoldError> {
         let source = self.source_path(required(input, "url")?)?;
         let (_, target) = self.target_path(input)?;
-        let copy_without_render = strings(input, "copyWithoutRender")?;
+        // Backstage's fetch:template no longer reads `copyWithoutRender` (only
+        // `copyWithoutTemplating`): its files are rendered, so plat renders them too and says so.
+        let ignored_copy_without_render = !strings(input, "copyWithoutRender")?.is_empty();
         let copy_without_templating = strings(input, "copyWithoutTemplating")?;
         let template_extension = match input.get("templateFileExtension") {
             Some(Value::Bool(true)) => Some(".njk".to_owned()),
@@ -387,23 +480,21 @@ impl Runner<'_> {
             }),
             _ => None,
         };
+        let cookiecutter_compat = flag(input, "cookiecutterCompat");
         if template_extension.is_some()
-            && (!copy_without_render.is_empty() || !copy_without_templating.is_empty())
+            && (!copy_without_templating.is_empty() || cookiecutter_compat)
         {
             return Err(invalid(
-                "templateFileExtension cannot be combined with copyWithoutRender or \
-                 copyWithoutTemplating",
+                "templateFileExtension cannot be combined with copyWithoutTemplating or \
+                 cookiecutterCompat",
             ));
         }
         let options = SkeletonOptions {
             values: input.get("values").cloned().unwrap_or_else(|| json!({})),
-            copy_without_render: (!copy_without_render.is_empty())
-                .then(|| render::glob_set(&copy_without_render))
-                .transpose()?,
             copy_without_templating: (!copy_without_templating.is_empty())
                 .then(|| render::glob_set(&copy_without_templating))
                 .transpose()?,
-            cookiecutter_compat: flag(input, "cookiecutterCompat"),
+            cookiecutter_compat,
             template_extension,
             replace: flag(input, "replace"),
             trim_blocks: flag(input, "trimBlocks"),
@@ -412,8 +503,16 @@ impl Runner<'_> {
         };
         let written =
             render::copy_skeleton(self.engine, &source, self.workspace, &target, &options)?;
+        let mut log = vec![format!("rendered {} files", written.len())];
+        if ignored_copy_without_render {
+            log.push(
+                "warning: copyWithoutRender is ignored (as Backstage ignores it): those files \
+                 were rendered; use copyWithoutTemplating to copy them as they are"
+                    .to_owned(),
+            );
+        }
         Ok(Outcome {
-            log: vec![format!("rendered {} files", written.len())],
+            log,
             ..Outcome::default()
         })
     }
@@ -601,7 +700,28 @@ impl Runner<'_> {
             std::fs::create_dir_all(parent)
                 .map_err(io_error(format!("create {}", parent.display())))?;
         }
-        let yaml = serde_yaml_ng::to_string(entity).map_err(|err| invalid(err.to_string()))?;
+        // As Backstage writes it: the template recorded in the `backstage.io/source-template`
+        // annotation, laid out by the `yaml` package.
+        let mut entity = entity.clone();
+        if let Some(record) = entity.as_object_mut() {
+            let metadata = record.entry("metadata").or_insert_with(|| json!({}));
+            if !metadata.is_object() {
+                *metadata = json!({});
+            }
+            if let Some(metadata) = metadata.as_object_mut() {
+                let annotations = metadata.entry("annotations").or_insert_with(|| json!({}));
+                if !annotations.is_object() {
+                    *annotations = json!({});
+                }
+                if let Some(annotations) = annotations.as_object_mut() {
+                    annotations.insert(
+                        "backstage.io/source-template".to_owned(),
+                        Value::String(self.template_ref.clone()),
+                    );
+                }
+            }
+        }
+        let yaml = catalog_yaml::to_string(&entity);
         std::fs::write(&path, yaml).map_err(io_error(format!("write {file}")))?;
         Ok(Outcome {
             log: vec![format!("wrote {file}")],
@@ -651,6 +771,7 @@ impl Runner<'_> {
                     "no Backstage URL configured: {catalog_info_url} was not registered"
                 )],
                 simulated: self.options.dry_run,
+                skipped: false,
             });
         };
         let endpoint = format!("{}/api/catalog/locations", backstage.trim_end_matches('/'));
@@ -661,6 +782,7 @@ impl Runner<'_> {
                     "would POST {{type: url, target: {catalog_info_url}}} to {endpoint}"
                 )],
                 simulated: true,
+                skipped: false,
             });
         }
         let mut request = self
@@ -682,6 +804,7 @@ impl Runner<'_> {
                     output,
                     log: vec![format!("registration failed and was optional: {err}")],
                     simulated: false,
+                    skipped: false,
                 });
             }
             Err(err) => {
@@ -698,6 +821,7 @@ impl Runner<'_> {
             output,
             log: vec![format!("registered {catalog_info_url}")],
             simulated: false,
+            skipped: false,
         })
     }
 }

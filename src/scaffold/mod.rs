@@ -4,6 +4,7 @@
 //! Flow for `run`: [`Locator::load`] → [`resolve_parameters`] → [`run`]. For `update`: [`update()`].
 
 mod actions;
+mod catalog_yaml;
 mod git;
 mod params;
 mod publish;
@@ -159,8 +160,11 @@ impl ScaffoldError {
                  updated; commit the template and generate again"
                     .into(),
             ),
-            Self::UnknownAction { .. } => Some(format!(
-                "supported actions: {}",
+            Self::UnknownAction { action, .. } => Some(format!(
+                "{}supported actions: {}",
+                actions::why_unsupported(action)
+                    .map(|why| format!("{why}; "))
+                    .unwrap_or_default(),
                 actions::KNOWN_ACTIONS.join(", ")
             )),
             Self::MissingParameters { names } => Some(format!(
@@ -612,6 +616,7 @@ pub(crate) async fn execute(
         workspace,
         options,
         hosts: &hosts,
+        template_ref: template.template.metadata.entity_ref(),
     };
     for (index, step) in template.template.spec.steps.iter().enumerate() {
         let key = step.key(index);

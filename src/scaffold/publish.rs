@@ -471,6 +471,7 @@ impl Runner<'_> {
                     author.name, author.email
                 )],
                 simulated: true,
+                skipped: false,
             });
         }
         let commit = git::init_commit_push(
@@ -488,6 +489,7 @@ impl Runner<'_> {
             output,
             log: vec![format!("pushed {commit} to {remote} ({branch})")],
             simulated: false,
+            skipped: false,
         })
     }
 
@@ -522,6 +524,7 @@ impl Runner<'_> {
                     self.options.integrations.github_api_url
                 )],
                 simulated: true,
+                skipped: false,
             });
         }
         let api = self.api(step, input, &repo)?;
@@ -590,6 +593,7 @@ impl Runner<'_> {
             output,
             log: vec![format!("created {owner}/{name} and pushed {commit}")],
             simulated: false,
+            skipped: false,
         })
     }
 
@@ -630,6 +634,7 @@ impl Runner<'_> {
                     "would push branch {branch} to {owner}/{name} and open a pull request `{title}` into {target}"
                 )],
                 simulated: true,
+                skipped: false,
             });
         }
         let source = self.source_dir(input)?;
@@ -729,6 +734,7 @@ impl Runner<'_> {
             output,
             log,
             simulated: false,
+            skipped: false,
         })
     }
 
@@ -759,6 +765,7 @@ impl Runner<'_> {
                     "would create the {visibility} GitLab project {owner}/{name} and push branch {branch}"
                 )],
                 simulated: true,
+                skipped: false,
             });
         }
         let source = self.source_dir(input)?;
@@ -826,6 +833,7 @@ impl Runner<'_> {
                 "created the GitLab project {owner}/{name} and pushed {commit}"
             )],
             simulated: false,
+            skipped: false,
         })
     }
 
@@ -857,6 +865,7 @@ impl Runner<'_> {
                     "would push branch {branch} to {project_path} and open a merge request `{title}`"
                 )],
                 simulated: true,
+                skipped: false,
             });
         }
         let source = self.source_dir(input)?;
@@ -936,6 +945,7 @@ impl Runner<'_> {
             output,
             log: vec![format!("pushed {commit} to {branch} and opened {web_url}")],
             simulated: false,
+            skipped: false,
         })
     }
 

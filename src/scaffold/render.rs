@@ -140,7 +140,6 @@ pub fn glob_set(patterns: &[String]) -> Result<PathMatcher, ScaffoldError> {
 #[derive(Debug, Default)]
 pub struct SkeletonOptions {
     pub values: Value,
-    pub copy_without_render: Option<PathMatcher>,
     pub copy_without_templating: Option<PathMatcher>,
     pub cookiecutter_compat: bool,
     pub template_extension: Option<String>,
@@ -209,11 +208,7 @@ pub fn copy_skeleton(
         } else if let Some(extension) = &options.template_extension {
             (true, location.ends_with(extension.as_str()))
         } else {
-            let raw = options
-                .copy_without_render
-                .as_ref()
-                .is_some_and(|set| set.is_match(&location));
-            (!raw, !raw)
+            (true, true)
         };
         if options
             .copy_without_templating

@@ -24,11 +24,27 @@ pub struct Template {
 pub struct Metadata {
     pub name: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub title: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tags: Vec<String>,
+}
+
+impl Metadata {
+    /// The template's entity reference, as Backstage's `stringifyEntityRef` writes it.
+    pub fn entity_ref(&self) -> String {
+        format!(
+            "template:{}/{}",
+            self.namespace
+                .as_deref()
+                .unwrap_or("default")
+                .to_lowercase(),
+            self.name
+        )
+    }
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]

@@ -106,11 +106,8 @@ async fn full_template_runs_every_action_and_renders_each_file() {
     assert_eq!(read(target.join("orders/lib.txt")), "library of orders\n");
     // copyWithoutTemplating: name rendered, contents raw.
     assert!(read(target.join(".github/workflows/orders.yml")).contains("${{ github.sha }}"));
-    // copyWithoutRender: neither.
-    assert_eq!(
-        read(target.join("raw/keep.txt")),
-        "kept as is: ${{ values.name }}\n"
-    );
+    // copyWithoutRender: ignored, as Backstage's fetch:template ignores it (it renders both).
+    assert_eq!(read(target.join("raw/keep.txt")), "kept as is: orders\n");
     assert!(
         !target.join("extra.txt").exists(),
         "conditional file rendered empty name"

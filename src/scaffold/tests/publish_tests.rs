@@ -552,7 +552,9 @@ async fn dry_run_describes_pull_and_merge_requests_without_calling_a_forge() {
     let pr = &result.steps[1];
     assert_eq!(pr.status, StepStatus::Simulated);
     assert_eq!(pr.output["pullRequestNumber"], 43);
-    assert_eq!(pr.output["targetBranchName"], "trunk");
+    // Backstage's dry run answers with the pull request's own branch here.
+    assert_eq!(pr.output["targetBranchName"], "add");
+    assert_eq!(pr.output["remoteUrl"], "github.com?owner=acme&repo=shop");
     assert!(pr.log[0].contains("would push branch add to acme/shop"));
     let mr = &result.steps[2];
     assert_eq!(mr.output["projectPath"], "acme/shop");

@@ -30,9 +30,15 @@ fn oracle() -> Option<PathBuf> {
     Some(dir)
 }
 
+/// The user plat runs as in the test harness (`USER=operator`), as `plat scaffold run` gives it
+/// to templates: Backstage would give the signed-in user.
+const ORACLE_USER: &str =
+    r#"{"ref":"user:default/operator","entity":{"metadata":{"name":"operator"}}}"#;
+
 fn run_oracle(dir: &Path, args: &[&str], stdin: Option<&str>) -> Value {
     let mut child = Command::new("node")
         .arg(dir.join("oracle.cjs"))
+        .env("ORACLE_USER", ORACLE_USER)
         .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -282,4 +288,47 @@ fn corpus_templates_render_exactly_as_backstage_renders_them() {
         templates.len()
     );
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+/// Corpus templates that need another engine fail in both Backstage and plat; plat's message
+/// names the step and the action, says why, and nothing is written.
+#[test]
+fn templates_needing_other_engines_fail_naming_the_action_and_write_nothing() {
+    let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/scaffold/corpus");
+    let env = crate::support::TestEnv::new();
+    for (name, step, action, why) in [
+        (
+            "rails-engine",
+            "fetch-base (Fetch Base)",
+            "fetch:rails",
+            "rails new",
+        ),
+        (
+            "docs-cookiecutter",
+            "fetch (Cookiecutter)",
+            "fetch:cookiecutter",
+            "cookiecutterCompat",
+        ),
+    ] {
+        let template = corpus.join(name);
+        let target = env.root().join(name);
+        let out = env.run(&[
+            "scaffold",
+            "run",
+            &template.to_string_lossy(),
+            &target.to_string_lossy(),
+            "--no-git",
+            "--values",
+            &template.join("values.json").to_string_lossy(),
+        ]);
+        out.failure(1);
+        assert!(
+            out.stderr
+                .contains(&format!("step `{step}` uses unknown action `{action}`")),
+            "{}",
+            out.stderr
+        );
+        assert!(out.stderr.contains(why), "{}", out.stderr);
+        assert!(!target.exists(), "{name}: nothing written");
+    }
 }

@@ -3,6 +3,7 @@
 // pinned in package-lock.json. Nothing here re-implements Backstage; it only wires its parts.
 //
 //   node oracle.cjs render TEMPLATE_DIR VALUES_JSON OUT_DIR
+//     ORACLE_USER (optional, JSON {ref, entity}) is the user the template sees as `user`.
 //     Runs Backstage's dry run (createDryRunner → NunjucksWorkflowRunner with isDryRun) on the
 //     template, with Backstage's built-in actions plus the GitHub and GitLab modules' publish
 //     actions. Writes the resulting workspace to OUT_DIR and prints {output} or {error} as JSON.
@@ -123,10 +124,14 @@ async function render(templateDir, valuesFile, outDir) {
         steps,
         output: template.spec.output ?? {},
         parameters: values,
-        user: { entity: undefined, ref: undefined },
+        // The signed-in user, as the router passes it; the test gives the one plat runs as.
+        user: process.env.ORACLE_USER
+          ? JSON.parse(process.env.ORACLE_USER)
+          : { entity: undefined, ref: undefined },
       },
       templateInfo: {
-        entityRef: 'template:default/dry-run',
+        // What a real run records (the router's dry run says template:default/dry-run).
+        entityRef: `template:${(template.metadata.namespace ?? 'default').toLocaleLowerCase('en-US')}/${template.metadata.name}`,
         entity: { metadata: template.metadata },
         baseUrl: pathToFileURL(path.join(contentsPath, 'template.yaml')).toString(),
       },

@@ -6,7 +6,7 @@ use anyhow::Result;
 use crate::cli::ScanFormat;
 use crate::ctx::Ctx;
 use crate::output::github::GithubActions;
-use crate::scan::report::stream::StreamOutcome;
+use crate::scan::report::stream::{StreamFormat, StreamOutcome};
 use crate::scan::report::{backstage, github, json, sarif, table};
 use crate::scan::{InputProblem, RuleInfo, ScanReport, Skipped};
 
@@ -110,8 +110,12 @@ fn print_notices(
 }
 
 /// After a streamed report: the same notices and step summary as [`report`] gives.
-pub fn streamed(ctx: &Ctx, outcome: &StreamOutcome) -> Result<()> {
+pub fn streamed(ctx: &Ctx, outcome: &StreamOutcome, format: StreamFormat) -> Result<()> {
     let data = &outcome.summary;
+    let counts = data.counts;
+    if format == StreamFormat::Table && counts.error + counts.warning + counts.note == 0 {
+        ctx.out.info("No findings.");
+    }
     let summary = table::summary_line(
         data.resources,
         data.counts,

@@ -256,6 +256,12 @@ pub trait ScanSink {
     fn problem(&mut self, problem: InputProblem);
     /// Something limited the scan (e.g. kustomize missing); the result is partial.
     fn partial(&mut self, reason: String);
+    /// False when the sink only counts resources (SARIF, annotations, tables): checks then
+    /// give resources without labels, annotations, attribution or relations, and skip the
+    /// redaction and linking work those need.
+    fn wants_inventory(&self) -> bool {
+        true
+    }
 }
 
 /// The collecting sink: everything the reporters need.

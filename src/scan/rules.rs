@@ -682,11 +682,14 @@ pub(crate) fn check_object(
     if !config.label_exempt_api_groups.iter().any(|g| g == group) && kind != "List" {
         check_labels(&emitter, &labels, sink);
     }
+    let wants_inventory = sink.wants_inventory();
     let mut pod_labels = None;
     if let Some(path) = pod_template(obj, kind) {
         let spec = get(obj, path).expect("checked by pod_template");
         check_pod(&emitter, spec, is_long_running(kind, spec), sink);
-        if path.len() > 1 {
+        if !wants_inventory {
+            // Only counted: no pod labels to link.
+        } else if path.len() > 1 {
             let meta_path = &path[..path.len() - 1];
             let template_labels = get(obj, meta_path)
                 .and_then(|t| t.get("metadata"))
@@ -718,6 +721,28 @@ pub(crate) fn check_object(
     if let Some(policies) = &config.policies {
         policies.check(obj, &emitter, sink);
     }
+    let location = Location {
+        file: doc.file.to_string(),
+        line: doc.line.max(1),
+    };
+    if !wants_inventory {
+        return Some(Resource {
+            id,
+            origin: doc.origin,
+            kind: kind.to_string(),
+            api_version: Some(api_version.to_string()),
+            name: name.to_string(),
+            namespace: namespace.map(str::to_string),
+            address: None,
+            location,
+            labels: BTreeMap::new(),
+            annotations: BTreeMap::new(),
+            attribution: Attribution::default(),
+            relations: Vec::new(),
+            pod_labels: None,
+            selector: None,
+        });
+    }
     // Whole manifests echoed by kubectl would leak every secret they contain.
     annotations.remove("kubectl.kubernetes.io/last-applied-configuration");
     let mut labels_out = labels;
@@ -732,10 +757,7 @@ pub(crate) fn check_object(
         name: name.to_string(),
         namespace: namespace.map(str::to_string),
         address: None,
-        location: Location {
-            file: doc.file.to_string(),
-            line: doc.line.max(1),
-        },
+        location,
         labels: labels_out,
         annotations,
         relations,

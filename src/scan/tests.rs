@@ -1718,3 +1718,22 @@ fn the_ignore_annotation_is_read_under_the_label_prefix_and_its_deprecated_alias
     let elsewhere = BTreeMap::from([("other.io/ignore".to_owned(), "PLAT005".to_owned())]);
     assert!(config.ignored_rules(&elsewhere).is_empty());
 }
+
+#[test]
+fn line_of_finds_the_first_line_holding_every_needle() {
+    let text = "kind: Pod\r\nspec:\r\n  image: web\r\n  name: web\r\n  name: db image: db\r\n";
+    let doc = rules::DocSource {
+        file: "f.yaml",
+        line: 10,
+        text: Some(text),
+        origin: Origin::Manifest,
+    };
+    assert_eq!(doc.line_of(&["name:"]), 13);
+    // The first `name:` line lacks `image:`; the second has both.
+    assert_eq!(doc.line_of(&["name:", "image:"]), 14);
+    assert_eq!(doc.line_of(&["absent"]), 10);
+    // A needle ending in the line break's `\r` matches no line, as `str::lines` strips it.
+    assert_eq!(doc.line_of(&["web\r"]), 10);
+    assert_eq!(doc.line_of(&["", "spec:"]), 11);
+    assert_eq!(doc.line_of(&[]), 10);
+}

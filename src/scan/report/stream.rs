@@ -292,6 +292,10 @@ impl<W: Write> ScanSink for StreamingReport<'_, W> {
         self.object_findings.push(finding);
     }
 
+    fn wants_inventory(&self) -> bool {
+        self.document.is_some()
+    }
+
     fn skipped(&mut self, skipped: Skipped) {
         self.outcome.summary.skipped.push(skipped);
     }

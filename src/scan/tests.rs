@@ -1737,3 +1737,19 @@ fn line_of_finds_the_first_line_holding_every_needle() {
     assert_eq!(doc.line_of(&["", "spec:"]), 11);
     assert_eq!(doc.line_of(&[]), 10);
 }
+
+#[test]
+fn streamed_backstage_entities_are_the_collected_ones() {
+    use super::report::stream::StreamFormat;
+    let text = document_corpus();
+    let (out, outcome) = stream_text(StreamFormat::Backstage, "d.yaml", &text);
+    let collected = scan_text("d.yaml", &text, false);
+    let expected = backstage::to_yaml(&backstage::entities(
+        &collected,
+        &backstage::BackstageOptions::default(),
+    ));
+    assert_eq!(String::from_utf8(out).expect("utf-8"), expected);
+    assert!(expected.contains("dependsOn"), "{expected}");
+    assert_eq!(outcome.summary.resources, collected.resources.len());
+    assert_eq!(outcome.summary.counts, collected.counts());
+}

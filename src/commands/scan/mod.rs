@@ -41,18 +41,17 @@ async fn scan(ctx: &Ctx, args: ScanRunArgs) -> Result<()> {
         .map(|p| p.catalogue())
         .unwrap_or_default();
     let format = format_of(ctx, args.format);
-    let streamed = match format {
-        ScanFormat::Sarif => Some(StreamFormat::Sarif),
-        ScanFormat::Github => Some(StreamFormat::Github),
-        ScanFormat::Json => Some(StreamFormat::Json),
-        ScanFormat::Yaml => Some(StreamFormat::Yaml),
-        ScanFormat::Table => Some(StreamFormat::Table),
-        // Entity names and relations need the whole inventory (see scan/report/backstage.rs).
-        ScanFormat::Backstage => None,
+    let stream = match format {
+        ScanFormat::Sarif => StreamFormat::Sarif,
+        ScanFormat::Github => StreamFormat::Github,
+        ScanFormat::Json => StreamFormat::Json,
+        ScanFormat::Yaml => StreamFormat::Yaml,
+        ScanFormat::Table => StreamFormat::Table,
+        ScanFormat::Backstage => StreamFormat::Backstage,
     };
-    // Reports are written while the scan runs, in flat memory; publishing needs the whole
-    // inventory, so it takes the collecting path.
-    if let Some(stream) = streamed.filter(|_| !args.publish) {
+    // Reports are written while the scan runs, in flat memory (Backstage entities hold the
+    // inventory, not the findings); publishing needs everything, so it takes the collecting path.
+    if !args.publish {
         let out = ctx.out.clone();
         let print_table: TablePrinter<'_> =
             Box::new(move |table| out.titled_table(&table.title, &table.headers, &table.rows));
@@ -63,6 +62,12 @@ async fn scan(ctx: &Ctx, args: ScanRunArgs) -> Result<()> {
             env!("CARGO_PKG_VERSION"),
             Some(print_table),
         )?;
+        if stream == StreamFormat::Backstage {
+            sink.set_backstage_options(show::backstage_options(
+                args.env.as_deref(),
+                &ctx.label_domain()?,
+            ));
+        }
         sources::gather(ctx, &args, &config, &root, &mut sink).await?;
         let outcome = sink.finish()?;
         show::streamed(ctx, &outcome, stream)?;

@@ -44,12 +44,18 @@ pub fn report(
 
 /// Multi-document `catalog-info.yaml` of the report (also what `--publish` writes).
 pub fn entities_yaml(report: &ScanReport, env: Option<&str>, domain: &str) -> String {
-    let options = backstage::BackstageOptions {
+    backstage::to_yaml(&backstage::entities(
+        report,
+        &backstage_options(env, domain),
+    ))
+}
+
+pub fn backstage_options(env: Option<&str>, domain: &str) -> backstage::BackstageOptions {
+    backstage::BackstageOptions {
         environment: env.map(str::to_owned),
         domain: domain.to_owned(),
         ..Default::default()
-    };
-    backstage::to_yaml(&backstage::entities(report, &options))
+    }
 }
 
 fn findings_tables(ctx: &Ctx, report: &ScanReport) {

@@ -13,6 +13,7 @@ use std::fs::File;
 use std::io::{BufWriter, Seek, Write};
 
 use super::super::{Finding, InputProblem, Resource, RuleInfo, ScanSink, Severity, Skipped};
+use super::backstage::{self, BackstageOptions};
 use super::document::{DocumentEnd, DocumentFormat, DocumentSpill};
 use super::github::{self, SUMMARY_ROWS, SummaryData};
 use super::json::Summary;
@@ -26,6 +27,9 @@ pub enum StreamFormat {
     Json,
     Yaml,
     Table,
+    /// Not flat: entity names and relations need the whole inventory, so resources are held
+    /// (findings are not) and the entities are written one by one at the end.
+    Backstage,
 }
 
 /// Prints one findings table (the caller owns the terminal's width and style).
@@ -51,6 +55,8 @@ pub struct StreamingReport<'r, W: Write> {
     document: Option<DocumentSpill>,
     tables: TableStream,
     print_table: Option<TablePrinter<'r>>,
+    /// `--format backstage`: the inventory, and how to name its entities.
+    inventory: Option<(Vec<Resource>, BackstageOptions)>,
     /// Findings and resources of the object being scanned (see the module comment).
     object_findings: Vec<Finding>,
     object_resources: Vec<Resource>,
@@ -101,6 +107,8 @@ impl<'r, W: Write> StreamingReport<'r, W> {
             document,
             tables: TableStream::default(),
             print_table,
+            inventory: (format == StreamFormat::Backstage)
+                .then(|| (Vec::new(), BackstageOptions::default())),
             object_findings: Vec::new(),
             object_resources: Vec::new(),
             results_written: 0,
@@ -108,6 +116,13 @@ impl<'r, W: Write> StreamingReport<'r, W> {
             outcome: StreamOutcome::default(),
             error: None,
         })
+    }
+
+    /// How `--format backstage` names its entities (the default otherwise).
+    pub fn set_backstage_options(&mut self, options: BackstageOptions) {
+        if let Some((_, current)) = &mut self.inventory {
+            *current = options;
+        }
     }
 
     fn sarif_header(&mut self) -> std::io::Result<()> {
@@ -147,6 +162,7 @@ impl<'r, W: Write> StreamingReport<'r, W> {
                     self.print(&table);
                 }
             }
+            StreamFormat::Backstage => {}
         }
         self.results_written += 1;
         Ok(())
@@ -259,6 +275,12 @@ impl<'r, W: Write> StreamingReport<'r, W> {
                     self.print(&by_rule);
                 }
             }
+            StreamFormat::Backstage => {
+                if let Some((mut resources, options)) = self.inventory.take() {
+                    link_and_sort(&mut resources);
+                    backstage::write_yaml(&resources, &options, &mut self.out)?;
+                }
+            }
         }
         self.out.flush()?;
         let mut first: Vec<Finding> = self.first.into_iter().flatten().collect();
@@ -271,6 +293,10 @@ impl<'r, W: Write> StreamingReport<'r, W> {
 impl<W: Write> ScanSink for StreamingReport<'_, W> {
     fn resource(&mut self, resource: Resource) {
         self.outcome.summary.resources += 1;
+        if let Some((resources, _)) = &mut self.inventory {
+            resources.push(resource);
+            return;
+        }
         if self.document.is_none() {
             return;
         }
@@ -293,7 +319,7 @@ impl<W: Write> ScanSink for StreamingReport<'_, W> {
     }
 
     fn wants_inventory(&self) -> bool {
-        self.document.is_some()
+        self.document.is_some() || self.inventory.is_some()
     }
 
     fn skipped(&mut self, skipped: Skipped) {
@@ -311,4 +337,12 @@ impl<W: Write> ScanSink for StreamingReport<'_, W> {
             summary.notes.push(reason);
         }
     }
+}
+
+/// As a collected report: relations that need the whole inventory, then file and line order.
+fn link_and_sort(resources: &mut [Resource]) {
+    super::super::rules::link_selectors(resources);
+    resources.sort_by(|a, b| {
+        (&a.location.file, a.location.line, &a.id).cmp(&(&b.location.file, b.location.line, &b.id))
+    });
 }

@@ -14,7 +14,7 @@
 #      `python3 -m venv` + `pip install checkov` if missing), OBJECTS (default 100000),
 #      HEAVY_OBJECTS (default 100000), CHECKOV_OBJECTS (default 2000), BIG_OBJECTS (default
 #      700000), FORMATS (default "sarif github json yaml table"), BACKSTAGE_OBJECTS (default
-#      100000; 0 skips it).
+#      100000; 0 skips it), SKIP_BUILD=1 (measure the release binaries already built).
 set -euo pipefail
 
 crate=$(cd "$(dirname "$0")/.." && pwd)
@@ -29,7 +29,9 @@ checkov=${CHECKOV:-$target/venv-checkov/bin/checkov}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-CARGO_TARGET_DIR=$target cargo build --quiet --release --bin plat --example bench_scan --manifest-path "$crate/Cargo.toml"
+if [[ ${SKIP_BUILD:-0} != 1 ]]; then
+  CARGO_TARGET_DIR=$target cargo build --quiet --release --bin plat --example bench_scan --manifest-path "$crate/Cargo.toml"
+fi
 bench=$target/release/examples/bench_scan
 plat=$target/release/plat
 pin=(); command -v taskset >/dev/null && pin=(taskset -c 0)
@@ -40,6 +42,7 @@ per_cpu_second() { echo "$1 / ($2 + $3)" | bc; }
 verdict() { [[ $(echo "$1 $2 $3" | bc) == 1 ]] && echo PASS || echo FAIL; }
 best_rate=0
 
+echo "plat $("$plat" --version 2>/dev/null || true), built $(date -u -r "$plat" +%FT%TZ)"
 echo "== engine throughput: $objects objects (mixed corpus), one core"
 "$bench" generate "$objects" "$work/corpus.yaml"
 echo "input: $(du -h "$work/corpus.yaml" | cut -f1)"

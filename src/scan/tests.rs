@@ -1536,7 +1536,7 @@ fn document_corpus() -> String {
         std::fs::read_to_string(fixtures().join("manifests/defects.yaml")).expect("fixture");
     let service = |name: &str| {
         format!(
-            "---\napiVersion: v1\nkind: Service\nmetadata:\n  name: {name}\n  namespace: shop\nspec:\n  selector:\n    app: web\n    tier: front\n"
+            "---\napiVersion: v1\nkind: Service\nmetadata:\n  name: {name}\n  namespace: shop\n  labels:\n    backstage.io/kubernetes-id: shop-{name}\nspec:\n  selector:\n    app: web\n    tier: front\n"
         )
     };
     let workload = |name: &str| {
@@ -1750,6 +1750,10 @@ fn streamed_backstage_entities_are_the_collected_ones() {
     ));
     assert_eq!(String::from_utf8(out).expect("utf-8"), expected);
     assert!(expected.contains("dependsOn"), "{expected}");
+    assert!(
+        expected.contains("backstage.io/kubernetes-id: shop-early"),
+        "{expected}"
+    );
     assert_eq!(outcome.summary.resources, collected.resources.len());
     assert_eq!(outcome.summary.counts, collected.counts());
 }

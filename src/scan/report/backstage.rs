@@ -10,6 +10,17 @@ use sha2::{Digest, Sha256};
 
 use super::super::{Origin, Resource, ScanReport};
 
+/// The only label an entity reads; `--format backstage` keeps no other while it holds the
+/// whole inventory.
+pub(crate) const KUBERNETES_ID_LABEL: &str = "backstage.io/kubernetes-id";
+
+/// Drops what no entity reads (other labels, annotations), so that holding the inventory
+/// costs less per resource.
+pub(crate) fn keep_only_what_entities_read(resource: &mut Resource) {
+    resource.labels.retain(|key, _| key == KUBERNETES_ID_LABEL);
+    resource.annotations.clear();
+}
+
 #[derive(Debug, Clone)]
 pub struct BackstageOptions {
     /// Entity ref of the owner, e.g. `group:default/platform-team`.
@@ -244,10 +255,10 @@ fn for_each_entity(
                 put(&own("kubernetes-name"), &resource.name);
                 let kube_id = resource
                     .labels
-                    .get("backstage.io/kubernetes-id")
+                    .get(KUBERNETES_ID_LABEL)
                     .cloned()
                     .unwrap_or_else(|| resource.name.clone());
-                put("backstage.io/kubernetes-id", &kube_id);
+                put(KUBERNETES_ID_LABEL, &kube_id);
                 if let Some(namespace) = &resource.namespace {
                     put(&own("kubernetes-namespace"), namespace);
                     put("backstage.io/kubernetes-namespace", namespace);

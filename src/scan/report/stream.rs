@@ -294,6 +294,8 @@ impl<W: Write> ScanSink for StreamingReport<'_, W> {
     fn resource(&mut self, resource: Resource) {
         self.outcome.summary.resources += 1;
         if let Some((resources, _)) = &mut self.inventory {
+            let mut resource = resource;
+            backstage::keep_only_what_entities_read(&mut resource);
             resources.push(resource);
             return;
         }

@@ -42,7 +42,7 @@ per_cpu_second() { echo "$1 / ($2 + $3)" | bc; }
 verdict() { [[ $(echo "$1 $2 $3" | bc) == 1 ]] && echo PASS || echo FAIL; }
 best_rate=0
 
-echo "plat $("$plat" --version 2>/dev/null || true), built $(date -u -r "$plat" +%FT%TZ)"
+echo "binary: $("$plat" --version 2>/dev/null || true), built $(date -u -r "$plat" +%FT%TZ)"
 echo "== engine throughput: $objects objects (mixed corpus), one core"
 "$bench" generate "$objects" "$work/corpus.yaml"
 echo "input: $(du -h "$work/corpus.yaml" | cut -f1)"

@@ -153,7 +153,7 @@ pub fn entities(report: &ScanReport, options: &BackstageOptions) -> Vec<Value> {
 
 /// Writes the multi-document `catalog-info.yaml` entity by entity, as [`to_yaml`] of
 /// [`entities`] would, without holding them all.
-pub fn write_yaml(
+pub(crate) fn write_yaml(
     resources: &[Resource],
     options: &BackstageOptions,
     out: &mut impl std::io::Write,

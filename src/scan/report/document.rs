@@ -19,7 +19,7 @@ use super::json::{SCHEMA_VERSION, Summary};
 use crate::scan::Finding;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DocumentFormat {
+pub(crate) enum DocumentFormat {
     Json,
     Yaml,
 }
@@ -67,7 +67,7 @@ impl Section {
     }
 }
 
-pub struct DocumentSpill {
+pub(crate) struct DocumentSpill {
     format: DocumentFormat,
     resources: Section,
     findings: Section,
@@ -82,12 +82,12 @@ pub struct DocumentSpill {
 }
 
 /// What only the end of the scan knows.
-pub struct DocumentEnd<'a> {
-    pub partial: bool,
-    pub summary: Summary,
-    pub skipped: &'a [Skipped],
-    pub problems: &'a [InputProblem],
-    pub notes: &'a [String],
+pub(crate) struct DocumentEnd<'a> {
+    pub(crate) partial: bool,
+    pub(crate) summary: Summary,
+    pub(crate) skipped: &'a [Skipped],
+    pub(crate) problems: &'a [InputProblem],
+    pub(crate) notes: &'a [String],
 }
 
 #[derive(Serialize)]
@@ -137,7 +137,7 @@ fn render(
 }
 
 impl DocumentSpill {
-    pub fn new(format: DocumentFormat) -> std::io::Result<Self> {
+    pub(crate) fn new(format: DocumentFormat) -> std::io::Result<Self> {
         Ok(Self {
             format,
             resources: Section::new()?,
@@ -150,7 +150,7 @@ impl DocumentSpill {
         })
     }
 
-    pub fn finding(&mut self, finding: &Finding) -> std::io::Result<()> {
+    pub(crate) fn finding(&mut self, finding: &Finding) -> std::io::Result<()> {
         render(self.format, finding, &mut self.scratch, &mut self.rendered)?;
         let section = &mut self.findings;
         if section.items > 0 && self.format == DocumentFormat::Json {
@@ -161,7 +161,7 @@ impl DocumentSpill {
         Ok(())
     }
 
-    pub fn resource(&mut self, mut resource: Resource) -> std::io::Result<()> {
+    pub(crate) fn resource(&mut self, mut resource: Resource) -> std::io::Result<()> {
         // Bare Pods owned by a workload are matched through their owner instead.
         let owned_pod = resource.kind == "Pod" && !resource.relations.is_empty();
         if let Some(labels) = resource.pod_labels.take()
@@ -248,7 +248,11 @@ impl DocumentSpill {
     }
 
     /// Writes the whole document to `out`.
-    pub fn finish(mut self, out: &mut impl Write, end: &DocumentEnd<'_>) -> std::io::Result<()> {
+    pub(crate) fn finish(
+        mut self,
+        out: &mut impl Write,
+        end: &DocumentEnd<'_>,
+    ) -> std::io::Result<()> {
         self.link()?;
         let head = Head {
             schema_version: SCHEMA_VERSION,

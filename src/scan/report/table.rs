@@ -121,7 +121,7 @@ fn plural(count: usize) -> &'static str {
 /// The findings tables built while the scan runs: one per file in scan order (in chunks of
 /// [`CHUNK_ROWS`]), then the per-rule counts.
 #[derive(Debug, Default)]
-pub struct TableStream {
+pub(crate) struct TableStream {
     file: Option<String>,
     rows: Vec<Vec<String>>,
     /// Rows of the current file already given out in earlier chunks.
@@ -132,7 +132,7 @@ pub struct TableStream {
 
 impl TableStream {
     /// Takes one finding; gives back a table when one is complete.
-    pub fn finding(&mut self, f: &Finding) -> Option<Table> {
+    pub(crate) fn finding(&mut self, f: &Finding) -> Option<Table> {
         match self.by_rule.get_mut(&f.rule_id) {
             Some((count, _)) => *count += 1,
             None => {
@@ -175,7 +175,7 @@ impl TableStream {
     }
 
     /// The last file's table and the per-rule counts (no rows when nothing was found).
-    pub fn finish(mut self) -> (Option<Table>, Table) {
+    pub(crate) fn finish(mut self) -> (Option<Table>, Table) {
         let last = self.end_file();
         let by_rule = rule_table(
             self.by_rule

@@ -205,10 +205,10 @@ pub struct Resource {
     pub location: Location,
     /// Kubernetes labels or Terraform tags, secret-looking values redacted.
     pub labels: BTreeMap<String, String>,
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub annotations: BTreeMap<String, String>,
     pub attribution: Attribution,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub relations: Vec<Relation>,
     /// Pod-template labels of workloads and selectors of Services: used to relate them
     /// after the scan; not part of the published inventory.
@@ -256,6 +256,12 @@ pub trait ScanSink {
     fn problem(&mut self, problem: InputProblem);
     /// Something limited the scan (e.g. kustomize missing); the result is partial.
     fn partial(&mut self, reason: String);
+    /// False when the sink only counts resources (SARIF, annotations, tables): checks then
+    /// give resources without labels, annotations, attribution or relations, and skip the
+    /// redaction and linking work those need.
+    fn wants_inventory(&self) -> bool {
+        true
+    }
 }
 
 /// The collecting sink: everything the reporters need.

@@ -1440,7 +1440,7 @@ fn streamed_sarif_holds_the_same_results_as_the_collected_report() {
     let config = ScanConfig::default();
     let mut out = Vec::new();
     let mut sink =
-        StreamingReport::start(&mut out, StreamFormat::Sarif, &[], "0.0.0").expect("start");
+        StreamingReport::start(&mut out, StreamFormat::Sarif, &[], "0.0.0", None).expect("start");
     scan_manifest_reader(
         "d.yaml",
         Cursor::new(text.clone()),
@@ -1480,7 +1480,7 @@ fn streamed_github_annotations_come_most_severe_first() {
     let config = ScanConfig::default();
     let mut out = Vec::new();
     let mut sink =
-        StreamingReport::start(&mut out, StreamFormat::Github, &[], "0.0.0").expect("start");
+        StreamingReport::start(&mut out, StreamFormat::Github, &[], "0.0.0", None).expect("start");
     scan_manifest_reader(
         "d.yaml",
         Cursor::new(text),
@@ -1506,6 +1506,178 @@ fn streamed_github_annotations_come_most_severe_first() {
         markdown.contains("| error | PLAT005 | image-not-pinned |"),
         "{markdown}"
     );
+}
+
+/// Scans `text` through the streaming reporter in `format`, giving its output and outcome.
+fn stream_text(
+    format: super::report::stream::StreamFormat,
+    name: &str,
+    text: &str,
+) -> (Vec<u8>, super::report::stream::StreamOutcome) {
+    use super::report::stream::StreamingReport;
+    let config = ScanConfig::default();
+    let mut out = Vec::new();
+    let mut sink = StreamingReport::start(&mut out, format, &[], "0.0.0", None).expect("start");
+    scan_manifest_reader(
+        name,
+        Cursor::new(text.to_string()),
+        &ManifestOptions::new(&config),
+        &mut sink,
+    )
+    .expect("scan");
+    let outcome = sink.finish().expect("finish");
+    (out, outcome)
+}
+
+/// The defects fixture, a Service listed before the workloads it selects and one after, an
+/// unparsable document and a bare Pod: every part of the document has something in it.
+fn document_corpus() -> String {
+    let defects =
+        std::fs::read_to_string(fixtures().join("manifests/defects.yaml")).expect("fixture");
+    let service = |name: &str| {
+        format!(
+            "---\napiVersion: v1\nkind: Service\nmetadata:\n  name: {name}\n  namespace: shop\n  labels:\n    backstage.io/kubernetes-id: shop-{name}\nspec:\n  selector:\n    app: web\n    tier: front\n"
+        )
+    };
+    let workload = |name: &str| {
+        format!(
+            "---\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {name}\n  namespace: shop\nspec:\n  template:\n    metadata:\n      labels:\n        app: web\n        tier: front\n    spec:\n      containers: []\n"
+        )
+    };
+    format!(
+        "{defects}\n{}{}{}---\nkind: [unclosed\n{}",
+        service("early"),
+        workload("web-a"),
+        workload("web-b"),
+        service("late")
+    )
+}
+
+#[test]
+fn streamed_json_is_the_collected_document_byte_for_byte() {
+    use super::report::stream::StreamFormat;
+    let text = document_corpus();
+    let (out, outcome) = stream_text(StreamFormat::Json, "d.yaml", &text);
+    let collected = scan_text("d.yaml", &text, false);
+    let expected = format!("{}\n", json::to_json(&collected));
+    assert_eq!(String::from_utf8(out).expect("utf-8"), expected);
+    // Every finding and the summary are there, and the Services were linked.
+    let document: Value = serde_json::from_str(&expected).expect("JSON");
+    assert_eq!(
+        document["findings"].as_array().expect("findings").len(),
+        collected.findings.len()
+    );
+    assert_eq!(
+        document["summary"]["findings"]["error"],
+        outcome.summary.counts.error
+    );
+    let selects = document["resources"]
+        .as_array()
+        .expect("resources")
+        .iter()
+        .filter(|r| r["kind"] == "Service")
+        .map(|r| r["relations"].as_array().map_or(0, Vec::len))
+        .collect::<Vec<_>>();
+    assert!(
+        selects.iter().filter(|&&n| n == 2).count() >= 2,
+        "{selects:?}"
+    );
+}
+
+#[test]
+fn streamed_yaml_is_the_collected_document_byte_for_byte() {
+    use super::report::stream::StreamFormat;
+    let text = document_corpus();
+    let (out, _) = stream_text(StreamFormat::Yaml, "d.yaml", &text);
+    let collected = scan_text("d.yaml", &text, false);
+    assert_eq!(
+        String::from_utf8(out).expect("utf-8"),
+        json::to_yaml(&collected)
+    );
+}
+
+#[test]
+fn streamed_documents_of_a_clean_scan_have_empty_arrays() {
+    use super::report::stream::StreamFormat;
+    let (json_out, _) = stream_text(StreamFormat::Json, "empty.yaml", "");
+    let collected = scan_text("empty.yaml", "", false);
+    assert_eq!(
+        String::from_utf8(json_out).expect("utf-8"),
+        format!("{}\n", json::to_json(&collected))
+    );
+    let (yaml_out, _) = stream_text(StreamFormat::Yaml, "empty.yaml", "");
+    assert_eq!(
+        String::from_utf8(yaml_out).expect("utf-8"),
+        json::to_yaml(&collected)
+    );
+}
+
+#[test]
+fn streamed_tables_split_a_big_file_into_chunks_and_count_every_finding() {
+    use super::report::stream::{StreamFormat, StreamingReport};
+    use super::report::table::{CHUNK_ROWS, Table};
+    use std::sync::{Arc, Mutex};
+    // One finding per object (no probes on a long-running workload is not raised for a Job).
+    let object = |i: usize| {
+        format!(
+            "---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c{i}\n  namespace: shop\n"
+        )
+    };
+    let text: String = (0..CHUNK_ROWS * 2 + 7).map(object).collect();
+    let expected = scan_text("big.yaml", &text, false);
+    let printed: Arc<Mutex<Vec<Table>>> = Arc::default();
+    let sink_tables = Arc::clone(&printed);
+    let config = ScanConfig::default();
+    let mut sink = StreamingReport::start(
+        std::io::sink(),
+        StreamFormat::Table,
+        &[],
+        "0.0.0",
+        Some(Box::new(move |table: &Table| {
+            sink_tables.lock().expect("lock").push(table.clone());
+        })),
+    )
+    .expect("start");
+    scan_manifest_reader(
+        "big.yaml",
+        Cursor::new(text.clone()),
+        &ManifestOptions::new(&config),
+        &mut sink,
+    )
+    .expect("scan");
+    sink.finish().expect("finish");
+    let tables = printed.lock().expect("lock");
+    let (by_rule, files) = tables.split_last().expect("tables");
+    assert_eq!(by_rule.title, "Findings by rule");
+    assert!(files.len() > 2, "{} tables", files.len());
+    assert!(files.iter().all(|t| t.rows.len() <= CHUNK_ROWS));
+    let rows: Vec<&Vec<String>> = files.iter().flat_map(|t| &t.rows).collect();
+    let total = expected.findings.len();
+    assert_eq!(rows.len(), total);
+    assert_eq!(
+        rows,
+        table::findings(&expected).groups[0]
+            .rows
+            .iter()
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(
+        files[0].title,
+        format!("big.yaml (findings 1-{CHUNK_ROWS}, continued below)")
+    );
+    assert!(
+        files[files.len() - 1]
+            .title
+            .ends_with(&format!("of {total})")),
+        "{}",
+        files[files.len() - 1].title
+    );
+    let counted: usize = by_rule
+        .rows
+        .iter()
+        .map(|r| r[3].parse::<usize>().expect("count"))
+        .sum();
+    assert_eq!(counted, total);
 }
 
 #[test]
@@ -1545,4 +1717,43 @@ fn the_ignore_annotation_is_read_under_the_label_prefix_and_its_deprecated_alias
     assert_eq!(config.ignored_rules(&deprecated), ["PLAT005"]);
     let elsewhere = BTreeMap::from([("other.io/ignore".to_owned(), "PLAT005".to_owned())]);
     assert!(config.ignored_rules(&elsewhere).is_empty());
+}
+
+#[test]
+fn line_of_finds_the_first_line_holding_every_needle() {
+    let text = "kind: Pod\r\nspec:\r\n  image: web\r\n  name: web\r\n  name: db image: db\r\n";
+    let doc = rules::DocSource {
+        file: "f.yaml",
+        line: 10,
+        text: Some(text),
+        origin: Origin::Manifest,
+    };
+    assert_eq!(doc.line_of(&["name:"]), 13);
+    // The first `name:` line lacks `image:`; the second has both.
+    assert_eq!(doc.line_of(&["name:", "image:"]), 14);
+    assert_eq!(doc.line_of(&["absent"]), 10);
+    // A needle ending in the line break's `\r` matches no line, as `str::lines` strips it.
+    assert_eq!(doc.line_of(&["web\r"]), 10);
+    assert_eq!(doc.line_of(&["", "spec:"]), 11);
+    assert_eq!(doc.line_of(&[]), 10);
+}
+
+#[test]
+fn streamed_backstage_entities_are_the_collected_ones() {
+    use super::report::stream::StreamFormat;
+    let text = document_corpus();
+    let (out, outcome) = stream_text(StreamFormat::Backstage, "d.yaml", &text);
+    let collected = scan_text("d.yaml", &text, false);
+    let expected = backstage::to_yaml(&backstage::entities(
+        &collected,
+        &backstage::BackstageOptions::default(),
+    ));
+    assert_eq!(String::from_utf8(out).expect("utf-8"), expected);
+    assert!(expected.contains("dependsOn"), "{expected}");
+    assert!(
+        expected.contains("backstage.io/kubernetes-id: shop-early"),
+        "{expected}"
+    );
+    assert_eq!(outcome.summary.resources, collected.resources.len());
+    assert_eq!(outcome.summary.counts, collected.counts());
 }

@@ -18,7 +18,7 @@ use crate::api::LocalWork;
 use crate::cli::{FailOnArg, OutputFormat, ScanArgs, ScanCommand, ScanFormat, ScanRunArgs};
 use crate::ctx::Ctx;
 use crate::error::CheckFailed;
-use crate::scan::report::stream::{StreamFormat, StreamingReport};
+use crate::scan::report::stream::{StreamFormat, StreamingReport, TablePrinter};
 use crate::scan::{Policies, ScanConfig, ScanReport, SeverityCounts};
 
 pub async fn run(ctx: &Ctx, args: ScanArgs) -> Result<()> {
@@ -41,23 +41,36 @@ async fn scan(ctx: &Ctx, args: ScanRunArgs) -> Result<()> {
         .map(|p| p.catalogue())
         .unwrap_or_default();
     let format = format_of(ctx, args.format);
-    let streamed = match format {
-        ScanFormat::Sarif => Some(StreamFormat::Sarif),
-        ScanFormat::Github => Some(StreamFormat::Github),
-        _ => None,
+    let stream = match format {
+        ScanFormat::Sarif => StreamFormat::Sarif,
+        ScanFormat::Github => StreamFormat::Github,
+        ScanFormat::Json => StreamFormat::Json,
+        ScanFormat::Yaml => StreamFormat::Yaml,
+        ScanFormat::Table => StreamFormat::Table,
+        ScanFormat::Backstage => StreamFormat::Backstage,
     };
-    // SARIF and annotations are written while the scan runs, in flat memory; publishing
-    // needs the whole inventory, so it takes the collecting path.
-    if let Some(stream) = streamed.filter(|_| !args.publish) {
+    // Reports are written while the scan runs, in flat memory (Backstage entities hold the
+    // inventory, not the findings); publishing needs everything, so it takes the collecting path.
+    if !args.publish {
+        let out = ctx.out.clone();
+        let print_table: TablePrinter<'_> =
+            Box::new(move |table| out.titled_table(&table.title, &table.headers, &table.rows));
         let mut sink = StreamingReport::start(
             ctx.out.stdout_stream(),
             stream,
             &policy_rules,
             env!("CARGO_PKG_VERSION"),
+            Some(print_table),
         )?;
+        if stream == StreamFormat::Backstage {
+            sink.set_backstage_options(show::backstage_options(
+                args.env.as_deref(),
+                &ctx.label_domain()?,
+            ));
+        }
         sources::gather(ctx, &args, &config, &root, &mut sink).await?;
         let outcome = sink.finish()?;
-        show::streamed(ctx, &outcome)?;
+        show::streamed(ctx, &outcome, stream)?;
         return check_threshold(outcome.summary.counts, args.fail_on);
     }
     let publish_as = if args.publish {

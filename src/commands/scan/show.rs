@@ -6,7 +6,7 @@ use anyhow::Result;
 use crate::cli::ScanFormat;
 use crate::ctx::Ctx;
 use crate::output::github::GithubActions;
-use crate::scan::report::stream::StreamOutcome;
+use crate::scan::report::stream::{StreamFormat, StreamOutcome};
 use crate::scan::report::{backstage, github, json, sarif, table};
 use crate::scan::{InputProblem, RuleInfo, ScanReport, Skipped};
 
@@ -44,12 +44,18 @@ pub fn report(
 
 /// Multi-document `catalog-info.yaml` of the report (also what `--publish` writes).
 pub fn entities_yaml(report: &ScanReport, env: Option<&str>, domain: &str) -> String {
-    let options = backstage::BackstageOptions {
+    backstage::to_yaml(&backstage::entities(
+        report,
+        &backstage_options(env, domain),
+    ))
+}
+
+pub fn backstage_options(env: Option<&str>, domain: &str) -> backstage::BackstageOptions {
+    backstage::BackstageOptions {
         environment: env.map(str::to_owned),
         domain: domain.to_owned(),
         ..Default::default()
-    };
-    backstage::to_yaml(&backstage::entities(report, &options))
+    }
 }
 
 fn findings_tables(ctx: &Ctx, report: &ScanReport) {
@@ -110,8 +116,12 @@ fn print_notices(
 }
 
 /// After a streamed report: the same notices and step summary as [`report`] gives.
-pub fn streamed(ctx: &Ctx, outcome: &StreamOutcome) -> Result<()> {
+pub fn streamed(ctx: &Ctx, outcome: &StreamOutcome, format: StreamFormat) -> Result<()> {
     let data = &outcome.summary;
+    let counts = data.counts;
+    if format == StreamFormat::Table && counts.error + counts.warning + counts.note == 0 {
+        ctx.out.info("No findings.");
+    }
     let summary = table::summary_line(
         data.resources,
         data.counts,

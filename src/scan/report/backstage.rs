@@ -10,6 +10,17 @@ use sha2::{Digest, Sha256};
 
 use super::super::{Origin, Resource, ScanReport};
 
+/// The only label an entity reads; `--format backstage` keeps no other while it holds the
+/// whole inventory.
+pub(crate) const KUBERNETES_ID_LABEL: &str = "backstage.io/kubernetes-id";
+
+/// Drops what no entity reads (other labels, annotations), so that holding the inventory
+/// costs less per resource.
+pub(crate) fn keep_only_what_entities_read(resource: &mut Resource) {
+    resource.labels.retain(|key, _| key == KUBERNETES_ID_LABEL);
+    resource.annotations.clear();
+}
+
 #[derive(Debug, Clone)]
 pub struct BackstageOptions {
     /// Entity ref of the owner, e.g. `group:default/platform-team`.
@@ -135,11 +146,41 @@ fn strip_index(address: &str) -> &str {
 }
 
 pub fn entities(report: &ScanReport, options: &BackstageOptions) -> Vec<Value> {
+    let mut out = Vec::new();
+    for_each_entity(&report.resources, options, |entity| out.push(entity));
+    out
+}
+
+/// Writes the multi-document `catalog-info.yaml` entity by entity, as [`to_yaml`] of
+/// [`entities`] would, without holding them all.
+pub(crate) fn write_yaml(
+    resources: &[Resource],
+    options: &BackstageOptions,
+    out: &mut impl std::io::Write,
+) -> std::io::Result<()> {
+    let mut written = Ok(());
+    for_each_entity(resources, options, |entity| {
+        if written.is_ok() {
+            written = out.write_all(b"---\n").and_then(|()| {
+                serde_yaml_ng::to_writer(&mut *out, &entity).map_err(std::io::Error::other)
+            });
+        }
+    });
+    written
+}
+
+/// Names need the whole inventory (unique per source, relations resolved by id), so this
+/// holds the resources and a name per resource; each entity is built and handed over alone.
+fn for_each_entity(
+    resources: &[Resource],
+    options: &BackstageOptions,
+    mut emit: impl FnMut(Value),
+) {
     let mut names = Names::default();
-    let mut own_names: Vec<String> = Vec::with_capacity(report.resources.len());
+    let mut own_names: Vec<String> = Vec::with_capacity(resources.len());
     let mut used: HashSet<String> = HashSet::new();
     let mut occurrences: HashMap<(&str, &str), usize> = HashMap::new();
-    for resource in &report.resources {
+    for resource in resources {
         let file = resource.location.file.as_str();
         let occurrence = occurrences.entry((&resource.id, file)).or_default();
         let mut name = entity_name(resource, *occurrence);
@@ -165,15 +206,13 @@ pub fn entities(report: &ScanReport, options: &BackstageOptions) -> Vec<Value> {
             .unwrap_or_else(|| "unassigned".into())
     };
     let mut systems: BTreeMap<String, String> = BTreeMap::new();
-    for resource in &report.resources {
+    for resource in resources {
         let env = environment_of(resource);
         systems.entry(system_name(&env)).or_insert(env);
     }
     let ns = &options.namespace;
-    let mut out: Vec<Value> = systems
-        .iter()
-        .map(|(name, env)| {
-            json!({
+    for (name, env) in &systems {
+        emit(json!({
                 "apiVersion": "backstage.io/v1alpha1",
                 "kind": "System",
                 "metadata": {
@@ -183,10 +222,9 @@ pub fn entities(report: &ScanReport, options: &BackstageOptions) -> Vec<Value> {
                     "annotations": {format!("{}/environment", options.domain): env},
                 },
                 "spec": {"owner": options.owner},
-            })
-        })
-        .collect();
-    for (resource, name) in report.resources.iter().zip(&own_names) {
+        }));
+    }
+    for (resource, name) in resources.iter().zip(&own_names) {
         let file = resource.location.file.as_str();
         let mut annotations = Map::new();
         // plat's own annotations are under the platform's label domain.
@@ -217,10 +255,10 @@ pub fn entities(report: &ScanReport, options: &BackstageOptions) -> Vec<Value> {
                 put(&own("kubernetes-name"), &resource.name);
                 let kube_id = resource
                     .labels
-                    .get("backstage.io/kubernetes-id")
+                    .get(KUBERNETES_ID_LABEL)
                     .cloned()
                     .unwrap_or_else(|| resource.name.clone());
-                put("backstage.io/kubernetes-id", &kube_id);
+                put(KUBERNETES_ID_LABEL, &kube_id);
                 if let Some(namespace) = &resource.namespace {
                     put(&own("kubernetes-namespace"), namespace);
                     put("backstage.io/kubernetes-namespace", namespace);
@@ -266,7 +304,7 @@ pub fn entities(report: &ScanReport, options: &BackstageOptions) -> Vec<Value> {
         if !depends_on.is_empty() {
             spec["dependsOn"] = json!(depends_on);
         }
-        out.push(json!({
+        emit(json!({
             "apiVersion": "backstage.io/v1alpha1",
             "kind": "Resource",
             "metadata": {
@@ -278,7 +316,6 @@ pub fn entities(report: &ScanReport, options: &BackstageOptions) -> Vec<Value> {
             "spec": spec,
         }));
     }
-    out
 }
 
 /// Multi-document `catalog-info.yaml`.

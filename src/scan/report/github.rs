@@ -86,10 +86,18 @@ impl SummaryData {
     }
 
     pub(crate) fn count(&mut self, f: &Finding) {
-        *self
+        // A scan has a few rules and millions of findings: look up before cloning the key.
+        let found = self
             .by_rule
-            .entry((Reverse(f.severity), f.rule_id.clone()))
-            .or_default() += 1;
+            .iter_mut()
+            .find(|((severity, rule), _)| severity.0 == f.severity && *rule == f.rule_id);
+        match found {
+            Some((_, count)) => *count += 1,
+            None => {
+                self.by_rule
+                    .insert((Reverse(f.severity), f.rule_id.clone()), 1);
+            }
+        }
     }
 }
 

@@ -2,6 +2,7 @@
 //! None of them prints; the caller writes the strings/values where they belong.
 
 pub mod backstage;
+pub mod document;
 pub mod github;
 pub mod json;
 pub mod sarif;

@@ -1,20 +1,39 @@
 //! Reports written while the scan runs, so that memory stays flat at any input size: SARIF in
 //! one pass (driver and rules first, each result as it is found, the invocation last), GitHub
-//! annotations spilled by severity to temporary files and replayed most severe first. Only
+//! annotations spilled by severity to temporary files and replayed most severe first, the
+//! JSON/YAML document through [`super::document`], tables file by file in bounded chunks. Only
 //! counts, skipped files, input problems and the step summary's first rows are kept.
+//!
+//! Findings of one object (one resource in one file) are held until the next object starts, then
+//! sorted and deduplicated as [`ScanReport::finish`](super::super::ScanReport::finish) does, so
+//! streamed and collected reports agree object by object; objects come in scan order (files in
+//! walk order), where a collected report sorts files by name.
 
 use std::fs::File;
 use std::io::{BufWriter, Seek, Write};
 
-use super::super::{Finding, InputProblem, RuleInfo, ScanSink, Severity, Skipped};
+use super::super::{Finding, InputProblem, Resource, RuleInfo, ScanSink, Severity, Skipped};
+use super::backstage::{self, BackstageOptions};
+use super::document::{DocumentEnd, DocumentFormat, DocumentSpill};
 use super::github::{self, SUMMARY_ROWS, SummaryData};
+use super::json::Summary;
 use super::sarif::{self, RuleTable};
+use super::table::{Table, TableStream};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StreamFormat {
     Sarif,
     Github,
+    Json,
+    Yaml,
+    Table,
+    /// Not flat: entity names and relations need the whole inventory, so resources are held
+    /// (findings are not) and the entities are written one by one at the end.
+    Backstage,
 }
+
+/// Prints one findings table (the caller owns the terminal's width and style).
+pub type TablePrinter<'r> = Box<dyn FnMut(&Table) + Send + 'r>;
 
 /// What is left once the report is written: for notices, the step summary and the exit code.
 #[derive(Debug, Default)]
@@ -33,6 +52,14 @@ pub struct StreamingReport<'r, W: Write> {
     header_written: bool,
     /// GitHub annotations of each severity (error, warning, note), replayed in that order.
     spills: Vec<BufWriter<File>>,
+    document: Option<DocumentSpill>,
+    tables: TableStream,
+    print_table: Option<TablePrinter<'r>>,
+    /// `--format backstage`: the inventory, and how to name its entities.
+    inventory: Option<(Vec<Resource>, BackstageOptions)>,
+    /// Findings and resources of the object being scanned (see the module comment).
+    object_findings: Vec<Finding>,
+    object_resources: Vec<Resource>,
     results_written: usize,
     /// The first findings of each severity, for the step summary.
     first: [Vec<Finding>; 3],
@@ -50,12 +77,14 @@ fn slot(severity: Severity) -> usize {
 }
 
 impl<'r, W: Write> StreamingReport<'r, W> {
-    /// Starts the report (the spill files of annotations).
+    /// Starts the report (the spill files of annotations and documents). `print_table` is
+    /// required by [`StreamFormat::Table`] and unused otherwise.
     pub fn start(
         out: W,
         format: StreamFormat,
         policy_rules: &'r [RuleInfo],
         tool_version: &str,
+        print_table: Option<TablePrinter<'r>>,
     ) -> std::io::Result<Self> {
         let mut spills = Vec::new();
         if format == StreamFormat::Github {
@@ -63,6 +92,11 @@ impl<'r, W: Write> StreamingReport<'r, W> {
                 spills.push(BufWriter::new(tempfile::tempfile()?));
             }
         }
+        let document = match format {
+            StreamFormat::Json => Some(DocumentSpill::new(DocumentFormat::Json)?),
+            StreamFormat::Yaml => Some(DocumentSpill::new(DocumentFormat::Yaml)?),
+            _ => None,
+        };
         Ok(Self {
             out,
             format,
@@ -70,11 +104,25 @@ impl<'r, W: Write> StreamingReport<'r, W> {
             tool_version: tool_version.to_string(),
             header_written: false,
             spills,
+            document,
+            tables: TableStream::default(),
+            print_table,
+            inventory: (format == StreamFormat::Backstage)
+                .then(|| (Vec::new(), BackstageOptions::default())),
+            object_findings: Vec::new(),
+            object_resources: Vec::new(),
             results_written: 0,
             first: Default::default(),
             outcome: StreamOutcome::default(),
             error: None,
         })
+    }
+
+    /// How `--format backstage` names its entities (the default otherwise).
+    pub fn set_backstage_options(&mut self, options: BackstageOptions) {
+        if let Some((_, current)) = &mut self.inventory {
+            *current = options;
+        }
     }
 
     fn sarif_header(&mut self) -> std::io::Result<()> {
@@ -104,13 +152,83 @@ impl<'r, W: Write> StreamingReport<'r, W> {
             StreamFormat::Github => {
                 writeln!(self.spills[slot(f.severity)], "{}", github::annotation(f))?;
             }
+            StreamFormat::Json | StreamFormat::Yaml => {
+                if let Some(document) = &mut self.document {
+                    document.finding(f)?;
+                }
+            }
+            StreamFormat::Table => {
+                if let Some(table) = self.tables.finding(f) {
+                    self.print(&table);
+                }
+            }
+            StreamFormat::Backstage => {}
         }
         self.results_written += 1;
         Ok(())
     }
 
+    fn print(&mut self, table: &Table) {
+        if let Some(print) = &mut self.print_table {
+            print(table);
+        }
+    }
+
+    /// Reports the held object's findings: sorted and deduplicated as a collected report's.
+    fn flush_findings(&mut self) {
+        let mut findings = std::mem::take(&mut self.object_findings);
+        findings.sort_by(|a, b| {
+            (a.location.line, &a.rule_id, &a.fingerprint).cmp(&(
+                b.location.line,
+                &b.rule_id,
+                &b.fingerprint,
+            ))
+        });
+        findings.dedup_by(|a, b| a.fingerprint == b.fingerprint);
+        for finding in findings.drain(..) {
+            self.report_finding(finding);
+        }
+        // Keep the allocation for the next object.
+        self.object_findings = findings;
+    }
+
+    fn report_finding(&mut self, finding: Finding) {
+        let summary = &mut self.outcome.summary;
+        match finding.severity {
+            Severity::Error => summary.counts.error += 1,
+            Severity::Warning => summary.counts.warning += 1,
+            Severity::Note => summary.counts.note += 1,
+        }
+        summary.count(&finding);
+        if self.error.is_none()
+            && let Err(error) = self.write_finding(&finding)
+        {
+            self.error = Some(error);
+        }
+        let bucket = &mut self.first[slot(finding.severity)];
+        if bucket.len() < SUMMARY_ROWS {
+            bucket.push(finding);
+        }
+    }
+
+    fn flush_resources(&mut self) {
+        let mut resources = std::mem::take(&mut self.object_resources);
+        resources.sort_by(|a, b| a.id.cmp(&b.id));
+        if let Some(document) = &mut self.document {
+            for resource in resources {
+                if self.error.is_none()
+                    && let Err(error) = document.resource(resource)
+                {
+                    self.error = Some(error);
+                }
+            }
+        }
+    }
+
     /// Ends the report (the SARIF invocation, or the annotations in severity order).
     pub fn finish(mut self) -> std::io::Result<StreamOutcome> {
+        self.flush_findings();
+        self.flush_resources();
         if let Some(error) = self.error.take() {
             return Err(error);
         }
@@ -130,6 +248,39 @@ impl<'r, W: Write> StreamingReport<'r, W> {
                     std::io::copy(&mut file, &mut self.out)?;
                 }
             }
+            StreamFormat::Json | StreamFormat::Yaml => {
+                let summary = &self.outcome.summary;
+                let end = DocumentEnd {
+                    partial: summary.partial,
+                    summary: Summary {
+                        resources: summary.resources,
+                        findings: summary.counts,
+                        skipped: summary.skipped.len(),
+                        problems: self.outcome.problems.len(),
+                    },
+                    skipped: &summary.skipped,
+                    problems: &self.outcome.problems,
+                    notes: &summary.notes,
+                };
+                if let Some(document) = self.document.take() {
+                    document.finish(&mut self.out, &end)?;
+                }
+            }
+            StreamFormat::Table => {
+                let (last, by_rule) = std::mem::take(&mut self.tables).finish();
+                if let Some(last) = last {
+                    self.print(&last);
+                }
+                if !by_rule.rows.is_empty() {
+                    self.print(&by_rule);
+                }
+            }
+            StreamFormat::Backstage => {
+                if let Some((mut resources, options)) = self.inventory.take() {
+                    link_and_sort(&mut resources);
+                    backstage::write_yaml(&resources, &options, &mut self.out)?;
+                }
+            }
         }
         self.out.flush()?;
         let mut first: Vec<Finding> = self.first.into_iter().flatten().collect();
@@ -140,27 +291,37 @@ impl<'r, W: Write> StreamingReport<'r, W> {
 }
 
 impl<W: Write> ScanSink for StreamingReport<'_, W> {
-    fn resource(&mut self, _: super::super::Resource) {
+    fn resource(&mut self, resource: Resource) {
         self.outcome.summary.resources += 1;
+        if let Some((resources, _)) = &mut self.inventory {
+            let mut resource = resource;
+            backstage::keep_only_what_entities_read(&mut resource);
+            resources.push(resource);
+            return;
+        }
+        if self.document.is_none() {
+            return;
+        }
+        if let Some(held) = self.object_resources.first()
+            && (held.location.line != resource.location.line
+                || held.location.file != resource.location.file)
+        {
+            self.flush_resources();
+        }
+        self.object_resources.push(resource);
     }
 
     fn finding(&mut self, finding: Finding) {
-        let summary = &mut self.outcome.summary;
-        match finding.severity {
-            Severity::Error => summary.counts.error += 1,
-            Severity::Warning => summary.counts.warning += 1,
-            Severity::Note => summary.counts.note += 1,
-        }
-        summary.count(&finding);
-        if self.error.is_none()
-            && let Err(error) = self.write_finding(&finding)
+        if let Some(held) = self.object_findings.first()
+            && (held.resource != finding.resource || held.location.file != finding.location.file)
         {
-            self.error = Some(error);
+            self.flush_findings();
         }
-        let bucket = &mut self.first[slot(finding.severity)];
-        if bucket.len() < SUMMARY_ROWS {
-            bucket.push(finding);
-        }
+        self.object_findings.push(finding);
+    }
+
+    fn wants_inventory(&self) -> bool {
+        self.document.is_some() || self.inventory.is_some()
     }
 
     fn skipped(&mut self, skipped: Skipped) {
@@ -178,4 +339,12 @@ impl<W: Write> ScanSink for StreamingReport<'_, W> {
             summary.notes.push(reason);
         }
     }
+}
+
+/// As a collected report: relations that need the whole inventory, then file and line order.
+fn link_and_sort(resources: &mut [Resource]) {
+    super::super::rules::link_selectors(resources);
+    resources.sort_by(|a, b| {
+        (&a.location.file, a.location.line, &a.id).cmp(&(&b.location.file, b.location.line, &b.id))
+    });
 }

@@ -304,6 +304,15 @@ impl ForgeRepo {
     }
 }
 
+/// The branch a pull or merge request targets: the step's `targetBranchName`, else the default
+/// branch the forge named in `repository` (read to do `what`).
+fn target_branch(input: &Value, repository: &Value, what: &str) -> Result<String, ScaffoldError> {
+    match string(input, "targetBranchName") {
+        Some(target) => Ok(target.to_owned()),
+        None => Ok(answer_str(repository, "default_branch", what)?.to_owned()),
+    }
+}
+
 /// One forge's REST API, with the token and the error wording of one action.
 struct Api {
     client: reqwest::Client,
@@ -314,6 +323,14 @@ struct Api {
 }
 
 impl Api {
+    /// What a push to this forge authenticates with: its token, under the user name it wants.
+    fn git_credentials(&self) -> GitCredentials<'_> {
+        GitCredentials {
+            username: self.forge.git_username(),
+            token: &self.token.value,
+        }
+    }
+
     fn url(&self, segments: &[&str]) -> Result<Url, ScaffoldError> {
         let mut url = self.base.clone();
         url.path_segments_mut()
@@ -576,10 +593,7 @@ impl Runner<'_> {
                 branch,
                 message,
                 author: &author,
-                credentials: Some(GitCredentials {
-                    username: Forge::GitHub.git_username(),
-                    token: &api.token.value,
-                }),
+                credentials: Some(api.git_credentials()),
             },
         )?;
         let mut output = Map::new();
@@ -645,10 +659,7 @@ impl Runner<'_> {
             .call(Method::GET, api.url(&["repos", owner, name])?, None, &what)
             .await?;
         let clone_url = answer_str(&existing, "clone_url", &what)?.to_owned();
-        let target = match string(input, "targetBranchName") {
-            Some(target) => target.to_owned(),
-            None => answer_str(&existing, "default_branch", &what)?.to_owned(),
-        };
+        let target = target_branch(input, &existing, &what)?;
         let commit = git::branch_commit_push(
             &source,
             target_path,
@@ -658,10 +669,7 @@ impl Runner<'_> {
                 branch,
                 message,
                 author: &author,
-                credentials: Some(GitCredentials {
-                    username: Forge::GitHub.git_username(),
-                    token: &api.token.value,
-                }),
+                credentials: Some(api.git_credentials()),
             },
         )?;
         let what = format!("open a pull request from {branch} into {target} of {owner}/{name}");
@@ -811,10 +819,7 @@ impl Runner<'_> {
                 branch,
                 message,
                 author: &author,
-                credentials: Some(GitCredentials {
-                    username: Forge::GitLab.git_username(),
-                    token: &api.token.value,
-                }),
+                credentials: Some(api.git_credentials()),
             },
         )?;
         let remote = http_url.trim_end_matches(".git");
@@ -885,10 +890,7 @@ impl Runner<'_> {
             .get("id")
             .map(|id| id.as_str().map_or_else(|| id.to_string(), str::to_owned))
             .ok_or_else(|| invalid(format!("the answer to `{what}` has no `id`")))?;
-        let target = match string(input, "targetBranchName") {
-            Some(target) => target.to_owned(),
-            None => answer_str(&project, "default_branch", &what)?.to_owned(),
-        };
+        let target = target_branch(input, &project, &what)?;
         let commit = git::branch_commit_push(
             &source,
             target_path,
@@ -898,10 +900,7 @@ impl Runner<'_> {
                 branch,
                 message,
                 author: &author,
-                credentials: Some(GitCredentials {
-                    username: Forge::GitLab.git_username(),
-                    token: &api.token.value,
-                }),
+                credentials: Some(api.git_credentials()),
             },
         )?;
         let mut body = json!({

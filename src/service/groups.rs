@@ -344,13 +344,8 @@ fn check_idp_group(idp_group: &str) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::api::{CreateAccount, CreateUser};
-    use crate::service::{Bootstrap, ErrorKind, Identity, system_clock};
-    use crate::store::Store;
-
-    const ALICE: &str = "alice@acme.test";
-    const GINA: &str = "gina@globex.test";
-    const CAROL: &str = "carol@acme.test";
+    use crate::service::test_support::{ALICE, CAROL, GINA, acme_and_globex, as_user};
+    use crate::service::{ErrorKind, Identity};
     const RELEASE: &str = "/acme/release";
 
     fn token(email: &str, groups: &[&str]) -> Identity {
@@ -362,45 +357,10 @@ mod tests {
         }
     }
 
-    async fn as_user(service: &Service, email: &str) -> Actor {
-        let identity = Identity::Email(email.into());
-        (*service.resolve_actor(&identity, None, None).await.unwrap()).clone()
-    }
-
-    /// acme (alice) and globex (gina), both with user-admin; carol linked to acme in no group;
-    /// acme's `release-managers` may write envs.
+    /// acme and globex (see `acme_and_globex`); acme's `release-managers` may write envs.
     async fn platform(dir: &std::path::Path) -> Service {
-        let url = format!("sqlite://{}?mode=rwc", dir.join("p.db").display());
-        let service = Service::new(Store::open(&url, 4).await.unwrap(), system_clock());
-        service
-            .bootstrap(&Bootstrap {
-                master_account: "platform".into(),
-                admin_email: "operator@localhost".into(),
-                default_tenant_domain: "localhost".into(),
-            })
-            .await
-            .unwrap();
-        let operator = service
-            .resolve_actor(&Identity::Operator, None, None)
-            .await
-            .unwrap();
-        for (slug, owner) in [("acme", ALICE), ("globex", GINA)] {
-            let request = CreateAccount {
-                slug: slug.into(),
-                name: None,
-                owner: owner.into(),
-                owner_name: None,
-                tenant: None,
-                roles: vec!["user-admin".into()],
-            };
-            service.create_account(&operator, request).await.unwrap();
-        }
+        let service = acme_and_globex(dir).await;
         let alice = as_user(&service, ALICE).await;
-        let carol = CreateUser {
-            email: CAROL.into(),
-            ..CreateUser::default()
-        };
-        service.create_user(&alice, carol).await.unwrap();
         let group = CreateGroup {
             name: "release-managers".into(),
             permissions: vec!["envs:write".into()],

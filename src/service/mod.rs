@@ -16,6 +16,8 @@ mod inventories;
 mod queue_triggers;
 pub mod spend;
 mod tenants;
+#[cfg(test)]
+pub(crate) mod test_support;
 pub(crate) mod trust;
 mod users;
 pub mod vocabulary;

@@ -322,7 +322,7 @@ pub async fn set_meta(conn: &mut Conn, key: &str, value: &str) -> Result<(), Sto
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::service::{Bootstrap, Service, system_clock};
+    use crate::service::{Service, system_clock};
     use crate::store::Store;
 
     /// A master account with `branches` children of `leaves` children each, owned by users
@@ -331,11 +331,7 @@ mod tests {
         let url = format!("sqlite://{}?mode=rwc", dir.join("p.db").display());
         let store = Store::open(&url, 1).await.unwrap();
         Service::new(store.clone(), system_clock())
-            .bootstrap(&Bootstrap {
-                master_account: "platform".into(),
-                admin_email: "operator@localhost".into(),
-                default_tenant_domain: "localhost".into(),
-            })
+            .bootstrap(&crate::service::test_support::bootstrap())
             .await
             .unwrap();
         let mut conn = store.acquire().await.unwrap();

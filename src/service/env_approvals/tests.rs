@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 
 use super::super::envs::TtlLimits;
-use super::super::{Actor, Bootstrap, Clock, ErrorKind, Identity, Service};
+use super::super::{Actor, Clock, ErrorKind, Identity, Service};
 use crate::api::{
     CreateEnv, CreateGroup, CreateUser, DecideEnv, EnvDecision, EnvStatus, SetEnvPolicy,
 };
@@ -57,11 +57,7 @@ impl Platform {
         });
         let service = Service::new(store, clock).with_env_templates(Arc::new(Templates));
         service
-            .bootstrap(&Bootstrap {
-                master_account: "platform".into(),
-                admin_email: "operator@localhost".into(),
-                default_tenant_domain: "localhost".into(),
-            })
+            .bootstrap(&crate::service::test_support::bootstrap())
             .await
             .unwrap();
         let platform = Self {

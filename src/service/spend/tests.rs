@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use jiff::{SignedDuration, Timestamp};
 
 use crate::api::{CreateAccount, CreateEnv, EnvOutcome, SetEnvPolicy};
-use crate::service::{Actor, Bootstrap, ErrorKind, Identity, Service};
+use crate::service::{Actor, ErrorKind, Identity, Service};
 use crate::store::Store;
 
 struct Platform {
@@ -30,11 +30,7 @@ impl Platform {
             .with_env_templates(Arc::new(templates))
             .with_currency("EUR");
         service
-            .bootstrap(&Bootstrap {
-                master_account: "platform".into(),
-                admin_email: "operator@localhost".into(),
-                default_tenant_domain: "localhost".into(),
-            })
+            .bootstrap(&crate::service::test_support::bootstrap())
             .await
             .unwrap();
         let platform = Self {

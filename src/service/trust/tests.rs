@@ -1,13 +1,9 @@
 use std::collections::BTreeMap;
 
 use super::*;
-use crate::api::{CreateAccount, CreateGroup, CreateUser};
-use crate::service::{Bootstrap, ErrorKind, system_clock};
-use crate::store::Store;
-
-const ALICE: &str = "alice@acme.test";
-const GINA: &str = "gina@globex.test";
-const CAROL: &str = "carol@acme.test";
+use crate::api::CreateGroup;
+use crate::service::ErrorKind;
+use crate::service::test_support::{ALICE, CAROL, GINA, acme_and_globex, as_user};
 const ISSUER: &str = GITHUB_ACTIONS_ISSUER;
 
 fn claims(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
@@ -45,45 +41,10 @@ fn rule(name: &str, pairs: &[(&str, &str)], group: &str) -> CreateTrustRule {
     }
 }
 
-async fn as_user(service: &Service, email: &str) -> Actor {
-    let identity = Identity::Email(email.into());
-    (*service.resolve_actor(&identity, None, None).await.unwrap()).clone()
-}
-
-/// acme (alice) and globex (gina), both user-admins; carol linked to acme in no group; acme's
-/// `deployers` may read and write envs, globex's `deployers` may do everything.
+/// acme and globex (see `acme_and_globex`); acme's `deployers` may read and write envs,
+/// globex's `deployers` may do everything.
 async fn platform(dir: &std::path::Path) -> Service {
-    let url = format!("sqlite://{}?mode=rwc", dir.join("p.db").display());
-    let service = Service::new(Store::open(&url, 4).await.unwrap(), system_clock());
-    service
-        .bootstrap(&Bootstrap {
-            master_account: "platform".into(),
-            admin_email: "operator@localhost".into(),
-            default_tenant_domain: "localhost".into(),
-        })
-        .await
-        .unwrap();
-    let operator = service
-        .resolve_actor(&Identity::Operator, None, None)
-        .await
-        .unwrap();
-    for (slug, owner) in [("acme", ALICE), ("globex", GINA)] {
-        let request = CreateAccount {
-            slug: slug.into(),
-            name: None,
-            owner: owner.into(),
-            owner_name: None,
-            tenant: None,
-            roles: vec!["user-admin".into()],
-        };
-        service.create_account(&operator, request).await.unwrap();
-    }
-    let alice = as_user(&service, ALICE).await;
-    let carol = CreateUser {
-        email: CAROL.into(),
-        ..CreateUser::default()
-    };
-    service.create_user(&alice, carol).await.unwrap();
+    let service = acme_and_globex(dir).await;
     for (owner, permissions) in [
         (ALICE, vec!["envs:read", "envs:write"]),
         (GINA, vec!["accounts:read", "groups:write", "users:write"]),

@@ -141,8 +141,10 @@ enum Stop {
     Cancelled,
 }
 
-/// Actions told to stop and waited for (up to `STOP_GRACE`) rather than dropped on the spot.
-const STOPPED_GRACEFULLY: [&str; 2] = ["env.up", "env.down"];
+/// Actions told to stop and waited for (up to `STOP_GRACE`) rather than dropped on the spot:
+/// Terraform must record that it stopped, and a killed command must be gone (reaped) before its
+/// step is recorded as stopped.
+const STOPPED_GRACEFULLY: [&str; 3] = ["env.up", "env.down", "exec"];
 const STOP_GRACE: Duration = Duration::from_secs(60);
 
 /// Default first pause between HTTP retries; doubled after each one.
@@ -421,7 +423,7 @@ impl Executor {
         }
         match action {
             "http" => self.http(input, attempts, log).await,
-            "exec" => exec(input, log).await,
+            "exec" => exec(input, log, work.stop).await,
             WEBHOOK => {
                 let hook = settings(input)?;
                 super::webhook::call(self, &hook, work.run, work.params, attempts, log).await
@@ -656,10 +658,10 @@ fn connection_error(err: &reqwest::Error) -> String {
 /// `sh -c "sleep 60"` does not leave its `sleep` behind.
 struct ProcessGroup(Option<i32>);
 
-impl Drop for ProcessGroup {
-    fn drop(&mut self) {
+impl ProcessGroup {
+    fn kill(&mut self) {
         #[cfg(unix)]
-        if let Some(pid) = self.0 {
+        if let Some(pid) = self.0.take() {
             let _ = nix::sys::signal::killpg(
                 nix::unistd::Pid::from_raw(pid),
                 nix::sys::signal::Signal::SIGKILL,
@@ -668,7 +670,17 @@ impl Drop for ProcessGroup {
     }
 }
 
-async fn exec(input: &Value, log: &StepLog) -> Result<Value, (String, Value)> {
+impl Drop for ProcessGroup {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+async fn exec(
+    input: &Value,
+    log: &StepLog,
+    mut stop: CancelSignal,
+) -> Result<Value, (String, Value)> {
     let fail = |message: String| (message, Value::Null);
     let command: Vec<String> = input["command"]
         .as_array()
@@ -698,16 +710,30 @@ async fn exec(input: &Value, log: &StepLog) -> Result<Value, (String, Value)> {
         .map_err(|err| fail(format!("cannot start `{program}`: {err}")))?;
     let mut group = ProcessGroup(child.id().and_then(|id| i32::try_from(id).ok()));
     log.process(group.0);
+    let (stdout, stderr) = (child.stdout.take(), child.stderr.take());
+    let ended = async {
+        tokio::select! {
+            status = child.wait() => return status.map(Some),
+            () = stop.cancelled() => {}
+        }
+        // Stopped early (cancel, timeout): the step is recorded as stopped only once its
+        // command is gone, so a caller that reads "cancelled" never finds it still running.
+        group.kill();
+        child.wait().await.map(|_| None)
+    };
     // Lines are logged as the command writes them, so `run` and `logs -f` show them live.
     let (stdout, stderr, status) = tokio::join!(
-        relay_lines(child.stdout.take(), "stdout", log),
-        relay_lines(child.stderr.take(), "stderr", log),
-        child.wait(),
+        relay_lines(stdout, "stdout", log),
+        relay_lines(stderr, "stderr", log),
+        ended,
     );
     let status = status.map_err(|err| fail(format!("`{program}` failed: {err}")))?;
-    // It ended by itself: nothing to kill (and its pid may be reused).
+    // It ended (by itself, or killed above): nothing left to kill, and its pid may be reused.
     group.0 = None;
     log.process(None);
+    let Some(status) = status else {
+        return Err(fail(format!("`{program}` was stopped")));
+    };
     let code = status.code().unwrap_or(-1);
     let tail = stderr.lines().last().unwrap_or("").trim().to_owned();
     let seen = json!({ "exit_code": code, "stdout": stdout, "stderr": stderr });

@@ -551,7 +551,7 @@ fn everything() -> ScanReport {
 #[test]
 fn sensitive_values_are_redacted_in_every_reporter() {
     let report = everything();
-    let entities = backstage::entities(&report, &backstage::BackstageOptions::default());
+    let entities = backstage::entities(&report, &backstage::BackstageOptions::default()).expect("entities");
     let outputs = [
         json::to_json(&report),
         json::to_yaml(&report),
@@ -675,7 +675,7 @@ fn backstage_entities_are_valid_unique_and_linked() {
         environment: Some("env-42".into()),
         ..Default::default()
     };
-    let entities = backstage::entities(&report, &options);
+    let entities = backstage::entities(&report, &options).expect("entities");
     let name_ok = regex::Regex::new(r"^[a-zA-Z0-9]+([-_.][a-zA-Z0-9]+)*$").expect("regex");
     let mut names = std::collections::HashSet::new();
     for entity in &entities {
@@ -1368,6 +1368,7 @@ fn backstage_names_are_unique_per_source_deterministic_and_never_stacked() {
     report.finish();
     let names = |report: &ScanReport| -> Vec<String> {
         backstage::entities(report, &backstage::BackstageOptions::default())
+            .expect("entities")
             .iter()
             .filter(|e| e["kind"] == "Resource")
             .map(|e| e["metadata"]["name"].as_str().expect("name").to_string())
@@ -1744,10 +1745,10 @@ fn streamed_backstage_entities_are_the_collected_ones() {
     let text = document_corpus();
     let (out, outcome) = stream_text(StreamFormat::Backstage, "d.yaml", &text);
     let collected = scan_text("d.yaml", &text, false);
-    let expected = backstage::to_yaml(&backstage::entities(
-        &collected,
-        &backstage::BackstageOptions::default(),
-    ));
+    let expected = backstage::to_yaml(
+        &backstage::entities(&collected, &backstage::BackstageOptions::default())
+            .expect("entities"),
+    );
     assert_eq!(String::from_utf8(out).expect("utf-8"), expected);
     assert!(expected.contains("dependsOn"), "{expected}");
     assert!(

@@ -33,7 +33,7 @@ pub async fn inventory(
         env: args.env.clone(),
         source: source(args, root),
         report: serde_json::to_value(json::document(report))?,
-        entities: super::show::entities_yaml(report, args.env.as_deref(), &ctx.label_domain()?),
+        entities: super::show::entities_yaml(report, args.env.as_deref(), &ctx.label_domain()?)?,
     };
     let published = ctx
         .platform()

@@ -28,7 +28,7 @@ pub fn report(
         }
         ScanFormat::Backstage => ctx
             .out
-            .raw(&entities_yaml(report, env, &ctx.label_domain()?)),
+            .raw(&entities_yaml(report, env, &ctx.label_domain()?)?),
         ScanFormat::Github => {
             for line in github::annotations(report) {
                 ctx.out.raw(&format!("{line}\n"));
@@ -43,11 +43,13 @@ pub fn report(
 }
 
 /// Multi-document `catalog-info.yaml` of the report (also what `--publish` writes).
-pub fn entities_yaml(report: &ScanReport, env: Option<&str>, domain: &str) -> String {
-    backstage::to_yaml(&backstage::entities(
-        report,
-        &backstage_options(env, domain),
-    ))
+pub fn entities_yaml(
+    report: &ScanReport,
+    env: Option<&str>,
+    domain: &str,
+) -> std::io::Result<String> {
+    let entities = backstage::entities(report, &backstage_options(env, domain))?;
+    Ok(backstage::to_yaml(&entities))
 }
 
 pub fn backstage_options(env: Option<&str>, domain: &str) -> backstage::BackstageOptions {

@@ -27,8 +27,9 @@ pub enum StreamFormat {
     Json,
     Yaml,
     Table,
-    /// Not flat: entity names and relations need the whole inventory, so resources are held
-    /// (findings are not) and the entities are written one by one at the end.
+    /// Entity names and relations need the whole inventory: resources are spilled to a
+    /// temporary file with a compact index ([`backstage::CatalogSpill`]), and the entities
+    /// written one by one at the end.
     Backstage,
 }
 
@@ -55,8 +56,8 @@ pub struct StreamingReport<'r, W: Write> {
     document: Option<DocumentSpill>,
     tables: TableStream,
     print_table: Option<TablePrinter<'r>>,
-    /// `--format backstage`: the inventory, and how to name its entities.
-    inventory: Option<(Vec<Resource>, BackstageOptions)>,
+    /// `--format backstage`: the inventory's spill.
+    catalog: Option<backstage::CatalogSpill>,
     /// Findings and resources of the object being scanned (see the module comment).
     object_findings: Vec<Finding>,
     object_resources: Vec<Resource>,
@@ -107,8 +108,11 @@ impl<'r, W: Write> StreamingReport<'r, W> {
             document,
             tables: TableStream::default(),
             print_table,
-            inventory: (format == StreamFormat::Backstage)
-                .then(|| (Vec::new(), BackstageOptions::default())),
+            catalog: if format == StreamFormat::Backstage {
+                Some(backstage::CatalogSpill::new(BackstageOptions::default())?)
+            } else {
+                None
+            },
             object_findings: Vec::new(),
             object_resources: Vec::new(),
             results_written: 0,
@@ -120,8 +124,8 @@ impl<'r, W: Write> StreamingReport<'r, W> {
 
     /// How `--format backstage` names its entities (the default otherwise).
     pub fn set_backstage_options(&mut self, options: BackstageOptions) {
-        if let Some((_, current)) = &mut self.inventory {
-            *current = options;
+        if let Some(catalog) = &mut self.catalog {
+            catalog.set_options(options);
         }
     }
 
@@ -214,13 +218,17 @@ impl<'r, W: Write> StreamingReport<'r, W> {
     fn flush_resources(&mut self) {
         let mut resources = std::mem::take(&mut self.object_resources);
         resources.sort_by(|a, b| a.id.cmp(&b.id));
-        if let Some(document) = &mut self.document {
-            for resource in resources {
-                if self.error.is_none()
-                    && let Err(error) = document.resource(resource)
-                {
-                    self.error = Some(error);
-                }
+        for resource in resources {
+            if self.error.is_some() {
+                return;
+            }
+            let written = match (&mut self.document, &mut self.catalog) {
+                (Some(document), _) => document.resource(resource),
+                (None, Some(catalog)) => catalog.add(resource),
+                (None, None) => Ok(()),
+            };
+            if let Err(error) = written {
+                self.error = Some(error);
             }
         }
     }
@@ -276,9 +284,12 @@ impl<'r, W: Write> StreamingReport<'r, W> {
                 }
             }
             StreamFormat::Backstage => {
-                if let Some((mut resources, options)) = self.inventory.take() {
-                    link_and_sort(&mut resources);
-                    backstage::write_yaml(&resources, &options, &mut self.out)?;
+                if let Some(catalog) = self.catalog.take() {
+                    let out = &mut self.out;
+                    catalog.finish(|entity| {
+                        out.write_all(b"---\n")?;
+                        serde_yaml_ng::to_writer(&mut *out, &entity).map_err(std::io::Error::other)
+                    })?;
                 }
             }
         }
@@ -293,13 +304,7 @@ impl<'r, W: Write> StreamingReport<'r, W> {
 impl<W: Write> ScanSink for StreamingReport<'_, W> {
     fn resource(&mut self, resource: Resource) {
         self.outcome.summary.resources += 1;
-        if let Some((resources, _)) = &mut self.inventory {
-            let mut resource = resource;
-            backstage::keep_only_what_entities_read(&mut resource);
-            resources.push(resource);
-            return;
-        }
-        if self.document.is_none() {
+        if self.document.is_none() && self.catalog.is_none() {
             return;
         }
         if let Some(held) = self.object_resources.first()
@@ -321,7 +326,7 @@ impl<W: Write> ScanSink for StreamingReport<'_, W> {
     }
 
     fn wants_inventory(&self) -> bool {
-        self.document.is_some() || self.inventory.is_some()
+        self.document.is_some() || self.catalog.is_some()
     }
 
     fn skipped(&mut self, skipped: Skipped) {
@@ -339,12 +344,4 @@ impl<W: Write> ScanSink for StreamingReport<'_, W> {
             summary.notes.push(reason);
         }
     }
-}
-
-/// As a collected report: relations that need the whole inventory, then file and line order.
-fn link_and_sort(resources: &mut [Resource]) {
-    super::super::rules::link_selectors(resources);
-    resources.sort_by(|a, b| {
-        (&a.location.file, a.location.line, &a.id).cmp(&(&b.location.file, b.location.line, &b.id))
-    });
 }

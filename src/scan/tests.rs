@@ -551,7 +551,8 @@ fn everything() -> ScanReport {
 #[test]
 fn sensitive_values_are_redacted_in_every_reporter() {
     let report = everything();
-    let entities = backstage::entities(&report, &backstage::BackstageOptions::default()).expect("entities");
+    let entities =
+        backstage::entities(&report, &backstage::BackstageOptions::default()).expect("entities");
     let outputs = [
         json::to_json(&report),
         json::to_yaml(&report),

@@ -140,14 +140,14 @@ pub fn entities(report: &ScanReport, options: &BackstageOptions) -> std::io::Res
 const NAME_SLOT: usize = MAX_NAME + 1;
 
 /// A catalog built in two passes over temporary files, so that `--format backstage` holds
-/// about 60 bytes per resource (hashes and indexes) instead of the resources.
+/// about 40 bytes per resource (hashes and indexes) instead of the resources.
 ///
 /// Names and relations need the whole inventory: a name must be unique, a relation names its
 /// target's entity (the one from the same file when there are several), and a Service's
 /// selector relates it to workloads anywhere in its namespace. So the first pass ([`add`])
-/// names each resource as it comes, writes it to a spill file and its name to a slot of a
-/// names file, and indexes hashes of ids and pod-template labels; the second ([`finish`])
-/// reads the spill back and resolves relations through the index and the names file.
+/// names each resource as it comes, writes it to a spill file and its name to a fixed slot of
+/// a names file, and keeps hashes of its id and pod-template labels; the second ([`finish`])
+/// sorts those, reads the spill back and resolves relations through them and the names file.
 /// Hashes are 64-bit: a collision between two of a scan's ids is not a practical concern.
 ///
 /// [`add`]: CatalogSpill::add
@@ -156,20 +156,20 @@ pub(crate) struct CatalogSpill {
     options: BackstageOptions,
     records: BufWriter<File>,
     names: BufWriter<File>,
-    count: u32,
-    /// Hashes of the names given so far, to settle a (rare) collision of two names.
+    /// Hashes of the names given so far: a name that is taken (the same object again in the
+    /// same file, or a hash collision) takes the next occurrence number.
     used: HashSet<u64>,
-    /// Repeats of one id in the file being read: files come one after another.
-    file: String,
-    occurrences: HashMap<String, usize>,
-    /// (id hash, index) and (id-in-file hash, index), sorted by `finish`: the first entity of
-    /// an id, and the first in a given file.
-    by_id: Vec<(u64, u32)>,
-    by_id_in_file: Vec<(u64, u32)>,
+    /// Where the next occurrence number of a repeated id (in one file) starts, so that many
+    /// copies of one object cost one try each; only ids seen twice are here.
+    repeats: HashMap<u64, usize>,
+    /// By resource index: the hash of its id, and the number of its file.
+    ids: Vec<u64>,
+    files: Vec<u32>,
+    file_numbers: HashMap<String, u32>,
+    /// (hash of a Terraform address without its instance key, index): `depends_on` names those.
+    aliases: Vec<(u64, u32)>,
     /// (hash of namespace, pod-template label and value, index) of workloads.
     pod_labels: Vec<(u64, u32)>,
-    /// The id hash of each resource, by index: what a selector's match resolves through.
-    ids: Vec<u64>,
     /// System name to environment.
     systems: BTreeMap<String, String>,
 }
@@ -189,18 +189,17 @@ fn hash_of(value: impl Hash) -> u64 {
     hasher.finish()
 }
 
-fn in_file(id: u64, file: &str) -> u64 {
-    hash_of((id, file))
-}
-
 fn label_key(namespace: Option<&str>, key: &str, value: &str) -> u64 {
     hash_of((namespace, key, value))
 }
 
-/// The first index recorded under `key` in a sorted index.
-fn first_of(index: &[(u64, u32)], key: u64) -> Option<u32> {
-    let at = index.partition_point(|(k, _)| *k < key);
-    index.get(at).filter(|(k, _)| *k == key).map(|(_, i)| *i)
+/// The entries of a sorted `(key, index)` list recorded under `key`, lowest index first.
+fn entries_of(list: &[(u64, u32)], key: u64) -> impl Iterator<Item = u32> + '_ {
+    let from = list.partition_point(|(k, _)| *k < key);
+    list[from..]
+        .iter()
+        .take_while(move |(k, _)| *k == key)
+        .map(|(_, index)| *index)
 }
 
 impl CatalogSpill {
@@ -209,14 +208,13 @@ impl CatalogSpill {
             options,
             records: BufWriter::new(tempfile::tempfile()?),
             names: BufWriter::new(tempfile::tempfile()?),
-            count: 0,
             used: HashSet::new(),
-            file: String::new(),
-            occurrences: HashMap::new(),
-            by_id: Vec::new(),
-            by_id_in_file: Vec::new(),
-            pod_labels: Vec::new(),
+            repeats: HashMap::new(),
             ids: Vec::new(),
+            files: Vec::new(),
+            file_numbers: HashMap::new(),
+            aliases: Vec::new(),
+            pod_labels: Vec::new(),
             systems: BTreeMap::new(),
         })
     }
@@ -225,33 +223,33 @@ impl CatalogSpill {
         self.options = options;
     }
 
-    /// Names `resource` and spills it. Resources come file by file, in the order their
-    /// entities are written.
+    /// Names `resource` and spills it. Its entity is written in the order resources are added.
     pub(crate) fn add(&mut self, mut resource: Resource) -> std::io::Result<()> {
-        let index = self.count;
+        let index = u32::try_from(self.ids.len())
+            .map_err(|_| std::io::Error::other("more than 4 billion resources"))?;
         let file = resource.location.file.as_str();
-        if file != self.file {
-            self.file = file.to_owned();
-            self.occurrences.clear();
-        }
-        let occurrence = self.occurrences.entry(resource.id.clone()).or_default();
-        let mut name = entity_name(&resource, *occurrence);
-        // A hash collision is astronomically rare; the next occurrence number settles it.
-        while !self.used.insert(hash_of(&name)) {
-            *occurrence += 1;
-            name = entity_name(&resource, *occurrence);
-        }
-        *occurrence += 1;
+        let next_file = u32::try_from(self.file_numbers.len()).unwrap_or(u32::MAX);
+        let file_number = *self
+            .file_numbers
+            .entry(file.to_owned())
+            .or_insert(next_file);
         let id = hash_of(&resource.id);
+        let repeat_key = hash_of((id, file_number));
+        let mut occurrence = self.repeats.get(&repeat_key).copied().unwrap_or(0);
+        let mut name = entity_name(&resource, occurrence);
+        while !self.used.insert(hash_of(&name)) {
+            occurrence += 1;
+            name = entity_name(&resource, occurrence);
+        }
+        if occurrence > 0 {
+            self.repeats.insert(repeat_key, occurrence + 1);
+        }
         self.ids.push(id);
-        self.by_id.push((id, index));
-        self.by_id_in_file.push((in_file(id, file), index));
+        self.files.push(file_number);
         if let Some(address) = &resource.address
             && strip_index(address) != address
         {
-            let stripped = hash_of(strip_index(address));
-            self.by_id.push((stripped, index));
-            self.by_id_in_file.push((in_file(stripped, file), index));
+            self.aliases.push((hash_of(strip_index(address)), index));
         }
         // Bare Pods owned by a workload are related through their owner instead.
         if !(resource.kind == "Pod" && !resource.relations.is_empty())
@@ -263,7 +261,7 @@ impl CatalogSpill {
                     .push((label_key(namespace, key, value), index));
             }
         }
-        let environment = self.environment_of(&resource);
+        let environment = environment_of(&self.options, &resource);
         self.systems
             .entry(system_name(&environment))
             .or_insert(environment);
@@ -280,13 +278,7 @@ impl CatalogSpill {
                 selector,
             },
         )?;
-        self.records.write_all(b"\n")?;
-        self.count += 1;
-        Ok(())
-    }
-
-    fn environment_of(&self, resource: &Resource) -> String {
-        environment_of(&self.options, resource)
+        self.records.write_all(b"\n")
     }
 
     /// Hands over the entities one by one: a System per environment, then a Resource per
@@ -295,9 +287,9 @@ impl CatalogSpill {
         mut self,
         mut emit: impl FnMut(Value) -> std::io::Result<()>,
     ) -> std::io::Result<()> {
-        self.by_id.sort_unstable();
-        self.by_id_in_file.sort_unstable();
-        self.pod_labels.sort_unstable();
+        // The naming state is done with: free it before the index is sorted.
+        drop(std::mem::take(&mut self.used));
+        drop(std::mem::take(&mut self.repeats));
         let ns = self.options.namespace.clone();
         for (name, env) in &self.systems {
             emit(json!({
@@ -312,25 +304,34 @@ impl CatalogSpill {
                 "spec": {"owner": self.options.owner},
             }))?;
         }
+        self.aliases.sort_unstable();
+        self.pod_labels.sort_unstable();
+        let mut by_id: Vec<u32> = (0..self.ids.len() as u32).collect();
+        by_id.sort_unstable_by_key(|&index| (self.ids[index as usize], index));
+        let lookup = Lookup {
+            ids: &self.ids,
+            files: &self.files,
+            by_id: &by_id,
+            aliases: &self.aliases,
+            pod_labels: &self.pod_labels,
+        };
         let mut names = self.names.into_inner().map_err(|e| e.into_error())?;
         let mut records = self.records.into_inner().map_err(|e| e.into_error())?;
         records.rewind()?;
-        let lookup = Lookup {
-            by_id: &self.by_id,
-            by_id_in_file: &self.by_id_in_file,
-            pod_labels: &self.pod_labels,
-            ids: &self.ids,
-        };
-        let mut line = String::new();
         let mut reader = BufReader::new(records);
+        let mut line = String::new();
         while {
             line.clear();
             reader.read_line(&mut line)? > 0
         } {
             let spilled: Spilled = serde_json::from_str(&line).map_err(std::io::Error::other)?;
-            let targets = lookup.targets(&spilled);
-            let mut depends_on = Vec::with_capacity(targets.len());
-            for target in targets {
+            let file = self
+                .file_numbers
+                .get(&spilled.resource.location.file)
+                .copied()
+                .unwrap_or(u32::MAX);
+            let mut depends_on = Vec::new();
+            for target in lookup.targets(&spilled, file) {
                 let target = read_name(&mut names, target)?;
                 if target != spilled.name {
                     depends_on.push(format!("resource:{ns}/{target}"));
@@ -356,23 +357,42 @@ fn environment_of(options: &BackstageOptions, resource: &Resource) -> String {
 
 /// The index `finish` resolves relations through.
 struct Lookup<'a> {
-    by_id: &'a [(u64, u32)],
-    by_id_in_file: &'a [(u64, u32)],
-    pod_labels: &'a [(u64, u32)],
     ids: &'a [u64],
+    files: &'a [u32],
+    /// Resource indexes sorted by id hash, then index.
+    by_id: &'a [u32],
+    aliases: &'a [(u64, u32)],
+    pod_labels: &'a [(u64, u32)],
 }
 
 impl Lookup<'_> {
-    /// The entity of `id` from `file`, else the first of `id` anywhere.
-    fn entity(&self, id: u64, file: &str) -> Option<u32> {
-        first_of(self.by_id_in_file, in_file(id, file)).or_else(|| first_of(self.by_id, id))
+    /// The entity of `id` from `file`, else the first of `id` anywhere; then the same among
+    /// Terraform addresses without their instance key.
+    fn entity(&self, id: u64, file: u32) -> Option<u32> {
+        let from = self.by_id.partition_point(|&i| self.ids[i as usize] < id);
+        let of_id = self.by_id[from..]
+            .iter()
+            .copied()
+            .take_while(|&i| self.ids[i as usize] == id);
+        self.prefer_file(of_id, file)
+            .or_else(|| self.prefer_file(entries_of(self.aliases, id), file))
+    }
+
+    fn prefer_file(&self, candidates: impl Iterator<Item = u32>, file: u32) -> Option<u32> {
+        let mut first = None;
+        for candidate in candidates {
+            if self.files[candidate as usize] == file {
+                return Some(candidate);
+            }
+            first.get_or_insert(candidate);
+        }
+        first
     }
 
     /// The indexes of the entities `spilled` depends on: its relations' targets, and the
     /// workloads its selector matches.
-    fn targets(&self, spilled: &Spilled) -> Vec<u32> {
+    fn targets(&self, spilled: &Spilled, file: u32) -> Vec<u32> {
         let resource = &spilled.resource;
-        let file = resource.location.file.as_str();
         let mut targets: Vec<u32> = resource
             .relations
             .iter()
@@ -388,15 +408,12 @@ impl Lookup<'_> {
                 .map(|(key, value)| label_key(namespace, key, value))
                 .collect();
             if let Some((&first, rest)) = keys.split_first() {
-                let from = self.pod_labels.partition_point(|(k, _)| *k < first);
-                let mut matched: Vec<u64> = self.pod_labels[from..]
-                    .iter()
-                    .take_while(|(k, _)| *k == first)
-                    .filter(|(_, candidate)| {
+                let mut matched: Vec<u64> = entries_of(self.pod_labels, first)
+                    .filter(|&candidate| {
                         rest.iter()
-                            .all(|key| self.pod_labels.binary_search(&(*key, *candidate)).is_ok())
+                            .all(|key| self.pod_labels.binary_search(&(*key, candidate)).is_ok())
                     })
-                    .map(|(_, candidate)| self.ids[*candidate as usize])
+                    .map(|candidate| self.ids[candidate as usize])
                     .collect();
                 matched.sort_unstable();
                 matched.dedup();

@@ -8,9 +8,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use plat::api::CreateAccount;
-use plat::service::{Bootstrap, Identity, Origin, Service, system_clock};
-use plat::store::Store;
+use plat::internals::{Bootstrap, CreateAccount, Identity, Origin, Service, Store, system_clock};
 
 /// Creates before timing starts: the pool, the caches and the database warm up.
 const WARMUP: usize = 20;

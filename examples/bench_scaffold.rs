@@ -4,8 +4,7 @@
 
 use std::time::Instant;
 
-use plat::expr::Engine;
-use plat::scaffold::{Locator, ParameterInput, RunOptions, resolve_parameters, run};
+use plat::internals::{Engine, Locator, ParameterInput, RunOptions, resolve_parameters, run};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();

@@ -5,7 +5,7 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::time::Instant;
 
-use plat::scan::{CountingSink, KustomizeRenderer, ManifestOptions, ScanConfig, scan_paths};
+use plat::internals::{CountingSink, KustomizeRenderer, ManifestOptions, ScanConfig, scan_paths};
 
 fn deployment(i: usize) -> String {
     let tenant = if i.is_multiple_of(7) {

@@ -3,18 +3,18 @@
 //! Flow of a command: [`cli`] parses, [`ctx::Ctx`] resolves the surroundings, [`commands`]
 //! arranges calls on a [`platform::Platform`], whose rules live in [`service`] over [`store`].
 
-pub mod api;
+pub(crate) mod api;
 pub mod assets;
 pub(crate) mod auth;
 pub(crate) mod automation;
 pub(crate) mod backoff;
 pub mod cli;
 pub(crate) mod commands;
-pub mod config;
+pub(crate) mod config;
 pub(crate) mod ctx;
 mod document_limits;
 pub(crate) mod error;
-pub mod expr;
+pub(crate) mod expr;
 pub(crate) mod iac;
 pub(crate) mod labels;
 pub(crate) mod ops;
@@ -23,12 +23,12 @@ pub(crate) mod platform;
 mod private_fs;
 mod process;
 pub(crate) mod provision;
-pub mod scaffold;
-pub mod scan;
+pub(crate) mod scaffold;
+pub(crate) mod scan;
 #[cfg(feature = "server")]
 pub(crate) mod server;
-pub mod service;
-pub mod store;
+pub(crate) mod service;
+pub(crate) mod store;
 pub(crate) mod template_repos;
 
 use std::ffi::OsString;
@@ -36,11 +36,25 @@ use std::ffi::OsString;
 use clap::Parser;
 
 use crate::cli::Cli;
-use crate::config::Env;
+pub use crate::config::Env;
 use crate::ctx::Ctx;
 use crate::error::{Cancelled, Report};
 use crate::output::Output;
 pub use crate::output::{Sink, Sinks};
+
+/// What the benchmark drivers in `examples/` and the integration tests reach into; not an
+/// API. Everything else is crate-private, so that the compiler reports what nothing uses.
+#[doc(hidden)]
+pub mod internals {
+    pub use crate::api::CreateAccount;
+    pub use crate::expr::Engine;
+    pub use crate::scaffold::{Locator, ParameterInput, RunOptions, resolve_parameters, run};
+    pub use crate::scan::{
+        CountingSink, KustomizeRenderer, ManifestOptions, ScanConfig, scan_paths,
+    };
+    pub use crate::service::{Bootstrap, Identity, Origin, Service, system_clock};
+    pub use crate::store::Store;
+}
 
 /// Chooses rustls' crypto provider (ring, shared with sqlx); must run before any HTTP client exists.
 pub fn install_crypto() {

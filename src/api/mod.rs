@@ -364,6 +364,7 @@ pub struct AuthConfig {
     pub audience: Option<String>,
 }
 
+#[cfg(feature = "server")]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct Health {
     pub status: String,
@@ -689,6 +690,7 @@ fn first_attempt() -> i64 {
     1
 }
 
+#[cfg(feature = "server")]
 /// A webhook delivery accepted: the run it queued.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct WebhookAccepted {
@@ -771,6 +773,7 @@ pub struct Inventory {
     pub entities: Option<String>,
 }
 
+#[cfg(feature = "server")]
 /// The header carrying a request's id: sent back on every server response, honoured when a
 /// client (or a proxy in front of the server) sends a sane one, and kept in the audit trail.
 pub const REQUEST_ID_HEADER: &str = "x-request-id";

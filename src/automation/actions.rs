@@ -131,11 +131,7 @@ pub(super) async fn execute(
             let counts = summary.counts;
             let mut seen = output(&summary);
             seen["findings"] = json!(counts.error + counts.warning + counts.note);
-            let reached = match fail_on {
-                FailOn::Never => 0,
-                FailOn::Error => counts.error,
-                FailOn::Warning => counts.error + counts.warning,
-            };
+            let reached = fail_on.reached(counts);
             if reached > 0 {
                 let threshold = serde_json::to_value(fail_on).unwrap_or_default();
                 return Err((

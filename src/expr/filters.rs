@@ -1,8 +1,6 @@
 //! The parsing behind Backstage's scaffolder filters (`lib/templating/filters`): repository
 //! URLs from RepoUrlPicker, entity references, lodash-style paths.
 
-use serde_json::Value;
-
 /// The parts of a RepoUrlPicker value such as `github.com?owner=o&repo=r`.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct RepoUrl {
@@ -92,66 +90,6 @@ fn percent_decode(text: &str) -> String {
         index += 1;
     }
     String::from_utf8_lossy(&out).into_owned()
-}
-
-/// A parsed `[kind:][namespace/]name` entity reference.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct EntityRef {
-    pub kind: String,
-    pub namespace: String,
-    pub name: String,
-}
-
-pub fn parse_entity_ref(
-    reference: &str,
-    default_kind: Option<&str>,
-    default_namespace: Option<&str>,
-) -> Result<EntityRef, String> {
-    let (kind, rest) = match reference.split_once(':') {
-        Some((kind, rest)) => (Some(kind), rest),
-        None => (None, reference),
-    };
-    let (namespace, name) = match rest.split_once('/') {
-        Some((namespace, name)) => (Some(namespace), name),
-        None => (None, rest),
-    };
-    let kind = kind
-        .or(default_kind)
-        .filter(|kind| !kind.is_empty())
-        .ok_or_else(|| {
-            format!("entity reference `{reference}` has no kind and no defaultKind was given")
-        })?;
-    let namespace = namespace
-        .or(default_namespace)
-        .filter(|namespace| !namespace.is_empty())
-        .unwrap_or("default");
-    if name.is_empty() || name.contains(':') || name.contains('/') {
-        return Err(format!(
-            "entity reference `{reference}` is not `[kind:][namespace/]name`"
-        ));
-    }
-    Ok(EntityRef {
-        kind: kind.to_owned(),
-        namespace: namespace.to_owned(),
-        name: name.to_owned(),
-    })
-}
-
-/// lodash `get`: `a.b[0].c`.
-pub fn pick_path<'v>(value: &'v Value, path: &str) -> Option<&'v Value> {
-    let mut current = value;
-    for segment in path
-        .split(['.', '[', ']'])
-        .filter(|segment| !segment.is_empty())
-    {
-        let segment = segment.trim_matches(['"', '\'']);
-        current = match current {
-            Value::Object(entries) => entries.get(segment)?,
-            Value::Array(items) => items.get(segment.parse::<usize>().ok()?)?,
-            _ => return None,
-        };
-    }
-    Some(current)
 }
 
 /// The parts of `[kind:][namespace/]name` as catalog-model's `parseRefString` splits them.

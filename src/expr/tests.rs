@@ -1,6 +1,6 @@
 use serde_json::json;
 
-use super::filters::{parse_entity_ref, parse_repo_url, pick_path};
+use super::filters::parse_repo_url;
 use super::*;
 
 fn ctx() -> Value {
@@ -170,7 +170,12 @@ fn parse_entity_ref_filter_applies_defaults() {
         )
         .unwrap();
     assert_eq!(out, "people");
-    assert!(parse_entity_ref("ana", None, None).is_err());
+    // No kind and no defaultKind: an error, as Backstage's parseEntityRef throws.
+    assert!(
+        engine
+            .render_str("${{ 'ana' | parseEntityRef }}", &ctx())
+            .is_err()
+    );
 }
 
 #[test]
@@ -189,8 +194,10 @@ fn pick_and_project_slug_filters() {
         "acme/orders"
     );
     assert_eq!(
-        pick_path(&json!({"a": [{"b": 1}]}), "a[0].b"),
-        Some(&json!(1))
+        engine
+            .render_str("${{ parameters | pick('tags[1]') }}", &ctx())
+            .unwrap(),
+        "b"
     );
 }
 

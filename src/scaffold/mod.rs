@@ -22,17 +22,12 @@ use serde_json::{Map, Value, json};
 
 use crate::expr::{Engine, ExprError};
 
-pub use self::actions::KNOWN_ACTIONS;
 pub use self::git::{GitAuthor, clone_at};
 pub use self::params::{ParameterInput, PromptError, Prompter, Question};
 pub use self::template::{
-    LoadedTemplate, Locator, Output, Step, Template, TemplateOrigin, TemplateSearch,
-    parse_template, split_git_spec,
+    LoadedTemplate, Locator, Step, Template, TemplateOrigin, TemplateSearch, split_git_spec,
 };
-pub use self::update::{
-    ConflictStyle, FileChange, FileChangeKind, UpdateCheck, UpdateOptions, UpdateResult,
-    check_update, update,
-};
+pub use self::update::{ConflictStyle, UpdateOptions, UpdateResult, update};
 
 /// Name of the answers file written at the root of every generated project.
 pub const ANSWERS_FILE: &str = ".plat-answers.yml";

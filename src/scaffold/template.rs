@@ -90,14 +90,6 @@ impl Step {
     }
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct Output {
-    #[serde(default)]
-    pub links: Vec<Value>,
-    #[serde(default)]
-    pub text: Vec<Value>,
-}
-
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Hook {
     pub run: String,

@@ -2,6 +2,8 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value, json};
 
+use super::template::parse_template;
+use super::update::FileChangeKind;
 use super::*;
 use crate::expr::Engine;
 

@@ -63,33 +63,6 @@ pub struct UpdateResult {
     pub answers: Answers,
 }
 
-/// Whether the template a project came from has moved on (`plat scaffold check`).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-pub struct UpdateCheck {
-    pub source: String,
-    pub current_commit: Option<String>,
-    pub latest_commit: Option<String>,
-    pub update_available: bool,
-}
-
-/// Compares the recorded template commit with the newest one (`git_ref`, else the recorded ref).
-pub fn check_update(
-    locator: &Locator,
-    target: &Path,
-    git_ref: Option<&str>,
-) -> Result<UpdateCheck, ScaffoldError> {
-    let mut recorded = Answers::read(target)?;
-    recorded.origin = recorded.origin.resolved_from(target);
-    let latest = locator.load_latest(&recorded.origin, git_ref)?;
-    let latest_commit = latest.origin.commit.clone();
-    Ok(UpdateCheck {
-        source: recorded.origin.source.clone(),
-        update_available: latest_commit.is_some() && latest_commit != recorded.origin.commit,
-        current_commit: recorded.origin.commit,
-        latest_commit,
-    })
-}
-
 enum Write {
     Put(Vec<u8>),
     Delete,

@@ -27,7 +27,7 @@ use serde::{Deserialize, Serialize};
 pub use config::ScanConfig;
 pub use manifest::{KustomizeRenderer, ManifestOptions, scan_manifest_reader, scan_paths};
 pub use policy::Policies;
-pub use rules::{RuleInfo, Target, catalogue};
+pub use rules::{RuleInfo, catalogue};
 pub use tfstate::{scan_tf_state, scan_tf_state_value};
 
 #[derive(Debug, thiserror::Error)]
@@ -130,14 +130,16 @@ pub enum FailOn {
     Never,
 }
 
-/// Whether any finding reaches the `--fail-on` threshold (the CLI then exits 3).
-pub fn reaches_threshold(findings: &[Finding], fail_on: FailOn) -> bool {
-    let floor = match fail_on {
-        FailOn::Never => return false,
-        FailOn::Error => Severity::Error,
-        FailOn::Warning => Severity::Warning,
-    };
-    findings.iter().any(|f| f.severity >= floor)
+impl FailOn {
+    /// How many findings of `counts` reach this threshold: any, and `plat scan` exits 3 and a
+    /// `scan` automation step fails.
+    pub fn reached(self, counts: SeverityCounts) -> usize {
+        match self {
+            FailOn::Never => 0,
+            FailOn::Error => counts.error,
+            FailOn::Warning => counts.error + counts.warning,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -350,11 +352,8 @@ impl ScanReport {
         counts
     }
 
-    pub fn fails(&self, fail_on: FailOn) -> bool {
-        reaches_threshold(&self.findings, fail_on)
-    }
-
-    /// Merges another report (e.g. manifests plus Terraform state in one run).
+    /// Merges another report (tests build one report from several scans).
+    #[cfg(test)]
     pub fn merge(&mut self, other: ScanReport) {
         self.resources.extend(other.resources);
         self.findings.extend(other.findings);

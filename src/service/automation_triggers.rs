@@ -22,6 +22,7 @@ use crate::automation::cron::Schedule;
 use crate::automation::definition::{Trigger, WEBHOOK_EVENT_PARAM, WebhookTrigger};
 use crate::store::{self, AutomationRow, RunRow};
 
+#[cfg(feature = "server")]
 /// The header a webhook caller signs its body in, GitHub's way: `sha256=<hex>`.
 pub const SIGNATURE_HEADER: &str = "x-plat-signature-256";
 

@@ -25,11 +25,14 @@ pub mod vocabulary;
 use std::sync::Arc;
 
 pub use actor::{Actor, Identity};
-pub use audit::{MIN_RETENTION, Origin};
+#[cfg(feature = "server")]
+pub use audit::MIN_RETENTION;
+pub use audit::Origin;
 pub use automations::LOCAL_RUN_LEASE_SECONDS;
 pub use env_approvals::{DEFAULT_APPROVAL_WINDOW_SECONDS, parse_approval_window};
 pub use error::{Error, ErrorKind, Result};
-pub use queue_triggers::{MESSAGE_PARAMETER, QueueBinding};
+#[cfg(feature = "server")]
+pub use queue_triggers::QueueBinding;
 
 use crate::store::{self, AccountRow, GroupRow, Store, TenantRow, UserRow};
 use authz_version::VersionedCache;

@@ -307,6 +307,8 @@ pub async fn get_meta(conn: &mut Conn, key: &str) -> Result<Option<String>, Stor
     Ok(row.map(|r| r.try_get("value")).transpose()?)
 }
 
+/// Written by migrations in production; tests set a value directly.
+#[cfg(test)]
 pub async fn set_meta(conn: &mut Conn, key: &str, value: &str) -> Result<(), StoreError> {
     sqlx::query(
         "INSERT INTO platform_meta (key, value) VALUES ($1, $2) \

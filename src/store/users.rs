@@ -22,7 +22,6 @@ pub struct MembershipRow {
     pub account_path: String,
     pub account_tenant_id: String,
     pub status: MembershipStatus,
-    pub created_at: String,
 }
 
 /// A user as listed by one account.
@@ -140,7 +139,7 @@ pub async fn memberships_of(
     user_id: &str,
 ) -> Result<Vec<MembershipRow>, StoreError> {
     let rows = sqlx::query(
-        "SELECT m.account_id, a.path, a.tenant_id, m.status, m.created_at FROM memberships m \
+        "SELECT m.account_id, a.path, a.tenant_id, m.status FROM memberships m \
          JOIN accounts a ON a.id = m.account_id WHERE m.user_id = $1 ORDER BY m.created_at, a.path",
     )
     .bind(user_id)
@@ -153,7 +152,6 @@ pub async fn memberships_of(
                 account_path: row.try_get("path")?,
                 account_tenant_id: row.try_get("tenant_id")?,
                 status: status(&row.try_get::<String, _>("status")?),
-                created_at: row.try_get("created_at")?,
             })
         })
         .collect::<Result<_, sqlx::Error>>()

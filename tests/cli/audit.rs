@@ -250,7 +250,7 @@ fn r_gov_3_postgres_refuses_to_change_past_records_and_retention_prunes_on_recor
             .unwrap();
         let count = || {
             runtime.block_on(async {
-                let store = plat::store::Store::connect(&database, 1).await.unwrap();
+                let store = plat::internals::Store::connect(&database, 1).await.unwrap();
                 let (rows,): (i64,) = sqlx::query_as("SELECT count(*) FROM audit_events")
                     .fetch_one(&store.pool)
                     .await

@@ -65,7 +65,9 @@ fn query(database_url: &str, sql: &str) -> Vec<Vec<String>> {
         .build()
         .unwrap();
     runtime.block_on(async {
-        let store = plat::store::Store::connect(database_url, 1).await.unwrap();
+        let store = plat::internals::Store::connect(database_url, 1)
+            .await
+            .unwrap();
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql.to_owned()))
             .fetch_all(&store.pool)
             .await

@@ -234,7 +234,7 @@ impl Postgres {
         let admin = format!("postgres://plat@127.0.0.1:{}/postgres", self.port);
         runtime().block_on(async {
             let store = loop {
-                match plat::store::Store::connect(&admin, 1).await {
+                match plat::internals::Store::connect(&admin, 1).await {
                     Ok(store) => break store,
                     Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
                 }

@@ -40,7 +40,7 @@ fn a_newer_schema_gives_a_clear_error() {
         .build()
         .unwrap();
     runtime.block_on(async {
-        let store = plat::store::Store::connect(&url, 1).await.unwrap();
+        let store = plat::internals::Store::connect(&url, 1).await.unwrap();
         sqlx::query(
             "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
              VALUES (9999, 'from the future', TRUE, X'00', 0)",
@@ -135,7 +135,7 @@ fn a_corrupt_json_column_is_an_error_naming_its_row() {
         .build()
         .unwrap();
     runtime.block_on(async {
-        let store = plat::store::Store::connect(&url, 1).await.unwrap();
+        let store = plat::internals::Store::connect(&url, 1).await.unwrap();
         sqlx::query("UPDATE accounts SET roles = '[\"user-admin\"' WHERE slug = 'acme'")
             .execute(&store.pool)
             .await
@@ -164,7 +164,7 @@ fn an_unknown_stored_status_is_an_error_naming_its_row() {
         .build()
         .unwrap();
     runtime.block_on(async {
-        let store = plat::store::Store::connect(&url, 1).await.unwrap();
+        let store = plat::internals::Store::connect(&url, 1).await.unwrap();
         sqlx::query("UPDATE envs SET status = 'readyish' WHERE name = 'ok1'")
             .execute(&store.pool)
             .await

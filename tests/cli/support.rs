@@ -307,7 +307,9 @@ impl TestEnv {
             .build()
             .unwrap();
         runtime.block_on(async {
-            let store = plat::store::Store::connect(&url, 1).await.expect("open db");
+            let store = plat::internals::Store::connect(&url, 1)
+                .await
+                .expect("open db");
             let mut out = String::new();
             for table in [
                 "platform_meta",

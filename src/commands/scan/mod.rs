@@ -19,7 +19,7 @@ use crate::cli::{FailOnArg, OutputFormat, ScanArgs, ScanCommand, ScanFormat, Sca
 use crate::ctx::Ctx;
 use crate::error::CheckFailed;
 use crate::scan::report::stream::{StreamFormat, StreamingReport, TablePrinter};
-use crate::scan::{Policies, ScanConfig, ScanReport, SeverityCounts};
+use crate::scan::{FailOn, Policies, ScanConfig, ScanReport, SeverityCounts};
 
 pub async fn run(ctx: &Ctx, args: ScanArgs) -> Result<()> {
     match args.command {
@@ -120,11 +120,12 @@ fn format_of(ctx: &Ctx, format: Option<ScanFormat>) -> ScanFormat {
 }
 
 fn check_threshold(counts: SeverityCounts, fail_on: FailOnArg) -> Result<()> {
-    let (reached, floor) = match fail_on {
-        FailOnArg::Error => (counts.error, "error"),
-        FailOnArg::Warning => (counts.error + counts.warning, "warning"),
-        FailOnArg::Never => (0, "never"),
+    let (threshold, floor) = match fail_on {
+        FailOnArg::Error => (FailOn::Error, "error"),
+        FailOnArg::Warning => (FailOn::Warning, "warning"),
+        FailOnArg::Never => (FailOn::Never, "never"),
     };
+    let reached = threshold.reached(counts);
     if reached == 0 {
         return Ok(());
     }

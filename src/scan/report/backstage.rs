@@ -252,7 +252,7 @@ impl CatalogSpill {
             self.aliases.push((hash_of(strip_index(address)), index));
         }
         // Bare Pods owned by a workload are related through their owner instead.
-        if !(resource.kind == "Pod" && !resource.relations.is_empty())
+        if (resource.kind != "Pod" || resource.relations.is_empty())
             && let Some(labels) = &resource.pod_labels
         {
             let namespace = resource.namespace.as_deref();

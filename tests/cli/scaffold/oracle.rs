@@ -126,7 +126,7 @@ fn expressions_render_exactly_as_backstage_renders_them() {
         Some(&Value::Array(input).to_string()),
     );
     let expected = expected.as_array().expect("an array of results");
-    let engine = plat::expr::Engine::new();
+    let engine = plat::internals::Engine::new();
     let mut differences = Vec::new();
     for (template, backstage) in cases.iter().zip(expected) {
         let value = engine

@@ -11,12 +11,28 @@ use std::time::{Duration, Instant};
 
 pub const AUDIENCE: &str = "urn:plat:api";
 
+/// A loopback port that no other test of this run is given, free when chosen. Ports come in
+/// turn from below Linux's ephemeral range (32768-60999), where the kernel never places a
+/// socket bound to port 0: a port chosen now is still free when a server binds it seconds
+/// later, however many other servers start meanwhile. The start depends on the process id,
+/// so that two test runs at once are unlikely to share ports.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    use std::sync::atomic::{AtomicU32, Ordering};
+    const FIRST: u32 = 20_000;
+    const COUNT: u32 = 12_000;
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let start = std::process::id() % COUNT;
+    for _ in 0..COUNT {
+        let offset = NEXT.fetch_add(1, Ordering::Relaxed);
+        let port = u16::try_from(FIRST + (start + offset) % COUNT).expect("below 32768");
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!(
+        "no free loopback port between {FIRST} and {}",
+        FIRST + COUNT
+    )
 }
 
 fn repo() -> &'static Path {

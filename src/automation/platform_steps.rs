@@ -250,8 +250,7 @@ impl PlatformSteps {
         let env = self.platform.get_env(name).await.map_err(text)?;
         let state = match self.platform.state_backend(&env) {
             None => {
-                let path =
-                    crate::provision::env_dir(&self.data_dir, &env).with_extension("tfstate");
+                let path = crate::provision::state_path(&self.data_dir, &env);
                 std::fs::read_to_string(&path).map(Some).map_err(|err| {
                     format!(
                         "environment '{name}' has no Terraform state on this machine ({}: {err})",

@@ -464,10 +464,14 @@ pub(crate) enum RunnerMarker {
     Stderr {
         message: String,
     },
+    /// The command was not run: what it would do was copied from an earlier env's run.
+    Reused {
+        command: IacCommand,
+    },
 }
 
 impl RunnerMarker {
-    fn into_event(self) -> IacEvent {
+    pub(crate) fn into_event(self) -> IacEvent {
         match self {
             Self::Started { command } => IacEvent::CommandStarted { command },
             Self::Finished {
@@ -483,11 +487,15 @@ impl RunnerMarker {
                 level: "error".into(),
                 message,
             },
+            reused @ Self::Reused { .. } => IacEvent::Log {
+                level: "info".into(),
+                message: reused.message(),
+            },
         }
     }
 
-    pub(crate) fn to_log_line(&self) -> String {
-        let message = match self {
+    fn message(&self) -> String {
+        match self {
             Self::Started { command } => format!("plat: {command} started"),
             Self::Finished {
                 command, success, ..
@@ -496,7 +504,14 @@ impl RunnerMarker {
                 if *success { "finished" } else { "failed" }
             ),
             Self::Stderr { message } => message.clone(),
-        };
+            Self::Reused { command } => {
+                format!("plat: {command} reused from an earlier env of this template version")
+            }
+        }
+    }
+
+    pub(crate) fn to_log_line(&self) -> String {
+        let message = self.message();
         let level = if matches!(self, Self::Stderr { .. }) {
             "error"
         } else {

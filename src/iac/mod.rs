@@ -8,6 +8,7 @@
 
 pub mod cost;
 pub mod events;
+mod init_cache;
 pub mod runner;
 pub mod template;
 

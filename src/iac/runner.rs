@@ -19,6 +19,7 @@ use super::events::{
     self, ChangeSummary, Diagnostic, IacCommand, IacEvent, OutputValue, Outputs, RunnerMarker,
     Severity,
 };
+use super::init_cache::{self, InitKey};
 use super::template::Template;
 use super::{IacError, Result};
 
@@ -29,7 +30,13 @@ pub const VARS_FILE: &str = "plat.auto.tfvars.json";
 pub const BACKEND_FILE: &str = "plat_backend_override.tf.json";
 /// Raw `-json` stream of every command, appended, for `plat env logs`.
 pub const LOG_FILE: &str = "plat-iac.log";
+/// What the work dir's `init` was for (see [`Runner::init_key`]): a later command with the same
+/// key skips `init`.
 const INIT_STAMP: &str = ".terraform/plat-init-stamp";
+/// The link in a work dir to the env's state dir ([`Backend::Linked`]).
+pub const STATE_LINK: &str = "plat-state";
+/// The state file's name in a linked state dir.
+pub const LINKED_STATE_FILE: &str = "terraform.tfstate";
 const STDERR_TAIL_LINES: usize = 80;
 const VERSION_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -214,8 +221,14 @@ fn is_executable(path: &Path) -> bool {
 /// Where Terraform keeps the environment's state.
 #[derive(Clone)]
 pub enum Backend {
-    /// A state file on this machine (embedded platform).
+    /// A state file on this machine at a path of its own: envs made before state dirs were
+    /// linked, and systems without symbolic links.
     Local { state_path: PathBuf },
+    /// The env's state dir on this machine (embedded platform), outside the work dir so that a
+    /// re-created work dir keeps it, reached through the work dir's [`STATE_LINK`]. Terraform's
+    /// backend settings are then the same for every env, so one `init` serves every env of a
+    /// template version (`init_cache`).
+    Linked { state_dir: PathBuf },
     /// Terraform's `http` backend: the platform server keeps state and locks.
     Http(HttpBackend),
 }
@@ -240,6 +253,10 @@ impl fmt::Debug for Backend {
             Self::Local { state_path } => f
                 .debug_struct("Local")
                 .field("state_path", state_path)
+                .finish(),
+            Self::Linked { state_dir } => f
+                .debug_struct("Linked")
+                .field("state_dir", state_dir)
                 .finish(),
             Self::Http(http) => f.debug_tuple("Http").field(http).finish(),
         }
@@ -267,6 +284,9 @@ impl Backend {
             Self::Local { state_path } => serde_json::json!({
                 "local": { "path": state_path.to_string_lossy() }
             }),
+            Self::Linked { .. } => serde_json::json!({
+                "local": { "path": format!("{STATE_LINK}/{LINKED_STATE_FILE}") }
+            }),
             Self::Http(http) => {
                 let mut settings = serde_json::Map::new();
                 settings.insert("address".into(), http.address.clone().into());
@@ -287,9 +307,18 @@ impl Backend {
         serde_json::json!({ "terraform": { "backend": backend } })
     }
 
+    /// Where the state file is, for a backend on this machine.
+    pub fn local_state_file(&self) -> Option<PathBuf> {
+        match self {
+            Self::Local { state_path } => Some(state_path.clone()),
+            Self::Linked { state_dir } => Some(state_dir.join(LINKED_STATE_FILE)),
+            Self::Http(_) => None,
+        }
+    }
+
     fn secret_env(&self) -> Vec<(&'static str, String)> {
         match self {
-            Self::Local { .. } => Vec::new(),
+            Self::Local { .. } | Self::Linked { .. } => Vec::new(),
             Self::Http(http) => [
                 ("TF_HTTP_USERNAME", &http.username),
                 ("TF_HTTP_PASSWORD", &http.password),
@@ -339,6 +368,8 @@ impl PlatVariables {
 #[derive(Debug, Clone)]
 pub struct Workspace {
     dir: PathBuf,
+    /// A digest of the template's files as copied: what `init` depends on in the work dir.
+    template_digest: String,
 }
 
 impl Workspace {
@@ -354,8 +385,10 @@ impl Workspace {
             .map_err(|e| IacError::io(format!("cannot create {}", dir.display()), e))?;
         let walker = walkdir::WalkDir::new(&template.dir)
             .min_depth(1)
+            .sort_by_file_name()
             .into_iter()
             .filter_entry(|entry| !is_terraform_leftover(entry.file_name()));
+        let mut digest = InitKey::default();
         for entry in walker {
             let entry = entry.map_err(|e| {
                 let context = format!("cannot read template {}", template.dir.display());
@@ -366,11 +399,16 @@ impl Workspace {
                 .strip_prefix(&template.dir)
                 .expect("walkdir yields paths under its root");
             let target = dir.join(relative);
+            digest.add(relative.to_string_lossy().as_bytes());
             if entry.file_type().is_dir() {
                 std::fs::create_dir_all(&target)
                     .map_err(|e| IacError::io(format!("cannot create {}", target.display()), e))?;
             } else {
-                std::fs::copy(entry.path(), &target)
+                let contents = std::fs::read(entry.path()).map_err(|e| {
+                    IacError::io(format!("cannot read {}", entry.path().display()), e)
+                })?;
+                digest.add(&contents);
+                std::fs::write(&target, &contents)
                     .map_err(|e| IacError::io(format!("cannot copy to {}", target.display()), e))?;
             }
         }
@@ -384,7 +422,23 @@ impl Workspace {
         )?;
         Ok(Self {
             dir: dir.to_path_buf(),
+            template_digest: digest.finish(),
         })
+    }
+
+    /// Points the work dir's [`STATE_LINK`] at `state_dir` (created, private), for
+    /// [`Backend::Linked`].
+    #[cfg(unix)]
+    pub fn link_state(&self, state_dir: &Path) -> Result<()> {
+        crate::private_fs::private_dir(state_dir)
+            .map_err(|e| IacError::io(format!("cannot create {}", state_dir.display()), e))?;
+        let link = self.dir.join(STATE_LINK);
+        if std::fs::read_link(&link).is_ok_and(|target| target == state_dir) {
+            return Ok(());
+        }
+        let _ = std::fs::remove_file(&link);
+        std::os::unix::fs::symlink(state_dir, &link)
+            .map_err(|e| IacError::io(format!("cannot link {}", link.display()), e))
     }
 
     /// An existing work dir, e.g. for `down` or the reaper.
@@ -397,6 +451,7 @@ impl Workspace {
         }
         Ok(Self {
             dir: dir.to_path_buf(),
+            template_digest: String::new(),
         })
     }
 
@@ -433,6 +488,7 @@ fn is_terraform_leftover(name: &OsStr) -> bool {
         || name == VARS_FILE
         || name == BACKEND_FILE
         || name == LOG_FILE
+        || name == STATE_LINK
 }
 
 /// Variables and backend settings may carry secrets: the workspace's files are the owner's only.
@@ -488,6 +544,9 @@ pub struct RunOptions {
     pub base_env: Vec<(OsString, OsString)>,
     /// Shared provider cache (`TF_PLUGIN_CACHE_DIR`), created if missing.
     pub plugin_cache_dir: Option<PathBuf>,
+    /// Where the results of `init` are kept for reuse (`init_cache`), with a
+    /// [`Backend::Linked`]; `None` runs `init` in every new work dir.
+    pub init_cache_dir: Option<PathBuf>,
     /// Receives every event as it happens.
     pub events: Option<mpsc::UnboundedSender<IacEvent>>,
 }
@@ -540,7 +599,7 @@ impl Runner {
     /// `init -input=false -no-color -reconfigure` after writing the backend override.
     /// `-reconfigure` because the platform, not a previous run, decides where state lives.
     pub async fn init(&self, cancel: &CancelHandle) -> Result<RunSummary> {
-        let backend = self.write_backend()?;
+        self.write_backend()?;
         let summary = self
             .run(
                 IacCommand::Init,
@@ -548,19 +607,65 @@ impl Runner {
                 cancel,
             )
             .await?;
-        write_file(&self.workspace.dir.join(INIT_STAMP), &backend)?;
+        write_file(
+            &self.workspace.dir.join(INIT_STAMP),
+            self.init_key().as_bytes(),
+        )?;
         Ok(summary)
     }
 
-    /// Runs `init` unless this work dir was already initialised for the same backend.
+    /// Runs `init` unless this work dir was already initialised for the same template version,
+    /// binary and backend, or another env's `init` for them is kept (then it is copied here).
     pub async fn ensure_init(&self, cancel: &CancelHandle) -> Result<Option<RunSummary>> {
-        let backend = serde_json::to_vec_pretty(&self.backend.config_json()).expect("JSON");
+        let key = self.init_key();
+        let backend = self.backend_file_contents();
         let stamp = std::fs::read(self.workspace.dir.join(INIT_STAMP)).ok();
         let backend_file = std::fs::read(self.workspace.dir.join(BACKEND_FILE)).ok();
-        if stamp.as_deref() == Some(&backend[..]) && backend_file.as_deref() == Some(&backend[..]) {
+        if stamp.as_deref() == Some(key.as_bytes()) && backend_file.as_deref() == Some(&backend[..])
+        {
             return Ok(None);
         }
-        self.init(cancel).await.map(Some)
+        let shared = self.shared_init_cache();
+        if let Some(cache) = shared
+            && init_cache::restore(cache, &key, &self.workspace.dir)
+        {
+            self.write_backend()?;
+            write_file(&self.workspace.dir.join(INIT_STAMP), key.as_bytes())?;
+            let reused = RunnerMarker::Reused {
+                command: IacCommand::Init,
+            };
+            RunLog::open(&self.workspace.log_path())?.marker(&reused);
+            self.emit(reused.into_event());
+            return Ok(None);
+        }
+        let summary = self.init(cancel).await?;
+        if let Some(cache) = shared {
+            init_cache::save(cache, &key, &self.workspace.dir);
+        }
+        Ok(Some(summary))
+    }
+
+    /// Changes with everything `init` depends on: the template's files, the backend settings,
+    /// the binary and its plugin cache.
+    fn init_key(&self) -> String {
+        let mut key = InitKey::default();
+        key.add(self.workspace.template_digest.as_bytes())
+            .add(&self.backend_file_contents())
+            .add(self.binary.path.to_string_lossy().as_bytes())
+            .add(self.binary.flavor.to_string().as_bytes())
+            .add(self.binary.version.as_bytes());
+        if let Some(cache) = &self.options.plugin_cache_dir {
+            key.add(cache.to_string_lossy().as_bytes());
+        }
+        key.finish()
+    }
+
+    /// The init cache, where `init`'s result is the same for every env: a linked state dir,
+    /// and a work dir made from a template (whose files are in the key).
+    fn shared_init_cache(&self) -> Option<&Path> {
+        let shareable = matches!(self.backend, Backend::Linked { .. })
+            && !self.workspace.template_digest.is_empty();
+        self.options.init_cache_dir.as_deref().filter(|_| shareable)
     }
 
     pub async fn apply(&self, cancel: &CancelHandle) -> Result<RunSummary> {
@@ -598,8 +703,8 @@ impl Runner {
     /// All outputs with their real values. With a local backend they are read from the state file
     /// (saves a Terraform start); otherwise from `output -json`, whose stdout is never logged.
     pub async fn outputs(&self) -> Result<Outputs> {
-        if let Backend::Local { state_path } = &self.backend
-            && let Some(outputs) = read_state_outputs(state_path)
+        if let Some(state_path) = self.backend.local_state_file()
+            && let Some(outputs) = read_state_outputs(&state_path)
         {
             return Ok(outputs);
         }
@@ -625,10 +730,15 @@ impl Runner {
             })
     }
 
-    fn write_backend(&self) -> Result<Vec<u8>> {
-        let contents = serde_json::to_vec_pretty(&self.backend.config_json()).expect("JSON");
-        write_file(&self.workspace.dir.join(BACKEND_FILE), &contents)?;
-        Ok(contents)
+    fn backend_file_contents(&self) -> Vec<u8> {
+        serde_json::to_vec_pretty(&self.backend.config_json()).expect("JSON")
+    }
+
+    fn write_backend(&self) -> Result<()> {
+        write_file(
+            &self.workspace.dir.join(BACKEND_FILE),
+            &self.backend_file_contents(),
+        )
     }
 
     fn command(&self, args: &[&str]) -> Command {
@@ -662,10 +772,10 @@ impl Runner {
             dir.join("terraform.tfstate.backup"),
             dir.join(".terraform").join("terraform.tfstate"),
         ];
-        if let Backend::Local { state_path } = &self.backend {
+        if let Some(state_path) = self.backend.local_state_file() {
             let mut backup = state_path.clone().into_os_string();
             backup.push(".backup");
-            files.extend([state_path.clone(), PathBuf::from(backup)]);
+            files.extend([state_path, PathBuf::from(backup)]);
         }
         if let Err(err) = crate::private_fs::tighten_files(files.iter().map(PathBuf::as_path)) {
             tracing::warn!(error = %err, "cannot make the Terraform state private");

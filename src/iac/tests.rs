@@ -510,6 +510,7 @@ async fn runner_for(
     let options = RunOptions {
         base_env: base_env(),
         plugin_cache_dir: None,
+        init_cache_dir: None,
         events: Some(tx),
     };
     (
@@ -955,5 +956,74 @@ mod http_backend {
         let server = server.lock().unwrap();
         let state: JsonValue = serde_json::from_slice(server.state.as_ref().unwrap()).unwrap();
         assert!(state_resources(&state).is_empty());
+    }
+}
+
+/// Issue 14 (lifecycle speed): with the state reached through the work dir's link, `init`'s
+/// result is the same for every env of a template version, so the second env starts at `apply`;
+/// a changed template is initialised afresh.
+#[cfg(unix)]
+#[tokio::test]
+async fn a_second_env_of_the_same_template_reuses_the_first_init() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cache = tmp.path().join("init-cache");
+    let template_dir = tmp.path().join("template");
+    copy_dir(&builtin_templates().join("demo"), &template_dir);
+    let binary = real_binary().await;
+    let runner = |name: &str| {
+        let template = Template::load(&template_dir).unwrap();
+        let params = template.resolve_params(BTreeMap::new(), None).unwrap();
+        let work = tmp.path().join(name);
+        let workspace = Workspace::create(&work, &template, &plat_vars(), &params).unwrap();
+        let state_dir = tmp.path().join(format!("{name}.state"));
+        workspace.link_state(&state_dir).unwrap();
+        let options = RunOptions {
+            base_env: base_env(),
+            plugin_cache_dir: None,
+            init_cache_dir: Some(cache.clone()),
+            events: None,
+        };
+        let backend = Backend::Linked { state_dir };
+        Runner::new(binary.clone(), workspace, backend, options)
+    };
+    let cancel = CancelHandle::new();
+    let first = runner("first");
+    assert!(
+        first.ensure_init(&cancel).await.unwrap().is_some(),
+        "nothing to reuse yet"
+    );
+    let second = runner("second");
+    assert!(
+        second.ensure_init(&cancel).await.unwrap().is_none(),
+        "the first env's init is reused"
+    );
+    let (summary, _) = second.up(&cancel).await.unwrap();
+    assert_eq!(summary.changes.map(|c| c.add), Some(4));
+    let state = read_json(&tmp.path().join("second.state/terraform.tfstate"));
+    assert_eq!(
+        state_resources(&state).len(),
+        4,
+        "the state is in the env's own dir"
+    );
+    assert!(!tmp.path().join("first.state/terraform.tfstate").exists());
+    second.down(&cancel).await.unwrap();
+
+    std::fs::write(template_dir.join("extra.tf"), "locals { extra = 1 }\n").unwrap();
+    let changed = runner("third");
+    assert!(
+        changed.ensure_init(&cancel).await.unwrap().is_some(),
+        "another template version is initialised afresh"
+    );
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    for entry in walkdir::WalkDir::new(from) {
+        let entry = entry.unwrap();
+        let target = to.join(entry.path().strip_prefix(from).unwrap());
+        if entry.file_type().is_dir() {
+            std::fs::create_dir_all(&target).unwrap();
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
     }
 }

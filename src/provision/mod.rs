@@ -55,7 +55,6 @@ impl Provisioner {
         env_dir(&self.data_dir, env)
     }
 
-    /// The embedded platform's state file, outside the work dir so a re-created work dir keeps it.
     /// Where the `plat` provisioning an env keeps its process id while it runs. A file whose
     /// process is gone, with no Terraform still at work, is an `up` that was killed.
     pub fn up_marker_path(&self, env: &Env) -> PathBuf {
@@ -83,8 +82,9 @@ impl Provisioner {
             .any(|pid| !crate::process::alive(pid))
     }
 
+    /// The embedded platform's state file (see [`local_state`]).
     pub fn state_path(&self, env: &Env) -> PathBuf {
-        self.work_dir(env).with_extension("tfstate")
+        state_path(&self.data_dir, env)
     }
 
     /// The real outputs of an env that an earlier run provisioned, read from its state (the
@@ -176,8 +176,13 @@ impl Provisioner {
             .unwrap_or_default();
         let workspace = Workspace::create(&dir, req.template, &variables, &params)?;
         let backend = match &req.state {
-            None => Backend::Local {
-                state_path: self.state_path(req.env),
+            None => match local_state(&self.data_dir, req.env) {
+                LocalState::OwnFile(state_path) => Backend::Local { state_path },
+                LocalState::LinkedDir(state_dir) => {
+                    #[cfg(unix)]
+                    workspace.link_state(&state_dir)?;
+                    Backend::Linked { state_dir }
+                }
             },
             Some(remote) => Backend::Http(HttpBackend {
                 address: remote.address.clone(),
@@ -193,6 +198,7 @@ impl Provisioner {
         let options = RunOptions {
             base_env: self.base_env.clone(),
             plugin_cache_dir: Some(self.data_dir.join("terraform-plugins")),
+            init_cache_dir: Some(self.data_dir.join("cache/terraform-init")),
             events: Some(tx),
         };
         Ok((
@@ -264,6 +270,35 @@ pub fn env_dir(data_dir: &Path, env: &Env) -> PathBuf {
         .join("envs")
         .join(&env.account)
         .join(format!("{}-{}", env.name, env.id))
+}
+
+/// Where the embedded platform keeps an env's state, outside its work dir so that a re-created
+/// work dir keeps it.
+pub enum LocalState {
+    /// `<name>-<id>.tfstate` beside the work dir: envs an older plat made, and systems without
+    /// symbolic links.
+    OwnFile(PathBuf),
+    /// `<name>-<id>.state/`, linked from the work dir, so that Terraform's backend settings are
+    /// the same for every env and one template's `init` serves them all.
+    LinkedDir(PathBuf),
+}
+
+pub fn local_state(data_dir: &Path, env: &Env) -> LocalState {
+    let dir = env_dir(data_dir, env);
+    let own_file = dir.with_extension("tfstate");
+    if cfg!(not(unix)) || own_file.exists() {
+        LocalState::OwnFile(own_file)
+    } else {
+        LocalState::LinkedDir(dir.with_extension("state"))
+    }
+}
+
+/// The env's state file on this machine (embedded platform).
+pub fn state_path(data_dir: &Path, env: &Env) -> PathBuf {
+    match local_state(data_dir, env) {
+        LocalState::OwnFile(path) => path,
+        LocalState::LinkedDir(dir) => dir.join(iac::runner::LINKED_STATE_FILE),
+    }
 }
 
 pub fn log_path(data_dir: &Path, env: &Env) -> PathBuf {

@@ -168,6 +168,46 @@ on_every_backend! {
     }
 }
 
+/// Issue 14 (lifecycle speed): embedded, the second env of a template starts at `apply` with
+/// what the first env's `terraform init` did, and each env keeps its own state, outside its
+/// work dir.
+#[test]
+fn a_second_env_of_a_template_reuses_the_first_init_and_keeps_its_own_state() {
+    let env = TestEnv::new();
+    env.ok(&["policy", "set", "--envs-per-day", "5"]);
+    env.ok(&["env", "up", "first"]);
+    let first = env.ok(&["env", "logs", "first"]).stdout;
+    assert!(first.contains("plat: init started"), "{first}");
+
+    env.ok(&["env", "up", "second"]);
+    let second = env.ok(&["env", "logs", "second"]).stdout;
+    assert!(!second.contains("plat: init started"), "{second}");
+    assert!(second.contains("plat: init reused"), "{second}");
+    assert!(second.contains("\"type\":\"apply_complete\""), "{second}");
+    let state =
+        |name: &str| std::fs::read_to_string(crate::support::local_state_file(&env, name)).unwrap();
+    assert!(
+        state("first").contains("first"),
+        "the first env's own state"
+    );
+    assert!(
+        state("second").contains("second"),
+        "the second env's own state"
+    );
+
+    env.ok(&["env", "down", "second", "--yes"]);
+    let down = env.ok(&["env", "logs", "second"]).stdout;
+    assert!(
+        down.contains("Destroy complete! Resources: 4 destroyed."),
+        "{down}"
+    );
+    assert!(
+        state("first").contains("terraform_data"),
+        "the first env is untouched"
+    );
+    env.ok(&["env", "down", "first", "--yes"]);
+}
+
 /// Issue 14: one label domain, configurable. The platform labels, and what spend sums by, follow
 /// `PLAT_LABEL_DOMAIN`; a domain that is no DNS name is refused before anything is recorded.
 #[test]
@@ -220,15 +260,7 @@ fn r_env_3_a_failed_up_keeps_its_state_costs_no_quota_and_down_destroys_it() {
     assert_eq!(shown["status"], "failed");
     let quota = env.ok(&["env", "quota", "-o", "json"]).json();
     assert_eq!(quota["used"], 0, "a failed up does not count");
-    let state = std::fs::read_to_string(
-        std::fs::read_dir(env.data_dir().join("envs/platform"))
-            .unwrap()
-            .flatten()
-            .find(|e| e.path().extension().is_some_and(|x| x == "tfstate"))
-            .unwrap()
-            .path(),
-    )
-    .unwrap();
+    let state = std::fs::read_to_string(crate::support::local_state_file(&env, "broken")).unwrap();
     assert!(
         state.contains("terraform_data"),
         "the first resource is in the kept state"
@@ -478,10 +510,10 @@ on_every_backend! {
         let here = env.ok(&["env", "logs", "logged"]).stdout;
         assert!(here.contains("\"type\":\"apply_complete\""), "{here}");
 
-        // Another machine has no work dir (embedded, the state file beside it stays): the
+        // Another machine has no work dir (embedded, the state dir beside it stays): the
         // platform's copy answers.
         for entry in std::fs::read_dir(env.data_dir().join("envs/platform")).unwrap().flatten() {
-            if entry.path().is_dir() {
+            if entry.path().is_dir() && entry.path().extension().is_none_or(|x| x != "state") {
                 std::fs::remove_dir_all(entry.path()).unwrap();
             }
         }

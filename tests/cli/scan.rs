@@ -721,12 +721,7 @@ on_every_backend! {
 fn r_env_5_terraform_data_tags_count_when_a_state_file_is_scanned_directly() {
     let env = TestEnv::new();
     env.ok(&["env", "up", "direct"]);
-    let state = std::fs::read_dir(env.data_dir().join("envs/platform"))
-        .unwrap()
-        .flatten()
-        .map(|e| e.path())
-        .find(|p| p.extension().is_some_and(|x| x == "tfstate"))
-        .expect("the embedded env's state file");
+    let state = crate::support::local_state_file(&env, "direct");
     let report = env
         .ok(&["scan", "--tf-state", state.to_str().unwrap(), "-o", "json"])
         .json();

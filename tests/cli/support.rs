@@ -423,3 +423,20 @@ fn split_tail(token: &str) -> (&str, &str) {
         .len();
     token.split_at(cut)
 }
+
+/// The embedded platform's state file of env `name` (in the platform account): in its state
+/// dir beside the work dir, `envs/platform/<name>-<id>.state/terraform.tfstate`.
+pub fn local_state_file(env: &TestEnv, name: &str) -> PathBuf {
+    std::fs::read_dir(env.data_dir().join("envs/platform"))
+        .expect("the platform account's env dirs")
+        .flatten()
+        .map(|entry| entry.path())
+        .find(|path| {
+            path.extension().is_some_and(|x| x == "state")
+                && path
+                    .file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with(&format!("{name}-")))
+        })
+        .map(|dir| dir.join("terraform.tfstate"))
+        .unwrap_or_else(|| panic!("no state dir for env '{name}'"))
+}

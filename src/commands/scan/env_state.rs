@@ -18,7 +18,7 @@ pub async fn scan(
     let env = platform.get_env(name).await?;
     let text = match platform.state_backend(&env) {
         None => {
-            let path = crate::provision::env_dir(&ctx.dirs.data, &env).with_extension("tfstate");
+            let path = crate::provision::state_path(&ctx.dirs.data, &env);
             if !path.is_file() {
                 return Err(UserError::new(
                     format!(

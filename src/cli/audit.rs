@@ -24,7 +24,7 @@ pub struct AuditListArgs {
     #[arg(long, value_name = "EMAIL")]
     pub actor: Option<String>,
     /// Only this action, e.g. env.down, account.create, group.update
-    #[arg(long, value_name = "ACTION")]
+    #[arg(long, value_name = "ACTION", value_parser = parse_action)]
     pub action: Option<String>,
     /// Only writes that went through, or only refusals
     #[arg(long, value_enum)]
@@ -39,4 +39,17 @@ fn parse_since(text: &str) -> Result<String, String> {
     crate::service::vocabulary::parse_age(text)
         .map(|_| text.trim().to_owned())
         .map_err(|err| err.message)
+}
+
+/// One of the actions the trail records, so that a typo is a usage error (exit 2) rather than
+/// an empty list.
+fn parse_action(text: &str) -> Result<String, String> {
+    use crate::service::vocabulary::AuditAction;
+    match AuditAction::parse(text.trim()) {
+        Some(action) => Ok(action.as_str().to_owned()),
+        None => {
+            let known: Vec<&str> = AuditAction::ALL.iter().map(|a| a.as_str()).collect();
+            Err(format!("the trail records {}", known.join(", ")))
+        }
+    }
 }

@@ -1,5 +1,6 @@
 use std::sync::Arc;
 
+use super::vocabulary::AuditAction;
 use super::vocabulary::{Permission, Role};
 use super::{Actor, Error, Result, Service, vocabulary};
 use crate::api::{Account, CreateAccount, UpdateAccount};
@@ -41,7 +42,7 @@ impl Service {
         let target = req.slug.clone();
         self.audited(
             actor,
-            "account.create",
+            AuditAction::AccountCreate,
             &target,
             async |tx: &mut store::Conn| self.create_account_in_tx(tx, actor, req).await,
         )
@@ -111,7 +112,7 @@ impl Service {
     ) -> Result<Account> {
         self.audited(
             actor,
-            "account.update",
+            AuditAction::AccountUpdate,
             slug,
             async |tx: &mut store::Conn| self.update_account_in_tx(tx, actor, slug, req).await,
         )
@@ -191,7 +192,7 @@ impl Service {
     pub async fn delete_account(&self, actor: &Actor, slug: &str) -> Result<()> {
         self.audited(
             actor,
-            "account.delete",
+            AuditAction::AccountDelete,
             slug,
             async |tx: &mut store::Conn| self.delete_account_in_tx(tx, actor, slug).await,
         )

@@ -1,5 +1,6 @@
 use std::sync::Arc;
 
+use super::vocabulary::AuditAction;
 use super::vocabulary::{self, Permission, Role};
 use super::{Error, ErrorKind, Result, Service};
 use crate::api::{MembershipStatus, WhoAmI};
@@ -313,7 +314,7 @@ impl Service {
         {
             // A refused delegation is on record like any refusal, as the service's (R-GOV-3).
             let mut conn = self.store.acquire().await?;
-            self.record_refusal(&mut conn, service, "user.act_for", email, refusal)
+            self.record_refusal(&mut conn, service, AuditAction::UserActFor, email, refusal)
                 .await;
         }
         delegated

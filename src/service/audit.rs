@@ -5,7 +5,7 @@
 
 use jiff::{SignedDuration, Timestamp};
 
-use super::vocabulary::Permission;
+use super::vocabulary::{AuditAction, Permission};
 use super::{Actor, Error, ErrorKind, Result, Service, vocabulary};
 use crate::api::{AuditEvent, AuditOutcome, AuditPage, AuditQuery};
 use crate::store::{self, AuditRow, AuditSelection, Conn};
@@ -55,7 +55,7 @@ impl Service {
     ///
     /// ```ignore
     /// pub async fn delete_group(&self, actor: &Actor, name: &str) -> Result<()> {
-    ///     self.audited(actor, "group.delete", name, async |tx: &mut store::Conn| {
+    ///     self.audited(actor, AuditAction::GroupDelete, name, async |tx: &mut store::Conn| {
     ///         self.delete_group_in_tx(tx, actor, name).await
     ///     })
     ///     .await
@@ -70,7 +70,7 @@ impl Service {
     pub(super) async fn audited<T>(
         &self,
         actor: &Actor,
-        action: &'static str,
+        action: AuditAction,
         target: &str,
         write: impl AsyncFnOnce(&mut Conn) -> Result<T>,
     ) -> Result<T> {
@@ -84,13 +84,13 @@ impl Service {
                 }
                 tx.commit().await?;
                 // The server's log line of the write: its span carries the request id.
-                tracing::info!(action, target, actor = %actor.user.email, outcome = "ok", "audit");
+                tracing::info!(action = action.as_str(), target, actor = %actor.user.email, outcome = "ok", "audit");
                 Ok(value)
             }
             Err(err) => {
                 drop(tx);
                 if is_refusal(&err) {
-                    tracing::info!(action, target, actor = %actor.user.email, outcome = "refused", code = err.kind.code(), "audit");
+                    tracing::info!(action = action.as_str(), target, actor = %actor.user.email, outcome = "refused", code = err.kind.code(), "audit");
                     self.record_refusal(&mut conn, actor, action, target, &err)
                         .await;
                 }
@@ -106,7 +106,7 @@ impl Service {
         &self,
         conn: &mut Conn,
         actor: &Actor,
-        action: &'static str,
+        action: AuditAction,
         target: &str,
         refusal: &Error,
     ) {
@@ -126,14 +126,14 @@ impl Service {
             tx.commit().await
         };
         if let Err(err) = appended.await {
-            tracing::error!(action, target, error = %err, "could not record a refusal in the audit trail");
+            tracing::error!(action = action.as_str(), target, error = %err, "could not record a refusal in the audit trail");
         }
     }
 
     fn audit_row(
         &self,
         actor: &Actor,
-        action: &str,
+        action: AuditAction,
         target: &str,
         outcome: AuditOutcome,
         error_code: Option<&str>,
@@ -147,7 +147,7 @@ impl Service {
             account_id: actor.account.id.clone(),
             account_path: actor.account.path.clone(),
             account_slug: actor.account.slug.clone(),
-            action: action.to_owned(),
+            action: action.as_str().to_owned(),
             target: target.to_owned(),
             outcome: outcome.as_str().to_owned(),
             error_code: error_code.map(str::to_owned),
@@ -181,7 +181,10 @@ impl Service {
             subtree: actor.account.path.clone(),
             since,
             actor: query.actor.clone(),
-            action: query.action.clone(),
+            action: match query.action.as_deref() {
+                None => None,
+                Some(text) => Some(audit_action(text)?.as_str().to_owned()),
+            },
             outcome: query.outcome.map(|o| o.as_str().to_owned()),
             before_id,
             // One more than asked tells whether a next page exists.
@@ -245,7 +248,7 @@ impl Service {
             account_id: master.id,
             account_path: master.path,
             account_slug: master.slug,
-            action: "audit.prune".into(),
+            action: AuditAction::AuditPrune.as_str().into(),
             target: format!("{pruned} records before {cutoff}"),
             outcome: AuditOutcome::Ok.as_str().into(),
             error_code: None,
@@ -303,3 +306,15 @@ fn cursor_id(token: &str) -> Result<String> {
 
 #[cfg(test)]
 mod tests;
+
+/// An `--action` filter: one of the actions the trail records, so that a typo is an error
+/// rather than an empty page.
+fn audit_action(text: &str) -> Result<AuditAction> {
+    AuditAction::parse(text).ok_or_else(|| {
+        let known: Vec<&str> = AuditAction::ALL.iter().map(|a| a.as_str()).collect();
+        Error::invalid(format!(
+            "unknown audit action '{text}'; the trail records {}",
+            known.join(", ")
+        ))
+    })
+}

@@ -5,6 +5,7 @@
 
 use std::collections::BTreeMap;
 
+use super::vocabulary::AuditAction;
 use super::vocabulary::{Permission, Role};
 use super::{Actor, Error, Result, Service, vocabulary};
 use crate::api::RunStatus;
@@ -161,7 +162,7 @@ impl Service {
             .to_owned();
         self.audited(
             actor,
-            "automation.apply",
+            AuditAction::AutomationApply,
             &target,
             async |tx: &mut store::Conn| self.apply_automation_in_tx(tx, actor, req).await,
         )
@@ -232,7 +233,7 @@ impl Service {
     pub async fn delete_automation(&self, actor: &Actor, name: &str) -> Result<()> {
         self.audited(
             actor,
-            "automation.delete",
+            AuditAction::AutomationDelete,
             name,
             async |tx: &mut store::Conn| self.delete_automation_in_tx(tx, actor, name).await,
         )
@@ -259,7 +260,7 @@ impl Service {
     ) -> Result<RunStarted> {
         self.audited(
             actor,
-            "automation.run",
+            AuditAction::AutomationRun,
             name,
             async |tx: &mut store::Conn| {
                 self.start_run_with_id(tx, actor, name, req, store::new_id(), "manual")
@@ -594,7 +595,7 @@ impl Service {
         self.fail_lapsed_local_runs().await?;
         self.audited(
             actor,
-            "automation.run.cancel",
+            AuditAction::AutomationRunCancel,
             id,
             async |tx: &mut store::Conn| self.cancel_automation_run_in_tx(tx, actor, id).await,
         )

@@ -10,6 +10,7 @@
 use jiff::{SignedDuration, Timestamp};
 
 use super::envs::env_view;
+use super::vocabulary::AuditAction;
 use super::vocabulary::Permission;
 use super::{Actor, Error, Result, Service};
 use crate::api::EnvStatus;
@@ -163,8 +164,8 @@ impl Service {
     /// An approval is checked against the requester's quota, which it then spends (R-ENV-3).
     pub async fn decide_env(&self, actor: &Actor, name: &str, req: DecideEnv) -> Result<Env> {
         let action = match req.decision {
-            EnvDecision::Approve => "env.approve",
-            EnvDecision::Reject => "env.reject",
+            EnvDecision::Approve => AuditAction::EnvApprove,
+            EnvDecision::Reject => AuditAction::EnvReject,
         };
         self.audited(actor, action, name, async |tx: &mut store::Conn| {
             self.decide_env_in_tx(tx, actor, name, req).await

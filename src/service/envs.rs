@@ -4,6 +4,7 @@
 
 use jiff::{Timestamp, ToSpan};
 
+use super::vocabulary::AuditAction;
 use super::vocabulary::Permission;
 use super::{Actor, Error, Result, Service};
 use crate::api::{
@@ -193,7 +194,7 @@ impl Service {
         let target = policy_target(actor, req.tenant.as_deref());
         self.audited(
             actor,
-            "policy.set",
+            AuditAction::PolicySet,
             &target,
             async |tx: &mut store::Conn| self.set_env_policy_in_tx(tx, actor, req).await,
         )
@@ -378,9 +379,12 @@ impl Service {
     /// name, lifetime against the policy, the daily quota, and the idempotency key.
     pub async fn start_env(&self, actor: &Actor, req: CreateEnv) -> Result<EnvStarted> {
         let target = req.name.clone();
-        self.audited(actor, "env.up", &target, async |tx: &mut store::Conn| {
-            self.start_env_in_tx(tx, actor, req).await
-        })
+        self.audited(
+            actor,
+            AuditAction::EnvUp,
+            &target,
+            async |tx: &mut store::Conn| self.start_env_in_tx(tx, actor, req).await,
+        )
         .await
     }
 
@@ -523,7 +527,7 @@ impl Service {
     ) -> Result<Env> {
         self.audited(
             actor,
-            "env.up.report",
+            AuditAction::EnvUpReport,
             name,
             async |tx: &mut store::Conn| self.finish_env_up_in_tx(tx, actor, name, outcome).await,
         )
@@ -588,9 +592,12 @@ impl Service {
     /// Marks an env as being destroyed; `None` when there is no such live env, so that
     /// `plat env down` of an env already gone succeeds.
     pub async fn start_env_down(&self, actor: &Actor, name: &str) -> Result<Option<Env>> {
-        self.audited(actor, "env.down", name, async |tx: &mut store::Conn| {
-            self.start_env_down_in_tx(tx, actor, name).await
-        })
+        self.audited(
+            actor,
+            AuditAction::EnvDown,
+            name,
+            async |tx: &mut store::Conn| self.start_env_down_in_tx(tx, actor, name).await,
+        )
         .await
     }
 
@@ -617,7 +624,7 @@ impl Service {
     ) -> Result<Env> {
         self.audited(
             actor,
-            "env.down.report",
+            AuditAction::EnvDownReport,
             name,
             async |tx: &mut store::Conn| self.finish_env_down_in_tx(tx, actor, name, outcome).await,
         )
@@ -652,9 +659,12 @@ impl Service {
     /// Moves the expiry to now + `seconds`, never past the policy's maximum from creation and
     /// never earlier than it is.
     pub async fn extend_env(&self, actor: &Actor, name: &str, seconds: i64) -> Result<Env> {
-        self.audited(actor, "env.extend", name, async |tx: &mut store::Conn| {
-            self.extend_env_in_tx(tx, actor, name, seconds).await
-        })
+        self.audited(
+            actor,
+            AuditAction::EnvExtend,
+            name,
+            async |tx: &mut store::Conn| self.extend_env_in_tx(tx, actor, name, seconds).await,
+        )
         .await
     }
 

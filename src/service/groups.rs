@@ -1,3 +1,4 @@
+use super::vocabulary::AuditAction;
 use super::vocabulary::{Permission, Role};
 use super::{Actor, Error, Result, Service, vocabulary};
 use crate::api::{CreateGroup, Group, MembershipStatus, UpdateGroup};
@@ -30,7 +31,7 @@ impl Service {
         let target = req.name.clone();
         self.audited(
             actor,
-            "group.create",
+            AuditAction::GroupCreate,
             &target,
             async |tx: &mut store::Conn| self.create_group_in_tx(tx, actor, req).await,
         )
@@ -69,9 +70,12 @@ impl Service {
     }
 
     pub async fn update_group(&self, actor: &Actor, name: &str, req: UpdateGroup) -> Result<Group> {
-        self.audited(actor, "group.update", name, async |tx: &mut store::Conn| {
-            self.update_group_in_tx(tx, actor, name, req).await
-        })
+        self.audited(
+            actor,
+            AuditAction::GroupUpdate,
+            name,
+            async |tx: &mut store::Conn| self.update_group_in_tx(tx, actor, name, req).await,
+        )
         .await
     }
 
@@ -101,9 +105,12 @@ impl Service {
     }
 
     pub async fn delete_group(&self, actor: &Actor, name: &str) -> Result<()> {
-        self.audited(actor, "group.delete", name, async |tx: &mut store::Conn| {
-            self.delete_group_in_tx(tx, actor, name).await
-        })
+        self.audited(
+            actor,
+            AuditAction::GroupDelete,
+            name,
+            async |tx: &mut store::Conn| self.delete_group_in_tx(tx, actor, name).await,
+        )
         .await
     }
 
@@ -135,7 +142,7 @@ impl Service {
     pub async fn add_group_member(&self, actor: &Actor, name: &str, email: &str) -> Result<Group> {
         self.audited(
             actor,
-            "group.member.add",
+            AuditAction::GroupMemberAdd,
             &format!("{name} {email}"),
             async |tx: &mut store::Conn| self.add_group_member_in_tx(tx, actor, name, email).await,
         )
@@ -172,7 +179,7 @@ impl Service {
     ) -> Result<Group> {
         self.audited(
             actor,
-            "group.member.remove",
+            AuditAction::GroupMemberRemove,
             &format!("{name} {email}"),
             async |tx: &mut store::Conn| {
                 self.remove_group_member_in_tx(tx, actor, name, email).await
@@ -219,7 +226,7 @@ impl Service {
     ) -> Result<Group> {
         self.audited(
             actor,
-            "group.link_idp",
+            AuditAction::GroupLinkIdp,
             name,
             async |tx: &mut store::Conn| {
                 require_group_admin(actor)?;
@@ -240,7 +247,7 @@ impl Service {
     ) -> Result<Group> {
         self.audited(
             actor,
-            "group.unlink_idp",
+            AuditAction::GroupUnlinkIdp,
             name,
             async |tx: &mut store::Conn| {
                 require_group_admin(actor)?;

@@ -1,6 +1,7 @@
 //! Published scan inventories (issue 6). A scan report is a resource of one account (R-SEC-1):
 //! publishing needs `scan:run`, reading `scan:read`, and nothing crosses accounts (R-SEC-3).
 
+use super::vocabulary::AuditAction;
 use super::vocabulary::Permission;
 use super::{Actor, Error, Result, Service, vocabulary};
 use crate::api::{Inventory, PublishInventory};
@@ -59,7 +60,7 @@ impl Service {
     ) -> Result<Inventory> {
         self.audited(
             actor,
-            "inventory.publish",
+            AuditAction::InventoryPublish,
             name,
             async |tx: &mut store::Conn| self.publish_inventory_in_tx(tx, actor, name, req).await,
         )

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 
 use sha2::{Digest, Sha256};
 
+use super::vocabulary::AuditAction;
 use super::{Error, Identity, Result, Service};
 use crate::api::{RunStarted, StartRun};
 use crate::automation::Definition;
@@ -89,7 +90,7 @@ impl Service {
         let automation = binding.automation.as_str();
         self.audited(
             &owner,
-            "automation.run",
+            AuditAction::AutomationRun,
             automation,
             async |tx: &mut store::Conn| {
                 self.start_run_with_id(tx, &owner, automation, request, id, "queue")

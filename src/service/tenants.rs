@@ -1,3 +1,4 @@
+use super::vocabulary::AuditAction;
 use super::vocabulary::{Permission, Role};
 use super::{Actor, Error, Result, Service, vocabulary};
 use crate::api::{Branding, CreateTenant, Tenant, UpdateTenant};
@@ -35,7 +36,7 @@ impl Service {
         let target = req.name.clone();
         self.audited(
             actor,
-            "tenant.create",
+            AuditAction::TenantCreate,
             &target,
             async |tx: &mut store::Conn| self.create_tenant_in_tx(tx, actor, req).await,
         )
@@ -99,7 +100,7 @@ impl Service {
     ) -> Result<Tenant> {
         self.audited(
             actor,
-            "tenant.update",
+            AuditAction::TenantUpdate,
             name,
             async |tx: &mut store::Conn| self.update_tenant_in_tx(tx, actor, name, req).await,
         )
@@ -164,7 +165,7 @@ impl Service {
     pub async fn delete_tenant(&self, actor: &Actor, name: &str) -> Result<()> {
         self.audited(
             actor,
-            "tenant.delete",
+            AuditAction::TenantDelete,
             name,
             async |tx: &mut store::Conn| self.delete_tenant_in_tx(tx, actor, name).await,
         )

@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 
 use super::actor::{Actor, Identity};
+use super::vocabulary::AuditAction;
 use super::vocabulary::{self, Permission, Role};
 use super::{Error, Result, Service};
 use crate::api::{CreateTrustRule, TrustRule};
@@ -223,71 +224,86 @@ impl Service {
     /// the group's permissions only and in this account only.
     pub async fn add_trust_rule(&self, actor: &Actor, req: CreateTrustRule) -> Result<TrustRule> {
         let target = req.name.clone();
-        self.audited(actor, "trust.add", &target, async |tx: &mut store::Conn| {
-            require_trust_admin(actor)?;
-            let issuer = check_rule(&req)?;
-            let group = store::find_group(tx, &actor.account.id, &req.group)
-                .await?
-                .ok_or_else(|| {
-                    Error::not_found("group", &req.group)
-                        .with_hint("`plat group list` shows the account's groups")
-                })?;
-            if store::find_trust_rule(tx, &actor.account.id, &req.name)
-                .await?
-                .is_some()
-            {
-                return Err(Error::conflict(format!(
-                    "trust rule '{}' already exists in account '{}'",
-                    req.name, actor.account.slug
-                ))
-                .with_hint("delete it first (`plat trust delete NAME`), or pick another name"));
-            }
-            let now = self.now();
-            let email = identity_email(&req.name, &actor.account.slug);
-            // A rule deleted and added again acts as the same identity: its envs stay its own.
-            let user = match store::find_user_by_email(tx, &email).await? {
-                Some(user) => user,
-                None => {
-                    let user = UserRow {
-                        id: store::new_id(),
-                        email: email.clone(),
-                        name: Some(format!("trust rule {} of {}", req.name, actor.account.slug)),
-                        issuer: Some(IDENTITY_ISSUER.to_owned()),
-                        subject: Some(email.clone()),
-                        created_at: now.clone(),
-                    };
-                    store::insert_user(tx, &user).await?;
-                    user
+        self.audited(
+            actor,
+            AuditAction::TrustAdd,
+            &target,
+            async |tx: &mut store::Conn| {
+                require_trust_admin(actor)?;
+                let issuer = check_rule(&req)?;
+                let group = store::find_group(tx, &actor.account.id, &req.group)
+                    .await?
+                    .ok_or_else(|| {
+                        Error::not_found("group", &req.group)
+                            .with_hint("`plat group list` shows the account's groups")
+                    })?;
+                if store::find_trust_rule(tx, &actor.account.id, &req.name)
+                    .await?
+                    .is_some()
+                {
+                    return Err(Error::conflict(format!(
+                        "trust rule '{}' already exists in account '{}'",
+                        req.name, actor.account.slug
+                    ))
+                    .with_hint(
+                        "delete it first (`plat trust delete NAME`), or pick another name",
+                    ));
                 }
-            };
-            let row = TrustRuleRow {
-                id: store::new_id(),
-                account_id: actor.account.id.clone(),
-                name: req.name.clone(),
-                issuer,
-                audience: req.audience.clone(),
-                claims: req.claims.clone(),
-                group_id: group.id.clone(),
-                group_name: group.name.clone(),
-                user_id: user.id.clone(),
-                created_at: now,
-            };
-            store::insert_trust_rule(tx, &row).await?;
-            Ok(rule_view(row, email))
-        })
+                let now = self.now();
+                let email = identity_email(&req.name, &actor.account.slug);
+                // A rule deleted and added again acts as the same identity: its envs stay its own.
+                let user = match store::find_user_by_email(tx, &email).await? {
+                    Some(user) => user,
+                    None => {
+                        let user = UserRow {
+                            id: store::new_id(),
+                            email: email.clone(),
+                            name: Some(format!(
+                                "trust rule {} of {}",
+                                req.name, actor.account.slug
+                            )),
+                            issuer: Some(IDENTITY_ISSUER.to_owned()),
+                            subject: Some(email.clone()),
+                            created_at: now.clone(),
+                        };
+                        store::insert_user(tx, &user).await?;
+                        user
+                    }
+                };
+                let row = TrustRuleRow {
+                    id: store::new_id(),
+                    account_id: actor.account.id.clone(),
+                    name: req.name.clone(),
+                    issuer,
+                    audience: req.audience.clone(),
+                    claims: req.claims.clone(),
+                    group_id: group.id.clone(),
+                    group_name: group.name.clone(),
+                    user_id: user.id.clone(),
+                    created_at: now,
+                };
+                store::insert_trust_rule(tx, &row).await?;
+                Ok(rule_view(row, email))
+            },
+        )
         .await
     }
 
     pub async fn delete_trust_rule(&self, actor: &Actor, name: &str) -> Result<()> {
-        self.audited(actor, "trust.delete", name, async |tx: &mut store::Conn| {
-            require_trust_admin(actor)?;
-            let row = store::find_trust_rule(tx, &actor.account.id, name)
-                .await?
-                .ok_or_else(|| Error::not_found("trust rule", name))?;
-            // The identity's user row stays (R-USR-1): its envs and audit records name it.
-            store::delete_trust_rule(tx, &row.id).await?;
-            Ok(())
-        })
+        self.audited(
+            actor,
+            AuditAction::TrustDelete,
+            name,
+            async |tx: &mut store::Conn| {
+                require_trust_admin(actor)?;
+                let row = store::find_trust_rule(tx, &actor.account.id, name)
+                    .await?
+                    .ok_or_else(|| Error::not_found("trust rule", name))?;
+                // The identity's user row stays (R-USR-1): its envs and audit records name it.
+                store::delete_trust_rule(tx, &row.id).await?;
+                Ok(())
+            },
+        )
         .await
     }
 

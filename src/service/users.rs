@@ -1,3 +1,4 @@
+use super::vocabulary::AuditAction;
 use super::vocabulary::{Permission, Role};
 use super::{Actor, Error, Result, Service, vocabulary};
 use crate::api::{CreateUser, MembershipStatus, User};
@@ -27,7 +28,7 @@ impl Service {
         let target = req.email.clone();
         self.audited(
             actor,
-            "user.create",
+            AuditAction::UserCreate,
             &target,
             async |tx: &mut store::Conn| self.create_user_in_tx(tx, actor, req).await,
         )
@@ -77,9 +78,12 @@ impl Service {
 
     /// Removes the user's access to the acting account; the user itself is kept (R-USR-2).
     pub async fn revoke_user(&self, actor: &Actor, email: &str) -> Result<User> {
-        self.audited(actor, "user.revoke", email, async |tx: &mut store::Conn| {
-            self.revoke_user_in_tx(tx, actor, email).await
-        })
+        self.audited(
+            actor,
+            AuditAction::UserRevoke,
+            email,
+            async |tx: &mut store::Conn| self.revoke_user_in_tx(tx, actor, email).await,
+        )
         .await
     }
 
@@ -113,9 +117,12 @@ impl Service {
 
     /// Users own themselves (R-USR-1): only the user may rename itself.
     pub async fn rename_user(&self, actor: &Actor, email: &str, name: &str) -> Result<User> {
-        self.audited(actor, "user.rename", email, async |tx: &mut store::Conn| {
-            self.rename_user_in_tx(tx, actor, email, name).await
-        })
+        self.audited(
+            actor,
+            AuditAction::UserRename,
+            email,
+            async |tx: &mut store::Conn| self.rename_user_in_tx(tx, actor, email, name).await,
+        )
         .await
     }
 

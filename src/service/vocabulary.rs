@@ -81,6 +81,47 @@ vocabulary! {
     }
 }
 
+vocabulary! {
+    /// What the audit trail records of a write, allowed or refused (R-GOV-3): `noun.verb`,
+    /// as stored in `audit_log.action` and matched by `plat audit --action`.
+    AuditAction {
+        AccountCreate = "account.create",
+        AccountDelete = "account.delete",
+        AccountUpdate = "account.update",
+        AutomationApply = "automation.apply",
+        AutomationDelete = "automation.delete",
+        AutomationRun = "automation.run",
+        AutomationRunCancel = "automation.run.cancel",
+        EnvApprove = "env.approve",
+        EnvDown = "env.down",
+        EnvDownReport = "env.down.report",
+        EnvExtend = "env.extend",
+        EnvReject = "env.reject",
+        EnvUp = "env.up",
+        EnvUpReport = "env.up.report",
+        GroupCreate = "group.create",
+        GroupDelete = "group.delete",
+        GroupLinkIdp = "group.link_idp",
+        GroupMemberAdd = "group.member.add",
+        GroupMemberRemove = "group.member.remove",
+        GroupUnlinkIdp = "group.unlink_idp",
+        GroupUpdate = "group.update",
+        InventoryPublish = "inventory.publish",
+        PolicySet = "policy.set",
+        TenantCreate = "tenant.create",
+        TenantDelete = "tenant.delete",
+        TenantUpdate = "tenant.update",
+        TrustAdd = "trust.add",
+        TrustDelete = "trust.delete",
+        UserActFor = "user.act_for",
+        UserCreate = "user.create",
+        UserRename = "user.rename",
+        UserRevoke = "user.revoke",
+        /// The retention job's pruning of old records, recorded in the master account.
+        AuditPrune = "audit.prune",
+    }
+}
+
 /// Every permission but acting for users (`admins` groups hold it).
 pub const ALL_PERMISSIONS: &str = "*";
 

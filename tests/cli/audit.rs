@@ -129,6 +129,8 @@ on_every_backend! {
             (&["--since=-2h"][..], "--since"),
             (&["--outcome", "maybe"][..], "--outcome"),
             (&["--limit", "0"][..], "--limit"),
+            // Issue 14: actions are a closed vocabulary, so a typo is not an empty page.
+            (&["--action", "env.upp"][..], "env.up.report"),
         ] {
             let mut all = vec!["audit", "list"];
             all.extend_from_slice(args);

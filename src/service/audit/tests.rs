@@ -335,16 +335,19 @@ async fn r_gov_3_the_record_and_the_write_share_one_transaction() {
 
     let written = group("written");
     service
-        .audited(&admin, "test.write", "written", async |tx: &mut Conn| {
-            Ok(store::insert_group(tx, &written).await?)
-        })
+        .audited(
+            &admin,
+            AuditAction::GroupCreate,
+            "written",
+            async |tx: &mut Conn| Ok(store::insert_group(tx, &written).await?),
+        )
         .await
         .unwrap();
     let failing = group("rolled-back");
     let refused = service
         .audited(
             &admin,
-            "test.write",
+            AuditAction::GroupCreate,
             "rolled-back",
             async |tx: &mut Conn| {
                 store::insert_group(tx, &failing).await?;

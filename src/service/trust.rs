@@ -254,7 +254,7 @@ impl Service {
                         name: Some(format!("trust rule {} of {}", req.name, actor.account.slug)),
                         issuer: Some(IDENTITY_ISSUER.to_owned()),
                         subject: Some(email.clone()),
-                        created_at: now.clone(),
+                        created_at: now,
                     };
                     store::insert_user(tx, &user).await?;
                     user

@@ -1,3 +1,4 @@
+use crate::api::Timestamp;
 use futures_util::TryStreamExt;
 use sqlx::Row;
 use sqlx::any::AnyRow;
@@ -15,7 +16,7 @@ pub struct AccountRow {
     pub tenant_id: String,
     pub owner_user_id: String,
     pub roles: Vec<String>,
-    pub created_at: String,
+    pub created_at: Timestamp,
 }
 
 /// What a listing shows of an account: its own fields with the names of its tenant, owner and
@@ -30,7 +31,7 @@ pub struct AccountListing {
     /// The materialised path, for the caller's visibility checks.
     pub path: String,
     pub roles: Vec<String>,
-    pub created_at: String,
+    pub created_at: Timestamp,
     pub tenant_name: String,
     pub owner_email: String,
     pub parent_slug: Option<String>,
@@ -57,7 +58,7 @@ fn account(row: &AnyRow) -> Result<AccountRow, sqlx::Error> {
         tenant_id: row.try_get("tenant_id")?,
         owner_user_id: row.try_get("owner_user_id")?,
         roles: json_column(row, "accounts", "roles")?,
-        created_at: row.try_get("created_at")?,
+        created_at: super::timestamp(row, "created_at", "accounts")?,
     })
 }
 
@@ -68,7 +69,7 @@ fn listing(row: &AnyRow) -> Result<AccountListing, sqlx::Error> {
         name: row.try_get("name")?,
         path: row.try_get("path")?,
         roles: json_column(row, "accounts", "roles")?,
-        created_at: row.try_get("created_at")?,
+        created_at: super::timestamp(row, "created_at", "accounts")?,
         tenant_name: row.try_get("tenant_name")?,
         owner_email: row.try_get("owner_email")?,
         parent_slug: row.try_get("parent_slug")?,
@@ -237,7 +238,7 @@ pub async fn insert_account(conn: &mut Conn, row: &AccountRow) -> Result<(), Sto
     .bind(&row.tenant_id)
     .bind(&row.owner_user_id)
     .bind(to_json_list(&row.roles))
-    .bind(&row.created_at)
+    .bind(row.created_at.to_string())
     .execute(&mut *conn)
     .await?;
     super::bump_authz_version(conn).await?;
@@ -363,7 +364,7 @@ mod tests {
                     name: None,
                     issuer: None,
                     subject: None,
-                    created_at: row.created_at.clone(),
+                    created_at: row.created_at,
                 };
                 crate::store::insert_user(&mut tx, &owner).await.unwrap();
                 insert_account(&mut tx, &row).await.unwrap();

@@ -266,7 +266,7 @@ pub struct LoginStatus {
     pub issuer: Option<String>,
     pub subject: Option<String>,
     pub email: Option<String>,
-    pub expires_at: Option<String>,
+    pub expires_at: Option<crate::api::Timestamp>,
 }
 
 impl LoginStatus {
@@ -293,7 +293,7 @@ impl LoginStatus {
             issuer: claims.as_ref().and_then(|c| c.issuer.clone()),
             subject: claims.as_ref().and_then(|c| c.subject.clone()),
             email: claims.as_ref().and_then(|c| c.email.clone()),
-            expires_at: claims.and_then(|c| c.expires_at).map(|t| t.to_string()),
+            expires_at: claims.and_then(|c| c.expires_at).map(Into::into),
         }
     }
 
@@ -306,7 +306,7 @@ impl LoginStatus {
             issuer: Some(status.issuer),
             subject: status.subject,
             email: status.email,
-            expires_at: status.expires_at.map(|t| t.to_string()),
+            expires_at: status.expires_at.map(Into::into),
         }
     }
 }
@@ -324,7 +324,10 @@ impl Details for LoginStatus {
             ("issuer", or_dash(self.issuer.as_deref())),
             ("email", or_dash(self.email.as_deref())),
             ("subject", or_dash(self.subject.as_deref())),
-            ("expires", or_dash(self.expires_at.as_deref())),
+            (
+                "expires",
+                or_dash(self.expires_at.map(|t| t.to_string()).as_deref()),
+            ),
         ]
     }
 }

@@ -21,9 +21,7 @@ pub struct AccountRow {
 
 /// What a listing shows of an account: its own fields with the names of its tenant, owner and
 /// parent in place of their ids. No more, so a 10,000-account listing stays small in memory.
-/// The SQLite listing deserialises it from a JSON array, so the fields keep the column order of
-/// [`batch_sql`].
-#[derive(Debug, Clone, serde::Deserialize)]
+#[derive(Debug, Clone)]
 pub struct AccountListing {
     pub id: String,
     pub slug: String,
@@ -209,8 +207,47 @@ async fn parse_batch(batch: Option<String>) -> Result<Vec<AccountListing>, Store
     let Some(batch) = batch else {
         return Ok(Vec::new());
     };
-    serde_json::from_str(&batch)
-        .map_err(|err| StoreError::broken(format!("cannot read the account listing: {err}")))
+    let listed: Vec<ListedAccount> = serde_json::from_str(&batch)
+        .map_err(|err| StoreError::broken(format!("cannot read the account listing: {err}")))?;
+    listed.into_iter().map(ListedAccount::parsed).collect()
+}
+
+/// An [`AccountListing`] as the SQLite batch spells it, its time still text: parsed one by
+/// one, so that a corrupt time names its row as every other read does. Deserialised from a
+/// JSON array, so the fields keep the column order of [`batch_sql`].
+#[derive(serde::Deserialize)]
+struct ListedAccount {
+    id: String,
+    slug: String,
+    name: String,
+    path: String,
+    roles: Vec<String>,
+    created_at: String,
+    tenant_name: String,
+    owner_email: String,
+    parent_slug: Option<String>,
+}
+
+impl ListedAccount {
+    fn parsed(self) -> Result<AccountListing, StoreError> {
+        let created_at = self.created_at.parse().map_err(|err| {
+            StoreError::broken_with_hint(
+                format!("accounts.created_at of row {}: {err}", self.id),
+                "the database was changed outside plat; restore that row from a backup",
+            )
+        })?;
+        Ok(AccountListing {
+            id: self.id,
+            slug: self.slug,
+            name: self.name,
+            path: self.path,
+            roles: self.roles,
+            created_at,
+            tenant_name: self.tenant_name,
+            owner_email: self.owner_email,
+            parent_slug: self.parent_slug,
+        })
+    }
 }
 
 pub async fn get_listing(conn: &mut Conn, account_id: &str) -> Result<AccountListing, StoreError> {

@@ -5,6 +5,9 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+mod timestamp;
+pub use timestamp::Timestamp;
+
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct Account {
     pub id: String,
@@ -17,7 +20,7 @@ pub struct Account {
     pub roles: Vec<String>,
     /// Slug of the parent account; `None` when the viewer may not learn it (R-ACC-6).
     pub parent: Option<String>,
-    pub created_at: String,
+    pub created_at: Timestamp,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
@@ -67,7 +70,7 @@ pub struct Tenant {
     /// Slug of the owner account; `None` when the viewer may not learn it (R-ACC-6).
     pub owner_account: Option<String>,
     pub branding: Branding,
-    pub created_at: String,
+    pub created_at: Timestamp,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
@@ -228,7 +231,7 @@ pub struct User {
     pub name: Option<String>,
     pub status: MembershipStatus,
     pub groups: Vec<String>,
-    pub linked_at: String,
+    pub linked_at: Timestamp,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
@@ -251,7 +254,7 @@ pub struct Group {
     /// token's groups claim (R-GOV-1); never written into `members`.
     #[serde(default)]
     pub idp_groups: Vec<String>,
-    pub created_at: String,
+    pub created_at: Timestamp,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
@@ -293,7 +296,7 @@ pub struct TrustRule {
     pub group: String,
     /// The service identity the rule's tokens act as (shown as the user in whoami and audit).
     pub identity: String,
-    pub created_at: String,
+    pub created_at: Timestamp,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
@@ -388,9 +391,9 @@ pub struct Env {
     /// E-mail of the user who asked for it.
     pub owner: String,
     pub status: EnvStatus,
-    pub created_at: String,
-    pub expires_at: String,
-    pub destroyed_at: Option<String>,
+    pub created_at: Timestamp,
+    pub expires_at: Timestamp,
+    pub destroyed_at: Option<Timestamp>,
     /// Terraform outputs; sensitive values are replaced by `"(sensitive)"`.
     #[schema(value_type = Object)]
     pub outputs: serde_json::Value,
@@ -410,14 +413,14 @@ pub struct Env {
 pub struct EnvApproval {
     /// `template` (its manifest says `approval: required`) or `policy` (the account's or tenant's).
     pub required_by: String,
-    pub requested_at: String,
+    pub requested_at: Timestamp,
     /// Until when an approver may decide; an undecided request then ends as `expired`.
-    pub expires_at: String,
+    pub expires_at: Timestamp,
     /// `approved`, `rejected` or `expired`; absent while the request is pending.
     pub decision: Option<String>,
     /// E-mail of the approver who decided (absent for `expired`).
     pub decided_by: Option<String>,
-    pub decided_at: Option<String>,
+    pub decided_at: Option<Timestamp>,
     pub comment: Option<String>,
 }
 
@@ -570,8 +573,8 @@ pub struct SpendReport {
     /// `account`, `tenant`, `template`, `owner` or `label:KEY`.
     pub by: String,
     /// The window accrued: the month's start to its end, or to now for the current month.
-    pub since: String,
-    pub until: String,
+    pub since: Timestamp,
+    pub until: Timestamp,
     pub total: f64,
     pub lines: Vec<SpendLine>,
 }
@@ -590,7 +593,7 @@ pub struct SpendLine {
 pub struct EnvQuota {
     pub used: i64,
     pub limit: i64,
-    pub resets_at: String,
+    pub resets_at: Timestamp,
 }
 
 /// An automation (DOMAIN.md section 3) as stored in an account.
@@ -608,8 +611,8 @@ pub struct Automation {
     /// The validated definition (`apiVersion`, `kind`, `metadata`, `spec`).
     #[schema(value_type = Object)]
     pub definition: serde_json::Value,
-    pub created_at: String,
-    pub updated_at: String,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
@@ -635,8 +638,8 @@ pub struct RunStep {
     pub output: serde_json::Value,
     pub error: Option<String>,
     pub attempts: u32,
-    pub started_at: Option<String>,
-    pub finished_at: Option<String>,
+    pub started_at: Option<Timestamp>,
+    pub finished_at: Option<Timestamp>,
 }
 
 /// A run of an automation (R-AUT-5).
@@ -661,9 +664,9 @@ pub struct AutomationRun {
     /// the same id (`plat server --run-max-attempts`).
     #[serde(default = "first_attempt")]
     pub attempt: i64,
-    pub created_at: String,
-    pub started_at: Option<String>,
-    pub finished_at: Option<String>,
+    pub created_at: Timestamp,
+    pub started_at: Option<Timestamp>,
+    pub finished_at: Option<Timestamp>,
     /// Where `plat automation run` executes it, when no server worker does.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub runner: Option<LocalRunner>,
@@ -762,7 +765,7 @@ pub struct Inventory {
     pub source: String,
     /// E-mail of the user who published it last.
     pub published_by: String,
-    pub published_at: String,
+    pub published_at: Timestamp,
     pub resources: i64,
     pub errors: i64,
     pub warnings: i64,
@@ -784,7 +787,7 @@ pub const REQUEST_ID_HEADER: &str = "x-request-id";
 pub struct AuditEvent {
     pub id: String,
     /// When it happened (RFC 3339, UTC).
-    pub at: String,
+    pub at: Timestamp,
     /// The user's e-mail, or the service identity's.
     pub actor: String,
     /// The identity provider that vouched for the actor, when one did.

@@ -49,7 +49,7 @@ pub struct EnvUp {
 pub struct EnvReady {
     pub name: String,
     pub template: String,
-    pub expires_at: String,
+    pub expires_at: crate::api::Timestamp,
     /// The env's Terraform outputs as the platform records them (sensitive ones redacted).
     pub outputs: Value,
 }

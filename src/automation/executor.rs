@@ -187,11 +187,9 @@ impl Executor {
         self
     }
 
-    fn now(&self) -> String {
-        let now = (self.clock)();
-        jiff::Timestamp::from_second(now.as_second())
-            .unwrap_or(now)
-            .to_string()
+    /// The injected clock's time, in the stored and shown precision (whole seconds).
+    fn now(&self) -> crate::api::Timestamp {
+        crate::api::Timestamp::from_jiff((self.clock)())
     }
 
     /// Runs a definition for a caller that has no run record: its runner, if any, is told only

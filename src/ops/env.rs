@@ -392,11 +392,7 @@ pub(crate) fn awaits_provisioning(env: &Env) -> bool {
 /// Whether a pending request's deadline has passed (with a minute's grace for clock skew
 /// between this machine and a server).
 fn past_deadline(env: &Env, now: jiff::Timestamp) -> bool {
-    let Some(Ok(deadline)) = env
-        .approval
-        .as_ref()
-        .map(|a| a.expires_at.parse::<jiff::Timestamp>())
-    else {
+    let Some(deadline) = env.approval.as_ref().map(|a| a.expires_at.as_jiff()) else {
         return false;
     };
     now.as_second() > deadline.as_second() + 60

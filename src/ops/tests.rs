@@ -141,8 +141,11 @@ fn r_env_1_extend_never_shortens_an_env() {
     let extended = platform.run_as(Some(ALICE), &["env", "extend", "long", "30m", "-o", "json"]);
     let after = platform.ok(Some(ALICE), &["env", "show", "long", "-o", "json"]);
     let after: serde_json::Value = serde_json::from_str(&after.stdout).expect("env JSON");
+    let expiry = |env: &serde_json::Value| -> crate::api::Timestamp {
+        serde_json::from_value(env["expires_at"].clone()).expect("an expiry time")
+    };
     assert!(
-        after["expires_at"].as_str() >= before["expires_at"].as_str(),
+        expiry(&after) >= expiry(&before),
         "extend 30m moved the expiry of a 2h env from {} to {} ({})",
         before["expires_at"],
         after["expires_at"],

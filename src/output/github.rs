@@ -76,7 +76,7 @@ impl GithubActions {
             self.mask(out, &plain_value(value));
         }
         self.set_output("env_name", &env.name)?;
-        self.set_output("env_expires_at", &env.expires_at)?;
+        self.set_output("env_expires_at", &env.expires_at.to_string())?;
         self.set_output("env_status", env.status.as_str())?;
         for (name, output) in outputs.iter() {
             if let Some(value) = output.reveal() {
@@ -94,10 +94,10 @@ impl GithubActions {
         let deadline = env
             .approval
             .as_ref()
-            .map_or(env.expires_at.as_str(), |a| a.expires_at.as_str());
+            .map_or(env.expires_at, |a| a.expires_at);
         self.set_output("env_name", &env.name)?;
         self.set_output("env_status", env.status.as_str())?;
-        self.set_output("env_approval_expires_at", deadline)?;
+        self.set_output("env_approval_expires_at", &deadline.to_string())?;
         self.append_summary(&format!(
             "### Environment `{}`: pending approval\n\n| | |\n|---|---|\n| status | {} |\n| template | {} |\n| requested by | {} |\n| decide before | {deadline} |\n\nNothing is provisioned until someone else holding `envs:approve` runs `plat env approve {}`.\n",
             env.name, env.status, env.template, env.owner, env.name

@@ -49,7 +49,7 @@ impl Details for Account {
             ("owner", self.owner.clone()),
             ("parent", or_dash(self.parent.as_deref())),
             ("roles", joined(&self.roles)),
-            ("created", self.created_at.clone()),
+            ("created", self.created_at.to_string()),
         ]
     }
 }
@@ -68,7 +68,7 @@ impl Row for AuditEvent {
             (outcome, _) => outcome.as_str().to_owned(),
         };
         vec![
-            self.at.clone(),
+            self.at.to_string(),
             actor,
             self.account.clone(),
             self.action.clone(),
@@ -118,7 +118,7 @@ impl Details for Tenant {
             ),
             ("description", or_dash(self.branding.description.as_deref())),
             ("layout", joined(&layout)),
-            ("created", self.created_at.clone()),
+            ("created", self.created_at.to_string()),
         ]
     }
 }
@@ -131,7 +131,7 @@ impl Row for User {
             or_dash(self.name.as_deref()),
             self.status.as_str().to_owned(),
             joined(&self.groups),
-            self.linked_at.clone(),
+            self.linked_at.to_string(),
         ]
     }
 }
@@ -144,7 +144,7 @@ impl Details for User {
             ("id", self.id.clone()),
             ("status", self.status.as_str().to_owned()),
             ("groups", joined(&self.groups)),
-            ("linked", self.linked_at.clone()),
+            ("linked", self.linked_at.to_string()),
         ]
     }
 }
@@ -173,7 +173,7 @@ impl Details for Group {
                 "predefined",
                 if self.builtin { "yes" } else { "no" }.to_owned(),
             ),
-            ("created", self.created_at.clone()),
+            ("created", self.created_at.to_string()),
         ]
     }
 }
@@ -266,7 +266,7 @@ pub struct LoginStatus {
     pub issuer: Option<String>,
     pub subject: Option<String>,
     pub email: Option<String>,
-    pub expires_at: Option<String>,
+    pub expires_at: Option<crate::api::Timestamp>,
 }
 
 impl LoginStatus {
@@ -293,7 +293,7 @@ impl LoginStatus {
             issuer: claims.as_ref().and_then(|c| c.issuer.clone()),
             subject: claims.as_ref().and_then(|c| c.subject.clone()),
             email: claims.as_ref().and_then(|c| c.email.clone()),
-            expires_at: claims.and_then(|c| c.expires_at).map(|t| t.to_string()),
+            expires_at: claims.and_then(|c| c.expires_at).map(Into::into),
         }
     }
 
@@ -306,7 +306,7 @@ impl LoginStatus {
             issuer: Some(status.issuer),
             subject: status.subject,
             email: status.email,
-            expires_at: status.expires_at.map(|t| t.to_string()),
+            expires_at: status.expires_at.map(Into::into),
         }
     }
 }
@@ -324,7 +324,10 @@ impl Details for LoginStatus {
             ("issuer", or_dash(self.issuer.as_deref())),
             ("email", or_dash(self.email.as_deref())),
             ("subject", or_dash(self.subject.as_deref())),
-            ("expires", or_dash(self.expires_at.as_deref())),
+            (
+                "expires",
+                or_dash(self.expires_at.map(|t| t.to_string()).as_deref()),
+            ),
         ]
     }
 }
@@ -345,8 +348,7 @@ impl Row for crate::api::Env {
             self.template.clone(),
             self.owner.clone(),
             self.destroyed_at
-                .clone()
-                .map_or_else(|| self.expires_at.clone(), |_| "-".into()),
+                .map_or_else(|| self.expires_at.to_string(), |_| "-".into()),
             self.resources.len().to_string(),
         ]
     }
@@ -372,11 +374,11 @@ impl Details for crate::api::Env {
             ("status", self.status.to_string()),
             ("template", self.template.clone()),
             ("owner", self.owner.clone()),
-            ("created", self.created_at.clone()),
-            ("expires", self.expires_at.clone()),
+            ("created", self.created_at.to_string()),
+            ("expires", self.expires_at.to_string()),
         ];
         if let Some(destroyed) = &self.destroyed_at {
-            rows.push(("destroyed", destroyed.clone()));
+            rows.push(("destroyed", destroyed.to_string()));
         }
         rows.push((
             "resources",
@@ -414,10 +416,7 @@ fn approval_line(approval: &crate::api::EnvApproval) -> String {
                 .as_deref()
                 .map(|who| format!(" by {who}"))
                 .unwrap_or_default();
-            let at = at
-                .as_deref()
-                .map(|t| format!(" at {t}"))
-                .unwrap_or_default();
+            let at = at.as_ref().map(|t| format!(" at {t}")).unwrap_or_default();
             format!("{decision}{by}{at} ({why})")
         }
     }
@@ -455,7 +454,7 @@ impl Details for crate::api::EnvQuota {
     fn details(&self) -> Vec<(&'static str, String)> {
         vec![
             ("used today", format!("{}/{}", self.used, self.limit)),
-            ("resets", self.resets_at.clone()),
+            ("resets", self.resets_at.to_string()),
         ]
     }
 }
@@ -1020,8 +1019,8 @@ impl Details for crate::api::Automation {
             ("parameters", joined(&parameters)),
             ("steps", joined(&steps)),
             ("runner", or_dash(runner.as_deref())),
-            ("created", self.created_at.clone()),
-            ("updated", self.updated_at.clone()),
+            ("created", self.created_at.to_string()),
+            ("updated", self.updated_at.to_string()),
         ]
     }
 }
@@ -1043,8 +1042,8 @@ impl Row for crate::api::AutomationRun {
             self.status.to_string(),
             self.trigger.clone(),
             self.owner.clone(),
-            or_dash(self.started_at.as_deref()),
-            or_dash(self.finished_at.as_deref()),
+            or_dash(self.started_at.map(|t| t.to_string()).as_deref()),
+            or_dash(self.finished_at.map(|t| t.to_string()).as_deref()),
         ]
     }
 }
@@ -1079,8 +1078,14 @@ impl Details for crate::api::AutomationRun {
             ("params", joined(&params)),
             ("steps", joined(&steps)),
             ("error", or_dash(self.error.as_deref())),
-            ("started", or_dash(self.started_at.as_deref())),
-            ("finished", or_dash(self.finished_at.as_deref())),
+            (
+                "started",
+                or_dash(self.started_at.map(|t| t.to_string()).as_deref()),
+            ),
+            (
+                "finished",
+                or_dash(self.finished_at.map(|t| t.to_string()).as_deref()),
+            ),
         ]
     }
 }
@@ -1104,7 +1109,7 @@ impl Row for crate::api::Inventory {
             self.resources.to_string(),
             self.errors.to_string(),
             self.warnings.to_string(),
-            self.published_at.clone(),
+            self.published_at.to_string(),
             self.published_by.clone(),
         ]
     }
@@ -1138,7 +1143,7 @@ impl Details for crate::api::Inventory {
             ("account", self.account.clone()),
             ("env", or_dash(self.env.as_deref())),
             ("source", self.source.clone()),
-            ("published", self.published_at.clone()),
+            ("published", self.published_at.to_string()),
             ("by", self.published_by.clone()),
             ("resources", self.resources.to_string()),
             // The counts, then one finding per line, under one label (no unlabelled row).
@@ -1211,7 +1216,7 @@ impl Details for crate::api::TrustRule {
             ("claims", claims_text(&self.claims)),
             ("group", self.group.clone()),
             ("identity", self.identity.clone()),
-            ("created", self.created_at.clone()),
+            ("created", self.created_at.to_string()),
         ]
     }
 }

@@ -161,11 +161,7 @@ impl Provisioner {
             owner: req.env.owner.clone(),
             account: req.env.account.clone(),
             tenant: req.tenant.to_owned(),
-            expires_at: req
-                .env
-                .expires_at
-                .parse()
-                .unwrap_or_else(|_| jiff::Timestamp::now()),
+            expires_at: req.env.expires_at.as_jiff(),
             label_prefix: self.label_domain.clone(),
         };
         let params: BTreeMap<String, serde_json::Value> = req

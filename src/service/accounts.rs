@@ -3,7 +3,7 @@ use std::sync::Arc;
 use super::vocabulary::AuditAction;
 use super::vocabulary::{Permission, Role};
 use super::{Actor, Error, Result, Service, vocabulary};
-use crate::api::{Account, CreateAccount, UpdateAccount};
+use crate::api::{Account, CreateAccount, Timestamp, UpdateAccount};
 use crate::store::{self, AccountListing, AccountRow, UserRow};
 
 impl Service {
@@ -84,7 +84,7 @@ impl Service {
         };
         let now = self.now();
         let owner = self
-            .find_or_create_user(tx, &req.owner, req.owner_name.as_deref(), &now)
+            .find_or_create_user(tx, &req.owner, req.owner_name.as_deref(), now)
             .await?;
         let id = store::new_id();
         let row = AccountRow {
@@ -96,10 +96,10 @@ impl Service {
             tenant_id,
             owner_user_id: owner.id.clone(),
             roles,
-            created_at: now.clone(),
+            created_at: now,
         };
         store::insert_account(tx, &row).await?;
-        self.seed_account(tx, &row, &owner.id, &now).await?;
+        self.seed_account(tx, &row, &owner.id, now).await?;
         let listing = store::get_listing(tx, &row.id).await?;
         Ok(account_view(actor, listing))
     }
@@ -165,8 +165,8 @@ impl Service {
         let now = self.now();
         if let Some(owner) = &req.owner {
             vocabulary::check_email(owner)?;
-            let user = self.find_or_create_user(tx, owner, None, &now).await?;
-            store::link_user(tx, &account.id, &user.id, &now).await?;
+            let user = self.find_or_create_user(tx, owner, None, now).await?;
+            store::link_user(tx, &account.id, &user.id, now).await?;
             if let Some(admins) = store::find_group(tx, &account.id, "admins").await? {
                 store::add_group_member(tx, &admins.id, &user.id).await?;
             }
@@ -274,7 +274,7 @@ impl Service {
         conn: &mut store::Conn,
         email: &str,
         name: Option<&str>,
-        now: &str,
+        now: Timestamp,
     ) -> Result<UserRow> {
         if let Some(user) = store::find_user_by_email(conn, email).await? {
             return Ok(user);
@@ -285,7 +285,7 @@ impl Service {
             name: name.map(str::to_owned),
             issuer: None,
             subject: None,
-            created_at: now.to_owned(),
+            created_at: now,
         };
         store::insert_user(conn, &user).await?;
         Ok(user)

@@ -3,7 +3,9 @@
 //! refused, rolls it back and appends the refusal on its own. Records name who, where, what and
 //! the outcome; they never hold a parameter's value, so no secret can reach them.
 
-use jiff::{SignedDuration, Timestamp};
+use jiff::SignedDuration;
+
+use crate::api::Timestamp;
 
 use super::vocabulary::{AuditAction, Permission};
 use super::{Actor, Error, ErrorKind, Result, Service, vocabulary};
@@ -171,7 +173,7 @@ impl Service {
         };
         let since = match query.since.as_deref() {
             None => None,
-            Some(text) => Some(self.since(text)?.to_string()),
+            Some(text) => Some(self.since(text)?),
         };
         let before_id = match query.cursor.as_deref() {
             None => None,
@@ -210,7 +212,7 @@ impl Service {
         let age = vocabulary::parse_age(text).map_err(|err| {
             err.with_hint("give an age such as 24h or 7d, or a time such as 2026-12-01T00:00:00Z")
         })?;
-        Ok(self.now_ts().checked_sub(age).unwrap_or(Timestamp::MIN))
+        Ok(self.now().checked_sub(age).unwrap_or(Timestamp::MIN))
     }
 
     /// Deletes the records older than `retention` and, when any went, appends the record of the
@@ -223,17 +225,13 @@ impl Service {
                 MIN_RETENTION.as_hours()
             )));
         }
-        let cutoff = self
-            .now_ts()
-            .checked_sub(retention)
-            .unwrap_or(Timestamp::MIN)
-            .to_string();
+        let cutoff = self.now().checked_sub(retention).unwrap_or(Timestamp::MIN);
         let mut conn = self.store.acquire().await?;
         let mut tx = self.store.begin(&mut conn).await?;
         let master = store::find_master_account(&mut tx)
             .await?
             .ok_or_else(|| Error::internal("the platform has not been bootstrapped"))?;
-        let pruned = store::prune_audit(&mut tx, &cutoff).await?;
+        let pruned = store::prune_audit(&mut tx, cutoff).await?;
         if pruned == 0 {
             // Nothing left the trail: no record of it either, so an idle prune adds no noise.
             return Ok(0);

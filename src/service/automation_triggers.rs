@@ -8,8 +8,8 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use crate::api::Timestamp;
 use hmac::{Hmac, Mac};
-use jiff::Timestamp;
 use serde_json::Value;
 use sha2::Sha256;
 
@@ -33,12 +33,6 @@ const CONSTANT_BACKOFF_MAX_SECONDS: i64 = 300;
 
 /// Failed runs counted for the back-off; more than this waits the maximum anyway.
 const BACKOFF_WINDOW: i64 = 10;
-
-fn stamp(at: Timestamp) -> String {
-    Timestamp::from_second(at.as_second())
-        .unwrap_or(at)
-        .to_string()
-}
 
 fn stored_definition(automation: &AutomationRow) -> Result<Definition> {
     serde_json::from_str(&automation.definition).map_err(|err| {
@@ -122,7 +116,7 @@ impl Service {
                 Some(format!(
                     "the {trigger} trigger could not start a run: {why}"
                 )),
-                Some(now.clone()),
+                Some(now),
             ),
         };
         RunRow {
@@ -157,7 +151,7 @@ impl Service {
     /// automation, so a server that was down fires one catch-up run, not the backlog) and
     /// queues the next run of every constant automation that has none active. `fired` remembers
     /// the ticks this replica saw fired, so a tick costs one database write per replica.
-    pub async fn run_triggers(&self, fired: &mut HashMap<String, String>) -> Result<usize> {
+    pub async fn run_triggers(&self, fired: &mut HashMap<String, Timestamp>) -> Result<usize> {
         let now = (self.clock)();
         let automations = {
             let mut conn = self.store.acquire().await?;
@@ -180,14 +174,14 @@ impl Service {
                     let Some(tick) = schedule.latest_tick(now) else {
                         continue;
                     };
-                    let tick = stamp(tick);
+                    let tick = Timestamp::from_jiff(tick);
                     // Ticks before the definition was applied belong to no definition of it.
                     if tick < automation.updated_at
                         || fired.get(&automation.id).is_some_and(|seen| *seen >= tick)
                     {
                         continue;
                     }
-                    let queued = self.fire_tick(&automation, &definition, &tick).await;
+                    let queued = self.fire_tick(&automation, &definition, tick).await;
                     if queued.is_ok() {
                         fired.insert(automation.id.clone(), tick);
                     }
@@ -214,7 +208,7 @@ impl Service {
         &self,
         automation: &AutomationRow,
         definition: &Definition,
-        tick: &str,
+        tick: Timestamp,
     ) -> Result<bool> {
         let run = self.unattended_run(automation, definition, "schedule", None);
         let mut conn = self.store.acquire().await?;
@@ -224,7 +218,7 @@ impl Service {
         }
         store::insert_run(&mut tx, &run).await?;
         tx.commit().await?;
-        tracing::info!(automation = %automation.name, account = %automation.account_slug, tick, run = %run.id, "schedule fired");
+        tracing::info!(automation = %automation.name, account = %automation.account_slug, %tick, run = %run.id, "schedule fired");
         Ok(true)
     }
 
@@ -252,14 +246,13 @@ impl Service {
         if wait > 0 {
             let last_end = latest
                 .first()
-                .and_then(|(_, end)| end.as_deref())
-                .and_then(|end| end.parse::<Timestamp>().ok())
-                .unwrap_or_else(|| (self.clock)());
-            run.not_before = Some(stamp(
+                .and_then(|(_, end)| *end)
+                .unwrap_or_else(|| self.now());
+            run.not_before = Some(
                 last_end
                     .checked_add(jiff::SignedDuration::from_secs(wait))
                     .unwrap_or(last_end),
-            ));
+            );
         }
         Ok(store::insert_run_unless_active(&mut conn, &run).await?)
     }
@@ -271,7 +264,7 @@ impl Service {
         let mut reclaimed = self.fail_lapsed_local_runs().await?;
         let now = self.now();
         let mut conn = self.store.acquire().await?;
-        let lapsed = store::runs_with_lapsed_lease(&mut conn, &now).await?;
+        let lapsed = store::runs_with_lapsed_lease(&mut conn, now).await?;
         for mut run in lapsed {
             let seen = run.attempt;
             run.logs.push_str(&format!(
@@ -299,7 +292,7 @@ impl Service {
                         "the worker running this run stopped {seen} time(s) (server killed or restarted); gave up after {max_attempts} attempt(s)"
                     ),
                 });
-                run.finished_at = Some(now.clone());
+                run.finished_at = Some(now);
             }
             if store::reclaim_run(&mut conn, &run, seen).await? {
                 tracing::warn!(run = %run.id, automation = %run.automation_name, attempt = seen, status = %run.status, "reclaimed a run whose worker lease lapsed");
@@ -317,13 +310,12 @@ impl Service {
         attempt: i64,
         lease_seconds: i64,
     ) -> Result<bool> {
-        let until = stamp(
-            (self.clock)()
-                .checked_add(jiff::SignedDuration::from_secs(lease_seconds))
-                .unwrap_or_else(|_| (self.clock)()),
-        );
+        let now = self.now();
+        let until = now
+            .checked_add(jiff::SignedDuration::from_secs(lease_seconds))
+            .unwrap_or(now);
         let mut conn = self.store.acquire().await?;
-        Ok(store::renew_run_lease(&mut conn, id, attempt, &until).await?)
+        Ok(store::renew_run_lease(&mut conn, id, attempt, until).await?)
     }
 
     /// An incoming webhook: queues a run of the automation `name` of account `account` when the

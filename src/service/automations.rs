@@ -8,11 +8,11 @@ use std::collections::BTreeMap;
 use super::vocabulary::AuditAction;
 use super::vocabulary::{Permission, Role};
 use super::{Actor, Error, Result, Service, vocabulary};
-use crate::api::RunStatus;
 use crate::api::{
     ApplyAutomation, Automation, AutomationApplied, AutomationRun, LocalRunner, RunLogs, RunReport,
     RunStarted, RunStep, StartRun,
 };
+use crate::api::{RunStatus, Timestamp};
 use crate::automation::Definition;
 use crate::store::{self, AutomationRow, RunRow};
 
@@ -48,9 +48,9 @@ pub(super) fn run_view(row: &RunRow) -> Result<AutomationRun> {
         cancel_requested: row.cancel_requested,
         trigger: row.triggered_by.clone(),
         attempt: row.attempt,
-        created_at: row.created_at.clone(),
-        started_at: row.started_at.clone(),
-        finished_at: row.finished_at.clone(),
+        created_at: row.created_at,
+        started_at: row.started_at,
+        finished_at: row.finished_at,
         runner: row.runner_host.as_ref().map(|host| LocalRunner {
             host: host.clone(),
             pid: row
@@ -201,7 +201,7 @@ impl Service {
                     definition: json,
                     trigger_kind: definition.spec.trigger.summary(),
                     owner_user_id: actor.user.id.clone(),
-                    created_at: now.clone(),
+                    created_at: now,
                     updated_at: now,
                     account_slug: actor.account.slug.clone(),
                     owner_email: actor.user.email.clone(),
@@ -328,7 +328,7 @@ impl Service {
             logs: String::new(),
             error: None,
             cancel_requested: false,
-            created_at: now.clone(),
+            created_at: now,
             started_at: (!req.queue).then_some(now),
             finished_at: None,
             triggered_by: triggered_by.into(),
@@ -490,7 +490,7 @@ impl Service {
         let (now, until) = self.lease_from_now(lease_seconds);
         let mut conn = self.store.acquire().await?;
         let mut tx = self.store.begin(&mut conn).await?;
-        let Some(id) = store::claim_queued_run(&mut tx, self.store.backend, &now, &until).await?
+        let Some(id) = store::claim_queued_run(&mut tx, self.store.backend, now, until).await?
         else {
             return Ok(None);
         };
@@ -510,7 +510,7 @@ impl Service {
         let (now, until) = self.lease_from_now(lease_seconds);
         let mut conn = self.store.acquire().await?;
         let mut tx = self.store.begin(&mut conn).await?;
-        if !store::claim_run(&mut tx, id, &now, &until).await? {
+        if !store::claim_run(&mut tx, id, now, until).await? {
             return Ok(None);
         }
         let claimed = claimed_run(&mut tx, id).await?;
@@ -523,11 +523,11 @@ impl Service {
     pub async fn announce_due_runs(&self, limit: i64) -> Result<Vec<String>> {
         let now = self.now();
         let mut conn = self.store.acquire().await?;
-        if !store::any_run_to_announce(&mut conn, &now).await? {
+        if !store::any_run_to_announce(&mut conn, now).await? {
             return Ok(Vec::new());
         }
         let mut tx = self.store.begin(&mut conn).await?;
-        let ids = store::mark_due_runs_announced(&mut tx, self.store.backend, &now, limit).await?;
+        let ids = store::mark_due_runs_announced(&mut tx, self.store.backend, now, limit).await?;
         tx.commit().await?;
         Ok(ids)
     }
@@ -548,7 +548,7 @@ impl Service {
     pub async fn fail_lapsed_local_runs(&self) -> Result<usize> {
         let now = self.now();
         let mut conn = self.store.acquire().await?;
-        let lapsed = store::local_runs_with_lapsed_lease(&mut conn, &now).await?;
+        let lapsed = store::local_runs_with_lapsed_lease(&mut conn, now).await?;
         let mut failed = 0;
         for mut run in lapsed {
             let seen = run.attempt;
@@ -564,7 +564,7 @@ impl Service {
             run.error = Some(format!(
                 "the process running it stopped ({runner}): it was killed or its machine went away"
             ));
-            run.finished_at = Some(now.clone());
+            run.finished_at = Some(now);
             if store::reclaim_run(&mut conn, &run, seen).await? {
                 failed += 1;
             }
@@ -573,11 +573,11 @@ impl Service {
     }
 
     /// Now, and `lease_seconds` from now, as stored.
-    fn lease_from_now(&self, lease_seconds: i64) -> (String, String) {
+    fn lease_from_now(&self, lease_seconds: i64) -> (Timestamp, Timestamp) {
         let now = self.now();
-        let until = jiff::Timestamp::from_second((self.clock)().as_second() + lease_seconds)
-            .map(|t| t.to_string())
-            .unwrap_or_else(|_| now.clone());
+        let until = now
+            .checked_add(jiff::SignedDuration::from_secs(lease_seconds))
+            .unwrap_or(now);
         (now, until)
     }
 

@@ -7,7 +7,9 @@
 //! run Terraform for users): a waiting `plat env up --wait` goes on by itself, and otherwise the
 //! requester's next `plat env up NAME` (same template and parameters) provisions the approved env.
 
-use jiff::{SignedDuration, Timestamp};
+use jiff::SignedDuration;
+
+use crate::api::Timestamp;
 
 use super::envs::env_view;
 use super::vocabulary::AuditAction;
@@ -60,15 +62,9 @@ fn policy_scopes(account: &AccountRow) -> Vec<String> {
         .collect()
 }
 
-fn parse_time(what: &str, text: &str) -> Result<Timestamp> {
-    text.parse()
-        .map_err(|_| Error::internal(format!("corrupt {what} '{text}'")))
-}
-
-fn later(from: Timestamp, seconds: i64) -> String {
+fn later(from: Timestamp, seconds: i64) -> Timestamp {
     from.checked_add(SignedDuration::from_secs(seconds))
         .unwrap_or(from)
-        .to_string()
 }
 
 impl Service {
@@ -98,15 +94,15 @@ impl Service {
     /// Turns a new env into a request that waits for a decision: nothing counted, and the
     /// lifetime asked for kept until the approval starts it.
     pub(super) fn await_approval(&self, row: &mut EnvRow, required_by: &str, ttl_seconds: i64) {
-        let now = self.now_ts();
+        let now = self.now();
         let deadline = later(now, self.approval_window_seconds);
         row.status = EnvStatus::PendingApproval;
         row.quota_counted = false;
-        row.expires_at = deadline.clone();
+        row.expires_at = deadline;
         row.approval = Some(ApprovalRow {
             required_by: required_by.to_owned(),
             ttl_seconds,
-            requested_at: now.to_string(),
+            requested_at: now,
             expires_at: deadline,
             ..ApprovalRow::default()
         });
@@ -145,7 +141,7 @@ impl Service {
                 row.name, row.params
             )));
         }
-        if parse_time("expires_at", &row.expires_at)? <= self.now_ts() {
+        if row.expires_at <= self.now() {
             return Err(Error::not_approved(format!(
                 "the approval of environment '{}' lapsed at {}",
                 row.name, row.expires_at
@@ -226,8 +222,8 @@ impl Service {
                 actor.account.slug
             )));
         }
-        let now = self.now_ts();
-        if parse_time("approval expires_at", &approval.expires_at)? <= now {
+        let now = self.now();
+        if approval.expires_at <= now {
             return Err(Error::not_approved(format!(
                 "the request for environment '{name}' expired at {}",
                 approval.expires_at
@@ -238,7 +234,7 @@ impl Service {
             EnvDecision::Approve => {
                 let policy = self.effective_policy(tx, &actor.account).await?;
                 let (since, resets_at) = self.quota_window();
-                let used = store::count_quota_envs(tx, &row.owner_user_id, &since).await?;
+                let used = store::count_quota_envs(tx, &row.owner_user_id, since).await?;
                 if used >= policy.envs_per_day {
                     return Err(Error::quota(format!(
                         "{} has used their environment quota: {used}/{} today, resets {resets_at}",
@@ -256,12 +252,10 @@ impl Service {
                     let lifetime = super::spend::accrued(*daily_micros, approval.ttl_seconds);
                     self.check_budgets(tx, &actor.account, lifetime).await?;
                 }
-                let created = now.to_string();
                 let expires = later(now, approval.ttl_seconds);
-                store::start_approved_env(tx, &row.id, EnvStatus::Approved, &created, &expires)
-                    .await?;
+                store::start_approved_env(tx, &row.id, EnvStatus::Approved, now, expires).await?;
                 if let Some((daily_micros, labels)) = &cost {
-                    row.created_at = created;
+                    row.created_at = now;
                     self.record_env_spend(tx, &row, *daily_micros, labels)
                         .await?;
                 }
@@ -278,7 +272,7 @@ impl Service {
             &row.id,
             decided,
             Some(&actor.user.id),
-            &now.to_string(),
+            now,
             comment.as_deref(),
         )
         .await?;
@@ -313,15 +307,8 @@ impl Service {
         }
         let mut tx = self.store.begin(conn).await?;
         if pending {
-            store::decide_env_approval(
-                &mut tx,
-                &row.id,
-                decision::EXPIRED,
-                None,
-                &self.now(),
-                None,
-            )
-            .await?;
+            store::decide_env_approval(&mut tx, &row.id, decision::EXPIRED, None, self.now(), None)
+                .await?;
         }
         self.close_request(&mut row, EnvStatus::Expired);
         store::update_env(&mut tx, &row).await?;
@@ -365,7 +352,7 @@ impl Service {
         for template in protect {
             // Only known templates: a typo would otherwise protect nothing, silently.
             self.env_templates.ttl_limits(template)?;
-            store::add_approval_template(conn, scope, template, &self.now()).await?;
+            store::add_approval_template(conn, scope, template, self.now()).await?;
         }
         for template in unprotect {
             store::remove_approval_template(conn, scope, template).await?;

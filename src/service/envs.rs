@@ -2,7 +2,9 @@
 //! touch them. Terraform itself runs outside the service (see `provision/`); the service decides
 //! *before* anything is provisioned (R-ENV-3) and records what happened after.
 
-use jiff::{Timestamp, ToSpan};
+use jiff::ToSpan;
+
+use crate::api::Timestamp;
 
 use super::vocabulary::AuditAction;
 use super::vocabulary::Permission;
@@ -142,11 +144,6 @@ fn apply(policy: &mut EnvPolicy, row: &PolicyRow, may_loosen: bool) {
 }
 
 impl Service {
-    pub(super) fn now_ts(&self) -> Timestamp {
-        let now = (self.clock)();
-        Timestamp::from_second(now.as_second()).unwrap_or(now)
-    }
-
     /// The policy in force for `account`: the defaults, then every ancestor's override from the
     /// root down, then its tenant's; each level can only tighten what is above it.
     pub(super) async fn effective_policy(
@@ -321,15 +318,20 @@ impl Service {
         })
     }
 
-    pub(super) fn quota_window(&self) -> (String, String) {
-        let now = self.now_ts();
-        let today = now.to_zoned(jiff::tz::TimeZone::UTC).date();
+    /// The day (UTC) the env quota counts: its start, and when the next one starts.
+    pub(super) fn quota_window(&self) -> (Timestamp, Timestamp) {
+        let now = self.now();
+        let today = now.as_jiff().to_zoned(jiff::tz::TimeZone::UTC).date();
         let start = today
             .to_zoned(jiff::tz::TimeZone::UTC)
-            .map(|z| z.timestamp())
+            .map(|z| Timestamp::from_jiff(z.timestamp()))
             .unwrap_or(now);
-        let reset = start.checked_add(24.hours()).unwrap_or(now);
-        (start.to_string(), reset.to_string())
+        let reset = start
+            .as_jiff()
+            .checked_add(24.hours())
+            .map(Timestamp::from_jiff)
+            .unwrap_or(now);
+        (start, reset)
     }
 
     pub async fn env_quota(&self, actor: &Actor) -> Result<EnvQuota> {
@@ -337,7 +339,7 @@ impl Service {
         let mut conn = self.store.acquire().await?;
         let policy = self.effective_policy(&mut conn, &actor.account).await?;
         let (since, resets_at) = self.quota_window();
-        let used = store::count_quota_envs(&mut conn, &actor.user.id, &since).await?;
+        let used = store::count_quota_envs(&mut conn, &actor.user.id, since).await?;
         Ok(EnvQuota {
             used,
             limit: policy.envs_per_day,
@@ -466,7 +468,7 @@ impl Service {
             .approval_requirement(tx, &actor.account, &req.template)
             .await?;
         let (since, resets_at) = self.quota_window();
-        let used = store::count_quota_envs(tx, &actor.user.id, &since).await?;
+        let used = store::count_quota_envs(tx, &actor.user.id, since).await?;
         if approval.is_none() && used >= policy.envs_per_day {
             return Err(Error::quota(format!(
                 "environment quota reached: {used}/{} used today, resets {resets_at}",
@@ -480,7 +482,7 @@ impl Service {
             let lifetime = super::spend::accrued(*daily_micros, ttl);
             self.check_budgets(tx, &actor.account, lifetime).await?;
         }
-        let now = self.now_ts();
+        let now = self.now();
         let mut row = EnvRow {
             id: store::new_id(),
             account_id: actor.account.id.clone(),
@@ -490,11 +492,10 @@ impl Service {
             owner_user_id: actor.user.id.clone(),
             status: EnvStatus::Provisioning,
             idempotency_key: req.idempotency_key,
-            created_at: now.to_string(),
+            created_at: now,
             expires_at: now
                 .checked_add(jiff::SignedDuration::from_secs(ttl))
-                .unwrap_or(now)
-                .to_string(),
+                .unwrap_or(now),
             outputs: "{}".into(),
             resources: "[]".into(),
             quota_counted: true,
@@ -564,7 +565,7 @@ impl Service {
         outcome: &EnvOutcome,
     ) -> Result<()> {
         match outcome.log.as_deref().filter(|log| !log.is_empty()) {
-            Some(log) => Ok(store::append_env_log(conn, &row.id, phase, log, &self.now()).await?),
+            Some(log) => Ok(store::append_env_log(conn, &row.id, phase, log, self.now()).await?),
             None => Ok(()),
         }
     }
@@ -679,23 +680,18 @@ impl Service {
         super::vocabulary::check_ttl("the extension", seconds, MIN_TTL_SECONDS)?;
         let mut row = self.live_env(tx, actor, name).await?;
         let policy = self.effective_policy(tx, &actor.account).await?;
-        let created: Timestamp = row
-            .created_at
-            .parse()
-            .map_err(|_| Error::internal("bad created_at"))?;
+        let created = row.created_at;
         let limit = created
             .checked_add(jiff::SignedDuration::from_secs(policy.ttl_max_seconds))
             .unwrap_or(created);
         let wanted = self
-            .now_ts()
+            .now()
             .checked_add(jiff::SignedDuration::from_secs(seconds))
             .map_err(|_| {
                 Error::invalid(format!("extending by {seconds}s overflows the clock"))
                     .with_hint("extend by less")
             })?;
-        let current: Timestamp = row.expires_at.parse().map_err(|_| {
-            Error::internal(format!("environment '{name}' has a corrupt expires_at"))
-        })?;
+        let current = row.expires_at;
         // Extending asks for *more* time: an env that already lives longer keeps its expiry.
         if wanted <= current {
             return self.env_view_with_cost(tx, row).await;
@@ -712,7 +708,7 @@ impl Service {
         // R-GOV-4: the time added costs what the env costs a day, within every budget.
         let extra = self.extension_cost(tx, &row.id, current, wanted).await?;
         self.check_budgets(tx, &actor.account, extra).await?;
-        row.expires_at = wanted.to_string();
+        row.expires_at = wanted;
         store::update_env(tx, &row).await?;
         self.env_view_with_cost(tx, row).await
     }
@@ -725,13 +721,12 @@ impl Service {
         let mut conn = self.store.acquire().await?;
         let now = self.now();
         let until = self
-            .now_ts()
+            .now()
             .checked_add(jiff::SignedDuration::from_secs(lease_seconds))
-            .unwrap_or(self.now_ts())
-            .to_string();
+            .unwrap_or(now);
         let mut claimed = Vec::new();
-        for row in store::expired_envs(&mut conn, &actor.account.path, &now).await? {
-            if store::claim_reaper_lease(&mut conn, &row.id, &now, &until).await? {
+        for row in store::expired_envs(&mut conn, &actor.account.path, now).await? {
+            if store::claim_reaper_lease(&mut conn, &row.id, now, until).await? {
                 claimed.push(self.expire_if_unprovisioned(&mut conn, row).await?);
             }
         }

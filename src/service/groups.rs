@@ -232,7 +232,7 @@ impl Service {
                 require_group_admin(actor)?;
                 check_idp_group(idp_group)?;
                 let row = find(tx, actor, name).await?;
-                store::link_group_idp(tx, &row, idp_group, &self.now()).await?;
+                store::link_group_idp(tx, &row, idp_group, self.now()).await?;
                 group_details(tx, row).await
             },
         )

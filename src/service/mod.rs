@@ -34,6 +34,7 @@ pub use error::{Error, ErrorKind, Result};
 #[cfg(feature = "server")]
 pub use queue_triggers::QueueBinding;
 
+use crate::api::Timestamp;
 use crate::store::{self, AccountRow, GroupRow, Store, TenantRow, UserRow};
 use authz_version::VersionedCache;
 
@@ -147,11 +148,9 @@ impl Service {
         &self.store
     }
 
-    fn now(&self) -> String {
-        let now = (self.clock)();
-        jiff::Timestamp::from_second(now.as_second())
-            .unwrap_or(now)
-            .to_string()
+    /// The injected clock's time, in the stored and shown precision (whole seconds).
+    fn now(&self) -> Timestamp {
+        Timestamp::from_jiff((self.clock)())
     }
 
     /// Creates the master account, the default tenant and the admin on an empty database.
@@ -176,7 +175,7 @@ impl Service {
             name: None,
             issuer: None,
             subject: None,
-            created_at: now.clone(),
+            created_at: now,
         };
         store::insert_user(&mut tx, &admin).await?;
         let master_id = store::new_id();
@@ -185,7 +184,7 @@ impl Service {
             name: "default".into(),
             domain: spec.default_tenant_domain.clone(),
             owner_account_id: master_id.clone(),
-            created_at: now.clone(),
+            created_at: now,
             ..TenantRow::default()
         };
         store::insert_tenant(&mut tx, &tenant).await?;
@@ -205,10 +204,10 @@ impl Service {
                 roles.sort();
                 roles
             },
-            created_at: now.clone(),
+            created_at: now,
         };
         store::insert_account(&mut tx, &master).await?;
-        self.seed_account(&mut tx, &master, &admin.id, &now).await?;
+        self.seed_account(&mut tx, &master, &admin.id, now).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -219,7 +218,7 @@ impl Service {
         conn: &mut store::Conn,
         account: &AccountRow,
         owner_id: &str,
-        now: &str,
+        now: Timestamp,
     ) -> Result<()> {
         store::link_user(conn, &account.id, owner_id, now).await?;
         for (name, permissions) in vocabulary::predefined_groups() {
@@ -229,7 +228,7 @@ impl Service {
                 name: name.into(),
                 permissions: permissions.iter().map(|p| (*p).to_owned()).collect(),
                 builtin: true,
-                created_at: now.into(),
+                created_at: now,
             };
             store::insert_group(conn, &group).await?;
             if name == "admins" {

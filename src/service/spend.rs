@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use jiff::Timestamp;
+use crate::api::Timestamp;
 use jiff::civil::Date;
 
 use super::vocabulary::Permission;
@@ -124,7 +124,7 @@ fn month_window(date: Date) -> Result<(Timestamp, Timestamp)> {
         .map_err(|_| Error::invalid(format!("no month follows {date}")))?;
     let at = |day: Date| {
         day.to_zoned(utc.clone())
-            .map(|zoned| zoned.timestamp())
+            .map(|zoned| Timestamp::from_jiff(zoned.timestamp()))
             .map_err(|err| Error::invalid(format!("{day}: {err}")))
     };
     Ok((at(start)?, at(next)?))
@@ -232,10 +232,7 @@ impl Service {
         daily_micros: i64,
         labels: &BTreeMap<String, String>,
     ) -> Result<()> {
-        let started_at: Timestamp = env
-            .created_at
-            .parse()
-            .map_err(|_| Error::internal("bad created_at"))?;
+        let started_at = env.created_at;
         let row = EnvSpendRow {
             env_id: env.id.clone(),
             account_id: env.account_id.clone(),
@@ -283,10 +280,7 @@ impl Service {
         let Some(row) = store::find_env_spend(conn, &env.id).await? else {
             return Ok(None);
         };
-        let expires: Timestamp = env
-            .expires_at
-            .parse()
-            .map_err(|_| Error::internal("bad expires_at"))?;
+        let expires = env.expires_at;
         let end = row.ended_at.unwrap_or_else(|| self.now_seconds());
         Ok(Some(EnvCost {
             currency: self.currency.to_string(),
@@ -327,7 +321,7 @@ impl Service {
         amount: f64,
     ) -> Result<()> {
         let micros = check_budget(amount)?;
-        store::put_budget(conn, &account.id, micros, &self.now()).await
+        store::put_budget(conn, &account.id, micros, self.now()).await
     }
 
     /// Spend of the caller's account and sub-accounts in `month` (default: this month, to now),
@@ -341,13 +335,12 @@ impl Service {
         actor.require(Permission::PoliciesRead)?;
         let by = by.unwrap_or("account");
         let key = parse_spend_key(by)?;
-        let now = (self.clock)();
+        let now = self.now();
         let first = match month {
             Some(text) => parse_month(text)?,
-            None => now.to_zoned(jiff::tz::TimeZone::UTC).date(),
+            None => now.as_jiff().to_zoned(jiff::tz::TimeZone::UTC).date(),
         };
         let (since, month_end) = month_window(first)?;
-        let now = Timestamp::from_second(now.as_second()).unwrap_or(now);
         let (until, window) = if month_end > now {
             let until = now.max(since);
             let window = store::Window::to_now(since.as_second(), until.as_second());
@@ -367,8 +360,8 @@ impl Service {
             month: first.strftime("%Y-%m").to_string(),
             currency: self.currency.to_string(),
             by: by.to_owned(),
-            since: since.to_string(),
-            until: until.to_string(),
+            since,
+            until,
             total: to_amount(total),
             lines: sums
                 .into_iter()

@@ -6,8 +6,7 @@
 use std::collections::BTreeMap;
 
 use super::actor::{Actor, Identity};
-use super::vocabulary::AuditAction;
-use super::vocabulary::{self, Permission, Role};
+use super::vocabulary::{self, AuditAction, Permission, Role};
 use super::{Error, Result, Service};
 use crate::api::{CreateTrustRule, TrustRule};
 use crate::store::{self, TrustRuleRow, UserRow};
@@ -264,7 +263,7 @@ impl Service {
                             )),
                             issuer: Some(IDENTITY_ISSUER.to_owned()),
                             subject: Some(email.clone()),
-                            created_at: now.clone(),
+                            created_at: now,
                         };
                         store::insert_user(tx, &user).await?;
                         user

@@ -64,9 +64,9 @@ impl Service {
         }
         let now = self.now();
         let user = self
-            .find_or_create_user(tx, &req.email, req.name.as_deref(), &now)
+            .find_or_create_user(tx, &req.email, req.name.as_deref(), now)
             .await?;
-        store::link_user(tx, &actor.account.id, &user.id, &now).await?;
+        store::link_user(tx, &actor.account.id, &user.id, now).await?;
         for group in &groups {
             store::add_group_member(tx, &group.id, &user.id).await?;
         }
@@ -107,7 +107,7 @@ impl Service {
             .with_hint("the parent account can give the account another owner first"));
         }
         let now = self.now();
-        store::revoke_link(tx, &actor.account.id, &linked.user.id, &now).await?;
+        store::revoke_link(tx, &actor.account.id, &linked.user.id, now).await?;
         store::remove_from_account_groups(tx, &actor.account.id, &linked.user.id).await?;
         let after = store::linked_user(tx, &actor.account.id, email).await?;
         after

@@ -1,3 +1,4 @@
+use crate::api::Timestamp;
 use futures_util::TryStreamExt;
 use sqlx::Row;
 use sqlx::any::AnyRow;
@@ -15,14 +16,12 @@ pub struct AccountRow {
     pub tenant_id: String,
     pub owner_user_id: String,
     pub roles: Vec<String>,
-    pub created_at: String,
+    pub created_at: Timestamp,
 }
 
 /// What a listing shows of an account: its own fields with the names of its tenant, owner and
 /// parent in place of their ids. No more, so a 10,000-account listing stays small in memory.
-/// The SQLite listing deserialises it from a JSON array, so the fields keep the column order of
-/// [`batch_sql`].
-#[derive(Debug, Clone, serde::Deserialize)]
+#[derive(Debug, Clone)]
 pub struct AccountListing {
     pub id: String,
     pub slug: String,
@@ -30,7 +29,7 @@ pub struct AccountListing {
     /// The materialised path, for the caller's visibility checks.
     pub path: String,
     pub roles: Vec<String>,
-    pub created_at: String,
+    pub created_at: Timestamp,
     pub tenant_name: String,
     pub owner_email: String,
     pub parent_slug: Option<String>,
@@ -57,7 +56,7 @@ fn account(row: &AnyRow) -> Result<AccountRow, sqlx::Error> {
         tenant_id: row.try_get("tenant_id")?,
         owner_user_id: row.try_get("owner_user_id")?,
         roles: json_column(row, "accounts", "roles")?,
-        created_at: row.try_get("created_at")?,
+        created_at: super::timestamp(row, "created_at", "accounts")?,
     })
 }
 
@@ -68,7 +67,7 @@ fn listing(row: &AnyRow) -> Result<AccountListing, sqlx::Error> {
         name: row.try_get("name")?,
         path: row.try_get("path")?,
         roles: json_column(row, "accounts", "roles")?,
-        created_at: row.try_get("created_at")?,
+        created_at: super::timestamp(row, "created_at", "accounts")?,
         tenant_name: row.try_get("tenant_name")?,
         owner_email: row.try_get("owner_email")?,
         parent_slug: row.try_get("parent_slug")?,
@@ -208,8 +207,47 @@ async fn parse_batch(batch: Option<String>) -> Result<Vec<AccountListing>, Store
     let Some(batch) = batch else {
         return Ok(Vec::new());
     };
-    serde_json::from_str(&batch)
-        .map_err(|err| StoreError::broken(format!("cannot read the account listing: {err}")))
+    let listed: Vec<ListedAccount> = serde_json::from_str(&batch)
+        .map_err(|err| StoreError::broken(format!("cannot read the account listing: {err}")))?;
+    listed.into_iter().map(ListedAccount::parsed).collect()
+}
+
+/// An [`AccountListing`] as the SQLite batch spells it, its time still text: parsed one by
+/// one, so that a corrupt time names its row as every other read does. Deserialised from a
+/// JSON array, so the fields keep the column order of [`batch_sql`].
+#[derive(serde::Deserialize)]
+struct ListedAccount {
+    id: String,
+    slug: String,
+    name: String,
+    path: String,
+    roles: Vec<String>,
+    created_at: String,
+    tenant_name: String,
+    owner_email: String,
+    parent_slug: Option<String>,
+}
+
+impl ListedAccount {
+    fn parsed(self) -> Result<AccountListing, StoreError> {
+        let created_at = self.created_at.parse().map_err(|err| {
+            StoreError::broken_with_hint(
+                format!("accounts.created_at of row {}: {err}", self.id),
+                "the database was changed outside plat; restore that row from a backup",
+            )
+        })?;
+        Ok(AccountListing {
+            id: self.id,
+            slug: self.slug,
+            name: self.name,
+            path: self.path,
+            roles: self.roles,
+            created_at,
+            tenant_name: self.tenant_name,
+            owner_email: self.owner_email,
+            parent_slug: self.parent_slug,
+        })
+    }
 }
 
 pub async fn get_listing(conn: &mut Conn, account_id: &str) -> Result<AccountListing, StoreError> {
@@ -237,7 +275,7 @@ pub async fn insert_account(conn: &mut Conn, row: &AccountRow) -> Result<(), Sto
     .bind(&row.tenant_id)
     .bind(&row.owner_user_id)
     .bind(to_json_list(&row.roles))
-    .bind(&row.created_at)
+    .bind(row.created_at.to_string())
     .execute(&mut *conn)
     .await?;
     super::bump_authz_version(conn).await?;
@@ -363,7 +401,7 @@ mod tests {
                     name: None,
                     issuer: None,
                     subject: None,
-                    created_at: row.created_at.clone(),
+                    created_at: row.created_at,
                 };
                 crate::store::insert_user(&mut tx, &owner).await.unwrap();
                 insert_account(&mut tx, &row).await.unwrap();

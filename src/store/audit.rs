@@ -1,6 +1,7 @@
 //! The audit trail (R-GOV-3): appended, read by subtree, and pruned only through the retention
 //! cutoff that the database's triggers check (migration 0013). There is no update path.
 
+use crate::api::Timestamp;
 use sqlx::Row;
 
 use super::Conn;
@@ -9,7 +10,7 @@ use super::StoreError;
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AuditRow {
     pub id: String,
-    pub at: String,
+    pub at: Timestamp,
     /// The user's e-mail, or the service identity's.
     pub actor: String,
     pub actor_issuer: Option<String>,
@@ -53,7 +54,7 @@ pub async fn append_audit(conn: &mut Conn, row: &AuditRow) -> Result<(), StoreEr
     ));
     sqlx::query(sql)
         .bind(&row.id)
-        .bind(&row.at)
+        .bind(row.at.to_string())
         .bind(&row.actor)
         .bind(&row.actor_issuer)
         .bind(&row.delegated_by)
@@ -75,7 +76,7 @@ pub async fn append_audit(conn: &mut Conn, row: &AuditRow) -> Result<(), StoreEr
 #[derive(Debug, Clone, Default)]
 pub struct AuditSelection {
     pub subtree: String,
-    pub since: Option<String>,
+    pub since: Option<Timestamp>,
     pub actor: Option<String>,
     pub action: Option<String>,
     pub outcome: Option<String>,
@@ -91,8 +92,10 @@ pub async fn list_audit(
     let subtree = super::subtree_prefix(&selection.subtree)?;
     let mut binds: Vec<&str> = vec![subtree];
     let mut clauses = vec!["substr(account_path, 1, length($1)) = $1".to_owned()];
+    // Stored times are the canonical text, so comparing the text compares the times.
+    let since = selection.since.map(|since| since.to_string());
     let optional = [
-        ("at >=", selection.since.as_deref()),
+        ("at >=", since.as_deref()),
         ("actor =", selection.actor.as_deref()),
         ("action =", selection.action.as_deref()),
         ("outcome =", selection.outcome.as_deref()),
@@ -123,7 +126,7 @@ pub async fn list_audit(
 fn audit_row(row: &sqlx::any::AnyRow) -> Result<AuditRow, StoreError> {
     Ok(AuditRow {
         id: row.try_get("id")?,
-        at: row.try_get("at")?,
+        at: super::timestamp(row, "at", "audit_events")?,
         actor: row.try_get("actor")?,
         actor_issuer: row.try_get("actor_issuer")?,
         delegated_by: row.try_get("delegated_by")?,
@@ -142,13 +145,13 @@ fn audit_row(row: &sqlx::any::AnyRow) -> Result<AuditRow, StoreError> {
 /// Deletes the records older than `cutoff`, the one delete the database lets through: the
 /// cutoff is named for this transaction only, so no other statement can use it. The caller
 /// appends the record of the pruning in the same transaction.
-pub async fn prune_audit(conn: &mut Conn, cutoff: &str) -> Result<u64, StoreError> {
+pub async fn prune_audit(conn: &mut Conn, cutoff: Timestamp) -> Result<u64, StoreError> {
     sqlx::query("INSERT INTO audit_prune_cutoff (cutoff) VALUES ($1)")
-        .bind(cutoff)
+        .bind(cutoff.to_string())
         .execute(&mut *conn)
         .await?;
     let pruned = sqlx::query("DELETE FROM audit_events WHERE at < $1")
-        .bind(cutoff)
+        .bind(cutoff.to_string())
         .execute(&mut *conn)
         .await?
         .rows_affected();

@@ -1,3 +1,4 @@
+use crate::api::Timestamp;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
@@ -14,8 +15,8 @@ pub struct AutomationRow {
     pub definition: String,
     pub trigger_kind: String,
     pub owner_user_id: String,
-    pub created_at: String,
-    pub updated_at: String,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
     /// Read-only, joined for display.
     pub account_slug: String,
     pub owner_email: String,
@@ -36,8 +37,8 @@ fn automation(row: &AnyRow) -> Result<AutomationRow, sqlx::Error> {
         definition: row.try_get("definition")?,
         trigger_kind: row.try_get("trigger_kind")?,
         owner_user_id: row.try_get("owner_user_id")?,
-        created_at: row.try_get("created_at")?,
-        updated_at: row.try_get("updated_at")?,
+        created_at: super::timestamp(row, "created_at", "automations")?,
+        updated_at: super::timestamp(row, "updated_at", "automations")?,
         account_slug: row.try_get("account_slug")?,
         owner_email: row.try_get("owner_email")?,
     })
@@ -85,8 +86,8 @@ pub async fn insert_automation(conn: &mut Conn, row: &AutomationRow) -> Result<(
     .bind(&row.definition)
     .bind(&row.trigger_kind)
     .bind(&row.owner_user_id)
-    .bind(&row.created_at)
-    .bind(&row.updated_at)
+    .bind(row.created_at.to_string())
+    .bind(row.updated_at.to_string())
     .execute(&mut *conn)
     .await
     .map_err(|err| {
@@ -109,7 +110,7 @@ pub async fn update_automation(conn: &mut Conn, row: &AutomationRow) -> Result<(
     .bind(&row.description)
     .bind(&row.definition)
     .bind(&row.trigger_kind)
-    .bind(&row.updated_at)
+    .bind(row.updated_at.to_string())
     .execute(&mut *conn)
     .await?;
     Ok(())
@@ -138,16 +139,16 @@ pub struct RunRow {
     pub logs: String,
     pub error: Option<String>,
     pub cancel_requested: bool,
-    pub created_at: String,
-    pub started_at: Option<String>,
-    pub finished_at: Option<String>,
+    pub created_at: Timestamp,
+    pub started_at: Option<Timestamp>,
+    pub finished_at: Option<Timestamp>,
     /// `manual`, `schedule`, `constant` or `webhook`.
     pub triggered_by: String,
     pub automation_id: Option<String>,
     /// 1 for the first worker to take the run, one more each time it is reclaimed.
     pub attempt: i64,
     /// A queued run is not taken before then (a constant trigger's back-off).
-    pub not_before: Option<String>,
+    pub not_before: Option<Timestamp>,
     pub account_slug: String,
     pub owner_email: String,
     /// The machine and process of the `plat automation run` executing it (no server worker).
@@ -156,7 +157,7 @@ pub struct RunRow {
     /// The process group of the exec step running now on `runner_host`.
     pub step_process_group: Option<i64>,
     /// Until when its executor holds it (a server worker, or the runner above).
-    pub lease_until: Option<String>,
+    pub lease_until: Option<Timestamp>,
 }
 
 const RUN_FROM: &str = "FROM automation_runs r JOIN accounts a ON a.id = r.account_id \
@@ -181,19 +182,19 @@ fn run(row: &AnyRow) -> Result<RunRow, sqlx::Error> {
         logs: row.try_get("logs")?,
         error: row.try_get("error")?,
         cancel_requested: row.try_get::<i64, _>("cancel_requested")? != 0,
-        created_at: row.try_get("created_at")?,
-        started_at: row.try_get("started_at")?,
-        finished_at: row.try_get("finished_at")?,
+        created_at: super::timestamp(row, "created_at", "automation_runs")?,
+        started_at: super::optional_timestamp(row, "started_at", "automation_runs")?,
+        finished_at: super::optional_timestamp(row, "finished_at", "automation_runs")?,
         triggered_by: row.try_get("triggered_by")?,
         automation_id: row.try_get("automation_id")?,
         attempt: row.try_get("attempt")?,
-        not_before: row.try_get("not_before")?,
+        not_before: super::optional_timestamp(row, "not_before", "automation_runs")?,
         account_slug: row.try_get("account_slug")?,
         owner_email: row.try_get("owner_email")?,
         runner_host: row.try_get("runner_host")?,
         runner_pid: row.try_get("runner_pid")?,
         step_process_group: row.try_get("step_process_group")?,
-        lease_until: row.try_get("lease_until")?,
+        lease_until: super::optional_timestamp(row, "lease_until", "automation_runs")?,
     })
 }
 
@@ -273,14 +274,14 @@ fn insert_run_query<'q>(
         .bind(&row.logs)
         .bind(&row.error)
         .bind(i64::from(row.cancel_requested))
-        .bind(&row.created_at)
-        .bind(&row.started_at)
-        .bind(&row.finished_at)
-        .bind(&row.lease_until)
+        .bind(row.created_at.to_string())
+        .bind(row.started_at.map(|t| t.to_string()))
+        .bind(row.finished_at.map(|t| t.to_string()))
+        .bind(row.lease_until.map(|t| t.to_string()))
         .bind(&row.triggered_by)
         .bind(&row.automation_id)
         .bind(row.attempt)
-        .bind(&row.not_before)
+        .bind(row.not_before.map(|t| t.to_string()))
         .bind(&row.runner_host)
         .bind(row.runner_pid)
 }
@@ -291,8 +292,8 @@ fn insert_run_query<'q>(
 pub async fn claim_queued_run(
     conn: &mut Conn,
     backend: super::Backend,
-    now: &str,
-    lease_until: &str,
+    now: Timestamp,
+    lease_until: Timestamp,
 ) -> Result<Option<String>, StoreError> {
     let lock = match backend {
         super::Backend::Postgres => " FOR UPDATE SKIP LOCKED",
@@ -305,8 +306,8 @@ pub async fn claim_queued_run(
          RETURNING id"
     ));
     let row = sqlx::query(sql)
-        .bind(now)
-        .bind(lease_until)
+        .bind(now.to_string())
+        .bind(lease_until.to_string())
         .fetch_optional(&mut *conn)
         .await?;
     Ok(row.map(|r| r.try_get::<String, _>("id")).transpose()?)
@@ -317,16 +318,16 @@ pub async fn claim_queued_run(
 pub async fn claim_run(
     conn: &mut Conn,
     id: &str,
-    now: &str,
-    lease_until: &str,
+    now: Timestamp,
+    lease_until: Timestamp,
 ) -> Result<bool, StoreError> {
     let done = sqlx::query(
         "UPDATE automation_runs SET status = 'running', started_at = $2, lease_until = $3 \
          WHERE id = $1 AND status = 'queued' AND (not_before IS NULL OR not_before <= $2)",
     )
     .bind(id)
-    .bind(now)
-    .bind(lease_until)
+    .bind(now.to_string())
+    .bind(lease_until.to_string())
     .execute(&mut *conn)
     .await?;
     Ok(done.rows_affected() == 1)
@@ -334,12 +335,12 @@ pub async fn claim_run(
 
 /// Whether any due, queued run waits to be announced: a plain read, so an idle relay takes no
 /// write lock.
-pub async fn any_run_to_announce(conn: &mut Conn, now: &str) -> Result<bool, StoreError> {
+pub async fn any_run_to_announce(conn: &mut Conn, now: Timestamp) -> Result<bool, StoreError> {
     let row = sqlx::query(
         "SELECT id FROM automation_runs WHERE status = 'queued' AND announced_at IS NULL \
          AND (not_before IS NULL OR not_before <= $1) LIMIT 1",
     )
-    .bind(now)
+    .bind(now.to_string())
     .fetch_optional(&mut *conn)
     .await?;
     Ok(row.is_some())
@@ -350,7 +351,7 @@ pub async fn any_run_to_announce(conn: &mut Conn, now: &str) -> Result<bool, Sto
 pub async fn mark_due_runs_announced(
     conn: &mut Conn,
     backend: super::Backend,
-    now: &str,
+    now: Timestamp,
     limit: i64,
 ) -> Result<Vec<String>, StoreError> {
     let lock = match backend {
@@ -364,14 +365,19 @@ pub async fn mark_due_runs_announced(
          RETURNING id, created_at"
     ));
     let rows = sqlx::query(sql)
-        .bind(now)
+        .bind(now.to_string())
         .bind(limit)
         .fetch_all(&mut *conn)
         .await?;
     let mut announced = rows
         .iter()
-        .map(|r| Ok((r.try_get::<String, _>("created_at")?, r.try_get("id")?)))
-        .collect::<Result<Vec<(String, String)>, sqlx::Error>>()?;
+        .map(|r| {
+            Ok((
+                super::timestamp(r, "created_at", "automation_runs")?,
+                r.try_get("id")?,
+            ))
+        })
+        .collect::<Result<Vec<(Timestamp, String)>, sqlx::Error>>()?;
     // RETURNING follows no ORDER BY: the oldest are announced first all the same.
     announced.sort();
     Ok(announced.into_iter().map(|(_, id)| id).collect())
@@ -409,9 +415,9 @@ pub async fn update_run(conn: &mut Conn, row: &RunRow) -> Result<(), StoreError>
     .bind(&row.steps)
     .bind(&row.logs)
     .bind(&row.error)
-    .bind(&row.started_at)
-    .bind(&row.finished_at)
-    .bind(&row.lease_until)
+    .bind(row.started_at.map(|t| t.to_string()))
+    .bind(row.finished_at.map(|t| t.to_string()))
+    .bind(row.lease_until.map(|t| t.to_string()))
     .bind(row.step_process_group)
     .execute(&mut *conn)
     .await?;
@@ -478,7 +484,7 @@ pub async fn find_automation_by_account_slug(
 pub async fn insert_tick(
     conn: &mut Conn,
     automation_id: &str,
-    scheduled_at: &str,
+    scheduled_at: Timestamp,
     run_id: &str,
 ) -> Result<bool, StoreError> {
     let done = sqlx::query(
@@ -486,7 +492,7 @@ pub async fn insert_tick(
          ON CONFLICT DO NOTHING",
     )
     .bind(automation_id)
-    .bind(scheduled_at)
+    .bind(scheduled_at.to_string())
     .bind(run_id)
     .execute(&mut *conn)
     .await?;
@@ -499,7 +505,7 @@ pub async fn latest_run_statuses(
     automation_id: &str,
     triggered_by: &str,
     limit: i64,
-) -> Result<Vec<(crate::api::RunStatus, Option<String>)>, StoreError> {
+) -> Result<Vec<(crate::api::RunStatus, Option<Timestamp>)>, StoreError> {
     let rows = sqlx::query(
         "SELECT id, status, finished_at FROM automation_runs WHERE automation_id = $1 \
          AND triggered_by = $2 ORDER BY created_at DESC, id DESC LIMIT $3",
@@ -514,7 +520,7 @@ pub async fn latest_run_statuses(
         .map(|r| {
             Ok((
                 super::spelled(r, "status", "automation_runs")?,
-                r.try_get("finished_at")?,
+                super::optional_timestamp(r, "finished_at", "automation_runs")?,
             ))
         })
         .collect::<Result<_, sqlx::Error>>()?)
@@ -526,7 +532,7 @@ pub async fn renew_run_lease(
     conn: &mut Conn,
     id: &str,
     attempt: i64,
-    lease_until: &str,
+    lease_until: Timestamp,
 ) -> Result<bool, StoreError> {
     let done = sqlx::query(
         "UPDATE automation_runs SET lease_until = $3 WHERE id = $1 AND attempt = $2 \
@@ -534,19 +540,25 @@ pub async fn renew_run_lease(
     )
     .bind(id)
     .bind(attempt)
-    .bind(lease_until)
+    .bind(lease_until.to_string())
     .execute(&mut *conn)
     .await?;
     Ok(done.rows_affected() == 1)
 }
 
 /// Runs taken by a worker whose lease has lapsed: the worker died or lost the database.
-pub async fn runs_with_lapsed_lease(conn: &mut Conn, now: &str) -> Result<Vec<RunRow>, StoreError> {
+pub async fn runs_with_lapsed_lease(
+    conn: &mut Conn,
+    now: Timestamp,
+) -> Result<Vec<RunRow>, StoreError> {
     let sql = sqlx::AssertSqlSafe(format!(
         "SELECT {RUN_COLUMNS} {RUN_FROM} WHERE r.status = 'running' AND r.runner_host IS NULL \
          AND r.lease_until IS NOT NULL AND r.lease_until < $1 ORDER BY r.created_at"
     ));
-    let rows = sqlx::query(sql).bind(now).fetch_all(&mut *conn).await?;
+    let rows = sqlx::query(sql)
+        .bind(now.to_string())
+        .fetch_all(&mut *conn)
+        .await?;
     Ok(rows.iter().map(run).collect::<Result<_, _>>()?)
 }
 
@@ -554,13 +566,16 @@ pub async fn runs_with_lapsed_lease(conn: &mut Conn, now: &str) -> Result<Vec<Ru
 /// machine gone): they are failed, never retried elsewhere.
 pub async fn local_runs_with_lapsed_lease(
     conn: &mut Conn,
-    now: &str,
+    now: Timestamp,
 ) -> Result<Vec<RunRow>, StoreError> {
     let sql = sqlx::AssertSqlSafe(format!(
         "SELECT {RUN_COLUMNS} {RUN_FROM} WHERE r.status = 'running' AND r.runner_host IS NOT NULL \
          AND r.lease_until IS NOT NULL AND r.lease_until < $1 ORDER BY r.created_at"
     ));
-    let rows = sqlx::query(sql).bind(now).fetch_all(&mut *conn).await?;
+    let rows = sqlx::query(sql)
+        .bind(now.to_string())
+        .fetch_all(&mut *conn)
+        .await?;
     Ok(rows.iter().map(run).collect::<Result<_, _>>()?)
 }
 
@@ -582,8 +597,8 @@ pub async fn reclaim_run(
     .bind(&row.steps)
     .bind(&row.logs)
     .bind(&row.error)
-    .bind(&row.started_at)
-    .bind(&row.finished_at)
+    .bind(row.started_at.map(|t| t.to_string()))
+    .bind(row.finished_at.map(|t| t.to_string()))
     .bind(row.attempt)
     .execute(&mut *conn)
     .await?;

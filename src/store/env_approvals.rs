@@ -1,6 +1,7 @@
 //! Approvals of environments of protected templates (R-GOV-2): the request and its decision,
 //! and the templates account and tenant policies protect.
 
+use crate::api::Timestamp;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
@@ -11,12 +12,12 @@ use super::StoreError;
 pub struct ApprovalRow {
     pub required_by: String,
     pub ttl_seconds: i64,
-    pub requested_at: String,
-    pub expires_at: String,
+    pub requested_at: Timestamp,
+    pub expires_at: Timestamp,
     pub decision: Option<String>,
     /// E-mail of the approver (joined for display; stored as a user id).
     pub decided_by: Option<String>,
-    pub decided_at: Option<String>,
+    pub decided_at: Option<Timestamp>,
     pub comment: Option<String>,
 }
 
@@ -28,11 +29,11 @@ pub(super) fn joined_approval(row: &AnyRow) -> Result<Option<ApprovalRow>, sqlx:
     Ok(Some(ApprovalRow {
         required_by,
         ttl_seconds: row.try_get("ap_ttl_seconds")?,
-        requested_at: row.try_get("ap_requested_at")?,
-        expires_at: row.try_get("ap_expires_at")?,
+        requested_at: super::timestamp(row, "ap_requested_at", "env_approvals")?,
+        expires_at: super::timestamp(row, "ap_expires_at", "env_approvals")?,
         decision: row.try_get("ap_decision")?,
         decided_by: row.try_get("ap_decided_by")?,
-        decided_at: row.try_get("ap_decided_at")?,
+        decided_at: super::optional_timestamp(row, "ap_decided_at", "env_approvals")?,
         comment: row.try_get("ap_comment")?,
     }))
 }
@@ -49,8 +50,8 @@ pub async fn insert_env_approval(
     .bind(env_id)
     .bind(&approval.required_by)
     .bind(approval.ttl_seconds)
-    .bind(&approval.requested_at)
-    .bind(&approval.expires_at)
+    .bind(approval.requested_at.to_string())
+    .bind(approval.expires_at.to_string())
     .execute(&mut *conn)
     .await?;
     Ok(())
@@ -63,7 +64,7 @@ pub async fn decide_env_approval(
     env_id: &str,
     decision: &str,
     decided_by_user_id: Option<&str>,
-    decided_at: &str,
+    decided_at: Timestamp,
     comment: Option<&str>,
 ) -> Result<bool, StoreError> {
     let done = sqlx::query(
@@ -73,7 +74,7 @@ pub async fn decide_env_approval(
     .bind(env_id)
     .bind(decision)
     .bind(decided_by_user_id)
-    .bind(decided_at)
+    .bind(decided_at.to_string())
     .bind(comment)
     .execute(&mut *conn)
     .await?;
@@ -85,16 +86,16 @@ pub async fn start_approved_env(
     conn: &mut Conn,
     env_id: &str,
     status: crate::api::EnvStatus,
-    created_at: &str,
-    expires_at: &str,
+    created_at: Timestamp,
+    expires_at: Timestamp,
 ) -> Result<(), StoreError> {
     sqlx::query(
         "UPDATE envs SET status = $2, created_at = $3, expires_at = $4, quota_counted = 1 WHERE id = $1",
     )
     .bind(env_id)
     .bind(status.as_str())
-    .bind(created_at)
-    .bind(expires_at)
+    .bind(created_at.to_string())
+    .bind(expires_at.to_string())
     .execute(&mut *conn)
     .await?;
     Ok(())
@@ -131,7 +132,7 @@ pub async fn add_approval_template(
     conn: &mut Conn,
     scope: &str,
     template: &str,
-    updated_at: &str,
+    updated_at: Timestamp,
 ) -> Result<(), StoreError> {
     remove_approval_template(conn, scope, template).await?;
     sqlx::query(
@@ -139,7 +140,7 @@ pub async fn add_approval_template(
     )
     .bind(scope)
     .bind(template)
-    .bind(updated_at)
+    .bind(updated_at.to_string())
     .execute(&mut *conn)
     .await?;
     Ok(())

@@ -1,3 +1,4 @@
+use crate::api::Timestamp;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
@@ -15,9 +16,9 @@ pub struct EnvRow {
     pub owner_user_id: String,
     pub status: crate::api::EnvStatus,
     pub idempotency_key: Option<String>,
-    pub created_at: String,
-    pub expires_at: String,
-    pub destroyed_at: Option<String>,
+    pub created_at: Timestamp,
+    pub expires_at: Timestamp,
+    pub destroyed_at: Option<Timestamp>,
     /// JSON object of outputs, sensitive values already redacted.
     pub outputs: String,
     /// JSON list of resource addresses.
@@ -54,9 +55,9 @@ fn env(row: &AnyRow) -> Result<EnvRow, sqlx::Error> {
         owner_user_id: row.try_get("owner_user_id")?,
         status: super::spelled(row, "status", "envs")?,
         idempotency_key: row.try_get("idempotency_key")?,
-        created_at: row.try_get("created_at")?,
-        expires_at: row.try_get("expires_at")?,
-        destroyed_at: row.try_get("destroyed_at")?,
+        created_at: super::timestamp(row, "created_at", "envs")?,
+        expires_at: super::timestamp(row, "expires_at", "envs")?,
+        destroyed_at: super::optional_timestamp(row, "destroyed_at", "envs")?,
         outputs: row.try_get("outputs")?,
         resources: row.try_get("resources")?,
         error: row.try_get("error")?,
@@ -152,7 +153,7 @@ pub async fn list_envs(
 pub async fn expired_envs(
     conn: &mut Conn,
     account_path: &str,
-    now: &str,
+    now: Timestamp,
 ) -> Result<Vec<EnvRow>, StoreError> {
     let account_path = super::subtree_prefix(account_path)?;
     let sql = sqlx::AssertSqlSafe(format!(
@@ -162,7 +163,7 @@ pub async fn expired_envs(
          ORDER BY e.expires_at"
     ));
     let rows = sqlx::query(sql)
-        .bind(now)
+        .bind(now.to_string())
         .bind(account_path)
         .fetch_all(&mut *conn)
         .await?;
@@ -173,13 +174,13 @@ pub async fn expired_envs(
 pub async fn count_quota_envs(
     conn: &mut Conn,
     owner_user_id: &str,
-    since: &str,
+    since: Timestamp,
 ) -> Result<i64, StoreError> {
     let row = sqlx::query(
         "SELECT COUNT(*) AS n FROM envs WHERE owner_user_id = $1 AND created_at >= $2 AND quota_counted = 1",
     )
     .bind(owner_user_id)
-    .bind(since)
+    .bind(since.to_string())
     .fetch_one(&mut *conn)
     .await?;
     Ok(row.try_get::<i64, _>("n")?)
@@ -200,9 +201,9 @@ pub async fn insert_env(conn: &mut Conn, row: &EnvRow) -> Result<(), StoreError>
     .bind(&row.owner_user_id)
     .bind(row.status.as_str())
     .bind(&row.idempotency_key)
-    .bind(&row.created_at)
-    .bind(&row.expires_at)
-    .bind(&row.destroyed_at)
+    .bind(row.created_at.to_string())
+    .bind(row.expires_at.to_string())
+    .bind(row.destroyed_at.map(|t| t.to_string()))
     .bind(&row.outputs)
     .bind(&row.resources)
     .bind(&row.error)
@@ -232,8 +233,8 @@ pub async fn update_env(conn: &mut Conn, row: &EnvRow) -> Result<(), StoreError>
     )
     .bind(&row.id)
     .bind(row.status.as_str())
-    .bind(&row.expires_at)
-    .bind(&row.destroyed_at)
+    .bind(row.expires_at.to_string())
+    .bind(row.destroyed_at.map(|t| t.to_string()))
     .bind(&row.outputs)
     .bind(&row.resources)
     .bind(&row.error)
@@ -258,8 +259,8 @@ pub async fn release_idempotency_key(conn: &mut Conn, env_id: &str) -> Result<()
 pub async fn claim_reaper_lease(
     conn: &mut Conn,
     env_id: &str,
-    now: &str,
-    until: &str,
+    now: Timestamp,
+    until: Timestamp,
 ) -> Result<bool, StoreError> {
     let done = sqlx::query(
         "UPDATE envs SET reaper_lease_until = $3, reaper_attempts = reaper_attempts + 1 \
@@ -267,8 +268,8 @@ pub async fn claim_reaper_lease(
          AND (reaper_lease_until IS NULL OR reaper_lease_until <= $2)",
     )
     .bind(env_id)
-    .bind(now)
-    .bind(until)
+    .bind(now.to_string())
+    .bind(until.to_string())
     .execute(&mut *conn)
     .await?;
     Ok(done.rows_affected() == 1)
@@ -279,7 +280,7 @@ pub struct EnvStateRow {
     pub env_id: String,
     pub state: Option<String>,
     pub lock_info: Option<String>,
-    pub updated_at: String,
+    pub updated_at: Timestamp,
 }
 
 pub async fn find_env_state(
@@ -298,7 +299,7 @@ pub async fn find_env_state(
                 env_id: row.try_get("env_id")?,
                 state: row.try_get("state")?,
                 lock_info: row.try_get("lock_info")?,
-                updated_at: row.try_get("updated_at")?,
+                updated_at: super::timestamp(&row, "updated_at", "env_states")?,
             })
         })
         .transpose()?)
@@ -315,7 +316,7 @@ pub async fn put_env_state(conn: &mut Conn, row: &EnvStateRow) -> Result<(), Sto
     .bind(&row.env_id)
     .bind(&row.state)
     .bind(&row.lock_info)
-    .bind(&row.updated_at)
+    .bind(row.updated_at.to_string())
     .execute(&mut *conn)
     .await?;
     Ok(())
@@ -327,7 +328,7 @@ pub struct PolicyRow {
     pub ttl_default_secs: Option<i64>,
     pub ttl_max_secs: Option<i64>,
     pub envs_per_day: Option<i64>,
-    pub updated_at: String,
+    pub updated_at: Timestamp,
 }
 
 pub async fn find_policy(conn: &mut Conn, scope: &str) -> Result<Option<PolicyRow>, StoreError> {
@@ -344,7 +345,7 @@ pub async fn find_policy(conn: &mut Conn, scope: &str) -> Result<Option<PolicyRo
                 ttl_default_secs: row.try_get("ttl_default_secs")?,
                 ttl_max_secs: row.try_get("ttl_max_secs")?,
                 envs_per_day: row.try_get("envs_per_day")?,
-                updated_at: row.try_get("updated_at")?,
+                updated_at: super::timestamp(&row, "updated_at", "env_policies")?,
             })
         })
         .transpose()?)
@@ -363,7 +364,7 @@ pub async fn put_policy(conn: &mut Conn, row: &PolicyRow) -> Result<(), StoreErr
     .bind(row.ttl_default_secs)
     .bind(row.ttl_max_secs)
     .bind(row.envs_per_day)
-    .bind(&row.updated_at)
+    .bind(row.updated_at.to_string())
     .execute(&mut *conn)
     .await?;
     Ok(())
@@ -374,7 +375,7 @@ pub async fn append_env_log(
     env_id: &str,
     phase: &str,
     log: &str,
-    recorded_at: &str,
+    recorded_at: Timestamp,
 ) -> Result<(), StoreError> {
     sqlx::query(
         "INSERT INTO env_logs (id, env_id, phase, log, recorded_at) VALUES ($1, $2, $3, $4, $5)",
@@ -383,7 +384,7 @@ pub async fn append_env_log(
     .bind(env_id)
     .bind(phase)
     .bind(log)
-    .bind(recorded_at)
+    .bind(recorded_at.to_string())
     .execute(&mut *conn)
     .await?;
     Ok(())

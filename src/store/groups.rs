@@ -1,3 +1,4 @@
+use crate::api::Timestamp;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
@@ -11,7 +12,7 @@ pub struct GroupRow {
     pub name: String,
     pub permissions: Vec<String>,
     pub builtin: bool,
-    pub created_at: String,
+    pub created_at: Timestamp,
 }
 
 const COLUMNS: &str = "g.id, g.account_id, g.name, g.permissions, g.builtin, g.created_at";
@@ -23,7 +24,7 @@ fn group(row: &AnyRow) -> Result<GroupRow, sqlx::Error> {
         name: row.try_get("name")?,
         permissions: json_column(row, "groups", "permissions")?,
         builtin: row.try_get::<i64, _>("builtin")? != 0,
-        created_at: row.try_get("created_at")?,
+        created_at: super::timestamp(row, "created_at", "user_groups")?,
     })
 }
 
@@ -64,7 +65,7 @@ pub async fn insert_group(conn: &mut Conn, row: &GroupRow) -> Result<(), StoreEr
     .bind(&row.name)
     .bind(to_json_list(&row.permissions))
     .bind(i64::from(row.builtin))
-    .bind(&row.created_at)
+    .bind(row.created_at.to_string())
     .execute(&mut *conn)
     .await?;
     super::bump_authz_version(conn).await?;
@@ -208,7 +209,7 @@ pub async fn link_group_idp(
     conn: &mut Conn,
     group: &GroupRow,
     idp_group: &str,
-    now: &str,
+    now: Timestamp,
 ) -> Result<(), StoreError> {
     sqlx::query(
         "INSERT INTO group_idp_links (group_id, account_id, idp_group, created_at) \
@@ -217,7 +218,7 @@ pub async fn link_group_idp(
     .bind(&group.id)
     .bind(&group.account_id)
     .bind(idp_group)
-    .bind(now)
+    .bind(now.to_string())
     .execute(&mut *conn)
     .await?;
     super::bump_authz_version(conn).await?;

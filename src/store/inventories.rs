@@ -1,3 +1,4 @@
+use crate::api::Timestamp;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
@@ -12,7 +13,7 @@ pub struct InventoryRow {
     pub env_id: Option<String>,
     pub source: String,
     pub published_by: String,
-    pub published_at: String,
+    pub published_at: Timestamp,
     pub resources: i64,
     pub errors: i64,
     pub warnings: i64,
@@ -41,7 +42,7 @@ fn inventory(row: &AnyRow, with_documents: bool) -> Result<InventoryRow, sqlx::E
         env_id: row.try_get("env_id")?,
         source: row.try_get("source")?,
         published_by: row.try_get("published_by")?,
-        published_at: row.try_get("published_at")?,
+        published_at: super::timestamp(row, "published_at", "inventories")?,
         resources: row.try_get("resources")?,
         errors: row.try_get("errors")?,
         warnings: row.try_get("warnings")?,
@@ -79,7 +80,7 @@ pub async fn upsert_inventory(conn: &mut Conn, row: &InventoryRow) -> Result<(),
     .bind(&row.env_id)
     .bind(&row.source)
     .bind(&row.published_by)
-    .bind(&row.published_at)
+    .bind(row.published_at.to_string())
     .bind(row.resources)
     .bind(row.errors)
     .bind(row.warnings)

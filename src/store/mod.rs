@@ -25,6 +25,8 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::migrate::{Migrate, MigrateError, Migration, MigrationType, Migrator};
 use sqlx::{AnyConnection, AnyPool, Executor};
 
+use crate::api::Timestamp;
+
 pub use accounts::*;
 pub use audit::*;
 pub use automations::*;
@@ -631,10 +633,53 @@ pub(crate) fn spelled<T: std::str::FromStr<Err = String>>(
 ) -> Result<T, sqlx::Error> {
     use sqlx::Row;
     let text: String = row.try_get(column)?;
-    text.parse().map_err(|err: String| {
-        let id: String = row.try_get("id").unwrap_or_default();
+    parsed(row, column, table, &text)
+}
+
+/// A time column (stored as `Timestamp`'s text): a value plat did not write is an error naming
+/// the row, never a default or a wrong order.
+pub(crate) fn timestamp(
+    row: &sqlx::any::AnyRow,
+    column: &str,
+    table: &str,
+) -> Result<Timestamp, sqlx::Error> {
+    use sqlx::Row;
+    let text: String = row.try_get(column)?;
+    parsed(row, column, table, &text)
+}
+
+/// A time column that may be empty (`NULL`): something that has not happened yet.
+pub(crate) fn optional_timestamp(
+    row: &sqlx::any::AnyRow,
+    column: &str,
+    table: &str,
+) -> Result<Option<Timestamp>, sqlx::Error> {
+    use sqlx::Row;
+    let text: Option<String> = row.try_get(column)?;
+    text.map(|text| parsed(row, column, table, &text))
+        .transpose()
+}
+
+/// `text`, read from `column` of `row`, parsed; when it does not parse, the error names the
+/// table, the column and the row's key (`id`, or the key of a table keyed otherwise).
+fn parsed<T>(
+    row: &sqlx::any::AnyRow,
+    column: &str,
+    table: &str,
+    text: &str,
+) -> Result<T, sqlx::Error>
+where
+    T: std::str::FromStr,
+    T::Err: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    use sqlx::Row;
+    text.parse().map_err(|err: T::Err| {
+        let key = ["id", "env_id", "scope"]
+            .iter()
+            .find_map(|key| row.try_get::<String, _>(*key).ok())
+            .unwrap_or_default();
         sqlx::Error::ColumnDecode {
-            index: format!("{table}.{column} of row {id}"),
+            index: format!("{table}.{column} of row {key}"),
             source: err.into(),
         }
     })

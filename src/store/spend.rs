@@ -2,6 +2,7 @@
 //! accounts' monthly budgets. Accrual is computed in SQL, so a month of 100k env-days is one
 //! aggregate query, never rows shipped to the service.
 
+use crate::api::Timestamp;
 use std::collections::BTreeMap;
 
 use sqlx::Row;
@@ -179,7 +180,7 @@ pub async fn put_budget(
     conn: &mut Conn,
     account_id: &str,
     monthly_micros: i64,
-    updated_at: &str,
+    updated_at: Timestamp,
 ) -> Result<(), Error> {
     sqlx::query(
         "INSERT INTO account_budgets (account_id, monthly_micros, updated_at) VALUES ($1, $2, $3) \
@@ -188,7 +189,7 @@ pub async fn put_budget(
     )
     .bind(account_id)
     .bind(monthly_micros)
-    .bind(updated_at)
+    .bind(updated_at.to_string())
     .execute(&mut *conn)
     .await?;
     Ok(())

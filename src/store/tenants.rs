@@ -1,5 +1,6 @@
 use std::collections::BTreeMap;
 
+use crate::api::Timestamp;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
@@ -17,7 +18,7 @@ pub struct TenantRow {
     pub secondary_color: Option<String>,
     pub description: Option<String>,
     pub layout: BTreeMap<String, String>,
-    pub created_at: String,
+    pub created_at: Timestamp,
 }
 
 const COLUMNS: &str = "t.id, t.name, t.domain, t.owner_account_id, t.logo_url, t.primary_color, \
@@ -34,7 +35,7 @@ fn tenant(row: &AnyRow) -> Result<TenantRow, sqlx::Error> {
         secondary_color: row.try_get("secondary_color")?,
         description: row.try_get("description")?,
         layout: super::json_column(row, "tenants", "layout")?,
-        created_at: row.try_get("created_at")?,
+        created_at: super::timestamp(row, "created_at", "tenants")?,
     })
 }
 
@@ -122,7 +123,7 @@ pub async fn insert_tenant(conn: &mut Conn, row: &TenantRow) -> Result<(), Store
     .bind(&row.secondary_color)
     .bind(&row.description)
     .bind(serde_json::to_string(&row.layout).unwrap_or_else(|_| "{}".into()))
-    .bind(&row.created_at)
+    .bind(row.created_at.to_string())
     .execute(&mut *conn)
     .await?;
     super::bump_authz_version(conn).await?;

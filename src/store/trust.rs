@@ -1,6 +1,7 @@
 //! Trust rules (R-GOV-5): which external issuers' tokens act as which service identity of an
 //! account, with which group's permissions.
 
+use crate::api::Timestamp;
 use std::collections::BTreeMap;
 
 use sqlx::Row;
@@ -22,7 +23,7 @@ pub struct TrustRuleRow {
     /// The group's name, read with the rule.
     pub group_name: String,
     pub user_id: String,
-    pub created_at: String,
+    pub created_at: Timestamp,
 }
 
 const COLUMNS: &str = "t.id, t.account_id, t.name, t.issuer, t.audience, t.claims, t.group_id, \
@@ -39,7 +40,7 @@ fn trust_rule(row: &AnyRow) -> Result<TrustRuleRow, sqlx::Error> {
         group_id: row.try_get("group_id")?,
         group_name: row.try_get("group_name")?,
         user_id: row.try_get("user_id")?,
-        created_at: row.try_get("created_at")?,
+        created_at: super::timestamp(row, "created_at", "trust_rules")?,
     })
 }
 
@@ -114,7 +115,7 @@ pub async fn insert_trust_rule(conn: &mut Conn, row: &TrustRuleRow) -> Result<()
     .bind(claims)
     .bind(&row.group_id)
     .bind(&row.user_id)
-    .bind(&row.created_at)
+    .bind(row.created_at.to_string())
     .execute(&mut *conn)
     .await?;
     super::bump_authz_version(conn).await?;

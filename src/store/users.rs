@@ -1,3 +1,4 @@
+use crate::api::Timestamp;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
@@ -12,7 +13,7 @@ pub struct UserRow {
     pub name: Option<String>,
     pub issuer: Option<String>,
     pub subject: Option<String>,
-    pub created_at: String,
+    pub created_at: Timestamp,
 }
 
 /// A user's link to one account, with the account's path for subtree checks.
@@ -29,7 +30,7 @@ pub struct MembershipRow {
 pub struct LinkedUser {
     pub user: UserRow,
     pub status: MembershipStatus,
-    pub linked_at: String,
+    pub linked_at: Timestamp,
     pub groups: Vec<String>,
 }
 
@@ -42,7 +43,7 @@ fn user(row: &AnyRow) -> Result<UserRow, sqlx::Error> {
         name: row.try_get("name")?,
         issuer: row.try_get("issuer")?,
         subject: row.try_get("subject")?,
-        created_at: row.try_get("created_at")?,
+        created_at: super::timestamp(row, "created_at", "users")?,
     })
 }
 
@@ -115,7 +116,7 @@ pub async fn insert_user(conn: &mut Conn, row: &UserRow) -> Result<(), StoreErro
     .bind(&row.name)
     .bind(&row.issuer)
     .bind(&row.subject)
-    .bind(&row.created_at)
+    .bind(row.created_at.to_string())
     .execute(&mut *conn)
     .await?;
     super::bump_authz_version(conn).await?;
@@ -163,7 +164,7 @@ pub async fn link_user(
     conn: &mut Conn,
     account_id: &str,
     user_id: &str,
-    now: &str,
+    now: Timestamp,
 ) -> Result<(), StoreError> {
     sqlx::query(
         "INSERT INTO memberships (account_id, user_id, status, created_at, updated_at) \
@@ -172,7 +173,7 @@ pub async fn link_user(
     )
     .bind(account_id)
     .bind(user_id)
-    .bind(now)
+    .bind(now.to_string())
     .execute(&mut *conn)
     .await?;
     super::bump_authz_version(conn).await?;
@@ -183,12 +184,12 @@ pub async fn revoke_link(
     conn: &mut Conn,
     account_id: &str,
     user_id: &str,
-    now: &str,
+    now: Timestamp,
 ) -> Result<(), StoreError> {
     sqlx::query(
         "UPDATE memberships SET status = 'revoked', updated_at = $1 WHERE account_id = $2 AND user_id = $3",
     )
-    .bind(now)
+    .bind(now.to_string())
     .bind(account_id)
     .bind(user_id)
     .execute(&mut *conn)
@@ -261,7 +262,7 @@ async fn load_linked_users(
         users.push(LinkedUser {
             user,
             status: status(&row.try_get::<String, _>("status")?),
-            linked_at: row.try_get("linked_at")?,
+            linked_at: super::timestamp(row, "linked_at", "memberships")?,
             groups,
         });
     }

@@ -179,3 +179,40 @@ fn an_unknown_stored_status_is_an_error_naming_its_row() {
         out.stderr
     );
 }
+
+/// Issue 14: a time plat never wrote (here `yesterday`) is an error naming its table, column
+/// and row, never read as some other time or compared as text.
+#[test]
+fn issue_14_a_corrupt_stored_timestamp_is_an_error_naming_its_row() {
+    let env = TestEnv::new();
+    env.acme();
+    env.ok_as("alice@acme.test", &["env", "up", "ok1", "--ttl", "30m"]);
+    let url = format!("sqlite://{}", env.data_dir().join("plat.db").display());
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let id: String = runtime.block_on(async {
+        let store = plat::internals::Store::connect(&url, 1).await.unwrap();
+        sqlx::query("UPDATE envs SET expires_at = 'yesterday' WHERE name = 'ok1'")
+            .execute(&store.pool)
+            .await
+            .unwrap();
+        let id = sqlx::query_scalar("SELECT id FROM envs WHERE name = 'ok1'")
+            .fetch_one(&store.pool)
+            .await
+            .unwrap();
+        store.pool.close().await;
+        id
+    });
+    for args in [&["env", "show", "ok1"][..], &["env", "list"][..]] {
+        let out = env.run_as("alice@acme.test", args);
+        out.failure(1);
+        assert!(
+            out.stderr.contains(&format!("envs.expires_at of row {id}"))
+                && out.stderr.contains("'yesterday'"),
+            "{args:?}: {}",
+            out.stderr
+        );
+    }
+}

@@ -132,14 +132,8 @@ impl RunWatch for Terminal<'_> {
 }
 
 fn finish(ctx: &Ctx, run: &AutomationRun, interrupted: bool) -> Result<()> {
-    let elapsed = match (&run.started_at, &run.finished_at) {
-        (Some(start), Some(end)) => match (
-            start.parse::<jiff::Timestamp>(),
-            end.parse::<jiff::Timestamp>(),
-        ) {
-            (Ok(start), Ok(end)) => format!(" in {}s", end.as_second() - start.as_second()),
-            _ => String::new(),
-        },
+    let elapsed = match (run.started_at, run.finished_at) {
+        (Some(start), Some(end)) => format!(" in {}s", end.duration_since(start).as_secs()),
         _ => String::new(),
     };
     match run.status {

@@ -38,9 +38,7 @@ pub async fn run(ctx: &Ctx, command: EnvCommand) -> Result<()> {
 
 /// Envs that expire within five minutes get a warning, so nobody loses work by surprise.
 fn warn_if_expiring(ctx: &Ctx, env: &Env) {
-    let Ok(expires) = env.expires_at.parse::<jiff::Timestamp>() else {
-        return;
-    };
+    let expires = env.expires_at;
     if env.destroyed_at.is_some() || crate::ops::env::awaits_provisioning(env) {
         return;
     }

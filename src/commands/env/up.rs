@@ -148,7 +148,7 @@ fn announce_pending(ctx: &Ctx, env: &Env) -> Result<()> {
     let deadline = env
         .approval
         .as_ref()
-        .map_or(env.expires_at.as_str(), |a| a.expires_at.as_str());
+        .map_or(env.expires_at, |a| a.expires_at);
     ctx.out.status(
         "Pending",
         &format!(

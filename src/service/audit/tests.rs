@@ -13,7 +13,7 @@ const BOB: &str = "bob@acme.example";
 async fn service_at(dir: &std::path::Path, now: Timestamp) -> Service {
     let url = format!("sqlite://{}?mode=rwc", dir.join("p.db").display());
     let store = Store::open(&url, 4).await.unwrap();
-    let service = Service::new(store, Arc::new(move || now));
+    let service = Service::new(store, Arc::new(move || now.as_jiff()));
     service
         .bootstrap(&Bootstrap {
             master_account: "platform".into(),
@@ -66,7 +66,7 @@ async fn r_gov_3_a_write_is_recorded_with_actor_account_action_and_request() {
     assert_eq!(event.target, "acme");
     assert_eq!(event.outcome, AuditOutcome::Ok);
     assert_eq!(event.error_code, None);
-    assert_eq!(event.at, "2026-12-05T12:00:00Z");
+    assert_eq!(event.at.to_string(), "2026-12-05T12:00:00Z");
     assert_eq!(event.request_id, admin.origin.request_id);
     assert_eq!(event.source, "cli");
     assert_eq!(page.next, None);
@@ -279,7 +279,11 @@ async fn r_gov_3_records_cannot_be_changed_and_only_the_prune_removes_old_ones()
             .unwrap(),
         0
     );
-    let later = service_at(dir.path(), now() + SignedDuration::from_hours(72)).await;
+    let later = service_at(
+        dir.path(),
+        now().checked_add(SignedDuration::from_hours(72)).unwrap(),
+    )
+    .await;
     let admin = actor(&later, Identity::Operator, None).await;
     let group = CreateGroup {
         name: "fresh".into(),
@@ -330,7 +334,7 @@ async fn r_gov_3_the_record_and_the_write_share_one_transaction() {
         name: name.into(),
         permissions: vec!["envs:read".into()],
         builtin: false,
-        created_at: "2026-12-05T12:00:00Z".into(),
+        created_at: now(),
     };
 
     let written = group("written");

@@ -123,12 +123,8 @@ fn a_sqlite_url_to_a_new_file_creates_the_database() {
     assert!(!missing.exists());
 }
 
-/// A corrupt JSON column is an error that names its row, never an empty value that the next
-/// write would save over the real data.
-#[test]
-fn a_corrupt_json_column_is_an_error_naming_its_row() {
-    let env = TestEnv::new();
-    env.acme();
+/// Writes behind plat's back: one SQL statement on the embedded database.
+fn corrupt(env: &TestEnv, statement: &str) {
     let url = format!("sqlite://{}", env.data_dir().join("plat.db").display());
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -136,12 +132,24 @@ fn a_corrupt_json_column_is_an_error_naming_its_row() {
         .unwrap();
     runtime.block_on(async {
         let store = plat::internals::Store::connect(&url, 1).await.unwrap();
-        sqlx::query("UPDATE accounts SET roles = '[\"user-admin\"' WHERE slug = 'acme'")
+        sqlx::query(sqlx::AssertSqlSafe(statement.to_owned()))
             .execute(&store.pool)
             .await
             .unwrap();
         store.pool.close().await;
     });
+}
+
+/// A corrupt JSON column is an error that names its row, never an empty value that the next
+/// write would save over the real data.
+#[test]
+fn a_corrupt_json_column_is_an_error_naming_its_row() {
+    let env = TestEnv::new();
+    env.acme();
+    corrupt(
+        &env,
+        "UPDATE accounts SET roles = '[\"user-admin\"' WHERE slug = 'acme'",
+    );
     let out = env.run(&["account", "show", "acme"]);
     out.failure(1);
     assert!(
@@ -158,19 +166,10 @@ fn an_unknown_stored_status_is_an_error_naming_its_row() {
     let env = TestEnv::new();
     env.acme();
     env.ok_as("alice@acme.test", &["env", "up", "ok1", "--ttl", "30m"]);
-    let url = format!("sqlite://{}", env.data_dir().join("plat.db").display());
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(async {
-        let store = plat::internals::Store::connect(&url, 1).await.unwrap();
-        sqlx::query("UPDATE envs SET status = 'readyish' WHERE name = 'ok1'")
-            .execute(&store.pool)
-            .await
-            .unwrap();
-        store.pool.close().await;
-    });
+    corrupt(
+        &env,
+        "UPDATE envs SET status = 'readyish' WHERE name = 'ok1'",
+    );
     let out = env.run_as("alice@acme.test", &["env", "show", "ok1"]);
     out.failure(1);
     assert!(
@@ -187,24 +186,16 @@ fn issue_14_a_corrupt_stored_timestamp_is_an_error_naming_its_row() {
     let env = TestEnv::new();
     env.acme();
     env.ok_as("alice@acme.test", &["env", "up", "ok1", "--ttl", "30m"]);
-    let url = format!("sqlite://{}", env.data_dir().join("plat.db").display());
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let id: String = runtime.block_on(async {
-        let store = plat::internals::Store::connect(&url, 1).await.unwrap();
-        sqlx::query("UPDATE envs SET expires_at = 'yesterday' WHERE name = 'ok1'")
-            .execute(&store.pool)
-            .await
-            .unwrap();
-        let id = sqlx::query_scalar("SELECT id FROM envs WHERE name = 'ok1'")
-            .fetch_one(&store.pool)
-            .await
-            .unwrap();
-        store.pool.close().await;
-        id
-    });
+    let id = env
+        .ok_as("alice@acme.test", &["env", "show", "ok1", "-o", "json"])
+        .json()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    corrupt(
+        &env,
+        "UPDATE envs SET expires_at = 'yesterday' WHERE name = 'ok1'",
+    );
     for args in [&["env", "show", "ok1"][..], &["env", "list"][..]] {
         let out = env.run_as("alice@acme.test", args);
         out.failure(1);

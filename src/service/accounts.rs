@@ -1,7 +1,6 @@
 use std::sync::Arc;
 
-use super::vocabulary::AuditAction;
-use super::vocabulary::{Permission, Role};
+use super::vocabulary::{AuditAction, Permission, Role};
 use super::{Actor, Error, Result, Service, vocabulary};
 use crate::api::{Account, CreateAccount, Timestamp, UpdateAccount};
 use crate::store::{self, AccountListing, AccountRow, UserRow};

@@ -1,7 +1,6 @@
 use std::sync::Arc;
 
-use super::vocabulary::AuditAction;
-use super::vocabulary::{self, Permission, Role};
+use super::vocabulary::{self, AuditAction, Permission, Role};
 use super::{Error, ErrorKind, Result, Service};
 use crate::api::{MembershipStatus, WhoAmI};
 use crate::store::{self, AccountRow, TenantRow, UserRow};

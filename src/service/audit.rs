@@ -5,11 +5,9 @@
 
 use jiff::SignedDuration;
 
-use crate::api::Timestamp;
-
 use super::vocabulary::{AuditAction, Permission};
 use super::{Actor, Error, ErrorKind, Result, Service, vocabulary};
-use crate::api::{AuditEvent, AuditOutcome, AuditPage, AuditQuery};
+use crate::api::{AuditEvent, AuditOutcome, AuditPage, AuditQuery, Timestamp};
 use crate::store::{self, AuditRow, AuditSelection, Conn};
 
 /// Where a request came from, for its audit records and logs: one id per request (one per

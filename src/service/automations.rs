@@ -5,8 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use super::vocabulary::AuditAction;
-use super::vocabulary::{Permission, Role};
+use super::vocabulary::{AuditAction, Permission, Role};
 use super::{Actor, Error, Result, Service, vocabulary};
 use crate::api::{
     ApplyAutomation, Automation, AutomationApplied, AutomationRun, LocalRunner, RunLogs, RunReport,

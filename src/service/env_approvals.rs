@@ -9,14 +9,11 @@
 
 use jiff::SignedDuration;
 
-use crate::api::Timestamp;
-
 use super::envs::env_view;
-use super::vocabulary::AuditAction;
-use super::vocabulary::Permission;
+use super::vocabulary::{AuditAction, Permission};
 use super::{Actor, Error, Result, Service};
 use crate::api::EnvStatus;
-use crate::api::{CreateEnv, DecideEnv, Env, EnvDecision, EnvStarted};
+use crate::api::{CreateEnv, DecideEnv, Env, EnvDecision, EnvStarted, Timestamp};
 use crate::store::{self, AccountRow, ApprovalRow, EnvRow};
 
 /// How long a request waits for a decision before it expires, unless the platform says

@@ -4,13 +4,11 @@
 
 use jiff::ToSpan;
 
-use crate::api::Timestamp;
-
-use super::vocabulary::AuditAction;
-use super::vocabulary::Permission;
+use super::vocabulary::{AuditAction, Permission};
 use super::{Actor, Error, Result, Service};
 use crate::api::{
     CreateEnv, Env, EnvLogs, EnvOutcome, EnvPolicy, EnvQuota, EnvStarted, EnvStatus, SetEnvPolicy,
+    Timestamp,
 };
 use crate::store::{self, AccountRow, EnvRow, PolicyRow};
 

@@ -1,5 +1,4 @@
-use super::vocabulary::AuditAction;
-use super::vocabulary::{Permission, Role};
+use super::vocabulary::{AuditAction, Permission, Role};
 use super::{Actor, Error, Result, Service, vocabulary};
 use crate::api::{CreateGroup, Group, MembershipStatus, UpdateGroup};
 use crate::store::{self, GroupRow};

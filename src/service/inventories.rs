@@ -1,8 +1,7 @@
 //! Published scan inventories (issue 6). A scan report is a resource of one account (R-SEC-1):
 //! publishing needs `scan:run`, reading `scan:read`, and nothing crosses accounts (R-SEC-3).
 
-use super::vocabulary::AuditAction;
-use super::vocabulary::Permission;
+use super::vocabulary::{AuditAction, Permission};
 use super::{Actor, Error, Result, Service, vocabulary};
 use crate::api::{Inventory, PublishInventory};
 use crate::store::{self, InventoryRow};

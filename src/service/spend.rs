@@ -5,12 +5,11 @@
 
 use std::collections::BTreeMap;
 
-use crate::api::Timestamp;
 use jiff::civil::Date;
 
 use super::vocabulary::Permission;
 use super::{Actor, Error, Result, Service};
-use crate::api::{EnvCost, SpendLine, SpendReport};
+use crate::api::{EnvCost, SpendLine, SpendReport, Timestamp};
 use crate::store::{self, AccountRow, EnvRow, EnvSpendRow, SpendKey};
 
 pub const DEFAULT_CURRENCY: &str = "USD";

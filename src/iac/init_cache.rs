@@ -45,14 +45,7 @@ pub(crate) fn restore(cache: &Path, key: &str, work_dir: &Path) -> bool {
     if data_dir.exists() && std::fs::remove_dir_all(&data_dir).is_err() {
         return false;
     }
-    let copied = copy_tree(&entry.join(DATA_DIR), &data_dir).and_then(|()| {
-        let lock = entry.join(LOCK_FILE);
-        if lock.is_file() {
-            std::fs::copy(&lock, work_dir.join(LOCK_FILE))?;
-        }
-        Ok(())
-    });
-    if copied.is_err() {
+    if copy_init_result(&entry, work_dir).is_err() {
         // Half a `.terraform` would fail later, and less clearly than a fresh `init`.
         let _ = std::fs::remove_dir_all(&data_dir);
         return false;
@@ -70,18 +63,22 @@ pub(crate) fn save(cache: &Path, key: &str, work_dir: &Path) {
     }
     let aside = cache.join(format!(".{key}.{}", std::process::id()));
     let written = crate::private_fs::private_dir(&aside)
-        .and_then(|()| copy_tree(&work_dir.join(DATA_DIR), &aside.join(DATA_DIR)))
-        .and_then(|()| {
-            let lock = work_dir.join(LOCK_FILE);
-            if lock.is_file() {
-                std::fs::copy(&lock, aside.join(LOCK_FILE))?;
-            }
-            Ok(())
-        })
+        .and_then(|()| copy_init_result(work_dir, &aside))
         .and_then(|()| std::fs::rename(&aside, &entry));
     if written.is_err() {
         let _ = std::fs::remove_dir_all(&aside);
     }
+}
+
+/// What `init` leaves in a directory (`.terraform/`, and the lock file when there is one),
+/// copied from `from` to `to`: into the cache, and back out of it.
+fn copy_init_result(from: &Path, to: &Path) -> std::io::Result<()> {
+    copy_tree(&from.join(DATA_DIR), &to.join(DATA_DIR))?;
+    let lock = from.join(LOCK_FILE);
+    if lock.is_file() {
+        std::fs::copy(&lock, to.join(LOCK_FILE))?;
+    }
+    Ok(())
 }
 
 /// Copies a directory tree; symbolic links (providers linked from the plugin cache) stay links.

@@ -74,6 +74,18 @@ pub(super) struct Outcome {
     pub skipped: bool,
 }
 
+impl Outcome {
+    /// A dry run's answer: the outputs the step would give, and a line saying what it would do.
+    pub(super) fn simulated(output: Map<String, Value>, would: String) -> Self {
+        Self {
+            output,
+            log: vec![would],
+            simulated: true,
+            skipped: false,
+        }
+    }
+}
+
 pub(super) fn invalid(message: impl Into<String>) -> ScaffoldError {
     ScaffoldError::InvalidInput {
         step: String::new(),
@@ -776,14 +788,10 @@ impl Runner<'_> {
         };
         let endpoint = format!("{}/api/catalog/locations", backstage.trim_end_matches('/'));
         if self.options.dry_run {
-            return Ok(Outcome {
+            return Ok(Outcome::simulated(
                 output,
-                log: vec![format!(
-                    "would POST {{type: url, target: {catalog_info_url}}} to {endpoint}"
-                )],
-                simulated: true,
-                skipped: false,
-            });
+                format!("would POST {{type: url, target: {catalog_info_url}}} to {endpoint}"),
+            ));
         }
         let mut request = self
             .http()

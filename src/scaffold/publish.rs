@@ -481,15 +481,13 @@ impl Runner<'_> {
         output.insert("repoContentsUrl".into(), json!(remote));
         if self.options.dry_run {
             output.insert("commitHash".into(), json!("0".repeat(40)));
-            return Ok(Outcome {
+            return Ok(Outcome::simulated(
                 output,
-                log: vec![format!(
+                format!(
                     "would commit as {} <{}> and push branch {branch} to {remote}",
                     author.name, author.email
-                )],
-                simulated: true,
-                skipped: false,
-            });
+                ),
+            ));
         }
         let commit = git::init_commit_push(
             &self.source_dir(input)?,
@@ -534,15 +532,13 @@ impl Runner<'_> {
                 json!(format!("https://{host}/{owner}/{name}/blob/{branch}")),
             );
             output.insert("commitHash".into(), json!("0".repeat(40)));
-            return Ok(Outcome {
+            return Ok(Outcome::simulated(
                 output,
-                log: vec![format!(
+                format!(
                     "would create the {visibility} repository {owner}/{name} through {} and push branch {branch}",
                     self.options.integrations.github_api_url
-                )],
-                simulated: true,
-                skipped: false,
-            });
+                ),
+            ));
         }
         let api = self.api(step, input, &repo)?;
         let owner_info = api
@@ -642,14 +638,12 @@ impl Runner<'_> {
                 )),
             );
             output.insert("pullRequestNumber".into(), json!(43));
-            return Ok(Outcome {
+            return Ok(Outcome::simulated(
                 output,
-                log: vec![format!(
+                format!(
                     "would push branch {branch} to {owner}/{name} and open a pull request `{title}` into {target}"
-                )],
-                simulated: true,
-                skipped: false,
-            });
+                ),
+            ));
         }
         let source = self.source_dir(input)?;
         let author = self.author(input);
@@ -767,14 +761,12 @@ impl Runner<'_> {
             );
             output.insert("remoteUrl".into(), json!(remote));
             output.insert("commitHash".into(), json!("0".repeat(40)));
-            return Ok(Outcome {
+            return Ok(Outcome::simulated(
                 output,
-                log: vec![format!(
+                format!(
                     "would create the {visibility} GitLab project {owner}/{name} and push branch {branch}"
-                )],
-                simulated: true,
-                skipped: false,
-            });
+                ),
+            ));
         }
         let source = self.source_dir(input)?;
         let api = self.api(step, input, &repo)?;
@@ -864,14 +856,12 @@ impl Runner<'_> {
             if let Some(target) = string(input, "targetBranchName") {
                 output.insert("targetBranchName".into(), json!(target));
             }
-            return Ok(Outcome {
+            return Ok(Outcome::simulated(
                 output,
-                log: vec![format!(
+                format!(
                     "would push branch {branch} to {project_path} and open a merge request `{title}`"
-                )],
-                simulated: true,
-                skipped: false,
-            });
+                ),
+            ));
         }
         let source = self.source_dir(input)?;
         let author = self.author(input);

@@ -1,20 +1,13 @@
 //! The HTTP API seen by an attacker: every route of the OpenAPI document × {no token, another
 //! account's token, a foreign tenant's host}; nothing may leak and nothing may change (R-SEC-*).
 
-use crate::services::idp;
+use crate::services::{idp, runtime};
 use crate::support::{ALICE, BOB, Backend, TestEnv, with_backend};
 
 const CAROL: &str = "carol@globex.test";
 
 struct Api {
     base: String,
-}
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
 }
 
 struct Answer {

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::services::{self, AUDIENCE, Server, free_port, idp};
+use crate::services::{self, AUDIENCE, Server, free_port, idp, runtime};
 use crate::support::{ALICE, BIN, Backend, TestEnv, with_backend};
 
 /// One HTTP answer.
@@ -19,13 +19,6 @@ use crate::support::{ALICE, BIN, Backend, TestEnv, with_backend};
 struct Answer {
     status: u16,
     body: String,
-}
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
 }
 
 /// A request to a server as `user` acting in `account`; a client timeout stands in for a hang

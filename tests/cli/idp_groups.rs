@@ -6,33 +6,10 @@
 //! The tokens come from the real oidc-provider the harness runs; its `/test/claims` route sets
 //! the `groups` claim (or leaves `email` out) of a subject's next tokens.
 
-use crate::services::{AUDIENCE, Server, idp};
-use crate::support::{ALICE, Backend, Outcome, TestEnv, with_backend};
+use crate::services::{AUDIENCE, Server, idp, runtime};
+use crate::support::{ALICE, Outcome, TestEnv};
 
 const RELEASE: &str = "/acme/release";
-
-/// Writes a test once and runs it against `plat server` on SQLite and on PostgreSQL: claims
-/// and IdP groups only exist where an IdP signs the caller's tokens.
-macro_rules! on_every_server {
-    ($(fn $name:ident() $body:block)*) => {$(
-        mod $name {
-            #[allow(unused_imports)]
-            use super::*;
-            fn body() $body
-            #[test]
-            fn server_sqlite() { with_backend(Backend::ServerSqlite, body) }
-            #[test]
-            fn server_postgres() { with_backend(Backend::ServerPostgres, body) }
-        }
-    )*};
-}
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-}
 
 /// Restarts the test's server on the same database with `vars` (e.g. the groups claim).
 fn restart_server(env: &mut TestEnv, vars: &[(&str, &str)]) {

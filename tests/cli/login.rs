@@ -4,7 +4,7 @@
 use std::io::{BufRead, BufReader, Read};
 use std::process::Stdio;
 
-use crate::services::{AUDIENCE, Idp, Server, free_port, idp};
+use crate::services::{AUDIENCE, Idp, Server, free_port, idp, runtime};
 use crate::support::{Backend, Outcome, TestEnv, with_backend};
 
 const OPERATOR: &str = "operator@localhost";
@@ -238,13 +238,6 @@ fn login_keeps_the_refresh_token_in_the_os_keyring() {
 fn with_token(env: &TestEnv, token: &str, args: &[&str]) -> Outcome {
     let output = env.command(args).env("PLAT_TOKEN", token).output().unwrap();
     Outcome::from(output)
-}
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
 }
 
 #[test]

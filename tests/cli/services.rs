@@ -39,7 +39,8 @@ fn repo() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
-fn runtime() -> tokio::runtime::Runtime {
+/// A runtime for a test's own async calls (the store, HTTP); one thread, as plat's CLI uses.
+pub fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -35,11 +35,7 @@ fn a_newer_schema_gives_a_clear_error() {
     let env = TestEnv::new();
     env.ok(&["account", "list"]);
     let url = format!("sqlite://{}", env.data_dir().join("plat.db").display());
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(async {
+    crate::services::runtime().block_on(async {
         let store = plat::internals::Store::connect(&url, 1).await.unwrap();
         sqlx::query(
             "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
@@ -126,11 +122,7 @@ fn a_sqlite_url_to_a_new_file_creates_the_database() {
 /// Writes behind plat's back: one SQL statement on the embedded database.
 fn corrupt(env: &TestEnv, statement: &str) {
     let url = format!("sqlite://{}", env.data_dir().join("plat.db").display());
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(async {
+    crate::services::runtime().block_on(async {
         let store = plat::internals::Store::connect(&url, 1).await.unwrap();
         sqlx::query(sqlx::AssertSqlSafe(statement.to_owned()))
             .execute(&store.pool)

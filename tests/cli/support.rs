@@ -46,6 +46,22 @@ macro_rules! on_every_backend {
     )*};
 }
 
+/// Writes a test once and runs it against `plat server` on SQLite and on PostgreSQL, for what
+/// only exists where an IdP signs the caller's tokens (claims, IdP groups, trust rules).
+macro_rules! on_every_server {
+    ($(fn $name:ident() $body:block)*) => {$(
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+            fn body() $body
+            #[test]
+            fn server_sqlite() { $crate::support::with_backend($crate::support::Backend::ServerSqlite, body) }
+            #[test]
+            fn server_postgres() { $crate::support::with_backend($crate::support::Backend::ServerPostgres, body) }
+        }
+    )*};
+}
+
 pub struct TestEnv {
     pub dir: tempfile::TempDir,
     pub vars: BTreeMap<String, String>,

@@ -12,7 +12,7 @@ use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::sync::OnceLock;
 
-use crate::services::{Idp, Server};
+use crate::services::{Idp, Server, runtime};
 use crate::support::{ALICE, Backend, Outcome, TestEnv, with_backend};
 
 /// The audience jobs ask for. oidc-provider wants resource indicators to be absolute URIs, so
@@ -22,27 +22,6 @@ pub(crate) const AUD: &str = "https://plat.acme.test";
 const REQUEST_TOKEN: &str = "runner-request-token";
 const CAROL: &str = "carol@acme.test";
 const IDENTITY: &str = "ci-shop@acme.trust.invalid";
-
-macro_rules! on_every_server {
-    ($(fn $name:ident() $body:block)*) => {$(
-        mod $name {
-            #[allow(unused_imports)]
-            use super::*;
-            fn body() $body
-            #[test]
-            fn server_sqlite() { with_backend(Backend::ServerSqlite, body) }
-            #[test]
-            fn server_postgres() { with_backend(Backend::ServerPostgres, body) }
-        }
-    )*};
-}
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-}
 
 /// The stand-in for token.actions.githubusercontent.com, shared by the tests of this run: a
 /// job's claims are a function of its repository, ref and environment, so tests never disagree
